@@ -1,0 +1,252 @@
+package archive
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+type boltTx = *bolt.Tx
+
+// Options configure Open. The zero value is not usable: set KeyFile or
+// Passphrase.
+type Options struct {
+	// KeyFile is the archive key file: comment lines starting with '#'
+	// and one line of 64 hex digits (32 random bytes); see FORMAT.md. When
+	// a new archive is created and the file is missing, it is created
+	// with mode 0600. It should live outside the data directory.
+	KeyFile string
+	// Passphrase, if set, replaces the key file: the archive key is
+	// argon2id(passphrase, stored salt and parameters). Open does not
+	// keep it.
+	Passphrase []byte
+	// KDF is the argon2id cost for a new passphrase and for new password
+	// hashes. Zero means DefaultKDF(); tests use FastKDF.
+	KDF KDFParams
+	// Logger receives operational messages (never keys or passwords).
+	// Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CommitInterval is the longest a written chunk waits for its group
+	// commit; default 100ms.
+	CommitInterval time.Duration
+	// CommitBytes flushes a group commit once this many bytes are
+	// pending; default 4 MiB.
+	CommitBytes int
+	// InitialMmapSize is bbolt's initial memory map (address space, not
+	// RAM); readers never block the writer until the file outgrows it.
+	// Default 1 GiB.
+	InitialMmapSize int
+	// LockTimeout bounds the wait for the file lock held by another
+	// process; default 10s.
+	LockTimeout time.Duration
+}
+
+// Archive is an open archive file. All methods are safe for concurrent
+// use.
+type Archive struct {
+	path string
+	db   *bolt.DB
+	log  *slog.Logger
+	now  func() time.Time
+	kdf  KDFParams
+	keys *keyring
+	c    *committer
+	bufs sync.Pool // *[]byte with cap chunkBufCap
+	auth *authenticator
+}
+
+// Open opens or creates the archive at path (a bbolt file; parent
+// directories are created 0700). A key that does not open an existing
+// archive yields ErrWrongKey.
+func Open(path string, opt Options) (*Archive, error) {
+	if path == "" {
+		return nil, fmt.Errorf("archive: open: empty path: %w", ErrInvalid)
+	}
+	if opt.KDF == (KDFParams{}) {
+		opt.KDF = DefaultKDF()
+	}
+	if err := opt.KDF.validate(); err != nil {
+		return nil, err
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.CommitInterval <= 0 {
+		opt.CommitInterval = 100 * time.Millisecond
+	}
+	if opt.CommitBytes <= 0 {
+		opt.CommitBytes = 4 << 20
+	}
+	if opt.InitialMmapSize <= 0 {
+		opt.InitialMmapSize = 1 << 30
+	}
+	if opt.LockTimeout <= 0 {
+		opt.LockTimeout = 10 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: open: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opt.LockTimeout,
+		InitialMmapSize: opt.InitialMmapSize,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	// Grow the file in larger steps: each growth costs an extra fsync.
+	db.AllocSize = 64 << 20
+	a := &Archive{
+		path: path,
+		db:   db,
+		log:  opt.Logger,
+		now:  opt.Now,
+		kdf:  opt.KDF,
+	}
+	a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
+	if err := db.Update(func(tx *bolt.Tx) error { return initSchema(tx, a.now()) }); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.unlock(opt); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.auth = newAuthenticator(a)
+	queue := 2 * opt.CommitBytes / ChunkSize
+	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
+	go a.c.run()
+	a.log.Info("archive opened", "path", path)
+	return a, nil
+}
+
+// Close waits for queued writes to commit and closes the file. Writers
+// still open stay in state "recording" (see Unfinished). Close is
+// idempotent.
+func (a *Archive) Close() error {
+	if !a.c.close() {
+		return nil
+	}
+	err := a.db.Close()
+	a.auth.close()
+	if err != nil {
+		return fmt.Errorf("archive: close: %w", err)
+	}
+	return nil
+}
+
+// Path returns the bbolt file's path.
+func (a *Archive) Path() string { return a.path }
+
+// PublicKey returns the appliance's Ed25519 seal key.
+func (a *Archive) PublicKey() ed25519.PublicKey {
+	return append(ed25519.PublicKey(nil), a.keys.sealPub...)
+}
+
+// String identifies the archive without revealing key material (also when
+// printed with %v or %#v).
+func (a *Archive) String() string { return "archive(" + a.path + ")" }
+
+// GoString implements fmt.GoStringer like String.
+func (a *Archive) GoString() string { return a.String() }
+
+// LogValue implements slog.LogValuer.
+func (a *Archive) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// WriteBackup writes a consistent copy of the whole archive file to w (a
+// bbolt snapshot in one read transaction) and returns the bytes written.
+// The copy is as encrypted as the file; it is opened with the same key.
+// The writer goroutine keeps committing meanwhile, as long as the file does
+// not outgrow the memory map.
+func (a *Archive) WriteBackup(w io.Writer) (int64, error) {
+	var n int64
+	err := a.view(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("archive: backup: %w", err)
+	}
+	return n, nil
+}
+
+// Check runs bbolt's consistency check over the whole file.
+func (a *Archive) Check() error {
+	return a.view(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
+		}
+		return nil
+	})
+}
+
+// Stats are counters of the group committer since Open.
+type Stats struct {
+	Commits uint64 // bbolt write transactions
+	Chunks  uint64 // chunks written
+	Bytes   uint64 // chunk bytes written (sealed)
+	// CommitTime is the time spent in write transactions, fsync included.
+	CommitTime time.Duration
+}
+
+// Stats returns the committer's counters.
+func (a *Archive) Stats() Stats { return a.c.stats() }
+
+// view runs a read transaction and maps bbolt's closed error.
+func (a *Archive) view(fn func(*bolt.Tx) error) error {
+	err := a.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// update runs fn in the committer's next transaction and waits for it to
+// be durable. fn may run more than once (when another operation in the same
+// group fails) and must derive everything from tx. bufs go back to the pool
+// after the commit.
+func (a *Archive) update(ctx context.Context, fn func(*bolt.Tx) error, bufs ...*[]byte) error {
+	done := make(chan error, 1)
+	if err := a.c.send(ctx, op{fn: fn, bufs: bufs, done: done}); err != nil {
+		for _, b := range bufs {
+			a.bufs.Put(b)
+		}
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *Archive) getBuf() *[]byte { return a.bufs.Get().(*[]byte) }
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}

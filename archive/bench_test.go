@@ -1,0 +1,227 @@
+package archive
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func BenchmarkChunkSeal(b *testing.B) {
+	c, _ := newChunkCipher(randomKey(), NewID(), BlobOriginal)
+	buf := make([]byte, chunkBufCap)
+	copy(buf[1:], data(ChunkSize, 1))
+	b.SetBytes(ChunkSize)
+	b.ReportAllocs()
+	var i uint64
+	for b.Loop() {
+		c.seal(buf, ChunkSize, i, false)
+		i++
+	}
+}
+
+// BenchmarkChunkOpen includes the copy out of the database page that every
+// read does.
+func BenchmarkChunkOpen(b *testing.B) {
+	c, _ := newChunkCipher(randomKey(), NewID(), BlobOriginal)
+	buf := make([]byte, chunkBufCap)
+	copy(buf[1:], data(ChunkSize, 1))
+	stored := append([]byte(nil), c.seal(buf, ChunkSize, 7, false)...)
+	work := make([]byte, 0, chunkBufCap)
+	b.SetBytes(ChunkSize)
+	b.ReportAllocs()
+	for b.Loop() {
+		work = append(work[:0], stored...)
+		if _, err := c.open(work, 7, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const (
+	ingestBytes = 32 << 20 // per benchmark operation, all writers together
+	ingestWrite = 32 << 10 // bytes per WriteOriginal, like an HTTP body read
+)
+
+// BenchmarkIngest compares group-committed ingest with N concurrent
+// writers against a plain sequential file write + fsync of the same bytes.
+// Each operation writes 32 MiB in total (Create, writes, Finish per writer).
+func BenchmarkIngest(b *testing.B) {
+	payload := data(ingestBytes, 1)
+	for _, n := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("archive/writers=%d", n), func(b *testing.B) {
+			a := OpenTestOptions(b, Options{CommitInterval: 100 * time.Millisecond, InitialMmapSize: 1 << 30, CommitBytes: benchCommitBytes})
+			per := ingestBytes / n
+			b.SetBytes(ingestBytes)
+			start := a.Stats()
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() {
+						ctx := b.Context()
+						w, err := a.Create(ctx, NewRecording{})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						p := payload[i*per : (i+1)*per]
+						for len(p) > 0 {
+							k := min(len(p), ingestWrite)
+							if _, err := w.WriteOriginal(p[:k]); err != nil {
+								b.Error(err)
+								return
+							}
+							p = p[k:]
+						}
+						if _, err := w.Finish(ctx, Final{State: StateComplete}); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+			s := a.Stats()
+			b.ReportMetric(float64(s.Commits-start.Commits)/float64(b.N), "commits/op")
+			b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
+		})
+	}
+	for _, every := range []int{4 << 20, ingestBytes} {
+		name := "file/fsync-every-4MiB"
+		if every == ingestBytes {
+			name = "file/fsync-at-end"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			b.SetBytes(ingestBytes)
+			i := 0
+			for b.Loop() {
+				path := filepath.Join(dir, fmt.Sprint(i))
+				i++
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pending := 0
+				for p := payload; len(p) > 0; {
+					k := min(len(p), ingestWrite)
+					if _, err := f.Write(p[:k]); err != nil {
+						b.Fatal(err)
+					}
+					p = p[k:]
+					if pending += k; pending >= every {
+						if err := f.Sync(); err != nil {
+							b.Fatal(err)
+						}
+						pending = 0
+					}
+				}
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+				os.Remove(path)
+			}
+		})
+	}
+}
+
+// bulkRecordings inserts n finished recordings directly (setup for
+// BenchmarkList), spread one minute apart.
+func bulkRecordings(b *testing.B, a *Archive, n int) {
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for done := 0; done < n; {
+		err := a.db.Update(func(tx *bolt.Tx) error {
+			for i := 0; i < 5000 && done < n; i, done = i+1, done+1 {
+				id := NewID()
+				dk := randomKey()
+				m := &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(done) * time.Minute).UnixNano(),
+					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, done%50), User: fmt.Sprint("user", done%50),
+					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: make([]byte, 800)}
+				aead, _ := metaAEAD(dk)
+				box, _ := sealMeta(aead, id, m)
+				tk := timeKey(m.indexNS(), id)
+				tx.Bucket(bucketDataKeys).Put(id[:], a.wrapDataKey(id, dk))
+				tx.Bucket(bucketRecs).Put(id[:], box)
+				tx.Bucket(bucketByTime).Put(tk[:], []byte{})
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkList pages through 100k recordings, 50 per page, without and
+// with a Match filter.
+func BenchmarkList(b *testing.B) {
+	a := OpenTestOptions(b, Options{InitialMmapSize: 1 << 30})
+	bulkRecordings(b, a, 100_000)
+	ctx := b.Context()
+	b.Run("100k/page50", func(b *testing.B) {
+		cursor := ""
+		for b.Loop() {
+			recs, next, err := a.List(ctx, Query{Limit: 50, Cursor: cursor})
+			if err != nil || len(recs) != 50 {
+				b.Fatal(len(recs), err)
+			}
+			cursor = next
+		}
+	})
+	b.Run("100k/page50-deep", func(b *testing.B) { // a page in the middle via To
+		for b.Loop() {
+			recs, _, err := a.List(ctx, Query{Limit: 50, To: time.Date(2024, 2, 15, 0, 0, 0, 0, time.UTC)})
+			if err != nil || len(recs) != 50 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+	b.Run("100k/match-1in50", func(b *testing.B) {
+		for b.Loop() {
+			recs, _, err := a.List(ctx, Query{Limit: 50, Match: func(r *Recording) bool { return r.User == "user7" }})
+			if err != nil || len(recs) != 50 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+}
+
+// BenchmarkAuthenticateCached is the cost of a repeated Basic-auth check.
+func BenchmarkAuthenticateCached(b *testing.B) {
+	a := OpenTest(b)
+	ctx := b.Context()
+	if err := a.PutUser(ctx, User{Login: "phone", Role: RoleIngest}, "secret"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := a.Authenticate(ctx, "phone", "secret"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBlobReadAt reads 160-byte payloads at random offsets of a
+// 4 MiB blob (the WAV renderer's access pattern).
+func BenchmarkBlobReadAt(b *testing.B) {
+	a := OpenTest(b)
+	r := record(b, a, NewRecording{}, data(4<<20, 1), nil, Final{})
+	bl, err := a.OpenBlob(b.Context(), r.ID, BlobOriginal)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := make([]byte, 160)
+	off := int64(0)
+	b.SetBytes(160)
+	for b.Loop() {
+		if _, err := bl.ReadAt(p, off); err != nil {
+			b.Fatal(err)
+		}
+		off = (off + 7919*160) % (4<<20 - 160)
+	}
+}
+
+var benchCommitBytes = 4 << 20

@@ -1,0 +1,266 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// op is one unit of work for the committer: a sealed chunk to put (val
+// set), a function to run in the transaction (fn set), or a barrier (both
+// nil) that only waits for the next commit.
+type op struct {
+	w    *Writer // owner of a chunk, told about failures
+	key  [chunkKeyLen]byte
+	val  *[]byte // pooled buffer holding the stored value
+	n    int     // length of the stored value in *val
+	fn   func(*bolt.Tx) error
+	bufs []*[]byte // returned to the pool after the commit
+	done chan error
+
+	err  error // per-operation result
+	skip bool  // fn failed; left out of the transaction
+}
+
+func (o *op) size() int {
+	if o.val != nil {
+		return o.n
+	}
+	return 256
+}
+
+// errRetry aborts a group transaction so it can run again without the
+// operation that failed.
+var errRetry = errors.New("archive: retry group commit")
+
+// committer is the single writer goroutine. It gathers operations from a
+// bounded queue and commits them in one bbolt transaction when CommitBytes
+// are pending, when CommitInterval has passed since the first, or at once
+// when someone waits and the queue is momentarily empty.
+type committer struct {
+	db       *bolt.DB
+	log      *slog.Logger
+	pool     *sync.Pool
+	interval time.Duration
+	maxBytes int
+
+	ops    chan op
+	quit   chan struct{}
+	exited chan struct{}
+
+	mu     sync.RWMutex // held shared while sending; exclusively to close
+	closed bool
+
+	commits, chunks, bytes, nanos atomic.Uint64
+}
+
+func newCommitter(db *bolt.DB, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
+	return &committer{
+		db: db, log: log, pool: pool, interval: interval, maxBytes: maxBytes,
+		ops:    make(chan op, queue),
+		quit:   make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+}
+
+// sendWait queues o, blocking while the queue is full (backpressure).
+func (c *committer) sendWait(o op) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.ops <- o
+	return nil
+}
+
+// send is sendWait that gives up when ctx ends.
+func (c *committer) send(ctx context.Context, o op) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	select {
+	case c.ops <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops accepting operations, commits what is queued and waits for
+// the goroutine to end. It reports false when already closed.
+func (c *committer) close() bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.quit)
+	<-c.exited
+	return true
+}
+
+func (c *committer) stats() Stats {
+	return Stats{Commits: c.commits.Load(), Chunks: c.chunks.Load(), Bytes: c.bytes.Load(), CommitTime: time.Duration(c.nanos.Load())}
+}
+
+func (c *committer) run() {
+	defer close(c.exited)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	batch := make([]op, 0, 128)
+	for {
+		var first op
+		select {
+		case first = <-c.ops:
+		case <-c.quit:
+			c.drain(batch[:0])
+			return
+		}
+		batch = append(batch[:0], first)
+		size, waiting := first.size(), first.done != nil
+		quitting := false
+		timer.Reset(c.interval)
+	fill:
+		for size < c.maxBytes {
+			select {
+			case o := <-c.ops:
+				batch = append(batch, o)
+				size += o.size()
+				waiting = waiting || o.done != nil
+				continue
+			default:
+			}
+			if waiting {
+				break // someone waits and nothing else is queued: commit now
+			}
+			select {
+			case o := <-c.ops:
+				batch = append(batch, o)
+				size += o.size()
+				waiting = o.done != nil
+			case <-timer.C:
+				break fill
+			case <-c.quit:
+				quitting = true
+				break fill
+			}
+		}
+		timer.Stop()
+		c.commit(batch)
+		clear(batch)
+		if quitting {
+			c.drain(batch[:0])
+			return
+		}
+	}
+}
+
+// drain commits everything still queued; no sender can add more.
+func (c *committer) drain(batch []op) {
+	for {
+		select {
+		case o := <-c.ops:
+			batch = append(batch, o)
+		default:
+			if len(batch) > 0 {
+				c.commit(batch)
+				clear(batch)
+			}
+			return
+		}
+	}
+}
+
+// commit writes a group in one transaction. When an fn operation fails,
+// the transaction is rolled back and retried without it, so one failed
+// operation never takes the others with it.
+func (c *committer) commit(batch []op) {
+	var err error
+	start := time.Now()
+	defer func() { c.nanos.Add(uint64(time.Since(start))) }()
+	for {
+		failed := -1
+		var chunks, nbytes uint64
+		err = c.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketChunks)
+			keys := tx.Bucket(bucketDataKeys)
+			var lastID ID
+			haveLast, lastLive := false, false
+			for i := range batch {
+				o := &batch[i]
+				if o.skip {
+					continue
+				}
+				o.err = nil
+				switch {
+				case o.fn != nil:
+					if err := o.fn(tx); err != nil {
+						failed = i
+						o.err = err
+						return errRetry
+					}
+				case o.val != nil:
+					id := ID(o.key[:16])
+					if !haveLast || id != lastID {
+						lastID, haveLast = id, true
+						lastLive = keys.Get(id[:]) != nil
+					}
+					if !lastLive { // deleted while being written
+						o.err = fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
+						continue
+					}
+					if err := b.Put(o.key[:], (*o.val)[:o.n]); err != nil {
+						return err
+					}
+					chunks++
+					nbytes += uint64(o.n)
+				}
+			}
+			return nil
+		})
+		if err == errRetry {
+			batch[failed].skip = true
+			continue
+		}
+		if err == nil {
+			c.commits.Add(1)
+			c.chunks.Add(chunks)
+			c.bytes.Add(nbytes)
+		}
+		break
+	}
+	if err != nil {
+		c.log.Error("archive group commit failed", "ops", len(batch), "err", err)
+		err = fmt.Errorf("archive: commit: %w", err)
+	}
+	for i := range batch {
+		o := &batch[i]
+		res := o.err
+		if err != nil {
+			res = err
+		}
+		if o.val != nil {
+			c.pool.Put(o.val)
+		}
+		for _, b := range o.bufs {
+			c.pool.Put(b)
+		}
+		if res != nil && o.w != nil {
+			o.w.fail(res)
+		}
+		if o.done != nil {
+			o.done <- res
+		}
+	}
+}

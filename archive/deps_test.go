@@ -1,0 +1,24 @@
+package archive
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencies keeps archive free of net/http and of the other
+// callvault packages.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skip("go list unavailable:", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case p == "net/http" || strings.HasPrefix(p, "net/http/"):
+			t.Errorf("archive imports %s", p)
+		case strings.HasPrefix(p, "github.com/callvault/callvault/") && p != "github.com/callvault/callvault/archive":
+			t.Errorf("archive imports %s", p)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+// Package archive stores recordings encrypted at rest in one bbolt file; it
+// is the only package that imports bbolt or touches keys.
+//
+// It owns the recordings (original capture bytes and placement map, each a
+// chunked AEAD blob), their encrypted metadata and indexes, the keyring (the
+// archive key from a key file or a passphrase, the master key it wraps, the
+// per-recording data keys, the Ed25519 seal key), the hash-chained seal log
+// with tombstones, and the users with their password hashes. It never speaks
+// HTTP: ingest, UI, WebDAV and share call its methods.
+//
+// # Writing
+//
+// [Archive.Create] returns a [Writer] after a durable "recording" record is
+// committed. Bytes handed to [Writer.WriteOriginal] and [Writer.WriteMap] are
+// cut into 64 KiB chunks, sealed at once with the recording's data key and
+// queued to one committer goroutine that group-commits the chunks of all
+// open writers (at CommitBytes pending or every CommitInterval). The queue is
+// bounded, so a slow disk pushes back on writers. [Writer.Sync] and
+// [Writer.Finish] return after their data is committed and fsynced. A
+// recording cut off by a crash stays in state "recording" and is listed by
+// [Archive.Unfinished] so the caller can [Archive.Resume] it.
+//
+// # Reading
+//
+// [Archive.OpenBlob] returns a [Blob], an io.ReaderAt and io.ReadSeeker that
+// reads each chunk in its own short read transaction, copies it out and
+// authenticates it before use. No read transaction is held while a caller
+// consumes the bytes.
+//
+// # Sealing
+//
+// [Archive.Seal] appends a signed entry to the seal chain; [Archive.Delete]
+// destroys the recording's data key together with its records and appends a
+// signed tombstone. [Archive.Verify] and [Archive.VerifyChain] recompute
+// everything from the stored bytes.
+//
+// # Compatibility
+//
+// The on-disk format, key hierarchy, chain encoding and threat model are
+// specified in FORMAT.md next to this file, with known-answer test vectors
+// that the tests check. Format and schema numbers are never reused.
+package archive

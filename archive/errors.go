@@ -1,0 +1,50 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the archive. They are wrapped with the operation;
+// callers test them with errors.Is. None of them ever carries key material
+// or passwords.
+var (
+	// ErrNotFound reports a recording, blob or user that does not exist
+	// (or no longer exists, after Delete).
+	ErrNotFound = errors.New("archive: not found")
+	// ErrCorrupt reports stored bytes that fail authentication or do not
+	// decode: tampering, a damaged disk, or a bug.
+	ErrCorrupt = errors.New("archive: corrupt data")
+	// ErrWrongKey reports that the key file or passphrase does not open
+	// this archive.
+	ErrWrongKey = errors.New("archive: wrong key")
+	// ErrBadCredentials reports a failed Authenticate. It does not say
+	// whether the login or the password was wrong.
+	ErrBadCredentials = errors.New("archive: bad credentials")
+	// ErrClosed reports use of an Archive, Writer or Blob after Close.
+	ErrClosed = errors.New("archive: closed")
+	// ErrInvalid reports a malformed argument: an ID, a cursor, a login,
+	// an oversized field.
+	ErrInvalid = errors.New("archive: invalid argument")
+	// ErrState reports an operation that the recording's state does not
+	// allow, such as sealing an unfinished recording twice or resuming a
+	// finished one.
+	ErrState = errors.New("archive: wrong recording state")
+)
+
+// ChunkError reports a chunk of a blob that is missing, out of place or
+// fails authentication. It wraps ErrCorrupt (or ErrNotFound when the whole
+// recording is gone).
+type ChunkError struct {
+	ID     ID
+	Kind   BlobKind
+	Index  uint64
+	Reason string // e.g. "authentication failed", "missing"
+	Err    error
+}
+
+func (e *ChunkError) Error() string {
+	return fmt.Sprintf("archive: recording %s %s chunk %d: %s", e.ID, e.Kind, e.Index, e.Reason)
+}
+
+func (e *ChunkError) Unwrap() error { return e.Err }

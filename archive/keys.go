@@ -1,0 +1,398 @@
+package archive
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// KDFParams are argon2id cost parameters, used for the archive passphrase
+// and for user passwords. They are stored next to every salt, so changing
+// the defaults never breaks an existing passphrase or password.
+type KDFParams struct {
+	Time      uint32 // passes over memory
+	MemoryKiB uint32 // memory per computation, KiB
+	Threads   uint8  // lanes
+}
+
+// DefaultKDF returns the production argon2id parameters: RFC 9106's second
+// recommended option (t=3, m=64 MiB, p=4), about 70 ms on a 2-core appliance
+// and above the OWASP minimum (m=19 MiB, t=2, p=1). See FORMAT.md.
+func DefaultKDF() KDFParams { return KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4} }
+
+// FastKDF is a deliberately weak setting for tests only (64 KiB, one pass).
+var FastKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+// Bounds on KDF parameters read from disk, so that a damaged or hostile
+// file cannot make Open or Authenticate allocate gigabytes.
+const (
+	maxKDFTime      = 64
+	maxKDFMemoryKiB = 1 << 20 // 1 GiB
+	maxKDFThreads   = 64
+	kdfSaltLen      = 16
+	maxKeyFileSize  = 4096
+)
+
+func (p KDFParams) validate() error {
+	switch {
+	case p.Time < 1 || p.Time > maxKDFTime:
+		return fmt.Errorf("archive: kdf time %d outside 1..%d: %w", p.Time, maxKDFTime, ErrInvalid)
+	case p.Threads < 1 || p.Threads > maxKDFThreads:
+		return fmt.Errorf("archive: kdf threads %d outside 1..%d: %w", p.Threads, maxKDFThreads, ErrInvalid)
+	case p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > maxKDFMemoryKiB:
+		return fmt.Errorf("archive: kdf memory %d KiB outside %d..%d: %w", p.MemoryKiB, 8*uint32(p.Threads), maxKDFMemoryKiB, ErrInvalid)
+	}
+	return nil
+}
+
+func (p KDFParams) key(secret, salt []byte, n uint32) []byte {
+	return argon2.IDKey(secret, salt, p.Time, p.MemoryKiB, p.Threads, n)
+}
+
+// kdfRecord is the stored passphrase KDF: 0x01 ‖ alg 0x01 (argon2id) ‖
+// time u32 ‖ memory KiB u32 ‖ threads u8 ‖ salt length u8 ‖ salt.
+type kdfRecord struct {
+	p    KDFParams
+	salt []byte
+}
+
+func (r kdfRecord) marshal() []byte {
+	b := []byte{curFormat, 1}
+	b = binary.BigEndian.AppendUint32(b, r.p.Time)
+	b = binary.BigEndian.AppendUint32(b, r.p.MemoryKiB)
+	b = append(b, r.p.Threads, byte(len(r.salt)))
+	return append(b, r.salt...)
+}
+
+func parseKDFRecord(b []byte) (kdfRecord, error) {
+	if len(b) < 12 || b[0] != curFormat || b[1] != 1 || int(b[11]) != len(b)-12 || b[11] < 8 {
+		return kdfRecord{}, fmt.Errorf("archive: kdf record: %w", ErrCorrupt)
+	}
+	r := kdfRecord{
+		p:    KDFParams{Time: binary.BigEndian.Uint32(b[2:]), MemoryKiB: binary.BigEndian.Uint32(b[6:]), Threads: b[10]},
+		salt: bytes.Clone(b[12:]),
+	}
+	if err := r.p.validate(); err != nil {
+		return kdfRecord{}, fmt.Errorf("archive: kdf record: %w", ErrCorrupt)
+	}
+	return r, nil
+}
+
+const keyFileHeader = "# callvault archive key (format 1): 32 random bytes as 64 hex digits.\n" +
+	"# Keep this file outside the data directory and back it up separately:\n" +
+	"# without it the archive cannot be read.\n"
+
+// formatKeyFile returns the key file contents for a 32-byte key.
+func formatKeyFile(key []byte) []byte {
+	b := []byte(keyFileHeader)
+	b = hex.AppendEncode(b, key)
+	return append(b, '\n')
+}
+
+// parseKeyFile reads a key file: lines starting with '#' and blank lines
+// are ignored; exactly one line of 64 hex digits (either case) remains.
+// Errors never include the file's contents.
+func parseKeyFile(b []byte) ([]byte, error) {
+	if len(b) > maxKeyFileSize {
+		return nil, fmt.Errorf("archive: key file larger than %d bytes: %w", maxKeyFileSize, ErrInvalid)
+	}
+	var key []byte
+	for line := range bytes.Lines(b) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		if key != nil {
+			return nil, fmt.Errorf("archive: key file has more than one key line: %w", ErrInvalid)
+		}
+		if len(line) != 2*keyLen {
+			return nil, fmt.Errorf("archive: key file: key line is not 64 hex digits: %w", ErrInvalid)
+		}
+		key = make([]byte, keyLen)
+		if _, err := hex.Decode(key, line); err != nil {
+			return nil, fmt.Errorf("archive: key file: key line is not 64 hex digits: %w", ErrInvalid)
+		}
+	}
+	if key == nil {
+		return nil, fmt.Errorf("archive: key file holds no key: %w", ErrInvalid)
+	}
+	return key, nil
+}
+
+func readKeyFile(path string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	defer clear(b)
+	k, err := parseKeyFile(b)
+	return k, fi, err
+}
+
+// createKeyFile writes a new random key to path (mode 0600, parent
+// directories 0700); it fails if the file exists.
+func createKeyFile(path string) ([]byte, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	key := randomKey()
+	content := formatKeyFile(key)
+	defer clear(content)
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	return key, nil
+}
+
+// Archive-key modes stored under keyring/"kek".
+const (
+	kekFile       = 1
+	kekPassphrase = 2
+)
+
+// keyring holds the unlocked subkeys of the master key. The master key
+// itself is not kept.
+type keyring struct {
+	wrap     cipher.AEAD // wraps data keys
+	state    cipher.AEAD // encrypts users and tombstone notes
+	index    []byte      // HMAC key for keyed indexes
+	sealPriv ed25519.PrivateKey
+	sealPub  ed25519.PublicKey
+}
+
+func newKeyring(master []byte) (*keyring, error) {
+	wrap, err := subAEAD(master, infoWrap)
+	if err != nil {
+		return nil, err
+	}
+	state, err := subAEAD(master, infoState)
+	if err != nil {
+		return nil, err
+	}
+	return &keyring{wrap: wrap, state: state, index: subkey(master, infoIndex)}, nil
+}
+
+func (k *keyring) sealKeyAEAD(master []byte) (cipher.AEAD, error) { return subAEAD(master, infoSeal) }
+
+// storedKeyring is the keyring bucket copied out of a read transaction.
+type storedKeyring struct {
+	mode             byte
+	kdf, master, pub []byte
+	priv             []byte
+}
+
+// unlock opens (or, for a new file, creates) the keyring.
+func (a *Archive) unlock(opt Options) error {
+	var st storedKeyring
+	err := a.db.View(func(tx boltTx) error {
+		b := tx.Bucket(bucketKeyring)
+		if m := b.Get(keyringKEK); len(m) == 1 {
+			st.mode = m[0]
+		}
+		st.kdf = bytes.Clone(b.Get(keyringKDF))
+		st.master = bytes.Clone(b.Get(keyringMaster))
+		st.pub = bytes.Clone(b.Get(keyringSealPub))
+		st.priv = bytes.Clone(b.Get(keyringSealPriv))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("archive: read keyring: %w", err)
+	}
+	if st.master == nil {
+		return a.createKeyring(opt)
+	}
+	var kek []byte
+	switch st.mode {
+	case kekPassphrase:
+		if opt.Passphrase == nil {
+			return fmt.Errorf("archive: the archive is protected by a passphrase, none given: %w", ErrWrongKey)
+		}
+		r, err := parseKDFRecord(st.kdf)
+		if err != nil {
+			return err
+		}
+		kek = r.p.key(opt.Passphrase, r.salt, keyLen)
+	case kekFile:
+		if opt.Passphrase != nil {
+			return fmt.Errorf("archive: the archive is protected by a key file, a passphrase was given: %w", ErrWrongKey)
+		}
+		if opt.KeyFile == "" {
+			return fmt.Errorf("archive: no key file configured: %w", ErrInvalid)
+		}
+		var fi os.FileInfo
+		kek, fi, err = readKeyFile(opt.KeyFile)
+		if err != nil {
+			return err
+		}
+		a.checkKeyFileMode(fi)
+	default:
+		return fmt.Errorf("archive: keyring mode %d: %w", st.mode, ErrCorrupt)
+	}
+	defer clear(kek)
+	kekAEAD, err := newAEAD(kek)
+	if err != nil {
+		return err
+	}
+	master, err := boxOpen(kekAEAD, boxAAD(aadMaster), st.master)
+	if err != nil {
+		return fmt.Errorf("archive: open master key: %w", ErrWrongKey)
+	}
+	defer clear(master)
+	kr, err := newKeyring(master)
+	if err != nil {
+		return err
+	}
+	sk, err := kr.sealKeyAEAD(master)
+	if err != nil {
+		return err
+	}
+	if len(st.pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("archive: seal public key: %w", ErrCorrupt)
+	}
+	seed, err := boxOpen(sk, boxAAD(aadSealKey, st.pub), st.priv)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return fmt.Errorf("archive: seal private key: %w", ErrCorrupt)
+	}
+	defer clear(seed)
+	kr.sealPriv = ed25519.NewKeyFromSeed(seed)
+	kr.sealPub = kr.sealPriv.Public().(ed25519.PublicKey)
+	if !bytes.Equal(kr.sealPub, st.pub) {
+		return fmt.Errorf("archive: seal key pair mismatch: %w", ErrCorrupt)
+	}
+	a.keys = kr
+	return nil
+}
+
+func (a *Archive) checkKeyFileMode(fi os.FileInfo) {
+	if fi != nil && fi.Mode().Perm()&0o077 != 0 {
+		a.log.Warn("archive key file is readable by group or others", "path", fi.Name(), "mode", fi.Mode().Perm().String())
+	}
+}
+
+func (a *Archive) createKeyring(opt Options) error {
+	var (
+		kek    []byte
+		mode   byte
+		kdfRec []byte
+		err    error
+	)
+	switch {
+	case opt.Passphrase != nil:
+		if len(opt.Passphrase) == 0 {
+			return fmt.Errorf("archive: empty passphrase: %w", ErrInvalid)
+		}
+		salt := make([]byte, kdfSaltLen)
+		_, _ = rand.Read(salt)
+		r := kdfRecord{p: a.kdf, salt: salt}
+		kek = r.p.key(opt.Passphrase, salt, keyLen)
+		mode, kdfRec = kekPassphrase, r.marshal()
+	case opt.KeyFile != "":
+		var fi os.FileInfo
+		kek, fi, err = readKeyFile(opt.KeyFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			kek, err = createKeyFile(opt.KeyFile)
+			if err != nil {
+				return err
+			}
+			a.log.Info("archive key file created", "path", opt.KeyFile)
+		case err != nil:
+			return err
+		default:
+			a.checkKeyFileMode(fi)
+		}
+		mode = kekFile
+	default:
+		return fmt.Errorf("archive: neither key file nor passphrase configured: %w", ErrInvalid)
+	}
+	defer clear(kek)
+	kekAEAD, err := newAEAD(kek)
+	if err != nil {
+		return err
+	}
+	master := randomKey()
+	defer clear(master)
+	masterBox := boxSeal(kekAEAD, boxAAD(aadMaster), master)
+	kr, err := newKeyring(master)
+	if err != nil {
+		return err
+	}
+	sk, err := kr.sealKeyAEAD(master)
+	if err != nil {
+		return err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("archive: seal key: %w", err)
+	}
+	privBox := boxSeal(sk, boxAAD(aadSealKey, pub), priv.Seed())
+	kr.sealPriv, kr.sealPub = priv, pub
+	err = a.db.Update(func(tx boltTx) error {
+		b := tx.Bucket(bucketKeyring)
+		if b.Get(keyringMaster) != nil {
+			return fmt.Errorf("archive: keyring appeared concurrently: %w", ErrCorrupt)
+		}
+		for _, kv := range [][2][]byte{
+			{keyringKEK, {mode}}, {keyringMaster, masterBox},
+			{keyringSealPub, pub}, {keyringSealPriv, privBox},
+		} {
+			if err := b.Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		if kdfRec != nil {
+			return b.Put(keyringKDF, kdfRec)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("archive: write keyring: %w", err)
+	}
+	a.keys = kr
+	return nil
+}
+
+// dataKeyAEAD wraps and unwraps recording data keys.
+func (a *Archive) wrapDataKey(id ID, dk []byte) []byte {
+	return boxSeal(a.keys.wrap, boxAAD(aadDataKey, id[:]), dk)
+}
+
+func (a *Archive) unwrapDataKey(id ID, box []byte) ([]byte, error) {
+	dk, err := boxOpen(a.keys.wrap, boxAAD(aadDataKey, id[:]), box)
+	if err != nil || len(dk) != keyLen {
+		return nil, fmt.Errorf("archive: recording %s: data key: %w", id, ErrCorrupt)
+	}
+	return dk, nil
+}

@@ -1,0 +1,458 @@
+package archive
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Recording is the metadata of one recording, decrypted.
+type Recording struct {
+	ID         ID
+	State      State
+	Received   time.Time // when the upload started
+	Finished   time.Time // when Finish committed (zero while recording)
+	StartTime  time.Time // capture time of the call's start (zero if unknown)
+	DurationMs int64
+	FileName   string
+	CallGUID   string
+	User       string
+	Gzip       bool   // the upload was gzip; the original blob holds it decompressed
+	GzipSHA256 []byte // sha256 of the compressed upload, when Gzip
+	OrigSize   int64
+	MapSize    int64
+	OrigSHA256 [32]byte
+	MapSHA256  [32]byte
+	Info       []byte // the ingest result (JSON), opaque to the archive
+	Seal       *Seal  // nil until sealed
+}
+
+// Limits on caller-supplied metadata, so records stay small.
+const (
+	maxNameLen = 4096
+	maxInfoLen = 8 << 20
+)
+
+// metaRecord is the stored (encrypted) form of a recording's metadata.
+// Times are unix nanoseconds, 0 meaning unset.
+type metaRecord struct {
+	V          int    `json:"v"`
+	State      State  `json:"state"`
+	Received   int64  `json:"received"`
+	Finished   int64  `json:"finished,omitempty"`
+	Start      int64  `json:"start,omitempty"`
+	DurationMs int64  `json:"durationMs,omitempty"`
+	FileName   string `json:"fileName,omitempty"`
+	CallGUID   string `json:"callGuid,omitempty"`
+	User       string `json:"user,omitempty"`
+	Gzip       bool   `json:"gzip,omitempty"`
+	GzipSHA256 []byte `json:"gzipSha256,omitempty"`
+	OrigSize   int64  `json:"origSize"`
+	MapSize    int64  `json:"mapSize"`
+	OrigSHA256 []byte `json:"origSha256,omitempty"`
+	MapSHA256  []byte `json:"mapSha256,omitempty"`
+	Info       []byte `json:"info,omitempty"`
+	SealSeq    uint64 `json:"sealSeq,omitempty"`
+}
+
+// decodeMeta parses and validates a decrypted metadata record.
+func decodeMeta(b []byte) (*metaRecord, error) {
+	var m metaRecord
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("archive: metadata: %w", ErrCorrupt)
+	}
+	switch {
+	case m.V < minFormat || m.V > curFormat:
+		return nil, fmt.Errorf("archive: metadata format %d: %w", m.V, ErrCorrupt)
+	case !m.State.valid():
+		return nil, fmt.Errorf("archive: metadata state: %w", ErrCorrupt)
+	case m.OrigSize < 0 || m.MapSize < 0 || m.DurationMs < 0:
+		return nil, fmt.Errorf("archive: metadata sizes: %w", ErrCorrupt)
+	case len(m.OrigSHA256) != 0 && len(m.OrigSHA256) != 32, len(m.MapSHA256) != 0 && len(m.MapSHA256) != 32:
+		return nil, fmt.Errorf("archive: metadata hashes: %w", ErrCorrupt)
+	case len(m.GzipSHA256) > 64:
+		return nil, fmt.Errorf("archive: metadata gzip hash: %w", ErrCorrupt)
+	}
+	return &m, nil
+}
+
+func (m *metaRecord) indexNS() int64 {
+	if m.Start != 0 {
+		return m.Start
+	}
+	return m.Received
+}
+
+func nsOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
+	r := &Recording{
+		ID: id, State: m.State,
+		Received: timeOf(m.Received), Finished: timeOf(m.Finished), StartTime: timeOf(m.Start),
+		DurationMs: m.DurationMs,
+		FileName:   m.FileName, CallGUID: m.CallGUID, User: m.User,
+		Gzip: m.Gzip, GzipSHA256: bytes.Clone(m.GzipSHA256),
+		OrigSize: m.OrigSize, MapSize: m.MapSize,
+		Info: bytes.Clone(m.Info),
+		Seal: seal,
+	}
+	copy(r.OrigSHA256[:], m.OrigSHA256)
+	copy(r.MapSHA256[:], m.MapSHA256)
+	return r
+}
+
+const coreMetaLabel = "callvault core-meta\x00"
+
+// CoreMetadata returns the canonical encoding of the recording's core
+// metadata, the bytes whose sha256 a seal signs as MetaSHA256 (layout in
+// FORMAT.md). It covers every field except Seal, with Info by its sha256.
+func (r *Recording) CoreMetadata() []byte {
+	b := make([]byte, 0, 256+len(r.FileName)+len(r.CallGUID)+len(r.User))
+	b = append(b, coreMetaLabel...)
+	b = append(b, curFormat)
+	b = append(b, r.ID[:]...)
+	lp := func(s []byte) {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		b = append(b, s...)
+	}
+	i64 := func(v int64) { b = binary.BigEndian.AppendUint64(b, uint64(v)) }
+	lp([]byte(r.State))
+	i64(nsOf(r.Received))
+	i64(nsOf(r.Finished))
+	i64(nsOf(r.StartTime))
+	i64(r.DurationMs)
+	lp([]byte(r.FileName))
+	lp([]byte(r.CallGUID))
+	lp([]byte(r.User))
+	if r.Gzip {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	lp(r.GzipSHA256)
+	i64(r.OrigSize)
+	i64(r.MapSize)
+	b = append(b, r.OrigSHA256[:]...)
+	b = append(b, r.MapSHA256[:]...)
+	info := sha256.Sum256(r.Info)
+	return append(b, info[:]...)
+}
+
+// MetaSHA256 returns sha256(CoreMetadata()).
+func (r *Recording) MetaSHA256() [32]byte { return sha256.Sum256(r.CoreMetadata()) }
+
+// metaAEAD returns the cipher for a recording's metadata.
+func metaAEAD(dk []byte) (cipher.AEAD, error) { return subAEAD(dk, infoMeta) }
+
+func sealMeta(aead cipher.AEAD, id ID, m *metaRecord) ([]byte, error) {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("archive: encode metadata: %w", err)
+	}
+	return boxSeal(aead, boxAAD(aadMeta, id[:]), plain), nil
+}
+
+// loadTx reads and decrypts a recording's metadata inside tx. It returns
+// the data key, which the caller must clear when done.
+func (a *Archive) loadTx(tx *bolt.Tx, id ID) (*metaRecord, []byte, error) {
+	recBox := tx.Bucket(bucketRecs).Get(id[:])
+	dkBox := tx.Bucket(bucketDataKeys).Get(id[:])
+	if recBox == nil || dkBox == nil {
+		return nil, nil, fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
+	}
+	dk, err := a.unwrapDataKey(id, dkBox)
+	if err != nil {
+		return nil, nil, err
+	}
+	aead, err := metaAEAD(dk)
+	if err != nil {
+		clear(dk)
+		return nil, nil, err
+	}
+	plain, err := boxOpen(aead, boxAAD(aadMeta, id[:]), recBox)
+	if err != nil {
+		clear(dk)
+		return nil, nil, fmt.Errorf("archive: recording %s: metadata: %w", id, ErrCorrupt)
+	}
+	m, err := decodeMeta(plain)
+	if err != nil {
+		clear(dk)
+		return nil, nil, fmt.Errorf("archive: recording %s: %w", id, err)
+	}
+	return m, dk, nil
+}
+
+// recordingTx loads a recording and its seal inside tx. A seal entry that
+// is missing or malformed leaves Seal nil (Verify reports it).
+func (a *Archive) recordingTx(tx *bolt.Tx, id ID) (*Recording, error) {
+	m, dk, err := a.loadTx(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	clear(dk)
+	var seal *Seal
+	if m.SealSeq != 0 {
+		if e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(m.SealSeq))); err == nil && e.typ == entrySeal && e.id == id {
+			seal = e.seal()
+		}
+	}
+	return m.recording(id, seal), nil
+}
+
+// Get returns a recording's metadata.
+func (a *Archive) Get(ctx context.Context, id ID) (*Recording, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var r *Recording
+	err := a.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = a.recordingTx(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Query selects recordings for List.
+type Query struct {
+	// From and To bound StartTime (Received while StartTime is unknown):
+	// From <= t < To. A zero time leaves that side open.
+	From, To time.Time
+	// Limit is the page size: default 100, at most 10000.
+	Limit int
+	// Cursor continues after the page that returned it ("" = newest).
+	Cursor string
+	// Match, if set, filters decrypted recordings. It runs outside any
+	// transaction and must not call back into List.
+	Match func(*Recording) bool
+}
+
+const (
+	defaultLimit = 100
+	maxLimit     = 10000
+	matchBatch   = 256
+	cursorV1     = 1
+)
+
+func encodeCursor(k []byte) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte{cursorV1}, k...))
+}
+
+// parseCursor decodes a List cursor: base64url(0x01 ‖ time key).
+func parseCursor(s string) ([]byte, error) {
+	if len(s) != base64.RawURLEncoding.EncodedLen(1+timeKeyLen) {
+		return nil, fmt.Errorf("archive: cursor: %w", ErrInvalid)
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != 1+timeKeyLen || b[0] != cursorV1 {
+		return nil, fmt.Errorf("archive: cursor: %w", ErrInvalid)
+	}
+	return b[1:], nil
+}
+
+type listItem struct {
+	key [timeKeyLen]byte
+	rec *Recording
+}
+
+// List returns recordings newest first (by StartTime, else Received) and a
+// cursor for the next page ("" at the end). Without Match it walks the time
+// index and decrypts only the recordings it returns; with Match it decrypts
+// candidates in batches. The cursor is a position in the time index, so
+// pages stay stable while new recordings arrive.
+func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	var upper, lower []byte // keys < upper, >= lower
+	if q.Cursor != "" {
+		k, err := parseCursor(q.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		upper = k
+	}
+	if !q.To.IsZero() {
+		k := timeKey(q.To.UnixNano(), ID{})
+		if upper == nil || bytes.Compare(k[:], upper) < 0 {
+			upper = k[:]
+		}
+	}
+	if !q.From.IsZero() {
+		k := timeKey(q.From.UnixNano(), ID{})
+		lower = k[:]
+	}
+	var out []*Recording
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		need := limit - len(out)
+		decrypt := need
+		if q.Match != nil {
+			decrypt = matchBatch
+		}
+		var items []listItem
+		more := false
+		err := a.view(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketByTime).Cursor()
+			var k []byte
+			if upper == nil {
+				k, _ = c.Last()
+			} else if k, _ = c.Seek(upper); k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+			for ; k != nil; k, _ = c.Prev() {
+				if len(k) != timeKeyLen {
+					continue
+				}
+				if lower != nil && bytes.Compare(k, lower) < 0 {
+					return nil
+				}
+				if len(items) == decrypt {
+					more = true
+					return nil
+				}
+				it := listItem{key: [timeKeyLen]byte(k)}
+				id := ID(k[8:])
+				r, err := a.recordingTx(tx, id)
+				if err != nil {
+					a.log.Error("archive list: unreadable recording skipped", "id", id.String(), "err", err)
+					upper = it.key[:] // keep the position
+					continue
+				}
+				it.rec = r
+				items = append(items, it)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("archive: list: %w", err)
+		}
+		for i := range items {
+			it := &items[i]
+			upper = it.key[:]
+			if q.Match != nil && !q.Match(it.rec) {
+				continue
+			}
+			out = append(out, it.rec)
+			if len(out) == limit {
+				if i < len(items)-1 || more {
+					return out, encodeCursor(it.key[:]), nil
+				}
+				return out, "", nil
+			}
+		}
+		if !more {
+			return out, "", nil
+		}
+	}
+}
+
+// ByCall returns all recordings (segments) of a call, ordered by StartTime
+// then Received. The call index holds only a keyed hash of the GUID.
+func (a *Archive) ByCall(ctx context.Context, guid string) ([]*Recording, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if guid == "" {
+		return nil, fmt.Errorf("archive: by call: empty call id: %w", ErrInvalid)
+	}
+	h := a.callHash(guid)
+	var out []*Recording
+	err := a.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketByCall).Cursor()
+		for k, _ := c.Seek(h[:]); k != nil && bytes.HasPrefix(k, h[:]); k, _ = c.Next() {
+			if len(k) != callKeyLen {
+				continue
+			}
+			id := ID(k[callHashLen:])
+			r, err := a.recordingTx(tx, id)
+			if err != nil {
+				a.log.Error("archive by call: unreadable recording skipped", "id", id.String(), "err", err)
+				continue
+			}
+			if r.CallGUID == guid {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: by call: %w", err)
+	}
+	slices.SortFunc(out, func(x, y *Recording) int {
+		return cmp.Or(x.StartTime.Compare(y.StartTime), x.Received.Compare(y.Received), bytes.Compare(x.ID[:], y.ID[:]))
+	})
+	return out, nil
+}
+
+func (a *Archive) callHash(guid string) [callHashLen]byte {
+	h := keyedHash(a.keys.index, "call", guid)
+	return [callHashLen]byte(h[:callHashLen])
+}
+
+func (a *Archive) callKey(guid string, id ID) []byte {
+	h := a.callHash(guid)
+	return append(h[:], id[:]...)
+}
+
+// Unfinished returns the recordings left in state "recording" — cut off by
+// a crash or still being written by this process. The caller Resumes them,
+// reparses, Finishes them as interrupted and Seals them.
+func (a *Archive) Unfinished(ctx context.Context) ([]ID, error) {
+	return a.idsIn(ctx, bucketUnfinished)
+}
+
+// Unsealed returns the recordings that are finished but not sealed.
+func (a *Archive) Unsealed(ctx context.Context) ([]ID, error) {
+	return a.idsIn(ctx, bucketUnsealed)
+}
+
+func (a *Archive) idsIn(ctx context.Context, bucket []byte) ([]ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ids []ID
+	err := a.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
+			if len(k) == len(ID{}) {
+				ids = append(ids, ID(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: list %s: %w", bucket, err)
+	}
+	return ids, nil
+}

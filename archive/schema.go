@@ -1,0 +1,136 @@
+package archive
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// schemaVersion is the layout of buckets and keys written by this build.
+// It is stored under bucketMeta/"schema" when a file is created. A file with
+// a newer schema is refused; an older one would be migrated here. Numbers are
+// never reused.
+const (
+	minSchema     = 1 // oldest layout this build reads
+	schemaVersion = 1 // layout this build writes
+)
+
+// Buckets. Every bucket the archive uses is declared here and created in one
+// transaction by Open. Keys hold only times, IDs, sequence numbers and keyed
+// hashes; everything that names a person is encrypted (see FORMAT.md).
+var (
+	// bucketMeta: "schema" → uint64 BE; "created" → int64 BE unix ns;
+	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry.
+	bucketMeta = []byte("meta")
+	// bucketKeyring: "kek" → 1 byte (1 key file, 2 passphrase); "kdf" →
+	// passphrase KDF params and salt; "master" → master key boxed by the
+	// archive key; "seal.pub" → Ed25519 public key; "seal.priv" → seed
+	// boxed by the seal subkey.
+	bucketKeyring = []byte("keyring")
+	// bucketDataKeys: id → data key boxed by the wrap subkey. Deleting
+	// this value is the crypto-shred.
+	bucketDataKeys = []byte("dkeys")
+	// bucketRecs: id → recording metadata (JSON) boxed by the recording's
+	// meta subkey.
+	bucketRecs = []byte("recs")
+	// bucketChunks: id ‖ kind ‖ index uint64 BE → 0x01 ‖ AES-GCM chunk.
+	bucketChunks = []byte("chunks")
+	// bucketByTime: time (uint64 BE, sign bit flipped unix ns) ‖ id → "".
+	// The time is StartTime, or Received until StartTime is known.
+	bucketByTime = []byte("bytime")
+	// bucketByCall: HMAC-SHA256(index key, "call\0" ‖ guid)[:16] ‖ id → "".
+	bucketByCall = []byte("bycall")
+	// bucketUnfinished: id → "" while the recording is in state recording.
+	bucketUnfinished = []byte("unfinished")
+	// bucketUnsealed: id → "" from Finish until Seal.
+	bucketUnsealed = []byte("unsealed")
+	// bucketChain: seq uint64 BE → seal or tombstone entry.
+	bucketChain = []byte("chain")
+	// bucketUsers: HMAC-SHA256(index key, "user\0" ‖ login) → user record
+	// (JSON) boxed by the state subkey.
+	bucketUsers = []byte("users")
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketKeyring, bucketDataKeys, bucketRecs, bucketChunks, bucketByTime,
+	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers,
+}
+
+// Keys inside bucketMeta.
+var (
+	metaSchema    = []byte("schema")
+	metaCreated   = []byte("created")
+	metaChainHead = []byte("chain.head")
+)
+
+// Keys inside bucketKeyring.
+var (
+	keyringKEK      = []byte("kek")
+	keyringKDF      = []byte("kdf")
+	keyringMaster   = []byte("master")
+	keyringSealPub  = []byte("seal.pub")
+	keyringSealPriv = []byte("seal.priv")
+)
+
+const (
+	chunkKeyLen = 16 + 1 + 8
+	timeKeyLen  = 8 + 16
+	callHashLen = 16
+	callKeyLen  = callHashLen + 16
+	seqKeyLen   = 8
+)
+
+// initSchema creates the buckets and checks or writes the schema version.
+func initSchema(tx *bolt.Tx, now time.Time) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("archive: create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(metaSchema)
+	if v == nil {
+		if err := meta.Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion)); err != nil {
+			return err
+		}
+		return meta.Put(metaCreated, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+	}
+	if len(v) != 8 {
+		return fmt.Errorf("archive: schema version record: %w", ErrCorrupt)
+	}
+	switch s := binary.BigEndian.Uint64(v); {
+	case s > schemaVersion:
+		return fmt.Errorf("archive: file has schema version %d, this build reads up to %d: %w", s, schemaVersion, ErrInvalid)
+	case s < minSchema:
+		return fmt.Errorf("archive: file has schema version %d, this build reads from %d: %w", s, minSchema, ErrInvalid)
+	}
+	return nil
+}
+
+func chunkKey(id ID, kind BlobKind, index uint64) [chunkKeyLen]byte {
+	var k [chunkKeyLen]byte
+	copy(k[:16], id[:])
+	k[16] = byte(kind)
+	binary.BigEndian.PutUint64(k[17:], index)
+	return k
+}
+
+// blobPrefix is the common prefix of all chunk keys of one blob.
+func blobPrefix(id ID, kind BlobKind) []byte {
+	return append(id[:], byte(kind))
+}
+
+// timeKey orders recordings by time, then ID. Flipping the sign bit keeps
+// times before 1970 in order.
+func timeKey(ns int64, id ID) [timeKeyLen]byte {
+	var k [timeKeyLen]byte
+	binary.BigEndian.PutUint64(k[:8], uint64(ns)^(1<<63))
+	copy(k[8:], id[:])
+	return k
+}
+
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, seq)
+}

@@ -1,0 +1,262 @@
+package archive
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Role is a user's role.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin      Role = "admin"
+	RoleSupervisor Role = "supervisor"
+	RoleUser       Role = "user"
+	RoleIngest     Role = "ingest" // devices uploading recordings
+)
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleSupervisor, RoleUser, RoleIngest:
+		return true
+	}
+	return false
+}
+
+// User is an account. Name, Email and Extensions are personal data and are
+// stored encrypted, like the login itself (the index holds a keyed hash).
+type User struct {
+	Login      string // case-sensitive, no control characters, no ':'
+	Name       string
+	Email      string
+	Role       Role
+	Extensions []string
+	Disabled   bool
+	// Set by the archive; ignored by PutUser.
+	HasPassword      bool
+	Created, Updated time.Time
+}
+
+// Limits on user fields.
+const (
+	maxLoginLen    = 128
+	maxUserField   = 512
+	maxExtensions  = 1024
+	maxPasswordLen = 1024
+	saltLen        = 16
+	pwHashLen      = 32
+)
+
+// passwordHash is an argon2id hash with its parameters.
+type passwordHash struct {
+	Alg  string `json:"alg"` // "argon2id"
+	V    int    `json:"v"`   // argon2 version, 0x13
+	T    uint32 `json:"t"`
+	M    uint32 `json:"m"` // KiB
+	P    uint8  `json:"p"`
+	Salt []byte `json:"salt"`
+	Hash []byte `json:"hash"`
+}
+
+func (h *passwordHash) params() KDFParams { return KDFParams{Time: h.T, MemoryKiB: h.M, Threads: h.P} }
+
+func (h *passwordHash) valid() bool {
+	return h.Alg == "argon2id" && h.V == 0x13 && h.params().validate() == nil &&
+		len(h.Salt) >= 8 && len(h.Salt) <= 64 && len(h.Hash) >= 16 && len(h.Hash) <= 64
+}
+
+// userRecord is the stored (encrypted) form of a user.
+type userRecord struct {
+	V          int           `json:"v"`
+	Login      string        `json:"login"`
+	Name       string        `json:"name,omitempty"`
+	Email      string        `json:"email,omitempty"`
+	Role       Role          `json:"role"`
+	Extensions []string      `json:"extensions,omitempty"`
+	Disabled   bool          `json:"disabled,omitempty"`
+	Created    int64         `json:"created"`
+	Updated    int64         `json:"updated"`
+	PW         *passwordHash `json:"pw,omitempty"`
+}
+
+func (r *userRecord) user() *User {
+	return &User{
+		Login: r.Login, Name: r.Name, Email: r.Email, Role: r.Role,
+		Extensions: slices.Clone(r.Extensions), Disabled: r.Disabled,
+		HasPassword: r.PW != nil, Created: timeOf(r.Created), Updated: timeOf(r.Updated),
+	}
+}
+
+func validLogin(login string) error {
+	if login == "" || len(login) > maxLoginLen || !utf8.ValidString(login) ||
+		strings.ContainsRune(login, ':') || strings.IndexFunc(login, unicode.IsControl) >= 0 {
+		return fmt.Errorf("archive: login: empty, too long, or contains ':' or control characters: %w", ErrInvalid)
+	}
+	return nil
+}
+
+func validUser(u *User) error {
+	if err := validLogin(u.Login); err != nil {
+		return err
+	}
+	if !u.Role.Valid() {
+		return fmt.Errorf("archive: user role %q: %w", u.Role, ErrInvalid)
+	}
+	if len(u.Extensions) > maxExtensions {
+		return fmt.Errorf("archive: user: too many extensions: %w", ErrInvalid)
+	}
+	for _, s := range append([]string{u.Name, u.Email}, u.Extensions...) {
+		if len(s) > maxUserField || !utf8.ValidString(s) {
+			return fmt.Errorf("archive: user: field too long or not UTF-8: %w", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func (a *Archive) userKey(login string) []byte {
+	h := keyedHash(a.keys.index, "user", login)
+	return h[:]
+}
+
+// userTx loads and decrypts a user inside tx; nil, nil when absent.
+func (a *Archive) userTx(tx *bolt.Tx, login string) (*userRecord, error) {
+	k := a.userKey(login)
+	box := tx.Bucket(bucketUsers).Get(k)
+	if box == nil {
+		return nil, nil
+	}
+	return a.openUser(k, box)
+}
+
+func (a *Archive) openUser(k, box []byte) (*userRecord, error) {
+	plain, err := boxOpen(a.keys.state, boxAAD(aadUser, k), box)
+	if err != nil {
+		return nil, fmt.Errorf("archive: user record: %w", ErrCorrupt)
+	}
+	var r userRecord
+	if err := json.Unmarshal(plain, &r); err != nil || r.V != curFormat || (r.PW != nil && !r.PW.valid()) {
+		return nil, fmt.Errorf("archive: user record: %w", ErrCorrupt)
+	}
+	return &r, nil
+}
+
+// PutUser creates or updates a user. A non-empty password replaces the
+// password (hashed with argon2id); "" keeps the existing one (a new user
+// without a password cannot log in). Cached authentications are dropped.
+func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
+	if err := validUser(&u); err != nil {
+		return err
+	}
+	if len(password) > maxPasswordLen {
+		return fmt.Errorf("archive: password longer than %d bytes: %w", maxPasswordLen, ErrInvalid)
+	}
+	var pw *passwordHash
+	if password != "" {
+		var err error
+		if pw, err = a.auth.hashPassword(ctx, password); err != nil {
+			return err
+		}
+	}
+	now := nsOf(a.now())
+	k := a.userKey(u.Login)
+	a.auth.invalidate()
+	err := a.update(ctx, func(tx *bolt.Tx) error {
+		old, err := a.userTx(tx, u.Login)
+		if err != nil {
+			return err
+		}
+		r := &userRecord{
+			V: curFormat, Login: u.Login, Name: u.Name, Email: u.Email, Role: u.Role,
+			Extensions: slices.Clone(u.Extensions), Disabled: u.Disabled, Created: now, Updated: now, PW: pw,
+		}
+		if old != nil {
+			r.Created = old.Created
+			if pw == nil {
+				r.PW = old.PW
+			}
+		}
+		plain, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
+	})
+	a.auth.invalidate()
+	if err != nil {
+		return fmt.Errorf("archive: put user: %w", err)
+	}
+	return nil
+}
+
+// DeleteUser removes a user. Cached authentications are dropped.
+func (a *Archive) DeleteUser(ctx context.Context, login string) error {
+	k := a.userKey(login)
+	a.auth.invalidate()
+	err := a.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		if b.Get(k) == nil {
+			return ErrNotFound
+		}
+		return b.Delete(k)
+	})
+	a.auth.invalidate()
+	if err != nil {
+		return fmt.Errorf("archive: delete user: %w", err)
+	}
+	return nil
+}
+
+// GetUser returns a user, or ErrNotFound.
+func (a *Archive) GetUser(ctx context.Context, login string) (*User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var r *userRecord
+	err := a.view(func(tx *bolt.Tx) error {
+		var err error
+		r, err = a.userTx(tx, login)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: get user: %w", err)
+	}
+	if r == nil {
+		return nil, fmt.Errorf("archive: get user: %w", ErrNotFound)
+	}
+	return r.user(), nil
+}
+
+// Users returns all users ordered by login.
+func (a *Archive) Users(ctx context.Context) ([]User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []User
+	err := a.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
+			r, err := a.openUser(bytes.Clone(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, *r.user())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: users: %w", err)
+	}
+	slices.SortFunc(out, func(x, y User) int { return cmp.Compare(x.Login, y.Login) })
+	return out, nil
+}

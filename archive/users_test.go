@@ -1,0 +1,145 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestUsers(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	u := User{Login: "alice", Name: "Alice Å", Email: "alice@example.com", Role: RoleSupervisor, Extensions: []string{"201", "202"}}
+	if err := a.PutUser(ctx, u, "pw-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.PutUser(ctx, User{Login: "bob", Role: RoleIngest}, ""); err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.GetUser(ctx, "alice")
+	if err != nil || g.Name != u.Name || g.Email != u.Email || g.Role != u.Role || len(g.Extensions) != 2 || !g.HasPassword || g.Created.IsZero() {
+		t.Fatalf("GetUser: %+v %v", g, err)
+	}
+	if _, err := a.GetUser(ctx, "Alice"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("logins are case-sensitive: %v", err)
+	}
+	us, err := a.Users(ctx)
+	if err != nil || len(us) != 2 || us[0].Login != "alice" || us[1].Login != "bob" || us[1].HasPassword {
+		t.Fatalf("Users: %+v %v", us, err)
+	}
+	for _, bad := range []User{{Login: "", Role: RoleUser}, {Login: "a:b", Role: RoleUser}, {Login: "a\nb", Role: RoleUser}, {Login: "x", Role: "root"}, {Login: "y", Role: RoleUser, Name: strings.Repeat("n", maxUserField+1)}} {
+		if err := a.PutUser(ctx, bad, ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("PutUser(%q, %q): %v", bad.Login, bad.Role, err)
+		}
+	}
+	for _, c := range []struct{ login, pw string }{{"alice", "pw-2"}, {"alice", ""}, {"bob", ""}, {"bob", "x"}, {"carol", "pw-1"}, {"", ""}, {"a:b", "pw-1"}} {
+		if _, err := a.Authenticate(ctx, c.login, c.pw); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Authenticate(%q, %q): %v", c.login, c.pw, err)
+		} else if strings.Contains(err.Error(), c.pw) && c.pw != "" {
+			t.Errorf("error %q contains the password", err)
+		}
+	}
+	if got, err := a.Authenticate(ctx, "alice", "pw-1"); err != nil || got.Login != "alice" || got.Role != RoleSupervisor {
+		t.Fatalf("Authenticate: %+v %v", got, err)
+	}
+	// Updating without a password keeps it; changing it drops the old one.
+	u.Name = "Alice B"
+	if err := a.PutUser(ctx, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Authenticate(ctx, "alice", "pw-1"); err != nil || got.Name != "Alice B" {
+		t.Fatalf("after rename: %+v %v", got, err)
+	}
+	if err := a.PutUser(ctx, u, "pw-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "alice", "pw-1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("old password after change: %v", err)
+	}
+	if _, err := a.Authenticate(ctx, "alice", "pw-2"); err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = true
+	if err := a.PutUser(ctx, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "alice", "pw-2"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("disabled: %v", err)
+	}
+	if err := a.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteUser(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+	// Users survive a reopen.
+	a = reopen(t, a)
+	if g, err := a.GetUser(ctx, "alice"); err != nil || g.Name != "Alice B" || !g.Disabled {
+		t.Fatalf("after reopen: %+v %v", g, err)
+	}
+}
+
+func TestAuthenticateCache(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	a := OpenTestOptions(t, Options{Now: clock.now})
+	ctx := t.Context()
+	if err := a.PutUser(ctx, User{Login: "phone", Role: RoleIngest}, "device-secret"); err != nil {
+		t.Fatal(err)
+	}
+	runs := func() int64 { return a.auth.runs.Load() }
+	start := runs()
+
+	// A burst of the same credentials costs one argon2.
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			if _, err := a.Authenticate(ctx, "phone", "device-secret"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := runs() - start; got != 1 {
+		t.Fatalf("%d argon2 runs for one login burst", got)
+	}
+	// Wrong passwords are not cached.
+	for range 3 {
+		if _, err := a.Authenticate(ctx, "phone", "guess"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatal(err)
+		}
+	}
+	if got := runs() - start; got != 4 {
+		t.Fatalf("%d runs, want 4", got)
+	}
+	// The TTL expires.
+	clock.add(authTTL + time.Second)
+	if _, err := a.Authenticate(ctx, "phone", "device-secret"); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs() - start; got != 5 {
+		t.Fatalf("%d runs after TTL, want 5", got)
+	}
+	// A change of the user drops the cache.
+	if err := a.PutUser(ctx, User{Login: "phone", Role: RoleIngest}, "new-secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(ctx, "phone", "device-secret"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("old cached password accepted: %v", err)
+	}
+	// Concurrency of argon2 is bounded.
+	for i := range 8 {
+		if err := a.PutUser(ctx, User{Login: fmt.Sprint("u", i), Role: RoleUser}, "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 {
+		wg.Go(func() { a.Authenticate(ctx, fmt.Sprint("u", i), "p") })
+	}
+	wg.Wait()
+	if p := a.auth.peak.Load(); p > authConcurrent {
+		t.Fatalf("%d concurrent argon2 runs", p)
+	}
+}

@@ -1,0 +1,420 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// NewRecording describes an upload that is starting.
+type NewRecording struct {
+	FileName string
+	CallGUID string
+	User     string
+	Received time.Time // zero means now
+	Gzip     bool
+}
+
+// Final is what Finish records about a recording.
+type Final struct {
+	State      State // StateComplete or StateInterrupted
+	StartTime  time.Time
+	DurationMs int64
+	GzipSHA256 []byte
+	Info       []byte // ingest result (JSON), at most 8 MiB
+}
+
+// Writer writes the two blobs of one recording. Its methods must be called
+// from one goroutine at a time. Memory: one 64 KiB buffer per blob kind
+// while it holds a partial chunk, plus its chunks waiting in the commit
+// queue.
+type Writer struct {
+	a    *Archive
+	id   ID
+	meta *metaRecord
+	mac  cipher.AEAD // metadata cipher
+	orig blobWriter
+	mp   blobWriter
+
+	mu     sync.Mutex // guards err, written by the committer
+	err    error
+	closed bool // Finish was called
+}
+
+type blobWriter struct {
+	kind BlobKind
+	c    *chunkCipher
+	buf  *[]byte // pooled; plaintext at [1:1+n]
+	n    int
+	idx  uint64 // index of the chunk being filled
+	size int64
+	h    hash.Hash
+}
+
+func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
+	w := &Writer{a: a, id: id, meta: m}
+	var err error
+	if w.mac, err = metaAEAD(dk); err != nil {
+		return nil, err
+	}
+	for _, b := range []*blobWriter{&w.orig, &w.mp} {
+		b.kind = BlobOriginal
+		if b == &w.mp {
+			b.kind = BlobMap
+		}
+		if b.c, err = newChunkCipher(dk, id, b.kind); err != nil {
+			return nil, err
+		}
+		b.h = sha256.New()
+	}
+	return w, nil
+}
+
+// String identifies the writer without revealing key material.
+func (w *Writer) String() string { return "archive.Writer(" + w.id.String() + ")" }
+
+// GoString implements fmt.GoStringer like String.
+func (w *Writer) GoString() string { return w.String() }
+
+func validText(field, s string) error {
+	if len(s) > maxNameLen || !utf8.ValidString(s) {
+		return fmt.Errorf("archive: %s: too long or not UTF-8: %w", field, ErrInvalid)
+	}
+	return nil
+}
+
+// Create starts a recording. It returns after a durable record in state
+// "recording" is committed, so a crash from then on leaves a recording
+// that Unfinished reports.
+func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) {
+	for _, f := range [][2]string{{"file name", nr.FileName}, {"call id", nr.CallGUID}, {"user", nr.User}} {
+		if err := validText(f[0], f[1]); err != nil {
+			return nil, err
+		}
+	}
+	received := nr.Received
+	if received.IsZero() {
+		received = a.now()
+	}
+	id := NewID()
+	dk := randomKey()
+	defer clear(dk)
+	m := &metaRecord{
+		V: curFormat, State: StateRecording, Received: nsOf(received),
+		FileName: nr.FileName, CallGUID: nr.CallGUID, User: nr.User, Gzip: nr.Gzip,
+	}
+	w, err := newWriter(a, id, dk, m)
+	if err != nil {
+		return nil, err
+	}
+	box, err := sealMeta(w.mac, id, m)
+	if err != nil {
+		return nil, err
+	}
+	wrapped := a.wrapDataKey(id, dk)
+	tk := timeKey(m.indexNS(), id)
+	var ck []byte
+	if nr.CallGUID != "" {
+		ck = a.callKey(nr.CallGUID, id)
+	}
+	err = a.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
+			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
+		}
+		puts := []struct{ b, k, v []byte }{
+			{bucketDataKeys, id[:], wrapped},
+			{bucketRecs, id[:], box},
+			{bucketByTime, tk[:], []byte{}},
+			{bucketUnfinished, id[:], []byte{}},
+		}
+		if ck != nil {
+			puts = append(puts, struct{ b, k, v []byte }{bucketByCall, ck, []byte{}})
+		}
+		for _, p := range puts {
+			if err := tx.Bucket(p.b).Put(p.k, p.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: create: %w", err)
+	}
+	return w, nil
+}
+
+// Resume reopens a recording left in state "recording" by a crash. The
+// original blob keeps its committed chunks (all full) and continues after
+// them; the map blob is reset to empty, since the caller rebuilds it by
+// reparsing the original. Resume must not be used on a recording that a
+// live Writer of this process is still writing.
+func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
+	var (
+		m  *metaRecord
+		dk []byte
+	)
+	err := a.view(func(tx *bolt.Tx) error {
+		var err error
+		m, dk, err = a.loadTx(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: resume: %w", err)
+	}
+	defer clear(dk)
+	if m.State != StateRecording {
+		return nil, fmt.Errorf("archive: resume %s: state %s: %w", id, m.State, ErrState)
+	}
+	w, err := newWriter(a, id, dk, m)
+	if err != nil {
+		return nil, err
+	}
+	// Rehash the committed original, chunk by chunk, one short read
+	// transaction each.
+	buf := a.getBuf()
+	defer a.bufs.Put(buf)
+	for idx := uint64(0); ; idx++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		val, err := a.readChunk(id, BlobOriginal, idx, (*buf)[:0])
+		if err != nil {
+			return nil, fmt.Errorf("archive: resume: %w", err)
+		}
+		if val == nil {
+			break
+		}
+		p, err := w.orig.c.open(val, idx, false)
+		if err != nil {
+			return nil, fmt.Errorf("archive: resume: %w", &ChunkError{ID: id, Kind: BlobOriginal, Index: idx, Reason: err.Error(), Err: ErrCorrupt})
+		}
+		if len(p) != ChunkSize {
+			return nil, fmt.Errorf("archive: resume: %w", &ChunkError{ID: id, Kind: BlobOriginal, Index: idx, Reason: "short chunk before the end", Err: ErrCorrupt})
+		}
+		w.orig.h.Write(p)
+		w.orig.idx = idx + 1
+		w.orig.size += ChunkSize
+	}
+	err = a.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		if err := deletePrefix(b, blobPrefix(id, BlobMap)); err != nil {
+			return err
+		}
+		// Chunks after a gap cannot be part of the blob.
+		c := b.Cursor()
+		start := chunkKey(id, BlobOriginal, w.orig.idx)
+		prefix := blobPrefix(id, BlobOriginal)
+		var extra [][]byte
+		for k, _ := c.Seek(start[:]); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			extra = append(extra, bytes.Clone(k))
+		}
+		for _, k := range extra {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: resume: %w", err)
+	}
+	a.log.Info("archive recording resumed", "id", id.String(), "committed_bytes", w.orig.size)
+	return w, nil
+}
+
+// ID returns the recording's ID.
+func (w *Writer) ID() ID { return w.id }
+
+// OriginalSize returns the bytes of the original accepted so far
+// (committed plus buffered).
+func (w *Writer) OriginalSize() int64 { return w.orig.size }
+
+// WriteOriginal appends to the original blob. It blocks while the commit
+// queue is full. After an error the writer is broken (the recording stays
+// "recording" until Resumed).
+func (w *Writer) WriteOriginal(p []byte) (int, error) { return w.write(&w.orig, p) }
+
+// WriteMap appends to the placement map blob.
+func (w *Writer) WriteMap(p []byte) (int, error) { return w.write(&w.mp, p) }
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (w *Writer) check() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("archive: writer %s: already finished: %w", w.id, ErrState)
+	}
+	return w.err
+}
+
+func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
+	if err := w.check(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for len(p) > 0 {
+		if b.buf == nil {
+			b.buf = w.a.getBuf()
+		}
+		m := copy((*b.buf)[1+b.n:1+ChunkSize], p)
+		b.h.Write(p[:m])
+		b.n += m
+		b.size += int64(m)
+		total += m
+		p = p[m:]
+		if b.n == ChunkSize {
+			if err := w.flush(b); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// flush seals the full buffer as a non-final chunk and queues it.
+func (w *Writer) flush(b *blobWriter) error {
+	val := b.c.seal(*b.buf, b.n, b.idx, false)
+	o := op{w: w, key: chunkKey(w.id, b.kind, b.idx), val: b.buf, n: len(val)}
+	b.buf, b.n = nil, 0
+	b.idx++
+	if err := w.a.c.sendWait(o); err != nil {
+		w.a.bufs.Put(o.val)
+		w.fail(err)
+		return err
+	}
+	return nil
+}
+
+// Sync returns once every full chunk handed in so far is committed and
+// fsynced. A partial chunk stays buffered (it is sealed as the final chunk
+// by Finish).
+func (w *Writer) Sync(ctx context.Context) error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	if err := w.a.c.send(ctx, op{done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return w.check()
+}
+
+// Finish seals the final chunks and commits them together with the
+// metadata; when it returns, the recording is durable and readable, in
+// state f.State, and listed by Unsealed. The writer cannot be used
+// afterwards. If ctx ends first, the commit may still happen.
+func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if f.State != StateComplete && f.State != StateInterrupted {
+		return nil, fmt.Errorf("archive: finish %s: state %q: %w", w.id, f.State, ErrInvalid)
+	}
+	if len(f.Info) > maxInfoLen || len(f.GzipSHA256) > 64 || f.DurationMs < 0 {
+		return nil, fmt.Errorf("archive: finish %s: info, gzip hash or duration out of range: %w", w.id, ErrInvalid)
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+
+	var vals [2][]byte
+	var keys [2][chunkKeyLen]byte
+	var bufs []*[]byte
+	for i, b := range []*blobWriter{&w.orig, &w.mp} {
+		if b.buf == nil {
+			b.buf = w.a.getBuf()
+		}
+		vals[i] = b.c.seal(*b.buf, b.n, b.idx, true)
+		keys[i] = chunkKey(w.id, b.kind, b.idx)
+		bufs = append(bufs, b.buf)
+		b.buf = nil
+	}
+	old := w.meta
+	m := *old
+	m.State = f.State
+	m.Finished = nsOf(w.a.now())
+	m.Start = nsOf(f.StartTime)
+	m.DurationMs = f.DurationMs
+	m.GzipSHA256 = bytes.Clone(f.GzipSHA256)
+	m.Info = bytes.Clone(f.Info)
+	m.OrigSize, m.MapSize = w.orig.size, w.mp.size
+	m.OrigSHA256, m.MapSHA256 = w.orig.h.Sum(nil), w.mp.h.Sum(nil)
+	box, err := sealMeta(w.mac, w.id, &m)
+	if err != nil {
+		for _, b := range bufs {
+			w.a.bufs.Put(b)
+		}
+		return nil, err
+	}
+	oldKey, newKey := timeKey(old.indexNS(), w.id), timeKey(m.indexNS(), w.id)
+	id := w.id
+	err = w.a.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
+			return fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
+		}
+		// A chunk that failed in an earlier group commit must not end up
+		// as a recording with a hole: the committer reports failures
+		// before it runs the next group.
+		if err := w.errNow(); err != nil {
+			return err
+		}
+		chunks := tx.Bucket(bucketChunks)
+		for i := range vals {
+			if err := chunks.Put(keys[i][:], vals[i]); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketRecs).Put(id[:], box); err != nil {
+			return err
+		}
+		if oldKey != newKey {
+			if err := tx.Bucket(bucketByTime).Delete(oldKey[:]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketByTime).Put(newKey[:], []byte{}); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketUnfinished).Delete(id[:]); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUnsealed).Put(id[:], []byte{})
+	}, bufs...)
+	if err != nil {
+		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
+	}
+	if err := w.errNow(); err != nil {
+		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
+	}
+	w.meta = &m
+	return m.recording(w.id, nil), nil
+}
+
+func (w *Writer) errNow() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}

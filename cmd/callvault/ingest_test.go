@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// refStream is one row of a case's ref/streams.tsv.
+type refStream struct {
+	num                 string
+	src, dst            string // ip:port
+	ssrc                uint32
+	codec               string
+	packets, dups, lost int
+	durationS           float64
+	wav                 string
+}
+
+func readRefStreams(t *testing.T, dir string) []refStream {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "ref", "streams.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	head := strings.Split(lines[0], "\t")
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	var out []refStream
+	for _, l := range lines[1:] {
+		f := strings.Split(l, "\t")
+		get := func(k string) string {
+			if i, ok := col[k]; ok && i < len(f) {
+				return f[i]
+			}
+			return ""
+		}
+		atoi := func(k string) int { n, _ := strconv.Atoi(get(k)); return n }
+		ssrc, _ := strconv.ParseUint(strings.TrimPrefix(get("ssrc"), "0x"), 16, 32)
+		dur, _ := strconv.ParseFloat(get("duration_s"), 64)
+		out = append(out, refStream{
+			num: get("stream"), src: get("src") + ":" + get("sport"), dst: get("dst") + ":" + get("dport"),
+			ssrc: uint32(ssrc), codec: get("codec"), packets: atoi("packets"), dups: atoi("duplicates"),
+			lost: atoi("lost_by_seq"), durationS: dur, wav: get("wav"),
+		})
+	}
+	return out
+}
+
+// apiStream is a stream as the API reports it.
+type apiStream struct {
+	Index      int     `json:"index"`
+	Call       int     `json:"call"`
+	Channel    int     `json:"channel"`
+	SSRC       uint32  `json:"ssrc"`
+	Codec      string  `json:"codec"`
+	Supported  bool    `json:"supported"`
+	Src        string  `json:"src"`
+	Dst        string  `json:"dst"`
+	Packets    int     `json:"packets"`
+	Lost       int     `json:"lost"`
+	Duplicates int     `json:"duplicates"`
+	Reordered  int     `json:"reordered"`
+	FirstPos   uint32  `json:"firstPos"`
+	EndPos     uint32  `json:"endPos"`
+	JitterMs   float64 `json:"jitterMs"`
+}
+
+type apiRecording struct {
+	ID         string      `json:"id"`
+	State      string      `json:"state"`
+	DurationMs int64       `json:"durationMs"`
+	Size       int64       `json:"size"`
+	SHA256     string      `json:"sha256"`
+	Streams    []apiStream `json:"streams"`
+	CallList   []struct {
+		CallID  string `json:"callId"`
+		Streams []int  `json:"streams"`
+		From    struct{ Name, Number string }
+		To      struct{ Name, Number string }
+	} `json:"callList"`
+	Seal *struct {
+		Seq uint64 `json:"seq"`
+	} `json:"seal"`
+}
+
+// callStart is the first sample position of call c: where its WAV starts.
+func (r *apiRecording) callStart(c int) uint32 {
+	start := uint32(math.MaxUint32)
+	for _, si := range r.CallList[c].Streams {
+		start = min(start, r.Streams[si].FirstPos)
+	}
+	return start
+}
+
+func (r *apiRecording) streamFor(src, dst string, ssrc uint32) *apiStream {
+	for i := range r.Streams {
+		s := &r.Streams[i]
+		if s.Src == src && s.Dst == dst && s.SSRC == ssrc {
+			return s
+		}
+	}
+	return nil
+}
+
+// TestIngestCorpus PUTs every capture of the shared corpus and checks what
+// comes back against the reference decodes.
+func TestIngestCorpus(t *testing.T) {
+	corpus := corpusDir(t)
+	d := startDaemon(t, "")
+	var files []string
+	for _, pat := range []string{"generated/*/capture.pcap*", "real/*.pcap*", "real/*/*.pcap*", "edge/*.pcap"} {
+		m, _ := filepath.Glob(filepath.Join(corpus, pat))
+		files = append(files, m...)
+	}
+	if len(files) < 20 {
+		t.Fatalf("corpus looks incomplete: %d captures", len(files))
+	}
+	for i, f := range files {
+		rel, _ := filepath.Rel(corpus, f)
+		t.Run(rel, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("%032x-009033302ab1-%d--user%d%s", i+1, i, i, filepath.Ext(f))
+			var body io.Reader = bytes.NewReader(b)
+			size := int64(len(b))
+			if i%3 == 1 { // every third one chunked, in small slow pieces
+				body, size = &slowReader{r: bytes.NewReader(b), piece: 1500 + i*7, pause: time.Millisecond}, -1
+			}
+			resp, js := d.put(t, name, body, size)
+			if strings.Contains(rel, "without_pcap_header") {
+				if resp.StatusCode != http.StatusUnsupportedMediaType {
+					t.Fatalf("headerless file: %s %v, want 415", resp.Status, js)
+				}
+				return
+			}
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("PUT: %s %v", resp.Status, js)
+			}
+			id, _ := js["id"].(string)
+			if resp.Header.Get("Location") != "/api/v1/recordings/"+id {
+				t.Fatalf("Location %q for id %q", resp.Header.Get("Location"), id)
+			}
+			var rec apiRecording
+			d.getJSON(t, "/api/v1/recordings/"+id, &rec)
+			if rec.State != "complete" {
+				t.Errorf("state %q", rec.State)
+			}
+			if rec.Seal == nil {
+				t.Error("not sealed")
+			}
+			// The original round-trips byte for byte.
+			_, orig := d.get(t, "/api/v1/recordings/"+id+"/original.pcap")
+			if !bytes.Equal(orig, b) {
+				t.Errorf("original differs: %d bytes back, %d sent", len(orig), len(b))
+			}
+			sum := sha256.Sum256(b)
+			if rec.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("sha256 %s, want %x", rec.SHA256, sum)
+			}
+			var v struct {
+				Valid    bool     `json:"valid"`
+				Problems []string `json:"problems"`
+			}
+			d.getJSON(t, "/api/v1/recordings/"+id+"/verify", &v)
+			if !v.Valid {
+				t.Errorf("verify: %v", v.Problems)
+			}
+			if strings.HasPrefix(rel, "generated") {
+				checkGenerated(t, d, filepath.Dir(f), &rec)
+			}
+		})
+	}
+}
+
+// checkGenerated compares a generated case's decode with its references.
+func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
+	refs := readRefStreams(t, dir)
+	sources := readSourceChecks(t, dir)
+	wavs := map[int][][]int16{} // call index → channels
+	for _, ref := range refs {
+		s := rec.streamFor(ref.src, ref.dst, ref.ssrc)
+		if s == nil {
+			t.Errorf("stream %s %s→%s ssrc %08x not found; have %+v", ref.num, ref.src, ref.dst, ref.ssrc, rec.Streams)
+			continue
+		}
+		if s.Packets != ref.packets || s.Duplicates != ref.dups || s.Lost != ref.lost {
+			t.Errorf("stream %s: packets/dups/lost %d/%d/%d, ref %d/%d/%d", ref.num, s.Packets, s.Duplicates, s.Lost,
+				ref.packets, ref.dups, ref.lost)
+		}
+		if ref.codec != "PCMU" && ref.codec != "PCMA" {
+			if s.Supported {
+				t.Errorf("stream %s (%s) marked supported", ref.num, ref.codec)
+			}
+			continue
+		}
+		gotDur := float64(s.EndPos-s.FirstPos) / 8000
+		if math.Abs(gotDur-ref.durationS) > 0.021 {
+			t.Errorf("stream %s lasts %.3f s, ref %.3f s", ref.num, gotDur, ref.durationS)
+		}
+		chans, ok := wavs[s.Call]
+		if !ok {
+			resp, b := d.get(t, fmt.Sprintf("/api/v1/recordings/%s/audio.wav?call=%d", rec.ID, s.Call+1))
+			if resp.StatusCode != 200 {
+				t.Fatalf("audio: %s", resp.Status)
+			}
+			chans = wavSamples(t, b)
+			wavs[s.Call] = chans
+		}
+		if len(chans) != 2 {
+			t.Fatalf("want stereo, got %d channels", len(chans))
+		}
+		got := chans[s.Channel][s.FirstPos-rec.callStart(s.Call):]
+		got = got[:min(len(got), int(s.EndPos-s.FirstPos))]
+		if src, ok := sources[ref.num]; ok {
+			b, err := os.ReadFile(filepath.Join(dir, src.wav))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := wavSamples(t, b)[0]
+			skip := int(-src.lagMs * 8) // the stream starts this far into its source
+			if skip < 0 || skip >= len(want) {
+				t.Fatalf("stream %s: bad lag %v", ref.num, src.lagMs)
+			}
+			want = want[skip:]
+			n := min(len(want), len(got))
+			if n < len(got)*9/10 {
+				t.Errorf("stream %s: only %d of %d samples overlap the source", ref.num, n, len(got))
+			}
+			if c := ncc(got[:n], want[:n]); c < src.ncc-0.002 || c < 0.9 {
+				t.Errorf("stream %s vs %s: ncc %.5f, reference decode reached %.5f", ref.num, src.wav, c, src.ncc)
+			}
+		}
+		if ref.wav != "" {
+			rb, err := os.ReadFile(filepath.Join(dir, "ref", ref.wav))
+			if os.IsNotExist(err) {
+				continue // some cases ship only the sources
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := wavSamples(t, rb)[0]
+			if len(got) < len(want) {
+				t.Errorf("stream %s: %d samples in the WAV, ref has %d", ref.num, len(got), len(want))
+				continue
+			}
+			if diff := firstDiff(got[:len(want)], want); diff >= 0 {
+				t.Errorf("stream %s: differs from the reference decode at sample %d of %d", ref.num, diff, len(want))
+			}
+		}
+	}
+}
+
+type sourceCheck struct {
+	wav   string
+	ncc   float64
+	lagMs float64
+}
+
+// readSourceChecks reads ref/check_vs_source.tsv: which source WAV each
+// stream was sent from, the lag, and the ncc the reference decode reached.
+func readSourceChecks(t *testing.T, dir string) map[string]sourceCheck {
+	b, err := os.ReadFile(filepath.Join(dir, "ref", "check_vs_source.tsv"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]sourceCheck{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		f := strings.Split(l, "\t")
+		if len(f) < 7 {
+			continue
+		}
+		n, _ := strconv.ParseFloat(f[2], 64)
+		lag, _ := strconv.ParseFloat(f[6], 64)
+		out[f[0]] = sourceCheck{wav: f[1], ncc: n, lagMs: lag}
+	}
+	return out
+}
+
+// ncc is the normalized cross-correlation of two equally long signals.
+func ncc(a, b []int16) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		ab += x * y
+		aa += x * x
+		bb += y * y
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+func firstDiff(a, b []int16) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestGzipUpload(t *testing.T) {
+	corpus := corpusDir(t)
+	d := startDaemon(t, "")
+	b, err := os.ReadFile(filepath.Join(corpus, "generated", "pcmu_bidir", "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(b)
+	zw.Close()
+	resp, js := d.put(t, "call.pcap.gz", bytes.NewReader(gz.Bytes()), int64(gz.Len()))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %s %v", resp.Status, js)
+	}
+	id := js["id"].(string)
+	var rec struct {
+		Gzip       bool   `json:"gzip"`
+		GzipSHA256 string `json:"gzipSha256"`
+		DurationMs int64  `json:"durationMs"`
+	}
+	d.getJSON(t, "/api/v1/recordings/"+id, &rec)
+	sum := sha256.Sum256(gz.Bytes())
+	if !rec.Gzip || rec.GzipSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("gzip %v %s, want hash %x", rec.Gzip, rec.GzipSHA256, sum)
+	}
+	if rec.DurationMs < 17000 {
+		t.Fatalf("duration %d ms", rec.DurationMs)
+	}
+	_, orig := d.get(t, "/api/v1/recordings/"+id+"/original.pcap")
+	if !bytes.Equal(orig, b) {
+		t.Fatal("gzip upload: stored original is not the decompressed capture")
+	}
+}

@@ -1,0 +1,91 @@
+// Command callvault is the call-recording appliance: the daemon (serve) and
+// the tools around it (decode, verify, loadgen, version).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(int(ee)) // the command has said what is wrong
+		}
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "callvault:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError asks main for a specific exit status; its message was printed.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const usage = `usage: callvault <command> [arguments]
+
+commands:
+  serve    run the appliance (callvault serve [--config FILE] [--data DIR] [--listen ADDR])
+  decode   turn a capture into WAV files without a daemon (callvault decode IN [-o OUT.wav] [--mono] [--json])
+  verify   check seals and the seal chain offline (callvault verify --data DIR [ID...])
+  loadgen  stream synthetic calls to a running appliance (callvault loadgen --streams N --duration D --url URL)
+  version  print the version
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "decode":
+		return runDecode(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args[1:], stdout, stderr)
+	case "loadgen":
+		return runLoadgen(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "callvault", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

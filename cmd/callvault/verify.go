@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recorder"
+)
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "TOML configuration file")
+	data := fs.String("data", "", "data directory of a stopped appliance")
+	keyFile := fs.String("key-file", "", "archive key file")
+	ids, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*config)
+	if err != nil {
+		return err
+	}
+	if *data != "" {
+		cfg.Archive.Data = *data
+	}
+	if *keyFile != "" {
+		cfg.Archive.KeyFile = *keyFile
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := slog.New(slog.DiscardHandler)
+	arc, err := openArchive(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer arc.Close()
+	rec, err := recorder.New(arc, recorder.Config{Prefix: "/"}, log)
+	if err != nil {
+		return err
+	}
+	exports := func(r *archive.Recording) ([][32]byte, error) { return rec.Exports(ctx, r) }
+
+	if len(ids) == 0 {
+		var cursor string
+		for {
+			recs, next, err := arc.List(ctx, archive.Query{Limit: 500, Cursor: cursor})
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				ids = append(ids, r.ID.String())
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	bad := 0
+	for _, s := range ids {
+		id, err := archive.ParseID(s)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s\tINVALID\tnot a recording id\n", s)
+			bad++
+			continue
+		}
+		res, err := arc.Verify(ctx, id, exports)
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
+			fmt.Fprintf(stdout, "%s\tINVALID\tnot found\n", s)
+			bad++
+		case err != nil:
+			return err
+		case res.Valid:
+			fmt.Fprintf(stdout, "%s\tok\n", s)
+		default:
+			bad++
+			fmt.Fprintf(stdout, "%s\tINVALID\t%v\n", s, res.Problems)
+		}
+	}
+	chain, err := arc.VerifyChain(ctx)
+	if err != nil {
+		return err
+	}
+	if chain.Valid {
+		fmt.Fprintln(stdout, "chain\tok")
+	} else {
+		bad++
+		fmt.Fprintf(stdout, "chain\tINVALID\t%v\n", chain.Problems)
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "verify: %d problem(s) found\n", bad)
+		return exitError(2)
+	}
+	fmt.Fprintf(stdout, "verified %d recording(s)\n", len(ids))
+	return nil
+}

@@ -1,0 +1,85 @@
+package codec
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Codec identifies an RTP audio payload format. The zero value is Unknown.
+// New codecs are added at the end; the numeric values are not stored
+// anywhere, but keep them stable anyway.
+type Codec uint8
+
+// Known codecs.
+const (
+	Unknown Codec = iota // not recognised; its payloads cannot be rendered
+	PCMU                 // G.711 µ-law, RTP static payload type 0
+	PCMA                 // G.711 A-law, RTP static payload type 8
+)
+
+// String returns the RTP encoding name of c ("PCMU", "PCMA"), "unknown"
+// for Unknown, and "Codec(N)" for values this package does not know.
+func (c Codec) String() string {
+	switch c {
+	case Unknown:
+		return "unknown"
+	case PCMU:
+		return "PCMU"
+	case PCMA:
+		return "PCMA"
+	}
+	return "Codec(" + strconv.Itoa(int(c)) + ")"
+}
+
+// ParseCodec returns the codec of an RTP encoding name as found in an SDP
+// rtpmap attribute ("PCMU", "pcma", ...), compared case-insensitively after
+// trimming spaces. Names it does not know give Unknown.
+func ParseCodec(name string) Codec {
+	name = strings.TrimSpace(name)
+	switch {
+	case strings.EqualFold(name, "PCMU"):
+		return PCMU
+	case strings.EqualFold(name, "PCMA"):
+		return PCMA
+	}
+	return Unknown
+}
+
+// CodecForPT returns the codec of a static RTP payload type (RFC 3551):
+// PCMU for 0, PCMA for 8, Unknown for every other type, including the
+// dynamic ones whose meaning only signalling can tell.
+func CodecForPT(pt uint8) Codec {
+	switch pt {
+	case 0:
+		return PCMU
+	case 8:
+		return PCMA
+	}
+	return Unknown
+}
+
+// Supported reports whether this package can decode c.
+func (c Codec) Supported() bool {
+	return c == PCMU || c == PCMA
+}
+
+// SampleRate returns the sampling rate of c in Hz, or 0 if unknown.
+func (c Codec) SampleRate() int {
+	if c.Supported() {
+		return 8000
+	}
+	return 0
+}
+
+// Decode decodes payload bytes of codec c from src into dst and returns the
+// number of samples written. It writes nothing and returns 0 for codecs
+// that are not Supported. For G.711 one byte is one sample.
+func (c Codec) Decode(dst []int16, src []byte) int {
+	switch c {
+	case PCMU:
+		return DecodeUlaw(dst, src)
+	case PCMA:
+		return DecodeAlaw(dst, src)
+	}
+	return 0
+}

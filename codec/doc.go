@@ -1,0 +1,55 @@
+// Package codec holds the pure audio functions of callvault: G.711 µ-law
+// and A-law decoding, the placement-map entry format, the WAV header, and
+// the renderer that turns a recording's original capture plus its placement
+// map into PCM16 WAV.
+//
+// The package does no I/O of its own beyond the io.ReaderAt values a caller
+// hands in, holds no mutable package state (its package variables are error
+// sentinels and the read-only G.711 decode tables computed at
+// initialisation), and imports nothing from callvault.
+//
+// # G.711
+//
+// DecodeUlaw and DecodeAlaw expand 8-bit G.711 samples into PCM16 in a
+// caller-provided buffer, the shape of hex.Decode. They use 256-entry tables
+// built once from github.com/zaf/g711's per-sample decoders; the tests check
+// all 256 codes of both laws against an independent reference in testdata.
+//
+// # Placement maps
+//
+// A placement map is a flat sequence of EntrySize-byte entries in arrival
+// order (see Entry). Each entry says where one piece of RTP payload sits in
+// the original capture (Off, Len) and where it goes on the recording's
+// timeline (Pos, in samples of an 8 kHz clock from the recording's origin).
+// A map is read in blocks of EntriesPerBlock entries (the last block may be
+// short); the map's index keeps one Span per block, so a reader can find the
+// blocks that overlap a time range without reading the whole map.
+//
+// # Rendering
+//
+// A Segment pairs an original capture and its map with a Layout: which
+// streams are rendered on which channel with which codec, and the window
+// [Start, End) of the timeline to render. Sample i of a segment's output is
+// the channel mix at timeline position Start+i. Positions no entry covers
+// are silence. When two entries cover the same sample of a channel, the one
+// later in map order wins. Entries of streams with Channel -1, of streams
+// the layout does not list, or of codecs this package cannot decode are
+// skipped; entries flagged FlagDTMF render as silence when DTMF is masked.
+//
+// WAVReader serves the segments concatenated in order as one PCM16 8 kHz
+// WAV (stereo, or a saturating mono mix) with an exact 44-byte header, as an
+// io.ReadSeeker suitable for http.ServeContent. Renderer renders a range of
+// one segment's timeline into per-channel PCM for other consumers.
+//
+// # Memory and I/O
+//
+// A reader renders in blocks of RenderBlock samples and keeps the last
+// rendered block, the last map block read and one small window of original
+// bytes: under 64 KiB plus one map block, whatever the recording's length.
+// A Read or Seek deep into a recording reads only the map blocks whose Span
+// overlaps the samples needed (one ReadAt per block) and only the original
+// bytes those entries point at, with reads of neighbouring payloads
+// coalesced into one ReadAt when the gap between them is small. Every
+// ReadAt on an archive blob costs a decryption, so these counts are what
+// makes Range requests fast.
+package codec

@@ -1,0 +1,195 @@
+package recorder
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recorder/capture"
+)
+
+// Analysis is what one pass over a capture found: the timeline result, the
+// placement map's index and how the capture ended.
+type Analysis struct {
+	Result *Result
+	Spans  []codec.Span
+	// Entries is the number of placement-map entries written.
+	Entries int
+	// Truncated is set when the last packet record was cut short (an
+	// interrupted upload or a capture file copied while being written).
+	Truncated bool
+	// Damage describes where the capture stopped being readable; the bytes
+	// after it are kept but not decoded.
+	Damage string
+}
+
+// ErrNotCapture is returned by Analyze for input that is neither pcap,
+// pcapng nor a gzip of either.
+var ErrNotCapture = errors.New("recorder: not a pcap or pcapng capture")
+
+// sourceReader remembers the first error of the underlying reader, so that a
+// failing upload body is told apart from a malformed capture.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// Analyze reads a (decompressed) capture from r to its end, writes the
+// placement map to mapw and returns what it found. Every byte of r is read,
+// also past damage in the capture, so a tee in front of r sees the whole
+// input. The error is non-nil only when r itself fails (the Analysis then
+// holds what was found so far), when mapw fails, or, before anything was
+// read past the header, with ErrNotCapture.
+func Analyze(r io.Reader, mapw io.Writer) (*Analysis, error) {
+	src := &sourceReader{r: r}
+	mw := &mapWriter{w: mapw}
+	demux := NewDemux(DemuxOptions{Emit: mw.emit})
+	a := &Analysis{}
+
+	rd, err := capture.NewReader(src)
+	if err != nil {
+		if src.err != nil {
+			return a, src.err
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// Nothing, or less than a header: an empty upload.
+			a.Result = demux.Result()
+			a.Damage = "capture ends before its file header"
+			return a, nil
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
+	}
+	dec := capture.NewDecoder()
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			switch {
+			case src.err != nil:
+				err = src.err
+			case errors.Is(err, io.EOF):
+				err = nil
+			case errors.Is(err, capture.ErrTruncated):
+				a.Truncated = true
+				err = nil
+			default:
+				a.Damage = err.Error()
+				// Keep reading so that every byte reaches the tee.
+				if _, derr := io.Copy(io.Discard, src); derr != nil {
+					err = derr
+				} else {
+					err = nil
+				}
+			}
+			if err == nil {
+				err = mw.flush()
+			}
+			a.Result = demux.Result()
+			a.Spans = mw.index.Spans
+			a.Entries = mw.index.Len()
+			if err == nil && mw.err != nil {
+				err = mw.err
+			}
+			return a, err
+		}
+		dg, derr := dec.Decode(p)
+		if derr != nil || dg == nil {
+			continue
+		}
+		demux.Datagram(dg)
+		if mw.err != nil {
+			a.Result = demux.Result()
+			return a, mw.err
+		}
+	}
+}
+
+// mapWriter batches placement-map entries and keeps the map's index.
+type mapWriter struct {
+	w     io.Writer
+	buf   []byte
+	index codec.MapIndex
+	err   error
+}
+
+const mapBatch = 256 * codec.EntrySize
+
+func (m *mapWriter) emit(e codec.Entry, samples uint32) {
+	if m.err != nil {
+		return
+	}
+	if m.buf == nil {
+		m.buf = make([]byte, 0, mapBatch)
+	}
+	m.buf = codec.AppendEntry(m.buf, e)
+	m.index.Add(e, samples)
+	if len(m.buf) >= mapBatch {
+		m.err = m.flush()
+	}
+}
+
+func (m *mapWriter) flush() error {
+	if len(m.buf) == 0 {
+		return m.err
+	}
+	_, err := m.w.Write(m.buf)
+	m.buf = m.buf[:0]
+	if err != nil && m.err == nil {
+		m.err = err
+	}
+	return m.err
+}
+
+// peekCapture reports whether the first bytes of br look like pcap or pcapng.
+func peekCapture(br *bufio.Reader) (bool, error) {
+	b, err := br.Peek(4)
+	if len(b) < 4 {
+		if err == io.EOF || err == nil {
+			return len(b) == 0, nil // empty body: accepted as an empty recording
+		}
+		return false, err
+	}
+	switch {
+	case b[0] == 0xa1 && b[1] == 0xb2 && (b[2] == 0xc3 && b[3] == 0xd4 || b[2] == 0x3c && b[3] == 0x4d),
+		b[3] == 0xa1 && b[2] == 0xb2 && (b[1] == 0xc3 && b[0] == 0xd4 || b[1] == 0x3c && b[0] == 0x4d),
+		b[0] == 0x0a && b[1] == 0x0d && b[2] == 0x0d && b[3] == 0x0a:
+		return true, nil
+	}
+	return false, nil
+}
+
+// durationMs is the length of the longest call's window.
+func (a *Analysis) durationMs() int64 {
+	var d int64
+	if a.Result == nil {
+		return 0
+	}
+	for _, c := range a.Result.Calls {
+		d = max(d, c.DurationMs)
+	}
+	return d
+}
+
+// startTime is the wall-clock start of the first call, or zero.
+func (a *Analysis) startTime() time.Time {
+	if a.Result == nil || len(a.Result.Calls) == 0 {
+		return time.Time{}
+	}
+	t := a.Result.Calls[0].Start
+	for _, c := range a.Result.Calls[1:] {
+		if !c.Start.IsZero() && c.Start.Before(t) {
+			t = c.Start
+		}
+	}
+	return t
+}

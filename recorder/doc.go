@@ -1,0 +1,75 @@
+// Package recorder turns an uploaded call capture into a recording: it
+// reads the capture as it streams in (package capture), finds the RTP
+// streams and the SIP signalling in it, follows each direction's timeline
+// and writes the placement map that says where every audio payload sits in
+// the original bytes and where it goes in the call's timeline. It also
+// parses upload file names and holds the PUT handler that feeds the
+// archive.
+//
+// # Finding RTP
+//
+// RTP is recognised by content, not by port: a UDP payload of 12 bytes or
+// more with version 2 whose CSRC count, header extension and padding fit
+// the datagram. A second byte of 192..223 (payload types 64..95 with the
+// marker bit, the range RFC 5761 keeps for RTCP) is RTCP: counted, never
+// audio. A flow (source, destination, SSRC) is confirmed as RTP by two
+// packets whose sequence number moved on by 1..100 and whose timestamp did
+// not go back, or at once when one of its addresses was announced in SDP
+// earlier in the capture, or when its direction already carries RTP (a new
+// SSRC). The first packets of an unconfirmed flow are held in a small
+// bounded buffer and placed once the flow is confirmed.
+//
+// # Timeline
+//
+// Positions are samples of an 8 kHz clock from the recording's origin: the
+// capture time of the first RTP-looking packet minus two seconds, so that
+// packets of other flows that were captured a little earlier, or arrived
+// reordered, still land at positions >= 0. A flow is anchored at its first
+// packet (the rounded capture time, in samples from the origin) and each
+// packet is placed at the anchor plus its unwrapped RTP timestamp's
+// distance from the anchor's, converted to 8 kHz. Reordered packets
+// therefore go back where they belong without buffering, lost packets and
+// silence suppression leave silent gaps of the right length, and the two
+// directions stay aligned on capture time. When the timestamp-predicted
+// and the arrival positions of a packet disagree by more than 1.5 s (a
+// sender that restarted its timestamps but kept its SSRC), the flow is
+// anchored anew at that packet.
+//
+// A stream is one direction, one SSRC and one audio payload type: a new
+// SSRC or a change of audio codec starts a new stream on the same
+// direction and channel. Comfort noise (payload type 13, or CN in SDP) is
+// silence. Duplicates (a sequence number seen within the last 1024) are
+// dropped; late packets are counted and placed. Payload types come from the
+// SDP rtpmap for the flow's addresses, else from the static table of RFC
+// 3551; dynamic types without SDP whose packets look like RFC 4733 events
+// (whole 4-byte event blocks, reserved bit clear) are taken as
+// telephone-events until a packet says otherwise.
+//
+// # DTMF
+//
+// RFC 4733 telephone-events 0-15 are recorded as DTMF digits with their
+// start (placed by the event's RTP timestamp) and duration; repeated and
+// retransmitted end packets count once; events above 15 (fax tones, NSE)
+// are not digits. Event packets produce no map entries. Audio entries of
+// the same direction that overlap a digit, as far as it is known when the
+// audio arrives, carry codec.FlagDTMF so that a renderer can mask them;
+// audio captured before the digit's first event packet arrived is not
+// flagged.
+//
+// # Calls and channels
+//
+// The two directions between the same addresses form one call, and so do
+// all streams whose addresses the SDP of one SIP Call-ID announced; other
+// directions are calls of their own. Calls are ordered by their first
+// packet. Within a call the stream sent from UDP port 16388 is the remote
+// party (left channel) and the one sent from 16386 the local device (right
+// channel), the innovaphone convention; otherwise the first direction seen
+// is left and its reverse right.
+//
+// # Bounds
+//
+// Everything a Demux keeps is bounded whatever the capture holds: streams
+// (DemuxOptions.MaxStreams), unconfirmed flows and the packets held for
+// them, SIP calls and SDP media. What is dropped at a bound is counted and
+// reported in Result.Warnings.
+package recorder

@@ -1,0 +1,406 @@
+package recorder
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recorder/capture"
+)
+
+// Config configures ingest.
+type Config struct {
+	// Prefix is the URL path under which devices PUT captures, with a
+	// trailing slash, e.g. "/recordings/Files/".
+	Prefix string
+	// NamePattern parses upload names; nil means DefaultNamePattern.
+	NamePattern *regexp.Regexp
+	// IdleTimeout ends an upload whose body sends nothing for this long.
+	// There is no limit on an upload's total duration.
+	IdleTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports a configuration that cannot work.
+func (c *Config) Validate() error {
+	if !strings.HasPrefix(c.Prefix, "/") || !strings.HasSuffix(c.Prefix, "/") {
+		return fmt.Errorf("recorder: ingest prefix %q must start and end with /", c.Prefix)
+	}
+	if c.IdleTimeout < 0 {
+		return errors.New("recorder: negative idle timeout")
+	}
+	return nil
+}
+
+// Recorder turns uploaded captures into archived recordings.
+type Recorder struct {
+	arc  *archive.Archive
+	cfg  Config
+	log  *slog.Logger
+	name *regexp.Regexp
+
+	active sync.WaitGroup // uploads in progress
+}
+
+// Wait blocks until every upload in progress has been finished and sealed.
+func (r *Recorder) Wait() { r.active.Wait() }
+
+// New returns a Recorder writing into arc.
+func New(arc *archive.Archive, cfg Config, log *slog.Logger) (*Recorder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	re := cfg.NamePattern
+	if re == nil {
+		re = regexp.MustCompile(DefaultNamePattern)
+	}
+	return &Recorder{arc: arc, cfg: cfg, log: log, name: re}, nil
+}
+
+// ErrBadName reports an upload name that cannot be stored.
+var ErrBadName = errors.New("recorder: bad file name")
+
+// maxNameLen bounds upload names (bytes).
+const maxNameLen = 255
+
+// CleanName checks an upload's file name: one path segment of printable
+// UTF-8, at most 255 bytes.
+func CleanName(name string) (string, error) {
+	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) || name == "." || name == ".." {
+		return "", ErrBadName
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || unicode.IsControl(r) {
+			return "", ErrBadName
+		}
+	}
+	return name, nil
+}
+
+// Ingest stores one upload. body is read to its end and never held whole in
+// memory; the original bytes go to the archive as they arrive and the
+// capture is analysed on the way. A body that fails before its end (client
+// gone, idle timeout) still gives a recording, in state interrupted. The
+// returned recording is committed and sealed.
+func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
+	r.active.Add(1)
+	defer r.active.Done()
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	fn, _ := ParseFileName(r.name, name) // a name we cannot parse still records
+
+	var gzHash hash.Hash = sha256.New()
+	plain, gzipped, err := capture.Decompress(io.TeeReader(body, gzHash))
+	if err != nil {
+		return nil, fmt.Errorf("recorder: read upload: %w", err)
+	}
+	br := bufio.NewReaderSize(plain, 64<<10)
+	ok, err := peekCapture(br)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: read upload: %w", err)
+	}
+	if !ok {
+		return nil, ErrNotCapture
+	}
+
+	w, err := r.arc.Create(ctx, archive.NewRecording{
+		FileName: name, CallGUID: fn.GUID, User: fn.User,
+		Received: r.cfg.Now(), Gzip: gzipped,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log := r.log.With("recording", w.ID().String())
+	log.Debug("upload started", "gzip", gzipped)
+
+	tee := io.TeeReader(br, originalWriter{w})
+	a, readErr := Analyze(tee, mapSink{w})
+	state := archive.StateComplete
+	if readErr != nil {
+		state = archive.StateInterrupted
+		log.Warn("upload cut off; keeping what arrived", "err", readErr, "bytes", w.OriginalSize())
+	}
+	if a == nil {
+		a = &Analysis{Result: &Result{}}
+	}
+	final := archive.Final{State: state, StartTime: a.startTime(), DurationMs: a.durationMs()}
+	if gzipped && readErr == nil {
+		final.GzipSHA256 = gzHash.Sum(nil)
+	}
+	final.Info, err = json.Marshal(Info{
+		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
+		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Finish even when the request's context is gone: what arrived is kept.
+	fctx := context.WithoutCancel(ctx)
+	rec, err := w.Finish(fctx, final)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: finish %s: %w", w.ID(), err)
+	}
+	if err := r.seal(fctx, rec); err != nil {
+		return nil, err
+	}
+	log.Info("recording stored", "state", state, "bytes", rec.OrigSize,
+		"calls", len(a.Result.Calls), "streams", len(a.Result.Streams))
+	return r.arc.Get(fctx, rec.ID)
+}
+
+// originalWriter and mapSink adapt an archive writer to io.Writer.
+type originalWriter struct{ w *archive.Writer }
+
+func (o originalWriter) Write(p []byte) (int, error) { return o.w.WriteOriginal(p) }
+
+type mapSink struct{ w *archive.Writer }
+
+func (m mapSink) Write(p []byte) (int, error) { return m.w.WriteMap(p) }
+
+// seal computes the canonical exports of rec and seals it.
+func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
+	ex, err := r.Exports(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("recorder: exports of %s: %w", rec.ID, err)
+	}
+	if err := r.arc.Seal(ctx, rec.ID, ex); err != nil {
+		return fmt.Errorf("recorder: seal %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// Exports returns the SHA-256 of each call's canonical WAV (stereo, remote
+// party left), rendered from the stored original and map. The seal signs
+// them, so an exported WAV can be checked with the appliance's public key.
+func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error) {
+	in, err := ParseInfo(rec.Info)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][32]byte, 0, len(in.Result.Calls))
+	for i := range in.Result.Calls {
+		wav, err := r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, wav); err != nil {
+			return nil, err
+		}
+		out = append(out, [32]byte(h.Sum(nil)))
+	}
+	return out, nil
+}
+
+// ErrNoCall reports a call index a recording does not have.
+var ErrNoCall = errors.New("recorder: no such call in the recording")
+
+// WAV renders recordings as one PCM16 WAV: for each recording, call number
+// call (0-based) of it, or with call < 0 every call in order; segments are
+// joined in the order given.
+func (r *Recorder) WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	var segs []codec.Segment
+	for _, rec := range recs {
+		in, err := ParseInfo(rec.Info)
+		if err != nil {
+			return nil, err
+		}
+		calls := []int{call}
+		if call < 0 {
+			calls = calls[:0]
+			for i := range in.Result.Calls {
+				calls = append(calls, i)
+			}
+		} else if call >= len(in.Result.Calls) {
+			return nil, ErrNoCall
+		}
+		if len(calls) == 0 {
+			continue
+		}
+		orig, err := r.arc.OpenBlob(ctx, rec.ID, archive.BlobOriginal)
+		if err != nil {
+			return nil, err
+		}
+		mp, err := r.arc.OpenBlob(ctx, rec.ID, archive.BlobMap)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range calls {
+			segs = append(segs, codec.Segment{Orig: orig, Map: mp, MapSize: mp.Size(), Layout: in.Result.Layout(c, in.Spans)})
+		}
+	}
+	return codec.NewWAVReader(segs, opt)
+}
+
+// Recover finalizes what a crash left behind: uploads that were cut off are
+// re-read from their committed bytes, finished as interrupted and sealed;
+// finished recordings that were not yet sealed are sealed.
+func (r *Recorder) Recover(ctx context.Context) error {
+	ids, err := r.arc.Unfinished(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := r.recoverOne(ctx, id); err != nil {
+			return fmt.Errorf("recorder: recover %s: %w", id, err)
+		}
+	}
+	ids, err = r.arc.Unsealed(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rec, err := r.arc.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := r.seal(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Recorder) recoverOne(ctx context.Context, id archive.ID) error {
+	w, err := r.arc.Resume(ctx, id)
+	if err != nil {
+		return err
+	}
+	rec, err := r.arc.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	orig, err := r.arc.OpenBlob(ctx, id, archive.BlobOriginal)
+	if err != nil {
+		return err
+	}
+	fn, _ := ParseFileName(r.name, rec.FileName)
+	a, err := Analyze(io.NewSectionReader(orig, 0, orig.Size()), mapSink{w})
+	if err != nil && a == nil {
+		// Not even a capture header survived: keep the bytes, no audio.
+		a = &Analysis{Result: &Result{}, Damage: err.Error()}
+	} else if err != nil {
+		return err
+	}
+	info, err := json.Marshal(Info{
+		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
+		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
+	})
+	if err != nil {
+		return err
+	}
+	rec, err = w.Finish(ctx, archive.Final{
+		State: archive.StateInterrupted, StartTime: a.startTime(), DurationMs: a.durationMs(), Info: info,
+	})
+	if err != nil {
+		return err
+	}
+	r.log.Warn("recovered an upload cut off by an unclean stop", "recording", id.String(), "bytes", rec.OrigSize)
+	return r.seal(ctx, rec)
+}
+
+// Handler serves PUT {Prefix}{name} for devices. Authentication is HTTP
+// Basic with an account whose role is ingest or admin.
+func (r *Recorder) Handler() http.Handler {
+	return http.HandlerFunc(r.servePut)
+}
+
+type putResponse struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	CallID   string `json:"callId,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	Location string `json:"location"`
+}
+
+func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPut {
+		w.Header().Set("Allow", "PUT")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	login, pass, ok := req.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="callvault ingest", charset="UTF-8"`)
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	u, err := r.arc.Authenticate(req.Context(), login, pass)
+	if err != nil || (u.Role != archive.RoleIngest && u.Role != archive.RoleAdmin) {
+		r.log.Info("ingest refused", "login", login, "remote", req.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Basic realm="callvault ingest", charset="UTF-8"`)
+		http.Error(w, "bad credentials", http.StatusUnauthorized)
+		return
+	}
+	raw := strings.TrimPrefix(req.URL.EscapedPath(), r.cfg.Prefix)
+	name, err := url.PathUnescape(raw)
+	if err == nil {
+		name, err = CleanName(name)
+	}
+	if err != nil || raw == req.URL.EscapedPath() {
+		http.Error(w, "bad file name: one path segment of printable UTF-8, at most 255 bytes", http.StatusBadRequest)
+		return
+	}
+	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout}
+	rec, err := r.Ingest(req.Context(), name, body)
+	switch {
+	case errors.Is(err, ErrNotCapture):
+		http.Error(w, "not a pcap or pcapng capture (gzip of either is fine)", http.StatusUnsupportedMediaType)
+		return
+	case errors.Is(err, ErrBadName):
+		http.Error(w, "bad file name", http.StatusBadRequest)
+		return
+	case err != nil:
+		r.log.Error("ingest failed", "name_len", len(name), "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	loc := "/api/v1/recordings/" + rec.ID.String()
+	w.Header().Set("Location", loc)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(putResponse{
+		ID: rec.ID.String(), State: string(rec.State), CallID: rec.CallGUID, Bytes: rec.OrigSize, Location: loc,
+	})
+}
+
+// idleBody resets the connection's read deadline before every read, so a
+// long upload may take hours but a silent one ends after idle.
+type idleBody struct {
+	body io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	return b.body.Read(p)
+}

@@ -1,0 +1,358 @@
+package ui
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
+)
+
+// Media renders stored recordings as audio. The recorder implements it;
+// cmd passes it in.
+type Media interface {
+	// WAV renders call (0-based; < 0 for all) of each recording, joined in order.
+	WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error)
+	// Exports returns the hashes of the canonical WAVs the seal covers.
+	Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error)
+}
+
+// API serves the JSON API.
+type API struct {
+	arc   *archive.Archive
+	media Media
+	log   *slog.Logger
+}
+
+// NewAPI returns the JSON API over arc.
+func NewAPI(arc *archive.Archive, media Media, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{arc: arc, media: media, log: log}
+}
+
+// Routes returns the API's handler, to be mounted at /api/v1/.
+func (a *API) Routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/recordings", a.wrap(a.recordingList))
+	mux.Handle("GET /api/v1/recordings/{id}", a.wrap(a.recordingShow))
+	mux.Handle("GET /api/v1/recordings/{id}/audio.wav", a.wrap(a.recordingAudio))
+	mux.Handle("GET /api/v1/recordings/{id}/original.pcap", a.wrap(a.recordingOriginal))
+	mux.Handle("GET /api/v1/recordings/{id}/verify", a.wrap(a.recordingVerify))
+	mux.Handle("GET /api/v1/calls/{guid}/audio.wav", a.wrap(a.callAudio))
+	mux.Handle("GET /api/v1/calls/{guid}", a.wrap(a.callShow))
+	return mux
+}
+
+// httpError is an error with a status and a message safe to show a client.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.code, e.msg) }
+
+func errStatus(code int, msg string) error { return &httpError{code, msg} }
+
+type appFunc func(w http.ResponseWriter, r *http.Request, u *archive.User) error
+
+// wrap authenticates the caller and maps a handler's error to a status; the
+// detail goes to the log, never to the client.
+func (a *API) wrap(h appFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.authenticate(r)
+		if err == nil {
+			err = h(w, r, u)
+		}
+		if err == nil {
+			return
+		}
+		var he *httpError
+		switch {
+		case errors.As(err, &he):
+		case errors.Is(err, archive.ErrNotFound):
+			he = &httpError{http.StatusNotFound, "not found"}
+		case errors.Is(err, archive.ErrBadCredentials):
+			he = &httpError{http.StatusUnauthorized, "authentication required"}
+		default:
+			a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			he = &httpError{http.StatusInternalServerError, "internal error"}
+		}
+		if he.code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="callvault", charset="UTF-8"`)
+		}
+		writeJSON(w, he.code, map[string]string{"error": he.msg})
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (*archive.User, error) {
+	login, pass, ok := r.BasicAuth()
+	if !ok {
+		return nil, errStatus(http.StatusUnauthorized, "authentication required")
+	}
+	u, err := a.arc.Authenticate(r.Context(), login, pass)
+	if err != nil {
+		a.log.InfoContext(r.Context(), "api login failed", "login", login, "remote", r.RemoteAddr)
+		return nil, errStatus(http.StatusUnauthorized, "authentication required")
+	}
+	if u.Role == archive.RoleIngest {
+		return nil, errStatus(http.StatusForbidden, "ingest accounts cannot read recordings")
+	}
+	return u, nil
+}
+
+// mayRead reports whether u may see rec: admins see all, others their own.
+func mayRead(u *archive.User, rec *archive.Recording) bool {
+	if u.Role == archive.RoleAdmin {
+		return true
+	}
+	return rec.User != "" && strings.EqualFold(rec.User, u.Login)
+}
+
+// recording loads {id} and checks the caller's right to it. A recording the
+// caller may not see is reported as not found, like one that does not exist.
+func (a *API) recording(r *http.Request, u *archive.User) (*archive.Recording, error) {
+	id, err := archive.ParseID(r.PathValue("id"))
+	if err != nil {
+		return nil, errStatus(http.StatusNotFound, "not found")
+	}
+	rec, err := a.arc.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayRead(u, rec) {
+		return nil, errStatus(http.StatusNotFound, "not found")
+	}
+	return rec, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: use RFC 3339 or YYYY-MM-DD", s)
+}
+
+func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	q := r.URL.Query()
+	from, err := parseTime(q.Get("from"))
+	if err != nil {
+		return errStatus(http.StatusBadRequest, err.Error())
+	}
+	to, err := parseTime(q.Get("to"))
+	if err != nil {
+		return errStatus(http.StatusBadRequest, err.Error())
+	}
+	limit := defaultLimit
+	if s := q.Get("limit"); s != "" {
+		limit, err = strconv.Atoi(s)
+		if err != nil || limit < 1 || limit > maxLimit {
+			return errStatus(http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", maxLimit))
+		}
+	}
+	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
+	if len(text) > 200 {
+		return errStatus(http.StatusBadRequest, "q too long")
+	}
+	match := func(rec *archive.Recording) bool {
+		if !mayRead(u, rec) {
+			return false
+		}
+		return text == "" || summarize(rec).matches(text)
+	}
+	recs, next, err := a.arc.List(r.Context(), archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match})
+	if err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return errStatus(http.StatusBadRequest, "bad cursor")
+		}
+		return err
+	}
+	out := struct {
+		Recordings []recordingSummary `json:"recordings"`
+		Next       string             `json:"next,omitempty"`
+	}{Recordings: make([]recordingSummary, 0, len(recs)), Next: next}
+	for _, rec := range recs {
+		out.Recordings = append(out.Recordings, summarize(rec))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) recordingShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	rec, err := a.recording(r, u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, detail(rec))
+	return nil
+}
+
+// wavOptions reads ?channels=stereo|mono&swap=1.
+func wavOptions(r *http.Request) (codec.WAVOptions, error) {
+	var opt codec.WAVOptions
+	switch r.URL.Query().Get("channels") {
+	case "", "stereo":
+	case "mono":
+		opt.Mono = true
+	default:
+		return opt, errStatus(http.StatusBadRequest, "channels must be stereo or mono")
+	}
+	switch r.URL.Query().Get("swap") {
+	case "", "0", "false":
+	case "1", "true":
+		opt.Swap = true
+	default:
+		return opt, errStatus(http.StatusBadRequest, "swap must be true or false")
+	}
+	return opt, nil
+}
+
+func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	rec, err := a.recording(r, u)
+	if err != nil {
+		return err
+	}
+	opt, err := wavOptions(r)
+	if err != nil {
+		return err
+	}
+	call := 0
+	if s := r.URL.Query().Get("call"); s != "" {
+		if call, err = strconv.Atoi(s); err != nil || call < 1 {
+			return errStatus(http.StatusBadRequest, "call must be a number from 1")
+		}
+		call--
+	}
+	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
+	if err != nil {
+		if call > 0 {
+			return errStatus(http.StatusNotFound, "no such call in this recording")
+		}
+		return err
+	}
+	serveWAV(w, r, wav, rec.ID.String()+".wav", rec.Finished)
+	return nil
+}
+
+func serveWAV(w http.ResponseWriter, r *http.Request, wav *codec.WAVReader, name string, mod time.Time) {
+	w.Header().Set("Content-Type", "audio/wav")
+	w.Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.ServeContent(w, r, "", mod, wav)
+}
+
+func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	rec, err := a.recording(r, u)
+	if err != nil {
+		return err
+	}
+	blob, err := a.arc.OpenBlob(r.Context(), rec.ID, archive.BlobOriginal)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("ETag", `"`+hex.EncodeToString(rec.OrigSHA256[:])+`"`)
+	http.ServeContent(w, r, "", rec.Finished, blob)
+	return nil
+}
+
+func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	rec, err := a.recording(r, u)
+	if err != nil {
+		return err
+	}
+	res, err := a.arc.Verify(r.Context(), rec.ID, func(rec *archive.Recording) ([][32]byte, error) {
+		return a.media.Exports(r.Context(), rec)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// callRecordings returns the segments of call {guid} the caller may see.
+func (a *API) callRecordings(r *http.Request, u *archive.User) ([]*archive.Recording, error) {
+	guid := r.PathValue("guid")
+	if guid == "" || len(guid) > 128 {
+		return nil, errStatus(http.StatusNotFound, "not found")
+	}
+	recs, err := a.arc.ByCall(r.Context(), guid)
+	if err != nil {
+		return nil, err
+	}
+	var out []*archive.Recording
+	for _, rec := range recs {
+		if mayRead(u, rec) {
+			out = append(out, rec)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errStatus(http.StatusNotFound, "not found")
+	}
+	return out, nil
+}
+
+func (a *API) callShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	recs, err := a.callRecordings(r, u)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		CallID   string             `json:"callId"`
+		Segments []recordingSummary `json:"segments"`
+	}{CallID: r.PathValue("guid")}
+	for _, rec := range recs {
+		out.Segments = append(out.Segments, summarize(rec))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	recs, err := a.callRecordings(r, u)
+	if err != nil {
+		return err
+	}
+	opt, err := wavOptions(r)
+	if err != nil {
+		return err
+	}
+	wav, err := a.media.WAV(r.Context(), recs, -1, opt)
+	if err != nil {
+		return err
+	}
+	serveWAV(w, r, wav, "call.wav", recs[len(recs)-1].Finished)
+	return nil
+}

@@ -1,0 +1,170 @@
+package ui
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// info is the part of the recorder's per-recording document the API shows.
+// The recorder owns the document; the API reads it as a view and passes the
+// stream and call lists through as they are.
+type info struct {
+	Name struct {
+		GUID   string `json:"guid"`
+		MAC    string `json:"mac"`
+		Serial string `json:"serial"`
+		User   string `json:"user"`
+	} `json:"name"`
+	Result struct {
+		Streams  json.RawMessage `json:"streams"`
+		Calls    []infoCall      `json:"calls"`
+		Warnings []string        `json:"warnings"`
+	} `json:"result"`
+	Truncated bool   `json:"truncated"`
+	Damage    string `json:"damage"`
+}
+
+type infoCall struct {
+	Index      int             `json:"index"`
+	CallID     string          `json:"callId"`
+	From       party           `json:"from"`
+	To         party           `json:"to"`
+	Start      time.Time       `json:"start"`
+	DurationMs int64           `json:"durationMs"`
+	Streams    []int           `json:"streams"`
+	DTMF       json.RawMessage `json:"dtmf"`
+}
+
+type party struct {
+	Name   string `json:"name,omitempty"`
+	Number string `json:"number,omitempty"`
+}
+
+func parseInfo(b []byte) *info {
+	var in info
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &in) // a view: what does not parse stays empty
+	}
+	return &in
+}
+
+type recordingSummary struct {
+	ID         string    `json:"id"`
+	CallID     string    `json:"callId,omitempty"`
+	SIPCallIDs []string  `json:"sipCallIds,omitempty"`
+	State      string    `json:"state"`
+	StartTime  time.Time `json:"startTime"`
+	DurationMs int64     `json:"durationMs"`
+	User       string    `json:"user,omitempty"`
+	Parties    []party   `json:"parties"`
+	Calls      int       `json:"calls"`
+	Sealed     bool      `json:"sealed"`
+	FileName   string    `json:"fileName"`
+
+	text string // lower-case searchable text, for q=
+}
+
+func summarize(rec *archive.Recording) recordingSummary {
+	in := parseInfo(rec.Info)
+	s := recordingSummary{
+		ID: rec.ID.String(), CallID: rec.CallGUID, State: string(rec.State), StartTime: rec.StartTime,
+		DurationMs: rec.DurationMs, User: rec.User, Parties: []party{}, Calls: len(in.Result.Calls),
+		Sealed: rec.Seal != nil, FileName: rec.FileName,
+	}
+	if s.StartTime.IsZero() {
+		s.StartTime = rec.Received
+	}
+	seen := map[party]bool{}
+	for _, c := range in.Result.Calls {
+		if c.CallID != "" {
+			s.SIPCallIDs = append(s.SIPCallIDs, c.CallID)
+		}
+		for _, p := range []party{c.From, c.To} {
+			if (p.Name != "" || p.Number != "") && !seen[p] {
+				seen[p] = true
+				s.Parties = append(s.Parties, p)
+			}
+		}
+	}
+	var b strings.Builder
+	for _, t := range append([]string{rec.User, rec.FileName, rec.CallGUID}, s.SIPCallIDs...) {
+		b.WriteString(t)
+		b.WriteByte('\n')
+	}
+	for _, p := range s.Parties {
+		b.WriteString(p.Name + "\n" + p.Number + "\n")
+	}
+	s.text = strings.ToLower(b.String())
+	return s
+}
+
+// matches reports whether the summary's names, numbers or ids contain q.
+func (s recordingSummary) matches(q string) bool { return strings.Contains(s.text, q) }
+
+type recordingDetail struct {
+	recordingSummary
+	Received    time.Time       `json:"received"`
+	Finished    time.Time       `json:"finished"`
+	Size        int64           `json:"size"`
+	SHA256      string          `json:"sha256"`
+	Gzip        bool            `json:"gzip,omitempty"`
+	GzipSHA256  string          `json:"gzipSha256,omitempty"`
+	Device      *device         `json:"device,omitempty"`
+	CallList    []infoCall      `json:"callList"`
+	Streams     json.RawMessage `json:"streams"`
+	Warnings    []string        `json:"warnings,omitempty"`
+	Truncated   bool            `json:"truncated,omitempty"`
+	Damage      string          `json:"damage,omitempty"`
+	Seal        *sealView       `json:"seal,omitempty"`
+	AudioURL    string          `json:"audioUrl"`
+	OriginalURL string          `json:"originalUrl"`
+	VerifyURL   string          `json:"verifyUrl"`
+}
+
+type device struct {
+	MAC    string `json:"mac,omitempty"`
+	Serial string `json:"serial,omitempty"`
+}
+
+type sealView struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Exports []string  `json:"exports"`
+}
+
+func detail(rec *archive.Recording) recordingDetail {
+	in := parseInfo(rec.Info)
+	base := "/api/v1/recordings/" + rec.ID.String()
+	d := recordingDetail{
+		recordingSummary: summarize(rec),
+		Received:         rec.Received, Finished: rec.Finished, Size: rec.OrigSize,
+		SHA256: hex.EncodeToString(rec.OrigSHA256[:]), Gzip: rec.Gzip,
+		CallList: in.Result.Calls, Streams: in.Result.Streams, Warnings: in.Result.Warnings,
+		Truncated: in.Truncated, Damage: in.Damage,
+		AudioURL: base + "/audio.wav", OriginalURL: base + "/original.pcap", VerifyURL: base + "/verify",
+	}
+	if d.CallList == nil {
+		d.CallList = []infoCall{}
+	}
+	if len(d.Streams) == 0 || string(d.Streams) == "null" {
+		d.Streams = json.RawMessage("[]")
+	}
+	if len(rec.GzipSHA256) > 0 {
+		d.GzipSHA256 = hex.EncodeToString(rec.GzipSHA256)
+	}
+	if in.Name.MAC != "" || in.Name.Serial != "" {
+		d.Device = &device{MAC: in.Name.MAC, Serial: in.Name.Serial}
+	}
+	if rec.Seal != nil {
+		sv := &sealView{Seq: rec.Seal.Seq, Time: rec.Seal.Time, Exports: []string{}}
+		for _, e := range rec.Seal.Exports {
+			sv.Exports = append(sv.Exports, hex.EncodeToString(e[:]))
+		}
+		d.Seal = sv
+	}
+	return d
+}
