@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,6 +55,38 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
+// String describes the options with the passphrase redacted, so that
+// logging a configuration never prints it.
+func (o Options) String() string {
+	pass := "none"
+	if o.Passphrase != nil {
+		pass = "REDACTED"
+	}
+	return fmt.Sprintf("{KeyFile:%s Passphrase:%s KDF:%+v CommitInterval:%v CommitBytes:%d}", o.KeyFile, pass, o.KDF, o.CommitInterval, o.CommitBytes)
+}
+
+// GoString implements fmt.GoStringer like String.
+func (o Options) GoString() string { return o.String() }
+
+// LogValue implements slog.LogValuer like String.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+// Validate reports options that Open would refuse.
+func (o Options) Validate() error {
+	switch {
+	case o.KeyFile == "" && o.Passphrase == nil:
+		return fmt.Errorf("archive: neither key file nor passphrase configured: %w", ErrInvalid)
+	case o.Passphrase != nil && len(o.Passphrase) == 0:
+		return fmt.Errorf("archive: empty passphrase: %w", ErrInvalid)
+	case o.CommitInterval < 0 || o.CommitBytes < 0 || o.InitialMmapSize < 0 || o.LockTimeout < 0:
+		return fmt.Errorf("archive: negative commit interval, commit bytes, mmap size or lock timeout: %w", ErrInvalid)
+	}
+	if o.KDF != (KDFParams{}) {
+		return o.KDF.validate()
+	}
+	return nil
+}
+
 // Archive is an open archive file. All methods are safe for concurrent
 // use.
 type Archive struct {
@@ -75,11 +108,11 @@ func Open(path string, opt Options) (*Archive, error) {
 	if path == "" {
 		return nil, fmt.Errorf("archive: open: empty path: %w", ErrInvalid)
 	}
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
 	if opt.KDF == (KDFParams{}) {
 		opt.KDF = DefaultKDF()
-	}
-	if err := opt.KDF.validate(); err != nil {
-		return nil, err
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -102,6 +135,7 @@ func Open(path string, opt Options) (*Archive, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("archive: open: %w", err)
 	}
+	_, statErr := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opt.LockTimeout,
 		InitialMmapSize: opt.InitialMmapSize,
@@ -110,6 +144,13 @@ func Open(path string, opt Options) (*Archive, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A new file: make its directory entry durable too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("archive: open: %w", err)
+		}
 	}
 	// Grow the file in larger steps: each growth costs an extra fsync.
 	db.AllocSize = 64 << 20
@@ -133,7 +174,9 @@ func Open(path string, opt Options) (*Archive, error) {
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	go a.c.run()
-	a.log.Info("archive opened", "path", path)
+	var unfinished int
+	_ = a.view(func(tx *bolt.Tx) error { unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN; return nil })
+	a.log.Info("archive opened", "path", path, "unfinished", unfinished)
 	return a, nil
 }
 
@@ -244,6 +287,17 @@ func (a *Archive) update(ctx context.Context, fn func(*bolt.Tx) error, bufs ...*
 }
 
 func (a *Archive) getBuf() *[]byte { return a.bufs.Get().(*[]byte) }
+
+// syncDir fsyncs a directory so that a file created in it survives a
+// power cut.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -472,3 +472,19 @@ func TestNoSecretsInStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsRedacted(t *testing.T) {
+	o := Options{KeyFile: "/k", Passphrase: []byte("hunter2-passphrase")}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("open", "options", o)
+	s := fmt.Sprintf("%v %+v %#v %s", o, o, o, o) + buf.String()
+	if strings.Contains(s, "hunter2") || strings.Contains(s, fmt.Sprint([]byte("hunter2"))) {
+		t.Fatalf("passphrase printed: %s", s)
+	}
+	if err := (Options{}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatal("no key source accepted")
+	}
+	if err := (Options{KeyFile: "k", KDF: KDFParams{Time: 1, MemoryKiB: 1 << 30, Threads: 1}}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatal("absurd KDF accepted")
+	}
+}

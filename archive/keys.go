@@ -169,6 +169,9 @@ func createKeyFile(path string) ([]byte, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
 	if err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("archive: key file: %w", err)

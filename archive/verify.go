@@ -220,6 +220,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 	var size int64
 	next := uint64(0)
 	slab := make([]byte, verifyBatch*chunkBufCap)
+	scratch := make([]byte, 0, chunkBufCap)
 	for start := 0; start < len(idxs); start += verifyBatch {
 		if err := ctx.Err(); err != nil {
 			return [32]byte{}, 0, err
@@ -230,11 +231,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 			b := tx.Bucket(bucketChunks)
 			for i, idx := range batch {
 				k := chunkKey(id, kind, idx)
-				v := b.Get(k[:])
-				if len(v) > chunkBufCap {
-					v = v[:chunkBufCap+1] // fails to open below
-				}
-				vals[i] = append(slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap], v...)
+				vals[i] = append(slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap], b.Get(k[:])...)
 			}
 			return nil
 		})
@@ -247,10 +244,15 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 			}
 			next = idx + 1
 			last := finished && idx == lastIdx
-			raw := bytes.Clone(vals[i]) // open works in place
 			p, err := c.open(vals[i], idx, last)
 			if err != nil {
-				if p2, err2 := c.open(raw, idx, !last); err2 == nil {
+				// open works in place: read the chunk again to tell a
+				// misplaced final flag from damage.
+				raw, rerr := a.readChunk(id, kind, idx, scratch[:0])
+				if rerr != nil {
+					return [32]byte{}, 0, rerr
+				}
+				if p2, err2 := c.open(raw, idx, !last); raw != nil && err2 == nil {
 					if last {
 						res.problem("%s chunk %d: last stored chunk is not a final chunk (blob truncated)", kind, idx)
 					} else {

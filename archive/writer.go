@@ -93,7 +93,8 @@ func validText(field, s string) error {
 
 // Create starts a recording. It returns after a durable record in state
 // "recording" is committed, so a crash from then on leaves a recording
-// that Unfinished reports.
+// that Unfinished reports. If ctx ends first, the record may still be
+// committed (and then shows up in Unfinished).
 func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) {
 	for _, f := range [][2]string{{"file name", nr.FileName}, {"call id", nr.CallGUID}, {"user", nr.User}} {
 		if err := validText(f[0], f[1]); err != nil {
