@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
-	"github.com/callvault/callvault/recorder/capture"
 )
 
 // Config configures ingest.
@@ -117,14 +117,26 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	}
 	fn, _ := ParseFileName(r.name, name) // a name we cannot parse still records
 
-	var gzHash hash.Hash = sha256.New()
-	plain, gzipped, err := capture.Decompress(io.TeeReader(body, gzHash))
-	if err != nil {
-		return nil, fmt.Errorf("recorder: read upload: %w", err)
+	// Peek with a small buffer: the capture reader has its own, and memory
+	// per open upload is what limits how many calls one appliance records.
+	head := bufio.NewReaderSize(body, 512)
+	var gzHash hash.Hash
+	var plain io.Reader = head
+	gzipped := false
+	if magic, _ := head.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gzHash = sha256.New()
+		zr, err := gzip.NewReader(io.TeeReader(head, gzHash))
+		if err != nil {
+			return nil, ErrNotCapture
+		}
+		plain, gzipped = zr, true
 	}
-	br := bufio.NewReaderSize(plain, 64<<10)
+	br := bufio.NewReaderSize(plain, 512)
 	ok, err := peekCapture(br)
 	if err != nil {
+		if gzipped {
+			return nil, ErrNotCapture
+		}
 		return nil, fmt.Errorf("recorder: read upload: %w", err)
 	}
 	if !ok {
@@ -153,7 +165,10 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	}
 	final := archive.Final{State: state, StartTime: a.startTime(), DurationMs: a.durationMs()}
 	if gzipped && readErr == nil {
-		final.GzipSHA256 = gzHash.Sum(nil)
+		// The compressed stream's trailer may still be unread.
+		if _, err := io.Copy(io.Discard, head); err == nil {
+			final.GzipSHA256 = gzHash.Sum(nil)
+		}
 	}
 	final.Info, err = json.Marshal(Info{
 		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
@@ -211,13 +226,51 @@ func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]b
 		if err != nil {
 			return nil, err
 		}
-		h := sha256.New()
-		if _, err := io.Copy(h, wav); err != nil {
+		sum, err := hashConcurrently(wav)
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, [32]byte(h.Sum(nil)))
+		out = append(out, sum)
 	}
 	return out, nil
+}
+
+// hashConcurrently returns the SHA-256 of r, reading r in one goroutine
+// and hashing in another, so rendering and hashing an export use two cores.
+func hashConcurrently(r io.Reader) ([32]byte, error) {
+	const size = 128 << 10
+	full := make(chan []byte, 2)
+	free := make(chan []byte, 3)
+	for range 3 {
+		free <- make([]byte, size)
+	}
+	var rerr error
+	go func() {
+		defer close(full)
+		for {
+			b := <-free
+			n, err := io.ReadFull(r, b)
+			if n > 0 {
+				full <- b[:n]
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return
+			}
+			if err != nil {
+				rerr = err
+				return
+			}
+		}
+	}()
+	h := sha256.New()
+	for b := range full {
+		h.Write(b)
+		free <- b[:cap(b)]
+	}
+	if rerr != nil {
+		return [32]byte{}, rerr
+	}
+	return [32]byte(h.Sum(nil)), nil
 }
 
 // ErrNoCall reports a call index a recording does not have.

@@ -354,3 +354,20 @@ func BenchmarkExportWAV(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnalyze: the decode path without storage: capture reader, RTP
+// demux and timeline, placement map into memory.
+func BenchmarkAnalyze(b *testing.B) {
+	capture := makeCallPcap(testCall{seconds: 600, pt: 0})
+	packets := 600 * 50 * 2
+	var m bytes.Buffer
+	b.SetBytes(int64(len(capture)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Reset()
+		if _, err := Analyze(bytes.NewReader(capture), &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
