@@ -1,7 +1,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench fuzz clean
+.PHONY: run build test lint bench fuzz clean deb
 
 # The appliance on embedded defaults: data in ./data, key in ./callvault.key, UI/API on :8080.
 run:
@@ -30,6 +30,11 @@ fuzz:
 	    echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s $$pkg || exit 1; \
 	  done; \
 	done
+
+# The Debian package: dist/callvault_<version>_amd64.deb (binary, hardened
+# systemd unit, default config as a conffile, postinst creating the user and key).
+deb: build
+	sh packaging/build-deb.sh "$(VERSION)" bin/callvault dist
 
 clean:
 	rm -rf bin dist

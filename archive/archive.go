@@ -53,6 +53,10 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another
 	// process; default 10s.
 	LockTimeout time.Duration
+	// OnCommit, when set, is called by the writer goroutine after each
+	// group commit (ops in the group, chunk bytes written, time spent
+	// including fsync). It must be quick and must not call the archive.
+	OnCommit func(ops int, bytes int64, d time.Duration)
 }
 
 // String describes the options with the passphrase redacted, so that
@@ -99,6 +103,8 @@ type Archive struct {
 	c    *committer
 	bufs sync.Pool // *[]byte with cap chunkBufCap
 	auth *authenticator
+	// settingsW are the WatchSettings callbacks.
+	settingsW watchers
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -173,6 +179,7 @@ func Open(path string, opt Options) (*Archive, error) {
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
+	a.c.onCommit = opt.OnCommit
 	go a.c.run()
 	var unfinished int
 	_ = a.view(func(tx *bolt.Tx) error { unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN; return nil })
@@ -252,10 +259,17 @@ type Stats struct {
 	Bytes   uint64 // chunk bytes written (sealed)
 	// CommitTime is the time spent in write transactions, fsync included.
 	CommitTime time.Duration
+	// SealBacklog is the number of finished recordings not sealed yet
+	// (Unsealed): the work left while sealing is off or catching up.
+	SealBacklog int
 }
 
-// Stats returns the committer's counters.
-func (a *Archive) Stats() Stats { return a.c.stats() }
+// Stats returns the committer's counters and the seal backlog.
+func (a *Archive) Stats() Stats {
+	s := a.c.stats()
+	_ = a.view(func(tx *bolt.Tx) error { s.SealBacklog = tx.Bucket(bucketUnsealed).Stats().KeyN; return nil })
+	return s
+}
 
 // view runs a read transaction and maps bbolt's closed error.
 func (a *Archive) view(fn func(*bolt.Tx) error) error {

@@ -125,6 +125,7 @@ func (au *authenticator) hashPassword(ctx context.Context, password string) (*pa
 func copyUser(u *User) *User {
 	c := *u
 	c.Extensions = slices.Clone(u.Extensions)
+	c.AccessList = slices.Clone(u.AccessList)
 	return &c
 }
 

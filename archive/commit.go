@@ -58,6 +58,7 @@ type committer struct {
 	closed bool
 
 	commits, chunks, bytes, nanos atomic.Uint64
+	onCommit                      func(ops int, bytes int64, d time.Duration)
 }
 
 func newCommitter(db *bolt.DB, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
@@ -188,7 +189,14 @@ func (c *committer) drain(batch []op) {
 func (c *committer) commit(batch []op) {
 	var err error
 	start := time.Now()
-	defer func() { c.nanos.Add(uint64(time.Since(start))) }()
+	var written uint64
+	defer func() {
+		d := time.Since(start)
+		c.nanos.Add(uint64(d))
+		if c.onCommit != nil {
+			c.onCommit(len(batch), int64(written), d)
+		}
+	}()
 	for {
 		failed := -1
 		var chunks, nbytes uint64
@@ -237,6 +245,7 @@ func (c *committer) commit(batch []op) {
 			c.commits.Add(1)
 			c.chunks.Add(chunks)
 			c.bytes.Add(nbytes)
+			written = nbytes
 		}
 		break
 	}

@@ -5,8 +5,11 @@
 // chunked AEAD blob), their encrypted metadata and indexes, the keyring (the
 // archive key from a key file or a passphrase, the master key it wraps, the
 // per-recording data keys, the Ed25519 seal key), the hash-chained seal log
-// with tombstones, and the users with their password hashes. It never speaks
-// HTTP: ingest, UI, WebDAV and share call its methods.
+// with tombstones, the users with their password hashes, API tokens and UI
+// sessions (keyed hashes only), the notes on recordings, the settings, and
+// the hash-chained audit log. [MayRead] is the one rule of who may read
+// which recording. It never speaks HTTP: ingest, UI, WebDAV and share call
+// its methods.
 //
 // # Writing
 //

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -185,14 +186,17 @@ const (
 	kekPassphrase = 2
 )
 
-// keyring holds the unlocked subkeys of the master key. The master key
-// itself is not kept.
+// keyring holds the unlocked master key and its subkeys. The master key
+// is kept so that RotateKeyFile and SetPassphrase can re-box it under a
+// new archive key (the subkeys in memory are worth as much).
 type keyring struct {
 	wrap     cipher.AEAD // wraps data keys
 	state    cipher.AEAD // encrypts users and tombstone notes
 	index    []byte      // HMAC key for keyed indexes
 	sealPriv ed25519.PrivateKey
 	sealPub  ed25519.PublicKey
+	master   []byte
+	rotateMu sync.Mutex // one key change at a time
 }
 
 func newKeyring(master []byte) (*keyring, error) {
@@ -204,7 +208,7 @@ func newKeyring(master []byte) (*keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keyring{wrap: wrap, state: state, index: subkey(master, infoIndex)}, nil
+	return &keyring{wrap: wrap, state: state, index: subkey(master, infoIndex), master: bytes.Clone(master)}, nil
 }
 
 func (k *keyring) sealKeyAEAD(master []byte) (cipher.AEAD, error) { return subAEAD(master, infoSeal) }
@@ -256,6 +260,11 @@ func (a *Archive) unlock(opt Options) error {
 		}
 		var fi os.FileInfo
 		kek, fi, err = readKeyFile(opt.KeyFile)
+		if errors.Is(err, fs.ErrNotExist) && rotationPending(opt.KeyFile) {
+			// A rotation to a new path was cut off before the new file
+			// was renamed into place: finishRotation below.
+			kek, fi, err = make([]byte, keyLen), nil, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -269,6 +278,9 @@ func (a *Archive) unlock(opt Options) error {
 		return err
 	}
 	master, err := boxOpen(kekAEAD, boxAAD(aadMaster), st.master)
+	if err != nil && st.mode == kekFile {
+		master, err = a.finishRotation(opt.KeyFile, st.master) // see keyrotate.go
+	}
 	if err != nil {
 		return fmt.Errorf("archive: open master key: %w", ErrWrongKey)
 	}

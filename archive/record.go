@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -34,7 +35,9 @@ type Recording struct {
 	OrigSHA256 [32]byte
 	MapSHA256  [32]byte
 	Info       []byte // the ingest result (JSON), opaque to the archive
-	Seal       *Seal  // nil until sealed
+	// Parties are the call's party numbers and names (Final.Parties).
+	Parties []string
+	Seal    *Seal // nil until sealed
 }
 
 // Limits on caller-supplied metadata, so records stay small.
@@ -46,23 +49,24 @@ const (
 // metaRecord is the stored (encrypted) form of a recording's metadata.
 // Times are unix nanoseconds, 0 meaning unset.
 type metaRecord struct {
-	V          int    `json:"v"`
-	State      State  `json:"state"`
-	Received   int64  `json:"received"`
-	Finished   int64  `json:"finished,omitempty"`
-	Start      int64  `json:"start,omitempty"`
-	DurationMs int64  `json:"durationMs,omitempty"`
-	FileName   string `json:"fileName,omitempty"`
-	CallGUID   string `json:"callGuid,omitempty"`
-	User       string `json:"user,omitempty"`
-	Gzip       bool   `json:"gzip,omitempty"`
-	GzipSHA256 []byte `json:"gzipSha256,omitempty"`
-	OrigSize   int64  `json:"origSize"`
-	MapSize    int64  `json:"mapSize"`
-	OrigSHA256 []byte `json:"origSha256,omitempty"`
-	MapSHA256  []byte `json:"mapSha256,omitempty"`
-	Info       []byte `json:"info,omitempty"`
-	SealSeq    uint64 `json:"sealSeq,omitempty"`
+	V          int      `json:"v"`
+	State      State    `json:"state"`
+	Received   int64    `json:"received"`
+	Finished   int64    `json:"finished,omitempty"`
+	Start      int64    `json:"start,omitempty"`
+	DurationMs int64    `json:"durationMs,omitempty"`
+	FileName   string   `json:"fileName,omitempty"`
+	CallGUID   string   `json:"callGuid,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Gzip       bool     `json:"gzip,omitempty"`
+	GzipSHA256 []byte   `json:"gzipSha256,omitempty"`
+	OrigSize   int64    `json:"origSize"`
+	MapSize    int64    `json:"mapSize"`
+	OrigSHA256 []byte   `json:"origSha256,omitempty"`
+	MapSHA256  []byte   `json:"mapSha256,omitempty"`
+	Info       []byte   `json:"info,omitempty"`
+	SealSeq    uint64   `json:"sealSeq,omitempty"`
+	Parties    []string `json:"parties,omitempty"`
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -82,6 +86,8 @@ func decodeMeta(b []byte) (*metaRecord, error) {
 		return nil, fmt.Errorf("archive: metadata hashes: %w", ErrCorrupt)
 	case len(m.GzipSHA256) > 64:
 		return nil, fmt.Errorf("archive: metadata gzip hash: %w", ErrCorrupt)
+	case validParties(m.Parties) != nil:
+		return nil, fmt.Errorf("archive: metadata parties: %w", ErrCorrupt)
 	}
 	return &m, nil
 }
@@ -115,8 +121,9 @@ func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 		FileName:   m.FileName, CallGUID: m.CallGUID, User: m.User,
 		Gzip: m.Gzip, GzipSHA256: bytes.Clone(m.GzipSHA256),
 		OrigSize: m.OrigSize, MapSize: m.MapSize,
-		Info: bytes.Clone(m.Info),
-		Seal: seal,
+		Info:    bytes.Clone(m.Info),
+		Parties: slices.Clone(m.Parties),
+		Seal:    seal,
 	}
 	copy(r.OrigSHA256[:], m.OrigSHA256)
 	copy(r.MapSHA256[:], m.MapSHA256)
@@ -157,7 +164,16 @@ func (r *Recording) CoreMetadata() []byte {
 	b = append(b, r.OrigSHA256[:]...)
 	b = append(b, r.MapSHA256[:]...)
 	info := sha256.Sum256(r.Info)
-	return append(b, info[:]...)
+	b = append(b, info[:]...)
+	// Parties were added to format 1 later: present only when non-empty,
+	// so metadata hashes of recordings without parties are unchanged.
+	if len(r.Parties) > 0 {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Parties)))
+		for _, p := range r.Parties {
+			lp([]byte(p))
+		}
+	}
+	return b
 }
 
 // MetaSHA256 returns sha256(CoreMetadata()).
@@ -424,6 +440,35 @@ func (a *Archive) callHash(guid string) [callHashLen]byte {
 func (a *Archive) callKey(guid string, id ID) []byte {
 	h := a.callHash(guid)
 	return append(h[:], id[:]...)
+}
+
+func (a *Archive) origKey(sum []byte, id ID) []byte {
+	h := keyedHash(a.keys.index, "orig", hex.EncodeToString(sum))
+	return append(h[:callHashLen], id[:]...)
+}
+
+// ByOriginal returns the recordings whose stored original has the SHA-256
+// sum (of the capture as stored: a gzip upload's decompressed bytes), via
+// a keyed-hash index. An import uses it to skip what is already there.
+func (a *Archive) ByOriginal(ctx context.Context, sum [32]byte) ([]ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	prefix := a.origKey(sum[:], ID{})[:callHashLen]
+	var out []ID
+	err := a.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketByOrig).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) == callKeyLen {
+				out = append(out, ID(k[callHashLen:]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: by original: %w", err)
+	}
+	return out, nil
 }
 
 // Unfinished returns the recordings left in state "recording" — cut off by

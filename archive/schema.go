@@ -22,7 +22,8 @@ const (
 // hashes; everything that names a person is encrypted (see FORMAT.md).
 var (
 	// bucketMeta: "schema" → uint64 BE; "created" → int64 BE unix ns;
-	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry.
+	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry;
+	// "probe" → int64 BE unix ns of the last health probe (usage.go).
 	bucketMeta = []byte("meta")
 	// bucketKeyring: "kek" → 1 byte (1 key file, 2 passphrase); "kdf" →
 	// passphrase KDF params and salt; "master" → master key boxed by the
@@ -42,6 +43,10 @@ var (
 	bucketByTime = []byte("bytime")
 	// bucketByCall: HMAC-SHA256(index key, "call\0" ‖ guid)[:16] ‖ id → "".
 	bucketByCall = []byte("bycall")
+	// bucketByOrig: HMAC-SHA256(index key, "orig\0" ‖ hex sha256 of the
+	// original)[:16] ‖ id → "". Written by Finish; lets an import skip
+	// captures that are already stored.
+	bucketByOrig = []byte("byorig")
 	// bucketUnfinished: id → "" while the recording is in state recording.
 	bucketUnfinished = []byte("unfinished")
 	// bucketUnsealed: id → "" from Finish until Seal.
@@ -51,11 +56,31 @@ var (
 	// bucketUsers: HMAC-SHA256(index key, "user\0" ‖ login) → user record
 	// (JSON) boxed by the state subkey.
 	bucketUsers = []byte("users")
+	// bucketAudit: seq uint64 BE → audit entry (header ‖ box under the
+	// state subkey); see audit.go and FORMAT.md.
+	bucketAudit = []byte("audit")
+	// bucketNotes: id ‖ note uint64 BE → note (JSON) boxed by the
+	// recording's notes subkey (destroyed with the data key).
+	bucketNotes = []byte("notes")
+	// bucketTokens: HMAC-SHA256(index key, "token\0" ‖ token) → token
+	// record (JSON) boxed by the state subkey.
+	bucketTokens = []byte("tokens")
+	// bucketSessions: HMAC-SHA256(index key, "session\0" ‖ token) →
+	// session record (JSON) boxed by the state subkey.
+	bucketSessions = []byte("sessions")
+	// bucketSettings: "settings" → settings (JSON) boxed by the state
+	// subkey.
+	bucketSettings = []byte("settings")
+	// bucketWebDAV: the user's key in bucketUsers → WebDAV password record
+	// (JSON) boxed by the state subkey (users_webdav.go).
+	bucketWebDAV = []byte("webdav")
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketKeyring, bucketDataKeys, bucketRecs, bucketChunks, bucketByTime,
-	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers,
+	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers, bucketByOrig,
+	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
+	bucketWebDAV,
 }
 
 // Keys inside bucketMeta.
@@ -63,6 +88,7 @@ var (
 	metaSchema    = []byte("schema")
 	metaCreated   = []byte("created")
 	metaChainHead = []byte("chain.head")
+	metaAuditHead = []byte("audit.head")
 )
 
 // Keys inside bucketKeyring.

@@ -254,7 +254,8 @@ func (a *Archive) appendEntry(tx *bolt.Tx, e *chainEntry) error {
 // Seal appends a signed seal of a finished recording to the chain.
 // exports are the sha256 of each canonical WAV export (one per call),
 // computed by the caller from the stored blobs. Sealing twice or sealing an
-// unfinished recording is ErrState.
+// unfinished recording is ErrState. While sealing is off (Settings.Sealing)
+// Seal defers: it returns nil and the recording stays listed by Unsealed.
 func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 	if len(exports) > maxExports {
 		return fmt.Errorf("archive: seal %s: %d exports, at most %d: %w", id, len(exports), maxExports, ErrInvalid)
@@ -271,6 +272,9 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 			return fmt.Errorf("archive: seal %s: not finished: %w", id, ErrState)
 		case m.SealSeq != 0:
 			return fmt.Errorf("archive: seal %s: already sealed: %w", id, ErrState)
+		}
+		if !a.sealingTx(tx) {
+			return nil // deferred: stays in bucketUnsealed
 		}
 		r := m.recording(id, nil)
 		e := &chainEntry{
@@ -345,6 +349,11 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 					return err
 				}
 			}
+			if len(m.OrigSHA256) > 0 {
+				if err := tx.Bucket(bucketByOrig).Delete(a.origKey(m.OrigSHA256, id)); err != nil {
+					return err
+				}
+			}
 		} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan
 			return err
 		}
@@ -352,6 +361,9 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 			if err := deletePrefix(tx.Bucket(bucketChunks), blobPrefix(id, kind)); err != nil {
 				return err
 			}
+		}
+		if err := deletePrefix(tx.Bucket(bucketNotes), id[:]); err != nil {
+			return err
 		}
 		e := &chainEntry{typ: entryTombstone, time: nsOf(a.now()), id: id}
 		if lerr == nil {
@@ -391,7 +403,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // deleteIndexSuffix removes the time and call index entries of id by
 // scanning, for a recording whose metadata cannot be read.
 func deleteIndexSuffix(tx *bolt.Tx, id ID) error {
-	for _, name := range [][]byte{bucketByTime, bucketByCall} {
+	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig} {
 		b := tx.Bucket(name)
 		var keys [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

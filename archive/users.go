@@ -44,6 +44,19 @@ type User struct {
 	Role       Role
 	Extensions []string
 	Disabled   bool
+	// AccessList holds extra logins, extensions or numbers whose
+	// recordings this user may read (see MayRead).
+	AccessList []string
+	// Supervisor is the login of the user's supervisor (for four-eyes
+	// approvals); "" for none.
+	Supervisor string
+	// Seat marks a user who holds a recording seat (a licensed recorded
+	// line).
+	Seat bool
+	// MaySendLinks allows sending external links to recordings.
+	MaySendLinks bool
+	// MaySeeExternal allows the page of external accesses.
+	MaySeeExternal bool
 	// Set by the archive; ignored by PutUser.
 	HasPassword      bool
 	Created, Updated time.Time
@@ -86,6 +99,11 @@ type userRecord struct {
 	Role       Role          `json:"role"`
 	Extensions []string      `json:"extensions,omitempty"`
 	Disabled   bool          `json:"disabled,omitempty"`
+	AccessList []string      `json:"accessList,omitempty"`
+	Supervisor string        `json:"supervisor,omitempty"`
+	Seat       bool          `json:"seat,omitempty"`
+	MayLinks   bool          `json:"mayLinks,omitempty"`
+	MayExt     bool          `json:"mayExternal,omitempty"`
 	Created    int64         `json:"created"`
 	Updated    int64         `json:"updated"`
 	PW         *passwordHash `json:"pw,omitempty"`
@@ -95,6 +113,8 @@ func (r *userRecord) user() *User {
 	return &User{
 		Login: r.Login, Name: r.Name, Email: r.Email, Role: r.Role,
 		Extensions: slices.Clone(r.Extensions), Disabled: r.Disabled,
+		AccessList: slices.Clone(r.AccessList), Supervisor: r.Supervisor, Seat: r.Seat,
+		MaySendLinks: r.MayLinks, MaySeeExternal: r.MayExt,
 		HasPassword: r.PW != nil, Created: timeOf(r.Created), Updated: timeOf(r.Updated),
 	}
 }
@@ -114,10 +134,16 @@ func validUser(u *User) error {
 	if !u.Role.Valid() {
 		return fmt.Errorf("archive: user role %q: %w", u.Role, ErrInvalid)
 	}
-	if len(u.Extensions) > maxExtensions {
-		return fmt.Errorf("archive: user: too many extensions: %w", ErrInvalid)
+	if len(u.Extensions) > maxExtensions || len(u.AccessList) > maxExtensions {
+		return fmt.Errorf("archive: user: too many extensions or access-list entries: %w", ErrInvalid)
 	}
-	for _, s := range append([]string{u.Name, u.Email}, u.Extensions...) {
+	if u.Supervisor != "" {
+		if err := validLogin(u.Supervisor); err != nil {
+			return fmt.Errorf("archive: user: supervisor: %w", err)
+		}
+	}
+	fields := append([]string{u.Name, u.Email}, u.Extensions...)
+	for _, s := range append(fields, u.AccessList...) {
 		if len(s) > maxUserField || !utf8.ValidString(s) {
 			return fmt.Errorf("archive: user: field too long or not UTF-8: %w", ErrInvalid)
 		}
@@ -180,6 +206,8 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 		r := &userRecord{
 			V: curFormat, Login: u.Login, Name: u.Name, Email: u.Email, Role: u.Role,
 			Extensions: slices.Clone(u.Extensions), Disabled: u.Disabled, Created: now, Updated: now, PW: pw,
+			AccessList: slices.Clone(u.AccessList), Supervisor: u.Supervisor, Seat: u.Seat,
+			MayLinks: u.MaySendLinks, MayExt: u.MaySeeExternal,
 		}
 		if old != nil {
 			r.Created = old.Created
@@ -200,7 +228,8 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 	return nil
 }
 
-// DeleteUser removes a user. Cached authentications are dropped.
+// DeleteUser removes a user with their API tokens and sessions. Cached
+// authentications are dropped.
 func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 	k := a.userKey(login)
 	a.auth.invalidate()
@@ -208,6 +237,9 @@ func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 		b := tx.Bucket(bucketUsers)
 		if b.Get(k) == nil {
 			return ErrNotFound
+		}
+		if err := a.deleteUserSecrets(tx, login); err != nil {
+			return err
 		}
 		return b.Delete(k)
 	})

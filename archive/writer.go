@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -30,6 +31,10 @@ type Final struct {
 	DurationMs int64
 	GzipSHA256 []byte
 	Info       []byte // ingest result (JSON), at most 8 MiB
+	// Parties are the numbers and names of the call's parties (from SIP
+	// From/To), at most MaxParties of at most MaxPartyLen bytes each;
+	// MayRead matches them against a user's extensions and access list.
+	Parties []string
 }
 
 // Writer writes the two blobs of one recording. Its methods must be called
@@ -54,9 +59,13 @@ type blobWriter struct {
 	c    *chunkCipher
 	buf  *[]byte // pooled; plaintext at [1:1+n]
 	n    int
-	idx  uint64 // index of the chunk being filled
-	size int64
-	h    hash.Hash
+	// stage holds the start of a chunk until it outgrows stageMax: a live
+	// call's map grows by a few bytes a second, and a whole pooled chunk
+	// buffer per open call would be most of its memory.
+	stage []byte
+	idx   uint64 // index of the chunk being filled
+	size  int64
+	h     hash.Hash
 }
 
 func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
@@ -263,15 +272,32 @@ func (w *Writer) check() error {
 	return w.err
 }
 
+// stageMax is the most a blob's chunk start is kept in its own small buffer.
+const stageMax = 16 << 10
+
+// ensureBuf gives b a pooled chunk buffer, moving staged bytes into it.
+func (w *Writer) ensureBuf(b *blobWriter) {
+	if b.buf != nil {
+		return
+	}
+	b.buf = w.a.getBuf()
+	b.n = copy((*b.buf)[1:1+ChunkSize], b.stage)
+	b.stage = nil
+}
+
 func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 	if err := w.check(); err != nil {
 		return 0, err
 	}
+	if b.buf == nil && len(b.stage)+len(p) <= stageMax {
+		b.stage = append(b.stage, p...)
+		b.h.Write(p)
+		b.size += int64(len(p))
+		return len(p), nil
+	}
 	total := 0
 	for len(p) > 0 {
-		if b.buf == nil {
-			b.buf = w.a.getBuf()
-		}
+		w.ensureBuf(b)
 		m := copy((*b.buf)[1+b.n:1+ChunkSize], p)
 		b.h.Write(p[:m])
 		b.n += m
@@ -337,6 +363,9 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	if len(f.Info) > maxInfoLen || len(f.GzipSHA256) > 64 || f.DurationMs < 0 {
 		return nil, fmt.Errorf("archive: finish %s: info, gzip hash or duration out of range: %w", w.id, ErrInvalid)
 	}
+	if err := validParties(f.Parties); err != nil {
+		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
+	}
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
@@ -345,9 +374,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	var keys [2][chunkKeyLen]byte
 	var bufs []*[]byte
 	for i, b := range []*blobWriter{&w.orig, &w.mp} {
-		if b.buf == nil {
-			b.buf = w.a.getBuf()
-		}
+		w.ensureBuf(b)
 		vals[i] = b.c.seal(*b.buf, b.n, b.idx, true)
 		keys[i] = chunkKey(w.id, b.kind, b.idx)
 		bufs = append(bufs, b.buf)
@@ -361,6 +388,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	m.DurationMs = f.DurationMs
 	m.GzipSHA256 = bytes.Clone(f.GzipSHA256)
 	m.Info = bytes.Clone(f.Info)
+	m.Parties = slices.Clone(f.Parties)
 	m.OrigSize, m.MapSize = w.orig.size, w.mp.size
 	m.OrigSHA256, m.MapSHA256 = w.orig.h.Sum(nil), w.mp.h.Sum(nil)
 	box, err := sealMeta(w.mac, w.id, &m)
@@ -400,6 +428,9 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 			}
 		}
 		if err := tx.Bucket(bucketUnfinished).Delete(id[:]); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketByOrig).Put(w.a.origKey(m.OrigSHA256, id), []byte{}); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketUnsealed).Put(id[:], []byte{})

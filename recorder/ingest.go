@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -34,6 +35,9 @@ type Config struct {
 	// IdleTimeout ends an upload whose body sends nothing for this long.
 	// There is no limit on an upload's total duration.
 	IdleTimeout time.Duration
+	// ReadCoalesce is how long a live upload's reads wait to gather data
+	// after a short read (default 200 ms; negative disables).
+	ReadCoalesce time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -57,6 +61,7 @@ type Recorder struct {
 	name *regexp.Regexp
 
 	active sync.WaitGroup // uploads in progress
+	stats  counters
 }
 
 // Wait blocks until every upload in progress has been finished and sealed.
@@ -72,6 +77,9 @@ func New(arc *archive.Archive, cfg Config, log *slog.Logger) (*Recorder, error) 
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReadCoalesce == 0 {
+		cfg.ReadCoalesce = 200 * time.Millisecond
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -113,7 +121,7 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	defer r.active.Done()
 	name, err := CleanName(name)
 	if err != nil {
-		return nil, err
+		return nil, r.refuse(err)
 	}
 	fn, _ := ParseFileName(r.name, name) // a name we cannot parse still records
 
@@ -127,7 +135,7 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		gzHash = sha256.New()
 		zr, err := gzip.NewReader(io.TeeReader(head, gzHash))
 		if err != nil {
-			return nil, ErrNotCapture
+			return nil, r.refuse(ErrNotCapture)
 		}
 		plain, gzipped = zr, true
 	}
@@ -135,12 +143,12 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	ok, err := peekCapture(br)
 	if err != nil {
 		if gzipped {
-			return nil, ErrNotCapture
+			return nil, r.refuse(ErrNotCapture)
 		}
 		return nil, fmt.Errorf("recorder: read upload: %w", err)
 	}
 	if !ok {
-		return nil, ErrNotCapture
+		return nil, r.refuse(ErrNotCapture)
 	}
 
 	w, err := r.arc.Create(ctx, archive.NewRecording{
@@ -148,12 +156,21 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		Received: r.cfg.Now(), Gzip: gzipped,
 	})
 	if err != nil {
+		r.stats.failed.Add(1)
 		return nil, err
 	}
+	r.stats.uploads.Add(1)
+	r.stats.open.Add(1)
+	openCounted := true
+	defer func() {
+		if openCounted {
+			r.stats.open.Add(-1)
+		}
+	}()
 	log := r.log.With("recording", w.ID().String())
 	log.Debug("upload started", "gzip", gzipped)
 
-	tee := io.TeeReader(br, originalWriter{w})
+	tee := io.TeeReader(br, originalWriter{w, &r.stats.bytes})
 	a, readErr := Analyze(tee, mapSink{w})
 	state := archive.StateComplete
 	if readErr != nil {
@@ -163,7 +180,7 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	if a == nil {
 		a = &Analysis{Result: &Result{}}
 	}
-	final := archive.Final{State: state, StartTime: a.startTime(), DurationMs: a.durationMs()}
+	final := archive.Final{State: state, StartTime: a.startTime(), DurationMs: a.durationMs(), Parties: a.parties()}
 	if gzipped && readErr == nil {
 		// The compressed stream's trailer may still be unread.
 		if _, err := io.Copy(io.Discard, head); err == nil {
@@ -180,10 +197,15 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	// Finish even when the request's context is gone: what arrived is kept.
 	fctx := context.WithoutCancel(ctx)
 	rec, err := w.Finish(fctx, final)
+	r.stats.open.Add(-1)
+	openCounted = false
 	if err != nil {
+		r.stats.failed.Add(1)
 		return nil, fmt.Errorf("recorder: finish %s: %w", w.ID(), err)
 	}
+	r.stats.stored(state == archive.StateInterrupted, a.Result)
 	if err := r.seal(fctx, rec); err != nil {
+		r.stats.failed.Add(1)
 		return nil, err
 	}
 	log.Info("recording stored", "state", state, "bytes", rec.OrigSize,
@@ -192,9 +214,16 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 }
 
 // originalWriter and mapSink adapt an archive writer to io.Writer.
-type originalWriter struct{ w *archive.Writer }
+type originalWriter struct {
+	w *archive.Writer
+	n *atomic.Uint64 // bytes stored, for Stats
+}
 
-func (o originalWriter) Write(p []byte) (int, error) { return o.w.WriteOriginal(p) }
+func (o originalWriter) Write(p []byte) (int, error) {
+	n, err := o.w.WriteOriginal(p)
+	o.n.Add(uint64(n))
+	return n, err
+}
 
 type mapSink struct{ w *archive.Writer }
 
@@ -202,6 +231,11 @@ func (m mapSink) Write(p []byte) (int, error) { return m.w.WriteMap(p) }
 
 // seal computes the canonical exports of rec and seals it.
 func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
+	if !r.arc.Sealing(ctx) {
+		return nil // deferred; SealBacklog seals it once sealing is on
+	}
+	r.stats.sealing.Add(1)
+	defer r.stats.sealing.Add(-1)
 	ex, err := r.Exports(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("recorder: exports of %s: %w", rec.ID, err)
@@ -372,10 +406,12 @@ func (r *Recorder) recoverOne(ctx context.Context, id archive.ID) error {
 	}
 	rec, err = w.Finish(ctx, archive.Final{
 		State: archive.StateInterrupted, StartTime: a.startTime(), DurationMs: a.durationMs(), Info: info,
+		Parties: a.parties(),
 	})
 	if err != nil {
 		return err
 	}
+	r.stats.stored(true, a.Result)
 	r.log.Warn("recovered an upload cut off by an unclean stop", "recording", id.String(), "bytes", rec.OrigSize)
 	return r.seal(ctx, rec)
 }
@@ -422,7 +458,7 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad file name: one path segment of printable UTF-8, at most 255 bytes", http.StatusBadRequest)
 		return
 	}
-	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout}
+	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
 	rec, err := r.Ingest(req.Context(), name, body)
 	switch {
 	case errors.Is(err, ErrNotCapture):
@@ -445,15 +481,57 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 	})
 }
 
-// idleBody resets the connection's read deadline before every read, so a
-// long upload may take hours but a silent one ends after idle.
+// idleBody ends an upload whose body sends nothing for idle, however long
+// the upload as a whole takes. It also paces reads of live uploads: a phone
+// streaming a call sends a packet or two every 20 ms, and reading each as it
+// comes costs a system call and a wake-up per packet. After a short read it
+// waits coalesce before reading again, so the kernel's socket buffer
+// gathers the next few hundred milliseconds and one read takes them all.
+// Bulk uploads fill every read and are not slowed.
 type idleBody struct {
-	body io.Reader
-	rc   *http.ResponseController
-	idle time.Duration
+	body     io.Reader
+	rc       *http.ResponseController
+	idle     time.Duration
+	coalesce time.Duration
+	short    bool      // the last read was short: pause before the next
+	deadline time.Time // read deadline last set
 }
 
+// liveReadSize is the read length below which an upload counts as live.
+const liveReadSize = 2048
+
 func (b *idleBody) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
-	return b.body.Read(p)
+	if b.short && b.coalesce > 0 {
+		time.Sleep(b.coalesce)
+	}
+	// Move the deadline only when a good part of it is used up: setting it
+	// costs a timer update per read.
+	if now := time.Now(); b.deadline.Sub(now) < b.idle*3/4 {
+		b.deadline = now.Add(b.idle)
+		_ = b.rc.SetReadDeadline(b.deadline)
+	}
+	n, err := b.body.Read(p)
+	b.short = err == nil && n < liveReadSize && len(p) >= liveReadSize
+	return n, err
+}
+
+// parties returns the distinct numbers and display names of the calls'
+// From and To, in order of appearance, within the archive's limits.
+func (a *Analysis) parties() []string {
+	if a == nil || a.Result == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range a.Result.Calls {
+		for _, s := range []string{c.From.Number, c.From.Name, c.To.Number, c.To.Name} {
+			s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+			if s == "" || len(s) > archive.MaxPartyLen || seen[s] || len(out) == archive.MaxParties {
+				continue
+			}
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

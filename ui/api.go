@@ -27,9 +27,10 @@ type Media interface {
 
 // API serves the JSON API.
 type API struct {
-	arc   *archive.Archive
-	media Media
-	log   *slog.Logger
+	arc     *archive.Archive
+	media   Media
+	log     *slog.Logger
+	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 }
 
 // NewAPI returns the JSON API over arc.
@@ -48,8 +49,11 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /api/v1/recordings/{id}/audio.wav", a.wrap(a.recordingAudio))
 	mux.Handle("GET /api/v1/recordings/{id}/original.pcap", a.wrap(a.recordingOriginal))
 	mux.Handle("GET /api/v1/recordings/{id}/verify", a.wrap(a.recordingVerify))
+	mux.Handle("GET /api/v1/recordings/{id}/peaks", a.wrap(a.recordingPeaks))
+	mux.Handle("GET /api/v1/recordings/{id}/download.zip", a.wrap(a.recordingDownload))
 	mux.Handle("GET /api/v1/calls/{guid}/audio.wav", a.wrap(a.callAudio))
 	mux.Handle("GET /api/v1/calls/{guid}", a.wrap(a.callShow))
+	a.accountRoutes(mux) // api_routes.go: users, tokens, notes, audit, settings
 	return mux
 }
 
@@ -89,33 +93,46 @@ func (a *API) wrap(h appFunc) http.Handler {
 		}
 		if he.code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="callvault", charset="UTF-8"`)
+			w.Header().Add("WWW-Authenticate", `Bearer realm="callvault"`)
 		}
 		writeJSON(w, he.code, map[string]string{"error": he.msg})
 	})
 }
 
 func (a *API) authenticate(r *http.Request) (*archive.User, error) {
-	login, pass, ok := r.BasicAuth()
-	if !ok {
-		return nil, errStatus(http.StatusUnauthorized, "authentication required")
+	if r.Header.Get("Authorization") == "" {
+		if u, ok, err := SessionAuth(a.arc, r); ok { // the web UI's session cookie
+			if err != nil {
+				return nil, errStatus(http.StatusUnauthorized, "authentication required")
+			}
+			return u, nil
+		}
 	}
-	u, err := a.arc.Authenticate(r.Context(), login, pass)
-	if err != nil {
-		a.log.InfoContext(r.Context(), "api login failed", "login", login, "remote", r.RemoteAddr)
-		return nil, errStatus(http.StatusUnauthorized, "authentication required")
+	var u *archive.User
+	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		var err error
+		if u, err = a.arc.AuthenticateToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+			if !errors.Is(err, archive.ErrBadCredentials) {
+				return nil, err
+			}
+			a.log.InfoContext(r.Context(), "api token refused", "remote", r.RemoteAddr)
+			return nil, errStatus(http.StatusUnauthorized, "authentication required")
+		}
+	} else {
+		login, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, errStatus(http.StatusUnauthorized, "authentication required")
+		}
+		var err error
+		if u, err = a.arc.Authenticate(r.Context(), login, pass); err != nil {
+			a.log.InfoContext(r.Context(), "api login failed", "login", login, "remote", r.RemoteAddr)
+			return nil, errStatus(http.StatusUnauthorized, "authentication required")
+		}
 	}
 	if u.Role == archive.RoleIngest {
 		return nil, errStatus(http.StatusForbidden, "ingest accounts cannot read recordings")
 	}
 	return u, nil
-}
-
-// mayRead reports whether u may see rec: admins see all, others their own.
-func mayRead(u *archive.User, rec *archive.Recording) bool {
-	if u.Role == archive.RoleAdmin {
-		return true
-	}
-	return rec.User != "" && strings.EqualFold(rec.User, u.Login)
 }
 
 // recording loads {id} and checks the caller's right to it. A recording the
@@ -129,7 +146,7 @@ func (a *API) recording(r *http.Request, u *archive.User) (*archive.Recording, e
 	if err != nil {
 		return nil, err
 	}
-	if !mayRead(u, rec) {
+	if !archive.MayRead(u, rec) {
 		return nil, errStatus(http.StatusNotFound, "not found")
 	}
 	return rec, nil
@@ -184,7 +201,7 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 		return errStatus(http.StatusBadRequest, "q too long")
 	}
 	match := func(rec *archive.Recording) bool {
-		if !mayRead(u, rec) {
+		if !archive.MayRead(u, rec) {
 			return false
 		}
 		return text == "" || summarize(rec).matches(text)
@@ -259,6 +276,9 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		return err
 	}
+	if err := a.auditPlay(r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1)); err != nil {
+		return err
+	}
 	serveWAV(w, r, wav, rec.ID.String()+".wav", rec.Finished)
 	return nil
 }
@@ -279,6 +299,11 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	if err != nil {
 		return err
 	}
+	if startsAtZero(r) {
+		if err := a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, ""); err != nil {
+			return err
+		}
+	}
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
 	w.Header().Set("Cache-Control", "private, no-store")
@@ -298,6 +323,9 @@ func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive
 	if err != nil {
 		return err
 	}
+	if err := a.auditEvent(r.Context(), r, u, "verify", rec.ID.String(), res.Valid, verifyDetail(res)); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
@@ -314,7 +342,7 @@ func (a *API) callRecordings(r *http.Request, u *archive.User) ([]*archive.Recor
 	}
 	var out []*archive.Recording
 	for _, rec := range recs {
-		if mayRead(u, rec) {
+		if archive.MayRead(u, rec) {
 			out = append(out, rec)
 		}
 	}
@@ -351,6 +379,9 @@ func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User)
 	}
 	wav, err := a.media.WAV(r.Context(), recs, -1, opt)
 	if err != nil {
+		return err
+	}
+	if err := a.auditPlay(r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs))); err != nil {
 		return err
 	}
 	serveWAV(w, r, wav, "call.wav", recs[len(recs)-1].Finished)

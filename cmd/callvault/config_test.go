@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/archive"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -106,4 +110,124 @@ func TestIdleUpload(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestConfigValueErrors: values the decoder accepts but serve cannot use
+// are refused with the file, the line and the key.
+func TestConfigValueErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"[log]\n\nformat = \"xml\"\n", ":3: log.format"},
+		{"[server]\nlisten = \"nohostport\"\n", ":2: server.listen"},
+		{"[server]\nzones = [\"ui\", \"bogus\"]\n", ":2: server.zones: unknown zone \"bogus\""},
+		{"[[listeners]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nzones = [\"ingest\"]\n\n[[listeners]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\nzones = []\n", ":9: listeners[2].zones"},
+		{"[tls]\ncert_file = \"/x.pem\"\n", ":2: tls.cert_file"},
+		{"[log.levels]\nrecording = \"loud\"\n", ":2: log.levels.recording"},
+		{"[archive]\ndata = \"/srv/cv\"\nkey_file = \"/srv/cv/k\"\n", ":3: archive.key_file"},
+		{"[server]\nzones = [\"ops\"]\n", "no listener serves the \"ui\" zone"},
+	} {
+		p := writeConfig(t, c.text)
+		_, err := loadConfig(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), p) {
+			t.Errorf("%q: error %v, want %s%s…", c.text, err, p, c.want)
+		}
+	}
+	// Flags override the file.
+	cfg, err := loadConfig(writeConfig(t, "[server]\nlisten = \"127.0.0.1:1\"\n"), func(c *Config) { c.Server.Listen = "127.0.0.1:2" })
+	if err != nil || cfg.Server.Listen != "127.0.0.1:2" {
+		t.Fatalf("override: %v %v", cfg.Server.Listen, err)
+	}
+}
+
+// TestPackagedConfig: packaging/callvault.toml is valid, and with its
+// commented defaults uncommented it sets every key the daemon knows, so it
+// documents them all.
+func TestPackagedConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "packaging", "callvault.toml")
+	if _, err := loadConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for line := range strings.Lines(string(b)) {
+		if s, ok := strings.CutPrefix(line, "# "); ok && (strings.Contains(s, " = ") || strings.HasPrefix(s, "[")) {
+			line = s
+		}
+		lines = append(lines, line)
+	}
+	full := writeConfig(t, strings.Join(lines, ""))
+	if _, err := loadConfig(full); err != nil {
+		t.Fatalf("packaged config with defaults uncommented: %v", err)
+	}
+	keys := keyLines([]byte(strings.Join(lines, "")))
+	for _, k := range configKeys(reflect.TypeOf(Config{}), "") {
+		if keys[k] == 0 && keys[strings.Replace(k, "listeners.", "listeners[1].", 1)] == 0 {
+			t.Errorf("packaging/callvault.toml does not document %s", k)
+		}
+	}
+	// Every commented default is the embedded default.
+	def := defaultConfig()
+	if def.Server.ReadHeaderTimeout.String() != "10s" || !strings.Contains(string(b), "# read_header_timeout = \"10s\"") {
+		t.Error("read_header_timeout default out of step")
+	}
+	if !strings.Contains(string(b), fmt.Sprintf("# min_free_mb = %d", def.Health.MinFreeMB)) ||
+		!strings.Contains(string(b), fmt.Sprintf("# prefix = %q", def.Ingest.Prefix)) {
+		t.Error("documented defaults out of step with defaultConfig")
+	}
+}
+
+// configKeys lists the dotted TOML keys of a config struct.
+func configKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("toml")
+		ft := f.Type
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration{}) {
+			out = append(out, configKeys(ft, name+".")...)
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// TestConfigCommand: config check accepts a good file and names the line
+// of a bad one; keygen writes a key the archive opens and never replaces it.
+func TestConfigCommand(t *testing.T) {
+	ctx := context.Background()
+	var out, errb strings.Builder
+	good := writeConfig(t, "[server]\nlisten = \"127.0.0.1:0\"\n")
+	if err := run(ctx, []string{"config", "check", good}, &out, &errb); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Fatalf("check good: %v %q", err, out.String())
+	}
+	bad := writeConfig(t, "[server]\n\nlisten = 5\n")
+	if err := run(ctx, []string{"config", "check", bad}, &out, &errb); err == nil || !strings.Contains(err.Error(), bad+":3:") {
+		t.Fatalf("check bad: %v", err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	if err := run(ctx, []string{"config", "keygen", key}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	before, _ := os.ReadFile(key)
+	if err := run(ctx, []string{"config", "keygen", key}, &out, &errb); err == nil {
+		t.Fatal("keygen replaced a key")
+	}
+	if after, _ := os.ReadFile(key); string(after) != string(before) {
+		t.Fatal("key changed")
+	}
+	arc, err := archive.Open(filepath.Join(dir, "data", "callvault.db"), archive.Options{KeyFile: key, KDF: archive.FastKDF})
+	if err != nil {
+		t.Fatalf("archive does not open with the generated key: %v", err)
+	}
+	arc.Close()
 }

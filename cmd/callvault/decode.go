@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/recorder"
@@ -114,11 +116,8 @@ func decodeFile(in, out string, opt codec.WAVOptions) (*decodeJSON, error) {
 		if i > 0 {
 			name = strings.TrimSuffix(out, ".wav") + fmt.Sprintf("-%d.wav", i+1)
 		}
-		wav, err := codec.NewWAVReader([]codec.Segment{{Orig: orig, Map: mp, MapSize: mp.Size(), Layout: a.Result.Layout(i, a.Spans)}}, opt)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(name, wav); err != nil {
+		segs := []codec.Segment{{Orig: orig, Map: mp, MapSize: mp.Size(), Layout: a.Result.Layout(i, a.Spans)}}
+		if err := writeWAVFile(name, func() (*codec.WAVReader, error) { return codec.NewWAVReader(segs, opt) }); err != nil {
 			return nil, err
 		}
 		dc := decodeCall{File: name, CallID: c.CallID, From: c.From, To: c.To, DurationMs: c.DurationMs, Streams: []decodeStream{}}
@@ -143,13 +142,42 @@ func decodeFile(in, out string, opt codec.WAVOptions) (*decodeJSON, error) {
 	return res, nil
 }
 
-func writeFileAtomic(name string, r io.Reader) error {
+// writeWAVFile renders a WAV into name, atomically. Long files are rendered
+// in parts, one per CPU, each by its own reader into its own file range.
+func writeWAVFile(name string, open func() (*codec.WAVReader, error)) error {
+	first, err := open()
+	if err != nil {
+		return err
+	}
+	size := first.Size()
 	tmp, err := os.CreateTemp(filepath.Dir(name), ".callvault-*.wav")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
+	parts := int64(runtime.GOMAXPROCS(0))
+	if size < 4<<20 {
+		parts = 1
+	}
+	var g errgroup
+	for i := range parts {
+		from, to := size*i/parts, size*(i+1)/parts
+		g.Go(func() error {
+			r := first
+			if i > 0 {
+				if r, err = open(); err != nil {
+					return err
+				}
+			}
+			if _, err := r.Seek(from, io.SeekStart); err != nil {
+				return err
+			}
+			buf := make([]byte, 1<<20)
+			_, err := io.CopyBuffer(io.NewOffsetWriter(tmp, from), io.LimitReader(r, to-from), buf)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -157,4 +185,24 @@ func writeFileAtomic(name string, r io.Reader) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// errgroup runs functions concurrently and returns the first error.
+type errgroup struct {
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+func (g *errgroup) Go(f func() error) {
+	g.wg.Go(func() {
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err })
+		}
+	})
+}
+
+func (g *errgroup) Wait() error {
+	g.wg.Wait()
+	return g.err
 }

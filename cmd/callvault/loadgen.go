@@ -935,6 +935,8 @@ func (l *lgRun) print(stdout, stderr io.Writer, r *lgReport) {
 			fmt.Fprintf(w, "daemon:       pid %d over %.1fs steady state (%d samples): CPU %.1f%% of one core, %.2f%% of %d CPUs; RSS %.1f MiB before, peak %.1f MiB, %.1f KiB per open call\n",
 				d.PID, d.SteadyMs/1000, d.Samples, d.CPUOneCore, d.CPUMachine, d.NumCPU,
 				float64(d.RSSBeforeKiB)/1024, float64(d.RSSPeakKiB)/1024, d.RSSPerCallKiB)
+			fmt.Fprintf(w, "memory:       anonymous (heap, stacks, buffers) %.1f MiB before, peak %.1f MiB, %.1f KiB per open call\n",
+				float64(d.AnonBeforeKiB)/1024, float64(d.AnonPeakKiB)/1024, d.AnonPerCallKiB)
 		}
 	}
 	for _, e := range r.Errors {
@@ -1142,6 +1144,7 @@ type lgProcSample struct {
 	at    time.Time
 	ticks uint64 // utime + stime, in clock ticks
 	rss   uint64 // KiB
+	anon  uint64 // KiB of RssAnon: heap, stacks, buffers (not the mmap'd archive file)
 }
 
 type lgDaemonReport struct {
@@ -1155,6 +1158,12 @@ type lgDaemonReport struct {
 	RSSBeforeKiB  uint64  `json:"rssBeforeKiB"`
 	RSSPeakKiB    uint64  `json:"rssPeakKiB"`
 	RSSPerCallKiB float64 `json:"rssPerOpenCallKiB"`
+	// Anonymous memory (RssAnon): what open calls really cost. RSS also
+	// counts the archive file's pages mapped into the process, which grow
+	// with the data written and are the kernel's to reclaim.
+	AnonBeforeKiB  uint64  `json:"anonBeforeKiB"`
+	AnonPeakKiB    uint64  `json:"anonPeakKiB"`
+	AnonPerCallKiB float64 `json:"anonPerOpenCallKiB"`
 }
 
 func lgReadProc(pid int) (lgProcSample, error) {
@@ -1182,25 +1191,38 @@ func lgReadProc(pid int) (lgProcSample, error) {
 	if err != nil {
 		return s, err
 	}
+	found := false
 	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) >= 1 {
-				s.rss, err = strconv.ParseUint(f[0], 10, 64)
-				if err == nil && len(f) > 1 && strings.EqualFold(f[1], "mB") {
-					s.rss *= 1024
-				}
+		var dst *uint64
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if ok {
+			dst, found = &s.rss, true
+		} else if rest, ok = strings.CutPrefix(line, "RssAnon:"); ok {
+			dst = &s.anon
+		} else {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) >= 1 {
+			*dst, err = strconv.ParseUint(f[0], 10, 64)
+			if err != nil {
 				return s, err
+			}
+			if len(f) > 1 && strings.EqualFold(f[1], "mB") {
+				*dst *= 1024
 			}
 		}
 	}
-	return s, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	if !found {
+		return s, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return s, nil
 }
 
 // lgSampleProc samples pid at start, every second, and at end, and reports
 // its CPU use over [start, end] and its peak RSS then.
 func lgSampleProc(ctx context.Context, pid int, before lgProcSample, start, end time.Time, calls int) *lgDaemonReport {
-	r := &lgDaemonReport{PID: pid, NumCPU: runtime.NumCPU(), RSSBeforeKiB: before.rss}
+	r := &lgDaemonReport{PID: pid, NumCPU: runtime.NumCPU(), RSSBeforeKiB: before.rss, AnonBeforeKiB: before.anon}
 	if end.Sub(start) < 200*time.Millisecond {
 		r.Error = "no steady state to measure: --duration must exceed --ramp"
 		return r
@@ -1243,6 +1265,10 @@ func lgSampleProc(ctx context.Context, pid int, before lgProcSample, start, end 
 	}
 	for _, s := range samples {
 		r.RSSPeakKiB = max(r.RSSPeakKiB, s.rss)
+		r.AnonPeakKiB = max(r.AnonPeakKiB, s.anon)
+	}
+	if calls > 0 && r.AnonPeakKiB > before.anon {
+		r.AnonPerCallKiB = math.Round(float64(r.AnonPeakKiB-before.anon)/float64(calls)*10) / 10
 	}
 	if calls > 0 && r.RSSPeakKiB > before.rss {
 		r.RSSPerCallKiB = math.Round(float64(r.RSSPeakKiB-before.rss)/float64(calls)*10) / 10

@@ -40,8 +40,14 @@ const usage = `usage: callvault <command> [arguments]
 commands:
   serve    run the appliance (callvault serve [--config FILE] [--data DIR] [--listen ADDR])
   decode   turn a capture into WAV files without a daemon (callvault decode IN [-o OUT.wav] [--mono] [--json])
-  verify   check seals and the seal chain offline (callvault verify --data DIR [ID...])
+  verify   check seals and the seal chain offline (callvault verify --data DIR [ID...]),
+           or a downloaded zip (callvault verify FILE.zip [--pubkey KEY])
   loadgen  stream synthetic calls to a running appliance (callvault loadgen --streams N --duration D --url URL)
+  config   check a configuration file, or create an archive key (callvault config check|keygen FILE)
+  backup   snapshot the archive through the running daemon (callvault backup --out FILE [--url URL])
+  restore  put a backup in place, daemon stopped (callvault restore --in FILE [--data DIR])
+  compact  shrink the archive file, daemon stopped (callvault compact [--data DIR])
+  import   load pcap files and folders, resumable (callvault import [--url URL | --data DIR] PATH...)
   version  print the version
 `
 
@@ -57,6 +63,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDecode(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return runVerify(ctx, args[1:], stdout, stderr)
+	case "config":
+		return runConfig(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], stdout, stderr)
+	case "compact":
+		return runCompact(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

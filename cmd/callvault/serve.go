@@ -4,14 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/callvault/callvault/archive"
@@ -25,18 +26,30 @@ type serveOptions struct {
 	data    string
 	listen  string
 	keyFile string
-	// ready, when set, receives the bound address once the server listens
-	// (tests use it with --listen 127.0.0.1:0).
+	// ready, when set, receives the UI/API listener's bound address once
+	// every listener listens (tests use it with --listen 127.0.0.1:0).
 	ready func(addr string)
+}
+
+// apply lets the flags override the file.
+func (o *serveOptions) apply(c *Config) {
+	if o.data != "" {
+		c.Archive.Data = o.data
+	}
+	if o.listen != "" {
+		c.Server.Listen = o.listen
+	}
+	if o.keyFile != "" {
+		c.Archive.KeyFile = o.keyFile
+	}
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.config, "config", "", "TOML configuration file")
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&o.config, "config", "", "TOML configuration file (default "+installedConfig+" when it exists)")
 	fs.StringVar(&o.data, "data", "", "data directory (overrides archive.data)")
-	fs.StringVar(&o.listen, "listen", "", "address for UI, API and ingest (overrides server.listen)")
+	fs.StringVar(&o.listen, "listen", "", "address of the main listener (overrides server.listen)")
 	fs.StringVar(&o.keyFile, "key-file", "", "archive key file (overrides archive.key_file)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,111 +57,155 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
+	if o.config == "" {
+		if _, err := os.Stat(installedConfig); err == nil {
+			o.config = installedConfig
+		}
+	}
 	return serve(ctx, o, stdout, stderr)
 }
 
 func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(o.config)
+	cfg, err := loadConfig(o.config, o.apply)
 	if err != nil {
 		return err
 	}
-	if o.data != "" {
-		cfg.Archive.Data = o.data
-	}
-	if o.listen != "" {
-		cfg.Server.Listen = o.listen
-	}
-	if o.keyFile != "" {
-		cfg.Archive.KeyFile = o.keyFile
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
+	levels := newLogLevels(cfg.Log, stderr)
+	log := levels.Root()
 
 	var namePattern *regexp.Regexp
 	if cfg.Ingest.NamePattern != "" {
-		if namePattern, err = regexp.Compile(cfg.Ingest.NamePattern); err != nil {
-			return fmt.Errorf("config: ingest.name_pattern: %w", err)
-		}
+		namePattern = regexp.MustCompile(cfg.Ingest.NamePattern) // validated
 	}
-	arc, err := openArchive(&cfg, log)
+	m := newMetrics()
+	arc, err := openArchiveWith(&cfg, log, m.onCommit)
 	if err != nil {
 		return err
 	}
 	defer arc.Close()
 
-	if err := firstUsers(ctx, arc, stdout); err != nil {
+	if err := firstUsers(ctx, arc, &cfg, stdout); err != nil {
 		return err
 	}
 	rec, err := recorder.New(arc, recorder.Config{
 		Prefix: cfg.Ingest.Prefix, NamePattern: namePattern, IdleTimeout: cfg.Ingest.IdleTimeout.Duration,
-	}, log.With("subsystem", "recording"))
+	}, levels.Logger(subsysRecording))
 	if err != nil {
 		return err
 	}
 	if err := rec.Recover(ctx); err != nil {
 		return err
 	}
-	api := ui.NewAPI(arc, rec, log.With("subsystem", "gui"))
+	m.watch(arc, rec)
+	sw := watchSettings(ctx, arc, rec, levels, log) // trace levels, sealing backlog
+	defer sw.stop()
+	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
+	var certs *certSource
+	if cfg.usesTLS() {
+		if certs, err = newCertSource(&cfg, log); err != nil {
+			return err
+		}
+	}
 
-	mux := http.NewServeMux()
-	mux.Handle(cfg.Ingest.Prefix, rec.Handler())
-	mux.Handle("/api/v1/", api.Routes())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "callvault", version, "- JSON API under /api/v1/recordings")
-	})
-
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	// Trust zones: each subsystem mounts its routes in its zone; the
+	// listeners serve the zones the config gives them.
+	rt := newRoutes()
+	api := ui.NewAPI(arc, rec, levels.Logger(subsysGUI))
+	rt.handle(zoneUI, "/api/v1/", api.Routes())
+	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
+	uiKeyFile := ""
+	if pass, _ := cfg.passphrase(); pass == nil {
+		uiKeyFile = cfg.keyFile()
+	}
+	api.SetKeyFile(uiKeyFile)
+	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version}, levels.Logger(subsysGUI))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	addr := ln.Addr().String()
-	log.Info("callvault listening", "version", version, "addr", "http://"+addr, "data", cfg.Archive.Data)
-	if o.ready != nil {
-		o.ready(addr)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	rt.handle(zoneUI, "/", web.Routes())
+	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, levels.Logger(subsysConnections))
+	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
+	rt.handle(zoneOps, "GET /metrics", m.handler())
+	rt.handle(zoneOps, "GET /healthz", http.HandlerFunc(h.healthz))
+	rt.handle(zoneOps, "GET /readyz", http.HandlerFunc(h.readyz))
 
-	select {
-	case err := <-errc:
+	ls, err := listen(&cfg, rt, m, certs, levels.Logger(subsysConnections))
+	if err != nil {
 		return err
-	case <-ctx.Done():
+	}
+	errc := serveAll(ls)
+	for _, l := range ls {
+		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))
+	}
+	log.Info("callvault started", "version", version, "data", cfg.Archive.Data)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if o.ready != nil {
+		o.ready(uiListener(ls).ln.Addr().String())
+	}
+	h.ready.Store(true)
+	notify(log, "READY=1\nSTATUS=recording")
+	var serveErr error
+loop:
+	for {
+		select {
+		case serveErr = <-errc:
+			if serveErr != nil {
+				break loop
+			}
+		case <-hup:
+			notify(log, "RELOADING=1")
+			reload(o, levels, certs, log)
+			notify(log, "READY=1")
+		case <-ctx.Done():
+			break loop
+		}
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		// Uploads still open at the deadline: close their connections; the
-		// recorder finishes each as interrupted with what arrived.
-		_ = srv.Close()
-	}
+	h.ready.Store(false)
+	notify(log, "STOPPING=1")
+	shutdown(ls, cfg.Server.ShutdownTimeout.Duration)
 	rec.Wait()
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	return serveErr
+}
+
+// reload is SIGHUP: the config file's log levels and the certificate are
+// read again. Anything else in the file needs a restart.
+func reload(o serveOptions, levels *LogLevels, certs *certSource, log *slog.Logger) {
+	cfg, err := loadConfig(o.config, o.apply)
+	if err != nil {
+		log.Error("reload: keeping the running configuration", "err", err)
+		return
 	}
-	return nil
+	levels.apply(cfg.Log)
+	if certs != nil {
+		if err := certs.reload(); err != nil {
+			log.Error("reload: keeping the current certificate", "err", err)
+			return
+		}
+	}
+	log.Info("reloaded log levels and certificate")
+}
+
+func notify(log *slog.Logger, state string) {
+	if err := sdNotify(state); err != nil {
+		log.Warn("sd_notify failed", "err", err)
+	}
 }
 
 func openArchive(cfg *Config, log *slog.Logger) (*archive.Archive, error) {
+	return openArchiveWith(cfg, log, nil)
+}
+
+// openArchiveWith opens the configured archive; onCommit (may be nil)
+// receives every group commit.
+func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, time.Duration)) (*archive.Archive, error) {
 	pass, err := cfg.passphrase()
 	if err != nil {
 		return nil, err
 	}
-	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass}
+	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit}
 	if pass == nil {
 		opt.KeyFile = cfg.keyFile()
 	}
@@ -159,9 +216,9 @@ func openArchive(cfg *Config, log *slog.Logger) (*archive.Archive, error) {
 }
 
 // firstUsers creates the admin and ingest accounts on first start, with the
-// passwords from CALLVAULT_ADMIN_PASSWORD / CALLVAULT_INGEST_PASSWORD or
-// generated ones printed once.
-func firstUsers(ctx context.Context, arc *archive.Archive, stdout io.Writer) error {
+// passwords from setup.*_password_file, CALLVAULT_ADMIN_PASSWORD /
+// CALLVAULT_INGEST_PASSWORD, or generated ones printed once.
+func firstUsers(ctx context.Context, arc *archive.Archive, cfg *Config, stdout io.Writer) error {
 	users, err := arc.Users(ctx)
 	if err != nil {
 		return err
@@ -174,11 +231,21 @@ func firstUsers(ctx context.Context, arc *archive.Archive, stdout io.Writer) err
 		role  archive.Role
 		name  string
 		env   string
+		file  string
 	}{
-		{"admin", archive.RoleAdmin, "Administrator", "CALLVAULT_ADMIN_PASSWORD"},
-		{"ingest", archive.RoleIngest, "Recording devices", "CALLVAULT_INGEST_PASSWORD"},
+		{"admin", archive.RoleAdmin, "Administrator", "CALLVAULT_ADMIN_PASSWORD", cfg.Setup.AdminPasswordFile},
+		{"ingest", archive.RoleIngest, "Recording devices", "CALLVAULT_INGEST_PASSWORD", cfg.Setup.IngestPasswordFile},
 	} {
-		pw := os.Getenv(u.env)
+		pw, from := os.Getenv(u.env), u.env
+		if u.file != "" {
+			b, err := readSecret(u.file)
+			switch {
+			case err == nil:
+				pw, from = string(b), u.file
+			case !errors.Is(err, os.ErrNotExist):
+				return fmt.Errorf("config: setup password file: %w", err)
+			}
+		}
 		generated := pw == ""
 		if generated {
 			pw = rand.Text()
@@ -189,8 +256,10 @@ func firstUsers(ctx context.Context, arc *archive.Archive, stdout io.Writer) err
 		if generated {
 			fmt.Fprintf(stdout, "first start: created login %q with password %s (shown only now; set %s to choose it)\n", u.login, pw, u.env)
 		} else {
-			fmt.Fprintf(stdout, "first start: created login %q with the password from %s\n", u.login, u.env)
+			fmt.Fprintf(stdout, "first start: created login %q with the password from %s\n", u.login, from)
 		}
 	}
 	return nil
 }
+
+var errNotAdmin = errors.New("admin login required")

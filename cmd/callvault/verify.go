@@ -13,6 +13,9 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isZipVerify(args) {
+		return runVerifyZip(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "TOML configuration file")

@@ -26,7 +26,7 @@ var (
 const (
 	// readBufSize is the size of the bufio.Reader over the input. Records
 	// up to this size are returned without copying.
-	readBufSize = 64 << 10
+	readBufSize = 16 << 10
 	// maxBlockLen bounds a pcapng block and a pcap record. Larger ones are
 	// ErrCorrupt; nothing is allocated for them.
 	maxBlockLen = 16 << 20

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// authzWorld is a running appliance with people of every kind and
+// recordings only some of them may read.
+type authzWorld struct {
+	d       *daemon
+	clients map[string]*uiClient // by role name; "anonymous" has no session
+	recA    string               // alice's call with +47 12 34 56 78 (dave's access list names that number)
+	recB1   string               // bob's call, first segment
+	recB2   string               // bob's call, second segment (same call id)
+	guidA   string
+	guidB   string
+	noteA   string // alice's note on recA
+}
+
+// roles of the matrix, in the order they are reported.
+// Those allowed to change things come last, so a delete does not hide what
+// the others would have got.
+var authzRoles = []string{"anonymous", "sam", "bob", "carol", "dave", "alice", "admin"}
+
+func setupAuthz(t *testing.T) *authzWorld {
+	t.Helper()
+	d := startDaemon(t, "")
+	w := &authzWorld{d: d, clients: map[string]*uiClient{}}
+	admin := d.uiLogin(t, "admin", testAdminPassword)
+	w.clients["admin"] = admin
+	pw := func(login string) string { return "pw-" + login + "-0123456789" }
+	// alice and bob own recordings; carol's access list names alice; dave's
+	// names a number alice spoke to; sam is a supervisor of nobody's calls.
+	admin.createUser(t, "alice", pw("alice"), "user", url.Values{"extensions": {"201"}})
+	admin.createUser(t, "bob", pw("bob"), "user", url.Values{"extensions": {"202"}})
+	admin.createUser(t, "carol", pw("carol"), "user", url.Values{"accessList": {"alice"}})
+	admin.createUser(t, "dave", pw("dave"), "user", url.Values{"accessList": {"+47 12 34 56 78"}})
+	admin.createUser(t, "sam", pw("sam"), "supervisor", nil)
+	for _, l := range []string{"alice", "bob", "carol", "dave", "sam"} {
+		w.clients[l] = d.uiLogin(t, l, pw(l))
+	}
+	w.clients["anonymous"] = d.newUIClient(t)
+
+	w.guidA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaa0001"
+	w.guidB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbb0002"
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	w.recA = d.ingestSynth(t, w.guidA, "alice", synthCall{seconds: 3, start: start, callID: "a@pbx",
+		from: synthParty{"Åsa Øberg", "201"}, to: synthParty{"Jānis Bērziņš", "+4712345678"}})
+	w.recB1 = d.ingestSynth(t, w.guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour), callID: "b1@pbx",
+		from: synthParty{"Šarūnas Žukauskas", "5550100"}, to: synthParty{"Bob", "202"}})
+	w.recB2 = d.ingestSynth(t, w.guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour + time.Minute), callID: "b2@pbx",
+		from: synthParty{"Šarūnas Žukauskas", "5550100"}, to: synthParty{"Bob", "202"}})
+
+	resp, body := w.clients["alice"].post(t, "/recordings/"+w.recA+"/notes", url.Values{"text": {"Customer asked for a callback."}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice adds a note: %s\n%s", resp.Status, body)
+	}
+	_, page := w.clients["alice"].get(t, "/recordings/"+w.recA)
+	m := regexp.MustCompile(`/recordings/` + w.recA + `/notes/(\d+)/delete`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("alice's note is not on the recording page")
+	}
+	w.noteA = string(m[1])
+	return w
+}
+
+// expect says which roles get which status; roles not named get other.
+type expect struct {
+	ok     []string // these roles get okCode
+	okCode int
+	other  int            // everyone else (but anonymous, see anon)
+	anon   int            // 0: same as other
+	by     map[string]int // exceptions by role
+}
+
+func (e expect) code(role string) int {
+	if c, ok := e.by[role]; ok {
+		return c
+	}
+	if slices.Contains(e.ok, role) {
+		return e.okCode
+	}
+	if role == "anonymous" && e.anon != 0 {
+		return e.anon
+	}
+	return e.other
+}
+
+func TestAuthzMatrix(t *testing.T) {
+	w := setupAuthz(t)
+	a, b1, b2 := w.recA, w.recB1, w.recB2
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	members := []string{"alice", "carol", "dave", "sam", "bob", "admin"}
+	const guessed = "0123456789abcdef0123456789abcdef"
+
+	type route struct {
+		method, path string
+		form         url.Values
+		e            expect
+	}
+	page := func(path string, ok []string) route {
+		return route{"GET", path, nil, expect{ok: ok, okCode: 200, other: 404, anon: 303}}
+	}
+	api := func(path string, ok []string) route {
+		return route{"GET", path, nil, expect{ok: ok, okCode: 200, other: 404, anon: 401}}
+	}
+	adminPage := func(path string) route {
+		return route{"GET", path, nil, expect{ok: []string{"admin"}, okCode: 200, other: 403, anon: 303}}
+	}
+	adminPost := func(path string, form url.Values, okCode int) route {
+		return route{"POST", path, form, expect{ok: []string{"admin"}, okCode: okCode, other: 403, anon: 401}}
+	}
+	routes := []route{
+		{"GET", "/", nil, expect{ok: members, okCode: 200, anon: 303}},
+		{"GET", "/account", nil, expect{ok: members, okCode: 200, anon: 303}},
+		{"GET", "/login", nil, expect{ok: []string{"anonymous"}, okCode: 200, other: 303}},
+		{"GET", "/no/such/page", nil, expect{other: 404}},
+		page("/recordings/"+a, readA),
+		page("/recordings/"+b1, readB),
+		page("/recordings/"+b2, readB),
+		page("/recordings/"+guessed, nil),
+		page("/recordings/not-an-id", nil),
+		{"POST", "/recordings/" + a + "/verify", url.Values{}, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{"POST", "/recordings/" + b1 + "/verify", url.Values{}, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{"POST", "/recordings/" + guessed + "/notes", url.Values{"text": {"x"}}, expect{other: 404, anon: 401}},
+		{"POST", "/recordings/" + b1 + "/notes", url.Values{"text": {"hello"}}, expect{ok: readB, okCode: 303, other: 404, anon: 401}},
+		// alice's note: readers who are not the author get 403, others 404.
+		{"POST", "/recordings/" + a + "/notes/" + w.noteA, url.Values{"text": {"edited"}},
+			expect{ok: []string{"alice", "admin"}, okCode: 303, other: 404, anon: 401, by: map[string]int{"carol": 403, "dave": 403}}},
+		{"POST", "/recordings/" + a + "/notes/" + w.noteA + "/delete", url.Values{},
+			expect{ok: []string{"alice"}, okCode: 303, other: 404, anon: 401, by: map[string]int{"carol": 403, "dave": 403}}},
+		api("/api/v1/recordings/"+a, readA),
+		api("/api/v1/recordings/"+a+"/audio.wav", readA),
+		api("/api/v1/recordings/"+a+"/audio.wav?channels=mono", readA),
+		api("/api/v1/recordings/"+a+"/peaks?n=100", readA),
+		api("/api/v1/recordings/"+a+"/download.zip", readA),
+		api("/api/v1/recordings/"+a+"/original.pcap", readA),
+		api("/api/v1/recordings/"+a+"/verify", readA),
+		api("/api/v1/recordings/"+b1, readB),
+		api("/api/v1/recordings/"+b2+"/audio.wav", readB),
+		api("/api/v1/recordings/"+b2+"/download.zip", readB),
+		api("/api/v1/recordings/"+b1+"/original.pcap", readB),
+		api("/api/v1/calls/"+w.guidA, readA),
+		api("/api/v1/calls/"+w.guidA+"/audio.wav", readA),
+		api("/api/v1/calls/"+w.guidB+"/audio.wav", readB),
+		api("/api/v1/recordings/"+guessed+"/audio.wav", nil),
+		api("/api/v1/recordings/"+guessed+"/download.zip", nil),
+		adminPage("/admin/users"),
+		adminPage("/admin/users/new"),
+		adminPage("/admin/users/alice"),
+		adminPage("/admin/audit"),
+		adminPage("/admin/settings"),
+		adminPost("/admin/settings", url.Values{"pbxName": {"PBX"}, "timeZone": {"UTC"}, "sealing": {"on"}}, 303),
+		adminPost("/admin/users/sam", url.Values{"name": {"Sam"}, "role": {"supervisor"}}, 303),
+		adminPost("/admin/users/sam/tokens", url.Values{"label": {"t"}}, 200),
+		adminPost("/admin/settings/ingest", url.Values{"login": {"ingest"}, "password": {"ingest-test-password"}, "confirm": {"ingest-test-password"}}, 303),
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			c := w.clients[role]
+			var resp *http.Response
+			var body []byte
+			if rt.method == "GET" {
+				resp, body = c.get(t, rt.path)
+			} else {
+				resp, body = c.post(t, rt.path, rt.form)
+			}
+			want := rt.e.code(role)
+			if resp.StatusCode != want {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", rt.method, rt.path, role, resp.StatusCode, want, body)
+			}
+			if resp.StatusCode == 303 && role == "anonymous" && rt.method == "GET" &&
+				!strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+				t.Errorf("%s %s as anonymous redirects to %q, not to the login", rt.method, rt.path, resp.Header.Get("Location"))
+			}
+		}
+	}
+
+	// The recordings list shows each person exactly what they may read;
+	// bob's two segments are one call (one row).
+	wantList := map[string][]string{
+		"alice": {a}, "carol": {a}, "dave": {a}, "sam": nil, "bob": {b1}, "admin": {b1, a},
+	}
+	for role, want := range wantList {
+		_, body := w.clients[role].get(t, "/")
+		got := listedRecordings(body)
+		if !slices.Equal(got, want) {
+			t.Errorf("list as %s: %v, want %v", role, got, want)
+		}
+	}
+	// The JSON API list, with the session cookie, shows the same recordings.
+	for role, want := range wantList {
+		_, body := w.clients[role].get(t, "/api/v1/recordings")
+		for _, id := range []string{a, b1, b2} {
+			in := strings.Contains(string(body), id)
+			should := slices.Contains(want, id) || (id == b2 && slices.Contains(want, b1))
+			if in != should {
+				t.Errorf("API list as %s: recording %s listed=%t, want %t", role, id, in, should)
+			}
+		}
+	}
+
+	// HTTP Basic and Bearer reach the API with the same rights.
+	for _, role := range []string{"alice", "carol", "dave", "sam", "bob"} {
+		c := w.clients[role]
+		for _, id := range []string{a, b1} {
+			req, _ := http.NewRequest("GET", w.d.url+"/api/v1/recordings/"+id+"/audio.wav", nil)
+			req.SetBasicAuth(c.login, c.pass)
+			resp, _ := w.clients["anonymous"].do(t, req)
+			want := 404
+			if (id == a && slices.Contains(readA, role)) || (id == b1 && slices.Contains(readB, role)) {
+				want = 200
+			}
+			if resp.StatusCode != want {
+				t.Errorf("basic auth %s GET audio of %s: %d, want %d", role, id, resp.StatusCode, want)
+			}
+		}
+	}
+
+	// A form posted from another site is refused, even with a session.
+	req, _ := http.NewRequest("POST", w.d.url+"/recordings/"+a+"/notes", strings.NewReader("text=evil"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, _ := w.clients["alice"].do(t, req); resp.StatusCode != 403 {
+		t.Errorf("cross-site note post: %d, want 403", resp.StatusCode)
+	}
+	// No state change on GET: the POST-only routes refuse GET.
+	for _, p := range []string{"/logout", "/recordings/" + a + "/verify", "/recordings/" + a + "/notes", "/admin/settings/key"} {
+		if resp, _ := w.clients["admin"].get(t, p); resp.StatusCode != 405 && resp.StatusCode != 404 && resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", p, resp.StatusCode)
+		} else if p == "/logout" && resp.StatusCode == 200 {
+			t.Errorf("GET /logout answered 200")
+		}
+	}
+	if resp, _ := w.clients["admin"].get(t, "/"); resp.StatusCode != 200 {
+		t.Fatalf("admin's session ended after GETs of POST-only routes: %d", resp.StatusCode)
+	}
+	// An oversized form is refused.
+	big := url.Values{"text": {strings.Repeat("x", 70<<10)}}
+	if resp, _ := w.clients["alice"].post(t, "/recordings/"+a+"/notes", big); resp.StatusCode != 413 {
+		t.Errorf("70 KiB note form: %d, want 413", resp.StatusCode)
+	}
+	fmt.Fprintf(testWriter{t}, "authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
+}
+
+// testWriter writes to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

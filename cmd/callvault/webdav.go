@@ -1,0 +1,36 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/webdav"
+)
+
+// mountWebDAV mounts the read-only WebDAV tree of originals in the webdav
+// zone, and in the ingest zone the recorder's PUT handler behind the
+// WebDAV collection that devices probe. Each is mounted with and without
+// its trailing slash, so a PROPFIND of "/webdav" is not redirected.
+func mountWebDAV(rt *routes, arc *archive.Archive, put http.Handler, ingestPrefix string, log *slog.Logger) {
+	dav := webdav.New(arc, webdav.Options{}, log)
+	rt.handle(zoneWebDAV, dav.Prefix(), dav)
+	rt.handle(zoneWebDAV, strings.TrimSuffix(dav.Prefix(), "/"), dav)
+	ing := webdav.IngestCollection(put, ingestAuth(arc), ingestPrefix)
+	rt.handle(zoneIngest, ingestPrefix, ing)
+	rt.handle(zoneIngest, strings.TrimSuffix(ingestPrefix, "/"), ing)
+}
+
+// ingestAuth accepts the credentials of ingest and admin accounts, like
+// the recorder's PUT handler.
+func ingestAuth(arc *archive.Archive) func(r *http.Request) bool {
+	return func(r *http.Request) bool {
+		login, pass, ok := r.BasicAuth()
+		if !ok {
+			return false
+		}
+		u, err := arc.Authenticate(r.Context(), login, pass)
+		return err == nil && (u.Role == archive.RoleIngest || u.Role == archive.RoleAdmin)
+	}
+}

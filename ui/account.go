@@ -1,0 +1,165 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// minPasswordLen is the shortest password the UI accepts.
+const minPasswordLen = 10
+
+type tokenView struct {
+	ID, Label, Created, LastUsed string
+	RevokeURL                    string
+}
+
+type accountPage struct {
+	Base
+	Login, Name, Email, Role string
+	Extensions, AccessList   string
+	Tokens                   []tokenView
+	TokenURL                 string // where the create-token form posts
+	NewToken                 string // shown once, right after creation
+	PasswordError            string
+}
+
+func (u *UI) tokenViews(r *http.Request, rc *reqCtx, login, prefix string) ([]tokenView, error) {
+	toks, err := u.arc.Tokens(r.Context(), login)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tokenView, 0, len(toks))
+	for _, t := range toks {
+		lu := formatTime(t.LastUsed, rc.loc)
+		if lu == "" {
+			lu = "never"
+		}
+		out = append(out, tokenView{
+			ID: t.ID, Label: t.Label, Created: formatTime(t.Created, rc.loc), LastUsed: lu,
+			RevokeURL: prefix + "/" + urlPathEscape(t.ID) + "/revoke",
+		})
+	}
+	return out, nil
+}
+
+func (u *UI) accountPage(r *http.Request, rc *reqCtx) (accountPage, error) {
+	usr, err := u.arc.GetUser(r.Context(), rc.user.Login)
+	if err != nil {
+		return accountPage{}, err
+	}
+	toks, err := u.tokenViews(r, rc, usr.Login, "/account/tokens")
+	if err != nil {
+		return accountPage{}, err
+	}
+	return accountPage{
+		Base:  u.base(rc, "Account", "account"),
+		Login: usr.Login, Name: usr.Name, Email: usr.Email, Role: string(usr.Role),
+		Extensions: strings.Join(usr.Extensions, ", "), AccessList: strings.Join(usr.AccessList, ", "),
+		Tokens: toks, TokenURL: "/account/tokens",
+	}, nil
+}
+
+func (u *UI) accountShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	p, err := u.accountPage(r, rc)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("changed") == "1" {
+		p.Flash = "Your password was changed."
+	}
+	u.render(w, r, http.StatusOK, "account.html", p)
+	return nil
+}
+
+// checkNewPassword returns a message for a password that is not
+// acceptable, or "".
+func checkNewPassword(pw, confirm string) string {
+	switch {
+	case utf8.RuneCountInString(pw) < minPasswordLen:
+		return "The new password must have at least 10 characters."
+	case len(pw) > maxPasswordField:
+		return "The new password is too long."
+	case pw != confirm:
+		return "The two new passwords differ."
+	}
+	return ""
+}
+
+func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	cur := r.PostForm.Get("current")
+	pw, confirm := r.PostForm.Get("new"), r.PostForm.Get("confirm")
+	fail := func(code int, msg string) error {
+		p, err := u.accountPage(r, rc)
+		if err != nil {
+			return err
+		}
+		p.PasswordError = msg
+		u.render(w, r, code, "account.html", p)
+		return nil
+	}
+	if msg := checkNewPassword(pw, confirm); msg != "" {
+		return fail(http.StatusBadRequest, msg)
+	}
+	now := u.opts.Now()
+	ip := clientIP(r)
+	if wait := u.limiter.blocked(ip, rc.user.Login, now); wait > 0 {
+		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(wait)+".")
+	}
+	usr, err := u.arc.Authenticate(r.Context(), rc.user.Login, cur)
+	if err != nil {
+		if !errors.Is(err, archive.ErrBadCredentials) {
+			return err
+		}
+		u.limiter.fail(ip, rc.user.Login, now)
+		u.audit(r, rc, "password.change", rc.user.Login, false, "wrong current password")
+		return fail(http.StatusBadRequest, "The current password is wrong.")
+	}
+	if err := u.arc.PutUser(r.Context(), *usr, pw); err != nil {
+		return err
+	}
+	// Other sessions of this login end: whoever knew the old password
+	// is logged out everywhere else.
+	if _, err := u.arc.DeleteSessions(r.Context(), usr.Login, rc.session); err != nil {
+		return err
+	}
+	u.audit(r, rc, "password.change", rc.user.Login, true, "")
+	redirect(w, r, "/account?changed=1")
+	return nil
+}
+
+// maxTokenLabel bounds a token's label.
+const maxTokenLabel = 100
+
+func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	label := strings.TrimSpace(r.PostForm.Get("label"))
+	if label == "" || len(label) > maxTokenLabel {
+		return &pageError{http.StatusBadRequest, "A token needs a label of at most 100 characters."}
+	}
+	token, info, err := u.arc.CreateToken(r.Context(), rc.user.Login, label)
+	if err != nil {
+		return err
+	}
+	u.audit(r, rc, "token.create", rc.user.Login, true, "token "+info.ID+" "+label)
+	p, err := u.accountPage(r, rc)
+	if err != nil {
+		return err
+	}
+	p.NewToken = token
+	p.Flash = "Token created. Copy it now: it is shown only once."
+	u.render(w, r, http.StatusOK, "account.html", p)
+	return nil
+}
+
+func (u *UI) accountTokenRevoke(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	id := r.PathValue("token")
+	if err := u.arc.RevokeToken(r.Context(), rc.user.Login, id); err != nil {
+		return err
+	}
+	u.audit(r, rc, "token.revoke", rc.user.Login, true, "token "+id)
+	redirect(w, r, "/account")
+	return nil
+}

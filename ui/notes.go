@@ -1,0 +1,123 @@
+package ui
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// maxNoteText bounds a note's text.
+const maxNoteText = 10000
+
+func isNotFound(err error) bool { return errors.Is(err, archive.ErrNotFound) }
+
+// noteText reads and checks the form's text; msg is non-empty when it is
+// not acceptable.
+func noteText(r *http.Request) (text, msg string) {
+	text = strings.TrimSpace(strings.ReplaceAll(r.PostForm.Get("text"), "\r\n", "\n"))
+	switch {
+	case text == "":
+		return "", "A note needs some text."
+	case len(text) > maxNoteText:
+		return "", "A note may have at most 10,000 characters."
+	}
+	return text, ""
+}
+
+// noteFail shows the recording page again with msg.
+func (u *UI) noteFail(w http.ResponseWriter, r *http.Request, rc *reqCtx, rec *archive.Recording, msg string) error {
+	p, err := u.recordingPage(r, rc, rec)
+	if err != nil {
+		return err
+	}
+	p.NoteError = msg
+	u.render(w, r, http.StatusBadRequest, "recording.html", p)
+	return nil
+}
+
+func (u *UI) noteAdd(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	text, msg := noteText(r)
+	if msg != "" {
+		return u.noteFail(w, r, rc, rec, msg)
+	}
+	n, err := u.arc.AddNote(r.Context(), rec.ID, rc.user.Login, text)
+	if err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
+		}
+		return err
+	}
+	u.audit(r, rc, "note.add", rec.ID.String(), true, "note "+strconv.FormatUint(n.ID, 10))
+	redirect(w, r, "/recordings/"+rec.ID.String()+"#notes")
+	return nil
+}
+
+// loadNote finds note {note} of the recording and checks the viewer may
+// change it.
+func (u *UI) loadNote(r *http.Request, rc *reqCtx, rec *archive.Recording) (*archive.Note, error) {
+	id, err := strconv.ParseUint(r.PathValue("note"), 10, 64)
+	if err != nil {
+		return nil, &pageError{http.StatusNotFound, "There is no such note."}
+	}
+	notes, err := u.arc.Notes(r.Context(), rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range notes {
+		if notes[i].ID == id {
+			if !mayEditNote(rc.user, &notes[i]) {
+				return nil, &pageError{http.StatusForbidden, "Only the author or an administrator may change this note."}
+			}
+			return &notes[i], nil
+		}
+	}
+	return nil, &pageError{http.StatusNotFound, "There is no such note."}
+}
+
+func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	n, err := u.loadNote(r, rc, rec)
+	if err != nil {
+		return err
+	}
+	text, msg := noteText(r)
+	if msg != "" {
+		return u.noteFail(w, r, rc, rec, msg)
+	}
+	if _, err := u.arc.EditNote(r.Context(), rec.ID, n.ID, text); err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
+		}
+		return err
+	}
+	u.audit(r, rc, "note.edit", rec.ID.String(), true, "note "+strconv.FormatUint(n.ID, 10))
+	redirect(w, r, "/recordings/"+rec.ID.String()+"#notes")
+	return nil
+}
+
+func (u *UI) noteDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	n, err := u.loadNote(r, rc, rec)
+	if err != nil {
+		return err
+	}
+	if err := u.arc.DeleteNote(r.Context(), rec.ID, n.ID); err != nil {
+		return err
+	}
+	u.audit(r, rc, "note.delete", rec.ID.String(), true, "note "+strconv.FormatUint(n.ID, 10))
+	redirect(w, r, "/recordings/"+rec.ID.String()+"#notes")
+	return nil
+}

@@ -1,0 +1,144 @@
+package ui
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestComputePeaks(t *testing.T) {
+	wav := fakeWAV(8000) // left: i*37-3000 (wrapping int16), right: -i*11
+	p, err := ComputePeaks(bytes.NewReader(wav), int64(len(wav)), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.N != 4 || p.Frames != 8000 || p.Rate != 8000 || p.Channels != 2 {
+		t.Fatalf("shape: %+v", p)
+	}
+	// Reference: the same buckets computed the slow way.
+	for c := range 2 {
+		for b := range 4 {
+			lo, hi := int16(32767), int16(-32768)
+			for i := b * 2000; i < (b+1)*2000; i++ {
+				v := int16(binary.LittleEndian.Uint16(wav[44+4*i+2*c:]))
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			if p.Min[c][b] != lo || p.Max[c][b] != hi {
+				t.Fatalf("channel %d bucket %d: %d..%d, want %d..%d", c, b, p.Min[c][b], p.Max[c][b], lo, hi)
+			}
+		}
+	}
+	// Fewer frames than buckets: one bucket per frame.
+	short := fakeWAV(3)
+	p, err = ComputePeaks(bytes.NewReader(short), int64(len(short)), 800)
+	if err != nil || p.N != 3 || p.Max[1][2] != -22 {
+		t.Fatalf("3 frames: %+v %v", p, err)
+	}
+	// No audio.
+	empty := fakeWAV(0)
+	if p, err := ComputePeaks(bytes.NewReader(empty), int64(len(empty)), 800); err != nil || p.N != 0 {
+		t.Fatalf("empty: %+v %v", p, err)
+	}
+	// A stream shorter than its size says ends early without error.
+	if _, err := ComputePeaks(io.LimitReader(bytes.NewReader(wav), 1000), int64(len(wav)), 10); err != nil {
+		t.Fatalf("short stream: %v", err)
+	}
+	for _, bad := range [][]byte{nil, []byte("RIFF"), append([]byte("RIFX"), wav[4:]...)} {
+		if _, err := ComputePeaks(bytes.NewReader(bad), int64(len(bad)), 10); err == nil {
+			t.Fatalf("accepted %q", bad)
+		}
+	}
+}
+
+func FuzzComputePeaks(f *testing.F) {
+	f.Add(fakeWAV(100), 10)
+	f.Add(fakeWAV(1), 800)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 1 || n > maxPeaks {
+			return
+		}
+		p, err := ComputePeaks(bytes.NewReader(b), int64(len(b)), n)
+		if err != nil {
+			return
+		}
+		if p.N > n || len(p.Min) != p.Channels || len(p.Max) != p.Channels {
+			t.Fatalf("shape: %+v", p)
+		}
+		for c := range p.Channels {
+			for i := range p.N {
+				if p.Min[c][i] > p.Max[c][i] && int64(i) < p.Frames {
+					t.Fatalf("min > max at %d", i)
+				}
+			}
+		}
+	})
+}
+
+func FuzzVerifyZip(f *testing.F) {
+	_, priv := testKey(1)
+	f.Add(sealedZip(f, priv, fakeWAV(10), true))
+	f.Add([]byte("PK\x03\x04"))
+	pub, _ := testKey(1)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rep, err := VerifyZip(bytes.NewReader(b), int64(len(b)), pub)
+		if err == nil && rep == nil {
+			t.Fatal("nil report without error")
+		}
+	})
+}
+
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/", "/recordings/x?q=1", "//evil", "/\\evil", "https://evil/", "/%2F%2Fevil", "javascript:alert(1)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := safeNext(s)
+		if !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, "/\\") {
+			t.Fatalf("safeNext(%q) = %q", s, n)
+		}
+		u, err := url.Parse(n)
+		if err != nil || u.Host != "" || u.Scheme != "" {
+			t.Fatalf("safeNext(%q) = %q leaves the site", s, n)
+		}
+	})
+}
+
+func FuzzSplitList(f *testing.F) {
+	f.Add("201, 202;\n alice ,,")
+	f.Fuzz(func(t *testing.T, s string) {
+		seen := map[string]bool{}
+		for _, x := range splitList(s) {
+			if x == "" || x != strings.TrimSpace(x) || strings.ContainsAny(x, ",;\n") || seen[x] {
+				t.Fatalf("splitList(%q) gave %q", s, x)
+			}
+			seen[x] = true
+		}
+	})
+}
+
+func TestLimiterBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(func() time.Time { return now })
+	for i := range limitMaxEntries + 500 {
+		l.fail("10.0.0."+itoa(i), "user"+itoa(i), now.Add(time.Duration(i)*time.Millisecond))
+	}
+	if len(l.byIP) > limitMaxEntries || len(l.byLogin) > limitMaxEntries {
+		t.Fatalf("tables grew to %d / %d entries", len(l.byIP), len(l.byLogin))
+	}
+	// The newest failures are still counted.
+	last := limitMaxEntries + 499
+	for range limitPerLogin {
+		l.fail("192.0.2.1", "user"+itoa(last), now)
+	}
+	if l.blocked("192.0.2.2", "user"+itoa(last), now) == 0 {
+		t.Fatal("a login under attack is not blocked")
+	}
+	if clientIP(&http.Request{RemoteAddr: "[2001:db8:1:2:3:4:5:6]:443"}) != "2001:db8:1:2::/64" {
+		t.Fatal("IPv6 addresses are not counted by /64")
+	}
+}

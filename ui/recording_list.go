@@ -1,0 +1,260 @@
+package ui
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// listPageSize is the number of calls per list page.
+const listPageSize = 50
+
+type listRow struct {
+	URL        string
+	When       string
+	WhenISO    string
+	Duration   string
+	Direction  string // "in", "out" or ""
+	DirLabel   string
+	With       string // the other party (or both parties)
+	User       string // the owner's display name
+	Segments   int
+	Sealed     bool
+	State      string // "" when complete
+	StateLabel string
+}
+
+type listPage struct {
+	Base
+	Q, From, To, Dir string
+	Rows             []listRow
+	NextURL          string // the next (older) page
+	FirstURL         string // the first page, when not on it
+	Filtered         bool
+}
+
+// listFilter is the list's query, parsed.
+type listFilter struct {
+	q        string // lower case
+	from, to time.Time
+	dir      string
+}
+
+// parseDate reads YYYY-MM-DD in loc.
+func parseDate(s string, loc *time.Location) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.ParseInLocation(time.DateOnly, s, loc)
+}
+
+// group is one call on the list: its segments the viewer may read,
+// oldest first.
+type group struct {
+	segs []*archive.Recording
+}
+
+// newer reports whether a sorts after b in the list's order (time, then ID).
+func newer(a, b *archive.Recording) bool {
+	ta, tb := recTime(a), recTime(b)
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) > 0
+}
+
+func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q := r.URL.Query()
+	p := listPage{
+		Base: u.base(rc, "Recordings", "recordings"),
+		Q:    strings.TrimSpace(q.Get("q")), From: q.Get("from"), To: q.Get("to"), Dir: q.Get("dir"),
+	}
+	var f listFilter
+	var err error
+	f.q = strings.ToLower(p.Q)
+	if len(f.q) > 200 {
+		return &pageError{http.StatusBadRequest, "The search text is too long."}
+	}
+	if f.from, err = parseDate(p.From, rc.loc); err != nil {
+		p.Error, p.From = "The from date is not a date.", ""
+	}
+	if f.to, err = parseDate(p.To, rc.loc); err != nil {
+		p.Error, p.To = "The to date is not a date.", ""
+	} else if !f.to.IsZero() {
+		f.to = f.to.AddDate(0, 0, 1) // inclusive
+	}
+	switch p.Dir {
+	case dirIn, dirOut:
+		f.dir = p.Dir
+	default:
+		p.Dir = ""
+	}
+	p.Filtered = p.Q != "" || p.From != "" || p.To != "" || p.Dir != ""
+
+	users, err := u.arc.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	idx := userIndex(users)
+	me := rc.user
+	groups := map[string]*group{}
+	matchOne := func(rec *archive.Recording) bool {
+		in := parseRecInfo(rec.Info)
+		if f.dir != "" && callDirection(in, idx[strings.ToLower(rec.User)]) != f.dir {
+			return false
+		}
+		if f.q == "" {
+			return true
+		}
+		if summarize(rec).matches(f.q) || strings.Contains(strings.ToLower(ownerName(idx, rec.User)), f.q) {
+			return true
+		}
+		for _, s := range rec.Parties {
+			if strings.Contains(strings.ToLower(s), f.q) {
+				return true
+			}
+		}
+		return false
+	}
+	// A call with several segments is one row, placed where its newest
+	// readable segment falls, so it appears once across pages.
+	match := func(rec *archive.Recording) bool {
+		if !archive.MayRead(me, rec) {
+			return false
+		}
+		if rec.CallGUID == "" {
+			return matchOne(rec)
+		}
+		segs, err := u.arc.ByCall(r.Context(), rec.CallGUID)
+		if err != nil {
+			segs = []*archive.Recording{rec}
+		}
+		var mine []*archive.Recording
+		var newest *archive.Recording
+		for _, s := range segs {
+			if !archive.MayRead(me, s) {
+				continue
+			}
+			mine = append(mine, s)
+			if newest == nil || newer(s, newest) {
+				newest = s
+			}
+		}
+		if newest == nil || newest.ID != rec.ID {
+			return false
+		}
+		for _, s := range mine {
+			if matchOne(s) {
+				groups[rec.ID.String()] = &group{segs: mine}
+				return true
+			}
+		}
+		return false
+	}
+	recs, next, err := u.arc.List(r.Context(), archive.Query{
+		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
+	})
+	if errors.Is(err, archive.ErrInvalid) {
+		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+	}
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		g := groups[rec.ID.String()]
+		if g == nil {
+			g = &group{segs: []*archive.Recording{rec}}
+		}
+		p.Rows = append(p.Rows, u.listRow(g, idx, rc.loc))
+	}
+	keep := url.Values{}
+	for k, v := range map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir} {
+		if v != "" {
+			keep.Set(k, v)
+		}
+	}
+	if next != "" {
+		nv := url.Values{}
+		for k, v := range keep {
+			nv[k] = v
+		}
+		nv.Set("cursor", next)
+		p.NextURL = "/?" + nv.Encode()
+	}
+	if q.Get("cursor") != "" {
+		p.FirstURL = "/"
+		if len(keep) > 0 {
+			p.FirstURL += "?" + keep.Encode()
+		}
+	}
+	u.render(w, r, http.StatusOK, "recordings.html", p)
+	return nil
+}
+
+func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Location) listRow {
+	first := g.segs[0]
+	var dur int64
+	sealed := true
+	state := archive.StateComplete
+	var withs []string
+	dir := dirUnknown
+	for _, s := range g.segs {
+		dur += s.DurationMs
+		sealed = sealed && s.Seal != nil
+		if s.State != archive.StateComplete {
+			state = s.State
+		}
+		in := parseRecInfo(s.Info)
+		d := callDirection(in, users[strings.ToLower(s.User)])
+		if dir == dirUnknown {
+			dir = d
+		}
+		if w := remoteParty(in, d); w != "" && !containsStr(withs, w) {
+			withs = append(withs, w)
+		}
+	}
+	row := listRow{
+		URL:  "/recordings/" + first.ID.String(),
+		When: formatTime(recTime(first), loc), WhenISO: isoTime(recTime(first)),
+		Duration: formatDuration(dur), Direction: dir, DirLabel: directionLabel(dir),
+		With: strings.Join(withs, "; "), User: ownerName(users, first.User),
+		Segments: len(g.segs), Sealed: sealed,
+	}
+	if row.With == "" {
+		row.With = "unknown"
+	}
+	if row.User == "" {
+		row.User = "—"
+	}
+	if state != archive.StateComplete {
+		row.State = string(state)
+		row.StateLabel = stateLabel(state)
+	}
+	return row
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func stateLabel(s archive.State) string {
+	switch s {
+	case archive.StateComplete:
+		return "complete"
+	case archive.StateRecording:
+		return "recording now"
+	case archive.StateInterrupted:
+		return "interrupted"
+	}
+	return string(s)
+}

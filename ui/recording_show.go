@@ -1,0 +1,331 @@
+package ui
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/callvault/callvault/archive"
+)
+
+type recView struct {
+	ID                                     string
+	Title                                  string
+	Start, StartISO, Duration              string
+	Received, Finished                     string
+	State, StateLabel                      string
+	User, UserName                         string
+	FileName, CallGUID                     string
+	Direction, DirLabel                    string
+	Size, SHA256                           string
+	Device                                 string
+	Truncated                              bool
+	Damage                                 string
+	Warnings                               []string
+	DownloadURL, OriginalURL, PageURL      string
+	AudioURL, MonoURL, PeaksURL, MonoPeaks string
+}
+
+type callView struct {
+	Number          int // 1-based
+	URL             string
+	Selected        bool
+	From, To        string
+	Start, StartISO string
+	Duration        string
+	Codecs          string
+	Packets, Lost   int
+	LossPct         string
+	DTMF            string
+	SIPCallID       string
+	Streams         []streamView
+}
+
+type streamView struct {
+	Side          string // "Remote (left)" / "Local (right)"
+	Codec         string
+	Src, Dst      string
+	Packets, Lost int
+	LossPct       string
+	Jitter        string
+	Unsupported   bool
+}
+
+type segmentView struct {
+	URL, When, Duration string
+	Current             bool
+}
+
+type noteView struct {
+	ID                 uint64
+	Author             string
+	Created, Updated   string
+	Edited             bool
+	Text               string
+	MayEdit            bool
+	EditURL, DeleteURL string
+}
+
+type sealView2 struct {
+	Seq                 uint64
+	Time                string
+	Orig, Map, Meta     string
+	Exports             []string
+	KeyFingerprint      string
+	PublicKey           string
+	PrevHash, Signature string
+}
+
+type verifyView struct {
+	Valid    bool
+	Problems []string
+}
+
+type recordingPage struct {
+	Base
+	Rec       recView
+	Calls     []callView
+	Call      *callView // the selected call
+	Segments  []segmentView
+	Notes     []noteView
+	NoteURL   string
+	VerifyURL string
+	Seal      *sealView2
+	Verify    *verifyView
+	NoteError string
+}
+
+// loadRecording reads {id} and checks the viewer's right to it; a
+// recording the viewer may not read is not found, like a missing one.
+func (u *UI) loadRecording(r *http.Request, rc *reqCtx) (*archive.Recording, error) {
+	id, err := archive.ParseID(r.PathValue("id"))
+	if err != nil {
+		return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+	}
+	rec, err := u.arc.Get(r.Context(), id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+		}
+		return nil, err
+	}
+	if !archive.MayRead(rc.user, rec) {
+		return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+	}
+	return rec, nil
+}
+
+func (u *UI) recordingShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	p, err := u.recordingPage(r, rc, rec)
+	if err != nil {
+		return err
+	}
+	u.render(w, r, http.StatusOK, "recording.html", p)
+	return nil
+}
+
+// selectedCall reads ?call=N (1-based), default 1.
+func selectedCall(r *http.Request, n int) int {
+	c, err := strconv.Atoi(r.URL.Query().Get("call"))
+	if err != nil || c < 1 || c > n {
+		return 1
+	}
+	return c
+}
+
+func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) (recordingPage, error) {
+	ctx := r.Context()
+	users, err := u.arc.Users(ctx)
+	if err != nil {
+		return recordingPage{}, err
+	}
+	idx := userIndex(users)
+	in := parseRecInfo(rec.Info)
+	owner := idx[strings.ToLower(rec.User)]
+	dir := callDirection(in, owner)
+	id := rec.ID.String()
+	page := "/recordings/" + id
+	api := "/api/v1/recordings/" + id
+	p := recordingPage{NoteURL: page + "/notes", VerifyURL: page + "/verify"}
+	v := recView{
+		ID: id, Start: formatTime(recTime(rec), rc.loc), StartISO: isoTime(recTime(rec)),
+		Duration: formatDuration(rec.DurationMs),
+		Received: formatTime(rec.Received, rc.loc), Finished: formatTime(rec.Finished, rc.loc),
+		State: string(rec.State), StateLabel: stateLabel(rec.State),
+		User: rec.User, UserName: ownerName(idx, rec.User),
+		FileName: rec.FileName, CallGUID: rec.CallGUID,
+		Direction: dir, DirLabel: directionLabel(dir),
+		Size: formatBytes(rec.OrigSize), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
+		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings,
+		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
+	}
+	if in.Name.MAC != "" || in.Name.Serial != "" {
+		v.Device = strings.TrimSpace(in.Name.MAC + " " + in.Name.Serial)
+	}
+	v.Title = remoteParty(in, dir)
+	if v.Title == "" {
+		v.Title = "Recording of " + v.UserName
+	}
+
+	sel := selectedCall(r, len(in.Result.Calls))
+	for i, c := range in.Result.Calls {
+		codecs, packets, lost := callStats(in, i)
+		cv := callView{
+			Number: i + 1, URL: page + "?call=" + strconv.Itoa(i+1), Selected: i+1 == sel,
+			From: c.From.String(), To: c.To.String(),
+			Start: formatTime(c.Start, rc.loc), StartISO: isoTime(c.Start),
+			Duration: formatDuration(c.DurationMs), Codecs: strings.Join(codecs, ", "),
+			Packets: packets, Lost: lost, LossPct: lossPercent(packets, lost), SIPCallID: c.CallID,
+		}
+		var digits []string
+		for _, d := range c.DTMF {
+			digits = append(digits, d.Digit)
+		}
+		cv.DTMF = strings.Join(digits, " ")
+		streams := slices.Clone(in.Result.Streams)
+		slices.SortStableFunc(streams, func(a, b infoStream) int { return a.Channel - b.Channel })
+		for _, s := range streams {
+			if s.Call != i {
+				continue
+			}
+			side := "Other"
+			switch s.Channel {
+			case 0:
+				side = "Remote (left)"
+			case 1:
+				side = "Local (right)"
+			}
+			cv.Streams = append(cv.Streams, streamView{
+				Side: side, Codec: s.Codec, Src: s.Src, Dst: s.Dst, Packets: s.Packets, Lost: s.Lost,
+				LossPct: lossPercent(s.Packets, s.Lost), Jitter: fmt.Sprintf("%.1f ms", s.JitterMs),
+				Unsupported: !s.Supported && s.Codec != "telephone-event",
+			})
+		}
+		p.Calls = append(p.Calls, cv)
+	}
+	if len(p.Calls) > 0 {
+		p.Call = &p.Calls[sel-1]
+		q := "?call=" + strconv.Itoa(sel)
+		v.AudioURL = api + "/audio.wav" + q
+		v.MonoURL = api + "/audio.wav" + q + "&channels=mono"
+		v.PeaksURL = api + "/peaks" + q + "&n=800"
+		v.MonoPeaks = api + "/peaks" + q + "&n=800&channels=mono"
+	}
+	p.Rec = v
+
+	if rec.CallGUID != "" {
+		segs, err := u.arc.ByCall(ctx, rec.CallGUID)
+		if err != nil {
+			return recordingPage{}, err
+		}
+		var mine []*archive.Recording
+		for _, s := range segs {
+			if archive.MayRead(rc.user, s) {
+				mine = append(mine, s)
+			}
+		}
+		if len(mine) > 1 {
+			for _, s := range mine {
+				p.Segments = append(p.Segments, segmentView{
+					URL: "/recordings/" + s.ID.String(), When: formatTime(recTime(s), rc.loc),
+					Duration: formatDuration(s.DurationMs), Current: s.ID == rec.ID,
+				})
+			}
+		}
+	}
+
+	notes, err := u.arc.Notes(ctx, rec.ID)
+	if err != nil {
+		return recordingPage{}, err
+	}
+	for _, n := range notes {
+		nv := noteView{
+			ID: n.ID, Author: ownerName(idx, n.Author), Created: formatTime(n.Created, rc.loc),
+			Updated: formatTime(n.Updated, rc.loc), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
+			Text: n.Text, MayEdit: mayEditNote(rc.user, &n),
+		}
+		nv.EditURL = page + "/notes/" + strconv.FormatUint(n.ID, 10)
+		nv.DeleteURL = nv.EditURL + "/delete"
+		p.Notes = append(p.Notes, nv)
+	}
+
+	if s := rec.Seal; s != nil {
+		pub := u.arc.PublicKey()
+		sv := &sealView2{
+			Seq: s.Seq, Time: formatTime(s.Time, rc.loc),
+			Orig: hex.EncodeToString(s.OrigSHA256[:]), Map: hex.EncodeToString(s.MapSHA256[:]),
+			Meta: hex.EncodeToString(s.MetaSHA256[:]), PrevHash: hex.EncodeToString(s.Prev[:]),
+			Signature: hex.EncodeToString(s.Signature), KeyFingerprint: keyFingerprint(pub),
+			PublicKey: hex.EncodeToString(pub),
+		}
+		for _, e := range s.Exports {
+			sv.Exports = append(sv.Exports, hex.EncodeToString(e[:]))
+		}
+		p.Seal = sv
+	}
+	p.Base = u.base(rc, v.Title, "recordings")
+	return p, nil
+}
+
+// mayEditNote: the author and admins may edit or delete a note.
+func mayEditNote(u *archive.User, n *archive.Note) bool {
+	return u != nil && (u.Role == archive.RoleAdmin || strings.EqualFold(u.Login, n.Author))
+}
+
+// keyFingerprint is the first 16 bytes of sha256(public key), grouped.
+func keyFingerprint(pub []byte) string {
+	if len(pub) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(pub)
+	h := hex.EncodeToString(sum[:16])
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i : i+4])
+	}
+	return b.String()
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	res, err := u.arc.Verify(r.Context(), rec.ID, func(rec *archive.Recording) ([][32]byte, error) {
+		return u.media.Exports(r.Context(), rec)
+	})
+	if err != nil {
+		return err
+	}
+	u.audit(r, rc, "verify", rec.ID.String(), res.Valid, strings.Join(res.Problems, "; "))
+	p, err := u.recordingPage(r, rc, rec)
+	if err != nil {
+		return err
+	}
+	p.Verify = &verifyView{Valid: res.Valid, Problems: res.Problems}
+	u.render(w, r, http.StatusOK, "recording.html", p)
+	return nil
+}

@@ -1,0 +1,187 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// recInfo is the part of the recorder's per-recording document the pages
+// show: the calls with their parties and DTMF, the streams with their
+// codec and loss. The recorder owns the document; the UI reads it as a
+// view, and what does not parse stays empty.
+type recInfo struct {
+	Name struct {
+		GUID   string `json:"guid"`
+		MAC    string `json:"mac"`
+		Serial string `json:"serial"`
+		User   string `json:"user"`
+	} `json:"name"`
+	Result struct {
+		Streams  []infoStream   `json:"streams"`
+		Calls    []infoCallFull `json:"calls"`
+		Warnings []string       `json:"warnings"`
+	} `json:"result"`
+	Truncated bool   `json:"truncated"`
+	Damage    string `json:"damage"`
+}
+
+type infoStream struct {
+	Index      int     `json:"index"`
+	Call       int     `json:"call"`
+	Channel    int     `json:"channel"`
+	Codec      string  `json:"codec"`
+	Supported  bool    `json:"supported"`
+	Src        string  `json:"src"`
+	Dst        string  `json:"dst"`
+	Packets    int     `json:"packets"`
+	Lost       int     `json:"lost"`
+	Duplicates int     `json:"duplicates"`
+	Reordered  int     `json:"reordered"`
+	JitterMs   float64 `json:"jitterMs"`
+}
+
+type infoDTMF struct {
+	Digit   string `json:"digit"`
+	StartMs int64  `json:"startMs"`
+}
+
+type infoCallFull struct {
+	Index      int        `json:"index"`
+	CallID     string     `json:"callId"`
+	From       party      `json:"from"`
+	To         party      `json:"to"`
+	Start      time.Time  `json:"start"`
+	DurationMs int64      `json:"durationMs"`
+	Streams    []int      `json:"streams"`
+	DTMF       []infoDTMF `json:"dtmf"`
+}
+
+func parseRecInfo(b []byte) *recInfo {
+	var in recInfo
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &in)
+	}
+	return &in
+}
+
+func (p party) String() string {
+	switch {
+	case p.Name != "" && p.Number != "" && p.Name != p.Number:
+		return p.Name + " (" + p.Number + ")"
+	case p.Name != "":
+		return p.Name
+	}
+	return p.Number
+}
+
+// directions of a call, seen from the recording's owner.
+const (
+	dirIn      = "in"
+	dirOut     = "out"
+	dirUnknown = ""
+)
+
+// callDirection tells whether the owner placed (out) or received (in) the
+// call: the owner's extension as the calling or the called number. It is
+// unknown when neither side is one of the owner's extensions.
+func callDirection(in *recInfo, owner *archive.User) string {
+	if owner == nil || len(owner.Extensions) == 0 {
+		return dirUnknown
+	}
+	for _, c := range in.Result.Calls {
+		switch {
+		case c.From.Number != "" && slices.Contains(owner.Extensions, c.From.Number):
+			return dirOut
+		case c.To.Number != "" && slices.Contains(owner.Extensions, c.To.Number):
+			return dirIn
+		}
+	}
+	return dirUnknown
+}
+
+func directionLabel(d string) string {
+	switch d {
+	case dirIn:
+		return "Incoming"
+	case dirOut:
+		return "Outgoing"
+	}
+	return "—"
+}
+
+// remoteParty is the party that is not the owner, for the list's "with"
+// column; both parties when that cannot be told.
+func remoteParty(in *recInfo, dir string) string {
+	var parts []string
+	for _, c := range in.Result.Calls {
+		switch dir {
+		case dirOut:
+			parts = append(parts, c.To.String())
+		case dirIn:
+			parts = append(parts, c.From.String())
+		default:
+			f, t := c.From.String(), c.To.String()
+			switch {
+			case f != "" && t != "":
+				parts = append(parts, f+" → "+t)
+			default:
+				parts = append(parts, f+t)
+			}
+		}
+	}
+	parts = slices.Compact(parts)
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "; ")
+}
+
+// lossPercent is lost / (received + lost) in percent, "" without packets.
+func lossPercent(packets, lost int) string {
+	if packets+lost <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.1f %%", 100*float64(lost)/float64(packets+lost))
+}
+
+// callStats sums the streams of call c: codecs, packets, lost.
+func callStats(in *recInfo, c int) (codecs []string, packets, lost int) {
+	for _, s := range in.Result.Streams {
+		if s.Call != c {
+			continue
+		}
+		if s.Codec != "" && s.Codec != "telephone-event" && !slices.Contains(codecs, s.Codec) {
+			codecs = append(codecs, s.Codec)
+		}
+		packets += s.Packets
+		lost += s.Lost
+	}
+	return codecs, packets, lost
+}
+
+// ownerName returns the display name of login from users, or the login.
+func ownerName(users map[string]*archive.User, login string) string {
+	if u := users[strings.ToLower(login)]; u != nil && u.Name != "" {
+		return u.Name
+	}
+	return login
+}
+
+// userIndex maps lower-case logins to users.
+func userIndex(users []archive.User) map[string]*archive.User {
+	m := make(map[string]*archive.User, len(users))
+	for i := range users {
+		m[strings.ToLower(users[i].Login)] = &users[i]
+	}
+	return m
+}
+
+// recTime is when the recording's call started (received, if unknown).
+func recTime(rec *archive.Recording) time.Time {
+	if !rec.StartTime.IsZero() {
+		return rec.StartTime
+	}
+	return rec.Received
+}

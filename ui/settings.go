@@ -1,0 +1,262 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+type levelView struct {
+	Name, Label, Level string
+}
+
+type settingsPage struct {
+	Base
+	PBXName, TimeZone string
+	Sealing           bool
+	Unsealed          int
+	Levels            []levelView
+	LevelChoices      []string
+	TimeZones         []string
+	IngestLogins      []string
+	KeyFileMode       bool
+	KeyFingerprint    string
+	PublicKeyPEM      string
+	SettingsError     string
+	IngestError       string
+	KeyError          string
+}
+
+// subsystemLabel names a trace subsystem for people: "call_information"
+// is "Call information", "gui" is "GUI".
+func subsystemLabel(name string) string {
+	if name == "gui" {
+		return "GUI"
+	}
+	s := strings.ReplaceAll(name, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// commonZones are offered as suggestions; any IANA name is accepted.
+var commonZones = []string{
+	"UTC", "Europe/Berlin", "Europe/Vienna", "Europe/Zurich", "Europe/London", "Europe/Paris",
+	"Europe/Amsterdam", "Europe/Copenhagen", "Europe/Oslo", "Europe/Stockholm", "Europe/Helsinki",
+	"Europe/Tallinn", "Europe/Riga", "Europe/Vilnius", "Europe/Warsaw", "Europe/Madrid", "Europe/Rome",
+	"America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Dubai", "Asia/Singapore", "Australia/Sydney",
+}
+
+func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (settingsPage, error) {
+	ctx := r.Context()
+	p := settingsPage{
+		Base:    u.base(rc, "Settings", "settings"),
+		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing,
+		LevelChoices: []string{"debug", "info", "warn", "error"}, TimeZones: commonZones,
+		KeyFileMode: u.opts.KeyFile != "",
+	}
+	for _, sub := range archive.TraceSubsystems() {
+		lv := s.TraceLevels[sub]
+		if lv == "" {
+			lv = "info"
+		}
+		p.Levels = append(p.Levels, levelView{Name: sub, Label: subsystemLabel(sub), Level: lv})
+	}
+	unsealed, err := u.arc.Unsealed(ctx)
+	if err != nil {
+		return p, err
+	}
+	p.Unsealed = len(unsealed)
+	users, err := u.arc.Users(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, x := range users {
+		if x.Role == archive.RoleIngest {
+			p.IngestLogins = append(p.IngestLogins, x.Login)
+		}
+	}
+	pub := u.arc.PublicKey()
+	p.KeyFingerprint = keyFingerprint(pub)
+	if pem, err := PublicKeyPEM(pub); err == nil {
+		p.PublicKeyPEM = string(pem)
+	}
+	return p, nil
+}
+
+func (u *UI) settingsShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	p, err := u.settingsPage(r, rc, rc.settings)
+	if err != nil {
+		return err
+	}
+	switch r.URL.Query().Get("saved") {
+	case "settings":
+		p.Flash = "Settings saved."
+	case "ingest":
+		p.Flash = "The recording devices' password was changed. Enter it on the phones and gateways."
+	case "key":
+		p.Flash = "The archive key was changed. Keep the new key (or passphrase) safe and apart from the data: without it the recordings cannot be read."
+	}
+	u.render(w, r, http.StatusOK, "settings.html", p)
+	return nil
+}
+
+// settingsDetail names what changed, for the audit log.
+func settingsDetail(a, b archive.Settings) string {
+	var d []string
+	if a.PBXName != b.PBXName {
+		d = append(d, fmt.Sprintf("pbx name %q", b.PBXName))
+	}
+	if a.TimeZone != b.TimeZone {
+		d = append(d, "time zone "+b.TimeZone)
+	}
+	if a.Sealing != b.Sealing {
+		d = append(d, fmt.Sprintf("sealing %t", b.Sealing))
+	}
+	for _, sub := range archive.TraceSubsystems() {
+		x, y := a.TraceLevels[sub], b.TraceLevels[sub]
+		if x == "" {
+			x = "info"
+		}
+		if y == "" {
+			y = "info"
+		}
+		if x != y {
+			d = append(d, "trace "+sub+" "+y)
+		}
+	}
+	if len(d) == 0 {
+		return "no change"
+	}
+	return strings.Join(d, ", ")
+}
+
+func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	old := rc.settings
+	s := old
+	s.TraceLevels = maps.Clone(old.TraceLevels)
+	if s.TraceLevels == nil {
+		s.TraceLevels = map[string]string{}
+	}
+	f := r.PostForm
+	s.PBXName = strings.TrimSpace(f.Get("pbxName"))
+	s.TimeZone = strings.TrimSpace(f.Get("timeZone"))
+	s.Sealing = f.Get("sealing") == "on"
+	for _, sub := range archive.TraceSubsystems() {
+		if v := f.Get("trace." + sub); v != "" {
+			s.TraceLevels[sub] = v
+		}
+	}
+	fail := func(msg string) error {
+		p, err := u.settingsPage(r, rc, s)
+		if err != nil {
+			return err
+		}
+		p.SettingsError = msg
+		u.render(w, r, http.StatusBadRequest, "settings.html", p)
+		return nil
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || strings.EqualFold(s.TimeZone, "Local") {
+		return fail("Unknown time zone: use a name like Europe/Berlin or UTC.")
+	}
+	if err := u.arc.PutSettings(r.Context(), s); err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are debug, info, warn or error.")
+		}
+		return err
+	}
+	u.audit(r, rc, "settings.change", "settings", true, settingsDetail(old, s))
+	redirect(w, r, "/admin/settings?saved=settings")
+	return nil
+}
+
+func (u *UI) settingsIngest(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	login := r.PostForm.Get("login")
+	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirm")
+	fail := func(msg string) error {
+		p, err := u.settingsPage(r, rc, rc.settings)
+		if err != nil {
+			return err
+		}
+		p.IngestError = msg
+		u.render(w, r, http.StatusBadRequest, "settings.html", p)
+		return nil
+	}
+	x, err := u.arc.GetUser(ctx, login)
+	if err != nil || x.Role != archive.RoleIngest {
+		return fail("Choose a recording-device account.")
+	}
+	if msg := checkNewPassword(pw, confirm); msg != "" {
+		return fail(msg)
+	}
+	if err := u.arc.PutUser(ctx, *x, pw); err != nil {
+		return err
+	}
+	u.audit(r, rc, "settings.change", x.Login, true, "ingest password changed")
+	redirect(w, r, "/admin/settings?saved=ingest")
+	return nil
+}
+
+// settingsKey rotates the key file or sets a passphrase; the admin's own
+// password is asked again.
+func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	f := r.PostForm
+	fail := func(code int, msg string) error {
+		p, err := u.settingsPage(r, rc, rc.settings)
+		if err != nil {
+			return err
+		}
+		p.KeyError = msg
+		u.render(w, r, code, "settings.html", p)
+		return nil
+	}
+	now := u.opts.Now()
+	ip := clientIP(r)
+	if wait := u.limiter.blocked(ip, rc.user.Login, now); wait > 0 {
+		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(wait)+".")
+	}
+	if _, err := u.arc.Authenticate(ctx, rc.user.Login, f.Get("current")); err != nil {
+		if !errors.Is(err, archive.ErrBadCredentials) {
+			return err
+		}
+		u.limiter.fail(ip, rc.user.Login, now)
+		u.audit(r, rc, "key.rotate", "archive key", false, "wrong password")
+		return fail(http.StatusBadRequest, "Your password is wrong.")
+	}
+	switch f.Get("mode") {
+	case "rotate":
+		if u.opts.KeyFile == "" {
+			return fail(http.StatusBadRequest, "The archive is unlocked with a passphrase; set a new passphrase instead.")
+		}
+		if err := u.arc.RotateKeyFile(ctx, u.opts.KeyFile); err != nil {
+			u.audit(r, rc, "key.rotate", "archive key", false, "key file rotation failed")
+			return err
+		}
+		u.audit(r, rc, "key.rotate", "archive key", true, "new key file")
+	case "passphrase":
+		pp, confirm := f.Get("passphrase"), f.Get("passphraseConfirm")
+		switch {
+		case len([]rune(pp)) < 12:
+			return fail(http.StatusBadRequest, "The passphrase must have at least 12 characters.")
+		case pp != confirm:
+			return fail(http.StatusBadRequest, "The two passphrases differ.")
+		}
+		if err := u.arc.SetPassphrase(ctx, []byte(pp)); err != nil {
+			u.audit(r, rc, "key.rotate", "archive key", false, "setting the passphrase failed")
+			return err
+		}
+		u.audit(r, rc, "key.rotate", "archive key", true, "passphrase set")
+	default:
+		return fail(http.StatusBadRequest, "Choose how to change the key.")
+	}
+	redirect(w, r, "/admin/settings?saved=key")
+	return nil
+}

@@ -1,0 +1,155 @@
+// callvault: confirmations for destructive forms, and the recording
+// player (waveform from server-computed peaks, seek, stereo/mono, keys).
+"use strict";
+
+document.addEventListener("submit", function (e) {
+  var f = e.target;
+  if (f instanceof HTMLFormElement && f.dataset.confirm && !window.confirm(f.dataset.confirm)) {
+    e.preventDefault();
+  }
+});
+
+(function () {
+  var audio = document.getElementById("audio");
+  var canvas = document.getElementById("wave");
+  if (!audio || !canvas) return;
+  var play = document.getElementById("play");
+  var back = document.getElementById("back");
+  var fwd = document.getElementById("fwd");
+  var pos = document.getElementById("pos");
+  var chan = document.getElementById("channels");
+  var peaks = { stereo: null, mono: null };
+  var mode = "stereo";
+
+  function fmt(t) {
+    if (!isFinite(t) || t < 0) t = 0;
+    t = Math.floor(t);
+    var h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, s = t % 60;
+    var ss = (s < 10 ? "0" : "") + s;
+    return h > 0 ? h + ":" + (m < 10 ? "0" : "") + m + ":" + ss : m + ":" + ss;
+  }
+
+  function duration() {
+    if (isFinite(audio.duration) && audio.duration > 0) return audio.duration;
+    var p = peaks[mode] || peaks.stereo;
+    return p && p.rate ? p.frames / p.rate : 0;
+  }
+
+  function load(which) {
+    var url = which === "mono" ? canvas.dataset.monoPeaks : canvas.dataset.peaks;
+    if (!url || peaks[which]) { draw(); return; }
+    fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("peaks " + r.status);
+      return r.json();
+    }).then(function (p) { peaks[which] = p; draw(); }).catch(function () { draw(); });
+  }
+
+  function draw() {
+    var dpr = window.devicePixelRatio || 1;
+    var w = Math.max(1, Math.round(canvas.clientWidth * dpr));
+    var h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    var g = canvas.getContext("2d");
+    var css = getComputedStyle(document.documentElement);
+    function color(name) { return css.getPropertyValue(name).trim(); }
+    g.clearRect(0, 0, w, h);
+    var p = peaks[mode];
+    var d = duration();
+    var played = d > 0 ? audio.currentTime / d : 0;
+    if (p && p.n > 0) {
+      var lanes = p.channels;
+      var laneH = h / lanes;
+      var split = Math.floor(played * w);
+      for (var c = 0; c < lanes; c++) {
+        var mid = laneH * c + laneH / 2;
+        var cols = [color("--played"), color(c === 0 ? "--wave" : "--wave2")];
+        for (var part = 0; part < 2; part++) {
+          g.fillStyle = cols[part];
+          var from = part === 0 ? 0 : split, to = part === 0 ? split : w;
+          for (var x = from; x < to; x++) {
+            var i = Math.floor(x * p.n / w);
+            var lo = p.min[c][i] / 32768, hi = p.max[c][i] / 32768;
+            var y0 = mid - hi * laneH / 2 * 0.95, y1 = mid - lo * laneH / 2 * 0.95;
+            g.fillRect(x, y0, 1, Math.max(1, y1 - y0));
+          }
+        }
+      }
+      if (lanes > 1) {
+        g.fillStyle = color("--line");
+        g.fillRect(0, Math.floor(h / 2), w, 1);
+      }
+    }
+    g.fillStyle = color("--fg");
+    g.fillRect(Math.floor(played * w), 0, Math.max(1, dpr), h);
+    pos.textContent = fmt(audio.currentTime) + " / " + fmt(d);
+    canvas.setAttribute("aria-valuenow", String(Math.round(played * 100)));
+    canvas.setAttribute("aria-valuetext", fmt(audio.currentTime));
+  }
+
+  function seekTo(t) {
+    var d = duration();
+    if (d > 0) t = Math.min(Math.max(0, t), d);
+    else t = Math.max(0, t);
+    audio.currentTime = t;
+    draw();
+  }
+
+  function toggle() {
+    if (audio.paused) audio.play(); else audio.pause();
+  }
+
+  function setMode(m) {
+    if (m === mode) return;
+    var t = audio.currentTime, wasPlaying = !audio.paused;
+    mode = m;
+    chan.value = m;
+    audio.src = m === "mono" ? audio.dataset.mono : audio.dataset.stereo;
+    audio.addEventListener("loadedmetadata", function once() {
+      audio.removeEventListener("loadedmetadata", once);
+      audio.currentTime = t;
+      if (wasPlaying) audio.play();
+    });
+    audio.load();
+    load(m);
+  }
+
+  play.addEventListener("click", toggle);
+  back.addEventListener("click", function () { seekTo(audio.currentTime - 5); });
+  fwd.addEventListener("click", function () { seekTo(audio.currentTime + 5); });
+  chan.addEventListener("change", function () { setMode(chan.value); });
+  audio.addEventListener("play", function () { play.textContent = "Pause"; });
+  audio.addEventListener("pause", function () { play.textContent = "Play"; });
+  audio.addEventListener("timeupdate", draw);
+  audio.addEventListener("loadedmetadata", draw);
+  audio.addEventListener("seeked", draw);
+  window.addEventListener("resize", draw);
+
+  var dragging = false;
+  function seekEvent(e) {
+    var r = canvas.getBoundingClientRect();
+    seekTo((e.clientX - r.left) / r.width * duration());
+  }
+  canvas.addEventListener("pointerdown", function (e) { dragging = true; canvas.setPointerCapture(e.pointerId); seekEvent(e); });
+  canvas.addEventListener("pointermove", function (e) { if (dragging) seekEvent(e); });
+  canvas.addEventListener("pointerup", function () { dragging = false; });
+
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || t === audio) return;
+    if (t instanceof HTMLButtonElement && (e.key === " " || e.key === "Enter")) return;
+    if (t instanceof HTMLAnchorElement && e.key === "Enter") return;
+    switch (e.key) {
+      case " ": case "k": toggle(); break;
+      case "ArrowLeft": seekTo(audio.currentTime - 5); break;
+      case "ArrowRight": seekTo(audio.currentTime + 5); break;
+      case "Home": seekTo(0); break;
+      case "End": seekTo(duration()); break;
+      case "m": case "M": setMode(mode === "stereo" ? "mono" : "stereo"); break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+
+  load("stereo");
+})();
