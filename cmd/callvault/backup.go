@@ -77,7 +77,7 @@ type clientOptions struct {
 func (c *clientOptions) flags(fs interface {
 	StringVar(*string, string, string, string)
 }, user string) {
-	fs.StringVar(&c.config, "config", "", "configuration file (default "+installedConfig+" when it exists)")
+	fs.StringVar(&c.config, "config", "", "configuration file (default "+installedConfig+" for the installed program)")
 	fs.StringVar(&c.url, "url", "", "daemon base URL, e.g. https://localhost:8443 (default: from the config's main listener)")
 	fs.StringVar(&c.user, "user", user, "login")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password (default: $CALLVAULT_PASSWORD)")
@@ -155,9 +155,7 @@ func (c *daemonClient) do(req *http.Request) (*http.Response, error) {
 // or the defaults.
 func loadClientConfig(path string) (Config, error) {
 	if path == "" {
-		if _, err := os.Stat(installedConfig); err == nil {
-			path = installedConfig
-		}
+		path = defaultConfigFile()
 	}
 	return loadConfig(path)
 }

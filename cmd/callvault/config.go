@@ -26,6 +26,24 @@ import (
 // serve reads it when --config is not given and the file exists.
 const installedConfig = "/etc/callvault/callvault.toml"
 
+// installedBinary is where the package puts the program.
+const installedBinary = "/usr/bin/callvault"
+
+// defaultConfigFile is the configuration file used without --config: the
+// installed one, but only for the installed program, so that a build run
+// from a work tree (make run, tests) keeps its embedded defaults on a
+// machine where the package is installed too.
+func defaultConfigFile() string {
+	exe, err := os.Executable()
+	if err != nil || exe != installedBinary {
+		return ""
+	}
+	if _, err := os.Stat(installedConfig); err != nil {
+		return ""
+	}
+	return installedConfig
+}
+
 // Config is the appliance's configuration file. Every key is optional; the
 // zero file runs on embedded defaults. packaging/callvault.toml documents
 // every key with its default (a test keeps the two in step).

@@ -47,10 +47,10 @@ func (h *health) checkNow(ctx context.Context) error {
 	}
 	free, err := freeBytes(h.dir)
 	if err != nil {
-		return fmt.Errorf("free space of %s: %w", h.dir, err)
+		return fmt.Errorf("free space of the data directory: %w", err)
 	}
 	if free < h.minFree {
-		return fmt.Errorf("disk almost full: %d MiB free in %s, health.min_free_mb is %d", free>>20, h.dir, h.minFree>>20)
+		return fmt.Errorf("disk almost full: %d MiB free for the data directory, health.min_free_mb is %d", free>>20, h.minFree>>20)
 	}
 	return nil
 }

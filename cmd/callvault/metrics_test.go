@@ -156,7 +156,7 @@ func TestSdNotify(t *testing.T) {
 	var got []string
 	buf := make([]byte, 1024)
 	for {
-		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		n, err := conn.Read(buf)
 		if err != nil {
 			break

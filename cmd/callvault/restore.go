@@ -23,7 +23,7 @@ type storeOptions struct {
 func (s *storeOptions) flags(fs interface {
 	StringVar(*string, string, string, string)
 }) {
-	fs.StringVar(&s.config, "config", "", "configuration file (default "+installedConfig+" when it exists)")
+	fs.StringVar(&s.config, "config", "", "configuration file (default "+installedConfig+" for the installed program)")
 	fs.StringVar(&s.data, "data", "", "data directory (overrides archive.data)")
 	fs.StringVar(&s.keyFile, "key-file", "", "archive key file (overrides archive.key_file)")
 }
@@ -31,9 +31,7 @@ func (s *storeOptions) flags(fs interface {
 func (s *storeOptions) load() (Config, error) {
 	path := s.config
 	if path == "" {
-		if _, err := os.Stat(installedConfig); err == nil {
-			path = installedConfig
-		}
+		path = defaultConfigFile()
 	}
 	return loadConfig(path, func(c *Config) {
 		if s.data != "" {

@@ -47,7 +47,7 @@ func (o *serveOptions) apply(c *Config) {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
 	fs := newFlagSet("serve", stderr)
-	fs.StringVar(&o.config, "config", "", "TOML configuration file (default "+installedConfig+" when it exists)")
+	fs.StringVar(&o.config, "config", "", "TOML configuration file (default "+installedConfig+" for the installed program)")
 	fs.StringVar(&o.data, "data", "", "data directory (overrides archive.data)")
 	fs.StringVar(&o.listen, "listen", "", "address of the main listener (overrides server.listen)")
 	fs.StringVar(&o.keyFile, "key-file", "", "archive key file (overrides archive.key_file)")
@@ -58,9 +58,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	if o.config == "" {
-		if _, err := os.Stat(installedConfig); err == nil {
-			o.config = installedConfig
-		}
+		o.config = defaultConfigFile()
 	}
 	return serve(ctx, o, stdout, stderr)
 }
