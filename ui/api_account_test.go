@@ -459,3 +459,18 @@ func TestAPISettingsKey(t *testing.T) {
 		e.want("admin", "GET", "/api/v1/recordings/"+rec.ID.String()+"/verify", nil, 200, `"Valid": true`)
 	}
 }
+
+func TestAPIWebDAVPassword(t *testing.T) {
+	e := newAPIEnv(t)
+	ctx := context.Background()
+	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":"dav-password-123"}`, 200)
+	if _, err := e.arc.AuthenticateWebDAV(ctx, "alice", "dav-password-123"); err != nil {
+		t.Fatalf("webdav password not set: %v", err)
+	}
+	e.want("alice", "PATCH", "/api/v1/users/me", `{"webdavPassword":"mine-mine-mine"}`, 403)
+	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":"short"}`, 400)
+	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":""}`, 200)
+	if _, err := e.arc.AuthenticateWebDAV(ctx, "alice", "dav-password-123"); err == nil {
+		t.Fatal("removed webdav password still works")
+	}
+}

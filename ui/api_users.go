@@ -77,12 +77,16 @@ type apiUserPatch struct {
 	MaySendLinks    *bool     `json:"maySendLinks"`
 	MaySeeExternal  *bool     `json:"maySeeExternal"`
 	Disabled        *bool     `json:"disabled"`
+	// WebDAVPassword sets the password this user gives WebDAV clients
+	// instead of the account password; "" removes it. Admins only.
+	WebDAVPassword *string `json:"webdavPassword"`
 }
 
 // adminFields reports whether the patch touches anything but the password.
 func (p *apiUserPatch) adminFields() bool {
 	return p.Name != nil || p.Email != nil || p.Role != nil || p.Extensions != nil || p.AccessList != nil ||
-		p.Supervisor != nil || p.Seat != nil || p.MaySendLinks != nil || p.MaySeeExternal != nil || p.Disabled != nil
+		p.Supervisor != nil || p.Seat != nil || p.MaySendLinks != nil || p.MaySeeExternal != nil || p.Disabled != nil ||
+		p.WebDAVPassword != nil
 }
 
 // targetLogin resolves {login}; "me" is the caller.
@@ -266,6 +270,11 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
+	if p.WebDAVPassword != nil && *p.WebDAVPassword != "" {
+		if err := checkPassword(*p.WebDAVPassword); err != nil {
+			return err
+		}
+	}
 	password := ""
 	if p.Password != nil {
 		if err := checkPassword(*p.Password); err != nil {
@@ -328,6 +337,11 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err := a.arc.PutUser(ctx, nu, password); err != nil {
 		return invalid(err, "name, email, extensions or access list: too long, or not allowed characters")
 	}
+	if p.WebDAVPassword != nil {
+		if err := a.arc.SetWebDAVPassword(ctx, login, *p.WebDAVPassword); err != nil {
+			return err
+		}
+	}
 	action, detail := "user.change", changedUserFields(&p)
 	if !p.adminFields() {
 		action = "user.password"
@@ -358,7 +372,7 @@ func changedUserFields(p *apiUserPatch) string {
 		{"password", p.Password != nil}, {"name", p.Name != nil}, {"email", p.Email != nil}, {"role", p.Role != nil},
 		{"extensions", p.Extensions != nil}, {"accessList", p.AccessList != nil}, {"supervisor", p.Supervisor != nil},
 		{"seat", p.Seat != nil}, {"maySendLinks", p.MaySendLinks != nil}, {"maySeeExternal", p.MaySeeExternal != nil},
-		{"disabled", p.Disabled != nil},
+		{"disabled", p.Disabled != nil}, {"webdavPassword", p.WebDAVPassword != nil},
 	} {
 		if x.set {
 			f = append(f, x.name)

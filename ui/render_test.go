@@ -273,6 +273,21 @@ func TestAdminPages(t *testing.T) {
 	if c, _ := tu.arc.GetUser(ctx, "carol"); c.Name != "Carol" || !c.Disabled || c.Seat || len(c.Extensions) != 0 {
 		t.Fatalf("carol after edit: %+v", c)
 	}
+	// A WebDAV password: set, then removed.
+	resp, _ = admin.post("/admin/users/carol", url.Values{"name": {"Carol"}, "role": {"user"}, "webdavPassword": {"carol-dav-pass-1"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("set webdav password: %d", resp.StatusCode)
+	}
+	if at, _ := tu.arc.WebDAVPasswordSet(ctx, "carol"); at.IsZero() {
+		t.Fatal("webdav password not set from the form")
+	}
+	resp, _ = admin.post("/admin/users/carol", url.Values{"name": {"Carol"}, "role": {"user"}, "webdavClear": {"on"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("clear webdav password: %d", resp.StatusCode)
+	}
+	if at, _ := tu.arc.WebDAVPasswordSet(ctx, "carol"); !at.IsZero() {
+		t.Fatal("webdav password not removed from the form")
+	}
 	resp, body = admin.post("/admin/users/admin", url.Values{"name": {"A"}, "role": {"user"}})
 	must(t, resp, body, 400, "You cannot take away your own admin role")
 	resp, body = admin.post("/admin/users/admin/delete", url.Values{})

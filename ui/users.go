@@ -282,6 +282,12 @@ func (u *UI) userUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 			return u.userFormError(w, r, rc, f, false, users, msg)
 		}
 	}
+	dav, clearDav := r.PostForm.Get("webdavPassword"), r.PostForm.Get("webdavClear") != ""
+	if dav != "" {
+		if msg := checkNewPassword(dav, dav); msg != "" {
+			return u.userFormError(w, r, rc, f, false, users, "WebDAV password: "+msg)
+		}
+	}
 	x := *old
 	if msg := f.apply(&x, users); msg != "" {
 		return u.userFormError(w, r, rc, f, false, users, msg)
@@ -296,6 +302,12 @@ func (u *UI) userUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 		return err
 	}
 	detail := userChangeDetail(old, &x)
+	if dav != "" || clearDav {
+		if err := u.arc.SetWebDAVPassword(ctx, x.Login, dav); err != nil {
+			return err
+		}
+		detail = strings.TrimPrefix(detail+", webdav password "+map[bool]string{true: "set", false: "removed"}[dav != ""], ", ")
+	}
 	if pw != "" {
 		detail = strings.TrimPrefix(detail+", password set", ", ")
 		keep := ""
