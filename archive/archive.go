@@ -181,6 +181,7 @@ func Open(path string, opt Options) (*Archive, error) {
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
 	go a.c.run()
+	a.backfillWho() // once per archive: the who index of ListFor
 	var unfinished int
 	_ = a.view(func(tx *bolt.Tx) error { unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN; return nil })
 	a.log.Info("archive opened", "path", path, "unfinished", unfinished)

@@ -89,6 +89,51 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
 		})
 	}
+	// Live uploads: many recordings open at once, each receiving a chunk
+	// now and then, so consecutive chunks belong to different recordings
+	// (the daemon under thousands of phones). The recordings stay open
+	// across operations and grow, as calls do.
+	b.Run("archive/open=1024", func(b *testing.B) {
+		const open, workers = 1024, 16
+		a := OpenTestOptions(b, Options{CommitInterval: 100 * time.Millisecond, InitialMmapSize: 1 << 30, CommitBytes: benchCommitBytes})
+		ws := make([]*Writer, open)
+		for i := range ws {
+			w, err := a.Create(b.Context(), NewRecording{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ws[i] = w
+		}
+		b.SetBytes(ingestBytes)
+		start := a.Stats()
+		next := 0
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for g := range workers {
+				wg.Go(func() {
+					// Worker g owns writers g, g+workers, ...; each
+					// operation hands every writer its next chunk in turn.
+					for k := g; k < ingestBytes/ChunkSize; k += workers {
+						w := ws[(next+k)%open]
+						for p := payload[k*ChunkSize : (k+1)*ChunkSize]; len(p) > 0; p = p[ingestWrite:] {
+							if _, err := w.WriteOriginal(p[:ingestWrite]); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			next += ingestBytes / ChunkSize
+			if err := ws[0].Sync(b.Context()); err != nil { // all queued chunks durable
+				b.Fatal(err)
+			}
+		}
+		s := a.Stats()
+		b.ReportMetric(float64(s.Commits-start.Commits)/float64(b.N), "commits/op")
+		b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
+	})
 	for _, every := range []int{4 << 20, ingestBytes} {
 		name := "file/fsync-every-4MiB"
 		if every == ingestBytes {

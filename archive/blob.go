@@ -75,7 +75,7 @@ func (a *Archive) OpenBlob(ctx context.Context, id ID, kind BlobKind) (*Blob, er
 func countChunks(tx *bolt.Tx, id ID, kind BlobKind) uint64 {
 	prefix := blobPrefix(id, kind)
 	var n uint64
-	c := tx.Bucket(bucketChunks).Cursor()
+	c := tx.Bucket(bucketChunkIndex).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == chunkKeyLen; k, _ = c.Next() {
 		if binary.BigEndian.Uint64(k[17:]) != n {
 			break
@@ -85,14 +85,17 @@ func countChunks(tx *bolt.Tx, id ID, kind BlobKind) uint64 {
 	return n
 }
 
-// readChunk copies a stored chunk value into dst in its own read
-// transaction. It returns nil, nil when the chunk is missing but the
+// readChunk copies a stored chunk value, found through the chunk index,
+// into dst in its own read transaction. It returns nil, nil when the chunk
+// is missing (no index entry, or one pointing at no value) but the
 // recording exists, and ErrNotFound when the recording is gone.
 func (a *Archive) readChunk(id ID, kind BlobKind, idx uint64, dst []byte) ([]byte, error) {
-	k := chunkKey(id, kind, idx)
 	var out []byte
 	err := a.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketChunks).Get(k[:])
+		v, err := getChunk(tx, id, kind, idx)
+		if err != nil {
+			return err
+		}
 		if v == nil {
 			if tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
 				return fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)

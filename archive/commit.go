@@ -16,10 +16,11 @@ import (
 // set), a function to run in the transaction (fn set), or a barrier (both
 // nil) that only waits for the next commit.
 type op struct {
-	w    *Writer // owner of a chunk, told about failures
-	key  [chunkKeyLen]byte
-	val  *[]byte // pooled buffer holding the stored value
-	n    int     // length of the stored value in *val
+	w    *Writer           // owner of a chunk, told about failures
+	key  [chunkKeyLen]byte // the chunk's index key
+	seq  [seqKeyLen]byte   // its value's key, set in the transaction
+	val  *[]byte           // pooled buffer holding the stored value
+	n    int               // length of the stored value in *val
 	fn   func(*bolt.Tx) error
 	bufs []*[]byte // returned to the pool after the commit
 	done chan error
@@ -201,7 +202,9 @@ func (c *committer) commit(batch []op) {
 		failed := -1
 		var chunks, nbytes uint64
 		err = c.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketChunks)
+			// o.seq lives in batch, which stays put until the
+			// transaction has ended, as bbolt requires of values.
+			store := openChunkStore(tx)
 			keys := tx.Bucket(bucketDataKeys)
 			var lastID ID
 			haveLast, lastLive := false, false
@@ -228,7 +231,7 @@ func (c *committer) commit(batch []op) {
 						o.err = fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
 						continue
 					}
-					if err := b.Put(o.key[:], (*o.val)[:o.n]); err != nil {
+					if err := store.put(o.key[:], (*o.val)[:o.n], &o.seq); err != nil {
 						return err
 					}
 					chunks++

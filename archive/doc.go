@@ -8,8 +8,9 @@
 // with tombstones, the users with their password hashes, API tokens and UI
 // sessions (keyed hashes only), the notes on recordings, the settings, and
 // the hash-chained audit log. [MayRead] is the one rule of who may read
-// which recording. It never speaks HTTP: ingest, UI, WebDAV and share call
-// its methods.
+// which recording; [Archive.ListFor] lists what a user may read through a
+// keyed-hash index of owners and parties, decrypting only those. It never
+// speaks HTTP: ingest, UI, WebDAV and share call its methods.
 //
 // # Writing
 //
@@ -17,8 +18,11 @@
 // committed. Bytes handed to [Writer.WriteOriginal] and [Writer.WriteMap] are
 // cut into 64 KiB chunks, sealed at once with the recording's data key and
 // queued to one committer goroutine that group-commits the chunks of all
-// open writers (at CommitBytes pending or every CommitInterval). The queue is
-// bounded, so a slow disk pushes back on writers. [Writer.Sync] and
+// open writers (at CommitBytes pending or every CommitInterval). Chunk
+// values are appended under increasing sequence numbers and found through a
+// small index, so a commit never rewrites pages of older chunks (FORMAT.md,
+// "Chunk storage"). The queue is bounded, so a slow disk pushes back on
+// writers. [Writer.Sync] and
 // [Writer.Finish] return after their data is committed and fsynced. A
 // recording cut off by a crash stays in state "recording" and is listed by
 // [Archive.Unfinished] so the caller can [Archive.Resume] it.

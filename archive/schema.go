@@ -10,11 +10,16 @@ import (
 
 // schemaVersion is the layout of buckets and keys written by this build.
 // It is stored under bucketMeta/"schema" when a file is created. A file with
-// a newer schema is refused; an older one would be migrated here. Numbers are
-// never reused.
+// a newer schema is refused; an older one would be migrated here, or refused
+// when no migration exists. Numbers are never reused.
+//
+// Schema 1 stored chunk values under id ‖ kind ‖ index; schema 2 stores
+// them append-only under a sequence number, with bucketChunkIndex mapping
+// id ‖ kind ‖ index to it (see FORMAT.md, "Chunk storage"). No schema 1
+// archive was ever installed, so there is no migration: Open refuses it.
 const (
-	minSchema     = 1 // oldest layout this build reads
-	schemaVersion = 1 // layout this build writes
+	minSchema     = 2 // oldest layout this build reads
+	schemaVersion = 2 // layout this build writes
 )
 
 // Buckets. Every bucket the archive uses is declared here and created in one
@@ -36,8 +41,13 @@ var (
 	// bucketRecs: id → recording metadata (JSON) boxed by the recording's
 	// meta subkey.
 	bucketRecs = []byte("recs")
-	// bucketChunks: id ‖ kind ‖ index uint64 BE → 0x01 ‖ AES-GCM chunk.
+	// bucketChunks: seq uint64 BE → 0x01 ‖ AES-GCM chunk. seq comes from
+	// the bucket's sequence, so every insert appends at the right edge of
+	// the tree and no leaf holding older chunks is rewritten (chunks.go).
 	bucketChunks = []byte("chunks")
+	// bucketChunkIndex: id ‖ kind ‖ index uint64 BE → seq uint64 BE, the
+	// key of the chunk's value in bucketChunks.
+	bucketChunkIndex = []byte("chunkidx")
 	// bucketByTime: time (uint64 BE, sign bit flipped unix ns) ‖ id → "".
 	// The time is StartTime, or Received until StartTime is known.
 	bucketByTime = []byte("bytime")
@@ -47,6 +57,10 @@ var (
 	// original)[:16] ‖ id → "". Written by Finish; lets an import skip
 	// captures that are already stored.
 	bucketByOrig = []byte("byorig")
+	// bucketByWho: HMAC-SHA256(index key, "who\0" ‖ kind ‖ term)[:16] ‖
+	// time key → "": the who index of ListFor, one key per owner login
+	// and party term of a recording (userindex.go).
+	bucketByWho = []byte("bywho")
 	// bucketUnfinished: id → "" while the recording is in state recording.
 	bucketUnfinished = []byte("unfinished")
 	// bucketUnsealed: id → "" from Finish until Seal.
@@ -80,7 +94,7 @@ var allBuckets = [][]byte{
 	bucketMeta, bucketKeyring, bucketDataKeys, bucketRecs, bucketChunks, bucketByTime,
 	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers, bucketByOrig,
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
-	bucketWebDAV,
+	bucketWebDAV, bucketByWho, bucketChunkIndex,
 }
 
 // Keys inside bucketMeta.
@@ -108,33 +122,49 @@ const (
 	seqKeyLen   = 8
 )
 
-// initSchema creates the buckets and checks or writes the schema version.
+// initSchema checks or writes the schema version and creates the buckets.
+// The version is checked first, so a file with another layout is refused
+// before anything is written to it.
 func initSchema(tx *bolt.Tx, now time.Time) error {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		if v := meta.Get(metaSchema); v != nil {
+			if err := checkSchema(v); err != nil {
+				return err
+			}
+		}
+	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("archive: create bucket %s: %w", name, err)
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	v := meta.Get(metaSchema)
-	if v == nil {
-		if err := meta.Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion)); err != nil {
-			return err
-		}
-		return meta.Put(metaCreated, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+	if meta.Get(metaSchema) != nil {
+		return nil
 	}
+	if err := meta.Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion)); err != nil {
+		return err
+	}
+	return meta.Put(metaCreated, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+}
+
+// checkSchema accepts a stored schema version this build reads.
+func checkSchema(v []byte) error {
 	if len(v) != 8 {
 		return fmt.Errorf("archive: schema version record: %w", ErrCorrupt)
 	}
 	switch s := binary.BigEndian.Uint64(v); {
 	case s > schemaVersion:
 		return fmt.Errorf("archive: file has schema version %d, this build reads up to %d: %w", s, schemaVersion, ErrInvalid)
+	case s == 1:
+		return fmt.Errorf("archive: file has schema version 1 (chunks keyed by recording, an early layout), this build reads schema %d..%d and has no migration from it: %w", minSchema, schemaVersion, ErrInvalid)
 	case s < minSchema:
 		return fmt.Errorf("archive: file has schema version %d, this build reads from %d: %w", s, minSchema, ErrInvalid)
 	}
 	return nil
 }
 
+// chunkKey is a chunk's key in bucketChunkIndex.
 func chunkKey(id ID, kind BlobKind, index uint64) [chunkKeyLen]byte {
 	var k [chunkKeyLen]byte
 	copy(k[:16], id[:])
@@ -143,7 +173,7 @@ func chunkKey(id ID, kind BlobKind, index uint64) [chunkKeyLen]byte {
 	return k
 }
 
-// blobPrefix is the common prefix of all chunk keys of one blob.
+// blobPrefix is the common prefix of all chunkKeys of one blob.
 func blobPrefix(id ID, kind BlobKind) []byte {
 	return append(id[:], byte(kind))
 }

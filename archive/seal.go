@@ -310,11 +310,12 @@ type tombstoneNote struct {
 }
 
 // Delete crypto-shreds a recording: in one transaction it destroys the
-// data key, removes the metadata, index entries and chunks, and appends a
-// signed tombstone to the chain (who and why are stored encrypted under the
-// state key). A Writer still writing the recording fails with ErrNotFound.
-// Copies of the file made before the deletion (backups) still hold the data
-// key; see the threat model in FORMAT.md.
+// data key, removes the metadata, index entries, chunk index entries and
+// chunk values, and appends a signed tombstone to the chain (who and why
+// are stored encrypted under the state key). A Writer still writing the
+// recording fails with ErrNotFound. Copies of the file made before the
+// deletion (backups) still hold the data key; see the threat model in
+// FORMAT.md.
 func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 	if len(who) > maxWhoWhyLen || len(why) > maxWhoWhyLen {
 		return fmt.Errorf("archive: delete %s: who/why too long: %w", id, ErrInvalid)
@@ -354,13 +355,15 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 					return err
 				}
 			}
+			if err := deleteWho(tx, a.whoKeys(m, id)); err != nil {
+				return err
+			}
 		} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan
 			return err
 		}
-		for _, kind := range []BlobKind{BlobOriginal, BlobMap} {
-			if err := deletePrefix(tx.Bucket(bucketChunks), blobPrefix(id, kind)); err != nil {
-				return err
-			}
+		chunks := openChunkStore(tx)
+		if err := chunks.deleteRecording(id); err != nil { // index entries and values
+			return err
 		}
 		if err := deletePrefix(tx.Bucket(bucketNotes), id[:]); err != nil {
 			return err
@@ -400,10 +403,10 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	return nil
 }
 
-// deleteIndexSuffix removes the time and call index entries of id by
+// deleteIndexSuffix removes the time, call and who index entries of id by
 // scanning, for a recording whose metadata cannot be read.
 func deleteIndexSuffix(tx *bolt.Tx, id ID) error {
-	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig} {
+	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho} {
 		b := tx.Bucket(name)
 		var keys [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

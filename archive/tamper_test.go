@@ -87,8 +87,7 @@ func TestTamperChunkInFile(t *testing.T) {
 	db := openBolt(t, path)
 	var val []byte
 	db.View(func(tx *bolt.Tx) error {
-		k := chunkKey(r.ID, BlobOriginal, 1)
-		val = bytes.Clone(tx.Bucket(bucketChunks).Get(k[:]))
+		val = testChunkValue(tx, r.ID, BlobOriginal, 1)
 		return nil
 	})
 	db.Close()
@@ -138,38 +137,59 @@ func TestTamperChunkInFile(t *testing.T) {
 func TestTamperSwapTruncateExtend(t *testing.T) {
 	cases := []struct {
 		name    string
-		tamper  func(b *bolt.Bucket, r, other *Recording) error
+		tamper  func(tx *bolt.Tx, r, other *Recording) error
 		problem string
 		readAt  int64
 		badIdx  uint64
 	}{
-		{"swap", func(b *bolt.Bucket, r, _ *Recording) error {
-			k0, k1 := chunkKey(r.ID, BlobOriginal, 0), chunkKey(r.ID, BlobOriginal, 1)
-			v0, v1 := bytes.Clone(b.Get(k0[:])), bytes.Clone(b.Get(k1[:]))
-			if err := b.Put(k0[:], v1); err != nil {
+		{"swap", func(tx *bolt.Tx, r, _ *Recording) error {
+			v0, v1 := testChunkValue(tx, r.ID, BlobOriginal, 0), testChunkValue(tx, r.ID, BlobOriginal, 1)
+			if err := testPutChunkValue(tx, r.ID, BlobOriginal, 0, v1); err != nil {
 				return err
 			}
-			return b.Put(k1[:], v0)
+			return testPutChunkValue(tx, r.ID, BlobOriginal, 1, v0)
 		}, "orig chunk 0: authentication failed", 0, 0},
-		{"other recording", func(b *bolt.Bucket, r, o *Recording) error {
-			k, ko := chunkKey(r.ID, BlobOriginal, 2), chunkKey(o.ID, BlobOriginal, 2)
-			return b.Put(k[:], bytes.Clone(b.Get(ko[:])))
+		{"index swap", func(tx *bolt.Tx, r, _ *Recording) error {
+			// The values stay in place; the index entries of chunks 0
+			// and 1 trade the sequence numbers they point at.
+			idx := tx.Bucket(bucketChunkIndex)
+			k0, k1 := chunkKey(r.ID, BlobOriginal, 0), chunkKey(r.ID, BlobOriginal, 1)
+			s0, s1 := bytes.Clone(idx.Get(k0[:])), bytes.Clone(idx.Get(k1[:]))
+			if len(s0) != seqKeyLen || len(s1) != seqKeyLen || bytes.Equal(s0, s1) {
+				return fmt.Errorf("index entries %x %x", s0, s1)
+			}
+			if err := idx.Put(k0[:], s1); err != nil {
+				return err
+			}
+			return idx.Put(k1[:], s0)
+		}, "orig chunk 0: authentication failed", 0, 0},
+		{"other recording", func(tx *bolt.Tx, r, o *Recording) error {
+			return testPutChunkValue(tx, r.ID, BlobOriginal, 2, testChunkValue(tx, o.ID, BlobOriginal, 2))
 		}, "orig chunk 2: authentication failed", 2 * ChunkSize, 2},
-		{"kind swap", func(b *bolt.Bucket, r, _ *Recording) error {
-			k, km := chunkKey(r.ID, BlobOriginal, 0), chunkKey(r.ID, BlobMap, 0)
-			return b.Put(k[:], bytes.Clone(b.Get(km[:])))
+		{"index to other recording", func(tx *bolt.Tx, r, o *Recording) error {
+			idx := tx.Bucket(bucketChunkIndex)
+			k, ko := chunkKey(r.ID, BlobOriginal, 2), chunkKey(o.ID, BlobOriginal, 2)
+			return idx.Put(k[:], bytes.Clone(idx.Get(ko[:])))
+		}, "orig chunk 2: authentication failed", 2 * ChunkSize, 2},
+		{"kind swap", func(tx *bolt.Tx, r, _ *Recording) error {
+			return testPutChunkValue(tx, r.ID, BlobOriginal, 0, testChunkValue(tx, r.ID, BlobMap, 0))
 		}, "orig chunk 0: authentication failed", 0, 0},
-		{"truncate", func(b *bolt.Bucket, r, _ *Recording) error {
-			k := chunkKey(r.ID, BlobOriginal, 3)
-			return b.Delete(k[:])
+		{"truncate", func(tx *bolt.Tx, r, _ *Recording) error {
+			return testDeleteChunk(tx, r.ID, BlobOriginal, 3)
 		}, "orig chunk 2: last stored chunk is not a final chunk (blob truncated)", 3 * ChunkSize, 3},
-		{"gap", func(b *bolt.Bucket, r, _ *Recording) error {
-			k := chunkKey(r.ID, BlobOriginal, 1)
-			return b.Delete(k[:])
+		{"gap", func(tx *bolt.Tx, r, _ *Recording) error {
+			return testDeleteChunk(tx, r.ID, BlobOriginal, 1)
 		}, "orig: chunks 1..1 missing", ChunkSize, 1},
-		{"extend", func(b *bolt.Bucket, r, _ *Recording) error {
-			k, k4 := chunkKey(r.ID, BlobOriginal, 2), chunkKey(r.ID, BlobOriginal, 4)
-			return b.Put(k4[:], bytes.Clone(b.Get(k[:])))
+		{"dangling index entry", func(tx *bolt.Tx, r, _ *Recording) error {
+			k := chunkKey(r.ID, BlobOriginal, 1)
+			return tx.Bucket(bucketChunks).Delete(tx.Bucket(bucketChunkIndex).Get(k[:]))
+		}, "orig chunk 1: index entry points at no stored value", ChunkSize, 1},
+		{"malformed index entry", func(tx *bolt.Tx, r, _ *Recording) error {
+			k := chunkKey(r.ID, BlobOriginal, 1)
+			return tx.Bucket(bucketChunkIndex).Put(k[:], []byte{1, 2, 3})
+		}, "orig chunk 1: index entry of 3 bytes", ChunkSize, 1},
+		{"extend", func(tx *bolt.Tx, r, _ *Recording) error {
+			return testPutChunkValue(tx, r.ID, BlobOriginal, 4, testChunkValue(tx, r.ID, BlobOriginal, 2))
 		}, "orig chunk 3: final chunk followed by more chunks", -1, 0},
 	}
 	for _, c := range cases {
@@ -178,7 +198,7 @@ func TestTamperSwapTruncateExtend(t *testing.T) {
 			orig := data(3*ChunkSize+10, 1)
 			r := sealed(t, a, orig, data(100, 2))
 			other := sealed(t, a, data(3*ChunkSize+10, 3), nil)
-			a = withBolt(t, a, func(tx *bolt.Tx) error { return c.tamper(tx.Bucket(bucketChunks), r, other) })
+			a = withBolt(t, a, func(tx *bolt.Tx) error { return c.tamper(tx, r, other) })
 			res := mustVerify(t, a, r.ID)
 			if res.Valid || !hasProblem(res, c.problem) {
 				t.Fatalf("verify problems %q lack %q", res.Problems, c.problem)
@@ -295,14 +315,15 @@ func TestDeleteShreds(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The old copy: every chunk value of r, its metadata and its wrapped
-	// data key, as an attacker would lift them from a stale file copy.
-	var oldChunks [][2][]byte
+	// The old copy: every chunk of r (index entry and value), its
+	// metadata and its wrapped data key, as an attacker would lift them
+	// from a stale file copy.
+	var oldChunks [][3][]byte // index key, sequence key, value
 	var oldRec, oldKey []byte
 	a = withBolt(t, a, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketChunks).Cursor()
+		c := tx.Bucket(bucketChunkIndex).Cursor()
 		for k, v := c.Seek(r.ID[:]); k != nil && bytes.HasPrefix(k, r.ID[:]); k, v = c.Next() {
-			oldChunks = append(oldChunks, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+			oldChunks = append(oldChunks, [3][]byte{bytes.Clone(k), bytes.Clone(v), bytes.Clone(tx.Bucket(bucketChunks).Get(v))})
 		}
 		oldRec = bytes.Clone(tx.Bucket(bucketRecs).Get(r.ID[:]))
 		oldKey = bytes.Clone(tx.Bucket(bucketDataKeys).Get(r.ID[:]))
@@ -310,6 +331,11 @@ func TestDeleteShreds(t *testing.T) {
 	})
 	if len(oldChunks) != 4 {
 		t.Fatalf("%d chunks", len(oldChunks))
+	}
+	for _, kv := range oldChunks {
+		if kv[2] == nil {
+			t.Fatalf("index entry %x points at no value", kv[0])
+		}
 	}
 	w2, err := a.Create(ctx, NewRecording{})
 	if err != nil {
@@ -354,17 +380,28 @@ func TestDeleteShreds(t *testing.T) {
 			return fmt.Errorf("data key still present")
 		}
 		var n int
-		tx.Bucket(bucketChunks).ForEach(func(k, _ []byte) error {
+		tx.Bucket(bucketChunkIndex).ForEach(func(k, _ []byte) error {
 			if bytes.HasPrefix(k, r.ID[:]) || bytes.HasPrefix(k, w2.id[:]) {
 				n++
 			}
 			return nil
 		})
 		if n != 0 {
-			return fmt.Errorf("%d chunks of deleted recordings left", n)
+			return fmt.Errorf("%d chunk index entries of deleted recordings left", n)
 		}
 		for _, kv := range oldChunks {
-			if err := tx.Bucket(bucketChunks).Put(kv[0], kv[1]); err != nil {
+			if tx.Bucket(bucketChunks).Get(kv[1]) != nil {
+				return fmt.Errorf("chunk value %x of a deleted recording left", kv[1])
+			}
+		}
+		if err := testNoOrphans(tx); err != nil {
+			return err
+		}
+		for _, kv := range oldChunks {
+			if err := tx.Bucket(bucketChunkIndex).Put(kv[0], kv[1]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketChunks).Put(kv[1], kv[2]); err != nil {
 				return err
 			}
 		}

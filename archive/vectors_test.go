@@ -65,6 +65,9 @@ func formatVectors(t *testing.T) [][2]string {
 	add("chunk-orig-1-final", c.seal(buf, len(plain), 1, true))
 	cm, _ := newChunkCipher(dk, id, BlobMap)
 	add("chunk-map-0-final-empty", cm.seal(make([]byte, chunkBufCap), 0, 0, true))
+	ck := chunkKey(id, BlobOriginal, 1)
+	add("chunk-index-key", ck[:])
+	add("chunk-seq-key", seqKey(1))
 
 	kekAEAD, _ := newAEAD(kek)
 	add("box-master", boxSealNonce(kekAEAD, boxAAD(aadMaster), master, nonce))
@@ -196,6 +199,14 @@ func checkVectorsIndependently(t *testing.T, v map[string]string) {
 	p, err := gcm(key).Open(nil, nonce, stored[1:], aad)
 	if err != nil || string(p) != "callvault test vector chunk" {
 		t.Fatalf("chunk vector does not open per FORMAT.md: %v", err)
+	}
+	// Chunk storage (schema 2): chunkidx key id ‖ u8 kind ‖ u64 index,
+	// chunks key u64 seq.
+	if want := binary.BigEndian.AppendUint64(append(bytes.Clone(id), 1), 1); !bytes.Equal(unhex(t, v["chunk-index-key"]), want) {
+		t.Fatal("chunk index key")
+	}
+	if !bytes.Equal(unhex(t, v["chunk-seq-key"]), binary.BigEndian.AppendUint64(nil, 1)) {
+		t.Fatal("chunk sequence key")
 	}
 	wrap, _ := hkdf.Key(sha256.New, master, nil, "callvault archive v1 data-key wrap", 32)
 	box := unhex(t, v["box-data-key"])

@@ -195,14 +195,21 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 	}
 	prefix := blobPrefix(id, kind)
 	var idxs []uint64
+	var seqs [][seqKeyLen]byte // where each index entry points
 	err = a.view(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketChunks).Cursor()
-		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		cur := tx.Bucket(bucketChunkIndex).Cursor()
+		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 			if len(k) != chunkKeyLen {
-				res.problem("%s: stray key of length %d", kind, len(k))
+				res.problem("%s: stray index key of length %d", kind, len(k))
 				continue
 			}
-			idxs = append(idxs, binary.BigEndian.Uint64(k[17:]))
+			idx := binary.BigEndian.Uint64(k[17:])
+			if len(v) != seqKeyLen {
+				res.problem("%s chunk %d: index entry of %d bytes", kind, idx, len(v))
+				continue
+			}
+			idxs = append(idxs, idx)
+			seqs = append(seqs, [seqKeyLen]byte(v))
 		}
 		return nil
 	})
@@ -229,9 +236,10 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 		vals := make([][]byte, len(batch))
 		err := a.view(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketChunks)
-			for i, idx := range batch {
-				k := chunkKey(id, kind, idx)
-				vals[i] = append(slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap], b.Get(k[:])...)
+			for i := range batch {
+				if v := b.Get(seqs[start+i][:]); v != nil {
+					vals[i] = append(slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap], v...)
+				}
 			}
 			return nil
 		})
@@ -243,6 +251,10 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 				res.problem("%s: chunks %d..%d missing", kind, next, idx-1)
 			}
 			next = idx + 1
+			if vals[i] == nil {
+				res.problem("%s chunk %d: index entry points at no stored value (sequence %d)", kind, idx, binary.BigEndian.Uint64(seqs[start+i][:]))
+				continue
+			}
 			last := finished && idx == lastIdx
 			p, err := c.open(vals[i], idx, last)
 			if err != nil {

@@ -135,6 +135,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	if nr.CallGUID != "" {
 		ck = a.callKey(nr.CallGUID, id)
 	}
+	who := a.whoKeys(m, id)
 	err = a.update(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
 			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
@@ -147,6 +148,9 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		}
 		if ck != nil {
 			puts = append(puts, struct{ b, k, v []byte }{bucketByCall, ck, []byte{}})
+		}
+		for _, k := range who {
+			puts = append(puts, struct{ b, k, v []byte }{bucketByWho, k, []byte{}})
 		}
 		for _, p := range puts {
 			if err := tx.Bucket(p.b).Put(p.k, p.v); err != nil {
@@ -214,24 +218,12 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 		w.orig.size += ChunkSize
 	}
 	err = a.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketChunks)
-		if err := deletePrefix(b, blobPrefix(id, BlobMap)); err != nil {
+		s := openChunkStore(tx)
+		if err := s.deleteBlobFrom(id, BlobMap, 0); err != nil {
 			return err
 		}
 		// Chunks after a gap cannot be part of the blob.
-		c := b.Cursor()
-		start := chunkKey(id, BlobOriginal, w.orig.idx)
-		prefix := blobPrefix(id, BlobOriginal)
-		var extra [][]byte
-		for k, _ := c.Seek(start[:]); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			extra = append(extra, bytes.Clone(k))
-		}
-		for _, k := range extra {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.deleteBlobFrom(id, BlobOriginal, w.orig.idx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: resume: %w", err)
@@ -372,6 +364,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 
 	var vals [2][]byte
 	var keys [2][chunkKeyLen]byte
+	var seqs [2][seqKeyLen]byte // values' keys, referenced by bbolt until the commit
 	var bufs []*[]byte
 	for i, b := range []*blobWriter{&w.orig, &w.mp} {
 		w.ensureBuf(b)
@@ -399,6 +392,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		return nil, err
 	}
 	oldKey, newKey := timeKey(old.indexNS(), w.id), timeKey(m.indexNS(), w.id)
+	oldWho, newWho := w.a.whoKeys(old, w.id), w.a.whoKeys(&m, w.id)
 	id := w.id
 	err = w.a.update(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
@@ -410,9 +404,9 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		if err := w.errNow(); err != nil {
 			return err
 		}
-		chunks := tx.Bucket(bucketChunks)
+		chunks := openChunkStore(tx)
 		for i := range vals {
-			if err := chunks.Put(keys[i][:], vals[i]); err != nil {
+			if err := chunks.put(keys[i][:], vals[i], &seqs[i]); err != nil {
 				return err
 			}
 		}
@@ -431,6 +425,9 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 			return err
 		}
 		if err := tx.Bucket(bucketByOrig).Put(w.a.origKey(m.OrigSHA256, id), []byte{}); err != nil {
+			return err
+		}
+		if err := replaceWho(tx, oldWho, newWho); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketUnsealed).Put(id[:], []byte{})

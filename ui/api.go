@@ -206,7 +206,7 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 		}
 		return text == "" || summarize(rec).matches(text)
 	}
-	recs, next, err := a.arc.List(r.Context(), archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match})
+	recs, next, err := a.arc.ListFor(r.Context(), u, archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match})
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return errStatus(http.StatusBadRequest, "bad cursor")

@@ -156,7 +156,9 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		return false
 	}
-	recs, next, err := u.arc.List(r.Context(), archive.Query{
+	// ListFor decrypts only what me may read (the who index), so match
+	// runs only on those.
+	recs, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
 		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
 	})
 	if errors.Is(err, archive.ErrInvalid) {

@@ -381,16 +381,16 @@ func (h *Handler) compute(ctx context.Context, u *archive.User, n node) ([]entry
 	var out []entry
 	switch n.kind {
 	case kindRoot, kindUser:
-		out, err = h.units(ctx, match, from, to, yearOf, func(t time.Time) string { return t.Format("2006") })
+		out, err = h.units(ctx, u, match, from, to, yearOf, func(t time.Time) string { return t.Format("2006") })
 		if n.kind == kindRoot {
 			out = append(out, entry{name: usersDir, dir: true})
 		}
 	case kindYear:
-		out, err = h.units(ctx, match, from, to, monthOf, func(t time.Time) string { return t.Format("01") })
+		out, err = h.units(ctx, u, match, from, to, monthOf, func(t time.Time) string { return t.Format("01") })
 	case kindMonth:
-		out, err = h.units(ctx, match, from, to, dayOf, func(t time.Time) string { return t.Format("02") })
+		out, err = h.units(ctx, u, match, from, to, dayOf, func(t time.Time) string { return t.Format("02") })
 	case kindDay:
-		out, err = h.files(ctx, match, from, to)
+		out, err = h.files(ctx, u, match, from, to)
 	}
 	return out, err
 }
@@ -505,13 +505,14 @@ func dayOf(t time.Time) time.Time {
 // recording, without walking every recording: it asks List for the newest
 // match, notes its unit, and asks again below the start of that unit. Each
 // step decrypts at most one batch of candidates, so a month with recordings
-// on 20 days costs 20 small List calls.
-func (h *Handler) units(ctx context.Context, match func(*archive.Recording) bool, from, to time.Time,
+// on 20 days costs 20 small List calls. ListFor walks only the recordings
+// u may read (every recording for an admin).
+func (h *Handler) units(ctx context.Context, u *archive.User, match func(*archive.Recording) bool, from, to time.Time,
 	unit func(time.Time) time.Time, format func(time.Time) string) ([]entry, error) {
 	var out []entry
 	upper := to
 	for i := 0; i < maxEntries; i++ {
-		recs, _, err := h.arc.List(ctx, archive.Query{From: from, To: upper, Limit: 1, Match: match})
+		recs, _, err := h.arc.ListFor(ctx, u, archive.Query{From: from, To: upper, Limit: 1, Match: match})
 		if err != nil {
 			return nil, err
 		}
@@ -534,11 +535,11 @@ func (h *Handler) units(ctx context.Context, match func(*archive.Recording) bool
 }
 
 // files lists the recordings of one day.
-func (h *Handler) files(ctx context.Context, match func(*archive.Recording) bool, from, to time.Time) ([]entry, error) {
+func (h *Handler) files(ctx context.Context, u *archive.User, match func(*archive.Recording) bool, from, to time.Time) ([]entry, error) {
 	var recs []*archive.Recording
 	cursor := ""
 	for {
-		page, next, err := h.arc.List(ctx, archive.Query{From: from, To: to, Limit: listPage, Cursor: cursor, Match: match})
+		page, next, err := h.arc.ListFor(ctx, u, archive.Query{From: from, To: to, Limit: listPage, Cursor: cursor, Match: match})
 		if err != nil {
 			return nil, err
 		}
