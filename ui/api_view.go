@@ -13,12 +13,7 @@ import (
 // The recorder owns the document; the API reads it as a view and passes the
 // stream and call lists through as they are.
 type info struct {
-	Name struct {
-		GUID   string `json:"guid"`
-		MAC    string `json:"mac"`
-		Serial string `json:"serial"`
-		User   string `json:"user"`
-	} `json:"name"`
+	Name   infoName `json:"name"`
 	Result struct {
 		Streams  json.RawMessage `json:"streams"`
 		Calls    []infoCall      `json:"calls"`
@@ -26,6 +21,14 @@ type info struct {
 	} `json:"result"`
 	Truncated bool   `json:"truncated"`
 	Damage    string `json:"damage"`
+}
+
+// infoName is what the upload's file name said.
+type infoName struct {
+	GUID   string `json:"guid"`
+	MAC    string `json:"mac"`
+	Serial string `json:"serial"`
+	User   string `json:"user"`
 }
 
 type infoCall struct {

@@ -15,12 +15,7 @@ import (
 // codec and loss. The recorder owns the document; the UI reads it as a
 // view, and what does not parse stays empty.
 type recInfo struct {
-	Name struct {
-		GUID   string `json:"guid"`
-		MAC    string `json:"mac"`
-		Serial string `json:"serial"`
-		User   string `json:"user"`
-	} `json:"name"`
+	Name   infoName `json:"name"`
 	Result struct {
 		Streams  []infoStream   `json:"streams"`
 		Calls    []infoCallFull `json:"calls"`
