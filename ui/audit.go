@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -74,26 +73,8 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: e.Remote, OK: e.OK, Detail: e.Detail,
 		})
 	}
-	keep := url.Values{}
-	for k, v := range map[string]string{"q": p.Q, "actor": p.Actor, "action": p.Action, "from": p.From, "to": p.To} {
-		if v != "" {
-			keep.Set(k, v)
-		}
-	}
-	if next != "" {
-		nv := url.Values{}
-		for k, v := range keep {
-			nv[k] = v
-		}
-		nv.Set("cursor", next)
-		p.NextURL = "/admin/audit?" + nv.Encode()
-	}
-	if q.Get("cursor") != "" {
-		p.FirstURL = "/admin/audit"
-		if len(keep) > 0 {
-			p.FirstURL += "?" + keep.Encode()
-		}
-	} else {
+	p.NextURL, p.FirstURL = pageLinks("/admin/audit", map[string]string{"q": p.Q, "actor": p.Actor, "action": p.Action, "from": p.From, "to": p.To}, next, q.Get("cursor") != "")
+	if q.Get("cursor") == "" {
 		// The chain is checked on the first page: every entry is read.
 		res, err := u.arc.VerifyAudit(r.Context())
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -174,26 +173,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		p.Rows = append(p.Rows, u.listRow(g, idx, rc.loc))
 	}
-	keep := url.Values{}
-	for k, v := range map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir} {
-		if v != "" {
-			keep.Set(k, v)
-		}
-	}
-	if next != "" {
-		nv := url.Values{}
-		for k, v := range keep {
-			nv[k] = v
-		}
-		nv.Set("cursor", next)
-		p.NextURL = "/?" + nv.Encode()
-	}
-	if q.Get("cursor") != "" {
-		p.FirstURL = "/"
-		if len(keep) > 0 {
-			p.FirstURL += "?" + keep.Encode()
-		}
-	}
+	p.NextURL, p.FirstURL = pageLinks("/", map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}, next, q.Get("cursor") != "")
 	u.render(w, r, http.StatusOK, "recordings.html", p)
 	return nil
 }
