@@ -155,6 +155,7 @@ loop:
 		case <-hup:
 			notify(log, "RELOADING=1")
 			reload(o, levels, certs, log)
+			sw.reapply(ctx) // levels set in the UI stay above the file's
 			notify(log, "READY=1")
 		case <-ctx.Done():
 			break loop

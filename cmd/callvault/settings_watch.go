@@ -45,6 +45,17 @@ func watchSettings(ctx context.Context, arc *archive.Archive, rec *recorder.Reco
 	return w
 }
 
+// reapply applies the stored settings again, after a reload has set the
+// configuration file's levels.
+func (w *settingsWatcher) reapply(ctx context.Context) {
+	s, err := w.arc.Settings(ctx)
+	if err != nil {
+		w.log.Error("settings unreadable after reload", "err", err)
+		return
+	}
+	w.apply(s)
+}
+
 // apply runs in the goroutine that stored the settings: it only sets
 // levels and signals the sealing goroutine.
 func (w *settingsWatcher) apply(s archive.Settings) {
