@@ -302,74 +302,82 @@ type listItem struct {
 // candidates in batches. The cursor is a position in the time index, so
 // pages stay stable while new recordings arrive.
 func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLimit
+	limit, upper, lower, err := listBounds(q)
+	if err != nil {
+		return nil, "", err
 	}
-	limit = min(limit, maxLimit)
-	var upper, lower []byte // keys < upper, >= lower
-	if q.Cursor != "" {
-		k, err := parseCursor(q.Cursor)
-		if err != nil {
-			return nil, "", err
+	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+		c := tx.Bucket(bucketByTime).Cursor()
+		started := false
+		return func() ([timeKeyLen]byte, bool) {
+			for {
+				var k []byte
+				switch {
+				case started:
+					k, _ = c.Prev()
+				case upper == nil:
+					k, _ = c.Last()
+				default:
+					if k, _ = c.Seek(upper); k == nil {
+						k, _ = c.Last()
+					} else {
+						k, _ = c.Prev()
+					}
+				}
+				started = true
+				if k == nil || lower != nil && bytes.Compare(k, lower) < 0 {
+					return [timeKeyLen]byte{}, false
+				}
+				if len(k) == timeKeyLen {
+					return [timeKeyLen]byte(k), true
+				}
+			}
 		}
-		upper = k
 	}
-	if !q.To.IsZero() {
-		k := timeKey(q.To.UnixNano(), ID{})
-		if upper == nil || bytes.Compare(k[:], upper) < 0 {
-			upper = k[:]
-		}
-	}
-	if !q.From.IsZero() {
-		k := timeKey(q.From.UnixNano(), ID{})
-		lower = k[:]
-	}
+	return a.page(ctx, limit, upper, walk, q.Match)
+}
+
+// page collects up to limit recordings newest first from the time keys
+// that walk yields below upper (walk is opened anew in each short read
+// transaction), decrypting candidates in batches — growing ones when keep
+// filters — and returns them with the cursor after the last ("" at the
+// end). keep (nil = all) sees every decrypted candidate.
+func (a *Archive) page(ctx context.Context, limit int, upper []byte,
+	walk func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool), keep func(*Recording) bool) ([]*Recording, string, error) {
 	var out []*Recording
+	grow := 0 // with keep: candidates per batch grow up to matchBatch
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, "", err
 		}
 		need := limit - len(out)
 		decrypt := need
-		if q.Match != nil {
-			decrypt = matchBatch
+		if keep != nil {
+			grow = min(max(grow*2, need), matchBatch)
+			decrypt = max(need, grow)
 		}
 		var items []listItem
 		more := false
 		err := a.view(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketByTime).Cursor()
-			var k []byte
-			if upper == nil {
-				k, _ = c.Last()
-			} else if k, _ = c.Seek(upper); k == nil {
-				k, _ = c.Last()
-			} else {
-				k, _ = c.Prev()
-			}
-			for ; k != nil; k, _ = c.Prev() {
-				if len(k) != timeKeyLen {
-					continue
-				}
-				if lower != nil && bytes.Compare(k, lower) < 0 {
+			next := walk(tx, upper)
+			for {
+				k, ok := next()
+				if !ok {
 					return nil
 				}
 				if len(items) == decrypt {
 					more = true
 					return nil
 				}
-				it := listItem{key: [timeKeyLen]byte(k)}
 				id := ID(k[8:])
 				r, err := a.recordingTx(tx, id)
 				if err != nil {
 					a.log.Error("archive list: unreadable recording skipped", "id", id.String(), "err", err)
-					upper = it.key[:] // keep the position
+					upper = bytes.Clone(k[:]) // keep the position
 					continue
 				}
-				it.rec = r
-				items = append(items, it)
+				items = append(items, listItem{key: k, rec: r})
 			}
-			return nil
 		})
 		if err != nil {
 			return nil, "", fmt.Errorf("archive: list: %w", err)
@@ -377,7 +385,7 @@ func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, erro
 		for i := range items {
 			it := &items[i]
 			upper = it.key[:]
-			if q.Match != nil && !q.Match(it.rec) {
+			if keep != nil && !keep(it.rec) {
 				continue
 			}
 			out = append(out, it.rec)

@@ -366,64 +366,12 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 		return a.List(ctx, q)
 	}
 	prefixes := a.whoPrefixes(u)
-	var out []*Recording
-	grow := 0 // with Match: candidates per batch grow up to matchBatch
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, "", err
-		}
-		need := limit - len(out)
-		decrypt := need
-		if q.Match != nil {
-			grow = min(max(grow*2, need), matchBatch)
-			decrypt = max(need, grow)
-		}
-		var items []listItem
-		more := false
-		err := a.view(func(tx *bolt.Tx) error {
-			m := newWhoMerge(tx.Bucket(bucketByWho), prefixes, upper, lower)
-			for {
-				k, ok := m.next()
-				if !ok {
-					return nil
-				}
-				if len(items) == decrypt {
-					more = true
-					return nil
-				}
-				it := listItem{key: k}
-				id := ID(k[8:])
-				r, err := a.recordingTx(tx, id)
-				if err != nil {
-					a.log.Error("archive list: unreadable recording skipped", "id", id.String(), "err", err)
-					upper = bytes.Clone(k[:]) // keep the position
-					continue
-				}
-				it.rec = r
-				items = append(items, it)
-			}
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("archive: list: %w", err)
-		}
-		for i := range items {
-			it := &items[i]
-			upper = it.key[:]
-			if !MayRead(u, it.rec) || (q.Match != nil && !q.Match(it.rec)) {
-				continue
-			}
-			out = append(out, it.rec)
-			if len(out) == limit {
-				if i < len(items)-1 || more {
-					return out, encodeCursor(it.key[:]), nil
-				}
-				return out, "", nil
-			}
-		}
-		if !more {
-			return out, "", nil
-		}
+	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+		return newWhoMerge(tx.Bucket(bucketByWho), prefixes, upper, lower).next
 	}
+	return a.page(ctx, limit, upper, walk, func(r *Recording) bool {
+		return MayRead(u, r) && (q.Match == nil || q.Match(r))
+	})
 }
 
 // listBounds is List's reading of q: the page size and the time-key range
