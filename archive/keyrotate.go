@@ -59,33 +59,6 @@ func (a *Archive) finishRotation(keyFile string, masterBox []byte) ([]byte, erro
 	return master, nil
 }
 
-// writeKeyFileAt writes key to path, replacing any file there, with mode
-// 0600, and fsyncs file and directory.
-func writeKeyFileAt(path string, key []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	content := formatKeyFile(key)
-	defer clear(content)
-	if err = f.Chmod(0o600); err == nil {
-		_, err = f.Write(content)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	return err
-}
-
 // RotateKeyFile makes a new random archive key, writes it to newKeyFile
 // (mode 0600, replacing the file if it exists; it may be the current key
 // file) and re-boxes the master key under it, in key-file mode (also when
@@ -102,7 +75,7 @@ func (a *Archive) RotateKeyFile(ctx context.Context, newKeyFile string) error {
 	key := randomKey()
 	defer clear(key)
 	next := newKeyFile + rotateSuffix
-	if err := writeKeyFileAt(next, key); err != nil {
+	if err := writeKeyFile(next, key, false); err != nil {
 		os.Remove(next)
 		return fmt.Errorf("archive: rotate key: write key file: %w", err)
 	}

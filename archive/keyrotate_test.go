@@ -197,7 +197,7 @@ func TestRotateStaleNewFile(t *testing.T) {
 	a, _ := rotationFixture(t)
 	path, keyFile := a.Path(), keyFileOf(a)
 	a.Close()
-	if err := writeKeyFileAt(keyFile+rotateSuffix, randomKey()); err != nil {
+	if err := writeKeyFile(keyFile+rotateSuffix, randomKey(), false); err != nil {
 		t.Fatal(err)
 	}
 	b, err := openWith(t, path, Options{KeyFile: keyFile})
@@ -206,7 +206,7 @@ func TestRotateStaleNewFile(t *testing.T) {
 	}
 	b.Close()
 	other := filepath.Join(t.TempDir(), "x.key")
-	if err := writeKeyFileAt(other, randomKey()); err != nil {
+	if err := writeKeyFile(other, randomKey(), false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := openWith(t, path, Options{KeyFile: other}); !errors.Is(err, ErrWrongKey) {

@@ -153,17 +153,33 @@ func readKeyFile(path string) ([]byte, os.FileInfo, error) {
 // createKeyFile writes a new random key to path (mode 0600, parent
 // directories 0700); it fails if the file exists.
 func createKeyFile(path string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("archive: key file: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("archive: key file: %w", err)
-	}
 	key := randomKey()
+	if err := writeKeyFile(path, key, true); err != nil {
+		return nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	return key, nil
+}
+
+// writeKeyFile writes key to path with mode 0600 (parent directories
+// 0700) and fsyncs file and directory. With excl it fails if the file
+// exists and removes what it wrote on failure; otherwise it replaces it.
+func writeKeyFile(path string, key []byte, excl bool) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if excl {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flag, 0o600)
+	if err != nil {
+		return err
+	}
 	content := formatKeyFile(key)
 	defer clear(content)
-	_, err = f.Write(content)
+	if err = f.Chmod(0o600); err == nil { // an existing file keeps its mode otherwise
+		_, err = f.Write(content)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -173,11 +189,10 @@ func createKeyFile(path string) ([]byte, error) {
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
-	if err != nil {
+	if err != nil && excl {
 		os.Remove(path)
-		return nil, fmt.Errorf("archive: key file: %w", err)
 	}
-	return key, nil
+	return err
 }
 
 // Archive-key modes stored under keyring/"kek".
