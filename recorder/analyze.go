@@ -159,13 +159,7 @@ func peekCapture(br *bufio.Reader) (bool, error) {
 		}
 		return false, err
 	}
-	switch {
-	case b[0] == 0xa1 && b[1] == 0xb2 && (b[2] == 0xc3 && b[3] == 0xd4 || b[2] == 0x3c && b[3] == 0x4d),
-		b[3] == 0xa1 && b[2] == 0xb2 && (b[1] == 0xc3 && b[0] == 0xd4 || b[1] == 0x3c && b[0] == 0x4d),
-		b[0] == 0x0a && b[1] == 0x0d && b[2] == 0x0d && b[3] == 0x0a:
-		return true, nil
-	}
-	return false, nil
+	return capture.HasCaptureMagic(b), nil
 }
 
 // durationMs is the length of the longest call's window.

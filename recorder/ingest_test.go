@@ -241,6 +241,12 @@ func TestIngestGzipAndRejects(t *testing.T) {
 			t.Errorf("%q: %v, want ErrNotCapture", body, err)
 		}
 	}
+	// Every magic the capture reader reads is accepted, the modified-pcap
+	// variant included.
+	modified := []byte{0x34, 0xcd, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	if _, err := r.Ingest(context.Background(), "modified.pcap", bytes.NewReader(modified)); err != nil {
+		t.Fatalf("modified pcap refused: %v", err)
+	}
 	// An empty body is an empty recording, not an error: nothing was lost.
 	rec, err = r.Ingest(context.Background(), "empty.pcap", bytes.NewReader(nil))
 	if err != nil || rec.OrigSize != 0 {

@@ -177,6 +177,20 @@ type Reader struct {
 	err error
 }
 
+// HasCaptureMagic reports whether head, the first four bytes or more of
+// an input, starts like a capture NewReader reads: pcap (either byte order,
+// microsecond, nanosecond or modified-pcap magic) or pcapng.
+func HasCaptureMagic(head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	switch uint32(head[0]) | uint32(head[1])<<8 | uint32(head[2])<<16 | uint32(head[3])<<24 {
+	case 0x0a0d0d0a, 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0xa1b2cd34, 0x34cdb2a1:
+		return true
+	}
+	return false
+}
+
 // NewReader reads the file header of a pcap (either byte order,
 // microsecond or nanosecond magic, and the modified-pcap variant) or pcapng
 // (first section header block) stream. It returns an error wrapping
@@ -189,6 +203,9 @@ func NewReader(src io.Reader) (*Reader, error) {
 			return nil, fmt.Errorf("capture: %d-byte input: %w", len(magic), ErrUnknownFormat)
 		}
 		return nil, fmt.Errorf("capture: read: %w", err)
+	}
+	if !HasCaptureMagic(magic) {
+		return nil, fmt.Errorf("capture: magic % x: %w", magic, ErrUnknownFormat)
 	}
 	m := uint32(magic[0]) | uint32(magic[1])<<8 | uint32(magic[2])<<16 | uint32(magic[3])<<24
 	switch m {
@@ -208,8 +225,6 @@ func NewReader(src io.Reader) (*Reader, error) {
 	case 0xa1b2cd34: // modified pcap (Kuznetzov): 8 more bytes per record header
 	case 0x34cdb2a1:
 		r.be = true
-	default:
-		return nil, fmt.Errorf("capture: magic %08x: %w", m, ErrUnknownFormat)
 	}
 	r.recHdr = 16
 	if m == 0xa1b2cd34 || m == 0x34cdb2a1 {

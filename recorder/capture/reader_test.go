@@ -778,3 +778,31 @@ func TestDecompress(t *testing.T) {
 		t.Fatal("bad gzip header accepted")
 	}
 }
+
+func TestHasCaptureMagic(t *testing.T) {
+	for _, c := range []struct {
+		head []byte
+		want bool
+	}{
+		{[]byte{0xd4, 0xc3, 0xb2, 0xa1}, true},       // pcap, little-endian, µs
+		{[]byte{0xa1, 0xb2, 0xc3, 0xd4}, true},       // pcap, big-endian
+		{[]byte{0x4d, 0x3c, 0xb2, 0xa1}, true},       // pcap, ns
+		{[]byte{0x34, 0xcd, 0xb2, 0xa1}, true},       // modified pcap
+		{[]byte{0x0a, 0x0d, 0x0d, 0x0a, 0, 0}, true}, // pcapng
+		{[]byte{0x1f, 0x8b, 0x08, 0x00}, false},      // gzip: decompress first
+		{[]byte("GET "), false},
+		{[]byte{0xd4, 0xc3, 0xb2}, false},
+		{nil, false},
+	} {
+		if got := HasCaptureMagic(c.head); got != c.want {
+			t.Errorf("HasCaptureMagic(% x) = %v", c.head, got)
+		}
+		if c.want && len(c.head) >= 4 {
+			// NewReader agrees: it gets past the magic (the rest is short).
+			_, err := NewReader(bytes.NewReader(c.head))
+			if errors.Is(err, ErrUnknownFormat) {
+				t.Errorf("NewReader(% x): %v", c.head, err)
+			}
+		}
+	}
+}
