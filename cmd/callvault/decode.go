@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/recorder"
 	"github.com/callvault/callvault/recorder/capture"
+	"golang.org/x/sync/errgroup"
 )
 
 type decodeJSON struct {
@@ -159,12 +159,13 @@ func writeWAVFile(name string, open func() (*codec.WAVReader, error)) error {
 	if size < 4<<20 {
 		parts = 1
 	}
-	var g errgroup
+	var g errgroup.Group
 	for i := range parts {
 		from, to := size*i/parts, size*(i+1)/parts
 		g.Go(func() error {
 			r := first
 			if i > 0 {
+				var err error
 				if r, err = open(); err != nil {
 					return err
 				}
@@ -185,24 +186,4 @@ func writeWAVFile(name string, open func() (*codec.WAVReader, error)) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
-}
-
-// errgroup runs functions concurrently and returns the first error.
-type errgroup struct {
-	wg   sync.WaitGroup
-	once sync.Once
-	err  error
-}
-
-func (g *errgroup) Go(f func() error) {
-	g.wg.Go(func() {
-		if err := f(); err != nil {
-			g.once.Do(func() { g.err = err })
-		}
-	})
-}
-
-func (g *errgroup) Wait() error {
-	g.wg.Wait()
-	return g.err
 }
