@@ -30,7 +30,8 @@ func validParties(ps []string) error {
 // notes, seal and every export of it. This one rule serves the web UI, the
 // JSON API, WebDAV and downloads:
 //
-//   - nobody, when u is nil or disabled, or rec is nil;
+//   - nobody, when u is nil or disabled, or rec is nil or in the recycle
+//     bin (see MayRestore);
 //   - an admin, every recording;
 //   - the ingest role, none (it uploads, it does not read);
 //   - anyone else, the recordings whose User is their own login or a login
@@ -43,7 +44,7 @@ func validParties(ps []string) error {
 // "+498912345"; "sip:204@pbx.example" matches extension "204" by its user
 // part). Entries of fewer than two digits never match by number.
 func MayRead(u *User, rec *Recording) bool {
-	if u == nil || rec == nil || u.Disabled {
+	if u == nil || rec == nil || u.Disabled || !rec.Binned.IsZero() {
 		return false
 	}
 	switch u.Role {

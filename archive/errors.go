@@ -30,6 +30,9 @@ var (
 	// allow, such as sealing an unfinished recording twice or resuming a
 	// finished one.
 	ErrState = errors.New("archive: wrong recording state")
+	// ErrProtected reports a delete, bin or purge of a recording under
+	// legal hold (Recording.Protected).
+	ErrProtected = errors.New("archive: recording is protected")
 )
 
 // ChunkError reports a chunk of a blob that is missing, out of place or

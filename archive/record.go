@@ -38,6 +38,15 @@ type Recording struct {
 	// Parties are the call's party numbers and names (Final.Parties).
 	Parties []string
 	Seal    *Seal // nil until sealed
+	// Protected is the legal hold: no delete, retention or seat grace
+	// removes the recording while it is set (SetProtected).
+	Protected bool
+	// Binned is when the recording was moved to the recycle bin (zero
+	// when it is not there), BinnedBy who did it. A binned recording is
+	// left out of List, ListFor and ByCall and nobody may read it
+	// (MayRead) until it is restored.
+	Binned   time.Time
+	BinnedBy string
 }
 
 // Limits on caller-supplied metadata, so records stay small.
@@ -67,6 +76,10 @@ type metaRecord struct {
 	Info       []byte   `json:"info,omitempty"`
 	SealSeq    uint64   `json:"sealSeq,omitempty"`
 	Parties    []string `json:"parties,omitempty"`
+	// Lifecycle state; not part of the core metadata a seal signs.
+	Protected bool   `json:"protected,omitempty"`
+	Binned    int64  `json:"binned,omitempty"`
+	BinnedBy  string `json:"binnedBy,omitempty"`
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -88,6 +101,8 @@ func decodeMeta(b []byte) (*metaRecord, error) {
 		return nil, fmt.Errorf("archive: metadata gzip hash: %w", ErrCorrupt)
 	case validParties(m.Parties) != nil:
 		return nil, fmt.Errorf("archive: metadata parties: %w", ErrCorrupt)
+	case m.Binned < 0 || len(m.BinnedBy) > maxWhoWhyLen:
+		return nil, fmt.Errorf("archive: metadata recycle-bin fields: %w", ErrCorrupt)
 	}
 	return &m, nil
 }
@@ -122,8 +137,9 @@ func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 		Gzip: m.Gzip, GzipSHA256: bytes.Clone(m.GzipSHA256),
 		OrigSize: m.OrigSize, MapSize: m.MapSize,
 		Info:    bytes.Clone(m.Info),
-		Parties: slices.Clone(m.Parties),
-		Seal:    seal,
+		Parties:   slices.Clone(m.Parties),
+		Seal:      seal,
+		Protected: m.Protected, Binned: timeOf(m.Binned), BinnedBy: m.BinnedBy,
 	}
 	copy(r.OrigSHA256[:], m.OrigSHA256)
 	copy(r.MapSHA256[:], m.MapSHA256)

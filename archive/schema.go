@@ -88,13 +88,19 @@ var (
 	// bucketWebDAV: the user's key in bucketUsers → WebDAV password record
 	// (JSON) boxed by the state subkey (users_webdav.go).
 	bucketWebDAV = []byte("webdav")
+	// bucketProtected: id → "" while the recording is on legal hold, so
+	// Expire skips it without decrypting (lifecycle.go).
+	bucketProtected = []byte("protected")
+	// bucketBin: time key of the moment it was binned (as bucketByTime)
+	// → "": the recycle bin, oldest first for expiry (lifecycle.go).
+	bucketBin = []byte("bin")
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketKeyring, bucketDataKeys, bucketRecs, bucketChunks, bucketByTime,
 	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers, bucketByOrig,
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
-	bucketWebDAV, bucketByWho, bucketChunkIndex,
+	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
 }
 
 // Keys inside bucketMeta.

@@ -312,10 +312,10 @@ type tombstoneNote struct {
 // Delete crypto-shreds a recording: in one transaction it destroys the
 // data key, removes the metadata, index entries, chunk index entries and
 // chunk values, and appends a signed tombstone to the chain (who and why
-// are stored encrypted under the state key). A Writer still writing the
-// recording fails with ErrNotFound. Copies of the file made before the
-// deletion (backups) still hold the data key; see the threat model in
-// FORMAT.md.
+// are stored encrypted under the state key). A protected recording is
+// ErrProtected. A Writer still writing the recording fails with
+// ErrNotFound. Copies of the file made before the deletion (backups) still
+// hold the data key; see the threat model in FORMAT.md.
 func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 	if len(who) > maxWhoWhyLen || len(why) > maxWhoWhyLen {
 		return fmt.Errorf("archive: delete %s: who/why too long: %w", id, ErrInvalid)
@@ -324,67 +324,75 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 	if err != nil {
 		return fmt.Errorf("archive: delete %s: %w", id, err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketRecs).Get(id[:]) == nil && tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
-			return fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
-		}
-		m, dk, lerr := a.loadTx(tx, id)
-		clear(dk)
-		// The data key goes first; everything else follows in this
-		// transaction.
-		if err := tx.Bucket(bucketDataKeys).Delete(id[:]); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed} {
-			if err := tx.Bucket(b).Delete(id[:]); err != nil {
-				return err
-			}
-		}
-		if lerr == nil {
-			tk := timeKey(m.indexNS(), id)
-			if err := tx.Bucket(bucketByTime).Delete(tk[:]); err != nil {
-				return err
-			}
-			if m.CallGUID != "" {
-				if err := tx.Bucket(bucketByCall).Delete(a.callKey(m.CallGUID, id)); err != nil {
-					return err
-				}
-			}
-			if len(m.OrigSHA256) > 0 {
-				if err := tx.Bucket(bucketByOrig).Delete(a.origKey(m.OrigSHA256, id)); err != nil {
-					return err
-				}
-			}
-			if err := deleteWho(tx, a.whoKeys(m, id)); err != nil {
-				return err
-			}
-		} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan
-			return err
-		}
-		chunks := openChunkStore(tx)
-		if err := chunks.deleteRecording(id); err != nil { // index entries and values
-			return err
-		}
-		if err := deletePrefix(tx.Bucket(bucketNotes), id[:]); err != nil {
-			return err
-		}
-		e := &chainEntry{typ: entryTombstone, time: nsOf(a.now()), id: id}
-		if lerr == nil {
-			e.sealSeq = m.SealSeq
-		}
-		seq, _, err := a.chainTail(tx)
-		if err != nil {
-			return err
-		}
-		e.note = boxSeal(a.keys.state, boxAAD(aadNote, seqKey(seq+1)), note)
-		e.noteHash = sha256.Sum256(e.note)
-		return a.appendEntry(tx, e)
-	})
+	err = a.update(ctx, func(tx *bolt.Tx) error { return a.purgeTx(tx, id, note) })
 	if err != nil {
 		return fmt.Errorf("archive: delete %s: %w", id, err)
 	}
 	a.log.Info("archive recording deleted", "id", id.String())
 	return nil
+}
+
+// purgeTx is Delete inside tx, with the tombstone note (JSON of
+// tombstoneNote). It writes nothing when it returns ErrNotFound or
+// ErrProtected, so a caller purging several recordings in one transaction
+// may go on after those.
+func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
+	if tx.Bucket(bucketRecs).Get(id[:]) == nil && tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
+		return fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
+	}
+	if tx.Bucket(bucketProtected).Get(id[:]) != nil {
+		return fmt.Errorf("archive: recording %s: %w", id, ErrProtected)
+	}
+	m, dk, lerr := a.loadTx(tx, id)
+	clear(dk)
+	if lerr == nil && m.Protected {
+		return fmt.Errorf("archive: recording %s: %w", id, ErrProtected)
+	}
+	// The data key goes first; everything else follows in this
+	// transaction.
+	if err := tx.Bucket(bucketDataKeys).Delete(id[:]); err != nil {
+		return err
+	}
+	for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed} {
+		if err := tx.Bucket(b).Delete(id[:]); err != nil {
+			return err
+		}
+	}
+	if lerr == nil {
+		if m.Binned != 0 {
+			bk := timeKey(m.Binned, id)
+			if err := tx.Bucket(bucketBin).Delete(bk[:]); err != nil {
+				return err
+			}
+		} else if err := a.indexTx(tx, id, m, false); err != nil {
+			return err
+		}
+		if len(m.OrigSHA256) > 0 {
+			if err := tx.Bucket(bucketByOrig).Delete(a.origKey(m.OrigSHA256, id)); err != nil {
+				return err
+			}
+		}
+	} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan
+		return err
+	}
+	chunks := openChunkStore(tx)
+	if err := chunks.deleteRecording(id); err != nil { // index entries and values
+		return err
+	}
+	if err := deletePrefix(tx.Bucket(bucketNotes), id[:]); err != nil {
+		return err
+	}
+	e := &chainEntry{typ: entryTombstone, time: nsOf(a.now()), id: id}
+	if lerr == nil {
+		e.sealSeq = m.SealSeq
+	}
+	seq, _, err := a.chainTail(tx)
+	if err != nil {
+		return err
+	}
+	e.note = boxSeal(a.keys.state, boxAAD(aadNote, seqKey(seq+1)), note)
+	e.noteHash = sha256.Sum256(e.note)
+	return a.appendEntry(tx, e)
 }
 
 // deletePrefix deletes every key starting with prefix. Keys are collected
@@ -403,10 +411,10 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 	return nil
 }
 
-// deleteIndexSuffix removes the time, call and who index entries of id by
+// deleteIndexSuffix removes the time, call, who, bin and hold entries of id by
 // scanning, for a recording whose metadata cannot be read.
 func deleteIndexSuffix(tx *bolt.Tx, id ID) error {
-	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho} {
+	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketBin, bucketProtected} {
 		b := tx.Bucket(name)
 		var keys [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

@@ -27,7 +27,20 @@ type Settings struct {
 	// TraceLevels maps a subsystem (see TraceSubsystems) to a log level:
 	// debug, info, warn or error. A missing subsystem means info.
 	TraceLevels map[string]string
+	// RetentionDays: recordings whose call started before local midnight
+	// of the day this many days ago are purged by Expire (protected
+	// ones excepted); 0 turns retention off. 0..MaxRetentionDays.
+	RetentionDays int
+	// RecycleBinDays: recycle-bin entries are purged this many days after
+	// they were deleted. 1..MaxRetentionDays.
+	RecycleBinDays int
 }
+
+// Bounds and defaults of the lifecycle settings.
+const (
+	MaxRetentionDays      = 11000
+	DefaultRecycleBinDays = 30
+)
 
 // TraceSubsystems returns the subsystems whose log level Settings set.
 func TraceSubsystems() []string {
@@ -44,9 +57,11 @@ func TraceLevelValid(s string) bool {
 }
 
 // DefaultSettings are the settings of an archive where none were stored:
-// sealing on, time zone UTC, every subsystem at info.
+// sealing on, time zone UTC, every subsystem at info, retention off,
+// recycle-bin entries kept 30 days.
 func DefaultSettings() Settings {
-	return Settings{PBXName: "", TimeZone: "UTC", Sealing: true, TraceLevels: map[string]string{}}
+	return Settings{PBXName: "", TimeZone: "UTC", Sealing: true, TraceLevels: map[string]string{},
+		RecycleBinDays: DefaultRecycleBinDays}
 }
 
 const (
@@ -63,11 +78,13 @@ type settingsRecord struct {
 	TimeZone    string            `json:"timeZone"`
 	SealingOff  bool              `json:"sealingOff,omitempty"`
 	TraceLevels map[string]string `json:"traceLevels,omitempty"`
+	Retention   int               `json:"retentionDays,omitempty"`
+	BinDays     int               `json:"recycleBinDays,omitempty"` // 0: default
 }
 
 // Validate reports settings PutSettings would refuse: a PBX name over 128
 // bytes or with control characters, an unknown time zone, an unknown
-// subsystem or level.
+// subsystem or level, retention or recycle-bin days out of bounds.
 func (s Settings) Validate() error {
 	if len(s.PBXName) > maxPBXName || !plainText(s.PBXName) {
 		return fmt.Errorf("archive: settings: pbx name longer than %d bytes or not text: %w", maxPBXName, ErrInvalid)
@@ -77,6 +94,12 @@ func (s Settings) Validate() error {
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || strings.EqualFold(s.TimeZone, "Local") {
 		return fmt.Errorf("archive: settings: unknown time zone %q: %w", s.TimeZone, ErrInvalid)
+	}
+	if s.RetentionDays < 0 || s.RetentionDays > MaxRetentionDays {
+		return fmt.Errorf("archive: settings: retention %d days outside 0..%d (0 = off): %w", s.RetentionDays, MaxRetentionDays, ErrInvalid)
+	}
+	if s.RecycleBinDays < 1 || s.RecycleBinDays > MaxRetentionDays {
+		return fmt.Errorf("archive: settings: recycle bin %d days outside 1..%d: %w", s.RecycleBinDays, MaxRetentionDays, ErrInvalid)
 	}
 	subs := TraceSubsystems()
 	for k, v := range s.TraceLevels {
@@ -104,6 +127,10 @@ func (a *Archive) settingsTx(tx *bolt.Tx) (Settings, error) {
 	s.PBXName, s.TimeZone, s.Sealing = r.PBXName, r.TimeZone, !r.SealingOff
 	if r.TraceLevels != nil {
 		s.TraceLevels = r.TraceLevels
+	}
+	s.RetentionDays = r.Retention
+	if r.BinDays != 0 {
+		s.RecycleBinDays = r.BinDays
 	}
 	return s, nil
 }
@@ -139,6 +166,7 @@ func (a *Archive) PutSettings(ctx context.Context, s Settings) error {
 	k := []byte(settingsKey)
 	box, err := a.sealState(aadSettings, k, settingsRecord{
 		V: settingsV1, PBXName: s.PBXName, TimeZone: s.TimeZone, SealingOff: !s.Sealing, TraceLevels: s.TraceLevels,
+		Retention: s.RetentionDays, BinDays: s.RecycleBinDays,
 	})
 	if err != nil {
 		return fmt.Errorf("archive: put settings: %w", err)

@@ -19,7 +19,7 @@ func TestSettings(t *testing.T) {
 	var seen []Settings
 	stop := a.WatchSettings(func(s Settings) { seen = append(seen, s) })
 	want := Settings{PBXName: "Vaasan Sähkö – Tallinn Ühendus", TimeZone: "Europe/Helsinki", Sealing: false,
-		TraceLevels: map[string]string{"recording": "debug", "gui": "warn"}}
+		TraceLevels: map[string]string{"recording": "debug", "gui": "warn"}, RetentionDays: 400, RecycleBinDays: 14}
 	if err := a.PutSettings(ctx, want); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PBXName != want.PBXName || got.TimeZone != want.TimeZone || got.Sealing ||
+	if got.PBXName != want.PBXName || got.TimeZone != want.TimeZone || got.Sealing || got.RetentionDays != 400 || got.RecycleBinDays != 14 ||
 		!maps.Equal(got.TraceLevels, map[string]string{"recording": "debug", "gui": "warn"}) {
 		t.Fatalf("round trip: %+v", got)
 	}

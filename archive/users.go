@@ -57,9 +57,47 @@ type User struct {
 	MaySendLinks bool
 	// MaySeeExternal allows the page of external accesses.
 	MaySeeExternal bool
+	// MayProtect allows putting a legal hold on recordings the user may
+	// read, and lifting it (admins always may).
+	MayProtect bool
+	// DeletionMode says what deleting a recording does for this user:
+	// move it to the recycle bin, purge it, or nothing (refused). ""
+	// means DeleteRecoverable.
+	DeletionMode DeletionMode
 	// Set by the archive; ignored by PutUser.
 	HasPassword      bool
 	Created, Updated time.Time
+}
+
+// DeletionMode is what a user's delete does.
+type DeletionMode string
+
+// Deletion modes.
+const (
+	// DeleteRecoverable moves the recording to the recycle bin, from
+	// which its owner or an admin restores it and admins purge it.
+	DeleteRecoverable DeletionMode = "recoverable"
+	// DeletePermanent purges at once (crypto-shredding).
+	DeletePermanent DeletionMode = "permanent"
+	// DeleteDenied refuses every delete.
+	DeleteDenied DeletionMode = "denied"
+)
+
+// Valid reports whether m is a defined mode or "" (recoverable).
+func (m DeletionMode) Valid() bool {
+	switch m {
+	case "", DeleteRecoverable, DeletePermanent, DeleteDenied:
+		return true
+	}
+	return false
+}
+
+// Effective returns m with "" read as DeleteRecoverable.
+func (m DeletionMode) Effective() DeletionMode {
+	if m == "" {
+		return DeleteRecoverable
+	}
+	return m
 }
 
 // Limits on user fields.
@@ -104,6 +142,8 @@ type userRecord struct {
 	Seat       bool          `json:"seat,omitempty"`
 	MayLinks   bool          `json:"mayLinks,omitempty"`
 	MayExt     bool          `json:"mayExternal,omitempty"`
+	MayProtect bool          `json:"mayProtect,omitempty"`
+	DelMode    DeletionMode  `json:"deletionMode,omitempty"`
 	Created    int64         `json:"created"`
 	Updated    int64         `json:"updated"`
 	PW         *passwordHash `json:"pw,omitempty"`
@@ -115,6 +155,7 @@ func (r *userRecord) user() *User {
 		Extensions: slices.Clone(r.Extensions), Disabled: r.Disabled,
 		AccessList: slices.Clone(r.AccessList), Supervisor: r.Supervisor, Seat: r.Seat,
 		MaySendLinks: r.MayLinks, MaySeeExternal: r.MayExt,
+		MayProtect: r.MayProtect, DeletionMode: r.DelMode.Effective(),
 		HasPassword: r.PW != nil, Created: timeOf(r.Created), Updated: timeOf(r.Updated),
 	}
 }
@@ -133,6 +174,9 @@ func validUser(u *User) error {
 	}
 	if !u.Role.Valid() {
 		return fmt.Errorf("archive: user role %q: %w", u.Role, ErrInvalid)
+	}
+	if !u.DeletionMode.Valid() {
+		return fmt.Errorf("archive: user deletion mode %q not recoverable, permanent or denied: %w", u.DeletionMode, ErrInvalid)
 	}
 	if len(u.Extensions) > maxExtensions || len(u.AccessList) > maxExtensions {
 		return fmt.Errorf("archive: user: too many extensions or access-list entries: %w", ErrInvalid)
@@ -208,6 +252,7 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 			Extensions: slices.Clone(u.Extensions), Disabled: u.Disabled, Created: now, Updated: now, PW: pw,
 			AccessList: slices.Clone(u.AccessList), Supervisor: u.Supervisor, Seat: u.Seat,
 			MayLinks: u.MaySendLinks, MayExt: u.MaySeeExternal,
+			MayProtect: u.MayProtect, DelMode: u.DeletionMode.Effective(),
 		}
 		if old != nil {
 			r.Created = old.Created
