@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -103,6 +102,8 @@ type Archive struct {
 	c    *committer
 	bufs sync.Pool // *[]byte with cap chunkBufCap
 	auth *authenticator
+	// slots is the data-key file (slots.go).
+	slots *keySlots
 	// settingsW are the WatchSettings callbacks.
 	settingsW watchers
 }
@@ -176,10 +177,18 @@ func Open(path string, opt Options) (*Archive, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := a.openSlotsFor(); err != nil {
+		if a.slots != nil {
+			a.slots.close()
+		}
+		db.Close()
+		return nil, err
+	}
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
+	a.c.beforeCommit, a.c.afterCommit = a.slots.sync, a.slots.committed
 	go a.c.run()
 	a.backfillWho() // once per archive: the who index of ListFor
 	var unfinished int
@@ -196,6 +205,9 @@ func (a *Archive) Close() error {
 		return nil
 	}
 	err := a.db.Close()
+	if serr := a.slots.close(); err == nil {
+		err = serr
+	}
 	a.auth.close()
 	if err != nil {
 		return fmt.Errorf("archive: close: %w", err)
@@ -220,24 +232,6 @@ func (a *Archive) GoString() string { return a.String() }
 
 // LogValue implements slog.LogValuer.
 func (a *Archive) LogValue() slog.Value { return slog.StringValue(a.String()) }
-
-// WriteBackup writes a consistent copy of the whole archive file to w (a
-// bbolt snapshot in one read transaction) and returns the bytes written.
-// The copy is as encrypted as the file; it is opened with the same key.
-// The writer goroutine keeps committing meanwhile, as long as the file does
-// not outgrow the memory map.
-func (a *Archive) WriteBackup(w io.Writer) (int64, error) {
-	var n int64
-	err := a.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	if err != nil {
-		return n, fmt.Errorf("archive: backup: %w", err)
-	}
-	return n, nil
-}
 
 // Check runs bbolt's consistency check over the whole file.
 func (a *Archive) Check() error {

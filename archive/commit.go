@@ -60,6 +60,11 @@ type committer struct {
 
 	commits, chunks, bytes, nanos atomic.Uint64
 	onCommit                      func(ops int, bytes int64, d time.Duration)
+	// beforeCommit runs at the end of every transaction, before bbolt
+	// commits it (the data-key file's fsync); afterCommit after, with
+	// whether the commit succeeded.
+	beforeCommit func() error
+	afterCommit  func(ok bool)
 }
 
 func newCommitter(db *bolt.DB, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
@@ -238,8 +243,14 @@ func (c *committer) commit(batch []op) {
 					nbytes += uint64(o.n)
 				}
 			}
+			if c.beforeCommit != nil {
+				return c.beforeCommit()
+			}
 			return nil
 		})
+		if c.afterCommit != nil && err != errRetry {
+			c.afterCommit(err == nil)
+		}
 		if err == errRetry {
 			batch[failed].skip = true
 			continue

@@ -67,6 +67,10 @@ func (a *Archive) notesTx(tx *bolt.Tx, rec ID) (cipher.AEAD, error) {
 	if box == nil {
 		return nil, fmt.Errorf("archive: recording %s: %w", rec, ErrNotFound)
 	}
+	box, err := a.dataKeyBox(rec, box)
+	if err != nil {
+		return nil, err
+	}
 	dk, err := a.unwrapDataKey(rec, box)
 	if err != nil {
 		return nil, err

@@ -214,6 +214,10 @@ func (a *Archive) loadTx(tx *bolt.Tx, id ID) (*metaRecord, []byte, error) {
 	if recBox == nil || dkBox == nil {
 		return nil, nil, fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
 	}
+	dkBox, err := a.dataKeyBox(id, dkBox)
+	if err != nil {
+		return nil, nil, err
+	}
 	dk, err := a.unwrapDataKey(id, dkBox)
 	if err != nil {
 		return nil, nil, err
@@ -282,6 +286,14 @@ type Query struct {
 	// Match, if set, filters decrypted recordings. It runs outside any
 	// transaction and must not call back into List.
 	Match func(*Recording) bool
+	// Text, if set, keeps the recordings one of whose search fields
+	// contains it, ignoring case (strings.ToLower on both sides): the
+	// owner login (User) or the display name of the user with that login,
+	// FileName, CallGUID, a party, or a Call-ID or party name or number
+	// of Info's calls. Text of 3 or more runes is looked up in the search
+	// index (FORMAT.md, "Search index"); Match sees only recordings that
+	// contain it.
+	Text string
 }
 
 const (
@@ -315,12 +327,19 @@ type listItem struct {
 // List returns recordings newest first (by StartTime, else Received) and a
 // cursor for the next page ("" at the end). Without Match it walks the time
 // index and decrypts only the recordings it returns; with Match it decrypts
-// candidates in batches. The cursor is a position in the time index, so
-// pages stay stable while new recordings arrive.
+// candidates in batches; with Text it walks the search index's candidates
+// (search.go). The cursor is a position in the time index, so pages stay
+// stable while new recordings arrive.
 func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, error) {
 	limit, upper, lower, err := listBounds(q)
 	if err != nil {
 		return nil, "", err
+	}
+	var text *textQuery
+	if q.Text != "" {
+		if text, err = a.prepareText(ctx, q.Text); err != nil {
+			return nil, "", fmt.Errorf("archive: list: %w", err)
+		}
 	}
 	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
 		c := tx.Bucket(bucketByTime).Cursor()
@@ -350,7 +369,10 @@ func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, erro
 			}
 		}
 	}
-	return a.page(ctx, limit, upper, walk, q.Match)
+	if text != nil {
+		walk = text.walk(lower, nil, walk)
+	}
+	return a.page(ctx, limit, upper, walk, text.keep(q.Match))
 }
 
 // page collects up to limit recordings newest first from the time keys

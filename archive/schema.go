@@ -17,9 +17,13 @@ import (
 // them append-only under a sequence number, with bucketChunkIndex mapping
 // id ‖ kind ‖ index to it (see FORMAT.md, "Chunk storage"). No schema 1
 // archive was ever installed, so there is no migration: Open refuses it.
+//
+// Schema 3 keeps data keys in the slot file PATH.dkeys, bucketDataKeys
+// holding slot references (slots.go); Open moves schema 2's inline keys
+// there and records schema 3.
 const (
 	minSchema     = 2 // oldest layout this build reads
-	schemaVersion = 2 // layout this build writes
+	schemaVersion = 3 // layout this build writes
 )
 
 // Buckets. Every bucket the archive uses is declared here and created in one
@@ -35,8 +39,9 @@ var (
 	// archive key; "seal.pub" → Ed25519 public key; "seal.priv" → seed
 	// boxed by the seal subkey.
 	bucketKeyring = []byte("keyring")
-	// bucketDataKeys: id → data key boxed by the wrap subkey. Deleting
-	// this value is the crypto-shred.
+	// bucketDataKeys: id → slot reference 0x02 ‖ slot uint64 BE in the
+	// data-key file (slots.go; schema 2: the data key boxed by the wrap
+	// subkey). Zeroing the slot is the crypto-shred.
 	bucketDataKeys = []byte("dkeys")
 	// bucketRecs: id → recording metadata (JSON) boxed by the recording's
 	// meta subkey.

@@ -350,7 +350,7 @@ func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
 	}
 	// The data key goes first; everything else follows in this
 	// transaction.
-	if err := tx.Bucket(bucketDataKeys).Delete(id[:]); err != nil {
+	if err := a.destroyDataKeyTx(tx, id); err != nil {
 		return err
 	}
 	for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed} {

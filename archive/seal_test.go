@@ -137,6 +137,14 @@ func TestChainTamper(t *testing.T) {
 		{"altered metadata", func(t *testing.T, a *Archive, tx *bolt.Tx, recs []*Recording) error {
 			// An attacker holding the key rewrites the file name.
 			id := recs[4].ID
+			// a is closed: its keys are in memory, its data-key file
+			// is opened again here.
+			s, err := openSlots(SlotFile(a.Path()), false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			a.slots = s
 			m, dk, err := a.loadTx(tx, id)
 			if err != nil {
 				return err

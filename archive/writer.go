@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"slices"
@@ -130,6 +131,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		return nil, err
 	}
 	wrapped := a.wrapDataKey(id, dk)
+	var slot uint64 // taken by the first run of the transaction
 	tk := timeKey(m.indexNS(), id)
 	var ck []byte
 	if nr.CallGUID != "" {
@@ -140,8 +142,14 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
 			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
 		}
+		if slot == 0 {
+			slot = a.slots.alloc()
+			if err := a.slots.put(slot, id, wrapped); err != nil {
+				return err
+			}
+		}
 		puts := []struct{ b, k, v []byte }{
-			{bucketDataKeys, id[:], wrapped},
+			{bucketDataKeys, id[:], slotRef(slot)},
 			{bucketRecs, id[:], box},
 			{bucketByTime, tk[:], []byte{}},
 			{bucketUnfinished, id[:], []byte{}},
@@ -160,6 +168,12 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		return nil
 	})
 	if err != nil {
+		// After ctx ended the transaction may still run (and commit):
+		// its slot stays; otherwise it did not commit and the slot, if
+		// written, is given back.
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && slot != 0 {
+			a.slots.release(slot)
+		}
 		return nil, fmt.Errorf("archive: create: %w", err)
 	}
 	return w, nil

@@ -32,7 +32,7 @@ func backupHandler(arc *archive.Archive, log *slog.Logger) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Disposition", `attachment; filename="callvault-`+time.Now().UTC().Format("20060102-150405")+`.db"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="callvault-`+time.Now().UTC().Format("20060102-150405")+`.tar"`)
 		w.Header().Set("Trailer", backupBytesTrailer)
 		w.Header().Set("Cache-Control", "no-store")
 		start := time.Now()

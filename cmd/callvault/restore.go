@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -99,11 +100,17 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 		return res, err
 	}
 	tmp := db + ".restoring"
-	if err := copyFileSync(tmp, in); err != nil {
-		os.Remove(tmp)
+	src, err := os.Open(in)
+	if err != nil {
 		return res, err
 	}
+	err = archive.ExtractBackup(src, tmp)
+	src.Close()
 	defer os.Remove(tmp)
+	defer os.Remove(archive.SlotFile(tmp))
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", in, err)
+	}
 	pass, err := cfg.passphrase()
 	if err != nil {
 		return res, err
@@ -140,37 +147,24 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
+	// The archive file and its data-key file move together; the ones
+	// replaced are kept under the same suffix.
 	if _, err := os.Stat(db); err == nil {
 		res.previous = db + ".before-restore-" + time.Now().UTC().Format("20060102-150405")
 		if err := os.Rename(db, res.previous); err != nil {
 			return res, err
 		}
+		if err := os.Rename(archive.SlotFile(db), archive.SlotFile(res.previous)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, err
+		}
+	}
+	if err := os.Rename(archive.SlotFile(tmp), archive.SlotFile(db)); err != nil {
+		return res, err
 	}
 	if err := os.Rename(tmp, db); err != nil {
 		return res, err
 	}
 	return res, syncDirOf(db)
-}
-
-func copyFileSync(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func syncDirOf(path string) error {

@@ -1,0 +1,438 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Data keys live in a file of fixed slots next to the archive file
+// (PATH.dkeys), not in bbolt: bbolt copies a changed page to a new place
+// and keeps the old one as a free page, so a key deleted from a bucket
+// stays readable in the file (and in any copy of it) until compaction.
+// A slot is overwritten in place with zeros when its recording is purged,
+// in the purge's transaction, so neither the file nor a copy of both files
+// made afterwards holds the key. The bucket bucketDataKeys maps a
+// recording's ID to its slot.
+//
+// Layout (FORMAT.md, "Data-key slots"): slot 0 is the header, slotMagic
+// padded with zeros; slot n ≥ 1 at offset n·slotSize holds the recording ID
+// (16 bytes) and the data key boxed by the wrap subkey (box AAD "callvault
+// data key\0" ‖ 0x01 ‖ ID, as before), then zeros. An all-zero slot is free.
+//
+// Ordering: a slot is written and synced before the transaction that
+// refers to it commits; a purge zeroes the slot inside its transaction and
+// the slot is reused only after that transaction committed. Open sweeps:
+// a written slot no recording refers to (cut off before its commit) is
+// zeroed; a recording whose slot is zero or holds another ID (its purge was
+// cut off between the wipe and the commit) is purged.
+
+const (
+	slotSize  = 128
+	slotMagic = "callvault data-key slots\x00\x01"
+	// slotRefLen is a bucketDataKeys value naming a slot: slotRefTag ‖
+	// slot uint64 BE. Schema 2 stored the box itself (61 bytes, starting
+	// with 0x01); Open moves those into slots.
+	slotRefLen = 9
+	slotRefTag = 0x02
+	// slotSuffix names the slot file after the archive file.
+	slotSuffix = ".dkeys"
+	// maxSweepRepairs bounds the purges Open completes: a crash leaves at
+	// most a few; many more mean the slot file does not belong to the
+	// archive file (restored separately), and Open refuses rather than
+	// purge recordings.
+	maxSweepRepairs = 1024
+)
+
+// SlotFile returns the path of the data-key slot file of the archive file
+// at path. It must be kept, backed up and restored together with it.
+func SlotFile(path string) string { return path + slotSuffix }
+
+type keySlots struct {
+	f     *os.File
+	mu    sync.Mutex
+	free  []uint64 // free slots below next, reused lowest first
+	next  uint64   // the slot after the last one in the file
+	wiped []uint64 // zeroed in the running transaction; free after it commits
+	dirty atomic.Bool
+}
+
+func slotRef(n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{slotRefTag}, n) }
+
+func parseSlotRef(v []byte) (uint64, bool) {
+	if len(v) != slotRefLen || v[0] != slotRefTag {
+		return 0, false
+	}
+	n := binary.BigEndian.Uint64(v[1:])
+	return n, n >= 1
+}
+
+// openSlots opens or creates the slot file. create allows a missing file
+// (a new archive, or one whose keys are all still in bbolt).
+func openSlots(path string, create bool) (*keySlots, error) {
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flag, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("archive: data-key file %s is missing: restore it together with the archive file (without it no recording can be decrypted): %w", path, ErrCorrupt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: data-key file: %w", err)
+	}
+	s := &keySlots{f: f}
+	if err := s.load(path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *keySlots) load(path string) error {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("archive: data-key file: %w", err)
+	}
+	if fi.Size() == 0 {
+		hdr := make([]byte, slotSize)
+		copy(hdr, slotMagic)
+		if _, err := s.f.WriteAt(hdr, 0); err != nil {
+			return fmt.Errorf("archive: data-key file: %w", err)
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("archive: data-key file: %w", err)
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("archive: data-key file: %w", err)
+		}
+		s.next = 1
+		return nil
+	}
+	hdr := make([]byte, slotSize)
+	if _, err := s.f.ReadAt(hdr, 0); err != nil || !bytes.HasPrefix(hdr, []byte(slotMagic)) {
+		return fmt.Errorf("archive: %s is not a data-key file: %w", path, ErrCorrupt)
+	}
+	// A slot cut off while the file grew counts as free; the rest of the
+	// file is whole slots.
+	n := uint64(fi.Size()) / slotSize
+	s.next = n
+	buf := make([]byte, 256*slotSize)
+	for first := uint64(1); first < n; first += 256 {
+		cnt := min(256, n-first)
+		b := buf[:cnt*slotSize]
+		if _, err := s.f.ReadAt(b, int64(first*slotSize)); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("archive: data-key file: %w", err)
+		}
+		for i := range cnt {
+			if isZero(b[i*slotSize : (i+1)*slotSize]) {
+				s.free = append(s.free, first+i)
+			}
+		}
+	}
+	return nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *keySlots) close() error { return s.f.Close() }
+
+// alloc takes a free slot, or one past the end.
+func (s *keySlots) alloc() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.free) > 0 {
+		n := s.free[0]
+		s.free = s.free[1:]
+		return n
+	}
+	n := s.next
+	s.next++
+	return n
+}
+
+// put writes a recording's boxed data key into slot n.
+func (s *keySlots) put(n uint64, id ID, box []byte) error {
+	if len(box) > slotSize-16 {
+		return fmt.Errorf("archive: data key box of %d bytes: %w", len(box), ErrInvalid)
+	}
+	b := make([]byte, slotSize)
+	copy(b, id[:])
+	copy(b[16:], box)
+	s.dirty.Store(true)
+	if _, err := s.f.WriteAt(b, int64(n*slotSize)); err != nil {
+		return fmt.Errorf("archive: data-key file: %w", err)
+	}
+	return nil
+}
+
+// get reads slot n and returns the box stored for id; ErrNotFound when the
+// slot is free or holds another recording's key.
+func (s *keySlots) get(n uint64, id ID) ([]byte, error) {
+	b := make([]byte, slotSize)
+	if _, err := s.f.ReadAt(b, int64(n*slotSize)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("archive: recording %s: data key slot %d past the end of the data-key file: %w", id, n, ErrCorrupt)
+		}
+		return nil, fmt.Errorf("archive: data-key file: %w", err)
+	}
+	if !bytes.Equal(b[:16], id[:]) {
+		return nil, fmt.Errorf("archive: recording %s: data key destroyed: %w", id, ErrNotFound)
+	}
+	return b[16 : 16+boxOverhead+keyLen], nil
+}
+
+// wipe zeroes slot n in the running transaction; the slot is reused after
+// the transaction commits (committed).
+func (s *keySlots) wipe(n uint64) error {
+	s.dirty.Store(true)
+	if _, err := s.f.WriteAt(make([]byte, slotSize), int64(n*slotSize)); err != nil {
+		return fmt.Errorf("archive: data-key file: %w", err)
+	}
+	s.mu.Lock()
+	if !slices.Contains(s.wiped, n) {
+		s.wiped = append(s.wiped, n)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// release returns slot n, written by put for a transaction that did not
+// commit, after zeroing it.
+func (s *keySlots) release(n uint64) {
+	s.dirty.Store(true)
+	if _, err := s.f.WriteAt(make([]byte, slotSize), int64(n*slotSize)); err != nil {
+		return // stays allocated; the next Open's sweep frees it
+	}
+	s.mu.Lock()
+	s.insertFree(n)
+	s.mu.Unlock()
+}
+
+func (s *keySlots) insertFree(n uint64) {
+	i, found := slices.BinarySearch(s.free, n)
+	if !found {
+		s.free = slices.Insert(s.free, i, n)
+	}
+}
+
+// sync makes written and wiped slots durable; the committer calls it
+// before every commit.
+func (s *keySlots) sync() error {
+	if !s.dirty.Swap(false) {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		s.dirty.Store(true)
+		return fmt.Errorf("archive: data-key file: %w", err)
+	}
+	return nil
+}
+
+// committed is called after each group commit: wiped slots become free
+// when it succeeded. After a failed commit they stay out of use; the
+// recordings still pointing at them are purged by the next Open.
+func (s *keySlots) committed(ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		for _, n := range s.wiped {
+			s.insertFree(n)
+		}
+	}
+	s.wiped = s.wiped[:0]
+}
+
+// copyTo writes the slot file's first size bytes to w.
+func (s *keySlots) copyTo(w io.Writer, size int64) (int64, error) {
+	return io.Copy(w, io.NewSectionReader(s.f, 0, size))
+}
+
+func (s *keySlots) size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(s.next * slotSize)
+}
+
+// dataKeyBox returns the boxed data key of id from its bucketDataKeys
+// value: a slot reference, or (schema 2, before Open moved it) the box.
+func (a *Archive) dataKeyBox(id ID, v []byte) ([]byte, error) {
+	if n, ok := parseSlotRef(v); ok {
+		return a.slots.get(n, id)
+	}
+	return v, nil
+}
+
+// destroyDataKeyTx removes a recording's data key inside tx: the bucket
+// entry, and the slot's bytes in the file.
+func (a *Archive) destroyDataKeyTx(tx *bolt.Tx, id ID) error {
+	b := tx.Bucket(bucketDataKeys)
+	if n, ok := parseSlotRef(b.Get(id[:])); ok {
+		if box, err := a.slots.get(n, id); err == nil && box != nil { // the slot is still id's
+			if err := a.slots.wipe(n); err != nil {
+				return err
+			}
+		}
+	}
+	return b.Delete(id[:])
+}
+
+// openSlotsFor opens the slot file of the archive at a.path, moves data
+// keys still stored in bbolt (schema 2) into slots, and sweeps (see the
+// comment at the top of this file). It runs in Open, before the committer
+// starts.
+func (a *Archive) openSlotsFor() error {
+	path := SlotFile(a.path)
+	var refs, inline int
+	_ = a.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDataKeys).ForEach(func(_, v []byte) error {
+			if _, ok := parseSlotRef(v); ok {
+				refs++
+			} else {
+				inline++
+			}
+			return nil
+		})
+	})
+	s, err := openSlots(path, refs == 0)
+	if err != nil {
+		return err
+	}
+	a.slots = s
+	if inline > 0 || a.storedSchema() < schemaVersion {
+		if err := a.moveKeysToSlots(); err != nil {
+			return err
+		}
+	}
+	if inline > 0 {
+		a.log.Warn("archive data keys moved to the data-key file; earlier copies stay in the archive file's free pages until it is compacted (callvault compact)",
+			"keys", inline, "path", path)
+	}
+	return a.sweepSlots()
+}
+
+func (a *Archive) storedSchema() uint64 {
+	var v uint64
+	_ = a.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta).Get(metaSchema); len(b) == 8 {
+			v = binary.BigEndian.Uint64(b)
+		}
+		return nil
+	})
+	return v
+}
+
+// moveKeysToSlots moves schema 2's inline data keys into slots and records
+// schema 3, in one transaction.
+func (a *Archive) moveKeysToSlots() error {
+	return a.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDataKeys)
+		type kv struct {
+			id  ID
+			box []byte
+		}
+		var moves []kv
+		err := b.ForEach(func(k, v []byte) error {
+			if _, ok := parseSlotRef(v); !ok && len(k) == len(ID{}) {
+				moves = append(moves, kv{ID(k), bytes.Clone(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range moves {
+			n := a.slots.alloc()
+			if err := a.slots.put(n, m.id, m.box); err != nil {
+				return err
+			}
+			if err := b.Put(m.id[:], slotRef(n)); err != nil {
+				return err
+			}
+		}
+		if err := a.slots.sync(); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	})
+}
+
+// sweepSlots frees slots no recording refers to and completes purges whose
+// wipe reached the slot file but whose transaction did not commit.
+func (a *Archive) sweepSlots() error {
+	used := map[uint64]bool{}
+	var lost []ID
+	var beyond int
+	err := a.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDataKeys).ForEach(func(k, v []byte) error {
+			n, ok := parseSlotRef(v)
+			if !ok || len(k) != len(ID{}) {
+				return nil
+			}
+			if n >= a.slots.next {
+				beyond++
+				return nil
+			}
+			if _, err := a.slots.get(n, ID(k)); err != nil {
+				lost = append(lost, ID(k))
+				return nil
+			}
+			used[n] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("archive: sweep data keys: %w", err)
+	}
+	if beyond > 0 || len(lost) > maxSweepRepairs {
+		return fmt.Errorf("archive: the data-key file %s does not match the archive file (%d keys past its end, %d missing): restore both files from the same backup: %w",
+			SlotFile(a.path), beyond, len(lost), ErrCorrupt)
+	}
+	// Slots in use that no recording refers to.
+	freed := 0
+	for n := uint64(1); n < a.slots.next; n++ {
+		if used[n] {
+			continue
+		}
+		if _, found := slices.BinarySearch(a.slots.free, n); found {
+			continue
+		}
+		a.slots.release(n)
+		freed++
+	}
+	if freed > 0 {
+		a.log.Warn("archive data-key slots without a recording zeroed (an interrupted start of a recording)", "slots", freed)
+	}
+	for _, id := range lost {
+		note, _ := json.Marshal(tombstoneNote{Who: SystemActor, Why: "purge completed at start: its data key was already destroyed"})
+		if err := a.db.Update(func(tx *bolt.Tx) error {
+			if err := tx.Bucket(bucketProtected).Delete(id[:]); err != nil { // the key is gone either way
+				return err
+			}
+			return a.purgeTx(tx, id, note)
+		}); err != nil {
+			return fmt.Errorf("archive: complete purge of %s: %w", id, err)
+		}
+		a.slots.committed(true)
+		a.log.Warn("archive recording purged at start: its data key was destroyed by an interrupted purge", "id", id.String())
+	}
+	return a.slots.sync()
+}
