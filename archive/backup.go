@@ -134,4 +134,3 @@ func writeSynced(path string, r io.Reader) error {
 	}
 	return nil
 }
-

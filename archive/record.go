@@ -136,7 +136,7 @@ func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 		FileName:   m.FileName, CallGUID: m.CallGUID, User: m.User,
 		Gzip: m.Gzip, GzipSHA256: bytes.Clone(m.GzipSHA256),
 		OrigSize: m.OrigSize, MapSize: m.MapSize,
-		Info:    bytes.Clone(m.Info),
+		Info:      bytes.Clone(m.Info),
 		Parties:   slices.Clone(m.Parties),
 		Seal:      seal,
 		Protected: m.Protected, Binned: timeOf(m.Binned), BinnedBy: m.BinnedBy,
