@@ -29,7 +29,7 @@ import (
 // Layout (FORMAT.md, "Data-key slots"): slot 0 is the header, slotMagic
 // padded with zeros; slot n ≥ 1 at offset n·slotSize holds the recording ID
 // (16 bytes) and the data key boxed by the wrap subkey (box AAD "callvault
-// data key\0" ‖ 0x01 ‖ ID, as before), then zeros. An all-zero slot is free.
+// data-key\0" ‖ 0x01 ‖ ID, as before), then zeros. An all-zero slot is free.
 //
 // Ordering: a slot is written and synced before the transaction that
 // refers to it commits; a purge zeroes the slot inside its transaction and
