@@ -341,34 +341,7 @@ func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, erro
 			return nil, "", fmt.Errorf("archive: list: %w", err)
 		}
 	}
-	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
-		c := tx.Bucket(bucketByTime).Cursor()
-		started := false
-		return func() ([timeKeyLen]byte, bool) {
-			for {
-				var k []byte
-				switch {
-				case started:
-					k, _ = c.Prev()
-				case upper == nil:
-					k, _ = c.Last()
-				default:
-					if k, _ = c.Seek(upper); k == nil {
-						k, _ = c.Last()
-					} else {
-						k, _ = c.Prev()
-					}
-				}
-				started = true
-				if k == nil || lower != nil && bytes.Compare(k, lower) < 0 {
-					return [timeKeyLen]byte{}, false
-				}
-				if len(k) == timeKeyLen {
-					return [timeKeyLen]byte(k), true
-				}
-			}
-		}
-	}
+	walk := descWalk(bucketByTime, lower)
 	if text != nil {
 		walk = text.walk(lower, nil, walk)
 	}

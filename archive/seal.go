@@ -285,15 +285,7 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 			return err
 		}
 		m.SealSeq = e.seq
-		aead, err := metaAEAD(dk)
-		if err != nil {
-			return err
-		}
-		box, err := sealMeta(aead, id, m)
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketRecs).Put(id[:], box); err != nil {
+		if err := a.putMetaTx(tx, id, dk, m); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketUnsealed).Delete(id[:])
