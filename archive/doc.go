@@ -1,5 +1,7 @@
-// Package archive stores recordings encrypted at rest in one bbolt file; it
-// is the only package that imports bbolt or touches keys.
+// Package archive stores recordings encrypted at rest in one bbolt file and
+// a file of data-key slots beside it (PATH.dkeys, overwritten in place when a
+// recording is purged); it is the only package that imports bbolt or touches
+// keys.
 //
 // It owns the recordings (original capture bytes and placement map, each a
 // chunked AEAD blob), their encrypted metadata and indexes, the keyring (the
@@ -40,6 +42,16 @@
 // destroys the recording's data key together with its records and appends a
 // signed tombstone. [Archive.Verify] and [Archive.VerifyChain] recompute
 // everything from the stored bytes.
+//
+// # Lifecycle
+//
+// [Archive.SetProtected] puts a recording on legal hold, which every
+// removal respects. [Archive.Bin] moves a recording to the recycle bin
+// ([Archive.RecycleBin], [Archive.Restore]); [MayDelete], [MayProtect] and
+// [MayRestore] say who may do what, with the user's [DeletionMode].
+// [Archive.Expire] applies retention, the seat grace and the bin's expiry
+// at the archive's clock; [Policy.DeletionDate] says when it will remove a
+// recording.
 //
 // # Compatibility
 //
