@@ -107,21 +107,26 @@ func whoTerms(user string, parties []string, add func(kind byte, term string)) {
 	}
 }
 
-// whoKeys returns the who-index keys of recording id with metadata m.
+// whoKeys returns the who-index keys of recording id with metadata m:
+// its who terms and its search terms (search.go). It is the one source
+// of a recording's keys in bucketByWho, for every writer and remover.
 func (a *Archive) whoKeys(m *metaRecord, id ID) [][]byte {
 	tk := timeKey(m.indexNS(), id)
+	h := a.newWhoHasher()
 	seen := map[[whoHashLen]byte]bool{}
 	var out [][]byte
-	whoTerms(m.User, m.Parties, func(kind byte, term string) {
-		h := a.whoHash(kind, term)
-		if seen[h] {
+	add := func(kind byte, term string) {
+		p := h.hash(kind, term)
+		if seen[p] {
 			return
 		}
-		seen[h] = true
+		seen[p] = true
 		k := make([]byte, 0, whoKeyLen)
-		k = append(append(k, h[:]...), tk[:]...)
+		k = append(append(k, p[:]...), tk[:]...)
 		out = append(out, k)
-	})
+	}
+	whoTerms(m.User, m.Parties, add)
+	searchTerms(m, add)
 	return out
 }
 
@@ -222,7 +227,14 @@ func whoReady(tx *bolt.Tx) bool {
 // path (List with MayRead) until the next Open, which starts over.
 func (a *Archive) backfillWho() {
 	var ready bool
-	if err := a.view(func(tx *bolt.Tx) error { ready = whoReady(tx); return nil }); err != nil || ready {
+	var search bool
+	if err := a.view(func(tx *bolt.Tx) error { ready, search = whoReady(tx), searchReady(tx); return nil }); err != nil {
+		return
+	}
+	if ready {
+		if !search { // an index from before the search terms: add them
+			go a.backfillSearch()
+		}
 		return
 	}
 	if err := a.buildWho(context.Background(), whoBackfillBatch, whoBackfillRun, whoWriteBatch); err != nil {
@@ -239,6 +251,9 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 	// start over.
 	err := a.update(ctx, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Delete(metaWhoIndex); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Delete(metaSearchIndex); err != nil {
 			return err
 		}
 		if err := tx.DeleteBucket(bucketByWho); err != nil {
@@ -268,6 +283,9 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 					}
 				}
 				if final {
+					if err := putSearchReady(tx); err != nil {
+						return err
+					}
 					return tx.Bucket(bucketMeta).Put(metaWhoIndex, binary.BigEndian.AppendUint64(nil, whoIndexVersion))
 				}
 				return nil
@@ -302,6 +320,9 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 					bad++
 					continue
 				}
+				if tk := timeKey(m.indexNS(), id); tx.Bucket(bucketByTime).Get(tk[:]) == nil {
+					continue // not listed (e.g. in the recycle bin)
+				}
 				recs++
 				for _, wk := range a.whoKeys(m, id) {
 					run = append(run, [whoKeyLen]byte(wk))
@@ -331,13 +352,14 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 }
 
 // ListFor returns the recordings u may read (MayRead) newest first, like
-// List with a Match of MayRead and q.Match, and with the same cursors
+// List with a Match of MayRead and q.Match (and q.Text), with the same cursors
 // (interchangeable with List's). An admin gets List(q). For other users it
 // walks the who index under u's terms (login, access list, extensions),
 // merging them newest first, so it decrypts only recordings u may read
 // (and, with q.Match, the ones it filters): its cost follows what u can
-// see, not the size of the archive. q.Match sees only recordings u may
-// read.
+// see, not the size of the archive. With q.Text of 3 or more runes it
+// walks the search index's candidates among those terms instead. q.Match
+// sees only recordings u may read.
 func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, string, error) {
 	limit, upper, lower, err := listBounds(q)
 	if err != nil {
@@ -369,8 +391,16 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
 		return newWhoMerge(tx.Bucket(bucketByWho), prefixes, upper, lower).next
 	}
+	var text *textQuery
+	if q.Text != "" {
+		if text, err = a.prepareText(ctx, q.Text); err != nil {
+			return nil, "", fmt.Errorf("archive: list: %w", err)
+		}
+		// The search index's candidates among the user's terms.
+		walk = text.walk(lower, prefixes, walk)
+	}
 	return a.page(ctx, limit, upper, walk, func(r *Recording) bool {
-		return MayRead(u, r) && (q.Match == nil || q.Match(r))
+		return MayRead(u, r) && (text == nil || text.match(r)) && (q.Match == nil || q.Match(r))
 	})
 }
 
