@@ -196,7 +196,8 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 			return errStatus(http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", maxLimit))
 		}
 	}
-	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
+	raw := strings.TrimSpace(q.Get("q"))
+	text := strings.ToLower(raw)
 	if len(text) > 200 {
 		return errStatus(http.StatusBadRequest, "q too long")
 	}
@@ -206,7 +207,9 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 		}
 		return text == "" || summarize(rec).matches(text)
 	}
-	recs, next, err := a.arc.ListFor(r.Context(), u, archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match})
+	// Text lets the archive's search index find the candidates; match
+	// still decides.
+	recs, next, err := a.arc.ListFor(r.Context(), u, archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match, Text: searchText(raw)})
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return errStatus(http.StatusBadRequest, "bad cursor")

@@ -44,6 +44,17 @@ type listFilter struct {
 	dir      string
 }
 
+// searchText is the archive's Text for the search text q: q itself,
+// whose matches the archive finds by field (a superset of what matchOne
+// and summarize match), or "" for a q with a line break, which can match
+// across fields of the summary text and so is left to Match alone.
+func searchText(q string) string {
+	if strings.Contains(q, "\n") {
+		return ""
+	}
+	return q
+}
+
 // parseDate reads YYYY-MM-DD in loc.
 func parseDate(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
@@ -121,7 +132,9 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		return false
 	}
 	// A call with several segments is one row, placed where its newest
-	// readable segment falls, so it appears once across pages.
+	// readable segment falls (with a search text, its newest readable
+	// segment that matches, which the search index finds), so it appears
+	// once across pages.
 	match := func(rec *archive.Recording) bool {
 		if !archive.MayRead(me, rec) {
 			return false
@@ -140,7 +153,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 				continue
 			}
 			mine = append(mine, s)
-			if newest == nil || newer(s, newest) {
+			if (f.q == "" || matchOne(s)) && (newest == nil || newer(s, newest)) {
 				newest = s
 			}
 		}
@@ -155,10 +168,11 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		return false
 	}
-	// ListFor decrypts only what me may read (the who index), so match
-	// runs only on those.
+	// ListFor decrypts only what me may read (the who index) and, with
+	// Text, what the search index finds, so match runs only on those.
 	recs, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
 		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
+		Text: searchText(p.Q),
 	})
 	if errors.Is(err, archive.ErrInvalid) {
 		return &pageError{http.StatusBadRequest, "The page link is not valid."}
