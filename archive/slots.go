@@ -261,11 +261,6 @@ func (s *keySlots) committed(ok bool) {
 	s.wiped = s.wiped[:0]
 }
 
-// copyTo writes the slot file's first size bytes to w.
-func (s *keySlots) copyTo(w io.Writer, size int64) (int64, error) {
-	return io.Copy(w, io.NewSectionReader(s.f, 0, size))
-}
-
 func (s *keySlots) size() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
