@@ -31,6 +31,8 @@ type API struct {
 	media   Media
 	log     *slog.Logger
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
+	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
+	fourEyes *FourEyes
 }
 
 // NewAPI returns the JSON API over arc.
@@ -53,7 +55,9 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /api/v1/recordings/{id}/download.zip", a.wrap(a.recordingDownload))
 	mux.Handle("GET /api/v1/calls/{guid}/audio.wav", a.wrap(a.callAudio))
 	mux.Handle("GET /api/v1/calls/{guid}", a.wrap(a.callShow))
-	a.accountRoutes(mux) // api_routes.go: users, tokens, notes, audit, settings
+	a.accountRoutes(mux)     // api_routes.go: users, tokens, notes, audit, settings
+	a.fourEyesAPIRoutes(mux) // foureyes_http.go
+	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
 	return mux
 }
 
@@ -75,6 +79,10 @@ func (a *API) wrap(h appFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.authenticate(r)
 		if err == nil {
+			// Under 4-eyes access, the response ends with the grant.
+			var release func()
+			w, r, release, _ = a.fourEyes.Bind(w, r, u)
+			defer release()
 			err = h(w, r, u)
 		}
 		if err == nil {
@@ -138,6 +146,9 @@ func (a *API) authenticate(r *http.Request) (*archive.User, error) {
 // recording loads {id} and checks the caller's right to it. A recording the
 // caller may not see is reported as not found, like one that does not exist.
 func (a *API) recording(r *http.Request, u *archive.User) (*archive.Recording, error) {
+	if err := a.fourEyesHeld(u); err != nil {
+		return nil, err
+	}
 	id, err := archive.ParseID(r.PathValue("id"))
 	if err != nil {
 		return nil, errStatus(http.StatusNotFound, "not found")
@@ -146,7 +157,7 @@ func (a *API) recording(r *http.Request, u *archive.User) (*archive.Recording, e
 	if err != nil {
 		return nil, err
 	}
-	if !archive.MayRead(u, rec) {
+	if !a.fourEyes.MayRead(u, rec) {
 		return nil, errStatus(http.StatusNotFound, "not found")
 	}
 	return rec, nil
@@ -201,8 +212,11 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 	if len(text) > 200 {
 		return errStatus(http.StatusBadRequest, "q too long")
 	}
+	if err := a.fourEyesHeld(u); err != nil {
+		return err
+	}
 	match := func(rec *archive.Recording) bool {
-		if !archive.MayRead(u, rec) {
+		if !a.fourEyes.MayRead(u, rec) {
 			return false
 		}
 		return text == "" || summarize(rec).matches(text)
@@ -220,8 +234,9 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 		Recordings []recordingSummary `json:"recordings"`
 		Next       string             `json:"next,omitempty"`
 	}{Recordings: make([]recordingSummary, 0, len(recs)), Next: next}
+	pol := a.policy(r.Context())
 	for _, rec := range recs {
-		out.Recordings = append(out.Recordings, summarize(rec))
+		out.Recordings = append(out.Recordings, withDeletion(summarize(rec), pol, rec))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -232,7 +247,9 @@ func (a *API) recordingShow(w http.ResponseWriter, r *http.Request, u *archive.U
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, detail(rec))
+	d := detail(rec)
+	d.DeletionDate = deletionDate(a.policy(r.Context()), rec)
+	writeJSON(w, http.StatusOK, d)
 	return nil
 }
 
@@ -335,6 +352,9 @@ func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive
 
 // callRecordings returns the segments of call {guid} the caller may see.
 func (a *API) callRecordings(r *http.Request, u *archive.User) ([]*archive.Recording, error) {
+	if err := a.fourEyesHeld(u); err != nil {
+		return nil, err
+	}
 	guid := r.PathValue("guid")
 	if guid == "" || len(guid) > 128 {
 		return nil, errStatus(http.StatusNotFound, "not found")
@@ -345,7 +365,7 @@ func (a *API) callRecordings(r *http.Request, u *archive.User) ([]*archive.Recor
 	}
 	var out []*archive.Recording
 	for _, rec := range recs {
-		if archive.MayRead(u, rec) {
+		if a.fourEyes.MayRead(u, rec) {
 			out = append(out, rec)
 		}
 	}

@@ -26,6 +26,10 @@ type listRow struct {
 	Sealed     bool
 	State      string // "" when complete
 	StateLabel string
+	// Protected: a segment is on legal hold; Deletion: the day the
+	// lifecycle job removes (a segment of) the call (lifecycle.go).
+	Protected                          bool
+	Deletion, DeletionISO, DeletionWhy string
 }
 
 type listPage struct {
@@ -136,7 +140,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	// segment that matches, which the search index finds), so it appears
 	// once across pages.
 	match := func(rec *archive.Recording) bool {
-		if !archive.MayRead(me, rec) {
+		if !u.opts.FourEyes.MayRead(me, rec) {
 			return false
 		}
 		if rec.CallGUID == "" {
@@ -149,7 +153,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		var mine []*archive.Recording
 		var newest *archive.Recording
 		for _, s := range segs {
-			if !archive.MayRead(me, s) {
+			if !u.opts.FourEyes.MayRead(me, s) {
 				continue
 			}
 			mine = append(mine, s)
@@ -180,12 +184,18 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
+	pol := lifecyclePolicy(r.Context(), u.arc, u.log)
 	for _, rec := range recs {
 		g := groups[rec.ID.String()]
 		if g == nil {
 			g = &group{segs: []*archive.Recording{rec}}
 		}
-		p.Rows = append(p.Rows, u.listRow(g, idx, rc.loc))
+		row := u.listRow(g, idx, rc.loc)
+		lifecycleRow(&row, g, pol)
+		p.Rows = append(p.Rows, row)
+	}
+	if q.Get("deleted") != "" {
+		p.Flash = "The recording was deleted permanently."
 	}
 	p.NextURL, p.FirstURL = pageLinks("/", map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}, next, q.Get("cursor") != "")
 	u.render(w, r, http.StatusOK, "recordings.html", p)

@@ -97,6 +97,7 @@ type recordingPage struct {
 	Seal      *sealView2
 	Verify    *verifyView
 	NoteError string
+	Life      *lifeView // legal hold, delete, deletion date (lifecycle.go)
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
@@ -113,7 +114,7 @@ func (u *UI) loadRecording(r *http.Request, rc *reqCtx) (*archive.Recording, err
 		}
 		return nil, err
 	}
-	if !archive.MayRead(rc.user, rec) {
+	if !u.opts.FourEyes.MayRead(rc.user, rec) {
 		return nil, &pageError{http.StatusNotFound, "There is no such recording."}
 	}
 	return rec, nil
@@ -228,7 +229,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		}
 		var mine []*archive.Recording
 		for _, s := range segs {
-			if archive.MayRead(rc.user, s) {
+			if u.opts.FourEyes.MayRead(rc.user, s) {
 				mine = append(mine, s)
 			}
 		}
@@ -271,6 +272,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		}
 		p.Seal = sv
 	}
+	p.Life = u.lifecycleView(ctx, rc, rec)
 	p.Base = u.base(rc, v.Title, "recordings")
 	return p, nil
 }

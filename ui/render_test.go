@@ -34,13 +34,17 @@ func pageModels(u *UI) map[string][]any {
 			Base: base, Q: "Bērziņš", From: "2026-11-01", To: "2026-11-21", Dir: "in", Filtered: true,
 			Rows: []listRow{
 				{URL: "/recordings/1", When: "2026-11-21 09:00:00", WhenISO: "2026-11-21T09:00:00Z", Duration: "1:02",
-					Direction: "in", DirLabel: "Incoming", With: "Jānis Bērziņš (+37120000000)" + evil, User: "Åsa Øberg", Segments: 2, Sealed: true},
+					Direction: "in", DirLabel: "Incoming", With: "Jānis Bērziņš (+37120000000)" + evil, User: "Åsa Øberg", Segments: 2, Sealed: true,
+					Deletion: "2026-12-21", DeletionISO: "2026-12-21", DeletionWhy: "the owner has no recording seat" + evil},
 				{URL: "/recordings/2", When: "2026-11-20 17:00:00", Duration: "0:05", DirLabel: "—", With: "unknown",
-					User: "bob", Segments: 1, State: "interrupted", StateLabel: "interrupted"},
+					User: "bob", Segments: 1, State: "interrupted", StateLabel: "interrupted", Protected: true},
 			},
 			NextURL: "/?cursor=abc&q=x", FirstURL: "/?q=x",
 		}},
-		"recording.html": {recordingPage{}, sampleRecordingPage(base)},
+		"recording.html":  sampleRecordingPages(base),  // with the lifecycle's, lifecycle_test.go
+		"recyclebin.html": sampleRecycleBinPages(base), // lifecycle_test.go
+		"waiting.html":    sampleWaitingPages(base),    // foureyes_test.go
+		"supervise.html":  sampleSupervisePages(base),  // foureyes_test.go
 		"audit.html": {auditPage{}, auditPage{
 			Base: base, Q: "x", Actor: "alice", Action: "login", Filtered: true,
 			Rows: []auditRow{
@@ -56,10 +60,12 @@ func pageModels(u *UI) map[string][]any {
 		}}},
 		"user_edit.html": {userEditPage{}, userEditPage{
 			Base: base, Action: "/admin/users/alice", DeleteURL: "/admin/users/alice/delete",
-			F:     userForm{Login: "alice", Name: "Åsa Øberg", Role: "supervisor", Extensions: "201", AccessList: "bob, 202", Supervisor: "admin", Seat: true, MaySendLinks: true},
+			F: userForm{Login: "alice", Name: "Åsa Øberg", Role: "supervisor", Extensions: "201", AccessList: "bob, 202", Supervisor: "admin", Seat: true, MaySendLinks: true,
+				MayProtect: true, DeletionMode: "permanent"},
 			Roles: []string{"user", "supervisor", "admin"}, Supervisors: []string{"admin"},
 			Tokens: []tokenView{{ID: "t1", Label: "CRM", RevokeURL: "/x"}}, TokenURL: "/admin/users/alice/tokens",
 			NewToken: "cvt_SECRET", FormError: "The email address is not valid.",
+			DeletionModes: deletionModeChoices,
 		}},
 		"settings.html": {settingsPage{}, settingsPage{
 			Base: base, PBXName: "Rīga PBX", TimeZone: "Europe/Riga", Sealing: true, Unsealed: 3,
@@ -67,6 +73,9 @@ func pageModels(u *UI) map[string][]any {
 			LevelChoices: []string{"debug", "info", "warn", "error"}, TimeZones: []string{"UTC", "Europe/Riga"},
 			IngestLogins: []string{"ingest"}, KeyFileMode: true, KeyFingerprint: "abcd ef01", PublicKeyPEM: "-----BEGIN PUBLIC KEY-----",
 			SettingsError: "Unknown time zone.", IngestError: "x", KeyError: "y",
+			RetentionDays: "365", RecycleBinDays: "30" + evil, MaxDays: 11000, SeatGraceDays: 30, LifecycleError: "Retention: enter a whole number.",
+			LastRun: &lastRunView{When: "2026-11-21 00:05:00", Retention: 3, Grace: 1, Bin: 2, Protected: 1, Failed: 1,
+				RetentionCutoff: "2025-11-21 00:00:00", GraceCutoff: "2026-10-22 00:00:00"},
 		}},
 	}
 }

@@ -194,6 +194,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	}
 	u.clearSessionCookie(w, r)
 	u.audit(r, rc, "logout", rc.user.Login, true, "")
+	u.opts.FourEyes.LoggedOut(r.Context(), rc.user, remoteAddr(r)) // ends the grants this supervisor made
 	redirect(w, r, "/login")
 	return nil
 }

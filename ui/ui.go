@@ -31,6 +31,9 @@ type Options struct {
 	Version string
 	// Now returns the current time (default time.Now); tests set it.
 	Now func() time.Time
+	// FourEyes is 4-eyes access, shared with the API and WebDAV; nil
+	// leaves archive.MayRead alone to decide.
+	FourEyes *FourEyes
 }
 
 // UI serves the server-rendered web pages: login, recordings, the
@@ -130,6 +133,9 @@ type Base struct {
 	Flash   string    // a short confirmation
 	Error   string    // a short error message
 	Version string
+	// FourEyes links the page to 4-eyes access (foureyes_http.go); nil
+	// when it does not concern the viewer.
+	FourEyes *fourEyesBase
 }
 
 type userView struct {
@@ -147,12 +153,13 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("GET /login", u.page(anyone, u.loginForm))
 	mux.Handle("POST /login", u.page(anyone, u.loginSubmit))
 	mux.Handle("POST /logout", u.page(anyone, u.logout))
-	mux.Handle("GET /{$}", u.page(member, u.recordingList))
-	mux.Handle("GET /recordings/{id}", u.page(member, u.recordingShow))
+	mux.Handle("GET /{$}", u.page(member, u.held(u.recordingList)))
+	mux.Handle("GET /recordings/{id}", u.page(member, u.held(u.recordingShow)))
 	mux.Handle("POST /recordings/{id}/verify", u.page(member, u.recordingVerify))
 	mux.Handle("POST /recordings/{id}/notes", u.page(member, u.noteAdd))
 	mux.Handle("POST /recordings/{id}/notes/{note}", u.page(member, u.noteEdit))
 	mux.Handle("POST /recordings/{id}/notes/{note}/delete", u.page(member, u.noteDelete))
+	u.lifecycleRoutes(mux) // lifecycle.go: legal hold, delete, recycle bin
 	mux.Handle("GET /account", u.page(member, u.accountShow))
 	mux.Handle("POST /account/password", u.page(member, u.accountPassword))
 	mux.Handle("POST /account/tokens", u.page(member, u.accountTokenCreate))
@@ -170,6 +177,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /admin/settings", u.page(admin, u.settingsUpdate))
 	mux.Handle("POST /admin/settings/ingest", u.page(admin, u.settingsIngest))
 	mux.Handle("POST /admin/settings/key", u.page(admin, u.settingsKey))
+	u.fourEyesRoutes(mux) // foureyes_http.go
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}))
@@ -294,6 +302,7 @@ func (u *UI) base(rc *reqCtx, title, nav string) Base {
 				name = rc.user.Login
 			}
 			b.User = &userView{Login: rc.user.Login, Name: name, Role: string(rc.user.Role), Admin: rc.user.Role == archive.RoleAdmin}
+			b.FourEyes = u.fourEyesBase(rc.user)
 		}
 	}
 	return b

@@ -7,7 +7,9 @@
 // its names (the upload's name, sanitised, with the first 8 hex digits of
 // the recording ID: unique and stable), HTTP Basic authentication with the
 // account password or a WebDAV-specific one, the access rule
-// archive.MayRead, and the audit record of every file fetched. It never
+// archive.MayRead (narrowed by Options.Gate: 4-eyes access answers 403
+// until the user's supervisor grants access, and ends downloads in flight
+// when the grant ends), and the audit record of every file fetched. It never
 // touches bbolt or keys, and does not import recorder: cmd hands the
 // recorder's PUT handler to IngestCollection.
 //

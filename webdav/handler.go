@@ -28,6 +28,14 @@ type Options struct {
 	CacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Gate, when set, is asked after authentication whether u may read
+	// recordings now on top of archive.MayRead (4-eyes access: a user
+	// whose supervisor has not granted access reads nothing). ok false is
+	// answered 403; otherwise the request is served with the returned
+	// writer and request (which end when u's access ends, stopping a
+	// download in flight), and release is called when it is done.
+	// ui.FourEyes.Bind is such a gate.
+	Gate func(w http.ResponseWriter, r *http.Request, u *archive.User) (_ http.ResponseWriter, _ *http.Request, release func(), ok bool)
 }
 
 // DefaultPrefix is where the tree is served when Options.Prefix is empty.
@@ -50,6 +58,7 @@ type Handler struct {
 	now    func() time.Time
 	dav    *dav.Handler
 	cache  listCache
+	gate   func(http.ResponseWriter, *http.Request, *archive.User) (http.ResponseWriter, *http.Request, func(), bool)
 }
 
 // New returns the WebDAV handler over arc, to be mounted at opts.Prefix
@@ -74,7 +83,7 @@ func New(arc *archive.Archive, opts Options, log *slog.Logger) *Handler {
 	}
 	h := &Handler{
 		arc: arc, log: log, prefix: opts.Prefix, ttl: max(opts.CacheTTL, 0), now: opts.Now,
-		cache: listCache{m: map[string]*listing{}},
+		cache: listCache{m: map[string]*listing{}}, gate: opts.Gate,
 	}
 	h.dav = &dav.Handler{FileSystem: &fileSystem{h}}
 	return h
@@ -99,6 +108,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.authenticate(w, r)
 	if !ok {
 		return
+	}
+	if h.gate != nil {
+		var release func()
+		if w, r, release, ok = h.gate(w, r, u); !ok {
+			plain(w, http.StatusForbidden, "4-eyes access: your supervisor has not granted access to recordings, or the grant ended")
+			return
+		}
+		defer release()
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "PROPFIND":

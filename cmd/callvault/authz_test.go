@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -252,10 +254,236 @@ func TestAuthzMatrix(t *testing.T) {
 	fmt.Fprintf(testWriter{t}, "authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
 }
 
+// TestAuthzFourEyes: a user under 4-eyes access reaches no recording by
+// page, API, Basic auth or WebDAV until the supervisor grants it, reaches
+// them while the supervisor's page is connected, and no longer once it
+// has closed.
+func TestAuthzFourEyes(t *testing.T) {
+	w := setupAuthz(t)
+	a, b1 := w.recA, w.recB1
+	const evePW = "pw-eve-0123456789"
+	// eve's access list would let her read everything of alice's and bob's.
+	w.clients["admin"].createUser(t, "eve", evePW, "user", url.Values{"accessList": {"alice, bob"}, "supervisor": {"sam"}})
+	eve := w.d.uiLogin(t, "eve", evePW)
+	davGet := func(path string) int {
+		req, _ := http.NewRequest("PROPFIND", w.d.url+path, nil)
+		req.Header.Set("Depth", "1")
+		req.SetBasicAuth("eve", evePW)
+		resp, _ := w.clients["anonymous"].do(t, req)
+		return resp.StatusCode
+	}
+	check := func(when string, page, api, dav int) {
+		t.Helper()
+		for _, p := range []string{"/recordings/" + a, "/recordings/" + b1} {
+			if resp, _ := eve.get(t, p); resp.StatusCode != page {
+				t.Errorf("%s: GET %s as eve: %d, want %d", when, p, resp.StatusCode, page)
+			}
+		}
+		for _, p := range []string{"/api/v1/recordings", "/api/v1/recordings/" + a, "/api/v1/recordings/" + a + "/audio.wav",
+			"/api/v1/recordings/" + a + "/peaks?n=100", "/api/v1/recordings/" + a + "/download.zip", "/api/v1/recordings/" + a + "/original.pcap",
+			"/api/v1/recordings/" + a + "/verify", "/api/v1/recordings/" + a + "/notes", "/api/v1/calls/" + w.guidB + "/audio.wav"} {
+			if resp, _ := eve.get(t, p); resp.StatusCode != api {
+				t.Errorf("%s: GET %s as eve: %d, want %d", when, p, resp.StatusCode, api)
+			}
+			req, _ := http.NewRequest("GET", w.d.url+p, nil)
+			req.SetBasicAuth("eve", evePW)
+			if resp, _ := w.clients["anonymous"].do(t, req); resp.StatusCode != api {
+				t.Errorf("%s: GET %s as eve with Basic auth: %d, want %d", when, p, resp.StatusCode, api)
+			}
+		}
+		if c := davGet("/webdav/"); c != dav {
+			t.Errorf("%s: PROPFIND /webdav/ as eve: %d, want %d", when, c, dav)
+		}
+		_, body := eve.get(t, "/")
+		if got := len(listedRecordings(body)); (got > 0) != (page == 200) {
+			t.Errorf("%s: eve's list shows %d recordings", when, got)
+		}
+	}
+	check("no grant", 403, 403, 403)
+
+	// sam's supervision page: the event stream, answering its pings.
+	ctx, closePage := context.WithCancel(context.Background())
+	defer closePage()
+	req, _ := http.NewRequestWithContext(ctx, "GET", w.d.url+"/supervise/events", nil)
+	stream, err := w.clients["sam"].c.Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("sam's event stream: %v %v", err, stream)
+	}
+	defer stream.Body.Close()
+	ids := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`^data: \{.*"stream":"(\w+)"`).FindStringSubmatch(sc.Text()); m != nil {
+				ids <- m[1]
+			}
+		}
+	}()
+	var id string
+	select {
+	case id = <-ids:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no hello on sam's event stream")
+	}
+	beating := make(chan struct{})
+	go func() { // the page answers its pings until it closes
+		defer close(beating)
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, "POST", w.d.url+"/supervise/heartbeat", strings.NewReader("stream="+id))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", w.d.url)
+			if resp, err := w.clients["sam"].c.Do(req); err == nil {
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	if resp, body := eve.post(t, "/foureyes/request", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("eve asks: %s %.300s", resp.Status, body)
+	}
+	if resp, body := w.clients["sam"].post(t, "/supervise/eve/grant", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("sam grants: %s %.300s", resp.Status, body)
+	}
+	check("granted", 200, 200, 207)
+
+	// The page closes: after the grace, eve reads nothing again.
+	closePage()
+	<-beating
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, _ := eve.get(t, "/api/v1/recordings/"+a)
+		if resp.StatusCode == 403 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eve still reads 15 s after sam's page closed: %d", resp.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	check("page closed", 403, 403, 403)
+}
+
 // testWriter writes to the test log.
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// send makes a JSON API request with the session cookie, as the web UI's
+// scripts do (same origin).
+func (c *uiClient) send(t *testing.T, method, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, c.d.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Origin", c.d.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.do(t, req)
+}
+
+// TestAuthzLifecycle is the matrix of the lifecycle's pages and API: the
+// legal hold, deleting, the recycle bin and the seal chain, by page, by
+// API and by guessed id. Nobody restores, purges or deletes a recording
+// of someone else (admins excepted). Every account deletes recoverably
+// (the default), so deleted recordings go to the recycle bin first.
+func TestAuthzLifecycle(t *testing.T) {
+	w := setupAuthz(t)
+	a, b1 := w.recA, w.recB1
+	members := []string{"alice", "carol", "dave", "sam", "bob", "admin"}
+	const guessed = "0123456789abcdef0123456789abcdef"
+	type route struct {
+		method, path string
+		body         string // a form (pages) or JSON (API)
+		e            expect
+	}
+	// post is a state change: anonymous callers get 401.
+	post := func(method, path, body string, e expect) route { e.anon = 401; return route{method, path, body, e} }
+	// own: only owner gets code; the admin finds it gone (404); readers
+	// who are not the owner are refused with 403; others find nothing.
+	own := func(owner string, code int, readers ...string) expect {
+		by := map[string]int{"admin": 404}
+		for _, r := range readers {
+			by[r] = 403
+		}
+		return expect{ok: []string{owner}, okCode: code, other: 404, by: by}
+	}
+	// hold: only the admin may (nobody else has the right); alice's
+	// readers are refused, the others do not find it.
+	hold := func(code int) expect {
+		return expect{ok: []string{"admin"}, okCode: code, other: 404, by: map[string]int{"carol": 403, "dave": 403, "alice": 403}}
+	}
+	adminOnly := func(code int) expect { return expect{ok: []string{"admin"}, okCode: code, other: 403} }
+	routes := []route{
+		{"GET", "/recyclebin", "", expect{ok: members, okCode: 200, anon: 303}},
+		post("POST", "/recordings/"+a+"/protect", "", hold(303)),
+		post("POST", "/recordings/"+a+"/unprotect", "", hold(303)),
+		post("POST", "/recordings/"+guessed+"/protect", "", expect{other: 404}),
+		post("POST", "/recordings/"+guessed+"/delete", "", expect{other: 404}),
+		post("POST", "/recyclebin/"+guessed+"/restore", "", expect{other: 404}),
+		post("POST", "/recyclebin/"+guessed+"/purge", "", adminOnly(404)),
+		// bob deletes his recording; only he restores it; only the admin
+		// purges it; then nobody finds it.
+		post("POST", "/recordings/"+b1+"/delete", "", own("bob", 303)),
+		post("POST", "/recyclebin/"+b1+"/restore", "", own("bob", 303)),
+		post("POST", "/recordings/"+b1+"/delete", "", own("bob", 303)),
+		post("POST", "/recyclebin/"+b1+"/purge", "", adminOnly(303)),
+		{"GET", "/recordings/" + b1, "", expect{other: 404, anon: 303}},
+		post("POST", "/admin/settings/lifecycle", "retentionDays=0&recycleBinDays=30", adminOnly(303)),
+		// The same through the API, on alice's recording.
+		{"GET", "/api/v1/recyclebin", "", expect{ok: members, okCode: 200, anon: 401}},
+		post("PUT", "/api/v1/recordings/"+a+"/protect", "", hold(200)),
+		post("DELETE", "/api/v1/recordings/"+a, "", expect{other: 404, by: map[string]int{"carol": 403, "dave": 403, "alice": 409, "admin": 409}}),
+		post("DELETE", "/api/v1/recordings/"+a+"/protect", "", hold(200)),
+		post("PUT", "/api/v1/recordings/"+guessed+"/protect", "", expect{other: 404}),
+		post("DELETE", "/api/v1/recordings/"+guessed, "", expect{other: 404}),
+		post("DELETE", "/api/v1/recordings/"+a, "", own("alice", 200, "carol", "dave")),
+		post("POST", "/api/v1/recyclebin/"+a+"/restore", "", own("alice", 200)),
+		post("DELETE", "/api/v1/recordings/"+a, "", own("alice", 200, "carol", "dave")),
+		post("DELETE", "/api/v1/recyclebin/"+a, "", adminOnly(200)),
+		post("DELETE", "/api/v1/recyclebin/"+guessed, "", adminOnly(404)),
+		post("POST", "/api/v1/recyclebin/"+guessed+"/restore", "", expect{other: 404}),
+		{"GET", "/api/v1/seal/verify", "", expect{ok: []string{"admin"}, okCode: 200, other: 403, anon: 401}},
+		post("PATCH", "/api/v1/settings", `{"retentionDays": 0, "recycleBinDays": 30}`, adminOnly(200)),
+		post("PATCH", "/api/v1/users/alice", `{"deletionMode": "permanent"}`, adminOnly(200)),
+		post("PATCH", "/api/v1/users/me", `{"mayProtect": true}`, expect{ok: []string{"admin"}, okCode: 200, other: 403}),
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			c := w.clients[role]
+			var resp *http.Response
+			var body []byte
+			switch {
+			case rt.method == "GET":
+				resp, body = c.get(t, rt.path)
+			case strings.HasPrefix(rt.path, "/api/"):
+				resp, body = c.send(t, rt.method, rt.path, rt.body)
+			default:
+				form, _ := url.ParseQuery(rt.body)
+				resp, body = c.post(t, rt.path, form)
+			}
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", rt.method, rt.path, role, resp.StatusCode, want, body)
+			}
+		}
+	}
+	// Both recordings are gone for good; the chain says so.
+	for _, id := range []string{a, b1} {
+		if resp, _ := w.clients["admin"].get(t, "/api/v1/recordings/"+id); resp.StatusCode != 404 {
+			t.Errorf("purged %s: %d", id, resp.StatusCode)
+		}
+	}
+	_, body := w.clients["admin"].get(t, "/api/v1/seal/verify")
+	if !strings.Contains(string(body), `"valid": true`) || !strings.Contains(string(body), `"tombstones": 2`) {
+		t.Errorf("seal chain after two purges: %s", body)
+	}
+	fmt.Fprintf(testWriter{t}, "lifecycle authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
 }

@@ -29,6 +29,8 @@ type serveOptions struct {
 	// ready, when set, receives the UI/API listener's bound address once
 	// every listener listens (tests use it with --listen 127.0.0.1:0).
 	ready func(addr string)
+	// lifecycleRan, when set, receives each lifecycle run's result.
+	lifecycleRan func(archive.ExpireResult)
 }
 
 // apply lets the flags override the file.
@@ -97,6 +99,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	m.watch(arc, rec)
 	sw := watchSettings(ctx, arc, rec, levels, log) // trace levels, sealing backlog
 	defer sw.stop()
+	defer startLifecycle(ctx, arc, log, o.lifecycleRan)() // starts now (retention, seat grace, recycle bin; daily); stops on return
 	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
 	var certs *certSource
 	if cfg.usesTLS() {
@@ -108,7 +111,11 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// Trust zones: each subsystem mounts its routes in its zone; the
 	// listeners serve the zones the config gives them.
 	rt := newRoutes()
+	// 4-eyes access: one state for the pages, the API and WebDAV.
+	fourEyes := ui.NewFourEyes(arc, ui.FourEyesOptions{}, levels.Logger(subsysGUI))
+	defer fourEyes.Close()
 	api := ui.NewAPI(arc, rec, levels.Logger(subsysGUI))
+	api.SetFourEyes(fourEyes)
 	rt.handle(zoneUI, "/api/v1/", api.Routes())
 	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
 	uiKeyFile := ""
@@ -116,12 +123,12 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		uiKeyFile = cfg.keyFile()
 	}
 	api.SetKeyFile(uiKeyFile)
-	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version}, levels.Logger(subsysGUI))
+	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes}, levels.Logger(subsysGUI))
 	if err != nil {
 		return err
 	}
 	rt.handle(zoneUI, "/", web.Routes())
-	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, levels.Logger(subsysConnections))
+	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
 	rt.handle(zoneOps, "GET /metrics", m.handler())
 	rt.handle(zoneOps, "GET /healthz", http.HandlerFunc(h.healthz))
@@ -164,6 +171,7 @@ loop:
 	log.Info("shutting down")
 	h.ready.Store(false)
 	notify(log, "STOPPING=1")
+	fourEyes.Close() // ends the event streams, which would hold up the shutdown
 	shutdown(ls, cfg.Server.ShutdownTimeout.Duration)
 	rec.Wait()
 	return serveErr

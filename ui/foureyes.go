@@ -1,0 +1,689 @@
+package ui
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// FourEyesOptions tune 4-eyes access; zero values take the defaults.
+type FourEyesOptions struct {
+	// Grace is how long a supervisor may be without a connected page
+	// before every grant they made ends (default 2 s, so that reloading
+	// the page does not end them).
+	Grace time.Duration
+	// Ping is how often a supervisor's page is pinged over its event
+	// stream; the page answers each ping (default 2 s).
+	Ping time.Duration
+	// Silence is how long a supervisor's page may leave the pings
+	// unanswered before it counts as gone: a connection that died
+	// without closing is noticed this way (default 6 s).
+	Silence time.Duration
+	// MaxStreams bounds the event streams one login holds open
+	// (default 8).
+	MaxStreams int
+	// MaxPending bounds the requests waiting for one supervisor
+	// (default 200).
+	MaxPending int
+}
+
+func (o *FourEyesOptions) defaults() {
+	if o.Grace <= 0 {
+		o.Grace = 2 * time.Second
+	}
+	if o.Ping <= 0 {
+		o.Ping = 2 * time.Second
+	}
+	if o.Silence <= 0 {
+		o.Silence = 3 * o.Ping
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = 8
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 200
+	}
+}
+
+// States of a user under 4-eyes access, as their pages and the API show them.
+const (
+	feNone    = "none"    // no request
+	fePending = "pending" // asked, waiting for the supervisor
+	feGranted = "granted" // may read while the supervisor stays connected
+	feRefused = "refused" // the supervisor said no
+	feEnded   = "ended"   // a grant ended (Reason says why)
+)
+
+// Why a grant ended (the detail of foureyes.revoke in the audit log).
+const (
+	reasonClosed   = "closed"     // the supervisor's last page closed
+	reasonLogout   = "logout"     // the supervisor logged out
+	reasonTimeout  = "timeout"    // the supervisor's page stopped answering
+	reasonEnded    = "ended"      // the supervisor ended it
+	reasonAudit    = "audit"      // the grant could not be written to the audit log
+	reasonNewSup   = "reassigned" // the user asked a new supervisor
+	reasonShutdown = "shutdown"   // the appliance stopped
+)
+
+var (
+	errFENotSubject = errors.New("ui: 4-eyes: no supervisor to ask")
+	errFENoRequest  = errors.New("ui: 4-eyes: no such request or grant")
+	errFEAbsent     = errors.New("ui: 4-eyes: the supervisor's page is not connected")
+	errFETooMany    = errors.New("ui: 4-eyes: too many requests or streams")
+)
+
+// FourEyes holds 4-eyes access: a user whose account names a supervisor
+// reads no recording until that supervisor grants it, and a grant lasts
+// only while one of the supervisor's pages stays connected (an event
+// stream whose pings are answered). When the last page closes (after
+// Grace), stops answering (after Silence) or the supervisor logs out,
+// every grant they made ends at once: its context is cancelled, which
+// stops audio in flight. Grants are runtime state, never stored. Each
+// request, grant, refusal and revocation is written to the audit log.
+//
+// One FourEyes serves the web UI, the API and WebDAV; a nil *FourEyes
+// grants nothing and restricts nothing (archive.MayRead alone decides).
+type FourEyes struct {
+	arc  *archive.Archive
+	log  *slog.Logger
+	opts FourEyesOptions
+
+	mu      sync.Mutex
+	wards   map[string]*ward     // by lower-case user login
+	sups    map[string]*presence // by lower-case supervisor login
+	changed chan struct{}        // closed and replaced on every change
+	closed  bool
+	done    chan struct{}  // closed by Close: every event stream ends
+	audits  sync.WaitGroup // revocations being written to the audit log
+
+	supMu     sync.Mutex
+	supNames  map[string]bool // lower-case logins some user names as supervisor
+	supExpiry time.Time
+}
+
+// ward is a user under 4-eyes access who asked, or holds a stream open.
+type ward struct {
+	login, name        string
+	supervisor         string // the supervisor asked (login)
+	supName            string
+	state, reason      string
+	since              time.Time
+	ctx                context.Context // while granted; cancelled when the grant ends
+	cancel             context.CancelFunc
+	streams            int
+	requestedFrom      string // the address the request came from
+	grantedBy, grantIP string
+}
+
+// presence is a supervisor's connected pages.
+type presence struct {
+	login   string
+	streams map[string]*supStream
+	grace   *time.Timer // runs while no page is connected
+	remote  string      // the last page's address, for the audit log
+}
+
+// supStream is one connected supervisor page.
+type supStream struct {
+	id      string
+	login   string
+	ctx     context.Context // ends when the stream counts as gone
+	cancel  context.CancelFunc
+	silence *time.Timer
+}
+
+// NewFourEyes returns the 4-eyes state over arc (for users and the audit log).
+func NewFourEyes(arc *archive.Archive, opts FourEyesOptions, log *slog.Logger) *FourEyes {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts.defaults()
+	return &FourEyes{
+		arc: arc, log: log, opts: opts,
+		wards: map[string]*ward{}, sups: map[string]*presence{}, changed: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// Close ends every grant (audited with reason "shutdown") and every event
+// stream: the appliance is stopping. Later calls find nobody present.
+func (f *FourEyes) Close() {
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	close(f.done)
+	for _, p := range f.sups {
+		for _, s := range p.streams {
+			s.silence.Stop()
+			s.cancel()
+		}
+		clear(p.streams)
+		if p.grace != nil {
+			p.grace.Stop()
+			p.grace = nil
+		}
+	}
+	var ended []revocation
+	for _, w := range f.wards {
+		ended = append(ended, f.endLocked(w, reasonShutdown)...)
+	}
+	f.notifyLocked()
+	ended = f.toAuditLocked(ended)
+	f.closed = true
+	f.mu.Unlock()
+	f.auditEnded(ended)
+	f.audits.Wait()
+}
+
+func feKey(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+// Subject reports whether u is under 4-eyes access: an account that names
+// a supervisor and is not an admin.
+func (f *FourEyes) Subject(u *archive.User) bool {
+	return f != nil && u != nil && u.Role != archive.RoleAdmin && strings.TrimSpace(u.Supervisor) != ""
+}
+
+// Allowed reports whether u may read recordings now as far as 4-eyes
+// access goes: u is not under it, or holds an active grant of the
+// supervisor the account names.
+func (f *FourEyes) Allowed(u *archive.User) bool {
+	if !f.Subject(u) {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.wards[feKey(u.Login)]
+	return w != nil && w.state == feGranted && strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor))
+}
+
+// MayRead is who may read rec now: archive.MayRead, and for a user under
+// 4-eyes access an active grant. Pages, API, audio and WebDAV ask it.
+func (f *FourEyes) MayRead(u *archive.User, rec *archive.Recording) bool {
+	return archive.MayRead(u, rec) && f.Allowed(u)
+}
+
+// grantContext returns the context of u's active grant: nil when u is
+// not under 4-eyes access, ok false when u has no grant.
+func (f *FourEyes) grantContext(u *archive.User) (ctx context.Context, ok bool) {
+	if !f.Subject(u) {
+		return nil, true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.wards[feKey(u.Login)]
+	if w == nil || w.state != feGranted || !strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor)) {
+		return nil, false
+	}
+	return w.ctx, true
+}
+
+func (f *FourEyes) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// wardLocked returns u's entry, made when missing.
+func (f *FourEyes) wardLocked(u *archive.User) *ward {
+	k := feKey(u.Login)
+	w := f.wards[k]
+	if w == nil {
+		w = &ward{login: u.Login, state: feNone}
+		f.wards[k] = w
+	}
+	w.name = displayName(u)
+	return w
+}
+
+func displayName(u *archive.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Login
+}
+
+// fourEyesStatus is a user's 4-eyes state, for their pages and the API.
+type fourEyesStatus struct {
+	State          string    `json:"state"`
+	Supervisor     string    `json:"supervisor"`
+	SupervisorName string    `json:"supervisorName"`
+	Reason         string    `json:"reason,omitempty"`
+	Since          time.Time `json:"since,omitzero"`
+}
+
+// status returns u's state and a channel closed at the next change.
+func (f *FourEyes) status(u *archive.User) (fourEyesStatus, <-chan struct{}) {
+	sup := strings.TrimSpace(u.Supervisor)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := fourEyesStatus{State: feNone, Supervisor: sup, SupervisorName: sup}
+	if w := f.wards[feKey(u.Login)]; w != nil && strings.EqualFold(w.supervisor, sup) {
+		st.State, st.Reason, st.Since = w.state, w.reason, w.since
+		if w.supName != "" {
+			st.SupervisorName = w.supName
+		}
+	}
+	return st, f.changed
+}
+
+// withName fills in the supervisor's name from the accounts when no
+// request has named it yet.
+func (f *FourEyes) withName(ctx context.Context, st fourEyesStatus) fourEyesStatus {
+	if st.Supervisor != "" && st.SupervisorName == st.Supervisor {
+		if s, err := f.arc.GetUser(ctx, st.Supervisor); err == nil {
+			st.SupervisorName = displayName(s)
+		}
+	}
+	return st
+}
+
+// Request asks u's supervisor for access. Asking again while a request
+// waits or a grant lasts changes nothing.
+func (f *FourEyes) Request(ctx context.Context, u *archive.User, remote string) (fourEyesStatus, error) {
+	if !f.Subject(u) {
+		return fourEyesStatus{}, errFENotSubject
+	}
+	sup := strings.TrimSpace(u.Supervisor)
+	supName := sup
+	if s, err := f.arc.GetUser(ctx, sup); err == nil {
+		supName = displayName(s)
+	}
+	f.mu.Lock()
+	w := f.wardLocked(u)
+	if strings.EqualFold(w.supervisor, sup) && (w.state == fePending || w.state == feGranted) {
+		f.mu.Unlock()
+		st, _ := f.status(u)
+		return st, nil
+	}
+	n := 0
+	for _, o := range f.wards {
+		if o.state == fePending && strings.EqualFold(o.supervisor, sup) {
+			n++
+		}
+	}
+	if n >= f.opts.MaxPending {
+		f.mu.Unlock()
+		return fourEyesStatus{}, errFETooMany
+	}
+	ended := f.toAuditLocked(f.endLocked(w, reasonNewSup)) // a grant of a former supervisor
+	w.supervisor, w.supName, w.state, w.reason, w.since, w.requestedFrom = sup, supName, fePending, "", time.Now(), remote
+	f.notifyLocked()
+	f.mu.Unlock()
+	f.auditEnded(ended)
+	if err := f.audit(ctx, u.Login, "foureyes.request", sup, remote, true, ""); err != nil {
+		f.mu.Lock()
+		if w.state == fePending {
+			w.state, w.since = feNone, time.Now()
+			f.notifyLocked()
+		}
+		f.mu.Unlock()
+		return fourEyesStatus{}, err
+	}
+	st, _ := f.status(u)
+	return st, nil
+}
+
+// Grant lets login read recordings while sup stays connected. Only a
+// waiting request to sup can be granted, and only while a page of sup's
+// is connected.
+func (f *FourEyes) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
+	target, err := f.requester(ctx, sup, login)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	w := f.wards[feKey(target.Login)]
+	if w == nil || w.state != fePending || !strings.EqualFold(w.supervisor, sup.Login) {
+		f.mu.Unlock()
+		return errFENoRequest
+	}
+	if p := f.sups[feKey(sup.Login)]; p == nil || len(p.streams) == 0 {
+		f.mu.Unlock()
+		return errFEAbsent
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.state, w.reason, w.since, w.grantedBy, w.grantIP = feGranted, "", time.Now(), sup.Login, remote
+	f.notifyLocked()
+	f.mu.Unlock()
+	if err := f.audit(ctx, sup.Login, "foureyes.grant", target.Login, remote, true, ""); err != nil {
+		// No access that the audit log does not show.
+		f.mu.Lock()
+		ended := f.toAuditLocked(f.endLocked(w, reasonAudit))
+		f.mu.Unlock()
+		f.auditEnded(ended)
+		return err
+	}
+	return nil
+}
+
+// Refuse answers login's waiting request with no.
+func (f *FourEyes) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
+	target, err := f.requester(ctx, sup, login)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	w := f.wards[feKey(target.Login)]
+	if w == nil || w.state != fePending || !strings.EqualFold(w.supervisor, sup.Login) {
+		f.mu.Unlock()
+		return errFENoRequest
+	}
+	w.state, w.reason, w.since = feRefused, "", time.Now()
+	f.notifyLocked()
+	f.mu.Unlock()
+	f.audit(ctx, sup.Login, "foureyes.refuse", target.Login, remote, true, "")
+	return nil
+}
+
+// End ends the grant sup gave login.
+func (f *FourEyes) End(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.mu.Lock()
+	w := f.wards[feKey(login)]
+	if w == nil || w.state != feGranted || !strings.EqualFold(w.supervisor, sup.Login) {
+		f.mu.Unlock()
+		return errFENoRequest
+	}
+	ended := f.toAuditLocked(f.endLocked(w, reasonEnded))
+	f.mu.Unlock()
+	for i := range ended {
+		ended[i].remote = remote
+	}
+	f.auditEnded(ended)
+	return nil
+}
+
+// requester checks that login is a user whose account names sup.
+func (f *FourEyes) requester(ctx context.Context, sup *archive.User, login string) (*archive.User, error) {
+	if sup == nil || login == "" || len(login) > maxLoginField {
+		return nil, errFENoRequest
+	}
+	u, err := f.arc.GetUser(ctx, login)
+	if err != nil {
+		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrInvalid) {
+			return nil, errFENoRequest
+		}
+		return nil, err
+	}
+	if !f.Subject(u) || u.Disabled || !strings.EqualFold(strings.TrimSpace(u.Supervisor), sup.Login) {
+		return nil, errFENoRequest
+	}
+	return u, nil
+}
+
+// revocation is a grant that ended, for the audit log.
+type revocation struct {
+	sup, user, reason, remote string
+}
+
+// endLocked ends w's grant, if any, for reason.
+func (f *FourEyes) endLocked(w *ward, reason string) []revocation {
+	if w.state != feGranted {
+		return nil
+	}
+	w.cancel()
+	w.ctx, w.cancel = nil, nil
+	w.state, w.reason, w.since = feEnded, reason, time.Now()
+	f.notifyLocked()
+	return []revocation{{sup: w.grantedBy, user: w.login, reason: reason, remote: w.grantIP}}
+}
+
+// revokeAllLocked ends every grant sup made.
+func (f *FourEyes) revokeAllLocked(sup, reason, remote string) []revocation {
+	var out []revocation
+	for _, w := range f.wards {
+		if w.state == feGranted && strings.EqualFold(w.supervisor, sup) {
+			for _, r := range f.endLocked(w, reason) {
+				if remote != "" {
+					r.remote = remote
+				}
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// toAuditLocked counts rs as being audited, so that Close waits for it;
+// auditEnded writes them. After Close nothing more is written.
+func (f *FourEyes) toAuditLocked(rs []revocation) []revocation {
+	if len(rs) == 0 || f.closed {
+		return nil
+	}
+	f.audits.Add(1)
+	return rs
+}
+
+func (f *FourEyes) auditEnded(rs []revocation) {
+	if len(rs) == 0 {
+		return
+	}
+	defer f.audits.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, r := range rs {
+		f.audit(ctx, r.sup, "foureyes.revoke", r.user, r.remote, true, "reason="+r.reason)
+	}
+}
+
+// audit records an event; a failure is logged and returned.
+func (f *FourEyes) audit(ctx context.Context, actor, action, target, remote string, ok bool, detail string) error {
+	err := f.arc.Audit(ctx, archive.AuditEvent{Actor: actor, Action: action, Target: target, Remote: remote, OK: ok, Detail: detail})
+	if err != nil {
+		f.log.ErrorContext(ctx, "ui: audit", "action", action, "err", err)
+	}
+	return err
+}
+
+// LoggedOut ends every grant u made as a supervisor and closes their
+// supervisor pages' streams, and withdraws u's own waiting request.
+func (f *FourEyes) LoggedOut(ctx context.Context, u *archive.User, remote string) {
+	if f == nil || u == nil {
+		return
+	}
+	f.mu.Lock()
+	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, reasonLogout, remote))
+	if p := f.sups[feKey(u.Login)]; p != nil {
+		for _, s := range p.streams {
+			s.silence.Stop()
+			s.cancel()
+		}
+		clear(p.streams)
+		if p.grace != nil {
+			p.grace.Stop()
+			p.grace = nil
+		}
+	}
+	if w := f.wards[feKey(u.Login)]; w != nil && w.state == fePending {
+		w.state, w.since = feNone, time.Now()
+	}
+	f.notifyLocked()
+	f.mu.Unlock()
+	f.auditEnded(ended)
+}
+
+// join registers a connected page of supervisor login.
+func (f *FourEyes) join(login, remote string) (*supStream, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, errFEAbsent
+	}
+	k := feKey(login)
+	p := f.sups[k]
+	if p == nil {
+		p = &presence{login: login, streams: map[string]*supStream{}}
+		f.sups[k] = p
+	}
+	if len(p.streams) >= f.opts.MaxStreams {
+		return nil, errFETooMany
+	}
+	s := &supStream{id: rand.Text(), login: login}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.silence = time.AfterFunc(f.opts.Silence, func() { f.leave(s, reasonTimeout) })
+	p.streams[s.id] = s
+	p.remote = remote
+	if p.grace != nil {
+		p.grace.Stop()
+		p.grace = nil
+	}
+	f.notifyLocked()
+	return s, nil
+}
+
+// beat notes an answer to a ping from stream id of supervisor login.
+func (f *FourEyes) beat(login, id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.sups[feKey(login)]
+	if p == nil {
+		return false
+	}
+	s := p.streams[id]
+	if s == nil {
+		return false
+	}
+	s.silence.Reset(f.opts.Silence)
+	return true
+}
+
+// leave unregisters a supervisor page. When it was the last one, the
+// supervisor's grants end: after Grace when the page closed (a reload
+// comes back in time), at once when it stopped answering.
+func (f *FourEyes) leave(s *supStream, reason string) {
+	f.mu.Lock()
+	p := f.sups[feKey(s.login)]
+	if p == nil || p.streams[s.id] != s {
+		f.mu.Unlock()
+		return
+	}
+	delete(p.streams, s.id)
+	s.silence.Stop()
+	s.cancel()
+	f.notifyLocked()
+	var ended []revocation
+	if len(p.streams) == 0 {
+		if reason == reasonTimeout {
+			ended = f.toAuditLocked(f.revokeAllLocked(p.login, reasonTimeout, p.remote))
+		} else if p.grace == nil {
+			var t *time.Timer
+			t = time.AfterFunc(f.opts.Grace, func() {
+				f.mu.Lock()
+				if p.grace != t || len(p.streams) > 0 {
+					f.mu.Unlock()
+					return
+				}
+				p.grace = nil
+				ended := f.toAuditLocked(f.revokeAllLocked(p.login, reasonClosed, p.remote))
+				f.mu.Unlock()
+				f.auditEnded(ended)
+			})
+			p.grace = t
+		}
+	}
+	f.mu.Unlock()
+	f.auditEnded(ended)
+}
+
+// wardStream counts one more event stream of u's pages; release undoes it.
+func (f *FourEyes) wardStream(u *archive.User) (release func(), err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, errFEAbsent
+	}
+	w := f.wardLocked(u)
+	if w.streams >= f.opts.MaxStreams {
+		return nil, errFETooMany
+	}
+	w.streams++
+	return sync.OnceFunc(func() {
+		f.mu.Lock()
+		w.streams--
+		f.mu.Unlock()
+	}), nil
+}
+
+// wardItem is a user on a supervisor's page.
+type wardItem struct {
+	Login string    `json:"login"`
+	Name  string    `json:"name"`
+	Since time.Time `json:"since"`
+}
+
+// supervision is what a supervisor's page shows.
+type supervision struct {
+	Connected bool       `json:"connected"` // a page of the supervisor's is connected
+	Pending   []wardItem `json:"pending"`
+	Grants    []wardItem `json:"grants"`
+}
+
+// supervision returns what supervisor login sees and a channel closed at
+// the next change.
+func (f *FourEyes) supervision(login string) (supervision, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := supervision{Pending: []wardItem{}, Grants: []wardItem{}}
+	if p := f.sups[feKey(login)]; p != nil {
+		v.Connected = len(p.streams) > 0
+	}
+	for _, w := range f.wards {
+		if !strings.EqualFold(w.supervisor, login) {
+			continue
+		}
+		it := wardItem{Login: w.login, Name: w.name, Since: w.since}
+		switch w.state {
+		case fePending:
+			v.Pending = append(v.Pending, it)
+		case feGranted:
+			v.Grants = append(v.Grants, it)
+		}
+	}
+	bySince := func(a, b wardItem) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Login, b.Login)
+	}
+	slices.SortFunc(v.Pending, bySince)
+	slices.SortFunc(v.Grants, bySince)
+	return v, f.changed
+}
+
+// supervisorCacheTTL is how long the set of supervisor logins is reused
+// for the navigation link.
+const supervisorCacheTTL = 5 * time.Second
+
+// supervises reports whether some user's account names login as
+// supervisor. fresh reads the accounts now; otherwise a few seconds old
+// answer may do.
+func (f *FourEyes) supervises(ctx context.Context, login string, fresh bool) (bool, error) {
+	if f == nil || login == "" {
+		return false, nil
+	}
+	f.supMu.Lock()
+	defer f.supMu.Unlock()
+	if fresh || f.supNames == nil || time.Now().After(f.supExpiry) {
+		users, err := f.arc.Users(ctx)
+		if err != nil {
+			return false, err
+		}
+		names := map[string]bool{}
+		for _, u := range users {
+			if !u.Disabled && u.Role != archive.RoleIngest && u.Role != archive.RoleAdmin && strings.TrimSpace(u.Supervisor) != "" {
+				names[feKey(u.Supervisor)] = true
+			}
+		}
+		f.supNames, f.supExpiry = names, time.Now().Add(supervisorCacheTTL)
+	}
+	return f.supNames[feKey(login)], nil
+}

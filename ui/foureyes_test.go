@@ -1,0 +1,553 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
+)
+
+// longMedia renders 30 minutes of stereo silence (about 58 MB of WAV),
+// more than a connection buffers.
+type longMedia struct{}
+
+func (longMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	segs := make([]codec.Segment, len(recs))
+	for i := range segs {
+		segs[i] = codec.Segment{Layout: codec.Layout{End: 8000 * 1800}}
+	}
+	return codec.NewWAVReader(segs, opt)
+}
+
+func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error) { return nil, nil }
+
+// newFourEyesTest serves UI and API with 4-eyes access over an archive
+// with alice (supervised by sam), bob (unsupervised), sam and an admin,
+// and one recording of alice's, which it returns.
+func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, *FourEyes, *archive.Recording) {
+	t.Helper()
+	arc := archive.OpenTest(t)
+	ctx := context.Background()
+	for _, u := range []archive.User{
+		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin, Supervisor: "sam"},
+		{Login: "alice", Name: "Åsa Øberg", Role: archive.RoleUser, Extensions: []string{"201"}, Supervisor: "sam"},
+		{Login: "bob", Name: "Bob Builder", Role: archive.RoleUser, Extensions: []string{"202"}},
+		{Login: "sam", Name: "Sam Supervisor", Role: archive.RoleSupervisor},
+	} {
+		if err := arc.PutUser(ctx, u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fe := NewFourEyes(arc, opts, nil)
+	tu := &testUI{t: t, arc: arc, now: time.Now()}
+	u, err := New(arc, media, Options{Version: "test", FourEyes: fe}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu.ui = u
+	api := NewAPI(arc, media, nil)
+	api.SetFourEyes(fe)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api.Routes())
+	mux.Handle("/", u.Routes())
+	tu.srv = httptest.NewServer(mux)
+	t.Cleanup(tu.srv.Close)
+	t.Cleanup(fe.Close) // runs first: ends the event streams the server waits for
+	rec := tu.addRecording("alice", "4e4e0000000000000000000000000001",
+		party{Name: "Åsa Øberg", Number: "201"}, party{Name: "Jānis Bērziņš", Number: "+37120000000"}, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
+	return tu, fe, rec
+}
+
+// sseEvent is one server-sent event.
+type sseEvent struct{ name, data string }
+
+// sseStream reads an event stream in the background.
+type sseStream struct {
+	t      *testing.T
+	events chan sseEvent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (c *client) stream(t *testing.T, path string) *sseStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.tu.srv.URL+path, nil)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		t.Fatalf("GET %s: %s %s\n%.300s", path, resp.Status, resp.Header.Get("Content-Type"), b)
+	}
+	s := &sseStream{t: t, events: make(chan sseEvent, 256), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer close(s.events)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.name != "" {
+					s.events <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.data = strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+// close ends the stream as a closing page does.
+func (s *sseStream) close() {
+	s.cancel()
+	<-s.done
+}
+
+// next returns the next event named name, skipping others.
+func (s *sseStream) next(name string) string {
+	s.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				s.t.Fatalf("event stream ended while waiting for %q", name)
+			}
+			if ev.name == name {
+				return ev.data
+			}
+		case <-timeout:
+			s.t.Fatalf("no %q event in 10 s", name)
+		}
+	}
+}
+
+// wardState waits for a user's stream to report state.
+func (s *sseStream) wardState(state string) fourEyesStatus {
+	s.t.Helper()
+	for {
+		var st fourEyesStatus
+		if err := json.Unmarshal([]byte(s.next("state")), &st); err != nil {
+			s.t.Fatal(err)
+		}
+		if st.State == state {
+			return st
+		}
+	}
+}
+
+// supState waits for a supervisor's stream to show a state that ok accepts.
+func (s *sseStream) supState(what string, ok func(v superviseView) bool) superviseView {
+	s.t.Helper()
+	for {
+		var v superviseView
+		data := s.next("state")
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			s.t.Fatal(err)
+		}
+		if ok(v) {
+			return v
+		}
+	}
+}
+
+func logins(rows []wardRow) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Login)
+	}
+	return out
+}
+
+// supervisorPage is sam's page: the stream and its heartbeat.
+type supervisorPage struct {
+	c      *client
+	s      *sseStream
+	id     string
+	stopHB chan struct{}
+	hbDone chan struct{}
+}
+
+// openSupervision opens the supervisor's stream; answer says whether the
+// page answers its pings.
+func openSupervision(t *testing.T, c *client, answer bool) *supervisorPage {
+	t.Helper()
+	p := &supervisorPage{c: c, s: c.stream(t, "/supervise/events"), stopHB: make(chan struct{}), hbDone: make(chan struct{})}
+	var hello struct{ Stream string }
+	if err := json.Unmarshal([]byte(p.s.next("hello")), &hello); err != nil || hello.Stream == "" {
+		t.Fatalf("hello: %v %q", err, hello.Stream)
+	}
+	p.id = hello.Stream
+	if !answer {
+		close(p.hbDone)
+		return p
+	}
+	go func() {
+		defer close(p.hbDone)
+		for {
+			select {
+			case <-p.stopHB:
+				return
+			case <-p.s.done:
+				return
+			case <-time.After(50 * time.Millisecond):
+				req, _ := http.NewRequest("POST", c.tu.srv.URL+"/supervise/heartbeat", strings.NewReader(url.Values{"stream": {p.id}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", c.tu.srv.URL)
+				if resp, err := c.c.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}
+	}()
+	t.Cleanup(p.silence)
+	return p
+}
+
+// silence stops answering pings.
+func (p *supervisorPage) silence() {
+	select {
+	case <-p.stopHB:
+	default:
+		close(p.stopHB)
+	}
+	<-p.hbDone
+}
+
+func (p *supervisorPage) close() {
+	p.silence()
+	p.s.close()
+}
+
+// auditActions returns the 4-eyes audit entries as "actor action target
+// detail", oldest first, once the last is want (revocations are written
+// just after they take effect).
+func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, _, err := arc.AuditLog(context.Background(), archive.AuditQuery{Action: "foureyes"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range slices.Backward(evs) {
+			out = append(out, strings.TrimSpace(e.Actor+" "+e.Action+" "+e.Target+" "+e.Detail))
+		}
+		if (len(out) > 0 && out[len(out)-1] == want) || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
+	tu, fe, rec := newFourEyesTest(t, FourEyesOptions{}, silentMedia{})
+	id := rec.ID.String()
+	alice, sam, bob, admin := tu.login("alice"), tu.login("sam"), tu.login("bob"), tu.login("admin")
+
+	// Without a grant: the waiting page, no recording, API 403.
+	resp, body := alice.get("/")
+	must(t, resp, body, 200, "Waiting for your supervisor", "Sam Supervisor", `data-foureyes-events="/foureyes/events"`, `action="/foureyes/request"`)
+	if ids := recordingIDs(body); len(ids) != 0 {
+		t.Fatalf("alice's waiting page links recordings %v", ids)
+	}
+	resp, body = alice.get("/recordings/" + id)
+	must(t, resp, body, 403, "Waiting for your supervisor")
+	for _, p := range []string{"/api/v1/recordings", "/api/v1/recordings/" + id, "/api/v1/recordings/" + id + "/audio.wav",
+		"/api/v1/recordings/" + id + "/download.zip", "/api/v1/calls/" + rec.CallGUID + "/audio.wav", "/api/v1/recordings/" + id + "/notes"} {
+		resp, body = alice.get(p)
+		must(t, resp, body, 403, "4-eyes access")
+	}
+	// Admins are not under 4-eyes access, even when an account names a
+	// supervisor; unsupervised users are not either.
+	resp, body = admin.get("/api/v1/recordings/" + id)
+	must(t, resp, body, 200)
+	resp, body = bob.get("/")
+	must(t, resp, body, 200, "Recordings")
+	if strings.Contains(body, "foureyes") || strings.Contains(body, "/supervise") {
+		t.Fatal("bob's page links to 4-eyes access")
+	}
+	resp, body = alice.get("/supervise/events")
+	must(t, resp, body, 403)
+
+	// The supervisor's page: navigation link, page, stream.
+	resp, body = sam.get("/supervise")
+	must(t, resp, body, 200, `href="/supervise"`, "Waiting requests", "No requests are waiting.", `data-events="/supervise/events"`)
+	sp := openSupervision(t, sam, true)
+	sp.s.supState("empty", func(v superviseView) bool { return len(v.Pending) == 0 && len(v.Grants) == 0 })
+
+	as := alice.stream(t, "/foureyes/events")
+	as.wardState(feNone)
+	resp, body = alice.post("/foureyes/request", url.Values{"next": {"/"}})
+	must(t, resp, body, 303)
+	st := as.wardState(fePending)
+	if st.Supervisor != "sam" || st.SupervisorName != "Sam Supervisor" {
+		t.Fatalf("alice's state: %+v", st)
+	}
+	v := sp.s.supState("alice waiting", func(v superviseView) bool { return len(v.Pending) == 1 })
+	if v.Pending[0].Login != "alice" || v.Pending[0].Name != "Åsa Øberg" || v.Pending[0].GrantURL != "/supervise/alice/grant" {
+		t.Fatalf("pending: %+v", v.Pending)
+	}
+	// Asking again while waiting changes nothing.
+	resp, body = alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+
+	// Nobody else answers alice's request.
+	resp, body = bob.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 404)
+	resp, body = admin.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 404)
+
+	resp, body = sam.post("/supervise/alice/refuse", nil)
+	must(t, resp, body, 303)
+	as.wardState(feRefused)
+	resp, body = alice.get("/api/v1/recordings/" + id)
+	must(t, resp, body, 403)
+
+	// The API asks too, and tells the state.
+	resp, body = alice.do(apiPost(tu, "/api/v1/foureyes/request"))
+	must(t, resp, body, 202, `"state": "pending"`)
+	as.wardState(fePending)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+	as.wardState(feGranted)
+	sp.s.supState("alice granted", func(v superviseView) bool {
+		return slices.Equal(logins(v.Grants), []string{"alice"}) && len(v.Pending) == 0
+	})
+
+	resp, body = alice.get("/")
+	must(t, resp, body, 200, id, `data-foureyes-state="granted"`)
+	resp, body = alice.get("/recordings/" + id)
+	must(t, resp, body, 200)
+	resp, body = alice.get("/api/v1/recordings/" + id + "/audio.wav")
+	must(t, resp, body, 200)
+	resp, body = alice.get("/api/v1/foureyes")
+	must(t, resp, body, 200, `"state": "granted"`, `"supervision": null`)
+	resp, body = sam.get("/api/v1/foureyes")
+	must(t, resp, body, 200, `"subject": null`, `"login": "alice"`, `"connected": true`)
+	resp, body = bob.do(apiPost(tu, "/api/v1/foureyes/request"))
+	must(t, resp, body, 409)
+	// bob still reads nothing of alice's.
+	resp, body = bob.get("/api/v1/recordings/" + id)
+	must(t, resp, body, 404)
+
+	resp, body = sam.post("/supervise/alice/end", nil)
+	must(t, resp, body, 303)
+	if st := as.wardState(feEnded); st.Reason != reasonEnded {
+		t.Fatalf("ended for %q", st.Reason)
+	}
+	resp, body = alice.get("/api/v1/recordings/" + id)
+	must(t, resp, body, 403)
+
+	want := []string{
+		"alice foureyes.request sam", "sam foureyes.refuse alice", "alice foureyes.request sam",
+		"sam foureyes.grant alice", "sam foureyes.revoke alice reason=ended",
+	}
+	if got := auditActions(t, tu.arc, want[len(want)-1]); !slices.Equal(got, want) {
+		t.Fatalf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	_ = fe
+}
+
+func apiPost(tu *testUI, path string) *http.Request {
+	req, _ := http.NewRequest("POST", tu.srv.URL+path, nil)
+	req.Header.Set("Origin", tu.srv.URL)
+	return req
+}
+
+func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
+	tu, _, _ := newFourEyesTest(t, FourEyesOptions{}, silentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 409, "Keep the supervision page open")
+	resp, body = sam.post("/supervise/heartbeat", url.Values{"stream": {"nonsense"}})
+	must(t, resp, body, 404)
+}
+
+func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
+	tu, _, rec := newFourEyesTest(t, FourEyesOptions{Grace: time.Second}, silentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	sp := openSupervision(t, sam, true)
+	as := alice.stream(t, "/foureyes/events")
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	sp.s.supState("alice waiting", func(v superviseView) bool { return len(v.Pending) == 1 })
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+	as.wardState(feGranted)
+
+	// A reload: the page closes and comes back within the grace.
+	sp.close()
+	sp = openSupervision(t, sam, true)
+	time.Sleep(2 * time.Second)
+	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String())
+	must(t, resp, body, 200)
+
+	// The page closes for good: the grant ends.
+	sp.close()
+	if st := as.wardState(feEnded); st.Reason != reasonClosed {
+		t.Fatalf("ended for %q", st.Reason)
+	}
+	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String())
+	must(t, resp, body, 403)
+	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=closed"); got[len(got)-1] != "sam foureyes.revoke alice reason=closed" {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
+	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Ping: 100 * time.Millisecond, Silence: 600 * time.Millisecond, Grace: time.Hour}, silentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	sp := openSupervision(t, sam, true)
+	as := alice.stream(t, "/foureyes/events")
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+	as.wardState(feGranted)
+	// The connection stays open but the page stops answering, as when
+	// the network between goes away without a word.
+	sp.silence()
+	if st := as.wardState(feEnded); st.Reason != reasonTimeout {
+		t.Fatalf("ended for %q", st.Reason)
+	}
+	sp.s.next("closed")
+	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=timeout"); got[len(got)-1] != "sam foureyes.revoke alice reason=timeout" {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestFourEyesRevokedOnLogout(t *testing.T) {
+	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Grace: time.Hour}, silentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	sp := openSupervision(t, sam, true)
+	as := alice.stream(t, "/foureyes/events")
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+	as.wardState(feGranted)
+	resp, body = sam.post("/logout", nil)
+	must(t, resp, body, 303)
+	if st := as.wardState(feEnded); st.Reason != reasonLogout {
+		t.Fatalf("ended for %q", st.Reason)
+	}
+	sp.s.next("closed")
+	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=logout"); got[len(got)-1] != "sam foureyes.revoke alice reason=logout" {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
+func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
+	tu, _, rec := newFourEyesTest(t, FourEyesOptions{}, longMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	openSupervision(t, sam, true)
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+
+	req, _ := http.NewRequest("GET", tu.srv.URL+"/api/v1/recordings/"+rec.ID.String()+"/audio.wav", nil)
+	aresp, err := alice.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aresp.Body.Close()
+	if aresp.StatusCode != 200 || aresp.ContentLength < 50<<20 {
+		t.Fatalf("audio: %s, %d bytes", aresp.Status, aresp.ContentLength)
+	}
+	// A slow listener: read a little, then stop reading, so the server
+	// blocks writing, and end the grant meanwhile.
+	first, err := io.ReadFull(aresp.Body, make([]byte, 64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = sam.post("/supervise/alice/end", nil)
+	must(t, resp, body, 303)
+	done := make(chan struct{})
+	var rest int64
+	go func() {
+		defer close(done)
+		rest, err = io.Copy(io.Discard, aresp.Body)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the audio response went on for 30 s after the grant ended")
+	}
+	total := int64(first) + rest
+	if err == nil || total >= aresp.ContentLength {
+		t.Fatalf("audio response after the grant ended: %d of %d bytes, err %v; want it cut", total, aresp.ContentLength, err)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Logf("read ended with %v", err)
+	}
+	t.Logf("audio cut after %d of %d bytes", total, aresp.ContentLength)
+	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String() + "/audio.wav")
+	must(t, resp, body, 403)
+}
+
+func TestFourEyesLimits(t *testing.T) {
+	tu, _, _ := newFourEyesTest(t, FourEyesOptions{MaxStreams: 2}, silentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	alice.stream(t, "/foureyes/events")
+	alice.stream(t, "/foureyes/events")
+	resp, body := alice.get("/foureyes/events")
+	must(t, resp, body, 429)
+	openSupervision(t, sam, false)
+	openSupervision(t, sam, false)
+	resp, body = sam.get("/supervise/events")
+	must(t, resp, body, 429)
+	// Forms from elsewhere are refused, like every state change.
+	req, _ := http.NewRequest("POST", tu.srv.URL+"/foureyes/request", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, body = alice.do(req)
+	must(t, resp, body, 403)
+	// No state change on GET.
+	if resp, _ = alice.get("/foureyes/request"); resp.StatusCode == 200 || resp.StatusCode == 303 {
+		t.Fatalf("GET /foureyes/request: %d", resp.StatusCode)
+	}
+}
+
+func sampleWaitingPages(base Base) []any {
+	evil := `<script>alert(1)</script>`
+	st := fourEyesStatus{State: fePending, Supervisor: "sam", SupervisorName: "Sam" + evil}
+	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
+}
+
+func sampleSupervisePages(base Base) []any {
+	evil := `<script>alert(1)</script>`
+	rows := superviseRows([]wardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}, time.UTC)
+	return []any{supervisePage{}, supervisePage{Base: base, Supervises: true, Pending: rows, Grants: rows,
+		Events: "/supervise/events", Heartbeat: "/supervise/heartbeat"}}
+}
