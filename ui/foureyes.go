@@ -118,8 +118,7 @@ type ward struct {
 	ctx                context.Context // while granted; cancelled when the grant ends
 	cancel             context.CancelFunc
 	streams            int
-	requestedFrom      string // the address the request came from
-	grantedBy, grantIP string
+	grantedBy, grantIP string // who granted, from where (for the revocation's audit entry)
 }
 
 // presence is a supervisor's connected pages.
@@ -316,7 +315,7 @@ func (f *FourEyes) Request(ctx context.Context, u *archive.User, remote string) 
 		return fourEyesStatus{}, errFETooMany
 	}
 	ended := f.toAuditLocked(f.endLocked(w, reasonNewSup)) // a grant of a former supervisor
-	w.supervisor, w.supName, w.state, w.reason, w.since, w.requestedFrom = sup, supName, fePending, "", time.Now(), remote
+	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, fePending, "", time.Now()
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.auditEnded(ended)

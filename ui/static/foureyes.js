@@ -115,11 +115,12 @@
       });
     });
 
-    var es = null;
+    var es = null, delay = 1000;
     function connect() {
       es = new EventSource(root.dataset.events);
       es.addEventListener("hello", function (e) {
         stream = JSON.parse(e.data).stream;
+        delay = 1000;
         setConn("on", "Connected: the access you grant lasts while this page is open.");
         beat();
       });
@@ -132,12 +133,15 @@
       es.addEventListener("error", function () {
         stream = "";
         setConn("off", "Connection lost: access you granted ends unless it is back within seconds. Reconnecting…");
-        if (es.readyState === EventSource.CLOSED) setTimeout(reconnect, 3000);
+        if (es.readyState === EventSource.CLOSED) { // refused (logged out?): try again, less and less often
+          setTimeout(reconnect, delay);
+          delay = Math.min(delay * 2, 30000);
+        }
       });
     }
     function reconnect() {
       if (es) es.close();
-      setTimeout(connect, 500);
+      connect();
     }
     connect();
   }
