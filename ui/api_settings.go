@@ -19,6 +19,11 @@ type apiSettings struct {
 	TraceLevels map[string]string `json:"traceLevels"`
 	// SealBacklog is the number of recordings waiting for their seal.
 	SealBacklog int `json:"sealBacklog"`
+	// RetentionDays (0: off) and RecycleBinDays drive the lifecycle job;
+	// LastExpire is its last run (absent before the first).
+	RetentionDays  int                   `json:"retentionDays"`
+	RecycleBinDays int                   `json:"recycleBinDays"`
+	LastExpire     *archive.ExpireResult `json:"lastExpire,omitempty"`
 }
 
 // apiSettingsPatch: absent fields stay; traceLevels merges by subsystem.
@@ -27,16 +32,23 @@ type apiSettingsPatch struct {
 	TimeZone    *string           `json:"timeZone"`
 	Sealing     *bool             `json:"sealing"`
 	TraceLevels map[string]string `json:"traceLevels"`
+	// RetentionDays: 0..11000 (0: off); RecycleBinDays: 1..11000.
+	RetentionDays  *int `json:"retentionDays"`
+	RecycleBinDays *int `json:"recycleBinDays"`
 }
 
-func (a *API) settingsJSON(s archive.Settings) apiSettings {
+func (a *API) settingsJSON(r *http.Request, s archive.Settings) apiSettings {
 	levels := map[string]string{}
 	for _, sub := range archive.TraceSubsystems() {
 		levels[sub] = "info"
 	}
 	maps.Copy(levels, s.TraceLevels)
-	return apiSettings{PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing, TraceLevels: levels,
-		SealBacklog: a.arc.Stats().SealBacklog}
+	out := apiSettings{PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing, TraceLevels: levels,
+		SealBacklog: a.arc.Stats().SealBacklog, RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays}
+	if last, ok := a.arc.LastExpire(r.Context()); ok {
+		out.LastExpire = &last
+	}
+	return out
 }
 
 func (a *API) settingsShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
@@ -47,7 +59,7 @@ func (a *API) settingsShow(w http.ResponseWriter, r *http.Request, u *archive.Us
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a.settingsJSON(s))
+	writeJSON(w, http.StatusOK, a.settingsJSON(r, s))
 	return nil
 }
 
@@ -92,6 +104,11 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 		s.TraceLevels[k] = v
 		changed = append(changed, "trace."+k+"="+v)
 	}
+	lc, err := patchLifecycle(&s, &p)
+	if err != nil {
+		return err
+	}
+	changed = append(changed, lc...)
 	if len(changed) == 0 {
 		return errStatus(http.StatusBadRequest, "nothing to change")
 	}
@@ -105,7 +122,7 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 		return invalid(err, "settings refused")
 	}
 	a.auditChange(r, u, "settings.change", "settings", strings.Join(changed, ", "))
-	writeJSON(w, http.StatusOK, a.settingsJSON(s))
+	writeJSON(w, http.StatusOK, a.settingsJSON(r, s))
 	return nil
 }
 

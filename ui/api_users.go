@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,6 +24,8 @@ type apiUser struct {
 	Seat           bool      `json:"seat"`
 	MaySendLinks   bool      `json:"maySendLinks"`
 	MaySeeExternal bool      `json:"maySeeExternal"`
+	MayProtect     bool      `json:"mayProtect"`
+	DeletionMode   string    `json:"deletionMode"`
 	Disabled       bool      `json:"disabled"`
 	HasPassword    bool      `json:"hasPassword"`
 	Created        time.Time `json:"created"`
@@ -40,6 +43,7 @@ func toAPIUser(u *archive.User) apiUser {
 		Login: u.Login, Name: u.Name, Email: u.Email, Role: string(u.Role),
 		Extensions: nz(u.Extensions), AccessList: nz(u.AccessList), Supervisor: u.Supervisor,
 		Seat: u.Seat, MaySendLinks: u.MaySendLinks, MaySeeExternal: u.MaySeeExternal,
+		MayProtect: u.MayProtect, DeletionMode: string(u.DeletionMode.Effective()),
 		Disabled: u.Disabled, HasPassword: u.HasPassword, Created: u.Created, Updated: u.Updated,
 	}
 }
@@ -57,6 +61,8 @@ type apiUserCreate struct {
 	Seat           bool     `json:"seat"`
 	MaySendLinks   bool     `json:"maySendLinks"`
 	MaySeeExternal bool     `json:"maySeeExternal"`
+	MayProtect     bool     `json:"mayProtect"`
+	DeletionMode   string   `json:"deletionMode"`
 	Disabled       bool     `json:"disabled"`
 }
 
@@ -76,6 +82,8 @@ type apiUserPatch struct {
 	Seat            *bool     `json:"seat"`
 	MaySendLinks    *bool     `json:"maySendLinks"`
 	MaySeeExternal  *bool     `json:"maySeeExternal"`
+	MayProtect      *bool     `json:"mayProtect"`
+	DeletionMode    *string   `json:"deletionMode"`
 	Disabled        *bool     `json:"disabled"`
 	// WebDAVPassword sets the password this user gives WebDAV clients
 	// instead of the account password; "" removes it. Admins only.
@@ -86,7 +94,7 @@ type apiUserPatch struct {
 func (p *apiUserPatch) adminFields() bool {
 	return p.Name != nil || p.Email != nil || p.Role != nil || p.Extensions != nil || p.AccessList != nil ||
 		p.Supervisor != nil || p.Seat != nil || p.MaySendLinks != nil || p.MaySeeExternal != nil || p.Disabled != nil ||
-		p.WebDAVPassword != nil
+		p.WebDAVPassword != nil || p.MayProtect != nil || p.DeletionMode != nil
 }
 
 // targetLogin resolves {login}; "me" is the caller.
@@ -145,6 +153,9 @@ func (a *API) checkUser(r *http.Request, nu *archive.User) error {
 			}
 			return err
 		}
+	}
+	if nu.DeletionMode == "" || !nu.DeletionMode.Valid() {
+		return errStatus(http.StatusBadRequest, msgDeletionMode)
 	}
 	if nu.Email != "" && (!strings.Contains(nu.Email, "@") || strings.ContainsAny(nu.Email, " \t\r\n<>")) {
 		return errStatus(http.StatusBadRequest, "email is not an address")
@@ -210,6 +221,10 @@ func (a *API) userCreate(w http.ResponseWriter, r *http.Request, u *archive.User
 		Login: in.Login, Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email), Role: archive.Role(in.Role),
 		Extensions: cleanList(in.Extensions), AccessList: cleanList(in.AccessList), Supervisor: strings.TrimSpace(in.Supervisor),
 		Seat: in.Seat, MaySendLinks: in.MaySendLinks, MaySeeExternal: in.MaySeeExternal, Disabled: in.Disabled,
+		MayProtect: in.MayProtect, DeletionMode: archive.DeletionMode(in.DeletionMode),
+	}
+	if in.DeletionMode == "" {
+		nu.DeletionMode = archive.DeleteRecoverable
 	}
 	if err := a.checkUser(r, &nu); err != nil {
 		return err
@@ -308,6 +323,11 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if p.Role != nil {
 		nu.Role = archive.Role(*p.Role)
 	}
+	if p.DeletionMode != nil {
+		nu.DeletionMode = archive.DeletionMode(*p.DeletionMode)
+	} else {
+		nu.DeletionMode = nu.DeletionMode.Effective() // "" from before the modes: recoverable
+	}
 	if p.Extensions != nil {
 		nu.Extensions = cleanList(*p.Extensions)
 	}
@@ -317,7 +337,8 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 	for _, b := range []struct {
 		dst *bool
 		src *bool
-	}{{&nu.Seat, p.Seat}, {&nu.MaySendLinks, p.MaySendLinks}, {&nu.MaySeeExternal, p.MaySeeExternal}, {&nu.Disabled, p.Disabled}} {
+	}{{&nu.Seat, p.Seat}, {&nu.MaySendLinks, p.MaySendLinks}, {&nu.MaySeeExternal, p.MaySeeExternal}, {&nu.Disabled, p.Disabled},
+		{&nu.MayProtect, p.MayProtect}} {
 		if b.src != nil {
 			*b.dst = *b.src
 		}
@@ -373,6 +394,7 @@ func changedUserFields(p *apiUserPatch) string {
 		{"extensions", p.Extensions != nil}, {"accessList", p.AccessList != nil}, {"supervisor", p.Supervisor != nil},
 		{"seat", p.Seat != nil}, {"maySendLinks", p.MaySendLinks != nil}, {"maySeeExternal", p.MaySeeExternal != nil},
 		{"disabled", p.Disabled != nil}, {"webdavPassword", p.WebDAVPassword != nil},
+		{"mayProtect", p.MayProtect != nil}, {"deletionMode", p.DeletionMode != nil},
 	} {
 		if x.set {
 			f = append(f, x.name)
@@ -383,6 +405,12 @@ func changedUserFields(p *apiUserPatch) string {
 	}
 	if p.Disabled != nil && *p.Disabled {
 		f = append(f, "disabled=true")
+	}
+	if p.MayProtect != nil {
+		f = append(f, fmt.Sprintf("mayProtect=%t", *p.MayProtect))
+	}
+	if p.DeletionMode != nil {
+		f = append(f, "deletionMode="+*p.DeletionMode)
 	}
 	return strings.Join(f, ", ")
 }

@@ -67,6 +67,10 @@ type recordingSummary struct {
 	Calls      int       `json:"calls"`
 	Sealed     bool      `json:"sealed"`
 	FileName   string    `json:"fileName"`
+	// Protected is the legal hold; DeletionDate is when the lifecycle job
+	// removes the recording (absent when no rule will).
+	Protected    bool      `json:"protected"`
+	DeletionDate time.Time `json:"deletionDate,omitzero"`
 
 	text string // lower-case searchable text, for q=
 }
@@ -76,7 +80,7 @@ func summarize(rec *archive.Recording) recordingSummary {
 	s := recordingSummary{
 		ID: rec.ID.String(), CallID: rec.CallGUID, State: string(rec.State), StartTime: rec.StartTime,
 		DurationMs: rec.DurationMs, User: rec.User, Parties: []party{}, Calls: len(in.Result.Calls),
-		Sealed: rec.Seal != nil, FileName: rec.FileName,
+		Sealed: rec.Seal != nil, FileName: rec.FileName, Protected: rec.Protected,
 	}
 	if s.StartTime.IsZero() {
 		s.StartTime = rec.Received

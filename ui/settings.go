@@ -30,6 +30,12 @@ type settingsPage struct {
 	SettingsError     string
 	IngestError       string
 	KeyError          string
+	// Lifecycle (lifecycle.go): the fields as typed, their bound, the
+	// seat grace, the last run.
+	RetentionDays, RecycleBinDays string
+	MaxDays, SeatGraceDays        int
+	LastRun                       *lastRunView
+	LifecycleError                string
 }
 
 // subsystemLabel names a trace subsystem for people: "call_information"
@@ -82,6 +88,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 			p.IngestLogins = append(p.IngestLogins, x.Login)
 		}
 	}
+	u.lifecycleSettings(ctx, &p, s, rc.loc)
 	pub := u.arc.PublicKey()
 	p.KeyFingerprint = keyFingerprint(pub)
 	if pem, err := PublicKeyPEM(pub); err == nil {
@@ -100,6 +107,8 @@ func (u *UI) settingsShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 		p.Flash = "Settings saved."
 	case "ingest":
 		p.Flash = "The recording devices' password was changed. Enter it on the phones and gateways."
+	case "lifecycle":
+		p.Flash = "Retention settings saved. They apply from the next daily lifecycle run."
 	case "key":
 		p.Flash = "The archive key was changed. Keep the new key (or passphrase) safe and apart from the data: without it the recordings cannot be read."
 	}

@@ -32,6 +32,8 @@ type userForm struct {
 	MaySendLinks             bool
 	MaySeeExternal           bool
 	Disabled                 bool
+	MayProtect               bool
+	DeletionMode             string // "" (form without it): unchanged
 }
 
 type userEditPage struct {
@@ -47,6 +49,8 @@ type userEditPage struct {
 	TokenURL    string
 	NewToken    string
 	FormError   string
+	// DeletionModes are the choices of F.DeletionMode (lifecycle.go).
+	DeletionModes []deletionModeChoice
 }
 
 func (u *UI) userList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -88,7 +92,7 @@ func formOf(x *archive.User) userForm {
 		Login: x.Login, Name: x.Name, Email: x.Email, Role: string(x.Role),
 		Extensions: strings.Join(x.Extensions, ", "), AccessList: strings.Join(x.AccessList, ", "),
 		Supervisor: x.Supervisor, Seat: x.Seat, MaySendLinks: x.MaySendLinks, MaySeeExternal: x.MaySeeExternal,
-		Disabled: x.Disabled,
+		Disabled: x.Disabled, MayProtect: x.MayProtect, DeletionMode: string(x.DeletionMode.Effective()),
 	}
 }
 
@@ -101,6 +105,7 @@ func readUserForm(r *http.Request) userForm {
 		Supervisor: strings.TrimSpace(f.Get("supervisor")),
 		Seat:       f.Get("seat") == "on", MaySendLinks: f.Get("maySendLinks") == "on",
 		MaySeeExternal: f.Get("maySeeExternal") == "on", Disabled: f.Get("disabled") == "on",
+		MayProtect: f.Get("mayProtect") == "on", DeletionMode: f.Get("deletionMode"),
 	}
 }
 
@@ -130,6 +135,15 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 			return "The supervisor must be an existing login."
 		}
 	}
+	mode := archive.DeletionMode(f.DeletionMode)
+	if !mode.Valid() {
+		return "Choose a deletion mode."
+	}
+	if mode != "" {
+		x.DeletionMode = mode
+	}
+	x.DeletionMode = x.DeletionMode.Effective()
+	x.MayProtect = f.MayProtect
 	x.Name, x.Email, x.Role = f.Name, f.Email, role
 	x.Extensions, x.AccessList = splitList(f.Extensions), splitList(f.AccessList)
 	x.Supervisor, x.Seat, x.MaySendLinks, x.MaySeeExternal, x.Disabled = f.Supervisor, f.Seat, f.MaySendLinks, f.MaySeeExternal, f.Disabled
@@ -139,7 +153,7 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 func (u *UI) userEditPage(r *http.Request, rc *reqCtx, f userForm, isNew bool, users []archive.User) (userEditPage, error) {
 	p := userEditPage{
 		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin)},
-		Self: !isNew && f.Login == rc.user.Login,
+		Self: !isNew && f.Login == rc.user.Login, DeletionModes: deletionModeChoices,
 	}
 	if f.Role == string(archive.RoleIngest) {
 		p.Roles = []string{string(archive.RoleIngest)}
@@ -170,7 +184,7 @@ func (u *UI) userNew(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
-	p, err := u.userEditPage(r, rc, userForm{Role: string(archive.RoleUser), Seat: true}, true, users)
+	p, err := u.userEditPage(r, rc, userForm{Role: string(archive.RoleUser), Seat: true, DeletionMode: string(archive.DeleteRecoverable)}, true, users)
 	if err != nil {
 		return err
 	}
@@ -208,6 +222,8 @@ func userChangeDetail(a, b *archive.User) string {
 	add(fmt.Sprintf("may send links=%t", b.MaySendLinks), a.MaySendLinks != b.MaySendLinks)
 	add(fmt.Sprintf("may see external=%t", b.MaySeeExternal), a.MaySeeExternal != b.MaySeeExternal)
 	add(fmt.Sprintf("disabled=%t", b.Disabled), a.Disabled != b.Disabled)
+	add(fmt.Sprintf("may protect=%t", b.MayProtect), a.MayProtect != b.MayProtect)
+	add("deletion mode "+string(b.DeletionMode.Effective()), a.DeletionMode.Effective() != b.DeletionMode.Effective())
 	return strings.Join(d, ", ")
 }
 

@@ -1,0 +1,379 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// A recording's lifecycle on the pages: the legal hold and delete buttons
+// on the recording page, deletion dates on the list, the recycle bin, and
+// the lifecycle settings. The rules are archive's; the JSON API's twins
+// are in api_lifecycle.go and share its checks.
+
+// runHour and runMinute are the local time of the daily lifecycle run
+// (the daemon's scheduler runs it then).
+const (
+	runHour   = 0
+	runMinute = 5
+)
+
+// runDay is the local day of the first daily run at or after t: the
+// day a recording whose deletion date is t goes.
+func runDay(t time.Time, loc *time.Location) time.Time {
+	t = t.In(loc)
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	if t.After(time.Date(t.Year(), t.Month(), t.Day(), runHour, runMinute, 0, 0, loc)) {
+		day = day.AddDate(0, 0, 1)
+	}
+	return day
+}
+
+// deletionWhy names the rule that removes rec on deletion date d.
+func deletionWhy(p *archive.Policy, rec *archive.Recording, d time.Time) string {
+	if !rec.Binned.IsZero() {
+		return "recycle bin"
+	}
+	if p.RetentionDays > 0 {
+		t := recTime(rec).In(p.Loc)
+		ret := time.Date(t.Year(), t.Month(), t.Day()+p.RetentionDays+1, 0, 0, 0, 0, p.Loc)
+		if ret.Equal(d) {
+			return fmt.Sprintf("retention period of %d days", p.RetentionDays)
+		}
+	}
+	return "the owner has no recording seat"
+}
+
+// deletionText is rec's deletion day as shown ("" when none), its ISO
+// form and the rule.
+func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why string) {
+	d := deletionDate(p, rec)
+	if d.IsZero() {
+		return "", "", ""
+	}
+	rd := runDay(d, p.Loc)
+	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rec, d)
+}
+
+// lifeView is the lifecycle part of the recording page.
+type lifeView struct {
+	Protected                bool
+	MayProtect               bool
+	ProtectURL, UnprotectURL string
+	MayDelete                bool
+	Permanent                bool // the viewer's delete purges at once
+	DeleteURL                string
+	NoDelete                 string // why the viewer, who could delete, cannot now
+	Deletion, DeletionISO    string // the day the lifecycle job removes it
+	DeletionWhy              string
+}
+
+// lifecycleView fills the recording page's lifecycle part for the viewer.
+func (u *UI) lifecycleView(ctx context.Context, rc *reqCtx, rec *archive.Recording) *lifeView {
+	page := "/recordings/" + rec.ID.String()
+	v := &lifeView{
+		Protected: rec.Protected, ProtectURL: page + "/protect", UnprotectURL: page + "/unprotect", DeleteURL: page + "/delete",
+		Permanent: rc.user.DeletionMode.Effective() == archive.DeletePermanent,
+	}
+	v.MayProtect = protectRefusal(rc.user, rec) == nil
+	switch lr := deleteRefusal(rc.user, rec); lr {
+	case nil:
+		v.MayDelete = true
+	case refusedProtected, refusedRecording:
+		v.NoDelete = lr.page
+	}
+	if p := lifecyclePolicy(ctx, u.arc, u.log); p != nil {
+		v.Deletion, v.DeletionISO, v.DeletionWhy = deletionText(p, rec)
+	}
+	return v
+}
+
+// lifecycleRow adds the legal hold and the earliest deletion day of a
+// call's segments to its list row.
+func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
+	var first time.Time
+	var firstRec *archive.Recording
+	for _, s := range g.segs {
+		row.Protected = row.Protected || s.Protected
+		if d := deletionDate(p, s); !d.IsZero() && (first.IsZero() || d.Before(first)) {
+			first, firstRec = d, s
+		}
+	}
+	if firstRec != nil {
+		row.Deletion, row.DeletionISO, row.DeletionWhy = deletionText(p, firstRec)
+	}
+}
+
+// refused shows a lifecycle refusal on a page, audited as a failed
+// action; other errors pass.
+func (u *UI) refused(r *http.Request, rc *reqCtx, action, target string, err error) error {
+	var lr *lifecycleRefusal
+	if errors.As(err, &lr) {
+		u.audit(r, rc, action, target, false, "refused: "+lr.detail)
+		return &pageError{lr.code, lr.page}
+	}
+	return err
+}
+
+func (u *UI) recordingProtect(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	return u.setProtected(w, r, rc, true)
+}
+
+func (u *UI) recordingUnprotect(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	return u.setProtected(w, r, rc, false)
+}
+
+func (u *UI) setProtected(w http.ResponseWriter, r *http.Request, rc *reqCtx, on bool) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	action, target := protectAction(on), rec.ID.String()
+	if lr := protectRefusal(rc.user, rec); lr != nil {
+		return u.refused(r, rc, action, target, lr)
+	}
+	if err := lifecycleErr(u.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
+		return u.refused(r, rc, action, target, err)
+	}
+	if rec.Protected != on {
+		u.audit(r, rc, action, target, true, "")
+	}
+	redirect(w, r, "/recordings/"+target)
+	return nil
+}
+
+func (u *UI) recordingDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return err
+	}
+	target := rec.ID.String()
+	if lr := deleteRefusal(rc.user, rec); lr != nil {
+		return u.refused(r, rc, "recording.delete", target, lr)
+	}
+	result, err := removeRecording(r.Context(), u.arc, rc.user, rec)
+	if err != nil {
+		return u.refused(r, rc, "recording.delete", target, err)
+	}
+	u.audit(r, rc, "recording.delete", target, true, deleteDetail(result))
+	if result == resultBinned {
+		redirect(w, r, "/recyclebin?binned=1")
+	} else {
+		redirect(w, r, "/?deleted=1")
+	}
+	return nil
+}
+
+// binRow is a recording in the recycle bin, as the page lists it.
+type binRow struct {
+	ID                    string
+	When, WhenISO         string
+	Duration, With, User  string
+	Binned, BinnedISO     string
+	BinnedBy              string
+	Purge, PurgeISO       string
+	RestoreURL, PurgeURL  string
+	StateLabel            string
+	DirLabel, Description string
+}
+
+type binPage struct {
+	Base
+	Rows              []binRow
+	MayPurge          bool
+	Days              int
+	NextURL, FirstURL string
+}
+
+func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	me := rc.user
+	recs, next, err := u.arc.RecycleBin(ctx, archive.Query{Limit: listPageSize, Cursor: q.Get("cursor"),
+		Match: func(rec *archive.Recording) bool { return archive.MayRestore(me, rec) }})
+	if errors.Is(err, archive.ErrInvalid) {
+		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+	}
+	if err != nil {
+		return err
+	}
+	users, err := u.arc.Users(ctx)
+	if err != nil {
+		return err
+	}
+	idx := userIndex(users)
+	pol := lifecyclePolicy(ctx, u.arc, u.log)
+	p := binPage{Base: u.base(rc, "Recycle bin", "recyclebin"), MayPurge: purgeRefusal(me) == nil,
+		Days: rc.settings.RecycleBinDays}
+	for _, rec := range recs {
+		lr := u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc)
+		id := rec.ID.String()
+		row := binRow{
+			ID: id, When: lr.When, WhenISO: lr.WhenISO, Duration: lr.Duration, With: lr.With, User: lr.User,
+			Binned: formatTime(rec.Binned, rc.loc), BinnedISO: isoTime(rec.Binned), BinnedBy: ownerName(idx, rec.BinnedBy),
+			RestoreURL: "/recyclebin/" + id + "/restore", PurgeURL: "/recyclebin/" + id + "/purge",
+			StateLabel: lr.StateLabel, DirLabel: lr.DirLabel,
+		}
+		if pol != nil {
+			row.Purge, row.PurgeISO, _ = deletionText(pol, rec)
+		}
+		row.Description = "the call of " + row.When + " with " + row.With
+		p.Rows = append(p.Rows, row)
+	}
+	p.NextURL, p.FirstURL = pageLinks("/recyclebin", nil, next, q.Get("cursor") != "")
+	switch {
+	case q.Get("binned") != "":
+		p.Flash = "The recording was moved to the recycle bin. It can be restored here until it is purged."
+	case q.Get("restored") != "":
+		p.Flash = "The recording was restored."
+	case q.Get("purged") != "":
+		p.Flash = "The recording was purged."
+	}
+	u.render(w, r, http.StatusOK, "recyclebin.html", p)
+	return nil
+}
+
+func (u *UI) recycleBinRestore(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if !u.opts.FourEyes.Allowed(rc.user) {
+		return &pageError{http.StatusForbidden, "Your supervisor has not granted access to recordings."}
+	}
+	rec, err := binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
+	if err != nil {
+		return notInBin(err)
+	}
+	target := rec.ID.String()
+	if err := lifecycleErr(u.arc.Restore(r.Context(), rec.ID)); err != nil {
+		return u.refused(r, rc, "recording.restore", target, err)
+	}
+	u.audit(r, rc, "recording.restore", target, true, "binned by "+rec.BinnedBy)
+	redirect(w, r, "/recyclebin?restored=1")
+	return nil
+}
+
+func (u *UI) recycleBinPurge(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if lr := purgeRefusal(rc.user); lr != nil {
+		return &pageError{lr.code, lr.page}
+	}
+	rec, err := binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
+	if err != nil {
+		return notInBin(err)
+	}
+	target := rec.ID.String()
+	if err := lifecycleErr(u.arc.Delete(r.Context(), rec.ID, rc.user.Login, whyBinPurge)); err != nil {
+		return u.refused(r, rc, "recording.purge", target, err)
+	}
+	u.audit(r, rc, "recording.purge", target, true, "from the recycle bin, binned by "+rec.BinnedBy)
+	redirect(w, r, "/recyclebin?purged=1")
+	return nil
+}
+
+// notInBin says "not found" in the recycle bin's words.
+func notInBin(err error) error {
+	if isNotFound(err) {
+		return &pageError{http.StatusNotFound, "There is no such recording in the recycle bin."}
+	}
+	return err
+}
+
+// lastRunView is the last lifecycle run on the settings page.
+type lastRunView struct {
+	When, WhenISO                      string
+	Retention, Grace, Bin              int
+	Protected, Failed                  int
+	RetentionCutoff, GraceCutoff       string
+	RetentionCutoffISO, GraceCutoffISO string
+}
+
+// lifecycleSettings fills the lifecycle part of the settings page.
+func (u *UI) lifecycleSettings(ctx context.Context, p *settingsPage, s archive.Settings, loc *time.Location) {
+	p.RetentionDays, p.RecycleBinDays = strconv.Itoa(s.RetentionDays), strconv.Itoa(s.RecycleBinDays)
+	p.MaxDays, p.SeatGraceDays = archive.MaxRetentionDays, archive.SeatGraceDays
+	if res, ok := u.arc.LastExpire(ctx); ok {
+		p.LastRun = &lastRunView{
+			When: formatTime(res.Ran, loc), WhenISO: isoTime(res.Ran),
+			Retention: res.Retention, Grace: res.Grace, Bin: res.Bin, Protected: res.Protected, Failed: res.Failed,
+			RetentionCutoff: formatTime(res.RetentionCutoff, loc), RetentionCutoffISO: isoTime(res.RetentionCutoff),
+			GraceCutoff: formatTime(res.GraceCutoff, loc), GraceCutoffISO: isoTime(res.GraceCutoff),
+		}
+	}
+}
+
+// settingsLifecycle saves the retention and recycle-bin days.
+func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	old := rc.settings
+	s := old
+	f := r.PostForm
+	ret, errR := strconv.Atoi(strings.TrimSpace(f.Get("retentionDays")))
+	bin, errB := strconv.Atoi(strings.TrimSpace(f.Get("recycleBinDays")))
+	var msg string
+	switch {
+	case errR != nil || !validRetentionDays(ret):
+		msg = fmt.Sprintf("Retention: enter a whole number of days from 0 (keep forever) to %d.", archive.MaxRetentionDays)
+	case errB != nil || !validRecycleBinDays(bin):
+		msg = fmt.Sprintf("Recycle bin: enter a whole number of days from 1 to %d.", archive.MaxRetentionDays)
+	}
+	if msg == "" {
+		s.RetentionDays, s.RecycleBinDays = ret, bin
+		if err := u.arc.PutSettings(r.Context(), s); err != nil {
+			if !errors.Is(err, archive.ErrInvalid) {
+				return err
+			}
+			msg = "The settings could not be saved: they are not valid."
+		}
+	}
+	if msg != "" {
+		p, err := u.settingsPage(r, rc, rc.settings)
+		if err != nil {
+			return err
+		}
+		p.RetentionDays, p.RecycleBinDays = f.Get("retentionDays"), f.Get("recycleBinDays")
+		p.LifecycleError = msg
+		u.render(w, r, http.StatusBadRequest, "settings.html", p)
+		return nil
+	}
+	u.audit(r, rc, "settings.change", "settings", true, lifecycleDetail(old, s))
+	redirect(w, r, "/admin/settings?saved=lifecycle")
+	return nil
+}
+
+// lifecycleDetail names the lifecycle settings that changed, for the
+// audit log.
+func lifecycleDetail(a, b archive.Settings) string {
+	var d []string
+	if a.RetentionDays != b.RetentionDays {
+		d = append(d, fmt.Sprintf("retentionDays %d→%d", a.RetentionDays, b.RetentionDays))
+	}
+	if a.RecycleBinDays != b.RecycleBinDays {
+		d = append(d, fmt.Sprintf("recycleBinDays %d→%d", a.RecycleBinDays, b.RecycleBinDays))
+	}
+	if len(d) == 0 {
+		return "no change"
+	}
+	return strings.Join(d, ", ")
+}
+
+// deletionModeChoice is an option of the user form's deletion mode.
+type deletionModeChoice struct{ Value, Label string }
+
+var deletionModeChoices = []deletionModeChoice{
+	{string(archive.DeleteRecoverable), "Recoverable: to the recycle bin"},
+	{string(archive.DeletePermanent), "Permanent: deleted at once"},
+	{string(archive.DeleteDenied), "Denied: may not delete"},
+}
+
+// lifecycleRoutes adds the lifecycle pages and forms.
+func (u *UI) lifecycleRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /recordings/{id}/protect", u.page(member, u.recordingProtect))
+	mux.Handle("POST /recordings/{id}/unprotect", u.page(member, u.recordingUnprotect))
+	mux.Handle("POST /recordings/{id}/delete", u.page(member, u.recordingDelete))
+	mux.Handle("GET /recyclebin", u.page(member, u.held(u.recycleBinShow)))
+	mux.Handle("POST /recyclebin/{id}/restore", u.page(member, u.recycleBinRestore))
+	mux.Handle("POST /recyclebin/{id}/purge", u.page(admin, u.recycleBinPurge))
+	mux.Handle("POST /admin/settings/lifecycle", u.page(admin, u.settingsLifecycle))
+}
