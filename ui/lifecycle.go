@@ -192,6 +192,9 @@ type binPage struct {
 }
 
 func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if !u.opts.FourEyes.Allowed(rc.user) {
+		return &pageError{http.StatusForbidden, "Your supervisor has not granted access to recordings."}
+	}
 	ctx := r.Context()
 	q := r.URL.Query()
 	me := rc.user

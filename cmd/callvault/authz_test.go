@@ -274,14 +274,15 @@ func TestAuthzFourEyes(t *testing.T) {
 	}
 	check := func(when string, page, api, dav int) {
 		t.Helper()
-		for _, p := range []string{"/recordings/" + a, "/recordings/" + b1} {
+		for _, p := range []string{"/recordings/" + a, "/recordings/" + b1, "/recyclebin"} {
 			if resp, _ := eve.get(t, p); resp.StatusCode != page {
 				t.Errorf("%s: GET %s as eve: %d, want %d", when, p, resp.StatusCode, page)
 			}
 		}
 		for _, p := range []string{"/api/v1/recordings", "/api/v1/recordings/" + a, "/api/v1/recordings/" + a + "/audio.wav",
 			"/api/v1/recordings/" + a + "/peaks?n=100", "/api/v1/recordings/" + a + "/download.zip", "/api/v1/recordings/" + a + "/original.pcap",
-			"/api/v1/recordings/" + a + "/verify", "/api/v1/recordings/" + a + "/notes", "/api/v1/calls/" + w.guidB + "/audio.wav"} {
+			"/api/v1/recordings/" + a + "/verify", "/api/v1/recordings/" + a + "/notes", "/api/v1/calls/" + w.guidB + "/audio.wav",
+			"/api/v1/recyclebin"} {
 			if resp, _ := eve.get(t, p); resp.StatusCode != api {
 				t.Errorf("%s: GET %s as eve: %d, want %d", when, p, resp.StatusCode, api)
 			}
