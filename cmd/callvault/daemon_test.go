@@ -78,6 +78,13 @@ func (s *syncBuffer) String() string {
 
 func startDaemon(t *testing.T, data string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, data, nil)
+}
+
+// startDaemonWith is startDaemon with serve's options changed by tweak
+// (nil: none) before the daemon starts.
+func startDaemonWith(t *testing.T, data string, tweak func(*serveOptions)) *daemon {
+	t.Helper()
 	t.Setenv("CALLVAULT_ADMIN_PASSWORD", testAdminPassword)
 	t.Setenv("CALLVAULT_INGEST_PASSWORD", testIngestPassword)
 	if data == "" {
@@ -88,9 +95,11 @@ func startDaemon(t *testing.T, data string) *daemon {
 	done := make(chan error, 1)
 	out := &syncBuffer{}
 	key := filepath.Join(filepath.Dir(data), "callvault.key")
-	go func() {
-		done <- serve(ctx, serveOptions{data: data, listen: "127.0.0.1:0", keyFile: key, ready: func(a string) { ready <- a }}, out, out)
-	}()
+	o := serveOptions{data: data, listen: "127.0.0.1:0", keyFile: key, ready: func(a string) { ready <- a }}
+	if tweak != nil {
+		tweak(&o)
+	}
+	go func() { done <- serve(ctx, o, out, out) }()
 	var addr string
 	select {
 	case addr = <-ready:

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,48 +14,15 @@ import (
 // job's runs.
 func startLifecycleDaemon(t *testing.T, data string) (*daemon, <-chan archive.ExpireResult) {
 	t.Helper()
-	t.Setenv("CALLVAULT_ADMIN_PASSWORD", testAdminPassword)
-	t.Setenv("CALLVAULT_INGEST_PASSWORD", testIngestPassword)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
 	runs := make(chan archive.ExpireResult, 16)
-	out := &syncBuffer{}
-	key := filepath.Join(filepath.Dir(data), "callvault.key")
-	o := serveOptions{data: data, listen: "127.0.0.1:0", keyFile: key, ready: func(a string) { ready <- a },
-		lifecycleRan: func(r archive.ExpireResult) {
+	d := startDaemonWith(t, data, func(o *serveOptions) {
+		o.lifecycleRan = func(r archive.ExpireResult) {
 			select {
 			case runs <- r:
 			default:
 			}
-		}}
-	go func() { done <- serve(ctx, o, out, out) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("daemon did not start: %v\n%s", err, out)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("daemon did not start in 30 s")
-	}
-	d := &daemon{url: "http://" + addr, data: data, key: key, out: out}
-	var once sync.Once
-	d.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("daemon: %v", err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Error("daemon did not stop in 60 s")
-			}
-		})
-	}
-	t.Cleanup(d.stop)
+		}
+	})
 	return d, runs
 }
 
