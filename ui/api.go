@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -190,22 +191,29 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad time %q: use RFC 3339 or YYYY-MM-DD", s)
 }
 
-func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.User) error {
-	q := r.URL.Query()
-	from, err := parseTime(q.Get("from"))
-	if err != nil {
-		return errStatus(http.StatusBadRequest, err.Error())
+// pageQuery reads the from, to and limit parameters of a paged list.
+func pageQuery(q url.Values) (from, to time.Time, limit int, err error) {
+	if from, err = parseTime(q.Get("from")); err != nil {
+		return from, to, 0, errStatus(http.StatusBadRequest, err.Error())
 	}
-	to, err := parseTime(q.Get("to"))
-	if err != nil {
-		return errStatus(http.StatusBadRequest, err.Error())
+	if to, err = parseTime(q.Get("to")); err != nil {
+		return from, to, 0, errStatus(http.StatusBadRequest, err.Error())
 	}
-	limit := defaultLimit
+	limit = defaultLimit
 	if s := q.Get("limit"); s != "" {
 		limit, err = strconv.Atoi(s)
 		if err != nil || limit < 1 || limit > maxLimit {
-			return errStatus(http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", maxLimit))
+			return from, to, 0, errStatus(http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", maxLimit))
 		}
+	}
+	return from, to, limit, nil
+}
+
+func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	q := r.URL.Query()
+	from, to, limit, err := pageQuery(q)
+	if err != nil {
+		return err
 	}
 	raw := strings.TrimSpace(q.Get("q"))
 	text := strings.ToLower(raw)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/callvault/callvault/archive"
@@ -275,20 +274,9 @@ func (a *API) recycleBinList(w http.ResponseWriter, r *http.Request, u *archive.
 		return err
 	}
 	q := r.URL.Query()
-	from, err := parseTime(q.Get("from"))
+	from, to, limit, err := pageQuery(q)
 	if err != nil {
-		return errStatus(http.StatusBadRequest, err.Error())
-	}
-	to, err := parseTime(q.Get("to"))
-	if err != nil {
-		return errStatus(http.StatusBadRequest, err.Error())
-	}
-	limit := defaultLimit
-	if s := q.Get("limit"); s != "" {
-		limit, err = strconv.Atoi(s)
-		if err != nil || limit < 1 || limit > maxLimit {
-			return errStatus(http.StatusBadRequest, fmt.Sprintf("limit must be 1..%d", maxLimit))
-		}
+		return err
 	}
 	recs, next, err := a.arc.RecycleBin(r.Context(), archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"),
 		Match: func(rec *archive.Recording) bool { return archive.MayRestore(u, rec) }})
