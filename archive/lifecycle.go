@@ -202,6 +202,48 @@ func descWalk(bucket, lower []byte) func(tx *bolt.Tx, upper []byte) func() ([tim
 	}
 }
 
+// ascBatch visits, in key order, the keys of bucket after the key after
+// (nil: from the first), calling fn with each key and value until fn
+// returns false or max keys were visited. It returns a copy of the last
+// key visited (nil when none) and how many fn accepted. Batch walks over
+// many read transactions continue with after = last.
+func ascBatch(tx *bolt.Tx, bucket, after []byte, max int, fn func(k, v []byte) bool) (last []byte, n int) {
+	c := tx.Bucket(bucket).Cursor()
+	var k, v []byte
+	if after == nil {
+		k, v = c.First()
+	} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+		k, v = c.Next()
+	}
+	for ; k != nil && n < max; k, v = c.Next() {
+		if !fn(k, v) {
+			break
+		}
+		n++
+		last = k
+	}
+	return bytes.Clone(last), n
+}
+
+// listedMetaTx returns the metadata of the recording with key k in
+// bucketRecs when it is in the time index (not in the recycle bin); nil
+// when it is not listed, an error when it is unreadable.
+func (a *Archive) listedMetaTx(tx *bolt.Tx, k []byte) (*metaRecord, error) {
+	if len(k) != len(ID{}) {
+		return nil, nil
+	}
+	id := ID(k)
+	m, dk, err := a.loadTx(tx, id)
+	clear(dk)
+	if err != nil {
+		return nil, err
+	}
+	if tk := timeKey(m.indexNS(), id); tx.Bucket(bucketByTime).Get(tk[:]) == nil {
+		return nil, nil
+	}
+	return m, nil
+}
+
 // MayRestore reports whether u may see rec in the recycle bin and restore
 // it: an admin, or the recording's owner (its User is u's login).
 func MayRestore(u *User, rec *Recording) bool {
@@ -382,22 +424,16 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 		var cands []cand
 		var last []byte
 		err := a.view(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketByTime).Cursor()
-			var k []byte
-			if after == nil {
-				k, _ = c.First()
-			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-			for n := 0; k != nil && n < expireScan && bytes.Compare(k, limit[:]) < 0; k, _ = c.Next() {
-				n++
-				last = bytes.Clone(k)
+			last, _ = ascBatch(tx, bucketByTime, after, expireScan, func(k, _ []byte) bool {
+				if bytes.Compare(k, limit[:]) >= 0 {
+					return false
+				}
 				if len(k) != timeKeyLen {
-					continue
+					return true
 				}
 				id := ID(k[8:])
 				if tx.Bucket(bucketUnfinished).Get(id[:]) != nil {
-					continue
+					return true
 				}
 				protected := tx.Bucket(bucketProtected).Get(id[:]) != nil
 				ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
@@ -407,23 +443,21 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 					} else {
 						cands = append(cands, cand{id, retWhy})
 					}
-					continue
+					return true
 				}
 				m, dk, err := a.loadTx(tx, id)
 				clear(dk)
-				if err != nil {
+				switch {
+				case err != nil:
 					a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
-					continue
-				}
-				if !p.graced(m.User) {
-					continue
-				}
-				if protected || m.Protected {
+				case !p.graced(m.User):
+				case protected || m.Protected:
 					res.Protected++
-					continue
+				default:
+					cands = append(cands, cand{id, graceWhy})
 				}
-				cands = append(cands, cand{id, graceWhy})
-			}
+				return true
+			})
 			return nil
 		})
 		if err != nil {

@@ -492,31 +492,13 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 				n = -1
 				return nil
 			}
-			c := tx.Bucket(bucketRecs).Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-			for ; k != nil && n < batch; k, v = c.Next() {
-				n++
-				after = bytes.Clone(k)
-				if len(k) != len(ID{}) {
-					continue
+			after, n = ascBatch(tx, bucketRecs, after, batch, func(k, v []byte) bool {
+				if m, err := a.listedMetaTx(tx, k); m != nil && err == nil {
+					id := ID(k)
+					items = append(items, item{id: id, box: bytes.Clone(v), keys: a.searchKeys(m, id)})
 				}
-				id := ID(k)
-				m, dk, err := a.loadTx(tx, id)
-				clear(dk)
-				if err != nil {
-					continue
-				}
-				tk := timeKey(m.indexNS(), id)
-				if tx.Bucket(bucketByTime).Get(tk[:]) == nil {
-					continue // not listed (e.g. in the recycle bin)
-				}
-				items = append(items, item{id: id, box: bytes.Clone(v), keys: a.searchKeys(m, id)})
-			}
+				return true
+			})
 			return nil
 		})
 		if err != nil {

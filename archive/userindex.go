@@ -300,34 +300,19 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 	for {
 		n := 0
 		err := a.view(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketRecs).Cursor()
-			var k []byte
-			if after == nil {
-				k, _ = c.First()
-			} else if k, _ = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-			for ; k != nil && n < readRecs; k, _ = c.Next() {
-				n++
-				after = bytes.Clone(k)
-				if len(k) != len(ID{}) {
-					continue
-				}
-				id := ID(k)
-				m, dk, err := a.loadTx(tx, id)
-				clear(dk)
-				if err != nil {
+			after, n = ascBatch(tx, bucketRecs, after, readRecs, func(k, _ []byte) bool {
+				m, err := a.listedMetaTx(tx, k)
+				switch {
+				case err != nil:
 					bad++
-					continue
+				case m != nil: // not nil: listed (not in the recycle bin)
+					recs++
+					for _, wk := range a.whoKeys(m, ID(k)) {
+						run = append(run, [whoKeyLen]byte(wk))
+					}
 				}
-				if tk := timeKey(m.indexNS(), id); tx.Bucket(bucketByTime).Get(tk[:]) == nil {
-					continue // not listed (e.g. in the recycle bin)
-				}
-				recs++
-				for _, wk := range a.whoKeys(m, id) {
-					run = append(run, [whoKeyLen]byte(wk))
-				}
-			}
+				return true
+			})
 			return nil
 		})
 		if err != nil {
