@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,8 +73,9 @@ func (b *boundWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 // eventStream writes server-sent events, flushing each.
 type eventStream struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	last []byte // the last "state" event's data
 }
 
 func startEvents(w http.ResponseWriter) (*eventStream, error) {
@@ -110,6 +112,16 @@ func (s *eventStream) sendRaw(event string, data []byte) error {
 		return err
 	}
 	return s.rc.Flush()
+}
+
+// sendState writes v as a "state" event unless it equals the last one.
+func (s *eventStream) sendState(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil || bytes.Equal(b, s.last) {
+		return err
+	}
+	s.last = b
+	return s.sendRaw("state", b)
 }
 
 // comment writes an SSE comment, which keeps the connection busy.
@@ -165,7 +177,6 @@ func (u *UI) fourEyesEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	keep := time.NewTicker(wardKeepAlive)
 	defer keep.Stop()
-	var last []byte
 	name := ""
 	for {
 		st, changed := f.status(rc.user)
@@ -175,15 +186,8 @@ func (u *UI) fourEyesEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 			}
 			st.SupervisorName = name
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		if string(b) != string(last) {
-			if es.sendRaw("state", b) != nil {
-				return nil
-			}
-			last = b
+		if es.sendState(st) != nil {
+			return nil
 		}
 		select {
 		case <-r.Context().Done():
@@ -364,19 +368,11 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	ping := time.NewTicker(f.opts.Ping)
 	defer ping.Stop()
-	var last []byte
 	n := 0
 	for {
 		v, changed := f.supervision(rc.user.Login)
-		b, err := json.Marshal(superviseView{Connected: v.Connected, Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc)})
-		if err != nil {
-			return err
-		}
-		if string(b) != string(last) {
-			if es.sendRaw("state", b) != nil {
-				return nil
-			}
-			last = b
+		if es.sendState(superviseView{Connected: v.Connected, Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc)}) != nil {
+			return nil
 		}
 		select {
 		case <-r.Context().Done():
