@@ -186,17 +186,37 @@ func bulkRecordings(b *testing.B, a *Archive, n int) {
 				m := &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(done) * time.Minute).UnixNano(),
 					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, done%50), User: fmt.Sprint("user", done%50),
 					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: make([]byte, 800)}
-				aead, _ := metaAEAD(dk)
-				box, _ := sealMeta(aead, id, m)
-				tk := timeKey(m.indexNS(), id)
-				tx.Bucket(bucketDataKeys).Put(id[:], a.wrapDataKey(id, dk))
-				tx.Bucket(bucketRecs).Put(id[:], box)
-				tx.Bucket(bucketByTime).Put(tk[:], []byte{})
+				putSyntheticTx(b, a, tx, id, dk, m)
 			}
 			return nil
 		})
 		if err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// putSyntheticTx stores a recording's metadata and data key (in a slot)
+// and its time-index entry only, as a fixture of many recordings written
+// straight into bbolt; chunks, who and search entries are left out.
+func putSyntheticTx(tb testing.TB, a *Archive, tx *bolt.Tx, id ID, dk []byte, m *metaRecord) {
+	tb.Helper()
+	aead, err := metaAEAD(dk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	box, err := sealMeta(aead, id, m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slot := a.slots.alloc()
+	if err := a.slots.put(slot, id, a.wrapDataKey(id, dk)); err != nil {
+		tb.Fatal(err)
+	}
+	tk := timeKey(m.indexNS(), id)
+	for _, kv := range [][3][]byte{{bucketDataKeys, id[:], slotRef(slot)}, {bucketRecs, id[:], box}, {bucketByTime, tk[:], {}}} {
+		if err := tx.Bucket(kv[0]).Put(kv[1], kv[2]); err != nil {
+			tb.Fatal(err)
 		}
 	}
 }

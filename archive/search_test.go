@@ -521,12 +521,7 @@ func BenchmarkListText(b *testing.B) {
 					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, owner), User: fmt.Sprint("user", owner),
 					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: info,
 					Parties: []string{fmt.Sprintf("sip:2%02d@pbx.example", owner), name, number}}
-				aead, _ := metaAEAD(dk)
-				box, _ := sealMeta(aead, id, m)
-				tk := timeKey(m.indexNS(), id)
-				tx.Bucket(bucketDataKeys).Put(id[:], a.wrapDataKey(id, dk))
-				tx.Bucket(bucketRecs).Put(id[:], box)
-				tx.Bucket(bucketByTime).Put(tk[:], []byte{})
+				putSyntheticTx(b, a, tx, id, dk, m)
 			}
 			return nil
 		})
