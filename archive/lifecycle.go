@@ -329,16 +329,33 @@ func (p *Policy) cutoffs(now time.Time) (retention, grace time.Time) {
 	return retention, grace
 }
 
+// DeletionRule names the lifecycle rule that removes a recording.
+type DeletionRule string
+
+// The rules of Expire.
+const (
+	RuleRetention  DeletionRule = "retention"
+	RuleSeatGrace  DeletionRule = "seatGrace"
+	RuleRecycleBin DeletionRule = "recycleBin"
+)
+
 // DeletionDate returns the local day from which Expire removes rec (its
 // daily run on that day does), or the zero time when no rule will:
 // protected recordings, retention off and the owner holding a seat. For a
 // recording in the recycle bin it is when its bin time runs out.
 func (p *Policy) DeletionDate(rec *Recording) time.Time {
+	t, _ := p.Deletion(rec)
+	return t
+}
+
+// Deletion is DeletionDate with the rule that applies first ("" when
+// none does).
+func (p *Policy) Deletion(rec *Recording) (time.Time, DeletionRule) {
 	if rec == nil || rec.Protected || rec.State == StateRecording {
-		return time.Time{}
+		return time.Time{}, ""
 	}
 	if !rec.Binned.IsZero() {
-		return rec.Binned.In(p.Loc).AddDate(0, 0, p.RecycleBinDays)
+		return rec.Binned.In(p.Loc).AddDate(0, 0, p.RecycleBinDays), RuleRecycleBin
 	}
 	t := rec.StartTime
 	if t.IsZero() {
@@ -347,16 +364,17 @@ func (p *Policy) DeletionDate(rec *Recording) time.Time {
 	// A run on day D removes starts before D-N days: the first such D is
 	// the day after day(t)+N.
 	var out time.Time
+	var rule DeletionRule
 	if p.RetentionDays > 0 {
-		out = p.day(t).AddDate(0, 0, p.RetentionDays+1)
+		out, rule = p.day(t).AddDate(0, 0, p.RetentionDays+1), RuleRetention
 	}
 	if p.graced(rec.User) {
 		g := p.day(t).AddDate(0, 0, SeatGraceDays+1)
 		if out.IsZero() || g.Before(out) {
-			out = g
+			out, rule = g, RuleSeatGrace
 		}
 	}
-	return out
+	return out, rule
 }
 
 // ExpireResult says what one Expire run did.

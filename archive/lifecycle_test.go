@@ -117,6 +117,8 @@ func TestRetention(t *testing.T) {
 	}
 	if r, _ := a.Get(ctx, before); !p.DeletionDate(r).Equal(time.Date(2026, 11, 21, 0, 0, 0, 0, berlin)) {
 		t.Errorf("deletion date of the call on the 10th: %v", p.DeletionDate(r))
+	} else if _, rule := p.Deletion(r); rule != RuleRetention {
+		t.Errorf("rule %q, want retention", rule)
 	}
 	if r, _ := a.Get(ctx, held); !p.DeletionDate(r).IsZero() {
 		t.Errorf("protected recording has a deletion date %v", p.DeletionDate(r))
@@ -200,8 +202,8 @@ func TestSeatGrace(t *testing.T) {
 	p, _ := a.Policy(ctx)
 	for name, id := range gone {
 		r, _ := a.Get(ctx, id)
-		if d := p.DeletionDate(r); d.IsZero() || d.After(now) {
-			t.Errorf("%s: deletion date %v not before now", name, d)
+		if d, rule := p.Deletion(r); d.IsZero() || d.After(now) || rule != RuleSeatGrace {
+			t.Errorf("%s: deletion date %v (%s) not before now by the seat grace", name, d, rule)
 		}
 	}
 	if r, _ := a.Get(ctx, keep["unknown, 20 days"]); p.DeletionDate(r).Before(now.AddDate(0, 0, 10)) {
@@ -332,7 +334,7 @@ func TestRecycleBin(t *testing.T) {
 	}
 	p, _ := a.Policy(ctx)
 	r2, _ := a.Get(ctx, ids[2])
-	if d := p.DeletionDate(r2); !d.Equal(r2.Binned.AddDate(0, 0, 2)) {
+	if d, rule := p.Deletion(r2); !d.Equal(r2.Binned.AddDate(0, 0, 2)) || rule != RuleRecycleBin {
 		t.Errorf("bin deletion date %v, binned %v", d, r2.Binned)
 	}
 	clk.add(2 * time.Hour)

@@ -35,17 +35,13 @@ func runDay(t time.Time, loc *time.Location) time.Time {
 	return day
 }
 
-// deletionWhy names the rule that removes rec on deletion date d.
-func deletionWhy(p *archive.Policy, rec *archive.Recording, d time.Time) string {
-	if !rec.Binned.IsZero() {
+// deletionWhy names the rule that removes rec.
+func deletionWhy(p *archive.Policy, rule archive.DeletionRule) string {
+	switch rule {
+	case archive.RuleRecycleBin:
 		return "recycle bin"
-	}
-	if p.RetentionDays > 0 {
-		t := recTime(rec).In(p.Loc)
-		ret := time.Date(t.Year(), t.Month(), t.Day()+p.RetentionDays+1, 0, 0, 0, 0, p.Loc)
-		if ret.Equal(d) {
-			return fmt.Sprintf("retention period of %d days", p.RetentionDays)
-		}
+	case archive.RuleRetention:
+		return fmt.Sprintf("retention period of %d days", p.RetentionDays)
 	}
 	return "the owner has no recording seat"
 }
@@ -57,8 +53,9 @@ func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why stri
 	if d.IsZero() {
 		return "", "", ""
 	}
+	_, rule := p.Deletion(rec)
 	rd := runDay(d, p.Loc)
-	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rec, d)
+	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rule)
 }
 
 // lifeView is the lifecycle part of the recording page.
