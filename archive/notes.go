@@ -60,18 +60,7 @@ func validNoteText(text string) (string, error) {
 // notesTx returns the notes cipher of a recording inside tx (ErrNotFound
 // when the recording or its data key is gone).
 func (a *Archive) notesTx(tx *bolt.Tx, rec ID) (cipher.AEAD, error) {
-	if tx.Bucket(bucketRecs).Get(rec[:]) == nil {
-		return nil, fmt.Errorf("archive: recording %s: %w", rec, ErrNotFound)
-	}
-	box := tx.Bucket(bucketDataKeys).Get(rec[:])
-	if box == nil {
-		return nil, fmt.Errorf("archive: recording %s: %w", rec, ErrNotFound)
-	}
-	box, err := a.dataKeyBox(rec, box)
-	if err != nil {
-		return nil, err
-	}
-	dk, err := a.unwrapDataKey(rec, box)
+	dk, err := a.dataKeyTx(tx, rec, tx.Bucket(bucketRecs).Get(rec[:]) != nil)
 	if err != nil {
 		return nil, err
 	}

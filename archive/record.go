@@ -206,19 +206,26 @@ func sealMeta(aead cipher.AEAD, id ID, m *metaRecord) ([]byte, error) {
 	return boxSeal(aead, boxAAD(aadMeta, id[:]), plain), nil
 }
 
+// dataKeyTx returns a recording's data key (from its slot) inside tx;
+// ErrNotFound when it or, with !hasRec, its metadata record is gone. The
+// caller clears the key when done.
+func (a *Archive) dataKeyTx(tx *bolt.Tx, id ID, hasRec bool) ([]byte, error) {
+	v := tx.Bucket(bucketDataKeys).Get(id[:])
+	if v == nil || !hasRec {
+		return nil, fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
+	}
+	box, err := a.dataKeyBox(id, v)
+	if err != nil {
+		return nil, err
+	}
+	return a.unwrapDataKey(id, box)
+}
+
 // loadTx reads and decrypts a recording's metadata inside tx. It returns
 // the data key, which the caller must clear when done.
 func (a *Archive) loadTx(tx *bolt.Tx, id ID) (*metaRecord, []byte, error) {
 	recBox := tx.Bucket(bucketRecs).Get(id[:])
-	dkBox := tx.Bucket(bucketDataKeys).Get(id[:])
-	if recBox == nil || dkBox == nil {
-		return nil, nil, fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
-	}
-	dkBox, err := a.dataKeyBox(id, dkBox)
-	if err != nil {
-		return nil, nil, err
-	}
-	dk, err := a.unwrapDataKey(id, dkBox)
+	dk, err := a.dataKeyTx(tx, id, recBox != nil)
 	if err != nil {
 		return nil, nil, err
 	}
