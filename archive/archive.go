@@ -233,18 +233,27 @@ func (a *Archive) GoString() string { return a.String() }
 // LogValue implements slog.LogValuer.
 func (a *Archive) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
-// Check runs bbolt's consistency check over the whole file.
+// Check runs bbolt's consistency check over the whole file. It runs in a
+// write transaction that is rolled back: bbolt's check reads the free
+// list, which only a write transaction holds still, so writes wait while
+// it runs (a check beside a running writer reports sound pages as corrupt).
 func (a *Archive) Check() error {
-	return a.view(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
-		}
-		return nil
-	})
+	tx, err := a.db.Begin(true)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("archive: check: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
+	}
+	return nil
 }
 
 // Stats are counters of the group committer since Open.
