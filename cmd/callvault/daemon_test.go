@@ -298,7 +298,9 @@ func TestKill9MidUpload(t *testing.T) {
 	if _, err := pw.Write(capture[:sent]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // several group-commit periods
+	// Kill once the whole chunks of what was sent are committed: 4 sealed
+	// chunks of 64 KiB plaintext are at least 4×64 KiB (3 are less).
+	waitMetricAtLeast(t, base, "callvault_commit_bytes_total", sent/(64<<10)*(64<<10))
 	if err := cmd.Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
@@ -345,6 +347,30 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := strings.Cut(ln.Addr().String(), "127.0.0.1:")
 	return port
+}
+
+// waitMetricAtLeast polls base's /metrics until series reaches min, for
+// at most a minute.
+func waitMetricAtLeast(t *testing.T, base, series string, min float64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var v float64
+	for {
+		resp, err := http.Get(base + "/metrics")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				if v = metricValue(t, string(body), series); v >= min {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %v after a minute, want at least %v", series, v, min)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitUp(t *testing.T, base string) {
