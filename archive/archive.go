@@ -218,6 +218,11 @@ func (a *Archive) Close() error {
 // Path returns the bbolt file's path.
 func (a *Archive) Path() string { return a.path }
 
+// Now is the archive's clock (Options.Now): the time it stamps on what it
+// stores and judges retention by. The rest of the appliance reads the time
+// here, so that one clock rules.
+func (a *Archive) Now() time.Time { return a.now() }
+
 // PublicKey returns the appliance's Ed25519 seal key.
 func (a *Archive) PublicKey() ed25519.PublicKey {
 	return append(ed25519.PublicKey(nil), a.keys.sealPub...)

@@ -38,7 +38,7 @@ type Config struct {
 	// ReadCoalesce is how long a live upload's reads wait to gather data
 	// after a short read (default 200 ms; negative disables).
 	ReadCoalesce time.Duration
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the archive's (arc.Now).
 	Now func() time.Time
 }
 
@@ -76,7 +76,7 @@ func New(arc *archive.Archive, cfg Config, log *slog.Logger) (*Recorder, error) 
 		cfg.IdleTimeout = 2 * time.Minute
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = arc.Now
 	}
 	if cfg.ReadCoalesce == 0 {
 		cfg.ReadCoalesce = 200 * time.Millisecond

@@ -45,7 +45,7 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	arc := archive.OpenTestOptions(t, archive.Options{Now: newTestClock(testNow).Now})
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada", Role: archive.RoleAdmin},

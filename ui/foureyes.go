@@ -32,9 +32,13 @@ type FourEyesOptions struct {
 	// MaxPending bounds the requests waiting for one supervisor
 	// (default 200).
 	MaxPending int
+	// Now is the clock for the times pages show ("since") and the
+	// supervisor cache (default: the archive's clock). Grace, Ping and
+	// Silence run on timers.
+	Now func() time.Time
 }
 
-func (o *FourEyesOptions) defaults() {
+func (o *FourEyesOptions) defaults(arc *archive.Archive) {
 	if o.Grace <= 0 {
 		o.Grace = 2 * time.Second
 	}
@@ -49,6 +53,12 @@ func (o *FourEyesOptions) defaults() {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = 200
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+		if arc != nil {
+			o.Now = arc.Now
+		}
 	}
 }
 
@@ -143,7 +153,7 @@ func NewFourEyes(arc *archive.Archive, opts FourEyesOptions, log *slog.Logger) *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts.defaults()
+	opts.defaults(arc)
 	return &FourEyes{
 		arc: arc, log: log, opts: opts,
 		wards: map[string]*ward{}, sups: map[string]*presence{}, changed: make(chan struct{}), done: make(chan struct{}),
@@ -315,14 +325,14 @@ func (f *FourEyes) Request(ctx context.Context, u *archive.User, remote string) 
 		return fourEyesStatus{}, errFETooMany
 	}
 	ended := f.toAuditLocked(f.endLocked(w, reasonNewSup)) // a grant of a former supervisor
-	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, fePending, "", time.Now()
+	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, fePending, "", f.opts.Now()
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.auditEnded(ended)
 	if err := f.audit(ctx, u.Login, "foureyes.request", sup, remote, true, ""); err != nil {
 		f.mu.Lock()
 		if w.state == fePending {
-			w.state, w.since = feNone, time.Now()
+			w.state, w.since = feNone, f.opts.Now()
 			f.notifyLocked()
 		}
 		f.mu.Unlock()
@@ -351,7 +361,7 @@ func (f *FourEyes) Grant(ctx context.Context, sup *archive.User, login, remote s
 		return errFEAbsent
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.state, w.reason, w.since, w.grantedBy, w.grantIP = feGranted, "", time.Now(), sup.Login, remote
+	w.state, w.reason, w.since, w.grantedBy, w.grantIP = feGranted, "", f.opts.Now(), sup.Login, remote
 	f.notifyLocked()
 	f.mu.Unlock()
 	if err := f.audit(ctx, sup.Login, "foureyes.grant", target.Login, remote, true, ""); err != nil {
@@ -377,7 +387,7 @@ func (f *FourEyes) Refuse(ctx context.Context, sup *archive.User, login, remote 
 		f.mu.Unlock()
 		return errFENoRequest
 	}
-	w.state, w.reason, w.since = feRefused, "", time.Now()
+	w.state, w.reason, w.since = feRefused, "", f.opts.Now()
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.audit(ctx, sup.Login, "foureyes.refuse", target.Login, remote, true, "")
@@ -431,7 +441,7 @@ func (f *FourEyes) endLocked(w *ward, reason string) []revocation {
 	}
 	w.cancel()
 	w.ctx, w.cancel = nil, nil
-	w.state, w.reason, w.since = feEnded, reason, time.Now()
+	w.state, w.reason, w.since = feEnded, reason, f.opts.Now()
 	f.notifyLocked()
 	return []revocation{{sup: w.grantedBy, user: w.login, reason: reason, remote: w.grantIP}}
 }
@@ -503,7 +513,7 @@ func (f *FourEyes) LoggedOut(ctx context.Context, u *archive.User, remote string
 		}
 	}
 	if w := f.wards[feKey(u.Login)]; w != nil && w.state == fePending {
-		w.state, w.since = feNone, time.Now()
+		w.state, w.since = feNone, f.opts.Now()
 	}
 	f.notifyLocked()
 	f.mu.Unlock()
@@ -671,7 +681,7 @@ func (f *FourEyes) supervises(ctx context.Context, login string, fresh bool) (bo
 	}
 	f.supMu.Lock()
 	defer f.supMu.Unlock()
-	if fresh || f.supNames == nil || time.Now().After(f.supExpiry) {
+	if fresh || f.supNames == nil || f.opts.Now().After(f.supExpiry) {
 		users, err := f.arc.Users(ctx)
 		if err != nil {
 			return false, err
@@ -682,7 +692,7 @@ func (f *FourEyes) supervises(ctx context.Context, login string, fresh bool) (bo
 				names[feKey(u.Supervisor)] = true
 			}
 		}
-		f.supNames, f.supExpiry = names, time.Now().Add(supervisorCacheTTL)
+		f.supNames, f.supExpiry = names, f.opts.Now().Add(supervisorCacheTTL)
 	}
 	return f.supNames[feKey(login)], nil
 }

@@ -38,7 +38,8 @@ func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error
 // and one recording of alice's, which it returns.
 func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, *FourEyes, *archive.Recording) {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	clock := newTestClock(testNow)
+	arc := archive.OpenTestOptions(t, archive.Options{Now: clock.Now})
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin, Supervisor: "sam"},
@@ -51,7 +52,7 @@ func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, 
 		}
 	}
 	fe := NewFourEyes(arc, opts, nil)
-	tu := &testUI{t: t, arc: arc, now: time.Now()}
+	tu := &testUI{t: t, arc: arc, clock: clock}
 	u, err := New(arc, media, Options{Version: "test", FourEyes: fe}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

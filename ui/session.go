@@ -83,9 +83,16 @@ func (u *UI) identify(r *http.Request, rc *reqCtx) {
 	rc.user, rc.token, rc.session = usr, sessionToken(r), s.ID
 }
 
+// setSessionCookie sends the session cookie. Its lifetime goes as Max-Age,
+// counted from now on the appliance's clock: an absolute Expires would be
+// judged by the browser's clock, which may differ.
 func (u *UI) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	maxAge := int(expires.Sub(u.opts.Now()) / time.Second)
+	if maxAge <= 0 {
+		maxAge = -1 // already over: the browser drops it
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName(r), Value: token, Path: "/", Expires: expires,
+		Name: cookieName(r), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -29,7 +29,7 @@ type Options struct {
 	KeyFile string
 	// Version is shown in the page footer.
 	Version string
-	// Now returns the current time (default time.Now); tests set it.
+	// Now returns the current time (default: the archive's clock, arc.Now).
 	Now func() time.Time
 	// FourEyes is 4-eyes access, shared with the API and WebDAV; nil
 	// leaves archive.MayRead alone to decide.
@@ -65,7 +65,7 @@ func New(arc *archive.Archive, media Media, opts Options, log *slog.Logger) (*UI
 		opts.SessionTTL = 12 * time.Hour
 	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = arc.Now
 	}
 	pages, err := parseTemplates()
 	if err != nil {

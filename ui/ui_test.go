@@ -40,12 +40,22 @@ type testUI struct {
 	arc *archive.Archive
 	ui  *UI
 	srv *httptest.Server
-	now time.Time
+	// clock is the test's one clock, for the archive and the UI.
+	clock *testClock
 }
 
+// newTestUI is newTestUIAt at testNow.
 func newTestUI(t testing.TB) *testUI {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	return newTestUIAt(t, testNow)
+}
+
+// newTestUIAt is newTestUI with the archive's and the UI's clock standing
+// at now.
+func newTestUIAt(t testing.TB, now time.Time) *testUI {
+	t.Helper()
+	clock := newTestClock(now)
+	arc := archive.OpenTestOptions(t, archive.Options{Now: clock.Now})
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
@@ -57,8 +67,8 @@ func newTestUI(t testing.TB) *testUI {
 			t.Fatal(err)
 		}
 	}
-	tu := &testUI{t: t, arc: arc, now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	u, err := New(arc, noMedia{}, Options{Version: "test", Now: func() time.Time { return tu.now }}, slog.New(slog.DiscardHandler))
+	tu := &testUI{t: t, arc: arc, clock: clock}
+	u, err := New(arc, noMedia{}, Options{Version: "test"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +265,7 @@ func TestLoginRateLimited(t *testing.T) {
 		t.Fatalf("alice: %d", resp.StatusCode)
 	}
 	// After the window, bob may try again.
-	tu.now = tu.now.Add(limitWindow + time.Second)
+	tu.clock.Advance(limitWindow + time.Second)
 	resp, _ = tu.client().post("/login", url.Values{"login": {"bob"}, "password": {testPassword}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("bob after the window: %d", resp.StatusCode)

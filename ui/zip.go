@@ -169,7 +169,7 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 		return err
 	}
 	ctx := r.Context()
-	in, err := prepareZip(ctx, a.arc, a.media, rec, time.Now())
+	in, err := prepareZip(ctx, a.arc, a.media, rec, a.arc.Now())
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ type lifecycleJob struct {
 // progress to give up.
 func startLifecycle(ctx context.Context, arc *archive.Archive, log *slog.Logger, ran func(archive.ExpireResult)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	j := &lifecycleJob{arc: arc, log: log, now: time.Now, ran: ran}
+	j := &lifecycleJob{arc: arc, log: log, now: arc.Now, ran: ran}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
