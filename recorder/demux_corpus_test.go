@@ -16,33 +16,18 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/testcorpus"
 	"github.com/callvault/callvault/recorder/capture"
 )
 
 // The shared capture corpus (../shared/testdata/pcap from the module root)
 // with its reference decodes. See its README for what each capture is.
 
+// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
+// missing, a failure under CI=true.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "testdata", "pcap")
-	if _, err := os.Stat(c); err != nil {
-		t.Skipf("SKIPPING: shared capture corpus not found at %s (%v); the demux is not checked against real captures", c, err)
-	}
-	return c
+	return testcorpus.Dir(t)
 }
 
 type placed struct {

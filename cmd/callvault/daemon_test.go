@@ -11,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testcorpus"
 )
 
 const (
@@ -39,15 +40,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// corpusDir returns ../shared/testdata/pcap, or skips loudly.
+// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
+// missing, a failure under CI=true.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata", "pcap")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("SKIPPING: capture corpus not found at %s (check out ../shared beside the repo)", dir)
-	}
-	return dir
+	return testcorpus.Dir(t)
 }
 
 // daemon is an appliance running in this process on 127.0.0.1:0.

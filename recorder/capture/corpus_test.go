@@ -12,31 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/callvault/callvault/internal/testcorpus"
 )
 
-// corpusDir returns ../shared/testdata/pcap relative to the module root,
-// skipping the test loudly when it is absent.
+// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
+// missing, a failure under CI=true.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("SKIPPING: no go.mod above the package directory, cannot locate ../shared/testdata/pcap")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "testdata", "pcap")
-	if _, err := os.Stat(c); err != nil {
-		t.Skipf("SKIPPING CORPUS TEST: capture corpus not found at %s (%v)", c, err)
-	}
-	return c
+	return testcorpus.Dir(t)
 }
 
 type corpusResult struct {

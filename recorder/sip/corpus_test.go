@@ -6,31 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/callvault/callvault/internal/testcorpus"
 )
 
-// corpusDir returns ../shared/testdata/pcap relative to the module root, or
-// skips the test loudly when it is absent.
+// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
+// missing, a failure under CI=true.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("SKIPPING CORPUS TEST: no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "testdata", "pcap")
-	if _, err := os.Stat(corpus); err != nil {
-		t.Skipf("SKIPPING CORPUS TEST: capture corpus %s not found", corpus)
-	}
-	return corpus
+	return testcorpus.Dir(t)
 }
 
 // TestCorpus finds SIP start lines in the raw bytes of every capture in the

@@ -1,0 +1,64 @@
+package testcorpus
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// outcomeTB records how a helper ended the test.
+type outcomeTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (o *outcomeTB) Helper() {}
+
+func (o *outcomeTB) Fatalf(format string, args ...any) {
+	o.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (o *outcomeTB) Skipf(format string, args ...any) {
+	o.skip = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// run calls dirIn on a TB that records the outcome.
+func run(t *testing.T, root string) (dir string, o *outcomeTB) {
+	o = &outcomeTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dir = dirIn(o, root)
+	}()
+	<-done
+	return dir, o
+}
+
+func TestMissingCorpus(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo") // no ../shared beside it
+
+	t.Setenv("CI", "")
+	if _, o := run(t, root); o.fatal != "" || o.skip == "" {
+		t.Errorf("without CI: fatal %q, skip %q; want a loud skip", o.fatal, o.skip)
+	}
+	t.Setenv("CI", "true")
+	if _, o := run(t, root); o.fatal == "" || o.skip != "" {
+		t.Errorf("under CI=true: fatal %q, skip %q; want a failure", o.fatal, o.skip)
+	}
+}
+
+func TestFoundCorpus(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "repo")
+	want := filepath.Join(root, "..", "shared", "testdata", "pcap")
+	if err := os.MkdirAll(want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CI", "true")
+	if dir, o := run(t, root); dir != want || o.fatal != "" || o.skip != "" {
+		t.Errorf("dir %q, fatal %q, skip %q", dir, o.fatal, o.skip)
+	}
+}
