@@ -73,6 +73,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// daemonEpoch is the date a test daemon's clock starts at, whatever the
+// wall clock says: the calls the tests record (of 2026-11-20) are a day
+// old to the daemon, on any day the tests run.
+var daemonEpoch = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// daemonClocks holds one clock per data directory, so that a restarted
+// daemon goes on from where its clock stood.
+var daemonClocks sync.Map // data directory → func() time.Time
+
+// daemonClock is the clock of the daemon on data: daemonEpoch at its first
+// start, then moving on with real time.
+func daemonClock(data string) func() time.Time {
+	t0 := time.Now()
+	c, _ := daemonClocks.LoadOrStore(data, func() time.Time { return daemonEpoch.Add(time.Since(t0)) })
+	return c.(func() time.Time)
+}
+
 func startDaemon(t *testing.T, data string) *daemon {
 	t.Helper()
 	return startDaemonWith(t, data, nil)
@@ -92,7 +109,7 @@ func startDaemonWith(t *testing.T, data string, tweak func(*serveOptions)) *daem
 	done := make(chan error, 1)
 	out := &syncBuffer{}
 	key := filepath.Join(filepath.Dir(data), "callvault.key")
-	o := serveOptions{data: data, listen: "127.0.0.1:0", keyFile: key, ready: func(a string) { ready <- a }}
+	o := serveOptions{data: data, listen: "127.0.0.1:0", keyFile: key, ready: func(a string) { ready <- a }, now: daemonClock(data)}
 	if tweak != nil {
 		tweak(&o)
 	}
