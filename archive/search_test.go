@@ -488,9 +488,13 @@ func TestSearchBackfill(t *testing.T) {
 	}
 	t.Cleanup(func() { a.Close() })
 	compareSearch(t, a, texts[:10], []int{3})
+	deadline := time.Now().Add(time.Minute)
 	for ready := false; !ready; {
 		if err := a.view(func(tx *bolt.Tx) error { ready = searchReady(tx); return nil }); err != nil {
 			t.Fatal(err)
+		}
+		if !ready && time.Now().After(deadline) {
+			t.Fatal("the search index is not built after a minute")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -38,7 +38,8 @@ func TestBackupUnderUploadsRestores(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Back up once they are under way (each takes half a second at least).
+	waitMetricAtLeast(t, d.url, "callvault_uploads_open", 1)
 	out := filepath.Join(t.TempDir(), "backup.db")
 	var stdout, stderr strings.Builder
 	// Wrong role first.
