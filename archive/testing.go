@@ -16,7 +16,10 @@ func OpenTest(tb testing.TB) *Archive {
 
 // OpenTestOptions is OpenTest with options. Unset fields get test
 // defaults: a key file in the temporary directory, FastKDF, a 10ms commit
-// interval and a 64 MiB initial memory map.
+// interval and a 64 MiB initial memory map. The clock is opt.Now (the wall
+// clock when unset): a test that keeps a clock of its own, or stores
+// fixed dates that rules compare with now, passes its clock here, so that
+// the archive and the rest of the test read one clock.
 func OpenTestOptions(tb testing.TB, opt Options) *Archive {
 	tb.Helper()
 	dir := tb.TempDir()

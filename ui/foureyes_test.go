@@ -437,7 +437,9 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 }
 
 func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Ping: 100 * time.Millisecond, Silence: 600 * time.Millisecond, Grace: time.Hour}, silentMedia{})
+	// Heartbeats every 50 ms; a silence of 2 s leaves room for a busy
+	// machine before the page counts as gone.
+	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
