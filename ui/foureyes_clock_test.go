@@ -1,0 +1,80 @@
+package ui
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// TestFourEyesGraceTimes runs the grace and silence timers in a synctest
+// bubble: a grant outlives its supervisor's page by exactly the grace,
+// and a page that stops answering ends it after exactly the silence, on
+// any machine, without waiting for real time.
+func TestFourEyesGraceTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		arc := archive.OpenTest(t)
+		ctx := context.Background()
+		alice := archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
+		sam := archive.User{Login: "sam", Role: archive.RoleSupervisor}
+		for _, u := range []archive.User{alice, sam} {
+			if err := arc.PutUser(ctx, u, testPassword); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const grace, silence = 3 * time.Second, 7 * time.Second
+		fe := NewFourEyes(arc, FourEyesOptions{Grace: grace, Silence: silence}, nil)
+		defer fe.Close()
+		granted := func(what string) {
+			t.Helper()
+			if _, err := fe.Request(ctx, &alice, "127.0.0.1"); err != nil {
+				t.Fatalf("%s: request: %v", what, err)
+			}
+			if err := fe.Grant(ctx, &sam, "alice", "127.0.0.1"); err != nil {
+				t.Fatalf("%s: grant: %v", what, err)
+			}
+		}
+
+		// The page closes: the grant lasts the grace, not a moment more.
+		s, err := fe.join("sam", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted("closed")
+		fe.leave(s, reasonClosed)
+		time.Sleep(grace - time.Millisecond)
+		synctest.Wait()
+		if !fe.Allowed(&alice) {
+			t.Fatal("the grant ended before the grace was over")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if fe.Allowed(&alice) {
+			t.Fatal("the grant outlived the grace")
+		}
+
+		// The page stays connected but silent: the grant ends after the
+		// silence, unless a heartbeat came.
+		s, err = fe.join("sam", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted("silent")
+		time.Sleep(silence - time.Second)
+		if !fe.beat("sam", s.id) {
+			t.Fatal("heartbeat refused")
+		}
+		time.Sleep(silence - time.Millisecond)
+		synctest.Wait()
+		if !fe.Allowed(&alice) {
+			t.Fatal("a heartbeat did not restart the silence")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if fe.Allowed(&alice) {
+			t.Fatal("the grant outlived the silence")
+		}
+	})
+}
