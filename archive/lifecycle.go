@@ -813,8 +813,9 @@ func (a *Archive) migrateRetention() error {
 		seat := map[string]bool{}
 		err := tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
 			r, err := a.openUser(bytes.Clone(k), v)
-			if err != nil {
-				return err
+			if err != nil { // its owner's recordings get the grace from now
+				a.log.Error("archive schema 4: unreadable user record skipped", "err", err)
+				return nil
 			}
 			seat[strings.ToLower(r.Login)] = seat[strings.ToLower(r.Login)] || r.holdsSeat()
 			return nil
