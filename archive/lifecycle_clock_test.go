@@ -301,3 +301,56 @@ func TestSchema4Migration(t *testing.T) {
 		t.Errorf("retention from Received: %+v", res)
 	}
 }
+
+// TestSeatLostRecords: when the archive records that a login lost its
+// seat, and when it clears or keeps that record.
+func TestSeatLostRecords(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	a, clk, _ := lifecycleFixture(t, t0)
+	ctx := t.Context()
+	put := func(u User) {
+		t.Helper()
+		if err := a.PutUser(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := func(login string) time.Time {
+		t.Helper()
+		at, ok, err := a.SeatLost(ctx, login)
+		if err != nil || ok == at.IsZero() {
+			t.Fatalf("%s: %v %v %v", login, at, ok, err)
+		}
+		return at
+	}
+	put(User{Login: "never", Role: RoleUser})
+	put(User{Login: "held", Role: RoleUser, Seat: true})
+	put(User{Login: "dev", Role: RoleUser, Seat: true})
+	if !lost("never").IsZero() || !lost("held").IsZero() {
+		t.Fatal("a seat loss without a loss")
+	}
+	clk.add(time.Hour)
+	t1 := clk.now()
+	put(User{Login: "held", Role: RoleUser})              // seat taken away
+	put(User{Login: "dev", Role: RoleIngest, Seat: true}) // an ingest login holds no seat
+	if !lost("HELD").Equal(t1) || !lost("dev").Equal(t1) {
+		t.Fatalf("seat taken away: %v %v", lost("held"), lost("dev"))
+	}
+	clk.add(time.Hour)
+	put(User{Login: "held", Role: RoleUser, Name: "still no seat"}) // other changes keep the first loss
+	if err := a.DeleteUser(ctx, "held"); err != nil {
+		t.Fatal(err)
+	}
+	if !lost("held").Equal(t1) {
+		t.Errorf("deleting a user without a seat moved the loss to %v", lost("held"))
+	}
+	if err := a.DeleteUser(ctx, "never"); err != nil {
+		t.Fatal(err)
+	}
+	if !lost("never").Equal(clk.now()) {
+		t.Errorf("deleting a user: %v", lost("never"))
+	}
+	put(User{Login: "Held", Role: RoleSupervisor, Seat: true}) // the seat given back, any case
+	if !lost("held").IsZero() {
+		t.Error("the seat given back kept the loss")
+	}
+}

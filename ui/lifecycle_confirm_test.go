@@ -191,3 +191,44 @@ func TestSettingsPageConfirmDeletion(t *testing.T) {
 	resp, body = admin.get("/")
 	must(t, resp, body, 200, "to be deleted at the next daily run", "to be deleted on <time datetime=\"2026-12-22\">")
 }
+
+// TestSettingsTimeZoneConfirmDeletion: a new time zone moves the
+// lifecycle's midnight; when that deletes a recording at the next run,
+// the appliance form asks to confirm too.
+func TestSettingsTimeZoneConfirmDeletion(t *testing.T) {
+	tu := newTestUIAt(t, time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	if err := tu.arc.PutUser(ctx, archive.User{Login: "alice", Role: archive.RoleUser, Seat: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Received 2026-10-22 05:00 UTC: with retention 30 days kept under UTC
+	// (cutoff 2026-10-22 00:00 UTC), due under UTC+14 (cutoff 2026-10-22
+	// 10:00 UTC).
+	tu.addRecording("alice", "aaaa0003", party{Name: "Åsa", Number: "201"}, party{Name: "Z", Number: "+373"},
+		time.Date(2026, 10, 22, 5, 0, 0, 0, time.UTC))
+	s, _ := tu.arc.Settings(ctx)
+	s.RetentionDays = 30
+	if err := tu.arc.PutSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	admin := tu.loginAt("admin")
+	form := url.Values{"pbxName": {"PBX"}, "timeZone": {"Pacific/Kiritimati"}, "sealing": {"on"}}
+	resp, body := admin.post("/admin/settings", form)
+	must(t, resp, body, 409, "deletes 1 recording that the current settings keep", "Check the time zone",
+		`name="confirmDeletion" value="1"`)
+	if s, _ := tu.arc.Settings(ctx); s.TimeZone == "Pacific/Kiritimati" {
+		t.Fatal("saved without confirmation")
+	}
+	form.Set("confirmDeletion", "1")
+	if resp, body := admin.post("/admin/settings", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirmed: %d\n%s", resp.StatusCode, body)
+	}
+	if s, _ := tu.arc.Settings(ctx); s.TimeZone != "Pacific/Kiritimati" {
+		t.Fatalf("not saved: %+v", s)
+	}
+	// Only the PBX name: no question.
+	form = url.Values{"pbxName": {"PBX 2"}, "timeZone": {"Pacific/Kiritimati"}, "sealing": {"on"}}
+	if resp, body := admin.post("/admin/settings", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("pbx name: %d\n%s", resp.StatusCode, body)
+	}
+}
