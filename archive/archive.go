@@ -184,6 +184,11 @@ func Open(path string, opt Options) (*Archive, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := a.migrateRetention(); err != nil {
+		a.slots.close()
+		db.Close()
+		return nil, err
+	}
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))

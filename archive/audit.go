@@ -158,9 +158,23 @@ func cutField(s string, n int) string {
 // empty Action is ErrInvalid; overlong or invalid UTF-8 fields are cut or
 // repaired rather than refused.
 func (a *Archive) Audit(ctx context.Context, e AuditEvent) error {
+	plain, err := auditPlain(e)
+	if err != nil {
+		return err
+	}
+	err = a.update(ctx, func(tx *bolt.Tx) error { return a.appendAuditTx(tx, e.Time, plain) })
+	if err != nil {
+		return fmt.Errorf("archive: audit: %w", err)
+	}
+	return nil
+}
+
+// auditPlain checks e's action and returns its body as stored (fields
+// cut or repaired).
+func auditPlain(e AuditEvent) ([]byte, error) {
 	action := strings.TrimSpace(e.Action)
 	if action == "" || len(action) > maxAuditAction {
-		return fmt.Errorf("archive: audit: action empty or longer than %d bytes: %w", maxAuditAction, ErrInvalid)
+		return nil, fmt.Errorf("archive: audit: action empty or longer than %d bytes: %w", maxAuditAction, ErrInvalid)
 	}
 	body := auditBody{
 		Actor:  cutField(e.Actor, maxAuditField),
@@ -172,33 +186,32 @@ func (a *Archive) Audit(ctx context.Context, e AuditEvent) error {
 	}
 	plain, err := json.Marshal(body)
 	if err != nil {
-		return fmt.Errorf("archive: audit: %w", err)
+		return nil, fmt.Errorf("archive: audit: %w", err)
 	}
-	when := e.Time
-	err = a.update(ctx, func(tx *bolt.Tx) error {
-		seq, prev, err := a.auditTail(tx)
-		if err != nil {
-			return err
-		}
-		t := when
-		if t.IsZero() {
-			t = a.now()
-		}
-		en := &auditEntry{seq: seq + 1, time: t.UnixNano(), prev: prev}
-		en.box = boxSeal(a.keys.state, boxAAD(aadAudit, en.header()), plain)
-		v := en.marshal()
-		if err := tx.Bucket(bucketAudit).Put(seqKey(en.seq), v); err != nil {
-			return err
-		}
-		h := sha256.Sum256(v)
-		mac := a.auditHeadMAC(en.seq, h)
-		head := append(append(seqKey(en.seq), h[:]...), mac[:]...)
-		return tx.Bucket(bucketMeta).Put(metaAuditHead, head)
-	})
+	return plain, nil
+}
+
+// appendAuditTx appends the entry with body plain (from auditPlain) at
+// time when (zero: the archive's clock) inside tx, so that an action and
+// its audit entry commit together.
+func (a *Archive) appendAuditTx(tx *bolt.Tx, when time.Time, plain []byte) error {
+	seq, prev, err := a.auditTail(tx)
 	if err != nil {
-		return fmt.Errorf("archive: audit: %w", err)
+		return err
 	}
-	return nil
+	if when.IsZero() {
+		when = a.now()
+	}
+	en := &auditEntry{seq: seq + 1, time: when.UnixNano(), prev: prev}
+	en.box = boxSeal(a.keys.state, boxAAD(aadAudit, en.header()), plain)
+	v := en.marshal()
+	if err := tx.Bucket(bucketAudit).Put(seqKey(en.seq), v); err != nil {
+		return err
+	}
+	h := sha256.Sum256(v)
+	mac := a.auditHeadMAC(en.seq, h)
+	head := append(append(seqKey(en.seq), h[:]...), mac[:]...)
+	return tx.Bucket(bucketMeta).Put(metaAuditHead, head)
 }
 
 // openAuditEntry authenticates and decodes an entry.

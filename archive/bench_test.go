@@ -197,7 +197,7 @@ func bulkRecordings(b *testing.B, a *Archive, n int) {
 }
 
 // putSyntheticTx stores a recording's metadata and data key (in a slot)
-// and its time-index entry only, as a fixture of many recordings written
+// and its time- and retention-index entries only, as a fixture of many recordings written
 // straight into bbolt; chunks, who and search entries are left out.
 func putSyntheticTx(tb testing.TB, a *Archive, tx *bolt.Tx, id ID, dk []byte, m *metaRecord) {
 	tb.Helper()
@@ -213,8 +213,8 @@ func putSyntheticTx(tb testing.TB, a *Archive, tx *bolt.Tx, id ID, dk []byte, m 
 	if err := a.slots.put(slot, id, a.wrapDataKey(id, dk)); err != nil {
 		tb.Fatal(err)
 	}
-	tk := timeKey(m.indexNS(), id)
-	for _, kv := range [][3][]byte{{bucketDataKeys, id[:], slotRef(slot)}, {bucketRecs, id[:], box}, {bucketByTime, tk[:], {}}} {
+	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
+	for _, kv := range [][3][]byte{{bucketDataKeys, id[:], slotRef(slot)}, {bucketRecs, id[:], box}, {bucketByTime, tk[:], {}}, {bucketByRetention, rk[:], {}}} {
 		if err := tx.Bucket(kv[0]).Put(kv[1], kv[2]); err != nil {
 			tb.Fatal(err)
 		}

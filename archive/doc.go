@@ -50,8 +50,12 @@
 // ([Archive.RecycleBin], [Archive.Restore]); [MayDelete], [MayProtect] and
 // [MayRestore] say who may do what, with the user's [DeletionMode].
 // [Archive.Expire] applies retention, the seat grace and the bin's expiry
-// at the archive's clock; [Policy.DeletionDate] says when it will remove a
-// recording.
+// at the archive's clock, counting from when a recording was received
+// ([Archive.SetRetentionBase] may change that) and from when its owner
+// lost the seat ([Archive.SeatLost]), never from times inside a capture;
+// each recording it removes gets an audit entry. [Archive.PreviewExpire]
+// counts what a run under other settings would remove;
+// [Policy.DeletionDate] says when a recording will go, never before today.
 //
 // # Compatibility
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,12 @@ import (
 // path removes a protected recording. Every removal is a Delete: the data
 // key is destroyed in the same transaction and the chain gets a tombstone
 // saying who (a login, or "system") and why.
+//
+// The rules count on the archive's own clock only, never on times inside
+// a capture (a phone's clock may be wrong, an import old): retention from
+// when the recording was received (its retention base, which only an
+// import asked to keep the call's time changes), the seat grace from when
+// the owner lost the seat (SeatLost) or, later, from the retention base.
 
 // SeatGraceDays is how long recordings of users without a recording seat,
 // and of names no user matches, are kept (less when retention is
@@ -41,11 +48,12 @@ func (a *Archive) putMetaTx(tx *bolt.Tx, id ID, dk []byte, m *metaRecord) error 
 	return tx.Bucket(bucketRecs).Put(id[:], box)
 }
 
-// indexTx adds (add) or removes the entries through which List, ListFor
-// and ByCall find a recording: its time key, call key and who keys.
+// indexTx adds (add) or removes the entries through which List, ListFor,
+// ByCall and Expire find a recording: its time key, retention key, call
+// key and who keys.
 func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
-	tk := timeKey(m.indexNS(), id)
-	keys := [][2][]byte{{bucketByTime, tk[:]}}
+	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
+	keys := [][2][]byte{{bucketByTime, tk[:]}, {bucketByRetention, rk[:]}}
 	if m.CallGUID != "" {
 		keys = append(keys, [2][]byte{bucketByCall, a.callKey(m.CallGUID, id)})
 	}
@@ -275,8 +283,15 @@ type Policy struct {
 	RetentionDays  int // 0: off
 	RecycleBinDays int
 	Loc            *time.Location
+	// Now is the archive's clock when the policy was read. Deletion dates
+	// are never before its day: a recording already due goes at the next
+	// run.
+	Now time.Time
 	// seat maps case-folded logins to whether the user holds a seat.
 	seat map[string]bool
+	// seatLost holds bucketSeatLost (seatKey → unix ns).
+	seatLost map[[32]byte]int64
+	seatKey  func(login string) []byte
 }
 
 // Policy returns the lifecycle policy from the settings and users.
@@ -285,6 +300,11 @@ func (a *Archive) Policy(ctx context.Context) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.policyFor(ctx, s)
+}
+
+// policyFor returns the lifecycle policy under settings s.
+func (a *Archive) policyFor(ctx context.Context, s Settings) (*Policy, error) {
 	users, err := a.Users(ctx)
 	if err != nil {
 		return nil, err
@@ -293,11 +313,23 @@ func (a *Archive) Policy(ctx context.Context) (*Policy, error) {
 	if err != nil {
 		loc = time.UTC
 	}
-	p := &Policy{RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays, Loc: loc, seat: map[string]bool{}}
+	p := &Policy{RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays, Loc: loc, Now: a.now(),
+		seat: map[string]bool{}, seatLost: map[[32]byte]int64{}, seatKey: a.seatKey}
 	for _, u := range users {
 		if u.Role != RoleIngest {
 			p.seat[strings.ToLower(u.Login)] = u.Seat
 		}
+	}
+	err = a.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSeatLost).ForEach(func(k, v []byte) error {
+			if len(k) == 32 && len(v) == 8 {
+				p.seatLost[[32]byte(k)] = int64(binary.BigEndian.Uint64(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: policy: %w", err)
 	}
 	return p, nil
 }
@@ -309,24 +341,53 @@ func (p *Policy) graced(owner string) bool {
 	return owner == "" || !ok || !seat
 }
 
+// graceStart is the instant (unix ns) the seat grace of a recording of
+// owner with retention base base counts from — the later of base and the
+// moment the owner lost the seat — and false when no grace applies.
+func (p *Policy) graceStart(owner string, base int64) (int64, bool) {
+	if !p.graced(owner) {
+		return 0, false
+	}
+	if owner != "" && p.seatKey != nil {
+		if lost, ok := p.seatLost[[32]byte(p.seatKey(owner))]; ok && lost > base {
+			return lost, true
+		}
+	}
+	return base, true
+}
+
+// graceDays is the seat grace in days: SeatGraceDays, less when
+// retention is shorter.
+func (p *Policy) graceDays() int {
+	if p.RetentionDays > 0 && p.RetentionDays < SeatGraceDays {
+		return p.RetentionDays
+	}
+	return SeatGraceDays
+}
+
 // day is local midnight of t's day.
 func (p *Policy) day(t time.Time) time.Time {
 	t = t.In(p.Loc)
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, p.Loc)
 }
 
-// cutoffs returns, for a run at now, the instants before which call
-// starts fall to retention (zero when off) and to the seat grace.
+// Today is local midnight of the day of Now (zero when Now is).
+func (p *Policy) Today() time.Time {
+	if p.Now.IsZero() {
+		return time.Time{}
+	}
+	return p.day(p.Now)
+}
+
+// cutoffs returns, for a run at now, the instants before which retention
+// bases fall to retention (zero when off) and grace starts to the seat
+// grace.
 func (p *Policy) cutoffs(now time.Time) (retention, grace time.Time) {
 	today := p.day(now)
-	grace = today.AddDate(0, 0, -SeatGraceDays)
 	if p.RetentionDays > 0 {
 		retention = today.AddDate(0, 0, -p.RetentionDays)
-		if retention.After(grace) {
-			grace = retention
-		}
 	}
-	return retention, grace
+	return retention, today.AddDate(0, 0, -p.graceDays())
 }
 
 // DeletionRule names the lifecycle rule that removes a recording.
@@ -342,7 +403,8 @@ const (
 // DeletionDate returns the local day from which Expire removes rec (its
 // daily run on that day does), or the zero time when no rule will:
 // protected recordings, retention off and the owner holding a seat. For a
-// recording in the recycle bin it is when its bin time runs out.
+// recording in the recycle bin it is when its bin time runs out. It is
+// never before Today: a recording already due goes at the next run.
 func (p *Policy) DeletionDate(rec *Recording) time.Time {
 	t, _ := p.Deletion(rec)
 	return t
@@ -354,34 +416,46 @@ func (p *Policy) Deletion(rec *Recording) (time.Time, DeletionRule) {
 	if rec == nil || rec.Protected || rec.State == StateRecording {
 		return time.Time{}, ""
 	}
-	if !rec.Binned.IsZero() {
-		return rec.Binned.In(p.Loc).AddDate(0, 0, p.RecycleBinDays), RuleRecycleBin
-	}
-	t := rec.StartTime
-	if t.IsZero() {
-		t = rec.Received
-	}
-	// A run on day D removes starts before D-N days: the first such D is
-	// the day after day(t)+N.
 	var out time.Time
 	var rule DeletionRule
-	if p.RetentionDays > 0 {
-		out, rule = p.day(t).AddDate(0, 0, p.RetentionDays+1), RuleRetention
-	}
-	if p.graced(rec.User) {
-		g := p.day(t).AddDate(0, 0, SeatGraceDays+1)
-		if out.IsZero() || g.Before(out) {
-			out, rule = g, RuleSeatGrace
+	if !rec.Binned.IsZero() {
+		out, rule = rec.Binned.In(p.Loc).AddDate(0, 0, p.RecycleBinDays), RuleRecycleBin
+	} else {
+		base := rec.RetentionBase
+		if base.IsZero() {
+			base = rec.Received
+		}
+		// A run on day D removes bases before D-N days: the first such
+		// D is the day after day(base)+N.
+		if p.RetentionDays > 0 {
+			out, rule = p.day(base).AddDate(0, 0, p.RetentionDays+1), RuleRetention
+		}
+		if gs, ok := p.graceStart(rec.User, nsOf(base)); ok {
+			g := p.day(time.Unix(0, gs)).AddDate(0, 0, p.graceDays()+1)
+			if out.IsZero() || g.Before(out) {
+				out, rule = g, RuleSeatGrace
+			}
 		}
 	}
+	if today := p.Today(); !out.IsZero() && !today.IsZero() && out.Before(today) {
+		out = today
+	}
 	return out, rule
+}
+
+// Due reports whether deletion day d (from Deletion) is today or earlier:
+// the next daily run removes the recording.
+func (p *Policy) Due(d time.Time) bool {
+	today := p.Today()
+	return !d.IsZero() && !today.IsZero() && !d.After(today)
 }
 
 // ExpireResult says what one Expire run did.
 type ExpireResult struct {
 	Ran time.Time `json:"ran"`
-	// RetentionCutoff: call starts before it fell to retention (zero when
-	// retention is off); GraceCutoff likewise for the seat grace.
+	// RetentionCutoff: recordings received (retention base) before it
+	// fell to retention (zero when retention is off); GraceCutoff
+	// likewise for the start of the seat grace.
 	RetentionCutoff time.Time `json:"retentionCutoff,omitzero"`
 	GraceCutoff     time.Time `json:"graceCutoff"`
 	// Purged by retention, by the seat grace, and from the recycle bin.
@@ -393,56 +467,59 @@ type ExpireResult struct {
 	Protected int `json:"protected"`
 	// Failed counts recordings whose removal failed (logged).
 	Failed int `json:"failed"`
+	// Deleted lists the recordings purged, with the rule; each has a
+	// "lifecycle.delete" audit entry. Not kept by LastExpire.
+	Deleted []Expired `json:"-"`
+}
+
+// Expired is a recording removed by a lifecycle rule.
+type Expired struct {
+	ID   ID
+	Rule DeletionRule
 }
 
 // Removed is the number of recordings the run purged.
 func (r ExpireResult) Removed() int { return r.Retention + r.Grace + r.Bin }
 
 const (
-	expireScan  = 512 // time keys read per read transaction
+	expireScan  = 512 // index keys read per read transaction
 	expireBatch = 64  // purges per write transaction
 )
 
 var metaLifecycle = []byte("lifecycle.last")
 
-// Expire applies the lifecycle rules at the archive's clock: it purges
-// recordings whose call started before local midnight RetentionDays ago,
-// recordings older than SeatGraceDays whose owner has no recording seat or
-// matches no user (sooner when retention is shorter), and recycle-bin
-// entries binned more than RecycleBinDays ago. Protected recordings and
-// recordings still being written stay. It is safe to run at any time and
-// as often as wanted; the daemon runs it at start and daily. The result is
-// logged and kept for LastExpire.
-func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
-	p, err := a.Policy(ctx)
-	if err != nil {
-		return ExpireResult{}, fmt.Errorf("archive: expire: %w", err)
-	}
-	now := a.now()
-	res := ExpireResult{Ran: now.UTC()}
-	retCut, graceCut := p.cutoffs(now)
-	res.RetentionCutoff, res.GraceCutoff = retCut.UTC(), graceCut.UTC()
-	if retCut.IsZero() {
-		res.RetentionCutoff = time.Time{}
-	}
-	retWhy := fmt.Sprintf("retention: call older than %d days", p.RetentionDays)
-	graceWhy := fmt.Sprintf("seat grace: no recording seat, older than %d days", SeatGraceDays)
+// AuditLifecycleDelete is the audit action of a recording removed by a
+// lifecycle rule (actor SystemActor, target the recording's ID, detail
+// the rule).
+const AuditLifecycleDelete = "lifecycle.delete"
 
-	// Retention and grace: the time index, oldest first, up to graceCut.
+// expireCand is a recording a rule removes.
+type expireCand struct {
+	id   ID
+	rule DeletionRule
+}
+
+// expireWalk applies the rules of p at now to the indexes, without
+// changing anything: it calls fn with the recordings to remove, in
+// batches, oldest retention base first and then the recycle bin oldest
+// first, and counts in res.Protected those a legal hold keeps. fn runs
+// outside any transaction and may purge what it is given. Expire and
+// PreviewExpire both use it, so a preview counts exactly what a run
+// removes.
+func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res *ExpireResult, fn func([]expireCand)) error {
+	retCut, graceCut := p.cutoffs(now)
+	// Retention and grace: the retention index, oldest first, up to
+	// graceCut (retCut is never later).
 	limit := timeKey(graceCut.UnixNano(), ID{})
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
-		type cand struct {
-			id  ID
-			why string
-		}
-		var cands []cand
+		var cands []expireCand
 		var last []byte
 		err := a.view(func(tx *bolt.Tx) error {
-			last, _ = ascBatch(tx, bucketByTime, after, expireScan, func(k, _ []byte) bool {
+			last, _ = ascBatch(tx, bucketByRetention, after, expireScan, func(k, _ []byte) bool {
 				if bytes.Compare(k, limit[:]) >= 0 {
 					return false
 				}
@@ -459,45 +536,33 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 					if protected {
 						res.Protected++
 					} else {
-						cands = append(cands, cand{id, retWhy})
+						cands = append(cands, expireCand{id, RuleRetention})
 					}
 					return true
 				}
 				m, dk, err := a.loadTx(tx, id)
 				clear(dk)
-				switch {
-				case err != nil:
+				if err != nil {
 					a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
-				case !p.graced(m.User):
-				case protected || m.Protected:
+					return true
+				}
+				if gs, ok := p.graceStart(m.User, m.retentionNS()); !ok || gs >= graceCut.UnixNano() {
+					return true
+				}
+				if protected || m.Protected {
 					res.Protected++
-				default:
-					cands = append(cands, cand{id, graceWhy})
+				} else {
+					cands = append(cands, expireCand{id, RuleSeatGrace})
 				}
 				return true
 			})
 			return nil
 		})
 		if err != nil {
-			return res, fmt.Errorf("archive: expire: %w", err)
+			return err
 		}
-		for len(cands) > 0 {
-			n := min(len(cands), expireBatch)
-			ids, whys := make([]ID, n), make([]string, n)
-			for i, c := range cands[:n] {
-				ids[i], whys[i] = c.id, c.why
-			}
-			done, prot, failed := a.purgeBatch(ctx, ids, whys)
-			for i, ok := range done {
-				if ok && whys[i] == retWhy {
-					res.Retention++
-				} else if ok {
-					res.Grace++
-				}
-			}
-			res.Protected += prot
-			res.Failed += failed
-			cands = cands[n:]
+		if len(cands) > 0 {
+			fn(cands)
 		}
 		if last == nil {
 			break
@@ -507,43 +572,81 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 
 	// The recycle bin, oldest first.
 	binCut := timeKey(now.AddDate(0, 0, -p.RecycleBinDays).UnixNano(), ID{})
-	binWhy := fmt.Sprintf("recycle bin: deleted more than %d days ago", p.RecycleBinDays)
+	after = nil
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
-		var ids []ID
-		_ = a.view(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketBin).Cursor()
-			for k, _ := c.First(); k != nil && len(ids) < expireBatch && bytes.Compare(k, binCut[:]) < 0; k, _ = c.Next() {
-				if len(k) == timeKeyLen {
-					ids = append(ids, ID(k[8:]))
+		var cands []expireCand
+		var last []byte
+		err := a.view(func(tx *bolt.Tx) error {
+			last, _ = ascBatch(tx, bucketBin, after, expireScan, func(k, _ []byte) bool {
+				if bytes.Compare(k, binCut[:]) >= 0 {
+					return false
 				}
-			}
+				if len(k) == timeKeyLen {
+					cands = append(cands, expireCand{ID(k[8:]), RuleRecycleBin})
+				}
+				return true
+			})
 			return nil
 		})
-		if len(ids) == 0 {
+		if err != nil {
+			return err
+		}
+		if len(cands) > 0 {
+			fn(cands)
+		}
+		if last == nil {
 			break
 		}
-		whys := make([]string, len(ids))
-		for i := range whys {
-			whys[i] = binWhy
-		}
-		done, prot, failed := a.purgeBatch(ctx, ids, whys)
-		n := 0
-		for _, ok := range done {
-			if ok {
-				n++
-			}
-		}
-		res.Bin += n
-		res.Protected += prot
-		res.Failed += failed
-		if n == 0 { // nothing more can go: do not spin
-			break
-		}
+		after = last
 	}
+	return nil
+}
 
+// Expire applies the lifecycle rules at the archive's clock: it purges
+// recordings whose retention base (when the appliance received them, see
+// SetRetentionBase) is before local midnight RetentionDays ago;
+// recordings whose owner has no recording seat or matches no user, when
+// both their retention base and the moment the owner lost the seat
+// (SeatLost) are before local midnight SeatGraceDays ago (fewer days when
+// retention is shorter); and recycle-bin entries binned more than
+// RecycleBinDays ago. Protected recordings and recordings still being
+// written stay. Each purge gets a tombstone and a "lifecycle.delete"
+// audit entry naming the recording and the rule, in the same transaction.
+// It is safe to run at any time and as often as wanted; the daemon runs it
+// at start and daily. The result is logged and kept for LastExpire.
+func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
+	p, err := a.Policy(ctx)
+	if err != nil {
+		return ExpireResult{}, fmt.Errorf("archive: expire: %w", err)
+	}
+	now := p.Now
+	res := ExpireResult{Ran: now.UTC()}
+	retCut, graceCut := p.cutoffs(now)
+	res.GraceCutoff = graceCut.UTC()
+	if !retCut.IsZero() {
+		res.RetentionCutoff = retCut.UTC()
+	}
+	whys := map[DeletionRule]string{
+		RuleRetention:  fmt.Sprintf("retention: received more than %d days ago", p.RetentionDays),
+		RuleSeatGrace:  fmt.Sprintf("seat grace: no recording seat for more than %d days", p.graceDays()),
+		RuleRecycleBin: fmt.Sprintf("recycle bin: deleted more than %d days ago", p.RecycleBinDays),
+	}
+	err = a.expireWalk(ctx, p, now, &res, func(cands []expireCand) {
+		for len(cands) > 0 {
+			n := min(len(cands), expireBatch)
+			a.purgeBatch(ctx, cands[:n], whys, &res)
+			cands = cands[n:]
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, fmt.Errorf("archive: expire: %w", err)
+	}
 	if b, err := json.Marshal(res); err == nil {
 		_ = a.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaLifecycle, b) })
 	}
@@ -552,23 +655,29 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 	return res, nil
 }
 
-// purgeBatch purges ids (tombstones by SystemActor with whys) in one
-// transaction. It reports which were purged, how many were protected and
-// how many failed.
-func (a *Archive) purgeBatch(ctx context.Context, ids []ID, whys []string) (done []bool, protected, failed int) {
-	notes := make([][]byte, len(ids))
-	for i := range ids {
-		notes[i], _ = json.Marshal(tombstoneNote{Who: SystemActor, Why: whys[i]})
+// purgeBatch purges cands in one transaction, each with a tombstone by
+// SystemActor and an audit entry saying why (whys by rule), and adds the
+// outcome to res.
+func (a *Archive) purgeBatch(ctx context.Context, cands []expireCand, whys map[DeletionRule]string, res *ExpireResult) {
+	notes, audits := make([][]byte, len(cands)), make([][]byte, len(cands))
+	for i, c := range cands {
+		notes[i], _ = json.Marshal(tombstoneNote{Who: SystemActor, Why: whys[c.rule]})
+		audits[i], _ = auditPlain(AuditEvent{Actor: SystemActor, Action: AuditLifecycleDelete, Target: c.id.String(),
+			OK: true, Detail: string(c.rule) + ": " + whys[c.rule]})
 	}
-	done = make([]bool, len(ids))
+	done := make([]bool, len(cands))
+	protected := 0
 	err := a.update(ctx, func(tx *bolt.Tx) error {
 		protected = 0
 		clear(done)
-		for i, id := range ids {
-			err := a.purgeTx(tx, id, notes[i])
+		for i, c := range cands {
+			err := a.purgeTx(tx, c.id, notes[i])
 			switch {
 			case err == nil:
 				done[i] = true
+				if err := a.appendAuditTx(tx, time.Time{}, audits[i]); err != nil {
+					return err
+				}
 			case errors.Is(err, ErrProtected):
 				protected++
 			case errors.Is(err, ErrNotFound):
@@ -579,16 +688,186 @@ func (a *Archive) purgeBatch(ctx context.Context, ids []ID, whys []string) (done
 		return nil
 	})
 	if err != nil {
-		a.log.Error("archive expire: purge failed", "recordings", len(ids), "err", err)
-		clear(done)
-		return done, 0, len(ids)
+		a.log.Error("archive expire: purge failed", "recordings", len(cands), "err", err)
+		res.Failed += len(cands)
+		return
 	}
+	res.Protected += protected
 	for i, ok := range done {
-		if ok {
-			a.log.Info("archive recording deleted", "id", ids[i].String(), "why", whys[i])
+		if !ok {
+			continue
 		}
+		c := cands[i]
+		switch c.rule {
+		case RuleRetention:
+			res.Retention++
+		case RuleSeatGrace:
+			res.Grace++
+		default:
+			res.Bin++
+		}
+		res.Deleted = append(res.Deleted, Expired{ID: c.id, Rule: c.rule})
+		a.log.Info("archive recording deleted", "id", c.id.String(), "why", whys[c.rule])
 	}
-	return done, protected, 0
+}
+
+// ExpirePreview is what a lifecycle run would do now under other
+// settings.
+type ExpirePreview struct {
+	// WouldDelete counts the recordings a run now would delete under the
+	// new settings and not under the current ones: what saving them
+	// deletes at the next run.
+	WouldDelete int `json:"wouldDelete"`
+	// Retention, Grace and Bin count everything a run now under the new
+	// settings would delete, by rule; Protected what a legal hold keeps.
+	Retention int `json:"retention"`
+	Grace     int `json:"grace"`
+	Bin       int `json:"bin"`
+	Protected int `json:"protected"`
+}
+
+// PreviewExpire tells, without changing anything, what a lifecycle run
+// at the archive's clock would delete under settings s, and how many of
+// those the current settings would keep. It walks the indexes as Expire
+// does (expireWalk).
+func (a *Archive) PreviewExpire(ctx context.Context, s Settings) (ExpirePreview, error) {
+	if err := s.Validate(); err != nil {
+		return ExpirePreview{}, err
+	}
+	cur, err := a.Policy(ctx)
+	if err != nil {
+		return ExpirePreview{}, fmt.Errorf("archive: preview expire: %w", err)
+	}
+	next, err := a.policyFor(ctx, s)
+	if err != nil {
+		return ExpirePreview{}, fmt.Errorf("archive: preview expire: %w", err)
+	}
+	now := cur.Now
+	before := map[ID]bool{}
+	var r0, r1 ExpireResult
+	if err := a.expireWalk(ctx, cur, now, &r0, func(c []expireCand) {
+		for _, x := range c {
+			before[x.id] = true
+		}
+	}); err != nil {
+		return ExpirePreview{}, fmt.Errorf("archive: preview expire: %w", err)
+	}
+	var out ExpirePreview
+	if err := a.expireWalk(ctx, next, now, &r1, func(c []expireCand) {
+		for _, x := range c {
+			switch x.rule {
+			case RuleRetention:
+				out.Retention++
+			case RuleSeatGrace:
+				out.Grace++
+			default:
+				out.Bin++
+			}
+			if !before[x.id] {
+				out.WouldDelete++
+			}
+		}
+	}); err != nil {
+		return ExpirePreview{}, fmt.Errorf("archive: preview expire: %w", err)
+	}
+	out.Protected = r1.Protected
+	return out, nil
+}
+
+// SetRetentionBase makes retention and the seat grace of a finished
+// recording count from t instead of from when the appliance received it:
+// for an import that keeps the call's own time. The zero time goes back
+// to Received. A recording in the recycle bin is ErrState.
+func (a *Archive) SetRetentionBase(ctx context.Context, id ID, t time.Time) error {
+	return a.changeMeta(ctx, "set retention base", id, func(tx *bolt.Tx, m *metaRecord) error {
+		if m.Binned != 0 {
+			return fmt.Errorf("in the recycle bin: %w", ErrState)
+		}
+		old := timeKey(m.retentionNS(), id)
+		m.RetentionBase = nsOf(t)
+		cur := timeKey(m.retentionNS(), id)
+		if old == cur {
+			return errUnchanged
+		}
+		if err := tx.Bucket(bucketByRetention).Delete(old[:]); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketByRetention).Put(cur[:], []byte{})
+	})
+}
+
+// migrateRetention brings an archive of an older schema to schema 4: it
+// indexes every recording outside the recycle bin by its retention base
+// (Received) in bucketByRetention and — since nobody recorded when
+// earlier seats were lost — records the migration's moment as the seat
+// loss of every owner the seat grace applies to, so the grace counts from
+// the upgrade, never from a call's time. One transaction; it runs in Open
+// before the committer starts.
+func (a *Archive) migrateRetention() error {
+	if a.storedSchema() >= schemaVersion {
+		return nil
+	}
+	now := nsOf(a.now())
+	n := 0
+	err := a.db.Update(func(tx *bolt.Tx) error {
+		seat := map[string]bool{}
+		err := tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
+			r, err := a.openUser(bytes.Clone(k), v)
+			if err != nil { // its owner's recordings get the grace from now
+				a.log.Error("archive schema 4: unreadable user record skipped", "err", err)
+				return nil
+			}
+			seat[strings.ToLower(r.Login)] = seat[strings.ToLower(r.Login)] || r.holdsSeat()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var keys [][timeKeyLen]byte
+		owners := map[string]bool{}
+		err = tx.Bucket(bucketRecs).ForEach(func(k, _ []byte) error {
+			if len(k) != len(ID{}) {
+				return nil
+			}
+			id := ID(k)
+			m, dk, err := a.loadTx(tx, id)
+			clear(dk)
+			if err != nil {
+				a.log.Error("archive schema 4: unreadable recording not indexed for retention", "id", id.String(), "err", err)
+				return nil
+			}
+			if m.Binned == 0 {
+				keys = append(keys, timeKey(m.retentionNS(), id))
+			}
+			if o := strings.ToLower(m.User); o != "" && !seat[o] {
+				owners[o] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(keys, func(x, y [timeKeyLen]byte) int { return bytes.Compare(x[:], y[:]) })
+		b := tx.Bucket(bucketByRetention)
+		for _, k := range keys {
+			if err := b.Put(k[:], []byte{}); err != nil {
+				return err
+			}
+		}
+		for o := range owners {
+			if err := a.seatLostTx(tx, o, now, false); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return tx.Bucket(bucketMeta).Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("archive: migrate to schema %d: %w", schemaVersion, err)
+	}
+	a.log.Info("archive migrated: retention counts from when each recording was received, the seat grace of owners without a seat from now",
+		"schema", schemaVersion, "recordings", n)
+	return nil
 }
 
 // LastExpire returns the result of the last Expire run, false when none

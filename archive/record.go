@@ -47,6 +47,9 @@ type Recording struct {
 	// (MayRead) until it is restored.
 	Binned   time.Time
 	BinnedBy string
+	// RetentionBase is the instant retention counts from: Received,
+	// unless an import kept the call's own time (SetRetentionBase).
+	RetentionBase time.Time
 }
 
 // Limits on caller-supplied metadata, so records stay small.
@@ -80,6 +83,8 @@ type metaRecord struct {
 	Protected bool   `json:"protected,omitempty"`
 	Binned    int64  `json:"binned,omitempty"`
 	BinnedBy  string `json:"binnedBy,omitempty"`
+	// RetentionBase is when retention starts counting (0: Received).
+	RetentionBase int64 `json:"retentionBase,omitempty"`
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -114,6 +119,15 @@ func (m *metaRecord) indexNS() int64 {
 	return m.Received
 }
 
+// retentionNS is the instant retention and the seat grace count from:
+// the appliance's own receive time unless an import set another.
+func (m *metaRecord) retentionNS() int64 {
+	if m.RetentionBase != 0 {
+		return m.RetentionBase
+	}
+	return m.Received
+}
+
 func nsOf(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -140,6 +154,7 @@ func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 		Parties:   slices.Clone(m.Parties),
 		Seal:      seal,
 		Protected: m.Protected, Binned: timeOf(m.Binned), BinnedBy: m.BinnedBy,
+		RetentionBase: timeOf(m.retentionNS()),
 	}
 	copy(r.OrigSHA256[:], m.OrigSHA256)
 	copy(r.MapSHA256[:], m.MapSHA256)

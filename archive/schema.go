@@ -21,9 +21,15 @@ import (
 // Schema 3 keeps data keys in the slot file PATH.dkeys, bucketDataKeys
 // holding slot references (slots.go); Open moves schema 2's inline keys
 // there and records schema 3.
+//
+// Schema 4 adds bucketByRetention (the lifecycle's index by the instant
+// retention counts from) and bucketSeatLost (when each login lost its
+// recording seat); Open builds both for a schema 3 archive
+// (migrateRetention in lifecycle.go) and records schema 4.
 const (
 	minSchema     = 2 // oldest layout this build reads
-	schemaVersion = 3 // layout this build writes
+	schemaSlots   = 3 // data keys in the slot file
+	schemaVersion = 4 // layout this build writes
 )
 
 // Buckets. Every bucket the archive uses is declared here and created in one
@@ -99,6 +105,16 @@ var (
 	// bucketBin: time key of the moment it was binned (as bucketByTime)
 	// → "": the recycle bin, oldest first for expiry (lifecycle.go).
 	bucketBin = []byte("bin")
+	// bucketByRetention: time key (as bucketByTime) of the instant
+	// retention counts from — Received, or the base an import kept — →
+	// "", for every recording in bucketByTime: Expire walks it oldest
+	// first (lifecycle.go).
+	bucketByRetention = []byte("byretention")
+	// bucketSeatLost: HMAC-SHA256(index key, "seat\0" ‖ lower(login)) →
+	// int64 BE unix ns: when the login lost its recording seat (user
+	// deleted, seat or role taken away), by the archive's clock; removed
+	// when the seat is given back. The seat grace counts from it.
+	bucketSeatLost = []byte("seatlost")
 )
 
 var allBuckets = [][]byte{
@@ -106,6 +122,7 @@ var allBuckets = [][]byte{
 	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers, bucketByOrig,
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
 	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
+	bucketByRetention, bucketSeatLost,
 }
 
 // Keys inside bucketMeta.

@@ -406,7 +406,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // deleteIndexSuffix removes the time, call, who, bin and hold entries of id by
 // scanning, for a recording whose metadata cannot be read.
 func deleteIndexSuffix(tx *bolt.Tx, id ID) error {
-	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketBin, bucketProtected} {
+	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketBin, bucketProtected, bucketByRetention} {
 		b := tx.Bucket(name)
 		var keys [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

@@ -312,7 +312,7 @@ func (a *Archive) openSlotsFor() error {
 		return err
 	}
 	a.slots = s
-	if inline > 0 || a.storedSchema() < schemaVersion {
+	if inline > 0 || a.storedSchema() < schemaSlots {
 		if err := a.moveKeysToSlots(); err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func (a *Archive) storedSchema() uint64 {
 }
 
 // moveKeysToSlots moves schema 2's inline data keys into slots and records
-// schema 3, in one transaction.
+// schema 3 (schemaSlots), in one transaction.
 func (a *Archive) moveKeysToSlots() error {
 	return a.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDataKeys)
@@ -366,7 +366,7 @@ func (a *Archive) moveKeysToSlots() error {
 		if err := a.slots.sync(); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+		return tx.Bucket(bucketMeta).Put(metaSchema, binary.BigEndian.AppendUint64(nil, schemaSlots))
 	})
 }
 

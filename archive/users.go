@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -260,6 +261,9 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 				r.PW = old.PW
 			}
 		}
+		if err := a.seatChangeTx(tx, old, r, now); err != nil {
+			return err
+		}
 		plain, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -284,6 +288,9 @@ func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 			return ErrNotFound
 		}
 		if err := a.deleteUserSecrets(tx, login); err != nil {
+			return err
+		}
+		if err := a.seatLostTx(tx, login, nsOf(a.now()), false); err != nil {
 			return err
 		}
 		return b.Delete(k)
@@ -336,4 +343,56 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 	}
 	slices.SortFunc(out, func(x, y User) int { return cmp.Compare(x.Login, y.Login) })
 	return out, nil
+}
+
+// holdsSeat reports whether the user record holds a recording seat as the
+// lifecycle counts it (ingest logins never do).
+func (r *userRecord) holdsSeat() bool { return r != nil && r.Seat && r.Role != RoleIngest }
+
+// seatKey is a login's key in bucketSeatLost (case-folded like the
+// owner names Expire matches to users).
+func (a *Archive) seatKey(login string) []byte {
+	h := keyedHash(a.keys.index, "seat", strings.ToLower(login))
+	return h[:]
+}
+
+// seatChangeTx records, when a user is stored as cur over old (nil: new),
+// the moment the login lost its recording seat, and clears it when the
+// seat is given (back).
+func (a *Archive) seatChangeTx(tx *bolt.Tx, old, cur *userRecord, now int64) error {
+	switch {
+	case cur.holdsSeat():
+		return tx.Bucket(bucketSeatLost).Delete(a.seatKey(cur.Login))
+	case old.holdsSeat():
+		return a.seatLostTx(tx, cur.Login, now, true)
+	}
+	return nil
+}
+
+// seatLostTx records that login lost its seat at now; an earlier record
+// is kept unless replace.
+func (a *Archive) seatLostTx(tx *bolt.Tx, login string, now int64, replace bool) error {
+	b, k := tx.Bucket(bucketSeatLost), a.seatKey(login)
+	if !replace && b.Get(k) != nil {
+		return nil
+	}
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(now)))
+}
+
+// SeatLost returns when login (case-folded) lost its recording seat by
+// the archive's clock — deleted, or its seat or role taken away — and
+// false when no loss is recorded (it holds a seat, or never held one).
+func (a *Archive) SeatLost(ctx context.Context, login string) (time.Time, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, false, err
+	}
+	var v []byte
+	err := a.view(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bucketSeatLost).Get(a.seatKey(login)))
+		return nil
+	})
+	if err != nil || len(v) != 8 {
+		return time.Time{}, false, err
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), true, nil
 }

@@ -132,7 +132,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	}
 	wrapped := a.wrapDataKey(id, dk)
 	var slot uint64 // taken by the first run of the transaction
-	tk := timeKey(m.indexNS(), id)
+	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
 	var ck []byte
 	if nr.CallGUID != "" {
 		ck = a.callKey(nr.CallGUID, id)
@@ -152,6 +152,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 			{bucketDataKeys, id[:], slotRef(slot)},
 			{bucketRecs, id[:], box},
 			{bucketByTime, tk[:], []byte{}},
+			{bucketByRetention, rk[:], []byte{}},
 			{bucketUnfinished, id[:], []byte{}},
 		}
 		if ck != nil {

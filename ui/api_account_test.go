@@ -45,7 +45,12 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
-	arc := archive.OpenTestOptions(t, archive.Options{Now: newTestClock(testNow).Now})
+	return newAPIEnvOn(t, archive.OpenTestOptions(t, archive.Options{Now: newTestClock(testNow).Now}))
+}
+
+// newAPIEnvOn is newAPIEnv over arc (for example on a test clock).
+func newAPIEnvOn(t *testing.T, arc *archive.Archive) *apiEnv {
+	t.Helper()
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada", Role: archive.RoleAdmin},

@@ -398,7 +398,8 @@ func TestAPIUserLifecycleFields(t *testing.T) {
 // TestAPIDeletionDates: the recording JSON shows when the lifecycle job
 // removes a recording, and nothing when no rule will.
 func TestAPIDeletionDates(t *testing.T) {
-	e := newAPIEnv(t)
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	e := newAPIEnvOn(t, archive.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
 	ctx := context.Background()
 	start := time.Date(2026, 11, 20, 23, 30, 0, 0, time.UTC) // 2026-11-21 in Riga
 	withSeat := e.addRec("carol", start)
@@ -423,7 +424,10 @@ func TestAPIDeletionDates(t *testing.T) {
 		}
 	}
 	// Retention shorter than the grace, in the settings' time zone.
-	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 10, "timeZone": "Europe/Riga"}`, 200)
+	// It deletes carol's recording received on 2026-01-02, which her seat
+	// keeps today: the change is refused until it is confirmed.
+	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 10, "timeZone": "Europe/Riga"}`, 409, `"wouldDelete": 1`)
+	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 10, "timeZone": "Europe/Riga", "confirmDeletion": 1}`, 200)
 	for _, rec := range []*archive.Recording{withSeat, noSeat, nobody} {
 		if got := date("admin", rec); got != "2026-12-02T00:00:00+02:00" {
 			t.Errorf("%s: deletion date %q", rec.User, got)

@@ -30,6 +30,7 @@ func (a *API) accountRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/settings", a.wrap(a.settingsShow))
 	mux.Handle("PATCH /api/v1/settings", a.wrap(a.settingsPatch))
 	mux.Handle("POST /api/v1/settings/key", a.wrap(a.settingsKey))
+	mux.Handle("POST /api/v1/settings/preview", a.wrap(a.settingsPreview))
 }
 
 // startsAtZero reports a request for a resource's start: no Range, or a

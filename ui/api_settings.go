@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -35,6 +36,10 @@ type apiSettingsPatch struct {
 	// RetentionDays: 0..11000 (0: off); RecycleBinDays: 1..11000.
 	RetentionDays  *int `json:"retentionDays"`
 	RecycleBinDays *int `json:"recycleBinDays"`
+	// ConfirmDeletion confirms a change after which the next lifecycle
+	// run deletes recordings the current settings keep: it must be at
+	// least wouldDelete (the count a 409 answer or the preview gave).
+	ConfirmDeletion int `json:"confirmDeletion"`
 }
 
 func (a *API) settingsJSON(r *http.Request, s archive.Settings) apiSettings {
@@ -76,6 +81,7 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 	if err != nil {
 		return err
 	}
+	old := s
 	var changed []string
 	if p.PBXName != nil {
 		s.PBXName = strings.TrimSpace(*p.PBXName)
@@ -118,11 +124,58 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 	if err := s.Validate(); err != nil {
 		return invalid(err, "timeZone must be an IANA time zone name such as Europe/Berlin or UTC")
 	}
+	pv, err := lifecycleChange(ctx, a.arc, old, s)
+	if err != nil {
+		return err
+	}
+	if pv.WouldDelete > p.ConfirmDeletion {
+		writeJSON(w, http.StatusConflict, map[string]any{
+			"error":       deletionWarning(pv.WouldDelete) + ` Send the change again with "confirmDeletion": ` + strconv.Itoa(pv.WouldDelete) + " to save it.",
+			"wouldDelete": pv.WouldDelete,
+		})
+		return nil
+	}
+	if pv.WouldDelete > 0 {
+		changed = append(changed, fmt.Sprintf("confirmed: the next lifecycle run deletes %d more recordings", pv.WouldDelete))
+	}
 	if err := a.arc.PutSettings(ctx, s); err != nil {
 		return invalid(err, "settings refused")
 	}
 	a.auditChange(r, u, "settings.change", "settings", strings.Join(changed, ", "))
 	writeJSON(w, http.StatusOK, a.settingsJSON(r, s))
+	return nil
+}
+
+// settingsPreview is POST /api/v1/settings/preview: what the next
+// lifecycle run would delete if the settings patch in the body were saved
+// (the lifecycle run's own rules, archive.PreviewExpire). Nothing changes.
+func (a *API) settingsPreview(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	if err := requireAdmin(u); err != nil {
+		return err
+	}
+	var p apiSettingsPatch
+	if err := decodeJSON(w, r, apiMaxBody, &p); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	s, err := a.arc.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if p.TimeZone != nil {
+		s.TimeZone = strings.TrimSpace(*p.TimeZone)
+	}
+	if _, err := patchLifecycle(&s, &p); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return invalid(err, "timeZone must be an IANA time zone name such as Europe/Berlin or UTC")
+	}
+	pv, err := a.arc.PreviewExpire(ctx, s)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pv)
 	return nil
 }
 

@@ -39,23 +39,24 @@ func runDay(t time.Time, loc *time.Location) time.Time {
 func deletionWhy(p *archive.Policy, rule archive.DeletionRule) string {
 	switch rule {
 	case archive.RuleRecycleBin:
-		return "recycle bin"
+		return fmt.Sprintf("recycle bin %d days", p.RecycleBinDays)
 	case archive.RuleRetention:
-		return fmt.Sprintf("retention period of %d days", p.RetentionDays)
+		return fmt.Sprintf("retention %d days", p.RetentionDays)
 	}
 	return "the owner has no recording seat"
 }
 
-// deletionText is rec's deletion day as shown ("" when none), its ISO
-// form and the rule.
-func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why string) {
+// deletionText is rec's automatic deletion day as shown ("" when none),
+// its ISO form, the rule, and whether it is due: the next daily run
+// deletes it (the day is today; never a day in the past).
+func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why string, due bool) {
 	d := deletionDate(p, rec)
 	if d.IsZero() {
-		return "", "", ""
+		return "", "", "", false
 	}
 	_, rule := p.Deletion(rec)
 	rd := runDay(d, p.Loc)
-	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rule)
+	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rule), p.Due(d)
 }
 
 // lifeView is the lifecycle part of the recording page.
@@ -69,6 +70,7 @@ type lifeView struct {
 	NoDelete                 string // why the viewer, who could delete, cannot now
 	Deletion, DeletionISO    string // the day the lifecycle job removes it
 	DeletionWhy              string
+	DeletionDue              bool // at the next daily run
 }
 
 // lifecycleView fills the recording page's lifecycle part for the viewer.
@@ -86,7 +88,7 @@ func (u *UI) lifecycleView(ctx context.Context, rc *reqCtx, rec *archive.Recordi
 		v.NoDelete = lr.page
 	}
 	if p := lifecyclePolicy(ctx, u.arc, u.log); p != nil {
-		v.Deletion, v.DeletionISO, v.DeletionWhy = deletionText(p, rec)
+		v.Deletion, v.DeletionISO, v.DeletionWhy, v.DeletionDue = deletionText(p, rec)
 	}
 	return v
 }
@@ -103,7 +105,7 @@ func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
 		}
 	}
 	if firstRec != nil {
-		row.Deletion, row.DeletionISO, row.DeletionWhy = deletionText(p, firstRec)
+		row.Deletion, row.DeletionISO, row.DeletionWhy, row.DeletionDue = deletionText(p, firstRec)
 	}
 }
 
@@ -175,6 +177,7 @@ type binRow struct {
 	Binned, BinnedISO     string
 	BinnedBy              string
 	Purge, PurgeISO       string
+	PurgeDue              bool // at the next daily run
 	RestoreURL, PurgeURL  string
 	StateLabel            string
 	DirLabel, Description string
@@ -221,7 +224,7 @@ func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 			StateLabel: lr.StateLabel, DirLabel: lr.DirLabel,
 		}
 		if pol != nil {
-			row.Purge, row.PurgeISO, _ = deletionText(pol, rec)
+			row.Purge, row.PurgeISO, _, row.PurgeDue = deletionText(pol, rec)
 		}
 		row.Description = "the call of " + row.When + " with " + row.With
 		p.Rows = append(p.Rows, row)
@@ -318,13 +321,27 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 	case errB != nil || !validRecycleBinDays(bin):
 		msg = fmt.Sprintf("Recycle bin: enter a whole number of days from 1 to %d.", archive.MaxRetentionDays)
 	}
+	var pv archive.ExpirePreview
+	code := http.StatusBadRequest
 	if msg == "" {
 		s.RetentionDays, s.RecycleBinDays = ret, bin
-		if err := u.arc.PutSettings(r.Context(), s); err != nil {
-			if !errors.Is(err, archive.ErrInvalid) {
-				return err
-			}
+		var err error
+		if pv, err = lifecycleChange(r.Context(), u.arc, old, s); err != nil && !errors.Is(err, archive.ErrInvalid) {
+			return err
+		}
+		confirmed, _ := strconv.Atoi(f.Get("confirmDeletion"))
+		switch {
+		case err != nil:
 			msg = "The settings could not be saved: they are not valid."
+		case pv.WouldDelete > confirmed:
+			msg, code = deletionWarning(pv.WouldDelete)+" Check the numbers and save again to confirm.", http.StatusConflict
+		default:
+			if err := u.arc.PutSettings(r.Context(), s); err != nil {
+				if !errors.Is(err, archive.ErrInvalid) {
+					return err
+				}
+				msg = "The settings could not be saved: they are not valid."
+			}
 		}
 	}
 	if msg != "" {
@@ -334,12 +351,38 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 		}
 		p.RetentionDays, p.RecycleBinDays = f.Get("retentionDays"), f.Get("recycleBinDays")
 		p.LifecycleError = msg
-		u.render(w, r, http.StatusBadRequest, "settings.html", p)
+		if code == http.StatusConflict {
+			p.LifecycleConfirm = pv.WouldDelete
+		}
+		u.render(w, r, code, "settings.html", p)
 		return nil
 	}
-	u.audit(r, rc, "settings.change", "settings", true, lifecycleDetail(old, s))
+	detail := lifecycleDetail(old, s)
+	if pv.WouldDelete > 0 {
+		detail += fmt.Sprintf("; confirmed: the next lifecycle run deletes %d more recordings", pv.WouldDelete)
+	}
+	u.audit(r, rc, "settings.change", "settings", true, detail)
 	redirect(w, r, "/admin/settings?saved=lifecycle")
 	return nil
+}
+
+// lifecycleChange tells what saving settings next over old deletes: the
+// recordings the next lifecycle run would delete under next and not under
+// old (archive.PreviewExpire, the run's own rules). Nothing to count when
+// no lifecycle setting changes.
+func lifecycleChange(ctx context.Context, arc *archive.Archive, old, next archive.Settings) (archive.ExpirePreview, error) {
+	if old.RetentionDays == next.RetentionDays && old.RecycleBinDays == next.RecycleBinDays && old.TimeZone == next.TimeZone {
+		return archive.ExpirePreview{}, nil
+	}
+	return arc.PreviewExpire(ctx, next)
+}
+
+// deletionWarning says what saving deletes.
+func deletionWarning(n int) string {
+	if n == 1 {
+		return "With these settings the next daily lifecycle run deletes 1 recording that the current settings keep."
+	}
+	return fmt.Sprintf("With these settings the next daily lifecycle run deletes %d recordings that the current settings keep.", n)
 }
 
 // lifecycleDetail names the lifecycle settings that changed, for the

@@ -63,8 +63,8 @@ func TestLifecycleTemplates(t *testing.T) {
 		want, not []string
 	}{
 		2: {[]string{"Protected (legal hold).", "Lift legal hold", "/recordings/abc/unprotect", refusedProtected.page},
-			[]string{"/recordings/abc/delete", "Deleted automatically"}},
-		3: {[]string{"Protect (legal hold)", "Move to the recycle bin", "Deleted automatically on", "2026-12-21", "&lt;script&gt;"},
+			[]string{"/recordings/abc/delete", "To be deleted automatically"}},
+		3: {[]string{"Protect (legal hold)", "Move to the recycle bin", "To be deleted automatically on", "2026-12-21", "&lt;script&gt;"},
 			[]string{"Delete permanently", "Lift legal hold"}},
 		4: {[]string{"Delete permanently", "cannot be restored", "Not deleted automatically."},
 			[]string{"Move to the recycle bin", "/recordings/abc/protect"}},
@@ -142,13 +142,13 @@ func testLifecyclePages(t *testing.T, year int) {
 
 	// alice holds no seat: her recording goes 30 days after the call's day.
 	resp, body := alice.get(pageA)
-	must(t, resp, body, 200, "Deleted automatically on", y+"-12-21", "the owner has no recording seat",
+	must(t, resp, body, 200, "To be deleted automatically on", y+"-12-21", "the owner has no recording seat",
 		"Move to the recycle bin", `action="`+pageA+`/delete"`)
 	if strings.Contains(body, "Protect (legal hold)") {
 		t.Fatal("alice may protect without the right")
 	}
 	resp, body = alice.get("/")
-	must(t, resp, body, 200, "deleted on", y+"-12-21", `href="/recyclebin"`)
+	must(t, resp, body, 200, "to be deleted on", y+"-12-21", `href="/recyclebin"`)
 
 	// Settings: retention and recycle-bin days, checked.
 	resp, body = admin.get("/admin/settings")
@@ -169,9 +169,9 @@ func testLifecyclePages(t *testing.T, year int) {
 		}
 	}
 	for _, ok := range []url.Values{
-		{"retentionDays": {"0"}, "recycleBinDays": {"1"}},
-		{"retentionDays": {"11000"}, "recycleBinDays": {"11000"}},
-		{"retentionDays": {" 10 "}, "recycleBinDays": {"7"}},
+		{"retentionDays": {"0"}, "recycleBinDays": {"1"}, "confirmDeletion": {"1000"}},
+		{"retentionDays": {"11000"}, "recycleBinDays": {"11000"}, "confirmDeletion": {"1000"}},
+		{"retentionDays": {" 10 "}, "recycleBinDays": {"7"}, "confirmDeletion": {"1000"}},
 	} {
 		if resp, body := admin.post("/admin/settings/lifecycle", ok); resp.StatusCode != 303 {
 			t.Fatalf("%v: %d\n%s", ok, resp.StatusCode, body)
@@ -186,7 +186,7 @@ func testLifecyclePages(t *testing.T, year int) {
 		t.Fatalf("alice changes the retention: %d", resp.StatusCode)
 	}
 	resp, body = alice.get(pageA)
-	must(t, resp, body, 200, y+"-12-01", "retention period of 10 days")
+	must(t, resp, body, 200, y+"-12-01", "retention 10 days")
 
 	// The last run shows on the settings page.
 	if _, err := tu.arc.Expire(ctx); err != nil {
@@ -210,7 +210,7 @@ func testLifecyclePages(t *testing.T, year int) {
 	}
 	resp, body = alice.get(pageA)
 	must(t, resp, body, 200, "Protected (legal hold).", refusedProtected.page[:30], "protected")
-	if strings.Contains(body, `action="`+pageA+`/delete"`) || strings.Contains(body, "Deleted automatically") {
+	if strings.Contains(body, `action="`+pageA+`/delete"`) || strings.Contains(body, "To be deleted automatically") {
 		t.Fatal("a protected recording offers a delete or has a deletion date")
 	}
 	resp, body = alice.post(pageA+"/delete", url.Values{})

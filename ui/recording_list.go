@@ -30,6 +30,7 @@ type listRow struct {
 	// lifecycle job removes (a segment of) the call (lifecycle.go).
 	Protected                          bool
 	Deletion, DeletionISO, DeletionWhy string
+	DeletionDue                        bool // at the next daily run
 }
 
 type listPage struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,12 @@ type settingsPage struct {
 	MaxDays, SeatGraceDays        int
 	LastRun                       *lastRunView
 	LifecycleError                string
+	// LifecycleConfirm, when not 0, is how many recordings the typed
+	// settings delete at the next run: saving again confirms it.
+	LifecycleConfirm int
+	// SettingsConfirm is LifecycleConfirm for the appliance form (its
+	// time zone moves the lifecycle's midnight).
+	SettingsConfirm int
 }
 
 // subsystemLabel names a trace subsystem for people: "call_information"
@@ -173,6 +180,20 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || strings.EqualFold(s.TimeZone, "Local") {
 		return fail("Unknown time zone: use a name like Europe/Berlin or UTC.")
+	}
+	pv, err := lifecycleChange(r.Context(), u.arc, old, s)
+	if err != nil && !errors.Is(err, archive.ErrInvalid) {
+		return err
+	}
+	if confirmed, _ := strconv.Atoi(f.Get("confirmDeletion")); err == nil && pv.WouldDelete > confirmed {
+		p, err := u.settingsPage(r, rc, s)
+		if err != nil {
+			return err
+		}
+		p.SettingsError = deletionWarning(pv.WouldDelete) + " Check the time zone and save again to confirm."
+		p.SettingsConfirm = pv.WouldDelete
+		u.render(w, r, http.StatusConflict, "settings.html", p)
+		return nil
 	}
 	if err := u.arc.PutSettings(r.Context(), s); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {

@@ -71,12 +71,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	co.flags(fset, "ingest")
 	fset.StringVar(&so.data, "data", "", "data directory of a stopped daemon (instead of --url)")
 	fset.StringVar(&so.keyFile, "key-file", "", "archive key file (with --data)")
+	keepCallTime := fset.Bool("keep-call-time", false, "with --data: count retention and the seat grace from each call's own time instead of from the import (recordings past them are deleted at the daemon's next start)")
 	paths, err := parseInterspersed(fset, args)
 	if err != nil {
 		return err
 	}
 	if len(paths) == 0 {
-		fmt.Fprintln(stderr, "usage: callvault import [--url URL --user ingest --password-file FILE | --data DIR] [--config FILE] PATH...")
+		fmt.Fprintln(stderr, "usage: callvault import [--url URL --user ingest --password-file FILE | --data DIR [--keep-call-time]] [--config FILE] PATH...")
 		return errors.New("import: no files or folders given")
 	}
 	so.config = co.config
@@ -89,7 +90,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("import: %w", err)
 	}
 	var imp importer
+	var local *localImporter
 	if co.url != "" {
+		if *keepCallTime {
+			return errors.New("import: --keep-call-time needs --data (the data directory of a stopped daemon)")
+		}
 		c, err := co.client(&cfg)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
@@ -111,13 +116,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := rec.Recover(ctx); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		imp = &localImporter{arc: arc, rec: rec}
+		local = &localImporter{arc: arc, rec: rec}
+		if *keepCallTime {
+			if local.policy, err = arc.Policy(ctx); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			fmt.Fprintln(stdout, keepCallTimeNotice(local.policy))
+		}
+		imp = local
 	}
 	p := newProgress(stderr, len(files), total)
 	res := importFiles(ctx, imp, files, p)
 	p.finish()
 	fmt.Fprintf(stdout, "import: %d imported, %d already there, %d failed, %d not captures, of %d files (%s)\n",
 		res.imported, res.skipped, res.failed, res.refused, len(files), humanBytes(total))
+	if local != nil && local.policy != nil {
+		fmt.Fprintf(stdout, "import: %d of the imported recordings are past their retention or seat grace by their call time: the next lifecycle run (at the daemon's start) deletes them\n", local.due)
+	}
 	if res.failed > 0 {
 		return fmt.Errorf("import: %d files failed (listed above); run the same command again to retry them", res.failed)
 	}
@@ -276,6 +291,23 @@ func storedHash(path string) ([32]byte, error) {
 type localImporter struct {
 	arc *archive.Archive
 	rec *recorder.Recorder
+	// policy, with --keep-call-time: retention counts from each call's
+	// time; due counts the recordings the next lifecycle run deletes.
+	policy *archive.Policy
+	due    int
+}
+
+// keepCallTimeNotice says, before an import with --keep-call-time, what
+// the current settings delete.
+func keepCallTimeNotice(p *archive.Policy) string {
+	msg := "import: --keep-call-time: retention and the seat grace count from each call's own time"
+	if p.RetentionDays > 0 {
+		cut := p.Today().AddDate(0, 0, -p.RetentionDays)
+		msg += fmt.Sprintf("; with retention %d days, calls before %s are deleted at the next lifecycle run (the daemon's start)",
+			p.RetentionDays, cut.Format(time.DateOnly))
+	}
+	grace := p.Today().AddDate(0, 0, -archive.SeatGraceDays)
+	return msg + fmt.Sprintf("; calls before %s of users without a recording seat or of names no user has are deleted then too", grace.Format(time.DateOnly))
 }
 
 func (l *localImporter) has(ctx context.Context, sum [32]byte) (bool, error) {
@@ -291,7 +323,30 @@ func (l *localImporter) put(ctx context.Context, name string, body io.Reader, _ 
 	if err != nil {
 		return "", err
 	}
+	if l.policy == nil || rec.StartTime.IsZero() {
+		return string(rec.State), nil
+	}
+	if err := l.arc.SetRetentionBase(ctx, rec.ID, rec.StartTime); err != nil {
+		return "", err
+	}
+	rec.RetentionBase = rec.StartTime
+	d, rule := l.policy.Deletion(rec)
+	switch {
+	case l.policy.Due(d):
+		l.due++
+		return fmt.Sprintf("%s; deleted at the next lifecycle run (%s, call of %s)", rec.State, ruleWords(l.policy, rule), rec.StartTime.Format(time.DateOnly)), nil
+	case !d.IsZero():
+		return fmt.Sprintf("%s; to be deleted automatically on %s (%s)", rec.State, d.Format(time.DateOnly), ruleWords(l.policy, rule)), nil
+	}
 	return string(rec.State), nil
+}
+
+// ruleWords names a lifecycle rule for the import's output.
+func ruleWords(p *archive.Policy, rule archive.DeletionRule) string {
+	if rule == archive.RuleRetention {
+		return fmt.Sprintf("retention %d days", p.RetentionDays)
+	}
+	return "no recording seat"
 }
 
 type remoteImporter struct {

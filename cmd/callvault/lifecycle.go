@@ -13,8 +13,9 @@ import (
 // the recycle bin's expiry) at start and then daily at runHour:runMinute
 // local time, in the time zone of the appliance settings (read again for
 // every run, so a changed zone applies from the next day). Each run is
-// logged and recorded in the audit log; a run that fails is tried again
-// an hour later.
+// logged and recorded in the audit log ("lifecycle.run" with the counts;
+// Expire writes a "lifecycle.delete" entry naming each recording it
+// deletes); a run that fails is tried again an hour later.
 
 const (
 	runHour, runMinute = 0, 5

@@ -47,7 +47,7 @@ commands:
   backup   snapshot the archive through the running daemon (callvault backup --out FILE [--url URL])
   restore  put a backup in place, daemon stopped (callvault restore --in FILE [--data DIR])
   compact  shrink the archive file, daemon stopped (callvault compact [--data DIR])
-  import   load pcap files and folders, resumable (callvault import [--url URL | --data DIR] PATH...)
+  import   load pcap files and folders, resumable (callvault import [--url URL | --data DIR [--keep-call-time]] PATH...)
   version  print the version
 `
 
