@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -338,7 +339,7 @@ func TestChangePassword(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change: %d", resp.StatusCode)
 	}
-	if _, err := tu.arc.Authenticate(context.Background(), "alice", "new-password-123"); err != nil {
+	if _, err := tu.arc.Authenticate(context.Background(), netip.IPv6Loopback(), "alice", "new-password-123"); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
 	if resp, _ := c.get("/account"); resp.StatusCode != 200 {
@@ -375,7 +376,7 @@ func TestTokens(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
-	if _, err := tu.arc.AuthenticateToken(context.Background(), token); err == nil {
+	if _, err := tu.arc.AuthenticateToken(context.Background(), netip.IPv6Loopback(), token); err == nil {
 		t.Fatal("revoked token still works")
 	}
 }
