@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestComputePeaks(t *testing.T) {
