@@ -31,6 +31,9 @@ type serveOptions struct {
 	ready func(addr string)
 	// lifecycleRan, when set, receives each lifecycle run's result.
 	lifecycleRan func(archive.ExpireResult)
+	// now, when set, is the archive's clock (tests advance it past the
+	// guessing limit's waits).
+	now func() time.Time
 }
 
 // apply lets the flags override the file.
@@ -78,7 +81,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		namePattern = regexp.MustCompile(cfg.Ingest.NamePattern) // validated
 	}
 	m := newMetrics()
-	arc, err := openArchiveWith(&cfg, log, m.onCommit)
+	arc, err := openArchiveWith(&cfg, log, m.onCommit, o.now)
 	if err != nil {
 		return err
 	}
@@ -202,17 +205,17 @@ func notify(log *slog.Logger, state string) {
 }
 
 func openArchive(cfg *Config, log *slog.Logger) (*archive.Archive, error) {
-	return openArchiveWith(cfg, log, nil)
+	return openArchiveWith(cfg, log, nil, nil)
 }
 
 // openArchiveWith opens the configured archive; onCommit (may be nil)
 // receives every group commit.
-func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, time.Duration)) (*archive.Archive, error) {
+func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, time.Duration), now func() time.Time) (*archive.Archive, error) {
 	pass, err := cfg.passphrase()
 	if err != nil {
 		return nil, err
 	}
-	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit}
+	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit, Now: now}
 	if pass == nil {
 		opt.KeyFile = cfg.keyFile()
 	}
