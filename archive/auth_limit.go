@@ -24,8 +24,8 @@ import (
 //     the user is known to log in from.
 //
 // Past a rule's free failures each failure doubles the wait before the next
-// attempt, up to the rule's longest wait, and failures are forgotten one per
-// leak period of quiet. A waiting attempt is refused before any password
+// attempt, up to the rule's longest wait, and one failure is forgotten per
+// leak period. A waiting attempt is refused before any password
 // work (no argon2, no cache lookup), with the same answer whether or not
 // the login exists. A success forgets the login's failures from that
 // source. Tables are bounded; the entries whose wait ends first are dropped
