@@ -45,7 +45,6 @@ type guessPolicy struct {
 	source      limitRule // one source, all logins
 	login       limitRule // one login, from sources where it never succeeded
 	entries     int       // bound of each table
-	known       int       // sources remembered per login where it succeeded
 }
 
 func defaultGuessPolicy() guessPolicy {
@@ -54,7 +53,6 @@ func defaultGuessPolicy() guessPolicy {
 		source:      limitRule{free: 20, base: time.Second, max: time.Hour, leak: 5 * time.Minute},
 		login:       limitRule{free: 20, base: time.Second, max: 5 * time.Minute, leak: 5 * time.Minute},
 		entries:     10000,
-		known:       8,
 	}
 }
 
@@ -172,12 +170,6 @@ type loginSource struct {
 	src   netip.Prefix
 }
 
-// knownSources are the sources a login last succeeded from, newest first.
-type knownSources struct {
-	srcs []netip.Prefix
-	at   time.Time
-}
-
 // guessLimiter holds the counts. It is safe for concurrent use.
 type guessLimiter struct {
 	p   guessPolicy
@@ -187,7 +179,7 @@ type guessLimiter struct {
 	loginSource guessTable[loginSource]
 	source      guessTable[netip.Prefix]
 	login       guessTable[string]
-	known       map[string]*knownSources
+	known       map[loginSource]time.Time // where each login succeeded, and when last
 }
 
 func newGuessLimiter(p guessPolicy, log *slog.Logger) *guessLimiter {
@@ -196,7 +188,7 @@ func newGuessLimiter(p guessPolicy, log *slog.Logger) *guessLimiter {
 		loginSource: newGuessTable[loginSource](p.loginSource),
 		source:      newGuessTable[netip.Prefix](p.source),
 		login:       newGuessTable[string](p.login),
-		known:       map[string]*knownSources{},
+		known:       map[loginSource]time.Time{},
 	}
 }
 
@@ -238,8 +230,8 @@ func newAttempt(from netip.Addr, login string) attempt {
 }
 
 func (l *guessLimiter) knownLocked(login string, src netip.Prefix) bool {
-	k := l.known[login]
-	return k != nil && slices.Contains(k.srcs, src)
+	_, ok := l.known[loginSource{login, src}]
+	return ok
 }
 
 // waitLocked returns how long at must wait, logging the first refusal of
@@ -334,36 +326,26 @@ func (l *guessLimiter) succeed(now time.Time, at *attempt) {
 	if at.counted {
 		l.undoLocked(now, at)
 	}
-	delete(l.loginSource.m, loginSource{at.login, at.src})
-	k := l.known[at.login]
-	if k == nil {
-		if len(l.known) >= l.p.entries {
-			l.pruneKnownLocked()
-		}
-		k = &knownSources{}
-		l.known[at.login] = k
+	k := loginSource{at.login, at.src}
+	delete(l.loginSource.m, k)
+	if _, ok := l.known[k]; !ok && len(l.known) >= l.p.entries {
+		l.pruneKnownLocked()
 	}
-	k.at = now
-	if i := slices.Index(k.srcs, at.src); i >= 0 {
-		k.srcs = slices.Delete(k.srcs, i, i+1)
-	}
-	k.srcs = slices.Insert(k.srcs, 0, at.src)
-	if len(k.srcs) > l.p.known {
-		k.srcs = k.srcs[:l.p.known]
-	}
+	l.known[k] = now
 }
 
-// pruneKnownLocked drops the quarter of logins that succeeded longest ago.
+// pruneKnownLocked forgets the quarter of known sources that succeeded
+// longest ago.
 func (l *guessLimiter) pruneKnownLocked() {
 	ats := make([]time.Time, 0, len(l.known))
-	for _, k := range l.known {
-		ats = append(ats, k.at)
+	for _, at := range l.known {
+		ats = append(ats, at)
 	}
 	slices.SortFunc(ats, time.Time.Compare)
 	cut := ats[len(ats)/4]
-	for login, k := range l.known {
-		if !k.at.After(cut) {
-			delete(l.known, login)
+	for k, at := range l.known {
+		if !at.After(cut) {
+			delete(l.known, k)
 		}
 	}
 }

@@ -142,6 +142,14 @@ func TestGuessLimitDistributed(t *testing.T) {
 	if _, err := a.Authenticate(ctx, victim, "alice", "right-alice"); err != nil {
 		t.Fatal(err)
 	}
+	// Many devices share one account, each from its own address.
+	device := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}) }
+	const devices = 300
+	for i := range devices {
+		if _, err := a.Authenticate(ctx, device(i), "bob", "right-bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := defaultGuessPolicy()
 	src := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
 	n := 0
@@ -160,6 +168,19 @@ func TestGuessLimitDistributed(t *testing.T) {
 	}
 	if _, err := a.Authenticate(ctx, src(n), "bob", "right-bob"); err != nil {
 		t.Fatalf("bob: %v", err)
+	}
+	// The same against the shared device account: every device that
+	// logged in before still does.
+	for i := 0; i <= int(p.login.free); i++ {
+		_, err := a.Authenticate(ctx, src(1000+i), "bob", "old-device-password")
+		badCreds(t, err)
+	}
+	_, err = a.Authenticate(ctx, src(2000), "bob", "right-bob")
+	limited(t, err)
+	for i := range devices {
+		if _, err := a.Authenticate(ctx, device(i), "bob", "right-bob"); err != nil {
+			t.Fatalf("device %d: %v", i, err)
+		}
 	}
 	// A new address gets in once the wait has passed.
 	clock.add(p.login.base)
