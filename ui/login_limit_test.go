@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,6 +194,33 @@ func TestAccountPasswordGuessLimit(t *testing.T) {
 			return
 		}
 		must(t, resp, body, http.StatusBadRequest, "current password is wrong")
+		if i > 20 {
+			t.Fatal("no limit on the current password")
+		}
+	}
+}
+
+// TestAPICurrentPasswordGuessLimit: a leaked token cannot guess its
+// owner's password through the current-password check either.
+func TestAPICurrentPasswordGuessLimit(t *testing.T) {
+	clock := &limitClock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	tu := newTestUIWith(t, archive.Options{Now: clock.now})
+	tok, _, err := tu.arc.CreateToken(context.Background(), "alice", "leaked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tu.clientFrom("127.0.0.2")
+	for i := 0; ; i++ {
+		body := fmt.Sprintf(`{"password":"new-password-456","currentPassword":"wrong%d"}`, i)
+		req, _ := http.NewRequest("PATCH", tu.srv.URL+"/api/v1/users/me", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, rb := c.do(req)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retryAfter(t, resp, rb)
+			return
+		}
+		must(t, resp, rb, http.StatusForbidden, "current password is wrong")
 		if i > 20 {
 			t.Fatal("no limit on the current password")
 		}
