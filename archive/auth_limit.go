@@ -62,11 +62,11 @@ func (r *limitRule) wait(s float64) time.Duration {
 	if excess <= 0 {
 		return 0
 	}
-	n := int(math.Ceil(excess)) - 1
-	if n >= 40 || r.base<<n > r.max || r.base<<n <= 0 {
-		return r.max
+	w := r.base
+	for n := int(math.Ceil(excess)) - 1; n > 0 && w < r.max; n-- {
+		w *= 2
 	}
-	return r.base << n
+	return min(w, r.max)
 }
 
 // guessEntry is one key's count.

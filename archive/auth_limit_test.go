@@ -328,3 +328,24 @@ func TestClientAddr(t *testing.T) {
 		t.Fatal("unparsable sources counted apart")
 	}
 }
+
+// FuzzClientAddr: any remote address string gives an address or the zero
+// one, and its counted source contains it.
+func FuzzClientAddr(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:1", "[2001:db8::1]:443", "[fe80::1%eth0]:1", "::ffff:1.2.3.4", "", "x:y:z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a := ClientAddr(s)
+		p := sourcePrefix(a)
+		if !a.IsValid() {
+			if p != (netip.Prefix{}) {
+				t.Fatalf("%q: no address but source %v", s, p)
+			}
+			return
+		}
+		if !p.Contains(a.Unmap().WithZone("")) {
+			t.Fatalf("%q: source %v does not contain %v", s, p, a)
+		}
+	})
+}
