@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -458,7 +459,7 @@ func TestNoSecretsInStrings(t *testing.T) {
 	if err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser}, "s3cret-password"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := a.Authenticate(ctx, "alice", "wrong-s3cret")
+	_, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "wrong-s3cret")
 	w, _ := a.Create(ctx, NewRecording{})
 	b := record(t, a, NewRecording{}, data(5, 1), nil, Final{})
 	blob, _ := a.OpenBlob(ctx, b.ID, BlobOriginal)

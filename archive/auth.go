@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ type authenticator struct {
 	procKey []byte
 	sem     chan struct{}
 	dummy   passwordHash // compared for unknown users, so timing does not tell
+	limit   *guessLimiter
 
 	mu       sync.Mutex
 	gen      uint64
@@ -64,6 +66,7 @@ func newAuthenticator(a *Archive) *authenticator {
 		sem:     make(chan struct{}, authConcurrent),
 		dummy: passwordHash{Alg: "argon2id", V: argon2.Version, T: p.Time, M: p.MemoryKiB, P: p.Threads,
 			Salt: randomBytes(saltLen), Hash: randomBytes(pwHashLen)},
+		limit:    newGuessLimiter(defaultGuessPolicy(), a.log),
 		cache:    map[[32]byte]authEntry{},
 		inflight: map[[32]byte]*authCall{},
 	}
@@ -129,20 +132,45 @@ func copyUser(u *User) *User {
 	return &c
 }
 
-// Authenticate checks a login and password and returns the user. Any
-// failure — unknown login, wrong password, no password set, disabled
-// account — is ErrBadCredentials, after the same argon2 work. The password
+// Authenticate checks a login and password given from the address from
+// and returns the user. Any failure — unknown login, wrong password, no
+// password set, disabled account — is ErrBadCredentials, after the same
+// argon2 work. Past the guessing limit (see auth_limit.go) the attempt is
+// refused with a *LimitedError before any password work. The password
 // never appears in errors or logs.
-func (a *Archive) Authenticate(ctx context.Context, login, password string) (*User, error) {
-	au := a.auth
+func (a *Archive) Authenticate(ctx context.Context, from netip.Addr, login, password string) (*User, error) {
 	if validLogin(login) != nil || len(password) > maxPasswordLen {
-		return nil, ErrBadCredentials
+		return nil, a.auth.malformed(a.now(), from, login)
 	}
-	key := au.cacheKey(login, password)
+	return a.auth.check(ctx, from, login, a.auth.cacheKey(login, password), func(ctx context.Context) (*User, error) {
+		return a.checkPassword(ctx, login, password)
+	})
+}
+
+// malformed counts credentials that cannot be right without looking
+// them up, and returns the error for them.
+func (au *authenticator) malformed(now time.Time, from netip.Addr, login string) error {
+	at := newAttempt(from, login)
+	if le := au.limit.begin(now, &at); le != nil {
+		return le
+	}
+	return ErrBadCredentials
+}
+
+// check runs checkCreds for the credentials whose cache key is key, from
+// the cache when they succeeded lately, sharing one run among concurrent
+// callers, and within the guessing limit.
+func (au *authenticator) check(ctx context.Context, from netip.Addr, login string, key [32]byte, checkCreds func(context.Context) (*User, error)) (*User, error) {
+	a := au.a
+	at := newAttempt(from, login)
+	if le := au.limit.check(a.now(), &at); le != nil {
+		return nil, le
+	}
 	for {
 		au.mu.Lock()
 		if e, ok := au.cache[key]; ok && e.gen == au.gen && a.now().Before(e.expires) {
 			au.mu.Unlock()
+			au.limit.succeed(a.now(), &at)
 			return copyUser(&e.user), nil
 		}
 		if c, ok := au.inflight[key]; ok {
@@ -161,14 +189,21 @@ func (a *Archive) Authenticate(ctx context.Context, login, password string) (*Us
 			if c.err != nil {
 				return nil, c.err
 			}
+			au.limit.succeed(a.now(), &at)
 			return copyUser(c.user), nil
+		}
+		// This call checks the credentials: count it as a failure first,
+		// so guesses sent in parallel are all counted.
+		if le := au.limit.begin(a.now(), &at); le != nil {
+			au.mu.Unlock()
+			return nil, le
 		}
 		c := &authCall{done: make(chan struct{})}
 		au.inflight[key] = c
 		gen := au.gen
 		au.mu.Unlock()
 
-		c.user, c.err = a.checkPassword(ctx, login, password)
+		c.user, c.err = checkCreds(ctx)
 		close(c.done)
 
 		au.mu.Lock()
@@ -188,10 +223,14 @@ func (a *Archive) Authenticate(ctx context.Context, login, password string) (*Us
 			au.cache[key] = authEntry{user: *copyUser(c.user), gen: gen, expires: a.now().Add(authTTL)}
 		}
 		au.mu.Unlock()
-		if c.err != nil {
-			return nil, c.err
+		switch {
+		case c.err == nil:
+			au.limit.succeed(a.now(), &at)
+			return copyUser(c.user), nil
+		case !errors.Is(c.err, ErrBadCredentials) && ctx.Err() == nil:
+			au.limit.undo(a.now(), &at) // the check broke: not a guess
 		}
-		return copyUser(c.user), nil
+		return nil, c.err
 	}
 }
 

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -263,7 +264,7 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := a.Authenticate(ctx, "phone", "secret"); err != nil {
+		if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "secret"); err != nil {
 			b.Fatal(err)
 		}
 	}

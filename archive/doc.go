@@ -11,8 +11,12 @@
 // sessions (keyed hashes only), the notes on recordings, the settings, and
 // the hash-chained audit log. [MayRead] is the one rule of who may read
 // which recording; [Archive.ListFor] lists what a user may read through a
-// keyed-hash index of owners and parties, decrypting only those. It never
-// speaks HTTP: ingest, UI, WebDAV and share call its methods.
+// keyed-hash index of owners and parties, decrypting only those.
+// [Archive.Authenticate], [Archive.AuthenticateWebDAV] and
+// [Archive.AuthenticateToken] take the client's address and hold the one
+// password-guessing limit every door shares (auth_limit.go; past it they
+// return a [LimitedError] without checking anything). It never speaks
+// HTTP: ingest, UI, WebDAV and share call its methods.
 //
 // # Writing
 //

@@ -3,6 +3,7 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors returned by the archive. They are wrapped with the operation;
@@ -33,7 +34,33 @@ var (
 	// ErrProtected reports a delete, bin or purge of a recording under
 	// legal hold (Recording.Protected).
 	ErrProtected = errors.New("archive: recording is protected")
+	// ErrLimited reports credentials refused without being checked,
+	// because too many attempts failed (LimitedError says how long to
+	// wait). It does not say whether the login exists.
+	ErrLimited = errors.New("archive: too many failed attempts")
 )
+
+// LimitedError reports an attempt refused by the guessing limit. It wraps
+// ErrLimited.
+type LimitedError struct {
+	RetryAfter time.Duration // the earliest the next attempt is checked
+	// First is set on the first refusal of a waiting period (the archive
+	// logs it), so a door can audit refusals without writing one record
+	// per refused request.
+	First bool
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("archive: too many failed attempts; retry after %ds", e.RetrySeconds())
+}
+
+func (e *LimitedError) Unwrap() error { return ErrLimited }
+
+// RetrySeconds is RetryAfter in whole seconds, rounded up, at least 1: the
+// value of an HTTP Retry-After header.
+func (e *LimitedError) RetrySeconds() int {
+	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
 
 // ChunkError reports a chunk of a blob that is missing, out of place or
 // fails authentication. It wraps ErrCorrupt (or ErrNotFound when the whole

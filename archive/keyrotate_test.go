@@ -2,6 +2,7 @@ package archive
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,7 +53,7 @@ func checkAll(t *testing.T, a *Archive, ids []ID) {
 	if n, err := a.Notes(t.Context(), ids[0]); err != nil || len(n) != 1 {
 		t.Fatalf("notes: %v %v", err, n)
 	}
-	if _, err := a.Authenticate(t.Context(), "alice", "pw-alice"); err != nil {
+	if _, err := a.Authenticate(t.Context(), netip.IPv6Loopback(), "alice", "pw-alice"); err != nil {
 		t.Fatal(err)
 	}
 }

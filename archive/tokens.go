@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -162,13 +164,30 @@ func (a *Archive) eachToken(tx *bolt.Tx, fn func(k []byte, r *tokenRecord) error
 	})
 }
 
-// AuthenticateToken returns the user a token belongs to. An unknown,
-// malformed or revoked token, or one whose user is gone or disabled, is
-// ErrBadCredentials. LastUsed is updated at most once a minute.
-func (a *Archive) AuthenticateToken(ctx context.Context, token string) (*User, error) {
+// AuthenticateToken returns the user a token given from the address from
+// belongs to. An unknown, malformed or revoked token, or one whose user is
+// gone or disabled, is ErrBadCredentials. Failures count toward the
+// guessing limit of the source (all logins, see auth_limit.go); past it the
+// token is refused with a *LimitedError without being looked up. LastUsed
+// is updated at most once a minute.
+func (a *Archive) AuthenticateToken(ctx context.Context, from netip.Addr, token string) (*User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	at := newAttempt(from, "")
+	if le := a.auth.limit.check(a.now(), &at); le != nil {
+		return nil, le
+	}
+	u, err := a.authenticateToken(ctx, token)
+	if errors.Is(err, ErrBadCredentials) {
+		if le := a.auth.limit.begin(a.now(), &at); le != nil {
+			return nil, le
+		}
+	}
+	return u, err
+}
+
+func (a *Archive) authenticateToken(ctx context.Context, token string) (*User, error) {
 	if !wellFormedSecret(token, tokenPrefix) {
 		return nil, ErrBadCredentials
 	}

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,12 +67,12 @@ func TestTokens(t *testing.T) {
 	if _, _, err := a.CreateToken(ctx, "bob", "bob's"); err != nil {
 		t.Fatal(err)
 	}
-	u, err := a.AuthenticateToken(ctx, tok)
+	u, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok)
 	if err != nil || u.Login != "alice" || u.Name != "Alice" {
 		t.Fatalf("authenticate: %v %+v", err, u)
 	}
 	for _, bad := range []string{"", "cvt_", tok + "A", strings.ToLower(tok), "cvs_" + tok[4:], tok[:29] + "1", "Basic " + tok} {
-		if _, err := a.AuthenticateToken(ctx, bad); !errors.Is(err, ErrBadCredentials) {
+		if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), bad); !errors.Is(err, ErrBadCredentials) {
 			t.Errorf("token %q: %v", bad, err)
 		}
 	}
@@ -82,14 +83,14 @@ func TestTokens(t *testing.T) {
 	// LastUsed moves at most once a minute.
 	first := list[0].LastUsed
 	clk.add(30 * time.Second)
-	if _, err := a.AuthenticateToken(ctx, tok); err != nil {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ = a.Tokens(ctx, "alice"); !list[0].LastUsed.Equal(first) {
 		t.Fatal("last used written within a minute")
 	}
 	clk.add(31 * time.Second)
-	if _, err := a.AuthenticateToken(ctx, tok); err != nil {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ = a.Tokens(ctx, "alice"); !list[0].LastUsed.Equal(clk.now()) {
@@ -102,21 +103,21 @@ func TestTokens(t *testing.T) {
 	if err := a.RevokeToken(ctx, "alice", info.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.AuthenticateToken(ctx, tok); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("revoked token: %v", err)
 	}
 	// A disabled user's tokens stop working; deleting the user deletes them.
 	if err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser, Disabled: true}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.AuthenticateToken(ctx, tok2); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok2); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("disabled user's token: %v", err)
 	}
 	if err := a.DeleteUser(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	putUser(t, a, User{Login: "alice"}) // same login again: the old tokens are gone
-	if _, err := a.AuthenticateToken(ctx, tok2); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok2); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("deleted user's token: %v", err)
 	}
 	if list, _ := a.Tokens(ctx, "alice"); len(list) != 0 {
@@ -193,7 +194,7 @@ func TestSessions(t *testing.T) {
 	if _, _, err := a.SessionByToken(ctx, "cvs_AAAAAAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown session: %v", err)
 	}
-	if _, err := a.AuthenticateToken(ctx, tok); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("a session token is not an API token: %v", err)
 	}
 	// Sessions survive a reopen.

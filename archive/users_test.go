@@ -3,6 +3,7 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -36,13 +37,13 @@ func TestUsers(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ login, pw string }{{"alice", "pw-2"}, {"alice", ""}, {"bob", ""}, {"bob", "x"}, {"carol", "pw-1"}, {"", ""}, {"a:b", "pw-1"}} {
-		if _, err := a.Authenticate(ctx, c.login, c.pw); !errors.Is(err, ErrBadCredentials) {
+		if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), c.login, c.pw); !errors.Is(err, ErrBadCredentials) {
 			t.Errorf("Authenticate(%q, %q): %v", c.login, c.pw, err)
 		} else if strings.Contains(err.Error(), c.pw) && c.pw != "" {
 			t.Errorf("error %q contains the password", err)
 		}
 	}
-	if got, err := a.Authenticate(ctx, "alice", "pw-1"); err != nil || got.Login != "alice" || got.Role != RoleSupervisor {
+	if got, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "pw-1"); err != nil || got.Login != "alice" || got.Role != RoleSupervisor {
 		t.Fatalf("Authenticate: %+v %v", got, err)
 	}
 	// Updating without a password keeps it; changing it drops the old one.
@@ -50,23 +51,23 @@ func TestUsers(t *testing.T) {
 	if err := a.PutUser(ctx, u, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := a.Authenticate(ctx, "alice", "pw-1"); err != nil || got.Name != "Alice B" {
+	if got, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "pw-1"); err != nil || got.Name != "Alice B" {
 		t.Fatalf("after rename: %+v %v", got, err)
 	}
 	if err := a.PutUser(ctx, u, "pw-2"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, "alice", "pw-1"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "pw-1"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("old password after change: %v", err)
 	}
-	if _, err := a.Authenticate(ctx, "alice", "pw-2"); err != nil {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "pw-2"); err != nil {
 		t.Fatal(err)
 	}
 	u.Disabled = true
 	if err := a.PutUser(ctx, u, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, "alice", "pw-2"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "alice", "pw-2"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("disabled: %v", err)
 	}
 	if err := a.DeleteUser(ctx, "bob"); err != nil {
@@ -96,7 +97,7 @@ func TestAuthenticateCache(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 200 {
 		wg.Go(func() {
-			if _, err := a.Authenticate(ctx, "phone", "device-secret"); err != nil {
+			if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "device-secret"); err != nil {
 				t.Error(err)
 			}
 		})
@@ -107,7 +108,7 @@ func TestAuthenticateCache(t *testing.T) {
 	}
 	// Wrong passwords are not cached.
 	for range 3 {
-		if _, err := a.Authenticate(ctx, "phone", "guess"); !errors.Is(err, ErrBadCredentials) {
+		if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "guess"); !errors.Is(err, ErrBadCredentials) {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +117,7 @@ func TestAuthenticateCache(t *testing.T) {
 	}
 	// The TTL expires.
 	clock.add(authTTL + time.Second)
-	if _, err := a.Authenticate(ctx, "phone", "device-secret"); err != nil {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "device-secret"); err != nil {
 		t.Fatal(err)
 	}
 	if got := runs() - start; got != 5 {
@@ -126,7 +127,7 @@ func TestAuthenticateCache(t *testing.T) {
 	if err := a.PutUser(ctx, User{Login: "phone", Role: RoleIngest}, "new-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(ctx, "phone", "device-secret"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "device-secret"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("old cached password accepted: %v", err)
 	}
 	// Concurrency of argon2 is bounded.
@@ -136,7 +137,7 @@ func TestAuthenticateCache(t *testing.T) {
 		}
 	}
 	for i := range 8 {
-		wg.Go(func() { a.Authenticate(ctx, fmt.Sprint("u", i), "p") })
+		wg.Go(func() { a.Authenticate(ctx, netip.IPv6Loopback(), fmt.Sprint("u", i), "p") })
 	}
 	wg.Wait()
 	if p := a.auth.peak.Load(); p > authConcurrent {

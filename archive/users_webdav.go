@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -148,53 +149,38 @@ func (au *authenticator) webdavCacheKey(login, password string) [32]byte {
 	return k
 }
 
-// AuthenticateWebDAV checks credentials given to WebDAV: the user's WebDAV
-// password when one is set, else the account password (Authenticate). Any
-// failure is ErrBadCredentials after the same argon2 work. Successes are
-// cached like Authenticate's, under a key of their own, and dropped when
-// any user or WebDAV password changes.
-func (a *Archive) AuthenticateWebDAV(ctx context.Context, login, password string) (*User, error) {
+// AuthenticateWebDAV checks credentials given to WebDAV from the address
+// from: the user's WebDAV password when one is set, else the account
+// password (Authenticate). Any failure is ErrBadCredentials after the same
+// argon2 work, and the guessing limit applies as for Authenticate.
+// Successes are cached like Authenticate's, under a key of their own, and
+// dropped when any user or WebDAV password changes.
+func (a *Archive) AuthenticateWebDAV(ctx context.Context, from netip.Addr, login, password string) (*User, error) {
 	au := a.auth
 	if validLogin(login) != nil || len(password) > maxPasswordLen {
-		return nil, ErrBadCredentials
+		return nil, au.malformed(a.now(), from, login)
 	}
-	key := au.webdavCacheKey(login, password)
-	au.mu.Lock()
-	gen := au.gen
-	if e, ok := au.cache[key]; ok && e.gen == gen && a.now().Before(e.expires) {
-		au.mu.Unlock()
-		return copyUser(&e.user), nil
-	}
-	au.mu.Unlock()
-
-	var u *userRecord
-	var w *webdavRecord
-	err := a.view(func(tx *bolt.Tx) error {
-		var err error
-		u, w, err = a.webdavTx(tx, login)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("archive: authenticate webdav: %w", err)
-	}
-	if w == nil {
-		return a.Authenticate(ctx, login, password)
-	}
-	got, err := au.argon2id(ctx, password, w.PW)
-	if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(got, w.PW.Hash) != 1 || u.Disabled {
-		return nil, ErrBadCredentials
-	}
-	user := u.user()
-	au.mu.Lock()
-	if gen == au.gen {
-		if len(au.cache) >= authMaxCached {
-			clear(au.cache)
+	return au.check(ctx, from, login, au.webdavCacheKey(login, password), func(ctx context.Context) (*User, error) {
+		var u *userRecord
+		var w *webdavRecord
+		err := a.view(func(tx *bolt.Tx) error {
+			var err error
+			u, w, err = a.webdavTx(tx, login)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("archive: authenticate webdav: %w", err)
 		}
-		au.cache[key] = authEntry{user: *copyUser(user), gen: gen, expires: a.now().Add(authTTL)}
-	}
-	au.mu.Unlock()
-	return user, nil
+		if w == nil {
+			return a.checkPassword(ctx, login, password)
+		}
+		got, err := au.argon2id(ctx, password, w.PW)
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare(got, w.PW.Hash) != 1 || u.Disabled {
+			return nil, ErrBadCredentials
+		}
+		return u.user(), nil
+	})
 }

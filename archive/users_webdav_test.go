@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func TestWebDAVPassword(t *testing.T) {
 	}
 	ok := func(login, pw string) bool {
 		t.Helper()
-		u, err := a.AuthenticateWebDAV(ctx, login, pw)
+		u, err := a.AuthenticateWebDAV(ctx, netip.IPv6Loopback(), login, pw)
 		if err != nil && !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("AuthenticateWebDAV: %v", err)
 		}
@@ -43,10 +44,10 @@ func TestWebDAVPassword(t *testing.T) {
 		t.Error("account password accepted over WebDAV while a WebDAV password is set")
 	}
 	// The WebDAV password is not an account password, cached or not.
-	if _, err := a.Authenticate(ctx, "ann", "dav"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "ann", "dav"); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("Authenticate with the WebDAV password: %v", err)
 	}
-	if _, err := a.Authenticate(ctx, "ann", "account"); err != nil {
+	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "ann", "account"); err != nil {
 		t.Errorf("account password stopped working for the UI: %v", err)
 	}
 	if set, err := a.WebDAVPasswordSet(ctx, "ann"); err != nil || set.IsZero() {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -442,7 +443,13 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "authentication required", http.StatusUnauthorized)
 		return
 	}
-	u, err := r.arc.Authenticate(req.Context(), login, pass)
+	u, err := r.arc.Authenticate(req.Context(), archive.ClientAddr(req.RemoteAddr), login, pass)
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+		http.Error(w, "too many failed attempts; retry later", http.StatusTooManyRequests)
+		return
+	}
 	if err != nil || (u.Role != archive.RoleIngest && u.Role != archive.RoleAdmin) {
 		r.log.Info("ingest refused", "login", login, "remote", req.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Basic realm="callvault ingest", charset="UTF-8"`)

@@ -104,17 +104,16 @@ func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if msg := checkNewPassword(pw, confirm); msg != "" {
 		return fail(http.StatusBadRequest, msg)
 	}
-	now := u.opts.Now()
-	ip := clientIP(r)
-	if wait := u.limiter.blocked(ip, rc.user.Login, now); wait > 0 {
-		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(wait)+".")
+	usr, err := u.arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), rc.user.Login, cur)
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
+		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(le.RetryAfter)+".")
 	}
-	usr, err := u.arc.Authenticate(r.Context(), rc.user.Login, cur)
 	if err != nil {
 		if !errors.Is(err, archive.ErrBadCredentials) {
 			return err
 		}
-		u.limiter.fail(ip, rc.user.Login, now)
 		u.audit(r, rc, "password.change", rc.user.Login, false, "wrong current password")
 		return fail(http.StatusBadRequest, "The current password is wrong.")
 	}

@@ -90,8 +90,12 @@ func (a *API) wrap(h appFunc) http.Handler {
 			return
 		}
 		var he *httpError
+		var le *archive.LimitedError
 		switch {
 		case errors.As(err, &he):
+		case errors.As(err, &le):
+			w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+			he = &httpError{http.StatusTooManyRequests, "too many failed attempts; retry later"}
 		case errors.Is(err, archive.ErrNotFound):
 			he = &httpError{http.StatusNotFound, "not found"}
 		case errors.Is(err, archive.ErrBadCredentials):
@@ -120,7 +124,7 @@ func (a *API) authenticate(r *http.Request) (*archive.User, error) {
 	var u *archive.User
 	if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		var err error
-		if u, err = a.arc.AuthenticateToken(r.Context(), strings.TrimSpace(tok)); err != nil {
+		if u, err = a.arc.AuthenticateToken(r.Context(), archive.ClientAddr(r.RemoteAddr), strings.TrimSpace(tok)); err != nil {
 			if !errors.Is(err, archive.ErrBadCredentials) {
 				return nil, err
 			}
@@ -133,7 +137,10 @@ func (a *API) authenticate(r *http.Request) (*archive.User, error) {
 			return nil, errStatus(http.StatusUnauthorized, "authentication required")
 		}
 		var err error
-		if u, err = a.arc.Authenticate(r.Context(), login, pass); err != nil {
+		if u, err = a.arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), login, pass); err != nil {
+			if !errors.Is(err, archive.ErrBadCredentials) {
+				return nil, err // *archive.LimitedError: 429 with Retry-After
+			}
 			a.log.InfoContext(r.Context(), "api login failed", "login", login, "remote", r.RemoteAddr)
 			return nil, errStatus(http.StatusUnauthorized, "authentication required")
 		}

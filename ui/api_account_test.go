@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -260,7 +261,7 @@ func TestAPIUsers(t *testing.T) {
 	e.want("dave", "PATCH", "/api/v1/users/me", map[string]any{"password": "x-new-password-1"}, 400, "currentPassword is required")
 	e.want("dave", "PATCH", "/api/v1/users/me", map[string]any{"password": "x-new-password-1", "currentPassword": "wrong"}, 403, "current password is wrong")
 	e.want("dave", "PATCH", "/api/v1/users/me", map[string]any{"password": "x-new-password-1", "currentPassword": apiTestPassword}, 200)
-	if _, err := e.arc.Authenticate(context.Background(), "dave", "x-new-password-1"); err != nil {
+	if _, err := e.arc.Authenticate(context.Background(), netip.IPv6Loopback(), "dave", "x-new-password-1"); err != nil {
 		t.Fatal("password not changed:", err)
 	}
 	// Admins change any field of anyone, without the old password.
@@ -469,13 +470,13 @@ func TestAPIWebDAVPassword(t *testing.T) {
 	e := newAPIEnv(t)
 	ctx := context.Background()
 	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":"dav-password-123"}`, 200)
-	if _, err := e.arc.AuthenticateWebDAV(ctx, "alice", "dav-password-123"); err != nil {
+	if _, err := e.arc.AuthenticateWebDAV(ctx, netip.IPv6Loopback(), "alice", "dav-password-123"); err != nil {
 		t.Fatalf("webdav password not set: %v", err)
 	}
 	e.want("alice", "PATCH", "/api/v1/users/me", `{"webdavPassword":"mine-mine-mine"}`, 403)
 	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":"short"}`, 400)
 	e.want("admin", "PATCH", "/api/v1/users/alice", `{"webdavPassword":""}`, 200)
-	if _, err := e.arc.AuthenticateWebDAV(ctx, "alice", "dav-password-123"); err == nil {
+	if _, err := e.arc.AuthenticateWebDAV(ctx, netip.IPv6Loopback(), "alice", "dav-password-123"); err == nil {
 		t.Fatal("removed webdav password still works")
 	}
 }

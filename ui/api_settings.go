@@ -209,7 +209,7 @@ func (a *API) settingsKey(w http.ResponseWriter, r *http.Request, u *archive.Use
 	} else if in.Passphrase != "" {
 		return errStatus(http.StatusBadRequest, `passphrase is only for mode "passphrase"`)
 	}
-	if _, err := a.arc.Authenticate(ctx, u.Login, in.CurrentPassword); err != nil {
+	if _, err := a.arc.Authenticate(ctx, archive.ClientAddr(r.RemoteAddr), u.Login, in.CurrentPassword); err != nil {
 		if errors.Is(err, archive.ErrBadCredentials) {
 			a.auditChange(r, u, "key.rotate", "archive key", "wrong current password", false)
 			return errStatus(http.StatusForbidden, "the current password is wrong")

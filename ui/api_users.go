@@ -301,7 +301,7 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 			if p.CurrentPassword == nil {
 				return errStatus(http.StatusBadRequest, "currentPassword is required to change your own password")
 			}
-			if _, err := a.arc.Authenticate(ctx, login, *p.CurrentPassword); err != nil {
+			if _, err := a.arc.Authenticate(ctx, archive.ClientAddr(r.RemoteAddr), login, *p.CurrentPassword); err != nil {
 				if errors.Is(err, archive.ErrBadCredentials) {
 					a.auditChange(r, u, "user.password", login, "wrong current password", false)
 					return errStatus(http.StatusForbidden, "the current password is wrong")

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -327,7 +328,7 @@ func TestAdminPages(t *testing.T) {
 	if resp.StatusCode != 303 {
 		t.Fatalf("ingest password: %d", resp.StatusCode)
 	}
-	if _, err := tu.arc.Authenticate(ctx, "ingest", "new-ingest-pw-1"); err != nil {
+	if _, err := tu.arc.Authenticate(ctx, netip.IPv6Loopback(), "ingest", "new-ingest-pw-1"); err != nil {
 		t.Fatalf("ingest password not changed: %v", err)
 	}
 	resp, body = admin.post("/admin/settings/ingest", url.Values{"login": {"alice"}, "password": {"new-ingest-pw-1"}, "confirm": {"new-ingest-pw-1"}})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,16 +152,17 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		u.render(w, r, http.StatusUnauthorized, "login.html", p)
 		return nil
 	}
-	now := u.opts.Now()
-	ip := clientIP(r)
-	if wait := u.limiter.blocked(ip, login, now); wait > 0 {
-		u.auditAs(r, login, "login", login, false, "rate limited")
-		w.Header().Set("Retry-After", itoa(int(wait.Seconds())+1))
-		p.Error = "Too many failed attempts. Try again in " + waitText(wait) + "."
+	usr, err := u.arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), login, password)
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		if le.First { // one record per waiting period, not one per refused request
+			u.auditAs(r, login, "login", login, false, "rate limited")
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+		p.Error = "Too many failed attempts. Try again in " + waitText(le.RetryAfter) + "."
 		u.render(w, r, http.StatusTooManyRequests, "login.html", p)
 		return nil
 	}
-	usr, err := u.arc.Authenticate(r.Context(), login, password)
 	if err == nil && (usr.Disabled || usr.Role == archive.RoleIngest) {
 		err = archive.ErrBadCredentials
 	}
@@ -168,13 +170,11 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		if !errors.Is(err, archive.ErrBadCredentials) && !errors.Is(err, archive.ErrNotFound) && !errors.Is(err, archive.ErrInvalid) {
 			return err
 		}
-		u.limiter.fail(ip, login, now)
 		u.auditAs(r, login, "login", login, false, "")
 		p.Error = "Wrong login or password."
 		u.render(w, r, http.StatusUnauthorized, "login.html", p)
 		return nil
 	}
-	u.limiter.succeed(login)
 	if rc.token != "" { // a new login replaces the session this browser had
 		if err := u.arc.DeleteSession(r.Context(), rc.token); err != nil && !errors.Is(err, archive.ErrNotFound) {
 			return err
@@ -207,11 +207,16 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 }
 
 func waitText(d time.Duration) string {
-	m := int((d + time.Minute - 1) / time.Minute)
-	if m <= 1 {
-		return "a minute"
+	if d <= 90*time.Second {
+		s := max(1, int((d+time.Second-1)/time.Second))
+		if s == 1 {
+			return "a second"
+		}
+		return itoa(s) + " seconds"
 	}
-	return itoa(m) + " minutes"
+	return itoa(int((d+time.Minute-1)/time.Minute)) + " minutes"
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func urlPathEscape(s string) string { return url.PathEscape(s) }

@@ -248,16 +248,16 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		u.render(w, r, code, "settings.html", p)
 		return nil
 	}
-	now := u.opts.Now()
-	ip := clientIP(r)
-	if wait := u.limiter.blocked(ip, rc.user.Login, now); wait > 0 {
-		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(wait)+".")
+	_, err := u.arc.Authenticate(ctx, archive.ClientAddr(r.RemoteAddr), rc.user.Login, f.Get("current"))
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
+		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(le.RetryAfter)+".")
 	}
-	if _, err := u.arc.Authenticate(ctx, rc.user.Login, f.Get("current")); err != nil {
+	if err != nil {
 		if !errors.Is(err, archive.ErrBadCredentials) {
 			return err
 		}
-		u.limiter.fail(ip, rc.user.Login, now)
 		u.audit(r, rc, "key.rotate", "archive key", false, "wrong password")
 		return fail(http.StatusBadRequest, "Your password is wrong.")
 	}

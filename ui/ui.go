@@ -41,14 +41,13 @@ type Options struct {
 // (users, audit log, settings). Media (audio, peaks, zip) is served by the
 // JSON API, which accepts the same session cookie.
 type UI struct {
-	arc     *archive.Archive
-	media   Media
-	opts    Options
-	log     *slog.Logger
-	pages   map[string]*template.Template
-	static  *staticFiles
-	limiter *loginLimiter
-	cop     *http.CrossOriginProtection
+	arc    *archive.Archive
+	media  Media
+	opts   Options
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	static *staticFiles
+	cop    *http.CrossOriginProtection
 }
 
 // New parses the embedded templates and assets and returns the UI over
@@ -77,8 +76,7 @@ func New(arc *archive.Archive, media Media, opts Options, log *slog.Logger) (*UI
 	}
 	u := &UI{
 		arc: arc, media: media, opts: opts, log: log, pages: pages, static: st,
-		limiter: newLoginLimiter(opts.Now),
-		cop:     http.NewCrossOriginProtection(),
+		cop: http.NewCrossOriginProtection(),
 	}
 	u.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.renderError(w, r, nil, &pageError{http.StatusForbidden, "This request came from another site and was refused."})

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,8 +172,20 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*archive
 		return nil, false
 	}
 	ctx := r.Context()
-	u, err := h.arc.AuthenticateWebDAV(ctx, login, pass)
+	u, err := h.arc.AuthenticateWebDAV(ctx, archive.ClientAddr(r.RemoteAddr), login, pass)
+	var le *archive.LimitedError
 	switch {
+	case errors.As(err, &le):
+		if le.First { // one record per waiting period, not one per refused request
+			if err := h.arc.Audit(ctx, archive.AuditEvent{
+				Actor: login, Action: "webdav.login", Remote: remoteHost(r), OK: false, Detail: "rate limited",
+			}); err != nil {
+				h.log.ErrorContext(ctx, "webdav: audit refused login", "err", err)
+			}
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+		plain(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
+		return nil, false
 	case errors.Is(err, archive.ErrBadCredentials):
 		h.log.InfoContext(ctx, "webdav login failed", "login", login, "remote", remoteHost(r))
 		if err := h.arc.Audit(ctx, archive.AuditEvent{

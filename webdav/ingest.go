@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+
+	"github.com/callvault/callvault/archive"
 )
 
 // IngestCollection makes the ingest URL family look like a WebDAV
@@ -16,10 +19,11 @@ import (
 // itself and no members: uploads are never listed back), MKCOL of the
 // collection (405: it exists) and PUT of a member, which goes to put (the
 // recorder's handler, which authenticates on its own). auth checks a
-// device's credentials for PROPFIND and MKCOL. prefix is the collection's
+// device's credentials for PROPFIND and MKCOL: nil accepts them, a
+// *archive.LimitedError answers 429 with Retry-After, any other error 401. prefix is the collection's
 // path with its trailing slash ("/recordings/Files/"); mount the handler at
 // the prefix and at the prefix without its slash.
-func IngestCollection(put http.Handler, auth func(r *http.Request) bool, prefix string) http.Handler {
+func IngestCollection(put http.Handler, auth func(r *http.Request) error, prefix string) http.Handler {
 	coll := strings.TrimSuffix(prefix, "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		isColl := r.URL.Path == prefix || r.URL.Path == coll
@@ -47,7 +51,13 @@ func IngestCollection(put http.Handler, auth func(r *http.Request) bool, prefix 
 			w.WriteHeader(http.StatusOK)
 			return
 		}
-		if !auth(r) {
+		if err := auth(r); err != nil {
+			var le *archive.LimitedError
+			if errors.As(err, &le) {
+				w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+				plain(w, http.StatusTooManyRequests, "too many failed attempts; retry later")
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="callvault ingest", charset="UTF-8"`)
 			plain(w, http.StatusUnauthorized, "authentication required")
 			return

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/callvault/callvault/archive"
 )
 
 func TestIngestCollection(t *testing.T) {
@@ -16,9 +18,11 @@ func TestIngestCollection(t *testing.T) {
 		puts = append(puts, r.URL.Path+"="+string(b))
 		w.WriteHeader(http.StatusCreated)
 	})
-	auth := func(r *http.Request) bool {
-		u, p, ok := r.BasicAuth()
-		return ok && u == "phone" && p == "pw"
+	auth := func(r *http.Request) error {
+		if u, p, ok := r.BasicAuth(); ok && u == "phone" && p == "pw" {
+			return nil
+		}
+		return archive.ErrBadCredentials
 	}
 	h := IngestCollection(put, auth, "/recordings/Files/")
 	mux := http.NewServeMux()

@@ -27,8 +27,7 @@ const backupBytesTrailer = "Callvault-Backup-Bytes"
 func backupHandler(arc *archive.Archive, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := basicAuth(r, arc, archive.RoleAdmin); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="callvault", charset="UTF-8"`)
-			http.Error(w, "admin login required", http.StatusUnauthorized)
+			refuseAuth(w, err, `Basic realm="callvault", charset="UTF-8"`, "admin login required")
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -46,13 +45,27 @@ func backupHandler(arc *archive.Archive, log *slog.Logger) http.Handler {
 	})
 }
 
-// basicAuth checks HTTP Basic credentials for one of roles.
+// refuseAuth answers credentials basicAuth refused: 429 with Retry-After
+// past the guessing limit, else 401 with the challenge.
+func refuseAuth(w http.ResponseWriter, err error, challenge, msg string) {
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
+		http.Error(w, "too many failed attempts; retry later", http.StatusTooManyRequests)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	http.Error(w, msg, http.StatusUnauthorized)
+}
+
+// basicAuth checks HTTP Basic credentials for one of roles. Past the
+// guessing limit the error is an *archive.LimitedError.
 func basicAuth(r *http.Request, arc *archive.Archive, roles ...archive.Role) (*archive.User, error) {
 	login, pass, ok := r.BasicAuth()
 	if !ok {
 		return nil, errNotAdmin
 	}
-	u, err := arc.Authenticate(r.Context(), login, pass)
+	u, err := arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), login, pass)
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,7 @@ import (
 func originalsHandler(arc *archive.Archive) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := basicAuth(r, arc, archive.RoleIngest, archive.RoleAdmin); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="callvault ingest", charset="UTF-8"`)
-			http.Error(w, "ingest or admin login required", http.StatusUnauthorized)
+			refuseAuth(w, err, `Basic realm="callvault ingest", charset="UTF-8"`, "ingest or admin login required")
 			return
 		}
 		b, err := hex.DecodeString(r.PathValue("sha256"))

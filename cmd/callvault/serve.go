@@ -32,8 +32,9 @@ type serveOptions struct {
 	// lifecycleRan, when set, receives each lifecycle run's result.
 	lifecycleRan func(archive.ExpireResult)
 	// now, when set, is the clock (default time.Now). The archive keeps
-	// it; the recorder, the pages, the API, 4-eyes and the lifecycle job
-	// read the time from the archive, so the daemon runs on one clock.
+	// it; the recorder, the pages, the API, 4-eyes, the guessing limit and
+	// the lifecycle job read the time from the archive, so the daemon runs
+	// on one clock.
 	now func() time.Time
 }
 

@@ -25,13 +25,9 @@ func mountWebDAV(rt *routes, arc *archive.Archive, put http.Handler, ingestPrefi
 
 // ingestAuth accepts the credentials of ingest and admin accounts, like
 // the recorder's PUT handler.
-func ingestAuth(arc *archive.Archive) func(r *http.Request) bool {
-	return func(r *http.Request) bool {
-		login, pass, ok := r.BasicAuth()
-		if !ok {
-			return false
-		}
-		u, err := arc.Authenticate(r.Context(), login, pass)
-		return err == nil && (u.Role == archive.RoleIngest || u.Role == archive.RoleAdmin)
+func ingestAuth(arc *archive.Archive) func(r *http.Request) error {
+	return func(r *http.Request) error {
+		_, err := basicAuth(r, arc, archive.RoleIngest, archive.RoleAdmin)
+		return err
 	}
 }
