@@ -175,8 +175,20 @@ func callByID(t *testing.T, r *Result, id string) int {
 // of its own under its Call-ID, with its own audio bit for bit, whether
 // the senders keep their SSRC across the calls or not.
 func TestSuccessiveDialogsSamePort(t *testing.T) {
-	for _, sameSSRC := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sameSSRC=%v", sameSSRC), func(t *testing.T) {
+	tests := []struct {
+		name     string
+		sameSSRC bool // the senders keep their SSRC for call B
+		restart  bool // and restart B's sequence and timestamps where A's began
+		ptB      uint8
+		gapB     time.Duration // from A's BYE to B's INVITE
+	}{
+		{"new SSRCs", false, false, 8, 470 * time.Millisecond},
+		{"same SSRCs", true, false, 8, 470 * time.Millisecond},
+		{"same SSRCs and codec", true, false, 0, 470 * time.Millisecond},
+		{"same SSRCs, codec, sequence and timestamps, soon after", true, true, 0, 100 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			s := newSynth(t, DemuxOptions{})
 			s.invite("call-A@pbx", 1, 0, 0, "RTP/AVP", nil, nil)
 			a1 := &talk{src: dlgA, dst: dlgB, ssrc: 0x1111, pt: 0, seq: 100, ts: 1000, tag: 1}
@@ -184,14 +196,18 @@ func TestSuccessiveDialogsSamePort(t *testing.T) {
 			s.converse(a1, a2, 0, 50, 20*time.Millisecond)
 			s.bye("call-A@pbx", 2, 1030*time.Millisecond)
 
-			b1 := &talk{src: dlgA, dst: dlgB, ssrc: 0x3333, pt: 8, seq: 300, ts: 9000, tag: 3}
-			b2 := &talk{src: dlgB, dst: dlgA, ssrc: 0x4444, pt: 8, seq: 400, ts: 7000, tag: 4}
-			if sameSSRC {
+			b1 := &talk{src: dlgA, dst: dlgB, ssrc: 0x3333, pt: tc.ptB, seq: 300, ts: 9000, tag: 3}
+			b2 := &talk{src: dlgB, dst: dlgA, ssrc: 0x4444, pt: tc.ptB, seq: 400, ts: 7000, tag: 4}
+			if tc.sameSSRC {
 				b1.ssrc, b2.ssrc = a1.ssrc, a2.ssrc
 			}
-			s.invite("call-B@pbx", 1, 1500*time.Millisecond, 8, "RTP/AVP", nil, nil)
-			s.converse(b1, b2, 0, 60, 1520*time.Millisecond)
-			s.bye("call-B@pbx", 2, 2800*time.Millisecond)
+			if tc.restart {
+				b1.seq, b1.ts, b2.seq, b2.ts = a1.seq, a1.ts, a2.seq, a2.ts
+			}
+			inviteB := 1030*time.Millisecond + tc.gapB
+			s.invite("call-B@pbx", 1, inviteB, tc.ptB, "RTP/AVP", nil, nil)
+			s.converse(b1, b2, 0, 60, inviteB+20*time.Millisecond)
+			s.bye("call-B@pbx", 2, inviteB+1300*time.Millisecond)
 
 			r := s.result()
 			if len(r.Calls) != 2 {
@@ -201,7 +217,7 @@ func TestSuccessiveDialogsSamePort(t *testing.T) {
 			if ca != 0 || cb != 1 {
 				t.Errorf("calls in order A %d, B %d", ca, cb)
 			}
-			for c, want := range map[int]string{ca: "PCMU", cb: "PCMA"} {
+			for c, want := range map[int]string{ca: "PCMU", cb: map[uint8]string{0: "PCMU", 8: "PCMA"}[tc.ptB]} {
 				for _, si := range r.Calls[c].Streams {
 					if st := r.Streams[si]; st.Codec != want || !st.Supported {
 						t.Errorf("call %d stream %+v, want %s", c, st, want)
@@ -214,10 +230,17 @@ func TestSuccessiveDialogsSamePort(t *testing.T) {
 			// dlgA → dlgB is the first direction seen: left.
 			checkCallAudio(t, s, r, ca, 0, 0, a1.sent)
 			checkCallAudio(t, s, r, ca, 1, 0, a2.sent)
-			checkCallAudio(t, s, r, cb, 0, 8, b1.sent)
-			checkCallAudio(t, s, r, cb, 1, 8, b2.sent)
+			checkCallAudio(t, s, r, cb, 0, tc.ptB, b1.sent)
+			checkCallAudio(t, s, r, cb, 1, tc.ptB, b2.sent)
 			if d := r.Calls[ca].DurationMs; d < 990 || d > 1010 {
 				t.Errorf("call A lasts %d ms, want about 1000", d)
+			}
+			for _, c := range r.Calls {
+				for _, si := range c.Streams {
+					if st := r.Streams[si]; st.Duplicates != 0 || st.Lost != 0 {
+						t.Errorf("call %s stream %d: %d duplicates, %d lost", c.CallID, si, st.Duplicates, st.Lost)
+					}
+				}
 			}
 		})
 	}

@@ -72,9 +72,10 @@
 // the same ports are two calls, and a stream whose packets span two
 // dialogs is split into a stream of each. A packet outside every binding
 // goes to the nearest one in time: media before the first INVITE to the
-// first dialog, media after the last BYE to the last. A packet that
-// continues a stream of a dialog that ended less than two seconds before
-// (same payload type, sequence number close) stays with it even when the
+// first dialog, media after the last BYE to the last. A late packet of a
+// dialog that has ended (the stream's payload type, a sequence number and
+// timestamp close to the stream's and not received yet, captured within
+// half a second of the stream's last packet) stays with it even when the
 // next dialog on the address has begun. Within a call the stream sent from UDP port 16388 is the remote
 // party (left channel) and the one sent from 16386 the local device (right
 // channel), the innovaphone convention; otherwise the first direction seen

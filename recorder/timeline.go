@@ -201,6 +201,20 @@ func (t *seqTracker) add(seq uint16) (dup, reordered bool) {
 	return false, reordered
 }
 
+// seen reports whether seq was received, as far as the duplicate window
+// remembers.
+func (t *seqTracker) seen(seq uint16) bool {
+	if !t.init {
+		return false
+	}
+	delta := int64(int16(seq - uint16(t.max)))
+	if delta > 0 || -delta >= seqWindow {
+		return false
+	}
+	w, m := t.bit(t.max + delta)
+	return t.window[w]&m != 0
+}
+
 func (t *seqTracker) restart(ext int64) {
 	t.init = true
 	t.max, t.base = ext, ext
@@ -238,13 +252,13 @@ func (d *Demux) newFlow(k flowKey, t time.Time) *flow {
 	return f
 }
 
-// lateGrace is how long after its dialog's BYE a packet that continues a
-// stream of that dialog still belongs to it, when another dialog has
-// claimed the address meanwhile; lateMaxSeqStep bounds how far its
-// sequence number may run ahead of the stream's.
+// lateGap is how long after a stream's last packet a packet that
+// continues it still belongs to the stream's dialog once that has ended,
+// when another dialog has claimed the address meanwhile; lateMaxSeqStep
+// bounds how far its sequence number may be from the stream's highest.
 const (
-	lateGrace      = 2 * time.Second
-	lateMaxSeqStep = 50
+	lateGap        = 500 * time.Millisecond
+	lateMaxSeqStep = 25
 )
 
 // at returns the binding of a that capture time t falls in: the one whose
@@ -302,16 +316,22 @@ func chooseBinding(dst, src *sdpAddr, t time.Time) (b *sdpBinding, gap bool) {
 }
 
 // lateAfterEnd reports whether a packet with header h captured at t is a
-// late packet of s, whose dialog has ended: within lateGrace of the end,
-// the stream's payload type, and a sequence number close to the stream's.
+// late packet of s, whose dialog has ended: the stream's payload type, a
+// sequence number close to the stream's highest and not received yet, a
+// timestamp close to the stream's latest, and captured shortly after the
+// stream's last packet. A sender that starts the next call on the same
+// SSRC restarts its sequence and timestamps (so its packets repeat ones
+// received), or runs on only after the pause between the calls.
 func (s *stream) lateAfterEnd(t time.Time, h *rtpHeader) bool {
 	b := s.bind
-	if b == nil || s.gap || !b.ended || !s.audio || h.pt != s.pt || !s.seq.init ||
-		t.Before(b.end) || t.Sub(b.end) > lateGrace {
+	if b == nil || s.gap || !b.ended || !s.audio || h.pt != s.pt || !s.seq.init || !s.havePrev ||
+		t.Before(b.end) || t.Sub(s.last) > lateGap {
 		return false
 	}
-	delta := int(int16(h.seq - uint16(s.seq.max)))
-	return delta > -seqMaxMisorder && delta <= lateMaxSeqStep
+	dseq := int(int16(h.seq - uint16(s.seq.max)))
+	dts := int64(int32(h.ts - uint32(s.prevExtTS)))
+	maxTS := s.clock * int64(lateGap) / int64(time.Second)
+	return dseq > -lateMaxSeqStep && dseq <= lateMaxSeqStep && !s.seq.seen(h.seq) && dts > -maxTS && dts <= maxTS
 }
 
 // bindFlow finds the dialog binding a packet of f with header h captured
@@ -319,15 +339,11 @@ func (s *stream) lateAfterEnd(t time.Time, h *rtpHeader) bool {
 // types learnt before and lets streams that had no dialog, or only a
 // tentative one, join it.
 func (d *Demux) bindFlow(f *flow, t time.Time, h *rtpHeader) {
-	if f.sdpGen != d.sdpGen {
+	newSDP := f.sdpGen != d.sdpGen
+	if newSDP {
 		f.sdpGen = d.sdpGen
 		f.addrDst = d.sdp[unmapAP(f.key.dst)]
 		f.addrSrc = d.sdp[unmapAP(f.key.src)]
-		f.kinds = [128]ptKind{}
-		f.sdpDst, f.sdpSrc = nil, nil
-		if f.bind != nil {
-			f.sdpDst, f.sdpSrc = f.addrDst.ofCall(f.bind.call), f.addrSrc.ofCall(f.bind.call)
-		}
 	}
 	if f.addrDst == nil && f.addrSrc == nil {
 		return
@@ -336,13 +352,18 @@ func (d *Demux) bindFlow(f *flow, t time.Time, h *rtpHeader) {
 	if cur := f.cur; cur != nil && (cur.bind != b || cur.gap != gap) && cur.lateAfterEnd(t, h) {
 		b, gap = cur.bind, false
 	}
-	if b == f.bind && gap == f.gap {
+	moved := b != f.bind || gap != f.gap
+	if !moved && !newSDP {
 		return
 	}
+	// The bindings' rtpmap and attributes may have changed (a re-INVITE).
 	f.bind, f.gap = b, gap
 	f.kinds = [128]ptKind{}
 	f.sdpDst, f.sdpSrc = f.addrDst.ofCall(b.call), f.addrSrc.ofCall(b.call)
 	f.enc = sdpEncryption(f.sdpDst, f.sdpSrc)
+	if !moved {
+		return
+	}
 	for _, s := range f.streams {
 		switch {
 		case s.bind == nil:
