@@ -88,7 +88,8 @@
 // marked Encrypted (and not Supported; it renders as silence, and the
 // original keeps its payloads) when the SDP of its dialog says so (a
 // secure profile RTP/SAVP(F) or UDP/TLS/RTP/SAVP(F); a=crypto, or
-// a=zrtp-hash, in both the offer and the answer of plain RTP/AVP), when
+// a=zrtp-hash, in both the offer and the answer of plain RTP/AVP; where
+// the SDP of both its addresses is known, both must say so), when
 // ZRTP packets or DTLS records passed between its addresses before its
 // last packet, or, without either, when a G.711 stream carries an SRTP
 // authentication tag: its payloads exceed their timestamp step by the
