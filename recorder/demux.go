@@ -19,6 +19,8 @@ const (
 	maxHeld           = 4       // packets held per unconfirmed flow
 	maxSIPCalls       = 256     // Call-IDs remembered
 	maxSDPMedia       = 256     // SDP media addresses remembered
+	maxBindings       = 1024    // SDP announcements (address, dialog) remembered
+	maxSecured        = 256     // address pairs seen carrying ZRTP or DTLS
 	maxRTPMaps        = 32      // rtpmap lines kept per SDP media
 	maxSIPText        = 128     // bytes kept of a Call-ID, name or encoding
 	maxDigits         = 4096    // DTMF digits kept per capture
@@ -79,8 +81,10 @@ type Demux struct {
 
 	sipCalls []*sipCall
 	sipByID  map[string]int
-	sdp      map[netip.AddrPort]*sdpMedia
-	sdpGen   int
+	sdp      map[netip.AddrPort]*sdpAddr
+	sdpGen   int // counts changes to SDP bindings
+	nbinds   int
+	secured  map[addrPair]*securedPair
 
 	recent     [2]*flow // flows looked up last
 	nextRecent int
@@ -104,7 +108,8 @@ func NewDemux(opt DemuxOptions) *Demux {
 		dirs:       make(map[dirKey]*direction),
 		cands:      make(map[flowKey]*candidate),
 		sipByID:    make(map[string]int),
-		sdp:        make(map[netip.AddrPort]*sdpMedia),
+		sdp:        make(map[netip.AddrPort]*sdpAddr),
+		secured:    make(map[addrPair]*securedPair),
 		pieces:     make([]capture.Piece, 0, 8),
 	}
 	if d.maxStreams <= 0 {
@@ -139,6 +144,10 @@ func (d *Demux) Datagram(dg *capture.Datagram) {
 		}
 		if parseRTP(p, &d.hdr) {
 			d.rtp(dg, &d.hdr)
+			return
+		}
+		if d.secureMedia(dg.Src, dg.Dst, dg.Time, p) {
+			d.other++
 			return
 		}
 	}
@@ -323,13 +332,33 @@ type sipCall struct {
 	callID   string
 	from, to sip.Address
 	invite   bool // from and to come from an INVITE request
+	// ended is set by the dialog's BYE (or the response to it); binds are
+	// the SDP bindings it made, closed then.
+	ended bool
+	binds []*sdpBinding
 }
 
-// sdpMedia is an SDP media description, keyed by the address it
-// announced for receiving RTP.
-type sdpMedia struct {
-	call   int // index into Demux.sipCalls
-	rtpmap []sdpMap
+// sdpAddr is an address SDP announced for receiving RTP, with every
+// announcement of it in capture order.
+type sdpAddr struct {
+	binds []*sdpBinding
+}
+
+// sdpBinding is one SIP dialog's claim on an address: an SDP media
+// description announcing it, valid from the capture time of the message
+// that carried it until the dialog's BYE, or until another dialog
+// announces the same address. A re-INVITE of the same dialog updates the
+// binding it holds.
+type sdpBinding struct {
+	call       int // index into Demux.sipCalls
+	start, end time.Time
+	ended      bool // end is set
+	rtpmap     []sdpMap
+	// What the media description says about encryption.
+	savp   bool // a secure RTP profile (RTP/SAVP, RTP/SAVPF, over UDP or DTLS)
+	dtls   bool // DTLS-SRTP: UDP/TLS transport or a=fingerprint
+	crypto bool // a=crypto (SDES keys)
+	zrtp   bool // a=zrtp-hash
 }
 
 // sdpMap is one a=rtpmap line, its encoding name cut to maxSIPText.
@@ -386,6 +415,10 @@ func (d *Demux) trySIP(dg *capture.Datagram) bool {
 	if m.Request && m.Method == "INVITE" && !sc.invite {
 		sc.from, sc.to, sc.invite = clipAddress(m.From), clipAddress(m.To), true
 	}
+	if (m.Request && m.Method == "BYE") || (!m.Request && m.CSeqMethod == "BYE") {
+		d.endDialog(sc, dg.Time)
+		return true
+	}
 	if m.SDP == nil {
 		return true
 	}
@@ -400,24 +433,66 @@ func (d *Demux) trySIP(dg *capture.Datagram) bool {
 		if !a.IsValid() || a.IsUnspecified() {
 			continue
 		}
-		ap := netip.AddrPortFrom(a.Unmap(), md.Port)
-		if _, seen := d.sdp[ap]; !seen && len(d.sdp) >= maxSDPMedia {
-			d.sipDropped++
-			continue
-		}
-		sm := &sdpMedia{call: ci}
-		for pt, rm := range md.RTPMap {
-			if len(sm.rtpmap) == maxRTPMaps {
-				break
-			}
-			if pt < 128 && rm.Encoding != "" {
-				sm.rtpmap = append(sm.rtpmap, sdpMap{pt: pt, encoding: clip(rm.Encoding), clock: rm.ClockRate})
-			}
-		}
-		d.sdp[ap] = sm
-		d.sdpGen++
+		d.bind(ci, netip.AddrPortFrom(a.Unmap(), md.Port), &md, dg.Time)
 	}
 	return true
+}
+
+// bind records that SIP call ci announced ap for receiving RTP at time t.
+func (d *Demux) bind(ci int, ap netip.AddrPort, md *sip.Media, t time.Time) {
+	sa := d.sdp[ap]
+	if sa == nil {
+		if len(d.sdp) >= maxSDPMedia {
+			d.sipDropped++
+			return
+		}
+		sa = &sdpAddr{}
+		d.sdp[ap] = sa
+	}
+	var b *sdpBinding
+	if n := len(sa.binds); n > 0 && sa.binds[n-1].call == ci && !sa.binds[n-1].ended {
+		b = sa.binds[n-1] // the same dialog again (a re-INVITE, a retransmission)
+	} else {
+		if d.nbinds >= maxBindings {
+			d.sipDropped++
+			return
+		}
+		d.nbinds++
+		if n > 0 && !sa.binds[n-1].ended {
+			// Another dialog takes the address over.
+			prev := sa.binds[n-1]
+			prev.end, prev.ended = t, true
+		}
+		b = &sdpBinding{call: ci, start: t}
+		sa.binds = append(sa.binds, b)
+		sc := d.sipCalls[ci]
+		sc.binds = append(sc.binds, b)
+	}
+	b.rtpmap = b.rtpmap[:0]
+	for pt, rm := range md.RTPMap {
+		if len(b.rtpmap) == maxRTPMaps {
+			break
+		}
+		if pt < 128 && rm.Encoding != "" {
+			b.rtpmap = append(b.rtpmap, sdpMap{pt: pt, encoding: clip(rm.Encoding), clock: rm.ClockRate})
+		}
+	}
+	b.savp, b.dtls, b.crypto, b.zrtp = md.SecureProfile(), md.DTLS(), md.Crypto, md.ZRTPHash
+	d.sdpGen++
+}
+
+// endDialog closes the SDP bindings of a dialog at its BYE.
+func (d *Demux) endDialog(sc *sipCall, t time.Time) {
+	if sc.ended {
+		return
+	}
+	sc.ended = true
+	for _, b := range sc.binds {
+		if !b.ended {
+			b.end, b.ended = t, true
+		}
+	}
+	d.sdpGen++
 }
 
 // sdpMatch reports whether either end of k is an address SDP announced.

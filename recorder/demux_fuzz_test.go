@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,12 @@ func FuzzDemux(f *testing.F) {
 	raw = append(raw, fuzzRecord(0x04, 10, sr)...)
 	invite := "INVITE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\nCSeq: 1 INVITE\r\nContent-Length: 90\r\n\r\n" +
 		"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n"
+	savp := "INVITE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: y\r\nCSeq: 1 INVITE\r\n\r\n" +
+		"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n"
+	bye := "BYE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: y\r\nCSeq: 2 BYE\r\n\r\n"
+	zrtp := []byte{0x10, 0, 0, 1, 'Z', 'R', 'T', 'P', 0, 0, 0, 1, 0x50, 0x5a, 0, 3, 'H', 'e', 'l', 'l', 'o', ' ', ' ', ' ', 0, 0, 0, 0}
+	f.Add(slices.Concat(fuzzRecord(0x04, 0, []byte(savp)), clean, fuzzRecord(0x04, 0, []byte(bye)), fuzzRecord(0x04, 0, []byte(savp)), clean))
+	f.Add(slices.Concat(fuzzRecord(0x04, 0, zrtp), clean))
 	f.Add(clean)
 	f.Add(dtmf)
 	f.Add(raw)
@@ -124,7 +131,16 @@ func FuzzDemux(f *testing.F) {
 				t.Fatalf("entry %+v outside its stream [%d,%d)", e, s.FirstPos, s.EndPos)
 			}
 		}
+		inCall := make([]int, len(r.Streams))
+		for _, st := range r.Streams {
+			if st.Encrypted && st.Supported {
+				t.Fatalf("stream %+v encrypted and supported", st)
+			}
+		}
 		for _, c := range r.Calls {
+			for _, si := range c.Streams {
+				inCall[si]++
+			}
 			if c.EndPos < c.StartPos {
 				t.Fatalf("call %+v", c)
 			}
@@ -132,6 +148,11 @@ func FuzzDemux(f *testing.F) {
 				if r.Streams[si].Call != c.Index {
 					t.Fatalf("stream %d call %d in call %d", si, r.Streams[si].Call, c.Index)
 				}
+			}
+		}
+		for si, n := range inCall {
+			if n != 1 {
+				t.Fatalf("stream %d is in %d calls", si, n)
 			}
 		}
 	})

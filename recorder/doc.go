@@ -61,15 +61,47 @@
 // The two directions between the same addresses form one call, and so do
 // all streams whose addresses the SDP of one SIP Call-ID announced; other
 // directions are calls of their own. Calls are ordered by their first
-// packet. Within a call the stream sent from UDP port 16388 is the remote
+// packet.
+//
+// SDP binds an address to a dialog for the dialog's lifetime: from the
+// capture time of the message that announced it until the dialog's BYE
+// (or the response to it), or until another Call-ID announces the same
+// address; a re-INVITE of the same dialog keeps the binding. Each packet
+// belongs to the dialog whose binding of its receiving address (else its
+// sending address) contains its capture time, so two successive calls on
+// the same ports are two calls, and a stream whose packets span two
+// dialogs is split into a stream of each. A packet outside every binding
+// goes to the nearest one in time: media before the first INVITE to the
+// first dialog, media after the last BYE to the last. A late packet of a
+// dialog that has ended (the stream's payload type, a sequence number and
+// timestamp close to the stream's and not received yet, captured within
+// half a second of the stream's last packet) stays with it even when the
+// next dialog on the address has begun. Within a call the stream sent from UDP port 16388 is the remote
 // party (left channel) and the one sent from 16386 the local device (right
 // channel), the innovaphone convention; otherwise the first direction seen
 // is left and its reverse right.
+//
+// # Encrypted media
+//
+// SRTP encrypts the payload and keeps the RTP header, so its streams are
+// found like any other but their payloads decode as noise. A stream is
+// marked Encrypted (and not Supported; it renders as silence, and the
+// original keeps its payloads) when the SDP of its dialog says so (a
+// secure profile RTP/SAVP(F) or UDP/TLS/RTP/SAVP(F); a=crypto, or
+// a=zrtp-hash, in both the offer and the answer of plain RTP/AVP; where
+// the SDP of both its addresses is known, both must say so), when
+// ZRTP packets or DTLS records passed between its addresses before its
+// last packet, or, without either, when a G.711 stream carries an SRTP
+// authentication tag: its payloads exceed their timestamp step by the
+// same 4, 10 or 16 bytes in at least 50 consecutive packet pairs and 90 %
+// of them. SRTP without SDP and without a tag (a NULL authentication
+// suite) cannot be told from G.711 and is decoded as before.
 //
 // # Bounds
 //
 // Everything a Demux keeps is bounded whatever the capture holds: streams
 // (DemuxOptions.MaxStreams), unconfirmed flows and the packets held for
-// them, SIP calls and SDP media. What is dropped at a bound is counted and
+// them, SIP calls, SDP media addresses and their dialog bindings, and the
+// address pairs seen carrying ZRTP or DTLS. What is dropped at a bound is counted and
 // reported in Result.Warnings.
 package recorder

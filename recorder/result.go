@@ -49,11 +49,18 @@ type Stream struct {
 	// ClockRate is the RTP timestamp clock of the payload type in Hz.
 	ClockRate int `json:"clockRate"`
 	// Supported reports whether the product can render the audio (PCMU or
-	// PCMA). Unsupported audio still has map entries pointing at the
-	// original payloads.
-	Supported bool   `json:"supported"`
-	Src       string `json:"src"` // "ip:port"
-	Dst       string `json:"dst"`
+	// PCMA, not encrypted). Unsupported audio still has map entries
+	// pointing at the original payloads.
+	Supported bool `json:"supported"`
+	// Encrypted reports that the payloads are encrypted (SRTP): the
+	// original keeps them, they render as silence, and Supported is false.
+	// Encryption says how the keys were agreed, as far as the capture
+	// tells: "srtp" (SDES a=crypto, or a secure profile alone, or an SRTP
+	// authentication tag on the packets), "dtls-srtp" or "zrtp".
+	Encrypted  bool   `json:"encrypted"`
+	Encryption string `json:"encryption,omitempty"`
+	Src        string `json:"src"` // "ip:port"
+	Dst        string `json:"dst"`
 	// Packets counts every RTP packet of the stream, duplicates, comfort
 	// noise and telephone-events included. Lost is the number of sequence
 	// numbers never received; Duplicates were dropped; Reordered arrived
@@ -88,7 +95,7 @@ type DTMF struct {
 
 // Call is a set of streams that belong together: the two directions of a
 // media session, or every stream whose addresses the same SIP Call-ID's
-// SDP announced.
+// SDP announced while that dialog lasted (from its SDP to its BYE).
 type Call struct {
 	Index  int    `json:"index"`
 	CallID string `json:"callId,omitempty"`
@@ -119,6 +126,10 @@ func (r *Result) Layout(call int, spans []codec.Span) codec.Layout {
 	l := codec.Layout{Streams: make([]codec.StreamLayout, len(r.Streams)), Spans: spans}
 	for i, s := range r.Streams {
 		l.Streams[i] = codec.StreamLayout{Codec: codec.ParseCodec(s.Codec), Channel: -1}
+		if s.Encrypted {
+			// Encrypted payloads decoded as G.711 are noise: silence.
+			l.Streams[i].Codec = codec.Unknown
+		}
 		if s.Call == call && (s.Channel == 0 || s.Channel == 1) {
 			l.Streams[i].Channel = int8(s.Channel)
 		}

@@ -41,13 +41,19 @@ func (d *Demux) Result() *Result {
 
 func (d *Demux) streamResult(s *stream) Stream {
 	f := s.f
+	enc := ""
+	if s.audio {
+		enc = d.encryption(s)
+	}
 	o := Stream{
 		Index:        s.idx,
 		SSRC:         f.key.ssrc,
 		PayloadType:  s.pt,
 		Codec:        s.name,
 		ClockRate:    int(s.clock),
-		Supported:    s.audio && s.codec.Supported(),
+		Supported:    s.audio && s.codec.Supported() && enc == "",
+		Encrypted:    enc != "",
+		Encryption:   enc,
 		Src:          f.key.src.String(),
 		Dst:          f.key.dst.String(),
 		Packets:      s.packets,
@@ -76,11 +82,37 @@ func clampPos(p int64) uint32 {
 	return uint32(min(max(p, 0), math.MaxUint32))
 }
 
-// buildCalls groups directions into calls, assigns channels and fills
-// r.Calls and each stream's Call and Channel.
+// buildCalls groups streams into calls, assigns channels and fills
+// r.Calls and each stream's Call and Channel. A leg is one direction's
+// streams in one SIP dialog (or in none): a direction that carried two
+// successive calls is two legs. The legs of one dialog form a call, and so
+// do a leg and its reverse direction's leg of the same dialog.
 func (d *Demux) buildCalls(r *Result) {
-	// Union-find over directions.
-	parent := make([]int, len(d.dirList))
+	type legKey struct {
+		dir  *direction
+		call int // SIP call, -1 for none
+	}
+	legIdx := map[legKey]int{}
+	var legs []legKey
+	var legStreams [][]int
+	for _, dir := range d.dirList {
+		for _, f := range dir.flows {
+			for _, s := range f.streams {
+				k := legKey{dir, d.streamCall(s)}
+				li, ok := legIdx[k]
+				if !ok {
+					li = len(legs)
+					legIdx[k] = li
+					legs = append(legs, k)
+					legStreams = append(legStreams, nil)
+				}
+				legStreams[li] = append(legStreams[li], s.idx)
+			}
+		}
+	}
+
+	// Union-find over legs.
+	parent := make([]int, len(legs))
 	for i := range parent {
 		parent[i] = i
 	}
@@ -97,25 +129,24 @@ func (d *Demux) buildCalls(r *Result) {
 			parent[max(a, b)] = min(a, b)
 		}
 	}
-	bySIP := map[int]int{} // SIP call → first direction naming it
-	for i, dir := range d.dirList {
-		if rev := d.dirs[dirKey{src: dir.key.dst, dst: dir.key.src}]; rev != nil {
-			union(i, rev.order)
-		}
-		for _, f := range dir.flows {
-			d.refreshSDP(f)
-			if f.lastSDPCall < 0 {
-				continue
-			}
-			if j, ok := bySIP[f.lastSDPCall]; ok {
+	bySIP := map[int]int{} // SIP call → first leg in it
+	for i, k := range legs {
+		if rev := d.dirs[dirKey{src: k.dir.key.dst, dst: k.dir.key.src}]; rev != nil {
+			if j, ok := legIdx[legKey{rev, k.call}]; ok {
 				union(i, j)
-			} else {
-				bySIP[f.lastSDPCall] = i
 			}
+		}
+		if k.call < 0 {
+			continue
+		}
+		if j, ok := bySIP[k.call]; ok {
+			union(i, j)
+		} else {
+			bySIP[k.call] = i
 		}
 	}
 
-	// Each group with streams is a call.
+	// Each group of legs is a call.
 	type group struct {
 		dirs    []*direction
 		streams []int
@@ -124,28 +155,25 @@ func (d *Demux) buildCalls(r *Result) {
 	}
 	groups := map[int]*group{}
 	var order []*group
-	for i, dir := range d.dirList {
+	for i, k := range legs {
 		root := find(i)
 		g := groups[root]
 		if g == nil {
-			g = &group{sipCall: -1}
+			g = &group{sipCall: k.call}
 			groups[root] = g
 			order = append(order, g)
 		}
-		g.dirs = append(g.dirs, dir)
-		for _, f := range dir.flows {
-			if f.lastSDPCall >= 0 && (g.sipCall < 0 || f.lastSDPCall < g.sipCall) {
-				g.sipCall = f.lastSDPCall
-			}
-			for _, s := range f.streams {
-				g.streams = append(g.streams, s.idx)
-				if !s.first.IsZero() && (g.first.IsZero() || s.first.Before(g.first)) {
-					g.first = s.first
-				}
+		if !slices.Contains(g.dirs, k.dir) {
+			g.dirs = append(g.dirs, k.dir)
+		}
+		for _, si := range legStreams[i] {
+			s := d.streams[si]
+			g.streams = append(g.streams, si)
+			if !s.first.IsZero() && (g.first.IsZero() || s.first.Before(g.first)) {
+				g.first = s.first
 			}
 		}
 	}
-	order = slices.DeleteFunc(order, func(g *group) bool { return len(g.streams) == 0 })
 	slices.SortStableFunc(order, func(a, b *group) int { return a.first.Compare(b.first) })
 
 	for ci, g := range order {

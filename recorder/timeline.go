@@ -48,10 +48,18 @@ type flow struct {
 	dir   *direction
 	kinds [128]ptKind
 
-	sdpGen      int // Demux.sdpGen when the SDP below was looked up
-	sdpDst      *sdpMedia
-	sdpSrc      *sdpMedia
-	lastSDPCall int // the SIP call whose SDP named the flow's addresses, or -1
+	// SDP: the announcements of the flow's receiving and sending address
+	// (looked up again when Demux.sdpGen moves); the dialog binding the
+	// latest packet fell in (nil without SDP; gap when it fell after that
+	// dialog ended and no later one has claimed the address yet); that
+	// dialog's bindings of the two addresses, whose rtpmap name payload
+	// types; and the encryption their SDP says.
+	sdpGen           int
+	addrDst, addrSrc *sdpAddr
+	bind             *sdpBinding
+	gap              bool
+	sdpDst, sdpSrc   *sdpBinding
+	enc              string
 
 	// timestamp unwrapping
 	tsInit bool
@@ -108,6 +116,14 @@ type stream struct {
 	others  [8]uint8 // other payload types seen
 	nOthers int
 	dtmf    []dtmfRecord
+
+	// The dialog binding the stream's packets fell in; see flow.bind.
+	bind *sdpBinding
+	gap  bool
+	// enc is the encryption SDP said; tagPairs, tagged and tagLen follow
+	// the SRTP tag heuristic (see demux_secure.go).
+	enc                      string
+	tagPairs, tagged, tagLen int64
 }
 
 // seqTracker counts sequence numbers: unique packets, duplicates within a
@@ -185,6 +201,20 @@ func (t *seqTracker) add(seq uint16) (dup, reordered bool) {
 	return false, reordered
 }
 
+// seen reports whether seq was received, as far as the duplicate window
+// remembers.
+func (t *seqTracker) seen(seq uint16) bool {
+	if !t.init {
+		return false
+	}
+	delta := int64(int16(seq - uint16(t.max)))
+	if delta > 0 || -delta >= seqWindow {
+		return false
+	}
+	w, m := t.bit(t.max + delta)
+	return t.window[w]&m != 0
+}
+
 func (t *seqTracker) restart(ext int64) {
 	t.init = true
 	t.max, t.base = ext, ext
@@ -216,34 +246,157 @@ func (d *Demux) newFlow(k flowKey, t time.Time) *flow {
 		d.dirs[dk] = dir
 		d.dirList = append(d.dirList, dir)
 	}
-	f := &flow{key: k, dir: dir, sdpGen: -1, lastSDPCall: -1}
+	f := &flow{key: k, dir: dir, sdpGen: -1}
 	dir.flows = append(dir.flows, f)
 	d.flows[k] = f
 	return f
 }
 
-// refreshSDP looks up the SDP media that name f's addresses when new SDP
-// arrived since the last look, and forgets payload types learnt before.
-func (d *Demux) refreshSDP(f *flow) {
-	if f.sdpGen == d.sdpGen {
+// lateGap is how long after a stream's last packet a packet that
+// continues it still belongs to the stream's dialog once that has ended,
+// when another dialog has claimed the address meanwhile; lateMaxSeqStep
+// bounds how far its sequence number may be from the stream's highest.
+const (
+	lateGap        = 500 * time.Millisecond
+	lateMaxSeqStep = 25
+)
+
+// at returns the binding of a that capture time t falls in: the one whose
+// lifetime contains t (core). Outside every lifetime it is the nearest in
+// time: the first binding before the first, between two the one whose end
+// or start is nearer, and after the last one, once that has ended, the
+// last one tentatively (gap): a later announcement may still take it.
+func (a *sdpAddr) at(t time.Time) (b *sdpBinding, core, gap bool) {
+	if a == nil || len(a.binds) == 0 {
+		return nil, false, false
+	}
+	i := len(a.binds) - 1
+	for i >= 0 && a.binds[i].start.After(t) {
+		i--
+	}
+	if i < 0 {
+		return a.binds[0], false, false
+	}
+	b = a.binds[i]
+	if !b.ended || t.Before(b.end) {
+		return b, true, false
+	}
+	if i+1 < len(a.binds) {
+		if next := a.binds[i+1]; next.start.Sub(t) < t.Sub(b.end) {
+			return next, false, false
+		}
+		return b, false, false
+	}
+	return b, false, true
+}
+
+// ofCall returns the latest binding of a made by SIP call ci, or nil.
+func (a *sdpAddr) ofCall(ci int) *sdpBinding {
+	if a == nil {
+		return nil
+	}
+	for i := len(a.binds) - 1; i >= 0; i-- {
+		if a.binds[i].call == ci {
+			return a.binds[i]
+		}
+	}
+	return nil
+}
+
+// chooseBinding returns the dialog binding a packet captured at t between
+// the addresses dst and src belongs to: the one whose lifetime contains t,
+// the receiver's first; else the receiver's nearest, else the sender's.
+func chooseBinding(dst, src *sdpAddr, t time.Time) (b *sdpBinding, gap bool) {
+	bd, coreD, gapD := dst.at(t)
+	bs, coreS, gapS := src.at(t)
+	if bd != nil && (coreD || !coreS) {
+		return bd, gapD
+	}
+	return bs, gapS
+}
+
+// lateAfterEnd reports whether a packet with header h captured at t is a
+// late packet of s, whose dialog has ended: the stream's payload type, a
+// sequence number close to the stream's highest and not received yet, a
+// timestamp close to the stream's latest, and captured shortly after the
+// stream's last packet. A sender that starts the next call on the same
+// SSRC restarts its sequence and timestamps (so its packets repeat ones
+// received), or runs on only after the pause between the calls.
+func (s *stream) lateAfterEnd(t time.Time, h *rtpHeader) bool {
+	b := s.bind
+	if b == nil || s.gap || !b.ended || !s.audio || h.pt != s.pt || !s.seq.init || !s.havePrev ||
+		t.Before(b.end) || t.Sub(s.last) > lateGap {
+		return false
+	}
+	dseq := int(int16(h.seq - uint16(s.seq.max)))
+	dts := int64(int32(h.ts - uint32(s.prevExtTS)))
+	maxTS := s.clock * int64(lateGap) / int64(time.Second)
+	return dseq > -lateMaxSeqStep && dseq <= lateMaxSeqStep && !s.seq.seen(h.seq) && dts > -maxTS && dts <= maxTS
+}
+
+// bindFlow finds the dialog binding a packet of f with header h captured
+// at t falls in, makes it the flow's, and on a change forgets the payload
+// types learnt before and lets streams that had no dialog, or only a
+// tentative one, join it.
+func (d *Demux) bindFlow(f *flow, t time.Time, h *rtpHeader) {
+	newSDP := f.sdpGen != d.sdpGen
+	if newSDP {
+		f.sdpGen = d.sdpGen
+		f.addrDst = d.sdp[unmapAP(f.key.dst)]
+		f.addrSrc = d.sdp[unmapAP(f.key.src)]
+	}
+	if f.addrDst == nil && f.addrSrc == nil {
 		return
 	}
-	f.sdpGen = d.sdpGen
-	f.sdpDst = d.sdp[unmapAP(f.key.dst)]
-	f.sdpSrc = d.sdp[unmapAP(f.key.src)]
-	switch {
-	case f.sdpDst != nil:
-		f.lastSDPCall = f.sdpDst.call
-	case f.sdpSrc != nil:
-		f.lastSDPCall = f.sdpSrc.call
+	b, gap := chooseBinding(f.addrDst, f.addrSrc, t)
+	if cur := f.cur; cur != nil && (cur.bind != b || cur.gap != gap) && cur.lateAfterEnd(t, h) {
+		b, gap = cur.bind, false
 	}
+	moved := b != f.bind || gap != f.gap
+	if !moved && !newSDP {
+		return
+	}
+	// The bindings' rtpmap and attributes may have changed (a re-INVITE).
+	f.bind, f.gap = b, gap
 	f.kinds = [128]ptKind{}
+	f.sdpDst, f.sdpSrc = f.addrDst.ofCall(b.call), f.addrSrc.ofCall(b.call)
+	f.enc = sdpEncryption(f.sdpDst, f.sdpSrc)
+	if !moved {
+		return
+	}
+	for _, s := range f.streams {
+		switch {
+		case s.bind == nil:
+			// Media before any announcement of its addresses.
+			s.bind, s.gap = b, gap
+		case s.gap && s.bind != b && !gap && b.start.Sub(s.first) <= s.first.Sub(s.bind.end):
+			// Packets after a dialog ended, nearer to the next one.
+			s.bind, s.gap = b, false
+		}
+	}
+}
+
+// streamCall returns the SIP call s belongs to, or -1: its dialog
+// binding, or for a stream without one or with a tentative one, the
+// binding its first packet falls in as the whole capture tells.
+func (d *Demux) streamCall(s *stream) int {
+	b := s.bind
+	if b == nil || s.gap {
+		k := s.f.key
+		if nb, _ := chooseBinding(d.sdp[unmapAP(k.dst)], d.sdp[unmapAP(k.src)], s.first); nb != nil {
+			b = nb
+		}
+	}
+	if b == nil {
+		return -1
+	}
+	return b.call
 }
 
 // rtpmap returns the SDP rtpmap of pt for f: the receiver's first, then
 // the sender's.
 func (f *flow) rtpmap(pt uint8) (encoding string, clock int, ok bool) {
-	for _, m := range [2]*sdpMedia{f.sdpDst, f.sdpSrc} {
+	for _, m := range [2]*sdpBinding{f.sdpDst, f.sdpSrc} {
 		if m == nil {
 			continue
 		}
@@ -259,7 +412,6 @@ func (f *flow) rtpmap(pt uint8) (encoding string, clock int, ok bool) {
 // classify says what payload type pt carries on f, learning dynamic types
 // from SDP or, without it, from the look of their payloads.
 func (d *Demux) classify(f *flow, pt uint8, pl []byte, n int) ptKind {
-	d.refreshSDP(f)
 	k := f.kinds[pt]
 	switch k {
 	case kindAudio, kindEvent, kindCN:
@@ -420,7 +572,7 @@ func (d *Demux) newStream(f *flow, pt uint8, kind ptKind) *stream {
 		d.streamLimit++
 		return nil
 	}
-	s := &stream{idx: len(d.streams), f: f}
+	s := &stream{idx: len(d.streams), f: f, bind: f.bind, gap: f.gap}
 	d.streams = append(d.streams, s)
 	f.streams = append(f.streams, s)
 	d.setPT(f, s, pt, kind)
@@ -442,13 +594,28 @@ func (d *Demux) setPT(f *flow, s *stream, pt uint8, kind ptKind) {
 	}
 }
 
-// streamFor returns the stream a packet of payload type pt goes to.
+// streamFor returns the stream a packet of payload type pt goes to: one of
+// the flow's streams in the flow's current dialog binding.
 func (d *Demux) streamFor(f *flow, pt uint8, kind ptKind) *stream {
 	s := f.cur
+	if s != nil && (s.bind != f.bind || s.gap != f.gap) {
+		s = nil
+		for i := len(f.streams) - 1; i >= 0; i-- {
+			if o := f.streams[i]; o.bind == f.bind && o.gap == f.gap {
+				s = o
+				break
+			}
+		}
+		if s != nil {
+			f.cur = s
+		}
+	}
 	if kind != kindAudio {
 		if s == nil {
 			s = d.newStream(f, pt, kind)
-			f.cur = s
+			if s != nil {
+				f.cur = s
+			}
 		}
 		return s
 	}
@@ -456,7 +623,7 @@ func (d *Demux) streamFor(f *flow, pt uint8, kind ptKind) *stream {
 		return s
 	}
 	for _, o := range f.streams {
-		if o.audio && o.pt == pt {
+		if o.audio && o.pt == pt && o.bind == f.bind && o.gap == f.gap {
 			f.cur = o
 			return o
 		}
@@ -504,11 +671,15 @@ func (s *stream) markPos(pos, n int64) {
 // start of) its payload of h.n bytes, pieces where the payload sits in the
 // capture (located is false when that is unknown).
 func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []capture.Piece, located bool) {
+	d.bindFlow(f, t, h)
 	kind := d.classify(f, h.pt, pl, h.n)
 	s := d.streamFor(f, h.pt, kind)
 	if s == nil {
 		d.other++
 		return
+	}
+	if f.enc != "" {
+		s.enc = f.enc
 	}
 	d.packets++
 	s.packets++
@@ -561,10 +732,14 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 	extSeq := s.seq.max
 	if !reordered {
 		if s.havePrev {
-			if ds := extSeq - s.prevExtSeq; ds >= 1 && ds <= 10 {
+			ds := extSeq - s.prevExtSeq
+			if ds >= 1 && ds <= 10 {
 				if st := toSamples(ext-s.prevExtTS, f.clock) / ds; st > 0 && st <= 8000 {
 					s.step = st
 				}
+			}
+			if ds == 1 && s.g711 {
+				s.tagCheck(int64(h.n), toSamples(ext-s.prevExtTS, f.clock))
 			}
 		}
 		s.havePrev, s.prevExtTS, s.prevExtSeq = true, ext, extSeq

@@ -26,6 +26,7 @@ type listRow struct {
 	Sealed     bool
 	State      string // "" when complete
 	StateLabel string
+	Encryption string // "SRTP"... when a call's media is encrypted
 	// Protected: a segment is on legal hold; Deletion: the day the
 	// lifecycle job removes (a segment of) the call (lifecycle.go).
 	Protected                          bool
@@ -210,6 +211,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	state := archive.StateComplete
 	var withs []string
 	dir := dirUnknown
+	enc := ""
 	for _, s := range g.segs {
 		dur += s.DurationMs
 		sealed = sealed && s.Seal != nil
@@ -224,13 +226,16 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		if w := remoteParty(in, d); w != "" && !containsStr(withs, w) {
 			withs = append(withs, w)
 		}
+		if enc == "" {
+			enc = encryption(in, -1)
+		}
 	}
 	row := listRow{
 		URL:  "/recordings/" + first.ID.String(),
 		When: formatTime(recTime(first), loc), WhenISO: isoTime(recTime(first)),
 		Duration: formatDuration(dur), Direction: dir, DirLabel: directionLabel(dir),
 		With: strings.Join(withs, "; "), User: ownerName(users, first.User),
-		Segments: len(g.segs), Sealed: sealed,
+		Segments: len(g.segs), Sealed: sealed, Encryption: enc,
 	}
 	if row.With == "" {
 		row.With = "unknown"

@@ -43,6 +43,7 @@ type callView struct {
 	DTMF            string
 	SIPCallID       string
 	Streams         []streamView
+	Encryption      string // "SRTP"... when the call's media is encrypted
 }
 
 type streamView struct {
@@ -53,6 +54,7 @@ type streamView struct {
 	LossPct       string
 	Jitter        string
 	Unsupported   bool
+	Encrypted     bool
 }
 
 type segmentView struct {
@@ -185,6 +187,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			Start: formatTime(c.Start, rc.loc), StartISO: isoTime(c.Start),
 			Duration: formatDuration(c.DurationMs), Codecs: strings.Join(codecs, ", "),
 			Packets: packets, Lost: lost, LossPct: lossPercent(packets, lost), SIPCallID: c.CallID,
+			Encryption: encryption(in, i),
 		}
 		var digits []string
 		for _, d := range c.DTMF {
@@ -207,7 +210,8 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			cv.Streams = append(cv.Streams, streamView{
 				Side: side, Codec: s.Codec, Src: s.Src, Dst: s.Dst, Packets: s.Packets, Lost: s.Lost,
 				LossPct: lossPercent(s.Packets, s.Lost), Jitter: fmt.Sprintf("%.1f ms", s.JitterMs),
-				Unsupported: !s.Supported && s.Codec != "telephone-event",
+				Unsupported: !s.Supported && !s.Encrypted && s.Codec != "telephone-event",
+				Encrypted:   s.Encrypted,
 			})
 		}
 		p.Calls = append(p.Calls, cv)

@@ -31,6 +31,8 @@ type infoStream struct {
 	Channel    int     `json:"channel"`
 	Codec      string  `json:"codec"`
 	Supported  bool    `json:"supported"`
+	Encrypted  bool    `json:"encrypted"`
+	Encryption string  `json:"encryption"`
 	Src        string  `json:"src"`
 	Dst        string  `json:"dst"`
 	Packets    int     `json:"packets"`
@@ -154,6 +156,21 @@ func callStats(in *recInfo, c int) (codecs []string, packets, lost int) {
 		lost += s.Lost
 	}
 	return codecs, packets, lost
+}
+
+// encryption names the encryption of call c's media ("SRTP", "DTLS-SRTP",
+// "ZRTP"), or "" when none of its streams is encrypted; with c < 0 it looks
+// at every call.
+func encryption(in *recInfo, c int) string {
+	for _, s := range in.Result.Streams {
+		if s.Encrypted && (c < 0 || s.Call == c) {
+			if s.Encryption == "" {
+				return "SRTP"
+			}
+			return strings.ToUpper(s.Encryption)
+		}
+	}
+	return ""
 }
 
 // ownerName returns the display name of login from users, or the login.

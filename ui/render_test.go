@@ -85,7 +85,8 @@ func sampleRecordingPage(base Base) recordingPage {
 	call := callView{Number: 1, URL: "/recordings/abc?call=1", Selected: true, From: "Åsa Øberg (201)", To: "Jānis Bērziņš (+371)",
 		Start: "2026-11-21 09:00:00", Duration: "1:02", Codecs: "PCMA", Packets: 3000, Lost: 30, LossPct: "1.0 %", DTMF: "4 2",
 		SIPCallID: "x@y", Streams: []streamView{{Side: "Remote (left)", Codec: "PCMA", Packets: 1500, Lost: 30, LossPct: "2.0 %", Jitter: "1.2 ms"},
-			{Side: "Local (right)", Codec: "G729", Unsupported: true}}}
+			{Side: "Local (right)", Codec: "G729", Unsupported: true}, {Side: "Local (right)", Codec: "PCMU", Encrypted: true}},
+		Encryption: "SRTP"}
 	p := recordingPage{
 		Base: base,
 		Rec: recView{ID: "abc", Title: "Jānis Bērziņš", Start: "2026-11-21 09:00:00", Duration: "1:02", State: "interrupted",

@@ -38,6 +38,8 @@ type decodeStream struct {
 	SSRC        string          `json:"ssrc"`
 	Codec       string          `json:"codec"`
 	Supported   bool            `json:"supported"`
+	Encrypted   bool            `json:"encrypted"`
+	Encryption  string          `json:"encryption,omitempty"`
 	PayloadType uint8           `json:"payloadType"`
 	Channel     string          `json:"channel"`
 	Src         string          `json:"src"`
@@ -77,7 +79,13 @@ func runDecode(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return enc.Encode(res)
 	}
 	for _, c := range res.Calls {
-		fmt.Fprintf(stdout, "%s\t%d ms\t%d streams\n", c.File, c.DurationMs, len(c.Streams))
+		note := ""
+		for _, s := range c.Streams {
+			if s.Encrypted {
+				note = "\tencrypted media (silent)"
+			}
+		}
+		fmt.Fprintf(stdout, "%s\t%d ms\t%d streams%s\n", c.File, c.DurationMs, len(c.Streams), note)
 	}
 	if len(res.Calls) == 0 {
 		fmt.Fprintln(stderr, "decode: no calls with RTP found")
@@ -133,6 +141,7 @@ func decodeFile(in, out string, opt codec.WAVOptions) (*decodeJSON, error) {
 			}
 			dc.Streams = append(dc.Streams, decodeStream{
 				SSRC: fmt.Sprintf("0x%08x", s.SSRC), Codec: s.Codec, Supported: s.Supported, PayloadType: s.PayloadType,
+				Encrypted: s.Encrypted, Encryption: s.Encryption,
 				Channel: ch, Src: s.Src, Dst: s.Dst, Packets: s.Packets, Lost: s.Lost, Duplicates: s.Duplicates,
 				Reordered: s.Reordered, JitterMs: s.JitterMs, DTMF: dtmf,
 			})

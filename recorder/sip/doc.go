@@ -3,7 +3,9 @@
 // extracts what the recorder needs to name a call and pair its RTP streams:
 // Call-ID, the From and To parties (display name, user part such as a phone
 // number, host, tag), CSeq, User-Agent and the SDP media descriptions
-// (connection address, port, payload types with their rtpmap, direction).
+// (connection address, port, payload types with their rtpmap, direction,
+// and whether the media is secured: a=crypto, a=fingerprint, a=zrtp-hash,
+// without keeping any key).
 //
 // # What is understood
 //

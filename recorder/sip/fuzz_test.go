@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(in)
 	}
 	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nContent-Type: multipart/mixed;boundary=x\r\n\r\n--x\r\nc: application/sdp\r\n\r\nv=0\r\nm=audio 5 RTP/AVP 0\r\n--x--\r\n"))
+	f.Add([]byte("SIP/2.0 200 OK\r\nc: application/sdp\r\n\r\nv=0\r\na=zrtp-hash:1.10 ab\r\nm=audio 5 UDP/TLS/RTP/SAVPF 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\na=fingerprint:sha-256 AB\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		orig := append([]byte(nil), in...)
 		m, err := Parse(in)

@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 )
 
 // Bounds on what one session description may hold; further m= lines,
@@ -56,6 +57,33 @@ type Media struct {
 	// own attribute, else the session-level one, else SendRecv (the default
 	// of RFC 3264).
 	Direction string
+	// Crypto reports a=crypto attributes (SDES keys for SRTP, RFC 4568) in
+	// the section. The keys themselves are not kept.
+	Crypto bool
+	// Fingerprint reports an a=fingerprint attribute (DTLS-SRTP, RFC 5763)
+	// in the section or at session level.
+	Fingerprint bool
+	// ZRTPHash reports an a=zrtp-hash attribute (ZRTP, RFC 6189) in the
+	// section or at session level.
+	ZRTPHash bool
+}
+
+// SecureProfile reports whether the section's transport protocol is a
+// secure RTP profile, whose payloads are encrypted: RTP/SAVP or RTP/SAVPF,
+// also over DTLS (UDP/TLS/RTP/SAVP, UDP/TLS/RTP/SAVPF).
+func (m *Media) SecureProfile() bool {
+	p := m.Proto
+	return hasSuffixFoldString(p, "/SAVP") || hasSuffixFoldString(p, "/SAVPF")
+}
+
+// DTLS reports whether the section negotiates its SRTP keys with DTLS: a
+// UDP/TLS transport protocol or an a=fingerprint attribute.
+func (m *Media) DTLS() bool {
+	return m.Fingerprint || len(m.Proto) >= 8 && strings.EqualFold(m.Proto[:8], "UDP/TLS/")
+}
+
+func hasSuffixFoldString(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
 // RTPMap is an a=rtpmap attribute: "<pt> <encoding>/<clock>[/<channels>]".
@@ -78,6 +106,7 @@ func parseSDP(b []byte, partial bool) *SDP {
 	cur := -1         // index of the current media section; -1 session level; -2 ignored section
 	connSeen := false // the current level had a c= line (only the first counts)
 	sessionDir := ""
+	sessionFingerprint, sessionZRTP := false, false
 	nformats, nmaps := 0, 0
 	for i := 0; i < len(b); {
 		line, next, terminated := nextLine(b, i)
@@ -137,6 +166,27 @@ func parseSDP(b []byte, partial bool) *SDP {
 				}
 				continue
 			}
+			switch {
+			case equalFold(name, "crypto"):
+				if cur >= 0 {
+					s.Media[cur].Crypto = true
+				}
+				continue
+			case equalFold(name, "fingerprint"):
+				if cur >= 0 {
+					s.Media[cur].Fingerprint = true
+				} else {
+					sessionFingerprint = true
+				}
+				continue
+			case equalFold(name, "zrtp-hash"):
+				if cur >= 0 {
+					s.Media[cur].ZRTPHash = true
+				} else {
+					sessionZRTP = true
+				}
+				continue
+			}
 			if cur < 0 || nmaps >= MaxRTPMaps || !equalFold(name, "rtpmap") {
 				continue
 			}
@@ -169,6 +219,8 @@ func parseSDP(b []byte, partial bool) *SDP {
 		if md.Direction == "" {
 			md.Direction = sessionDir
 		}
+		md.Fingerprint = md.Fingerprint || sessionFingerprint
+		md.ZRTPHash = md.ZRTPHash || sessionZRTP
 	}
 	return s
 }
@@ -261,6 +313,10 @@ func internToken(b []byte) string {
 		return "RTP/AVPF"
 	case "RTP/SAVPF":
 		return "RTP/SAVPF"
+	case "UDP/TLS/RTP/SAVP":
+		return "UDP/TLS/RTP/SAVP"
+	case "UDP/TLS/RTP/SAVPF":
+		return "UDP/TLS/RTP/SAVPF"
 	case "udptl":
 		return "udptl"
 	case "PCMU":

@@ -504,3 +504,47 @@ func TestParseBoundedAllocation(t *testing.T) {
 		})
 	}
 }
+
+// TestSDPSecurity: the attributes and profiles that say a media section's
+// payloads are encrypted (SDES-SRTP, DTLS-SRTP, ZRTP) are reported, and
+// no key material is kept.
+func TestSDPSecurity(t *testing.T) {
+	const key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+	sdp := crlf(`v=0
+o=- 1 1 IN IP4 192.0.2.1
+s=-
+c=IN IP4 192.0.2.1
+t=0 0
+a=zrtp-hash:1.10 fe30efd02423cb054e50efd0248742ac7a52c8f91bc2df881ae642c371ba46df
+m=audio 5004 RTP/SAVP 0
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:` + key + `|2^20|1:32
+m=audio 5006 UDP/TLS/RTP/SAVPF 8
+a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF
+m=audio 5008 RTP/AVP 0
+m=audio 5010 rtp/savpf 0
+`)
+	m, err := Parse(msg(true, sdp, "SIP/2.0 200 OK", "Content-Type: application/sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := m.SDP.Media
+	if len(md) != 4 {
+		t.Fatalf("%d media", len(md))
+	}
+	type sec struct{ profile, dtls, crypto, fp, zrtp bool }
+	want := []sec{
+		{profile: true, crypto: true, zrtp: true},
+		{profile: true, dtls: true, fp: true, zrtp: true},
+		{zrtp: true},
+		{profile: true, zrtp: true},
+	}
+	for i, w := range want {
+		got := sec{md[i].SecureProfile(), md[i].DTLS(), md[i].Crypto, md[i].Fingerprint, md[i].ZRTPHash}
+		if got != w {
+			t.Errorf("media %d (%s): %+v, want %+v", i, md[i].Proto, got, w)
+		}
+	}
+	if strings.Contains(fmt.Sprintf("%+v", *m.SDP), key) {
+		t.Error("the SDES key is kept in the parsed message")
+	}
+}
