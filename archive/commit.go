@@ -265,11 +265,11 @@ func (c *committer) commit(batch []op) {
 	}
 	if err != nil {
 		c.log.Error("archive group commit failed", "ops", len(batch), "err", err)
-		err = fmt.Errorf("archive: commit: %w", err)
+		err = fmt.Errorf("archive: commit: %w", noSpace(err))
 	}
 	for i := range batch {
 		o := &batch[i]
-		res := o.err
+		res := noSpace(o.err)
 		if err != nil {
 			res = err
 		}

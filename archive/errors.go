@@ -3,6 +3,8 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 )
 
 // Errors returned by the archive. They are wrapped with the operation;
@@ -33,7 +35,27 @@ var (
 	// ErrProtected reports a delete, bin or purge of a recording under
 	// legal hold (Recording.Protected).
 	ErrProtected = errors.New("archive: recording is protected")
+	// ErrNoSpace reports a write refused because the disk holding the
+	// archive is full (ENOSPC) or its quota is used up (EDQUOT). Nothing
+	// of the failed commit is stored and everything committed before is
+	// intact; writes work again once space is freed. The error also
+	// matches the system error it wraps.
+	ErrNoSpace = errors.New("archive: no space left for the archive")
 )
+
+// noSpace wraps err with ErrNoSpace when it is the disk being full.
+// bbolt formats some I/O errors with %s (growing the file), so their
+// text is checked too.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		strings.Contains(err.Error(), syscall.ENOSPC.Error()) || strings.Contains(err.Error(), syscall.EDQUOT.Error()) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
 
 // ChunkError reports a chunk of a blob that is missing, out of place or
 // fails authentication. It wraps ErrCorrupt (or ErrNotFound when the whole

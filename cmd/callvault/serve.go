@@ -87,8 +87,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err := firstUsers(ctx, arc, &cfg, stdout); err != nil {
 		return err
 	}
+	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
 	rec, err := recorder.New(arc, recorder.Config{
 		Prefix: cfg.Ingest.Prefix, NamePattern: namePattern, IdleTimeout: cfg.Ingest.IdleTimeout.Duration,
+		MaxUploadBytes: cfg.Ingest.MaxUploadMB << 20, SpaceCheck: h.roomForUploads,
 	}, levels.Logger(subsysRecording))
 	if err != nil {
 		return err
@@ -100,7 +102,6 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	sw := watchSettings(ctx, arc, rec, levels, log) // trace levels, sealing backlog
 	defer sw.stop()
 	defer startLifecycle(ctx, arc, log, o.lifecycleRan)() // starts now (retention, seat grace, recycle bin; daily); stops on return
-	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
 	var certs *certSource
 	if cfg.usesTLS() {
 		if certs, err = newCertSource(&cfg, log); err != nil {
