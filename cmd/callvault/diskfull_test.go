@@ -285,3 +285,59 @@ func testDiskFull(t *testing.T, leave uint64, atOnce bool) {
 	}
 	d2.mustVerifyChain(t)
 }
+
+// TestDiskLowRefusesBeforeBody: while the data directory's disk is below
+// health.min_free_mb (the condition /healthz reports), a PUT is answered
+// 507 before its body is read: a client that asks "Expect: 100-continue"
+// is never told to send it. Once space is freed, uploads are taken again
+// without a restart.
+func TestDiskLowRefusesBeforeBody(t *testing.T) {
+	disk := mountTmpfs(t, 64)
+	data := filepath.Join(disk, "data")
+	cfg := writeTestConfig(t, "[health]\nmin_free_mb = 32\n")
+	d := startDaemonWith(t, data, func(o *serveOptions) { o.config = cfg })
+	d.ingestSynth(t, fmt.Sprintf("%032x", 0xa0), "alice", synthCall{seconds: 5})
+
+	ballast := fillDisk(t, disk, 16<<20)
+	if resp, b := d.get(t, "/healthz"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "min_free_mb") {
+		t.Fatalf("healthz with 16 MiB free of a 32 MiB minimum: %s %s", resp.Status, b)
+	}
+	body := synthPcap(synthCall{seconds: 5})
+	name := fmt.Sprintf("%032x-009033302ab1-11--bob.pcap", 0xb0)
+
+	// Headers only: the body is not sent unless the daemon asks for it.
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(d.url, "http://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	req, _ := http.NewRequest(http.MethodPut, d.url+"/recordings/Files/"+name, nil)
+	req.SetBasicAuth("ingest", testIngestPassword)
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		req.URL.RequestURI(), req.Host, req.Header.Get("Authorization"), len(body))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(string(msg), "min_free_mb") {
+		t.Fatalf("PUT on a disk below its minimum: %s %s, want 507 before the body", resp.Status, msg)
+	}
+	// A client that sends the body at once gets the same answer.
+	if code, msg := rawPut(t, d.url, name, body); code != http.StatusInsufficientStorage {
+		t.Fatalf("PUT with its body on a disk below its minimum: %d %s", code, msg)
+	}
+	if n := len(d.recordings(t)); n != 1 {
+		t.Fatalf("%d recordings after refused uploads, want 1", n)
+	}
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	d.ingestSynth(t, fmt.Sprintf("%032x", 0xb0), "bob", synthCall{seconds: 5})
+	if n := len(d.recordings(t)); n != 2 {
+		t.Fatalf("%d recordings after space was freed, want 2", n)
+	}
+}
