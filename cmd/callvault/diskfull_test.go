@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,6 +88,12 @@ func writeTestConfig(t *testing.T, text string) string {
 // can report as a write error instead of the answer.
 func rawPut(t *testing.T, base, name string, body []byte) (int, string) {
 	t.Helper()
+	return rawPutStream(t, base, name, bytes.NewReader(body), int64(len(body)))
+}
+
+// rawPutStream is rawPut of a reader; size -1 sends it chunked.
+func rawPutStream(t *testing.T, base, name string, body io.Reader, size int64) (int, string) {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -97,9 +105,23 @@ func rawPut(t *testing.T, base, name string, body []byte) (int, string) {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("ingest", testIngestPassword)
-	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n",
-		req.URL.RequestURI(), req.Host, req.Header.Get("Authorization"), len(body))
-	go func() { _, _ = conn.Write(body) }() // ends with the connection
+	length := fmt.Sprintf("Content-Length: %d", size)
+	if size < 0 {
+		length = "Transfer-Encoding: chunked"
+	}
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\n%s\r\n\r\n",
+		req.URL.RequestURI(), req.Host, req.Header.Get("Authorization"), length)
+	go func() { // ends with the connection
+		if size >= 0 {
+			_, _ = io.Copy(conn, body)
+			return
+		}
+		cw := httputil.NewChunkedWriter(conn)
+		if _, err := io.Copy(cw, body); err == nil {
+			_ = cw.Close()
+			_, _ = io.WriteString(conn, "\r\n")
+		}
+	}()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
 		t.Fatalf("PUT %s: reading the answer: %v", name, err)
@@ -107,6 +129,30 @@ func rawPut(t *testing.T, base, name string, body []byte) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// putHeadersOnly sends a PUT's headers asking "Expect: 100-continue" and
+// returns the first answer: a daemon that refuses without reading the body
+// answers with the refusal, one that reads it with 100 Continue.
+func putHeadersOnly(t *testing.T, base, name string, size int) (int, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	req, _ := http.NewRequest(http.MethodPut, base+"/recordings/Files/"+name, nil)
+	req.SetBasicAuth("ingest", testIngestPassword)
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+		req.URL.RequestURI(), req.Host, req.Header.Get("Authorization"), size)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
 }
 
 type listedRecording struct {
@@ -306,24 +352,8 @@ func TestDiskLowRefusesBeforeBody(t *testing.T) {
 	name := fmt.Sprintf("%032x-009033302ab1-11--bob.pcap", 0xb0)
 
 	// Headers only: the body is not sent unless the daemon asks for it.
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(d.url, "http://"), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Minute))
-	req, _ := http.NewRequest(http.MethodPut, d.url+"/recordings/Files/"+name, nil)
-	req.SetBasicAuth("ingest", testIngestPassword)
-	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
-		req.URL.RequestURI(), req.Host, req.Header.Get("Authorization"), len(body))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(string(msg), "min_free_mb") {
-		t.Fatalf("PUT on a disk below its minimum: %s %s, want 507 before the body", resp.Status, msg)
+	if code, msg := putHeadersOnly(t, d.url, name, len(body)); code != http.StatusInsufficientStorage || !strings.Contains(msg, "min_free_mb") {
+		t.Fatalf("PUT on a disk below its minimum: %d %s, want 507 before the body", code, msg)
 	}
 	// A client that sends the body at once gets the same answer.
 	if code, msg := rawPut(t, d.url, name, body); code != http.StatusInsufficientStorage {
@@ -340,4 +370,55 @@ func TestDiskLowRefusesBeforeBody(t *testing.T) {
 	if n := len(d.recordings(t)); n != 2 {
 		t.Fatalf("%d recordings after space was freed, want 2", n)
 	}
+}
+
+// TestUploadSizeLimit: ingest.max_upload_mb bounds what one upload stores.
+// A streamed gzip bomb (a pcap header and 10 GiB of zeros) gets 413 and
+// leaves its first max_upload_mb as an interrupted, sealed recording that
+// verifies; a plain body declared larger than the limit is refused before
+// it is read.
+func TestUploadSizeLimit(t *testing.T) {
+	cfg := writeTestConfig(t, "[ingest]\nmax_upload_mb = 1\n")
+	d := startDaemonWith(t, "", func(o *serveOptions) { o.config = cfg })
+
+	pr, pw := io.Pipe()
+	go func() {
+		zw, _ := gzip.NewWriterLevel(pw, gzip.BestCompression)
+		_, err := zw.Write(synthPcap(synthCall{})[:24])
+		zeros := make([]byte, 1<<20)
+		for i := 0; err == nil && i < 10<<10; i++ {
+			_, err = zw.Write(zeros)
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	code, msg := rawPutStream(t, d.url, fmt.Sprintf("%032x-009033302ab1-11--alice.pcap.gz", 0xa0), pr, -1)
+	pr.Close()
+	if code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("gzip bomb: %d %s, want 413", code, msg)
+	}
+	_, id, ok := strings.Cut(strings.TrimSpace(msg), "interrupted recording ")
+	if !ok {
+		t.Fatalf("413 without the recording kept: %s", msg)
+	}
+	r := d.recordings(t)[id]
+	if r.State != "interrupted" || !r.Sealed {
+		t.Fatalf("gzip bomb kept as %+v, want interrupted and sealed", r)
+	}
+	if _, orig := d.get(t, "/api/v1/recordings/"+id+"/original.pcap"); len(orig) != 1<<20 {
+		t.Fatalf("gzip bomb stored %d bytes, want the limit, 1 MiB", len(orig))
+	}
+	d.mustVerify(t, id)
+
+	big := synthPcap(synthCall{seconds: 60}) // about 1.4 MB
+	name := fmt.Sprintf("%032x-009033302ab1-11--bob.pcap", 0xb0)
+	if code, msg := putHeadersOnly(t, d.url, name, len(big)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("PUT of %d bytes declared: %d %s, want 413 before the body", len(big), code, msg)
+	}
+	if n := len(d.recordings(t)); n != 1 {
+		t.Fatalf("%d recordings, want only the bomb's", n)
+	}
+	d.ingestSynth(t, fmt.Sprintf("%032x", 0xc0), "carol", synthCall{seconds: 20})
 }
