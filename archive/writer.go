@@ -53,6 +53,8 @@ type Writer struct {
 	mu     sync.Mutex // guards err, written by the committer
 	err    error
 	closed bool // Finish was called
+
+	resumed bool // made by Resume: its chunks commit also while the disk is full
 }
 
 type blobWriter struct {
@@ -110,6 +112,9 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		if err := validText(f[0], f[1]); err != nil {
 			return nil, err
 		}
+	}
+	if err := a.space.admit(); err != nil {
+		return nil, fmt.Errorf("archive: create: %w", err)
 	}
 	received := nr.Received
 	if received.IsZero() {
@@ -205,6 +210,7 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.resumed = true
 	// Rehash the committed original, chunk by chunk, one short read
 	// transaction each.
 	buf := a.getBuf()

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,13 +75,6 @@ type Recorder struct {
 
 	active sync.WaitGroup // uploads in progress
 	stats  counters
-
-	// retry holds uploads whose storage failed and that could not be
-	// finished at once either (not a page free on the disk); one
-	// goroutine retries them until space is freed.
-	retryMu  sync.Mutex
-	retry    []archive.ID
-	retrying bool
 }
 
 // Wait blocks until every upload in progress has been finished and sealed.
@@ -147,9 +139,10 @@ func CleanName(name string) (string, error) {
 // error: an upload beyond Config.MaxUploadBytes (ErrTooLarge) keeps its
 // first MaxUploadBytes, and an upload whose storage failed (a full disk:
 // archive.ErrNoSpace) keeps what was committed before the failure; both
-// are finished as interrupted at once and sealed. When even that cannot
-// be stored, the recording stays unfinished until the next start recovers
-// it, and the returned recording is nil.
+// are finished as interrupted at once and sealed (the archive keeps a
+// reserve of disk space for this). When even that cannot be stored, the
+// recording stays unfinished until the next start recovers it, and the
+// returned recording is nil.
 func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
 	r.active.Add(1)
 	defer r.active.Done()
@@ -283,8 +276,7 @@ func (r *Recorder) salvage(ctx context.Context, w *archive.Writer, cause error) 
 	}
 	rec, err := r.finishCommitted(ctx, id)
 	if err != nil {
-		log.Error("finishing the cut-off upload failed; retrying until space is freed", "err", err)
-		r.retryLater(id)
+		log.Error("finishing the cut-off upload failed; the next start finishes it", "err", err)
 		return nil, cause
 	}
 	log.Warn("upload kept as interrupted after a storage failure", "bytes", rec.OrigSize)
@@ -297,71 +289,6 @@ func (r *Recorder) salvage(ctx context.Context, w *archive.Writer, cause error) 
 		rec = got
 	}
 	return rec, cause
-}
-
-// retryLater finishes id as interrupted once the archive takes writes
-// again, trying with growing pauses (up to retryMax) until it works, the
-// recording is gone or finished, or the archive is closed. A restart in
-// between finishes it too (Recover).
-func (r *Recorder) retryLater(id archive.ID) {
-	r.retryMu.Lock()
-	defer r.retryMu.Unlock()
-	r.retry = append(r.retry, id)
-	if r.retrying {
-		return
-	}
-	r.retrying = true
-	go r.retryLoop()
-}
-
-// Pauses between attempts to finish uploads cut off by a full disk.
-const (
-	retryMin = 250 * time.Millisecond
-	retryMax = 5 * time.Second
-)
-
-func (r *Recorder) retryLoop() {
-	ctx := context.Background()
-	pause := retryMin
-	for {
-		time.Sleep(pause)
-		r.retryMu.Lock()
-		ids := slices.Clone(r.retry)
-		r.retryMu.Unlock()
-		var left []archive.ID
-		for _, id := range ids {
-			rec, err := r.finishCommitted(ctx, id)
-			switch {
-			case errors.Is(err, archive.ErrClosed):
-				r.retryMu.Lock()
-				r.retry, r.retrying = nil, false
-				r.retryMu.Unlock()
-				return
-			case errors.Is(err, archive.ErrState), errors.Is(err, archive.ErrNotFound):
-				// Finished or deleted meanwhile.
-			case err != nil:
-				left = append(left, id)
-			default:
-				r.log.Warn("upload cut off by a full disk kept as interrupted", "recording", id.String(), "bytes", rec.OrigSize)
-				if err := r.seal(ctx, rec); err != nil {
-					r.log.Error("sealing the cut-off upload failed", "recording", id.String(), "err", err)
-				}
-			}
-		}
-		r.retryMu.Lock()
-		r.retry = append(left, r.retry[len(ids):]...)
-		if len(r.retry) == 0 {
-			r.retrying = false
-			r.retryMu.Unlock()
-			return
-		}
-		r.retryMu.Unlock()
-		if len(left) == len(ids) {
-			pause = min(2*pause, retryMax)
-		} else {
-			pause = retryMin
-		}
-	}
 }
 
 // limitReader reads at most left bytes of r and then ErrTooLarge, unless r

@@ -206,6 +206,12 @@ func openArchive(cfg *Config, log *slog.Logger) (*archive.Archive, error) {
 	return openArchiveWith(cfg, log, nil)
 }
 
+// archiveReserve is the disk space the archive keeps beside its file to
+// finish uploads cut off by a full disk: each needs its final chunks, its
+// records and its rebuilt map (a few percent of its size, mostly in pages
+// its old map frees), well under 1 MiB for an hour's call.
+const archiveReserve = 16 << 20
+
 // openArchiveWith opens the configured archive; onCommit (may be nil)
 // receives every group commit.
 func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, time.Duration)) (*archive.Archive, error) {
@@ -213,7 +219,7 @@ func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, ti
 	if err != nil {
 		return nil, err
 	}
-	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit}
+	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit, ReserveBytes: archiveReserve}
 	if pass == nil {
 		opt.KeyFile = cfg.keyFile()
 	}
