@@ -76,9 +76,11 @@ func TestIngestGzipBomb(t *testing.T) {
 	if rec == nil || rec.State != archive.StateInterrupted || rec.OrigSize != limit || rec.Seal == nil {
 		t.Fatalf("gzip bomb kept %+v, want an interrupted sealed recording of %d bytes", rec, limit)
 	}
-	if n := <-sent; n > 64<<10 {
+	n := <-sent
+	if n > 64<<10 {
 		t.Fatalf("read %d compressed bytes of a bomb whose first MiB compresses to about 1 KiB", n)
 	}
+	t.Logf("stopped after %d bytes stored, %d compressed bytes sent", rec.OrigSize, n)
 	res, err := arc.Verify(context.Background(), rec.ID, func(rec *archive.Recording) ([][32]byte, error) {
 		return r.Exports(context.Background(), rec)
 	})
