@@ -408,3 +408,26 @@ func TestUploadSizeLimit(t *testing.T) {
 	}
 	d.ingestSynth(t, fmt.Sprintf("%032x", 0xc0), "carol", synthCall{seconds: 20})
 }
+
+// TestMaxUploadConfig: ingest.max_upload_mb defaults to a 24-hour call's
+// size with room to spare, as packaging documents, and must be positive.
+func TestMaxUploadConfig(t *testing.T) {
+	def := defaultConfig()
+	const dayOfG711 = 24 * 3600 * 100 * (160 + 54 + 16) // bytes
+	if def.Ingest.MaxUploadMB<<20 < dayOfG711 {
+		t.Fatalf("default max_upload_mb %d is below a 24-hour G.711 call (%d MiB)", def.Ingest.MaxUploadMB, dayOfG711>>20)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "packaging", "callvault.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), fmt.Sprintf("# max_upload_mb = %d\n", def.Ingest.MaxUploadMB)) {
+		t.Error("packaging/callvault.toml does not document the default max_upload_mb")
+	}
+	for _, v := range []string{"0", "-1"} {
+		_, err := loadConfig(writeTestConfig(t, "[ingest]\nmax_upload_mb = "+v+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "ingest.max_upload_mb") {
+			t.Errorf("max_upload_mb = %s: %v, want refused", v, err)
+		}
+	}
+}
