@@ -198,7 +198,7 @@ func (d *daemon) mustVerifyChain(t *testing.T) {
 // get 507 while the disk is full; the recordings stored before still read
 // and verify, the seal chain verifies, and once space is freed uploads
 // work again without a restart; after a restart the archive checks clean.
-func TestDiskFullMidUpload(t *testing.T) { testDiskFull(t, 1<<20) }
+func TestDiskFullMidUpload(t *testing.T) { testDiskFull(t, 6<<20) }
 
 // TestDiskCompletelyFull is TestDiskFullMidUpload on a disk without a byte
 // left when the uploads start.
@@ -244,6 +244,7 @@ func testDiskFull(t *testing.T, leave uint64) {
 	}
 	// cutOff checks the recordings of the two uploads: interrupted and
 	// sealed, holding the start of what was sent, verifying.
+	keptBytes := 0
 	cutOff := func(list map[string]listedRecording) (kept []string) {
 		t.Helper()
 		for i := range bodies {
@@ -266,11 +267,15 @@ func testDiskFull(t *testing.T, leave uint64) {
 			}
 			d.mustVerify(t, id)
 			t.Logf("kept %s: %d bytes", id, len(orig))
+			keptBytes += len(orig)
 			kept = append(kept, id)
 		}
 		return kept
 	}
 	kept := cutOff(d.recordings(t)) // at once: no restart, no wait
+	if leave >= 4<<20 && keptBytes == 0 {
+		t.Fatalf("with %d MiB left, the cut-off uploads kept nothing of what was committed", leave>>20)
+	}
 	// While the disk is full, new uploads are refused before anything is
 	// stored.
 	if code, msg := rawPut(t, d.url, fmt.Sprintf("%032x-009033302ab1-11--erin.pcap", 0xd0), synthPcap(synthCall{seconds: 5})); code != http.StatusInsufficientStorage {
