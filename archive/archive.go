@@ -52,6 +52,9 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another
 	// process; default 10s.
 	LockTimeout time.Duration
+	// ReserveBytes is disk space kept in ReserveFile(path) to finish
+	// uploads cut off by a full disk (space.go); 0 keeps none.
+	ReserveBytes int64
 	// OnCommit, when set, is called by the writer goroutine after each
 	// group commit (ops in the group, chunk bytes written, time spent
 	// including fsync). It must be quick and must not call the archive.
@@ -106,6 +109,8 @@ type Archive struct {
 	slots *keySlots
 	// settingsW are the WatchSettings callbacks.
 	settingsW watchers
+	// space is the disk-full state and its reserve (space.go).
+	space *spaceGuard
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -194,6 +199,8 @@ func Open(path string, opt Options) (*Archive, error) {
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
 	a.c.beforeCommit, a.c.afterCommit = a.slots.sync, a.slots.committed
+	a.space = openSpace(path, opt.ReserveBytes, a.log)
+	a.c.space = a.space
 	go a.c.run()
 	a.backfillWho() // once per archive: the who index of ListFor
 	var unfinished int

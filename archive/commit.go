@@ -65,6 +65,9 @@ type committer struct {
 	// whether the commit succeeded.
 	beforeCommit func() error
 	afterCommit  func(ok bool)
+	// space refuses chunks while the disk is full and is told when a
+	// commit fails for want of space.
+	space *spaceGuard
 }
 
 func newCommitter(db *bolt.DB, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
@@ -236,6 +239,10 @@ func (c *committer) commit(batch []op) {
 						o.err = fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
 						continue
 					}
+					if c.space.refuses(o.w) {
+						o.err = errFull
+						continue
+					}
 					if err := store.put(o.key[:], (*o.val)[:o.n], &o.seq); err != nil {
 						return err
 					}
@@ -265,11 +272,11 @@ func (c *committer) commit(batch []op) {
 	}
 	if err != nil {
 		c.log.Error("archive group commit failed", "ops", len(batch), "err", err)
-		err = fmt.Errorf("archive: commit: %w", err)
+		err = fmt.Errorf("archive: commit: %w", noSpace(err))
 	}
 	for i := range batch {
 		o := &batch[i]
-		res := o.err
+		res := noSpace(o.err)
 		if err != nil {
 			res = err
 		}
@@ -281,6 +288,9 @@ func (c *committer) commit(batch []op) {
 		}
 		if res != nil && o.w != nil {
 			o.w.fail(res)
+		}
+		if errors.Is(res, ErrNoSpace) && res != errFull {
+			c.space.release()
 		}
 		if o.done != nil {
 			o.done <- res

@@ -33,6 +33,13 @@
 // recording cut off by a crash stays in state "recording" and is listed by
 // [Archive.Unfinished] so the caller can [Archive.Resume] it.
 //
+// A commit that fails for want of disk space fails with [ErrNoSpace] and
+// changes nothing stored. With Options.ReserveBytes the archive keeps that
+// much disk in [ReserveFile] and, when the disk fills, releases it, cuts off
+// the running writers and refuses [Archive.Create] until there is room
+// again, so that the cut-off recordings can be finished at once
+// ([Writer.Abort], then [Archive.Resume]) (space.go).
+//
 // # Reading
 //
 // [Archive.OpenBlob] returns a [Blob], an io.ReaderAt and io.ReadSeeker that

@@ -3,6 +3,8 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +40,12 @@ var (
 	// because too many attempts failed (LimitedError says how long to
 	// wait). It does not say whether the login exists.
 	ErrLimited = errors.New("archive: too many failed attempts")
+	// ErrNoSpace reports a write refused because the disk holding the
+	// archive is full (ENOSPC) or its quota is used up (EDQUOT). Nothing
+	// of the failed commit is stored and everything committed before is
+	// intact; writes work again once space is freed. The error also
+	// matches the system error it wraps.
+	ErrNoSpace = errors.New("archive: no space left for the archive")
 )
 
 // LimitedError reports an attempt refused by the guessing limit. It wraps
@@ -60,6 +68,20 @@ func (e *LimitedError) Unwrap() error { return ErrLimited }
 // value of an HTTP Retry-After header.
 func (e *LimitedError) RetrySeconds() int {
 	return max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+}
+
+// noSpace wraps err with ErrNoSpace when it is the disk being full.
+// bbolt formats some I/O errors with %s (growing the file), so their
+// text is checked too.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		strings.Contains(err.Error(), syscall.ENOSPC.Error()) || strings.Contains(err.Error(), syscall.EDQUOT.Error()) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
 }
 
 // ChunkError reports a chunk of a blob that is missing, out of place or

@@ -53,6 +53,8 @@ type Writer struct {
 	mu     sync.Mutex // guards err, written by the committer
 	err    error
 	closed bool // Finish was called
+
+	resumed bool // made by Resume: its chunks commit also while the disk is full
 }
 
 type blobWriter struct {
@@ -110,6 +112,9 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		if err := validText(f[0], f[1]); err != nil {
 			return nil, err
 		}
+	}
+	if err := a.space.admit(); err != nil {
+		return nil, fmt.Errorf("archive: create: %w", err)
 	}
 	received := nr.Received
 	if received.IsZero() {
@@ -206,6 +211,7 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.resumed = true
 	// Rehash the committed original, chunk by chunk, one short read
 	// transaction each.
 	buf := a.getBuf()
@@ -256,7 +262,8 @@ func (w *Writer) OriginalSize() int64 { return w.orig.size }
 
 // WriteOriginal appends to the original blob. It blocks while the commit
 // queue is full. After an error the writer is broken (the recording stays
-// "recording" until Resumed).
+// "recording" until Resumed; see Abort). A full disk gives an error
+// matching ErrNoSpace.
 func (w *Writer) WriteOriginal(p []byte) (int, error) { return w.write(&w.orig, p) }
 
 // WriteMap appends to the placement map blob.
@@ -455,6 +462,38 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	}
 	w.meta = &m
 	return m.recording(w.id, nil), nil
+}
+
+// Abort gives up a writer whose writes failed (a full disk, a commit
+// error): it waits until none of the writer's chunks is still in the
+// commit queue, so the recording's committed chunks no longer change, and
+// closes the writer. The recording stays in state "recording" with what was
+// committed; Resume then finishes it (the caller's salvage after the
+// failure, or recovery at the next start). Abort returns early with ctx's
+// error when ctx ends; the writer is closed all the same.
+func (w *Writer) Abort(ctx context.Context) error {
+	w.mu.Lock()
+	w.closed = true // also after a Finish that failed
+	w.mu.Unlock()
+	for _, b := range []*blobWriter{&w.orig, &w.mp} {
+		if b.buf != nil {
+			w.a.bufs.Put(b.buf)
+			b.buf, b.n = nil, 0
+		}
+		b.stage = nil
+	}
+	// The queue is first in, first out: once a barrier sent now has been
+	// through a commit, every chunk queued before it has been too.
+	done := make(chan error, 1)
+	if err := w.a.c.send(ctx, op{done: done}); err != nil {
+		return err
+	}
+	select {
+	case <-done: // a failed commit here changes nothing: the chunks are settled either way
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (w *Writer) errNow() error {

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -41,6 +42,15 @@ type Config struct {
 	ReadCoalesce time.Duration
 	// Now is the clock; nil means the archive's (arc.Now).
 	Now func() time.Time
+	// MaxUploadBytes bounds the bytes one upload stores: the body, or
+	// for a gzip body what it decompresses to. An upload that goes beyond
+	// keeps its first MaxUploadBytes as an interrupted recording and gets
+	// 413. Zero means no limit.
+	MaxUploadBytes int64
+	// SpaceCheck, when set, is asked before a PUT's body is read; an
+	// error (the disk holding the archive is below its minimum of free
+	// space) refuses the upload with 507 and the error's text.
+	SpaceCheck func() error
 }
 
 // Validate reports a configuration that cannot work.
@@ -50,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout < 0 {
 		return errors.New("recorder: negative idle timeout")
+	}
+	if c.MaxUploadBytes < 0 {
+		return errors.New("recorder: negative upload size limit")
 	}
 	return nil
 }
@@ -95,6 +108,11 @@ func New(arc *archive.Archive, cfg Config, log *slog.Logger) (*Recorder, error) 
 // ErrBadName reports an upload name that cannot be stored.
 var ErrBadName = errors.New("recorder: bad file name")
 
+// ErrTooLarge reports an upload that stores more than
+// Config.MaxUploadBytes. Its first MaxUploadBytes are kept as an
+// interrupted recording.
+var ErrTooLarge = errors.New("recorder: upload exceeds the size limit")
+
 // maxNameLen bounds upload names (bytes).
 const maxNameLen = 255
 
@@ -117,6 +135,15 @@ func CleanName(name string) (string, error) {
 // capture is analysed on the way. A body that fails before its end (client
 // gone, idle timeout) still gives a recording, in state interrupted. The
 // returned recording is committed and sealed.
+//
+// Two failures also return the recording they leave, together with the
+// error: an upload beyond Config.MaxUploadBytes (ErrTooLarge) keeps its
+// first MaxUploadBytes, and an upload whose storage failed (a full disk:
+// archive.ErrNoSpace) keeps what was committed before the failure; both
+// are finished as interrupted at once and sealed (the archive keeps a
+// reserve of disk space for this). When even that cannot be stored, the
+// recording stays unfinished until the next start recovers it, and the
+// returned recording is nil.
 func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
 	r.active.Add(1)
 	defer r.active.Done()
@@ -171,15 +198,29 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	log := r.log.With("recording", w.ID().String())
 	log.Debug("upload started", "gzip", gzipped)
 
-	tee := io.TeeReader(br, originalWriter{w, &r.stats.bytes})
-	a, readErr := Analyze(tee, mapSink{w})
+	var src io.Reader = br
+	if r.cfg.MaxUploadBytes > 0 {
+		src = &limitReader{r: br, left: r.cfg.MaxUploadBytes}
+	}
+	ow, ms := &originalWriter{w: w, n: &r.stats.bytes}, &mapSink{w: w}
+	tee := io.TeeReader(src, ow)
+	a, readErr := Analyze(tee, ms)
+	if storeErr := cmp.Or(ow.err, ms.err); storeErr != nil {
+		openCounted = false
+		r.stats.open.Add(-1)
+		return r.salvage(ctx, w, storeErr)
+	}
 	state := archive.StateComplete
+	tooLarge := errors.Is(readErr, ErrTooLarge)
 	if readErr != nil {
 		state = archive.StateInterrupted
 		log.Warn("upload cut off; keeping what arrived", "err", readErr, "bytes", w.OriginalSize())
 	}
 	if a == nil {
 		a = &Analysis{Result: &Result{}}
+	}
+	if tooLarge && a.Damage == "" {
+		a.Damage = fmt.Sprintf("upload larger than the limit of %d bytes: the rest was not read", r.cfg.MaxUploadBytes)
 	}
 	final := archive.Final{State: state, StartTime: a.startTime(), DurationMs: a.durationMs(), Parties: a.parties()}
 	if gzipped && readErr == nil {
@@ -201,8 +242,9 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	r.stats.open.Add(-1)
 	openCounted = false
 	if err != nil {
-		r.stats.failed.Add(1)
-		return nil, fmt.Errorf("recorder: finish %s: %w", w.ID(), err)
+		// The final commit failed (a full disk): what was committed
+		// before it is kept.
+		return r.salvage(ctx, w, err)
 	}
 	r.stats.stored(state == archive.StateInterrupted, a.Result)
 	if err := r.seal(fctx, rec); err != nil {
@@ -211,24 +253,103 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	}
 	log.Info("recording stored", "state", state, "bytes", rec.OrigSize,
 		"calls", len(a.Result.Calls), "streams", len(a.Result.Streams))
-	return r.arc.Get(fctx, rec.ID)
+	rec, err = r.arc.Get(fctx, rec.ID)
+	if err == nil && tooLarge {
+		err = fmt.Errorf("recorder: %s: %w (%d bytes)", rec.ID, ErrTooLarge, r.cfg.MaxUploadBytes)
+	}
+	return rec, err
 }
 
-// originalWriter and mapSink adapt an archive writer to io.Writer.
-type originalWriter struct {
-	w *archive.Writer
-	n *atomic.Uint64 // bytes stored, for Stats
+// salvage finishes an upload whose storage failed, at once rather than at
+// the next start: the chunks committed before the failure are kept,
+// re-read like after a crash, finished as interrupted and sealed. It
+// returns that recording (nil when even this could not be stored) with an
+// error wrapping cause.
+func (r *Recorder) salvage(ctx context.Context, w *archive.Writer, cause error) (*archive.Recording, error) {
+	r.stats.failed.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	id := w.ID()
+	log := r.log.With("recording", id.String())
+	log.Error("storing the upload failed; keeping what was committed", "err", cause)
+	cause = fmt.Errorf("recorder: store %s: %w", id, cause)
+	if err := w.Abort(ctx); err != nil {
+		return nil, cause
+	}
+	rec, err := r.finishCommitted(ctx, id)
+	if err != nil {
+		log.Error("finishing the cut-off upload failed; the next start finishes it", "err", err)
+		return nil, cause
+	}
+	log.Warn("upload kept as interrupted after a storage failure", "bytes", rec.OrigSize)
+	if err := r.seal(ctx, rec); err != nil {
+		// Finished and listed by Unsealed: sealed by the next backlog
+		// run or start.
+		log.Error("sealing the cut-off upload failed", "err", err)
+	}
+	if got, err := r.arc.Get(ctx, id); err == nil {
+		rec = got
+	}
+	return rec, cause
 }
 
-func (o originalWriter) Write(p []byte) (int, error) {
-	n, err := o.w.WriteOriginal(p)
-	o.n.Add(uint64(n))
+// limitReader reads at most left bytes of r and then ErrTooLarge, unless r
+// ends exactly there.
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		for {
+			n, err := l.r.Read(one[:])
+			if n > 0 {
+				return 0, ErrTooLarge
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
 	return n, err
 }
 
-type mapSink struct{ w *archive.Writer }
+// originalWriter and mapSink adapt an archive writer to io.Writer; they
+// keep the archive's error, which tells a storage failure from a body
+// that ended early.
+type originalWriter struct {
+	w   *archive.Writer
+	n   *atomic.Uint64 // bytes stored, for Stats
+	err error
+}
 
-func (m mapSink) Write(p []byte) (int, error) { return m.w.WriteMap(p) }
+func (o *originalWriter) Write(p []byte) (int, error) {
+	n, err := o.w.WriteOriginal(p)
+	o.n.Add(uint64(n))
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+type mapSink struct {
+	w   *archive.Writer
+	err error
+}
+
+func (m *mapSink) Write(p []byte) (int, error) {
+	n, err := m.w.WriteMap(p)
+	if err != nil && m.err == nil {
+		m.err = err
+	}
+	return n, err
+}
 
 // seal computes the canonical exports of rec and seals it.
 func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
@@ -378,43 +499,56 @@ func (r *Recorder) Recover(ctx context.Context) error {
 }
 
 func (r *Recorder) recoverOne(ctx context.Context, id archive.ID) error {
-	w, err := r.arc.Resume(ctx, id)
+	rec, err := r.finishCommitted(ctx, id)
 	if err != nil {
 		return err
+	}
+	r.log.Warn("recovered an upload cut off by an unclean stop", "recording", id.String(), "bytes", rec.OrigSize)
+	return r.seal(ctx, rec)
+}
+
+// finishCommitted finishes an unfinished recording as interrupted from its
+// committed original, rebuilding the map by reading it again.
+func (r *Recorder) finishCommitted(ctx context.Context, id archive.ID) (*archive.Recording, error) {
+	w, err := r.arc.Resume(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	rec, err := r.arc.Get(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	orig, err := r.arc.OpenBlob(ctx, id, archive.BlobOriginal)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fn, _ := ParseFileName(r.name, rec.FileName)
-	a, err := Analyze(io.NewSectionReader(orig, 0, orig.Size()), mapSink{w})
+	a, err := Analyze(io.NewSectionReader(orig, 0, orig.Size()), &mapSink{w: w})
 	if err != nil && a == nil {
 		// Not even a capture header survived: keep the bytes, no audio.
 		a = &Analysis{Result: &Result{}, Damage: err.Error()}
 	} else if err != nil {
-		return err
+		_ = w.Abort(ctx)
+		return nil, err
 	}
 	info, err := json.Marshal(Info{
 		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
 		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
 	})
 	if err != nil {
-		return err
+		_ = w.Abort(ctx)
+		return nil, err
 	}
 	rec, err = w.Finish(ctx, archive.Final{
 		State: archive.StateInterrupted, StartTime: a.startTime(), DurationMs: a.durationMs(), Info: info,
 		Parties: a.parties(),
 	})
 	if err != nil {
-		return err
+		_ = w.Abort(ctx)
+		return nil, err
 	}
 	r.stats.stored(true, a.Result)
-	r.log.Warn("recovered an upload cut off by an unclean stop", "recording", id.String(), "bytes", rec.OrigSize)
-	return r.seal(ctx, rec)
+	return rec, nil
 }
 
 // Handler serves PUT {Prefix}{name} for devices. Authentication is HTTP
@@ -465,14 +599,39 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad file name: one path segment of printable UTF-8, at most 255 bytes", http.StatusBadRequest)
 		return
 	}
+	// Refuse what cannot be stored before reading the body: a client
+	// that sent "Expect: 100-continue" then does not send it at all.
+	if r.cfg.SpaceCheck != nil {
+		if err := r.cfg.SpaceCheck(); err != nil {
+			r.stats.refused.Add(1)
+			r.log.Warn("upload refused: disk almost full", "err", err)
+			http.Error(w, "insufficient storage: "+err.Error(), http.StatusInsufficientStorage)
+			return
+		}
+	}
+	if limit := r.cfg.MaxUploadBytes; limit > 0 && req.ContentLength > limit {
+		r.stats.refused.Add(1)
+		http.Error(w, fmt.Sprintf("upload too large: %d bytes, the limit is %d", req.ContentLength, limit), http.StatusRequestEntityTooLarge)
+		return
+	}
 	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
 	rec, err := r.Ingest(req.Context(), name, body)
+	kept := ""
+	if rec != nil {
+		kept = "; what arrived is kept as interrupted recording " + rec.ID.String()
+	}
 	switch {
 	case errors.Is(err, ErrNotCapture):
 		http.Error(w, "not a pcap or pcapng capture (gzip of either is fine)", http.StatusUnsupportedMediaType)
 		return
 	case errors.Is(err, ErrBadName):
 		http.Error(w, "bad file name", http.StatusBadRequest)
+		return
+	case errors.Is(err, ErrTooLarge):
+		http.Error(w, fmt.Sprintf("upload too large: the limit is %d bytes%s", r.cfg.MaxUploadBytes, kept), http.StatusRequestEntityTooLarge)
+		return
+	case errors.Is(err, archive.ErrNoSpace):
+		http.Error(w, "insufficient storage: the disk holding the archive is full"+kept, http.StatusInsufficientStorage)
 		return
 	case err != nil:
 		r.log.Error("ingest failed", "name_len", len(name), "err", err)

@@ -95,7 +95,17 @@ type IngestConfig struct {
 	Prefix      string   `toml:"prefix"`
 	IdleTimeout Duration `toml:"idle_timeout"`
 	NamePattern string   `toml:"name_pattern"`
+	// MaxUploadMB bounds what one upload stores (MiB): the body, or what
+	// a gzip body decompresses to.
+	MaxUploadMB int64 `toml:"max_upload_mb"`
 }
+
+// defaultMaxUploadMB is sized for a 24-hour call: two directions of G.711
+// at 50 packets/s each (100/s), each packet 160 bytes of audio plus 54 of
+// Ethernet, IP, UDP and RTP headers plus a 16-byte pcap record header, is
+// 24·3600·100·(160+54+16) ≈ 1.99e9 bytes (1895 MiB). Twice that leaves
+// room for pcapng's larger records, VLAN tags, RTCP and the SIP exchange.
+const defaultMaxUploadMB = 4096
 
 type HealthConfig struct {
 	MinFreeMB int64 `toml:"min_free_mb"`
@@ -175,7 +185,7 @@ func defaultConfig() Config {
 			ReadHeaderTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{2 * time.Minute},
 			ShutdownTimeout: Duration{20 * time.Second}},
 		Archive: ArchiveConfig{Data: "data"},
-		Ingest:  IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}},
+		Ingest:  IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
 		Health:  HealthConfig{MinFreeMB: 512},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}
@@ -359,6 +369,9 @@ func (c *Config) Validate() error {
 		if _, err := regexp.Compile(c.Ingest.NamePattern); err != nil {
 			return badValue("ingest.name_pattern", "%v", err)
 		}
+	}
+	if c.Ingest.MaxUploadMB < 1 {
+		return badValue("ingest.max_upload_mb", "must be at least 1 (MiB)")
 	}
 	if c.Health.MinFreeMB < 0 {
 		return badValue("health.min_free_mb", "must not be negative")

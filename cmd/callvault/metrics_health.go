@@ -55,6 +55,20 @@ func (h *health) checkNow(ctx context.Context) error {
 	return nil
 }
 
+// roomForUploads reports the data directory's disk below its minimum of
+// free space, the condition /healthz reports, for the recorder to refuse
+// new uploads (507) before reading their bodies. It looks on every call
+// (one statfs), so uploads are taken again as soon as space is freed. When
+// the free space cannot be read it does not refuse: the archive's own
+// write errors still answer for a full disk.
+func (h *health) roomForUploads() error {
+	free, err := freeBytes(h.dir)
+	if err != nil || free >= h.minFree {
+		return nil
+	}
+	return fmt.Errorf("disk almost full: %d MiB free for the data directory, health.min_free_mb is %d", free>>20, h.minFree>>20)
+}
+
 func freeBytes(dir string) (uint64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {

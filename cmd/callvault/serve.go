@@ -92,8 +92,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err := firstUsers(ctx, arc, &cfg, stdout); err != nil {
 		return err
 	}
+	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
 	rec, err := recorder.New(arc, recorder.Config{
 		Prefix: cfg.Ingest.Prefix, NamePattern: namePattern, IdleTimeout: cfg.Ingest.IdleTimeout.Duration,
+		MaxUploadBytes: cfg.Ingest.MaxUploadMB << 20, SpaceCheck: h.roomForUploads,
 	}, levels.Logger(subsysRecording))
 	if err != nil {
 		return err
@@ -105,7 +107,6 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	sw := watchSettings(ctx, arc, rec, levels, log) // trace levels, sealing backlog
 	defer sw.stop()
 	defer startLifecycle(ctx, arc, log, o.lifecycleRan)() // starts now (retention, seat grace, recycle bin; daily); stops on return
-	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
 	var certs *certSource
 	if cfg.usesTLS() {
 		if certs, err = newCertSource(&cfg, log); err != nil {
@@ -210,6 +211,12 @@ func openArchive(cfg *Config, log *slog.Logger) (*archive.Archive, error) {
 	return openArchiveWith(cfg, log, nil, nil)
 }
 
+// archiveReserve is the disk space the archive keeps beside its file to
+// finish uploads cut off by a full disk: each needs its final chunks, its
+// records and its rebuilt map (a few percent of its size, mostly in pages
+// its old map frees), well under 1 MiB for an hour's call.
+const archiveReserve = 16 << 20
+
 // openArchiveWith opens the configured archive; onCommit (may be nil)
 // receives every group commit; now (nil: time.Now) is its clock.
 func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, time.Duration), now func() time.Time) (*archive.Archive, error) {
@@ -217,7 +224,7 @@ func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, ti
 	if err != nil {
 		return nil, err
 	}
-	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit, Now: now}
+	opt := archive.Options{Logger: log.With("subsystem", "archive"), Passphrase: pass, OnCommit: onCommit, Now: now, ReserveBytes: archiveReserve}
 	if pass == nil {
 		opt.KeyFile = cfg.keyFile()
 	}
