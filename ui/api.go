@@ -34,6 +34,9 @@ type API struct {
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
 	fourEyes *FourEyes
+	// plays are the listening sessions (playback.go); now their clock.
+	plays listenings
+	now   func() time.Time
 }
 
 // NewAPI returns the JSON API over arc.
@@ -297,6 +300,13 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		call--
 	}
+	if err := audible(rec); err != nil {
+		return err
+	}
+	st, err := a.playCheck(r, u, rec, "audio")
+	if err != nil {
+		return err
+	}
 	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
 	if err != nil {
 		if call > 0 {
@@ -307,19 +317,24 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 	if err := a.auditPlay(r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1)); err != nil {
 		return err
 	}
-	serveWAV(w, r, wav, rec.ID.String()+".wav", rec.Finished)
+	a.serveWAV(w, r, u, rec.ID.String(), wav, rec.ID.String()+".wav", rec.Finished, st)
 	return nil
 }
 
-func serveWAV(w http.ResponseWriter, r *http.Request, wav *codec.WAVReader, name string, mod time.Time) {
+func (a *API) serveWAV(w http.ResponseWriter, r *http.Request, u *archive.User, target string, wav *codec.WAVReader, name string, mod time.Time, st archive.SealStatus) {
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "private, no-store")
-	http.ServeContent(w, r, "", mod, wav)
+	w.Header().Set(sealHeader, string(st))
+	a.serveChecked(w, r, u, target, "audio", mod, wav)
 }
 
 func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	rec, err := a.recording(r, u)
+	if err != nil {
+		return err
+	}
+	st, err := a.playCheck(r, u, rec, "original")
 	if err != nil {
 		return err
 	}
@@ -336,7 +351,8 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("ETag", `"`+hex.EncodeToString(rec.OrigSHA256[:])+`"`)
-	http.ServeContent(w, r, "", rec.Finished, blob)
+	w.Header().Set(sealHeader, string(st))
+	a.serveChecked(w, r, u, rec.ID.String(), "original", rec.Finished, blob)
 	return nil
 }
 
@@ -354,7 +370,7 @@ func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive
 	if err := a.auditEvent(r.Context(), r, u, "verify", rec.ID.String(), res.Valid, verifyDetail(res)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, recordingVerifyView(res))
 	return nil
 }
 
@@ -408,6 +424,10 @@ func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
+	st, err := a.callPlayCheck(r, u, recs)
+	if err != nil {
+		return err
+	}
 	wav, err := a.media.WAV(r.Context(), recs, -1, opt)
 	if err != nil {
 		return err
@@ -415,6 +435,6 @@ func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err := a.auditPlay(r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs))); err != nil {
 		return err
 	}
-	serveWAV(w, r, wav, "call.wav", recs[len(recs)-1].Finished)
+	a.serveWAV(w, r, u, r.PathValue("guid"), wav, "call.wav", recs[len(recs)-1].Finished, st)
 	return nil
 }

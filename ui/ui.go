@@ -356,8 +356,9 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// remoteAddr is the client's address as the connection shows it.
-func remoteAddr(r *http.Request) string { return r.RemoteAddr }
+// remoteAddr is the client's address without its port, as the audit log
+// records it.
+func remoteAddr(r *http.Request) string { return sourceIP(r) }
 
 // audit records an event; a failure to record is logged, not shown.
 func (u *UI) audit(r *http.Request, rc *reqCtx, action, target string, ok bool, detail string) {

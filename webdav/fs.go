@@ -99,6 +99,9 @@ type reqInfo struct {
 	method string
 	remote string
 	rng    string
+	// failed is the first error reading a file's body (readFailed).
+	mu     sync.Mutex
+	failed error
 	// memo holds the listings computed for this request, so one request
 	// never lists a collection twice, cache or not (go-webdav calls Stat,
 	// then ReadDir or Open, from the request's goroutine).
@@ -106,6 +109,24 @@ type reqInfo struct {
 }
 
 type ctxKey struct{}
+
+// readFailed records err as the request's body failure and reports
+// whether it is the first.
+func (ri *reqInfo) readFailed(err error) bool {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	if ri.failed != nil {
+		return false
+	}
+	ri.failed = err
+	return true
+}
+
+func (ri *reqInfo) readError() error {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.failed
+}
 
 func infoFrom(ctx context.Context) *reqInfo {
 	ri, _ := ctx.Value(ctxKey{}).(*reqInfo)
@@ -230,6 +251,14 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
+	// The seal is checked before any byte leaves (archive.CheckPlayback).
+	if _, err := h.arc.CheckPlayback(ctx, e.id); err != nil {
+		if errors.Is(err, archive.ErrCorrupt) {
+			h.integrityFailed(ctx, ri, e.id, err)
+			return nil, errIntegrity
+		}
+		return nil, h.fail(ctx, "seal check", err)
+	}
 	if ri.method == http.MethodGet {
 		detail := "path=" + h.prefix + n.rel()
 		if ri.rng != "" {
@@ -252,13 +281,54 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 			"blob", b.Size(), "meta", e.size)
 		return nil, errInternal
 	}
-	return blobFile{b}, nil
+	return &blobFile{b: b, h: h, ctx: ctx, ri: ri, id: e.id}, nil
 }
 
-// blobFile adds Close to a blob (which holds no resources).
-type blobFile struct{ *archive.Blob }
+// blobFile serves a blob (which holds no resources to close). The first
+// read that fails is kept in the request's reqInfo, so that ServeHTTP
+// aborts the response, whose status and length are sent by then; a chunk
+// that fails authentication is audited as integrity.fail.
+type blobFile struct {
+	b   *archive.Blob
+	h   *Handler
+	ctx context.Context
+	ri  *reqInfo
+	id  archive.ID
+}
 
-func (blobFile) Close() error { return nil }
+func (f *blobFile) Read(p []byte) (int, error) {
+	n, err := f.b.Read(p)
+	if err != nil && err != io.EOF && f.ri.readFailed(err) && errors.Is(err, archive.ErrCorrupt) {
+		f.h.integrityFailed(f.ctx, f.ri, f.id, err)
+	}
+	return n, err
+}
+
+func (f *blobFile) Seek(off int64, whence int) (int64, error) { return f.b.Seek(off, whence) }
+
+func (*blobFile) Close() error { return nil }
+
+// errIntegrity refuses a file whose seal does not match the stored
+// recording.
+var errIntegrity = dav.NewHTTPError(http.StatusInternalServerError,
+	errors.New("the recording failed its integrity check (its seal does not match the stored recording); nothing is served"))
+
+// integrityFailed logs and audits a recording that failed its seal check
+// or whose stored bytes failed authentication while it was served.
+func (h *Handler) integrityFailed(ctx context.Context, ri *reqInfo, id archive.ID, err error) {
+	h.log.ErrorContext(ctx, "webdav: recording failed its integrity check; not served", "recording", id.String(), "err", err)
+	detail := "webdav: " + strings.TrimPrefix(err.Error(), "archive: ")
+	var se *archive.SealError
+	if errors.As(err, &se) {
+		detail = "webdav: seal: " + se.Reason
+	}
+	aerr := h.arc.Audit(context.WithoutCancel(ctx), archive.AuditEvent{
+		Actor: ri.user.Login, Action: "integrity.fail", Target: id.String(), Remote: ri.remote, Detail: detail,
+	})
+	if aerr != nil {
+		h.log.ErrorContext(ctx, "webdav: audit of an integrity failure", "err", aerr)
+	}
+}
 
 func (fs *fileSystem) Create(context.Context, string, io.ReadCloser) (*dav.FileInfo, bool, error) {
 	return nil, false, errReadOnly
