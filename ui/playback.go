@@ -70,7 +70,11 @@ func integrityDetail(err error) string {
 	}
 	var ce *archive.ChunkError
 	if errors.As(err, &ce) {
-		return ce.Kind.String() + " chunk " + strconv.FormatUint(ce.Index, 10) + ": " + ce.Reason
+		kind := "original"
+		if ce.Kind == archive.BlobMap {
+			kind = "placement map"
+		}
+		return kind + " chunk " + strconv.FormatUint(ce.Index, 10) + ": " + ce.Reason
 	}
 	return strings.TrimPrefix(err.Error(), "archive: ")
 }
