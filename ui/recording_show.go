@@ -96,12 +96,13 @@ type recordingPage struct {
 	NoteURL   string
 	VerifyURL string
 	Seal      *sealView2
+	Verify    *verifyView
+	NoteError string
+	Life      *lifeView // legal hold, delete, deletion date (lifecycle.go)
+
 	// SealProblem is why the seal check made before playback
 	// (archive.CheckPlayback) failed; playback and downloads are refused.
 	SealProblem string
-	Verify      *verifyView
-	NoteError string
-	Life      *lifeView // legal hold, delete, deletion date (lifecycle.go)
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
