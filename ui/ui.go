@@ -165,6 +165,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /account/tokens", u.page(member, u.accountTokenCreate))
 	mux.Handle("POST /account/tokens/{token}/revoke", u.page(member, u.accountTokenRevoke))
 	mux.Handle("GET /admin/audit", u.page(admin, u.auditList))
+	mux.Handle("GET /admin/audit.csv", u.page(admin, u.auditCSV))
 	mux.Handle("GET /admin/users", u.page(admin, u.userList))
 	mux.Handle("GET /admin/users/new", u.page(admin, u.userNew))
 	mux.Handle("POST /admin/users", u.page(admin, u.userCreate))
