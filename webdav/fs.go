@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -319,8 +320,12 @@ func (h *Handler) integrityFailed(ctx context.Context, ri *reqInfo, id archive.I
 	h.log.ErrorContext(ctx, "webdav: recording failed its integrity check; not served", "recording", id.String(), "err", err)
 	detail := "webdav: " + strings.TrimPrefix(err.Error(), "archive: ")
 	var se *archive.SealError
-	if errors.As(err, &se) {
+	var ce *archive.ChunkError
+	switch {
+	case errors.As(err, &se):
 		detail = "webdav: seal: " + se.Reason
+	case errors.As(err, &ce):
+		detail = fmt.Sprintf("webdav: original chunk %d: %s", ce.Index, ce.Reason)
 	}
 	aerr := h.arc.Audit(context.WithoutCancel(ctx), archive.AuditEvent{
 		Actor: ri.user.Login, Action: "integrity.fail", Target: id.String(), Remote: ri.remote, Detail: detail,
