@@ -108,3 +108,19 @@ func BenchmarkCheckPlayback(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetForPlayback is the metadata read every playback already
+// makes (Get), for comparison with BenchmarkCheckPlayback in one run.
+func BenchmarkGetForPlayback(b *testing.B) {
+	a := OpenTest(b)
+	r := record(b, a, NewRecording{FileName: "bench.pcap", User: "alice"}, data(4*ChunkSize, 1), data(4096, 2), Final{})
+	if err := a.Seal(b.Context(), r.ID, [][32]byte{{1}, {2}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Get(b.Context(), r.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
