@@ -34,9 +34,10 @@ type API struct {
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
 	fourEyes *FourEyes
-	// plays are the listening sessions (playback.go); now their clock.
-	plays listenings
-	now   func() time.Time
+	// plays are the listening sessions (playback.go), failures the
+	// integrity failures audited lately; now their clock.
+	plays, failures listenings
+	now             func() time.Time
 }
 
 // NewAPI returns the JSON API over arc.
@@ -314,19 +315,17 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		return err
 	}
-	if err := a.auditPlay(r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1)); err != nil {
-		return err
-	}
-	a.serveWAV(w, r, u, rec.ID.String(), wav, rec.ID.String()+".wav", rec.Finished, st)
-	return nil
+	return a.serveWAV(w, r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1), wav, rec.ID.String()+".wav", rec.Finished, st)
 }
 
-func (a *API) serveWAV(w http.ResponseWriter, r *http.Request, u *archive.User, target string, wav *codec.WAVReader, name string, mod time.Time, st archive.SealStatus) {
+// serveWAV serves audio of target and audits it as a play (playback.go)
+// once its first piece has been read.
+func (a *API) serveWAV(w http.ResponseWriter, r *http.Request, u *archive.User, target, detail string, wav *codec.WAVReader, name string, mod time.Time, st archive.SealStatus) error {
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set(sealHeader, string(st))
-	a.serveChecked(w, r, u, target, "audio", mod, wav)
+	return a.serveChecked(w, r, u, target, "audio", mod, wav, func() error { return a.auditPlay(r, u, target, detail) })
 }
 
 func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archive.User) error {
@@ -342,18 +341,18 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	if err != nil {
 		return err
 	}
-	if startsAtZero(r) {
-		if err := a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, ""); err != nil {
-			return err
-		}
-	}
+
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("ETag", `"`+hex.EncodeToString(rec.OrigSHA256[:])+`"`)
 	w.Header().Set(sealHeader, string(st))
-	a.serveChecked(w, r, u, rec.ID.String(), "original", rec.Finished, blob)
-	return nil
+	return a.serveChecked(w, r, u, rec.ID.String(), "original", rec.Finished, blob, func() error {
+		if !startsAtZero(r) {
+			return nil
+		}
+		return a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, "")
+	})
 }
 
 func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive.User) error {
@@ -432,9 +431,5 @@ func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
-	if err := a.auditPlay(r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs))); err != nil {
-		return err
-	}
-	a.serveWAV(w, r, u, r.PathValue("guid"), wav, "call.wav", recs[len(recs)-1].Finished, st)
-	return nil
+	return a.serveWAV(w, r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs)), wav, "call.wav", recs[len(recs)-1].Finished, st)
 }

@@ -52,11 +52,20 @@ func (a *API) playCheck(r *http.Request, u *archive.User, rec *archive.Recording
 
 // integrityFailed logs and audits a recording whose seal or stored bytes
 // failed a check while what was being served.
+// The same failure seen again by the same login within listenWindow of
+// the last (a player retrying, a page reloaded) is logged but not audited
+// again.
 func (a *API) integrityFailed(r *http.Request, u *archive.User, target, what string, err error) {
 	a.log.ErrorContext(r.Context(), "recording failed its integrity check; not served", "recording", target, "serving", what, "err", err)
+	detail := what + ": " + integrityDetail(err)
+	key := u.Login + "\x00" + target + "\x00" + detail
+	if !a.failures.start(key, a.clock()) {
+		return
+	}
 	// Written even when the request was cancelled by then.
 	ctx := context.WithoutCancel(r.Context())
-	if aerr := a.auditEvent(ctx, r, u, actionIntegrityFail, target, false, what+": "+integrityDetail(err)); aerr != nil {
+	if aerr := a.auditEvent(ctx, r, u, actionIntegrityFail, target, false, detail); aerr != nil {
+		a.failures.forget(key)
 		a.log.ErrorContext(ctx, "audit of an integrity failure", "err", aerr)
 	}
 }
@@ -122,17 +131,39 @@ func (c *checkedReader) failed() error {
 	return c.err
 }
 
-// serveChecked serves rs with http.ServeContent. When reading fails part
-// way — the status and Content-Length are sent by then — the response is
-// aborted (the connection is reset), so the client sees a failed transfer,
-// never a short file that looks complete; a stored chunk that fails
-// authentication is logged and audited as integrity.fail.
-func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.User, target, what string, mod time.Time, rs io.ReadSeeker) {
+// serveChecked serves rs with http.ServeContent. The first piece of what
+// is asked for is read before the status is sent, so a stored chunk that
+// fails authentication there is a 500 with a clear message (a player
+// reports it at once, where it retries a broken connection for many
+// seconds). When reading fails later — the status and Content-Length are
+// sent by then — the response is aborted (the connection is reset), so the
+// client sees a failed transfer, never a short file that looks complete.
+// A chunk that fails authentication is logged and audited as
+// integrity.fail.
+//
+// audit, if not nil, runs once the first piece is read, before the status
+// is sent; its error is returned without serving.
+func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.User, target, what string, mod time.Time, rs io.ReadSeeker, audit func() error) error {
+	if err := probe(rs, r.Header.Get("Range")); err != nil {
+		for _, h := range []string{"Content-Disposition", "ETag", sealHeader} {
+			w.Header().Del(h)
+		}
+		if errors.Is(err, archive.ErrCorrupt) {
+			a.integrityFailed(r, u, target, what, err)
+			return errStatus(http.StatusInternalServerError, msgSealBroken)
+		}
+		return err
+	}
+	if audit != nil {
+		if err := audit(); err != nil {
+			return err
+		}
+	}
 	cr := &checkedReader{rs: rs}
 	http.ServeContent(w, r, "", mod, cr)
 	err := cr.failed()
 	if err == nil {
-		return
+		return nil
 	}
 	if errors.Is(err, archive.ErrCorrupt) {
 		a.integrityFailed(r, u, target, what, err)
@@ -140,6 +171,40 @@ func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.Us
 		a.log.ErrorContext(r.Context(), "serving a recording failed part way", "recording", target, "serving", what, "err", err)
 	}
 	panic(http.ErrAbortHandler)
+}
+
+// probe reads one byte of rs where the first range of a Range header
+// starts (at 0 without one) and seeks back to the start. Readers of
+// stored recordings keep the chunk or block they read last, so serving
+// from there costs nothing more. Past the end it reads nothing.
+func probe(rs io.ReadSeeker, rangeHeader string) error {
+	size, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	var start int64
+	if spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes="); ok {
+		first, _, _ := strings.Cut(spec, ",")
+		from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
+		if from == "" { // a suffix: the last N bytes
+			if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
+				start = max(0, size-n)
+			}
+		} else if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
+			start = n
+		}
+	}
+	if start < size {
+		if _, err := rs.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(rs, b[:]); err != nil {
+			return err
+		}
+	}
+	_, err = rs.Seek(0, io.SeekStart)
+	return err
 }
 
 // listenWindow is how long a listening session lasts after its last audio

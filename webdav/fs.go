@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -235,7 +236,9 @@ func (fs *fileSystem) ReadDir(ctx context.Context, name string, recursive bool) 
 }
 
 // Open returns the original over its encrypted chunks: an io.ReadSeeker,
-// so go-webdav serves Range requests through http.ServeContent. A GET is
+// so go-webdav serves Range requests through http.ServeContent. The
+// recording's seal is checked first, and the first piece asked for is
+// read; a failure of either is a 500 audited as integrity.fail. A GET is
 // written to the audit log before any byte leaves; when the log cannot be
 // written, nothing is served.
 func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -260,6 +263,27 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 		}
 		return nil, h.fail(ctx, "seal check", err)
 	}
+	b, err := h.arc.OpenBlob(ctx, e.id, archive.BlobOriginal)
+	if err != nil {
+		return nil, h.fail(ctx, "open", err)
+	}
+	if b.Size() != e.size {
+		h.log.ErrorContext(ctx, "webdav: original size differs from its metadata", "recording", e.id.String(),
+			"blob", b.Size(), "meta", e.size)
+		return nil, errInternal
+	}
+	// The first piece asked for is read before the status is sent, so a
+	// chunk there that fails authentication is a clear 500, not a reset.
+	if start := rangeStart(ri.rng, b.Size()); ri.method == http.MethodGet && start < b.Size() {
+		var one [1]byte
+		if _, err := b.ReadAt(one[:], start); err != nil && err != io.EOF {
+			if errors.Is(err, archive.ErrCorrupt) {
+				h.integrityFailed(ctx, ri, e.id, err)
+				return nil, errIntegrity
+			}
+			return nil, h.fail(ctx, "read", err)
+		}
+	}
 	if ri.method == http.MethodGet {
 		detail := "path=" + h.prefix + n.rel()
 		if ri.rng != "" {
@@ -273,16 +297,28 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 			return nil, h.fail(ctx, "audit", err)
 		}
 	}
-	b, err := h.arc.OpenBlob(ctx, e.id, archive.BlobOriginal)
-	if err != nil {
-		return nil, h.fail(ctx, "open", err)
-	}
-	if b.Size() != e.size {
-		h.log.ErrorContext(ctx, "webdav: original size differs from its metadata", "recording", e.id.String(),
-			"blob", b.Size(), "meta", e.size)
-		return nil, errInternal
-	}
 	return &blobFile{b: b, h: h, ctx: ctx, ri: ri, id: e.id}, nil
+}
+
+// rangeStart is where the first range of a Range header starts in a file
+// of size bytes (0 without one, or when it does not parse).
+func rangeStart(rangeHeader string, size int64) int64 {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes=")
+	if !ok {
+		return 0
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
+	if from == "" { // a suffix: the last N bytes
+		if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
+			return max(0, size-n)
+		}
+		return 0
+	}
+	if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
+		return n
+	}
+	return 0
 }
 
 // blobFile serves a blob (which holds no resources to close). The first

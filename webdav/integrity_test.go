@@ -109,8 +109,24 @@ func TestGetAbortsOnDamagedChunk(t *testing.T) {
 	if _, n, err := f.fetch(t, p, "Range", fmt.Sprintf("bytes=0-%d", archive.ChunkSize)); err != nil || n != archive.ChunkSize+1 {
 		t.Fatalf("range before the damage: %d bytes, %v", n, err)
 	}
+	// A range that starts in the damaged chunk is refused before the
+	// status is sent.
+	resp, n, err = f.fetch(t, p, "Range", fmt.Sprintf("bytes=%d-", 2*archive.ChunkSize+5))
+	if err != nil || resp.StatusCode != http.StatusInternalServerError || n > 300 {
+		t.Fatalf("range in the damaged chunk: %s, %d bytes, %v", resp.Status, n, err)
+	}
 	evs := integrityFails(t, f.arc)
-	if len(evs) != 1 || evs[0].Target != rec.ID.String() || !strings.Contains(evs[0].Detail, "chunk 2") {
+	if len(evs) != 2 {
 		t.Fatalf("integrity.fail entries: %+v", evs)
+	}
+	for _, e := range evs {
+		if e.Target != rec.ID.String() || e.OK || e.Detail != "webdav: original chunk 2: authentication failed" {
+			t.Fatalf("integrity.fail entry: %+v", e)
+		}
+	}
+	// The refused range was not audited as a fetch; the full GET and the
+	// range before the damage were.
+	if n := auditCount(t, f.arc, "webdav.get"); n != 2 {
+		t.Fatalf("webdav.get entries: %d, want 2", n)
 	}
 }
