@@ -270,9 +270,12 @@ func (l *listenings) prune(now time.Time) {
 
 // auditPlay records a "play" when an audio request starts a listening
 // session of u on target: one entry per session, however many Range
-// requests the player makes. Audio is not served when the audit log
-// cannot record it.
+// requests the player makes (a HEAD request is none). Audio is not served
+// when the audit log cannot record it.
 func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string) error {
+	if r.Method == http.MethodHead {
+		return nil // no audio leaves
+	}
 	key := u.Login + "\x00" + target + "\x00" + detail
 	if !a.plays.start(key, a.clock()) {
 		return nil

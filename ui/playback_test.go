@@ -345,6 +345,12 @@ func TestListeningSessions(t *testing.T) {
 	id := rec.ID.String()
 	e.api.SetNow(func() time.Time { return e.now })
 
+	// A HEAD request sends no audio.
+	req, _ := http.NewRequest(http.MethodHead, e.srv.URL+"/api/v1/recordings/"+id+"/audio.wav", nil)
+	req.SetBasicAuth("alice", testPassword)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %v %v", resp, err)
+	}
 	alice := e.login("alice")
 	resp, body := alice.get("/recordings/" + id)
 	must(t, resp, body, 200, `preload="none"`)
