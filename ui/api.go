@@ -261,6 +261,9 @@ func (a *API) recordingShow(w http.ResponseWriter, r *http.Request, u *archive.U
 	}
 	d := detail(rec)
 	d.DeletionDate = deletionDate(a.policy(r.Context()), rec)
+	if d.SealCheck, err = sealCheck(r.Context(), a.arc, rec.ID); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }

@@ -127,6 +127,7 @@ type recordingDetail struct {
 	Truncated   bool            `json:"truncated,omitempty"`
 	Damage      string          `json:"damage,omitempty"`
 	Seal        *sealView       `json:"seal,omitempty"`
+	SealCheck   string          `json:"sealCheck"` // archive.CheckPlayback: sealed, unsealed, recording or failed
 	AudioURL    string          `json:"audioUrl"`
 	OriginalURL string          `json:"originalUrl"`
 	VerifyURL   string          `json:"verifyUrl"`

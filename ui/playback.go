@@ -335,3 +335,16 @@ func (a *API) callPlayCheck(r *http.Request, u *archive.User, recs []*archive.Re
 	}
 	return st, nil
 }
+
+// sealCheck is what archive.CheckPlayback finds, for people and the API:
+// "sealed", "unsealed", "recording" or "failed".
+func sealCheck(ctx context.Context, arc *archive.Archive, id archive.ID) (string, error) {
+	st, err := arc.CheckPlayback(ctx, id)
+	switch {
+	case errors.Is(err, archive.ErrCorrupt):
+		return "failed", nil
+	case err != nil:
+		return "", err
+	}
+	return string(st), nil
+}

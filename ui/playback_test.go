@@ -191,6 +191,8 @@ func TestPlaybackRefusesBrokenSeal(t *testing.T) {
 		t.Fatalf("a refused download was audited as one: %+v", evs)
 	}
 
+	e.wantStatus("alice", "/api/v1/recordings/"+id, http.StatusOK, `"sealCheck": "failed"`)
+	e.wantStatus("alice", "/api/v1/recordings/"+other.ID.String(), http.StatusOK, `"sealCheck": "sealed"`)
 	alice := e.login("alice")
 	resp, body := alice.get("/recordings/" + id)
 	must(t, resp, body, 200, `id="seal-status"`, "Seal check failed: the signature does not verify", `preload="none"`)
@@ -264,6 +266,7 @@ func TestPlaybackUnsealed(t *testing.T) {
 			}
 		}
 	}
+	e.wantStatus("alice", "/api/v1/recordings/"+unsealed.ID.String(), http.StatusOK, `"sealCheck": "unsealed"`)
 	alice := e.login("alice")
 	resp, body := alice.get("/recordings/" + unsealed.ID.String())
 	must(t, resp, body, 200, "Not sealed yet")
