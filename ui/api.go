@@ -344,7 +344,6 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	if err != nil {
 		return err
 	}
-
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
 	w.Header().Set("Cache-Control", "private, no-store")
