@@ -51,10 +51,9 @@ func (a *API) playCheck(r *http.Request, u *archive.User, rec *archive.Recording
 }
 
 // integrityFailed logs and audits a recording whose seal or stored bytes
-// failed a check while what was being served.
-// The same failure seen again by the same login within listenWindow of
-// the last (a player retrying, a page reloaded) is logged but not audited
-// again.
+// failed a check while what was being served. The same failure seen again
+// by the same login within listenWindow of the last (a player retrying, a
+// page reloaded) is logged but not audited again.
 func (a *API) integrityFailed(r *http.Request, u *archive.User, target, what string, err error) {
 	a.log.ErrorContext(r.Context(), "recording failed its integrity check; not served", "recording", target, "serving", what, "err", err)
 	detail := what + ": " + integrityDetail(err)
