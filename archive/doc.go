@@ -54,6 +54,14 @@
 // signed tombstone. [Archive.Verify] and [Archive.VerifyChain] recompute
 // everything from the stored bytes.
 //
+// # Playback
+//
+// [Archive.CheckPlayback] is the cheap check made before a recording leaves
+// the appliance: the Ed25519 signature of its chain entry and the hashes it
+// signs against the stored metadata, in one read transaction, without
+// reading audio (each chunk is authenticated as it is read). A broken seal
+// is a [SealError].
+//
 // # Lifecycle
 //
 // [Archive.SetProtected] puts a recording on legal hold, which every

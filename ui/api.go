@@ -34,6 +34,10 @@ type API struct {
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
 	fourEyes *FourEyes
+	// plays are the listening sessions (playback.go), failures the
+	// integrity failures audited lately; now their clock.
+	plays, failures listenings
+	now             func() time.Time
 }
 
 // NewAPI returns the JSON API over arc.
@@ -264,6 +268,9 @@ func (a *API) recordingShow(w http.ResponseWriter, r *http.Request, u *archive.U
 	}
 	d := detail(rec)
 	d.DeletionDate = deletionDate(a.policy(r.Context()), rec)
+	if d.SealCheck, err = sealCheck(r.Context(), a.arc, rec.ID); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
 }
@@ -304,6 +311,13 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		call--
 	}
+	if err := audible(rec); err != nil {
+		return err
+	}
+	st, err := a.playCheck(r, u, rec, "audio")
+	if err != nil {
+		return err
+	}
 	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
 	if err != nil {
 		if call > 0 {
@@ -311,18 +325,17 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		return err
 	}
-	if err := a.auditPlay(r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1)); err != nil {
-		return err
-	}
-	serveWAV(w, r, wav, rec.ID.String()+".wav", rec.Finished)
-	return nil
+	return a.serveWAV(w, r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1), wav, rec.ID.String()+".wav", rec.Finished, st)
 }
 
-func serveWAV(w http.ResponseWriter, r *http.Request, wav *codec.WAVReader, name string, mod time.Time) {
+// serveWAV serves audio of target and audits it as a play (playback.go)
+// once its first piece has been read.
+func (a *API) serveWAV(w http.ResponseWriter, r *http.Request, u *archive.User, target, detail string, wav *codec.WAVReader, name string, mod time.Time, st archive.SealStatus) error {
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", `inline; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "private, no-store")
-	http.ServeContent(w, r, "", mod, wav)
+	w.Header().Set(sealHeader, string(st))
+	return a.serveChecked(w, r, u, target, "audio", mod, wav, func() error { return a.auditPlay(r, u, target, detail) })
 }
 
 func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archive.User) error {
@@ -330,21 +343,25 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	if err != nil {
 		return err
 	}
-	blob, err := a.arc.OpenBlob(r.Context(), rec.ID, archive.BlobOriginal)
+	st, err := a.playCheck(r, u, rec, "original")
 	if err != nil {
 		return err
 	}
-	if startsAtZero(r) {
-		if err := a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, ""); err != nil {
-			return err
-		}
+	blob, err := a.arc.OpenBlob(r.Context(), rec.ID, archive.BlobOriginal)
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+rec.ID.String()+`.pcap"`)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("ETag", `"`+hex.EncodeToString(rec.OrigSHA256[:])+`"`)
-	http.ServeContent(w, r, "", rec.Finished, blob)
-	return nil
+	w.Header().Set(sealHeader, string(st))
+	return a.serveChecked(w, r, u, rec.ID.String(), "original", rec.Finished, blob, func() error {
+		if !startsAtZero(r) {
+			return nil
+		}
+		return a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, "")
+	})
 }
 
 func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive.User) error {
@@ -361,7 +378,7 @@ func (a *API) recordingVerify(w http.ResponseWriter, r *http.Request, u *archive
 	if err := a.auditEvent(r.Context(), r, u, "verify", rec.ID.String(), res.Valid, verifyDetail(res)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, recordingVerifyView(res))
 	return nil
 }
 
@@ -415,13 +432,13 @@ func (a *API) callAudio(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
+	st, err := a.callPlayCheck(r, u, recs)
+	if err != nil {
+		return err
+	}
 	wav, err := a.media.WAV(r.Context(), recs, -1, opt)
 	if err != nil {
 		return err
 	}
-	if err := a.auditPlay(r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs))); err != nil {
-		return err
-	}
-	serveWAV(w, r, wav, "call.wav", recs[len(recs)-1].Finished)
-	return nil
+	return a.serveWAV(w, r, u, r.PathValue("guid"), fmt.Sprintf("call of %d segments", len(recs)), wav, "call.wav", recs[len(recs)-1].Finished, st)
 }

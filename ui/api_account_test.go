@@ -79,7 +79,7 @@ func newAPIEnvOn(t *testing.T, arc *archive.Archive) *apiEnv {
 		if owner == "zed" {
 			parties = append(parties, "301") // carol's extension
 		}
-		rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, Info: []byte(`{"version":1}`), Parties: parties})
+		rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, Info: []byte(`{"version":1,"result":{"calls":[{"index":0}]}}`), Parties: parties})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +374,7 @@ func TestAPIReadsAudited(t *testing.T) {
 	}
 	e.want("bob", "GET", "/api/v1/calls/guid-alice/audio.wav", nil, 200)
 	e.want("alice", "GET", "/api/v1/recordings/"+id+"/original.pcap", nil, 200, "capture of alice")
-	e.want("alice", "GET", "/api/v1/recordings/"+id+"/verify", nil, 200, `"Valid": true`)
+	e.want("alice", "GET", "/api/v1/recordings/"+id+"/verify", nil, 200, `"valid": true`)
 	// Refused reads are not served and not logged as reads.
 	e.want("carol", "GET", "/api/v1/recordings/"+id+"/audio.wav", nil, 404)
 	plays := e.audited("play")
@@ -462,7 +462,7 @@ func TestAPISettingsKey(t *testing.T) {
 	}
 	// The archive keeps working, and every recording still verifies.
 	for _, rec := range e.recs {
-		e.want("admin", "GET", "/api/v1/recordings/"+rec.ID.String()+"/verify", nil, 200, `"Valid": true`)
+		e.want("admin", "GET", "/api/v1/recordings/"+rec.ID.String()+"/verify", nil, 200, `"valid": true`)
 	}
 }
 

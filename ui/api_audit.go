@@ -31,6 +31,9 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 		return err
 	}
 	q := r.URL.Query()
+	if f := q.Get("format"); f != "" && f != "json" && f != "csv" {
+		return errStatus(http.StatusBadRequest, "format must be json or csv")
+	}
 	var aq archive.AuditQuery
 	var err error
 	if aq.From, err = parseTime(q.Get("from")); err != nil {
@@ -50,6 +53,15 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 		}
 	}
 	aq.Cursor = q.Get("cursor")
+	if wantsCSV(r) {
+		// Every entry matching the filters; limit and cursor do not
+		// apply. The export is itself audited.
+		if err := a.auditEvent(r.Context(), r, u, "audit.export", "audit log", true, "csv: "+auditFilterDetail(aq)); err != nil {
+			return err
+		}
+		serveAuditCSV(w, r, a.arc, aq, a.clock())
+		return nil
+	}
 	events, next, err := a.arc.AuditLog(r.Context(), aq)
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
@@ -64,7 +76,7 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 	for _, e := range events {
 		out.Events = append(out.Events, apiAuditEvent{
 			Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target,
-			Remote: e.Remote, OK: e.OK, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash[:]),
+			Remote: hostOnly(e.Remote), OK: e.OK, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash[:]),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -91,4 +103,19 @@ func (a *API) auditVerify(w http.ResponseWriter, r *http.Request, u *archive.Use
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// wantsCSV reports a request for the audit log as CSV: format=csv, or an
+// Accept header that names text/csv before application/json.
+func wantsCSV(r *http.Request) bool {
+	switch r.URL.Query().Get("format") {
+	case "csv":
+		return true
+	case "json":
+		return false
+	}
+	accept := strings.ToLower(r.Header.Get("Accept"))
+	c := strings.Index(accept, "text/csv")
+	j := strings.Index(accept, "application/json")
+	return c >= 0 && (j < 0 || c < j)
 }

@@ -107,7 +107,7 @@ func (a *API) auditEvent(ctx context.Context, r *http.Request, u *archive.User, 
 	if u != nil {
 		actor = u.Login
 	}
-	return a.arc.Audit(ctx, archive.AuditEvent{Actor: actor, Action: action, Target: target, Remote: r.RemoteAddr, OK: ok, Detail: detail})
+	return a.arc.Audit(ctx, archive.AuditEvent{Actor: actor, Action: action, Target: target, Remote: sourceIP(r), OK: ok, Detail: detail})
 }
 
 // invalid maps archive.ErrInvalid to a 400 with msg, and passes other

@@ -34,20 +34,11 @@ func (a *API) accountRoutes(mux *http.ServeMux) {
 }
 
 // startsAtZero reports a request for a resource's start: no Range, or a
-// range from byte 0. A player fetches audio in many ranges; only the first
-// is a "play" in the audit log.
+// range from byte 0. A client fetches an original in many ranges; only the
+// first is an "original.get" in the audit log.
 func startsAtZero(r *http.Request) bool {
 	rg := r.Header.Get("Range")
 	return rg == "" || strings.HasPrefix(strings.TrimSpace(rg), "bytes=0-")
-}
-
-// auditPlay records a "play" when playback starts. Audio is not served when
-// the audit log cannot record it.
-func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string) error {
-	if !startsAtZero(r) {
-		return nil
-	}
-	return a.auditEvent(r.Context(), r, u, "play", target, true, detail)
 }
 
 func verifyDetail(res *archive.VerifyResult) string {

@@ -127,6 +127,7 @@ type recordingDetail struct {
 	Truncated   bool            `json:"truncated,omitempty"`
 	Damage      string          `json:"damage,omitempty"`
 	Seal        *sealView       `json:"seal,omitempty"`
+	SealCheck   string          `json:"sealCheck"` // archive.CheckPlayback: sealed, unsealed, recording or failed
 	AudioURL    string          `json:"audioUrl"`
 	OriginalURL string          `json:"originalUrl"`
 	VerifyURL   string          `json:"verifyUrl"`
@@ -174,4 +175,23 @@ func detail(rec *archive.Recording) recordingDetail {
 		d.Seal = sv
 	}
 	return d
+}
+
+// apiVerify is what GET /api/v1/recordings/{id}/verify answers: the
+// archive's VerifyResult in the API's own names, hashes as hex.
+type apiVerify struct {
+	Valid    bool     `json:"valid"`
+	Problems []string `json:"problems"`
+	ID       string   `json:"id"`
+	Sealed   bool     `json:"sealed"`
+	Chunks   int      `json:"chunks"` // chunks authenticated
+	Bytes    int64    `json:"bytes"`  // plaintext bytes authenticated
+}
+
+func recordingVerifyView(res *archive.VerifyResult) apiVerify {
+	v := apiVerify{Valid: res.Valid, Problems: res.Problems, ID: res.ID.String(), Sealed: res.Sealed, Chunks: res.Chunks, Bytes: res.Bytes}
+	if v.Problems == nil {
+		v.Problems = []string{}
+	}
+	return v
 }

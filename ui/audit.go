@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,8 @@ type auditRow struct {
 	Seq                           uint64
 	When, WhenISO                 string
 	Actor, Action, Target, Remote string
+	ActionLabel                   string // the action in words (actionWords)
+	TargetURL                     string // the recording the entry names, if any
 	OK                            bool
 	Detail                        string
 }
@@ -33,20 +36,20 @@ type auditPage struct {
 	Q, Actor, Action, From, To string
 	Rows                       []auditRow
 	NextURL, FirstURL          string
+	CSVURL                     string // this view (every page) as CSV
 	Filtered                   bool
 	Chain                      *chainView
 }
 
-func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// auditFilters reads the audit page's filters (q, actor, action, and the
+// dates from and to in the viewer's time zone) into p and a query.
+func auditFilters(r *http.Request, rc *reqCtx, p *auditPage) (archive.AuditQuery, error) {
 	q := r.URL.Query()
-	p := auditPage{
-		Base: u.base(rc, "Audit log", "audit"),
-		Q:    strings.TrimSpace(q.Get("q")), Actor: strings.TrimSpace(q.Get("actor")),
-		Action: strings.TrimSpace(q.Get("action")), From: q.Get("from"), To: q.Get("to"),
-	}
+	p.Q, p.Actor = strings.TrimSpace(q.Get("q")), strings.TrimSpace(q.Get("actor"))
+	p.Action, p.From, p.To = strings.TrimSpace(q.Get("action")), q.Get("from"), q.Get("to")
 	for _, s := range []string{p.Q, p.Actor, p.Action} {
 		if len(s) > 200 {
-			return &pageError{http.StatusBadRequest, "A filter is too long."}
+			return archive.AuditQuery{}, &pageError{http.StatusBadRequest, "A filter is too long."}
 		}
 	}
 	aq := archive.AuditQuery{Actor: p.Actor, Action: p.Action, Text: p.Q, Limit: auditPageSize, Cursor: q.Get("cursor")}
@@ -60,6 +63,42 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		aq.To = aq.To.AddDate(0, 0, 1)
 	}
 	p.Filtered = p.Q != "" || p.Actor != "" || p.Action != "" || p.From != "" || p.To != ""
+	return aq, nil
+}
+
+func (p *auditPage) filterValues() map[string]string {
+	return map[string]string{"q": p.Q, "actor": p.Actor, "action": p.Action, "from": p.From, "to": p.To}
+}
+
+// auditCSV serves GET /admin/audit.csv: the filtered view, every page of
+// it, as CSV. The export is itself audited (audit.export).
+func (u *UI) auditCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	var p auditPage
+	aq, err := auditFilters(r, rc, &p)
+	if err != nil {
+		return err
+	}
+	if p.Error != "" {
+		return &pageError{http.StatusBadRequest, p.Error}
+	}
+	err = u.arc.Audit(r.Context(), archive.AuditEvent{
+		Actor: rc.user.Login, Action: "audit.export", Target: "audit log", Remote: remoteAddr(r), OK: true,
+		Detail: "csv: " + auditFilterDetail(aq),
+	})
+	if err != nil {
+		return err
+	}
+	serveAuditCSV(w, r, u.arc, aq, u.opts.Now())
+	return nil
+}
+
+func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q := r.URL.Query()
+	p := auditPage{Base: u.base(rc, "Audit log", "audit")}
+	aq, err := auditFilters(r, rc, &p)
+	if err != nil {
+		return err
+	}
 	events, next, err := u.arc.AuditLog(r.Context(), aq)
 	if errors.Is(err, archive.ErrInvalid) {
 		return &pageError{http.StatusBadRequest, "The page link is not valid."}
@@ -70,10 +109,15 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	for _, e := range events {
 		p.Rows = append(p.Rows, auditRow{
 			Seq: e.Seq, When: formatTime(e.Time, rc.loc), WhenISO: isoTime(e.Time),
-			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: e.Remote, OK: e.OK, Detail: e.Detail,
+			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: hostOnly(e.Remote), OK: e.OK, Detail: e.Detail,
+			ActionLabel: actionLabel(e.Action), TargetURL: auditTargetURL(e.Target),
 		})
 	}
-	p.NextURL, p.FirstURL = pageLinks("/admin/audit", map[string]string{"q": p.Q, "actor": p.Actor, "action": p.Action, "from": p.From, "to": p.To}, next, q.Get("cursor") != "")
+	p.NextURL, p.FirstURL = pageLinks("/admin/audit", p.filterValues(), next, q.Get("cursor") != "")
+	p.CSVURL = "/admin/audit.csv"
+	if v := pageQueryString(p.filterValues()); v != "" {
+		p.CSVURL += "?" + v
+	}
 	if q.Get("cursor") == "" {
 		// The chain is checked on the first page: every entry is read.
 		res, err := u.arc.VerifyAudit(r.Context())
@@ -87,4 +131,15 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	u.render(w, r, http.StatusOK, "audit.html", p)
 	return nil
+}
+
+// pageQueryString encodes the filters that are set.
+func pageQueryString(filters map[string]string) string {
+	v := url.Values{}
+	for k, f := range filters {
+		if f != "" {
+			v.Set(k, f)
+		}
+	}
+	return v.Encode()
 }

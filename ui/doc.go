@@ -43,6 +43,28 @@
 // .revoke. Streams per login and waiting requests per supervisor are
 // bounded.
 //
+// # Playback
+//
+// Audio, peaks, downloads and originals are served only after the
+// recording's seal is checked (archive.CheckPlayback): a seal that does not
+// hold is a 500 saying the recording failed its integrity check, written
+// to the audit log as integrity.fail; a finished recording not sealed yet
+// is served and marked "unsealed" (header Callvault-Seal, and its page). A
+// stored chunk that fails authentication is a 500 when it is the first one
+// asked for, and resets the connection when it comes later, so the player
+// shows an error and the page stops calling the recording sealed. Audio
+// and peaks answer 409 while a recording is being recorded and 422 when it
+// holds no call. A "play" is audited once per listening session: per login
+// and recording (and call), until 10 minutes pass without an audio
+// request; the page loads no audio until Play is pressed.
+//
+// # Audit log
+//
+// The admin page shows actions in words, links entries to the recording
+// they name, shows sources without the port, and downloads the filtered
+// view as CSV (/admin/audit.csv, GET /api/v1/audit?format=csv), cells a
+// spreadsheet would run quoted; each export is audited as audit.export.
+//
 // # Downloads
 //
 // GET /api/v1/recordings/{id}/download.zip holds the canonical stereo WAV

@@ -466,7 +466,7 @@ func (a *API) fourEyesShow(w http.ResponseWriter, r *http.Request, u *archive.Us
 
 // fourEyesRequestAPI is POST /api/v1/foureyes/request.
 func (a *API) fourEyesRequestAPI(w http.ResponseWriter, r *http.Request, u *archive.User) error {
-	st, err := a.fourEyes.Request(r.Context(), u, r.RemoteAddr)
+	st, err := a.fourEyes.Request(r.Context(), u, sourceIP(r))
 	switch {
 	case errors.Is(err, errFENotSubject):
 		return errStatus(http.StatusConflict, "your account needs no supervisor's approval")

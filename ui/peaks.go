@@ -125,6 +125,12 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 		}
 		call--
 	}
+	if err := audible(rec); err != nil {
+		return err
+	}
+	if _, err := a.playCheck(r, u, rec, "peaks"); err != nil {
+		return err
+	}
 	etag := fmt.Sprintf(`"%s-%d-%d-%t-%t"`, hex.EncodeToString(rec.OrigSHA256[:8]), n, call, opt.Mono, opt.Swap)
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "private, no-cache")
@@ -142,6 +148,10 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 	}
 	p, err := ComputePeaks(wav, wav.Size(), n)
 	if err != nil {
+		if errors.Is(err, archive.ErrCorrupt) {
+			a.integrityFailed(r, u, rec.ID.String(), "peaks", err)
+			return errStatus(http.StatusInternalServerError, msgSealBroken)
+		}
 		return err
 	}
 	b, err := json.Marshal(p)

@@ -3,6 +3,7 @@ package ui
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -100,6 +101,10 @@ type recordingPage struct {
 	Verify    *verifyView
 	NoteError string
 	Life      *lifeView // legal hold, delete, deletion date (lifecycle.go)
+
+	// SealProblem is why the seal check made before playback
+	// (archive.CheckPlayback) failed; playback and downloads are refused.
+	SealProblem string
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
@@ -275,6 +280,18 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			sv.Exports = append(sv.Exports, hex.EncodeToString(e[:]))
 		}
 		p.Seal = sv
+	}
+	if _, err := u.arc.CheckPlayback(ctx, rec.ID); err != nil {
+		var se *archive.SealError
+		switch {
+		case errors.As(err, &se):
+			p.SealProblem = se.Reason
+		case errors.Is(err, archive.ErrCorrupt):
+			p.SealProblem = "the recording's metadata does not authenticate"
+		default:
+			return recordingPage{}, err
+		}
+		p.Seal = nil
 	}
 	p.Life = u.lifecycleView(ctx, rc, rec)
 	p.Base = u.base(rc, v.Title, "recordings")

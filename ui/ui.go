@@ -163,6 +163,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /account/tokens", u.page(member, u.accountTokenCreate))
 	mux.Handle("POST /account/tokens/{token}/revoke", u.page(member, u.accountTokenRevoke))
 	mux.Handle("GET /admin/audit", u.page(admin, u.auditList))
+	mux.Handle("GET /admin/audit.csv", u.page(admin, u.auditCSV))
 	mux.Handle("GET /admin/users", u.page(admin, u.userList))
 	mux.Handle("GET /admin/users/new", u.page(admin, u.userNew))
 	mux.Handle("POST /admin/users", u.page(admin, u.userCreate))
@@ -354,8 +355,9 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// remoteAddr is the client's address as the connection shows it.
-func remoteAddr(r *http.Request) string { return r.RemoteAddr }
+// remoteAddr is the client's address without its port, as the audit log
+// records it.
+func remoteAddr(r *http.Request) string { return sourceIP(r) }
 
 // audit records an event; a failure to record is logged, not shown.
 func (u *UI) audit(r *http.Request, rc *reqCtx, action, target string, ok bool, detail string) {

@@ -169,12 +169,15 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 		return err
 	}
 	ctx := r.Context()
+	if _, err := a.playCheck(r, u, rec, "download"); err != nil {
+		return err
+	}
 	in, err := prepareZip(ctx, a.arc, a.media, rec, a.arc.Now())
 	if err != nil {
 		return err
 	}
 	if err := a.arc.Audit(ctx, archive.AuditEvent{
-		Actor: u.Login, Action: "download", Target: rec.ID.String(), Remote: r.RemoteAddr, OK: true,
+		Actor: u.Login, Action: "download", Target: rec.ID.String(), Remote: sourceIP(r), OK: true,
 	}); err != nil {
 		return err
 	}
@@ -186,7 +189,10 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 	if err := writeZip(ctx, w, in); err != nil {
 		// The status is sent: abort, so the client sees a failed download
 		// rather than a truncated file.
-		if !errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, archive.ErrCorrupt):
+			a.integrityFailed(r, u, rec.ID.String(), "download", err)
+		case !errors.Is(err, context.Canceled):
 			a.log.ErrorContext(ctx, "zip download failed", "id", rec.ID.String(), "err", err)
 		}
 		panic(http.ErrAbortHandler)

@@ -34,4 +34,12 @@
 // PROPPATCH answer 403 (read-only archive); LOCK and UNLOCK are not offered
 // (405, and no DAV class 2), so clients mount the tree read-only. A GET of a
 // collection gives a small HTML index for browsers.
+//
+// # Integrity
+//
+// Before a file is served its seal is checked (archive.CheckPlayback), and
+// the first piece asked for is read; either failing is a 500 and an
+// integrity.fail audit entry. A chunk that fails authentication later,
+// after the status and length are sent, resets the connection, so a client
+// sees a failed transfer rather than a short file.
 package webdav

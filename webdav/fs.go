@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +101,9 @@ type reqInfo struct {
 	method string
 	remote string
 	rng    string
+	// failed is the first error reading a file's body (readFailed).
+	mu     sync.Mutex
+	failed error
 	// memo holds the listings computed for this request, so one request
 	// never lists a collection twice, cache or not (go-webdav calls Stat,
 	// then ReadDir or Open, from the request's goroutine).
@@ -106,6 +111,24 @@ type reqInfo struct {
 }
 
 type ctxKey struct{}
+
+// readFailed records err as the request's body failure and reports
+// whether it is the first.
+func (ri *reqInfo) readFailed(err error) bool {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	if ri.failed != nil {
+		return false
+	}
+	ri.failed = err
+	return true
+}
+
+func (ri *reqInfo) readError() error {
+	ri.mu.Lock()
+	defer ri.mu.Unlock()
+	return ri.failed
+}
 
 func infoFrom(ctx context.Context) *reqInfo {
 	ri, _ := ctx.Value(ctxKey{}).(*reqInfo)
@@ -213,7 +236,9 @@ func (fs *fileSystem) ReadDir(ctx context.Context, name string, recursive bool) 
 }
 
 // Open returns the original over its encrypted chunks: an io.ReadSeeker,
-// so go-webdav serves Range requests through http.ServeContent. A GET is
+// so go-webdav serves Range requests through http.ServeContent. The
+// recording's seal is checked first, and the first piece asked for is
+// read; a failure of either is a 500 audited as integrity.fail. A GET is
 // written to the audit log before any byte leaves; when the log cannot be
 // written, nothing is served.
 func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -230,6 +255,35 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
+	// The seal is checked before any byte leaves (archive.CheckPlayback).
+	if _, err := h.arc.CheckPlayback(ctx, e.id); err != nil {
+		if errors.Is(err, archive.ErrCorrupt) {
+			h.integrityFailed(ctx, ri, e.id, err)
+			return nil, errIntegrity
+		}
+		return nil, h.fail(ctx, "seal check", err)
+	}
+	b, err := h.arc.OpenBlob(ctx, e.id, archive.BlobOriginal)
+	if err != nil {
+		return nil, h.fail(ctx, "open", err)
+	}
+	if b.Size() != e.size {
+		h.log.ErrorContext(ctx, "webdav: original size differs from its metadata", "recording", e.id.String(),
+			"blob", b.Size(), "meta", e.size)
+		return nil, errInternal
+	}
+	// The first piece asked for is read before the status is sent, so a
+	// chunk there that fails authentication is a clear 500, not a reset.
+	if start := rangeStart(ri.rng, b.Size()); ri.method == http.MethodGet && start < b.Size() {
+		var one [1]byte
+		if _, err := b.ReadAt(one[:], start); err != nil && err != io.EOF {
+			if errors.Is(err, archive.ErrCorrupt) {
+				h.integrityFailed(ctx, ri, e.id, err)
+				return nil, errIntegrity
+			}
+			return nil, h.fail(ctx, "read", err)
+		}
+	}
 	if ri.method == http.MethodGet {
 		detail := "path=" + h.prefix + n.rel()
 		if ri.rng != "" {
@@ -243,22 +297,79 @@ func (fs *fileSystem) Open(ctx context.Context, name string) (io.ReadCloser, err
 			return nil, h.fail(ctx, "audit", err)
 		}
 	}
-	b, err := h.arc.OpenBlob(ctx, e.id, archive.BlobOriginal)
-	if err != nil {
-		return nil, h.fail(ctx, "open", err)
-	}
-	if b.Size() != e.size {
-		h.log.ErrorContext(ctx, "webdav: original size differs from its metadata", "recording", e.id.String(),
-			"blob", b.Size(), "meta", e.size)
-		return nil, errInternal
-	}
-	return blobFile{b}, nil
+	return &blobFile{b: b, h: h, ctx: ctx, ri: ri, id: e.id}, nil
 }
 
-// blobFile adds Close to a blob (which holds no resources).
-type blobFile struct{ *archive.Blob }
+// rangeStart is where the first range of a Range header starts in a file
+// of size bytes (0 without one, or when it does not parse).
+func rangeStart(rangeHeader string, size int64) int64 {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes=")
+	if !ok {
+		return 0
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
+	if from == "" { // a suffix: the last N bytes
+		if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
+			return max(0, size-n)
+		}
+		return 0
+	}
+	if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
+		return n
+	}
+	return 0
+}
 
-func (blobFile) Close() error { return nil }
+// blobFile serves a blob (which holds no resources to close). The first
+// read that fails is kept in the request's reqInfo, so that ServeHTTP
+// aborts the response, whose status and length are sent by then; a chunk
+// that fails authentication is audited as integrity.fail.
+type blobFile struct {
+	b   *archive.Blob
+	h   *Handler
+	ctx context.Context
+	ri  *reqInfo
+	id  archive.ID
+}
+
+func (f *blobFile) Read(p []byte) (int, error) {
+	n, err := f.b.Read(p)
+	if err != nil && err != io.EOF && f.ri.readFailed(err) && errors.Is(err, archive.ErrCorrupt) {
+		f.h.integrityFailed(f.ctx, f.ri, f.id, err)
+	}
+	return n, err
+}
+
+func (f *blobFile) Seek(off int64, whence int) (int64, error) { return f.b.Seek(off, whence) }
+
+func (*blobFile) Close() error { return nil }
+
+// errIntegrity refuses a file whose seal does not match the stored
+// recording.
+var errIntegrity = dav.NewHTTPError(http.StatusInternalServerError,
+	errors.New("the recording failed its integrity check (its seal does not match the stored recording); nothing is served"))
+
+// integrityFailed logs and audits a recording that failed its seal check
+// or whose stored bytes failed authentication while it was served.
+func (h *Handler) integrityFailed(ctx context.Context, ri *reqInfo, id archive.ID, err error) {
+	h.log.ErrorContext(ctx, "webdav: recording failed its integrity check; not served", "recording", id.String(), "err", err)
+	detail := "webdav: " + strings.TrimPrefix(err.Error(), "archive: ")
+	var se *archive.SealError
+	var ce *archive.ChunkError
+	switch {
+	case errors.As(err, &se):
+		detail = "webdav: seal: " + se.Reason
+	case errors.As(err, &ce):
+		detail = fmt.Sprintf("webdav: original chunk %d: %s", ce.Index, ce.Reason)
+	}
+	aerr := h.arc.Audit(context.WithoutCancel(ctx), archive.AuditEvent{
+		Actor: ri.user.Login, Action: "integrity.fail", Target: id.String(), Remote: ri.remote, Detail: detail,
+	})
+	if aerr != nil {
+		h.log.ErrorContext(ctx, "webdav: audit of an integrity failure", "err", aerr)
+	}
+}
 
 func (fs *fileSystem) Create(context.Context, string, io.ReadCloser) (*dav.FileInfo, bool, error) {
 	return nil, false, errReadOnly

@@ -149,6 +149,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.dav.ServeHTTP(w, r)
+	if ri.readError() != nil {
+		// A file's body failed part way, after its status and length
+		// were sent: reset the connection, so the client sees a failed
+		// transfer rather than a short file.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // options answers OPTIONS without credentials, as clients probe first:

@@ -109,7 +109,7 @@ func TestAPIAccountsEndToEnd(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if v := d.apiWant(t, admin, "GET", "/api/v1/recordings/"+late+"/verify", nil, 200); v["Valid"] != true {
+	if v := d.apiWant(t, admin, "GET", "/api/v1/recordings/"+late+"/verify", nil, 200); v["valid"] != true {
 		t.Fatalf("verify: %v", v)
 	}
 
@@ -125,7 +125,7 @@ func TestAPIAccountsEndToEnd(t *testing.T) {
 	d.stop()
 	d = startDaemon(t, data)
 	for _, rid := range []string{id, other, late} {
-		if v := d.apiWant(t, admin, "GET", "/api/v1/recordings/"+rid+"/verify", nil, 200); v["Valid"] != true {
+		if v := d.apiWant(t, admin, "GET", "/api/v1/recordings/"+rid+"/verify", nil, 200); v["valid"] != true {
 			t.Fatalf("%s after rotation: %v", rid, v)
 		}
 	}

@@ -95,7 +95,10 @@ document.addEventListener("submit", function (e) {
   }
 
   function toggle() {
-    if (audio.paused) audio.play(); else audio.pause();
+    if (audio.paused) {
+      var p = audio.play();
+      if (p && p.catch) p.catch(function () {}); // the "error" event tells
+    } else audio.pause();
   }
 
   function setMode(m) {
@@ -117,6 +120,23 @@ document.addEventListener("submit", function (e) {
   back.addEventListener("click", function () { seekTo(audio.currentTime - 5); });
   fwd.addEventListener("click", function () { seekTo(audio.currentTime + 5); });
   chan.addEventListener("change", function () { setMode(chan.value); });
+  // A response the appliance aborts (a stored chunk failed its integrity
+  // check, or the connection broke) is a media error: say so, and stop
+  // calling the recording sealed.
+  var perr = document.getElementById("player-error");
+  audio.addEventListener("error", function () {
+    if (!audio.error) return;
+    if (perr) {
+      perr.textContent = "Playback failed: the appliance stopped the audio, because the recording did not pass its integrity check or the connection broke. Use Verify below to check the recording.";
+      perr.hidden = false;
+    }
+    var seal = document.getElementById("seal-status");
+    if (seal) {
+      seal.className = "error";
+      seal.textContent = "Not confirmed: playback failed. Verify the recording.";
+    }
+    play.textContent = "Play";
+  });
   audio.addEventListener("play", function () { play.textContent = "Pause"; });
   audio.addEventListener("pause", function () { play.textContent = "Play"; });
   audio.addEventListener("timeupdate", draw);
