@@ -14,7 +14,6 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
-
 // plainJar keeps cookies without looking at their expiry, which the
 // archive's test clock sets (net/http/cookiejar compares it with the wall
 // clock).
