@@ -20,10 +20,14 @@ import (
 //
 // Schema 3 keeps data keys in the slot file PATH.dkeys, bucketDataKeys
 // holding slot references (slots.go); Open moves schema 2's inline keys
-// there and records schema 3.
+// there and records the current schema.
+//
+// Schema 4 signs the chain head (meta "chain.head" grows from 40 to 104
+// bytes: seq ‖ hash ‖ Ed25519 signature); Open signs the head of an older
+// file when it names the chain's last entry (bindChainHead).
 const (
 	minSchema     = 2 // oldest layout this build reads
-	schemaVersion = 3 // layout this build writes
+	schemaVersion = 4 // layout this build writes
 )
 
 // Buckets. Every bucket the archive uses is declared here and created in one
@@ -31,7 +35,8 @@ const (
 // hashes; everything that names a person is encrypted (see FORMAT.md).
 var (
 	// bucketMeta: "schema" → uint64 BE; "created" → int64 BE unix ns;
-	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry;
+	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry ‖
+	// Ed25519 signature of both (seal.go, chainHeadMessage);
 	// "probe" → int64 BE unix ns of the last health probe (usage.go).
 	bucketMeta = []byte("meta")
 	// bucketKeyring: "kek" → 1 byte (1 key file, 2 passphrase); "kdf" →

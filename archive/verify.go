@@ -379,7 +379,8 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	}
 	res.HeadSeq, res.Head = prevSeq, prevHash
 
-	// The stored head detects entries cut from the end.
+	// The stored head, signed with the seal key, detects entries cut from
+	// the end; the indexes are checked against the recordings.
 	var head []byte
 	present := map[ID]bool{}
 	type recCheck struct {
@@ -388,6 +389,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		err error
 	}
 	var recs []recCheck
+	ix := newIndexCheck(res)
 	var afterID []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -396,6 +398,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		n := 0
 		err := a.view(func(tx *bolt.Tx) error {
 			head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead))
+			ix.ready(tx)
 			c := tx.Bucket(bucketRecs).Cursor()
 			var k []byte
 			if afterID == nil {
@@ -416,6 +419,9 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 				rc := recCheck{id: id, err: err}
 				if err == nil {
 					rc.seq = m.SealSeq
+					a.checkIndexesTx(tx, ix, id, m)
+				} else {
+					ix.unreadable[id] = true
 				}
 				recs = append(recs, rc)
 			}
@@ -431,10 +437,15 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	switch {
 	case head == nil && res.Entries > 0:
 		res.problem("chain head record missing")
-	case head != nil && len(head) != chainHeadSize:
-		res.problem("chain head record malformed")
 	case head != nil:
-		if hs := binary.BigEndian.Uint64(head); hs != prevSeq || [32]byte(head[8:]) != prevHash {
+		hs, hh, err := parseChainHead(pub, head)
+		switch {
+		case errors.Is(err, errHeadFormat):
+			res.problem("chain head record malformed")
+		case err != nil:
+			res.problem("%v", err)
+		}
+		if err != errHeadFormat && (hs != prevSeq || hh != prevHash) {
 			res.problem("chain head record names entry %d, but the chain ends at entry %d (entries removed from the end, or appended)", hs, prevSeq)
 		}
 	}
@@ -449,6 +460,9 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		if t, ok := tombs[rc.id]; ok {
 			res.problem("recording %s: still present although tombstone %d deleted it", rc.id, t)
 		}
+	}
+	if err := a.checkIndexEntries(ctx, ix); err != nil {
+		return nil, fmt.Errorf("archive: verify chain: %w", err)
 	}
 	seqs := make([]uint64, 0, len(sealIDs))
 	for s := range sealIDs {
