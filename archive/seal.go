@@ -21,14 +21,14 @@ const (
 )
 
 const (
-	chainMagic    = "callvault chain\x00" // 16 bytes
-	genesisLabel  = "callvault chain genesis\x00"
-	maxExports    = 1024
-	entryHeadLen  = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
-	sealBodyMin   = 3*32 + 2
-	tombBodyLen   = 8 + 32
-	maxNoteLen    = 64 << 10
-	maxWhoWhyLen  = 4096
+	chainMagic   = "callvault chain\x00" // 16 bytes
+	genesisLabel = "callvault chain genesis\x00"
+	maxExports   = 1024
+	entryHeadLen = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
+	sealBodyMin  = 3*32 + 2
+	tombBodyLen  = 8 + 32
+	maxNoteLen   = 64 << 10
+	maxWhoWhyLen = 4096
 	// chainHeadSize is the stored head: u64 seq ‖ hash ‖ Ed25519
 	// signature of chainHeadLabel ‖ format ‖ u64 seq ‖ hash.
 	chainHeadSize = 8 + 32 + ed25519.SignatureSize
