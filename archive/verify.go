@@ -85,11 +85,36 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 	}
 	defer clear(dk)
 
+	sums, err := a.verifyData(ctx, res, id, dk, m)
+	if err != nil {
+		return nil, fmt.Errorf("archive: verify %s: %w", id, err)
+	}
+
+	r := m.recording(id, nil)
+	switch {
+	case m.State == StateRecording:
+		res.problem("recording is unfinished (state %s)", m.State)
+	case m.SealSeq == 0:
+		res.problem("recording is not sealed")
+	case !haveSeal:
+		res.problem("seal %d: chain entry missing", m.SealSeq)
+	default:
+		res.Sealed = true
+		a.verifySeal(res, r, m.SealSeq, sums, sealRaw, prevRaw, existPrev, nextRaw, exports)
+	}
+	res.Valid = len(res.Problems) == 0
+	return res, nil
+}
+
+// verifyData authenticates every chunk of both blobs of recording id and,
+// for a finished recording, compares their sizes and sha256 with the
+// metadata m. It returns the sha256 of each blob's plaintext.
+func (a *Archive) verifyData(ctx context.Context, res *VerifyResult, id ID, dk []byte, m *metaRecord) (map[BlobKind][32]byte, error) {
 	sums := map[BlobKind][32]byte{}
 	for _, kind := range []BlobKind{BlobOriginal, BlobMap} {
 		sum, size, err := a.verifyBlob(ctx, res, id, dk, kind, m.State != StateRecording)
 		if err != nil {
-			return nil, fmt.Errorf("archive: verify %s: %w", id, err)
+			return nil, err
 		}
 		sums[kind] = sum
 		if m.State == StateRecording {
@@ -107,20 +132,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 		}
 	}
 
-	r := m.recording(id, nil)
-	switch {
-	case m.State == StateRecording:
-		res.problem("recording is unfinished (state %s)", m.State)
-	case m.SealSeq == 0:
-		res.problem("recording is not sealed")
-	case !haveSeal:
-		res.problem("seal %d: chain entry missing", m.SealSeq)
-	default:
-		res.Sealed = true
-		a.verifySeal(res, r, m.SealSeq, sums, sealRaw, prevRaw, existPrev, nextRaw, exports)
-	}
-	res.Valid = len(res.Problems) == 0
-	return res, nil
+	return sums, nil
 }
 
 func (a *Archive) verifySeal(res *VerifyResult, r *Recording, seq uint64, sums map[BlobKind][32]byte,
