@@ -214,7 +214,7 @@ func TestDamageFuzz(t *testing.T) {
 	_, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
 	rng := rand.New(rand.NewPCG(1, 2))
 	ctx := t.Context()
-	trials := 300
+	trials := 160
 	if testing.Short() {
 		trials = 60
 	}

@@ -490,3 +490,10 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	res.Valid = len(res.Problems) == 0
 	return res, nil
 }
+
+// Stored returns the ID of every stored recording, in the recycle bin or
+// not, finished or not, in ID order: what an offline verification walks
+// (a list walks the time index, which an edit of the file can empty).
+func (a *Archive) Stored(ctx context.Context) ([]ID, error) {
+	return a.idsIn(ctx, bucketRecs)
+}
