@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -109,6 +111,25 @@ func TestVerifySalvageDamage(t *testing.T) {
 		return stdout.String(), err
 	}
 
+	// The appliance's own API says the same once restarted on the file.
+	apiVerify := func(t *testing.T, data string) string {
+		t.Helper()
+		b, err := os.ReadFile(d.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(filepath.Dir(data), "callvault.key"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d2 := startDaemon(t, data)
+		defer d2.stop()
+		resp, body := d2.get(t, "/api/v1/seal/verify")
+		if resp.StatusCode != 200 {
+			t.Fatalf("seal/verify: %s %s", resp.Status, body)
+		}
+		return string(body)
+	}
+
 	t.Run("time index key deleted", func(t *testing.T) {
 		data := copyData(t, d.data)
 		b, err := bolt.Open(filepath.Join(data, "callvault.db"), 0o600, nil)
@@ -138,6 +159,31 @@ func TestVerifySalvageDamage(t *testing.T) {
 		var ee exitError
 		if !errors.As(err, &ee) || ee != 2 || !strings.Contains(out, "missing from the time index") || !strings.Contains(out, short+"\tok") {
 			t.Fatalf("%v\n%s", err, out)
+		}
+		if body := apiVerify(t, data); !strings.Contains(body, `"valid": false`) || !strings.Contains(body, "missing from the time index") {
+			t.Fatalf("seal/verify: %s", body)
+		}
+	})
+
+	t.Run("newest recording and its seal cut off", func(t *testing.T) {
+		data := copyData(t, d.data)
+		b, err := bolt.Open(filepath.Join(data, "callvault.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := hex.DecodeString(short) // uploaded last: the newest seal
+		err = b.Update(func(tx *bolt.Tx) error { return cutNewest(tx, id) })
+		b.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := verify(data)
+		var ee exitError
+		if !errors.As(err, &ee) || ee != 2 || !strings.Contains(out, "chain head record is not signed") || strings.Contains(out, short) {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if body := apiVerify(t, data); !strings.Contains(body, `"valid": false`) || !strings.Contains(body, "chain head record is not signed") {
+			t.Fatalf("seal/verify: %s", body)
 		}
 	})
 
@@ -181,4 +227,45 @@ func TestVerifySalvageDamage(t *testing.T) {
 			t.Fatalf("second salvage: %v", err)
 		}
 	})
+}
+
+// cutNewest removes recording id, whose seal is the chain's last entry,
+// and that entry, and writes a head naming the entry before, as someone
+// with the file and bbolt but no key would: the hash of a seal entry is
+// the sha256 of its stored value.
+func cutNewest(tx *bolt.Tx, id []byte) error {
+	for _, name := range []string{"recs", "dkeys", "unsealed", "unfinished", "protected"} {
+		if err := tx.Bucket([]byte(name)).Delete(id); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"bytime", "bycall", "byorig", "bywho", "chunkidx"} {
+		bk := tx.Bucket([]byte(name))
+		var keys [][]byte
+		_ = bk.ForEach(func(k, v []byte) error {
+			if bytes.HasPrefix(k, id) || bytes.HasSuffix(k, id) || (name == "bywho" && bytes.Contains(k, id)) {
+				keys = append(keys, bytes.Clone(k))
+				if name == "chunkidx" {
+					if err := tx.Bucket([]byte("chunks")).Delete(bytes.Clone(v)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		for _, k := range keys {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	chain := tx.Bucket([]byte("chain"))
+	last, _ := chain.Cursor().Last()
+	seq := binary.BigEndian.Uint64(last)
+	if err := chain.Delete(last); err != nil {
+		return err
+	}
+	prev := binary.BigEndian.AppendUint64(nil, seq-1)
+	h := sha256.Sum256(chain.Get(prev))
+	return tx.Bucket([]byte("meta")).Put([]byte("chain.head"), append(prev, h[:]...))
 }
