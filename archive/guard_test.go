@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -236,4 +237,24 @@ func TestDamageFuzz(t *testing.T) {
 		a.Close()
 	}
 	t.Logf("%d of %d damaged copies opened", opened, trials)
+}
+
+// TestCompactDamaged: compaction of a damaged file stops with ErrCorrupt
+// and leaves the file as it was.
+func TestCompactDamaged(t *testing.T) {
+	dir, _ := damageFixture(t)
+	pages, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
+	d := damagedCopy(t, dir, int64(pages[len(pages)/2].id)*int64(ps)+8, 0x40)
+	path := filepath.Join(d, "archive.db")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compact(path, time.Second); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("compact: %v", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("file changed: %v", err)
+	}
 }

@@ -306,10 +306,14 @@ const chainBatch = 512
 
 // VerifyChain walks the whole seal chain, seals and tombstones: every
 // signature, every link (prev = hash of the previous entry), contiguous
-// sequence numbers, the stored head, and the cross references between the
-// chain and the recordings (a sealed recording whose entry is gone, a
-// sealed recording gone without a tombstone). Gaps, insertions and
-// removals are reported as problems.
+// sequence numbers, the stored head and its signature (entries cut from
+// the end), and the cross references between the chain and the
+// recordings (a sealed recording whose entry is gone, a sealed recording
+// gone without a tombstone). It also recomputes every recording's index
+// entries from its metadata and checks the indexes both ways (a recording
+// hidden from the lists, an entry naming no stored recording; see
+// verifyindex.go). Gaps, insertions and removals are reported as
+// problems.
 func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	res := &VerifyResult{}
 	pub := a.keys.sealPub
