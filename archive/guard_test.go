@@ -50,9 +50,8 @@ func damageFixture(t *testing.T) (dir string, ids []ID) {
 
 // pageInfo is one page of a bbolt file as its header says.
 type pageInfo struct {
-	id    uint64
-	flags uint16
-	typ   string // branch, leaf (reachable) or free
+	id  uint64
+	typ string // branch or leaf
 }
 
 // reachablePages lists the branch and leaf pages of the file at path that
