@@ -29,12 +29,12 @@ import (
 // Detail names it (bbolt's message, with the page number when bbolt gave
 // one, and the bucket when known).
 type CorruptError struct {
-	Where  string // what was being done ("open", "read", "verify", …)
+	Where  string // what found it: "open", "read", "write", "compact", "salvage"
 	Detail string
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("archive: %s: the file is damaged (%s): %v", e.Where, e.Detail, ErrCorrupt)
+	return fmt.Sprintf("the archive file is damaged (%s; found by %s): %v", e.Detail, e.Where, ErrCorrupt)
 }
 
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
