@@ -198,6 +198,12 @@ func TestVerifySalvageDamage(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "callvault salvage --data "+data) {
 			t.Fatalf("%v", err)
 		}
+		// serve refuses to start, with the same advice.
+		var out syncBuffer
+		err = serve(ctx, serveOptions{data: data, listen: "127.0.0.1:0", keyFile: d.key, ready: func(string) { t.Error("serve started") }}, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "callvault salvage --data "+data) {
+			t.Fatalf("serve: %v\n%s", err, out.String())
+		}
 	})
 
 	t.Run("salvage", func(t *testing.T) {
