@@ -106,6 +106,9 @@ type Archive struct {
 	slots *keySlots
 	// settingsW are the WatchSettings callbacks.
 	settingsW watchers
+	// witness is the chain head's witness in the slot file
+	// (headwitness.go).
+	witness witnessState
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -204,11 +207,23 @@ func Open(path string, opt Options) (*Archive, error) {
 		db.Close()
 		return nil, err
 	}
+	created := statErr != nil || fi.Size() == 0
+	if err := a.openWitness(created || headSigned != 0); err != nil {
+		a.slots.close()
+		db.Close()
+		return nil, err
+	}
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
-	a.c.beforeCommit, a.c.afterCommit = a.slots.sync, a.slots.committed
+	a.c.beforeCommit = a.slots.sync
+	a.c.afterCommit = func(ok bool) {
+		a.slots.committed(ok)
+		if ok {
+			a.updateWitness()
+		}
+	}
 	go a.c.run()
 	a.backfillWho() // once per archive: the who index of ListFor
 	if headSigned != 0 {
@@ -231,6 +246,7 @@ func (a *Archive) Close() error {
 		return nil
 	}
 	err := a.db.Close()
+	_ = a.slots.f.Sync() // the chain witness, written without fsync
 	if serr := a.slots.close(); err == nil {
 		err = serr
 	}

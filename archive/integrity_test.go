@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +309,93 @@ func BenchmarkIntegrity100k(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTamperOldSignedHead replays an earlier signed head, as bbolt's free
+// pages may still hold one: the newest recording, its seal entry and the
+// head are put back to how they were one seal earlier. Only the chain
+// witness in the data-key file tells.
+func TestTamperOldSignedHead(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	var recs []*Recording
+	var oldHead []byte
+	for i := range 4 {
+		if i == 3 {
+			_ = a.view(func(tx *bolt.Tx) error { oldHead = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead)); return nil })
+		}
+		recs = append(recs, sealed(t, a, data(1000, uint64(i)), nil))
+	}
+	a = withBolt(t, a, func(tx *bolt.Tx) error {
+		if err := eraseRecording(tx, recs[3].ID); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketChain).Delete(seqKey(4)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(metaChainHead, oldHead)
+	})
+	res, err := a.VerifyChain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Valid || !hasProblem(res, "witnessed chain entry 4, but the chain ends at entry 3") || len(res.Problems) != 1 {
+		t.Fatalf("problems %q", res.Problems)
+	}
+}
+
+// TestTamperWitnessRemoved zeroes the witness in the data-key file: Open
+// does not write a new one over a chain with entries, and VerifyChain
+// reports it missing.
+func TestTamperWitnessRemoved(t *testing.T) {
+	a, _ := chainFixture(t)
+	path := a.Path()
+	a.Close()
+	f, err := os.OpenFile(SlotFile(path), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, witnessLen), witnessOff); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b := reopen(t, a)
+	res, err := b.VerifyChain(t.Context())
+	if err != nil || res.Valid || !hasProblem(res, "holds no chain witness") {
+		t.Fatalf("%v %q", err, res.Problems)
+	}
+}
+
+// TestWitnessFollowsHead: the witness names the head after each seal and
+// after a reopen, and a backup's data-key file witnesses the backup's own
+// head.
+func TestWitnessFollowsHead(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	for i := range 3 {
+		sealed(t, a, data(100, uint64(i)), nil)
+		if w, _, err := a.slots.readWitness(); err != nil || w != uint64(i+1) {
+			t.Fatalf("after seal %d: witness %d, %v", i+1, w, err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := a.WriteBackup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sealed(t, a, data(100, 9), nil) // the live head moves past the backup's
+	restored := filepath.Join(t.TempDir(), "restored.db")
+	if err := ExtractBackup(&buf, restored); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(restored, Options{KeyFile: filepath.Join(filepath.Dir(a.Path()), "archive.key"), KDF: FastKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if res, err := b.VerifyChain(ctx); err != nil || !res.Valid || res.HeadSeq != 3 {
+		t.Fatalf("restored: %v %+v", err, res)
+	}
+	if res, err := a.VerifyChain(ctx); err != nil || !res.Valid {
+		t.Fatalf("live: %v %q", err, res.Problems)
+	}
 }

@@ -317,6 +317,9 @@ const chainBatch = 512
 func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	res := &VerifyResult{}
 	pub := a.keys.sealPub
+	// The witness first: it only grows after commits, so the chain
+	// walked next reaches at least the entry it names.
+	witnessSeq, witnessSig, witnessErr := a.slots.readWitness()
 	prevHash, prevSeq, prevKnown := GenesisHash(pub), uint64(0), true
 	sealIDs := map[uint64]ID{}
 	sealOf := map[ID]uint64{}
@@ -465,6 +468,17 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 			res.problem("chain head record names entry %d, but the chain ends at entry %d (entries removed from the end, or appended)", hs, prevSeq)
 		}
 	}
+	checkWitness(res, pub, witnessSeq, witnessSig, witnessErr, prevSeq, func(seq uint64) ([32]byte, bool) {
+		var h [32]byte
+		ok := false
+		_ = a.view(func(tx *bolt.Tx) error {
+			if e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(seq))); err == nil && e.seq == seq {
+				h, ok = e.hash(), true
+			}
+			return nil
+		})
+		return h, ok
+	})
 	for _, rc := range recs {
 		present[rc.id] = true
 		switch {
