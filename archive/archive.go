@@ -111,6 +111,9 @@ type Archive struct {
 	settingsW watchers
 	// space is the disk-full state and its reserve (space.go).
 	space *spaceGuard
+	// witness is the chain head's witness in the slot file
+	// (headwitness.go).
+	witness witnessState
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -147,12 +150,24 @@ func Open(path string, opt Options) (*Archive, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("archive: open: %w", err)
 	}
-	_, statErr := os.Stat(path)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         opt.LockTimeout,
-		InitialMmapSize: opt.InitialMmapSize,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
+	fi, statErr := os.Stat(path)
+	if statErr == nil && fi.Size() > 0 {
+		// bbolt's own walk at open panics out of reach on a damaged
+		// page: find the damage first (guard.go).
+		if err := preflight(path, opt.LockTimeout); err != nil {
+			return nil, err
+		}
+	}
+	var db *bolt.DB
+	err := guard("open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:         opt.LockTimeout,
+			InitialMmapSize: opt.InitialMmapSize,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  true,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: open %s: %w", path, err)
@@ -174,22 +189,36 @@ func Open(path string, opt Options) (*Archive, error) {
 		kdf:  opt.KDF,
 	}
 	a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
-	if err := db.Update(func(tx *bolt.Tx) error { return initSchema(tx, a.now()) }); err != nil {
+	err = guard("open", func() error {
+		return db.Update(func(tx *bolt.Tx) error { return initSchema(tx, a.now()) })
+	})
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	if err := a.unlock(opt); err != nil {
+	if err := guard("open", func() error { return a.unlock(opt) }); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if err := a.openSlotsFor(); err != nil {
+	headSigned, err := a.bindChainHead()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := guard("open", a.openSlotsFor); err != nil {
 		if a.slots != nil {
 			a.slots.close()
 		}
 		db.Close()
 		return nil, err
 	}
-	if err := a.migrateRetention(); err != nil {
+	if err := guard("open", a.migrateRetention); err != nil {
+		a.slots.close()
+		db.Close()
+		return nil, err
+	}
+	created := statErr != nil || fi.Size() == 0
+	if err := a.openWitness(created || headSigned != 0); err != nil {
 		a.slots.close()
 		db.Close()
 		return nil, err
@@ -198,11 +227,23 @@ func Open(path string, opt Options) (*Archive, error) {
 	queue := 2 * opt.CommitBytes / ChunkSize
 	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
-	a.c.beforeCommit, a.c.afterCommit = a.slots.sync, a.slots.committed
+	a.c.beforeCommit = a.slots.sync
+	a.c.afterCommit = func(ok bool) {
+		a.slots.committed(ok)
+		if ok {
+			a.updateWitness()
+		}
+	}
 	a.space = openSpace(path, opt.ReserveBytes, a.log)
 	a.c.space = a.space
 	go a.c.run()
 	a.backfillWho() // once per archive: the who index of ListFor
+	if headSigned != 0 {
+		// Once per archive; a second one means the file was rewritten
+		// to look older (FORMAT.md, threat model).
+		_ = a.Audit(context.Background(), AuditEvent{Actor: "system", Action: "chain.head.sign", OK: true,
+			Detail: fmt.Sprintf("chain head at entry %d signed (format upgrade)", headSigned)})
+	}
 	var unfinished int
 	_ = a.view(func(tx *bolt.Tx) error { unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN; return nil })
 	a.log.Info("archive opened", "path", path, "unfinished", unfinished)
@@ -217,6 +258,7 @@ func (a *Archive) Close() error {
 		return nil
 	}
 	err := a.db.Close()
+	_ = a.slots.f.Sync() // the chain witness, written without fsync
 	if serr := a.slots.close(); err == nil {
 		err = serr
 	}
@@ -292,9 +334,29 @@ func (a *Archive) Stats() Stats {
 	return s
 }
 
-// view runs a read transaction and maps bbolt's closed error.
+// preflight opens the file at path read-only and walks its pages
+// (checkPages), so that damage is an error before bbolt's free-page scan
+// meets it.
+func preflight(path string, lockTimeout time.Duration) error {
+	var db *bolt.DB
+	err := guard("open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	defer db.Close()
+	if err := checkPages(db); err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	return nil
+}
+
+// view runs a read transaction under guard and maps bbolt's closed error.
 func (a *Archive) view(fn func(*bolt.Tx) error) error {
-	err := a.db.View(fn)
+	err := viewGuarded(a.db, "read", fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
@@ -307,7 +369,8 @@ func (a *Archive) view(fn func(*bolt.Tx) error) error {
 // after the commit.
 func (a *Archive) update(ctx context.Context, fn func(*bolt.Tx) error, bufs ...*[]byte) error {
 	done := make(chan error, 1)
-	if err := a.c.send(ctx, op{fn: fn, bufs: bufs, done: done}); err != nil {
+	gfn := func(tx *bolt.Tx) error { return guard("write", func() error { return fn(tx) }) }
+	if err := a.c.send(ctx, op{fn: gfn, bufs: bufs, done: done}); err != nil {
 		for _, b := range bufs {
 			a.bufs.Put(b)
 		}

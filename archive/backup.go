@@ -57,8 +57,11 @@ func (a *Archive) WriteBackup(w io.Writer) (int64, error) {
 		if err := tw.WriteHeader(&tar.Header{Name: backupKeys, Mode: 0o600, Size: ks, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 			return err
 		}
-		// A slot allocated but not yet written reads short: zeros.
-		_, err := io.CopyN(tw, io.MultiReader(io.NewSectionReader(a.slots.f, 0, ks), zeros{}), ks)
+		// A slot allocated but not yet written reads short: zeros. The
+		// header carries the chain witness of this snapshot's head
+		// (headwitness.go), not the live one, which may be ahead.
+		hdr := a.witnessHeader(tx)
+		_, err := io.CopyN(tw, io.MultiReader(bytes.NewReader(hdr), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize), zeros{}), ks)
 		return err
 	})
 	if err == nil {

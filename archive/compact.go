@@ -37,6 +37,13 @@ func Compact(path string, lockTimeout time.Duration) (CompactResult, error) {
 	if lockTimeout <= 0 {
 		lockTimeout = time.Second
 	}
+	// A damaged page would make bbolt panic out of reach (guard.go).
+	if err := preflight(path, lockTimeout); err != nil {
+		if errors.Is(err, berrors.ErrTimeout) {
+			return res, fmt.Errorf("archive: compact %s: %w (stop the daemon first)", path, ErrInUse)
+		}
+		return res, fmt.Errorf("archive: compact: %w", err)
+	}
 	// Exclusive lock: bbolt's read-only open shares its lock, so a second
 	// reader could otherwise slip in while the file is replaced.
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
@@ -66,7 +73,7 @@ func Compact(path string, lockTimeout time.Duration) (CompactResult, error) {
 		os.Remove(tmp)
 		return res, fmt.Errorf("archive: compact %s: %w", path, err)
 	}
-	if err := bolt.Compact(dst, src, 64<<20); err != nil {
+	if err := guard("compact", func() error { return bolt.Compact(dst, src, 64<<20) }); err != nil {
 		return fail(err)
 	}
 	if err := dst.View(func(tx *bolt.Tx) error {

@@ -532,6 +532,20 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 				}
 				protected := tx.Bucket(bucketProtected).Get(id[:]) != nil
 				ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
+				m, dk, err := a.loadTx(tx, id)
+				clear(dk)
+				switch {
+				case err != nil:
+					a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
+					return true
+				case m.retentionNS() != ns || m.Binned != 0:
+					// The index carries no signature: an entry that its
+					// recording's metadata does not give deletes nothing
+					// (VerifyChain reports it).
+					a.log.Error("archive expire: retention index entry does not match its recording; skipped (run callvault verify)", "id", id.String())
+					return true
+				}
+				protected = protected || m.Protected
 				if !retCut.IsZero() && ns < retCut.UnixNano() {
 					if protected {
 						res.Protected++
@@ -540,16 +554,10 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 					}
 					return true
 				}
-				m, dk, err := a.loadTx(tx, id)
-				clear(dk)
-				if err != nil {
-					a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
-					return true
-				}
 				if gs, ok := p.graceStart(m.User, m.retentionNS()); !ok || gs >= graceCut.UnixNano() {
 					return true
 				}
-				if protected || m.Protected {
+				if protected {
 					res.Protected++
 				} else {
 					cands = append(cands, expireCand{id, RuleSeatGrace})

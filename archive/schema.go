@@ -24,8 +24,11 @@ import (
 //
 // Schema 4 adds bucketByRetention (the lifecycle's index by the instant
 // retention counts from) and bucketSeatLost (when each login lost its
-// recording seat); Open builds both for a schema 3 archive
-// (migrateRetention in lifecycle.go) and records schema 4.
+// recording seat), and signs the chain head (meta "chain.head" grows from
+// 40 to 104 bytes: seq ‖ hash ‖ Ed25519 signature). Open signs the head of
+// an older file when it names the chain's last entry (bindChainHead in
+// seal.go), then builds both buckets (migrateRetention in lifecycle.go)
+// and records schema 4.
 const (
 	minSchema     = 2 // oldest layout this build reads
 	schemaSlots   = 3 // data keys in the slot file
@@ -37,7 +40,8 @@ const (
 // hashes; everything that names a person is encrypted (see FORMAT.md).
 var (
 	// bucketMeta: "schema" → uint64 BE; "created" → int64 BE unix ns;
-	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry;
+	// "chain.head" → seq uint64 BE ‖ sha256 of the last chain entry ‖
+	// Ed25519 signature of both (seal.go, chainHeadMessage);
 	// "probe" → int64 BE unix ns of the last health probe (usage.go).
 	bucketMeta = []byte("meta")
 	// bucketKeyring: "kek" → 1 byte (1 key file, 2 passphrase); "kdf" →

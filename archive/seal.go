@@ -21,16 +21,97 @@ const (
 )
 
 const (
-	chainMagic    = "callvault chain\x00" // 16 bytes
-	genesisLabel  = "callvault chain genesis\x00"
-	maxExports    = 1024
-	entryHeadLen  = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
-	sealBodyMin   = 3*32 + 2
-	tombBodyLen   = 8 + 32
-	maxNoteLen    = 64 << 10
-	maxWhoWhyLen  = 4096
-	chainHeadSize = 8 + 32
+	chainMagic   = "callvault chain\x00" // 16 bytes
+	genesisLabel = "callvault chain genesis\x00"
+	maxExports   = 1024
+	entryHeadLen = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
+	sealBodyMin  = 3*32 + 2
+	tombBodyLen  = 8 + 32
+	maxNoteLen   = 64 << 10
+	maxWhoWhyLen = 4096
+	// chainHeadSize is the stored head: u64 seq ‖ hash ‖ Ed25519
+	// signature of chainHeadLabel ‖ format ‖ u64 seq ‖ hash.
+	chainHeadSize = 8 + 32 + ed25519.SignatureSize
+	// legacyHeadSize is the unsigned head of schema 3 and before.
+	legacyHeadSize = 8 + 32
+	chainHeadLabel = "callvault chain head\x00"
+	// schemaSignedHead is the first schema whose chain head is signed.
+	schemaSignedHead = 4
 )
+
+var (
+	errHeadUnsigned = errors.New("chain head record is not signed")
+	errHeadSig      = errors.New("chain head record's signature does not verify (rewritten without the seal key)")
+	errHeadFormat   = errors.New("chain head record malformed")
+)
+
+// chainHeadMessage is what the head's signature covers.
+func chainHeadMessage(seq uint64, h [32]byte) []byte {
+	b := make([]byte, 0, len(chainHeadLabel)+1+8+32)
+	b = append(b, chainHeadLabel...)
+	b = append(b, curFormat)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	return append(b, h[:]...)
+}
+
+// signedHead is the stored head record naming entry seq with hash h.
+func (a *Archive) signedHead(seq uint64, h [32]byte) []byte {
+	v := make([]byte, 0, chainHeadSize)
+	v = binary.BigEndian.AppendUint64(v, seq)
+	v = append(v, h[:]...)
+	return append(v, ed25519.Sign(a.keys.sealPriv, chainHeadMessage(seq, h))...)
+}
+
+// parseChainHead reads a stored head record and checks its signature.
+// A legacy (unsigned) record is returned with errHeadUnsigned.
+func parseChainHead(pub ed25519.PublicKey, v []byte) (uint64, [32]byte, error) {
+	switch len(v) {
+	case chainHeadSize:
+		seq, h := binary.BigEndian.Uint64(v), [32]byte(v[8:40])
+		if !ed25519.Verify(pub, chainHeadMessage(seq, h), v[40:]) {
+			return seq, h, errHeadSig
+		}
+		return seq, h, nil
+	case legacyHeadSize:
+		return binary.BigEndian.Uint64(v), [32]byte(v[8:40]), errHeadUnsigned
+	}
+	return 0, [32]byte{}, errHeadFormat
+}
+
+// bindChainHead signs the head record of a file written before heads
+// were signed (schema 3 and before), at Open, when the key is at hand. It
+// signs only a head that names the chain's last entry; any other is left
+// for VerifyChain to report (and appending to the chain fails until the
+// damage is dealt with). On a file of schema 4 or later an unsigned head
+// is never signed: it is a rewritten one. It returns the entry it signed
+// (0 when none), which Open records in the audit log.
+func (a *Archive) bindChainHead() (uint64, error) {
+	var signed uint64
+	err := guard("open", func() error {
+		return a.db.Update(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			v := meta.Get(metaChainHead)
+			if len(v) != legacyHeadSize {
+				return nil
+			}
+			if s := meta.Get(metaSchema); len(s) != 8 || binary.BigEndian.Uint64(s) >= schemaSignedHead {
+				a.log.Error("archive chain head is not signed although the file's schema signs it: the head was rewritten; run callvault verify")
+				return nil
+			}
+			seq, h := binary.BigEndian.Uint64(v), [32]byte(v[8:40])
+			k, raw := tx.Bucket(bucketChain).Cursor().Last()
+			e, err := parseEntry(raw)
+			if k == nil || err != nil || e.seq != seq || e.hash() != h || !bytes.Equal(k, seqKey(seq)) {
+				a.log.Error("archive chain head does not name the last chain entry; left unsigned: run callvault verify", "head", seq)
+				return nil
+			}
+			a.log.Info("archive chain head signed", "seq", seq)
+			signed = seq
+			return meta.Put(metaChainHead, a.signedHead(seq, h))
+		})
+	})
+	return signed, err
+}
 
 // Seal is a signed entry of the seal chain for one recording. The
 // signature covers Message(): format, sequence number, time, the previous
@@ -229,10 +310,11 @@ func (a *Archive) chainTail(tx *bolt.Tx) (uint64, [32]byte, error) {
 		}
 		return 0, GenesisHash(a.keys.sealPub), nil
 	}
-	if len(v) != chainHeadSize {
-		return 0, [32]byte{}, fmt.Errorf("archive: chain head record: %w", ErrCorrupt)
+	seq, h, err := parseChainHead(a.keys.sealPub, v)
+	if err != nil {
+		return 0, [32]byte{}, fmt.Errorf("archive: %w: %w", err, ErrCorrupt)
 	}
-	return binary.BigEndian.Uint64(v), [32]byte(v[8:]), nil
+	return seq, h, nil
 }
 
 // appendEntry signs e (seq and prev filled in here) and stores it as the
@@ -242,13 +324,16 @@ func (a *Archive) appendEntry(tx *bolt.Tx, e *chainEntry) error {
 	if err != nil {
 		return err
 	}
+	// Entries cut off behind a signed head: do not build on the gap.
+	if last, _ := tx.Bucket(bucketChain).Cursor().Last(); seq != 0 && !bytes.Equal(last, seqKey(seq)) {
+		return fmt.Errorf("archive: chain head names entry %d, which is not the chain's last entry: %w", seq, ErrCorrupt)
+	}
 	e.seq, e.prev = seq+1, prev
 	e.sig = ed25519.Sign(a.keys.sealPriv, e.message())
 	if err := tx.Bucket(bucketChain).Put(seqKey(e.seq), e.marshal()); err != nil {
 		return err
 	}
-	h := e.hash()
-	return tx.Bucket(bucketMeta).Put(metaChainHead, append(seqKey(e.seq), h[:]...))
+	return tx.Bucket(bucketMeta).Put(metaChainHead, a.signedHead(e.seq, e.hash()))
 }
 
 // Seal appends a signed seal of a finished recording to the chain.

@@ -85,11 +85,36 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 	}
 	defer clear(dk)
 
+	sums, err := a.verifyData(ctx, res, id, dk, m)
+	if err != nil {
+		return nil, fmt.Errorf("archive: verify %s: %w", id, err)
+	}
+
+	r := m.recording(id, nil)
+	switch {
+	case m.State == StateRecording:
+		res.problem("recording is unfinished (state %s)", m.State)
+	case m.SealSeq == 0:
+		res.problem("recording is not sealed")
+	case !haveSeal:
+		res.problem("seal %d: chain entry missing", m.SealSeq)
+	default:
+		res.Sealed = true
+		a.verifySeal(res, r, m.SealSeq, sums, sealRaw, prevRaw, existPrev, nextRaw, exports)
+	}
+	res.Valid = len(res.Problems) == 0
+	return res, nil
+}
+
+// verifyData authenticates every chunk of both blobs of recording id and,
+// for a finished recording, compares their sizes and sha256 with the
+// metadata m. It returns the sha256 of each blob's plaintext.
+func (a *Archive) verifyData(ctx context.Context, res *VerifyResult, id ID, dk []byte, m *metaRecord) (map[BlobKind][32]byte, error) {
 	sums := map[BlobKind][32]byte{}
 	for _, kind := range []BlobKind{BlobOriginal, BlobMap} {
 		sum, size, err := a.verifyBlob(ctx, res, id, dk, kind, m.State != StateRecording)
 		if err != nil {
-			return nil, fmt.Errorf("archive: verify %s: %w", id, err)
+			return nil, err
 		}
 		sums[kind] = sum
 		if m.State == StateRecording {
@@ -107,20 +132,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 		}
 	}
 
-	r := m.recording(id, nil)
-	switch {
-	case m.State == StateRecording:
-		res.problem("recording is unfinished (state %s)", m.State)
-	case m.SealSeq == 0:
-		res.problem("recording is not sealed")
-	case !haveSeal:
-		res.problem("seal %d: chain entry missing", m.SealSeq)
-	default:
-		res.Sealed = true
-		a.verifySeal(res, r, m.SealSeq, sums, sealRaw, prevRaw, existPrev, nextRaw, exports)
-	}
-	res.Valid = len(res.Problems) == 0
-	return res, nil
+	return sums, nil
 }
 
 func (a *Archive) verifySeal(res *VerifyResult, r *Recording, seq uint64, sums map[BlobKind][32]byte,
@@ -294,13 +306,20 @@ const chainBatch = 512
 
 // VerifyChain walks the whole seal chain, seals and tombstones: every
 // signature, every link (prev = hash of the previous entry), contiguous
-// sequence numbers, the stored head, and the cross references between the
-// chain and the recordings (a sealed recording whose entry is gone, a
-// sealed recording gone without a tombstone). Gaps, insertions and
-// removals are reported as problems.
+// sequence numbers, the stored head and its signature (entries cut from
+// the end), and the cross references between the chain and the
+// recordings (a sealed recording whose entry is gone, a sealed recording
+// gone without a tombstone). It also recomputes every recording's index
+// entries from its metadata and checks the indexes both ways (a recording
+// hidden from the lists, an entry naming no stored recording; see
+// verifyindex.go). Gaps, insertions and removals are reported as
+// problems.
 func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	res := &VerifyResult{}
 	pub := a.keys.sealPub
+	// The witness first: it only grows after commits, so the chain
+	// walked next reaches at least the entry it names.
+	witnessSeq, witnessSig, witnessErr := a.slots.readWitness()
 	prevHash, prevSeq, prevKnown := GenesisHash(pub), uint64(0), true
 	sealIDs := map[uint64]ID{}
 	sealOf := map[ID]uint64{}
@@ -379,7 +398,8 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	}
 	res.HeadSeq, res.Head = prevSeq, prevHash
 
-	// The stored head detects entries cut from the end.
+	// The stored head, signed with the seal key, detects entries cut from
+	// the end; the indexes are checked against the recordings.
 	var head []byte
 	present := map[ID]bool{}
 	type recCheck struct {
@@ -388,6 +408,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		err error
 	}
 	var recs []recCheck
+	ix := newIndexCheck(res)
 	var afterID []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -396,6 +417,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		n := 0
 		err := a.view(func(tx *bolt.Tx) error {
 			head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead))
+			ix.ready(tx)
 			c := tx.Bucket(bucketRecs).Cursor()
 			var k []byte
 			if afterID == nil {
@@ -416,6 +438,9 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 				rc := recCheck{id: id, err: err}
 				if err == nil {
 					rc.seq = m.SealSeq
+					a.checkIndexesTx(tx, ix, id, m)
+				} else {
+					ix.unreadable[id] = true
 				}
 				recs = append(recs, rc)
 			}
@@ -431,13 +456,29 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	switch {
 	case head == nil && res.Entries > 0:
 		res.problem("chain head record missing")
-	case head != nil && len(head) != chainHeadSize:
-		res.problem("chain head record malformed")
 	case head != nil:
-		if hs := binary.BigEndian.Uint64(head); hs != prevSeq || [32]byte(head[8:]) != prevHash {
+		hs, hh, err := parseChainHead(pub, head)
+		switch {
+		case errors.Is(err, errHeadFormat):
+			res.problem("chain head record malformed")
+		case err != nil:
+			res.problem("%v", err)
+		}
+		if err != errHeadFormat && (hs != prevSeq || hh != prevHash) {
 			res.problem("chain head record names entry %d, but the chain ends at entry %d (entries removed from the end, or appended)", hs, prevSeq)
 		}
 	}
+	checkWitness(res, pub, witnessSeq, witnessSig, witnessErr, prevSeq, func(seq uint64) ([32]byte, bool) {
+		var h [32]byte
+		ok := false
+		_ = a.view(func(tx *bolt.Tx) error {
+			if e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(seq))); err == nil && e.seq == seq {
+				h, ok = e.hash(), true
+			}
+			return nil
+		})
+		return h, ok
+	})
 	for _, rc := range recs {
 		present[rc.id] = true
 		switch {
@@ -449,6 +490,9 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		if t, ok := tombs[rc.id]; ok {
 			res.problem("recording %s: still present although tombstone %d deleted it", rc.id, t)
 		}
+	}
+	if err := a.checkIndexEntries(ctx, ix); err != nil {
+		return nil, fmt.Errorf("archive: verify chain: %w", err)
 	}
 	seqs := make([]uint64, 0, len(sealIDs))
 	for s := range sealIDs {
@@ -463,4 +507,11 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	}
 	res.Valid = len(res.Problems) == 0
 	return res, nil
+}
+
+// Stored returns the ID of every stored recording, in the recycle bin or
+// not, finished or not, in ID order: what an offline verification walks
+// (a list walks the time index, which an edit of the file can empty).
+func (a *Archive) Stored(ctx context.Context) ([]ID, error) {
+	return a.idsIn(ctx, bucketRecs)
 }

@@ -47,6 +47,8 @@ commands:
   backup   snapshot the archive through the running daemon (callvault backup --out FILE [--url URL])
   restore  put a backup in place, daemon stopped (callvault restore --in FILE [--data DIR])
   compact  shrink the archive file, daemon stopped (callvault compact [--data DIR])
+  salvage  copy what still authenticates in a damaged archive to a new data directory,
+           daemon stopped (callvault salvage --data DIR --out NEWDIR)
   import   load pcap files and folders, resumable (callvault import [--url URL | --data DIR [--keep-call-time]] PATH...)
   version  print the version
 `
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runRestore(ctx, args[1:], stdout, stderr)
 	case "compact":
 		return runCompact(ctx, args[1:], stdout, stderr)
+	case "salvage":
+		return runSalvage(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
 	case "loadgen":

@@ -231,7 +231,8 @@ func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, ti
 	if err := os.MkdirAll(cfg.Archive.Data, 0o700); err != nil {
 		return nil, err
 	}
-	return archive.Open(cfg.dbPath(), opt)
+	arc, err := archive.Open(cfg.dbPath(), opt)
+	return arc, damageHint(err, cfg) // a damaged file: refuse to start, point at salvage
 }
 
 // firstUsers creates the admin and ingest accounts on first start, with the

@@ -51,19 +51,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	exports := func(r *archive.Recording) ([][32]byte, error) { return rec.Exports(ctx, r) }
 
 	if len(ids) == 0 {
-		var cursor string
-		for {
-			recs, next, err := arc.List(ctx, archive.Query{Limit: 500, Cursor: cursor})
-			if err != nil {
-				return err
-			}
-			for _, r := range recs {
-				ids = append(ids, r.ID.String())
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
+		// Every stored recording, not a list: a list walks the time
+		// index, which an edit of the file can hide recordings from.
+		stored, err := arc.Stored(ctx)
+		if err != nil {
+			return damageHint(err, &cfg)
+		}
+		for _, id := range stored {
+			ids = append(ids, id.String())
 		}
 	}
 	bad := 0
@@ -80,7 +75,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%s\tINVALID\tnot found\n", s)
 			bad++
 		case err != nil:
-			return err
+			return damageHint(err, &cfg)
 		case res.Valid:
 			fmt.Fprintf(stdout, "%s\tok\n", s)
 		default:
@@ -90,7 +85,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	chain, err := arc.VerifyChain(ctx)
 	if err != nil {
-		return err
+		return damageHint(err, &cfg)
 	}
 	if chain.Valid {
 		fmt.Fprintln(stdout, "chain\tok")
@@ -104,4 +99,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "verified %d recording(s)\n", len(ids))
 	return nil
+}
+
+// damageHint adds what to do to an error that says the archive file is
+// damaged.
+func damageHint(err error, cfg *Config) error {
+	if !errors.Is(err, archive.ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w\n  The archive in %s is damaged. With the daemon stopped, copy what still authenticates into a new data directory:\n    callvault salvage --data %s --out NEWDIR\n  and keep the damaged directory for analysis", err, cfg.Archive.Data, cfg.Archive.Data)
 }
