@@ -263,6 +263,11 @@ func TestTamperIndexes(t *testing.T) {
 		}), "who and search index: entry for recording " + ghost.String() + ", which is not stored"},
 		{"chunk for no recording", put(bucketChunkIndex, func(map[string]ID) []byte { k := chunkKey(ghost, BlobOriginal, 0); return k[:] }),
 			"chunk index: entry for recording " + ghost.String() + ", which is not stored"},
+		{"retention index key deleted", del(bucketByRetention, "sealed"), "missing from the retention index (retention does not reach it)"},
+		{"retention index entry with an older time", put(bucketByRetention, func(ids map[string]ID) []byte {
+			k := timeKey(1, ids["sealed"])
+			return k[:]
+		}), "retention index: entry for recording " + "%sealed%" + " that its metadata does not give"},
 		{"malformed key", put(bucketProtected, func(map[string]ID) []byte { return []byte("x") }), "legal-hold list: entry under a key of 1 bytes"},
 	}
 	for _, c := range cases {
@@ -276,11 +281,49 @@ func TestTamperIndexes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := strings.ReplaceAll(c.want, "%binned%", ids["binned"].String())
+			want := strings.NewReplacer("%binned%", ids["binned"].String(), "%sealed%", ids["sealed"].String()).Replace(c.want)
 			if res.Valid || !hasProblem(res, want) {
 				t.Fatalf("valid %v, problems %q, want %q", res.Valid, res.Problems, want)
 			}
 		})
+	}
+}
+
+// TestExpireForgedRetentionEntry: an entry inserted into the retention
+// index with an old time, by someone holding the file but no key, makes
+// Expire delete nothing: it checks each entry against the recording's
+// metadata first. VerifyChain reports the entry.
+func TestExpireForgedRetentionEntry(t *testing.T) {
+	a, ids := indexFixture(t)
+	ctx := t.Context()
+	s, err := a.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RetentionDays = 30
+	if err := a.PutSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	a = withBolt(t, a, func(tx *bolt.Tx) error {
+		k := timeKey(time.Date(2002, 7, 26, 0, 0, 0, 0, time.UTC).UnixNano(), ids["sealed"])
+		return tx.Bucket(bucketByRetention).Put(k[:], []byte{})
+	})
+	res, err := a.Expire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed() != 0 {
+		t.Fatalf("expire removed %d recordings on a forged index entry: %+v", res.Removed(), res)
+	}
+	if _, err := a.Get(ctx, ids["sealed"]); err != nil {
+		t.Fatalf("the recording named by the forged entry: %v", err)
+	}
+	v, err := a.VerifyChain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Valid || !hasProblem(v, "retention index: entry for recording "+ids["sealed"].String()) {
+		t.Fatalf("valid %v, problems %q", v.Valid, v.Problems)
 	}
 }
 
