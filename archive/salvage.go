@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,20 +72,9 @@ const salvageWho = "salvage"
 // an error only when it could not run (src in use, keyring unreadable,
 // wrong key, dst exists).
 func Salvage(ctx context.Context, src, dst string, opt Options) (*SalvageResult, error) {
-	if err := opt.Validate(); err != nil {
+	opt, err := opt.withDefaults(time.Second)
+	if err != nil {
 		return nil, err
-	}
-	if opt.KDF == (KDFParams{}) {
-		opt.KDF = DefaultKDF()
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if opt.LockTimeout <= 0 {
-		opt.LockTimeout = time.Second
 	}
 	if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("archive: salvage: %s exists; salvage writes a new archive: %w", dst, ErrInvalid)

@@ -1,6 +1,6 @@
-// Package testdisk gives tests a small real filesystem that fills up: a
-// tmpfs mounted on a temporary directory for the test's lifetime, and a
-// ballast file to fill it.
+// Package testdisk gives tests trouble on disk: a small real filesystem
+// that fills up (a tmpfs mounted on a temporary directory for the test's
+// lifetime, and a ballast file to fill it), and a damaged byte in a file.
 //
 // Mounting needs root (CI runs as root). Without it a test is skipped,
 // loudly; under CI=true it fails, since a skip there would hide that the
@@ -96,4 +96,23 @@ func Free(dir string) (uint64, error) {
 		return 0, err
 	}
 	return uint64(st.Bavail) * uint64(st.Bsize), nil
+}
+
+// FlipByte damages the file at path in place: it XORs mask into the byte
+// at off.
+func FlipByte(tb testing.TB, path string, off int64, mask byte) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		tb.Fatal(err)
+	}
+	b[0] ^= mask
+	if _, err := f.WriteAt(b, off); err != nil {
+		tb.Fatal(err)
+	}
 }

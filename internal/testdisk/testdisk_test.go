@@ -1,6 +1,7 @@
 package testdisk
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -85,5 +86,17 @@ func TestFill(t *testing.T) {
 	}
 	if free, err := Free(disk); err != nil || free != empty {
 		t.Fatalf("after removing the ballast: %d bytes free (%v), want %d", free, err, empty)
+	}
+}
+
+func TestFlipByte(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, []byte{0x00, 0xff, 0x0f}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	FlipByte(t, path, 1, 0x41)
+	FlipByte(t, path, 2, 0)
+	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, []byte{0x00, 0xbe, 0x0f}) {
+		t.Fatalf("after flipping: % x %v", b, err)
 	}
 }
