@@ -21,6 +21,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 // noMedia is a Media for pages that never render audio.
@@ -42,7 +43,7 @@ type testUI struct {
 	ui  *UI
 	srv *httptest.Server
 	// clock is the test's one clock, for the archive and the UI.
-	clock *testClock
+	clock *testclock.Clock
 }
 
 // newTestUI is newTestUIAt at testNow.
