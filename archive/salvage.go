@@ -218,23 +218,10 @@ func (s *salvageSource) tolerantWalk(ctx context.Context, bucket []byte, fn func
 			if tx.Bucket(bucket) == nil {
 				return fmt.Errorf("bucket %s missing: %w", bucket, ErrCorrupt)
 			}
-			var last []byte
-			defer func() { after = last }()
-			c := tx.Bucket(bucket).Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-			for ; k != nil && n < 1024; k, v = c.Next() {
+			after, n = ascBatch(tx, bucket, after, 1024, func(k, v []byte) bool {
 				fn(bytes.Clone(k), bytes.Clone(v))
-				last = bytes.Clone(k)
-				n++
-			}
-			if last == nil {
-				last = after
-			}
+				return true
+			})
 			return nil
 		})
 		if err != nil {
