@@ -230,7 +230,7 @@ func cutNewest(tx *bolt.Tx, id []byte) error {
 			return err
 		}
 	}
-	for _, name := range []string{"bytime", "bycall", "byorig", "bywho", "chunkidx"} {
+	for _, name := range []string{"bytime", "bycall", "byorig", "bywho", "byretention", "chunkidx"} {
 		bk := tx.Bucket([]byte(name))
 		var keys [][]byte
 		_ = bk.ForEach(func(k, v []byte) error {
