@@ -93,6 +93,28 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// withDefaults validates o and fills in what every way of opening an
+// archive defaults alike: the KDF, a logger that discards, the wall clock,
+// and lockTimeout to wait for the file's lock.
+func (o Options) withDefaults(lockTimeout time.Duration) (Options, error) {
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	if o.KDF == (KDFParams{}) {
+		o.KDF = DefaultKDF()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = lockTimeout
+	}
+	return o, nil
+}
+
 // Archive is an open archive file. All methods are safe for concurrent
 // use.
 type Archive struct {
@@ -123,17 +145,9 @@ func Open(path string, opt Options) (*Archive, error) {
 	if path == "" {
 		return nil, fmt.Errorf("archive: open: empty path: %w", ErrInvalid)
 	}
-	if err := opt.Validate(); err != nil {
+	opt, err := opt.withDefaults(10 * time.Second)
+	if err != nil {
 		return nil, err
-	}
-	if opt.KDF == (KDFParams{}) {
-		opt.KDF = DefaultKDF()
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
 	}
 	if opt.CommitInterval <= 0 {
 		opt.CommitInterval = 100 * time.Millisecond
@@ -143,9 +157,6 @@ func Open(path string, opt Options) (*Archive, error) {
 	}
 	if opt.InitialMmapSize <= 0 {
 		opt.InitialMmapSize = 1 << 30
-	}
-	if opt.LockTimeout <= 0 {
-		opt.LockTimeout = 10 * time.Second
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("archive: open: %w", err)
@@ -159,7 +170,7 @@ func Open(path string, opt Options) (*Archive, error) {
 		}
 	}
 	var db *bolt.DB
-	err := guard("open", func() error {
+	err = guard("open", func() error {
 		var err error
 		db, err = bolt.Open(path, 0o600, &bolt.Options{
 			Timeout:         opt.LockTimeout,

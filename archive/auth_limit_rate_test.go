@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 // guessRun drives one attacker against the archive's real entry points
@@ -16,7 +18,7 @@ import (
 // the guesses checked in each simulated hour.
 type guessRun struct {
 	a     *Archive
-	clock *fakeClock
+	clock *testclock.Clock
 	step  time.Duration
 	hours int
 }
@@ -27,12 +29,12 @@ type tryFunc func(ctx context.Context, src netip.Addr, i int) error
 func (g *guessRun) run(t *testing.T, try tryFunc, fresh bool) []int {
 	t.Helper()
 	ctx := t.Context()
-	start := g.clock.now()
+	start := g.clock.Now()
 	end := start.Add(time.Duration(g.hours) * time.Hour)
 	perHour := make([]int, g.hours)
 	addr := 0
 	src := func(n int) netip.Addr { return netip.AddrFrom4([4]byte{100, 64 + byte(n>>16), byte(n >> 8), byte(n)}) }
-	for i := 0; g.clock.now().Before(end); i++ {
+	for i := 0; g.clock.Now().Before(end); i++ {
 		err := try(ctx, src(addr), i)
 		var le *LimitedError
 		switch {
@@ -40,19 +42,19 @@ func (g *guessRun) run(t *testing.T, try tryFunc, fresh bool) []int {
 			if fresh { // many addresses: a new one, unless the login's own limit refuses it too
 				addr++
 				if err := try(ctx, src(addr), i); errors.As(err, &le) {
-					g.clock.add(time.Duration(le.RetrySeconds()) * time.Second)
+					g.clock.Add(time.Duration(le.RetrySeconds()) * time.Second)
 				} else if errors.Is(err, ErrBadCredentials) {
-					perHour[int(g.clock.now().Sub(start)/time.Hour)]++
-					g.clock.add(g.step)
+					perHour[int(g.clock.Now().Sub(start)/time.Hour)]++
+					g.clock.Add(g.step)
 				} else {
 					t.Fatal(err)
 				}
 				continue
 			}
-			g.clock.add(time.Duration(le.RetrySeconds()) * time.Second)
+			g.clock.Add(time.Duration(le.RetrySeconds()) * time.Second)
 		case errors.Is(err, ErrBadCredentials):
-			perHour[int(g.clock.now().Sub(start)/time.Hour)]++
-			g.clock.add(g.step)
+			perHour[int(g.clock.Now().Sub(start)/time.Hour)]++
+			g.clock.Add(g.step)
 		default:
 			t.Fatal(err)
 		}
@@ -122,8 +124,8 @@ func TestGuessesPerHour(t *testing.T) {
 				rows = append(rows, fmt.Sprintf("| %s | many addresses | no limit (128-bit tokens) | | |", door.name))
 				continue
 			}
-			clock := &fakeClock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-			a := OpenTestOptions(t, Options{Now: clock.now})
+			clock := testclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+			a := OpenTestOptions(t, Options{Now: clock.Now})
 			if err := a.PutUser(t.Context(), User{Login: "alice", Role: RoleUser}, "correct horse battery staple"); err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 var (
@@ -15,10 +17,10 @@ var (
 	victim   = netip.MustParseAddr("203.0.113.20")
 )
 
-func limitTest(t *testing.T) (*Archive, *fakeClock) {
+func limitTest(t *testing.T) (*Archive, *testclock.Clock) {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	a := OpenTestOptions(t, Options{Now: clock.now})
+	clock := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	a := OpenTestOptions(t, Options{Now: clock.Now})
 	for _, login := range []string{"alice", "bob"} {
 		if err := a.PutUser(t.Context(), User{Login: login, Role: RoleUser}, "right-"+login); err != nil {
 			t.Fatal(err)
@@ -73,7 +75,7 @@ func TestGuessLimitBacksOff(t *testing.T) {
 		if u, err := a.Authenticate(ctx, victim, "alice", "right-alice"); err != nil || u.Login != "alice" {
 			t.Fatalf("alice from her own address: %v", err)
 		}
-		clock.add(w)
+		clock.Add(w)
 		_, err = a.Authenticate(ctx, attacker, "alice", fmt.Sprint("wrong-again", i))
 		badCreds(t, err)
 	}
@@ -83,7 +85,7 @@ func TestGuessLimitBacksOff(t *testing.T) {
 		}
 	}
 	w := limited(t, func() error { _, err := a.Authenticate(ctx, attacker, "alice", "right-alice"); return err }())
-	clock.add(w)
+	clock.Add(w)
 	if _, err := a.Authenticate(ctx, attacker, "alice", "right-alice"); err != nil {
 		t.Fatalf("right password after the wait: %v", err)
 	}
@@ -183,7 +185,7 @@ func TestGuessLimitDistributed(t *testing.T) {
 		}
 	}
 	// A new address gets in once the wait has passed.
-	clock.add(p.login.base)
+	clock.Add(p.login.base)
 	if _, err := a.Authenticate(ctx, src(n+1), "alice", "right-alice"); err != nil {
 		t.Fatalf("alice from a new address after the wait: %v", err)
 	}
@@ -248,7 +250,7 @@ func TestGuessLimitEveryEntryPoint(t *testing.T) {
 	if _, err := a.AuthenticateWebDAV(ctx, victim, "bob", "dav-bob"); err != nil {
 		t.Fatalf("webdav from another address: %v", err)
 	}
-	clock.add(w)
+	clock.Add(w)
 	if _, err := a.AuthenticateWebDAV(ctx, attacker, "bob", "dav-bob"); err != nil {
 		t.Fatalf("webdav after the wait: %v", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/internal/testdisk"
 )
 
 // damageFixture writes a small archive with recordings, notes and a user,
@@ -96,19 +98,7 @@ func damagedCopy(t *testing.T, dir string, off int64, mask byte) string {
 	for _, f := range []string{"archive.db", "archive.db" + slotSuffix, "archive.key"} {
 		copyFile(t, filepath.Join(dir, f), filepath.Join(out, f))
 	}
-	f, err := os.OpenFile(filepath.Join(out, "archive.db"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= mask
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
+	testdisk.FlipByte(t, filepath.Join(out, "archive.db"), off, mask)
 	return out
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 // The lifecycle counts on the archive's own clock: retention from when a
@@ -15,11 +17,11 @@ import (
 // seat. These tests run on one settable clock, also across reopens.
 
 // reopenAt closes a and opens its file again on clk.
-func reopenAt(t *testing.T, a *Archive, clk *fakeClock) *Archive {
+func reopenAt(t *testing.T, a *Archive, clk *testclock.Clock) *Archive {
 	t.Helper()
 	path := a.Path()
 	a.Close()
-	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF, Now: clk.now})
+	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +90,11 @@ func TestOldCaptureUploadedThenRestart(t *testing.T) {
 	if want := time.Date(2027, 1, 6, 0, 0, 0, 0, berlin); !d.Equal(want) || rule != RuleSeatGrace || p.Due(d) {
 		t.Errorf("deletion %v (%s, due %v), want %v by the seat grace", d, rule, p.Due(d), want)
 	}
-	clk.add(30 * 24 * time.Hour) // 2027-01-05: the grace has not run out
+	clk.Add(30 * 24 * time.Hour) // 2027-01-05: the grace has not run out
 	if res, _ := a.Expire(ctx); res.Removed() != 0 {
 		t.Fatalf("run after 30 days: %+v", res)
 	}
-	clk.add(24 * time.Hour)
+	clk.Add(24 * time.Hour)
 	res, err := a.Expire(ctx)
 	if err != nil || res.Grace != 1 || len(res.Deleted) != 1 || res.Deleted[0] != (Expired{id, RuleSeatGrace}) {
 		t.Fatalf("run after 31 days: %+v, %v", res, err)
@@ -120,8 +122,8 @@ func TestDeletedUserKeepsRecordings(t *testing.T) {
 	}
 	carol := receivedNow(t, a, "carol", then)
 	dan := receivedNow(t, a, "Dan", then)
-	clk.add(4 * 365 * 24 * time.Hour) // 2026-02-28
-	deleted := clk.now()
+	clk.Add(4 * 365 * 24 * time.Hour) // 2026-02-28
+	deleted := clk.Now()
 	if err := a.DeleteUser(ctx, "carol"); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestDeletedUserKeepsRecordings(t *testing.T) {
 	if _, ok, _ := a.SeatLost(ctx, "dan"); ok {
 		t.Error("seat loss kept after the seat was given back")
 	}
-	clk.add(31 * 24 * time.Hour)
+	clk.Add(31 * 24 * time.Hour)
 	res, err := a.Expire(ctx)
 	if err != nil || res.Grace != 1 || !exists(t, a, dan) || exists(t, a, carol) {
 		t.Fatalf("run after the grace: %+v, %v", res, err)
@@ -170,7 +172,7 @@ func TestRetentionSavedThenRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := receivedNow(t, a, "erin", start) // received 14 months before the save
-	clk.add(430 * 24 * time.Hour)           // 2026-12-05
+	clk.Add(430 * 24 * time.Hour)           // 2026-12-05
 	var fresh []ID
 	for i := range 4 { // calls from 2023 (a phone with a wrong clock), received now
 		fresh = append(fresh, receivedNow(t, a, "erin", time.Date(2023, 1, 1+i, 9, 0, 0, 0, time.UTC)))
@@ -185,7 +187,7 @@ func TestRetentionSavedThenRestart(t *testing.T) {
 	if pv, _ := a.PreviewExpire(ctx, s); pv.WouldDelete != 0 || pv.Retention != 1 {
 		t.Errorf("preview of the settings in force: %+v", pv)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	a = reopenAt(t, a, clk)
 	res, err := a.Expire(ctx)
 	if err != nil || res.Retention != 1 || len(res.Deleted) != 1 || res.Deleted[0].ID != old {
@@ -266,8 +268,8 @@ func TestSchema4Migration(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	clk.add(2 * 365 * 24 * time.Hour) // 2026-01-09
-	upgraded := clk.now()
+	clk.Add(2 * 365 * 24 * time.Hour) // 2026-01-09
+	upgraded := clk.Now()
 	b := reopenAt(t, a, clk)
 	if b.storedSchema() != schemaVersion {
 		t.Fatalf("schema %d", b.storedSchema())
@@ -292,11 +294,11 @@ func TestSchema4Migration(t *testing.T) {
 	if !exists(t, b, seat) || !exists(t, b, ghost) {
 		t.Fatal("a recording went at the upgrade")
 	}
-	clk.add(31 * 24 * time.Hour) // 2026-02-09
+	clk.Add(31 * 24 * time.Hour) // 2026-02-09
 	if res, _ := b.Expire(ctx); res.Grace != 1 || res.Retention != 0 || exists(t, b, ghost) || !exists(t, b, seat) {
 		t.Errorf("after the grace from the upgrade: %+v", res)
 	}
-	clk.add(40 * 24 * time.Hour) // 2026-03-21
+	clk.Add(40 * 24 * time.Hour) // 2026-03-21
 	if res, _ := b.Expire(ctx); res.Retention != 1 || exists(t, b, seat) {
 		t.Errorf("retention from Received: %+v", res)
 	}
@@ -328,14 +330,14 @@ func TestSeatLostRecords(t *testing.T) {
 	if !lost("never").IsZero() || !lost("held").IsZero() {
 		t.Fatal("a seat loss without a loss")
 	}
-	clk.add(time.Hour)
-	t1 := clk.now()
+	clk.Add(time.Hour)
+	t1 := clk.Now()
 	put(User{Login: "held", Role: RoleUser})              // seat taken away
 	put(User{Login: "dev", Role: RoleIngest, Seat: true}) // an ingest login holds no seat
 	if !lost("HELD").Equal(t1) || !lost("dev").Equal(t1) {
 		t.Fatalf("seat taken away: %v %v", lost("held"), lost("dev"))
 	}
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	put(User{Login: "held", Role: RoleUser, Name: "still no seat"}) // other changes keep the first loss
 	if err := a.DeleteUser(ctx, "held"); err != nil {
 		t.Fatal(err)
@@ -346,7 +348,7 @@ func TestSeatLostRecords(t *testing.T) {
 	if err := a.DeleteUser(ctx, "never"); err != nil {
 		t.Fatal(err)
 	}
-	if !lost("never").Equal(clk.now()) {
+	if !lost("never").Equal(clk.Now()) {
 		t.Errorf("deleting a user: %v", lost("never"))
 	}
 	put(User{Login: "Held", Role: RoleSupervisor, Seat: true}) // the seat given back, any case

@@ -6,15 +6,17 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 // lifecycleFixture opens an archive on a settable clock at now (Berlin
 // time zone) and returns a function recording a finished call by owner
 // that started at start.
-func lifecycleFixture(t *testing.T, now time.Time) (*Archive, *fakeClock, func(owner string, start time.Time) ID) {
+func lifecycleFixture(t *testing.T, now time.Time) (*Archive, *testclock.Clock, func(owner string, start time.Time) ID) {
 	t.Helper()
-	clk := &fakeClock{t: now}
-	a := OpenTestOptions(t, Options{Now: clk.now})
+	clk := testclock.New(now)
+	a := OpenTestOptions(t, Options{Now: clk.Now})
 	ctx := t.Context()
 	s, err := a.Settings(ctx)
 	if err != nil {
@@ -144,12 +146,12 @@ func TestRetention(t *testing.T) {
 	if res, _ := a.Expire(ctx); res.Removed() != 0 {
 		t.Errorf("second run removed %d", res.Removed())
 	}
-	clk.add(24 * time.Hour)
+	clk.Add(24 * time.Hour)
 	if res, _ := a.Expire(ctx); res.Retention != 1 || exists(t, a, at) {
 		t.Errorf("next day: %+v", res)
 	}
 	last, ok := a.LastExpire(ctx)
-	if !ok || last.Retention != 1 || !last.Ran.Equal(clk.now()) {
+	if !ok || last.Retention != 1 || !last.Ran.Equal(clk.Now()) {
 		t.Errorf("last expire %+v %v", last, ok)
 	}
 	// Lifting the hold lets retention take it.
@@ -264,7 +266,7 @@ func TestRecycleBin(t *testing.T) {
 		t.Fatalf("delete protected: %v", err)
 	}
 	for _, id := range ids[:3] {
-		clk.add(time.Minute)
+		clk.Add(time.Minute)
 		if err := a.Bin(ctx, id, "anna"); err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +330,7 @@ func TestRecycleBin(t *testing.T) {
 	}
 	// Bin entries expire after RecycleBinDays; the others stay.
 	setLifecycle(t, a, 0, 2)
-	clk.add(47 * time.Hour)
+	clk.Add(47 * time.Hour)
 	if res, _ := a.Expire(ctx); res.Bin != 0 {
 		t.Errorf("bin purged early: %+v", res)
 	}
@@ -337,7 +339,7 @@ func TestRecycleBin(t *testing.T) {
 	if d, rule := p.Deletion(r2); !d.Equal(r2.Binned.AddDate(0, 0, 2)) || rule != RuleRecycleBin {
 		t.Errorf("bin deletion date %v, binned %v", d, r2.Binned)
 	}
-	clk.add(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	res, _ := a.Expire(ctx)
 	if res.Bin != 2 || exists(t, a, ids[0]) || exists(t, a, ids[2]) || !exists(t, a, ids[1]) || !exists(t, a, ids[3]) {
 		t.Errorf("bin expiry: %+v", res)

@@ -9,55 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testdisk"
 )
-
-// smallDisk mounts a tmpfs of sizeMiB: a real filesystem that fills up.
-// Mounting needs root (CI runs as root); elsewhere the test skips loudly,
-// and fails under CI=true.
-func smallDisk(t *testing.T, sizeMiB int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small-disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%dm,mode=0700", sizeMiB)); err != nil {
-		msg := fmt.Sprintf("SKIPPING: cannot mount a %d MiB tmpfs to fill up (needs root): %v", sizeMiB, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fill writes a file in dir until the filesystem has no space left and
-// returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "ballast")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	block := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return path
-		}
-	}
-}
 
 func writeRecording(t *testing.T, a *Archive, name string, body []byte) *Recording {
 	t.Helper()
@@ -101,7 +57,7 @@ func readOriginal(t *testing.T, a *Archive, id ID) []byte {
 // before and after reopening.
 func TestNoSpace(t *testing.T) {
 	ctx := context.Background()
-	disk := smallDisk(t, 32)
+	disk := testdisk.Small(t, 32)
 	path := filepath.Join(disk, "archive.db")
 	opt := Options{KeyFile: filepath.Join(t.TempDir(), "archive.key"), KDF: FastKDF,
 		CommitInterval: 10 * time.Millisecond, InitialMmapSize: 64 << 20, ReserveBytes: 4 << 20}
@@ -114,7 +70,7 @@ func TestNoSpace(t *testing.T) {
 	first := randomBytes(1 << 20)
 	stored := writeRecording(t, a, "before.pcap", first)
 
-	ballast := fill(t, disk)
+	ballast := testdisk.Fill(t, disk, 0)
 	var wg sync.WaitGroup
 	var cut [2]*Writer
 	var errs [2]error

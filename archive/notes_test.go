@@ -14,7 +14,7 @@ import (
 
 func TestNotes(t *testing.T) {
 	clk := newClock()
-	a := OpenTestOptions(t, Options{Now: clk.now})
+	a := OpenTestOptions(t, Options{Now: clk.Now})
 	ctx := t.Context()
 	r := record(t, a, NewRecording{}, data(100, 1), nil, Final{})
 	other := record(t, a, NewRecording{}, data(100, 2), nil, Final{})
@@ -30,10 +30,10 @@ func TestNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n1.Text != "Kunde ruft zurück – Æøå ĄČĘ" || n1.Author != "alice" || n1.Recording != r.ID || !n1.Created.Equal(clk.now()) || !n1.Updated.Equal(n1.Created) {
+	if n1.Text != "Kunde ruft zurück – Æøå ĄČĘ" || n1.Author != "alice" || n1.Recording != r.ID || !n1.Created.Equal(clk.Now()) || !n1.Updated.Equal(n1.Created) {
 		t.Fatalf("note %+v", n1)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	n2, err := a.AddNote(ctx, r.ID, "bob", "second")
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +41,9 @@ func TestNotes(t *testing.T) {
 	if _, err := a.AddNote(ctx, other.ID, "bob", "on the other recording"); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	e, err := a.EditNote(ctx, r.ID, n1.ID, "edited")
-	if err != nil || e.Text != "edited" || !e.Updated.Equal(clk.now()) || !e.Created.Equal(n1.Created) || e.Author != "alice" {
+	if err != nil || e.Text != "edited" || !e.Updated.Equal(clk.Now()) || !e.Created.Equal(n1.Created) || e.Author != "alice" {
 		t.Fatalf("edit: %v %+v", err, e)
 	}
 	if _, err := a.EditNote(ctx, other.ID, n1.ID, "wrong recording"); !errors.Is(err, ErrNotFound) {

@@ -93,14 +93,22 @@ func TestCheckPlaybackTamper(t *testing.T) {
 	wantSealError(t, a, r3.ID, "missing")
 }
 
-// BenchmarkCheckPlayback is the cost added to every playback, download
-// and WebDAV read.
-func BenchmarkCheckPlayback(b *testing.B) {
+// sealedBenchRecording is a sealed recording of four chunks in a new
+// archive.
+func sealedBenchRecording(b *testing.B) (*Archive, *Recording) {
+	b.Helper()
 	a := OpenTest(b)
 	r := record(b, a, NewRecording{FileName: "bench.pcap", User: "alice"}, data(4*ChunkSize, 1), data(4096, 2), Final{})
 	if err := a.Seal(b.Context(), r.ID, [][32]byte{{1}, {2}}); err != nil {
 		b.Fatal(err)
 	}
+	return a, r
+}
+
+// BenchmarkCheckPlayback is the cost added to every playback, download
+// and WebDAV read.
+func BenchmarkCheckPlayback(b *testing.B) {
+	a, r := sealedBenchRecording(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if s, err := a.CheckPlayback(b.Context(), r.ID); err != nil || s != SealValid {
@@ -112,11 +120,7 @@ func BenchmarkCheckPlayback(b *testing.B) {
 // BenchmarkGetForPlayback is the metadata read every playback already
 // makes (Get), for comparison with BenchmarkCheckPlayback in one run.
 func BenchmarkGetForPlayback(b *testing.B) {
-	a := OpenTest(b)
-	r := record(b, a, NewRecording{FileName: "bench.pcap", User: "alice"}, data(4*ChunkSize, 1), data(4096, 2), Final{})
-	if err := a.Seal(b.Context(), r.ID, [][32]byte{{1}, {2}}); err != nil {
-		b.Fatal(err)
-	}
+	a, r := sealedBenchRecording(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := a.Get(b.Context(), r.ID); err != nil {

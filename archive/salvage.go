@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,20 +72,9 @@ const salvageWho = "salvage"
 // an error only when it could not run (src in use, keyring unreadable,
 // wrong key, dst exists).
 func Salvage(ctx context.Context, src, dst string, opt Options) (*SalvageResult, error) {
-	if err := opt.Validate(); err != nil {
+	opt, err := opt.withDefaults(time.Second)
+	if err != nil {
 		return nil, err
-	}
-	if opt.KDF == (KDFParams{}) {
-		opt.KDF = DefaultKDF()
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if opt.LockTimeout <= 0 {
-		opt.LockTimeout = time.Second
 	}
 	if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("archive: salvage: %s exists; salvage writes a new archive: %w", dst, ErrInvalid)
@@ -230,23 +218,10 @@ func (s *salvageSource) tolerantWalk(ctx context.Context, bucket []byte, fn func
 			if tx.Bucket(bucket) == nil {
 				return fmt.Errorf("bucket %s missing: %w", bucket, ErrCorrupt)
 			}
-			var last []byte
-			defer func() { after = last }()
-			c := tx.Bucket(bucket).Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = c.First()
-			} else if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-			for ; k != nil && n < 1024; k, v = c.Next() {
+			after, n = ascBatch(tx, bucket, after, 1024, func(k, v []byte) bool {
 				fn(bytes.Clone(k), bytes.Clone(v))
-				last = bytes.Clone(k)
-				n++
-			}
-			if last == nil {
-				last = after
-			}
+				return true
+			})
 			return nil
 		})
 		if err != nil {

@@ -7,25 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 5, 1, 8, 0, 0, 0, time.UTC)} }
+func newClock() *testclock.Clock { return testclock.New(time.Date(2025, 5, 1, 8, 0, 0, 0, time.UTC)) }
 
 func putUser(t *testing.T, a *Archive, u User) {
 	t.Helper()
@@ -39,7 +27,7 @@ func putUser(t *testing.T, a *Archive, u User) {
 
 func TestTokens(t *testing.T) {
 	clk := newClock()
-	a := OpenTestOptions(t, Options{Now: clk.now})
+	a := OpenTestOptions(t, Options{Now: clk.Now})
 	ctx := t.Context()
 	putUser(t, a, User{Login: "alice", Name: "Alice"})
 	putUser(t, a, User{Login: "bob"})
@@ -56,10 +44,10 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok, "cvt_") || len(tok) != 30 || len(info.ID) != 16 || info.Label != "CRM integration" || !info.Created.Equal(clk.now()) {
+	if !strings.HasPrefix(tok, "cvt_") || len(tok) != 30 || len(info.ID) != 16 || info.Label != "CRM integration" || !info.Created.Equal(clk.Now()) {
 		t.Fatalf("token %q info %+v", tok, info)
 	}
-	clk.add(time.Second)
+	clk.Add(time.Second)
 	tok2, _, err := a.CreateToken(ctx, "alice", "second")
 	if err != nil {
 		t.Fatal(err)
@@ -77,23 +65,23 @@ func TestTokens(t *testing.T) {
 		}
 	}
 	list, err := a.Tokens(ctx, "alice")
-	if err != nil || len(list) != 2 || list[0].ID != info.ID || !list[0].LastUsed.Equal(clk.now()) || !list[1].LastUsed.IsZero() {
+	if err != nil || len(list) != 2 || list[0].ID != info.ID || !list[0].LastUsed.Equal(clk.Now()) || !list[1].LastUsed.IsZero() {
 		t.Fatalf("tokens: %v %+v", err, list)
 	}
 	// LastUsed moves at most once a minute.
 	first := list[0].LastUsed
-	clk.add(30 * time.Second)
+	clk.Add(30 * time.Second)
 	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ = a.Tokens(ctx, "alice"); !list[0].LastUsed.Equal(first) {
 		t.Fatal("last used written within a minute")
 	}
-	clk.add(31 * time.Second)
+	clk.Add(31 * time.Second)
 	if _, err := a.AuthenticateToken(ctx, netip.IPv6Loopback(), tok); err != nil {
 		t.Fatal(err)
 	}
-	if list, _ = a.Tokens(ctx, "alice"); !list[0].LastUsed.Equal(clk.now()) {
+	if list, _ = a.Tokens(ctx, "alice"); !list[0].LastUsed.Equal(clk.Now()) {
 		t.Fatal("last used not updated")
 	}
 	// Revoking needs the right owner.
@@ -170,7 +158,7 @@ func TestTokenLimit(t *testing.T) {
 
 func TestSessions(t *testing.T) {
 	clk := newClock()
-	a := OpenTestOptions(t, Options{Now: clk.now})
+	a := OpenTestOptions(t, Options{Now: clk.Now})
 	ctx := t.Context()
 	putUser(t, a, User{Login: "alice"})
 	putUser(t, a, User{Login: "bob"})
@@ -184,7 +172,7 @@ func TestSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tok, "cvs_") || s.Login != "alice" || !s.Expires.Equal(clk.now().Add(time.Hour)) || s.Remote != "192.0.2.1:5000" || s.UserAgent != "Firefox" {
+	if !strings.HasPrefix(tok, "cvs_") || s.Login != "alice" || !s.Expires.Equal(clk.Now().Add(time.Hour)) || s.Remote != "192.0.2.1:5000" || s.UserAgent != "Firefox" {
 		t.Fatalf("session %q %+v", tok, s)
 	}
 	got, u, err := a.SessionByToken(ctx, tok)
@@ -198,15 +186,15 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("a session token is not an API token: %v", err)
 	}
 	// Sessions survive a reopen.
-	a2 := reopenWith(t, a, Options{Now: clk.now})
+	a2 := reopenWith(t, a, Options{Now: clk.Now})
 	a = a2
-	clk.add(59 * time.Minute)
+	clk.Add(59 * time.Minute)
 	got, _, err = a.SessionByToken(ctx, tok)
-	if err != nil || !got.LastSeen.Equal(clk.now()) {
+	if err != nil || !got.LastSeen.Equal(clk.Now()) {
 		t.Fatalf("after reopen: %v %+v", err, got)
 	}
 	// Expiry.
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	if _, _, err := a.SessionByToken(ctx, tok); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired session: %v", err)
 	}
@@ -237,7 +225,7 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("kept session: %v", err)
 	}
 	t4, _, _ := a.CreateSession(ctx, "bob", 2*time.Minute, "", "")
-	clk.add(3 * time.Minute)
+	clk.Add(3 * time.Minute)
 	if n, err := a.PurgeSessions(ctx); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}

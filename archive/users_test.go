@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 func TestUsers(t *testing.T) {
@@ -84,8 +86,8 @@ func TestUsers(t *testing.T) {
 }
 
 func TestAuthenticateCache(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	a := OpenTestOptions(t, Options{Now: clock.now})
+	clock := testclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	a := OpenTestOptions(t, Options{Now: clock.Now})
 	ctx := t.Context()
 	if err := a.PutUser(ctx, User{Login: "phone", Role: RoleIngest}, "device-secret"); err != nil {
 		t.Fatal(err)
@@ -116,7 +118,7 @@ func TestAuthenticateCache(t *testing.T) {
 		t.Fatalf("%d runs, want 4", got)
 	}
 	// The TTL expires.
-	clock.add(authTTL + time.Second)
+	clock.Add(authTTL + time.Second)
 	if _, err := a.Authenticate(ctx, netip.IPv6Loopback(), "phone", "device-secret"); err != nil {
 		t.Fatal(err)
 	}

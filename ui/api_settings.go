@@ -68,19 +68,26 @@ func (a *API) settingsShow(w http.ResponseWriter, r *http.Request, u *archive.Us
 	return nil
 }
 
-func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+// settingsPatchIn reads a settings patch from an admin's request, and the
+// settings it applies to.
+func (a *API) settingsPatchIn(w http.ResponseWriter, r *http.Request, u *archive.User) (*apiSettingsPatch, archive.Settings, error) {
 	if err := requireAdmin(u); err != nil {
-		return err
+		return nil, archive.Settings{}, err
 	}
 	var p apiSettingsPatch
 	if err := decodeJSON(w, r, apiMaxBody, &p); err != nil {
-		return err
+		return nil, archive.Settings{}, err
 	}
-	ctx := r.Context()
-	s, err := a.arc.Settings(ctx)
+	s, err := a.arc.Settings(r.Context())
+	return &p, s, err
+}
+
+func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	p, s, err := a.settingsPatchIn(w, r, u)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	old := s
 	var changed []string
 	if p.PBXName != nil {
@@ -110,7 +117,7 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 		s.TraceLevels[k] = v
 		changed = append(changed, "trace."+k+"="+v)
 	}
-	lc, err := patchLifecycle(&s, &p)
+	lc, err := patchLifecycle(&s, p)
 	if err != nil {
 		return err
 	}
@@ -150,22 +157,15 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 // lifecycle run would delete if the settings patch in the body were saved
 // (the lifecycle run's own rules, archive.PreviewExpire). Nothing changes.
 func (a *API) settingsPreview(w http.ResponseWriter, r *http.Request, u *archive.User) error {
-	if err := requireAdmin(u); err != nil {
-		return err
-	}
-	var p apiSettingsPatch
-	if err := decodeJSON(w, r, apiMaxBody, &p); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	s, err := a.arc.Settings(ctx)
+	p, s, err := a.settingsPatchIn(w, r, u)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	if p.TimeZone != nil {
 		s.TimeZone = strings.TrimSpace(*p.TimeZone)
 	}
-	if _, err := patchLifecycle(&s, &p); err != nil {
+	if _, err := patchLifecycle(&s, p); err != nil {
 		return err
 	}
 	if err := s.Validate(); err != nil {

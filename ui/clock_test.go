@@ -2,41 +2,22 @@ package ui
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/testclock"
 )
 
-// testClock is the one clock of a test: the archive, the pages, the API
-// and 4-eyes all read it, so that no part of a test runs on the wall
-// clock's date. It starts at a fixed time and moves on a microsecond at
-// each reading, so that what happens one after the other keeps its order
-// (a note edited after it was written, recordings binned one by one).
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newTestClock is the one clock of a test: the archive, the pages, the
+// API and 4-eyes all read it, so that no part of a test runs on the wall
+// clock's date. It starts at t and moves on a microsecond at each reading,
+// so that what happens one after the other keeps its order (a note edited
+// after it was written, recordings binned one by one).
+func newTestClock(t time.Time) *testclock.Clock { return testclock.Ticking(t, time.Microsecond) }
 
 // testNow is when the UI tests run unless they say otherwise.
 var testNow = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-
-func newTestClock(t time.Time) *testClock { return &testClock{t: t} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Microsecond)
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestOneClock: the pages and 4-eyes read the archive's clock unless told
 // otherwise, so an appliance opened with a clock runs on it throughout.

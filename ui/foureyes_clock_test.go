@@ -36,6 +36,21 @@ func TestFourEyesGraceTimes(t *testing.T) {
 				t.Fatalf("%s: grant: %v", what, err)
 			}
 		}
+		// endsAfter checks that the grant holds for d less a millisecond
+		// and not a millisecond longer.
+		endsAfter := func(d time.Duration, what string) {
+			t.Helper()
+			time.Sleep(d - time.Millisecond)
+			synctest.Wait()
+			if !fe.Allowed(&alice) {
+				t.Fatalf("the grant ended before the %s was over", what)
+			}
+			time.Sleep(time.Millisecond)
+			synctest.Wait()
+			if fe.Allowed(&alice) {
+				t.Fatalf("the grant outlived the %s", what)
+			}
+		}
 
 		// The page closes: the grant lasts the grace, not a moment more.
 		s, err := fe.join("sam", "127.0.0.1")
@@ -44,16 +59,7 @@ func TestFourEyesGraceTimes(t *testing.T) {
 		}
 		granted("closed")
 		fe.leave(s, reasonClosed)
-		time.Sleep(grace - time.Millisecond)
-		synctest.Wait()
-		if !fe.Allowed(&alice) {
-			t.Fatal("the grant ended before the grace was over")
-		}
-		time.Sleep(time.Millisecond)
-		synctest.Wait()
-		if fe.Allowed(&alice) {
-			t.Fatal("the grant outlived the grace")
-		}
+		endsAfter(grace, "grace")
 
 		// The page stays connected but silent: the grant ends after the
 		// silence, unless a heartbeat came.
@@ -66,15 +72,6 @@ func TestFourEyesGraceTimes(t *testing.T) {
 		if !fe.beat("sam", s.id) {
 			t.Fatal("heartbeat refused")
 		}
-		time.Sleep(silence - time.Millisecond)
-		synctest.Wait()
-		if !fe.Allowed(&alice) {
-			t.Fatal("a heartbeat did not restart the silence")
-		}
-		time.Sleep(time.Millisecond)
-		synctest.Wait()
-		if fe.Allowed(&alice) {
-			t.Fatal("the grant outlived the silence")
-		}
+		endsAfter(silence, "silence after the heartbeat")
 	})
 }

@@ -123,10 +123,10 @@ func TestSettingsPageConfirmDeletion(t *testing.T) {
 	// days ago.
 	old := tu.addRecording("alice", "aaaa0001", party{Name: "Åsa", Number: "201"}, party{Name: "X", Number: "+371"},
 		time.Date(2002, 7, 26, 9, 0, 0, 0, time.UTC))
-	tu.clock.Advance(-40 * 24 * time.Hour)
+	tu.clock.Add(-40 * 24 * time.Hour)
 	earlier := tu.addRecording("alice", "aaaa0002", party{Name: "Åsa", Number: "201"}, party{Name: "Y", Number: "+372"},
 		time.Date(2026, 10, 12, 9, 0, 0, 0, time.UTC))
-	tu.clock.Advance(40 * 24 * time.Hour)
+	tu.clock.Add(40 * 24 * time.Hour)
 	// addRecording sets Received to the call's start: the appliance
 	// received the 2002 capture now.
 	if err := tu.arc.SetRetentionBase(ctx, old.ID, tu.clock.Now()); err != nil {

@@ -9,31 +9,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/testclock"
 )
-
-// limitClock is the one clock of a guessing-limit test, for the archive
-// (which keeps the counts) and the UI.
-type limitClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *limitClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *limitClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // clientFrom is a client whose connections come from the loopback
 // address src (127.0.0.0/8 all reaches the test server on Linux).
@@ -60,8 +41,8 @@ func retryAfter(t *testing.T, resp *http.Response, body string) time.Duration {
 // doubles the wait with each further failure, and lets the real user in
 // from another address all along.
 func TestLoginGuessLimit(t *testing.T) {
-	clock := &limitClock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	tu := newTestUIWith(t, archive.Options{Now: clock.now})
+	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	tu := newTestUIWith(t, archive.Options{Now: clock.Now})
 	attacker, victim := tu.clientFrom("127.0.0.2"), tu.clientFrom("127.0.0.1")
 	form := func(pw string) url.Values { return url.Values{"login": {"bob"}, "password": {pw}} }
 	checked := 0
@@ -84,7 +65,7 @@ func TestLoginGuessLimit(t *testing.T) {
 	must(t, resp, body, http.StatusSeeOther)
 
 	// Each further failure doubles the wait.
-	clock.add(first)
+	clock.Add(first)
 	resp, body = attacker.post("/login", form("wrong-again"))
 	must(t, resp, body, http.StatusUnauthorized)
 	resp, body = attacker.post("/login", form("wrong-again-2"))
@@ -93,7 +74,7 @@ func TestLoginGuessLimit(t *testing.T) {
 	}
 
 	// After the wait the right password works.
-	clock.add(2 * first)
+	clock.Add(2 * first)
 	resp, body = attacker.post("/login", form(testPassword))
 	must(t, resp, body, http.StatusSeeOther)
 
@@ -118,8 +99,8 @@ func TestLoginGuessLimit(t *testing.T) {
 // policy's few checks, then 429 with Retry-After; the right password is
 // refused from that address too, and works from another.
 func TestAPIGuessLimit(t *testing.T) {
-	clock := &limitClock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	tu := newTestUIWith(t, archive.Options{Now: clock.now})
+	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	tu := newTestUIWith(t, archive.Options{Now: clock.Now})
 	attacker, victim := tu.clientFrom("127.0.0.2"), tu.clientFrom("127.0.0.1")
 	me := func(c *client, user, pw string) (*http.Response, string) {
 		req, _ := http.NewRequest("GET", tu.srv.URL+"/api/v1/users/me", nil)
@@ -146,7 +127,7 @@ func TestAPIGuessLimit(t *testing.T) {
 	wait := retryAfter(t, resp, body)
 	resp, body = me(victim, "alice", testPassword)
 	must(t, resp, body, http.StatusOK, `"login": "alice"`)
-	clock.add(wait)
+	clock.Add(wait)
 	resp, body = me(attacker, "alice", testPassword)
 	must(t, resp, body, http.StatusOK, `"login": "alice"`)
 
@@ -183,8 +164,8 @@ func TestAPIGuessLimit(t *testing.T) {
 func TestAccountPasswordGuessLimit(t *testing.T) {
 	// The clock starts now: the client's cookie jar drops a session
 	// cookie whose expiry is already past on the wall clock.
-	clock := &limitClock{t: time.Now()}
-	tu := newTestUIWith(t, archive.Options{Now: clock.now})
+	clock := testclock.New(time.Now())
+	tu := newTestUIWith(t, archive.Options{Now: clock.Now})
 	c := tu.login("alice")
 	for i := 0; ; i++ {
 		resp, body := c.post("/account/password", url.Values{"current": {fmt.Sprint("wrong", i)}, "new": {"new-password-456"}, "confirm": {"new-password-456"}})
@@ -203,8 +184,8 @@ func TestAccountPasswordGuessLimit(t *testing.T) {
 // TestAPICurrentPasswordGuessLimit: a leaked token cannot guess its
 // owner's password through the current-password check either.
 func TestAPICurrentPasswordGuessLimit(t *testing.T) {
-	clock := &limitClock{t: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
-	tu := newTestUIWith(t, archive.Options{Now: clock.now})
+	clock := testclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
+	tu := newTestUIWith(t, archive.Options{Now: clock.Now})
 	tok, _, err := tu.arc.CreateToken(context.Background(), "alice", "leaked")
 	if err != nil {
 		t.Fatal(err)

@@ -238,7 +238,7 @@ func TestPlaybackChunkFailsMidStream(t *testing.T) {
 	if len(fails) != 1 || fails[0].Target != id || fails[0].OK || fails[0].Detail != "original: original chunk 1: authentication failed" {
 		t.Fatalf("integrity.fail entries: %+v", fails)
 	}
-	e.clock.Advance(listenWindow + time.Second)
+	e.clock.Add(listenWindow + time.Second)
 	e.get("alice", "/api/v1/recordings/"+id+"/original.pcap", "Range", fmt.Sprintf("bytes=%d-", archive.ChunkSize))
 	if fails := e.audited(actionIntegrityFail); len(fails) != 2 {
 		t.Fatalf("integrity.fail entries after the window: %+v", fails)
@@ -368,7 +368,7 @@ func TestListeningSessions(t *testing.T) {
 	}
 	for i := range 20 {
 		from := i * len(wav) / 20
-		e.clock.Advance(20 * time.Second) // a paused player resumes later
+		e.clock.Add(20 * time.Second) // a paused player resumes later
 		resp, part, err := e.get("alice", "/api/v1/recordings/"+id+"/audio.wav", "Range", fmt.Sprintf("bytes=%d-", from))
 		if err != nil || resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, wav[from:]) {
 			t.Fatalf("range %d: %d %v", from, resp.StatusCode, err)
@@ -378,7 +378,7 @@ func TestListeningSessions(t *testing.T) {
 		t.Fatalf("one listening session, plays: %+v", plays)
 	}
 	// Seconds later, through the page's session cookie: the same session.
-	e.clock.Advance(time.Minute)
+	e.clock.Add(time.Minute)
 	resp, _ = alice.get("/api/v1/recordings/" + id + "/audio.wav")
 	if resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
@@ -388,7 +388,7 @@ func TestListeningSessions(t *testing.T) {
 	}
 	// After the window, a new play; the admin listening meanwhile is a
 	// play of their own.
-	e.clock.Advance(listenWindow + time.Second)
+	e.clock.Add(listenWindow + time.Second)
 	e.get("alice", "/api/v1/recordings/"+id+"/audio.wav", "Range", "bytes=1000-")
 	e.get("admin", "/api/v1/recordings/"+id+"/audio.wav")
 	plays := e.audited(actionPlay)

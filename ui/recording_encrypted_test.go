@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -14,34 +13,16 @@ import (
 // streams the recorder marked encrypted (SRTP).
 func (tu *testUI) addEncryptedRecording(login, guid string, start time.Time) *archive.Recording {
 	tu.t.Helper()
-	ctx := context.Background()
-	w, err := tu.arc.Create(ctx, archive.NewRecording{FileName: guid + "-0090333-1--" + login + ".pcap", CallGUID: guid, User: login, Received: start})
-	if err != nil {
-		tu.t.Fatal(err)
-	}
-	if _, err := w.WriteOriginal([]byte("capture bytes")); err != nil {
-		tu.t.Fatal(err)
-	}
-	info := map[string]any{
-		"version": 1,
-		"name":    map[string]any{"guid": guid, "user": login},
-		"result": map[string]any{
-			"streams": []map[string]any{
-				{"index": 0, "call": 0, "channel": 0, "codec": "PCMU", "supported": false, "encrypted": true, "encryption": "srtp", "packets": 500},
-				{"index": 1, "call": 0, "channel": 1, "codec": "PCMU", "supported": false, "encrypted": true, "encryption": "srtp", "packets": 500},
-			},
-			"calls": []map[string]any{{
-				"index": 0, "callId": "sip-" + guid, "from": party{Number: "201"}, "to": party{Number: "202"}, "start": start, "durationMs": 10000,
-				"streams": []int{0, 1},
-			}},
+	return tu.storeRecording(login, guid, start, 10000, map[string]any{
+		"streams": []map[string]any{
+			{"index": 0, "call": 0, "channel": 0, "codec": "PCMU", "supported": false, "encrypted": true, "encryption": "srtp", "packets": 500},
+			{"index": 1, "call": 0, "channel": 1, "codec": "PCMU", "supported": false, "encrypted": true, "encryption": "srtp", "packets": 500},
 		},
-	}
-	b, _ := json.Marshal(info)
-	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: start, DurationMs: 10000, Info: b})
-	if err != nil {
-		tu.t.Fatal(err)
-	}
-	return rec
+		"calls": []map[string]any{{
+			"index": 0, "callId": "sip-" + guid, "from": party{Number: "201"}, "to": party{Number: "202"}, "start": start, "durationMs": 10000,
+			"streams": []int{0, 1},
+		}},
+	})
 }
 
 // TestEncryptedRecordingShown: the list and the recording page say

@@ -21,6 +21,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/testclock"
 )
 
 // noMedia is a Media for pages that never render audio.
@@ -42,7 +43,7 @@ type testUI struct {
 	ui  *UI
 	srv *httptest.Server
 	// clock is the test's one clock, for the archive and the UI.
-	clock *testClock
+	clock *testclock.Clock
 }
 
 // newTestUI is newTestUIAt at testNow.
@@ -95,6 +96,22 @@ func newTestUIWith(t testing.TB, opt archive.Options) *testUI {
 // to, and no audio.
 func (tu *testUI) addRecording(login, guid string, from, to party, start time.Time) *archive.Recording {
 	tu.t.Helper()
+	return tu.storeRecording(login, guid, start, 20000, map[string]any{
+		"streams": []map[string]any{
+			{"index": 0, "call": 0, "channel": 0, "codec": "PCMA", "supported": true, "packets": 990, "lost": 10, "jitterMs": 1.5},
+			{"index": 1, "call": 0, "channel": 1, "codec": "PCMA", "supported": true, "packets": 1000},
+		},
+		"calls": []map[string]any{{
+			"index": 0, "callId": "sip-" + guid, "from": from, "to": to, "start": start, "durationMs": 20000,
+			"streams": []int{0, 1}, "dtmf": []map[string]any{{"digit": "4"}, {"digit": "2"}},
+		}},
+	}, from.Name, from.Number, to.Name, to.Number)
+}
+
+// storeRecording stores a complete recording of login that lasts
+// durationMs and whose analysis is result, without audio.
+func (tu *testUI) storeRecording(login, guid string, start time.Time, durationMs int64, result map[string]any, parties ...string) *archive.Recording {
+	tu.t.Helper()
 	ctx := context.Background()
 	w, err := tu.arc.Create(ctx, archive.NewRecording{FileName: guid + "-0090333-1--" + login + ".pcap", CallGUID: guid, User: login, Received: start})
 	if err != nil {
@@ -106,20 +123,10 @@ func (tu *testUI) addRecording(login, guid string, from, to party, start time.Ti
 	info := map[string]any{
 		"version": 1,
 		"name":    map[string]any{"guid": guid, "user": login},
-		"result": map[string]any{
-			"streams": []map[string]any{
-				{"index": 0, "call": 0, "channel": 0, "codec": "PCMA", "supported": true, "packets": 990, "lost": 10, "jitterMs": 1.5},
-				{"index": 1, "call": 0, "channel": 1, "codec": "PCMA", "supported": true, "packets": 1000},
-			},
-			"calls": []map[string]any{{
-				"index": 0, "callId": "sip-" + guid, "from": from, "to": to, "start": start, "durationMs": 20000,
-				"streams": []int{0, 1}, "dtmf": []map[string]any{{"digit": "4"}, {"digit": "2"}},
-			}},
-		},
+		"result":  result,
 	}
 	b, _ := json.Marshal(info)
-	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: start, DurationMs: 20000, Info: b,
-		Parties: []string{from.Name, from.Number, to.Name, to.Number}})
+	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: start, DurationMs: durationMs, Info: b, Parties: parties})
 	if err != nil {
 		tu.t.Fatal(err)
 	}

@@ -34,29 +34,7 @@ func newDialogPcap() *dialogPcap {
 
 func (p *dialogPcap) packet(at time.Duration, src, dst string, payload []byte) {
 	s, d := netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst)
-	pkt := make([]byte, 14+20+8+len(payload))
-	binary.BigEndian.PutUint16(pkt[12:], 0x0800)
-	ip := pkt[14:]
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
-	ip[8], ip[9] = 64, 17
-	sa, da := s.Addr().As4(), d.Addr().As4()
-	copy(ip[12:], sa[:])
-	copy(ip[16:], da[:])
-	binary.BigEndian.PutUint16(ip[10:], ^lgFold(lgSum(0, ip[:20])))
-	udp := ip[20:]
-	binary.BigEndian.PutUint16(udp[0:], s.Port())
-	binary.BigEndian.PutUint16(udp[2:], d.Port())
-	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
-	copy(udp[8:], payload)
-	ts := p.t0.Add(at)
-	rec := make([]byte, 16)
-	binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
-	binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))
-	binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
-	binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
-	p.b.Write(rec)
-	p.b.Write(pkt)
+	writeUDPRecord(&p.b, p.t0.Add(at), s.Addr().As4(), d.Addr().As4(), s.Port(), d.Port(), payload)
 }
 
 // sip sends a SIP message between the two signalling addresses.

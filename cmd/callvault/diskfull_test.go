@@ -14,63 +14,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testdisk"
 )
-
-// mountTmpfs mounts a tmpfs of sizeMiB on a new directory and returns it:
-// a real filesystem that fills up. Mounting needs root (CI runs as root);
-// elsewhere the test skips loudly, and fails under CI=true.
-func mountTmpfs(t *testing.T, sizeMiB int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small-disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, fmt.Sprintf("size=%dm,mode=0700", sizeMiB))
-	if err != nil {
-		msg := fmt.Sprintf("SKIPPING: cannot mount a %d MiB tmpfs to fill up (needs root): %v", sizeMiB, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a ballast file in dir until the filesystem has about
-// leave bytes free, and returns the file's path; removing it frees the space.
-func fillDisk(t *testing.T, dir string, leave uint64) string {
-	t.Helper()
-	free, err := freeBytes(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if free <= leave {
-		t.Fatalf("only %d bytes free before filling", free)
-	}
-	path := filepath.Join(dir, "ballast")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	block := make([]byte, 64<<10)
-	for n := free - leave; n > 0; {
-		k := min(n, uint64(len(block)))
-		if _, err := f.Write(block[:k]); err != nil {
-			t.Fatalf("filling the disk: %v", err)
-		}
-		n -= k
-	}
-	return path
-}
 
 // writeTestConfig writes a config file outside the small disk.
 func writeTestConfig(t *testing.T, text string) string {
@@ -205,7 +153,7 @@ func TestDiskFullMidUpload(t *testing.T) { testDiskFull(t, 6<<20) }
 func TestDiskCompletelyFull(t *testing.T) { testDiskFull(t, 0) }
 
 func testDiskFull(t *testing.T, leave uint64) {
-	disk := mountTmpfs(t, 64)
+	disk := testdisk.Small(t, 64)
 	data := filepath.Join(disk, "data")
 	cfg := writeTestConfig(t, "[health]\nmin_free_mb = 0\n")
 	d := startDaemonWith(t, data, func(o *serveOptions) { o.config = cfg })
@@ -224,7 +172,7 @@ func testDiskFull(t *testing.T, leave uint64) {
 		synthPcap(synthCall{seconds: 540, callID: "big-0@pbx.test"}),
 		synthPcap(synthCall{seconds: 540, callID: "big-1@pbx.test"}),
 	}
-	ballast := fillDisk(t, disk, leave)
+	ballast := testdisk.Fill(t, disk, leave)
 	var wg sync.WaitGroup
 	codes, bodies := [2]int{}, [2]string{}
 	for i := range big {
@@ -329,13 +277,13 @@ func testDiskFull(t *testing.T, leave uint64) {
 // is never told to send it. Once space is freed, uploads are taken again
 // without a restart.
 func TestDiskLowRefusesBeforeBody(t *testing.T) {
-	disk := mountTmpfs(t, 64)
+	disk := testdisk.Small(t, 64)
 	data := filepath.Join(disk, "data")
 	cfg := writeTestConfig(t, "[health]\nmin_free_mb = 32\n")
 	d := startDaemonWith(t, data, func(o *serveOptions) { o.config = cfg })
 	d.ingestSynth(t, fmt.Sprintf("%032x", 0xa0), "alice", synthCall{seconds: 5})
 
-	ballast := fillDisk(t, disk, 16<<20)
+	ballast := testdisk.Fill(t, disk, 16<<20)
 	if resp, b := d.get(t, "/healthz"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "min_free_mb") {
 		t.Fatalf("healthz with 16 MiB free of a 32 MiB minimum: %s %s", resp.Status, b)
 	}

@@ -10,28 +10,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testclock"
 )
-
-// guessClock is the daemon's archive clock in these tests.
-type guessClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *guessClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *guessClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // clientFrom returns a client whose connections leave from the loopback
 // address src, so one test can be an attacker (127.0.0.2) and the real
@@ -146,8 +129,8 @@ func send(t *testing.T, c *http.Client, req *http.Request) (int, time.Duration) 
 func TestGuessLimitEveryDoor(t *testing.T) {
 	for _, dr := range doors(t) {
 		t.Run(dr.name, func(t *testing.T) {
-			clock := &guessClock{t: time.Now()}
-			d := startDaemonWith(t, "", func(o *serveOptions) { o.now = clock.now })
+			clock := testclock.New(time.Now())
+			d := startDaemonWith(t, "", func(o *serveOptions) { o.now = clock.Now })
 			if dr.name == "API Bearer" { // a token of this daemon's archive
 				dr.secret = adminToken(t, d)
 			}
@@ -171,7 +154,7 @@ func TestGuessLimitEveryDoor(t *testing.T) {
 			if code, _ := send(t, user, dr.request(d, dr.secret)); code != dr.ok {
 				t.Fatalf("the user from another address: %d, want %d", code, dr.ok)
 			}
-			clock.add(wait)
+			clock.Add(wait)
 			if code, _ := send(t, attacker, dr.request(d, wrongSecret(dr, 1000))); code != http.StatusUnauthorized {
 				t.Fatalf("guess after the wait: %d", code)
 			}
@@ -179,7 +162,7 @@ func TestGuessLimitEveryDoor(t *testing.T) {
 			if code != http.StatusTooManyRequests || next != 2*wait {
 				t.Fatalf("after one more failure: %d, Retry-After %v (want 429, %v)", code, next, 2*wait)
 			}
-			clock.add(next)
+			clock.Add(next)
 			if code, _ := send(t, attacker, dr.request(d, dr.secret)); code != dr.ok {
 				t.Fatalf("right secret after the wait: %d, want %d", code, dr.ok)
 			}
@@ -194,8 +177,8 @@ func TestGuessLimitEveryDoor(t *testing.T) {
 // from one address get a handful of checks and then 429, never a 401
 // stream; the right password works from elsewhere.
 func TestGuessLimitBasic300(t *testing.T) {
-	clock := &guessClock{t: time.Now()}
-	d := startDaemonWith(t, "", func(o *serveOptions) { o.now = clock.now })
+	clock := testclock.New(time.Now())
+	d := startDaemonWith(t, "", func(o *serveOptions) { o.now = clock.Now })
 	attacker, user := clientFrom("127.0.0.2"), clientFrom("127.0.0.1")
 	me := func(pw string) *http.Request {
 		req, _ := http.NewRequest("GET", d.url+"/api/v1/users/me", nil)

@@ -108,14 +108,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("import: %w", err)
 		}
 		defer arc.Close()
-		rec, err := recorder.New(arc, recorder.Config{Prefix: cfg.Ingest.Prefix}, slog.New(slog.DiscardHandler))
+		rec, err := recorder.New(arc, recorder.Config{Prefix: cfg.Ingest.Prefix, MaxUploadBytes: cfg.Ingest.MaxUploadMB << 20}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return err
 		}
 		if err := rec.Recover(ctx); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
-		local = &localImporter{arc: arc, rec: rec}
+		local = &localImporter{arc: arc, rec: rec, maxUploadMB: cfg.Ingest.MaxUploadMB}
 		if *keepCallTime {
 			if local.policy, err = arc.Policy(ctx); err != nil {
 				return fmt.Errorf("import: %w", err)
@@ -127,13 +127,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	p := newProgress(stderr, len(files), total)
 	res := importFiles(ctx, imp, files, p)
 	p.finish()
-	fmt.Fprintf(stdout, "import: %d imported, %d already there, %d failed, %d not captures, of %d files (%s)\n",
-		res.imported, res.skipped, res.failed, res.refused, len(files), humanBytes(total))
+	fmt.Fprintf(stdout, "import: %d imported, %d already there, %d failed, %d not captures, %d too large, of %d files (%s)\n",
+		res.imported, res.skipped, res.failed, res.refused, res.tooLarge, len(files), humanBytes(total))
 	if local != nil && local.policy != nil {
 		fmt.Fprintf(stdout, "import: %d of the imported recordings are past their retention or seat grace by their call time: the next lifecycle run (at the daemon's start) deletes them\n", local.due)
 	}
 	if res.failed > 0 {
 		return fmt.Errorf("import: %d files failed (listed above); run the same command again to retry them", res.failed)
+	}
+	if res.tooLarge > 0 {
+		return fmt.Errorf("import: %d files larger than ingest.max_upload_mb (listed above): only their beginnings are stored, as interrupted recordings", res.tooLarge)
 	}
 	return ctx.Err()
 }
@@ -203,11 +206,17 @@ func collectCaptures(paths []string) ([]captureFile, int64, error) {
 	return out, total, nil
 }
 
-type importResult struct{ imported, skipped, failed, refused int }
+type importResult struct{ imported, skipped, failed, refused, tooLarge int }
 
 // errNotCapture reports a file that is not a pcap or pcapng capture (gzip
 // of either is fine): it is left out, not retried.
 var errNotCapture = errors.New("not a pcap or pcapng capture; left out")
+
+// errTooLarge reports a capture larger than ingest.max_upload_mb: like an
+// upload to the daemon, its beginning is kept as an interrupted recording
+// and the rest is not stored. Importing it again would store the same
+// beginning again, so it is not counted among the files to retry.
+var errTooLarge = errors.New("larger than ingest.max_upload_mb")
 
 func importFiles(ctx context.Context, imp importer, files []captureFile, p *progress) importResult {
 	var res importResult
@@ -220,6 +229,9 @@ func importFiles(ctx context.Context, imp importer, files []captureFile, p *prog
 		case errors.Is(err, errNotCapture):
 			res.refused++
 			status = "skipped: " + err.Error()
+		case errors.Is(err, errTooLarge):
+			res.tooLarge++
+			status = "TOO LARGE: " + err.Error()
 		case err != nil:
 			res.failed++
 			status = "FAILED: " + err.Error()
@@ -294,6 +306,8 @@ type localImporter struct {
 	// time; due counts the recordings the next lifecycle run deletes.
 	policy *archive.Policy
 	due    int
+	// maxUploadMB is ingest.max_upload_mb, the recorder's limit.
+	maxUploadMB int64
 }
 
 // keepCallTimeNotice says, before an import with --keep-call-time, what
@@ -318,6 +332,9 @@ func (l *localImporter) put(ctx context.Context, name string, body io.Reader, _ 
 	rec, err := l.rec.Ingest(ctx, name, body)
 	if errors.Is(err, recorder.ErrNotCapture) {
 		return "", errNotCapture
+	}
+	if errors.Is(err, recorder.ErrTooLarge) && rec != nil {
+		return "", fmt.Errorf("%w (%d MiB): its first %d MiB are kept as interrupted recording %s", errTooLarge, l.maxUploadMB, l.maxUploadMB, rec.ID)
 	}
 	if err != nil {
 		return "", err
@@ -385,8 +402,11 @@ func (r *remoteImporter) put(ctx context.Context, name string, body io.Reader, s
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode == http.StatusUnsupportedMediaType {
+	switch resp.StatusCode {
+	case http.StatusUnsupportedMediaType:
 		return "", errNotCapture
+	case http.StatusRequestEntityTooLarge:
+		return "", fmt.Errorf("%w: daemon answered %s: %s", errTooLarge, resp.Status, strings.TrimSpace(string(b)))
 	}
 	if resp.StatusCode != http.StatusCreated {
 		return "", fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(b)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -126,4 +127,70 @@ func TestImportIntoStoppedDataDir(t *testing.T) {
 	if err := run(ctx, []string{"import", "--data", data, "--key-file", key, in}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "daemon is running") {
 		t.Fatalf("import into a running daemon's directory: %v", err)
 	}
+}
+
+// TestImportTooLarge: import keeps to ingest.max_upload_mb as the daemon
+// does, into a data directory as through a daemon: a capture larger than
+// the limit is reported as too large (not as a failure to retry), only its
+// first max_upload_mb is stored, as an interrupted recording, and the
+// command ends in an error.
+func TestImportTooLarge(t *testing.T) {
+	in := t.TempDir()
+	small := fmt.Sprintf("%032x-009033302ab1-11--alice.pcap", 0xa0)
+	big := fmt.Sprintf("%032x-009033302ab1-11--bob.pcap", 0xb0)
+	for name, c := range map[string]synthCall{small: {seconds: 5}, big: {seconds: 60, callID: "big@pbx.test"}} {
+		if err := os.WriteFile(filepath.Join(in, name), synthPcap(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := writeTestConfig(t, "[ingest]\nmax_upload_mb = 1\n")
+	ctx := context.Background()
+	check := func(how string, args ...string) {
+		t.Helper()
+		var stdout, stderr strings.Builder
+		err := run(ctx, append(append([]string{"import", "--config", cfg}, args...), in), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "1 files larger than ingest.max_upload_mb") {
+			t.Fatalf("%s: %v, want the too-large file reported\n%s", how, err, stderr.String())
+		}
+		line := stdout.String()[strings.LastIndex(stdout.String(), "import: "):]
+		var imp, skip, fail, nc, large int
+		if _, err := fmt.Sscanf(line, "import: %d imported, %d already there, %d failed, %d not captures, %d too large", &imp, &skip, &fail, &nc, &large); err != nil {
+			t.Fatalf("%s: summary %q: %v", how, line, err)
+		}
+		if [5]int{imp, skip, fail, nc, large} != [5]int{1, 0, 0, 0, 1} {
+			t.Fatalf("%s: %q, want 1 imported and 1 too large", how, line)
+		}
+		if !strings.Contains(stderr.String(), big) || !strings.Contains(stderr.String(), "TOO LARGE: larger than ingest.max_upload_mb") {
+			t.Fatalf("%s: progress does not name the too-large file:\n%s", how, stderr.String())
+		}
+	}
+	checkStored := func(d *daemon) {
+		t.Helper()
+		var states []string
+		for id, r := range d.recordings(t) {
+			if r.State == "interrupted" {
+				if _, orig := d.get(t, "/api/v1/recordings/"+id+"/original.pcap"); len(orig) != 1<<20 {
+					t.Fatalf("too-large capture stored %d bytes, want the limit, 1 MiB", len(orig))
+				}
+			}
+			states = append(states, r.State)
+		}
+		slices.Sort(states)
+		if !slices.Equal(states, []string{"complete", "interrupted"}) {
+			t.Fatalf("recordings %v, want one complete and the too-large one interrupted", states)
+		}
+	}
+
+	// Into the data directory of a stopped daemon.
+	dir := t.TempDir()
+	data, key := filepath.Join(dir, "data"), filepath.Join(dir, "callvault.key")
+	check("--data", "--data", data, "--key-file", key)
+	d := startDaemon(t, data)
+	checkStored(d)
+	d.stop()
+
+	// Through a daemon with the same limit.
+	d = startDaemonWith(t, "", func(o *serveOptions) { o.config = cfg })
+	t.Setenv("CALLVAULT_PASSWORD", testIngestPassword)
+	check("--url", "--url", d.url, "--user", "ingest")
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/internal/testdisk"
 )
 
 // copyData copies a stopped daemon's data directory (archive and slot
@@ -73,23 +75,6 @@ func chunkLeaves(t *testing.T, db string) ([]int64, int) {
 		t.Fatal(err)
 	}
 	return offs, ps
-}
-
-func flipByte(t *testing.T, path string, off int64, mask byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= mask
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestVerifySalvageDamage: `callvault verify --data` reports a recording
@@ -193,7 +178,7 @@ func TestVerifySalvageDamage(t *testing.T) {
 		if len(offs) == 0 {
 			t.Fatal("no chunk leaf")
 		}
-		flipByte(t, filepath.Join(data, "callvault.db"), offs[0]+8, 0x40)
+		testdisk.FlipByte(t, filepath.Join(data, "callvault.db"), offs[0]+8, 0x40)
 		_, err := verify(data)
 		if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "callvault salvage --data "+data) {
 			t.Fatalf("%v", err)
@@ -211,7 +196,7 @@ func TestVerifySalvageDamage(t *testing.T) {
 		offs, ps := chunkLeaves(t, db)
 		// Damage the bytes of one chunk value: a recording whose chunk
 		// no longer authenticates.
-		flipByte(t, filepath.Join(data, "callvault.db"), offs[len(offs)/2]+4*int64(ps), 0x08)
+		testdisk.FlipByte(t, filepath.Join(data, "callvault.db"), offs[len(offs)/2]+4*int64(ps), 0x08)
 		out := filepath.Join(t.TempDir(), "salvaged")
 		var stdout bytes.Buffer
 		err := run(ctx, []string{"salvage", "--data", data, "--key-file", d.key, "--out", out}, &stdout, io.Discard)

@@ -49,27 +49,7 @@ func synthPcap(c synthCall) []byte {
 		return []byte(msg)
 	}
 	write := func(ts time.Time, src, dst [4]byte, sport, dport int, payload []byte) {
-		pkt := make([]byte, 14+20+8+len(payload))
-		binary.BigEndian.PutUint16(pkt[12:], 0x0800)
-		ip := pkt[14:]
-		ip[0] = 0x45
-		binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
-		ip[8], ip[9] = 64, 17
-		copy(ip[12:], src[:])
-		copy(ip[16:], dst[:])
-		binary.BigEndian.PutUint16(ip[10:], ^lgFold(lgSum(0, ip[:20])))
-		udp := ip[20:]
-		binary.BigEndian.PutUint16(udp[0:], uint16(sport))
-		binary.BigEndian.PutUint16(udp[2:], uint16(dport))
-		binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
-		copy(udp[8:], payload)
-		rec := make([]byte, 16)
-		binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
-		binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
-		b.Write(rec)
-		b.Write(pkt)
+		writeUDPRecord(&b, ts, src, dst, uint16(sport), uint16(dport), payload)
 	}
 	write(c.start, local, remote, 5060, 5060, hdrs("INVITE sip:"+c.to.user+"@pbx.test SIP/2.0", sdp(local, lport)))
 	write(c.start.Add(5*time.Millisecond), remote, local, 5060, 5060, hdrs("SIP/2.0 200 OK", sdp(remote, rport)))
@@ -109,4 +89,30 @@ func (d *daemon) ingestSynth(t *testing.T, guid, login string, c synthCall) stri
 	}
 	id, _ := js["id"].(string)
 	return id
+}
+
+// writeUDPRecord appends to b a pcap record (Ethernet, IPv4, UDP) of
+// payload sent at ts from src:sport to dst:dport.
+func writeUDPRecord(b *bytes.Buffer, ts time.Time, src, dst [4]byte, sport, dport uint16, payload []byte) {
+	pkt := make([]byte, 14+20+8+len(payload))
+	binary.BigEndian.PutUint16(pkt[12:], 0x0800)
+	ip := pkt[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	ip[8], ip[9] = 64, 17
+	copy(ip[12:], src[:])
+	copy(ip[16:], dst[:])
+	binary.BigEndian.PutUint16(ip[10:], ^lgFold(lgSum(0, ip[:20])))
+	udp := ip[20:]
+	binary.BigEndian.PutUint16(udp[0:], sport)
+	binary.BigEndian.PutUint16(udp[2:], dport)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	copy(udp[8:], payload)
+	rec := make([]byte, 16)
+	binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
+	binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(pkt)))
+	binary.LittleEndian.PutUint32(rec[12:], uint32(len(pkt)))
+	b.Write(rec)
+	b.Write(pkt)
 }
