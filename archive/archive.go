@@ -345,9 +345,9 @@ func (a *Archive) Stats() Stats {
 	return s
 }
 
-// preflight opens the file at path read-only and walks its pages
-// (checkPages), so that damage is an error before bbolt's free-page scan
-// meets it.
+// preflight opens the file at path read-only and walks its pages, through
+// bbolt (checkPages) and from the file's bytes (walkPages), so that damage
+// is an error before bbolt's free-page scan meets it.
 func preflight(path string, lockTimeout time.Duration) error {
 	var db *bolt.DB
 	err := guard("open", func() error {
@@ -360,6 +360,18 @@ func preflight(path string, lockTimeout time.Duration) error {
 	}
 	defer db.Close()
 	if err := checkPages(db); err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	if err := walkPages(f, fi.Size(), db.Info().PageSize); err != nil {
 		return fmt.Errorf("archive: open %s: %w", path, err)
 	}
 	return nil

@@ -21,9 +21,12 @@ import (
 //
 // One case is out of reach: bbolt rebuilds its free-page list (at Open
 // and after a write transaction rolls back) by walking every page in a
-// goroutine of its own, where a panic cannot be recovered. Open therefore
-// walks the whole file first, under guard (checkPages), and refuses a
-// damaged file before bbolt's walk can see it.
+// goroutine of its own, where a panic cannot be recovered; and when that
+// walk reports damage, bbolt closes the walk's transaction while the walk
+// goes on, which crashes the process. Open therefore walks the whole file
+// first, through bbolt under guard (checkPages) and from the file's bytes
+// with every check bbolt's walk makes (walkPages in pagewalk.go), and
+// refuses a damaged file before bbolt's walk can see it.
 
 // CorruptError is damage to the archive file found while reading it:
 // Detail names it (bbolt's message, with the page number when bbolt gave
