@@ -367,11 +367,7 @@ func preflight(path string, lockTimeout time.Duration) error {
 		return fmt.Errorf("archive: open %s: %w", path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	if err := walkPages(f, fi.Size(), db.Info().PageSize); err != nil {
+	if err := walkFile(f, db.Info().PageSize); err != nil {
 		return fmt.Errorf("archive: open %s: %w", path, err)
 	}
 	return nil

@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"io"
+	"os"
+	"syscall"
 )
 
 // walkPages reads the b+trees of a bbolt file straight from its bytes and
@@ -18,8 +19,9 @@ import (
 // that scan at Open and after a write transaction rolls back, in a
 // goroutine where a panic cannot be recovered, and when it finds damage it
 // closes its transaction while the scan still runs; so damage must be
-// found here first. It reads each page once, through r, and never trusts
-// an offset before checking it against the bytes it has.
+// found here first. data is the whole file (mapped, so that only page
+// headers, elements and keys are read, as bbolt's scan reads them); no
+// offset is used before it is checked against len(data).
 //
 // The layout is bbolt's (go.etcd.io/bbolt/internal/common): a page is a
 // 16-byte header (id u64, flags u16, count u16, overflow u32) and count
@@ -30,11 +32,11 @@ import (
 // flags (u32 each), the root bucket (root u64, sequence u64), the freelist
 // page, the high-water mark and the txid (u64 each), and an FNV-64a
 // checksum of what precedes it.
-func walkPages(r io.ReaderAt, size int64, pageSize int) error {
-	if pageSize < 1024 || size < 2*int64(pageSize) {
-		return &CorruptError{Where: "open", Detail: fmt.Sprintf("file of %d bytes with pages of %d", size, pageSize)}
+func walkPages(data []byte, pageSize int) error {
+	if pageSize < 1024 || len(data) < 2*pageSize {
+		return &CorruptError{Where: "open", Detail: fmt.Sprintf("file of %d bytes with pages of %d", len(data), pageSize)}
 	}
-	w := &pageWalk{r: r, size: size, ps: int64(pageSize), seen: map[uint64]bool{}}
+	w := &pageWalk{data: data, size: int64(len(data)), ps: int64(pageSize), seen: map[uint64]bool{}}
 	root, hwm, err := w.meta()
 	if err != nil {
 		return err
@@ -55,7 +57,7 @@ const (
 )
 
 type pageWalk struct {
-	r    io.ReaderAt
+	data []byte
 	size int64
 	ps   int64
 	hwm  uint64
@@ -72,11 +74,7 @@ func (w *pageWalk) meta() (root, hwm uint64, err error) {
 	var best struct{ root, hwm, txid uint64 }
 	found := false
 	for i := int64(0); i < 2; i++ {
-		b := make([]byte, pageHeaderSize+64)
-		if _, err := w.r.ReadAt(b, i*w.ps); err != nil {
-			return 0, 0, w.damage("meta page %d: %v", i, err)
-		}
-		m := b[pageHeaderSize:]
+		m := w.data[i*w.ps+pageHeaderSize : i*w.ps+pageHeaderSize+64]
 		sum := fnv.New64a()
 		sum.Write(m[:56])
 		if binary.LittleEndian.Uint32(m[0:]) != boltMagic || binary.LittleEndian.Uint32(m[4:]) != boltVersion ||
@@ -100,10 +98,7 @@ func (w *pageWalk) page(id uint64, bucket string) (flags uint16, count int, p []
 	if id < 2 || id >= uint64(w.size/w.ps) {
 		return 0, 0, nil, w.damage("bucket %q: a branch points at page %d, outside the file", printable([]byte(bucket)), id)
 	}
-	var h [pageHeaderSize]byte
-	if _, err := w.r.ReadAt(h[:], int64(id)*w.ps); err != nil {
-		return 0, 0, nil, w.damage("page %d: %v", id, err)
-	}
+	h := w.data[int64(id)*w.ps:]
 	hid, flags := binary.LittleEndian.Uint64(h[0:]), binary.LittleEndian.Uint16(h[8:])
 	count, overflow := int(binary.LittleEndian.Uint16(h[10:])), uint64(binary.LittleEndian.Uint32(h[12:]))
 	switch {
@@ -122,10 +117,7 @@ func (w *pageWalk) page(id uint64, bucket string) (flags uint16, count int, p []
 		}
 		w.seen[id+i] = true
 	}
-	p = make([]byte, int64(overflow+1)*w.ps)
-	if _, err := w.r.ReadAt(p, int64(id)*w.ps); err != nil {
-		return 0, 0, nil, w.damage("page %d: %v", id, err)
-	}
+	p = w.data[int64(id)*w.ps : int64(id+overflow+1)*w.ps]
 	if pageHeaderSize+count*pageElemSize > len(p) {
 		return 0, 0, nil, w.damage("page %d: %d elements do not fit in it", id, count)
 	}
@@ -219,4 +211,23 @@ func (w *pageWalk) bucket(root uint64, name string) error {
 		}
 	}
 	return nil
+}
+
+// walkFile maps the bbolt file f read-only and runs walkPages over it,
+// under guard: a file cut short while it is read faults, and the fault is
+// an error.
+func walkFile(f *os.File, pageSize int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < 2*int64(pageSize) || int64(int(fi.Size())) != fi.Size() {
+		return walkPages(nil, pageSize)
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("map for the page walk: %w", err)
+	}
+	defer syscall.Munmap(data)
+	return guard("open", func() error { return walkPages(data, pageSize) })
 }

@@ -11,14 +11,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// walkFile runs walkPages over the bbolt file at path.
-func walkFile(t testing.TB, path string) error {
+// walkPath runs walkFile over the bbolt file at path.
+func walkPath(t testing.TB, path string) error {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return walkPages(bytes.NewReader(b), int64(len(b)), os.Getpagesize())
+	defer f.Close()
+	return walkFile(f, os.Getpagesize())
 }
 
 // TestWalkPagesSound: a sound archive (nested buckets, overflow pages,
@@ -27,14 +28,14 @@ func walkFile(t testing.TB, path string) error {
 func TestWalkPagesSound(t *testing.T) {
 	dir, _ := damageFixture(t)
 	path := filepath.Join(dir, "archive.db")
-	if err := walkFile(t, path); err != nil {
+	if err := walkPath(t, path); err != nil {
 		t.Fatalf("sound file: %v", err)
 	}
 
 	// A plain bbolt file with many keys in nested buckets: branch pages
 	// several levels deep, large values on overflow pages, and deletions.
 	p := boltTree(t, 40, 200)
-	if err := walkFile(t, p); err != nil {
+	if err := walkPath(t, p); err != nil {
 		t.Fatalf("sound tree: %v", err)
 	}
 }
@@ -140,7 +141,7 @@ func TestWalkPagesDamage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := bytes.Clone(orig)
 			c.change(b)
-			err := walkPages(bytes.NewReader(b), int64(len(b)), ps)
+			err := walkPages(b, ps)
 			var ce *CorruptError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("walkPages: %v", err)
@@ -168,6 +169,6 @@ func FuzzWalkPages(f *testing.F) {
 		if int(cut) < len(b) {
 			b = b[:len(b)-int(cut)]
 		}
-		_ = walkPages(bytes.NewReader(b), int64(len(b)), ps)
+		_ = walkPages(b, ps)
 	})
 }
