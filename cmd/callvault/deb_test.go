@@ -113,6 +113,17 @@ func TestDebPackage(t *testing.T) {
 	if _, err := os.Stat("/etc/debian_version"); err != nil {
 		t.Skip("SKIPPING the dpkg -i part: not Debian")
 	}
+	// The package goes into this machine's system: a second test run at
+	// the same time (two `make test` side by side) waits for this one's
+	// install, checks and purge to end.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "callvault-deb-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() }) // runs after the purge below
 	if out, err := exec.Command("dpkg", "-s", "callvault").CombinedOutput(); err == nil {
 		t.Skipf("SKIPPING the dpkg -i part: callvault is already installed on this machine:\n%s", out)
 	}
