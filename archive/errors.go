@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/callvault/callvault/archive/seal"
 )
 
 // Errors returned by the archive. They are wrapped with the operation;
@@ -17,7 +19,7 @@ var (
 	ErrNotFound = errors.New("archive: not found")
 	// ErrCorrupt reports stored bytes that fail authentication or do not
 	// decode: tampering, a damaged disk, or a bug.
-	ErrCorrupt = errors.New("archive: corrupt data")
+	ErrCorrupt = seal.ErrCorrupt
 	// ErrWrongKey reports that the key file or passphrase does not open
 	// this archive.
 	ErrWrongKey = errors.New("archive: wrong key")
@@ -28,7 +30,7 @@ var (
 	ErrClosed = errors.New("archive: closed")
 	// ErrInvalid reports a malformed argument: an ID, a cursor, a login,
 	// an oversized field.
-	ErrInvalid = errors.New("archive: invalid argument")
+	ErrInvalid = seal.ErrInvalid
 	// ErrState reports an operation that the recording's state does not
 	// allow, such as sealing an unfinished recording twice or resuming a
 	// finished one.

@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/callvault/callvault/archive/seal"
 )
 
 // ChunkSize is the plaintext size of every chunk of a blob except the last,
@@ -20,8 +22,8 @@ const ChunkSize = 64 << 10
 // minFormat is the oldest this build reads (raise only with a migration and
 // a fixture); curFormat is what it writes. Numbers are never reused.
 const (
-	minFormat = 1
-	curFormat = 1
+	minFormat = seal.MinFormat
+	curFormat = seal.CurFormat
 )
 
 const (

@@ -7,75 +7,48 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/archive/seal"
 )
 
 // Chain entry types.
 const (
-	entrySeal      = 1
-	entryTombstone = 2
+	entrySeal      = seal.TypeSeal
+	entryTombstone = seal.TypeTombstone
 )
 
 const (
-	chainMagic   = "callvault chain\x00" // 16 bytes
-	genesisLabel = "callvault chain genesis\x00"
-	maxExports   = 1024
-	entryHeadLen = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
-	sealBodyMin  = 3*32 + 2
-	tombBodyLen  = 8 + 32
-	maxNoteLen   = 64 << 10
+	chainMagic   = seal.Magic
+	maxExports   = seal.MaxExports
 	maxWhoWhyLen = 4096
 	// chainHeadSize is the stored head: u64 seq ‖ hash ‖ Ed25519
-	// signature of chainHeadLabel ‖ format ‖ u64 seq ‖ hash.
-	chainHeadSize = 8 + 32 + ed25519.SignatureSize
+	// signature of seal.HeadMessage.
+	chainHeadSize = seal.HeadSize
 	// legacyHeadSize is the unsigned head of schema 3 and before.
-	legacyHeadSize = 8 + 32
-	chainHeadLabel = "callvault chain head\x00"
+	legacyHeadSize = seal.LegacyHeadSize
 	// schemaSignedHead is the first schema whose chain head is signed.
 	schemaSignedHead = 4
 )
 
 var (
-	errHeadUnsigned = errors.New("chain head record is not signed")
-	errHeadSig      = errors.New("chain head record's signature does not verify (rewritten without the seal key)")
-	errHeadFormat   = errors.New("chain head record malformed")
+	errEntry        = seal.ErrEntry
+	errHeadUnsigned = seal.ErrHeadUnsigned
+	errHeadSig      = seal.ErrHeadSig
+	errHeadFormat   = seal.ErrHeadFormat
 )
-
-// chainHeadMessage is what the head's signature covers.
-func chainHeadMessage(seq uint64, h [32]byte) []byte {
-	b := make([]byte, 0, len(chainHeadLabel)+1+8+32)
-	b = append(b, chainHeadLabel...)
-	b = append(b, curFormat)
-	b = binary.BigEndian.AppendUint64(b, seq)
-	return append(b, h[:]...)
-}
 
 // signedHead is the stored head record naming entry seq with hash h.
 func (a *Archive) signedHead(seq uint64, h [32]byte) []byte {
-	v := make([]byte, 0, chainHeadSize)
-	v = binary.BigEndian.AppendUint64(v, seq)
-	v = append(v, h[:]...)
-	return append(v, ed25519.Sign(a.keys.sealPriv, chainHeadMessage(seq, h))...)
+	return seal.SignHead(a.keys.sealPriv, seq, h)
 }
 
 // parseChainHead reads a stored head record and checks its signature.
-// A legacy (unsigned) record is returned with errHeadUnsigned.
+// A legacy (unsigned) record is returned with seal.ErrHeadUnsigned.
 func parseChainHead(pub ed25519.PublicKey, v []byte) (uint64, [32]byte, error) {
-	switch len(v) {
-	case chainHeadSize:
-		seq, h := binary.BigEndian.Uint64(v), [32]byte(v[8:40])
-		if !ed25519.Verify(pub, chainHeadMessage(seq, h), v[40:]) {
-			return seq, h, errHeadSig
-		}
-		return seq, h, nil
-	case legacyHeadSize:
-		return binary.BigEndian.Uint64(v), [32]byte(v[8:40]), errHeadUnsigned
-	}
-	return 0, [32]byte{}, errHeadFormat
+	return seal.ParseHead(pub, v)
 }
 
 // bindChainHead signs the head record of a file written before heads
@@ -113,26 +86,13 @@ func (a *Archive) bindChainHead() (uint64, error) {
 	return signed, err
 }
 
-// Seal is a signed entry of the seal chain for one recording. The
-// signature covers Message(): format, sequence number, time, the previous
-// entry's hash, the recording ID, the sha256 of the original, of the map and
-// of the core metadata (Recording.CoreMetadata), and the sha256 of each
-// canonical WAV export. Verify needs only the appliance's public key.
-type Seal struct {
-	Seq        uint64
-	Time       time.Time
-	Prev       [32]byte // Hash of the previous chain entry (GenesisHash for Seq 1)
-	ID         ID
-	OrigSHA256 [32]byte
-	MapSHA256  [32]byte
-	MetaSHA256 [32]byte
-	Exports    [][32]byte
-	Signature  []byte
-	Hash       [32]byte // sha256(Message() ‖ Signature), the next entry's Prev
-}
+// Seal is a signed entry of the seal chain for one recording (see
+// package seal, which verifies it without the archive).
+type Seal = seal.Seal
 
 // chainEntry is a seal or a tombstone as stored: message ‖ signature ‖
-// note (tombstones only: the encrypted who/why).
+// note (tombstones only: the encrypted who/why). Its bytes are those of
+// seal.Entry.
 type chainEntry struct {
 	typ  byte
 	seq  uint64
@@ -150,156 +110,41 @@ type chainEntry struct {
 	sig []byte
 }
 
-func (e *chainEntry) message() []byte {
-	b := make([]byte, 0, entryHeadLen+sealBodyMin+32*len(e.exports))
-	b = append(b, chainMagic...)
-	b = append(b, curFormat, e.typ)
-	b = binary.BigEndian.AppendUint64(b, e.seq)
-	b = binary.BigEndian.AppendUint64(b, uint64(e.time))
-	b = append(b, e.prev[:]...)
-	b = append(b, e.id[:]...)
-	switch e.typ {
-	case entrySeal:
-		b = append(b, e.orig[:]...)
-		b = append(b, e.mp[:]...)
-		b = append(b, e.meta[:]...)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(e.exports)))
-		for _, x := range e.exports {
-			b = append(b, x[:]...)
-		}
-	case entryTombstone:
-		b = binary.BigEndian.AppendUint64(b, e.sealSeq)
-		b = append(b, e.noteHash[:]...)
+func (e *chainEntry) entry() *seal.Entry {
+	return &seal.Entry{
+		Type: e.typ, Seq: e.seq, Time: e.time, Prev: e.prev, ID: e.id,
+		Orig: e.orig, Map: e.mp, Meta: e.meta, Exports: e.exports,
+		SealSeq: e.sealSeq, NoteHash: e.noteHash, Note: e.note, Sig: e.sig,
 	}
-	return b
 }
 
-func (e *chainEntry) marshal() []byte {
-	b := e.message()
-	b = append(b, e.sig...)
-	return append(b, e.note...)
-}
+func (e *chainEntry) message() []byte { return e.entry().Message() }
+
+func (e *chainEntry) marshal() []byte { return e.entry().Marshal() }
 
 // hash is sha256(message ‖ signature): what the next entry's prev holds.
-func (e *chainEntry) hash() [32]byte {
-	h := sha256.New()
-	h.Write(e.message())
-	h.Write(e.sig)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
+func (e *chainEntry) hash() [32]byte { return e.entry().Hash() }
 
-var errEntry = errors.New("malformed chain entry")
-
-// parseEntry decodes a stored chain entry. It never panics and accepts
-// only the canonical encoding (marshal of the result gives back b).
+// parseEntry decodes a stored chain entry (seal.ParseEntry).
 func parseEntry(b []byte) (*chainEntry, error) {
-	if len(b) < entryHeadLen || string(b[:len(chainMagic)]) != chainMagic {
-		return nil, errEntry
+	p, err := seal.ParseEntry(b)
+	if err != nil {
+		return nil, err
 	}
-	p := b[len(chainMagic):]
-	if p[0] < minFormat || p[0] > curFormat {
-		return nil, errEntry
-	}
-	e := &chainEntry{typ: p[1]}
-	e.seq = binary.BigEndian.Uint64(p[2:])
-	e.time = int64(binary.BigEndian.Uint64(p[10:]))
-	copy(e.prev[:], p[18:50])
-	copy(e.id[:], p[50:66])
-	p = p[66:]
-	switch e.typ {
-	case entrySeal:
-		if len(p) < sealBodyMin {
-			return nil, errEntry
-		}
-		copy(e.orig[:], p[0:32])
-		copy(e.mp[:], p[32:64])
-		copy(e.meta[:], p[64:96])
-		n := int(binary.BigEndian.Uint16(p[96:98]))
-		p = p[98:]
-		if n > maxExports || len(p) != 32*n+ed25519.SignatureSize {
-			return nil, errEntry
-		}
-		e.exports = make([][32]byte, n)
-		for i := range e.exports {
-			copy(e.exports[i][:], p[32*i:])
-		}
-		p = p[32*n:]
-	case entryTombstone:
-		if len(p) < tombBodyLen+ed25519.SignatureSize || len(p) > tombBodyLen+ed25519.SignatureSize+maxNoteLen {
-			return nil, errEntry
-		}
-		e.sealSeq = binary.BigEndian.Uint64(p)
-		copy(e.noteHash[:], p[8:40])
-		p = p[40:]
-	default:
-		return nil, errEntry
-	}
-	if e.seq == 0 {
-		return nil, errEntry
-	}
-	e.sig = bytes.Clone(p[:ed25519.SignatureSize])
-	if rest := p[ed25519.SignatureSize:]; len(rest) > 0 {
-		e.note = bytes.Clone(rest)
-	}
-	return e, nil
-}
-
-func (e *chainEntry) seal() *Seal {
-	return &Seal{
-		Seq: e.seq, Time: timeOf(e.time), Prev: e.prev, ID: e.id,
-		OrigSHA256: e.orig, MapSHA256: e.mp, MetaSHA256: e.meta,
-		Exports: append([][32]byte(nil), e.exports...), Signature: bytes.Clone(e.sig),
-		Hash: e.hash(),
-	}
-}
-
-func (s *Seal) entry() *chainEntry {
 	return &chainEntry{
-		typ: entrySeal, seq: s.Seq, time: nsOf(s.Time), prev: s.Prev, id: s.ID,
-		orig: s.OrigSHA256, mp: s.MapSHA256, meta: s.MetaSHA256, exports: s.Exports, sig: s.Signature,
-	}
+		typ: p.Type, seq: p.Seq, time: p.Time, prev: p.Prev, id: p.ID,
+		orig: p.Orig, mp: p.Map, meta: p.Meta, exports: p.Exports,
+		sealSeq: p.SealSeq, noteHash: p.NoteHash, note: p.Note, sig: p.Sig,
+	}, nil
 }
 
-// Message returns the canonical signed bytes (layout in FORMAT.md).
-func (s *Seal) Message() []byte { return s.entry().message() }
+func (e *chainEntry) seal() *Seal { return e.entry().Seal() }
 
-// MarshalBinary returns Message() ‖ Signature, the form stored in the chain
-// and put into exports; ParseSeal reads it back.
-func (s *Seal) MarshalBinary() ([]byte, error) {
-	if len(s.Exports) > maxExports || len(s.Signature) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("archive: marshal seal: %w", ErrInvalid)
-	}
-	return s.entry().marshal(), nil
-}
+// ParseSeal decodes a seal written by Seal.MarshalBinary (seal.ParseSeal).
+func ParseSeal(b []byte) (*Seal, error) { return seal.ParseSeal(b) }
 
-// ParseSeal decodes a seal written by MarshalBinary. It does not check the
-// signature; call Verify.
-func ParseSeal(b []byte) (*Seal, error) {
-	e, err := parseEntry(b)
-	if err != nil || e.typ != entrySeal {
-		return nil, fmt.Errorf("archive: parse seal: %w", ErrCorrupt)
-	}
-	return e.seal(), nil
-}
-
-// Verify checks the seal's signature against an appliance public key.
-func (s *Seal) Verify(pub ed25519.PublicKey) error {
-	if len(pub) != ed25519.PublicKeySize || len(s.Signature) != ed25519.SignatureSize || len(s.Exports) > maxExports {
-		return fmt.Errorf("archive: seal %d: %w", s.Seq, ErrCorrupt)
-	}
-	if !ed25519.Verify(pub, s.Message(), s.Signature) {
-		return fmt.Errorf("archive: seal %d: bad signature: %w", s.Seq, ErrCorrupt)
-	}
-	return nil
-}
-
-// GenesisHash is the Prev of the first chain entry:
-// sha256("callvault chain genesis\0" ‖ public key).
-func GenesisHash(pub ed25519.PublicKey) [32]byte {
-	return sha256.Sum256(append([]byte(genesisLabel), pub...))
-}
+// GenesisHash is the Prev of the first chain entry (seal.GenesisHash).
+func GenesisHash(pub ed25519.PublicKey) [32]byte { return seal.GenesisHash(pub) }
 
 // chainTail returns the sequence number and hash of the last entry.
 func (a *Archive) chainTail(tx *bolt.Tx) (uint64, [32]byte, error) {

@@ -11,7 +11,7 @@ import (
 func TestDeps(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skipf("go command not found, dependency check skipped: %v", err)
+		t.Fatalf("go command not found, cannot check dependencies: %v", err)
 	}
 	allowed := map[string]bool{
 		"github.com/callvault/callvault/codec": true,

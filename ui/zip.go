@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/seal"
 	"github.com/callvault/callvault/codec"
 )
 
@@ -359,24 +360,24 @@ func VerifyZip(r io.ReaderAt, size int64, pub ed25519.PublicKey) (*ZipReport, er
 		rep.fail(ZipSealName, "seal is not base64")
 		return rep, nil
 	}
-	seal, err := archive.ParseSeal(raw)
+	sl, err := seal.ParseSeal(raw)
 	if err != nil {
 		rep.fail(ZipSealName, "seal does not parse")
 		return rep, nil
 	}
-	if err := seal.Verify(pub); err != nil {
+	if err := sl.Verify(pub); err != nil {
 		rep.fail(ZipSealName, "signature does not verify with key %s", keyFingerprint(pub))
 		return rep, nil
 	}
-	rep.Checked = append(rep.Checked, fmt.Sprintf("seal %d signature (key %s)", seal.Seq, keyFingerprint(pub)))
+	rep.Checked = append(rep.Checked, fmt.Sprintf("seal %d signature (key %s)", sl.Seq, keyFingerprint(pub)))
 
 	// The spelled-out fields must say what the signed seal says.
 	want := map[string]string{
-		"recording": seal.ID.String(), "seq": strconv.FormatUint(seal.Seq, 10),
-		"time":       seal.Time.UTC().Format(time.RFC3339Nano),
-		"prev":       hex.EncodeToString(seal.Prev[:]),
-		"origSha256": hex.EncodeToString(seal.OrigSHA256[:]), "mapSha256": hex.EncodeToString(seal.MapSHA256[:]),
-		"metaSha256": hex.EncodeToString(seal.MetaSHA256[:]), "signature": hex.EncodeToString(seal.Signature),
+		"recording": sl.ID.String(), "seq": strconv.FormatUint(sl.Seq, 10),
+		"time":       sl.Time.UTC().Format(time.RFC3339Nano),
+		"prev":       hex.EncodeToString(sl.Prev[:]),
+		"origSha256": hex.EncodeToString(sl.OrigSHA256[:]), "mapSha256": hex.EncodeToString(sl.MapSHA256[:]),
+		"metaSha256": hex.EncodeToString(sl.MetaSHA256[:]), "signature": hex.EncodeToString(sl.Signature),
 	}
 	got := map[string]string{
 		"recording": zs.Recording, "seq": strconv.FormatUint(zs.Seq, 10), "time": zs.Time, "prev": zs.Prev,
@@ -389,7 +390,7 @@ func VerifyZip(r io.ReaderAt, size int64, pub ed25519.PublicKey) (*ZipReport, er
 	}
 	exports := map[string]bool{}
 	var exportList []string
-	for _, e := range seal.Exports {
+	for _, e := range sl.Exports {
 		h := hex.EncodeToString(e[:])
 		exports[h] = true
 		exportList = append(exportList, h)
@@ -416,7 +417,7 @@ func VerifyZip(r io.ReaderAt, size int64, pub ed25519.PublicKey) (*ZipReport, er
 		}
 		rep.Checked = append(rep.Checked, f.Name+" sha256 sealed")
 	}
-	if wavs == 0 && len(seal.Exports) > 0 {
+	if wavs == 0 && len(sl.Exports) > 0 {
 		rep.fail("recording.wav", "missing from the zip")
 	}
 
