@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"os"
@@ -213,4 +214,36 @@ func TestRotateStaleNewFile(t *testing.T) {
 	if _, err := openWith(t, path, Options{KeyFile: other}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("unrelated key: %v", err)
 	}
+}
+
+// TestCreateKeyFile: the exported key-file writer writes the format Open
+// reads (mode 0600, parent directories made), the same as first start, and
+// never replaces a file.
+func TestCreateKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys", "archive.key")
+	if err := CreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(before, []byte(keyFileHeader)) {
+		t.Fatalf("key file does not start with the archive's header")
+	}
+	if _, err := parseKeyFile(before); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreateKeyFile(path); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second CreateKeyFile: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatal("key file replaced")
+	}
+	OpenTestOptions(t, Options{KeyFile: path}) // a new archive opens with it
 }

@@ -160,6 +160,16 @@ func createKeyFile(path string) ([]byte, error) {
 	return key, nil
 }
 
+// CreateKeyFile writes a new random archive key to path in the key-file
+// format Open reads (mode 0600, parent directories 0700, file and
+// directory synced). It never replaces a file: when path exists the error
+// matches os.ErrExist. The key is the one Open creates on first start.
+func CreateKeyFile(path string) error {
+	key, err := createKeyFile(path)
+	clear(key)
+	return err
+}
+
 // writeKeyFile writes key to path with mode 0600 (parent directories
 // 0700) and fsyncs file and directory. With excl it fails if the file
 // exists and removes what it wrote on failure; otherwise it replaces it.

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +18,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/callvault/callvault/archive"
 )
 
 // installedConfig is where the packaged appliance keeps its configuration;
@@ -556,31 +556,15 @@ func (c *Config) checkFiles() error {
 	return nil
 }
 
-// writeKeyFile creates a new archive key file (mode 0600), refusing to
-// replace one: the key is what makes the recordings readable.
+// writeKeyFile creates a new archive key file through the archive, which
+// owns the key format, refusing to replace one: the key is what makes the
+// recordings readable.
 func writeKeyFile(path string, stdout io.Writer) error {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return err
-	}
-	text := "# callvault archive key: keep a copy apart from the data; without it the recordings cannot be read.\n" +
-		hex.EncodeToString(key) + "\n"
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := archive.CreateKeyFile(path)
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("config keygen: %s exists; not replacing an archive key", path)
 	}
 	if err != nil {
-		return fmt.Errorf("config keygen: %w", err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return fmt.Errorf("config keygen: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("config keygen: %w", err)
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("config keygen: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote a new archive key to %s\n", path)
