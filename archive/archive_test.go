@@ -267,7 +267,7 @@ func TestWrongKey(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.db")
 	key := filepath.Join(dir, "key")
-	a, err := Open(path, Options{KeyFile: key, KDF: FastKDF})
+	a, err := Open(path, Options{KeyFile: key, KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,19 +286,19 @@ func TestWrongKey(t *testing.T) {
 	if err := os.WriteFile(other, formatKeyFile(randomKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(path, Options{KeyFile: other, KDF: FastKDF}); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, Options{KeyFile: other, KDF: FastKDF()}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("other key file: %v", err)
 	}
-	if _, err := Open(path, Options{Passphrase: []byte("x"), KDF: FastKDF}); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, Options{Passphrase: []byte("x"), KDF: FastKDF()}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("passphrase on key-file archive: %v", err)
 	}
-	if _, err := Open(path, Options{KeyFile: filepath.Join(dir, "missing"), KDF: FastKDF}); err == nil || errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, Options{KeyFile: filepath.Join(dir, "missing"), KDF: FastKDF()}); err == nil || errors.Is(err, ErrWrongKey) {
 		t.Fatalf("missing key file on existing archive must not create one: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("key file created for an existing archive")
 	}
-	a, err = Open(path, Options{KeyFile: key, KDF: FastKDF})
+	a, err = Open(path, Options{KeyFile: key, KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,17 +312,17 @@ func TestPassphrase(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.db")
 	pass := []byte("correct horse battery staple")
-	a, err := Open(path, Options{Passphrase: pass, KDF: FastKDF})
+	a, err := Open(path, Options{Passphrase: pass, KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pub := a.PublicKey()
 	r := record(t, a, NewRecording{}, data(10, 1), nil, Final{})
 	a.Close()
-	if _, err := Open(path, Options{Passphrase: []byte("wrong"), KDF: FastKDF}); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, Options{Passphrase: []byte("wrong"), KDF: FastKDF()}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
-	if _, err := Open(path, Options{KeyFile: filepath.Join(dir, "k"), KDF: FastKDF}); !errors.Is(err, ErrWrongKey) {
+	if _, err := Open(path, Options{KeyFile: filepath.Join(dir, "k"), KDF: FastKDF()}); !errors.Is(err, ErrWrongKey) {
 		t.Fatalf("key file on passphrase archive: %v", err)
 	}
 	// The stored KDF parameters win over Options.KDF.
@@ -350,7 +350,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF})
+	_, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "schema version") {
 		t.Fatalf("newer schema: %v", err)
 	}

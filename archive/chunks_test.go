@@ -237,7 +237,7 @@ func TestOldSchemaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF})
+	_, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "schema version 1") || !strings.Contains(err.Error(), "no migration") {
 		t.Fatalf("schema 1: %v", err)
 	}
@@ -258,7 +258,7 @@ func TestOldSchemaRefused(t *testing.T) {
 func TestChunksAfterCompact(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "archive.db")
-	opt := Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF, CommitInterval: 5 * time.Millisecond, InitialMmapSize: 64 << 20}
+	opt := Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(), CommitInterval: 5 * time.Millisecond, InitialMmapSize: 64 << 20}
 	a, err := Open(path, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ func TestCompact(t *testing.T) {
 	path, key := filepath.Join(dir, "archive.db"), filepath.Join(dir, "archive.key")
 	var mu sync.Mutex
 	var commits, ops int
-	opt := Options{KeyFile: key, KDF: FastKDF, CommitInterval: 5 * time.Millisecond, InitialMmapSize: 64 << 20,
+	opt := Options{KeyFile: key, KDF: FastKDF(), CommitInterval: 5 * time.Millisecond, InitialMmapSize: 64 << 20,
 		OnCommit: func(n int, _ int64, d time.Duration) {
 			mu.Lock()
 			commits++

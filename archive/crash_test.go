@@ -102,7 +102,7 @@ func TestResumeAfterUncleanStop(t *testing.T) {
 	// The original goes on after the "crash".
 	writeAll(t, w.WriteOriginal, orig[3*ChunkSize+100:], 0)
 
-	b, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF})
+	b, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("child process of TestKill9")
 	}
-	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF, CommitInterval: 5 * time.Millisecond})
+	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(), CommitInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestKill9(t *testing.T) {
 	doneID, _ := ParseID(doneS)
 	liveID, _ := ParseID(liveS)
 
-	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF})
+	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func FuzzParseKeyFile(f *testing.F) {
 
 // FuzzParseKDFRecord: stored KDF parameters are bounded before use.
 func FuzzParseKDFRecord(f *testing.F) {
-	f.Add(kdfRecord{p: FastKDF, salt: make([]byte, 16)}.marshal())
+	f.Add(kdfRecord{p: FastKDF(), salt: make([]byte, 16)}.marshal())
 	f.Add(kdfRecord{p: KDFParams{Time: 1, MemoryKiB: 1 << 30, Threads: 1}, salt: make([]byte, 16)}.marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseKDFRecord(b)

@@ -26,7 +26,7 @@ func damageFixture(t *testing.T) (dir string, ids []ID) {
 	t.Helper()
 	dir = t.TempDir()
 	ctx := t.Context()
-	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF, CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
+	a, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(), CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func damagedCopy(t *testing.T, dir string, off int64, mask byte) string {
 }
 
 func openDir(dir string) (*Archive, error) {
-	return Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF,
+	return Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(),
 		CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20, LockTimeout: time.Second})
 }
 

@@ -430,7 +430,7 @@ func TestWitnessFollowsHead(t *testing.T) {
 	if err := ExtractBackup(&buf, restored); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(restored, Options{KeyFile: filepath.Join(filepath.Dir(a.Path()), "archive.key"), KDF: FastKDF})
+	b, err := Open(restored, Options{KeyFile: filepath.Join(filepath.Dir(a.Path()), "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

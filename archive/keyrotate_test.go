@@ -12,7 +12,7 @@ import (
 // openWith opens path with opt (FastKDF) and registers Close.
 func openWith(t *testing.T, path string, opt Options) (*Archive, error) {
 	t.Helper()
-	opt.KDF = FastKDF
+	opt.KDF = FastKDF()
 	a, err := Open(path, opt)
 	if err == nil {
 		t.Cleanup(func() { a.Close() })
@@ -246,4 +246,17 @@ func TestCreateKeyFile(t *testing.T) {
 		t.Fatal("key file replaced")
 	}
 	OpenTestOptions(t, Options{KeyFile: path}) // a new archive opens with it
+}
+
+// TestFastKDFIsAValue: the test setting is returned afresh, so no caller
+// can change what another one gets.
+func TestFastKDFIsAValue(t *testing.T) {
+	p := FastKDF()
+	if err := p.validate(); err != nil {
+		t.Fatal(err)
+	}
+	p.MemoryKiB = 1 << 20
+	if FastKDF().MemoryKiB != 64 {
+		t.Fatal("FastKDF changed by a caller")
+	}
 }

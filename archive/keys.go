@@ -32,8 +32,9 @@ type KDFParams struct {
 // and above the OWASP minimum (m=19 MiB, t=2, p=1). See FORMAT.md.
 func DefaultKDF() KDFParams { return KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 4} }
 
-// FastKDF is a deliberately weak setting for tests only (64 KiB, one pass).
-var FastKDF = KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+// FastKDF returns a deliberately weak setting for tests only (64 KiB, one
+// pass).
+func FastKDF() KDFParams { return KDFParams{Time: 1, MemoryKiB: 64, Threads: 1} }
 
 // Bounds on KDF parameters read from disk, so that a damaged or hostile
 // file cannot make Open or Authenticate allocate gigabytes.

@@ -59,7 +59,7 @@ func TestNoSpace(t *testing.T) {
 	ctx := context.Background()
 	disk := testdisk.Small(t, 32)
 	path := filepath.Join(disk, "archive.db")
-	opt := Options{KeyFile: filepath.Join(t.TempDir(), "archive.key"), KDF: FastKDF,
+	opt := Options{KeyFile: filepath.Join(t.TempDir(), "archive.key"), KDF: FastKDF(),
 		CommitInterval: 10 * time.Millisecond, InitialMmapSize: 64 << 20, ReserveBytes: 4 << 20}
 	a, err := Open(path, opt)
 	if err != nil {

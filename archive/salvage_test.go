@@ -84,11 +84,11 @@ func salvageInto(t *testing.T, dir string) (*SalvageResult, *Archive) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "new", "archive.db")
 	res, err := Salvage(t.Context(), filepath.Join(dir, "archive.db"), out,
-		Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF, CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
+		Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(), CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(out, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF, InitialMmapSize: 1 << 20})
+	b, err := Open(out, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF(), InitialMmapSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestSalvageFuzz(t *testing.T) {
 		d := damagedCopy(t, dir, off, 1<<rng.IntN(8))
 		out := filepath.Join(t.TempDir(), "new.db")
 		res, err := Salvage(t.Context(), filepath.Join(d, "archive.db"), out,
-			Options{KeyFile: filepath.Join(d, "archive.key"), KDF: FastKDF, CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
+			Options{KeyFile: filepath.Join(d, "archive.key"), KDF: FastKDF(), CommitInterval: time.Millisecond, InitialMmapSize: 1 << 20})
 		if err != nil {
 			t.Logf("offset %d: %v", off, err)
 			continue
@@ -310,7 +310,7 @@ func TestSalvageFuzz(t *testing.T) {
 		if !res.Chain.Valid {
 			t.Fatalf("offset %d: new chain: %q", off, res.Chain.Problems)
 		}
-		b, err := Open(out, Options{KeyFile: filepath.Join(d, "archive.key"), KDF: FastKDF, InitialMmapSize: 1 << 20})
+		b, err := Open(out, Options{KeyFile: filepath.Join(d, "archive.key"), KDF: FastKDF(), InitialMmapSize: 1 << 20})
 		if err != nil {
 			t.Fatalf("offset %d: %v", off, err)
 		}

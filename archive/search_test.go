@@ -482,7 +482,7 @@ func TestSearchBackfill(t *testing.T) {
 	db := openBolt(t, path)
 	stripSearch(t, db, keys)
 	db.Close()
-	a, err = Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF, InitialMmapSize: 64 << 20})
+	a, err = Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF(), InitialMmapSize: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

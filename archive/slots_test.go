@@ -78,7 +78,7 @@ func TestPurgeDefeatsFileCopy(t *testing.T) {
 	}
 	// The copy opens with the archive key; the purged recording is gone,
 	// the other one reads.
-	b, err := Open(copyDB, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF})
+	b, err := Open(copyDB, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestSlotFileMismatch(t *testing.T) {
 	a.Close()
 	keys, _ := os.ReadFile(SlotFile(path))
 	os.Remove(SlotFile(path))
-	opt := Options{KeyFile: keyFileOf(a), KDF: FastKDF}
+	opt := Options{KeyFile: keyFileOf(a), KDF: FastKDF()}
 	if _, err := Open(path, opt); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("missing data-key file: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestBackupRoundTrip(t *testing.T) {
 	if err := ExtractBackup(bytes.NewReader(buf.Bytes()), dst); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(dst, Options{KeyFile: keyFileOf(a), KDF: FastKDF})
+	b, err := Open(dst, Options{KeyFile: keyFileOf(a), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

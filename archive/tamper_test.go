@@ -18,7 +18,7 @@ func reopen(t *testing.T, a *Archive) *Archive {
 	t.Helper()
 	path := a.Path()
 	a.Close()
-	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF})
+	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestNoPlaintextInFile(t *testing.T) {
 	if err := ExtractBackup(bytes.NewReader(backup.Bytes()), bpath); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(bpath, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF})
+	b, err := Open(bpath, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

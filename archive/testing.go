@@ -27,7 +27,7 @@ func OpenTestOptions(tb testing.TB, opt Options) *Archive {
 		opt.KeyFile = filepath.Join(dir, "archive.key")
 	}
 	if opt.KDF == (KDFParams{}) {
-		opt.KDF = FastKDF
+		opt.KDF = FastKDF()
 	}
 	if opt.CommitInterval == 0 {
 		opt.CommitInterval = 10 * time.Millisecond

@@ -253,7 +253,7 @@ func reopenWith(t *testing.T, a *Archive, opt Options) *Archive {
 	path := a.Path()
 	a.Close()
 	opt.KeyFile = keyFileOf(a)
-	opt.KDF = FastKDF
+	opt.KDF = FastKDF()
 	b, err := Open(path, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -451,7 +451,7 @@ func TestWhoBackfill(t *testing.T) {
 			}
 			db.Close()
 			var err error
-			a, err = Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF, InitialMmapSize: 64 << 20})
+			a, err = Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF(), InitialMmapSize: 64 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}

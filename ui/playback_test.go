@@ -78,7 +78,7 @@ func (e *playEnv) reopen(change func(path string) error) {
 	if err := change(path); err != nil {
 		e.t.Fatal(err)
 	}
-	arc, err := archive.Open(path, archive.Options{KeyFile: e.keyFile, KDF: archive.FastKDF, Now: e.clock.Now})
+	arc, err := archive.Open(path, archive.Options{KeyFile: e.keyFile, KDF: archive.FastKDF(), Now: e.clock.Now})
 	if err != nil {
 		e.t.Fatal(err)
 	}

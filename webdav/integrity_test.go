@@ -26,7 +26,7 @@ func (f *fixture) reopen(t *testing.T, change func(path string) error) {
 	if err := change(path); err != nil {
 		t.Fatal(err)
 	}
-	arc, err := archive.Open(path, archive.Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: archive.FastKDF})
+	arc, err := archive.Open(path, archive.Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: archive.FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

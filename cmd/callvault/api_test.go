@@ -87,7 +87,7 @@ func TestAccessAndAuth(t *testing.T) {
 
 	// A user account for alice (the UI issue adds management; here through the archive).
 	d.stop()
-	arc, err := archive.Open(filepath.Join(d.data, "callvault.db"), archive.Options{KeyFile: d.key, KDF: archive.FastKDF})
+	arc, err := archive.Open(filepath.Join(d.data, "callvault.db"), archive.Options{KeyFile: d.key, KDF: archive.FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

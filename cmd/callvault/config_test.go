@@ -229,7 +229,7 @@ func TestConfigCommand(t *testing.T) {
 	if after, _ := os.ReadFile(key); string(after) != string(before) {
 		t.Fatal("key changed")
 	}
-	arc, err := archive.Open(filepath.Join(dir, "data", "callvault.db"), archive.Options{KeyFile: key, KDF: archive.FastKDF})
+	arc, err := archive.Open(filepath.Join(dir, "data", "callvault.db"), archive.Options{KeyFile: key, KDF: archive.FastKDF()})
 	if err != nil {
 		t.Fatalf("archive does not open with the generated key: %v", err)
 	}

@@ -53,7 +53,7 @@ func startDAVDaemon(t *testing.T) *davDaemon {
 	corpus := corpusDir(t)
 	data := filepath.Join(t.TempDir(), "data")
 	key := filepath.Join(filepath.Dir(data), "callvault.key")
-	arc, err := archive.Open(filepath.Join(data, "callvault.db"), archive.Options{KeyFile: key, KDF: archive.FastKDF})
+	arc, err := archive.Open(filepath.Join(data, "callvault.db"), archive.Options{KeyFile: key, KDF: archive.FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
