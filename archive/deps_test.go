@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestDependencies keeps archive free of net/http and of the other
-// callvault packages (its own seal subpackage aside).
+// TestDependencies keeps archive free of package testing (the daemon links
+// archive), of net/http and of the other callvault packages (its own seal
+// subpackage aside).
 func TestDependencies(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
@@ -15,6 +16,8 @@ func TestDependencies(t *testing.T) {
 	}
 	for _, p := range strings.Fields(string(out)) {
 		switch {
+		case p == "testing" || strings.HasPrefix(p, "testing/"):
+			t.Errorf("archive imports %s into every binary that links it (test helpers belong in archivetest)", p)
 		case p == "net/http" || strings.HasPrefix(p, "net/http/"):
 			t.Errorf("archive imports %s", p)
 		case strings.HasPrefix(p, "github.com/callvault/callvault/") && p != "github.com/callvault/callvault/archive" &&

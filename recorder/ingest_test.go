@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 )
 
@@ -85,7 +86,7 @@ func payloadByte(d, k, i int) byte { return byte((k*160+i)*(3+2*d)/7 + 13*d) }
 
 func openTestRecorder(t testing.TB) (*Recorder, *archive.Archive) {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	arc := archivetest.OpenTest(t)
 	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
 	if err != nil {
 		t.Fatal(err)

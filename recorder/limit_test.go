@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // gzipBomb streams a gzip body that decompresses to a pcap header and then
@@ -52,7 +53,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 
 func openLimitedRecorder(t *testing.T, limit int64) (*Recorder, *archive.Archive) {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	arc := archivetest.OpenTest(t)
 	r, err := New(arc, Config{Prefix: "/recordings/Files/", MaxUploadBytes: limit}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 )
 
@@ -46,7 +47,7 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T) *apiEnv {
 	t.Helper()
-	return newAPIEnvOn(t, archive.OpenTestOptions(t, archive.Options{Now: newTestClock(testNow).Now}))
+	return newAPIEnvOn(t, archivetest.OpenTestOptions(t, archive.Options{Now: newTestClock(testNow).Now}))
 }
 
 // newAPIEnvOn is newAPIEnv over arc (for example on a test clock).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // addRec stores one more finished recording of owner, started at start.
@@ -399,7 +400,7 @@ func TestAPIUserLifecycleFields(t *testing.T) {
 // removes a recording, and nothing when no rule will.
 func TestAPIDeletionDates(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	e := newAPIEnvOn(t, archive.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
+	e := newAPIEnvOn(t, archivetest.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
 	ctx := context.Background()
 	start := time.Date(2026, 11, 20, 23, 30, 0, 0, time.UTC) // 2026-11-21 in Riga
 	withSeat := e.addRec("carol", start)

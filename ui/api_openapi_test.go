@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // openAPIOps reads the operations of ../api/openapi.yaml as "METHOD /path"
@@ -142,7 +142,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("route %q is served by ui.API but marked x-served-by", r)
 		}
 	}
-	mux, ok := NewAPI(archive.OpenTest(t), silentMedia{}, nil).Routes().(*http.ServeMux)
+	mux, ok := NewAPI(archivetest.OpenTest(t), silentMedia{}, nil).Routes().(*http.ServeMux)
 	if !ok {
 		t.Fatal("Routes is not a *http.ServeMux")
 	}

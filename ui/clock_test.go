@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/internal/testclock"
 )
 
@@ -23,7 +24,7 @@ var testNow = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 // otherwise, so an appliance opened with a clock runs on it throughout.
 func TestOneClock(t *testing.T) {
 	clock := newTestClock(time.Date(2031, 3, 1, 10, 0, 0, 0, time.UTC))
-	arc := archive.OpenTestOptions(t, archive.Options{Now: clock.Now})
+	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
 	ctx := context.Background()
 	alice := archive.User{Login: "alice", Name: "Åsa Øberg", Role: archive.RoleUser, Supervisor: "sam"}
 	for _, u := range []archive.User{alice, {Login: "sam", Role: archive.RoleSupervisor}} {

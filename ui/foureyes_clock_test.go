@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // TestFourEyesGraceTimes runs the grace and silence timers in a synctest
@@ -15,7 +16,7 @@ import (
 // any machine, without waiting for real time.
 func TestFourEyesGraceTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		arc := archive.OpenTest(t)
+		arc := archivetest.OpenTest(t)
 		ctx := context.Background()
 		alice := archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
 		sam := archive.User{Login: "sam", Role: archive.RoleSupervisor}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 )
 
@@ -39,7 +40,7 @@ func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error
 func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, *FourEyes, *archive.Recording) {
 	t.Helper()
 	clock := newTestClock(testNow)
-	arc := archive.OpenTestOptions(t, archive.Options{Now: clock.Now})
+	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin, Supervisor: "sam"},

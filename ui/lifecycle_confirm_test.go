@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // plainJar keeps cookies without looking at their expiry, which the
@@ -62,7 +63,7 @@ func (tu *testUI) loginAt(login string) *client {
 // recording it deletes.
 func TestAPISettingsConfirmDeletion(t *testing.T) {
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	e := newAPIEnvOn(t, archive.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
+	e := newAPIEnvOn(t, archivetest.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
 	// The fixture's three recordings were received on 2026-01-02: alice
 	// has no seat and zed is no user (both already due by the seat
 	// grace); carol's seat keeps hers.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // playEnv serves UI and API over one archive with silentMedia, a clock
@@ -31,7 +32,7 @@ type playEnv struct {
 func newPlayEnv(t *testing.T) *playEnv {
 	t.Helper()
 	clock := newTestClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	arc := archive.OpenTestOptions(t, archive.Options{Now: clock.Now})
+	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
 		{Login: "alice", Name: "Alice", Role: archive.RoleUser, Extensions: []string{"201"}},
@@ -169,7 +170,7 @@ func TestPlaybackRefusesBrokenSeal(t *testing.T) {
 	rec := e.addRec("alice", 1000, 1, true)
 	other := e.addRec("alice", 1000, 1, true)
 	id := rec.ID.String()
-	e.reopen(func(path string) error { return archive.TamperSeal(path, rec.ID) })
+	e.reopen(func(path string) error { return archivetest.TamperSeal(path, rec.ID) })
 
 	for _, p := range []string{"/audio.wav", "/audio.wav?channels=mono", "/peaks", "/download.zip", "/original.pcap"} {
 		e.wantStatus("alice", "/api/v1/recordings/"+id+p, http.StatusInternalServerError, "failed its integrity check")
@@ -215,7 +216,7 @@ func TestPlaybackChunkFailsMidStream(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || len(clean) != size {
 		t.Fatalf("before: %d, %d bytes, %v", resp.StatusCode, len(clean), err)
 	}
-	e.reopen(func(path string) error { return archive.TamperChunk(path, rec.ID, archive.BlobOriginal, 1) })
+	e.reopen(func(path string) error { return archivetest.TamperChunk(path, rec.ID, archive.BlobOriginal, 1) })
 
 	resp, body, err := e.get("alice", "/api/v1/recordings/"+id+"/original.pcap")
 	if err == nil || len(body) >= size {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/internal/testclock"
 )
@@ -66,7 +67,7 @@ func newTestUIAt(t testing.TB, now time.Time) *testUI {
 // reads the archive's clock.
 func newTestUIWith(t testing.TB, opt archive.Options) *testUI {
 	t.Helper()
-	arc := archive.OpenTestOptions(t, opt)
+	arc := archivetest.OpenTestOptions(t, opt)
 	ctx := context.Background()
 	for _, u := range []archive.User{
 		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
@@ -466,7 +467,7 @@ func recordingIDs(body string) []string {
 }
 
 func TestKeyRotationForm(t *testing.T) {
-	arc := archive.OpenTest(t)
+	arc := archivetest.OpenTest(t)
 	keyFile := filepath.Join(filepath.Dir(arc.Path()), "archive.key")
 	before, err := os.ReadFile(keyFile)
 	if err != nil {

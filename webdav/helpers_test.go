@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 const testPassword = "test-password"
@@ -38,7 +39,7 @@ var testUsers = []archive.User{
 
 func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
-	arc := archive.OpenTest(t)
+	arc := archivetest.OpenTest(t)
 	ctx := context.Background()
 	for _, u := range testUsers {
 		if err := arc.PutUser(ctx, u, testPassword); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // reopen closes the fixture's archive, runs change on its file (as
@@ -78,7 +79,7 @@ func TestGetChecksSeal(t *testing.T) {
 	if resp, n, err := f.fetch(t, p); err != nil || resp.StatusCode != 200 || n != 1000 {
 		t.Fatalf("before: %s %d %v", resp.Status, n, err)
 	}
-	f.reopen(t, func(path string) error { return archive.TamperSeal(path, rec.ID) })
+	f.reopen(t, func(path string) error { return archivetest.TamperSeal(path, rec.ID) })
 	resp, n, err := f.fetch(t, p)
 	if err != nil || resp.StatusCode != http.StatusInternalServerError || n > 300 {
 		t.Fatalf("GET with a broken seal: %s, %d bytes, %v", resp.Status, n, err)
@@ -101,7 +102,7 @@ func TestGetAbortsOnDamagedChunk(t *testing.T) {
 	size := 3*archive.ChunkSize + 1234
 	rec := f.add(t, "call.pcap", "alice", day, size)
 	p := "/webdav/users/alice/2026/11/21/" + fileName(rec, false)
-	f.reopen(t, func(path string) error { return archive.TamperChunk(path, rec.ID, archive.BlobOriginal, 2) })
+	f.reopen(t, func(path string) error { return archivetest.TamperChunk(path, rec.ID, archive.BlobOriginal, 2) })
 	resp, n, err := f.fetch(t, p)
 	if err == nil || n >= size {
 		t.Fatalf("GET with a damaged chunk: %s, %d of %d bytes, error %v; want a failed transfer", resp.Status, n, size, err)

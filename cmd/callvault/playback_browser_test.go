@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -66,7 +67,7 @@ func TestBrowserPlayback(t *testing.T) {
 	}
 	data := d.data
 	d.stop()
-	if err := archive.TamperChunk(filepath.Join(data, "callvault.db"), rid, archive.BlobOriginal, 2); err != nil {
+	if err := archivetest.TamperChunk(filepath.Join(data, "callvault.db"), rid, archive.BlobOriginal, 2); err != nil {
 		t.Fatal(err)
 	}
 	d = startDaemon(t, data) // the session is stored: still logged in

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // fetchAll GETs path as admin and reads the whole body, returning the
@@ -65,7 +66,7 @@ func TestPlaybackDamagedChunk(t *testing.T) {
 	d.stop()
 	// Chunk 20 of the original: about 1.3 MB in, well past what a
 	// connection buffers.
-	if err := archive.TamperChunk(filepath.Join(data, "callvault.db"), rid, archive.BlobOriginal, 20); err != nil {
+	if err := archivetest.TamperChunk(filepath.Join(data, "callvault.db"), rid, archive.BlobOriginal, 20); err != nil {
 		t.Fatal(err)
 	}
 	d = startDaemon(t, data)
