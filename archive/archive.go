@@ -136,6 +136,11 @@ type Archive struct {
 	// witness is the chain head's witness in the slot file
 	// (headwitness.go).
 	witness witnessState
+	// bg is the work Open leaves running (the search index backfill);
+	// Close cancels bgCtx and waits for it.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -248,6 +253,7 @@ func Open(path string, opt Options) (*Archive, error) {
 	a.space = openSpace(path, opt.ReserveBytes, a.log)
 	a.c.space = a.space
 	go a.c.run()
+	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.backfillWho() // once per archive: the who index of ListFor
 	if headSigned != 0 {
 		// Once per archive; a second one means the file was rewritten
@@ -265,6 +271,10 @@ func Open(path string, opt Options) (*Archive, error) {
 // still open stay in state "recording" (see Unfinished). Close is
 // idempotent.
 func (a *Archive) Close() error {
+	if a.bgCancel != nil {
+		a.bgCancel()
+		a.bg.Wait() // background work ends before the file closes
+	}
 	if !a.c.close() {
 		return nil
 	}
@@ -278,6 +288,16 @@ func (a *Archive) Close() error {
 		return fmt.Errorf("archive: close: %w", err)
 	}
 	return nil
+}
+
+// goBackground runs fn in a goroutine that Close cancels (through fn's
+// context) and waits for.
+func (a *Archive) goBackground(fn func(context.Context)) {
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
+		fn(a.bgCtx)
+	}()
 }
 
 // Path returns the bbolt file's path.

@@ -485,6 +485,9 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 		keys [][]byte
 	}
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var items []item
 		n := 0
 		err := a.view(func(tx *bolt.Tx) error {
@@ -537,13 +540,20 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 }
 
 // backfillSearch runs buildSearch and logs a failure (text queries stay
-// on the decrypting path until the next Open starts over).
-func (a *Archive) backfillSearch() {
-	err := a.buildSearch(context.Background(), searchBuildBatch)
-	if err != nil && !errors.Is(err, ErrClosed) {
+// on the decrypting path until the next Open starts over). Close cancels
+// ctx and waits for it to return.
+func (a *Archive) backfillSearch(ctx context.Context) {
+	if searchBackfillDone != nil {
+		defer searchBackfillDone(ctx)
+	}
+	err := a.buildSearch(ctx, searchBuildBatch)
+	if err != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 		a.log.Error("archive search index: build failed; text filters stay slow until the next open", "err", err)
 	}
 }
+
+// searchBackfillDone, when set (by tests), runs as backfillSearch returns.
+var searchBackfillDone func(ctx context.Context)
 
 // searchKeys returns the search-index keys of recording id with metadata
 // m (part of whoKeys).

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -580,5 +582,33 @@ func BenchmarkListText(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestCloseWaitsForSearchBackfill: Open builds the search index of an
+// archive written before it in the background; Close cancels that build
+// and returns only after its goroutine ended.
+func TestCloseWaitsForSearchBackfill(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	a := OpenTest(t)
+	fillSearch(t, a, rng, 60, time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
+	stripSearch(t, a.db, searchEntries(t, a))
+
+	var ran, ended atomic.Bool
+	searchBackfillDone = func(ctx context.Context) {
+		ran.Store(true)
+		<-ctx.Done() // only Close cancels it
+		// The goroutine is still running here: give a Close that does not
+		// wait every chance to return first.
+		time.Sleep(20 * time.Millisecond)
+		ended.Store(true)
+	}
+	t.Cleanup(func() { searchBackfillDone = nil })
+	b := reopen(t, a)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !ran.Load() || !ended.Load() {
+		t.Fatalf("Close returned before the search backfill ended (ran %v, ended %v)", ran.Load(), ended.Load())
 	}
 }

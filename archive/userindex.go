@@ -233,7 +233,7 @@ func (a *Archive) backfillWho() {
 	}
 	if ready {
 		if !search { // an index from before the search terms: add them
-			go a.backfillSearch()
+			a.goBackground(a.backfillSearch)
 		}
 		return
 	}
