@@ -67,7 +67,9 @@
 // [Archive.SetProtected] puts a recording on legal hold, which every
 // removal respects. [Archive.Bin] moves a recording to the recycle bin
 // ([Archive.RecycleBin], [Archive.Restore]); [MayDelete], [MayProtect] and
-// [MayRestore] say who may do what, with the user's [DeletionMode].
+// [MayRestore] say who may do what, with the user's [DeletionMode];
+// [CheckDelete] and [CheckPurge] say why not, and [Archive.DeleteFor]
+// deletes as the user's mode says (pages and API both go through them).
 // [Archive.Expire] applies retention, the seat grace and the bin's expiry
 // at the archive's clock, counting from when a recording was received
 // ([Archive.SetRetentionBase] may change that) and from when its owner

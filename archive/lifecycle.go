@@ -271,6 +271,77 @@ func MayDelete(u *User, rec *Recording) bool {
 	return u.Role == RoleAdmin || rec.User != "" && strings.EqualFold(rec.User, u.Login)
 }
 
+// DeleteRefusal says why a user may not delete a recording (or purge one
+// from the recycle bin); DeleteAllowed when they may. The pages, the API
+// and their audit records name the reasons apart.
+type DeleteRefusal int
+
+const (
+	// DeleteAllowed: the user may.
+	DeleteAllowed DeleteRefusal = iota
+	// DeleteModeDenied: the user's DeletionMode is DeleteDenied.
+	DeleteModeDenied
+	// DeleteNotOwner: the user is neither an admin nor the owner.
+	DeleteNotOwner
+	// DeleteHeld: the recording is under legal hold (Protected).
+	DeleteHeld
+	// DeleteStillRecording: the recording is still being written.
+	DeleteStillRecording
+	// DeleteAdminsOnly: purging from the recycle bin is for admins.
+	DeleteAdminsOnly
+)
+
+// CheckDelete says why u, who may read rec, may not delete it, or
+// DeleteAllowed; DeleteAllowed exactly when MayDelete. The reasons are
+// told apart in order: the right (not mode denied, owner or admin) first,
+// then the legal hold and the state, so the hold is reported only to those
+// who could delete without it.
+func CheckDelete(u *User, rec *Recording) DeleteRefusal {
+	if u.DeletionMode.Effective() == DeleteDenied {
+		return DeleteModeDenied
+	}
+	free := *rec
+	free.Protected, free.State = false, StateComplete
+	switch {
+	case !MayDelete(u, &free):
+		return DeleteNotOwner
+	case rec.Protected:
+		return DeleteHeld
+	case rec.State == StateRecording:
+		return DeleteStillRecording
+	case !MayDelete(u, rec):
+		return DeleteNotOwner
+	}
+	return DeleteAllowed
+}
+
+// CheckPurge says why u may not purge recordings from the recycle bin, or
+// DeleteAllowed: admins only, and not with deletion mode denied.
+func CheckPurge(u *User) DeleteRefusal {
+	switch {
+	case u.Role != RoleAdmin:
+		return DeleteAdminsOnly
+	case u.DeletionMode.Effective() == DeleteDenied:
+		return DeleteModeDenied
+	}
+	return DeleteAllowed
+}
+
+// DeletesPermanently reports whether u's delete purges a recording at once
+// (DeletePermanent) instead of moving it to the recycle bin.
+func DeletesPermanently(u *User) bool { return u.DeletionMode.Effective() == DeletePermanent }
+
+// DeleteFor deletes recording id as u's deletion mode says: for good
+// (Delete, with u's login and why in the tombstone) when
+// DeletesPermanently(u), else to the recycle bin (Bin). It reports whether
+// the deletion was permanent. The caller has checked CheckDelete.
+func (a *Archive) DeleteFor(ctx context.Context, u *User, id ID, why string) (permanent bool, err error) {
+	if DeletesPermanently(u) {
+		return true, a.Delete(ctx, id, u.Login, why)
+	}
+	return false, a.Bin(ctx, id, u.Login)
+}
+
 // MayProtect reports whether u may put rec on legal hold or lift it: an
 // admin, or a user with MayProtect who may read it.
 func MayProtect(u *User, rec *Recording) bool {

@@ -411,3 +411,84 @@ func TestDeletionRights(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckDelete: the reasons a delete or purge is refused, in the order
+// pages and API report them, and DeleteAllowed exactly when MayDelete.
+func TestCheckDelete(t *testing.T) {
+	rec := &Recording{User: "anna", State: StateComplete, Parties: []string{"204"}}
+	held := &Recording{User: "anna", State: StateComplete, Parties: []string{"204"}, Protected: true}
+	writing := &Recording{User: "anna", State: StateRecording, Parties: []string{"204"}}
+	owner := &User{Login: "anna", Role: RoleUser}
+	denied := &User{Login: "anna", Role: RoleUser, DeletionMode: DeleteDenied}
+	ext := &User{Login: "bo", Role: RoleUser, Extensions: []string{"204"}}
+	admin := &User{Login: "root", Role: RoleAdmin, DeletionMode: DeletePermanent}
+	deniedAdmin := &User{Login: "root", Role: RoleAdmin, DeletionMode: DeleteDenied}
+	for _, c := range []struct {
+		u    *User
+		rec  *Recording
+		want DeleteRefusal
+	}{
+		{owner, rec, DeleteAllowed}, {admin, rec, DeleteAllowed},
+		{denied, rec, DeleteModeDenied}, {denied, held, DeleteModeDenied},
+		{ext, rec, DeleteNotOwner}, {ext, held, DeleteNotOwner}, {ext, writing, DeleteNotOwner},
+		{owner, held, DeleteHeld}, {admin, held, DeleteHeld},
+		{owner, writing, DeleteStillRecording}, {admin, writing, DeleteStillRecording},
+	} {
+		got := CheckDelete(c.u, c.rec)
+		if got != c.want {
+			t.Errorf("%s/%s on protected=%v state=%s: %d, want %d", c.u.Login, c.u.DeletionMode, c.rec.Protected, c.rec.State, got, c.want)
+		}
+		if (got == DeleteAllowed) != MayDelete(c.u, c.rec) {
+			t.Errorf("%s: CheckDelete and MayDelete disagree", c.u.Login)
+		}
+	}
+	for _, c := range []struct {
+		u    *User
+		want DeleteRefusal
+	}{{admin, DeleteAllowed}, {deniedAdmin, DeleteModeDenied}, {owner, DeleteAdminsOnly}, {denied, DeleteAdminsOnly}} {
+		if got := CheckPurge(c.u); got != c.want {
+			t.Errorf("CheckPurge(%s/%s) = %d, want %d", c.u.Login, c.u.DeletionMode, got, c.want)
+		}
+	}
+	if DeletesPermanently(owner) || !DeletesPermanently(admin) {
+		t.Error("DeletesPermanently does not follow the deletion mode")
+	}
+}
+
+// TestDeleteFor: a recoverable delete moves the recording to the recycle
+// bin; a permanent one purges it with the user and reason in the tombstone.
+func TestDeleteFor(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	anna := &User{Login: "anna", Role: RoleUser, DeletionMode: DeleteRecoverable}
+	root := &User{Login: "root", Role: RoleAdmin, DeletionMode: DeletePermanent}
+	r1 := record(t, a, NewRecording{User: "anna"}, data(100, 1), nil, Final{})
+	r2 := record(t, a, NewRecording{User: "anna"}, data(100, 2), nil, Final{})
+	if err := a.Seal(ctx, r2.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	permanent, err := a.DeleteFor(ctx, anna, r1.ID, "no longer needed")
+	if err != nil || permanent {
+		t.Fatalf("recoverable delete: permanent %v, %v", permanent, err)
+	}
+	got, err := a.Get(ctx, r1.ID)
+	if err != nil || got.Binned.IsZero() || got.BinnedBy != "anna" {
+		t.Fatalf("not in the recycle bin: %+v %v", got, err)
+	}
+
+	permanent, err = a.DeleteFor(ctx, root, r2.ID, "no longer needed")
+	if err != nil || !permanent {
+		t.Fatalf("permanent delete: permanent %v, %v", permanent, err)
+	}
+	if _, err := a.Get(ctx, r2.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("purged recording: %v", err)
+	}
+	res, err := a.VerifyChain(ctx)
+	if err != nil || res.Tombstones != 1 {
+		t.Fatalf("chain: %+v %v", res, err)
+	}
+	if who, why, err := a.TombstoneNote(ctx, res.HeadSeq); err != nil || who != "root" || why != "no longer needed" {
+		t.Fatalf("tombstone note %q %q %v", who, why, err)
+	}
+}

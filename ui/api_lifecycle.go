@@ -70,42 +70,41 @@ var (
 		"The recording changed meanwhile. Reload the page and try again.", "state changed"}
 )
 
-// deleteRefusal says why u may not delete rec, or nil when u may. u may
-// read rec. The reasons are told apart: the right (owner or admin, not
-// mode denied) first, then the legal hold and the state, so the hold is
-// reported only to those who could delete without it.
+// deleteRefusal says why u may not delete rec (archive.CheckDelete), or
+// nil when u may. u may read rec.
 func deleteRefusal(u *archive.User, rec *archive.Recording) *lifecycleRefusal {
-	if u.DeletionMode.Effective() == archive.DeleteDenied {
-		return refusedDenied
-	}
-	free := *rec
-	free.Protected, free.State = false, archive.StateComplete
-	switch {
-	case !archive.MayDelete(u, &free):
-		return refusedDelete
-	case rec.Protected:
-		return refusedProtected
-	case rec.State == archive.StateRecording:
-		return refusedRecording
-	case !archive.MayDelete(u, rec):
-		return refusedDelete
-	}
-	return nil
+	return refusalOf(archive.CheckDelete(u, rec))
 }
 
-// removeRecording deletes rec as u's deletion mode says: to the recycle
-// bin (recoverable) or for good (permanent). It returns resultBinned or
-// resultPurged. The caller has checked deleteRefusal.
-func removeRecording(ctx context.Context, arc *archive.Archive, u *archive.User, rec *archive.Recording) (string, error) {
-	var err error
-	result := resultBinned
-	if u.DeletionMode.Effective() == archive.DeletePermanent {
-		result = resultPurged
-		err = arc.Delete(ctx, rec.ID, u.Login, whyUserDelete)
-	} else {
-		err = arc.Bin(ctx, rec.ID, u.Login)
+// refusalOf maps the archive's reason to the refusal pages and API show.
+func refusalOf(why archive.DeleteRefusal) *lifecycleRefusal {
+	switch why {
+	case archive.DeleteAllowed:
+		return nil
+	case archive.DeleteModeDenied:
+		return refusedDenied
+	case archive.DeleteHeld:
+		return refusedProtected
+	case archive.DeleteStillRecording:
+		return refusedRecording
+	case archive.DeleteAdminsOnly:
+		return refusedAdmins
+	case archive.DeleteNotOwner:
+		return refusedDelete
 	}
-	return result, lifecycleErr(err)
+	return refusedDelete
+}
+
+// removeRecording deletes rec as u's deletion mode says
+// (archive.DeleteFor): to the recycle bin (recoverable) or for good
+// (permanent). It returns resultBinned or resultPurged. The caller has
+// checked deleteRefusal.
+func removeRecording(ctx context.Context, arc *archive.Archive, u *archive.User, rec *archive.Recording) (string, error) {
+	permanent, err := arc.DeleteFor(ctx, u, rec.ID, whyUserDelete)
+	if permanent {
+		return resultPurged, lifecycleErr(err)
+	}
+	return resultBinned, lifecycleErr(err)
 }
 
 // lifecycleErr maps the archive's refusals of a change that raced with
@@ -315,16 +314,10 @@ func binned(ctx context.Context, arc *archive.Archive, u *archive.User, idText s
 	return rec, nil
 }
 
-// purgeRefusal says why u may not purge rec from the bin, or nil: admins
-// only, and not with deletion mode denied.
+// purgeRefusal says why u may not purge rec from the bin
+// (archive.CheckPurge), or nil.
 func purgeRefusal(u *archive.User) *lifecycleRefusal {
-	switch {
-	case u.Role != archive.RoleAdmin:
-		return refusedAdmins
-	case u.DeletionMode.Effective() == archive.DeleteDenied:
-		return refusedDenied
-	}
-	return nil
+	return refusalOf(archive.CheckPurge(u))
 }
 
 func (a *API) recycleBinRestore(w http.ResponseWriter, r *http.Request, u *archive.User) error {

@@ -78,7 +78,7 @@ func (u *UI) lifecycleView(ctx context.Context, rc *reqCtx, rec *archive.Recordi
 	page := "/recordings/" + rec.ID.String()
 	v := &lifeView{
 		Protected: rec.Protected, ProtectURL: page + "/protect", UnprotectURL: page + "/unprotect", DeleteURL: page + "/delete",
-		Permanent: rc.user.DeletionMode.Effective() == archive.DeletePermanent,
+		Permanent: archive.DeletesPermanently(rc.user),
 	}
 	v.MayProtect = protectRefusal(rc.user, rec) == nil
 	switch lr := deleteRefusal(rc.user, rec); lr {
