@@ -83,4 +83,12 @@
 // The on-disk format, key hierarchy, chain encoding and threat model are
 // specified in FORMAT.md next to this file, with known-answer test vectors
 // that the tests check. Format and schema numbers are never reused.
+//
+// # Subpackages
+//
+// archive/seal holds the seal chain's entry format, the chain head and the
+// checks that need only the public key; it imports neither bbolt nor the
+// archive, so offline verification links it alone. archive/archivetest
+// opens archives for other packages' tests and damages closed files the
+// way someone holding them could; only tests import it.
 package archive

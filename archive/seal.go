@@ -34,10 +34,8 @@ const (
 )
 
 var (
-	errEntry        = seal.ErrEntry
-	errHeadUnsigned = seal.ErrHeadUnsigned
-	errHeadSig      = seal.ErrHeadSig
-	errHeadFormat   = seal.ErrHeadFormat
+	errEntry      = seal.ErrEntry
+	errHeadFormat = seal.ErrHeadFormat
 )
 
 // signedHead is the stored head record naming entry seq with hash h.
