@@ -6,6 +6,12 @@
 // parses upload file names and holds the PUT handler that feeds the
 // archive.
 //
+// What it finds is written down as the recording-info document of package
+// recinfo (Info, Result, Stream, Call, DTMF, Party, FileName; this package
+// keeps their old names as aliases) and stored, as JSON, with the
+// recording; the pages, the API, the exports and `callvault decode` read
+// the same types.
+//
 // # Finding RTP
 //
 // RTP is recognised by content, not by port: a UDP payload of 12 bytes or

@@ -6,15 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/callvault/callvault/recinfo"
 )
 
-// FileName is what an upload's name tells about the recording.
-type FileName struct {
-	GUID   string `json:"guid,omitempty"`   // conference id: the call's join key, lowercase hex
-	MAC    string `json:"mac,omitempty"`    // recording device's MAC address, lowercase hex
-	Serial string `json:"serial,omitempty"` // per-device recording counter
-	User   string `json:"user,omitempty"`   // registration name of the recorded user
-}
+// FileName is what an upload's name tells about the recording:
+// recinfo.FileName, as ParseFileName fills it.
+type FileName = recinfo.FileName
 
 // DefaultNamePattern is the innovaphone "Record to URL" naming,
 // <guid>-<mac>-<serial>[-<reg-name>], as seen in the field:

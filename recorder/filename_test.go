@@ -10,25 +10,28 @@ import (
 
 func TestParseFileName(t *testing.T) {
 	const guid, mac = "f9e5956e47d460010630009033302ab1", "009033302ab1"
+	name := func(guid, mac, serial, user string) FileName {
+		return FileName{GUID: guid, MAC: mac, Serial: serial, User: user}
+	}
 	tests := []struct {
 		name string
 		in   string
 		want FileName
 		bad  bool
 	}{
-		{"field example", guid + "-" + mac + "-11--username.pcap", FileName{guid, mac, "11", "username"}, false},
-		{"single dash user", guid + "-" + mac + "-11-username.pcap", FileName{guid, mac, "11", "username"}, false},
-		{"no user", guid + "-" + mac + "-11.pcap", FileName{guid, mac, "11", ""}, false},
-		{"empty user", guid + "-" + mac + "-11--.pcap", FileName{guid, mac, "11", ""}, false},
-		{"user with dashes", guid + "-" + mac + "-3--jean-luc.pcap", FileName{guid, mac, "3", "jean-luc"}, false},
-		{"user with spaces and unicode", guid + "-" + mac + "-3--Jürgen Müller.pcap", FileName{guid, mac, "3", "Jürgen Müller"}, false},
-		{"empty serial", guid + "-" + mac + "--user.pcap", FileName{guid, mac, "", "user"}, false},
-		{"uppercase hex", strings.ToUpper(guid) + "-" + strings.ToUpper(mac) + "-7.pcap", FileName{guid, mac, "7", ""}, false},
-		{"pcapng", guid + "-" + mac + "-1--u.pcapng", FileName{guid, mac, "1", "u"}, false},
-		{"gzip", guid + "-" + mac + "-1--u.pcap.gz", FileName{guid, mac, "1", "u"}, false},
-		{"gzip pcapng upper", guid + "-" + mac + "-1--u.PCAPNG.GZ", FileName{guid, mac, "1", "u"}, false},
-		{"no extension", guid + "-" + mac + "-1--u", FileName{guid, mac, "1", "u"}, false},
-		{"cap", guid + "-" + mac + "-1.cap", FileName{guid, mac, "1", ""}, false},
+		{"field example", guid + "-" + mac + "-11--username.pcap", name(guid, mac, "11", "username"), false},
+		{"single dash user", guid + "-" + mac + "-11-username.pcap", name(guid, mac, "11", "username"), false},
+		{"no user", guid + "-" + mac + "-11.pcap", name(guid, mac, "11", ""), false},
+		{"empty user", guid + "-" + mac + "-11--.pcap", name(guid, mac, "11", ""), false},
+		{"user with dashes", guid + "-" + mac + "-3--jean-luc.pcap", name(guid, mac, "3", "jean-luc"), false},
+		{"user with spaces and unicode", guid + "-" + mac + "-3--Jürgen Müller.pcap", name(guid, mac, "3", "Jürgen Müller"), false},
+		{"empty serial", guid + "-" + mac + "--user.pcap", name(guid, mac, "", "user"), false},
+		{"uppercase hex", strings.ToUpper(guid) + "-" + strings.ToUpper(mac) + "-7.pcap", name(guid, mac, "7", ""), false},
+		{"pcapng", guid + "-" + mac + "-1--u.pcapng", name(guid, mac, "1", "u"), false},
+		{"gzip", guid + "-" + mac + "-1--u.pcap.gz", name(guid, mac, "1", "u"), false},
+		{"gzip pcapng upper", guid + "-" + mac + "-1--u.PCAPNG.GZ", name(guid, mac, "1", "u"), false},
+		{"no extension", guid + "-" + mac + "-1--u", name(guid, mac, "1", "u"), false},
+		{"cap", guid + "-" + mac + "-1.cap", name(guid, mac, "1", ""), false},
 		{"empty", "", FileName{}, true},
 		{"only extension", ".pcap", FileName{}, true},
 		{"slash", guid + "-" + mac + "-1--a/b.pcap", FileName{}, true},

@@ -25,6 +25,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // Config configures ingest.
@@ -230,7 +231,7 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		}
 	}
 	final.Info, err = json.Marshal(Info{
-		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
+		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
 		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
 	})
 	if err != nil {
@@ -372,7 +373,7 @@ func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
 // party left), rendered from the stored original and map. The seal signs
 // them, so an exported WAV can be checked with the appliance's public key.
 func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error) {
-	in, err := ParseInfo(rec.Info)
+	in, err := recinfo.Parse(rec.Info)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +439,7 @@ var ErrNoCall = errors.New("recorder: no such call in the recording")
 func (r *Recorder) WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error) {
 	var segs []codec.Segment
 	for _, rec := range recs {
-		in, err := ParseInfo(rec.Info)
+		in, err := recinfo.Parse(rec.Info)
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +533,7 @@ func (r *Recorder) finishCommitted(ctx context.Context, id archive.ID) (*archive
 		return nil, err
 	}
 	info, err := json.Marshal(Info{
-		Version: InfoVersion, Name: fn, Result: a.Result, Spans: a.Spans,
+		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
 		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // testCall describes a synthetic two-way G.711 call.
@@ -259,7 +260,7 @@ func TestIngestGzipAndRejects(t *testing.T) {
 	if err != nil || rec.OrigSize != int64(len(damaged)) {
 		t.Fatalf("damaged capture: %v, size %d of %d", err, rec.OrigSize, len(damaged))
 	}
-	in, err := ParseInfo(rec.Info)
+	in, err := recinfo.Parse(rec.Info)
 	if err != nil || in.Damage == "" || len(in.Result.Calls) != 1 {
 		t.Fatalf("damaged capture info: %v %+v", err, in)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // gzipBomb streams a gzip body that decompresses to a pcap header and then
@@ -88,7 +89,7 @@ func TestIngestGzipBomb(t *testing.T) {
 	if err != nil || !res.Valid {
 		t.Fatalf("kept part does not verify: %v %+v", err, res)
 	}
-	in, err := ParseInfo(rec.Info)
+	in, err := recinfo.Parse(rec.Info)
 	if err != nil || in.Damage == "" {
 		t.Fatalf("the recording does not say it was cut at the limit: %v %+v", err, in)
 	}

@@ -2,71 +2,49 @@ package ui
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
 
-// info is the part of the recorder's per-recording document the API shows.
-// The recorder owns the document; the API reads it as a view and passes the
-// stream and call lists through as they are.
-type info struct {
-	Name   infoName `json:"name"`
-	Result struct {
-		Streams  json.RawMessage `json:"streams"`
-		Calls    []infoCall      `json:"calls"`
-		Warnings []string        `json:"warnings"`
-	} `json:"result"`
-	Truncated bool   `json:"truncated"`
-	Damage    string `json:"damage"`
+// apiCall is a call of the recording-info document as the API shows it:
+// the SIP Call-ID always present, the timeline window left out.
+type apiCall struct {
+	Index      int            `json:"index"`
+	CallID     string         `json:"callId"`
+	From       recinfo.Party  `json:"from"`
+	To         recinfo.Party  `json:"to"`
+	Start      time.Time      `json:"start"`
+	DurationMs int64          `json:"durationMs"`
+	Streams    []int          `json:"streams"`
+	DTMF       []recinfo.DTMF `json:"dtmf"`
 }
 
-// infoName is what the upload's file name said.
-type infoName struct {
-	GUID   string `json:"guid"`
-	MAC    string `json:"mac"`
-	Serial string `json:"serial"`
-	User   string `json:"user"`
-}
-
-type infoCall struct {
-	Index      int             `json:"index"`
-	CallID     string          `json:"callId"`
-	From       party           `json:"from"`
-	To         party           `json:"to"`
-	Start      time.Time       `json:"start"`
-	DurationMs int64           `json:"durationMs"`
-	Streams    []int           `json:"streams"`
-	DTMF       json.RawMessage `json:"dtmf"`
-}
-
-type party struct {
-	Name   string `json:"name,omitempty"`
-	Number string `json:"number,omitempty"`
-}
-
-func parseInfo(b []byte) *info {
-	var in info
-	if len(b) > 0 {
-		_ = json.Unmarshal(b, &in) // a view: what does not parse stays empty
+func apiCalls(calls []recinfo.Call) []apiCall {
+	out := make([]apiCall, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, apiCall{
+			Index: c.Index, CallID: c.CallID, From: c.From, To: c.To,
+			Start: c.Start, DurationMs: c.DurationMs, Streams: c.Streams, DTMF: c.DTMF,
+		})
 	}
-	return &in
+	return out
 }
 
 type recordingSummary struct {
-	ID         string    `json:"id"`
-	CallID     string    `json:"callId,omitempty"`
-	SIPCallIDs []string  `json:"sipCallIds,omitempty"`
-	State      string    `json:"state"`
-	StartTime  time.Time `json:"startTime"`
-	DurationMs int64     `json:"durationMs"`
-	User       string    `json:"user,omitempty"`
-	Parties    []party   `json:"parties"`
-	Calls      int       `json:"calls"`
-	Sealed     bool      `json:"sealed"`
-	FileName   string    `json:"fileName"`
+	ID         string          `json:"id"`
+	CallID     string          `json:"callId,omitempty"`
+	SIPCallIDs []string        `json:"sipCallIds,omitempty"`
+	State      string          `json:"state"`
+	StartTime  time.Time       `json:"startTime"`
+	DurationMs int64           `json:"durationMs"`
+	User       string          `json:"user,omitempty"`
+	Parties    []recinfo.Party `json:"parties"`
+	Calls      int             `json:"calls"`
+	Sealed     bool            `json:"sealed"`
+	FileName   string          `json:"fileName"`
 	// Protected is the legal hold; DeletionDate is when the lifecycle job
 	// removes the recording (absent when no rule will).
 	Protected    bool      `json:"protected"`
@@ -76,21 +54,21 @@ type recordingSummary struct {
 }
 
 func summarize(rec *archive.Recording) recordingSummary {
-	in := parseInfo(rec.Info)
+	in := recinfo.ParseLenient(rec.Info)
 	s := recordingSummary{
 		ID: rec.ID.String(), CallID: rec.CallGUID, State: string(rec.State), StartTime: rec.StartTime,
-		DurationMs: rec.DurationMs, User: rec.User, Parties: []party{}, Calls: len(in.Result.Calls),
+		DurationMs: rec.DurationMs, User: rec.User, Parties: []recinfo.Party{}, Calls: len(in.Result.Calls),
 		Sealed: rec.Seal != nil, FileName: rec.FileName, Protected: rec.Protected,
 	}
 	if s.StartTime.IsZero() {
 		s.StartTime = rec.Received
 	}
-	seen := map[party]bool{}
+	seen := map[recinfo.Party]bool{}
 	for _, c := range in.Result.Calls {
 		if c.CallID != "" {
 			s.SIPCallIDs = append(s.SIPCallIDs, c.CallID)
 		}
-		for _, p := range []party{c.From, c.To} {
+		for _, p := range []recinfo.Party{c.From, c.To} {
 			if (p.Name != "" || p.Number != "") && !seen[p] {
 				seen[p] = true
 				s.Parties = append(s.Parties, p)
@@ -114,23 +92,23 @@ func (s recordingSummary) matches(q string) bool { return strings.Contains(s.tex
 
 type recordingDetail struct {
 	recordingSummary
-	Received    time.Time       `json:"received"`
-	Finished    time.Time       `json:"finished"`
-	Size        int64           `json:"size"`
-	SHA256      string          `json:"sha256"`
-	Gzip        bool            `json:"gzip,omitempty"`
-	GzipSHA256  string          `json:"gzipSha256,omitempty"`
-	Device      *device         `json:"device,omitempty"`
-	CallList    []infoCall      `json:"callList"`
-	Streams     json.RawMessage `json:"streams"`
-	Warnings    []string        `json:"warnings,omitempty"`
-	Truncated   bool            `json:"truncated,omitempty"`
-	Damage      string          `json:"damage,omitempty"`
-	Seal        *sealView       `json:"seal,omitempty"`
-	SealCheck   string          `json:"sealCheck"` // archive.CheckPlayback: sealed, unsealed, recording or failed
-	AudioURL    string          `json:"audioUrl"`
-	OriginalURL string          `json:"originalUrl"`
-	VerifyURL   string          `json:"verifyUrl"`
+	Received    time.Time        `json:"received"`
+	Finished    time.Time        `json:"finished"`
+	Size        int64            `json:"size"`
+	SHA256      string           `json:"sha256"`
+	Gzip        bool             `json:"gzip,omitempty"`
+	GzipSHA256  string           `json:"gzipSha256,omitempty"`
+	Device      *device          `json:"device,omitempty"`
+	CallList    []apiCall        `json:"callList"`
+	Streams     []recinfo.Stream `json:"streams"`
+	Warnings    []string         `json:"warnings,omitempty"`
+	Truncated   bool             `json:"truncated,omitempty"`
+	Damage      string           `json:"damage,omitempty"`
+	Seal        *sealView        `json:"seal,omitempty"`
+	SealCheck   string           `json:"sealCheck"` // archive.CheckPlayback: sealed, unsealed, recording or failed
+	AudioURL    string           `json:"audioUrl"`
+	OriginalURL string           `json:"originalUrl"`
+	VerifyURL   string           `json:"verifyUrl"`
 }
 
 type device struct {
@@ -145,21 +123,18 @@ type sealView struct {
 }
 
 func detail(rec *archive.Recording) recordingDetail {
-	in := parseInfo(rec.Info)
+	in := recinfo.ParseLenient(rec.Info)
 	base := "/api/v1/recordings/" + rec.ID.String()
 	d := recordingDetail{
 		recordingSummary: summarize(rec),
 		Received:         rec.Received, Finished: rec.Finished, Size: rec.OrigSize,
 		SHA256: hex.EncodeToString(rec.OrigSHA256[:]), Gzip: rec.Gzip,
-		CallList: in.Result.Calls, Streams: in.Result.Streams, Warnings: in.Result.Warnings,
+		CallList: apiCalls(in.Result.Calls), Streams: in.Result.Streams, Warnings: in.Result.Warnings,
 		Truncated: in.Truncated, Damage: in.Damage,
 		AudioURL: base + "/audio.wav", OriginalURL: base + "/original.pcap", VerifyURL: base + "/verify",
 	}
-	if d.CallList == nil {
-		d.CallList = []infoCall{}
-	}
-	if len(d.Streams) == 0 || string(d.Streams) == "null" {
-		d.Streams = json.RawMessage("[]")
+	if d.Streams == nil {
+		d.Streams = []recinfo.Stream{}
 	}
 	if len(rec.GzipSHA256) > 0 {
 		d.GzipSHA256 = hex.EncodeToString(rec.GzipSHA256)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // callDoc is what the call-information PDF shows, prepared from a
@@ -43,7 +44,7 @@ type callDocNote struct {
 // newCallDoc prepares the document for rec.
 func newCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []archive.Note,
 	settings archive.Settings, loc *time.Location, pub []byte, wavs [][2]string, now time.Time) *callDoc {
-	in := parseRecInfo(rec.Info)
+	in := recinfo.ParseLenient(rec.Info)
 	owner := users[strings.ToLower(rec.User)]
 	dir := callDirection(in, owner)
 	d := &callDoc{PBXName: settings.PBXName, Generated: now, Loc: loc, KeyFP: keyFingerprint(pub), WAVs: wavs}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // Audit actions of playback.
@@ -93,7 +94,7 @@ func audible(rec *archive.Recording) error {
 	if rec.State == archive.StateRecording {
 		return errStatus(http.StatusConflict, msgRecording)
 	}
-	if len(parseInfo(rec.Info).Result.Calls) == 0 {
+	if len(recinfo.ParseLenient(rec.Info).Result.Calls) == 0 {
 		return errStatus(http.StatusUnprocessableEntity, msgNoCall)
 	}
 	return nil
@@ -318,7 +319,7 @@ func (a *API) callPlayCheck(r *http.Request, u *archive.User, recs []*archive.Re
 		if rec.State == archive.StateRecording {
 			return "", errStatus(http.StatusConflict, msgRecording)
 		}
-		calls += len(parseInfo(rec.Info).Result.Calls)
+		calls += len(recinfo.ParseLenient(rec.Info).Result.Calls)
 	}
 	if calls == 0 {
 		return "", errStatus(http.StatusUnprocessableEntity, msgNoCall)

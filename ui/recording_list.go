@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // listPageSize is the number of calls per list page.
@@ -120,7 +121,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	me := rc.user
 	groups := map[string]*group{}
 	matchOne := func(rec *archive.Recording) bool {
-		in := parseRecInfo(rec.Info)
+		in := recinfo.ParseLenient(rec.Info)
 		if f.dir != "" && callDirection(in, idx[strings.ToLower(rec.User)]) != f.dir {
 			return false
 		}
@@ -218,7 +219,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		if s.State != archive.StateComplete {
 			state = s.State
 		}
-		in := parseRecInfo(s.Info)
+		in := recinfo.ParseLenient(s.Info)
 		d := callDirection(in, users[strings.ToLower(s.User)])
 		if dir == dirUnknown {
 			dir = d

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
 
 type recView struct {
@@ -156,7 +157,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		return recordingPage{}, err
 	}
 	idx := userIndex(users)
-	in := parseRecInfo(rec.Info)
+	in := recinfo.ParseLenient(rec.Info)
 	owner := idx[strings.ToLower(rec.User)]
 	dir := callDirection(in, owner)
 	id := rec.ID.String()
@@ -200,7 +201,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		}
 		cv.DTMF = strings.Join(digits, " ")
 		streams := slices.Clone(in.Result.Streams)
-		slices.SortStableFunc(streams, func(a, b infoStream) int { return a.Channel - b.Channel })
+		slices.SortStableFunc(streams, func(a, b recinfo.Stream) int { return a.Channel - b.Channel })
 		for _, s := range streams {
 			if s.Call != i {
 				continue

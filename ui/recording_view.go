@@ -1,80 +1,14 @@
 package ui
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 )
-
-// recInfo is the part of the recorder's per-recording document the pages
-// show: the calls with their parties and DTMF, the streams with their
-// codec and loss. The recorder owns the document; the UI reads it as a
-// view, and what does not parse stays empty.
-type recInfo struct {
-	Name   infoName `json:"name"`
-	Result struct {
-		Streams  []infoStream   `json:"streams"`
-		Calls    []infoCallFull `json:"calls"`
-		Warnings []string       `json:"warnings"`
-	} `json:"result"`
-	Truncated bool   `json:"truncated"`
-	Damage    string `json:"damage"`
-}
-
-type infoStream struct {
-	Index      int     `json:"index"`
-	Call       int     `json:"call"`
-	Channel    int     `json:"channel"`
-	Codec      string  `json:"codec"`
-	Supported  bool    `json:"supported"`
-	Encrypted  bool    `json:"encrypted"`
-	Encryption string  `json:"encryption"`
-	Src        string  `json:"src"`
-	Dst        string  `json:"dst"`
-	Packets    int     `json:"packets"`
-	Lost       int     `json:"lost"`
-	Duplicates int     `json:"duplicates"`
-	Reordered  int     `json:"reordered"`
-	JitterMs   float64 `json:"jitterMs"`
-}
-
-type infoDTMF struct {
-	Digit   string `json:"digit"`
-	StartMs int64  `json:"startMs"`
-}
-
-type infoCallFull struct {
-	Index      int        `json:"index"`
-	CallID     string     `json:"callId"`
-	From       party      `json:"from"`
-	To         party      `json:"to"`
-	Start      time.Time  `json:"start"`
-	DurationMs int64      `json:"durationMs"`
-	Streams    []int      `json:"streams"`
-	DTMF       []infoDTMF `json:"dtmf"`
-}
-
-func parseRecInfo(b []byte) *recInfo {
-	var in recInfo
-	if len(b) > 0 {
-		_ = json.Unmarshal(b, &in)
-	}
-	return &in
-}
-
-func (p party) String() string {
-	switch {
-	case p.Name != "" && p.Number != "" && p.Name != p.Number:
-		return p.Name + " (" + p.Number + ")"
-	case p.Name != "":
-		return p.Name
-	}
-	return p.Number
-}
 
 // directions of a call, seen from the recording's owner.
 const (
@@ -86,7 +20,7 @@ const (
 // callDirection tells whether the owner placed (out) or received (in) the
 // call: the owner's extension as the calling or the called number. It is
 // unknown when neither side is one of the owner's extensions.
-func callDirection(in *recInfo, owner *archive.User) string {
+func callDirection(in *recinfo.Info, owner *archive.User) string {
 	if owner == nil || len(owner.Extensions) == 0 {
 		return dirUnknown
 	}
@@ -113,7 +47,7 @@ func directionLabel(d string) string {
 
 // remoteParty is the party that is not the owner, for the list's "with"
 // column; both parties when that cannot be told.
-func remoteParty(in *recInfo, dir string) string {
+func remoteParty(in *recinfo.Info, dir string) string {
 	var parts []string
 	for _, c := range in.Result.Calls {
 		switch dir {
@@ -144,7 +78,7 @@ func lossPercent(packets, lost int) string {
 }
 
 // callStats sums the streams of call c: codecs, packets, lost.
-func callStats(in *recInfo, c int) (codecs []string, packets, lost int) {
+func callStats(in *recinfo.Info, c int) (codecs []string, packets, lost int) {
 	for _, s := range in.Result.Streams {
 		if s.Call != c {
 			continue
@@ -161,7 +95,7 @@ func callStats(in *recInfo, c int) (codecs []string, packets, lost int) {
 // encryption names the encryption of call c's media ("SRTP", "DTLS-SRTP",
 // "ZRTP"), or "" when none of its streams is encrypted; with c < 0 it looks
 // at every call.
-func encryption(in *recInfo, c int) string {
+func encryption(in *recinfo.Info, c int) string {
 	for _, s := range in.Result.Streams {
 		if s.Encrypted && (c < 0 || s.Call == c) {
 			if s.Encryption == "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // noMedia is a Media for pages that never render audio.
@@ -92,6 +93,9 @@ func newTestUIWith(t testing.TB, opt archive.Options) *testUI {
 	t.Cleanup(tu.srv.Close)
 	return tu
 }
+
+// party is one end of a call in the recording-info document.
+type party = recinfo.Party
 
 // addRecording stores a recording of login with one call between from and
 // to, and no audio.

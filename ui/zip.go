@@ -22,6 +22,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/seal"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // Names of the files in a recording's zip.
@@ -222,7 +223,7 @@ func prepareZip(ctx context.Context, arc *archive.Archive, media Media, rec *arc
 	if err != nil {
 		return zipInput{}, err
 	}
-	in := parseRecInfo(rec.Info)
+	in := recinfo.ParseLenient(rec.Info)
 	z := zipInput{rec: rec, pub: arc.PublicKey(), modified: recTime(rec)}
 	var rows [][2]string
 	for i := range in.Result.Calls {

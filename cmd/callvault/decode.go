@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
 	"github.com/callvault/callvault/recorder"
 	"github.com/callvault/callvault/recorder/capture"
 	"golang.org/x/sync/errgroup"
@@ -28,28 +29,28 @@ type decodeJSON struct {
 type decodeCall struct {
 	File       string         `json:"file"`
 	CallID     string         `json:"callId,omitempty"`
-	From       recorder.Party `json:"from"`
-	To         recorder.Party `json:"to"`
+	From       recinfo.Party  `json:"from"`
+	To         recinfo.Party  `json:"to"`
 	DurationMs int64          `json:"durationMs"`
 	Streams    []decodeStream `json:"streams"`
 }
 
 type decodeStream struct {
-	SSRC        string          `json:"ssrc"`
-	Codec       string          `json:"codec"`
-	Supported   bool            `json:"supported"`
-	Encrypted   bool            `json:"encrypted"`
-	Encryption  string          `json:"encryption,omitempty"`
-	PayloadType uint8           `json:"payloadType"`
-	Channel     string          `json:"channel"`
-	Src         string          `json:"src"`
-	Dst         string          `json:"dst"`
-	Packets     int             `json:"packets"`
-	Lost        int             `json:"lost"`
-	Duplicates  int             `json:"duplicates"`
-	Reordered   int             `json:"reordered"`
-	JitterMs    float64         `json:"jitterMs"`
-	DTMF        []recorder.DTMF `json:"dtmf"`
+	SSRC        string         `json:"ssrc"`
+	Codec       string         `json:"codec"`
+	Supported   bool           `json:"supported"`
+	Encrypted   bool           `json:"encrypted"`
+	Encryption  string         `json:"encryption,omitempty"`
+	PayloadType uint8          `json:"payloadType"`
+	Channel     string         `json:"channel"`
+	Src         string         `json:"src"`
+	Dst         string         `json:"dst"`
+	Packets     int            `json:"packets"`
+	Lost        int            `json:"lost"`
+	Duplicates  int            `json:"duplicates"`
+	Reordered   int            `json:"reordered"`
+	JitterMs    float64        `json:"jitterMs"`
+	DTMF        []recinfo.DTMF `json:"dtmf"`
 }
 
 func runDecode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,7 +138,7 @@ func decodeFile(in, out string, opt codec.WAVOptions) (*decodeJSON, error) {
 			}
 			dtmf := s.DTMF
 			if dtmf == nil {
-				dtmf = []recorder.DTMF{}
+				dtmf = []recinfo.DTMF{}
 			}
 			dc.Streams = append(dc.Streams, decodeStream{
 				SSRC: fmt.Sprintf("0x%08x", s.SSRC), Codec: s.Codec, Supported: s.Supported, PayloadType: s.PayloadType,

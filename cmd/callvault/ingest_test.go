@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/recinfo"
 )
 
 // refStream is one row of a case's ref/streams.tsv.
@@ -61,24 +63,8 @@ func readRefStreams(t *testing.T, dir string) []refStream {
 	return out
 }
 
-// apiStream is a stream as the API reports it.
-type apiStream struct {
-	Index      int     `json:"index"`
-	Call       int     `json:"call"`
-	Channel    int     `json:"channel"`
-	SSRC       uint32  `json:"ssrc"`
-	Codec      string  `json:"codec"`
-	Supported  bool    `json:"supported"`
-	Src        string  `json:"src"`
-	Dst        string  `json:"dst"`
-	Packets    int     `json:"packets"`
-	Lost       int     `json:"lost"`
-	Duplicates int     `json:"duplicates"`
-	Reordered  int     `json:"reordered"`
-	FirstPos   uint32  `json:"firstPos"`
-	EndPos     uint32  `json:"endPos"`
-	JitterMs   float64 `json:"jitterMs"`
-}
+// apiStream is a stream as the API reports it: the recording-info stream.
+type apiStream = recinfo.Stream
 
 type apiRecording struct {
 	ID         string      `json:"id"`

@@ -1,0 +1,66 @@
+package recinfo
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/callvault/callvault/codec"
+)
+
+// Version is the version of the Info document written now.
+const Version = 1
+
+// Info is the recorder's description of one recording, stored (encrypted)
+// with it by the archive: where the name came from, what the capture held,
+// and the placement map's index. It is all a reader needs to turn the
+// original and the map back into audio.
+type Info struct {
+	Version   int          `json:"version"`
+	Name      FileName     `json:"name"`
+	Result    *Result      `json:"result"`
+	Spans     []codec.Span `json:"spans"`
+	Entries   int          `json:"entries"`
+	Truncated bool         `json:"truncated,omitempty"`
+	Damage    string       `json:"damage,omitempty"`
+}
+
+// FileName is what an upload's name tells about the recording.
+type FileName struct {
+	GUID   string `json:"guid,omitempty"`   // conference id: the call's join key, lowercase hex
+	MAC    string `json:"mac,omitempty"`    // recording device's MAC address, lowercase hex
+	Serial string `json:"serial,omitempty"` // per-device recording counter
+	User   string `json:"user,omitempty"`   // registration name of the recorded user
+}
+
+// Parse decodes a stored Info document. It refuses JSON that does not
+// parse and versions it does not know; a document without a result gets
+// an empty one.
+func Parse(b []byte) (*Info, error) {
+	var in Info
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("recinfo: bad recording info: %w", err)
+	}
+	if in.Version < 1 || in.Version > Version {
+		return nil, fmt.Errorf("recinfo: recording info version %d not supported", in.Version)
+	}
+	if in.Result == nil {
+		in.Result = &Result{}
+	}
+	return &in, nil
+}
+
+// ParseLenient decodes what parses of a stored Info document and never
+// fails: a document that is not JSON gives an empty Info, a field of the
+// wrong type stays zero, and the version is not checked. The result is
+// never nil. Pages and API views read documents this way, so a damaged
+// document still shows the recording.
+func ParseLenient(b []byte) *Info {
+	var in Info
+	if len(b) > 0 {
+		_ = json.Unmarshal(b, &in)
+	}
+	if in.Result == nil {
+		in.Result = &Result{}
+	}
+	return &in
+}
