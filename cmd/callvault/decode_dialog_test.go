@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/pcapwrite"
 )
 
 // dialogPcap writes a capture of SIP dialogs and their RTP (Ethernet,
@@ -28,7 +29,7 @@ type dialogPcap struct {
 
 func newDialogPcap() *dialogPcap {
 	p := &dialogPcap{t0: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), sent: map[string][]byte{}}
-	p.b.Write(lgPcapHeader())
+	p.b.Write(pcapwrite.Ethernet.FileHeader())
 	return p
 }
 

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/loadgen"
+	"github.com/callvault/callvault/internal/pcapwrite"
 )
 
 // synthParty is one end of a synthesized call as SIP names it.
@@ -31,7 +34,7 @@ func synthPcap(c synthCall) []byte {
 		c.callID = "synth-1@pbx.test"
 	}
 	var b bytes.Buffer
-	b.Write(lgPcapHeader())
+	b.Write(pcapwrite.Ethernet.FileHeader())
 	local, remote := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
 	const lport, rport = 16386, 16388
 	sdp := func(ip [4]byte, port int) string {
@@ -54,7 +57,7 @@ func synthPcap(c synthCall) []byte {
 	write(c.start, local, remote, 5060, 5060, hdrs("INVITE sip:"+c.to.user+"@pbx.test SIP/2.0", sdp(local, lport)))
 	write(c.start.Add(5*time.Millisecond), remote, local, 5060, 5060, hdrs("SIP/2.0 200 OK", sdp(remote, rport)))
 
-	pattern := lgPattern("pcmu")
+	pattern := loadgen.Pattern("pcmu")
 	t0 := c.start.Add(20 * time.Millisecond)
 	rtp := make([]byte, 12+160)
 	for k := 0; k < c.seconds*50; k++ {
@@ -102,7 +105,7 @@ func writeUDPRecord(b *bytes.Buffer, ts time.Time, src, dst [4]byte, sport, dpor
 	ip[8], ip[9] = 64, 17
 	copy(ip[12:], src[:])
 	copy(ip[16:], dst[:])
-	binary.BigEndian.PutUint16(ip[10:], ^lgFold(lgSum(0, ip[:20])))
+	binary.BigEndian.PutUint16(ip[10:], ^pcapwrite.Fold(pcapwrite.Sum(0, ip[:20])))
 	udp := ip[20:]
 	binary.BigEndian.PutUint16(udp[0:], sport)
 	binary.BigEndian.PutUint16(udp[2:], dport)
