@@ -144,14 +144,21 @@ func (w *Pcapng) IDB(link uint16, snap uint32, tsresol int, tsoffset int64) {
 	w.Block(BlockIDB, body)
 }
 
-// EPB writes an enhanced packet block (with a comment option).
-func (w *Pcapng) EPB(ifid uint32, ts uint64, data []byte) {
+// packetHead returns the 20 bytes before an EPB's or OPB's data with the
+// timestamp and lengths set; the first four are the interface's.
+func (w *Pcapng) packetHead(ts uint64, data []byte) []byte {
 	body := make([]byte, 20)
-	w.ord.PutUint32(body[0:], ifid)
 	w.ord.PutUint32(body[4:], uint32(ts>>32))
 	w.ord.PutUint32(body[8:], uint32(ts))
 	w.ord.PutUint32(body[12:], uint32(len(data)))
 	w.ord.PutUint32(body[16:], uint32(len(data)))
+	return body
+}
+
+// EPB writes an enhanced packet block (with a comment option).
+func (w *Pcapng) EPB(ifid uint32, ts uint64, data []byte) {
+	body := w.packetHead(ts, data)
+	w.ord.PutUint32(body[0:], ifid)
 	body = pad4(append(body, data...))
 	body = append(body, w.opt(1, []byte("a comment"))...)
 	body = append(body, 0, 0, 0, 0)
@@ -161,12 +168,8 @@ func (w *Pcapng) EPB(ifid uint32, ts uint64, data []byte) {
 
 // OPB writes an (obsolete) packet block.
 func (w *Pcapng) OPB(ifid uint16, ts uint64, data []byte) {
-	body := make([]byte, 20)
+	body := w.packetHead(ts, data)
 	w.ord.PutUint16(body[0:], ifid)
-	w.ord.PutUint32(body[4:], uint32(ts>>32))
-	w.ord.PutUint32(body[8:], uint32(ts))
-	w.ord.PutUint32(body[12:], uint32(len(data)))
-	w.ord.PutUint32(body[16:], uint32(len(data)))
 	start := w.Block(BlockOPB, append(body, data...))
 	w.Offs = append(w.Offs, start+28)
 }
