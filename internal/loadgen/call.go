@@ -11,6 +11,7 @@ import (
 	"github.com/callvault/callvault/internal/pcapwrite"
 )
 
+// call is one synthetic call: a device streaming both directions of one
 // RTP session in one upload.
 type call struct {
 	name      string

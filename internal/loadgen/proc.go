@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Daemon measurement through /proc.
+// Measuring the daemon through /proc.
 
 type procSample struct {
 	at    time.Time

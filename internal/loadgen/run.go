@@ -166,7 +166,6 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// call is one synthetic call: a device streaming both directions of one
 // start opens the call's upload.
 func (l *run) start(c *call) {
 	c.started = true
