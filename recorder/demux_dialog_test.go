@@ -3,12 +3,13 @@ package recorder
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
 )
 
 // Tests of how media is bound to SIP dialogs by time and of encrypted
@@ -23,26 +24,17 @@ const (
 
 // sipMsg is a SIP message with an optional SDP body.
 func sipMsg(first, callID string, cseq int, method, sdp string) []byte {
-	m := first + "\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK" + fmt.Sprint(cseq) + "\r\n" +
-		"From: \"Alice\" <sip:201@pbx>;tag=a\r\nTo: \"Bob\" <sip:202@pbx>;tag=b\r\nCall-ID: " + callID + "\r\n" +
-		fmt.Sprintf("CSeq: %d %s\r\n", cseq, method)
-	if sdp == "" {
-		return []byte(m + "Content-Length: 0\r\n\r\n")
-	}
-	return []byte(m + "Content-Type: application/sdp\r\n" + fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(sdp), sdp))
+	return capturetest.SIP{
+		First: first, Via: "10.0.0.1:5060", Branch: "z9hG4bK" + fmt.Sprint(cseq), Domain: "pbx",
+		From: capturetest.Party{Display: "Alice", User: "201", Tag: "a"}, To: capturetest.Party{Display: "Bob", User: "202", Tag: "b"},
+		CallID: callID, CSeq: cseq, Method: method, Body: sdp,
+	}.Bytes()
 }
 
 // sdpFor announces addr ("ip:port") for payload type pt with proto and
 // extra attribute lines.
 func sdpFor(addr string, pt uint8, proto string, attrs ...string) string {
-	ip, port, _ := strings.Cut(addr, ":")
-	enc := map[uint8]string{0: "PCMU", 8: "PCMA"}[pt]
-	s := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %s %s %d 101\r\n"+
-		"a=rtpmap:%d %s/8000\r\na=rtpmap:101 telephone-event/8000\r\n", ip, ip, port, proto, pt, pt, enc)
-	for _, a := range attrs {
-		s += a + "\r\n"
-	}
-	return s
+	return capturetest.SDP(netip.MustParseAddrPort(addr), proto, pt, true, attrs...)
 }
 
 // invite sends an INVITE offering dlgA and its 200 OK answering with
@@ -86,8 +78,8 @@ func (g *talk) payload(i int) []byte {
 func (s *synth) sendTalk(g *talk, i int, at time.Duration) {
 	pl := g.payload(i)
 	g.sent = append(g.sent, pl...)
-	p := rtpSpec{pt: g.pt, seq: g.seq + uint16(i), ts: g.ts + uint32(160*i), ssrc: g.ssrc, marker: i == 0, payload: pl}
-	s.send(g.src, g.dst, at, p.bytes())
+	p := capturetest.RTP{PT: g.pt, Seq: g.seq + uint16(i), TS: g.ts + uint32(160*i), SSRC: g.ssrc, Marker: i == 0, Payload: pl}
+	s.send(g.src, g.dst, at, p.Bytes())
 }
 
 // converse sends n packets each way every 20 ms from at, packet numbers

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"fmt"
+	"github.com/callvault/callvault/internal/capturetest"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -22,8 +23,8 @@ func (s *synth) sendRandom(src, dst string, pt uint8, n, size int, at time.Durat
 	rng := rand.New(rand.NewPCG(1, uint64(n)))
 	for i := range n {
 		for d, ends := range [2][2]string{{src, dst}, {dst, src}} {
-			p := rtpSpec{pt: pt, seq: uint16(100*d + i), ts: uint32(160*i + 3000*d), ssrc: uint32(0xE000 + d), payload: randomPayload(rng, size)}
-			s.send(ends[0], ends[1], at+time.Duration(i)*20*time.Millisecond+time.Duration(d)*time.Millisecond, p.bytes())
+			p := capturetest.RTP{PT: pt, Seq: uint16(100*d + i), TS: uint32(160*i + 3000*d), SSRC: uint32(0xE000 + d), Payload: randomPayload(rng, size)}
+			s.send(ends[0], ends[1], at+time.Duration(i)*20*time.Millisecond+time.Duration(d)*time.Millisecond, p.Bytes())
 		}
 	}
 }

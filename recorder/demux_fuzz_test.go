@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
 	"github.com/callvault/callvault/recorder/capture"
 )
 
@@ -50,8 +51,8 @@ func fuzzDatagrams(data []byte, each func(*capture.Datagram)) {
 		if flags&0x80 != 0 && len(body) >= 4 {
 			seq += uint16(body[1] % 8)
 			ts += uint32(body[2]) * 40
-			h := rtpSpec{pt: body[0] & 0x7f, marker: body[0]&0x80 != 0, seq: seq, ts: ts, ssrc: uint32(body[3] % 4), payload: body[4:]}
-			payload = h.bytes()
+			h := capturetest.RTP{PT: body[0] & 0x7f, Marker: body[0]&0x80 != 0, Seq: seq, TS: ts, SSRC: uint32(body[3] % 4), Payload: body[4:]}
+			payload = h.Bytes()
 		}
 		dg.Payload = payload
 		off += 50
@@ -80,8 +81,8 @@ func FuzzDemux(f *testing.F) {
 		dtmf = append(dtmf, fuzzRecord(0x80|0x04, 20, []byte{101, 1, 0, 2, byte(i % 16), 0x0a, 0, byte(i * 8)})...)
 		dtmf = append(dtmf, fuzzRecord(0x80|0x04|0x40, 5, append([]byte{0, 1, 4, 2}, audio(40, 1)...))...)
 	}
-	raw = append(raw, fuzzRecord(0x04, 10, rtpSpec{pt: 0, seq: 1, ssrc: 9, payload: audio(20, 1)}.bytes())...)
-	raw = append(raw, fuzzRecord(0x04, 10, rtpSpec{pt: 0, seq: 2, ts: 160, ssrc: 9, csrcs: 2, ext: 1, pad: 3, payload: audio(20, 1)}.bytes())...)
+	raw = append(raw, fuzzRecord(0x04, 10, capturetest.RTP{PT: 0, Seq: 1, SSRC: 9, Payload: audio(20, 1)}.Bytes())...)
+	raw = append(raw, fuzzRecord(0x04, 10, capturetest.RTP{PT: 0, Seq: 2, TS: 160, SSRC: 9, CSRCs: 2, Ext: 1, Pad: 3, Payload: audio(20, 1)}.Bytes())...)
 	sr := []byte{0x80, 200, 0, 1, 0, 0, 0, 1}
 	raw = append(raw, fuzzRecord(0x04, 10, sr)...)
 	invite := "INVITE sip:b@10.0.0.2 SIP/2.0\r\nCall-ID: x\r\nFrom: <sip:a@h>\r\nTo: <sip:b@h>\r\nCSeq: 1 INVITE\r\nContent-Length: 90\r\n\r\n" +
@@ -165,7 +166,7 @@ func BenchmarkDemuxDatagram(b *testing.B) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var dgs [2]capture.Datagram
 	for i := range dgs {
-		p := rtpSpec{pt: 0, seq: 1, ts: 160, ssrc: uint32(i + 1), payload: audio(160, 1)}.bytes()
+		p := capturetest.RTP{PT: 0, Seq: 1, TS: 160, SSRC: uint32(i + 1), Payload: audio(160, 1)}.Bytes()
 		dgs[i] = capture.Datagram{Proto: capture.UDP, Src: fuzzAddrs[i], Dst: fuzzAddrs[1-i], Payload: p,
 			Pieces: []capture.Piece{{Off: 1000, Len: len(p)}}}
 	}

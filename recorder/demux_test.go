@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
 	"github.com/callvault/callvault/recorder/capture"
 )
 
@@ -29,55 +30,6 @@ func newSynth(t *testing.T, opt DemuxOptions) *synth {
 	opt.Emit = func(e codec.Entry, n uint32) { s.entries = append(s.entries, placed{e, n}) }
 	s.d = NewDemux(opt)
 	return s
-}
-
-type rtpSpec struct {
-	pt      uint8
-	seq     uint16
-	ts      uint32
-	ssrc    uint32
-	marker  bool
-	csrcs   int
-	ext     int // header extension words
-	pad     int // padding bytes
-	payload []byte
-}
-
-func (r rtpSpec) bytes() []byte {
-	b := make([]byte, 12, 12+4*r.csrcs+4+4*r.ext+len(r.payload)+r.pad)
-	b[0] = 2<<6 | byte(r.csrcs)
-	if r.ext > 0 {
-		b[0] |= 0x10
-	}
-	if r.pad > 0 {
-		b[0] |= 0x20
-	}
-	b[1] = r.pt
-	if r.marker {
-		b[1] |= 0x80
-	}
-	binary.BigEndian.PutUint16(b[2:], r.seq)
-	binary.BigEndian.PutUint32(b[4:], r.ts)
-	binary.BigEndian.PutUint32(b[8:], r.ssrc)
-	for i := range r.csrcs {
-		b = binary.BigEndian.AppendUint32(b, 0x1000+uint32(i))
-	}
-	if r.ext > 0 {
-		b = binary.BigEndian.AppendUint16(b, 0xbede)
-		b = binary.BigEndian.AppendUint16(b, uint16(r.ext))
-		for range r.ext {
-			b = append(b, 1, 2, 3, 4)
-		}
-	}
-	b = append(b, r.payload...)
-	for i := range r.pad {
-		if i == r.pad-1 {
-			b = append(b, byte(r.pad))
-		} else {
-			b = append(b, 0)
-		}
-	}
-	return b
 }
 
 // send feeds one UDP datagram captured at t0+at. With split > 0 the
@@ -129,8 +81,8 @@ func (s *synth) flow(g flowGen, count int, skip func(i int) bool) {
 		if skip != nil && skip(i) {
 			continue
 		}
-		p := rtpSpec{pt: g.pt, seq: g.seq + uint16(i), ts: g.ts + uint32(160*i), ssrc: g.ssrc, marker: i == 0, payload: audio(160, byte(i))}
-		s.send(g.src, g.dst, g.start+time.Duration(i)*20*time.Millisecond, p.bytes())
+		p := capturetest.RTP{PT: g.pt, Seq: g.seq + uint16(i), TS: g.ts + uint32(160*i), SSRC: g.ssrc, Marker: i == 0, Payload: audio(160, byte(i))}
+		s.send(g.src, g.dst, g.start+time.Duration(i)*20*time.Millisecond, p.Bytes())
 	}
 }
 
@@ -173,20 +125,20 @@ func TestParseRTP(t *testing.T) {
 		ok     bool
 		off, n int
 	}{
-		{"plain", rtpSpec{pt: 0, payload: pl}.bytes(), true, 12, 5},
-		{"empty payload", rtpSpec{pt: 0}.bytes(), true, 12, 0},
-		{"csrcs", rtpSpec{csrcs: 3, payload: pl}.bytes(), true, 24, 5},
-		{"extension", rtpSpec{ext: 2, payload: pl}.bytes(), true, 24, 5},
-		{"padding", rtpSpec{pad: 3, payload: pl}.bytes(), true, 12, 5},
-		{"all", rtpSpec{csrcs: 15, ext: 1, pad: 1, payload: pl}.bytes(), true, 12 + 60 + 8, 5},
+		{"plain", capturetest.RTP{PT: 0, Payload: pl}.Bytes(), true, 12, 5},
+		{"empty payload", capturetest.RTP{PT: 0}.Bytes(), true, 12, 0},
+		{"csrcs", capturetest.RTP{CSRCs: 3, Payload: pl}.Bytes(), true, 24, 5},
+		{"extension", capturetest.RTP{Ext: 2, Payload: pl}.Bytes(), true, 24, 5},
+		{"padding", capturetest.RTP{Pad: 3, Payload: pl}.Bytes(), true, 12, 5},
+		{"all", capturetest.RTP{CSRCs: 15, Ext: 1, Pad: 1, Payload: pl}.Bytes(), true, 12 + 60 + 8, 5},
 		{"short", make([]byte, 11), false, 0, 0},
 		{"version 1", append([]byte{0x40}, make([]byte, 15)...), false, 0, 0},
-		{"csrcs past end", rtpSpec{csrcs: 2}.bytes()[:15], false, 0, 0},
-		{"extension head past end", rtpSpec{ext: 1}.bytes()[:14], false, 0, 0},
-		{"extension past end", rtpSpec{ext: 3}.bytes()[:20], false, 0, 0},
-		{"zero padding", func() []byte { b := rtpSpec{pad: 2, payload: pl}.bytes(); b[len(b)-1] = 0; return b }(), false, 0, 0},
-		{"padding past header", func() []byte { b := rtpSpec{pad: 2, payload: pl}.bytes(); b[len(b)-1] = 8; return b }(), false, 0, 0},
-		{"padding eats payload", func() []byte { b := rtpSpec{pad: 2, payload: pl}.bytes(); b[len(b)-1] = 7; return b }(), true, 12, 0},
+		{"csrcs past end", capturetest.RTP{CSRCs: 2}.Bytes()[:15], false, 0, 0},
+		{"extension head past end", capturetest.RTP{Ext: 1}.Bytes()[:14], false, 0, 0},
+		{"extension past end", capturetest.RTP{Ext: 3}.Bytes()[:20], false, 0, 0},
+		{"zero padding", func() []byte { b := capturetest.RTP{Pad: 2, Payload: pl}.Bytes(); b[len(b)-1] = 0; return b }(), false, 0, 0},
+		{"padding past header", func() []byte { b := capturetest.RTP{Pad: 2, Payload: pl}.Bytes(); b[len(b)-1] = 8; return b }(), false, 0, 0},
+		{"padding eats payload", func() []byte { b := capturetest.RTP{Pad: 2, Payload: pl}.Bytes(); b[len(b)-1] = 7; return b }(), true, 12, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +153,7 @@ func TestParseRTP(t *testing.T) {
 		})
 	}
 	var h rtpHeader
-	if !parseRTP(rtpSpec{pt: 96, seq: 0xabcd, ts: 0x01020304, ssrc: 0xdeadbeef, marker: true}.bytes(), &h) ||
+	if !parseRTP(capturetest.RTP{PT: 96, Seq: 0xabcd, TS: 0x01020304, SSRC: 0xdeadbeef, Marker: true}.Bytes(), &h) ||
 		h.pt != 96 || !h.marker || h.seq != 0xabcd || h.ts != 0x01020304 || h.ssrc != 0xdeadbeef {
 		t.Fatalf("fields: %+v", h)
 	}
@@ -300,8 +252,8 @@ func TestReorderAndDuplicates(t *testing.T) {
 	g := flowGen{src: addrA, dst: addrB, ssrc: 1, seq: 10, ts: 0}
 	order := []int{0, 1, 2, 4, 3, 5, 6, 6, 7, 9, 8, 8, 10}
 	for k, i := range order {
-		p := rtpSpec{pt: 0, seq: g.seq + uint16(i), ts: uint32(160 * i), ssrc: 1, payload: audio(160, byte(i))}
-		s.send(g.src, g.dst, time.Duration(k)*20*time.Millisecond, p.bytes())
+		p := capturetest.RTP{PT: 0, Seq: g.seq + uint16(i), TS: uint32(160 * i), SSRC: 1, Payload: audio(160, byte(i))}
+		s.send(g.src, g.dst, time.Duration(k)*20*time.Millisecond, p.Bytes())
 	}
 	r := s.result()
 	st := r.Streams[0]
@@ -330,7 +282,7 @@ func TestSilenceSuppression(t *testing.T) {
 			at += 2 * time.Second
 			ts += 16000
 		}
-		s.send(addrA, addrB, at, rtpSpec{pt: 8, seq: uint16(i), ts: ts, ssrc: 9, marker: i == 10, payload: audio(160, byte(i))}.bytes())
+		s.send(addrA, addrB, at, capturetest.RTP{PT: 8, Seq: uint16(i), TS: ts, SSRC: 9, Marker: i == 10, Payload: audio(160, byte(i))}.Bytes())
 	}
 	r := s.result()
 	st := r.Streams[0]
@@ -371,7 +323,7 @@ func TestPTChange(t *testing.T) {
 		if i >= 20 {
 			pt = 8
 		}
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, rtpSpec{pt: pt, seq: uint16(i), ts: uint32(160 * i), ssrc: 5, payload: audio(160, byte(i))}.bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: pt, Seq: uint16(i), TS: uint32(160 * i), SSRC: 5, Payload: audio(160, byte(i))}.Bytes())
 	}
 	r := s.result()
 	if len(r.Streams) != 2 {
@@ -389,11 +341,11 @@ func TestPTChange(t *testing.T) {
 func TestComfortNoise(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
 	for i := range 30 {
-		p := rtpSpec{pt: 0, seq: uint16(i), ts: uint32(160 * i), ssrc: 5, payload: audio(160, byte(i))}
+		p := capturetest.RTP{PT: 0, Seq: uint16(i), TS: uint32(160 * i), SSRC: 5, Payload: audio(160, byte(i))}
 		if i >= 10 && i < 20 {
-			p.pt, p.payload = 13, []byte{40}
+			p.PT, p.Payload = 13, []byte{40}
 		}
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, p.bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, p.Bytes())
 	}
 	r := s.result()
 	st := r.Streams[0]
@@ -424,7 +376,7 @@ func sendEvent(s *synth, pt uint8, ssrc uint32, code uint8, slot, n int, seq *ui
 		dur := uint16(160 * min(k+1, n))
 		// Each packet is sent when the duration it reports has passed.
 		at := time.Duration(slot+min(k+1, n))*20*time.Millisecond + time.Duration(k)*time.Millisecond
-		s.send(addrA, addrB, at, rtpSpec{pt: pt, seq: *seq, ts: ts, ssrc: ssrc, marker: k == 0, payload: eventPayload(code, end, dur)}.bytes())
+		s.send(addrA, addrB, at, capturetest.RTP{PT: pt, Seq: *seq, TS: ts, SSRC: ssrc, Marker: k == 0, Payload: eventPayload(code, end, dur)}.Bytes())
 		*seq++
 	}
 }
@@ -443,7 +395,7 @@ func TestDTMFDetected(t *testing.T) {
 			sendEvent(s, 101, 7, 200, 80, 4, &seq) // not a digit
 		}
 		// Audio goes on during the events.
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond+500*time.Microsecond, rtpSpec{pt: 0, seq: seq, ts: uint32(160 * i), ssrc: 7, payload: audio(160, byte(i))}.bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond+500*time.Microsecond, capturetest.RTP{PT: 0, Seq: seq, TS: uint32(160 * i), SSRC: 7, Payload: audio(160, byte(i))}.Bytes())
 		seq++
 	}
 	s.flow(flowGen{src: addrB, dst: addrA, ssrc: 8, start: time.Second}, 20, nil)
@@ -607,7 +559,7 @@ func TestRestart(t *testing.T) {
 func TestFragments(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
 	for i := range 5 {
-		p := rtpSpec{pt: 8, seq: uint16(i), ts: uint32(160 * i), ssrc: 4, csrcs: 1, ext: 1, pad: 4, payload: audio(160, byte(i))}.bytes()
+		p := capturetest.RTP{PT: 8, Seq: uint16(i), TS: uint32(160 * i), SSRC: 4, CSRCs: 1, Ext: 1, Pad: 4, Payload: audio(160, byte(i))}.Bytes()
 		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, p, 12+4+8+100) // split 100 bytes into the payload
 	}
 	if len(s.entries) != 10 {
@@ -630,7 +582,7 @@ func TestFragments(t *testing.T) {
 func TestUnsupportedCodec(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
 	for i := range 10 {
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, rtpSpec{pt: 18, seq: uint16(i), ts: uint32(160 * i), ssrc: 4, payload: audio(20, 1)}.bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: 18, Seq: uint16(i), TS: uint32(160 * i), SSRC: 4, Payload: audio(20, 1)}.Bytes())
 	}
 	r := s.result()
 	st := r.Streams[0]
@@ -651,9 +603,9 @@ func TestUnsupportedCodec(t *testing.T) {
 // its flow is not a stream; neither is a flow whose sequence jumps about.
 func TestNotRTP(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
-	s.send(addrA, addrB, 0, rtpSpec{pt: 0, seq: 1, ssrc: 1, payload: audio(160, 0)}.bytes())
+	s.send(addrA, addrB, 0, capturetest.RTP{PT: 0, Seq: 1, SSRC: 1, Payload: audio(160, 0)}.Bytes())
 	for i := range 4 {
-		s.send(addrA, "10.9.9.9:9", time.Duration(i)*time.Millisecond, rtpSpec{pt: 0, seq: uint16(i * 5000), ssrc: 2, payload: audio(10, 0)}.bytes())
+		s.send(addrA, "10.9.9.9:9", time.Duration(i)*time.Millisecond, capturetest.RTP{PT: 0, Seq: uint16(i * 5000), SSRC: 2, Payload: audio(10, 0)}.Bytes())
 	}
 	s.send(addrA, addrB, time.Second, []byte("hello, this is not RTP at all"))
 	r := s.result()
@@ -679,9 +631,9 @@ func TestBounds(t *testing.T) {
 	for i := range 2000 {
 		src := fmt.Sprintf("10.%d.%d.1:1000", i/250, i%250)
 		at := time.Duration(i) * time.Millisecond
-		s.send(src, addrB, at, rtpSpec{pt: 0, seq: 1, ssrc: uint32(i), payload: audio(8, 0)}.bytes())
-		s.send(src, addrB, at, rtpSpec{pt: 0, seq: 2, ts: 160, ssrc: uint32(i), payload: audio(8, 0)}.bytes())
-		s.send(src, "10.0.0.3:9", at, rtpSpec{pt: 0, seq: 1, ssrc: uint32(i), payload: audio(8, 0)}.bytes()) // never confirmed
+		s.send(src, addrB, at, capturetest.RTP{PT: 0, Seq: 1, SSRC: uint32(i), Payload: audio(8, 0)}.Bytes())
+		s.send(src, addrB, at, capturetest.RTP{PT: 0, Seq: 2, TS: 160, SSRC: uint32(i), Payload: audio(8, 0)}.Bytes())
+		s.send(src, "10.0.0.3:9", at, capturetest.RTP{PT: 0, Seq: 1, SSRC: uint32(i), Payload: audio(8, 0)}.Bytes()) // never confirmed
 		if len(s.d.cands) > maxCandidates {
 			t.Fatalf("%d candidates", len(s.d.cands))
 		}
@@ -792,7 +744,7 @@ func TestEventsThenAudio(t *testing.T) {
 	seq := uint16(0)
 	sendEvent(s, 101, 3, 9, 0, 4, &seq)
 	for i := 10; i < 30; i++ {
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, rtpSpec{pt: 8, seq: seq, ts: uint32(160 * i), ssrc: 3, payload: audio(160, byte(i))}.bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: 8, Seq: seq, TS: uint32(160 * i), SSRC: 3, Payload: audio(160, byte(i))}.Bytes())
 		seq++
 	}
 	r := s.result()
@@ -813,8 +765,8 @@ func TestEventsThenAudio(t *testing.T) {
 func TestDigitBound(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
 	for i := range maxDigits + 10 {
-		p := rtpSpec{pt: 101, seq: uint16(i), ts: uint32(800 * i), ssrc: 3, payload: eventPayload(uint8(i%16), true, 400)}
-		s.send(addrA, addrB, time.Duration(i)*100*time.Millisecond, p.bytes())
+		p := capturetest.RTP{PT: 101, Seq: uint16(i), TS: uint32(800 * i), SSRC: 3, Payload: eventPayload(uint8(i%16), true, 400)}
+		s.send(addrA, addrB, time.Duration(i)*100*time.Millisecond, p.Bytes())
 	}
 	r := s.result()
 	if n := len(r.Streams[0].DTMF); n != maxDigits || !strings.Contains(strings.Join(r.Warnings, ";"), "10 DTMF digits not kept") {

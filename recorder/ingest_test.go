@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
+	"github.com/callvault/callvault/internal/pcapwrite"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -30,57 +33,22 @@ type testCall struct {
 // ms one packet each way, local side from port 16386, remote from 16388.
 // Payload byte i of packet k in direction d is payloadByte(d, k, i).
 func makeCallPcap(c testCall) []byte {
-	var b bytes.Buffer
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	b.Write(hdr)
 	if c.start.IsZero() {
 		c.start = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 	}
-	pkt := make([]byte, 14+20+8+12+160)
-	for k := 0; k < c.seconds*50; k++ {
-		for d := 0; d < 2; d++ {
-			ts := c.start.Add(time.Duration(k)*20*time.Millisecond + time.Duration(d)*3*time.Millisecond)
-			p := pkt
-			clear(p)
-			binary.BigEndian.PutUint16(p[12:], 0x0800)
-			ip := p[14:]
-			ip[0] = 0x45
-			binary.BigEndian.PutUint16(ip[2:], uint16(20+8+12+160))
-			ip[8], ip[9] = 64, 17
-			src, dst := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}
-			sport, dport := uint16(16386), uint16(16388)
-			if d == 1 {
-				src, dst, sport, dport = dst, src, dport, sport
+	w := capturetest.NewPcapFormat(pcapwrite.Ethernet)
+	capturetest.Call{
+		Seconds: c.seconds, Start: c.start, PT: c.pt,
+		Local: netip.MustParseAddrPort("10.0.0.1:16386"), Remote: netip.MustParseAddrPort("10.0.0.2:16388"),
+		Skew: 3 * time.Millisecond,
+		Seq:  [2]uint16{0, 1000}, TS: [2]uint32{0, 7777}, SSRC: [2]uint32{0x1000, 0x1001},
+		Payload: func(d, k int, p []byte) {
+			for i := range p {
+				p[i] = payloadByte(d, k, i)
 			}
-			copy(ip[12:], src[:])
-			copy(ip[16:], dst[:])
-			udp := ip[20:]
-			binary.BigEndian.PutUint16(udp[0:], sport)
-			binary.BigEndian.PutUint16(udp[2:], dport)
-			binary.BigEndian.PutUint16(udp[4:], 8+12+160)
-			rtp := udp[8:]
-			rtp[0], rtp[1] = 0x80, c.pt
-			binary.BigEndian.PutUint16(rtp[2:], uint16(1000*d+k))
-			binary.BigEndian.PutUint32(rtp[4:], uint32(160*k+7777*d))
-			binary.BigEndian.PutUint32(rtp[8:], uint32(0x1000+d))
-			for i := range 160 {
-				rtp[12+i] = payloadByte(d, k, i)
-			}
-			rec := make([]byte, 16)
-			binary.LittleEndian.PutUint32(rec[0:], uint32(ts.Unix()))
-			binary.LittleEndian.PutUint32(rec[4:], uint32(ts.Nanosecond()/1000))
-			binary.LittleEndian.PutUint32(rec[8:], uint32(len(p)))
-			binary.LittleEndian.PutUint32(rec[12:], uint32(len(p)))
-			b.Write(rec)
-			b.Write(p)
-		}
-	}
-	return b.Bytes()
+		},
+	}.AddTo(w)
+	return w.Bytes()
 }
 
 func payloadByte(d, k, i int) byte { return byte((k*160+i)*(3+2*d)/7 + 13*d) }

@@ -16,42 +16,42 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
+	"github.com/callvault/callvault/internal/pcapwrite"
 )
 
 // dialogPcap writes a capture of SIP dialogs and their RTP (Ethernet,
 // IPv4, UDP) and remembers the payloads each direction of each call sent.
 type dialogPcap struct {
-	b    bytes.Buffer
+	w    *capturetest.Pcap
 	t0   time.Time
 	sent map[string][]byte // "call/src" → payload bytes in order
 }
 
 func newDialogPcap() *dialogPcap {
-	p := &dialogPcap{t0: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), sent: map[string][]byte{}}
-	p.b.Write(lgPcapHeader())
-	return p
+	return &dialogPcap{
+		w:    capturetest.NewPcapFormat(pcapwrite.Ethernet),
+		t0:   time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC),
+		sent: map[string][]byte{},
+	}
 }
 
 func (p *dialogPcap) packet(at time.Duration, src, dst string, payload []byte) {
-	s, d := netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst)
-	writeUDPRecord(&p.b, p.t0.Add(at), s.Addr().As4(), d.Addr().As4(), s.Port(), d.Port(), payload)
+	p.w.AddUDP(p.t0.Add(at), netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst), payload)
 }
 
 // sip sends a SIP message between the two signalling addresses.
 func (p *dialogPcap) sip(at time.Duration, request bool, first, callID string, cseq int, method, sdp string) {
-	m := first + "\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-" + fmt.Sprint(cseq) + "\r\n" +
-		"From: \"Alice\" <sip:201@pbx.test>;tag=a\r\nTo: \"Bob\" <sip:202@pbx.test>;tag=b\r\n" +
-		"Call-ID: " + callID + "\r\n" + fmt.Sprintf("CSeq: %d %s\r\n", cseq, method)
-	if sdp != "" {
-		m += "Content-Type: application/sdp\r\n" + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(sdp)) + sdp
-	} else {
-		m += "Content-Length: 0\r\n\r\n"
+	m := capturetest.SIP{
+		First: first, Via: "10.0.0.1:5060", Branch: "z9hG4bK-" + fmt.Sprint(cseq), Domain: "pbx.test",
+		From: capturetest.Party{Display: "Alice", User: "201", Tag: "a"}, To: capturetest.Party{Display: "Bob", User: "202", Tag: "b"},
+		CallID: callID, CSeq: cseq, Method: method, Body: sdp,
 	}
 	src, dst := "10.0.0.1:5060", "10.0.0.2:5060"
 	if !request {
 		src, dst = dst, src
 	}
-	p.packet(at, src, dst, []byte(m))
+	p.packet(at, src, dst, m.Bytes())
 }
 
 // call writes one dialog: INVITE and 200 with SDP announcing a and b,
@@ -59,15 +59,12 @@ func (p *dialogPcap) sip(at time.Duration, request bool, first, callID string, c
 // the payloads are random bytes of that size (SRTP: encrypted audio and
 // an authentication tag); otherwise G.711 bytes.
 func (p *dialogPcap) call(at time.Duration, callID, a, b string, pt uint8, proto, attr string, seconds, size int) {
-	enc := map[uint8]string{0: "PCMU", 8: "PCMA"}[pt]
 	sdp := func(addr string) string {
-		ap := netip.MustParseAddrPort(addr)
-		s := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d %s %d\r\na=rtpmap:%d %s/8000\r\n",
-			ap.Addr(), ap.Addr(), ap.Port(), proto, pt, pt, enc)
+		var attrs []string
 		if attr != "" {
-			s += attr + "\r\n"
+			attrs = append(attrs, attr)
 		}
-		return s
+		return capturetest.SDP(netip.MustParseAddrPort(addr), proto, pt, false, attrs...)
 	}
 	p.sip(at, true, "INVITE sip:202@pbx.test SIP/2.0", callID, 1, "INVITE", sdp(a))
 	p.sip(at+5*time.Millisecond, false, "SIP/2.0 200 OK", callID, 1, "INVITE", sdp(b))
@@ -81,12 +78,11 @@ func (p *dialogPcap) call(at time.Duration, callID, a, b string, pt uint8, proto
 					pl[i] ^= 1 // no G.711 code that decodes to zero: audio is told from silence
 				}
 			}
-			rtp := make([]byte, 12, 12+len(pl))
-			rtp[0], rtp[1] = 0x80, pt
-			binary.BigEndian.PutUint16(rtp[2:], uint16(1000*d+k))
-			binary.BigEndian.PutUint32(rtp[4:], uint32(160*k+3333*d))
-			binary.BigEndian.PutUint32(rtp[8:], uint32(0xCA110000)) // one SSRC for everything, as SIPp does
-			rtp = append(rtp, pl...)
+			rtp := capturetest.RTP{
+				PT: pt, Seq: uint16(1000*d + k), TS: uint32(160*k + 3333*d),
+				SSRC:    0xCA110000, // one SSRC for everything, as SIPp does
+				Payload: pl,
+			}.Bytes()
 			p.packet(at+20*time.Millisecond+time.Duration(k)*20*time.Millisecond+time.Duration(d)*3*time.Millisecond, ends[0], ends[1], rtp)
 			key := callID + "/" + ends[0]
 			p.sent[key] = append(p.sent[key], pl...)
@@ -112,7 +108,7 @@ func TestDecodeDialogsAndEncryption(t *testing.T) {
 		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", 2, 170)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "calls.pcap")
-	if err := os.WriteFile(in, p.b.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(in, p.w.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var stdout bytes.Buffer

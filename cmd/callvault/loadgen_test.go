@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/loadgen"
 )
 
 // lgtDir is what the fake appliance saw of one direction of one upload.
@@ -104,7 +106,7 @@ func (a *lgtAppliance) get(w http.ResponseWriter, r *http.Request) {
 		Duplicates int    `json:"duplicates"`
 	}
 	streams := []stream{}
-	for _, port := range []uint16{lgPortDevice, lgPortRemote} {
+	for _, port := range []uint16{loadgen.PortDevice, loadgen.PortRemote} {
 		if d := up.Dirs[port]; d != nil {
 			s := stream{SSRC: fmt.Sprintf("0x%08x", d.SSRC), Packets: d.Packets, Lost: d.Lost, Duplicates: d.Duplicates}
 			if len(streams) == 0 {
@@ -169,7 +171,7 @@ func lgtParsePcap(r io.Reader, dirs map[uint16]*lgtDir) error {
 		}
 		udp := ip[20:]
 		sport := binary.BigEndian.Uint16(udp[0:])
-		if sport != lgPortDevice && sport != lgPortRemote {
+		if sport != loadgen.PortDevice && sport != loadgen.PortRemote {
 			return fmt.Errorf("unexpected source port %d", sport)
 		}
 		rtp := udp[8:]
@@ -289,7 +291,7 @@ func TestLoadgen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep lgReport
+	var rep loadgen.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -410,46 +412,5 @@ func TestLoadgenFlags(t *testing.T) {
 		if err := runLoadgen(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
 		}
-	}
-}
-
-func TestLoadgenG711(t *testing.T) {
-	for _, c := range []struct {
-		in     int16
-		mu, al byte
-	}{{0, 0xff, 0xd5}, {32767, 0x80, 0xaa}, {-32768, 0x00, 0x2a}, {-1, 0x7e, 0x55}} {
-		if got := lgULaw(c.in); got != c.mu {
-			t.Errorf("µ-law(%d) = %#x, want %#x", c.in, got, c.mu)
-		}
-		if got := lgALaw(c.in); got != c.al {
-			t.Errorf("A-law(%d) = %#x, want %#x", c.in, got, c.al)
-		}
-	}
-}
-
-// A body nobody reads must not block its writer.
-func TestLoadgenBodyNeverBlocks(t *testing.T) {
-	b := newLgBody()
-	p := make([]byte, lgPairLen)
-	done := make(chan int)
-	go func() {
-		pending := 0
-		for range 1000 {
-			pending, _ = b.write(p)
-		}
-		done <- pending
-	}()
-	select {
-	case pending := <-done:
-		if pending != 999*lgPairLen {
-			t.Errorf("pending %d", pending)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("write blocked")
-	}
-	b.finish(time.Now())
-	n, err := io.Copy(io.Discard, b)
-	if err != nil || n != 1000*lgPairLen {
-		t.Errorf("read %d, %v", n, err)
 	}
 }

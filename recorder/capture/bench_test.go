@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/capturetest"
 )
 
 // rtpFrames returns n Ethernet frames of a two-way G.711 call (20 ms,
@@ -26,12 +28,12 @@ func rtpFrames(n int, frag bool) [][]byte {
 		}
 		ip := testDgram{src, dst, payloadOf(size, byte(i))}.ip()
 		if len(ip) > 1500 {
-			for _, f := range frag4(ip, 1480, 2960) {
-				out = append(out, eth(f, 0x0800))
+			for _, f := range capturetest.Frag4(ip, 1480, 2960) {
+				out = append(out, capturetest.Ethernet(f, 0x0800))
 			}
 			continue
 		}
-		out = append(out, eth(ip, 0x0800))
+		out = append(out, capturetest.Ethernet(ip, 0x0800))
 	}
 	return out[:n]
 }
@@ -39,19 +41,19 @@ func rtpFrames(n int, frag bool) [][]byte {
 func benchCapture(kind string, n int) (header, records []byte) {
 	frames := rtpFrames(n, kind == "fragments")
 	if kind == "pcapng" {
-		w := newNG(false)
-		w.idb(uint16(LinkTypeEthernet), 0, 9, 0)
-		h := w.buf.Len()
+		w := capturetest.NewPcapng(false)
+		w.IDB(uint16(LinkTypeEthernet), 0, 9, 0)
+		h := w.Len()
 		for i, f := range frames {
-			w.epb(0, uint64(t0.UnixNano())+uint64(i)*10e6, f)
+			w.EPB(0, uint64(t0.UnixNano())+uint64(i)*10e6, f)
 		}
-		return w.bytes()[:h], w.bytes()[h:]
+		return w.Bytes()[:h], w.Bytes()[h:]
 	}
-	w := newPcap(false, false, LinkTypeEthernet, 65535)
+	w := capturetest.NewPcap(false, false, LinkTypeEthernet, 65535)
 	for i, f := range frames {
-		w.add(t0.Add(time.Duration(i)*10*time.Millisecond), f)
+		w.Add(t0.Add(time.Duration(i)*10*time.Millisecond), f)
 	}
-	return w.bytes()[:24], w.bytes()[24:]
+	return w.Bytes()[:24], w.Bytes()[24:]
 }
 
 // loopReader yields a capture header and then its records forever.

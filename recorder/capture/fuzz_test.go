@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/capturetest"
 )
 
 // fuzzSeeds returns small synthesized captures: every link type, both
@@ -13,24 +15,24 @@ import (
 func fuzzSeeds() [][]byte {
 	var seeds [][]byte
 	pay := payloadOf(300, 1)
-	frags := frag4(ipv4Pkt(addrA, addrB, 17, 1, nil, udpHdr(1, 2, pay)), 104, 208)
-	hbh := extHdr(0, 17, 0)
-	frags6 := frag6(ipv6Pkt(addr6A, addr6B, 0, append(hbh, udpHdr(3, 4, pay)...)), 8, 40, 9, 152)
+	frags := capturetest.Frag4(capturetest.IPv4(addrA, addrB, 17, 1, nil, capturetest.UDP(1, 2, pay)), 104, 208)
+	hbh := capturetest.ExtHdr(0, 17, 0)
+	frags6 := capturetest.Frag6(capturetest.IPv6(addr6A, addr6B, 0, append(hbh, capturetest.UDP(3, 4, pay)...)), 8, 40, 9, 152)
 	for i, lc := range linkCases() {
 		be := i%2 == 0
-		pw := newPcap(be, i%3 == 0, lc.link, 65535)
-		nw := newNG(!be)
-		nw.idb(uint16(lc.link), 0, 9, 0)
+		pw := capturetest.NewPcap(be, i%3 == 0, lc.link, 65535)
+		nw := capturetest.NewPcapng(!be)
+		nw.IDB(uint16(lc.link), 0, 9, 0)
 		for j, d := range sampleDgrams()[:2] {
-			pw.add(t0, lc.wrap(d.ip()))
-			nw.epb(0, uint64(j), lc.wrap(d.ip()))
+			pw.Add(t0, lc.wrap(d.ip()))
+			nw.EPB(0, uint64(j), lc.wrap(d.ip()))
 		}
 		for _, f := range append([][]byte{frags[2], frags[0], frags[1]}, frags6[1], frags6[0]) {
-			pw.add(t0, lc.wrap(f))
-			nw.epb(0, 5, lc.wrap(f))
+			pw.Add(t0, lc.wrap(f))
+			nw.EPB(0, 5, lc.wrap(f))
 		}
-		nw.spb(lc.wrap(sampleDgrams()[2].ip()), 100)
-		seeds = append(seeds, bytes.Clone(pw.bytes()), bytes.Clone(nw.bytes()))
+		nw.SPB(lc.wrap(sampleDgrams()[2].ip()), 100)
+		seeds = append(seeds, bytes.Clone(pw.Bytes()), bytes.Clone(nw.Bytes()))
 	}
 	cut := seeds[0]
 	seeds = append(seeds, cut[:len(cut)-7], cut[:30], []byte{0x0a, 0x0d, 0x0d, 0x0a})
@@ -97,11 +99,11 @@ func encodeDecodeInput(link byte, pkts [][]byte, step byte) []byte {
 
 func FuzzDecode(f *testing.F) {
 	pay := payloadOf(600, 3)
-	u4 := ipv4Pkt(addrA, addrB, 17, 7, nil, udpHdr(1, 2, pay))
-	fr := frag4(u4, 200, 400)
-	over := [][]byte{frag4Range(u4, 0, 304, true), frag4Range(u4, 200, 512, true), frag4Range(u4, 400, len(u4)-20, false)}
-	u6 := ipv6Pkt(addr6A, addr6B, 60, append(extHdr(60, 17, 0), udpHdr(1, 2, pay)...))
-	fr6 := frag6(u6, 0, 6, 99, 304)
+	u4 := capturetest.IPv4(addrA, addrB, 17, 7, nil, capturetest.UDP(1, 2, pay))
+	fr := capturetest.Frag4(u4, 200, 400)
+	over := [][]byte{capturetest.Frag4Range(u4, 0, 304, true), capturetest.Frag4Range(u4, 200, 512, true), capturetest.Frag4Range(u4, 400, len(u4)-20, false)}
+	u6 := capturetest.IPv6(addr6A, addr6B, 60, append(capturetest.ExtHdr(60, 17, 0), capturetest.UDP(1, 2, pay)...))
+	fr6 := capturetest.Frag6(u6, 0, 6, 99, 304)
 	for i := range fuzzLinks {
 		var wrap func([]byte) []byte
 		for _, lc := range linkCases() {
@@ -113,7 +115,7 @@ func FuzzDecode(f *testing.F) {
 			wrap = func(b []byte) []byte { return b }
 		}
 		var ws [][]byte
-		for _, p := range append(append(append([][]byte{fr[1], fr[2], fr[0]}, over...), fr6[1], fr6[0]), sampleDgrams()[0].ip(), ipv4Pkt(addrA, addrB, 6, 1, nil, tcpSeg(1, 2, 4, pay))) {
+		for _, p := range append(append(append([][]byte{fr[1], fr[2], fr[0]}, over...), fr6[1], fr6[0]), sampleDgrams()[0].ip(), capturetest.IPv4(addrA, addrB, 6, 1, nil, capturetest.TCP(1, 2, 4, pay))) {
 			ws = append(ws, wrap(p))
 		}
 		f.Add(encodeDecodeInput(byte(i), ws, 1))

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/callvault/callvault/internal/capturetest"
 )
 
 // linkCase frames an IP packet for one link type.
@@ -24,23 +26,23 @@ type linkCase struct {
 }
 
 func linkCases() []linkCase {
-	ethOf := func(ip []byte) []byte { return eth(ip, etherTypeOf(ip)) }
+	ethOf := func(ip []byte) []byte { return capturetest.Ethernet(ip, capturetest.EtherTypeOf(ip)) }
 	raw := func(ip []byte) []byte { return ip }
 	af6 := func(af uint32, big bool) func([]byte) []byte {
 		return func(ip []byte) []byte {
 			if ip[0]>>4 == 4 {
-				return nullHdr(ip, 2, big)
+				return capturetest.Null(ip, 2, big)
 			}
-			return nullHdr(ip, af, big)
+			return capturetest.Null(ip, af, big)
 		}
 	}
 	return []linkCase{
 		{"ethernet", LinkTypeEthernet, ethOf},
-		{"vlan", LinkTypeEthernet, func(ip []byte) []byte { return eth(ip, 0x8100, etherTypeOf(ip)) }},
-		{"qinq", LinkTypeEthernet, func(ip []byte) []byte { return eth(ip, 0x88a8, 0x8100, etherTypeOf(ip)) }},
-		{"qinq9100", LinkTypeEthernet, func(ip []byte) []byte { return eth(ip, 0x9100, 0x8100, etherTypeOf(ip)) }},
-		{"sll", LinkTypeLinuxSLL, sll},
-		{"sll2", LinkTypeLinuxSLL2, sll2},
+		{"vlan", LinkTypeEthernet, func(ip []byte) []byte { return capturetest.Ethernet(ip, 0x8100, capturetest.EtherTypeOf(ip)) }},
+		{"qinq", LinkTypeEthernet, func(ip []byte) []byte { return capturetest.Ethernet(ip, 0x88a8, 0x8100, capturetest.EtherTypeOf(ip)) }},
+		{"qinq9100", LinkTypeEthernet, func(ip []byte) []byte { return capturetest.Ethernet(ip, 0x9100, 0x8100, capturetest.EtherTypeOf(ip)) }},
+		{"sll", LinkTypeLinuxSLL, capturetest.SLL},
+		{"sll2", LinkTypeLinuxSLL2, capturetest.SLL2},
 		{"null-le-freebsd", LinkTypeNull, af6(28, false)},
 		{"null-be-darwin", LinkTypeNull, af6(30, true)},
 		{"null-le-netbsd", LinkTypeNull, af6(24, false)},
@@ -58,11 +60,11 @@ type testDgram struct {
 }
 
 func (d testDgram) ip() []byte {
-	u := udpHdr(d.src.Port(), d.dst.Port(), d.payload)
+	u := capturetest.UDP(d.src.Port(), d.dst.Port(), d.payload)
 	if d.src.Addr().Is4() {
-		return ipv4Pkt(d.src.Addr(), d.dst.Addr(), 17, 77, nil, u)
+		return capturetest.IPv4(d.src.Addr(), d.dst.Addr(), 17, 77, nil, u)
 	}
-	return ipv6Pkt(d.src.Addr(), d.dst.Addr(), 17, u)
+	return capturetest.IPv6(d.src.Addr(), d.dst.Addr(), 17, u)
 }
 
 func sampleDgrams() []testDgram {
@@ -97,7 +99,7 @@ func TestPcapVariants(t *testing.T) {
 		for _, be := range []bool{false, true} {
 			for _, nano := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/be=%v/nano=%v", lc.name, be, nano), func(t *testing.T) {
-					w := newPcap(be, nano, lc.link, 65535)
+					w := capturetest.NewPcap(be, nano, lc.link, 65535)
 					var times []time.Time
 					for i, d := range sampleDgrams() {
 						tm := t0.Add(time.Duration(i) * 20 * time.Millisecond)
@@ -105,9 +107,9 @@ func TestPcapVariants(t *testing.T) {
 							tm = tm.Truncate(time.Microsecond)
 						}
 						times = append(times, tm)
-						w.add(tm, lc.wrap(d.ip()))
+						w.Add(tm, lc.wrap(d.ip()))
 					}
-					in := w.bytes()
+					in := w.Bytes()
 					r, err := NewReader(bytes.NewReader(in))
 					if err != nil {
 						t.Fatal(err)
@@ -117,8 +119,8 @@ func TestPcapVariants(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if p.LinkType != lc.link || !p.Time.Equal(times[i]) || p.Off != w.offs[i] || p.OrigLen != len(p.Data) {
-							t.Fatalf("packet %d: link %d time %v off %d orig %d; want %d %v %d", i, p.LinkType, p.Time, p.Off, p.OrigLen, lc.link, times[i], w.offs[i])
+						if p.LinkType != lc.link || !p.Time.Equal(times[i]) || p.Off != w.Offs[i] || p.OrigLen != len(p.Data) {
+							t.Fatalf("packet %d: link %d time %v off %d orig %d; want %d %v %d", i, p.LinkType, p.Time, p.Off, p.OrigLen, lc.link, times[i], w.Offs[i])
 						}
 						if p.Time.Location() != time.UTC {
 							t.Errorf("time not UTC")
@@ -146,9 +148,9 @@ func TestPcapLinkTypeIPv4IPv6(t *testing.T) {
 		{LinkTypeIPv4, sampleDgrams()[0]},
 		{LinkTypeIPv6, sampleDgrams()[1]},
 	} {
-		w := newPcap(false, false, tc.link, 65535)
-		w.add(t0, tc.d.ip())
-		dgs, _, decErrs, err := decodeAll(t, w.bytes())
+		w := capturetest.NewPcap(false, false, tc.link, 65535)
+		w.Add(t0, tc.d.ip())
+		dgs, _, decErrs, err := decodeAll(t, w.Bytes())
 		if err != nil || decErrs != 0 {
 			t.Fatal(err, decErrs)
 		}
@@ -159,9 +161,9 @@ func TestPcapLinkTypeIPv4IPv6(t *testing.T) {
 func TestPcapFCSBitsAndModified(t *testing.T) {
 	d := sampleDgrams()[0]
 	// FCS length 2 words, P bit set: 0x24000000 | 1.
-	w := newPcap(false, false, 0x24000000|LinkTypeEthernet, 65535)
-	w.add(t0, append(eth(d.ip(), 0x0800), 0xde, 0xad, 0xbe, 0xef))
-	dgs, _, decErrs, err := decodeAll(t, w.bytes())
+	w := capturetest.NewPcap(false, false, 0x24000000|LinkTypeEthernet, 65535)
+	w.Add(t0, append(capturetest.Ethernet(d.ip(), 0x0800), 0xde, 0xad, 0xbe, 0xef))
+	dgs, _, decErrs, err := decodeAll(t, w.Bytes())
 	if err != nil || decErrs != 0 {
 		t.Fatal(err, decErrs)
 	}
@@ -180,7 +182,7 @@ func TestPcapFCSBitsAndModified(t *testing.T) {
 		b = append(b, make([]byte, 8)...)
 		b = ord.AppendUint32(b, 65535)
 		b = ord.AppendUint32(b, 1)
-		frame := eth(d.ip(), 0x0800)
+		frame := capturetest.Ethernet(d.ip(), 0x0800)
 		b = ord.AppendUint32(b, uint32(t0.Unix()))
 		b = ord.AppendUint32(b, 5)
 		b = ord.AppendUint32(b, uint32(len(frame)))
@@ -205,9 +207,9 @@ func TestPcapng(t *testing.T) {
 			{-1, time.Microsecond}, {6, time.Microsecond}, {9, time.Nanosecond}, {3, time.Millisecond}, {0, time.Second},
 		} {
 			t.Run(fmt.Sprintf("be=%v/tsresol=%d", be, res.opt), func(t *testing.T) {
-				w := newNG(be)
-				w.idb(uint16(LinkTypeEthernet), 0, res.opt, 0)
-				w.idb(uint16(LinkTypeLinuxSLL2), 0, res.opt, 0)
+				w := capturetest.NewPcapng(be)
+				w.IDB(uint16(LinkTypeEthernet), 0, res.opt, 0)
+				w.IDB(uint16(LinkTypeLinuxSLL2), 0, res.opt, 0)
 				base := t0.Truncate(res.unit)
 				ts := uint64(base.UnixNano() / int64(res.unit))
 				var want []testDgram
@@ -216,14 +218,14 @@ func TestPcapng(t *testing.T) {
 					d := ds[i%len(ds)]
 					tm := base.Add(time.Duration(i) * res.unit * 3)
 					if i%2 == 0 {
-						w.epb(0, ts+uint64(3*i), eth(d.ip(), etherTypeOf(d.ip())))
+						w.EPB(0, ts+uint64(3*i), capturetest.Ethernet(d.ip(), capturetest.EtherTypeOf(d.ip())))
 					} else {
-						w.epb(1, ts+uint64(3*i), sll2(d.ip()))
+						w.EPB(1, ts+uint64(3*i), capturetest.SLL2(d.ip()))
 					}
 					want = append(want, d)
 					times = append(times, tm)
 				}
-				dgs, n, decErrs, err := decodeAll(t, w.bytes())
+				dgs, n, decErrs, err := decodeAll(t, w.Bytes())
 				if err != nil || decErrs != 0 || n != 6 {
 					t.Fatal(err, decErrs, n)
 				}
@@ -250,10 +252,10 @@ func TestPcapngResolutionsAndOffset(t *testing.T) {
 		{6, 1000, 5000001, time.Unix(1005, 1000)},
 		{6, -100, 5000001, time.Unix(-95, 1000)},
 	} {
-		w := newNG(false)
-		w.idb(uint16(LinkTypeRaw), 0, tc.tsresol, tc.offset)
-		w.epb(0, tc.ts, sampleDgrams()[0].ip())
-		r, err := NewReader(bytes.NewReader(w.bytes()))
+		w := capturetest.NewPcapng(false)
+		w.IDB(uint16(LinkTypeRaw), 0, tc.tsresol, tc.offset)
+		w.EPB(0, tc.ts, sampleDgrams()[0].ip())
+		r, err := NewReader(bytes.NewReader(w.Bytes()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,21 +271,21 @@ func TestPcapngResolutionsAndOffset(t *testing.T) {
 
 func TestPcapngBlocks(t *testing.T) {
 	ds := sampleDgrams()
-	w := newNG(false)
-	w.idb(uint16(LinkTypeEthernet), 0, 9, 0)
-	w.block(0x0bad, []byte("an unknown block, skipped by length")) // unknown
-	w.block(5, make([]byte, 20))                                   // interface statistics
-	w.epb(0, uint64(t0.UnixNano()), eth(ds[0].ip(), 0x0800))
-	w.spb(eth(ds[1].ip(), 0x86dd), uint32(14+len(ds[1].ip()))) // time of the previous packet
-	w.opb(0, uint64(t0.UnixNano())+1000, eth(ds[2].ip(), 0x0800))
+	w := capturetest.NewPcapng(false)
+	w.IDB(uint16(LinkTypeEthernet), 0, 9, 0)
+	w.Block(0x0bad, []byte("an unknown block, skipped by length")) // unknown
+	w.Block(5, make([]byte, 20))                                   // interface statistics
+	w.EPB(0, uint64(t0.UnixNano()), capturetest.Ethernet(ds[0].ip(), 0x0800))
+	w.SPB(capturetest.Ethernet(ds[1].ip(), 0x86dd), uint32(14+len(ds[1].ip()))) // time of the previous packet
+	w.OPB(0, uint64(t0.UnixNano())+1000, capturetest.Ethernet(ds[2].ip(), 0x0800))
 	// A new section in the other byte order with its own interfaces.
-	w.shb(true)
-	w.idb(uint16(LinkTypeRaw), 96, -1, 0)
-	w.block(0x40000bad, nil)
-	w.epb(0, uint64(t0.UnixMicro()), ds[0].ip())
+	w.SHB(true)
+	w.IDB(uint16(LinkTypeRaw), 96, -1, 0)
+	w.Block(0x40000bad, nil)
+	w.EPB(0, uint64(t0.UnixMicro()), ds[0].ip())
 	// A simple packet block cut by the interface's snaplen.
-	w.spb(ds[1].ip(), uint32(len(ds[1].ip())))
-	in := w.bytes()
+	w.SPB(ds[1].ip(), uint32(len(ds[1].ip())))
+	in := w.Bytes()
 
 	r, err := NewReader(bytes.NewReader(in))
 	if err != nil {
@@ -296,8 +298,8 @@ func TestPcapngBlocks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
 		}
-		if !p.Time.Equal(wantTimes[i]) || p.LinkType != wantLinks[i] || p.Off != w.offs[i] {
-			t.Errorf("packet %d: %v link %d off %d, want %v %d %d", i, p.Time, p.LinkType, p.Off, wantTimes[i], wantLinks[i], w.offs[i])
+		if !p.Time.Equal(wantTimes[i]) || p.LinkType != wantLinks[i] || p.Off != w.Offs[i] {
+			t.Errorf("packet %d: %v link %d off %d, want %v %d %d", i, p.Time, p.LinkType, p.Off, wantTimes[i], wantLinks[i], w.Offs[i])
 		}
 		if i == 4 && (len(p.Data) != 96 || p.OrigLen != len(ds[1].ip())) {
 			t.Errorf("snaplen: %d bytes, orig %d", len(p.Data), p.OrigLen)
@@ -319,31 +321,31 @@ func TestPcapngBlocks(t *testing.T) {
 // the records that are whole, then io.EOF at a record boundary or
 // ErrTruncated inside a record.
 func TestTruncatedEverywhere(t *testing.T) {
-	pw := newPcap(false, true, LinkTypeEthernet, 65535)
-	nw := newNG(true)
-	nw.idb(uint16(LinkTypeEthernet), 0, 9, 0)
+	pw := capturetest.NewPcap(false, true, LinkTypeEthernet, 65535)
+	nw := capturetest.NewPcapng(true)
+	nw.IDB(uint16(LinkTypeEthernet), 0, 9, 0)
 	for i, d := range sampleDgrams() {
-		f := eth(d.ip(), etherTypeOf(d.ip()))
-		pw.add(t0.Add(time.Duration(i)*time.Second), f)
-		nw.epb(0, uint64(i), f)
+		f := capturetest.Ethernet(d.ip(), capturetest.EtherTypeOf(d.ip()))
+		pw.Add(t0.Add(time.Duration(i)*time.Second), f)
+		nw.EPB(0, uint64(i), f)
 	}
-	nw.block(0x0bad, []byte("trailing unknown block"))
-	ngB := blockEnds(nw.bytes())
+	nw.Block(0x0bad, []byte("trailing unknown block"))
+	ngB := blockEnds(nw.Bytes())
 	pcapEnds := []int64{}
-	for i := range pw.offs {
-		if i+1 < len(pw.offs) {
-			pcapEnds = append(pcapEnds, pw.offs[i+1]-16)
+	for i := range pw.Offs {
+		if i+1 < len(pw.Offs) {
+			pcapEnds = append(pcapEnds, pw.Offs[i+1]-16)
 		}
 	}
-	pcapEnds = append(pcapEnds, int64(len(pw.bytes())))
+	pcapEnds = append(pcapEnds, int64(len(pw.Bytes())))
 	for _, tc := range []struct {
 		name       string
 		in         []byte
 		boundaries []int64 // clean ends
 		packetEnds []int64
 	}{
-		{"pcap", pw.bytes(), append([]int64{24}, pcapEnds...), pcapEnds},
-		{"pcapng", nw.bytes(), ngB, ngB[2:5]},
+		{"pcap", pw.Bytes(), append([]int64{24}, pcapEnds...), pcapEnds},
+		{"pcapng", nw.Bytes(), ngB, ngB[2:5]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for n := 0; n <= len(tc.in); n++ {
@@ -397,10 +399,10 @@ func blockEnds(in []byte) []int64 {
 
 func TestTruncatedPcapngBlocks(t *testing.T) {
 	// Clean ends after the SHB and IDB (no packet) are io.EOF.
-	w := newNG(false)
-	shbEnd := w.buf.Len()
-	w.idb(1, 0, -1, 0)
-	in := w.bytes()
+	w := capturetest.NewPcapng(false)
+	shbEnd := w.Len()
+	w.IDB(1, 0, -1, 0)
+	in := w.Bytes()
 	for _, n := range []int{shbEnd, len(in)} {
 		r, err := NewReader(bytes.NewReader(in[:n]))
 		if err != nil {
@@ -413,15 +415,15 @@ func TestTruncatedPcapngBlocks(t *testing.T) {
 }
 
 func TestZeroLengthRecords(t *testing.T) {
-	pw := newPcap(false, false, LinkTypeEthernet, 65535)
-	pw.add(t0, nil)
-	pw.add(t0, eth(sampleDgrams()[0].ip(), 0x0800))
-	nw := newNG(false)
-	nw.idb(1, 0, -1, 0)
-	nw.epb(0, 1, nil)
-	nw.spb(nil, 0)
-	nw.epb(0, 2, eth(sampleDgrams()[0].ip(), 0x0800))
-	for name, in := range map[string][]byte{"pcap": pw.bytes(), "pcapng": nw.bytes()} {
+	pw := capturetest.NewPcap(false, false, LinkTypeEthernet, 65535)
+	pw.Add(t0, nil)
+	pw.Add(t0, capturetest.Ethernet(sampleDgrams()[0].ip(), 0x0800))
+	nw := capturetest.NewPcapng(false)
+	nw.IDB(1, 0, -1, 0)
+	nw.EPB(0, 1, nil)
+	nw.SPB(nil, 0)
+	nw.EPB(0, 2, capturetest.Ethernet(sampleDgrams()[0].ip(), 0x0800))
+	for name, in := range map[string][]byte{"pcap": pw.Bytes(), "pcapng": nw.Bytes()} {
 		dgs, n, decErrs, err := decodeAll(t, in)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -445,8 +447,8 @@ func allocated(f func()) uint64 {
 func TestAbsurdLengths(t *testing.T) {
 	le := binary.LittleEndian
 	pcapHdr := func(snap uint32) []byte {
-		w := newPcap(false, false, 1, snap)
-		return bytes.Clone(w.bytes())
+		w := capturetest.NewPcap(false, false, 1, snap)
+		return bytes.Clone(w.Bytes())
 	}
 	rec := func(caplen uint32, extra int) []byte {
 		b := make([]byte, 16)
@@ -455,9 +457,9 @@ func TestAbsurdLengths(t *testing.T) {
 		return append(b, make([]byte, extra)...)
 	}
 	ngHead := func() []byte {
-		w := newNG(false)
-		w.idb(1, 0, -1, 0)
-		return bytes.Clone(w.bytes())
+		w := capturetest.NewPcapng(false)
+		w.IDB(1, 0, -1, 0)
+		return bytes.Clone(w.Bytes())
 	}
 	block := func(typ, n uint32, body int) []byte {
 		b := make([]byte, 8)
@@ -498,15 +500,22 @@ func TestAbsurdLengths(t *testing.T) {
 		{"pcapng EPB caplen beyond block", append(ngHead(), epb(0, 100, 36)...), ErrCorrupt},
 		{"pcapng EPB caplen 4G", append(ngHead(), epb(0, 0xffffffff, 36)...), ErrCorrupt},
 		{"pcapng EPB unknown interface", append(ngHead(), epb(7, 4, 36)...), ErrCorrupt},
-		{"pcapng EPB before any IDB", func() []byte { w := newNG(false); return append(bytes.Clone(w.bytes()), epb(0, 4, 36)...) }(), ErrCorrupt},
-		{"pcapng bad tsresol", func() []byte { w := newNG(false); w.idb(1, 0, 20, 0); return bytes.Clone(w.bytes()) }(), ErrCorrupt},
-		{"pcapng bad binary tsresol", func() []byte { w := newNG(false); w.idb(1, 0, 0x80|64, 0); return bytes.Clone(w.bytes()) }(), ErrCorrupt},
+		{"pcapng EPB before any IDB", func() []byte {
+			w := capturetest.NewPcapng(false)
+			return append(bytes.Clone(w.Bytes()), epb(0, 4, 36)...)
+		}(), ErrCorrupt},
+		{"pcapng bad tsresol", func() []byte { w := capturetest.NewPcapng(false); w.IDB(1, 0, 20, 0); return bytes.Clone(w.Bytes()) }(), ErrCorrupt},
+		{"pcapng bad binary tsresol", func() []byte {
+			w := capturetest.NewPcapng(false)
+			w.IDB(1, 0, 0x80|64, 0)
+			return bytes.Clone(w.Bytes())
+		}(), ErrCorrupt},
 		{"pcapng too many interfaces", func() []byte {
-			w := newNG(false)
+			w := capturetest.NewPcapng(false)
 			for range maxInterfaces + 1 {
-				w.idb(1, 0, -1, 0)
+				w.IDB(1, 0, -1, 0)
 			}
-			return bytes.Clone(w.bytes())
+			return bytes.Clone(w.Bytes())
 		}(), ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -534,18 +543,18 @@ func TestAbsurdLengths(t *testing.T) {
 func TestLargeRecords(t *testing.T) {
 	big := testDgram{netip.AddrPortFrom(addrA, 1), netip.AddrPortFrom(addrB, 2), payloadOf(65000, 9)}
 	// A 150,000-byte frame: larger than the read buffer.
-	huge := append(eth(big.ip(), 0x0800), payloadOf(150000-14-len(big.ip()), 3)...)
+	huge := append(capturetest.Ethernet(big.ip(), 0x0800), payloadOf(150000-14-len(big.ip()), 3)...)
 	small := sampleDgrams()[0]
-	pw := newPcap(true, false, LinkTypeEthernet, 262144)
-	pw.add(t0, huge)
-	pw.add(t0, eth(small.ip(), 0x0800))
-	pw.add(t0, huge)
-	nw := newNG(false)
-	nw.idb(1, 0, -1, 0)
-	nw.epb(0, 0, huge)
-	nw.epb(0, 1, eth(small.ip(), 0x0800))
-	nw.epb(0, 2, huge)
-	for name, in := range map[string][]byte{"pcap": pw.bytes(), "pcapng": nw.bytes()} {
+	pw := capturetest.NewPcap(true, false, LinkTypeEthernet, 262144)
+	pw.Add(t0, huge)
+	pw.Add(t0, capturetest.Ethernet(small.ip(), 0x0800))
+	pw.Add(t0, huge)
+	nw := capturetest.NewPcapng(false)
+	nw.IDB(1, 0, -1, 0)
+	nw.EPB(0, 0, huge)
+	nw.EPB(0, 1, capturetest.Ethernet(small.ip(), 0x0800))
+	nw.EPB(0, 2, huge)
+	for name, in := range map[string][]byte{"pcap": pw.Bytes(), "pcapng": nw.Bytes()} {
 		for _, slow := range []bool{false, true} {
 			var src io.Reader = bytes.NewReader(in)
 			if slow {
@@ -555,7 +564,7 @@ func TestLargeRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, want := range [][]byte{huge, eth(small.ip(), 0x0800), huge} {
+			for i, want := range [][]byte{huge, capturetest.Ethernet(small.ip(), 0x0800), huge} {
 				p, err := r.Next()
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
@@ -584,12 +593,12 @@ func TestGarbage(t *testing.T) {
 		}
 		switch i % 3 {
 		case 1:
-			copy(b, newPcap(i%2 == 0, false, uint32(rng.IntN(300)), 65535).bytes())
+			copy(b, capturetest.NewPcap(i%2 == 0, false, uint32(rng.IntN(300)), 65535).Bytes())
 		case 2:
 			if len(b) > 40 {
-				w := newNG(i%2 == 0)
-				w.idb(uint16(rng.IntN(300)), 0, -1, 0)
-				copy(b, w.bytes())
+				w := capturetest.NewPcapng(i%2 == 0)
+				w.IDB(uint16(rng.IntN(300)), 0, -1, 0)
+				copy(b, w.Bytes())
 			}
 		}
 		r, err := NewReader(bytes.NewReader(b))
@@ -621,11 +630,11 @@ func TestGarbage(t *testing.T) {
 }
 
 func TestReadErrors(t *testing.T) {
-	w := newPcap(false, false, 1, 65535)
+	w := capturetest.NewPcap(false, false, 1, 65535)
 	for range 100 {
-		w.add(t0, eth(sampleDgrams()[0].ip(), 0x0800))
+		w.Add(t0, capturetest.Ethernet(sampleDgrams()[0].ip(), 0x0800))
 	}
-	in := w.bytes()
+	in := w.Bytes()
 	boom := errors.New("boom")
 	r, err := NewReader(io.MultiReader(bytes.NewReader(in[:5000]), iotest.ErrReader(boom)))
 	if err != nil {
@@ -665,12 +674,12 @@ func decodeAllFrom(t *testing.T, src io.Reader, in []byte) ([]got, int, int, err
 }
 
 func TestSlowReaderKeepsOffsets(t *testing.T) {
-	w := newNG(false)
-	w.idb(1, 0, 9, 0)
+	w := capturetest.NewPcapng(false)
+	w.IDB(1, 0, 9, 0)
 	for i := range 50 {
-		w.epb(0, uint64(i), eth(payloadOf(100+i*37, byte(i)), 0x0800))
+		w.EPB(0, uint64(i), capturetest.Ethernet(payloadOf(100+i*37, byte(i)), 0x0800))
 	}
-	in := w.bytes()
+	in := w.Bytes()
 	r, err := NewReader(iotest.OneByteReader(bytes.NewReader(in)))
 	if err != nil {
 		t.Fatal(err)
@@ -686,18 +695,18 @@ func TestSlowReaderKeepsOffsets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Off != w.offs[i] || !bytes.Equal(p.Data, in[p.Off:p.Off+int64(len(p.Data))]) {
-			t.Fatalf("packet %d at %d, want %d", i, p.Off, w.offs[i])
+		if p.Off != w.Offs[i] || !bytes.Equal(p.Data, in[p.Off:p.Off+int64(len(p.Data))]) {
+			t.Fatalf("packet %d at %d, want %d", i, p.Off, w.Offs[i])
 		}
 	}
 }
 
 func TestDecompress(t *testing.T) {
-	w := newPcap(false, true, LinkTypeEthernet, 65535)
+	w := capturetest.NewPcap(false, true, LinkTypeEthernet, 65535)
 	for i := range 20 {
-		w.add(t0.Add(time.Duration(i)), eth(sampleDgrams()[i%3].ip(), etherTypeOf(sampleDgrams()[i%3].ip())))
+		w.Add(t0.Add(time.Duration(i)), capturetest.Ethernet(sampleDgrams()[i%3].ip(), capturetest.EtherTypeOf(sampleDgrams()[i%3].ip())))
 	}
-	plain := w.bytes()
+	plain := w.Bytes()
 	gz := func(parts ...[]byte) []byte {
 		var b bytes.Buffer
 		for _, p := range parts {
@@ -754,7 +763,7 @@ func TestDecompress(t *testing.T) {
 		if err == io.EOF {
 			break
 		}
-		if err != nil || p.Off != w.offs[i] {
+		if err != nil || p.Off != w.Offs[i] {
 			t.Fatalf("packet %d: %v at %d", i, err, p.Off)
 		}
 	}
