@@ -67,7 +67,9 @@
 //
 // # Downloads
 //
-// GET /api/v1/recordings/{id}/download.zip holds the canonical stereo WAV
-// of each call (whose sha256 the seal signs), call-info.pdf, seal.json and
-// the appliance's public key; [VerifyZip] checks such a zip offline.
+// GET /api/v1/recordings/{id}/download.zip gathers the recording, its
+// audio, notes and settings from the archive, audits the download and
+// streams the zip the export package writes: the canonical stereo WAV of
+// each call (whose sha256 the seal signs), call-info.pdf, seal.json and
+// the appliance's public key; export.VerifyZip checks such a zip offline.
 package ui

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/export"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -274,7 +274,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			Seq: s.Seq, Time: formatTime(s.Time, rc.loc),
 			Orig: hex.EncodeToString(s.OrigSHA256[:]), Map: hex.EncodeToString(s.MapSHA256[:]),
 			Meta: hex.EncodeToString(s.MetaSHA256[:]), PrevHash: hex.EncodeToString(s.Prev[:]),
-			Signature: hex.EncodeToString(s.Signature), KeyFingerprint: keyFingerprint(pub),
+			Signature: hex.EncodeToString(s.Signature), KeyFingerprint: export.KeyFingerprint(pub),
 			PublicKey: hex.EncodeToString(pub),
 		}
 		for _, e := range s.Exports {
@@ -302,23 +302,6 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 // mayEditNote: the author and admins may edit or delete a note.
 func mayEditNote(u *archive.User, n *archive.Note) bool {
 	return u != nil && (u.Role == archive.RoleAdmin || strings.EqualFold(u.Login, n.Author))
-}
-
-// keyFingerprint is the first 16 bytes of sha256(public key), grouped.
-func keyFingerprint(pub []byte) string {
-	if len(pub) == 0 {
-		return ""
-	}
-	sum := sha256.Sum256(pub)
-	h := hex.EncodeToString(sum[:16])
-	var b strings.Builder
-	for i := 0; i < len(h); i += 4 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h[i : i+4])
-	}
-	return b.String()
 }
 
 func formatBytes(n int64) string {

@@ -348,23 +348,3 @@ func TestAdminPages(t *testing.T) {
 		t.Fatal("the action filter did not filter")
 	}
 }
-
-func TestZipPublicKeyParse(t *testing.T) {
-	tu := newTestUI(t)
-	pub := tu.arc.PublicKey()
-	pem, err := PublicKeyPEM(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range []string{string(pem), "  " + string(pem), hexString(pub), b64String(pub)} {
-		k, err := ParsePublicKey([]byte(in))
-		if err != nil || !k.Equal(pub) {
-			t.Fatalf("ParsePublicKey(%q): %v", in, err)
-		}
-	}
-	for _, in := range []string{"", "abcd", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"} {
-		if _, err := ParsePublicKey([]byte(in)); err == nil {
-			t.Fatalf("ParsePublicKey(%q) accepted", in)
-		}
-	}
-}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/export"
 )
 
 type levelView struct {
@@ -97,8 +98,8 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 	}
 	u.lifecycleSettings(ctx, &p, s, rc.loc)
 	pub := u.arc.PublicKey()
-	p.KeyFingerprint = keyFingerprint(pub)
-	if pem, err := PublicKeyPEM(pub); err == nil {
+	p.KeyFingerprint = export.KeyFingerprint(pub)
+	if pem, err := export.PublicKeyPEM(pub); err == nil {
 		p.PublicKeyPEM = string(pem)
 	}
 	return p, nil

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/callvault/callvault/ui"
+	"github.com/callvault/callvault/export"
 )
 
 // isZipVerify reports whether verify was given a downloaded zip rather
@@ -40,7 +40,7 @@ func runVerifyZip(args []string, stdout, stderr io.Writer) error {
 		if fb, err := os.ReadFile(*pubArg); err == nil {
 			b = fb
 		}
-		k, err := ui.ParsePublicKey(b)
+		k, err := export.ParsePublicKey(b)
 		if err != nil {
 			return fmt.Errorf("verify: --pubkey: %w", err)
 		}
@@ -57,7 +57,7 @@ func runVerifyZip(args []string, stdout, stderr io.Writer) error {
 			f.Close()
 			return fmt.Errorf("verify: %w", err)
 		}
-		rep, err := ui.VerifyZip(f, fi.Size(), pub)
+		rep, err := export.VerifyZip(f, fi.Size(), pub)
 		f.Close()
 		if err != nil {
 			fmt.Fprintf(stdout, "%s\tINVALID\t%v\n", name, err)

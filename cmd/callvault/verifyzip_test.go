@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callvault/callvault/ui"
+	"github.com/callvault/callvault/export"
 )
 
 // editZip copies a zip, flipping one byte of the named file at off(content).
@@ -71,7 +71,7 @@ func TestVerifyDownloadedZip(t *testing.T) {
 	}
 	var pemBytes []byte
 	for _, f := range zr.File {
-		if f.Name == ui.ZipPubKeyName {
+		if f.Name == export.PubKeyName {
 			rc, _ := f.Open()
 			pemBytes, _ = io.ReadAll(rc)
 			rc.Close()
@@ -83,7 +83,7 @@ func TestVerifyDownloadedZip(t *testing.T) {
 		t.Fatal(err)
 	}
 	otherPub, _, _ := ed25519.GenerateKey(nil)
-	otherPEM, _ := ui.PublicKeyPEM(otherPub)
+	otherPEM, _ := export.PublicKeyPEM(otherPub)
 	otherFile := filepath.Join(dir, "other.pem")
 	if err := os.WriteFile(otherFile, otherPEM, 0o644); err != nil {
 		t.Fatal(err)
@@ -115,9 +115,9 @@ func TestVerifyDownloadedZip(t *testing.T) {
 		want string
 	}{
 		{"wav", editZip(t, good, "recording.wav", func(b []byte) int { return len(b) / 2 }), pemFile, "recording.wav: sha256"},
-		{"pdf", editZip(t, good, ui.ZipPDFName, func(b []byte) int { return len(b) / 3 }), pemFile, "call-info.pdf: sha256 does not match"},
+		{"pdf", editZip(t, good, export.PDFName, func(b []byte) int { return len(b) / 3 }), pemFile, "call-info.pdf: sha256 does not match"},
 		// A letter inside the base64 of the signed seal.
-		{"seal", editZip(t, good, ui.ZipSealName, func(b []byte) int {
+		{"seal", editZip(t, good, export.SealName, func(b []byte) int {
 			i := bytes.Index(b, []byte(`"seal": "`)) + 60
 			for !(b[i] >= 'a' && b[i] <= 'z' || b[i] >= 'A' && b[i] <= 'Z') {
 				i++
