@@ -1,0 +1,21 @@
+// Package export holds the format of a recording's download: the zip
+// ([Write]), its offline check ([VerifyZip]), the call-information PDF
+// ([CallInfoPDF]) and the appliance's public key as people pass it around
+// ([PublicKeyPEM], [ParsePublicKey], [KeyFingerprint]).
+//
+// A zip holds the canonical stereo WAV of each call (stored, so its bytes
+// are the ones whose sha256 the seal signs), call-info.pdf, seal.json (the
+// signed seal in binary and spelled out, plus the sha256 of every file)
+// and pubkey.pem. Only the seal's fields are evidence: the WAVs must be
+// among its exports, and the signature must verify with the appliance's
+// key; the listed hashes of the other files catch accidental damage only.
+// The PDF is rendered from a [CallDoc] whose values are text already, with
+// the Go fonts embedded so names in any European script show, and its
+// bytes depend only on the document.
+//
+// The package reads nothing from storage: the handler gathers the
+// recording, its audio, notes and settings from the archive and hands
+// them over as an [Input] and a [CallDoc]. It imports the bbolt-free
+// archive/seal and no storage, so `callvault verify FILE.zip` links no
+// database (a dependency test says so).
+package export
