@@ -15,6 +15,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/foureyes"
 )
 
 // Media renders stored recordings as audio. The recorder implements it;
@@ -33,7 +34,7 @@ type API struct {
 	log     *slog.Logger
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
-	fourEyes *FourEyes
+	fourEyes *foureyes.Access
 	// plays are the listening sessions (playback.go), failures the
 	// integrity failures audited lately; now their clock.
 	plays, failures listenings

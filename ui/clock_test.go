@@ -7,6 +7,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/testclock"
 )
 
@@ -39,7 +40,7 @@ func TestOneClock(t *testing.T) {
 	if got := u.opts.Now(); got.Year() != 2031 {
 		t.Errorf("the pages' clock reads %s, not the archive's", got)
 	}
-	fe := NewFourEyes(arc, FourEyesOptions{}, nil)
+	fe := foureyes.New(arc, foureyes.Options{}, nil)
 	defer fe.Close()
 	st, err := fe.Request(ctx, &alice, "127.0.0.1")
 	if err != nil {

@@ -18,30 +18,29 @@
 //
 // # Access
 //
-// Who may read a recording is [FourEyes.MayRead]: archive.MayRead, and for
-// a user under 4-eyes access an active grant, for pages, API, audio,
-// peaks, downloads and WebDAV alike; a recording one may not read is "not
-// found". The API accepts the web session cookie (cross-origin checked),
-// HTTP Basic and Bearer tokens.
+// Who may read a recording is foureyes.Access.MayRead: archive.MayRead,
+// and for a user under 4-eyes access an active grant, for pages, API,
+// audio, peaks, downloads and WebDAV alike; a recording one may not read
+// is "not found". The API accepts the web session cookie (cross-origin
+// checked), HTTP Basic and Bearer tokens.
 //
 // # 4-eyes access
 //
-// A user (not an admin) whose account names a supervisor sees no
-// recording until that supervisor grants it ([FourEyes]; runtime state,
-// never stored). Their pages show a waiting page, whose script asks for
-// access (POST /foureyes/request) and listens for the answer on a
-// server-sent event stream (/foureyes/events); the API answers 403. The
-// request appears live on the supervisor's page (/supervise), whose own
-// stream is pinged every 2 s and answered by the page: the grant lasts
-// while one such page is connected. When the last one closes (after a
-// 2 s grace that lets a reload through), stops answering for 6 s, or the
-// supervisor logs out, every grant they made ends at once: the grant's
-// context is cancelled, which cuts audio and downloads in flight (even to
-// a client that stopped reading), API calls get 403, and the user's pages
-// stop the player and say so. Requests, grants, refusals and revocations
-// (with their reason) are audited as foureyes.request, .grant, .refuse and
-// .revoke. Streams per login and waiting requests per supervisor are
-// bounded.
+// The state, its rule and its timers live in package foureyes (see its
+// doc); ui holds its pages and routes (foureyes_http.go). A user (not an
+// admin) whose account names a supervisor sees the waiting page instead
+// of recordings; its script asks for access (POST /foureyes/request) and
+// listens for the answer on a server-sent event stream
+// (/foureyes/events). The request appears live on the supervisor's page
+// (/supervise), whose own stream (/supervise/events) is pinged and
+// answered by the page (POST /supervise/heartbeat); the supervisor
+// answers with POST /supervise/{login}/grant, …/refuse and …/end. When a
+// grant ends, the user's pages stop the player and say so. The API shows
+// the state at GET /api/v1/foureyes, asks with POST
+// /api/v1/foureyes/request, and answers 403 to a user without a grant;
+// API responses are bound to the grant (foureyes.Access.Bind), so audio
+// and downloads in flight stop when it ends. Logging out ends the grants
+// a supervisor made.
 //
 // # Playback
 //

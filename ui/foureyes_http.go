@@ -1,136 +1,15 @@
 package ui
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/foureyes"
 )
-
-// errGrantEnded is what a response bound to a grant (Bind) returns from
-// Write once the grant has ended.
-var errGrantEnded = errors.New("ui: 4-eyes grant ended")
-
-// Bind ties a request of u to u's 4-eyes grant. ok is false when u is
-// under 4-eyes access without a grant (u may read no recording now);
-// otherwise the returned writer and request are used instead of w and r,
-// and release is called when the handler is done. For a user with a grant,
-// the request's context ends and the writer stops writing when the grant
-// ends, so audio and downloads in flight stop, even to a client that has
-// stopped reading. For everyone else w and r are returned unchanged.
-// WebDAV takes Bind as its gate.
-func (f *FourEyes) Bind(w http.ResponseWriter, r *http.Request, u *archive.User) (http.ResponseWriter, *http.Request, func(), bool) {
-	gctx, ok := f.grantContext(u)
-	if !ok {
-		return w, r, func() {}, false
-	}
-	if gctx == nil {
-		return w, r, func() {}, true
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	rc := http.NewResponseController(w)
-	fired := make(chan struct{})
-	stop := context.AfterFunc(gctx, func() {
-		defer close(fired)
-		cancel()
-		_ = rc.SetWriteDeadline(time.Now()) // unblocks a write to a client that does not read
-	})
-	release := func() {
-		if !stop() {
-			<-fired
-			_ = rc.SetWriteDeadline(time.Time{}) // the connection may serve the next request
-		}
-		cancel()
-	}
-	return &boundWriter{ResponseWriter: w, ctx: ctx}, r.WithContext(ctx), release, true
-}
-
-// boundWriter refuses to write once its context has ended.
-type boundWriter struct {
-	http.ResponseWriter
-	ctx context.Context
-}
-
-func (b *boundWriter) Write(p []byte) (int, error) {
-	if b.ctx.Err() != nil {
-		return 0, errGrantEnded
-	}
-	return b.ResponseWriter.Write(p)
-}
-
-func (b *boundWriter) Flush() {
-	if b.ctx.Err() == nil {
-		_ = http.NewResponseController(b.ResponseWriter).Flush()
-	}
-}
-
-func (b *boundWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
-
-// eventStream writes server-sent events, flushing each.
-type eventStream struct {
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	last []byte // the last "state" event's data
-}
-
-func startEvents(w http.ResponseWriter) (*eventStream, error) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &eventStream{w: w, rc: http.NewResponseController(w)}
-	// A reconnecting page comes back within a second, inside the grace.
-	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
-		return nil, err
-	}
-	return s, s.rc.Flush()
-}
-
-// send writes one event whose data is v as JSON (one line).
-func (s *eventStream) send(event string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.sendRaw(event, b)
-}
-
-func (s *eventStream) sendRaw(event string, data []byte) error {
-	buf := make([]byte, 0, len(event)+len(data)+16)
-	buf = append(buf, "event: "...)
-	buf = append(buf, event...)
-	buf = append(buf, "\ndata: "...)
-	buf = append(buf, data...)
-	buf = append(buf, "\n\n"...)
-	if _, err := s.w.Write(buf); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
-
-// sendState writes v as a "state" event unless it equals the last one.
-func (s *eventStream) sendState(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil || bytes.Equal(b, s.last) {
-		return err
-	}
-	s.last = b
-	return s.sendRaw("state", b)
-}
-
-// comment writes an SSE comment, which keeps the connection busy.
-func (s *eventStream) comment(text string) error {
-	if _, err := s.w.Write([]byte(": " + text + "\n\n")); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
 
 // wardKeepAlive is how often a user's event stream carries a comment.
 const wardKeepAlive = 15 * time.Second
@@ -138,13 +17,13 @@ const wardKeepAlive = 15 * time.Second
 // fourEyesPageError maps a 4-eyes error to a page error.
 func fourEyesPageError(err error) error {
 	switch {
-	case errors.Is(err, errFENotSubject):
+	case errors.Is(err, foureyes.ErrNotSubject):
 		return &pageError{http.StatusNotFound, "Your account needs no supervisor's approval."}
-	case errors.Is(err, errFENoRequest):
+	case errors.Is(err, foureyes.ErrNoRequest):
 		return &pageError{http.StatusNotFound, "There is no such request or access."}
-	case errors.Is(err, errFEAbsent):
+	case errors.Is(err, foureyes.ErrAbsent):
 		return &pageError{http.StatusConflict, "Keep the supervision page open: access lasts only while it is connected."}
-	case errors.Is(err, errFETooMany):
+	case errors.Is(err, foureyes.ErrTooMany):
 		return &pageError{http.StatusTooManyRequests, "Too many requests or open pages."}
 	}
 	return err
@@ -164,14 +43,14 @@ func (u *UI) fourEyesRequest(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 func (u *UI) fourEyesEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	f := u.opts.FourEyes
 	if !f.Subject(rc.user) {
-		return fourEyesPageError(errFENotSubject)
+		return fourEyesPageError(foureyes.ErrNotSubject)
 	}
-	release, err := f.wardStream(rc.user)
+	release, err := f.WardStream(rc.user)
 	if err != nil {
 		return fourEyesPageError(err)
 	}
 	defer release()
-	es, err := startEvents(w)
+	es, err := foureyes.StartEvents(w)
 	if err != nil {
 		return nil
 	}
@@ -179,24 +58,24 @@ func (u *UI) fourEyesEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	defer keep.Stop()
 	name := ""
 	for {
-		st, changed := f.status(rc.user)
+		st, changed := f.Status(rc.user)
 		if st.SupervisorName == st.Supervisor {
 			if name == "" {
-				name = f.withName(r.Context(), st).SupervisorName
+				name = f.WithName(r.Context(), st).SupervisorName
 			}
 			st.SupervisorName = name
 		}
-		if es.sendState(st) != nil {
+		if es.SendState(st) != nil {
 			return nil
 		}
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-f.done:
+		case <-f.Done():
 			return nil
 		case <-changed:
 		case <-keep.C:
-			if es.comment("ping") != nil {
+			if es.Comment("ping") != nil {
 				return nil
 			}
 		}
@@ -211,8 +90,8 @@ func (u *UI) held(h pageFunc) pageFunc {
 		if rc.user == nil || f.Allowed(rc.user) {
 			return h(w, r, rc)
 		}
-		st, _ := f.status(rc.user)
-		st = f.withName(r.Context(), st)
+		st, _ := f.Status(rc.user)
+		st = f.WithName(r.Context(), st)
 		code := http.StatusForbidden
 		if r.URL.Path == "/" {
 			code = http.StatusOK
@@ -227,7 +106,7 @@ func (u *UI) held(h pageFunc) pageFunc {
 
 type waitingPage struct {
 	Base
-	Status     fourEyesStatus
+	Status     foureyes.Status
 	Message    string
 	RequestURL string
 	Next       string
@@ -235,15 +114,15 @@ type waitingPage struct {
 
 // waitingMessage says where a user's request stands (foureyes.js says
 // the same when the state changes).
-func waitingMessage(st fourEyesStatus) string {
+func waitingMessage(st foureyes.Status) string {
 	switch st.State {
-	case fePending:
+	case foureyes.Pending:
 		return "Waiting for your supervisor " + st.SupervisorName + " to grant access."
-	case feRefused:
+	case foureyes.Refused:
 		return "Your supervisor " + st.SupervisorName + " refused access."
-	case feEnded:
+	case foureyes.Ended:
 		return "Your supervisor ended access."
-	case feGranted:
+	case foureyes.Granted:
 		return "Your supervisor " + st.SupervisorName + " granted access."
 	}
 	return "Your account needs the approval of your supervisor " + st.SupervisorName + " before recordings are shown."
@@ -266,10 +145,10 @@ func (u *UI) fourEyesBase(usr *archive.User) *fourEyesBase {
 	}
 	b := &fourEyesBase{JS: u.static.url("foureyes.js"), CSS: u.static.url("foureyes.css")}
 	if f.Subject(usr) {
-		st, _ := f.status(usr)
+		st, _ := f.Status(usr)
 		b.Events, b.Request, b.State = "/foureyes/events", "/foureyes/request", st.State
 	}
-	sup, err := f.supervises(context.Background(), usr.Login, false)
+	sup, err := f.Supervises(context.Background(), usr.Login, false)
 	if err != nil {
 		u.log.Error("ui: 4-eyes: supervisors", "err", err)
 	}
@@ -299,7 +178,7 @@ type wardRow struct {
 	EndURL    string `json:"endURL"`
 }
 
-func superviseRows(items []wardItem, loc *time.Location) []wardRow {
+func superviseRows(items []foureyes.WardItem, loc *time.Location) []wardRow {
 	out := make([]wardRow, 0, len(items))
 	for _, it := range items {
 		p := "/supervise/" + urlPathEscape(it.Login)
@@ -318,11 +197,11 @@ func (u *UI) superviseShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if f == nil {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}
-	ok, err := f.supervises(r.Context(), rc.user.Login, true)
+	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
 	if err != nil {
 		return err
 	}
-	v, _ := f.supervision(rc.user.Login)
+	v, _ := f.Supervision(rc.user.Login)
 	p := supervisePage{
 		Base: u.base(rc, "Supervision", "supervise"), Supervises: ok,
 		Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc),
@@ -347,45 +226,45 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if f == nil {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}
-	ok, err := f.supervises(r.Context(), rc.user.Login, true)
+	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return &pageError{http.StatusForbidden, "Nobody names you as supervisor."}
 	}
-	s, err := f.join(rc.user.Login, remoteAddr(r))
+	s, err := f.Join(rc.user.Login, remoteAddr(r))
 	if err != nil {
 		return fourEyesPageError(err)
 	}
-	defer f.leave(s, reasonClosed)
-	es, err := startEvents(w)
+	defer f.Leave(s)
+	es, err := foureyes.StartEvents(w)
 	if err != nil {
 		return nil
 	}
-	if es.send("hello", map[string]any{"stream": s.id, "ping": f.opts.Ping.Milliseconds()}) != nil {
+	if es.Send("hello", map[string]any{"stream": s.ID(), "ping": f.Ping().Milliseconds()}) != nil {
 		return nil
 	}
-	ping := time.NewTicker(f.opts.Ping)
+	ping := time.NewTicker(f.Ping())
 	defer ping.Stop()
 	n := 0
 	for {
-		v, changed := f.supervision(rc.user.Login)
-		if es.sendState(superviseView{Connected: v.Connected, Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc)}) != nil {
+		v, changed := f.Supervision(rc.user.Login)
+		if es.SendState(superviseView{Connected: v.Connected, Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc)}) != nil {
 			return nil
 		}
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-f.done:
+		case <-f.Done():
 			return nil
-		case <-s.ctx.Done():
-			_ = es.send("closed", map[string]string{"reason": "This page stopped answering or you logged out."})
+		case <-s.Gone():
+			_ = es.Send("closed", map[string]string{"reason": "This page stopped answering or you logged out."})
 			return nil
 		case <-changed:
 		case <-ping.C:
 			n++
-			if es.sendRaw("ping", []byte(strconv.Itoa(n))) != nil {
+			if es.SendRaw("ping", []byte(strconv.Itoa(n))) != nil {
 				return nil
 			}
 		}
@@ -396,7 +275,7 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 // ping of its stream.
 func (u *UI) superviseHeartbeat(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	id := r.PostForm.Get("stream")
-	if u.opts.FourEyes == nil || id == "" || len(id) > 64 || !u.opts.FourEyes.beat(rc.user.Login, id) {
+	if u.opts.FourEyes == nil || id == "" || len(id) > 64 || !u.opts.FourEyes.Beat(rc.user.Login, id) {
 		return &pageError{http.StatusNotFound, "This page's connection is gone; it reconnects."}
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -404,7 +283,7 @@ func (u *UI) superviseHeartbeat(w http.ResponseWriter, r *http.Request, rc *reqC
 }
 
 // superviseAnswer is POST /supervise/{login}/grant, …/refuse and …/end.
-func (u *UI) superviseAnswer(do func(f *FourEyes, ctx context.Context, sup *archive.User, login, remote string) error) pageFunc {
+func (u *UI) superviseAnswer(do func(f *foureyes.Access, ctx context.Context, sup *archive.User, login, remote string) error) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		f := u.opts.FourEyes
 		if f == nil {
@@ -425,13 +304,13 @@ func (u *UI) fourEyesRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /supervise", u.page(member, u.superviseShow))
 	mux.Handle("GET /supervise/events", u.page(member, u.superviseEvents))
 	mux.Handle("POST /supervise/heartbeat", u.page(member, u.superviseHeartbeat))
-	mux.Handle("POST /supervise/{login}/grant", u.page(member, u.superviseAnswer((*FourEyes).Grant)))
-	mux.Handle("POST /supervise/{login}/refuse", u.page(member, u.superviseAnswer((*FourEyes).Refuse)))
-	mux.Handle("POST /supervise/{login}/end", u.page(member, u.superviseAnswer((*FourEyes).End)))
+	mux.Handle("POST /supervise/{login}/grant", u.page(member, u.superviseAnswer((*foureyes.Access).Grant)))
+	mux.Handle("POST /supervise/{login}/refuse", u.page(member, u.superviseAnswer((*foureyes.Access).Refuse)))
+	mux.Handle("POST /supervise/{login}/end", u.page(member, u.superviseAnswer((*foureyes.Access).End)))
 }
 
 // SetFourEyes makes the API enforce 4-eyes access with f.
-func (a *API) SetFourEyes(f *FourEyes) { a.fourEyes = f }
+func (a *API) SetFourEyes(f *foureyes.Access) { a.fourEyes = f }
 
 // fourEyesHeld refuses a user under 4-eyes access without a grant.
 func (a *API) fourEyesHeld(u *archive.User) error {
@@ -445,19 +324,19 @@ func (a *API) fourEyesHeld(u *archive.User) error {
 // for a supervisor the waiting requests and active grants.
 func (a *API) fourEyesShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	out := struct {
-		Subject     *fourEyesStatus `json:"subject"`
-		Supervision *supervision    `json:"supervision"`
+		Subject     *foureyes.Status      `json:"subject"`
+		Supervision *foureyes.Supervision `json:"supervision"`
 	}{}
 	f := a.fourEyes
 	if f.Subject(u) {
-		st, _ := f.status(u)
-		st = f.withName(r.Context(), st)
+		st, _ := f.Status(u)
+		st = f.WithName(r.Context(), st)
 		out.Subject = &st
 	}
-	if ok, err := f.supervises(r.Context(), u.Login, true); err != nil {
+	if ok, err := f.Supervises(r.Context(), u.Login, true); err != nil {
 		return err
 	} else if ok {
-		v, _ := f.supervision(u.Login)
+		v, _ := f.Supervision(u.Login)
 		out.Supervision = &v
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -468,9 +347,9 @@ func (a *API) fourEyesShow(w http.ResponseWriter, r *http.Request, u *archive.Us
 func (a *API) fourEyesRequestAPI(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	st, err := a.fourEyes.Request(r.Context(), u, sourceIP(r))
 	switch {
-	case errors.Is(err, errFENotSubject):
+	case errors.Is(err, foureyes.ErrNotSubject):
 		return errStatus(http.StatusConflict, "your account needs no supervisor's approval")
-	case errors.Is(err, errFETooMany):
+	case errors.Is(err, foureyes.ErrTooMany):
 		return errStatus(http.StatusTooManyRequests, "too many requests are waiting for your supervisor")
 	case err != nil:
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/foureyes"
 )
 
 // longMedia renders 30 minutes of stereo silence (about 58 MB of WAV),
@@ -37,7 +38,7 @@ func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error
 // newFourEyesTest serves UI and API with 4-eyes access over an archive
 // with alice (supervised by sam), bob (unsupervised), sam and an admin,
 // and one recording of alice's, which it returns.
-func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, *FourEyes, *archive.Recording) {
+func newFourEyesTest(t *testing.T, opts foureyes.Options, media Media) (*testUI, *foureyes.Access, *archive.Recording) {
 	t.Helper()
 	clock := newTestClock(testNow)
 	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
@@ -52,7 +53,7 @@ func newFourEyesTest(t *testing.T, opts FourEyesOptions, media Media) (*testUI, 
 			t.Fatal(err)
 		}
 	}
-	fe := NewFourEyes(arc, opts, nil)
+	fe := foureyes.New(arc, opts, nil)
 	tu := &testUI{t: t, arc: arc, clock: clock}
 	u, err := New(arc, media, Options{Version: "test", FourEyes: fe}, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -150,10 +151,10 @@ func (s *sseStream) next(name string) string {
 }
 
 // wardState waits for a user's stream to report state.
-func (s *sseStream) wardState(state string) fourEyesStatus {
+func (s *sseStream) wardState(state string) foureyes.Status {
 	s.t.Helper()
 	for {
-		var st fourEyesStatus
+		var st foureyes.Status
 		if err := json.Unmarshal([]byte(s.next("state")), &st); err != nil {
 			s.t.Fatal(err)
 		}
@@ -270,7 +271,7 @@ func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
 }
 
 func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
-	tu, fe, rec := newFourEyesTest(t, FourEyesOptions{}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
 	id := rec.ID.String()
 	alice, sam, bob, admin := tu.login("alice"), tu.login("sam"), tu.login("bob"), tu.login("admin")
 
@@ -306,10 +307,10 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 	sp.s.supState("empty", func(v superviseView) bool { return len(v.Pending) == 0 && len(v.Grants) == 0 })
 
 	as := alice.stream(t, "/foureyes/events")
-	as.wardState(feNone)
+	as.wardState(foureyes.None)
 	resp, body = alice.post("/foureyes/request", url.Values{"next": {"/"}})
 	must(t, resp, body, 303)
-	st := as.wardState(fePending)
+	st := as.wardState(foureyes.Pending)
 	if st.Supervisor != "sam" || st.SupervisorName != "Sam Supervisor" {
 		t.Fatalf("alice's state: %+v", st)
 	}
@@ -329,17 +330,17 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 
 	resp, body = sam.post("/supervise/alice/refuse", nil)
 	must(t, resp, body, 303)
-	as.wardState(feRefused)
+	as.wardState(foureyes.Refused)
 	resp, body = alice.get("/api/v1/recordings/" + id)
 	must(t, resp, body, 403)
 
 	// The API asks too, and tells the state.
 	resp, body = alice.do(apiPost(tu, "/api/v1/foureyes/request"))
 	must(t, resp, body, 202, `"state": "pending"`)
-	as.wardState(fePending)
+	as.wardState(foureyes.Pending)
 	resp, body = sam.post("/supervise/alice/grant", nil)
 	must(t, resp, body, 303)
-	as.wardState(feGranted)
+	as.wardState(foureyes.Granted)
 	sp.s.supState("alice granted", func(v superviseView) bool {
 		return slices.Equal(logins(v.Grants), []string{"alice"}) && len(v.Pending) == 0
 	})
@@ -362,7 +363,7 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 
 	resp, body = sam.post("/supervise/alice/end", nil)
 	must(t, resp, body, 303)
-	if st := as.wardState(feEnded); st.Reason != reasonEnded {
+	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonEnded {
 		t.Fatalf("ended for %q", st.Reason)
 	}
 	resp, body = alice.get("/api/v1/recordings/" + id)
@@ -385,7 +386,7 @@ func apiPost(tu *testUI, path string) *http.Request {
 }
 
 func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, FourEyesOptions{}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	resp, body := alice.post("/foureyes/request", nil)
 	must(t, resp, body, 303)
@@ -398,7 +399,7 @@ func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
 func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 	// The grace outlasts any reload on a busy machine; the test shortens
 	// it before the page closes for good.
-	tu, fe, rec := newFourEyesTest(t, FourEyesOptions{Grace: time.Hour}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -407,27 +408,22 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 	sp.s.supState("alice waiting", func(v superviseView) bool { return len(v.Pending) == 1 })
 	resp, body = sam.post("/supervise/alice/grant", nil)
 	must(t, resp, body, 303)
-	as.wardState(feGranted)
+	as.wardState(foureyes.Granted)
 
 	// A reload: the page closes and comes back within the grace, which
 	// stops the grace's timer: the grant holds.
 	sp.close()
 	sp = openSupervision(t, sam, true)
-	fe.mu.Lock()
-	graceRuns := fe.sups["sam"].grace != nil
-	fe.mu.Unlock()
-	if graceRuns {
+	if fe.GraceRuns("sam") {
 		t.Fatal("the grace still runs after the page came back")
 	}
 	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String())
 	must(t, resp, body, 200)
 
 	// The page closes for good: the grant ends once the grace is over.
-	fe.mu.Lock()
-	fe.opts.Grace = 50 * time.Millisecond
-	fe.mu.Unlock()
+	fe.SetGrace(50 * time.Millisecond)
 	sp.close()
-	if st := as.wardState(feEnded); st.Reason != reasonClosed {
+	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonClosed {
 		t.Fatalf("ended for %q", st.Reason)
 	}
 	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String())
@@ -440,7 +436,7 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	// Heartbeats every 50 ms; a silence of 2 s leaves room for a busy
 	// machine before the page counts as gone.
-	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -448,11 +444,11 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	must(t, resp, body, 303)
 	resp, body = sam.post("/supervise/alice/grant", nil)
 	must(t, resp, body, 303)
-	as.wardState(feGranted)
+	as.wardState(foureyes.Granted)
 	// The connection stays open but the page stops answering, as when
 	// the network between goes away without a word.
 	sp.silence()
-	if st := as.wardState(feEnded); st.Reason != reasonTimeout {
+	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonTimeout {
 		t.Fatalf("ended for %q", st.Reason)
 	}
 	sp.s.next("closed")
@@ -462,7 +458,7 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 }
 
 func TestFourEyesRevokedOnLogout(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, FourEyesOptions{Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -470,10 +466,10 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 	must(t, resp, body, 303)
 	resp, body = sam.post("/supervise/alice/grant", nil)
 	must(t, resp, body, 303)
-	as.wardState(feGranted)
+	as.wardState(foureyes.Granted)
 	resp, body = sam.post("/logout", nil)
 	must(t, resp, body, 303)
-	if st := as.wardState(feEnded); st.Reason != reasonLogout {
+	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonLogout {
 		t.Fatalf("ended for %q", st.Reason)
 	}
 	sp.s.next("closed")
@@ -483,7 +479,7 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 }
 
 func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
-	tu, _, rec := newFourEyesTest(t, FourEyesOptions{}, longMedia{})
+	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	openSupervision(t, sam, true)
 	resp, body := alice.post("/foureyes/request", nil)
@@ -532,7 +528,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 }
 
 func TestFourEyesLimits(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, FourEyesOptions{MaxStreams: 2}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{MaxStreams: 2}, silentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	alice.stream(t, "/foureyes/events")
 	alice.stream(t, "/foureyes/events")
@@ -556,13 +552,13 @@ func TestFourEyesLimits(t *testing.T) {
 
 func sampleWaitingPages(base Base) []any {
 	evil := `<script>alert(1)</script>`
-	st := fourEyesStatus{State: fePending, Supervisor: "sam", SupervisorName: "Sam" + evil}
+	st := foureyes.Status{State: foureyes.Pending, Supervisor: "sam", SupervisorName: "Sam" + evil}
 	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
 }
 
 func sampleSupervisePages(base Base) []any {
 	evil := `<script>alert(1)</script>`
-	rows := superviseRows([]wardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}, time.UTC)
+	rows := superviseRows([]foureyes.WardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}, time.UTC)
 	return []any{supervisePage{}, supervisePage{Base: base, Supervises: true, Pending: rows, Grants: rows,
 		Events: "/supervise/events", Heartbeat: "/supervise/heartbeat"}}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/foureyes"
 )
 
 //go:embed templates/*.html
@@ -33,7 +34,7 @@ type Options struct {
 	Now func() time.Time
 	// FourEyes is 4-eyes access, shared with the API and WebDAV; nil
 	// leaves archive.MayRead alone to decide.
-	FourEyes *FourEyes
+	FourEyes *foureyes.Access
 }
 
 // UI serves the server-rendered web pages: login, recordings, the

@@ -35,7 +35,7 @@ type Options struct {
 	// answered 403; otherwise the request is served with the returned
 	// writer and request (which end when u's access ends, stopping a
 	// download in flight), and release is called when it is done.
-	// ui.FourEyes.Bind is such a gate.
+	// foureyes.Access.Bind is such a gate.
 	Gate func(w http.ResponseWriter, r *http.Request, u *archive.User) (_ http.ResponseWriter, _ *http.Request, release func(), ok bool)
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/recorder"
 	"github.com/callvault/callvault/ui"
 )
@@ -118,7 +119,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// listeners serve the zones the config gives them.
 	rt := newRoutes()
 	// 4-eyes access: one state for the pages, the API and WebDAV.
-	fourEyes := ui.NewFourEyes(arc, ui.FourEyesOptions{}, levels.Logger(subsysGUI))
+	fourEyes := foureyes.New(arc, foureyes.Options{}, levels.Logger(subsysGUI))
 	defer fourEyes.Close()
 	api := ui.NewAPI(arc, rec, levels.Logger(subsysGUI))
 	api.SetFourEyes(fourEyes)

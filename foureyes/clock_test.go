@@ -1,4 +1,4 @@
-package ui
+package foureyes
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 )
+
+// testPassword is every test account's password.
+const testPassword = "test-password-0123"
 
 // TestFourEyesGraceTimes runs the grace and silence timers in a synctest
 // bubble: a grant outlives its supervisor's page by exactly the grace,
@@ -26,7 +29,7 @@ func TestFourEyesGraceTimes(t *testing.T) {
 			}
 		}
 		const grace, silence = 3 * time.Second, 7 * time.Second
-		fe := NewFourEyes(arc, FourEyesOptions{Grace: grace, Silence: silence}, nil)
+		fe := New(arc, Options{Grace: grace, Silence: silence}, nil)
 		defer fe.Close()
 		granted := func(what string) {
 			t.Helper()
@@ -54,23 +57,23 @@ func TestFourEyesGraceTimes(t *testing.T) {
 		}
 
 		// The page closes: the grant lasts the grace, not a moment more.
-		s, err := fe.join("sam", "127.0.0.1")
+		s, err := fe.Join("sam", "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		granted("closed")
-		fe.leave(s, reasonClosed)
+		fe.Leave(s)
 		endsAfter(grace, "grace")
 
 		// The page stays connected but silent: the grant ends after the
 		// silence, unless a heartbeat came.
-		s, err = fe.join("sam", "127.0.0.1")
+		s, err = fe.Join("sam", "127.0.0.1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		granted("silent")
 		time.Sleep(silence - time.Second)
-		if !fe.beat("sam", s.id) {
+		if !fe.Beat("sam", s.id) {
 			t.Fatal("heartbeat refused")
 		}
 		endsAfter(silence, "silence after the heartbeat")

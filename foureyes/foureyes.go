@@ -1,4 +1,4 @@
-package ui
+package foureyes
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
-// FourEyesOptions tune 4-eyes access; zero values take the defaults.
-type FourEyesOptions struct {
+// Options tune 4-eyes access; zero values take the defaults.
+type Options struct {
 	// Grace is how long a supervisor may be without a connected page
 	// before every grant they made ends (default 2 s, so that reloading
 	// the page does not end them).
@@ -38,7 +38,7 @@ type FourEyesOptions struct {
 	Now func() time.Time
 }
 
-func (o *FourEyesOptions) defaults(arc *archive.Archive) {
+func (o *Options) defaults(arc *archive.Archive) {
 	if o.Grace <= 0 {
 		o.Grace = 2 * time.Second
 	}
@@ -62,34 +62,37 @@ func (o *FourEyesOptions) defaults(arc *archive.Archive) {
 	}
 }
 
-// States of a user under 4-eyes access, as their pages and the API show them.
+// States of a user under 4-eyes access (Status.State), as their pages
+// and the API show them.
 const (
-	feNone    = "none"    // no request
-	fePending = "pending" // asked, waiting for the supervisor
-	feGranted = "granted" // may read while the supervisor stays connected
-	feRefused = "refused" // the supervisor said no
-	feEnded   = "ended"   // a grant ended (Reason says why)
+	None    = "none"    // no request
+	Pending = "pending" // asked, waiting for the supervisor
+	Granted = "granted" // may read while the supervisor stays connected
+	Refused = "refused" // the supervisor said no
+	Ended   = "ended"   // a grant ended (Reason says why)
 )
 
-// Why a grant ended (the detail of foureyes.revoke in the audit log).
+// Why a grant ended (Status.Reason, and the detail of foureyes.revoke in
+// the audit log).
 const (
-	reasonClosed   = "closed"     // the supervisor's last page closed
-	reasonLogout   = "logout"     // the supervisor logged out
-	reasonTimeout  = "timeout"    // the supervisor's page stopped answering
-	reasonEnded    = "ended"      // the supervisor ended it
-	reasonAudit    = "audit"      // the grant could not be written to the audit log
-	reasonNewSup   = "reassigned" // the user asked a new supervisor
-	reasonShutdown = "shutdown"   // the appliance stopped
+	ReasonClosed     = "closed"     // the supervisor's last page closed
+	ReasonLogout     = "logout"     // the supervisor logged out
+	ReasonTimeout    = "timeout"    // the supervisor's page stopped answering
+	ReasonEnded      = "ended"      // the supervisor ended it
+	ReasonAudit      = "audit"      // the grant could not be written to the audit log
+	ReasonReassigned = "reassigned" // the user asked a new supervisor
+	ReasonShutdown   = "shutdown"   // the appliance stopped
 )
 
+// Errors of Request, Grant, Refuse, End, Join and WardStream.
 var (
-	errFENotSubject = errors.New("ui: 4-eyes: no supervisor to ask")
-	errFENoRequest  = errors.New("ui: 4-eyes: no such request or grant")
-	errFEAbsent     = errors.New("ui: 4-eyes: the supervisor's page is not connected")
-	errFETooMany    = errors.New("ui: 4-eyes: too many requests or streams")
+	ErrNotSubject = errors.New("foureyes: no supervisor to ask")
+	ErrNoRequest  = errors.New("foureyes: no such request or grant")
+	ErrAbsent     = errors.New("foureyes: the supervisor's page is not connected")
+	ErrTooMany    = errors.New("foureyes: too many requests or streams")
 )
 
-// FourEyes holds 4-eyes access: a user whose account names a supervisor
+// Access holds 4-eyes access: a user whose account names a supervisor
 // reads no recording until that supervisor grants it, and a grant lasts
 // only while one of the supervisor's pages stays connected (an event
 // stream whose pings are answered). When the last page closes (after
@@ -98,12 +101,12 @@ var (
 // stops audio in flight. Grants are runtime state, never stored. Each
 // request, grant, refusal and revocation is written to the audit log.
 //
-// One FourEyes serves the web UI, the API and WebDAV; a nil *FourEyes
+// One Access serves the web UI, the API and WebDAV; a nil *Access
 // grants nothing and restricts nothing (archive.MayRead alone decides).
-type FourEyes struct {
+type Access struct {
 	arc  *archive.Archive
 	log  *slog.Logger
-	opts FourEyesOptions
+	opts Options
 
 	mu      sync.Mutex
 	wards   map[string]*ward     // by lower-case user login
@@ -134,13 +137,13 @@ type ward struct {
 // presence is a supervisor's connected pages.
 type presence struct {
 	login   string
-	streams map[string]*supStream
+	streams map[string]*Page
 	grace   *time.Timer // runs while no page is connected
 	remote  string      // the last page's address, for the audit log
 }
 
-// supStream is one connected supervisor page.
-type supStream struct {
+// Page is one connected supervisor page (Join).
+type Page struct {
 	id      string
 	login   string
 	ctx     context.Context // ends when the stream counts as gone
@@ -148,13 +151,20 @@ type supStream struct {
 	silence *time.Timer
 }
 
-// NewFourEyes returns the 4-eyes state over arc (for users and the audit log).
-func NewFourEyes(arc *archive.Archive, opts FourEyesOptions, log *slog.Logger) *FourEyes {
+// ID names the page's stream; the page sends it with each heartbeat (Beat).
+func (s *Page) ID() string { return s.id }
+
+// Gone is closed when the page counts as gone: it stopped answering the
+// pings, or the supervisor logged out.
+func (s *Page) Gone() <-chan struct{} { return s.ctx.Done() }
+
+// New returns the 4-eyes state over arc (for users and the audit log).
+func New(arc *archive.Archive, opts Options, log *slog.Logger) *Access {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.defaults(arc)
-	return &FourEyes{
+	return &Access{
 		arc: arc, log: log, opts: opts,
 		wards: map[string]*ward{}, sups: map[string]*presence{}, changed: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -162,7 +172,7 @@ func NewFourEyes(arc *archive.Archive, opts FourEyesOptions, log *slog.Logger) *
 
 // Close ends every grant (audited with reason "shutdown") and every event
 // stream: the appliance is stopping. Later calls find nobody present.
-func (f *FourEyes) Close() {
+func (f *Access) Close() {
 	if f == nil {
 		return
 	}
@@ -185,7 +195,7 @@ func (f *FourEyes) Close() {
 	}
 	var ended []revocation
 	for _, w := range f.wards {
-		ended = append(ended, f.endLocked(w, reasonShutdown)...)
+		ended = append(ended, f.endLocked(w, ReasonShutdown)...)
 	}
 	f.notifyLocked()
 	ended = f.toAuditLocked(ended)
@@ -195,59 +205,84 @@ func (f *FourEyes) Close() {
 	f.audits.Wait()
 }
 
+// maxLogin bounds the login a supervisor names in an answer.
+const maxLogin = 128
+
 func feKey(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+// Done is closed by Close: every event stream ends.
+func (f *Access) Done() <-chan struct{} { return f.done }
+
+// Ping is how often a supervisor's page is pinged (Options.Ping).
+func (f *Access) Ping() time.Duration { return f.opts.Ping }
+
+// SetGrace changes the grace for pages that close from now on.
+func (f *Access) SetGrace(d time.Duration) {
+	f.mu.Lock()
+	f.opts.Grace = d
+	f.mu.Unlock()
+}
+
+// GraceRuns reports whether supervisor login has no page connected and
+// the grace before their grants end is running.
+func (f *Access) GraceRuns(login string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.sups[feKey(login)]
+	return p != nil && p.grace != nil
+}
 
 // Subject reports whether u is under 4-eyes access: an account that names
 // a supervisor and is not an admin.
-func (f *FourEyes) Subject(u *archive.User) bool {
+func (f *Access) Subject(u *archive.User) bool {
 	return f != nil && u != nil && u.Role != archive.RoleAdmin && strings.TrimSpace(u.Supervisor) != ""
 }
 
 // Allowed reports whether u may read recordings now as far as 4-eyes
 // access goes: u is not under it, or holds an active grant of the
 // supervisor the account names.
-func (f *FourEyes) Allowed(u *archive.User) bool {
+func (f *Access) Allowed(u *archive.User) bool {
 	if !f.Subject(u) {
 		return true
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.wards[feKey(u.Login)]
-	return w != nil && w.state == feGranted && strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor))
+	return w != nil && w.state == Granted && strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor))
 }
 
 // MayRead is who may read rec now: archive.MayRead, and for a user under
 // 4-eyes access an active grant. Pages, API, audio and WebDAV ask it.
-func (f *FourEyes) MayRead(u *archive.User, rec *archive.Recording) bool {
+func (f *Access) MayRead(u *archive.User, rec *archive.Recording) bool {
 	return archive.MayRead(u, rec) && f.Allowed(u)
 }
 
 // grantContext returns the context of u's active grant: nil when u is
 // not under 4-eyes access, ok false when u has no grant.
-func (f *FourEyes) grantContext(u *archive.User) (ctx context.Context, ok bool) {
+func (f *Access) grantContext(u *archive.User) (ctx context.Context, ok bool) {
 	if !f.Subject(u) {
 		return nil, true
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.wards[feKey(u.Login)]
-	if w == nil || w.state != feGranted || !strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor)) {
+	if w == nil || w.state != Granted || !strings.EqualFold(w.supervisor, strings.TrimSpace(u.Supervisor)) {
 		return nil, false
 	}
 	return w.ctx, true
 }
 
-func (f *FourEyes) notifyLocked() {
+func (f *Access) notifyLocked() {
 	close(f.changed)
 	f.changed = make(chan struct{})
 }
 
 // wardLocked returns u's entry, made when missing.
-func (f *FourEyes) wardLocked(u *archive.User) *ward {
+func (f *Access) wardLocked(u *archive.User) *ward {
 	k := feKey(u.Login)
 	w := f.wards[k]
 	if w == nil {
-		w = &ward{login: u.Login, state: feNone}
+		w = &ward{login: u.Login, state: None}
 		f.wards[k] = w
 	}
 	w.name = displayName(u)
@@ -261,8 +296,8 @@ func displayName(u *archive.User) string {
 	return u.Login
 }
 
-// fourEyesStatus is a user's 4-eyes state, for their pages and the API.
-type fourEyesStatus struct {
+// Status is a user's 4-eyes state, for their pages and the API.
+type Status struct {
 	State          string    `json:"state"`
 	Supervisor     string    `json:"supervisor"`
 	SupervisorName string    `json:"supervisorName"`
@@ -270,12 +305,12 @@ type fourEyesStatus struct {
 	Since          time.Time `json:"since,omitzero"`
 }
 
-// status returns u's state and a channel closed at the next change.
-func (f *FourEyes) status(u *archive.User) (fourEyesStatus, <-chan struct{}) {
+// Status returns u's state and a channel closed at the next change.
+func (f *Access) Status(u *archive.User) (Status, <-chan struct{}) {
 	sup := strings.TrimSpace(u.Supervisor)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := fourEyesStatus{State: feNone, Supervisor: sup, SupervisorName: sup}
+	st := Status{State: None, Supervisor: sup, SupervisorName: sup}
 	if w := f.wards[feKey(u.Login)]; w != nil && strings.EqualFold(w.supervisor, sup) {
 		st.State, st.Reason, st.Since = w.state, w.reason, w.since
 		if w.supName != "" {
@@ -285,9 +320,9 @@ func (f *FourEyes) status(u *archive.User) (fourEyesStatus, <-chan struct{}) {
 	return st, f.changed
 }
 
-// withName fills in the supervisor's name from the accounts when no
+// WithName fills in the supervisor's name from the accounts when no
 // request has named it yet.
-func (f *FourEyes) withName(ctx context.Context, st fourEyesStatus) fourEyesStatus {
+func (f *Access) WithName(ctx context.Context, st Status) Status {
 	if st.Supervisor != "" && st.SupervisorName == st.Supervisor {
 		if s, err := f.arc.GetUser(ctx, st.Supervisor); err == nil {
 			st.SupervisorName = displayName(s)
@@ -298,9 +333,9 @@ func (f *FourEyes) withName(ctx context.Context, st fourEyesStatus) fourEyesStat
 
 // Request asks u's supervisor for access. Asking again while a request
 // waits or a grant lasts changes nothing.
-func (f *FourEyes) Request(ctx context.Context, u *archive.User, remote string) (fourEyesStatus, error) {
+func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (Status, error) {
 	if !f.Subject(u) {
-		return fourEyesStatus{}, errFENotSubject
+		return Status{}, ErrNotSubject
 	}
 	sup := strings.TrimSpace(u.Supervisor)
 	supName := sup
@@ -309,65 +344,65 @@ func (f *FourEyes) Request(ctx context.Context, u *archive.User, remote string) 
 	}
 	f.mu.Lock()
 	w := f.wardLocked(u)
-	if strings.EqualFold(w.supervisor, sup) && (w.state == fePending || w.state == feGranted) {
+	if strings.EqualFold(w.supervisor, sup) && (w.state == Pending || w.state == Granted) {
 		f.mu.Unlock()
-		st, _ := f.status(u)
+		st, _ := f.Status(u)
 		return st, nil
 	}
 	n := 0
 	for _, o := range f.wards {
-		if o.state == fePending && strings.EqualFold(o.supervisor, sup) {
+		if o.state == Pending && strings.EqualFold(o.supervisor, sup) {
 			n++
 		}
 	}
 	if n >= f.opts.MaxPending {
 		f.mu.Unlock()
-		return fourEyesStatus{}, errFETooMany
+		return Status{}, ErrTooMany
 	}
-	ended := f.toAuditLocked(f.endLocked(w, reasonNewSup)) // a grant of a former supervisor
-	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, fePending, "", f.opts.Now()
+	ended := f.toAuditLocked(f.endLocked(w, ReasonReassigned)) // a grant of a former supervisor
+	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, Pending, "", f.opts.Now()
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.auditEnded(ended)
 	if err := f.audit(ctx, u.Login, "foureyes.request", sup, remote, true, ""); err != nil {
 		f.mu.Lock()
-		if w.state == fePending {
-			w.state, w.since = feNone, f.opts.Now()
+		if w.state == Pending {
+			w.state, w.since = None, f.opts.Now()
 			f.notifyLocked()
 		}
 		f.mu.Unlock()
-		return fourEyesStatus{}, err
+		return Status{}, err
 	}
-	st, _ := f.status(u)
+	st, _ := f.Status(u)
 	return st, nil
 }
 
 // Grant lets login read recordings while sup stays connected. Only a
 // waiting request to sup can be granted, and only while a page of sup's
 // is connected.
-func (f *FourEyes) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
+func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
 	target, err := f.requester(ctx, sup, login)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	w := f.wards[feKey(target.Login)]
-	if w == nil || w.state != fePending || !strings.EqualFold(w.supervisor, sup.Login) {
+	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
 		f.mu.Unlock()
-		return errFENoRequest
+		return ErrNoRequest
 	}
 	if p := f.sups[feKey(sup.Login)]; p == nil || len(p.streams) == 0 {
 		f.mu.Unlock()
-		return errFEAbsent
+		return ErrAbsent
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.state, w.reason, w.since, w.grantedBy, w.grantIP = feGranted, "", f.opts.Now(), sup.Login, remote
+	w.state, w.reason, w.since, w.grantedBy, w.grantIP = Granted, "", f.opts.Now(), sup.Login, remote
 	f.notifyLocked()
 	f.mu.Unlock()
 	if err := f.audit(ctx, sup.Login, "foureyes.grant", target.Login, remote, true, ""); err != nil {
 		// No access that the audit log does not show.
 		f.mu.Lock()
-		ended := f.toAuditLocked(f.endLocked(w, reasonAudit))
+		ended := f.toAuditLocked(f.endLocked(w, ReasonAudit))
 		f.mu.Unlock()
 		f.auditEnded(ended)
 		return err
@@ -376,18 +411,18 @@ func (f *FourEyes) Grant(ctx context.Context, sup *archive.User, login, remote s
 }
 
 // Refuse answers login's waiting request with no.
-func (f *FourEyes) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
+func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
 	target, err := f.requester(ctx, sup, login)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	w := f.wards[feKey(target.Login)]
-	if w == nil || w.state != fePending || !strings.EqualFold(w.supervisor, sup.Login) {
+	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
 		f.mu.Unlock()
-		return errFENoRequest
+		return ErrNoRequest
 	}
-	w.state, w.reason, w.since = feRefused, "", f.opts.Now()
+	w.state, w.reason, w.since = Refused, "", f.opts.Now()
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.audit(ctx, sup.Login, "foureyes.refuse", target.Login, remote, true, "")
@@ -395,14 +430,14 @@ func (f *FourEyes) Refuse(ctx context.Context, sup *archive.User, login, remote 
 }
 
 // End ends the grant sup gave login.
-func (f *FourEyes) End(ctx context.Context, sup *archive.User, login, remote string) error {
+func (f *Access) End(ctx context.Context, sup *archive.User, login, remote string) error {
 	f.mu.Lock()
 	w := f.wards[feKey(login)]
-	if w == nil || w.state != feGranted || !strings.EqualFold(w.supervisor, sup.Login) {
+	if w == nil || w.state != Granted || !strings.EqualFold(w.supervisor, sup.Login) {
 		f.mu.Unlock()
-		return errFENoRequest
+		return ErrNoRequest
 	}
-	ended := f.toAuditLocked(f.endLocked(w, reasonEnded))
+	ended := f.toAuditLocked(f.endLocked(w, ReasonEnded))
 	f.mu.Unlock()
 	for i := range ended {
 		ended[i].remote = remote
@@ -412,19 +447,19 @@ func (f *FourEyes) End(ctx context.Context, sup *archive.User, login, remote str
 }
 
 // requester checks that login is a user whose account names sup.
-func (f *FourEyes) requester(ctx context.Context, sup *archive.User, login string) (*archive.User, error) {
-	if sup == nil || login == "" || len(login) > maxLoginField {
-		return nil, errFENoRequest
+func (f *Access) requester(ctx context.Context, sup *archive.User, login string) (*archive.User, error) {
+	if sup == nil || login == "" || len(login) > maxLogin {
+		return nil, ErrNoRequest
 	}
 	u, err := f.arc.GetUser(ctx, login)
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrInvalid) {
-			return nil, errFENoRequest
+			return nil, ErrNoRequest
 		}
 		return nil, err
 	}
 	if !f.Subject(u) || u.Disabled || !strings.EqualFold(strings.TrimSpace(u.Supervisor), sup.Login) {
-		return nil, errFENoRequest
+		return nil, ErrNoRequest
 	}
 	return u, nil
 }
@@ -435,22 +470,22 @@ type revocation struct {
 }
 
 // endLocked ends w's grant, if any, for reason.
-func (f *FourEyes) endLocked(w *ward, reason string) []revocation {
-	if w.state != feGranted {
+func (f *Access) endLocked(w *ward, reason string) []revocation {
+	if w.state != Granted {
 		return nil
 	}
 	w.cancel()
 	w.ctx, w.cancel = nil, nil
-	w.state, w.reason, w.since = feEnded, reason, f.opts.Now()
+	w.state, w.reason, w.since = Ended, reason, f.opts.Now()
 	f.notifyLocked()
 	return []revocation{{sup: w.grantedBy, user: w.login, reason: reason, remote: w.grantIP}}
 }
 
 // revokeAllLocked ends every grant sup made.
-func (f *FourEyes) revokeAllLocked(sup, reason, remote string) []revocation {
+func (f *Access) revokeAllLocked(sup, reason, remote string) []revocation {
 	var out []revocation
 	for _, w := range f.wards {
-		if w.state == feGranted && strings.EqualFold(w.supervisor, sup) {
+		if w.state == Granted && strings.EqualFold(w.supervisor, sup) {
 			for _, r := range f.endLocked(w, reason) {
 				if remote != "" {
 					r.remote = remote
@@ -464,7 +499,7 @@ func (f *FourEyes) revokeAllLocked(sup, reason, remote string) []revocation {
 
 // toAuditLocked counts rs as being audited, so that Close waits for it;
 // auditEnded writes them. After Close nothing more is written.
-func (f *FourEyes) toAuditLocked(rs []revocation) []revocation {
+func (f *Access) toAuditLocked(rs []revocation) []revocation {
 	if len(rs) == 0 || f.closed {
 		return nil
 	}
@@ -472,7 +507,7 @@ func (f *FourEyes) toAuditLocked(rs []revocation) []revocation {
 	return rs
 }
 
-func (f *FourEyes) auditEnded(rs []revocation) {
+func (f *Access) auditEnded(rs []revocation) {
 	if len(rs) == 0 {
 		return
 	}
@@ -485,22 +520,22 @@ func (f *FourEyes) auditEnded(rs []revocation) {
 }
 
 // audit records an event; a failure is logged and returned.
-func (f *FourEyes) audit(ctx context.Context, actor, action, target, remote string, ok bool, detail string) error {
+func (f *Access) audit(ctx context.Context, actor, action, target, remote string, ok bool, detail string) error {
 	err := f.arc.Audit(ctx, archive.AuditEvent{Actor: actor, Action: action, Target: target, Remote: remote, OK: ok, Detail: detail})
 	if err != nil {
-		f.log.ErrorContext(ctx, "ui: audit", "action", action, "err", err)
+		f.log.ErrorContext(ctx, "foureyes: audit", "action", action, "err", err)
 	}
 	return err
 }
 
 // LoggedOut ends every grant u made as a supervisor and closes their
 // supervisor pages' streams, and withdraws u's own waiting request.
-func (f *FourEyes) LoggedOut(ctx context.Context, u *archive.User, remote string) {
+func (f *Access) LoggedOut(ctx context.Context, u *archive.User, remote string) {
 	if f == nil || u == nil {
 		return
 	}
 	f.mu.Lock()
-	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, reasonLogout, remote))
+	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, ReasonLogout, remote))
 	if p := f.sups[feKey(u.Login)]; p != nil {
 		for _, s := range p.streams {
 			s.silence.Stop()
@@ -512,33 +547,34 @@ func (f *FourEyes) LoggedOut(ctx context.Context, u *archive.User, remote string
 			p.grace = nil
 		}
 	}
-	if w := f.wards[feKey(u.Login)]; w != nil && w.state == fePending {
-		w.state, w.since = feNone, f.opts.Now()
+	if w := f.wards[feKey(u.Login)]; w != nil && w.state == Pending {
+		w.state, w.since = None, f.opts.Now()
 	}
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.auditEnded(ended)
 }
 
-// join registers a connected page of supervisor login.
-func (f *FourEyes) join(login, remote string) (*supStream, error) {
+// Join registers a connected page of supervisor login. The page counts
+// as present while its pings are answered (Beat); Leave unregisters it.
+func (f *Access) Join(login, remote string) (*Page, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return nil, errFEAbsent
+		return nil, ErrAbsent
 	}
 	k := feKey(login)
 	p := f.sups[k]
 	if p == nil {
-		p = &presence{login: login, streams: map[string]*supStream{}}
+		p = &presence{login: login, streams: map[string]*Page{}}
 		f.sups[k] = p
 	}
 	if len(p.streams) >= f.opts.MaxStreams {
-		return nil, errFETooMany
+		return nil, ErrTooMany
 	}
-	s := &supStream{id: rand.Text(), login: login}
+	s := &Page{id: rand.Text(), login: login}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.silence = time.AfterFunc(f.opts.Silence, func() { f.leave(s, reasonTimeout) })
+	s.silence = time.AfterFunc(f.opts.Silence, func() { f.leave(s, ReasonTimeout) })
 	p.streams[s.id] = s
 	p.remote = remote
 	if p.grace != nil {
@@ -549,8 +585,8 @@ func (f *FourEyes) join(login, remote string) (*supStream, error) {
 	return s, nil
 }
 
-// beat notes an answer to a ping from stream id of supervisor login.
-func (f *FourEyes) beat(login, id string) bool {
+// Beat notes an answer to a ping from stream id of supervisor login.
+func (f *Access) Beat(login, id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := f.sups[feKey(login)]
@@ -565,10 +601,15 @@ func (f *FourEyes) beat(login, id string) bool {
 	return true
 }
 
+// Leave unregisters a supervisor page that closed. When it was the last
+// one, the supervisor's grants end after Grace (a reload comes back in
+// time).
+func (f *Access) Leave(s *Page) { f.leave(s, ReasonClosed) }
+
 // leave unregisters a supervisor page. When it was the last one, the
-// supervisor's grants end: after Grace when the page closed (a reload
-// comes back in time), at once when it stopped answering.
-func (f *FourEyes) leave(s *supStream, reason string) {
+// supervisor's grants end: after Grace when the page closed, at once when
+// it stopped answering.
+func (f *Access) leave(s *Page, reason string) {
 	f.mu.Lock()
 	p := f.sups[feKey(s.login)]
 	if p == nil || p.streams[s.id] != s {
@@ -581,8 +622,8 @@ func (f *FourEyes) leave(s *supStream, reason string) {
 	f.notifyLocked()
 	var ended []revocation
 	if len(p.streams) == 0 {
-		if reason == reasonTimeout {
-			ended = f.toAuditLocked(f.revokeAllLocked(p.login, reasonTimeout, p.remote))
+		if reason == ReasonTimeout {
+			ended = f.toAuditLocked(f.revokeAllLocked(p.login, ReasonTimeout, p.remote))
 		} else if p.grace == nil {
 			var t *time.Timer
 			t = time.AfterFunc(f.opts.Grace, func() {
@@ -592,7 +633,7 @@ func (f *FourEyes) leave(s *supStream, reason string) {
 					return
 				}
 				p.grace = nil
-				ended := f.toAuditLocked(f.revokeAllLocked(p.login, reasonClosed, p.remote))
+				ended := f.toAuditLocked(f.revokeAllLocked(p.login, ReasonClosed, p.remote))
 				f.mu.Unlock()
 				f.auditEnded(ended)
 			})
@@ -603,16 +644,16 @@ func (f *FourEyes) leave(s *supStream, reason string) {
 	f.auditEnded(ended)
 }
 
-// wardStream counts one more event stream of u's pages; release undoes it.
-func (f *FourEyes) wardStream(u *archive.User) (release func(), err error) {
+// WardStream counts one more event stream of u's pages; release undoes it.
+func (f *Access) WardStream(u *archive.User) (release func(), err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return nil, errFEAbsent
+		return nil, ErrAbsent
 	}
 	w := f.wardLocked(u)
 	if w.streams >= f.opts.MaxStreams {
-		return nil, errFETooMany
+		return nil, ErrTooMany
 	}
 	w.streams++
 	return sync.OnceFunc(func() {
@@ -622,26 +663,26 @@ func (f *FourEyes) wardStream(u *archive.User) (release func(), err error) {
 	}), nil
 }
 
-// wardItem is a user on a supervisor's page.
-type wardItem struct {
+// WardItem is a user on a supervisor's page.
+type WardItem struct {
 	Login string    `json:"login"`
 	Name  string    `json:"name"`
 	Since time.Time `json:"since"`
 }
 
-// supervision is what a supervisor's page shows.
-type supervision struct {
+// Supervision is what a supervisor's page shows.
+type Supervision struct {
 	Connected bool       `json:"connected"` // a page of the supervisor's is connected
-	Pending   []wardItem `json:"pending"`
-	Grants    []wardItem `json:"grants"`
+	Pending   []WardItem `json:"pending"`
+	Grants    []WardItem `json:"grants"`
 }
 
-// supervision returns what supervisor login sees and a channel closed at
+// Supervision returns what supervisor login sees and a channel closed at
 // the next change.
-func (f *FourEyes) supervision(login string) (supervision, <-chan struct{}) {
+func (f *Access) Supervision(login string) (Supervision, <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v := supervision{Pending: []wardItem{}, Grants: []wardItem{}}
+	v := Supervision{Pending: []WardItem{}, Grants: []WardItem{}}
 	if p := f.sups[feKey(login)]; p != nil {
 		v.Connected = len(p.streams) > 0
 	}
@@ -649,15 +690,15 @@ func (f *FourEyes) supervision(login string) (supervision, <-chan struct{}) {
 		if !strings.EqualFold(w.supervisor, login) {
 			continue
 		}
-		it := wardItem{Login: w.login, Name: w.name, Since: w.since}
+		it := WardItem{Login: w.login, Name: w.name, Since: w.since}
 		switch w.state {
-		case fePending:
+		case Pending:
 			v.Pending = append(v.Pending, it)
-		case feGranted:
+		case Granted:
 			v.Grants = append(v.Grants, it)
 		}
 	}
-	bySince := func(a, b wardItem) int {
+	bySince := func(a, b WardItem) int {
 		if c := a.Since.Compare(b.Since); c != 0 {
 			return c
 		}
@@ -672,10 +713,10 @@ func (f *FourEyes) supervision(login string) (supervision, <-chan struct{}) {
 // for the navigation link.
 const supervisorCacheTTL = 5 * time.Second
 
-// supervises reports whether some user's account names login as
+// Supervises reports whether some user's account names login as
 // supervisor. fresh reads the accounts now; otherwise a few seconds old
 // answer may do.
-func (f *FourEyes) supervises(ctx context.Context, login string, fresh bool) (bool, error) {
+func (f *Access) Supervises(ctx context.Context, login string, fresh bool) (bool, error) {
 	if f == nil || login == "" {
 		return false, nil
 	}

@@ -1,0 +1,30 @@
+// Package foureyes is 4-eyes access: a user (not an admin) whose account
+// names a supervisor reads no recording until that supervisor grants it.
+// The state is runtime only, never stored; one [Access] serves the web
+// pages, the JSON API and WebDAV, which bind to it.
+//
+// Who may read a recording is [Access.MayRead]: archive.MayRead, and for a
+// user under 4-eyes access a live grant. A user asks ([Access.Request]);
+// the supervisor grants, refuses or ends ([Access.Grant], [Access.Refuse],
+// [Access.End]) only while one of their pages is connected ([Access.Join]):
+// an event stream pinged every 2 s whose page answers each ping
+// ([Access.Beat]). When the last page closes ([Access.Leave], after a 2 s
+// grace that lets a reload through), stops answering for 6 s, or the
+// supervisor logs out ([Access.LoggedOut]), every grant they made ends at
+// once: the grant's context is cancelled. [Access.Bind] ties a request to
+// that context, so audio and downloads in flight stop, even to a client
+// that stopped reading; WebDAV takes Bind as its gate.
+//
+// Pages follow the state live: [Access.Status] and [Access.Supervision]
+// return the state with a channel closed at the next change, and [Events]
+// writes it as server-sent events. The pages and API routes that show it
+// live in ui.
+//
+// Requests, grants, refusals and revocations (with their reason, one of
+// the Reason constants) are audited as foureyes.request, .grant, .refuse
+// and .revoke; no access exists that the audit log does not show (a grant
+// whose audit entry fails ends at once). Event streams per login and
+// waiting requests per supervisor are bounded.
+//
+// foureyes imports archive and no other callvault package (deps_test.go).
+package foureyes
