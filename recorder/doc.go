@@ -98,8 +98,10 @@
 // dialog that has ended (the stream's payload type, a sequence number and
 // timestamp close to the stream's and not received yet, captured within
 // half a second of the stream's last packet) stays with it even when the
-// next dialog on the address has begun. Within a call the stream sent from UDP port 16388 is the remote
-// party (left channel) and the one sent from 16386 the local device (right
+// next dialog on the address has begun.
+//
+// Within a call the stream sent from UDP port 16388 is the remote party
+// (left channel) and the one sent from 16386 the local device (right
 // channel), the innovaphone convention; otherwise the first direction seen
 // is left and its reverse right.
 //
@@ -123,7 +125,7 @@
 //
 // Everything a Demux keeps is bounded whatever the capture holds: streams
 // (DemuxOptions.MaxStreams), unconfirmed flows and the packets held for
-// them, SIP calls, SDP media addresses and their dialog bindings, and the
-// address pairs seen carrying ZRTP or DTLS. What is dropped at a bound is counted and
-// reported in Result.Warnings.
+// them, SIP calls, SDP media addresses and their dialog bindings, the
+// address pairs seen carrying ZRTP or DTLS, and the DTMF digits kept. What
+// is dropped at a bound is counted and reported in Result.Warnings.
 package recorder
