@@ -91,3 +91,9 @@ func TestCannotList(t *testing.T) {
 		}
 	}
 }
+
+// TestDependencies keeps depcheck on the standard library alone, so that
+// every package's tests may use it.
+func TestDependencies(t *testing.T) {
+	CheckTests(t, ".")
+}
