@@ -1,7 +1,7 @@
-// Package depcheck holds the dependency-direction rules of DESIGN.md
-// ("Packages") to account in tests: each package states, in a
-// deps_test.go of a few lines, which packages it may depend on, and the
-// test fails (it never skips) when the go command cannot list them.
+// Package depcheck checks in tests that dependencies point the way
+// DESIGN.md ("Packages") says: each package states, in a deps_test.go of a
+// few lines, which packages it may depend on, and the test fails (it never
+// skips) when the go command cannot list them.
 //
 // The dependencies are read from `go list -deps -json`, so they are what
 // the compiler links, indirect ones included. The standard library is
@@ -19,8 +19,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,8 +33,9 @@ var store = []string{"go.etcd.io/bbolt/..."}
 // Check fails t when pkg (an import path or a directory such as ".")
 // depends on a package outside the standard library that allowed does not
 // name. Allowing a package allows what it depends on in turn: that package
-// has its own rules. Whatever the allowed set, a package of this module
-// outside archive that imports a storage library directly fails the test.
+// has its own rules. Whatever the allowed set, the test fails when pkg, or
+// a package of this module it depends on, imports a storage library
+// directly and is not archive or below it.
 func Check(t testing.TB, pkg string, allowed ...string) {
 	t.Helper()
 	check(t, pkg, false, allowed)
@@ -77,9 +79,14 @@ func check(t testing.TB, pkg string, tests bool, allowed []string) {
 			roots = append(roots, p)
 		}
 	}
-	mod := modulePath(roots[0])
+	mod := ""
+	for _, root := range roots {
+		if mod = modulePath(root); mod != "" {
+			break
+		}
+	}
 	if mod == "" {
-		t.Fatalf("go list: %s is not in a module", roots[0].ImportPath)
+		t.Fatalf("go list: %s is not in a module", pkg)
 	}
 	if tests {
 		// The tests that hold these checks import depcheck.
@@ -89,7 +96,7 @@ func check(t testing.TB, pkg string, tests bool, allowed []string) {
 	// package and test main.
 	self := map[string]bool{}
 	for _, root := range roots {
-		self[self0(root.ImportPath)] = true
+		self[own(root.ImportPath)] = true
 	}
 	bad := map[string]string{} // dependency → the package that depends on it
 	for _, root := range roots {
@@ -105,23 +112,23 @@ func check(t testing.TB, pkg string, tests bool, allowed []string) {
 		}
 		for _, d := range root.Deps {
 			p := byPath[d]
-			if p == nil || p.Standard || self[self0(d)] || covered[plain(d)] {
+			if p == nil || p.Standard || self[own(d)] || covered[plain(d)] {
 				continue
 			}
-			bad[plain(d)] = self0(root.ImportPath)
+			bad[plain(d)] = own(root.ImportPath)
 		}
 	}
 	may := "the standard library only"
 	if len(allowed) > 0 {
 		may = "the standard library and " + strings.Join(allowed, ", ")
 	}
-	for _, d := range sortedKeys(bad) {
+	for _, d := range slices.Sorted(maps.Keys(bad)) {
 		t.Errorf("%s depends on %s; it may depend on %s", bad[d], d, may)
 	}
 	// Nothing outside archive touches a store.
 	for _, p := range pkgs {
 		if p.ForTest != "" || strings.HasSuffix(p.ImportPath, ".test") ||
-			!strings.HasPrefix(p.ImportPath, mod+"/") || match(mod, "archive/...", p.ImportPath) {
+			modulePath(p) != mod || match(mod, "archive/...", p.ImportPath) {
 			continue
 		}
 		for _, imp := range p.Imports {
@@ -193,8 +200,8 @@ func modulePath(p *listed) string {
 	return p.Module.Path
 }
 
-// plain strips the test-variant marks go list -test puts on names
-// ("p [p.test]", "p.test").
+// plain strips the mark go list -test puts on the name of a package
+// compiled for a test ("p [q.test]").
 func plain(path string) string {
 	if i := strings.Index(path, " ["); i >= 0 {
 		path = path[:i]
@@ -202,9 +209,9 @@ func plain(path string) string {
 	return path
 }
 
-// self0 is plain with the names of a package's test main and external
-// test package taken back to the package's own.
-func self0(path string) string {
+// own is plain with the names of a package's test main ("p.test") and
+// external test package ("p_test") taken back to the package's own.
+func own(path string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(plain(path), ".test"), "_test")
 }
 
@@ -228,13 +235,4 @@ func match(mod, pattern, path string) bool {
 		return path == base || strings.HasPrefix(path, base+"/")
 	}
 	return path == pattern
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
