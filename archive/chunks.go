@@ -8,9 +8,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Chunk storage (schema 2). A chunk value is stored once, under the next
-// sequence number of bucketChunks, and found through bucketChunkIndex
-// (id ‖ kind ‖ index → sequence number).
+// Chunk storage (from schema 2 on). A chunk value is stored once, under
+// the next sequence number of bucketChunks, and found through
+// bucketChunkIndex (id ‖ kind ‖ index → sequence number).
 //
 // Why: live uploads write chunks of thousands of recordings at once. Keyed
 // by recording, every new chunk landed in a leaf next to that recording's

@@ -166,6 +166,31 @@ func TestFormatVectors(t *testing.T) {
 	checkVectorsIndependently(t, got)
 }
 
+// TestFormatSchemaVersions checks that the "Versions" table of FORMAT.md
+// describes the schema this build writes first, and every schema down to
+// the first, so that what the vectors and the prose say is the current
+// layout is the code's.
+func TestFormatSchemaVersions(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schemas []int
+	for _, line := range strings.Split(string(doc), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "| schema %d |", &n); err == nil {
+			schemas = append(schemas, n)
+		}
+	}
+	want := []int{}
+	for n := schemaVersion; n >= 1; n-- {
+		want = append(want, n)
+	}
+	if !slices.Equal(schemas, want) {
+		t.Errorf("FORMAT.md describes schemas %v, want %v (this build writes schema %d, reads from %d)", schemas, want, schemaVersion, minSchema)
+	}
+}
+
 func unhex(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
@@ -200,8 +225,8 @@ func checkVectorsIndependently(t *testing.T, v map[string]string) {
 	if err != nil || string(p) != "callvault test vector chunk" {
 		t.Fatalf("chunk vector does not open per FORMAT.md: %v", err)
 	}
-	// Chunk storage (schema 2): chunkidx key id ‖ u8 kind ‖ u64 index,
-	// chunks key u64 seq.
+	// Chunk storage (the same from schema 2 on, so in the schema this build
+	// writes too): chunkidx key id ‖ u8 kind ‖ u64 index, chunks key u64 seq.
 	if want := binary.BigEndian.AppendUint64(append(bytes.Clone(id), 1), 1); !bytes.Equal(unhex(t, v["chunk-index-key"]), want) {
 		t.Fatal("chunk index key")
 	}

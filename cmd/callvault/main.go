@@ -1,5 +1,20 @@
-// Command callvault is the call-recording appliance: the daemon (serve) and
-// the tools around it (decode, verify, loadgen, version).
+// Command callvault is the call-recording appliance: the daemon and the
+// tools around it, in one binary. `callvault help` prints the arguments of
+// each command:
+//
+//	serve    run the appliance: capture upload, web pages, JSON API, WebDAV
+//	decode   turn a capture into WAV files without a daemon
+//	verify   check seals and the seal chain of a data directory offline, or a
+//	         downloaded zip
+//	loadgen  stream synthetic calls to a running appliance
+//	config   check a configuration file, or create an archive key
+//	backup   snapshot the archive through the running daemon
+//	restore  put a backup in place, daemon stopped
+//	compact  shrink the archive file, daemon stopped
+//	salvage  copy what still authenticates in a damaged archive to a new data
+//	         directory, daemon stopped
+//	import   load pcap files and folders, resumable
+//	version  print the version
 package main
 
 import (

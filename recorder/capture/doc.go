@@ -2,6 +2,21 @@
 // UDP datagrams and TCP segment payloads from them, keeping for every
 // payload byte its offset in the original capture bytes.
 //
+// # Why a reader of its own
+//
+// The recorder's placement map says where every audio payload sits in the
+// original capture, so that the original stays the one copy of the audio
+// and every rendering reads from it. That needs the offset in the uploaded
+// bytes of each payload piece, also when IP fragmentation has spread one
+// datagram over several packets. gopacket, the usual choice, decodes into
+// layers and reassembles fragments (ip4defrag) into new buffers without
+// keeping where each byte came from. This reader is standard library
+// only, keeps the offsets through every layer and through reassembly
+// (TestPiecesInvariant), allocates nothing per packet (TestZeroAllocs,
+// BenchmarkPacket), and is fuzzed (FuzzReader, FuzzDecode). Reading and decoding plain pcap together run
+// at 2.8 GB/s, 12 M packets/s (BENCHMARKS.md, "Decode":
+// go test -run '^$' -bench . ./recorder/capture/).
+//
 // # Reading
 //
 // Decompress undoes an optional gzip layer. NewReader detects the format:
