@@ -6,9 +6,11 @@
 // # Web pages
 //
 // Pages are html/template files embedded in the binary, one typed view
-// model each, rendered into a buffer before anything is written. The one
-// stylesheet and the one script are embedded too and served under a
-// content hash as immutable. Every response carries a strict
+// model each, rendered into a buffer before anything is written. The
+// static assets are embedded too and served under a content hash as
+// immutable: a stylesheet and a script for every page (app.css, app.js)
+// and a pair for the 4-eyes waiting and supervisor pages (foureyes.css,
+// foureyes.js). Every response carries a strict
 // Content-Security-Policy (no inline script or style, no framing); every
 // state change is a POST through http.CrossOriginProtection, with its body
 // bounded. Sessions are server-side (archive.CreateSession): the cookie is
