@@ -40,6 +40,19 @@ func mayChangeNote(u *archive.User, n *archive.Note) bool {
 	return u.Role == archive.RoleAdmin || n.Author == u.Login
 }
 
+// mayChangeNoteErr loads note id of rec and refuses (403) when u may not
+// change it; verb ("change", "delete") goes into the refusal.
+func (a *API) mayChangeNoteErr(r *http.Request, u *archive.User, rec *archive.Recording, id uint64, verb string) error {
+	cur, err := a.arc.Note(r.Context(), rec.ID, id)
+	if err != nil {
+		return err
+	}
+	if !mayChangeNote(u, cur) {
+		return errStatus(http.StatusForbidden, "only the author or an admin may "+verb+" a note")
+	}
+	return nil
+}
+
 type apiNoteBody struct {
 	Text string `json:"text"`
 }
@@ -112,12 +125,8 @@ func (a *API) notePatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 		return err
 	}
 	ctx := r.Context()
-	cur, err := a.arc.Note(ctx, rec.ID, id)
-	if err != nil {
+	if err := a.mayChangeNoteErr(r, u, rec, id, "change"); err != nil {
 		return err
-	}
-	if !mayChangeNote(u, cur) {
-		return errStatus(http.StatusForbidden, "only the author or an admin may change a note")
 	}
 	n, err := a.arc.EditNote(ctx, rec.ID, id, in.Text)
 	if err != nil {
@@ -134,12 +143,8 @@ func (a *API) noteDelete(w http.ResponseWriter, r *http.Request, u *archive.User
 		return err
 	}
 	ctx := r.Context()
-	cur, err := a.arc.Note(ctx, rec.ID, id)
-	if err != nil {
+	if err := a.mayChangeNoteErr(r, u, rec, id, "delete"); err != nil {
 		return err
-	}
-	if !mayChangeNote(u, cur) {
-		return errStatus(http.StatusForbidden, "only the author or an admin may delete a note")
 	}
 	if err := a.arc.DeleteNote(ctx, rec.ID, id); err != nil {
 		return err

@@ -38,6 +38,15 @@ func (u *UI) noteFail(w http.ResponseWriter, r *http.Request, rc *reqCtx, rec *a
 	return nil
 }
 
+// noteSaveFail answers an error of AddNote or EditNote: the recording page
+// again for text the archive refuses, err itself otherwise.
+func (u *UI) noteSaveFail(w http.ResponseWriter, r *http.Request, rc *reqCtx, rec *archive.Recording, err error) error {
+	if errors.Is(err, archive.ErrInvalid) {
+		return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
+	}
+	return err
+}
+
 func (u *UI) noteAdd(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	rec, err := u.loadRecording(r, rc)
 	if err != nil {
@@ -49,44 +58,41 @@ func (u *UI) noteAdd(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	}
 	n, err := u.arc.AddNote(r.Context(), rec.ID, rc.user.Login, text)
 	if err != nil {
-		if errors.Is(err, archive.ErrInvalid) {
-			return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
-		}
-		return err
+		return u.noteSaveFail(w, r, rc, rec, err)
 	}
 	u.audit(r, rc, "note.add", rec.ID.String(), true, "note "+strconv.FormatUint(n.ID, 10))
 	redirect(w, r, "/recordings/"+rec.ID.String()+"#notes")
 	return nil
 }
 
-// loadNote finds note {note} of the recording and checks the viewer may
-// change it.
-func (u *UI) loadNote(r *http.Request, rc *reqCtx, rec *archive.Recording) (*archive.Note, error) {
+// loadNote loads recording {id} and finds its note {note}, checking the
+// viewer may change it.
+func (u *UI) loadNote(r *http.Request, rc *reqCtx) (*archive.Recording, *archive.Note, error) {
+	rec, err := u.loadRecording(r, rc)
+	if err != nil {
+		return nil, nil, err
+	}
 	id, err := strconv.ParseUint(r.PathValue("note"), 10, 64)
 	if err != nil {
-		return nil, &pageError{http.StatusNotFound, "There is no such note."}
+		return nil, nil, &pageError{http.StatusNotFound, "There is no such note."}
 	}
 	notes, err := u.arc.Notes(r.Context(), rec.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range notes {
 		if notes[i].ID == id {
 			if !mayEditNote(rc.user, &notes[i]) {
-				return nil, &pageError{http.StatusForbidden, "Only the author or an administrator may change this note."}
+				return nil, nil, &pageError{http.StatusForbidden, "Only the author or an administrator may change this note."}
 			}
-			return &notes[i], nil
+			return rec, &notes[i], nil
 		}
 	}
-	return nil, &pageError{http.StatusNotFound, "There is no such note."}
+	return nil, nil, &pageError{http.StatusNotFound, "There is no such note."}
 }
 
 func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	rec, err := u.loadRecording(r, rc)
-	if err != nil {
-		return err
-	}
-	n, err := u.loadNote(r, rc, rec)
+	rec, n, err := u.loadNote(r, rc)
 	if err != nil {
 		return err
 	}
@@ -95,10 +101,7 @@ func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 		return u.noteFail(w, r, rc, rec, msg)
 	}
 	if _, err := u.arc.EditNote(r.Context(), rec.ID, n.ID, text); err != nil {
-		if errors.Is(err, archive.ErrInvalid) {
-			return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
-		}
-		return err
+		return u.noteSaveFail(w, r, rc, rec, err)
 	}
 	u.audit(r, rc, "note.edit", rec.ID.String(), true, "note "+strconv.FormatUint(n.ID, 10))
 	redirect(w, r, "/recordings/"+rec.ID.String()+"#notes")
@@ -106,11 +109,7 @@ func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 }
 
 func (u *UI) noteDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	rec, err := u.loadRecording(r, rc)
-	if err != nil {
-		return err
-	}
-	n, err := u.loadNote(r, rc, rec)
+	rec, n, err := u.loadNote(r, rc)
 	if err != nil {
 		return err
 	}
