@@ -296,6 +296,19 @@ func wavOptions(r *http.Request) (codec.WAVOptions, error) {
 	return opt, nil
 }
 
+// callParam reads the optional ?call= (from 1) as an index from 0.
+func callParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("call")
+	if s == "" {
+		return 0, nil
+	}
+	call, err := strconv.Atoi(s)
+	if err != nil || call < 1 {
+		return 0, errStatus(http.StatusBadRequest, "call must be a number from 1")
+	}
+	return call - 1, nil
+}
+
 func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	rec, err := a.recording(r, u)
 	if err != nil {
@@ -305,12 +318,9 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 	if err != nil {
 		return err
 	}
-	call := 0
-	if s := r.URL.Query().Get("call"); s != "" {
-		if call, err = strconv.Atoi(s); err != nil || call < 1 {
-			return errStatus(http.StatusBadRequest, "call must be a number from 1")
-		}
-		call--
+	call, err := callParam(r)
+	if err != nil {
+		return err
 	}
 	if err := audible(rec); err != nil {
 		return err

@@ -118,12 +118,9 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 			return errStatus(http.StatusBadRequest, fmt.Sprintf("n must be 1..%d", maxPeaks))
 		}
 	}
-	call := 0
-	if s := r.URL.Query().Get("call"); s != "" {
-		if call, err = strconv.Atoi(s); err != nil || call < 1 {
-			return errStatus(http.StatusBadRequest, "call must be a number from 1")
-		}
-		call--
+	call, err := callParam(r)
+	if err != nil {
+		return err
 	}
 	if err := audible(rec); err != nil {
 		return err
