@@ -89,6 +89,15 @@ func sealNote(aead cipher.AEAD, k []byte, n *Note) ([]byte, error) {
 	return boxSeal(aead, boxAAD(aadRecNote, k), plain), nil
 }
 
+// putNote seals n and stores it under k in b.
+func putNote(b *bolt.Bucket, aead cipher.AEAD, k []byte, n *Note) error {
+	box, err := sealNote(aead, k, n)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, box)
+}
+
 // AddNote adds a note by author (a login) to a recording. The text is
 // trimmed; empty, over MaxNoteText or invalid UTF-8 is ErrInvalid. Access
 // control is the caller's: see MayRead.
@@ -121,13 +130,8 @@ func (a *Archive) AddNote(ctx context.Context, rec ID, author, text string) (*No
 		}
 		now := a.now().UTC()
 		note := &Note{ID: seq, Recording: rec, Author: author, Created: now, Updated: now, Text: text}
-		k := noteKey(rec, seq)
-		box, err := sealNote(aead, k, note)
-		if err != nil {
-			return err
-		}
 		out = note
-		return b.Put(k, box)
+		return putNote(b, aead, noteKey(rec, seq), note)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: add note: %w", err)
@@ -159,12 +163,8 @@ func (a *Archive) EditNote(ctx context.Context, rec ID, note uint64, text string
 			return err
 		}
 		n.Text, n.Updated = text, a.now().UTC()
-		nb, err := sealNote(aead, k, n)
-		if err != nil {
-			return err
-		}
 		out = n
-		return b.Put(k, nb)
+		return putNote(b, aead, k, n)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: edit note: %w", err)
