@@ -582,6 +582,73 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 	// Retention and grace: the retention index, oldest first, up to
 	// graceCut (retCut is never later).
 	limit := timeKey(graceCut.UnixNano(), ID{})
+	err := a.expireBatches(ctx, bucketByRetention, fn, func(tx *bolt.Tx, k []byte, cands *[]expireCand) bool {
+		if bytes.Compare(k, limit[:]) >= 0 {
+			return false
+		}
+		if len(k) != timeKeyLen {
+			return true
+		}
+		id := ID(k[8:])
+		if tx.Bucket(bucketUnfinished).Get(id[:]) != nil {
+			return true
+		}
+		protected := tx.Bucket(bucketProtected).Get(id[:]) != nil
+		ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
+		m, dk, err := a.loadTx(tx, id)
+		clear(dk)
+		switch {
+		case err != nil:
+			a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
+			return true
+		case m.retentionNS() != ns || m.Binned != 0:
+			// The index carries no signature: an entry that its
+			// recording's metadata does not give deletes nothing
+			// (VerifyChain reports it).
+			a.log.Error("archive expire: retention index entry does not match its recording; skipped (run callvault verify)", "id", id.String())
+			return true
+		}
+		protected = protected || m.Protected
+		if !retCut.IsZero() && ns < retCut.UnixNano() {
+			if protected {
+				res.Protected++
+			} else {
+				*cands = append(*cands, expireCand{id, RuleRetention})
+			}
+			return true
+		}
+		if gs, ok := p.graceStart(m.User, m.retentionNS()); !ok || gs >= graceCut.UnixNano() {
+			return true
+		}
+		if protected {
+			res.Protected++
+		} else {
+			*cands = append(*cands, expireCand{id, RuleSeatGrace})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+
+	// The recycle bin, oldest first.
+	binCut := timeKey(now.AddDate(0, 0, -p.RecycleBinDays).UnixNano(), ID{})
+	return a.expireBatches(ctx, bucketBin, fn, func(_ *bolt.Tx, k []byte, cands *[]expireCand) bool {
+		if bytes.Compare(k, binCut[:]) >= 0 {
+			return false
+		}
+		if len(k) == timeKeyLen {
+			*cands = append(*cands, expireCand{ID(k[8:]), RuleRecycleBin})
+		}
+		return true
+	})
+}
+
+// expireBatches walks bucket oldest first in batches of expireScan keys:
+// visit sees each key inside a read transaction, adds to cands what the
+// rules remove and returns false to end the walk; fn gets each batch's
+// candidates outside the transaction.
+func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]expireCand), visit func(tx *bolt.Tx, k []byte, cands *[]expireCand) bool) error {
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -590,50 +657,8 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 		var cands []expireCand
 		var last []byte
 		err := a.view(func(tx *bolt.Tx) error {
-			last, _ = ascBatch(tx, bucketByRetention, after, expireScan, func(k, _ []byte) bool {
-				if bytes.Compare(k, limit[:]) >= 0 {
-					return false
-				}
-				if len(k) != timeKeyLen {
-					return true
-				}
-				id := ID(k[8:])
-				if tx.Bucket(bucketUnfinished).Get(id[:]) != nil {
-					return true
-				}
-				protected := tx.Bucket(bucketProtected).Get(id[:]) != nil
-				ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
-				m, dk, err := a.loadTx(tx, id)
-				clear(dk)
-				switch {
-				case err != nil:
-					a.log.Error("archive expire: unreadable recording skipped", "id", id.String(), "err", err)
-					return true
-				case m.retentionNS() != ns || m.Binned != 0:
-					// The index carries no signature: an entry that its
-					// recording's metadata does not give deletes nothing
-					// (VerifyChain reports it).
-					a.log.Error("archive expire: retention index entry does not match its recording; skipped (run callvault verify)", "id", id.String())
-					return true
-				}
-				protected = protected || m.Protected
-				if !retCut.IsZero() && ns < retCut.UnixNano() {
-					if protected {
-						res.Protected++
-					} else {
-						cands = append(cands, expireCand{id, RuleRetention})
-					}
-					return true
-				}
-				if gs, ok := p.graceStart(m.User, m.retentionNS()); !ok || gs >= graceCut.UnixNano() {
-					return true
-				}
-				if protected {
-					res.Protected++
-				} else {
-					cands = append(cands, expireCand{id, RuleSeatGrace})
-				}
-				return true
+			last, _ = ascBatch(tx, bucket, after, expireScan, func(k, _ []byte) bool {
+				return visit(tx, k, &cands)
 			})
 			return nil
 		})
@@ -644,44 +669,10 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 			fn(cands)
 		}
 		if last == nil {
-			break
-		}
-		after = last
-	}
-
-	// The recycle bin, oldest first.
-	binCut := timeKey(now.AddDate(0, 0, -p.RecycleBinDays).UnixNano(), ID{})
-	after = nil
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var cands []expireCand
-		var last []byte
-		err := a.view(func(tx *bolt.Tx) error {
-			last, _ = ascBatch(tx, bucketBin, after, expireScan, func(k, _ []byte) bool {
-				if bytes.Compare(k, binCut[:]) >= 0 {
-					return false
-				}
-				if len(k) == timeKeyLen {
-					cands = append(cands, expireCand{ID(k[8:]), RuleRecycleBin})
-				}
-				return true
-			})
 			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(cands) > 0 {
-			fn(cands)
-		}
-		if last == nil {
-			break
 		}
 		after = last
 	}
-	return nil
 }
 
 // Expire applies the lifecycle rules at the archive's clock: it purges
