@@ -223,6 +223,18 @@ func (a *Archive) openUser(k, box []byte) (*userRecord, error) {
 	return &r, nil
 }
 
+// hashNewPassword hashes a password being set: nil for "" (no change or
+// none), ErrInvalid when it is longer than maxPasswordLen.
+func (a *Archive) hashNewPassword(ctx context.Context, password string) (*passwordHash, error) {
+	if len(password) > maxPasswordLen {
+		return nil, fmt.Errorf("archive: password longer than %d bytes: %w", maxPasswordLen, ErrInvalid)
+	}
+	if password == "" {
+		return nil, nil
+	}
+	return a.auth.hashPassword(ctx, password)
+}
+
 // PutUser creates or updates a user. A non-empty password replaces the
 // password (hashed with argon2id); "" keeps the existing one (a new user
 // without a password cannot log in). Cached authentications are dropped.
@@ -230,20 +242,14 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 	if err := validUser(&u); err != nil {
 		return err
 	}
-	if len(password) > maxPasswordLen {
-		return fmt.Errorf("archive: password longer than %d bytes: %w", maxPasswordLen, ErrInvalid)
-	}
-	var pw *passwordHash
-	if password != "" {
-		var err error
-		if pw, err = a.auth.hashPassword(ctx, password); err != nil {
-			return err
-		}
+	pw, err := a.hashNewPassword(ctx, password)
+	if err != nil {
+		return err
 	}
 	now := nsOf(a.now())
 	k := a.userKey(u.Login)
 	a.auth.invalidate()
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx *bolt.Tx) error {
 		old, err := a.userTx(tx, u.Login)
 		if err != nil {
 			return err

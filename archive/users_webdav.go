@@ -75,20 +75,14 @@ func (a *Archive) SetWebDAVPassword(ctx context.Context, login, password string)
 	if err := validLogin(login); err != nil {
 		return err
 	}
-	if len(password) > maxPasswordLen {
-		return fmt.Errorf("archive: password longer than %d bytes: %w", maxPasswordLen, ErrInvalid)
-	}
-	var pw *passwordHash
-	if password != "" {
-		var err error
-		if pw, err = a.auth.hashPassword(ctx, password); err != nil {
-			return err
-		}
+	pw, err := a.hashNewPassword(ctx, password)
+	if err != nil {
+		return err
 	}
 	k := a.userKey(login)
 	now := nsOf(a.now())
 	a.auth.invalidate()
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx *bolt.Tx) error {
 		u, err := a.userTx(tx, login)
 		if err != nil {
 			return err
