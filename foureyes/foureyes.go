@@ -377,6 +377,16 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 	return st, nil
 }
 
+// pendingLocked returns login's waiting request to sup, nil when there is
+// none. f.mu is held.
+func (f *Access) pendingLocked(sup *archive.User, login string) *ward {
+	w := f.wards[feKey(login)]
+	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
+		return nil
+	}
+	return w
+}
+
 // Grant lets login read recordings while sup stays connected. Only a
 // waiting request to sup can be granted, and only while a page of sup's
 // is connected.
@@ -386,8 +396,8 @@ func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote str
 		return err
 	}
 	f.mu.Lock()
-	w := f.wards[feKey(target.Login)]
-	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
+	w := f.pendingLocked(sup, target.Login)
+	if w == nil {
 		f.mu.Unlock()
 		return ErrNoRequest
 	}
@@ -417,8 +427,8 @@ func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote st
 		return err
 	}
 	f.mu.Lock()
-	w := f.wards[feKey(target.Login)]
-	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
+	w := f.pendingLocked(sup, target.Login)
+	if w == nil {
 		f.mu.Unlock()
 		return ErrNoRequest
 	}
