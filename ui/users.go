@@ -259,13 +259,22 @@ func (u *UI) userCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	return nil
 }
 
-func (u *UI) userEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	ctx := r.Context()
-	x, err := u.arc.GetUser(ctx, r.PathValue("login"))
+// userAndAll loads user {login} and the list of all users its form offers
+// as supervisors.
+func (u *UI) userAndAll(r *http.Request) (*archive.User, []archive.User, error) {
+	x, err := u.arc.GetUser(r.Context(), r.PathValue("login"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	users, err := u.arc.Users(ctx)
+	users, err := u.arc.Users(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, users, nil
+}
+
+func (u *UI) userEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	x, users, err := u.userAndAll(r)
 	if err != nil {
 		return err
 	}
@@ -282,11 +291,7 @@ func (u *UI) userEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 
 func (u *UI) userUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	ctx := r.Context()
-	old, err := u.arc.GetUser(ctx, r.PathValue("login"))
-	if err != nil {
-		return err
-	}
-	users, err := u.arc.Users(ctx)
+	old, users, err := u.userAndAll(r)
 	if err != nil {
 		return err
 	}
