@@ -104,11 +104,9 @@ func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if msg := checkNewPassword(pw, confirm); msg != "" {
 		return fail(http.StatusBadRequest, msg)
 	}
-	usr, err := u.arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), rc.user.Login, cur)
-	var le *archive.LimitedError
-	if errors.As(err, &le) {
-		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
-		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(le.RetryAfter)+".")
+	usr, limited, err := u.reauthenticate(w, r, rc, cur)
+	if limited != "" {
+		return fail(http.StatusTooManyRequests, limited)
 	}
 	if err != nil {
 		if !errors.Is(err, archive.ErrBadCredentials) {
@@ -161,4 +159,18 @@ func (u *UI) accountTokenRevoke(w http.ResponseWriter, r *http.Request, rc *reqC
 	u.audit(r, rc, "token.revoke", rc.user.Login, true, "token "+id)
 	redirect(w, r, "/account")
 	return nil
+}
+
+// reauthenticate checks the viewer's own password again before a change
+// that asks for it. limited is the page's message when failed attempts
+// have locked the login for now (Retry-After is set); err is
+// archive.ErrBadCredentials for a wrong password.
+func (u *UI) reauthenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx, password string) (usr *archive.User, limited string, err error) {
+	usr, err = u.arc.Authenticate(r.Context(), archive.ClientAddr(r.RemoteAddr), rc.user.Login, password)
+	var le *archive.LimitedError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
+		return nil, "Too many failed attempts. Try again in " + waitText(le.RetryAfter) + ".", nil
+	}
+	return usr, "", err
 }

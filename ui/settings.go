@@ -249,11 +249,9 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		u.render(w, r, code, "settings.html", p)
 		return nil
 	}
-	_, err := u.arc.Authenticate(ctx, archive.ClientAddr(r.RemoteAddr), rc.user.Login, f.Get("current"))
-	var le *archive.LimitedError
-	if errors.As(err, &le) {
-		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
-		return fail(http.StatusTooManyRequests, "Too many failed attempts. Try again in "+waitText(le.RetryAfter)+".")
+	_, limited, err := u.reauthenticate(w, r, rc, f.Get("current"))
+	if limited != "" {
+		return fail(http.StatusTooManyRequests, limited)
 	}
 	if err != nil {
 		if !errors.Is(err, archive.ErrBadCredentials) {
