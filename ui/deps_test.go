@@ -11,5 +11,5 @@ import (
 // foureyes, and imports none of recorder, webdav, share, api or cmd, nor a
 // store of its own.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "export", "foureyes")
+	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "export", "foureyes", "internal/bytesize")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/export"
+	"github.com/callvault/callvault/internal/bytesize"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -172,7 +173,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		User: rec.User, UserName: ownerName(idx, rec.User),
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
 		Direction: dir, DirLabel: directionLabel(dir),
-		Size: formatBytes(rec.OrigSize), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
+		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
 		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings,
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
 	}
@@ -302,18 +303,6 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 // mayEditNote: the author and admins may edit or delete a note.
 func mayEditNote(u *archive.User, n *archive.Note) bool {
 	return u != nil && (u.Role == archive.RoleAdmin || strings.EqualFold(u.Login, n.Author))
-}
-
-func formatBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/bytesize"
 )
 
 const backupBytesTrailer = "Callvault-Backup-Bytes"
@@ -247,14 +248,4 @@ func backup(ctx context.Context, c *daemonClient, out string) (int64, error) {
 	return n, nil
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func humanBytes(n int64) string { return bytesize.Format(n, "B") }
