@@ -377,29 +377,29 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 	return st, nil
 }
 
-// pendingLocked returns login's waiting request to sup, nil when there is
-// none. f.mu is held.
-func (f *Access) pendingLocked(sup *archive.User, login string) *ward {
-	w := f.wards[feKey(login)]
-	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
-		return nil
+// lockPending finds login's waiting request to sup (ErrNoRequest when
+// there is none) and returns with f.mu held; on an error it is not held.
+func (f *Access) lockPending(ctx context.Context, sup *archive.User, login string) (*archive.User, *ward, error) {
+	target, err := f.requester(ctx, sup, login)
+	if err != nil {
+		return nil, nil, err
 	}
-	return w
+	f.mu.Lock()
+	w := f.wards[feKey(target.Login)]
+	if w == nil || w.state != Pending || !strings.EqualFold(w.supervisor, sup.Login) {
+		f.mu.Unlock()
+		return nil, nil, ErrNoRequest
+	}
+	return target, w, nil
 }
 
 // Grant lets login read recordings while sup stays connected. Only a
 // waiting request to sup can be granted, and only while a page of sup's
 // is connected.
 func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
-	target, err := f.requester(ctx, sup, login)
+	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
-	}
-	f.mu.Lock()
-	w := f.pendingLocked(sup, target.Login)
-	if w == nil {
-		f.mu.Unlock()
-		return ErrNoRequest
 	}
 	if p := f.sups[feKey(sup.Login)]; p == nil || len(p.streams) == 0 {
 		f.mu.Unlock()
@@ -422,15 +422,9 @@ func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote str
 
 // Refuse answers login's waiting request with no.
 func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
-	target, err := f.requester(ctx, sup, login)
+	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
-	}
-	f.mu.Lock()
-	w := f.pendingLocked(sup, target.Login)
-	if w == nil {
-		f.mu.Unlock()
-		return ErrNoRequest
 	}
 	w.state, w.reason, w.since = Refused, "", f.opts.Now()
 	f.notifyLocked()
