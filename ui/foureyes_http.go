@@ -190,14 +190,24 @@ func superviseRows(items []foureyes.WardItem, loc *time.Location) []wardRow {
 	return out
 }
 
+// supervision returns the 4-eyes state for the supervisor pages (404 when
+// 4-eyes access is off) and whether anyone names the viewer as supervisor.
+func (u *UI) supervision(r *http.Request, rc *reqCtx) (*foureyes.Access, bool, error) {
+	f := u.opts.FourEyes
+	if f == nil {
+		return nil, false, &pageError{http.StatusNotFound, "There is no such page."}
+	}
+	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return f, ok, nil
+}
+
 // superviseShow is GET /supervise: the supervisor's waiting requests and
 // active grants, kept live by foureyes.js over /supervise/events.
 func (u *UI) superviseShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	f := u.opts.FourEyes
-	if f == nil {
-		return &pageError{http.StatusNotFound, "There is no such page."}
-	}
-	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
+	f, ok, err := u.supervision(r, rc)
 	if err != nil {
 		return err
 	}
@@ -222,11 +232,7 @@ type superviseView struct {
 // pings are answered (POST /supervise/heartbeat), the supervisor counts as
 // present and the grants they made last.
 func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	f := u.opts.FourEyes
-	if f == nil {
-		return &pageError{http.StatusNotFound, "There is no such page."}
-	}
-	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
+	f, ok, err := u.supervision(r, rc)
 	if err != nil {
 		return err
 	}
