@@ -131,16 +131,26 @@ func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 // maxTokenLabel bounds a token's label.
 const maxTokenLabel = 100
 
-func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// createToken creates an API token for login with the form's label and
+// audits it; the token is shown once, by the caller's page.
+func (u *UI) createToken(r *http.Request, rc *reqCtx, login string) (string, error) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
 	if label == "" || len(label) > maxTokenLabel {
-		return &pageError{http.StatusBadRequest, "A token needs a label of at most 100 characters."}
+		return "", &pageError{http.StatusBadRequest, "A token needs a label of at most 100 characters."}
 	}
-	token, info, err := u.arc.CreateToken(r.Context(), rc.user.Login, label)
+	token, info, err := u.arc.CreateToken(r.Context(), login, label)
+	if err != nil {
+		return "", err
+	}
+	u.audit(r, rc, "token.create", login, true, "token "+info.ID+" "+label)
+	return token, nil
+}
+
+func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	token, err := u.createToken(r, rc, rc.user.Login)
 	if err != nil {
 		return err
 	}
-	u.audit(r, rc, "token.create", rc.user.Login, true, "token "+info.ID+" "+label)
 	p, err := u.accountPage(r, rc)
 	if err != nil {
 		return err

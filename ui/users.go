@@ -372,15 +372,10 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	label := strings.TrimSpace(r.PostForm.Get("label"))
-	if label == "" || len(label) > maxTokenLabel {
-		return &pageError{http.StatusBadRequest, "A token needs a label of at most 100 characters."}
-	}
-	token, info, err := u.arc.CreateToken(ctx, x.Login, label)
+	token, err := u.createToken(r, rc, x.Login)
 	if err != nil {
 		return err
 	}
-	u.audit(r, rc, "token.create", x.Login, true, "token "+info.ID+" "+label)
 	users, err := u.arc.Users(ctx)
 	if err != nil {
 		return err
