@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -235,12 +234,7 @@ func (au *authenticator) check(ctx context.Context, from netip.Addr, login strin
 }
 
 func (a *Archive) checkPassword(ctx context.Context, login, password string) (*User, error) {
-	var r *userRecord
-	err := a.view(func(tx *bolt.Tx) error {
-		var err error
-		r, err = a.userTx(tx, login)
-		return err
-	})
+	r, err := a.userView(login)
 	if err != nil {
 		return nil, fmt.Errorf("archive: authenticate: %w", err)
 	}

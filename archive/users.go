@@ -308,17 +308,24 @@ func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 	return nil
 }
 
-// GetUser returns a user, or ErrNotFound.
-func (a *Archive) GetUser(ctx context.Context, login string) (*User, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// userView reads login's record in a read transaction of its own; nil
+// when there is no such user.
+func (a *Archive) userView(login string) (*userRecord, error) {
 	var r *userRecord
 	err := a.view(func(tx *bolt.Tx) error {
 		var err error
 		r, err = a.userTx(tx, login)
 		return err
 	})
+	return r, err
+}
+
+// GetUser returns a user, or ErrNotFound.
+func (a *Archive) GetUser(ctx context.Context, login string) (*User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := a.userView(login)
 	if err != nil {
 		return nil, fmt.Errorf("archive: get user: %w", err)
 	}
