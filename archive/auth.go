@@ -87,7 +87,15 @@ func (au *authenticator) invalidate() {
 }
 
 func (au *authenticator) cacheKey(login, password string) [32]byte {
+	return au.domainCacheKey(nil, login, password)
+}
+
+// domainCacheKey is the cache key of login and password under domain, a
+// prefix that keeps one kind of credential from standing for another
+// (nil for account passwords).
+func (au *authenticator) domainCacheKey(domain []byte, login, password string) [32]byte {
 	m := hmac.New(sha256.New, au.procKey)
+	m.Write(domain)
 	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(login))))
 	m.Write([]byte(login))
 	m.Write([]byte(password))

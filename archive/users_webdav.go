@@ -2,10 +2,7 @@ package archive
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -132,16 +129,12 @@ func (a *Archive) WebDAVPasswordSet(ctx context.Context, login string) (time.Tim
 // ‖ login ‖ password). Account-password keys start with u32 len(login) ≤
 // maxLoginLen, so the two never share an input.
 func (au *authenticator) webdavCacheKey(login, password string) [32]byte {
-	m := hmac.New(sha256.New, au.procKey)
-	m.Write([]byte{0xff, 0xff, 0xff, 0xff})
-	m.Write([]byte("webdav"))
-	m.Write(binary.BigEndian.AppendUint32(nil, uint32(len(login))))
-	m.Write([]byte(login))
-	m.Write([]byte(password))
-	var k [32]byte
-	m.Sum(k[:0])
-	return k
+	return au.domainCacheKey(webdavCacheDomain, login, password)
 }
+
+// webdavCacheDomain starts the cache keys of WebDAV passwords: a length
+// no login has, then "webdav".
+var webdavCacheDomain = []byte("\xff\xff\xff\xffwebdav")
 
 // AuthenticateWebDAV checks credentials given to WebDAV from the address
 // from: the user's WebDAV password when one is set, else the account
