@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -487,16 +486,7 @@ func (s *salvageSource) copyAll(ctx context.Context, d *Archive, res *SalvageRes
 	slices.SortFunc(seqs, func(x, y *chainEntry) int { return int(x.seq - y.seq) })
 	for _, e := range seqs {
 		note, _ := json.Marshal(tombstoneNote{Who: salvageWho, Why: "lost in salvage: " + lost[e.id]})
-		err := d.update(ctx, func(tx *bolt.Tx) error {
-			t := &chainEntry{typ: entryTombstone, time: nsOf(d.now()), id: e.id, sealSeq: e.seq}
-			seq, _, err := d.chainTail(tx)
-			if err != nil {
-				return err
-			}
-			t.note = boxSeal(d.keys.state, boxAAD(aadNote, seqKey(seq+1)), note)
-			t.noteHash = sha256.Sum256(t.note)
-			return d.appendEntry(tx, t)
-		})
+		err := d.update(ctx, func(tx *bolt.Tx) error { return d.appendTombstoneTx(tx, e.id, e.seq, note) })
 		if err != nil {
 			return err
 		}

@@ -302,14 +302,22 @@ func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
 	if err := deletePrefix(tx.Bucket(bucketNotes), id[:]); err != nil {
 		return err
 	}
-	e := &chainEntry{typ: entryTombstone, time: nsOf(a.now()), id: id}
+	var sealSeq uint64
 	if lerr == nil {
-		e.sealSeq = m.SealSeq
+		sealSeq = m.SealSeq
 	}
+	return a.appendTombstoneTx(tx, id, sealSeq, note)
+}
+
+// appendTombstoneTx appends a tombstone for recording id (sealed as entry
+// sealSeq, 0 when never sealed) with the who/why note, encrypted and bound
+// to the entry's sequence number.
+func (a *Archive) appendTombstoneTx(tx *bolt.Tx, id ID, sealSeq uint64, note []byte) error {
 	seq, _, err := a.chainTail(tx)
 	if err != nil {
 		return err
 	}
+	e := &chainEntry{typ: entryTombstone, time: nsOf(a.now()), id: id, sealSeq: sealSeq}
 	e.note = boxSeal(a.keys.state, boxAAD(aadNote, seqKey(seq+1)), note)
 	e.noteHash = sha256.Sum256(e.note)
 	return a.appendEntry(tx, e)
