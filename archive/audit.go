@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,6 +170,16 @@ func (a *Archive) Audit(ctx context.Context, e AuditEvent) error {
 	return nil
 }
 
+// AddrHost is the address in remote without its port ("192.0.2.1:5060",
+// "[2001:db8::1]:443" → the address); other text is returned as it is.
+// The audit log stores sources this way, and shows older entries so.
+func AddrHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
 // auditPlain checks e's action and returns its body as stored (fields
 // cut or repaired).
 func auditPlain(e AuditEvent) ([]byte, error) {
@@ -180,7 +191,7 @@ func auditPlain(e AuditEvent) ([]byte, error) {
 		Actor:  cutField(e.Actor, maxAuditField),
 		Action: cutField(action, maxAuditAction),
 		Target: cutField(e.Target, maxAuditField),
-		Remote: cutField(e.Remote, maxAuditField),
+		Remote: cutField(AddrHost(e.Remote), maxAuditField),
 		OK:     e.OK,
 		Detail: cutField(e.Detail, maxAuditDetail),
 	}

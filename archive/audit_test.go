@@ -338,3 +338,28 @@ func BenchmarkVerifyAudit(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "entries")
 }
+
+// TestAuditSourceWithoutPort: every door's source is stored as the
+// address alone, whatever form the door passes.
+func TestAuditSourceWithoutPort(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	for _, remote := range []string{"192.0.2.1:5060", "[2001:db8::1]:443", "192.0.2.7", "pipe"} {
+		if err := a.Audit(ctx, AuditEvent{Actor: "alice", Action: "play", Remote: remote, OK: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, _, err := a.AuditLog(ctx, AuditQuery{Action: "play", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range evs {
+		got[e.Remote] = true
+	}
+	for _, want := range []string{"192.0.2.1", "2001:db8::1", "192.0.2.7", "pipe"} {
+		if !got[want] {
+			t.Errorf("source %q not stored; got %v", want, got)
+		}
+	}
+}

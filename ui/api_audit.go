@@ -76,7 +76,7 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 	for _, e := range events {
 		out.Events = append(out.Events, apiAuditEvent{
 			Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target,
-			Remote: hostOnly(e.Remote), OK: e.OK, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash[:]),
+			Remote: archive.AddrHost(e.Remote), OK: e.OK, Detail: e.Detail, Hash: hex.EncodeToString(e.Hash[:]),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -109,7 +109,7 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	for _, e := range events {
 		p.Rows = append(p.Rows, auditRow{
 			Seq: e.Seq, When: formatTime(e.Time, rc.loc), WhenISO: isoTime(e.Time),
-			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: hostOnly(e.Remote), OK: e.OK, Detail: e.Detail,
+			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: archive.AddrHost(e.Remote), OK: e.OK, Detail: e.Detail,
 			ActionLabel: actionLabel(e.Action), TargetURL: auditTargetURL(e.Target),
 		})
 	}

@@ -109,7 +109,7 @@ func writeAuditCSV(ctx context.Context, w io.Writer, arc *archive.Archive, q arc
 				result = "failed"
 			}
 			row := []string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Action,
-				actionLabel(e.Action), e.Target, hostOnly(e.Remote), result, e.Detail, hex.EncodeToString(e.Hash[:])}
+				actionLabel(e.Action), e.Target, archive.AddrHost(e.Remote), result, e.Detail, hex.EncodeToString(e.Hash[:])}
 			for i := range row {
 				row[i] = csvCell(row[i])
 			}

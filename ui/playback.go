@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -299,16 +298,7 @@ func (a *API) clock() time.Time {
 
 // sourceIP is the address of the client without its port: what the audit
 // log records as the source.
-func sourceIP(r *http.Request) string { return hostOnly(r.RemoteAddr) }
-
-// hostOnly strips the port from an address ("192.0.2.1:5060",
-// "[2001:db8::1]:443"); other text is returned as it is.
-func hostOnly(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
-}
+func sourceIP(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
 
 // callPlayCheck is audible and playCheck over the segments of a call: 409
 // while one is still being recorded, 422 when none holds a call, and

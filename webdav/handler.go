@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path"
 	"strconv"
@@ -231,12 +230,7 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	fmt.Fprintln(w, msg)
 }
 
-func remoteHost(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+func remoteHost(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
 
 const readOnly = "read-only archive: recordings cannot be written, moved or deleted over WebDAV"
 
