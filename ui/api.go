@@ -36,9 +36,8 @@ type API struct {
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
 	fourEyes *foureyes.Access
 	// plays are the listening sessions (playback.go), failures the
-	// integrity failures audited lately; now their clock.
+	// integrity failures audited lately; both run on the archive's clock.
 	plays, failures listenings
-	now             func() time.Time
 }
 
 // NewAPI returns the JSON API over arc.

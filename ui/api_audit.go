@@ -59,7 +59,7 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 		if err := a.auditEvent(r.Context(), r, u, "audit.export", "audit log", true, "csv: "+auditFilterDetail(aq)); err != nil {
 			return err
 		}
-		serveAuditCSV(w, r, a.arc, aq, a.clock())
+		serveAuditCSV(w, r, a.arc, aq, a.arc.Now())
 		return nil
 	}
 	events, next, err := a.arc.AuditLog(r.Context(), aq)

@@ -58,7 +58,7 @@ func (a *API) integrityFailed(r *http.Request, u *archive.User, target, what str
 	a.log.ErrorContext(r.Context(), "recording failed its integrity check; not served", "recording", target, "serving", what, "err", err)
 	detail := what + ": " + integrityDetail(err)
 	key := u.Login + "\x00" + target + "\x00" + detail
-	if !a.failures.start(key, a.clock()) {
+	if !a.failures.start(key, a.arc.Now()) {
 		return
 	}
 	// Written even when the request was cancelled by then.
@@ -276,7 +276,7 @@ func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string)
 		return nil // no audio leaves
 	}
 	key := u.Login + "\x00" + target + "\x00" + detail
-	if !a.plays.start(key, a.clock()) {
+	if !a.plays.start(key, a.arc.Now()) {
 		return nil
 	}
 	if err := a.auditEvent(r.Context(), r, u, actionPlay, target, true, detail); err != nil {
@@ -286,15 +286,6 @@ func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string)
 	return nil
 }
 
-// SetNow sets the clock of listening sessions (default: the archive's).
-func (a *API) SetNow(now func() time.Time) { a.now = now }
-
-func (a *API) clock() time.Time {
-	if a.now != nil {
-		return a.now()
-	}
-	return a.arc.Now()
-}
 
 // sourceIP is the address of the client without its port: what the audit
 // log records as the source.

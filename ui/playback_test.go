@@ -59,7 +59,6 @@ func (e *playEnv) start() {
 	}
 	e.ui = u
 	e.api = NewAPI(e.arc, silentMedia{}, nil)
-	e.api.SetNow(now)
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", e.api.Routes())
 	mux.Handle("/", u.Routes())
@@ -348,7 +347,6 @@ func TestListeningSessions(t *testing.T) {
 	e := newPlayEnv(t)
 	rec := e.addRec("alice", 100, 1, true)
 	id := rec.ID.String()
-	e.api.SetNow(e.clock.Now)
 
 	// A HEAD request sends no audio.
 	req, _ := http.NewRequest(http.MethodHead, e.srv.URL+"/api/v1/recordings/"+id+"/audio.wav", nil)
