@@ -286,7 +286,6 @@ func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string)
 	return nil
 }
 
-
 // sourceIP is the address of the client without its port: what the audit
 // log records as the source.
 func sourceIP(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
