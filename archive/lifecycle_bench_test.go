@@ -9,7 +9,8 @@ import (
 // 100k recordings received in 2024 whose 50 owners are no users: with
 // retention off every recording past the grace cutoff is decrypted (to
 // read its owner), twice (current and new settings); with retention 365
-// days the retention index alone answers.
+// days each candidate's metadata is decrypted once, to check that its
+// retention-index entry is the one its metadata gives.
 func BenchmarkPreviewExpire(b *testing.B) {
 	now := time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC)
 	a := OpenTestOptions(b, Options{InitialMmapSize: 1 << 30, Now: func() time.Time { return now }})
