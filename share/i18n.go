@@ -8,35 +8,35 @@ var Languages = []string{"en", "no", "se", "dk", "fi", "lv", "lt", "ee"}
 
 // validLanguage reports whether lang is one of Languages.
 func validLanguage(lang string) bool {
-	_, ok := texts[lang]
+	_, ok := langTexts[lang]
 	return ok
 }
 
 // text returns the texts of lang, English for an unknown language.
-func text(lang string) *langText {
-	if t, ok := texts[lang]; ok {
+func textsFor(lang string) *langText {
+	if t, ok := langTexts[lang]; ok {
 		return t
 	}
-	return texts["en"]
+	return langTexts["en"]
 }
 
 // LanguageName is lang's name in that language ("Norsk" for "no");
 // "English" for an unknown language.
-func LanguageName(lang string) string { return text(lang).name }
+func LanguageName(lang string) string { return textsFor(lang).name }
 
 // languageTag is the BCP 47 tag of lang ("nb-NO" for "no"), used for the
 // page's lang attribute and the browser's date formats.
-func languageTag(lang string) string { return text(lang).tag }
+func languageTag(lang string) string { return textsFor(lang).tag }
 
 // CodeMail is the one-time code mail in lang (English for an unknown one).
 func CodeMail(lang, code string) (subject, body string) {
-	t := text(lang)
+	t := textsFor(lang)
 	return t.codeSubject, strings.ReplaceAll(t.codeBody, "{{code}}", code)
 }
 
 // DefaultTerms are the terms of use shipped for lang, "" for none.
 func DefaultTerms(lang string) string {
-	if t, ok := texts[lang]; ok {
+	if t, ok := langTexts[lang]; ok {
 		return t.terms
 	}
 	return ""
@@ -45,7 +45,7 @@ func DefaultTerms(lang string) string {
 // DefaultExternalMail is the default link mail for an external recipient
 // in lang (English for an unknown one); body holds {{link}} and {{expires}}.
 func DefaultExternalMail(lang string) (subject, body string) {
-	t := text(lang)
+	t := textsFor(lang)
 	return t.extSubject, t.extBody
 }
 
@@ -53,13 +53,13 @@ func DefaultExternalMail(lang string) (subject, body string) {
 // (English for an unknown one); body holds {{link}}, {{recipient}} and
 // {{myname}}.
 func DefaultInternalMail(lang string) (subject, body string) {
-	t := text(lang)
+	t := textsFor(lang)
 	return t.intSubject, t.intBody
 }
 
 // pageText is the page's string key in lang, English for an unknown
 // language, "" for an unknown key.
-func pageText(lang, key string) string { return text(lang).page[key] }
+func pageText(lang, key string) string { return textsFor(lang).page[key] }
 
 // PickLanguage picks the page's language from the ?lang= query value (one
 // of Languages, or a language tag such as "sv" or "nb-NO") or else from
@@ -87,7 +87,7 @@ func PickLanguage(query, acceptLanguage string) string {
 		if l == "" {
 			continue
 		}
-		q, ok := weight(params)
+		q, ok := acceptWeight(params)
 		if ok && q > bestQ {
 			best, bestQ = l, q
 		}
@@ -97,7 +97,7 @@ func PickLanguage(query, acceptLanguage string) string {
 
 // weight parses the parameters after a language range ("q=0.8"): the
 // weight, 1 when absent; ok is false for a malformed one.
-func weight(params string) (q float64, ok bool) {
+func acceptWeight(params string) (q float64, ok bool) {
 	q = 1
 	for p := range strings.SplitSeq(params, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
@@ -179,7 +179,7 @@ type langText struct {
 	terms                 string
 }
 
-var texts = map[string]*langText{
+var langTexts = map[string]*langText{
 	"en": {
 		name: "English", tag: "en-GB",
 		page: map[string]string{

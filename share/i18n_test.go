@@ -9,7 +9,7 @@ import (
 )
 
 func TestLanguagesHaveTexts(t *testing.T) {
-	if got := slices.Sorted(maps.Keys(texts)); !slices.Equal(got, slices.Sorted(slices.Values(Languages))) {
+	if got := slices.Sorted(maps.Keys(langTexts)); !slices.Equal(got, slices.Sorted(slices.Values(Languages))) {
 		t.Fatalf("texts for %v, Languages %v", got, Languages)
 	}
 	names := map[string]string{"en": "English", "no": "Norsk", "se": "Svenska", "dk": "Dansk", "fi": "Suomi", "lv": "Latviešu", "lt": "Lietuvių", "ee": "Eesti"}
@@ -28,26 +28,26 @@ func TestLanguagesHaveTexts(t *testing.T) {
 	}
 }
 
-var placeholder = regexp.MustCompile(`\{\{?[a-z]+\}\}?`)
+var placeholderRE = regexp.MustCompile(`\{\{?[a-z]+\}\}?`)
 
 // placeholders returns the sorted placeholders of s ("{n}", "{{link}}").
-func placeholders(s string) []string {
-	return slices.Sorted(slices.Values(placeholder.FindAllString(s, -1)))
+func mailPlaceholders(s string) []string {
+	return slices.Sorted(slices.Values(placeholderRE.FindAllString(s, -1)))
 }
 
 // Every language has every page string, none empty, with the placeholders
 // of the English one and nothing left untranslated.
 func TestEveryLanguageHasEveryString(t *testing.T) {
-	en := texts["en"]
+	en := langTexts["en"]
 	for _, l := range Languages {
-		lt := texts[l]
+		lt := langTexts[l]
 		for _, k := range pageKeys {
 			s, ok := lt.page[k]
 			if !ok || strings.TrimSpace(s) == "" {
 				t.Errorf("%s: page string %q missing or empty", l, k)
 				continue
 			}
-			if got, want := placeholders(s), placeholders(en.page[k]); !slices.Equal(got, want) {
+			if got, want := mailPlaceholders(s), mailPlaceholders(en.page[k]); !slices.Equal(got, want) {
 				t.Errorf("%s: %s has placeholders %v, want %v", l, k, got, want)
 			}
 			if l != "en" && s == en.page[k] {
@@ -86,14 +86,14 @@ func TestDefaultMailsKeepPlaceholders(t *testing.T) {
 		if subject == "" || strings.Contains(subject, "{{") {
 			t.Errorf("%s: external subject %q", l, subject)
 		}
-		if got := placeholders(body); !slices.Equal(got, []string{"{{expires}}", "{{link}}"}) {
+		if got := mailPlaceholders(body); !slices.Equal(got, []string{"{{expires}}", "{{link}}"}) {
 			t.Errorf("%s: external body placeholders %v", l, got)
 		}
 		subject, body = DefaultInternalMail(l)
 		if subject == "" || strings.Contains(subject, "{{") {
 			t.Errorf("%s: internal subject %q", l, subject)
 		}
-		if got := placeholders(body); !slices.Equal(got, []string{"{{link}}", "{{myname}}", "{{recipient}}"}) {
+		if got := mailPlaceholders(body); !slices.Equal(got, []string{"{{link}}", "{{myname}}", "{{recipient}}"}) {
 			t.Errorf("%s: internal body placeholders %v", l, got)
 		}
 		// The link stands on a line of its own, so mail clients make it clickable.
@@ -101,10 +101,10 @@ func TestDefaultMailsKeepPlaceholders(t *testing.T) {
 			t.Errorf("%s: internal body: {{link}} not on its own line", l)
 		}
 	}
-	if s, b := DefaultExternalMail("xx"); s != texts["en"].extSubject || b != texts["en"].extBody {
+	if s, b := DefaultExternalMail("xx"); s != langTexts["en"].extSubject || b != langTexts["en"].extBody {
 		t.Error("an unknown language's external mail is not the English one")
 	}
-	if s, b := DefaultInternalMail(""); s != texts["en"].intSubject || b != texts["en"].intBody {
+	if s, b := DefaultInternalMail(""); s != langTexts["en"].intSubject || b != langTexts["en"].intBody {
 		t.Error("an unknown language's internal mail is not the English one")
 	}
 }

@@ -16,23 +16,23 @@ import (
 	"testing"
 )
 
-// element is one start tag of a rendered page.
-type element struct {
+// pageElem is one start tag of a rendered page.
+type pageElem struct {
 	name  string
 	attrs map[string]string
 	text  string // character data up to the next tag
 }
 
-// parsePage checks that page is well-formed HTML (every element closed,
+// parsePageHTML checks that page is well-formed HTML (every pageElem closed,
 // void elements excepted) and returns its start tags in order.
-func parsePage(t *testing.T, page string) []element {
+func parsePageHTML(t *testing.T, page string) []pageElem {
 	t.Helper()
 	d := xml.NewDecoder(strings.NewReader(strings.TrimPrefix(page, "<!doctype html>")))
 	d.Strict = false
 	d.AutoClose = xml.HTMLAutoClose
 	d.Entity = xml.HTMLEntity
 	var (
-		els   []element
+		els   []pageElem
 		stack []int // indexes into els
 	)
 	for {
@@ -45,7 +45,7 @@ func parsePage(t *testing.T, page string) []element {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			e := element{name: tok.Name.Local, attrs: map[string]string{}}
+			e := pageElem{name: tok.Name.Local, attrs: map[string]string{}}
 			for _, a := range tok.Attr {
 				e.attrs[strings.ToLower(a.Name.Local)] = a.Value
 			}
@@ -68,16 +68,16 @@ func parsePage(t *testing.T, page string) []element {
 	return els
 }
 
-func byID(els []element, id string) (element, bool) {
+func elemByID(els []pageElem, id string) (pageElem, bool) {
 	for _, e := range els {
 		if e.attrs["id"] == id {
 			return e, true
 		}
 	}
-	return element{}, false
+	return pageElem{}, false
 }
 
-func render(t *testing.T, d PageData) string {
+func mustRenderPage(t *testing.T, d PageData) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := renderPage(&buf, d); err != nil {
@@ -87,7 +87,7 @@ func render(t *testing.T, d PageData) string {
 }
 
 // The ids the page's script and the end-to-end browser test rely on.
-var pageIDs = []string{
+var pageElemIDs = []string{
 	"lang", "message", "request-code", "code", "submit-code", "terms",
 	"terms-fallback", "accept-terms", "recordings", "step-code", "step-terms",
 	"step-recordings", "page-strings",
@@ -96,11 +96,11 @@ var pageIDs = []string{
 func TestRenderPageEachLanguage(t *testing.T) {
 	for _, lang := range Languages {
 		t.Run(lang, func(t *testing.T) {
-			page := render(t, PageData{Lang: lang, Base: "/p/TOKEN", Logo: true, Footer: []string{"ACME Ltd", "Call +47 00 00 00 00"}})
-			els := parsePage(t, page)
-			for _, id := range pageIDs {
-				if _, ok := byID(els, id); !ok {
-					t.Errorf("no element #%s", id)
+			page := mustRenderPage(t, PageData{Lang: lang, Base: "/p/TOKEN", Logo: true, Footer: []string{"ACME Ltd", "Call +47 00 00 00 00"}})
+			els := parsePageHTML(t, page)
+			for _, id := range pageElemIDs {
+				if _, ok := elemByID(els, id); !ok {
+					t.Errorf("no pageElem #%s", id)
 				}
 			}
 			html := els[0]
@@ -116,11 +116,11 @@ func TestRenderPageEachLanguage(t *testing.T) {
 			if title != pageText(lang, "title") {
 				t.Errorf("title %q, want %q", title, pageText(lang, "title"))
 			}
-			if b, _ := byID(els, "request-code"); strings.TrimSpace(b.text) != pageText(lang, "requestCode") {
+			if b, _ := elemByID(els, "request-code"); strings.TrimSpace(b.text) != pageText(lang, "requestCode") {
 				t.Errorf("#request-code says %q", b.text)
 			}
 			// The switcher offers every language by its own name, the page's selected.
-			var opts []element
+			var opts []pageElem
 			for _, e := range els {
 				if e.name == "option" {
 					opts = append(opts, e)
@@ -137,11 +137,11 @@ func TestRenderPageEachLanguage(t *testing.T) {
 					t.Errorf("option %s selected=%v", Languages[i], sel)
 				}
 			}
-			if sel, _ := byID(els, "lang"); sel.attrs["name"] != "lang" {
+			if sel, _ := elemByID(els, "lang"); sel.attrs["name"] != "lang" {
 				t.Errorf("#lang has name %q; the form must submit ?lang=", sel.attrs["name"])
 			}
 			// The script's strings are valid JSON in the page's language.
-			js, _ := byID(els, "page-strings")
+			js, _ := elemByID(els, "page-strings")
 			var got map[string]string
 			if err := json.Unmarshal([]byte(js.text), &got); err != nil {
 				t.Fatalf("page strings are not JSON: %v\n%s", err, js.text)
@@ -151,7 +151,7 @@ func TestRenderPageEachLanguage(t *testing.T) {
 					t.Errorf("string %s = %q, want %q", k, got[k], pageText(lang, k))
 				}
 			}
-			body := els[slices.IndexFunc(els, func(e element) bool { return e.name == "body" })]
+			body := els[slices.IndexFunc(els, func(e pageElem) bool { return e.name == "body" })]
 			if body.attrs["data-base"] != "/p/TOKEN" || body.attrs["data-lang"] != lang || body.attrs["data-locale"] != languageTag(lang) {
 				t.Errorf("body data: %v", body.attrs)
 			}
@@ -170,7 +170,7 @@ func TestRenderPageEachLanguage(t *testing.T) {
 				t.Errorf("logo %v, stylesheet %v, script %v", logo, css, script)
 			}
 			var footer []string
-			for _, e := range els[slices.IndexFunc(els, func(e element) bool { return e.name == "footer" })+1:] {
+			for _, e := range els[slices.IndexFunc(els, func(e pageElem) bool { return e.name == "footer" })+1:] {
 				if e.name == "p" {
 					footer = append(footer, e.text)
 				}
@@ -184,31 +184,31 @@ func TestRenderPageEachLanguage(t *testing.T) {
 
 func TestRenderPageUnknownLanguageIsEnglish(t *testing.T) {
 	for _, lang := range []string{"", "xx", "EN", "de", "<script>"} {
-		page := render(t, PageData{Lang: lang, Base: "/p/T"})
-		els := parsePage(t, page)
+		page := mustRenderPage(t, PageData{Lang: lang, Base: "/p/T"})
+		els := parsePageHTML(t, page)
 		if els[0].attrs["lang"] != "en-GB" {
 			t.Errorf("%q: <html lang=%q>", lang, els[0].attrs["lang"])
 		}
-		if b, _ := byID(els, "request-code"); strings.TrimSpace(b.text) != "Request one-time code" {
+		if b, _ := elemByID(els, "request-code"); strings.TrimSpace(b.text) != "Request one-time code" {
 			t.Errorf("%q: #request-code says %q", lang, b.text)
 		}
-		if b, _ := byID(els, "accept-terms"); strings.TrimSpace(b.text) != "I accept" {
+		if b, _ := elemByID(els, "accept-terms"); strings.TrimSpace(b.text) != "I accept" {
 			t.Errorf("%q: #accept-terms says %q", lang, b.text)
 		}
 	}
 }
 
 func TestRenderPageWithoutLogoOrFooter(t *testing.T) {
-	page := render(t, PageData{Lang: "no", Base: "/p/T"})
-	parsePage(t, page)
+	page := mustRenderPage(t, PageData{Lang: "no", Base: "/p/T"})
+	parsePageHTML(t, page)
 	if strings.Contains(page, "/logo") || strings.Contains(page, "<footer") {
 		t.Errorf("logo or footer shown though none configured:\n%s", page)
 	}
 }
 
 func TestRenderPageFooterAtMostThreeLines(t *testing.T) {
-	page := render(t, PageData{Lang: "en", Base: "/p/T", Footer: []string{"one", " ", "two", "three", "four"}})
-	parsePage(t, page)
+	page := mustRenderPage(t, PageData{Lang: "en", Base: "/p/T", Footer: []string{"one", " ", "two", "three", "four"}})
+	parsePageHTML(t, page)
 	for _, l := range []string{"one", "two", "three"} {
 		if !strings.Contains(page, "<p>"+l+"</p>") {
 			t.Errorf("footer line %q missing", l)
@@ -223,11 +223,11 @@ func TestRenderPageFooterAtMostThreeLines(t *testing.T) {
 // neither can put markup or script on the page.
 func TestRenderPageEscapes(t *testing.T) {
 	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
-	page := render(t, PageData{
+	page := mustRenderPage(t, PageData{
 		Lang: "en", Base: `/p/T"><script>alert(3)</script>`, Logo: true,
 		Footer: []string{evil, `</footer><a href="javascript:alert(4)" download>x</a>`},
 	})
-	els := parsePage(t, page)
+	els := parsePageHTML(t, page)
 	for _, bad := range []string{"<script>alert", "<img src=x", `<a href`, `"><script`} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page holds %q unescaped", bad)
@@ -244,7 +244,7 @@ func TestRenderPageEscapes(t *testing.T) {
 			t.Errorf("injected handler on <%s>", e.name)
 		}
 	}
-	body := els[slices.IndexFunc(els, func(e element) bool { return e.name == "body" })]
+	body := els[slices.IndexFunc(els, func(e pageElem) bool { return e.name == "body" })]
 	if body.attrs["data-base"] != `/p/T"><script>alert(3)</script>` {
 		t.Errorf("data-base = %q", body.attrs["data-base"])
 	}
@@ -253,8 +253,8 @@ func TestRenderPageEscapes(t *testing.T) {
 // The page works under Content-Security-Policy: default-src 'self': no
 // inline script, handler or style; its one data block is not script.
 func TestRenderPageNoInlineScriptOrStyle(t *testing.T) {
-	page := render(t, PageData{Lang: "lv", Base: "/p/T", Logo: true, Footer: []string{"x"}})
-	for _, e := range parsePage(t, page) {
+	page := mustRenderPage(t, PageData{Lang: "lv", Base: "/p/T", Logo: true, Footer: []string{"x"}})
+	for _, e := range parsePageHTML(t, page) {
 		if e.name == "style" {
 			t.Errorf("inline <style>")
 		}
@@ -284,8 +284,8 @@ var downloadWord = regexp.MustCompile(`(?i)(^|[^a-z])download`)
 // script that makes one; the players are built with controlslist=nodownload
 // and without a context menu.
 func TestNoDownloadControl(t *testing.T) {
-	page := render(t, PageData{Lang: "en", Base: "/p/T"})
-	for _, e := range parsePage(t, page) {
+	page := mustRenderPage(t, PageData{Lang: "en", Base: "/p/T"})
+	for _, e := range parsePageHTML(t, page) {
 		if e.name == "a" {
 			t.Errorf("a link on the page: %v", e.attrs)
 		}
