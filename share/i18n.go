@@ -12,7 +12,7 @@ func validLanguage(lang string) bool {
 	return ok
 }
 
-// text returns the texts of lang, English for an unknown language.
+// textsFor returns the texts of lang, English for an unknown language.
 func textsFor(lang string) *langText {
 	if t, ok := langTexts[lang]; ok {
 		return t
@@ -95,7 +95,7 @@ func PickLanguage(query, acceptLanguage string) string {
 	return best
 }
 
-// weight parses the parameters after a language range ("q=0.8"): the
+// acceptWeight parses the parameters after a language range ("q=0.8"): the
 // weight, 1 when absent; ok is false for a malformed one.
 func acceptWeight(params string) (q float64, ok bool) {
 	q = 1
