@@ -56,6 +56,22 @@ func (v pageView) T(key string) (string, error) {
 
 // renderPage writes the recipient's page. An unknown language renders in
 // English; blank footer lines are skipped and at most three are shown.
+//
+// The page holds no inline script, handler or style, so it runs under
+// Content-Security-Policy: default-src 'self'. Its script (web/page.js)
+// drives these elements:
+//
+//	#lang                select of Languages; a change reloads with ?lang=xx
+//	#message             status line: code sent, wrong code, wait, session ended, expired
+//	#step-code           #request-code, #code, #submit-code
+//	#step-terms          #terms (the text), #terms-fallback (English shown), #accept-terms
+//	#step-recordings     #recordings: one <details data-id> per recording, each with
+//	                     <audio data-id controlslist="nodownload">; open when there is one
+//	body[data-step]      loading, code, terms, recordings or expired
+//
+// It polls the recordings every 5 s while they are shown: a recording that
+// disappears is paused and removed, none left means the link expired, and
+// a 401 returns to the code step.
 func renderPage(w io.Writer, d PageData) error {
 	if !validLanguage(d.Lang) {
 		d.Lang = "en"
