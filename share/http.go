@@ -807,4 +807,3 @@ func (a *addrLimiter) wrongCode(addr string, now time.Time) {
 	note(a.wrong, addr, now)
 	a.mu.Unlock()
 }
-
