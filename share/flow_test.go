@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"regexp"
@@ -11,6 +12,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
 )
 
 // TestRecipientFlow: the link mail, the code, a wrong code, the terms
@@ -676,3 +682,45 @@ func TestRunExpires(t *testing.T) {
 }
 
 var sixDigits = regexp.MustCompile(`[0-9]{6}`)
+
+// failingMedia renders the first recording and fails on the second.
+type failingMedia struct{ n int }
+
+func (f *failingMedia) WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	f.n++
+	if f.n > 1 {
+		return nil, errors.New("render failed")
+	}
+	return patternMedia{}.WAV(ctx, recs, call, opt)
+}
+
+// TestSendFailureLeavesNothing: a Send that fails part way leaves no
+// copies, no log entry and no mail; copies left by a crash go at Open.
+func TestSendFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.svc.media = &failingMedia{}
+	if _, err := e.svc.Send(context.Background(), e.users["alice"], "", e.request(recipEmail, 7, e.recs[0], e.recs[1])); err == nil {
+		t.Fatal("send succeeded")
+	}
+	if n := countChunks(t, e.svc); n != 0 {
+		t.Errorf("%d chunks left", n)
+	}
+	if ents, _ := e.svc.List(context.Background(), Query{}); len(ents) != 0 {
+		t.Error("logged")
+	}
+	if ms := e.deliver(); len(ms) != 0 {
+		t.Error("mailed")
+	}
+	e.svc.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bChunks).Put(chunkKey(randomBytes(idLen), 0, 0), []byte("left by a crash"))
+	})
+	e.svc.Close()
+	svc, err := Open(e.arc, patternMedia{}, Options{Path: e.path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if n := countChunks(t, svc); n != 0 {
+		t.Errorf("%d orphan chunks after Open", n)
+	}
+}

@@ -1,8 +1,10 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -272,11 +274,14 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 	}
 	// The copies go in first, in transactions of their own; the grant
 	// commits last. Copies of a grant that never committed are dropped
-	// at the next Open.
+	// when the Send fails, or at the next Open.
+	s.setCopying(gid, true)
+	defer s.setCopying(gid, false)
 	metas := make([]recMeta, len(recs))
 	for i, rec := range recs {
 		m, err := s.copyRecording(ctx, ga, gid, uint16(i), rec, req.ShowAccessNumber, req.ShowQueueName)
 		if err != nil {
+			s.setCopying(gid, false)
 			s.db.Update(func(tx *bolt.Tx) error { return s.dropOrphansTx(tx) })
 			return nil, fmt.Errorf("share: copying recording %s: %w", rec.ID, err)
 		}
@@ -334,6 +339,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		return s.putGrantTx(tx, g)
 	})
 	if err != nil {
+		s.setCopying(gid, false)
 		s.db.Update(func(tx *bolt.Tx) error { return s.dropOrphansTx(tx) })
 		return nil, fmt.Errorf("share: send: %w", err)
 	}
@@ -503,7 +509,7 @@ func destroyTx(tx *bolt.Tx, g *grantRecord) error {
 		return err
 	}
 	c := tx.Bucket(bChunks).Cursor()
-	for k, _ := c.Seek(gid); k != nil && len(k) >= idLen && string(k[:idLen]) == string(gid); k, _ = c.Seek(gid) {
+	for k, _ := c.Seek(gid); len(k) >= idLen && string(k[:idLen]) == string(gid); k, _ = c.Seek(gid) {
 		if err := c.Delete(); err != nil {
 			return err
 		}
@@ -614,6 +620,23 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			}
 		}
 		done = due
+		// Sessions past their end go too.
+		var ended [][]byte
+		err = tx.Bucket(bSessions).ForEach(func(k, v []byte) error {
+			var sr sessionRecord
+			if json.Unmarshal(v, &sr) != nil || !sr.Expires.After(now) {
+				ended = append(ended, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range ended {
+			if err := tx.Bucket(bSessions).Delete(k); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

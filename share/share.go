@@ -66,6 +66,9 @@ type Service struct {
 	mailer Mailer
 	wake   chan struct{} // a grant was added: Run recomputes its timer
 
+	// copying are the grants whose copies a Send is writing: not orphans.
+	copying map[string]bool
+
 	limits *addrLimiter
 	plays  listenings
 }
@@ -105,7 +108,8 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("share: open %s: %w", opt.Path, err)
 	}
-	s := &Service{arc: arc, media: media, opt: opt, log: log, db: db, wake: make(chan struct{}, 1), limits: newAddrLimiter()}
+	s := &Service{arc: arc, media: media, opt: opt, log: log, db: db, wake: make(chan struct{}, 1), limits: newAddrLimiter(),
+		copying: map[string]bool{}}
 	k := arc.DerivedKey("share grant wrap")
 	s.grantKey, err = newAEAD(k)
 	clear(k)
@@ -157,19 +161,39 @@ func (s *Service) kick() {
 func (s *Service) dropOrphansTx(tx *bolt.Tx) error {
 	keys := tx.Bucket(bKeys)
 	for _, name := range [][]byte{bChunks, bRecs} {
-		c := tx.Bucket(name).Cursor()
-		for k, _ := c.First(); k != nil; {
-			if len(k) < idLen || keys.Get(k[:idLen]) != nil {
-				k, _ = c.Next()
-				continue
+		var orphans [][]byte
+		err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
+			if len(k) < idLen || (keys.Get(k[:idLen]) == nil && !s.isCopying(k[:idLen])) {
+				orphans = append(orphans, bytes.Clone(k))
 			}
-			if err := c.Delete(); err != nil {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range orphans {
+			if err := tx.Bucket(name).Delete(k); err != nil {
 				return err
 			}
-			k, _ = c.Seek(k)
 		}
 	}
 	return nil
+}
+
+func (s *Service) isCopying(gid []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.copying[string(gid)]
+}
+
+func (s *Service) setCopying(gid []byte, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on {
+		s.copying[string(gid)] = true
+	} else {
+		delete(s.copying, string(gid))
+	}
 }
 
 // idLen is the length of grant and link ids in the store.

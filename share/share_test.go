@@ -87,7 +87,7 @@ const (
 var testNow = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *testclock.Clock
 	arc   *archive.Archive
 	svc   *Service
@@ -98,7 +98,7 @@ type env struct {
 	recs  []*archive.Recording // alice's two, then zed's
 }
 
-func newEnv(t *testing.T, opt Options) *env {
+func newEnv(t testing.TB, opt Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	clock := testclock.Ticking(testNow, time.Microsecond)
@@ -218,10 +218,9 @@ func (e *env) linkOf(m mail.Message) string {
 
 // visitor is one browser on a link.
 type visitor struct {
-	e      *env
-	c      *http.Client
-	base   string
-	remote string
+	e    *env
+	c    *http.Client
+	base string
 }
 
 func (e *env) visitor(token string) *visitor {

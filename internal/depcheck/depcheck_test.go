@@ -57,6 +57,9 @@ func TestCheck(t *testing.T) {
 		{"store below", func(t testing.TB) { Check(t, "./testdata/storeuser", "internal/depcheck/testdata/store") },
 			"testdata/store imports go.etcd.io/bbolt; only archive and share may touch a store"},
 		{"store in archive", func(t testing.TB) { Check(t, "../../archive/archivetest", "archive") }, ""},
+		{"store in share", func(t testing.TB) {
+			Check(t, "../../share", "archive", "recinfo", "codec", "mail", "go.etcd.io/bbolt/...")
+		}, ""},
 		{"forbid", func(t testing.TB) { Forbid(t, "../../archive", "golang.org/x/crypto/...") }, "archive depends on golang.org/x/crypto/argon2"},
 		{"forbid standard", func(t testing.TB) { Forbid(t, "../../ui", "net/http") }, "ui depends on net/http,"},
 		{"forbid none", func(t testing.TB) { Forbid(t, "../../codec", "testing/...", "net/http/...") }, ""},
