@@ -42,17 +42,26 @@ func patternOrig(id archive.ID) []byte {
 	return b
 }
 
-func (patternMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+func (patternMedia) WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	return sizedMedia{patternSamples}.WAV(ctx, recs, call, opt)
+}
+
+// sizedMedia is patternMedia of a given length in 8 kHz samples.
+type sizedMedia struct{ samples int }
+
+func (m sizedMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
 	segs := make([]codec.Segment, len(recs))
 	for i, rec := range recs {
-		var m []byte
-		for p := 0; p < patternSamples; p += 160 {
-			m = codec.AppendEntry(m, codec.Entry{Off: int64(p), Len: 160, Pos: uint32(p), Stream: 0})
-			m = codec.AppendEntry(m, codec.Entry{Off: int64(p), Len: 160, Pos: uint32(p), Stream: 1})
+		orig := patternOrig(rec.ID)
+		var mp []byte
+		for p := 0; p < m.samples; p += 160 {
+			off := int64(p % (patternSamples - 160))
+			mp = codec.AppendEntry(mp, codec.Entry{Off: off, Len: 160, Pos: uint32(p), Stream: 0})
+			mp = codec.AppendEntry(mp, codec.Entry{Off: off, Len: 160, Pos: uint32(p), Stream: 1})
 		}
 		pcmu := codec.ParseCodec("PCMU")
-		segs[i] = codec.Segment{Orig: bytes.NewReader(patternOrig(rec.ID)), Map: bytes.NewReader(m), MapSize: int64(len(m)),
-			Layout: codec.Layout{Streams: []codec.StreamLayout{{Codec: pcmu, Channel: 0}, {Codec: pcmu, Channel: 1}}, End: patternSamples}}
+		segs[i] = codec.Segment{Orig: bytes.NewReader(orig), Map: bytes.NewReader(mp), MapSize: int64(len(mp)),
+			Layout: codec.Layout{Streams: []codec.StreamLayout{{Codec: pcmu, Channel: 0}, {Codec: pcmu, Channel: 1}}, End: uint32(m.samples)}}
 	}
 	return codec.NewWAVReader(segs, opt)
 }
