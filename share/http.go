@@ -23,6 +23,11 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
+// pageCSP is the recipient page's content policy: scripts only from its
+// assets (no inline script), inline styles allowed.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 // Code rules.
 const (
 	codeLifetime   = 10 * time.Minute
@@ -213,7 +218,7 @@ func (s *Service) page(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self'; media-src 'self'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", pageCSP)
 	var buf bytes.Buffer
 	if err := renderPage(&buf, PageData{Lang: lang, Base: "/p/" + r.PathValue("token"), Logo: len(cfg.Logo) > 0, Footer: cfg.Footer}); err != nil {
 		s.internalError(w, r, err)
@@ -318,6 +323,9 @@ func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 		l.Code, l.CodeUntil, l.CodeWrong = s.codeMAC(l.ID, code), now.Add(codeLifetime), 0
 		l.CodeTimes = append(l.CodeTimes, now)
 		lang := r.URL.Query().Get("lang")
+		if !validLanguage(lang) {
+			lang = r.URL.Query().Get("language")
+		}
 		if !validLanguage(lang) {
 			lang = gs[0].Language
 		}
@@ -616,6 +624,15 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, "no such recording")
 		return
 	}
+	rd := &chunkReader{s: s, p: p}
+	// Read where the answer starts before any status is sent, so a copy
+	// destroyed since the list was read is a clear 410.
+	if start := rangeStart(r.Header.Get("Range")); start < p.meta.Size {
+		if err := rd.load(start / chunkSize); err != nil {
+			jsonError(w, http.StatusGone, "the recording is no longer available")
+			return
+		}
+	}
 	if r.Method != http.MethodHead {
 		key := l.ID + "\x00" + id
 		if s.plays.start(key, s.now()) {
@@ -630,12 +647,30 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", "inline")
-	rd := &chunkReader{s: s, p: p}
 	http.ServeContent(w, r, "", time.Time{}, rd)
-	if rd.err != nil && r.Context().Err() == nil {
-		s.log.ErrorContext(r.Context(), "share: serving audio failed part way", "err", rd.err)
+	if err := rd.failed(); err != nil {
+		if r.Context().Err() == nil {
+			s.log.ErrorContext(r.Context(), "share: serving audio failed part way", "err", err)
+		}
+		// The status and length are sent: a reset, never a short file.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// rangeStart is where the first range of a Range header starts, 0 when
+// there is none or it counts from the end.
+func rangeStart(h string) int64 {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok {
+		return 0
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	from, _, _ := strings.Cut(strings.TrimSpace(first), "-")
+	n, err := strconv.ParseInt(strings.TrimSpace(from), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // chunkReader reads a copied recording, decrypting only the chunks read.
@@ -645,8 +680,16 @@ type chunkReader struct {
 	off int64
 	cur int64 // index of the chunk in buf, -1 for none
 	buf []byte
-	err error
 	ok  bool
+
+	mu  sync.Mutex // ServeContent may read from another goroutine
+	err error
+}
+
+func (c *chunkReader) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *chunkReader) Seek(off int64, whence int) (int64, error) {
@@ -673,7 +716,9 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 	idx := c.off / chunkSize
 	if !c.ok || c.cur != idx {
 		if err := c.load(idx); err != nil {
+			c.mu.Lock()
 			c.err = err
+			c.mu.Unlock()
 			return 0, err
 		}
 	}
