@@ -724,3 +724,46 @@ func TestSendFailureLeavesNothing(t *testing.T) {
 		t.Errorf("%d orphan chunks after Open", n)
 	}
 }
+
+// TestConcurrentSends: two grants to one new address at once make one
+// link.
+func TestConcurrentSends(t *testing.T) {
+	e := newEnv(t, Options{})
+	errs := make(chan error, 2)
+	for _, rec := range e.recs[:2] {
+		go func() {
+			_, err := e.svc.Send(context.Background(), e.users["alice"], "", e.request(recipEmail, 7, rec))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := e.deliver()
+	if len(ms) != 2 {
+		t.Fatalf("%d mails", len(ms))
+	}
+	v := e.visitor(e.linkOf(ms[0]))
+	v.login()
+	if l := v.recordings(); len(l.Recordings) != 2 {
+		t.Fatalf("%+v", l)
+	}
+	if n := countChunks(t, e.svc); n != 4 {
+		t.Errorf("%d chunks, want 2 per recording", n)
+	}
+}
+
+// TestNoCodeAfterExpiry: a link whose grants all ended answers a code
+// request as always, but mails nothing.
+func TestNoCodeAfterExpiry(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.send(e.request(recipEmail, 0, e.recs[0]))
+	v := e.visitor(e.linkOf(e.deliver()[0]))
+	e.clock.Add(15 * time.Hour)
+	v.want(http.StatusAccepted, "POST", "/api/code", "")
+	if ms := e.deliver(); len(ms) != 0 {
+		t.Fatalf("mailed %+v", ms)
+	}
+}

@@ -85,6 +85,14 @@ func (s *Service) putMailTx(tx *bolt.Tx, m *mailRecord) error {
 	if err != nil {
 		return err
 	}
+	if m.Status == MailQueued {
+		err = tx.Bucket(bMailQ).Put(k, nil)
+	} else {
+		err = tx.Bucket(bMailQ).Delete(k)
+	}
+	if err != nil {
+		return err
+	}
 	return tx.Bucket(bMail).Put(k, box)
 }
 
@@ -105,12 +113,13 @@ func (s *Service) Due(ctx context.Context, now time.Time, max int) ([]mail.Pendi
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		out = out[:0]
 		var expired []*mailRecord
-		err := tx.Bucket(bMail).ForEach(func(k, v []byte) error {
+		mails := tx.Bucket(bMail)
+		err := tx.Bucket(bMailQ).ForEach(func(k, _ []byte) error {
 			if len(out) >= max {
 				return nil
 			}
 			m := new(mailRecord)
-			if err := openJSON(s.logKey, "mail", k, v, m); err != nil {
+			if err := openJSON(s.logKey, "mail", k, mails.Get(k), m); err != nil {
 				return err
 			}
 			if m.Status != MailQueued || m.Next.After(now) {

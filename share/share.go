@@ -85,10 +85,11 @@ var (
 	bSessions = []byte("sessions") // sha256(session token) → sessionRecord
 	bInternal = []byte("internal") // link id → box(log key, internalRecord)
 	bMail     = []byte("mail")     // u64 id → box(log key, mailRecord)
+	bMailQ    = []byte("mailq")    // u64 id → nothing: the mails still queued
 	bConfig   = []byte("config")   // "config" → box(log key, Config)
 )
 
-var allBuckets = [][]byte{bGrants, bKeys, bRecs, bChunks, bLinks, bTokens, bAddrs, bSessions, bInternal, bMail, bConfig}
+var allBuckets = [][]byte{bGrants, bKeys, bRecs, bChunks, bLinks, bTokens, bAddrs, bSessions, bInternal, bMail, bMailQ, bConfig}
 
 // chunkSize is the plaintext size of every audio chunk but the last.
 const chunkSize = 64 << 10
