@@ -293,6 +293,7 @@ func (s *Service) SendInternal(ctx context.Context, sender *archive.User, remote
 	if err != nil {
 		return "", err
 	}
+	s.audit(ctx, sender.Login, remote, actionInternal, strings.Join(ids, ","), "to "+to.Login)
 	s.kick()
 	return id, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
@@ -553,6 +554,9 @@ func TestInternalLink(t *testing.T) {
 	if ents, _ := e.svc.List(ctx, Query{}); len(ents) != 0 {
 		t.Error("internal link in the external log")
 	}
+	if a := e.audits("share.internal"); len(a) != 1 || a[0].Actor != "alice" || a[0].Detail != "to bob" {
+		t.Errorf("audit %+v", a)
+	}
 }
 
 // TestOutbox: without SMTP, mail is kept for admins with codes masked and
@@ -765,5 +769,24 @@ func TestNoCodeAfterExpiry(t *testing.T) {
 	v.want(http.StatusAccepted, "POST", "/api/code", "")
 	if ms := e.deliver(); len(ms) != 0 {
 		t.Fatalf("mailed %+v", ms)
+	}
+}
+
+// TestSecureCookieUnderTLS: served over TLS, the session cookie is Secure.
+func TestSecureCookieUnderTLS(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.send(e.request(recipEmail, 7, e.recs[0]))
+	tok := e.linkOf(e.deliver()[0])
+	srv := httptest.NewTLSServer(e.svc.Handler())
+	defer srv.Close()
+	v := e.visitor(tok)
+	v.c = srv.Client()
+	v.c.Timeout = 20 * time.Second
+	v.base = srv.URL + "/p/" + tok
+	c := v.code()
+	resp, _ := v.do("POST", "/api/session", `{"code":"`+c+`"}`)
+	ck := resp.Header.Get("Set-Cookie")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(ck, "; Secure") {
+		t.Fatalf("%d %q", resp.StatusCode, ck)
 	}
 }

@@ -39,11 +39,12 @@ const (
 
 // Audit actions.
 const (
-	actionSend   = "share.send"
-	actionCancel = "share.cancel"
-	actionExpire = "share.expire"
-	actionConfig = "share.config"
-	actionPlay   = "play"
+	actionSend     = "share.send"
+	actionInternal = "share.internal"
+	actionCancel   = "share.cancel"
+	actionExpire   = "share.expire"
+	actionConfig   = "share.config"
+	actionPlay     = "play"
 )
 
 // SendRequest is an external link to send.
