@@ -53,10 +53,13 @@ func TestCheck(t *testing.T) {
 		}, "ui depends on golang.org/x/image/font/gofont/gobold"},
 		{"tests", func(t testing.TB) { CheckTests(t, "../pcapwrite") }, "pcapwrite depends on github.com/callvault/callvault/recorder/capture"},
 		{"store outside archive", func(t testing.TB) { Check(t, "./testdata/store", "go.etcd.io/bbolt/...") },
-			"store imports go.etcd.io/bbolt; only archive may touch a store"},
+			"store imports go.etcd.io/bbolt; only archive and share may touch a store"},
 		{"store below", func(t testing.TB) { Check(t, "./testdata/storeuser", "internal/depcheck/testdata/store") },
-			"testdata/store imports go.etcd.io/bbolt; only archive may touch a store"},
+			"testdata/store imports go.etcd.io/bbolt; only archive and share may touch a store"},
 		{"store in archive", func(t testing.TB) { Check(t, "../../archive/archivetest", "archive") }, ""},
+		{"store in share", func(t testing.TB) {
+			Check(t, "../../share", "archive", "recinfo", "codec", "mail", "go.etcd.io/bbolt/...")
+		}, ""},
 		{"forbid", func(t testing.TB) { Forbid(t, "../../archive", "golang.org/x/crypto/...") }, "archive depends on golang.org/x/crypto/argon2"},
 		{"forbid standard", func(t testing.TB) { Forbid(t, "../../ui", "net/http") }, "ui depends on net/http,"},
 		{"forbid none", func(t testing.TB) { Forbid(t, "../../codec", "testing/...", "net/http/...") }, ""},

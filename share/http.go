@@ -1,0 +1,854 @@
+package share
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/callvault/callvault/archive"
+)
+
+// pageCSP is the recipient page's content policy: scripts only from its
+// assets (no inline script), inline styles allowed.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// Code rules.
+const (
+	codeLifetime   = 10 * time.Minute
+	codeWrongMax   = 5
+	codesPerHour   = 3
+	codesPerDay    = 10
+	cookieName     = "callvault_link"
+	maxRequestBody = 4 << 10
+	listenWindow   = 10 * time.Minute
+	maxListenings  = 10000
+)
+
+// encodeToken is base64url without padding.
+func encodeToken(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// parseToken checks a link, session or internal-link token: 32
+// characters of base64url (192 bits).
+func parseToken(s string) ([]byte, bool) {
+	if len(s) != 32 {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 24 || encodeToken(b) != s {
+		return nil, false
+	}
+	return b, true
+}
+
+// parseCode reads {"code":"123456"}: six ASCII digits.
+func parseCode(r io.Reader) (string, error) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return "", err
+	}
+	c := strings.TrimSpace(req.Code)
+	if len(c) != 6 || strings.Trim(c, "0123456789") != "" {
+		return "", errors.New("the code is six digits")
+	}
+	return c, nil
+}
+
+// parseTerms reads {"language":"en","accept":true}.
+func parseTerms(r io.Reader) (string, bool, error) {
+	var req struct {
+		Language string `json:"language"`
+		Accept   bool   `json:"accept"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return "", false, err
+	}
+	if !validLanguage(req.Language) {
+		return "", false, errors.New("unknown language")
+	}
+	return req.Language, req.Accept, nil
+}
+
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, maxRequestBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New("the request body is not the expected JSON")
+	}
+	if dec.More() {
+		return errors.New("the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+type sessionRecord struct {
+	Link    string    `json:"link"`
+	Expires time.Time `json:"expires"`
+	Terms   bool      `json:"terms,omitempty"`
+	Lang    string    `json:"lang,omitempty"`
+}
+
+// Handler serves the playback zone: /p/{token} and below. It shares no
+// handler, session or cookie with the UI.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /p/{token}", s.page)
+	mux.HandleFunc("GET /p/{token}/static/", s.static)
+	mux.HandleFunc("GET /p/{token}/logo", s.logo)
+	mux.HandleFunc("POST /p/{token}/api/code", s.apiCode)
+	mux.HandleFunc("POST /p/{token}/api/session", s.apiSession)
+	mux.HandleFunc("GET /p/{token}/api/terms", s.apiTermsGet)
+	mux.HandleFunc("POST /p/{token}/api/terms", s.apiTermsPost)
+	mux.HandleFunc("GET /p/{token}/api/recordings", s.apiRecordings)
+	mux.HandleFunc("GET /p/{token}/audio/{id}", s.audio)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func jsonError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (s *Service) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "share: playback zone", "path", redactPath(r.URL.Path), "err", err)
+	jsonError(w, http.StatusInternalServerError, "internal error")
+}
+
+// redactPath drops the token from a path for the log.
+func redactPath(p string) string {
+	parts := strings.SplitN(p, "/", 4)
+	if len(parts) >= 3 && parts[1] == "p" {
+		parts[2] = "…"
+	}
+	return strings.Join(parts, "/")
+}
+
+// link resolves the request's token; nil (and a 404 written) when it
+// names no link.
+func (s *Service) link(w http.ResponseWriter, r *http.Request) *linkRecord {
+	tok := r.PathValue("token")
+	if _, ok := parseToken(tok); !ok {
+		jsonError(w, http.StatusNotFound, "no such link")
+		return nil
+	}
+	var l *linkRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bTokens).Get(hashToken(tok))
+		if id == nil {
+			return errNoLink
+		}
+		var err error
+		l, err = s.linkTx(tx, string(id))
+		return err
+	})
+	if errors.Is(err, errNoLink) {
+		jsonError(w, http.StatusNotFound, "no such link")
+		return nil
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return nil
+	}
+	return l
+}
+
+// grantsOf returns the link's valid grants, newest first.
+func (s *Service) grantsOf(tx *bolt.Tx, l *linkRecord, now time.Time) ([]*grantRecord, error) {
+	var out []*grantRecord
+	for _, id := range l.Grants {
+		g, err := s.grantTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if g.status(now) == StatusValid {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b *grantRecord) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+func (s *Service) page(w http.ResponseWriter, r *http.Request) {
+	l := s.link(w, r)
+	if l == nil {
+		return
+	}
+	cfg, err := s.Config(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	lang := r.URL.Query().Get("lang")
+	if !validLanguage(lang) {
+		lang = "en"
+		s.db.View(func(tx *bolt.Tx) error {
+			if gs, err := s.grantsOf(tx, l, s.now()); err == nil && len(gs) > 0 {
+				lang = gs[0].Language
+			}
+			return nil
+		})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	var buf bytes.Buffer
+	if err := renderPage(&buf, PageData{Lang: lang, Base: "/p/" + r.PathValue("token"), Logo: len(cfg.Logo) > 0, Footer: cfg.Footer}); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	w.Write(buf.Bytes())
+}
+
+func (s *Service) static(w http.ResponseWriter, r *http.Request) {
+	if _, ok := parseToken(r.PathValue("token")); !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.StripPrefix("/p/"+r.PathValue("token")+"/static", staticHandler()).ServeHTTP(w, r)
+}
+
+func (s *Service) logo(w http.ResponseWriter, r *http.Request) {
+	if s.link(w, r) == nil {
+		return
+	}
+	cfg, err := s.Config(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	t := LogoType(cfg.Logo)
+	if t == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", t)
+	w.Write(cfg.Logo)
+}
+
+// clientAddr is the client's address for the limiter and the audit log.
+func clientAddr(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
+
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+	jsonError(w, http.StatusTooManyRequests, "too many attempts; try again later")
+}
+
+// newCode is six random digits.
+func newCode() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+func (s *Service) codeMAC(link, code string) []byte { return s.mac("code", link+"\x00"+code) }
+
+// apiCode mails a new one-time code to the link's address. The answer is
+// the same whether or not a mail went out.
+func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
+	l := s.link(w, r)
+	if l == nil {
+		return
+	}
+	now := s.now()
+	addr := clientAddr(r)
+	if wait := s.limits.codeWait(addr, now); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
+	var wait time.Duration
+	sent := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		l, err := s.linkTx(tx, l.ID)
+		if err != nil {
+			return err
+		}
+		recent := l.CodeTimes[:0]
+		hour := 0
+		for _, t := range l.CodeTimes {
+			if now.Sub(t) < 24*time.Hour && !t.After(now) {
+				recent = append(recent, t)
+				if now.Sub(t) < time.Hour {
+					hour++
+				}
+			}
+		}
+		l.CodeTimes = recent
+		if hour >= codesPerHour {
+			wait = time.Hour - now.Sub(recent[len(recent)-codesPerHour])
+			return s.putLinkTx(tx, l)
+		}
+		if len(recent) >= codesPerDay {
+			wait = 24*time.Hour - now.Sub(recent[len(recent)-codesPerDay])
+			return s.putLinkTx(tx, l)
+		}
+		gs, err := s.grantsOf(tx, l, now)
+		if err != nil {
+			return err
+		}
+		if len(gs) == 0 {
+			return nil // nothing to listen to: no mail, the same answer
+		}
+		code := newCode()
+		l.Code, l.CodeUntil, l.CodeWrong = s.codeMAC(l.ID, code), now.Add(codeLifetime), 0
+		l.CodeTimes = append(l.CodeTimes, now)
+		lang := r.URL.Query().Get("lang")
+		if !validLanguage(lang) {
+			lang = r.URL.Query().Get("language")
+		}
+		if !validLanguage(lang) {
+			lang = gs[0].Language
+		}
+		subject, body := CodeMail(lang, code)
+		cfg, _ := s.Config(r.Context())
+		from := s.opt.From
+		if cfg != nil && cfg.From != "" {
+			from = cfg.From
+		}
+		if _, err := s.queueTx(tx, mailRecord{Kind: "code", Queued: now, Expires: l.CodeUntil,
+			Msg: mailMsg{To: l.Email, ToName: l.Name, From: from, Subject: subject, Body: body, Secret: code}}); err != nil {
+			return err
+		}
+		sent = true
+		return s.putLinkTx(tx, l)
+	})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if wait > 0 {
+		tooMany(w, wait)
+		return
+	}
+	s.limits.codeRequested(addr, now)
+	if sent {
+		s.kick()
+	}
+	writeJSON(w, http.StatusAccepted, struct{}{})
+}
+
+// apiSession checks a code and opens a session.
+func (s *Service) apiSession(w http.ResponseWriter, r *http.Request) {
+	l := s.link(w, r)
+	if l == nil {
+		return
+	}
+	now := s.now()
+	addr := clientAddr(r)
+	if wait := s.limits.wrongWait(addr, now); wait > 0 {
+		tooMany(w, wait)
+		return
+	}
+	code, err := parseCode(r.Body)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	cfg, err := s.Config(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	var ok bool
+	var left int
+	tok := newToken()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		l, err := s.linkTx(tx, l.ID)
+		if err != nil {
+			return err
+		}
+		if l.Code == nil || !now.Before(l.CodeUntil) {
+			l.Code = nil
+			return s.putLinkTx(tx, l)
+		}
+		if hmac.Equal(l.Code, s.codeMAC(l.ID, code)) {
+			ok = true
+			l.Code, l.CodeWrong = nil, 0
+			if err := s.putLinkTx(tx, l); err != nil {
+				return err
+			}
+			b, _ := json.Marshal(sessionRecord{Link: l.ID, Expires: now.Add(cfg.SessionLifetime)})
+			return tx.Bucket(bSessions).Put(hashToken(tok), b)
+		}
+		l.CodeWrong++
+		left = codeWrongMax - l.CodeWrong
+		if left <= 0 {
+			l.Code, left = nil, 0
+		}
+		return s.putLinkTx(tx, l)
+	})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if !ok {
+		s.limits.wrongCode(addr, now)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "wrong code", "attemptsLeft": left})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/p/" + r.PathValue("token"), HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: int(cfg.SessionLifetime / time.Second)})
+	writeJSON(w, http.StatusOK, map[string]bool{"termsAccepted": false})
+}
+
+// session returns the request's live session of link l, or writes 401.
+func (s *Service) session(w http.ResponseWriter, r *http.Request, l *linkRecord) (*sessionRecord, []byte) {
+	c, err := r.Cookie(cookieName)
+	if err == nil {
+		if _, ok := parseToken(c.Value); ok {
+			k := hashToken(c.Value)
+			var sr sessionRecord
+			s.db.View(func(tx *bolt.Tx) error {
+				if b := tx.Bucket(bSessions).Get(k); b != nil {
+					json.Unmarshal(b, &sr)
+				}
+				return nil
+			})
+			if sr.Link == l.ID && s.now().Before(sr.Expires) {
+				return &sr, k
+			}
+		}
+	}
+	jsonError(w, http.StatusUnauthorized, "no session; request a code")
+	return nil, nil
+}
+
+func (s *Service) apiTermsGet(w http.ResponseWriter, r *http.Request) {
+	l := s.link(w, r)
+	if l == nil {
+		return
+	}
+	if sr, _ := s.session(w, r, l); sr == nil {
+		return
+	}
+	cfg, err := s.Config(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	lang, text := cfg.termsFor(r.URL.Query().Get("language"))
+	writeJSON(w, http.StatusOK, map[string]string{"language": lang, "text": text})
+}
+
+func (s *Service) apiTermsPost(w http.ResponseWriter, r *http.Request) {
+	l := s.link(w, r)
+	if l == nil {
+		return
+	}
+	sr, k := s.session(w, r, l)
+	if sr == nil {
+		return
+	}
+	lang, accept, err := parseTerms(r.Body)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !accept {
+		jsonError(w, http.StatusBadRequest, "the terms must be accepted to listen")
+		return
+	}
+	sr.Terms, sr.Lang = true, lang
+	b, _ := json.Marshal(sr)
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bSessions).Put(k, b) }); err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// listed is a recording as the page lists it.
+type listed struct {
+	ID           string    `json:"id"`
+	Start        time.Time `json:"start"`
+	DurationMs   int64     `json:"durationMs"`
+	AccessNumber string    `json:"accessNumber,omitempty"`
+	QueueName    string    `json:"queueName,omitempty"`
+	Audio        string    `json:"audio"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+// playable is a copied recording of a valid grant.
+type playable struct {
+	grant *grantRecord
+	gid   []byte
+	idx   uint16
+	meta  recMeta
+	aead  interface {
+		Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
+	}
+}
+
+// playables returns the recordings the link can play now, one per
+// recording id (the grant that ends last wins).
+func (s *Service) playables(tx *bolt.Tx, l *linkRecord, now time.Time) ([]*playable, error) {
+	gs, err := s.grantsOf(tx, l, now)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*playable{}
+	var out []*playable
+	for _, g := range gs {
+		gid, err := hex.DecodeString(g.ID)
+		if err != nil {
+			return nil, err
+		}
+		wrapped := tx.Bucket(bKeys).Get(gid)
+		if wrapped == nil {
+			continue
+		}
+		key, err := open(s.grantKey, ad("grant key", gid), wrapped)
+		if err != nil {
+			return nil, err
+		}
+		a, err := newAEAD(key)
+		clear(key)
+		if err != nil {
+			return nil, err
+		}
+		var metas []recMeta
+		if err := openJSON(a, "recordings", gid, tx.Bucket(bRecs).Get(gid), &metas); err != nil {
+			return nil, err
+		}
+		for i, m := range metas {
+			p := &playable{grant: g, gid: gid, idx: uint16(i), meta: m, aead: a}
+			if old := byID[m.ID]; old != nil {
+				if g.Expires.After(old.grant.Expires) {
+					*old = *p
+				}
+				continue
+			}
+			byID[m.ID] = p
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ready returns the link and session for a request that needs accepted
+// terms, or writes the refusal.
+func (s *Service) ready(w http.ResponseWriter, r *http.Request) *linkRecord {
+	l := s.link(w, r)
+	if l == nil {
+		return nil
+	}
+	sr, _ := s.session(w, r, l)
+	if sr == nil {
+		return nil
+	}
+	if !sr.Terms {
+		jsonError(w, http.StatusForbidden, "terms not accepted")
+		return nil
+	}
+	return l
+}
+
+func (s *Service) apiRecordings(w http.ResponseWriter, r *http.Request) {
+	l := s.ready(w, r)
+	if l == nil {
+		return
+	}
+	_, zone := s.location(r.Context())
+	var out []listed
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ps, err := s.playables(tx, l, s.now())
+		for _, p := range ps {
+			out = append(out, listed{ID: p.meta.ID, Start: p.meta.Start, DurationMs: p.meta.DurationMs, AccessNumber: p.meta.AccessNumber,
+				QueueName: p.meta.QueueName, Audio: "/p/" + r.PathValue("token") + "/audio/" + p.meta.ID, ExpiresAt: p.grant.Expires})
+		}
+		return err
+	})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if out == nil {
+		out = []listed{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"timeZone": zone, "recordings": out})
+}
+
+// audio serves a copied recording as audio/wav with Range; each listening
+// is one "play" in the audit log.
+func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
+	l := s.ready(w, r)
+	if l == nil {
+		return
+	}
+	id := r.PathValue("id")
+	var p *playable
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ps, err := s.playables(tx, l, s.now())
+		for _, q := range ps {
+			if q.meta.ID == id {
+				p = q
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if p == nil {
+		jsonError(w, http.StatusNotFound, "no such recording")
+		return
+	}
+	rd := &chunkReader{s: s, p: p}
+	// Read where the answer starts before any status is sent, so a copy
+	// destroyed since the list was read is a clear 410.
+	if start := rangeStart(r.Header.Get("Range")); start < p.meta.Size {
+		if err := rd.load(start / chunkSize); err != nil {
+			jsonError(w, http.StatusGone, "the recording is no longer available")
+			return
+		}
+	}
+	if r.Method != http.MethodHead {
+		key := l.ID + "\x00" + id
+		if s.plays.start(key, s.now()) {
+			err := s.arc.Audit(r.Context(), archive.AuditEvent{Actor: "external:" + l.Email, Action: actionPlay, Target: id,
+				Remote: r.RemoteAddr, OK: true, Detail: "external link " + p.grant.ID})
+			if err != nil {
+				s.plays.forget(key)
+				s.internalError(w, r, err)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "audio/wav")
+	w.Header().Set("Content-Disposition", "inline")
+	http.ServeContent(w, r, "", time.Time{}, rd)
+	if err := rd.failed(); err != nil {
+		if r.Context().Err() == nil {
+			s.log.ErrorContext(r.Context(), "share: serving audio failed part way", "err", err)
+		}
+		// The status and length are sent: a reset, never a short file.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// rangeStart is where the first range of a Range header starts, 0 when
+// there is none or it counts from the end.
+func rangeStart(h string) int64 {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok {
+		return 0
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	from, _, _ := strings.Cut(strings.TrimSpace(first), "-")
+	n, err := strconv.ParseInt(strings.TrimSpace(from), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// chunkReader reads a copied recording, decrypting only the chunks read.
+type chunkReader struct {
+	s   *Service
+	p   *playable
+	off int64
+	cur int64 // index of the chunk in buf, -1 for none
+	buf []byte
+	ok  bool
+
+	mu  sync.Mutex // ServeContent may read from another goroutine
+	err error
+}
+
+func (c *chunkReader) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *chunkReader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += c.off
+	case io.SeekEnd:
+		off += c.p.meta.Size
+	default:
+		return 0, errors.New("share: bad whence")
+	}
+	if off < 0 {
+		return 0, errors.New("share: negative offset")
+	}
+	c.off = off
+	return off, nil
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	if c.off >= c.p.meta.Size {
+		return 0, io.EOF
+	}
+	idx := c.off / chunkSize
+	if !c.ok || c.cur != idx {
+		if err := c.load(idx); err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			return 0, err
+		}
+	}
+	n := copy(b, c.buf[c.off-idx*chunkSize:])
+	c.off += int64(n)
+	return n, nil
+}
+
+func (c *chunkReader) load(idx int64) error {
+	k := chunkKey(c.p.gid, c.p.idx, uint32(idx))
+	var box []byte
+	c.s.db.View(func(tx *bolt.Tx) error {
+		box = bytes.Clone(tx.Bucket(bChunks).Get(k))
+		return nil
+	})
+	if box == nil {
+		return errors.New("share: the copy is gone (cancelled or expired)")
+	}
+	p, err := c.p.aead.Open(c.buf[:0], chunkNonce(c.p.idx, uint32(idx)), box, ad("chunk", k))
+	if err != nil {
+		return errAuth
+	}
+	c.buf, c.cur, c.ok = p, idx, true
+	return nil
+}
+
+// listenings are listening sessions: per link and recording, the time of
+// the last audio request. Requests within listenWindow of each other are
+// one play.
+type listenings struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *listenings) start(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	prev, ok := l.last[key]
+	l.last[key] = now
+	if ok && now.Sub(prev) <= listenWindow && !now.Before(prev) {
+		return false
+	}
+	if len(l.last) > maxListenings {
+		for k, t := range l.last {
+			if now.Sub(t) > listenWindow || len(l.last) > maxListenings/2 {
+				delete(l.last, k)
+			}
+		}
+	}
+	return true
+}
+
+func (l *listenings) forget(key string) {
+	l.mu.Lock()
+	delete(l.last, key)
+	l.mu.Unlock()
+}
+
+// addrLimiter bounds what one client address may do in the playback
+// zone, whatever links it names: code requests and wrong codes per hour.
+type addrLimiter struct {
+	mu    sync.Mutex
+	codes map[string][]time.Time
+	wrong map[string][]time.Time
+}
+
+const (
+	addrCodesPerHour = 20
+	addrWrongPerHour = 30
+	maxAddrs         = 10000
+)
+
+func newAddrLimiter() *addrLimiter {
+	return &addrLimiter{codes: map[string][]time.Time{}, wrong: map[string][]time.Time{}}
+}
+
+// wait is how long addr waits before its next event in m (limit per hour).
+func windowWait(m map[string][]time.Time, addr string, now time.Time, limit int) time.Duration {
+	ts := m[addr][:0]
+	for _, t := range m[addr] {
+		if now.Sub(t) < time.Hour && !t.After(now) {
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) == 0 {
+		delete(m, addr)
+		return 0
+	}
+	m[addr] = ts
+	if len(ts) < limit {
+		return 0
+	}
+	return time.Hour - now.Sub(ts[len(ts)-limit])
+}
+
+func note(m map[string][]time.Time, addr string, now time.Time) {
+	if len(m) >= maxAddrs {
+		for k := range m {
+			delete(m, k)
+			if len(m) < maxAddrs/2 {
+				break
+			}
+		}
+	}
+	m[addr] = append(m[addr], now)
+}
+
+func (a *addrLimiter) codeWait(addr string, now time.Time) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return windowWait(a.codes, addr, now, addrCodesPerHour)
+}
+
+func (a *addrLimiter) codeRequested(addr string, now time.Time) {
+	a.mu.Lock()
+	note(a.codes, addr, now)
+	a.mu.Unlock()
+}
+
+func (a *addrLimiter) wrongWait(addr string, now time.Time) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return windowWait(a.wrong, addr, now, addrWrongPerHour)
+}
+
+func (a *addrLimiter) wrongCode(addr string, now time.Time) {
+	a.mu.Lock()
+	note(a.wrong, addr, now)
+	a.mu.Unlock()
+}
