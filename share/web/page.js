@@ -110,7 +110,7 @@
 	el.requestCode.addEventListener('click', async () => {
 		busy(el.requestCode, true);
 		try {
-			const r = await api('POST', 'code');
+			const r = await api('POST', 'code?lang=' + encodeURIComponent(body.dataset.lang || 'en'));
 			if (r.status === 202 || r.status === 200) {
 				say(t('codeSent'));
 				el.code.focus();
