@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 func readCSV(t *testing.T, body string) [][]string {
@@ -17,7 +18,7 @@ func readCSV(t *testing.T, body string) [][]string {
 	if err != nil {
 		t.Fatalf("csv: %v\n%s", err, body)
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
+	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(webcore.CSVHeader, ",") {
 		t.Fatalf("csv header: %v", rows)
 	}
 	return rows[1:]
@@ -118,23 +119,9 @@ func TestAuditLogForAuditors(t *testing.T) {
 		t.Fatalf("%d audit.export entries, want 3", n)
 	}
 	resp2, b, _ := e.get("admin", "/api/v1/audit?actor=bob")
-	var js struct{ Events []apiAuditEvent }
+	var js struct{ Events []struct{ Remote string } }
 	if err := json.Unmarshal(b, &js); err != nil || resp2.StatusCode != 200 || len(js.Events) != 2 || js.Events[1].Remote != "192.0.2.7" {
 		t.Fatalf("api json: %d %v %+v", resp2.StatusCode, err, js)
 	}
 	e.wantStatus("admin", "/api/v1/audit?format=xml", http.StatusBadRequest, "format")
-}
-
-func TestCSVCell(t *testing.T) {
-	for in, want := range map[string]string{
-		"": "", "plain": "plain", "=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)",
-		"\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b",
-	} {
-		if got := csvCell(in); got != want {
-			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if actionLabel("play") != "Played" || actionLabel("lifecycle.run") != "Retention run" || actionLabel("x.y_z") != "X y z" {
-		t.Fatal("actionLabel")
-	}
 }

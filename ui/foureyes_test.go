@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // longMedia renders 30 minutes of stereo silence (about 58 MB of WAV),
@@ -38,7 +41,7 @@ func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error
 // newFourEyesTest serves UI and API with 4-eyes access over an archive
 // with alice (supervised by sam), bob (unsupervised), sam and an admin,
 // and one recording of alice's, which it returns.
-func newFourEyesTest(t *testing.T, opts foureyes.Options, media Media) (*testUI, *foureyes.Access, *archive.Recording) {
+func newFourEyesTest(t *testing.T, opts foureyes.Options, media webcore.Media) (*testUI, *foureyes.Access, *archive.Recording) {
 	t.Helper()
 	clock := newTestClock(testNow)
 	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
@@ -60,7 +63,7 @@ func newFourEyesTest(t *testing.T, opts foureyes.Options, media Media) (*testUI,
 		t.Fatal(err)
 	}
 	tu.ui = u
-	api := NewAPI(arc, media, nil)
+	api := api.New(arc, media, nil)
 	api.SetFourEyes(fe)
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api.Routes())
@@ -271,7 +274,7 @@ func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
 }
 
 func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
-	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
 	id := rec.ID.String()
 	alice, sam, bob, admin := tu.login("alice"), tu.login("sam"), tu.login("bob"), tu.login("admin")
 
@@ -386,7 +389,7 @@ func apiPost(tu *testUI, path string) *http.Request {
 }
 
 func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	resp, body := alice.post("/foureyes/request", nil)
 	must(t, resp, body, 303)
@@ -399,7 +402,7 @@ func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
 func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 	// The grace outlasts any reload on a busy machine; the test shortens
 	// it before the page closes for good.
-	tu, fe, rec := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -436,7 +439,7 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	// Heartbeats every 50 ms; a silence of 2 s leaves room for a busy
 	// machine before the page counts as gone.
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -458,7 +461,7 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 }
 
 func TestFourEyesRevokedOnLogout(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -528,7 +531,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 }
 
 func TestFourEyesLimits(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{MaxStreams: 2}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{MaxStreams: 2}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	alice.stream(t, "/foureyes/events")
 	alice.stream(t, "/foureyes/events")

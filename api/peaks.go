@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"encoding/binary"
@@ -37,15 +37,15 @@ type Peaks struct {
 func ComputePeaks(r io.Reader, size int64, n int) (*Peaks, error) {
 	var hdr [codec.WAVHeaderSize]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, fmt.Errorf("ui: peaks: wav header: %w", err)
+		return nil, fmt.Errorf("api: peaks: wav header: %w", err)
 	}
 	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" || binary.LittleEndian.Uint16(hdr[34:]) != 16 {
-		return nil, errors.New("ui: peaks: not a PCM16 wav")
+		return nil, errors.New("api: peaks: not a PCM16 wav")
 	}
 	ch := int(binary.LittleEndian.Uint16(hdr[22:]))
 	rate := int(binary.LittleEndian.Uint32(hdr[24:]))
 	if ch < 1 || ch > 2 {
-		return nil, errors.New("ui: peaks: unsupported channel count")
+		return nil, errors.New("api: peaks: unsupported channel count")
 	}
 	frameSize := int64(2 * ch)
 	frames := (size - codec.WAVHeaderSize) / frameSize
@@ -93,7 +93,7 @@ func ComputePeaks(r io.Reader, size int64, n int) (*Peaks, error) {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				break
 			}
-			return nil, fmt.Errorf("ui: peaks: %w", err)
+			return nil, fmt.Errorf("api: peaks: %w", err)
 		}
 	}
 	return p, nil

@@ -1,4 +1,4 @@
-package ui
+package webcore
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
-// actionWords are the audit log's actions as people read them. The log
+// ActionWords are the audit log's actions as people read them. The log
 // stores the short names; the page and the CSV show these words.
-var actionWords = map[string]string{
+var ActionWords = map[string]string{
 	"login":                      "Logged in",
 	"logout":                     "Logged out",
 	"webdav.login":               "WebDAV login",
@@ -55,8 +55,8 @@ var actionWords = map[string]string{
 // actionLabel is the words for action; an action without an entry reads
 // as its name with the dots as spaces, capitalised ("share.send" → "Share
 // send").
-func actionLabel(action string) string {
-	if w, ok := actionWords[action]; ok {
+func ActionLabel(action string) string {
+	if w, ok := ActionWords[action]; ok {
 		return w
 	}
 	s := strings.NewReplacer(".", " ", "_", " ").Replace(action)
@@ -68,20 +68,20 @@ func actionLabel(action string) string {
 
 // auditTargetURL links an entry's target to its recording when the target
 // names one (a recording ID); "" otherwise.
-func auditTargetURL(target string) string {
+func AuditTargetURL(target string) string {
 	if _, err := archive.ParseID(target); err != nil {
 		return ""
 	}
 	return "/recordings/" + target
 }
 
-// csvHeader are the columns of an audit CSV.
-var csvHeader = []string{"seq", "time", "who", "action", "action (words)", "target", "source", "result", "detail", "hash"}
+// CSVHeader are the columns of an audit CSV.
+var CSVHeader = []string{"seq", "time", "who", "action", "action (words)", "target", "source", "result", "detail", "hash"}
 
 // csvCell makes s safe to open in a spreadsheet: a cell starting with
 // = + - @ (or a tab or carriage return) is a formula there, so it gets a
 // leading apostrophe.
-func csvCell(s string) string {
+func CSVCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -91,9 +91,9 @@ func csvCell(s string) string {
 // writeAuditCSV writes every audit event matching q (Limit and Cursor are
 // ignored) as CSV, newest first, reading the log a page at a time. It
 // returns the number of rows.
-func writeAuditCSV(ctx context.Context, w io.Writer, arc *archive.Archive, q archive.AuditQuery) (int, error) {
+func WriteAuditCSV(ctx context.Context, w io.Writer, arc *archive.Archive, q archive.AuditQuery) (int, error) {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader); err != nil {
+	if err := cw.Write(CSVHeader); err != nil {
 		return 0, err
 	}
 	q.Limit, q.Cursor = 1000, ""
@@ -109,9 +109,9 @@ func writeAuditCSV(ctx context.Context, w io.Writer, arc *archive.Archive, q arc
 				result = "failed"
 			}
 			row := []string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Action,
-				actionLabel(e.Action), e.Target, archive.AddrHost(e.Remote), result, e.Detail, hex.EncodeToString(e.Hash[:])}
+				ActionLabel(e.Action), e.Target, archive.AddrHost(e.Remote), result, e.Detail, hex.EncodeToString(e.Hash[:])}
 			for i := range row {
-				row[i] = csvCell(row[i])
+				row[i] = CSVCell(row[i])
 			}
 			if err := cw.Write(row); err != nil {
 				return n, err
@@ -131,7 +131,7 @@ func writeAuditCSV(ctx context.Context, w io.Writer, arc *archive.Archive, q arc
 
 // auditFilterDetail names the filters of an export for its own audit
 // entry.
-func auditFilterDetail(q archive.AuditQuery) string {
+func AuditFilterDetail(q archive.AuditQuery) string {
 	var parts []string
 	add := func(k, v string) {
 		if v != "" {
@@ -155,12 +155,12 @@ func auditFilterDetail(q archive.AuditQuery) string {
 
 // serveAuditCSV sends the CSV of q as a download; the status is sent
 // before the log is read, so a failure part way aborts the response.
-func serveAuditCSV(w http.ResponseWriter, r *http.Request, arc *archive.Archive, q archive.AuditQuery, now time.Time) {
+func ServeAuditCSV(w http.ResponseWriter, r *http.Request, arc *archive.Archive, q archive.AuditQuery, now time.Time) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+now.UTC().Format("20060102-150405")+`.csv"`)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if _, err := writeAuditCSV(r.Context(), w, arc, q); err != nil {
+	if _, err := WriteAuditCSV(r.Context(), w, arc, q); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -1,7 +1,6 @@
-package ui
+package api
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,21 +15,14 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/internal/websession"
 )
-
-// Media renders stored recordings as audio. The recorder implements it;
-// cmd passes it in.
-type Media interface {
-	// WAV renders call (0-based; < 0 for all) of each recording, joined in order.
-	WAV(ctx context.Context, recs []*archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error)
-	// Exports returns the hashes of the canonical WAVs the seal covers.
-	Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error)
-}
 
 // API serves the JSON API.
 type API struct {
 	arc     *archive.Archive
-	media   Media
+	media   webcore.Media
 	log     *slog.Logger
 	keyFile string // rotated by POST /api/v1/settings/key (SetKeyFile)
 	// fourEyes is 4-eyes access (SetFourEyes); nil restricts nothing.
@@ -40,8 +32,8 @@ type API struct {
 	plays, failures listenings
 }
 
-// NewAPI returns the JSON API over arc.
-func NewAPI(arc *archive.Archive, media Media, log *slog.Logger) *API {
+// New returns the JSON API over arc.
+func New(arc *archive.Archive, media webcore.Media, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -61,7 +53,7 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /api/v1/calls/{guid}/audio.wav", a.wrap(a.callAudio))
 	mux.Handle("GET /api/v1/calls/{guid}", a.wrap(a.callShow))
 	a.accountRoutes(mux)     // api_routes.go: users, tokens, notes, audit, settings
-	a.fourEyesAPIRoutes(mux) // foureyes_http.go
+	a.fourEyesAPIRoutes(mux) // foureyes.go
 	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
 	return mux
 }
@@ -118,7 +110,7 @@ func (a *API) wrap(h appFunc) http.Handler {
 
 func (a *API) authenticate(r *http.Request) (*archive.User, error) {
 	if r.Header.Get("Authorization") == "" {
-		if u, ok, err := SessionAuth(a.arc, r); ok { // the web UI's session cookie
+		if u, ok, err := websession.Auth(a.arc, r); ok { // the web UI's session cookie
 			if err != nil {
 				return nil, errStatus(http.StatusUnauthorized, "authentication required")
 			}
@@ -238,11 +230,11 @@ func (a *API) recordingList(w http.ResponseWriter, r *http.Request, u *archive.U
 		if !a.fourEyes.MayRead(u, rec) {
 			return false
 		}
-		return text == "" || summarize(rec).matches(text)
+		return text == "" || webcore.Matches(rec, text)
 	}
 	// Text lets the archive's search index find the candidates; match
 	// still decides.
-	recs, next, err := a.arc.ListFor(r.Context(), u, archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match, Text: searchText(raw)})
+	recs, next, err := a.arc.ListFor(r.Context(), u, archive.Query{From: from, To: to, Limit: limit, Cursor: q.Get("cursor"), Match: match, Text: webcore.SearchText(raw)})
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return errStatus(http.StatusBadRequest, "bad cursor")
@@ -267,7 +259,7 @@ func (a *API) recordingShow(w http.ResponseWriter, r *http.Request, u *archive.U
 		return err
 	}
 	d := detail(rec)
-	d.DeletionDate = deletionDate(a.policy(r.Context()), rec)
+	d.DeletionDate = webcore.DeletionDate(a.policy(r.Context()), rec)
 	if d.SealCheck, err = sealCheck(r.Context(), a.arc, rec.ID); err != nil {
 		return err
 	}

@@ -1,11 +1,11 @@
-package ui
+package api
 
 import (
 	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -49,8 +49,6 @@ type recordingSummary struct {
 	// removes the recording (absent when no rule will).
 	Protected    bool      `json:"protected"`
 	DeletionDate time.Time `json:"deletionDate,omitzero"`
-
-	text string // lower-case searchable text, for q=
 }
 
 func summarize(rec *archive.Recording) recordingSummary {
@@ -63,32 +61,11 @@ func summarize(rec *archive.Recording) recordingSummary {
 	if s.StartTime.IsZero() {
 		s.StartTime = rec.Received
 	}
-	seen := map[recinfo.Party]bool{}
-	for _, c := range in.Result.Calls {
-		if c.CallID != "" {
-			s.SIPCallIDs = append(s.SIPCallIDs, c.CallID)
-		}
-		for _, p := range []recinfo.Party{c.From, c.To} {
-			if (p.Name != "" || p.Number != "") && !seen[p] {
-				seen[p] = true
-				s.Parties = append(s.Parties, p)
-			}
-		}
-	}
-	var b strings.Builder
-	for _, t := range append([]string{rec.User, rec.FileName, rec.CallGUID}, s.SIPCallIDs...) {
-		b.WriteString(t)
-		b.WriteByte('\n')
-	}
-	for _, p := range s.Parties {
-		b.WriteString(p.Name + "\n" + p.Number + "\n")
-	}
-	s.text = strings.ToLower(b.String())
+	ids, parties := webcore.Parties(in)
+	s.SIPCallIDs = ids
+	s.Parties = append(s.Parties, parties...)
 	return s
 }
-
-// matches reports whether the summary's names, numbers or ids contain q.
-func (s recordingSummary) matches(q string) bool { return strings.Contains(s.text, q) }
 
 type recordingDetail struct {
 	recordingSummary

@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"encoding/hex"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 type apiAuditEvent struct {
@@ -56,10 +57,10 @@ func (a *API) auditList(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if wantsCSV(r) {
 		// Every entry matching the filters; limit and cursor do not
 		// apply. The export is itself audited.
-		if err := a.auditEvent(r.Context(), r, u, "audit.export", "audit log", true, "csv: "+auditFilterDetail(aq)); err != nil {
+		if err := a.auditEvent(r.Context(), r, u, "audit.export", "audit log", true, "csv: "+webcore.AuditFilterDetail(aq)); err != nil {
 			return err
 		}
-		serveAuditCSV(w, r, a.arc, aq, a.arc.Now())
+		webcore.ServeAuditCSV(w, r, a.arc, aq, a.arc.Now())
 		return nil
 	}
 	events, next, err := a.arc.AuditLog(r.Context(), aq)

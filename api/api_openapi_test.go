@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"bufio"
@@ -16,15 +16,16 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
-// openAPIOps reads the operations of ../api/openapi.yaml as "METHOD /path"
-// with the set of those marked x-served-by (mounted outside ui.API). It
+// openAPIOps reads the operations of openapi.yaml as "METHOD /path"
+// with the set of those marked x-served-by (mounted outside api.API). It
 // reads the file's fixed layout: paths at two spaces, methods at four,
 // their keys at six.
 func openAPIOps(t *testing.T) (ops []string, elsewhere map[string]bool) {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "api", "openapi.yaml"))
+	f, err := os.Open("openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +140,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("route %q is not documented in api/openapi.yaml", r)
 		}
 		if elsewhere[r] {
-			t.Errorf("route %q is served by ui.API but marked x-served-by", r)
+			t.Errorf("route %q is served by api.API but marked x-served-by", r)
 		}
 	}
-	mux, ok := NewAPI(archivetest.OpenTest(t), silentMedia{}, nil).Routes().(*http.ServeMux)
+	mux, ok := New(archivetest.OpenTest(t), webtest.SilentMedia{}, nil).Routes().(*http.ServeMux)
 	if !ok {
 		t.Fatal("Routes is not a *http.ServeMux")
 	}
@@ -152,7 +153,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			continue
 		}
 		if !slices.Contains(routes, op) {
-			t.Errorf("documented operation %q is not a route of ui.API", op)
+			t.Errorf("documented operation %q is not a route of api.API", op)
 			continue
 		}
 		method, path, _ := strings.Cut(op, " ")

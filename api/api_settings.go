@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 type apiSettings struct {
@@ -131,13 +132,13 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 	if err := s.Validate(); err != nil {
 		return invalid(err, "timeZone must be an IANA time zone name such as Europe/Berlin or UTC")
 	}
-	pv, err := lifecycleChange(ctx, a.arc, old, s)
+	pv, err := webcore.LifecycleChange(ctx, a.arc, old, s)
 	if err != nil {
 		return err
 	}
 	if pv.WouldDelete > p.ConfirmDeletion {
 		writeJSON(w, http.StatusConflict, map[string]any{
-			"error":       deletionWarning(pv.WouldDelete) + ` Send the change again with "confirmDeletion": ` + strconv.Itoa(pv.WouldDelete) + " to save it.",
+			"error":       webcore.DeletionWarning(pv.WouldDelete) + ` Send the change again with "confirmDeletion": ` + strconv.Itoa(pv.WouldDelete) + " to save it.",
 			"wouldDelete": pv.WouldDelete,
 		})
 		return nil

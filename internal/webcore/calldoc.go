@@ -1,4 +1,4 @@
-package ui
+package webcore
 
 import (
 	"encoding/hex"
@@ -14,20 +14,20 @@ import (
 
 // newCallDoc prepares the call-information document for rec, in the
 // words and formats of the pages.
-func newCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []archive.Note,
+func NewCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []archive.Note,
 	settings archive.Settings, loc *time.Location, pub []byte, wavs [][2]string, now time.Time) *export.CallDoc {
 	in := recinfo.ParseLenient(rec.Info)
 	owner := users[strings.ToLower(rec.User)]
-	dir := callDirection(in, owner)
+	dir := CallDirection(in, owner)
 	d := &export.CallDoc{PBXName: settings.PBXName, Generated: now, Loc: loc, KeyFP: export.KeyFingerprint(pub), WAVs: wavs}
 	if d.PBXName == "" {
 		d.PBXName = "callvault"
 	}
-	d.Title = remoteParty(in, dir)
+	d.Title = RemoteParty(in, dir)
 	if d.Title == "" {
 		d.Title = "Call recording"
 	}
-	user := ownerName(users, rec.User)
+	user := OwnerName(users, rec.User)
 	if user != rec.User && rec.User != "" {
 		user += " (" + rec.User + ")"
 	}
@@ -38,17 +38,17 @@ func newCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []
 	}
 	add("Recording", rec.ID.String())
 	add("User", user)
-	add("Direction", directionLabel(dir))
-	add("Start", formatTime(recTime(rec), loc)+" ("+loc.String()+")")
-	add("Duration", formatDuration(rec.DurationMs))
-	add("State", stateLabel(rec.State))
-	add("Received", formatTime(rec.Received, loc))
-	add("Finished", formatTime(rec.Finished, loc))
+	add("Direction", DirectionLabel(dir))
+	add("Start", FormatTime(RecTime(rec), loc)+" ("+loc.String()+")")
+	add("Duration", FormatDuration(rec.DurationMs))
+	add("State", StateLabel(rec.State))
+	add("Received", FormatTime(rec.Received, loc))
+	add("Finished", FormatTime(rec.Finished, loc))
 	add("File", rec.FileName)
 	add("Call id", rec.CallGUID)
 	add("Original SHA-256", hex.EncodeToString(rec.OrigSHA256[:]))
 	for i, c := range in.Result.Calls {
-		codecs, packets, lost := callStats(in, i)
+		codecs, packets, lost := CallStats(in, i)
 		cd := export.CallDocCall{Heading: "Call " + strconv.Itoa(i+1)}
 		f := func(k, v string) {
 			if v != "" {
@@ -57,10 +57,10 @@ func newCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []
 		}
 		f("From", c.From.String())
 		f("To", c.To.String())
-		f("Start", formatTime(c.Start, loc))
-		f("Duration", formatDuration(c.DurationMs))
+		f("Start", FormatTime(c.Start, loc))
+		f("Duration", FormatDuration(c.DurationMs))
 		f("Codec", strings.Join(codecs, ", "))
-		loss := lossPercent(packets, lost)
+		loss := LossPercent(packets, lost)
 		if loss != "" {
 			loss = " (" + loss + " lost)"
 		}
@@ -74,16 +74,16 @@ func newCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []
 		d.Calls = append(d.Calls, cd)
 	}
 	for _, n := range notes {
-		when := formatTime(n.Created, loc)
+		when := FormatTime(n.Created, loc)
 		if !n.Updated.IsZero() && !n.Updated.Equal(n.Created) {
-			when += ", edited " + formatTime(n.Updated, loc)
+			when += ", edited " + FormatTime(n.Updated, loc)
 		}
-		d.Notes = append(d.Notes, export.CallDocNote{Author: ownerName(users, n.Author), When: when, Text: n.Text})
+		d.Notes = append(d.Notes, export.CallDocNote{Author: OwnerName(users, n.Author), When: when, Text: n.Text})
 	}
 	if s := rec.Seal; s != nil {
 		d.Seal = [][2]string{
 			{"Chain entry", strconv.FormatUint(s.Seq, 10)},
-			{"Sealed", formatTime(s.Time, loc)},
+			{"Sealed", FormatTime(s.Time, loc)},
 			{"Original", hex.EncodeToString(s.OrigSHA256[:])},
 			{"Map", hex.EncodeToString(s.MapSHA256[:])},
 			{"Metadata", hex.EncodeToString(s.MetaSHA256[:])},

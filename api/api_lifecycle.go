@@ -1,15 +1,15 @@
-package ui
+package api
 
 import (
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // A recording's lifecycle through the JSON API: deleting by the caller's
@@ -29,113 +29,13 @@ func (a *API) lifecycleRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/seal/verify", a.wrap(a.sealVerify))
 }
 
-// Deletion results, as the API and the audit log name them.
-const (
-	resultBinned = "binned"
-	resultPurged = "purged"
-)
-
-// whyUserDelete and whyBinPurge are the reasons in the tombstones of
-// recordings people remove.
-const (
-	whyUserDelete = "deleted by user"
-	whyBinPurge   = "purged from the recycle bin"
-)
-
-// lifecycleRefusal is why a delete, purge or legal-hold change is refused
-// to someone who may read the recording.
-type lifecycleRefusal struct {
-	code   int    // 403 or 409
-	msg    string // for API clients
-	page   string // for people, on a page
-	detail string // for the audit log
-}
-
-func (e *lifecycleRefusal) Error() string { return e.msg }
-
-var (
-	refusedDelete = &lifecycleRefusal{http.StatusForbidden, "you may not delete this recording",
-		"You may not delete this recording: only its owner and administrators may.", "not allowed"}
-	refusedDenied = &lifecycleRefusal{http.StatusForbidden, "your account may not delete recordings",
-		"Your account may not delete recordings.", "deletion mode denied"}
-	refusedProtected = &lifecycleRefusal{http.StatusConflict, "the recording is protected (legal hold); lift the hold first",
-		"This recording is protected (legal hold). Lift the hold before deleting it.", "protected"}
-	refusedRecording = &lifecycleRefusal{http.StatusConflict, "the recording is still being recorded",
-		"This recording is still being recorded.", "still recording"}
-	refusedAdmins = &lifecycleRefusal{http.StatusForbidden, "only admins may purge recordings from the recycle bin",
-		"Only administrators may purge recordings from the recycle bin.", "admins only"}
-	refusedProtect = &lifecycleRefusal{http.StatusForbidden, "you may not protect recordings",
-		"You may not put recordings on legal hold.", "not allowed"}
-	refusedChanged = &lifecycleRefusal{http.StatusConflict, "the recording changed meanwhile; reload it",
-		"The recording changed meanwhile. Reload the page and try again.", "state changed"}
-)
-
-// deleteRefusal says why u may not delete rec (archive.CheckDelete), or
-// nil when u may. u may read rec.
-func deleteRefusal(u *archive.User, rec *archive.Recording) *lifecycleRefusal {
-	return refusalOf(archive.CheckDelete(u, rec))
-}
-
-// refusalOf maps the archive's reason to the refusal pages and API show.
-func refusalOf(why archive.DeleteRefusal) *lifecycleRefusal {
-	switch why {
-	case archive.DeleteAllowed:
-		return nil
-	case archive.DeleteModeDenied:
-		return refusedDenied
-	case archive.DeleteHeld:
-		return refusedProtected
-	case archive.DeleteStillRecording:
-		return refusedRecording
-	case archive.DeleteAdminsOnly:
-		return refusedAdmins
-	case archive.DeleteNotOwner:
-		return refusedDelete
-	}
-	return refusedDelete
-}
-
-// removeRecording deletes rec as u's deletion mode says
-// (archive.DeleteFor): to the recycle bin (recoverable) or for good
-// (permanent). It returns resultBinned or resultPurged. The caller has
-// checked deleteRefusal.
-func removeRecording(ctx context.Context, arc *archive.Archive, u *archive.User, rec *archive.Recording) (string, error) {
-	permanent, err := arc.DeleteFor(ctx, u, rec.ID, whyUserDelete)
-	if permanent {
-		return resultPurged, lifecycleErr(err)
-	}
-	return resultBinned, lifecycleErr(err)
-}
-
-// lifecycleErr maps the archive's refusals of a change that raced with
-// another (a hold set, a bin entry restored) to refusals.
-func lifecycleErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, archive.ErrProtected):
-		return refusedProtected
-	case errors.Is(err, archive.ErrState):
-		return refusedChanged
-	}
-	return err
-}
-
-// deleteDetail is the audit detail of a delete.
-func deleteDetail(result string) string {
-	if result == resultPurged {
-		return "purged (permanent deletion)"
-	}
-	return "moved to the recycle bin"
-}
-
-// refusal turns a lifecycleRefusal into the API's error, audited as a
+// refusal turns a webcore.LifecycleRefusal into the API's error, audited as a
 // failed action; other errors pass.
 func (a *API) refusal(r *http.Request, u *archive.User, action, target string, err error) error {
-	var lr *lifecycleRefusal
+	var lr *webcore.LifecycleRefusal
 	if errors.As(err, &lr) {
-		a.auditChange(r, u, action, target, "refused: "+lr.detail, false)
-		return errStatus(lr.code, lr.msg)
+		a.auditChange(r, u, action, target, "refused: "+lr.Detail, false)
+		return errStatus(lr.Code, lr.Msg)
 	}
 	return err
 }
@@ -143,34 +43,12 @@ func (a *API) refusal(r *http.Request, u *archive.User, action, target string, e
 // policy returns the lifecycle policy for deletion dates, or nil (no
 // dates shown) when it cannot be read.
 func (a *API) policy(ctx context.Context) *archive.Policy {
-	return lifecyclePolicy(ctx, a.arc, a.log)
-}
-
-func lifecyclePolicy(ctx context.Context, arc *archive.Archive, log *slog.Logger) *archive.Policy {
-	p, err := arc.Policy(ctx)
-	if err != nil {
-		log.ErrorContext(ctx, "lifecycle policy", "err", err)
-		return nil
-	}
-	return p
-}
-
-// deletionDate is when the lifecycle job removes rec (zero: no rule will),
-// in the policy's time zone.
-func deletionDate(p *archive.Policy, rec *archive.Recording) time.Time {
-	if p == nil {
-		return time.Time{}
-	}
-	t := p.DeletionDate(rec)
-	if !t.IsZero() && p.Loc != nil {
-		t = t.In(p.Loc)
-	}
-	return t
+	return webcore.LifecyclePolicy(ctx, a.arc, a.log)
 }
 
 // withDeletion adds the deletion date to a summary.
 func withDeletion(s recordingSummary, p *archive.Policy, rec *archive.Recording) recordingSummary {
-	s.DeletionDate = deletionDate(p, rec)
+	s.DeletionDate = webcore.DeletionDate(p, rec)
 	return s
 }
 
@@ -180,22 +58,22 @@ func (a *API) recordingDelete(w http.ResponseWriter, r *http.Request, u *archive
 		return err
 	}
 	target := rec.ID.String()
-	if lr := deleteRefusal(u, rec); lr != nil {
+	if lr := webcore.DeleteRefusal(u, rec); lr != nil {
 		return a.refusal(r, u, "recording.delete", target, lr)
 	}
-	result, err := removeRecording(r.Context(), a.arc, u, rec)
+	result, err := webcore.RemoveRecording(r.Context(), a.arc, u, rec)
 	if err != nil {
 		return a.refusal(r, u, "recording.delete", target, err)
 	}
-	a.auditChange(r, u, "recording.delete", target, deleteDetail(result))
+	a.auditChange(r, u, "recording.delete", target, webcore.DeleteDetail(result))
 	out := struct {
 		ID        string    `json:"id"`
 		Result    string    `json:"result"`
 		PurgeDate time.Time `json:"purgeDate,omitzero"`
 	}{ID: target, Result: result}
-	if result == resultBinned {
+	if result == webcore.ResultBinned {
 		if got, err := a.arc.Get(r.Context(), rec.ID); err == nil {
-			out.PurgeDate = deletionDate(a.policy(r.Context()), got)
+			out.PurgeDate = webcore.DeletionDate(a.policy(r.Context()), got)
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -210,37 +88,16 @@ func (a *API) recordingUnprotect(w http.ResponseWriter, r *http.Request, u *arch
 	return a.setProtected(w, r, u, false)
 }
 
-// protectRefusal says why u may not set or lift the hold on rec (which u
-// may read), or nil.
-func protectRefusal(u *archive.User, rec *archive.Recording) *lifecycleRefusal {
-	free := *rec
-	free.State = archive.StateComplete
-	switch {
-	case !archive.MayProtect(u, &free):
-		return refusedProtect
-	case rec.State == archive.StateRecording:
-		return refusedRecording
-	}
-	return nil
-}
-
-func protectAction(on bool) string {
-	if on {
-		return "recording.protect"
-	}
-	return "recording.unprotect"
-}
-
 func (a *API) setProtected(w http.ResponseWriter, r *http.Request, u *archive.User, on bool) error {
 	rec, err := a.recording(r, u)
 	if err != nil {
 		return err
 	}
-	action, target := protectAction(on), rec.ID.String()
-	if lr := protectRefusal(u, rec); lr != nil {
+	action, target := webcore.ProtectAction(on), rec.ID.String()
+	if lr := webcore.ProtectRefusal(u, rec); lr != nil {
 		return a.refusal(r, u, action, target, lr)
 	}
-	if err := lifecycleErr(a.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
+	if err := webcore.LifecycleErr(a.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
 		return a.refusal(r, u, action, target, err)
 	}
 	if rec.Protected != on {
@@ -297,39 +154,16 @@ func (a *API) recycleBinList(w http.ResponseWriter, r *http.Request, u *archive.
 	return nil
 }
 
-// binned loads {id} from the recycle bin for u: one u may not restore (or
-// that is not in the bin) is not found.
-func binned(ctx context.Context, arc *archive.Archive, u *archive.User, idText string) (*archive.Recording, error) {
-	id, err := archive.ParseID(idText)
-	if err != nil {
-		return nil, archive.ErrNotFound
-	}
-	rec, err := arc.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !archive.MayRestore(u, rec) {
-		return nil, archive.ErrNotFound
-	}
-	return rec, nil
-}
-
-// purgeRefusal says why u may not purge rec from the bin
-// (archive.CheckPurge), or nil.
-func purgeRefusal(u *archive.User) *lifecycleRefusal {
-	return refusalOf(archive.CheckPurge(u))
-}
-
 func (a *API) recycleBinRestore(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	if err := a.fourEyesHeld(u); err != nil {
 		return err
 	}
-	rec, err := binned(r.Context(), a.arc, u, r.PathValue("id"))
+	rec, err := webcore.Binned(r.Context(), a.arc, u, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	target := rec.ID.String()
-	if err := lifecycleErr(a.arc.Restore(r.Context(), rec.ID)); err != nil {
+	if err := webcore.LifecycleErr(a.arc.Restore(r.Context(), rec.ID)); err != nil {
 		return a.refusal(r, u, "recording.restore", target, err)
 	}
 	a.auditChange(r, u, "recording.restore", target, "binned by "+rec.BinnedBy)
@@ -342,19 +176,19 @@ func (a *API) recycleBinRestore(w http.ResponseWriter, r *http.Request, u *archi
 }
 
 func (a *API) recycleBinPurge(w http.ResponseWriter, r *http.Request, u *archive.User) error {
-	if lr := purgeRefusal(u); lr != nil {
-		return errStatus(lr.code, lr.msg) // says nothing about {id}
+	if lr := webcore.PurgeRefusal(u); lr != nil {
+		return errStatus(lr.Code, lr.Msg) // says nothing about {id}
 	}
-	rec, err := binned(r.Context(), a.arc, u, r.PathValue("id"))
+	rec, err := webcore.Binned(r.Context(), a.arc, u, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	target := rec.ID.String()
-	if err := lifecycleErr(a.arc.Delete(r.Context(), rec.ID, u.Login, whyBinPurge)); err != nil {
+	if err := webcore.LifecycleErr(a.arc.Delete(r.Context(), rec.ID, u.Login, webcore.WhyBinPurge)); err != nil {
 		return a.refusal(r, u, "recording.purge", target, err)
 	}
 	a.auditChange(r, u, "recording.purge", target, "from the recycle bin, binned by "+rec.BinnedBy)
-	writeJSON(w, http.StatusOK, map[string]string{"id": target, "result": resultPurged})
+	writeJSON(w, http.StatusOK, map[string]string{"id": target, "result": webcore.ResultPurged})
 	return nil
 }
 
@@ -395,23 +229,19 @@ var (
 	msgRecycleBinDays = fmt.Sprintf("recycleBinDays must be a whole number from 1 to %d", archive.MaxRetentionDays)
 )
 
-// validRetentionDays and validRecycleBinDays check the lifecycle settings.
-func validRetentionDays(n int) bool  { return n >= 0 && n <= archive.MaxRetentionDays }
-func validRecycleBinDays(n int) bool { return n >= 1 && n <= archive.MaxRetentionDays }
-
 // patchLifecycle applies the lifecycle fields of a settings patch to s and
 // names what it set, for the audit log.
 func patchLifecycle(s *archive.Settings, p *apiSettingsPatch) ([]string, error) {
 	var changed []string
 	if p.RetentionDays != nil {
-		if !validRetentionDays(*p.RetentionDays) {
+		if !webcore.ValidRetentionDays(*p.RetentionDays) {
 			return nil, errStatus(http.StatusBadRequest, msgRetentionDays)
 		}
 		s.RetentionDays = *p.RetentionDays
 		changed = append(changed, fmt.Sprintf("retentionDays=%d", s.RetentionDays))
 	}
 	if p.RecycleBinDays != nil {
-		if !validRecycleBinDays(*p.RecycleBinDays) {
+		if !webcore.ValidRecycleBinDays(*p.RecycleBinDays) {
 			return nil, errStatus(http.StatusBadRequest, msgRecycleBinDays)
 		}
 		s.RecycleBinDays = *p.RecycleBinDays

@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/export"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -32,7 +33,7 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 	}); err != nil {
 		return err
 	}
-	name := "recording-" + recTime(rec).UTC().Format("20060102-150405") + "-" + rec.ID.String()[:8] + ".zip"
+	name := "recording-" + webcore.RecTime(rec).UTC().Format("20060102-150405") + "-" + rec.ID.String()[:8] + ".zip"
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "private, no-store")
@@ -53,7 +54,7 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 
 // prepareZip renders everything but the audio bytes, so that errors come
 // before the response starts.
-func prepareZip(ctx context.Context, arc *archive.Archive, media Media, rec *archive.Recording, now time.Time) (export.Input, error) {
+func prepareZip(ctx context.Context, arc *archive.Archive, media webcore.Media, rec *archive.Recording, now time.Time) (export.Input, error) {
 	settings, err := arc.Settings(ctx)
 	if err != nil {
 		return export.Input{}, err
@@ -73,7 +74,7 @@ func prepareZip(ctx context.Context, arc *archive.Archive, media Media, rec *arc
 		return export.Input{}, err
 	}
 	in := recinfo.ParseLenient(rec.Info)
-	z := export.Input{ID: rec.ID, Seal: rec.Seal, PublicKey: arc.PublicKey(), Modified: recTime(rec)}
+	z := export.Input{ID: rec.ID, Seal: rec.Seal, PublicKey: arc.PublicKey(), Modified: webcore.RecTime(rec)}
 	var rows [][2]string
 	for i := range in.Result.Calls {
 		wav, err := media.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
@@ -87,7 +88,7 @@ func prepareZip(ctx context.Context, arc *archive.Archive, media Media, rec *arc
 		}
 		rows = append(rows, [2]string{export.WAVName(i, len(in.Result.Calls)), v})
 	}
-	doc := newCallDoc(rec, userIndex(users), notes, settings, loc, z.PublicKey, rows, now)
+	doc := webcore.NewCallDoc(rec, webcore.UserIndex(users), notes, settings, loc, z.PublicKey, rows, now)
 	if z.PDF, err = export.CallInfoPDF(doc); err != nil {
 		return export.Input{}, err
 	}

@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/export"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // testKey is a fixed Ed25519 key, so golden files are stable.
@@ -65,7 +66,7 @@ func TestCallInfoPDF(t *testing.T) {
 	users := map[string]*archive.User{"asa": {Login: "asa", Name: "Åsa Øberg", Extensions: []string{"201"}}}
 	notes := []archive.Note{{ID: 1, Author: "asa", Created: start, Updated: start, Text: "Šarūnas Žukauskas called back; Jānis Bērziņš agreed."}}
 	wavSum := sha256.Sum256(wav)
-	doc := newCallDoc(rec, users, notes, archive.Settings{PBXName: "Rīga PBX"}, time.UTC, pub,
+	doc := webcore.NewCallDoc(rec, users, notes, archive.Settings{PBXName: "Rīga PBX"}, time.UTC, pub,
 		[][2]string{{"recording.wav", "sha256 " + hex.EncodeToString(wavSum[:])}}, start.Add(time.Hour))
 	pdf, err := export.CallInfoPDF(doc)
 	if err != nil {

@@ -1,4 +1,4 @@
-package ui
+package api
 
 import (
 	"bytes"
@@ -17,21 +17,8 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
-	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/webtest"
 )
-
-// silentMedia renders 0.1 s of stereo silence for any recording.
-type silentMedia struct{}
-
-func (silentMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
-	segs := make([]codec.Segment, len(recs))
-	for i := range segs {
-		segs[i] = codec.Segment{Layout: codec.Layout{End: 800}}
-	}
-	return codec.NewWAVReader(segs, opt)
-}
-
-func (silentMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error) { return nil, nil }
 
 const apiTestPassword = "api-test-password-1"
 
@@ -89,7 +76,7 @@ func newAPIEnvOn(t *testing.T, arc *archive.Archive) *apiEnv {
 		}
 		e.recs[owner] = rec
 	}
-	api := NewAPI(arc, silentMedia{}, nil)
+	api := New(arc, webtest.SilentMedia{}, nil)
 	api.SetKeyFile(filepath.Join(filepath.Dir(arc.Path()), "archive.key"))
 	e.srv = httptest.NewServer(api.Routes())
 	t.Cleanup(e.srv.Close)

@@ -1,0 +1,101 @@
+// Package webtest holds what the tests of the web pages (ui) and of the
+// JSON API (api) both need: a Media that renders silence, stored
+// recordings with calls, requests as a user, and the audit log by action.
+// Only tests import it.
+package webtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
+)
+
+// SilentMedia renders 0.1 s of stereo silence for any recording.
+type SilentMedia struct{}
+
+// WAV renders 800 frames of silence for each of recs.
+func (SilentMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	segs := make([]codec.Segment, len(recs))
+	for i := range segs {
+		segs[i] = codec.Segment{Layout: codec.Layout{End: 800}}
+	}
+	return codec.NewWAVReader(segs, opt)
+}
+
+// Exports returns no export hashes.
+func (SilentMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error) { return nil, nil }
+
+// AddRec stores a finished recording of owner received at now, with an
+// original of size bytes and the given number of calls, sealed when seal
+// is set.
+func AddRec(t testing.TB, arc *archive.Archive, now time.Time, owner string, size, calls int, seal bool) *archive.Recording {
+	t.Helper()
+	ctx := context.Background()
+	w, err := arc.Create(ctx, archive.NewRecording{User: owner, FileName: owner + ".pcap", Received: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := make([]byte, size)
+	for i := range orig {
+		orig[i] = byte(i * 7 / 5)
+	}
+	if _, err := w.WriteOriginal(orig); err != nil {
+		t.Fatal(err)
+	}
+	var cs []map[string]any
+	for i := range calls {
+		cs = append(cs, map[string]any{"index": i, "callId": fmt.Sprintf("call-%d", i), "durationMs": 100})
+	}
+	info, _ := json.Marshal(map[string]any{"version": 1, "result": map[string]any{"calls": cs}})
+	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: now, DurationMs: 100, Info: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seal {
+		if err := arc.Seal(ctx, rec.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rec
+}
+
+// Get makes a GET request to base+path as who with password (HTTP Basic)
+// and reads the whole body; hdr are further header names and values.
+// readErr is what reading the body returned, or the error of a request
+// that got no response.
+func Get(t testing.TB, base, who, password, path string, hdr ...string) (resp *http.Response, body []byte, readErr error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(who, password)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	c := &http.Client{Timeout: time.Minute}
+	resp, err = c.Do(req)
+	if err != nil { // the connection was closed before a response
+		return &http.Response{Status: "no response"}, nil, err
+	}
+	defer resp.Body.Close()
+	body, readErr = io.ReadAll(resp.Body)
+	return resp, body, readErr
+}
+
+// Audited returns the audit log's entries of action, newest first.
+func Audited(t testing.TB, arc *archive.Archive, action string) []archive.AuditEvent {
+	t.Helper()
+	evs, _, err := arc.AuditLog(context.Background(), archive.AuditQuery{Action: action, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
