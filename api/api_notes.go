@@ -35,11 +35,6 @@ func (a *API) noteTarget(r *http.Request, u *archive.User) (*archive.Recording, 
 	return rec, n, nil
 }
 
-// mayChangeNote: the author, or an admin.
-func mayChangeNote(u *archive.User, n *archive.Note) bool {
-	return u.Role == archive.RoleAdmin || n.Author == u.Login
-}
-
 // mayChangeNoteErr loads note id of rec and refuses (403) when u may not
 // change it; verb ("change", "delete") goes into the refusal.
 func (a *API) mayChangeNoteErr(r *http.Request, u *archive.User, rec *archive.Recording, id uint64, verb string) error {
@@ -47,7 +42,7 @@ func (a *API) mayChangeNoteErr(r *http.Request, u *archive.User, rec *archive.Re
 	if err != nil {
 		return err
 	}
-	if !mayChangeNote(u, cur) {
+	if !archive.MayChangeNote(u, cur) {
 		return errStatus(http.StatusForbidden, "only the author or an admin may "+verb+" a note")
 	}
 	return nil

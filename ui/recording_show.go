@@ -263,7 +263,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		nv := noteView{
 			ID: n.ID, Author: webcore.OwnerName(idx, n.Author), Created: webcore.FormatTime(n.Created, rc.loc),
 			Updated: webcore.FormatTime(n.Updated, rc.loc), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
-			Text: n.Text, MayEdit: mayEditNote(rc.user, &n),
+			Text: n.Text, MayEdit: archive.MayChangeNote(rc.user, &n),
 		}
 		nv.EditURL = page + "/notes/" + strconv.FormatUint(n.ID, 10)
 		nv.DeleteURL = nv.EditURL + "/delete"
@@ -299,11 +299,6 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	p.Life = u.lifecycleView(ctx, rc, rec)
 	p.Base = u.base(rc, v.Title, "recordings")
 	return p, nil
-}
-
-// mayEditNote: the author and admins may edit or delete a note.
-func mayEditNote(u *archive.User, n *archive.Note) bool {
-	return u != nil && (u.Role == archive.RoleAdmin || strings.EqualFold(u.Login, n.Author))
 }
 
 func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
