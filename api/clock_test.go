@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // newTestClock is the one clock of a test: the archive and the API read
@@ -16,4 +17,4 @@ func newTestClock(t time.Time) *testclock.Clock { return testclock.Ticking(t, ti
 var testNow = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
 // testPassword is the password of every user of the playback tests.
-const testPassword = "test-password-0123"
+const testPassword = webtest.Password

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +21,7 @@ import (
 	"github.com/callvault/callvault/internal/webtest"
 )
 
-// playEnv serves the API over one archive with silentMedia, a clock the
+// playEnv serves the API over one archive with webtest.SilentMedia, a clock the
 // test moves, and users admin, alice and bob; reopen lets a test change
 // the closed archive file in between.
 type playEnv struct {
@@ -37,17 +36,8 @@ type playEnv struct {
 func newPlayEnv(t *testing.T) *playEnv {
 	t.Helper()
 	clock := newTestClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
-	for _, u := range []archive.User{
-		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
-		{Login: "alice", Name: "Alice", Role: archive.RoleUser, Extensions: []string{"201"}},
-		{Login: "bob", Name: "Bob", Role: archive.RoleUser, Extensions: []string{"202"}},
-	} {
-		if err := arc.PutUser(t.Context(), u, testPassword); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &playEnv{t: t, arc: arc, clock: clock, keyFile: filepath.Join(filepath.Dir(arc.Path()), "archive.key")}
+	arc, keyFile := webtest.NewArchive(t, clock.Now)
+	e := &playEnv{t: t, arc: arc, clock: clock, keyFile: keyFile}
 	e.start()
 	return e
 }
@@ -80,19 +70,7 @@ func (e *playEnv) session(login string) *http.Client {
 func (e *playEnv) reopen(change func(path string) error) {
 	e.t.Helper()
 	e.srv.Close()
-	path := e.arc.Path()
-	if err := e.arc.Close(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := change(path); err != nil {
-		e.t.Fatal(err)
-	}
-	arc, err := archive.Open(path, archive.Options{KeyFile: e.keyFile, KDF: archive.FastKDF(), Now: e.clock.Now})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { arc.Close() })
-	e.arc = arc
+	e.arc = webtest.Reopen(e.t, e.arc, e.keyFile, e.clock.Now, change)
 	e.start()
 }
 
@@ -105,7 +83,7 @@ func (e *playEnv) addRec(owner string, size, calls int, seal bool) *archive.Reco
 // get makes an API request as who (webtest.Get).
 func (e *playEnv) get(who, path string, hdr ...string) (resp *http.Response, body []byte, readErr error) {
 	e.t.Helper()
-	return webtest.Get(e.t, e.srv.URL, who, testPassword, path, hdr...)
+	return webtest.Get(e.t, e.srv.URL, who, webtest.Password, path, hdr...)
 }
 
 func (e *playEnv) wantStatus(who, path string, code int, contains string) {

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,19 +26,10 @@ type playEnv struct {
 func newPlayEnv(t *testing.T) *playEnv {
 	t.Helper()
 	clock := newTestClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC))
-	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
-	for _, u := range []archive.User{
-		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
-		{Login: "alice", Name: "Alice", Role: archive.RoleUser, Extensions: []string{"201"}},
-		{Login: "bob", Name: "Bob", Role: archive.RoleUser, Extensions: []string{"202"}},
-	} {
-		if err := arc.PutUser(t.Context(), u, testPassword); err != nil {
-			t.Fatal(err)
-		}
-	}
+	arc, keyFile := webtest.NewArchive(t, clock.Now)
 	e := &playEnv{
 		testUI:  &testUI{t: t, arc: arc, clock: clock},
-		keyFile: filepath.Join(filepath.Dir(arc.Path()), "archive.key"),
+		keyFile: keyFile,
 	}
 	e.start()
 	return e
@@ -64,19 +54,7 @@ func (e *playEnv) start() {
 func (e *playEnv) reopen(change func(path string) error) {
 	e.t.Helper()
 	e.srv.Close()
-	path := e.arc.Path()
-	if err := e.arc.Close(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := change(path); err != nil {
-		e.t.Fatal(err)
-	}
-	arc, err := archive.Open(path, archive.Options{KeyFile: e.keyFile, KDF: archive.FastKDF(), Now: e.clock.Now})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { arc.Close() })
-	e.arc = arc
+	e.arc = webtest.Reopen(e.t, e.arc, e.keyFile, e.clock.Now, change)
 	e.start()
 }
 
@@ -87,7 +65,7 @@ func (e *playEnv) addRec(owner string, size, calls int, seal bool) *archive.Reco
 
 func (e *playEnv) get(who, path string, hdr ...string) (resp *http.Response, body []byte, readErr error) {
 	e.t.Helper()
-	return webtest.Get(e.t, e.srv.URL, who, testPassword, path, hdr...)
+	return webtest.Get(e.t, e.srv.URL, who, webtest.Password, path, hdr...)
 }
 
 func (e *playEnv) wantStatus(who, path string, code int, contains string) {

@@ -9,5 +9,5 @@ import (
 // TestDependencies keeps the test helpers of ui and api on the archive
 // and codec alone.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "codec")
+	depcheck.Check(t, ".", "archive", "archive/archivetest", "codec")
 }

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 )
 
@@ -98,4 +100,45 @@ func Audited(t testing.TB, arc *archive.Archive, action string) []archive.AuditE
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// Password is the password of the users NewArchive creates.
+const Password = "test-password-0123"
+
+// NewArchive opens a fresh archive on now with users admin, alice
+// (extension 201) and bob (extension 202), each with Password. keyFile is
+// its key file, for Reopen.
+func NewArchive(t testing.TB, now func() time.Time) (arc *archive.Archive, keyFile string) {
+	t.Helper()
+	arc = archivetest.OpenTestOptions(t, archive.Options{Now: now})
+	for _, u := range []archive.User{
+		{Login: "admin", Name: "Ada Admin", Role: archive.RoleAdmin},
+		{Login: "alice", Name: "Alice", Role: archive.RoleUser, Extensions: []string{"201"}},
+		{Login: "bob", Name: "Bob", Role: archive.RoleUser, Extensions: []string{"202"}},
+	} {
+		if err := arc.PutUser(context.Background(), u, Password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return arc, filepath.Join(filepath.Dir(arc.Path()), "archive.key")
+}
+
+// Reopen closes arc, runs change on its file (as someone holding the file
+// without any key could) and opens it again with keyFile on now. The
+// caller serves the archive it returns.
+func Reopen(t testing.TB, arc *archive.Archive, keyFile string, now func() time.Time, change func(path string) error) *archive.Archive {
+	t.Helper()
+	path := arc.Path()
+	if err := arc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := change(path); err != nil {
+		t.Fatal(err)
+	}
+	arc, err := archive.Open(path, archive.Options{KeyFile: keyFile, KDF: archive.FastKDF(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { arc.Close() })
+	return arc
 }
