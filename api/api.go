@@ -320,14 +320,21 @@ func (a *API) recordingAudio(w http.ResponseWriter, r *http.Request, u *archive.
 	if err != nil {
 		return err
 	}
-	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
+	wav, err := a.callWAV(r, rec, call, opt)
 	if err != nil {
-		if call > 0 {
-			return errStatus(http.StatusNotFound, "no such call in this recording")
-		}
 		return err
 	}
 	return a.serveWAV(w, r, u, rec.ID.String(), fmt.Sprintf("call %d", call+1), wav, rec.ID.String()+".wav", rec.Finished, st)
+}
+
+// callWAV renders call (from 0) of rec; a call the recording does not
+// hold is a 404.
+func (a *API) callWAV(r *http.Request, rec *archive.Recording, call int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
+	if err != nil && call > 0 {
+		return nil, errStatus(http.StatusNotFound, "no such call in this recording")
+	}
+	return wav, err
 }
 
 // serveWAV serves audio of target and audits it as a play (playback.go)

@@ -136,11 +136,8 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	wav, err := a.media.WAV(r.Context(), []*archive.Recording{rec}, call, opt)
+	wav, err := a.callWAV(r, rec, call, opt)
 	if err != nil {
-		if call > 0 {
-			return errStatus(http.StatusNotFound, "no such call in this recording")
-		}
 		return err
 	}
 	p, err := ComputePeaks(wav, wav.Size(), n)

@@ -18,7 +18,6 @@ import (
 	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
-	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/internal/webtest"
@@ -26,17 +25,7 @@ import (
 
 // longMedia renders 30 minutes of stereo silence (about 58 MB of WAV),
 // more than a connection buffers.
-type longMedia struct{}
-
-func (longMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
-	segs := make([]codec.Segment, len(recs))
-	for i := range segs {
-		segs[i] = codec.Segment{Layout: codec.Layout{End: 8000 * 1800}}
-	}
-	return codec.NewWAVReader(segs, opt)
-}
-
-func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error) { return nil, nil }
+var longMedia = webtest.SilentMedia{Frames: 8000 * 1800}
 
 // newFourEyesTest serves UI and API with 4-eyes access over an archive
 // with alice (supervised by sam), bob (unsupervised), sam and an admin,
@@ -482,7 +471,7 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 }
 
 func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
-	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia{})
+	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia)
 	alice, sam := tu.login("alice"), tu.login("sam")
 	openSupervision(t, sam, true)
 	resp, body := alice.post("/foureyes/request", nil)

@@ -19,14 +19,21 @@ import (
 	"github.com/callvault/callvault/codec"
 )
 
-// SilentMedia renders 0.1 s of stereo silence for any recording.
-type SilentMedia struct{}
+// SilentMedia renders stereo silence for any recording: Frames frames
+// (at 8 kHz) a segment, 800 (0.1 s) when Frames is 0.
+type SilentMedia struct {
+	Frames uint32
+}
 
-// WAV renders 800 frames of silence for each of recs.
-func (SilentMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+// WAV renders the silence of each of recs, joined.
+func (m SilentMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
+	end := m.Frames
+	if end == 0 {
+		end = 800
+	}
 	segs := make([]codec.Segment, len(recs))
 	for i := range segs {
-		segs[i] = codec.Segment{Layout: codec.Layout{End: 800}}
+		segs[i] = codec.Segment{Layout: codec.Layout{End: end}}
 	}
 	return codec.NewWAVReader(segs, opt)
 }
