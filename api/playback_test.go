@@ -88,10 +88,7 @@ func (e *playEnv) get(who, path string, hdr ...string) (resp *http.Response, bod
 
 func (e *playEnv) wantStatus(who, path string, code int, contains string) {
 	e.t.Helper()
-	resp, body, err := e.get(who, path)
-	if err != nil || resp.StatusCode != code || !strings.Contains(string(body), contains) {
-		e.t.Fatalf("GET %s: %d %v %.300q; want %d with %q", path, resp.StatusCode, err, body, code, contains)
-	}
+	webtest.WantStatus(e.t, e.srv.URL, who, path, code, contains)
 }
 
 func (e *playEnv) audited(action string) []archive.AuditEvent {

@@ -58,29 +58,6 @@ func (e *playEnv) reopen(change func(path string) error) {
 	e.start()
 }
 
-func (e *playEnv) addRec(owner string, size, calls int, seal bool) *archive.Recording {
-	e.t.Helper()
-	return webtest.AddRec(e.t, e.arc, e.clock.Now(), owner, size, calls, seal)
-}
-
-func (e *playEnv) get(who, path string, hdr ...string) (resp *http.Response, body []byte, readErr error) {
-	e.t.Helper()
-	return webtest.Get(e.t, e.srv.URL, who, webtest.Password, path, hdr...)
-}
-
-func (e *playEnv) wantStatus(who, path string, code int, contains string) {
-	e.t.Helper()
-	resp, body, err := e.get(who, path)
-	if err != nil || resp.StatusCode != code || !strings.Contains(string(body), contains) {
-		e.t.Fatalf("GET %s: %d %v %.300q; want %d with %q", path, resp.StatusCode, err, body, code, contains)
-	}
-}
-
-func (e *playEnv) audited(action string) []archive.AuditEvent {
-	e.t.Helper()
-	return webtest.Audited(e.t, e.arc, action)
-}
-
 // TestPlaybackPages: the recording page tells what the seal check finds
 // (api's TestPlayback… tests check what the API serves): a seal that fails
 // reads "Seal check failed" and never "Sealed"; a damaged chunk leaves
@@ -89,15 +66,15 @@ func (e *playEnv) audited(action string) []archive.AuditEvent {
 // sealed yet". Opening a page is no play.
 func TestPlaybackPages(t *testing.T) {
 	e := newPlayEnv(t)
-	rec := e.addRec("alice", 1000, 1, true)
-	chunked := e.addRec("alice", 3*archive.ChunkSize+100, 1, true)
-	unsealed := e.addRec("alice", 100, 1, false)
+	rec := webtest.AddRec(t, e.arc, e.clock.Now(), "alice", 1000, 1, true)
+	chunked := webtest.AddRec(t, e.arc, e.clock.Now(), "alice", 3*archive.ChunkSize+100, 1, true)
+	unsealed := webtest.AddRec(t, e.arc, e.clock.Now(), "alice", 100, 1, false)
 	id := rec.ID.String()
 
 	alice := e.login("alice")
 	resp, body := alice.get("/recordings/" + id)
 	must(t, resp, body, 200, `preload="none"`)
-	if plays := e.audited("play"); len(plays) != 0 {
+	if plays := webtest.Audited(t, e.arc, "play"); len(plays) != 0 {
 		t.Fatalf("opening the page logged a play: %+v", plays)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +149,14 @@ func Reopen(t testing.TB, arc *archive.Archive, keyFile string, now func() time.
 	}
 	t.Cleanup(func() { arc.Close() })
 	return arc
+}
+
+// WantStatus fails t unless GET base+path as who (with Password) answers
+// code with a body that contains contains.
+func WantStatus(t testing.TB, base, who, path string, code int, contains string) {
+	t.Helper()
+	resp, body, err := Get(t, base, who, Password, path)
+	if err != nil || resp.StatusCode != code || !strings.Contains(string(body), contains) {
+		t.Fatalf("GET %s: %d %v %.300q; want %d with %q", path, resp.StatusCode, err, body, code, contains)
+	}
 }
