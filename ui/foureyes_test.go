@@ -262,6 +262,15 @@ func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
 	}
 }
 
+// grantAlice: alice asks for access and her supervisor sam grants it.
+func grantAlice(t *testing.T, alice, sam *client) {
+	t.Helper()
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+}
+
 func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
 	id := rec.ID.String()
@@ -432,10 +441,7 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 	as.wardState(foureyes.Granted)
 	// The connection stays open but the page stops answering, as when
 	// the network between goes away without a word.
@@ -454,12 +460,9 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 	as.wardState(foureyes.Granted)
-	resp, body = sam.post("/logout", nil)
+	resp, body := sam.post("/logout", nil)
 	must(t, resp, body, 303)
 	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonLogout {
 		t.Fatalf("ended for %q", st.Reason)
@@ -474,10 +477,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia)
 	alice, sam := tu.login("alice"), tu.login("sam")
 	openSupervision(t, sam, true)
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 
 	req, _ := http.NewRequest("GET", tu.srv.URL+"/api/v1/recordings/"+rec.ID.String()+"/audio.wav", nil)
 	aresp, err := alice.c.Do(req)
@@ -494,7 +494,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body = sam.post("/supervise/alice/end", nil)
+	resp, body := sam.post("/supervise/alice/end", nil)
 	must(t, resp, body, 303)
 	done := make(chan struct{})
 	var rest int64
