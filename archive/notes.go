@@ -35,6 +35,13 @@ type Note struct {
 	Text      string
 }
 
+// MayChangeNote reports whether u may edit or delete note n: its author
+// or an admin. The author is the login exactly as it wrote the note
+// (logins are case-sensitive: "Alice" is not "alice").
+func MayChangeNote(u *User, n *Note) bool {
+	return u != nil && n != nil && (u.Role == RoleAdmin || n.Author == u.Login)
+}
+
 type noteRecord struct {
 	V       int    `json:"v"`
 	Author  string `json:"author"`

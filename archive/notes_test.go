@@ -132,3 +132,28 @@ func TestNotesCryptoShredded(t *testing.T) {
 		t.Fatal("note text in the file in the clear")
 	}
 }
+
+// TestMayChangeNote: a note's author (the login exactly as it wrote the
+// note) and admins may change it; nobody else, not a login that differs
+// only in case (logins are case-sensitive), and no one without a user.
+func TestMayChangeNote(t *testing.T) {
+	n := &Note{Author: "alice"}
+	for _, c := range []struct {
+		u    *User
+		want bool
+	}{
+		{&User{Login: "alice", Role: RoleUser}, true},
+		{&User{Login: "root", Role: RoleAdmin}, true},
+		{&User{Login: "Alice", Role: RoleUser}, false},
+		{&User{Login: "ALICE", Role: RoleSupervisor}, false},
+		{&User{Login: "bob", Role: RoleSupervisor}, false},
+		{nil, false},
+	} {
+		if got := MayChangeNote(c.u, n); got != c.want {
+			t.Errorf("MayChangeNote(%+v) = %t, want %t", c.u, got, c.want)
+		}
+	}
+	if MayChangeNote(&User{Login: "root", Role: RoleAdmin}, nil) {
+		t.Error("a missing note may be changed")
+	}
+}

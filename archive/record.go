@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/callvault/callvault/archive/seal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -128,19 +129,11 @@ func (m *metaRecord) retentionNS() int64 {
 	return m.Received
 }
 
-func nsOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func timeOf(ns int64) time.Time {
-	if ns == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, ns).UTC()
-}
+// nsOf and timeOf store and read times as the sealed values do.
+var (
+	nsOf   = seal.UnixNano
+	timeOf = seal.TimeOfUnixNano
+)
 
 func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 	r := &Recording{

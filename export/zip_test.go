@@ -20,6 +20,7 @@ import (
 
 	"github.com/callvault/callvault/archive/seal"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/export/exporttest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -98,33 +99,6 @@ func sealedZip(t testing.TB, priv ed25519.PrivateKey, wav []byte, sealed bool) [
 	return buf.Bytes()
 }
 
-// rewriteZip copies a zip, passing each file's content through edit.
-func rewriteZip(t *testing.T, in []byte, edit func(name string, b []byte) []byte) []byte {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(in), int64(len(in)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		b = edit(f.Name, b)
-		if b == nil {
-			continue
-		}
-		w, _ := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: f.Method, Modified: f.Modified})
-		w.Write(b)
-	}
-	zw.Close()
-	return out.Bytes()
-}
-
 func verify(t *testing.T, z []byte, pub ed25519.PublicKey) *Report {
 	t.Helper()
 	rep, err := VerifyZip(bytes.NewReader(z), int64(len(z)), pub)
@@ -156,7 +130,7 @@ func TestZipVerify(t *testing.T) {
 		t.Fatalf("untouched zip, key from the zip: %s", problems(rep))
 	}
 	flip := func(name string, at func(n int) int) []byte {
-		return rewriteZip(t, good, func(n string, b []byte) []byte {
+		return exporttest.Rewrite(t, good, func(n string, b []byte) []byte {
 			if n == name {
 				b = bytes.Clone(b)
 				b[at(len(b))] ^= 0x01
@@ -165,7 +139,7 @@ func TestZipVerify(t *testing.T) {
 		})
 	}
 	editSeal := func(f func(m map[string]any)) []byte {
-		return rewriteZip(t, good, func(n string, b []byte) []byte {
+		return exporttest.Rewrite(t, good, func(n string, b []byte) []byte {
 			if n != SealName {
 				return b
 			}
@@ -212,20 +186,20 @@ func TestZipVerify(t *testing.T) {
 		{"seal.json not JSON", flip(SealName, func(int) int { return 0 }), pub, "seal.json: is not valid JSON"},
 		{"another key given", good, otherPub, "seal.json: signature does not verify"},
 		{"re-signed with another key, given the right one", editSeal(resign), pub, "seal.json: signature does not verify"},
-		{"another key in the zip", rewriteZip(t, good, func(n string, b []byte) []byte {
+		{"another key in the zip", exporttest.Rewrite(t, good, func(n string, b []byte) []byte {
 			if n == PubKeyName {
 				return otherPEM
 			}
 			return b
 		}), pub, "pubkey.pem: is not the given public key"},
-		{"the WAV missing", rewriteZip(t, good, func(n string, b []byte) []byte {
+		{"the WAV missing", exporttest.Rewrite(t, good, func(n string, b []byte) []byte {
 			if strings.HasSuffix(n, ".wav") {
 				return nil
 			}
 			return b
 		}), pub, "recording.wav: missing"},
 		{"an extra file", func() []byte {
-			z := rewriteZip(t, good, func(n string, b []byte) []byte { return b })
+			z := exporttest.Rewrite(t, good, func(n string, b []byte) []byte { return b })
 			zr, _ := zip.NewReader(bytes.NewReader(z), int64(len(z)))
 			var out bytes.Buffer
 			zw := zip.NewWriter(&out)

@@ -17,8 +17,8 @@
 //
 // Pages follow the state live: [Access.Status] and [Access.Supervision]
 // return the state with a channel closed at the next change, and [Events]
-// writes it as server-sent events. The pages and API routes that show it
-// live in ui.
+// writes it as server-sent events. The pages that show it live in ui, the
+// API routes in api.
 //
 // Requests, grants, refusals and revocations (with their reason, one of
 // the Reason constants) are audited as foureyes.request, .grant, .refuse

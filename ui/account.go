@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // minPasswordLen is the shortest password the UI accepts.
@@ -34,12 +35,12 @@ func (u *UI) tokenViews(r *http.Request, rc *reqCtx, login, prefix string) ([]to
 	}
 	out := make([]tokenView, 0, len(toks))
 	for _, t := range toks {
-		lu := formatTime(t.LastUsed, rc.loc)
+		lu := webcore.FormatTime(t.LastUsed, rc.loc)
 		if lu == "" {
 			lu = "never"
 		}
 		out = append(out, tokenView{
-			ID: t.ID, Label: t.Label, Created: formatTime(t.Created, rc.loc), LastUsed: lu,
+			ID: t.ID, Label: t.Label, Created: webcore.FormatTime(t.Created, rc.loc), LastUsed: lu,
 			RevokeURL: prefix + "/" + urlPathEscape(t.ID) + "/revoke",
 		})
 	}

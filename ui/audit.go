@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // auditPageSize is the number of audit events per page.
@@ -18,7 +19,7 @@ type auditRow struct {
 	Seq                           uint64
 	When, WhenISO                 string
 	Actor, Action, Target, Remote string
-	ActionLabel                   string // the action in words (actionWords)
+	ActionLabel                   string // the action in words (webcore.ActionWords)
 	TargetURL                     string // the recording the entry names, if any
 	OK                            bool
 	Detail                        string
@@ -83,12 +84,12 @@ func (u *UI) auditCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	}
 	err = u.arc.Audit(r.Context(), archive.AuditEvent{
 		Actor: rc.user.Login, Action: "audit.export", Target: "audit log", Remote: remoteAddr(r), OK: true,
-		Detail: "csv: " + auditFilterDetail(aq),
+		Detail: "csv: " + webcore.AuditFilterDetail(aq),
 	})
 	if err != nil {
 		return err
 	}
-	serveAuditCSV(w, r, u.arc, aq, u.opts.Now())
+	webcore.ServeAuditCSV(w, r, u.arc, aq, u.opts.Now())
 	return nil
 }
 
@@ -108,9 +109,9 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	for _, e := range events {
 		p.Rows = append(p.Rows, auditRow{
-			Seq: e.Seq, When: formatTime(e.Time, rc.loc), WhenISO: isoTime(e.Time),
+			Seq: e.Seq, When: webcore.FormatTime(e.Time, rc.loc), WhenISO: webcore.IsoTime(e.Time),
 			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: archive.AddrHost(e.Remote), OK: e.OK, Detail: e.Detail,
-			ActionLabel: actionLabel(e.Action), TargetURL: auditTargetURL(e.Target),
+			ActionLabel: webcore.ActionLabel(e.Action), TargetURL: webcore.AuditTargetURL(e.Target),
 		})
 	}
 	p.NextURL, p.FirstURL = pageLinks("/admin/audit", p.filterValues(), next, q.Get("cursor") != "")

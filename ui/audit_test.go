@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 func readCSV(t *testing.T, body string) [][]string {
@@ -17,7 +19,7 @@ func readCSV(t *testing.T, body string) [][]string {
 	if err != nil {
 		t.Fatalf("csv: %v\n%s", err, body)
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(csvHeader, ",") {
+	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(webcore.CSVHeader, ",") {
 		t.Fatalf("csv header: %v", rows)
 	}
 	return rows[1:]
@@ -29,9 +31,9 @@ func readCSV(t *testing.T, body string) [][]string {
 // spreadsheet and audited itself.
 func TestAuditLogForAuditors(t *testing.T) {
 	e := newPlayEnv(t)
-	rec := e.addRec("alice", 100, 1, true)
+	rec := webtest.AddRec(t, e.arc, e.clock.Now(), "alice", 100, 1, true)
 	id := rec.ID.String()
-	if resp, _, _ := e.get("alice", "/api/v1/recordings/"+id+"/audio.wav"); resp.StatusCode != 200 {
+	if resp, _, _ := webtest.Get(t, e.srv.URL, "alice", testPassword, "/api/v1/recordings/"+id+"/audio.wav"); resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
 	ctx := context.Background()
@@ -84,7 +86,7 @@ func TestAuditLogForAuditors(t *testing.T) {
 	if rows[0][6] != "2001:db8::5" || rows[0][7] != "failed" || rows[1][6] != "192.0.2.7" || rows[1][7] != "ok" {
 		t.Fatalf("csv rows (newest first): %v", rows)
 	}
-	exports := e.audited("audit.export")
+	exports := webtest.Audited(t, e.arc, "audit.export")
 	if len(exports) != 1 || exports[0].Actor != "admin" || !strings.Contains(exports[0].Detail, "actor=bob action=login") {
 		t.Fatalf("audit.export entries: %+v", exports)
 	}
@@ -101,7 +103,7 @@ func TestAuditLogForAuditors(t *testing.T) {
 		if hdr == nil {
 			path += "&format=csv"
 		}
-		resp, b, err := e.get("admin", path, hdr...)
+		resp, b, err := webtest.Get(t, e.srv.URL, "admin", testPassword, path, hdr...)
 		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 			t.Fatalf("%s %v: %d %v", path, hdr, resp.StatusCode, err)
 		}
@@ -114,27 +116,13 @@ func TestAuditLogForAuditors(t *testing.T) {
 			t.Fatalf("formula cell: %q", rows[1][8])
 		}
 	}
-	if n := len(e.audited("audit.export")); n != 3 {
+	if n := len(webtest.Audited(t, e.arc, "audit.export")); n != 3 {
 		t.Fatalf("%d audit.export entries, want 3", n)
 	}
-	resp2, b, _ := e.get("admin", "/api/v1/audit?actor=bob")
-	var js struct{ Events []apiAuditEvent }
+	resp2, b, _ := webtest.Get(t, e.srv.URL, "admin", testPassword, "/api/v1/audit?actor=bob")
+	var js struct{ Events []struct{ Remote string } }
 	if err := json.Unmarshal(b, &js); err != nil || resp2.StatusCode != 200 || len(js.Events) != 2 || js.Events[1].Remote != "192.0.2.7" {
 		t.Fatalf("api json: %d %v %+v", resp2.StatusCode, err, js)
 	}
-	e.wantStatus("admin", "/api/v1/audit?format=xml", http.StatusBadRequest, "format")
-}
-
-func TestCSVCell(t *testing.T) {
-	for in, want := range map[string]string{
-		"": "", "plain": "plain", "=1+1": "'=1+1", "+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)",
-		"\tx": "'\tx", "\rx": "'\rx", "a=b": "a=b",
-	} {
-		if got := csvCell(in); got != want {
-			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if actionLabel("play") != "Played" || actionLabel("lifecycle.run") != "Retention run" || actionLabel("x.y_z") != "X y z" {
-		t.Fatal("actionLabel")
-	}
+	webtest.WantStatus(t, e.srv.URL, "admin", "/api/v1/audit?format=xml", http.StatusBadRequest, "format")
 }

@@ -15,30 +15,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
-	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // longMedia renders 30 minutes of stereo silence (about 58 MB of WAV),
 // more than a connection buffers.
-type longMedia struct{}
-
-func (longMedia) WAV(_ context.Context, recs []*archive.Recording, _ int, opt codec.WAVOptions) (*codec.WAVReader, error) {
-	segs := make([]codec.Segment, len(recs))
-	for i := range segs {
-		segs[i] = codec.Segment{Layout: codec.Layout{End: 8000 * 1800}}
-	}
-	return codec.NewWAVReader(segs, opt)
-}
-
-func (longMedia) Exports(context.Context, *archive.Recording) ([][32]byte, error) { return nil, nil }
+var longMedia = webtest.SilentMedia{Frames: 8000 * 1800}
 
 // newFourEyesTest serves UI and API with 4-eyes access over an archive
 // with alice (supervised by sam), bob (unsupervised), sam and an admin,
 // and one recording of alice's, which it returns.
-func newFourEyesTest(t *testing.T, opts foureyes.Options, media Media) (*testUI, *foureyes.Access, *archive.Recording) {
+func newFourEyesTest(t *testing.T, opts foureyes.Options, media webcore.Media) (*testUI, *foureyes.Access, *archive.Recording) {
 	t.Helper()
 	clock := newTestClock(testNow)
 	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
@@ -60,7 +52,7 @@ func newFourEyesTest(t *testing.T, opts foureyes.Options, media Media) (*testUI,
 		t.Fatal(err)
 	}
 	tu.ui = u
-	api := NewAPI(arc, media, nil)
+	api := api.New(arc, media, nil)
 	api.SetFourEyes(fe)
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api.Routes())
@@ -270,8 +262,17 @@ func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
 	}
 }
 
+// grantAlice: alice asks for access and her supervisor sam grants it.
+func grantAlice(t *testing.T, alice, sam *client) {
+	t.Helper()
+	resp, body := alice.post("/foureyes/request", nil)
+	must(t, resp, body, 303)
+	resp, body = sam.post("/supervise/alice/grant", nil)
+	must(t, resp, body, 303)
+}
+
 func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
-	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
 	id := rec.ID.String()
 	alice, sam, bob, admin := tu.login("alice"), tu.login("sam"), tu.login("bob"), tu.login("admin")
 
@@ -386,7 +387,7 @@ func apiPost(tu *testUI, path string) *http.Request {
 }
 
 func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	resp, body := alice.post("/foureyes/request", nil)
 	must(t, resp, body, 303)
@@ -399,7 +400,7 @@ func TestFourEyesGrantNeedsConnectedPage(t *testing.T) {
 func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 	// The grace outlasts any reload on a busy machine; the test shortens
 	// it before the page closes for good.
-	tu, fe, rec := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
+	tu, fe, rec := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
@@ -436,14 +437,11 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	// Heartbeats every 50 ms; a silence of 2 s leaves room for a busy
 	// machine before the page counts as gone.
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Ping: 100 * time.Millisecond, Silence: 2 * time.Second, Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 	as.wardState(foureyes.Granted)
 	// The connection stays open but the page stops answering, as when
 	// the network between goes away without a word.
@@ -458,16 +456,13 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 }
 
 func TestFourEyesRevokedOnLogout(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{Grace: time.Hour}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	sp := openSupervision(t, sam, true)
 	as := alice.stream(t, "/foureyes/events")
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 	as.wardState(foureyes.Granted)
-	resp, body = sam.post("/logout", nil)
+	resp, body := sam.post("/logout", nil)
 	must(t, resp, body, 303)
 	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonLogout {
 		t.Fatalf("ended for %q", st.Reason)
@@ -479,13 +474,10 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 }
 
 func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
-	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia{})
+	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia)
 	alice, sam := tu.login("alice"), tu.login("sam")
 	openSupervision(t, sam, true)
-	resp, body := alice.post("/foureyes/request", nil)
-	must(t, resp, body, 303)
-	resp, body = sam.post("/supervise/alice/grant", nil)
-	must(t, resp, body, 303)
+	grantAlice(t, alice, sam)
 
 	req, _ := http.NewRequest("GET", tu.srv.URL+"/api/v1/recordings/"+rec.ID.String()+"/audio.wav", nil)
 	aresp, err := alice.c.Do(req)
@@ -502,7 +494,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body = sam.post("/supervise/alice/end", nil)
+	resp, body := sam.post("/supervise/alice/end", nil)
 	must(t, resp, body, 303)
 	done := make(chan struct{})
 	var rest int64
@@ -528,7 +520,7 @@ func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {
 }
 
 func TestFourEyesLimits(t *testing.T) {
-	tu, _, _ := newFourEyesTest(t, foureyes.Options{MaxStreams: 2}, silentMedia{})
+	tu, _, _ := newFourEyesTest(t, foureyes.Options{MaxStreams: 2}, webtest.SilentMedia{})
 	alice, sam := tu.login("alice"), tu.login("sam")
 	alice.stream(t, "/foureyes/events")
 	alice.stream(t, "/foureyes/events")

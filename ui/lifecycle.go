@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // A recording's lifecycle on the pages: the legal hold and delete buttons
 // on the recording page, deletion dates on the list, the recycle bin, and
-// the lifecycle settings. The rules are archive's; the JSON API's twins
-// are in api_lifecycle.go and share its checks.
+// the lifecycle settings. The rules are archive's; the refusals, dates
+// and checks that the JSON API (package api) shows alike are
+// internal/webcore's.
 
 // runHour and runMinute are the local time of the daily lifecycle run
 // (the daemon's scheduler runs it then).
@@ -50,7 +52,7 @@ func deletionWhy(p *archive.Policy, rule archive.DeletionRule) string {
 // its ISO form, the rule, and whether it is due: the next daily run
 // deletes it (the day is today; never a day in the past).
 func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why string, due bool) {
-	d := deletionDate(p, rec)
+	d := webcore.DeletionDate(p, rec)
 	if d.IsZero() {
 		return "", "", "", false
 	}
@@ -80,14 +82,14 @@ func (u *UI) lifecycleView(ctx context.Context, rc *reqCtx, rec *archive.Recordi
 		Protected: rec.Protected, ProtectURL: page + "/protect", UnprotectURL: page + "/unprotect", DeleteURL: page + "/delete",
 		Permanent: archive.DeletesPermanently(rc.user),
 	}
-	v.MayProtect = protectRefusal(rc.user, rec) == nil
-	switch lr := deleteRefusal(rc.user, rec); lr {
+	v.MayProtect = webcore.ProtectRefusal(rc.user, rec) == nil
+	switch lr := webcore.DeleteRefusal(rc.user, rec); lr {
 	case nil:
 		v.MayDelete = true
-	case refusedProtected, refusedRecording:
-		v.NoDelete = lr.page
+	case webcore.RefusedProtected, webcore.RefusedRecording:
+		v.NoDelete = lr.Page
 	}
-	if p := lifecyclePolicy(ctx, u.arc, u.log); p != nil {
+	if p := webcore.LifecyclePolicy(ctx, u.arc, u.log); p != nil {
 		v.Deletion, v.DeletionISO, v.DeletionWhy, v.DeletionDue = deletionText(p, rec)
 	}
 	return v
@@ -100,7 +102,7 @@ func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
 	var firstRec *archive.Recording
 	for _, s := range g.segs {
 		row.Protected = row.Protected || s.Protected
-		if d := deletionDate(p, s); !d.IsZero() && (first.IsZero() || d.Before(first)) {
+		if d := webcore.DeletionDate(p, s); !d.IsZero() && (first.IsZero() || d.Before(first)) {
 			first, firstRec = d, s
 		}
 	}
@@ -112,10 +114,10 @@ func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
 // refused shows a lifecycle refusal on a page, audited as a failed
 // action; other errors pass.
 func (u *UI) refused(r *http.Request, rc *reqCtx, action, target string, err error) error {
-	var lr *lifecycleRefusal
+	var lr *webcore.LifecycleRefusal
 	if errors.As(err, &lr) {
-		u.audit(r, rc, action, target, false, "refused: "+lr.detail)
-		return &pageError{lr.code, lr.page}
+		u.audit(r, rc, action, target, false, "refused: "+lr.Detail)
+		return &pageError{lr.Code, lr.Page}
 	}
 	return err
 }
@@ -133,11 +135,11 @@ func (u *UI) setProtected(w http.ResponseWriter, r *http.Request, rc *reqCtx, on
 	if err != nil {
 		return err
 	}
-	action, target := protectAction(on), rec.ID.String()
-	if lr := protectRefusal(rc.user, rec); lr != nil {
+	action, target := webcore.ProtectAction(on), rec.ID.String()
+	if lr := webcore.ProtectRefusal(rc.user, rec); lr != nil {
 		return u.refused(r, rc, action, target, lr)
 	}
-	if err := lifecycleErr(u.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
+	if err := webcore.LifecycleErr(u.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
 		return u.refused(r, rc, action, target, err)
 	}
 	if rec.Protected != on {
@@ -153,15 +155,15 @@ func (u *UI) recordingDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	target := rec.ID.String()
-	if lr := deleteRefusal(rc.user, rec); lr != nil {
+	if lr := webcore.DeleteRefusal(rc.user, rec); lr != nil {
 		return u.refused(r, rc, "recording.delete", target, lr)
 	}
-	result, err := removeRecording(r.Context(), u.arc, rc.user, rec)
+	result, err := webcore.RemoveRecording(r.Context(), u.arc, rc.user, rec)
 	if err != nil {
 		return u.refused(r, rc, "recording.delete", target, err)
 	}
-	u.audit(r, rc, "recording.delete", target, true, deleteDetail(result))
-	if result == resultBinned {
+	u.audit(r, rc, "recording.delete", target, true, webcore.DeleteDetail(result))
+	if result == webcore.ResultBinned {
 		redirect(w, r, "/recyclebin?binned=1")
 	} else {
 		redirect(w, r, "/?deleted=1")
@@ -210,16 +212,16 @@ func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if err != nil {
 		return err
 	}
-	idx := userIndex(users)
-	pol := lifecyclePolicy(ctx, u.arc, u.log)
-	p := binPage{Base: u.base(rc, "Recycle bin", "recyclebin"), MayPurge: purgeRefusal(me) == nil,
+	idx := webcore.UserIndex(users)
+	pol := webcore.LifecyclePolicy(ctx, u.arc, u.log)
+	p := binPage{Base: u.base(rc, "Recycle bin", "recyclebin"), MayPurge: webcore.PurgeRefusal(me) == nil,
 		Days: rc.settings.RecycleBinDays}
 	for _, rec := range recs {
 		lr := u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc)
 		id := rec.ID.String()
 		row := binRow{
 			ID: id, When: lr.When, WhenISO: lr.WhenISO, Duration: lr.Duration, With: lr.With, User: lr.User,
-			Binned: formatTime(rec.Binned, rc.loc), BinnedISO: isoTime(rec.Binned), BinnedBy: ownerName(idx, rec.BinnedBy),
+			Binned: webcore.FormatTime(rec.Binned, rc.loc), BinnedISO: webcore.IsoTime(rec.Binned), BinnedBy: webcore.OwnerName(idx, rec.BinnedBy),
 			RestoreURL: "/recyclebin/" + id + "/restore", PurgeURL: "/recyclebin/" + id + "/purge",
 			StateLabel: lr.StateLabel, DirLabel: lr.DirLabel,
 		}
@@ -246,12 +248,12 @@ func (u *UI) recycleBinRestore(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if !u.opts.FourEyes.Allowed(rc.user) {
 		return &pageError{http.StatusForbidden, "Your supervisor has not granted access to recordings."}
 	}
-	rec, err := binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
+	rec, err := webcore.Binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
 	if err != nil {
 		return notInBin(err)
 	}
 	target := rec.ID.String()
-	if err := lifecycleErr(u.arc.Restore(r.Context(), rec.ID)); err != nil {
+	if err := webcore.LifecycleErr(u.arc.Restore(r.Context(), rec.ID)); err != nil {
 		return u.refused(r, rc, "recording.restore", target, err)
 	}
 	u.audit(r, rc, "recording.restore", target, true, "binned by "+rec.BinnedBy)
@@ -260,15 +262,15 @@ func (u *UI) recycleBinRestore(w http.ResponseWriter, r *http.Request, rc *reqCt
 }
 
 func (u *UI) recycleBinPurge(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if lr := purgeRefusal(rc.user); lr != nil {
-		return &pageError{lr.code, lr.page}
+	if lr := webcore.PurgeRefusal(rc.user); lr != nil {
+		return &pageError{lr.Code, lr.Page}
 	}
-	rec, err := binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
+	rec, err := webcore.Binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
 	if err != nil {
 		return notInBin(err)
 	}
 	target := rec.ID.String()
-	if err := lifecycleErr(u.arc.Delete(r.Context(), rec.ID, rc.user.Login, whyBinPurge)); err != nil {
+	if err := webcore.LifecycleErr(u.arc.Delete(r.Context(), rec.ID, rc.user.Login, webcore.WhyBinPurge)); err != nil {
 		return u.refused(r, rc, "recording.purge", target, err)
 	}
 	u.audit(r, rc, "recording.purge", target, true, "from the recycle bin, binned by "+rec.BinnedBy)
@@ -299,10 +301,10 @@ func (u *UI) lifecycleSettings(ctx context.Context, p *settingsPage, s archive.S
 	p.MaxDays, p.SeatGraceDays = archive.MaxRetentionDays, archive.SeatGraceDays
 	if res, ok := u.arc.LastExpire(ctx); ok {
 		p.LastRun = &lastRunView{
-			When: formatTime(res.Ran, loc), WhenISO: isoTime(res.Ran),
+			When: webcore.FormatTime(res.Ran, loc), WhenISO: webcore.IsoTime(res.Ran),
 			Retention: res.Retention, Grace: res.Grace, Bin: res.Bin, Protected: res.Protected, Failed: res.Failed,
-			RetentionCutoff: formatTime(res.RetentionCutoff, loc), RetentionCutoffISO: isoTime(res.RetentionCutoff),
-			GraceCutoff: formatTime(res.GraceCutoff, loc), GraceCutoffISO: isoTime(res.GraceCutoff),
+			RetentionCutoff: webcore.FormatTime(res.RetentionCutoff, loc), RetentionCutoffISO: webcore.IsoTime(res.RetentionCutoff),
+			GraceCutoff: webcore.FormatTime(res.GraceCutoff, loc), GraceCutoffISO: webcore.IsoTime(res.GraceCutoff),
 		}
 	}
 }
@@ -316,9 +318,9 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 	bin, errB := strconv.Atoi(strings.TrimSpace(f.Get("recycleBinDays")))
 	var msg string
 	switch {
-	case errR != nil || !validRetentionDays(ret):
+	case errR != nil || !webcore.ValidRetentionDays(ret):
 		msg = fmt.Sprintf("Retention: enter a whole number of days from 0 (keep forever) to %d.", archive.MaxRetentionDays)
-	case errB != nil || !validRecycleBinDays(bin):
+	case errB != nil || !webcore.ValidRecycleBinDays(bin):
 		msg = fmt.Sprintf("Recycle bin: enter a whole number of days from 1 to %d.", archive.MaxRetentionDays)
 	}
 	var pv archive.ExpirePreview
@@ -326,7 +328,7 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if msg == "" {
 		s.RetentionDays, s.RecycleBinDays = ret, bin
 		var err error
-		if pv, err = lifecycleChange(r.Context(), u.arc, old, s); err != nil && !errors.Is(err, archive.ErrInvalid) {
+		if pv, err = webcore.LifecycleChange(r.Context(), u.arc, old, s); err != nil && !errors.Is(err, archive.ErrInvalid) {
 			return err
 		}
 		confirmed, _ := strconv.Atoi(f.Get("confirmDeletion"))
@@ -334,7 +336,7 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 		case err != nil:
 			msg = "The settings could not be saved: they are not valid."
 		case pv.WouldDelete > confirmed:
-			msg, code = deletionWarning(pv.WouldDelete)+" Check the numbers and save again to confirm.", http.StatusConflict
+			msg, code = webcore.DeletionWarning(pv.WouldDelete)+" Check the numbers and save again to confirm.", http.StatusConflict
 		default:
 			if err := u.arc.PutSettings(r.Context(), s); err != nil {
 				if !errors.Is(err, archive.ErrInvalid) {
@@ -364,25 +366,6 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 	u.audit(r, rc, "settings.change", "settings", true, detail)
 	redirect(w, r, "/admin/settings?saved=lifecycle")
 	return nil
-}
-
-// lifecycleChange tells what saving settings next over old deletes: the
-// recordings the next lifecycle run would delete under next and not under
-// old (archive.PreviewExpire, the run's own rules). Nothing to count when
-// no lifecycle setting changes.
-func lifecycleChange(ctx context.Context, arc *archive.Archive, old, next archive.Settings) (archive.ExpirePreview, error) {
-	if old.RetentionDays == next.RetentionDays && old.RecycleBinDays == next.RecycleBinDays && old.TimeZone == next.TimeZone {
-		return archive.ExpirePreview{}, nil
-	}
-	return arc.PreviewExpire(ctx, next)
-}
-
-// deletionWarning says what saving deletes.
-func deletionWarning(n int) string {
-	if n == 1 {
-		return "With these settings the next daily lifecycle run deletes 1 recording that the current settings keep."
-	}
-	return fmt.Sprintf("With these settings the next daily lifecycle run deletes %d recordings that the current settings keep.", n)
 }
 
 // lifecycleDetail names the lifecycle settings that changed, for the

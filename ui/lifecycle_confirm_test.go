@@ -2,17 +2,14 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // plainJar keeps cookies without looking at their expiry, which the
@@ -55,58 +52,6 @@ func (tu *testUI) loginAt(login string) *client {
 		tu.t.Fatalf("login %s: %s\n%s", login, resp.Status, body)
 	}
 	return c
-}
-
-// TestAPISettingsConfirmDeletion: a retention change that deletes
-// recordings is refused with their number until it is confirmed; the
-// preview counts as the run does; the run then writes one audit entry per
-// recording it deletes.
-func TestAPISettingsConfirmDeletion(t *testing.T) {
-	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	e := newAPIEnvOn(t, archivetest.OpenTestOptions(t, archive.Options{Now: func() time.Time { return now }}))
-	// The fixture's three recordings were received on 2026-01-02: alice
-	// has no seat and zed is no user (both already due by the seat
-	// grace); carol's seat keeps hers.
-	e.patchUser("carol", map[string]any{"seat": true})
-	var pv archive.ExpirePreview
-	if err := json.Unmarshal([]byte(e.want("admin", "POST", "/api/v1/settings/preview", `{"retentionDays": 30}`, 200)), &pv); err != nil {
-		t.Fatal(err)
-	}
-	if pv != (archive.ExpirePreview{WouldDelete: 1, Retention: 3}) {
-		t.Errorf("preview %+v", pv)
-	}
-	e.want("alice", "POST", "/api/v1/settings/preview", `{"retentionDays": 30}`, 403)
-	e.want("admin", "POST", "/api/v1/settings/preview", `{"retentionDays": 11001}`, 400)
-	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 30}`, 409, `"wouldDelete": 1`, "deletes 1 recording")
-	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 30, "confirmDeletion": 0}`, 409)
-	if s, _ := e.arc.Settings(context.Background()); s.RetentionDays != 0 {
-		t.Fatalf("a refused change was saved: %+v", s)
-	}
-	e.want("admin", "PATCH", "/api/v1/settings", `{"pbxName": "PBX 1"}`, 200) // no lifecycle change
-	e.want("admin", "PATCH", "/api/v1/settings", `{"retentionDays": 30, "confirmDeletion": 1}`, 200, `"retentionDays": 30`)
-	if evs := e.audited("settings.change"); len(evs) == 0 || !strings.Contains(evs[0].Detail, "confirmed") {
-		t.Errorf("settings audit: %+v", evs)
-	}
-	res, err := e.arc.Expire(context.Background())
-	if err != nil || res.Retention != 3 {
-		t.Fatalf("run: %+v, %v", res, err)
-	}
-	var targets []string
-	for _, ev := range e.audited(archive.AuditLifecycleDelete) {
-		targets = append(targets, ev.Target)
-		if ev.Actor != archive.SystemActor || !strings.Contains(ev.Detail, "retention") {
-			t.Errorf("audit entry %+v", ev)
-		}
-	}
-	var want []string
-	for _, r := range e.recs {
-		want = append(want, r.ID.String())
-	}
-	slices.Sort(targets)
-	slices.Sort(want)
-	if !slices.Equal(targets, want) {
-		t.Errorf("lifecycle.delete entries for %v, want %v", targets, want)
-	}
 }
 
 // TestSettingsPageConfirmDeletion: the settings page shows how many

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // sampleRecordingPages are the recording page's view models: the plain
@@ -24,7 +25,7 @@ func sampleRecordingPages(base Base) []any {
 	}
 	return []any{
 		recordingPage{}, sampleRecordingPage(base),
-		life(lifeView{Protected: true, MayProtect: true, NoDelete: refusedProtected.page}),
+		life(lifeView{Protected: true, MayProtect: true, NoDelete: webcore.RefusedProtected.Page}),
 		life(lifeView{MayProtect: true, MayDelete: true, Deletion: "2026-12-21", DeletionISO: "2026-12-21",
 			DeletionWhy: "the owner has no recording seat <script>alert(1)</script>"}),
 		life(lifeView{MayDelete: true, Permanent: true}),
@@ -62,7 +63,7 @@ func TestLifecycleTemplates(t *testing.T) {
 	for i, c := range []struct {
 		want, not []string
 	}{
-		2: {[]string{"Protected (legal hold).", "Lift legal hold", "/recordings/abc/unprotect", refusedProtected.page},
+		2: {[]string{"Protected (legal hold).", "Lift legal hold", "/recordings/abc/unprotect", webcore.RefusedProtected.Page},
 			[]string{"/recordings/abc/delete", "To be deleted automatically"}},
 		3: {[]string{"Protect (legal hold)", "Move to the recycle bin", "To be deleted automatically on", "2026-12-21", "&lt;script&gt;"},
 			[]string{"Delete permanently", "Lift legal hold"}},
@@ -209,7 +210,7 @@ func testLifecyclePages(t *testing.T, year int) {
 		t.Fatalf("admin protects: %d", resp.StatusCode)
 	}
 	resp, body = alice.get(pageA)
-	must(t, resp, body, 200, "Protected (legal hold).", refusedProtected.page[:30], "protected")
+	must(t, resp, body, 200, "Protected (legal hold).", webcore.RefusedProtected.Page[:30], "protected")
 	if strings.Contains(body, `action="`+pageA+`/delete"`) || strings.Contains(body, "To be deleted automatically") {
 		t.Fatal("a protected recording offers a delete or has a deletion date")
 	}

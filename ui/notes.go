@@ -82,7 +82,7 @@ func (u *UI) loadNote(r *http.Request, rc *reqCtx) (*archive.Recording, *archive
 	}
 	for i := range notes {
 		if notes[i].ID == id {
-			if !mayEditNote(rc.user, &notes[i]) {
+			if !archive.MayChangeNote(rc.user, &notes[i]) {
 				return nil, nil, &pageError{http.StatusForbidden, "Only the author or an administrator may change this note."}
 			}
 			return rec, &notes[i], nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -51,17 +52,6 @@ type listFilter struct {
 	dir      string
 }
 
-// searchText is the archive's Text for the search text q: q itself,
-// whose matches the archive finds by field (a superset of what matchOne
-// and summarize match), or "" for a q with a line break, which can match
-// across fields of the summary text and so is left to Match alone.
-func searchText(q string) string {
-	if strings.Contains(q, "\n") {
-		return ""
-	}
-	return q
-}
-
 // parseDate reads YYYY-MM-DD in loc.
 func parseDate(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
@@ -78,7 +68,7 @@ type group struct {
 
 // newer reports whether a sorts after b in the list's order (time, then ID).
 func newer(a, b *archive.Recording) bool {
-	ta, tb := recTime(a), recTime(b)
+	ta, tb := webcore.RecTime(a), webcore.RecTime(b)
 	if !ta.Equal(tb) {
 		return ta.After(tb)
 	}
@@ -106,7 +96,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		f.to = f.to.AddDate(0, 0, 1) // inclusive
 	}
 	switch p.Dir {
-	case dirIn, dirOut:
+	case webcore.DirIn, webcore.DirOut:
 		f.dir = p.Dir
 	default:
 		p.Dir = ""
@@ -117,18 +107,18 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	idx := userIndex(users)
+	idx := webcore.UserIndex(users)
 	me := rc.user
 	groups := map[string]*group{}
 	matchOne := func(rec *archive.Recording) bool {
 		in := recinfo.ParseLenient(rec.Info)
-		if f.dir != "" && callDirection(in, idx[strings.ToLower(rec.User)]) != f.dir {
+		if f.dir != "" && webcore.CallDirection(in, idx[strings.ToLower(rec.User)]) != f.dir {
 			return false
 		}
 		if f.q == "" {
 			return true
 		}
-		if summarize(rec).matches(f.q) || strings.Contains(strings.ToLower(ownerName(idx, rec.User)), f.q) {
+		if webcore.Matches(rec, f.q) || strings.Contains(strings.ToLower(webcore.OwnerName(idx, rec.User)), f.q) {
 			return true
 		}
 		for _, s := range rec.Parties {
@@ -179,7 +169,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	// Text, what the search index finds, so match runs only on those.
 	recs, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
 		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
-		Text: searchText(p.Q),
+		Text: webcore.SearchText(p.Q),
 	})
 	if errors.Is(err, archive.ErrInvalid) {
 		return &pageError{http.StatusBadRequest, "The page link is not valid."}
@@ -187,7 +177,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	if err != nil {
 		return err
 	}
-	pol := lifecyclePolicy(r.Context(), u.arc, u.log)
+	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
 	for _, rec := range recs {
 		g := groups[rec.ID.String()]
 		if g == nil {
@@ -211,7 +201,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	sealed := true
 	state := archive.StateComplete
 	var withs []string
-	dir := dirUnknown
+	dir := webcore.DirUnknown
 	enc := ""
 	for _, s := range g.segs {
 		dur += s.DurationMs
@@ -220,22 +210,22 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 			state = s.State
 		}
 		in := recinfo.ParseLenient(s.Info)
-		d := callDirection(in, users[strings.ToLower(s.User)])
-		if dir == dirUnknown {
+		d := webcore.CallDirection(in, users[strings.ToLower(s.User)])
+		if dir == webcore.DirUnknown {
 			dir = d
 		}
-		if w := remoteParty(in, d); w != "" && !containsStr(withs, w) {
+		if w := webcore.RemoteParty(in, d); w != "" && !containsStr(withs, w) {
 			withs = append(withs, w)
 		}
 		if enc == "" {
-			enc = encryption(in, -1)
+			enc = webcore.Encryption(in, -1)
 		}
 	}
 	row := listRow{
 		URL:  "/recordings/" + first.ID.String(),
-		When: formatTime(recTime(first), loc), WhenISO: isoTime(recTime(first)),
-		Duration: formatDuration(dur), Direction: dir, DirLabel: directionLabel(dir),
-		With: strings.Join(withs, "; "), User: ownerName(users, first.User),
+		When: webcore.FormatTime(webcore.RecTime(first), loc), WhenISO: webcore.IsoTime(webcore.RecTime(first)),
+		Duration: webcore.FormatDuration(dur), Direction: dir, DirLabel: webcore.DirectionLabel(dir),
+		With: strings.Join(withs, "; "), User: webcore.OwnerName(users, first.User),
 		Segments: len(g.segs), Sealed: sealed, Encryption: enc,
 	}
 	if row.With == "" {
@@ -246,7 +236,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	}
 	if state != archive.StateComplete {
 		row.State = string(state)
-		row.StateLabel = stateLabel(state)
+		row.StateLabel = webcore.StateLabel(state)
 	}
 	return row
 }
@@ -258,16 +248,4 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func stateLabel(s archive.State) string {
-	switch s {
-	case archive.StateComplete:
-		return "complete"
-	case archive.StateRecording:
-		return "recording now"
-	case archive.StateInterrupted:
-		return "interrupted"
-	}
-	return string(s)
 }

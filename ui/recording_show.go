@@ -12,6 +12,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/export"
 	"github.com/callvault/callvault/internal/bytesize"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -157,22 +158,22 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	if err != nil {
 		return recordingPage{}, err
 	}
-	idx := userIndex(users)
+	idx := webcore.UserIndex(users)
 	in := recinfo.ParseLenient(rec.Info)
 	owner := idx[strings.ToLower(rec.User)]
-	dir := callDirection(in, owner)
+	dir := webcore.CallDirection(in, owner)
 	id := rec.ID.String()
 	page := "/recordings/" + id
 	api := "/api/v1/recordings/" + id
 	p := recordingPage{NoteURL: page + "/notes", VerifyURL: page + "/verify"}
 	v := recView{
-		ID: id, Start: formatTime(recTime(rec), rc.loc), StartISO: isoTime(recTime(rec)),
-		Duration: formatDuration(rec.DurationMs),
-		Received: formatTime(rec.Received, rc.loc), Finished: formatTime(rec.Finished, rc.loc),
-		State: string(rec.State), StateLabel: stateLabel(rec.State),
-		User: rec.User, UserName: ownerName(idx, rec.User),
+		ID: id, Start: webcore.FormatTime(webcore.RecTime(rec), rc.loc), StartISO: webcore.IsoTime(webcore.RecTime(rec)),
+		Duration: webcore.FormatDuration(rec.DurationMs),
+		Received: webcore.FormatTime(rec.Received, rc.loc), Finished: webcore.FormatTime(rec.Finished, rc.loc),
+		State: string(rec.State), StateLabel: webcore.StateLabel(rec.State),
+		User: rec.User, UserName: webcore.OwnerName(idx, rec.User),
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
-		Direction: dir, DirLabel: directionLabel(dir),
+		Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
 		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings,
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
@@ -180,21 +181,21 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	if in.Name.MAC != "" || in.Name.Serial != "" {
 		v.Device = strings.TrimSpace(in.Name.MAC + " " + in.Name.Serial)
 	}
-	v.Title = remoteParty(in, dir)
+	v.Title = webcore.RemoteParty(in, dir)
 	if v.Title == "" {
 		v.Title = "Recording of " + v.UserName
 	}
 
 	sel := selectedCall(r, len(in.Result.Calls))
 	for i, c := range in.Result.Calls {
-		codecs, packets, lost := callStats(in, i)
+		codecs, packets, lost := webcore.CallStats(in, i)
 		cv := callView{
 			Number: i + 1, URL: page + "?call=" + strconv.Itoa(i+1), Selected: i+1 == sel,
 			From: c.From.String(), To: c.To.String(),
-			Start: formatTime(c.Start, rc.loc), StartISO: isoTime(c.Start),
-			Duration: formatDuration(c.DurationMs), Codecs: strings.Join(codecs, ", "),
-			Packets: packets, Lost: lost, LossPct: lossPercent(packets, lost), SIPCallID: c.CallID,
-			Encryption: encryption(in, i),
+			Start: webcore.FormatTime(c.Start, rc.loc), StartISO: webcore.IsoTime(c.Start),
+			Duration: webcore.FormatDuration(c.DurationMs), Codecs: strings.Join(codecs, ", "),
+			Packets: packets, Lost: lost, LossPct: webcore.LossPercent(packets, lost), SIPCallID: c.CallID,
+			Encryption: webcore.Encryption(in, i),
 		}
 		var digits []string
 		for _, d := range c.DTMF {
@@ -216,7 +217,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			}
 			cv.Streams = append(cv.Streams, streamView{
 				Side: side, Codec: s.Codec, Src: s.Src, Dst: s.Dst, Packets: s.Packets, Lost: s.Lost,
-				LossPct: lossPercent(s.Packets, s.Lost), Jitter: fmt.Sprintf("%.1f ms", s.JitterMs),
+				LossPct: webcore.LossPercent(s.Packets, s.Lost), Jitter: fmt.Sprintf("%.1f ms", s.JitterMs),
 				Unsupported: !s.Supported && !s.Encrypted && s.Codec != "telephone-event",
 				Encrypted:   s.Encrypted,
 			})
@@ -247,8 +248,8 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		if len(mine) > 1 {
 			for _, s := range mine {
 				p.Segments = append(p.Segments, segmentView{
-					URL: "/recordings/" + s.ID.String(), When: formatTime(recTime(s), rc.loc),
-					Duration: formatDuration(s.DurationMs), Current: s.ID == rec.ID,
+					URL: "/recordings/" + s.ID.String(), When: webcore.FormatTime(webcore.RecTime(s), rc.loc),
+					Duration: webcore.FormatDuration(s.DurationMs), Current: s.ID == rec.ID,
 				})
 			}
 		}
@@ -260,9 +261,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	}
 	for _, n := range notes {
 		nv := noteView{
-			ID: n.ID, Author: ownerName(idx, n.Author), Created: formatTime(n.Created, rc.loc),
-			Updated: formatTime(n.Updated, rc.loc), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
-			Text: n.Text, MayEdit: mayEditNote(rc.user, &n),
+			ID: n.ID, Author: webcore.OwnerName(idx, n.Author), Created: webcore.FormatTime(n.Created, rc.loc),
+			Updated: webcore.FormatTime(n.Updated, rc.loc), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
+			Text: n.Text, MayEdit: archive.MayChangeNote(rc.user, &n),
 		}
 		nv.EditURL = page + "/notes/" + strconv.FormatUint(n.ID, 10)
 		nv.DeleteURL = nv.EditURL + "/delete"
@@ -272,7 +273,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	if s := rec.Seal; s != nil {
 		pub := u.arc.PublicKey()
 		sv := &sealView2{
-			Seq: s.Seq, Time: formatTime(s.Time, rc.loc),
+			Seq: s.Seq, Time: webcore.FormatTime(s.Time, rc.loc),
 			Orig: hex.EncodeToString(s.OrigSHA256[:]), Map: hex.EncodeToString(s.MapSHA256[:]),
 			Meta: hex.EncodeToString(s.MetaSHA256[:]), PrevHash: hex.EncodeToString(s.Prev[:]),
 			Signature: hex.EncodeToString(s.Signature), KeyFingerprint: export.KeyFingerprint(pub),
@@ -298,11 +299,6 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	p.Life = u.lifecycleView(ctx, rc, rec)
 	p.Base = u.base(rc, v.Title, "recordings")
 	return p, nil
-}
-
-// mayEditNote: the author and admins may edit or delete a note.
-func mayEditNote(u *archive.User, n *archive.Note) bool {
-	return u != nil && (u.Role == archive.RoleAdmin || strings.EqualFold(u.Login, n.Author))
 }
 
 func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,99 +9,25 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/websession"
 )
-
-// Session cookies: HttpOnly, SameSite=Lax, Path=/; under TLS Secure with
-// the __Host- prefix (so no subdomain or plain-HTTP page can set it).
-const (
-	cookiePlain  = "callvault_session"
-	cookieSecure = "__Host-callvault_session"
-	maxTokenLen  = 256
-)
-
-func cookieName(r *http.Request) string {
-	if r.TLS != nil {
-		return cookieSecure
-	}
-	return cookiePlain
-}
-
-// sessionToken returns the session cookie's value, or "".
-func sessionToken(r *http.Request) string {
-	c, err := r.Cookie(cookieName(r))
-	if err != nil || c.Value == "" || len(c.Value) > maxTokenLen {
-		return ""
-	}
-	return c.Value
-}
-
-// sessionUser resolves the request's session cookie to its session and
-// user. ok is false when the request carries no session cookie. A user who
-// is disabled or an ingest account has no session.
-func sessionUser(ctx context.Context, arc *archive.Archive, r *http.Request) (s *archive.Session, u *archive.User, ok bool, err error) {
-	token := sessionToken(r)
-	if token == "" {
-		return nil, nil, false, nil
-	}
-	s, u, err = arc.SessionByToken(ctx, token)
-	if err != nil {
-		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrInvalid) {
-			err = archive.ErrBadCredentials
-		}
-		return nil, nil, true, err
-	}
-	if s == nil || u == nil || u.Disabled || u.Role == archive.RoleIngest {
-		return nil, nil, true, archive.ErrBadCredentials
-	}
-	return s, u, true, nil
-}
-
-// SessionAuth resolves a browser session cookie for the JSON API: ok is
-// false when the request has no session cookie. A state-changing request
-// (anything but GET, HEAD, OPTIONS) must pass the cross-origin check, so a
-// session cookie never authorizes a request another site made.
-func SessionAuth(arc *archive.Archive, r *http.Request) (u *archive.User, ok bool, err error) {
-	_, u, ok, err = sessionUser(r.Context(), arc, r)
-	if !ok || err != nil {
-		return nil, ok, err
-	}
-	if err := http.NewCrossOriginProtection().Check(r); err != nil {
-		return nil, true, archive.ErrBadCredentials
-	}
-	return u, true, nil
-}
 
 // identify fills rc with the logged-in user and session, if any.
 func (u *UI) identify(r *http.Request, rc *reqCtx) {
-	s, usr, ok, err := sessionUser(r.Context(), u.arc, r)
+	s, usr, ok, err := websession.User(r.Context(), u.arc, r)
 	if !ok || err != nil {
 		if err != nil && !errors.Is(err, archive.ErrBadCredentials) {
 			u.log.ErrorContext(r.Context(), "ui: session lookup", "err", err)
 		}
 		return
 	}
-	rc.user, rc.token, rc.session = usr, sessionToken(r), s.ID
+	rc.user, rc.token, rc.session = usr, websession.Token(r), s.ID
 }
 
-// setSessionCookie sends the session cookie. Its lifetime goes as Max-Age,
-// counted from now on the appliance's clock: an absolute Expires would be
-// judged by the browser's clock, which may differ.
+// setSessionCookie sends the session cookie (websession.Set) on the UI's
+// clock.
 func (u *UI) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	maxAge := int(expires.Sub(u.opts.Now()) / time.Second)
-	if maxAge <= 0 {
-		maxAge = -1 // already over: the browser drops it
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName(r), Value: token, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	})
-}
-
-func (u *UI) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName(r), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	})
+	websession.Set(w, r, token, expires, u.opts.Now())
 }
 
 type loginPage struct {
@@ -192,14 +117,14 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if rc.user == nil { // already logged out (or the session expired)
-		u.clearSessionCookie(w, r)
+		websession.Clear(w, r)
 		redirect(w, r, "/login")
 		return nil
 	}
 	if err := u.arc.DeleteSession(r.Context(), rc.token); err != nil && !errors.Is(err, archive.ErrNotFound) {
 		return err
 	}
-	u.clearSessionCookie(w, r)
+	websession.Clear(w, r)
 	u.audit(r, rc, "logout", rc.user.Login, true, "")
 	u.opts.FourEyes.LoggedOut(r.Context(), rc.user, remoteAddr(r)) // ends the grants this supervisor made
 	redirect(w, r, "/login")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/export"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 type levelView struct {
@@ -182,7 +183,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || strings.EqualFold(s.TimeZone, "Local") {
 		return fail("Unknown time zone: use a name like Europe/Berlin or UTC.")
 	}
-	pv, err := lifecycleChange(r.Context(), u.arc, old, s)
+	pv, err := webcore.LifecycleChange(r.Context(), u.arc, old, s)
 	if err != nil && !errors.Is(err, archive.ErrInvalid) {
 		return err
 	}
@@ -191,7 +192,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		if err != nil {
 			return err
 		}
-		p.SettingsError = deletionWarning(pv.WouldDelete) + " Check the time zone and save again to confirm."
+		p.SettingsError = webcore.DeletionWarning(pv.WouldDelete) + " Check the time zone and save again to confirm."
 		p.SettingsConfirm = pv.WouldDelete
 		u.render(w, r, http.StatusConflict, "settings.html", p)
 		return nil

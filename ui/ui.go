@@ -16,6 +16,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 //go:embed templates/*.html
@@ -43,7 +44,7 @@ type Options struct {
 // JSON API, which accepts the same session cookie.
 type UI struct {
 	arc    *archive.Archive
-	media  Media
+	media  webcore.Media
 	opts   Options
 	log    *slog.Logger
 	pages  map[string]*template.Template
@@ -54,7 +55,7 @@ type UI struct {
 // New parses the embedded templates and assets and returns the UI over
 // arc. Settings changes reach the rest of the appliance through
 // archive.WatchSettings.
-func New(arc *archive.Archive, media Media, opts Options, log *slog.Logger) (*UI, error) {
+func New(arc *archive.Archive, media webcore.Media, opts Options, log *slog.Logger) (*UI, error) {
 	if arc == nil || media == nil {
 		return nil, errors.New("ui: archive and media are required")
 	}
@@ -358,7 +359,7 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 
 // remoteAddr is the client's address without its port, as the audit log
 // records it.
-func remoteAddr(r *http.Request) string { return sourceIP(r) }
+func remoteAddr(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
 
 // audit records an event; a failure to record is logged, not shown.
 func (u *UI) audit(r *http.Request, rc *reqCtx, action, target string, ok bool, detail string) {
@@ -376,29 +377,4 @@ func (u *UI) auditAs(r *http.Request, actor, action, target string, ok bool, det
 	if err != nil {
 		u.log.ErrorContext(r.Context(), "ui: audit", "action", action, "err", err)
 	}
-}
-
-// formatTime shows t in loc, or "" when zero.
-func formatTime(t time.Time, loc *time.Location) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.In(loc).Format("2006-01-02 15:04:05")
-}
-
-// isoTime is t for a <time datetime> attribute.
-func isoTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// formatDuration shows ms as h:mm:ss or m:ss.
-func formatDuration(ms int64) string {
-	s := (ms + 500) / 1000
-	if s >= 3600 {
-		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-	}
-	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }

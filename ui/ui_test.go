@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
@@ -87,7 +88,7 @@ func newTestUIWith(t testing.TB, opt archive.Options) *testUI {
 	}
 	tu.ui = u
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", NewAPI(arc, noMedia{}, nil).Routes())
+	mux.Handle("/api/v1/", api.New(arc, noMedia{}, nil).Routes())
 	mux.Handle("/", u.Routes())
 	tu.srv = httptest.NewServer(mux)
 	t.Cleanup(tu.srv.Close)
@@ -218,7 +219,7 @@ func TestLoginLogout(t *testing.T) {
 	}
 	var ck *http.Cookie
 	for _, k := range resp.Cookies() {
-		if k.Name == cookiePlain {
+		if k.Name == "callvault_session" {
 			ck = k
 		}
 	}
@@ -241,7 +242,7 @@ func TestLoginLogout(t *testing.T) {
 	// The old cookie is worthless, on pages and on the API.
 	c2 := tu.client()
 	u, _ := url.Parse(tu.srv.URL)
-	c2.c.Jar.SetCookies(u, []*http.Cookie{{Name: cookiePlain, Value: ck.Value}})
+	c2.c.Jar.SetCookies(u, []*http.Cookie{{Name: "callvault_session", Value: ck.Value}})
 	if resp, _ := c2.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("old cookie on /: %d", resp.StatusCode)
 	}
@@ -402,7 +403,7 @@ func TestSessionCookieUnderTLS(t *testing.T) {
 	for _, k := range resp.Cookies() {
 		ck = k
 	}
-	if resp.StatusCode != http.StatusSeeOther || ck == nil || ck.Name != cookieSecure || !ck.Secure || !ck.HttpOnly || ck.Path != "/" {
+	if resp.StatusCode != http.StatusSeeOther || ck == nil || ck.Name != "__Host-callvault_session" || !ck.Secure || !ck.HttpOnly || ck.Path != "/" {
 		t.Fatalf("login over TLS: %d, cookie %+v", resp.StatusCode, ck)
 	}
 	if resp.Header.Get("Strict-Transport-Security") == "" {

@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies keeps webdav on archive's API: none of recorder, ui,
-// share or cmd, and no bbolt of its own.
+// api, share or cmd, and no bbolt of its own.
 func TestDependencies(t *testing.T) {
 	depcheck.Check(t, ".", "archive", "archive/seal", "github.com/emersion/go-webdav/...")
 }

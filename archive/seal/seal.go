@@ -202,7 +202,7 @@ type Seal struct {
 // Seal returns the seal an entry of TypeSeal holds.
 func (e *Entry) Seal() *Seal {
 	return &Seal{
-		Seq: e.Seq, Time: timeOf(e.Time), Prev: e.Prev, ID: e.ID,
+		Seq: e.Seq, Time: TimeOfUnixNano(e.Time), Prev: e.Prev, ID: e.ID,
 		OrigSHA256: e.Orig, MapSHA256: e.Map, MetaSHA256: e.Meta,
 		Exports: append([][32]byte(nil), e.Exports...), Signature: bytes.Clone(e.Sig),
 		Hash: e.Hash(),
@@ -211,7 +211,7 @@ func (e *Entry) Seal() *Seal {
 
 func (s *Seal) entry() *Entry {
 	return &Entry{
-		Type: TypeSeal, Seq: s.Seq, Time: nsOf(s.Time), Prev: s.Prev, ID: s.ID,
+		Type: TypeSeal, Seq: s.Seq, Time: UnixNano(s.Time), Prev: s.Prev, ID: s.ID,
 		Orig: s.OrigSHA256, Map: s.MapSHA256, Meta: s.MetaSHA256, Exports: s.Exports, Sig: s.Signature,
 	}
 }
@@ -255,14 +255,17 @@ func GenesisHash(pub ed25519.PublicKey) [32]byte {
 	return sha256.Sum256(append([]byte(genesisLabel), pub...))
 }
 
-func nsOf(t time.Time) int64 {
+// UnixNano is how sealed values store a time: nanoseconds since 1970,
+// the zero time as 0.
+func UnixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-func timeOf(ns int64) time.Time {
+// TimeOfUnixNano reads a time UnixNano stored, in UTC; 0 is the zero time.
+func TimeOfUnixNano(ns int64) time.Time {
 	if ns == 0 {
 		return time.Time{}
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/recorder"
@@ -121,15 +122,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	// 4-eyes access: one state for the pages, the API and WebDAV.
 	fourEyes := foureyes.New(arc, foureyes.Options{}, levels.Logger(subsysGUI))
 	defer fourEyes.Close()
-	api := ui.NewAPI(arc, rec, levels.Logger(subsysGUI))
-	api.SetFourEyes(fourEyes)
-	rt.handle(zoneUI, "/api/v1/", api.Routes())
+	jsonAPI := api.New(arc, rec, levels.Logger(subsysGUI))
+	jsonAPI.SetFourEyes(fourEyes)
+	rt.handle(zoneUI, "/api/v1/", jsonAPI.Routes())
 	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
 	uiKeyFile := ""
 	if pass, _ := cfg.passphrase(); pass == nil {
 		uiKeyFile = cfg.keyFile()
 	}
-	api.SetKeyFile(uiKeyFile)
+	jsonAPI.SetKeyFile(uiKeyFile)
 	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes}, levels.Logger(subsysGUI))
 	if err != nil {
 		return err

@@ -14,37 +14,24 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/export"
+	"github.com/callvault/callvault/export/exporttest"
 )
 
 // editZip copies a zip, flipping one byte of the named file at off(content).
 func editZip(t *testing.T, in []byte, name string, off func(b []byte) int) []byte {
 	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(in), int64(len(in)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
 	found := false
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		if f.Name == name {
+	out := exporttest.Rewrite(t, in, func(n string, b []byte) []byte {
+		if n == name {
 			found = true
 			b[off(b)] ^= 0x20
 		}
-		w, _ := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: f.Method, Modified: f.Modified})
-		w.Write(b)
-	}
-	zw.Close()
+		return b
+	})
 	if !found {
 		t.Fatalf("%s not in the zip", name)
 	}
-	return out.Bytes()
+	return out
 }
 
 // TestVerifyDownloadedZip downloads a recording's zip from a running

@@ -1,0 +1,17 @@
+package api
+
+import (
+	"testing"
+
+	"github.com/callvault/callvault/internal/depcheck"
+)
+
+// TestDependencies keeps api a handler package over archive, as ui is:
+// it shares with the pages only what internal/webcore and
+// internal/websession hold, and neither it nor its tests import ui,
+// recorder, webdav, share or cmd, nor a store of their own.
+func TestDependencies(t *testing.T) {
+	depcheck.CheckTests(t, ".", "archive", "archive/seal", "archive/archivetest", "recinfo", "codec", "export", "foureyes",
+		"internal/webcore", "internal/websession", "internal/webtest", "internal/testclock")
+	depcheck.Forbid(t, ".", "testing/...")
+}

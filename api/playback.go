@@ -1,0 +1,330 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
+)
+
+// Audit actions of playback.
+const (
+	actionPlay          = "play"
+	actionIntegrityFail = "integrity.fail"
+)
+
+// Headers and messages of playback.
+const (
+	// sealHeader tells a client what the seal check before serving found:
+	// "sealed" or "unsealed" (finished, sealing has not caught up or is
+	// off).
+	sealHeader = "Callvault-Seal"
+
+	msgSealBroken = "the recording failed its integrity check (its seal does not match the stored recording); nothing is served. An administrator can verify the recording and the seal chain"
+	msgRecording  = "the recording is still being recorded; its audio is available when it is finished"
+	msgNoCall     = "the recording holds no call the appliance can decode; the original capture can be downloaded"
+)
+
+// playCheck checks the seal of rec before any of its audio, original or
+// download is served (archive.CheckPlayback). A broken seal is refused
+// with 500 and the message above, and written to the audit log as
+// integrity.fail. A finished recording not sealed yet is served, marked
+// "unsealed"; a recording still being written is the caller's to refuse
+// or serve.
+func (a *API) playCheck(r *http.Request, u *archive.User, rec *archive.Recording, what string) (archive.SealStatus, error) {
+	st, err := a.arc.CheckPlayback(r.Context(), rec.ID)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, archive.ErrCorrupt) {
+		return "", err
+	}
+	a.integrityFailed(r, u, rec.ID.String(), what, err)
+	return "", errStatus(http.StatusInternalServerError, msgSealBroken)
+}
+
+// integrityFailed logs and audits a recording whose seal or stored bytes
+// failed a check while what was being served. The same failure seen again
+// by the same login within listenWindow of the last (a player retrying, a
+// page reloaded) is logged but not audited again.
+func (a *API) integrityFailed(r *http.Request, u *archive.User, target, what string, err error) {
+	a.log.ErrorContext(r.Context(), "recording failed its integrity check; not served", "recording", target, "serving", what, "err", err)
+	detail := what + ": " + integrityDetail(err)
+	key := u.Login + "\x00" + target + "\x00" + detail
+	if !a.failures.start(key, a.arc.Now()) {
+		return
+	}
+	// Written even when the request was cancelled by then.
+	ctx := context.WithoutCancel(r.Context())
+	if aerr := a.auditEvent(ctx, r, u, actionIntegrityFail, target, false, detail); aerr != nil {
+		a.failures.forget(key)
+		a.log.ErrorContext(ctx, "audit of an integrity failure", "err", aerr)
+	}
+}
+
+// integrityDetail is the archive's description of the damage, without its
+// package prefix: chunk numbers and seal reasons, never key material.
+func integrityDetail(err error) string {
+	var se *archive.SealError
+	if errors.As(err, &se) {
+		return "seal: " + se.Reason
+	}
+	var ce *archive.ChunkError
+	if errors.As(err, &ce) {
+		kind := "original"
+		if ce.Kind == archive.BlobMap {
+			kind = "placement map"
+		}
+		return kind + " chunk " + strconv.FormatUint(ce.Index, 10) + ": " + ce.Reason
+	}
+	return strings.TrimPrefix(err.Error(), "archive: ")
+}
+
+// audible says whether rec has audio to render: 409 while it is still
+// being recorded, 422 when it holds no call (nothing was decodable).
+func audible(rec *archive.Recording) error {
+	if rec.State == archive.StateRecording {
+		return errStatus(http.StatusConflict, msgRecording)
+	}
+	if len(recinfo.ParseLenient(rec.Info).Result.Calls) == 0 {
+		return errStatus(http.StatusUnprocessableEntity, msgNoCall)
+	}
+	return nil
+}
+
+// checkedReader remembers the first error of the reader it wraps, so that
+// a response whose body fails part way (a chunk that does not
+// authenticate) can be aborted after http.ServeContent returns.
+// ServeContent may read from another goroutine (multipart ranges).
+type checkedReader struct {
+	rs io.ReadSeeker
+
+	mu  sync.Mutex
+	err error
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.rs.Read(p)
+	if err != nil && err != io.EOF {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *checkedReader) Seek(off int64, whence int) (int64, error) { return c.rs.Seek(off, whence) }
+
+func (c *checkedReader) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// serveChecked serves rs with http.ServeContent. The first piece of what
+// is asked for is read before the status is sent, so a stored chunk that
+// fails authentication there is a 500 with a clear message (a player
+// reports it at once, where it retries a broken connection for many
+// seconds). When reading fails later — the status and Content-Length are
+// sent by then — the response is aborted (the connection is reset), so the
+// client sees a failed transfer, never a short file that looks complete.
+// A chunk that fails authentication is logged and audited as
+// integrity.fail.
+//
+// audit, if not nil, runs once the first piece is read, before the status
+// is sent; its error is returned without serving.
+func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.User, target, what string, mod time.Time, rs io.ReadSeeker, audit func() error) error {
+	if err := probe(rs, r.Header.Get("Range")); err != nil {
+		for _, h := range []string{"Content-Disposition", "ETag", sealHeader} {
+			w.Header().Del(h)
+		}
+		if errors.Is(err, archive.ErrCorrupt) {
+			a.integrityFailed(r, u, target, what, err)
+			return errStatus(http.StatusInternalServerError, msgSealBroken)
+		}
+		return err
+	}
+	if audit != nil {
+		if err := audit(); err != nil {
+			return err
+		}
+	}
+	cr := &checkedReader{rs: rs}
+	http.ServeContent(w, r, "", mod, cr)
+	err := cr.failed()
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, archive.ErrCorrupt) {
+		a.integrityFailed(r, u, target, what, err)
+	} else if r.Context().Err() == nil {
+		a.log.ErrorContext(r.Context(), "serving a recording failed part way", "recording", target, "serving", what, "err", err)
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// probe reads one byte of rs where the first range of a Range header
+// starts (at 0 without one) and seeks back to the start. Readers of
+// stored recordings keep the chunk or block they read last, so serving
+// from there costs nothing more. Past the end it reads nothing.
+func probe(rs io.ReadSeeker, rangeHeader string) error {
+	size, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	var start int64
+	if spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes="); ok {
+		first, _, _ := strings.Cut(spec, ",")
+		from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
+		if from == "" { // a suffix: the last N bytes
+			if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
+				start = max(0, size-n)
+			}
+		} else if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
+			start = n
+		}
+	}
+	if start < size {
+		if _, err := rs.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(rs, b[:]); err != nil {
+			return err
+		}
+	}
+	_, err = rs.Seek(0, io.SeekStart)
+	return err
+}
+
+// listenWindow is how long a listening session lasts after its last audio
+// request: a player fetches a recording in many Range requests, seeks,
+// and switches between stereo and mono; all of them within the window of
+// each other are one "play" in the audit log.
+const listenWindow = 10 * time.Minute
+
+// maxListenings bounds the listening sessions kept in memory; past it,
+// ended sessions are dropped first, then the oldest.
+const maxListenings = 10000
+
+// listenings are the listening sessions: per login and recording (and
+// call), the time of the last audio request.
+type listenings struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// start records an audio request at now and reports whether it starts a
+// new listening session (the first request, or the first after a pause
+// longer than listenWindow). A session that was not audited can be
+// undone with forget.
+func (l *listenings) start(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	prev, ok := l.last[key]
+	l.last[key] = now
+	if ok && now.Sub(prev) <= listenWindow {
+		return false
+	}
+	if len(l.last) > maxListenings {
+		l.prune(now)
+	}
+	return true
+}
+
+func (l *listenings) forget(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.last, key)
+}
+
+// prune drops ended sessions; if live ones still fill the map, it drops
+// any until half remain (a dropped session only means that its next audio
+// request is audited as a new play).
+func (l *listenings) prune(now time.Time) {
+	for k, t := range l.last {
+		if now.Sub(t) > listenWindow {
+			delete(l.last, k)
+		}
+	}
+	for k := range l.last {
+		if len(l.last) <= maxListenings/2 {
+			break
+		}
+		delete(l.last, k)
+	}
+}
+
+// auditPlay records a "play" when an audio request starts a listening
+// session of u on target: one entry per session, however many Range
+// requests the player makes (a HEAD request is none). Audio is not served
+// when the audit log cannot record it.
+func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string) error {
+	if r.Method == http.MethodHead {
+		return nil // no audio leaves
+	}
+	key := u.Login + "\x00" + target + "\x00" + detail
+	if !a.plays.start(key, a.arc.Now()) {
+		return nil
+	}
+	if err := a.auditEvent(r.Context(), r, u, actionPlay, target, true, detail); err != nil {
+		a.plays.forget(key)
+		return err
+	}
+	return nil
+}
+
+// sourceIP is the address of the client without its port: what the audit
+// log records as the source.
+func sourceIP(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
+
+// callPlayCheck is audible and playCheck over the segments of a call: 409
+// while one is still being recorded, 422 when none holds a call, and
+// "sealed" only when every segment is.
+func (a *API) callPlayCheck(r *http.Request, u *archive.User, recs []*archive.Recording) (archive.SealStatus, error) {
+	st, calls := archive.SealValid, 0
+	for _, rec := range recs {
+		if rec.State == archive.StateRecording {
+			return "", errStatus(http.StatusConflict, msgRecording)
+		}
+		calls += len(recinfo.ParseLenient(rec.Info).Result.Calls)
+	}
+	if calls == 0 {
+		return "", errStatus(http.StatusUnprocessableEntity, msgNoCall)
+	}
+	for _, rec := range recs {
+		s, err := a.playCheck(r, u, rec, "audio")
+		if err != nil {
+			return "", err
+		}
+		if s != archive.SealValid {
+			st = s
+		}
+	}
+	return st, nil
+}
+
+// sealCheck is what archive.CheckPlayback finds, for people and the API:
+// "sealed", "unsealed", "recording" or "failed".
+func sealCheck(ctx context.Context, arc *archive.Archive, id archive.ID) (string, error) {
+	st, err := arc.CheckPlayback(ctx, id)
+	switch {
+	case errors.Is(err, archive.ErrCorrupt):
+		return "failed", nil
+	case err != nil:
+		return "", err
+	}
+	return string(st), nil
+}
