@@ -128,6 +128,10 @@ func (d *Deliverer) deliver(ctx context.Context, p Pending) (bool, error) {
 		return false, d.q.Failed(ctx, p.ID, "gave up after three days: "+err.Error())
 	}
 	next := now.Add(Backoff(p.Attempts + 1))
+	if !p.Expires.IsZero() && !next.Before(p.Expires) {
+		log.Info("mail dropped: expires before the next try", "attempts", p.Attempts+1, "err", err)
+		return false, d.q.Dropped(ctx, p.ID, "expires before the next try: "+err.Error())
+	}
 	log.Info("mail deferred", "attempts", p.Attempts+1, "next", next, "err", err)
 	d.mu.Lock()
 	if d.next.IsZero() || next.Before(d.next) {
