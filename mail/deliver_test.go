@@ -112,7 +112,11 @@ type syncWriter struct {
 	b  *bytes.Buffer
 }
 
-func (w syncWriter) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(p) }
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
 
 func newFixture(t *testing.T) *fixture {
 	srv := smtptest.Start(t, smtptest.Options{Username: testUser, Password: testPassword})
