@@ -126,7 +126,7 @@ func checkHost(h string) error {
 
 func isLoopback(host string) bool {
 	// The names the SMTP client accepts a login in the clear to.
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+	return host == "localhost" || host == "127.0.0.1"
 }
 
 func (c Config) security() string {

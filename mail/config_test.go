@@ -41,6 +41,7 @@ func TestConfigValidate(t *testing.T) {
 		{mod(func(c *Config) { c.Username = "a\r\nRCPT" }), "mail.username: contains a control character"},
 		{Config{Username: "u", PasswordFile: "/p"}, "mail.username: is set but mail.smtp_host is empty"},
 		{Config{SMTPPort: 25}, "mail.smtp_port: is set but mail.smtp_host is empty"},
+		{Config{SMTPHost: "::1", Security: "none", Username: "u", PasswordFile: "/p", From: "a@example.com"}, "mail.security: \"none\" with mail.username"},
 	} {
 		err := c.cfg.Validate()
 		var ce *ConfigError
@@ -51,6 +52,12 @@ func TestConfigValidate(t *testing.T) {
 	for sec, port := range map[string]int{"": 587, "starttls": 587, "tls": 465, "none": 25} {
 		if p := (Config{Security: sec}).port(); p != port {
 			t.Errorf("security %q: port %d, want %d", sec, p, port)
+		}
+	}
+	for host, addr := range map[string]string{"::1": "[::1]:465", "smtp.example.com": "smtp.example.com:465", "192.0.2.1": "192.0.2.1:465"} {
+		c, err := (&SMTP{cfg: Config{SMTPHost: host, Security: "tls", From: "a@example.com"}}).client()
+		if err != nil || c.ServerAddr() != addr {
+			t.Errorf("host %q: server address %q, %v; want %q", host, c.ServerAddr(), err, addr)
 		}
 	}
 	if (Config{}).Enabled() || !good.Enabled() {

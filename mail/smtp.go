@@ -149,7 +149,11 @@ func (s *SMTP) client() (*gomail.Client, error) {
 		}
 		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(s.cfg.Username), gomail.WithPassword(s.password))
 	}
-	c, err := gomail.NewClient(s.cfg.SMTPHost, opts...)
+	host := s.cfg.SMTPHost
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 address: the client joins host and port with a colon
+	}
+	c, err := gomail.NewClient(host, opts...)
 	if err != nil {
 		return nil, s.clean(err)
 	}

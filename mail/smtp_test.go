@@ -245,3 +245,24 @@ func TestBackoff(t *testing.T) {
 		t.Error("Backoff out of range")
 	}
 }
+
+// BenchmarkSend: one mail over a new connection with STARTTLS and AUTH
+// PLAIN to the loopback server.
+func BenchmarkSend(b *testing.B) {
+	srv := smtptest.Start(b, smtptest.Options{Username: testUser, Password: testPassword})
+	p := filepath.Join(b.TempDir(), "pw")
+	if err := os.WriteFile(p, []byte(testPassword), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSMTP(Config{SMTPHost: srv.Host(), SMTPPort: srv.Port(), Username: testUser, PasswordFile: p,
+		From: "archive@example.com", RootCAs: srv.CAPool()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := Message{To: "kari@example.net", Subject: "Recordings", Body: strings.Repeat("Link: https://archive.example.com/p/abc\n", 20)}
+	for b.Loop() {
+		if err := s.Send(context.Background(), m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,8 +5,8 @@
 // mail server that is down, then up again) and told to answer RCPT with a
 // temporary (4xx) or permanent (5xx) refusal.
 //
-// Everything is bounded: the server listens on 127.0.0.1 only, keeps at
-// most MaxMessages messages of at most MaxMessageBytes each, and drops a
+// Everything is bounded: the server listens on 127.0.0.1 only, keeps the
+// last MaxMessages messages of at most MaxMessageBytes each, and drops a
 // connection that stays silent for ten seconds.
 package smtptest
 
@@ -29,6 +29,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -233,16 +234,15 @@ func (s *Server) WaitMessage(ctx context.Context, to string) (Message, error) {
 	}
 }
 
-func (s *Server) add(m Message) error {
+func (s *Server) add(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.msgs) >= MaxMessages {
-		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "test server full"}
+		s.msgs = slices.Delete(s.msgs, 0, 1)
 	}
 	s.msgs = append(s.msgs, m)
 	close(s.changed)
 	s.changed = make(chan struct{})
-	return nil
 }
 
 type session struct {
@@ -321,7 +321,8 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		m.Body, _ = textBody(pm.Header.Get("Content-Type"), pm.Header.Get("Content-Transfer-Encoding"), pm.Body, 0)
 	}
-	return ss.s.add(m)
+	ss.s.add(m)
+	return nil
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
