@@ -77,6 +77,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server
+	ln       net.Listener
 	done     chan struct{} // closed when Serve of srv returned
 	msgs     []Message
 	changed  chan struct{} // closed and replaced on every new message
@@ -137,6 +138,7 @@ func (s *Server) listen(addr string) error {
 	s.mu.Lock()
 	s.addr = l.Addr().String()
 	s.srv = srv
+	s.ln = l
 	s.done = done
 	s.mu.Unlock()
 	go func() {
@@ -174,13 +176,15 @@ func (s *Server) CAPool() *x509.CertPool { return s.caPool }
 // Stop closes the listener and every connection. Further calls do nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv, done := s.srv, s.done
+	srv, ln, done := s.srv, s.ln, s.done
 	s.srv = nil
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
 	_ = srv.Close()
+	// Serve may not have registered the listener with srv yet.
+	_ = ln.Close()
 	<-done
 }
 

@@ -129,3 +129,28 @@ func TestImplicitTLS(t *testing.T) {
 		t.Fatalf("%+v %v", m, err)
 	}
 }
+
+// TestStopRightAfterRestart: Stop returns even when it follows Restart
+// before the server has begun accepting.
+func TestStopRightAfterRestart(t *testing.T) {
+	s := Start(t, Options{})
+	done := make(chan error, 1)
+	go func() {
+		for range 50 {
+			s.Stop()
+			if err := s.Restart(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx(t).Done():
+		t.Fatal("Stop hung")
+	}
+}
