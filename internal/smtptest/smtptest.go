@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -86,11 +87,7 @@ type Server struct {
 
 // Start starts a server on 127.0.0.1 on a free port; it stops when the test
 // ends.
-func Start(t interface {
-	Helper()
-	Fatal(...any)
-	Cleanup(func())
-}, opts Options) *Server {
+func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s, err := New(opts)
 	if err != nil {
