@@ -20,6 +20,7 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/mail"
 )
 
 // installedConfig is where the packaged appliance keeps its configuration;
@@ -56,6 +57,7 @@ type Config struct {
 	Health    HealthConfig     `toml:"health"`
 	Log       LogConfig        `toml:"log"`
 	Setup     SetupConfig      `toml:"setup"`
+	Mail      mail.Config      `toml:"mail"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -389,6 +391,19 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	return c.validateMail()
+}
+
+// validateMail checks the [mail] section; its errors name the key
+// ("mail.security") so that loadConfig finds its line.
+func (c *Config) validateMail() error {
+	if err := c.Mail.Validate(); err != nil {
+		var me *mail.ConfigError
+		if errors.As(err, &me) {
+			return badValue(me.Key, "%s", me.Msg)
+		}
+		return badValue("mail", "%v", err)
+	}
 	return nil
 }
 
@@ -546,6 +561,11 @@ func (c *Config) checkFiles() error {
 	if p := c.Archive.PassphraseFile; p != "" {
 		if _, err := readSecret(p); err != nil {
 			return fmt.Errorf("archive.passphrase_file: %w", err)
+		}
+	}
+	if p := c.Mail.PasswordFile; p != "" {
+		if _, err := readSecret(p); err != nil {
+			return fmt.Errorf("mail.password_file: %w", err)
 		}
 	}
 	if c.TLS.CertFile != "" {
