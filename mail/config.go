@@ -31,6 +31,11 @@ type Config struct {
 	// address.
 	From string `toml:"from"`
 
+	// CAFile, when set, names PEM certificates that replace the system's
+	// CAs for verifying the server (a relay with a certificate of the
+	// company's own CA).
+	CAFile string `toml:"ca_file"`
+
 	// RootCAs, when set, replaces the system's roots for verifying the
 	// server's certificate (tests use a CA of their own). Not in the file.
 	RootCAs *x509.CertPool `toml:"-"`
@@ -94,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.Username != "" && c.security() == SecurityNone && !isLoopback(c.SMTPHost) {
 		return bad("security", "\"none\" with mail.username would send the password in the clear to %s: use starttls or tls (none allows a login only to a relay on this host)", c.SMTPHost)
+	}
+	if c.CAFile != "" && !c.Enabled() {
+		return bad("ca_file", "is set but mail.smtp_host is empty")
 	}
 	if strings.ContainsAny(c.Username, "\r\n\x00") {
 		return bad("username", "contains a control character")

@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -65,6 +66,16 @@ func NewSMTP(c Config) (*SMTP, error) {
 		return nil, &ConfigError{Key: "mail.smtp_host", Msg: "is empty: no SMTP server to send through"}
 	}
 	s := &SMTP{cfg: c}
+	if c.CAFile != "" && c.RootCAs == nil {
+		b, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail.ca_file: %w", err)
+		}
+		s.cfg.RootCAs = x509.NewCertPool()
+		if !s.cfg.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("mail.ca_file: %s holds no PEM certificate", c.CAFile)
+		}
+	}
 	if c.Username != "" {
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {

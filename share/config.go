@@ -275,7 +275,8 @@ func (s *Service) SendInternal(ctx context.Context, sender *archive.User, remote
 	if name == "" {
 		name = to.Login
 	}
-	r := strings.NewReplacer("{{link}}", s.opt.UIBaseURL+"/links/"+id, "{{recipient}}", name, "{{myname}}", myname)
+	_, uiBase := s.baseURLs()
+	r := strings.NewReplacer("{{link}}", uiBase+"/links/"+id, "{{recipient}}", name, "{{myname}}", myname)
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		rec := internalRecord{Recordings: ids, Recipient: to.Login, Sender: sender.Login, Created: now}
 		var err error

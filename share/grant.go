@@ -243,6 +243,9 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 	if err := req.validate(cfg); err != nil {
 		return nil, err
 	}
+	if base, _ := s.baseURLs(); base == "" {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Msg: "links cannot be sent: no listener serves the playback zone and share.public_url is not set"}
+	}
 	recs, err := s.mayReadRecordings(ctx, sender, req.Recordings)
 	if err != nil {
 		return nil, err
@@ -298,6 +301,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 	if from == "" {
 		from = s.opt.From
 	}
+	base, _ := s.baseURLs()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		link, token, err := s.linkForTx(tx, email, req.RecipientName)
 		if err != nil {
@@ -309,7 +313,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		if err := s.putLinkTx(tx, link); err != nil {
 			return err
 		}
-		url := s.opt.BaseURL + "/p/" + token
+		url := base + "/p/" + token
 		if token == "" {
 			// The address has a link already: its token is stored only
 			// hashed, so the mail names a fresh one for the same link.
@@ -317,7 +321,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 			if err := tx.Bucket(bTokens).Put(hashToken(token), []byte(link.ID)); err != nil {
 				return err
 			}
-			url = s.opt.BaseURL + "/p/" + token
+			url = base + "/p/" + token
 		}
 		body := strings.NewReplacer("{{link}}", url, "{{expires}}", expires.Format("02.01.2006 15:04")+" ("+zone+")",
 			"{{recipient}}", req.RecipientName).Replace(req.Body)

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +39,8 @@ type Options struct {
 	// Path is the external store's file (the daemon: <data>/share.db).
 	Path string
 	// BaseURL is the playback zone's public URL ("https://play.example");
-	// links are BaseURL+"/p/"+token.
+	// links are BaseURL+"/p/"+token. SetURLs changes it later (the daemon
+	// knows its listeners' addresses only once they are bound).
 	BaseURL string
 	// UIBaseURL is the UI's public URL; internal links are
 	// UIBaseURL+"/links/"+id.
@@ -64,6 +66,7 @@ type Service struct {
 
 	mu     sync.Mutex
 	mailer Mailer
+	urls   [2]string     // BaseURL, UIBaseURL; under mu
 	wake   chan struct{} // a grant was added: Run recomputes its timer
 
 	// copying are the grants whose copies a Send is writing: not orphans.
@@ -110,7 +113,7 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 		return nil, fmt.Errorf("share: open %s: %w", opt.Path, err)
 	}
 	s := &Service{arc: arc, media: media, opt: opt, log: log, db: db, wake: make(chan struct{}, 1), limits: newAddrLimiter(),
-		copying: map[string]bool{}}
+		copying: map[string]bool{}, urls: [2]string{opt.BaseURL, opt.UIBaseURL}}
 	k := arc.DerivedKey("share grant wrap")
 	s.grantKey, err = newAEAD(k)
 	clear(k)
@@ -289,4 +292,20 @@ func (e *Error) Error() string { return e.Msg }
 
 func badRequest(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// SetURLs sets the public URLs links are made of: base for the playback
+// zone (external links), ui for the UI (internal links). Mails already
+// queued keep the URLs they were written with.
+func (s *Service) SetURLs(base, ui string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.urls = [2]string{strings.TrimRight(base, "/"), strings.TrimRight(ui, "/")}
+}
+
+// baseURLs returns the playback zone's and the UI's public URLs.
+func (s *Service) baseURLs() (base, ui string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.urls[0], s.urls[1]
 }

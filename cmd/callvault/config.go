@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,6 +59,7 @@ type Config struct {
 	Log       LogConfig        `toml:"log"`
 	Setup     SetupConfig      `toml:"setup"`
 	Mail      mail.Config      `toml:"mail"`
+	Share     ShareConfig      `toml:"share"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -391,7 +393,43 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return c.validateMail()
+	if err := c.validateMail(); err != nil {
+		return err
+	}
+	for key, v := range map[string]string{"share.public_url": c.Share.PublicURL, "share.ui_url": c.Share.UIURL} {
+		if err := checkPublicURL(v); err != nil {
+			return badValue(key, "%v", err)
+		}
+	}
+	return nil
+}
+
+// ShareConfig is where the links that secure-link mails carry point to.
+type ShareConfig struct {
+	// PublicURL is the playback zone's public URL; empty: the listener
+	// serving the zone.
+	PublicURL string `toml:"public_url"`
+	// UIURL is the UI's public URL for internal links; empty: the
+	// listener serving the UI.
+	UIURL string `toml:"ui_url"`
+}
+
+// checkPublicURL accepts "" or an absolute http(s) URL without query or
+// fragment.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", s)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%q: give an absolute http or https URL, such as https://recordings.example.com", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("%q: no query, fragment or user in a public URL", s)
+	}
+	return nil
 }
 
 // validateMail checks the [mail] section; its errors name the key

@@ -136,6 +136,13 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	rt.handle(zoneUI, "/", web.Routes())
+	// Secure links: the external store, its mail and the recipient's zone.
+	shares, stopShares, err := startShares(ctx, &cfg, arc, rec, levels)
+	if err != nil {
+		return err
+	}
+	defer stopShares()
+	rt.handle(zonePlayback, "/p/", shares.Handler())
 	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
 	rt.handle(zoneOps, "GET /metrics", m.handler())
@@ -146,6 +153,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	shares.SetURLs(publicURL(cfg.Share.PublicURL, ls, zonePlayback), publicURL(cfg.Share.UIURL, ls, zoneUI))
 	errc := serveAll(ls)
 	for _, l := range ls {
 		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))
