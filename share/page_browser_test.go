@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/callvault/callvault/internal/browsertest"
 )
 
 // stubLink answers the playback zone's JSON API for one link, as the
@@ -171,72 +173,6 @@ func testWAV(seconds int) []byte {
 	return b.Bytes()
 }
 
-const pageChromium = "/usr/bin/chromium"
-
-func pageBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(pageChromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: CI must install chromium for the browser tests", pageChromium)
-		}
-		t.Skipf("SKIPPING the page's browser test: %s not found", pageChromium)
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(pageChromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-	)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-func pageDo(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func pageEval[T any](t *testing.T, ctx context.Context, js string) T {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
-}
-
-// pageWait waits until the JavaScript condition js holds.
-func pageWait(t *testing.T, ctx context.Context, what, js string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool]("!!("+js+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after 30 s (%s; last error %v)", what, js, last)
-}
-
 func pageType(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("input", {bubbles: true})); })()`, sel, value))
 }
@@ -246,7 +182,7 @@ const msg = `document.getElementById("message").textContent`
 // TestPageBrowser drives the page's script through every step against a
 // stand-in for the API, under a strict CSP, on a phone-sized screen too.
 func TestPageBrowser(t *testing.T) {
-	ctx := pageBrowser(t)
+	ctx := browsertest.New(t)
 	stub := &stubLink{codeAnswer: 202, wav: testWAV(30), recordings: []map[string]any{
 		{"id": "r1", "start": "2026-11-20T09:00:00Z", "durationMs": 30000, "accessNumber": "+4722000000", "queueName": "Support",
 			"audio": "/p/T/audio/r1", "expiresAt": "2026-12-06T22:59:00Z"},
@@ -257,43 +193,43 @@ func TestPageBrowser(t *testing.T) {
 	no := langTexts["no"].page
 
 	// The code step, in the grant's language, with the stylesheet applied under the CSP.
-	pageDo(t, ctx, "open the link", chromedp.Navigate(srv.URL+"/p/T"))
-	pageWait(t, ctx, "code step", `document.body.dataset.step === "code"`)
+	browsertest.Do(t, ctx, "open the link", chromedp.Navigate(srv.URL+"/p/T"))
+	browsertest.Wait(t, ctx, "code step", `document.body.dataset.step === "code"`)
 	pageShot(t, ctx, "page-code")
-	if got := pageEval[string](t, ctx, `document.getElementById("request-code").textContent`); got != no["requestCode"] {
+	if got := browsertest.Eval[string](t, ctx, `document.getElementById("request-code").textContent`); got != no["requestCode"] {
 		t.Fatalf("#request-code says %q", got)
 	}
-	if got := pageEval[string](t, ctx, `getComputedStyle(document.body).maxWidth`); got != "672px" {
+	if got := browsertest.Eval[string](t, ctx, `getComputedStyle(document.body).maxWidth`); got != "672px" {
 		t.Fatalf("the stylesheet is not applied: body max-width %q", got)
 	}
-	if !pageEval[bool](t, ctx, `document.getElementById("step-terms").hidden && document.getElementById("step-recordings").hidden && document.getElementById("message").hidden`) {
+	if !browsertest.Eval[bool](t, ctx, `document.getElementById("step-terms").hidden && document.getElementById("step-recordings").hidden && document.getElementById("message").hidden`) {
 		t.Fatal("more than the code step is shown")
 	}
 
-	pageDo(t, ctx, "request a code", chromedp.Click(`#request-code`))
-	pageWait(t, ctx, "code sent", msg+` === `+jsString(no["codeSent"]))
+	browsertest.Do(t, ctx, "request a code", chromedp.Click(`#request-code`))
+	browsertest.Wait(t, ctx, "code sent", msg+` === `+jsString(no["codeSent"]))
 
-	pageDo(t, ctx, "a malformed code", pageType(`#code`, "12ab"), chromedp.Click(`#submit-code`))
-	pageWait(t, ctx, "format message", msg+` === `+jsString(no["codeFormat"]))
-	pageDo(t, ctx, "a wrong code", pageType(`#code`, "000 000"), chromedp.Click(`#submit-code`))
-	pageWait(t, ctx, "attempts left", msg+` === `+jsString(strings.ReplaceAll(no["wrongCode"], "{n}", "4")))
+	browsertest.Do(t, ctx, "a malformed code", pageType(`#code`, "12ab"), chromedp.Click(`#submit-code`))
+	browsertest.Wait(t, ctx, "format message", msg+` === `+jsString(no["codeFormat"]))
+	browsertest.Do(t, ctx, "a wrong code", pageType(`#code`, "000 000"), chromedp.Click(`#submit-code`))
+	browsertest.Wait(t, ctx, "attempts left", msg+` === `+jsString(strings.ReplaceAll(no["wrongCode"], "{n}", "4")))
 
 	stub.set(func(s *stubLink) { s.codeAnswer = 429 })
-	pageDo(t, ctx, "too many codes", chromedp.Click(`#request-code`))
-	pageWait(t, ctx, "wait message", msg+`.startsWith(`+jsString(strings.Split(no["tooManyUntil"], "{time}")[0])+`) && /\d\d:\d\d/.test(`+msg+`)`)
+	browsertest.Do(t, ctx, "too many codes", chromedp.Click(`#request-code`))
+	browsertest.Wait(t, ctx, "wait message", msg+`.startsWith(`+jsString(strings.Split(no["tooManyUntil"], "{time}")[0])+`) && /\d\d:\d\d/.test(`+msg+`)`)
 	stub.set(func(s *stubLink) { s.codeAnswer = 202 })
 
 	// The right code: the terms in Norwegian, then the recordings.
-	pageDo(t, ctx, "the right code", pageType(`#code`, "123456"), chromedp.Click(`#submit-code`))
-	pageWait(t, ctx, "terms step", `document.body.dataset.step === "terms"`)
-	if got := pageEval[string](t, ctx, `document.getElementById("terms").textContent`); got != DefaultTerms("no") {
+	browsertest.Do(t, ctx, "the right code", pageType(`#code`, "123456"), chromedp.Click(`#submit-code`))
+	browsertest.Wait(t, ctx, "terms step", `document.body.dataset.step === "terms"`)
+	if got := browsertest.Eval[string](t, ctx, `document.getElementById("terms").textContent`); got != DefaultTerms("no") {
 		t.Fatalf("terms shown: %q", got)
 	}
-	if !pageEval[bool](t, ctx, `document.getElementById("terms-fallback").hidden`) {
+	if !browsertest.Eval[bool](t, ctx, `document.getElementById("terms-fallback").hidden`) {
 		t.Fatal("the English-fallback note shows for Norwegian terms")
 	}
-	pageDo(t, ctx, "accept", chromedp.Click(`#accept-terms`))
-	pageWait(t, ctx, "recordings step", `document.body.dataset.step === "recordings" && document.querySelectorAll("#recordings audio").length === 2`)
+	browsertest.Do(t, ctx, "accept", chromedp.Click(`#accept-terms`))
+	browsertest.Wait(t, ctx, "recordings step", `document.body.dataset.step === "recordings" && document.querySelectorAll("#recordings audio").length === 2`)
 	stub.mu.Lock()
 	accepted := stub.acceptedLang
 	stub.mu.Unlock()
@@ -302,71 +238,71 @@ func TestPageBrowser(t *testing.T) {
 	}
 
 	// Several recordings: collapsed, each with its details and a player without download.
-	if n := pageEval[int](t, ctx, `document.querySelectorAll("#recordings details[open]").length`); n != 0 {
+	if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll("#recordings details[open]").length`); n != 0 {
 		t.Fatalf("%d of two recordings open", n)
 	}
-	r1 := pageEval[string](t, ctx, `document.querySelector('details[data-id="r1"]').textContent`)
+	r1 := browsertest.Eval[string](t, ctx, `document.querySelector('details[data-id="r1"]').textContent`)
 	for _, want := range []string{"20.11.2026", "10:00", "0:30", "+4722000000", "Support", "06.12.2026 23:59 (Europe/Oslo)", no["accessNumber"], no["queueName"], no["accessEnds"]} {
 		if !strings.Contains(r1, want) {
 			t.Errorf("recording r1 lacks %q: %q", want, r1)
 		}
 	}
-	r2 := pageEval[string](t, ctx, `document.querySelector('details[data-id="r2"]').textContent`)
+	r2 := browsertest.Eval[string](t, ctx, `document.querySelector('details[data-id="r2"]').textContent`)
 	if !strings.Contains(r2, "1:02:03") || strings.Contains(r2, no["accessNumber"]) || strings.Contains(r2, no["queueName"]) {
 		t.Errorf("recording r2: %q", r2)
 	}
-	if bad := pageEval[int](t, ctx, `document.querySelectorAll("a, [download]").length`); bad != 0 {
+	if bad := browsertest.Eval[int](t, ctx, `document.querySelectorAll("a, [download]").length`); bad != 0 {
 		t.Fatalf("%d links or download attributes on the page", bad)
 	}
-	if !pageEval[bool](t, ctx, `Array.from(document.querySelectorAll("audio")).every(a => a.controls && a.controlsList.contains("nodownload") && a.getAttribute("src").startsWith("/p/T/audio/"))`) {
+	if !browsertest.Eval[bool](t, ctx, `Array.from(document.querySelectorAll("audio")).every(a => a.controls && a.controlsList.contains("nodownload") && a.getAttribute("src").startsWith("/p/T/audio/"))`) {
 		t.Fatal("a player without controlslist=nodownload")
 	}
-	if !pageEval[bool](t, ctx, `(() => { const e = new MouseEvent("contextmenu", {bubbles: true, cancelable: true}); return !document.querySelector('audio[data-id="r1"]').dispatchEvent(e); })()`) {
+	if !browsertest.Eval[bool](t, ctx, `(() => { const e = new MouseEvent("contextmenu", {bubbles: true, cancelable: true}); return !document.querySelector('audio[data-id="r1"]').dispatchEvent(e); })()`) {
 		t.Fatal("the player's context menu is not suppressed")
 	}
 
 	// Play, and the time advances.
-	pageDo(t, ctx, "play", chromedp.Evaluate[chromedp.Void](`document.querySelector('details[data-id="r1"]').open = true; document.querySelector('audio[data-id="r1"]').play(); undefined`))
-	pageWait(t, ctx, "playing", `(() => { const a = document.querySelector('audio[data-id="r1"]'); return !a.paused && a.currentTime > 0.5; })()`)
+	browsertest.Do(t, ctx, "play", chromedp.Evaluate[chromedp.Void](`document.querySelector('details[data-id="r1"]').open = true; document.querySelector('audio[data-id="r1"]').play(); undefined`))
+	browsertest.Wait(t, ctx, "playing", `(() => { const a = document.querySelector('audio[data-id="r1"]'); return !a.paused && a.currentTime > 0.5; })()`)
 
 	// The playing recording is cancelled: it stops and leaves; the other stays.
-	pageDo(t, ctx, "keep a handle on the player", chromedp.Evaluate[chromedp.Void](`window.r1 = document.querySelector('audio[data-id="r1"]'); undefined`))
+	browsertest.Do(t, ctx, "keep a handle on the player", chromedp.Evaluate[chromedp.Void](`window.r1 = document.querySelector('audio[data-id="r1"]'); undefined`))
 	stub.set(func(s *stubLink) { s.recordings = s.recordings[1:] })
-	pageWait(t, ctx, "r1 removed", `!document.querySelector('[data-id="r1"]') && window.r1.paused && !!document.querySelector('audio[data-id="r2"]')`)
+	browsertest.Wait(t, ctx, "r1 removed", `!document.querySelector('[data-id="r1"]') && window.r1.paused && !!document.querySelector('audio[data-id="r2"]')`)
 
 	// A phone: nothing wider than the screen, touch targets at least 44 px.
-	pageDo(t, ctx, "phone", chromedp.EmulateViewport(360, 740))
+	browsertest.Do(t, ctx, "phone", chromedp.EmulateViewport(360, 740))
 	pageShot(t, ctx, "page-phone")
-	if w := pageEval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
+	if w := browsertest.Eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
 		t.Errorf("the page is %d px wide on a 360 px screen", w)
 	}
-	if h := pageEval[float64](t, ctx, `Math.min(...Array.from(document.querySelectorAll("button, select, summary")).filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height))`); h < 44 {
+	if h := browsertest.Eval[float64](t, ctx, `Math.min(...Array.from(document.querySelectorAll("button, select, summary")).filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height))`); h < 44 {
 		t.Errorf("a touch target is %.0f px high", h)
 	}
-	pageDo(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900))
+	browsertest.Do(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900))
 
 	// The session ends while the page polls: back to the code step.
 	stub.set(func(s *stubLink) { s.sessionValid = false })
-	pageWait(t, ctx, "session ended", `document.body.dataset.step === "code" && `+msg+` === `+jsString(no["sessionEnded"])+` && !document.querySelector("#recordings audio")`)
+	browsertest.Wait(t, ctx, "session ended", `document.body.dataset.step === "code" && `+msg+` === `+jsString(no["sessionEnded"])+` && !document.querySelector("#recordings audio")`)
 
 	// Another language: Latvian page, terms changed (accept again), shown in English.
-	pageDo(t, ctx, "new code", pageType(`#code`, "123456"), chromedp.Click(`#submit-code`))
-	pageWait(t, ctx, "recordings again", `document.body.dataset.step === "recordings"`)
+	browsertest.Do(t, ctx, "new code", pageType(`#code`, "123456"), chromedp.Click(`#submit-code`))
+	browsertest.Wait(t, ctx, "recordings again", `document.body.dataset.step === "recordings"`)
 	stub.set(func(s *stubLink) { s.termsAccepted = false })
-	pageDo(t, ctx, "switch to Latvian", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("lang"); s.value = "lv"; s.dispatchEvent(new Event("change")); })()`))
-	pageWait(t, ctx, "Latvian page", `location.search === "?lang=lv" && document.documentElement.lang === "lv-LV" && document.body.dataset.step === "terms"`)
+	browsertest.Do(t, ctx, "switch to Latvian", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("lang"); s.value = "lv"; s.dispatchEvent(new Event("change")); })()`))
+	browsertest.Wait(t, ctx, "Latvian page", `location.search === "?lang=lv" && document.documentElement.lang === "lv-LV" && document.body.dataset.step === "terms"`)
 	lv := langTexts["lv"].page
-	if got := pageEval[string](t, ctx, `document.getElementById("terms").textContent`); got != DefaultTerms("en") {
+	if got := browsertest.Eval[string](t, ctx, `document.getElementById("terms").textContent`); got != DefaultTerms("en") {
 		t.Fatalf("fallback terms: %q", got)
 	}
-	if got := pageEval[string](t, ctx, `document.getElementById("terms-fallback").hidden ? "" : document.getElementById("terms-fallback").textContent`); got != lv["termsFallback"] {
+	if got := browsertest.Eval[string](t, ctx, `document.getElementById("terms-fallback").hidden ? "" : document.getElementById("terms-fallback").textContent`); got != lv["termsFallback"] {
 		t.Fatalf("fallback note %q", got)
 	}
-	pageDo(t, ctx, "accept English terms", chromedp.Click(`#accept-terms`))
-	pageWait(t, ctx, "one recording, open", `document.body.dataset.step === "recordings" && document.querySelectorAll("#recordings details[open]").length === 1`)
-	pageDo(t, ctx, "phone", chromedp.EmulateViewport(360, 740))
+	browsertest.Do(t, ctx, "accept English terms", chromedp.Click(`#accept-terms`))
+	browsertest.Wait(t, ctx, "one recording, open", `document.body.dataset.step === "recordings" && document.querySelectorAll("#recordings details[open]").length === 1`)
+	browsertest.Do(t, ctx, "phone", chromedp.EmulateViewport(360, 740))
 	pageShot(t, ctx, "page-recording-phone")
-	pageDo(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900))
+	browsertest.Do(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900))
 	stub.mu.Lock()
 	accepted = stub.acceptedLang
 	stub.mu.Unlock()
@@ -376,7 +312,7 @@ func TestPageBrowser(t *testing.T) {
 
 	// The last recording expires: the link has expired.
 	stub.set(func(s *stubLink) { s.recordings = nil })
-	pageWait(t, ctx, "expired", `document.body.dataset.step === "expired" && `+msg+` === `+jsString(lv["expired"])+` && document.getElementById("step-recordings").hidden`)
+	browsertest.Wait(t, ctx, "expired", `document.body.dataset.step === "expired" && `+msg+` === `+jsString(lv["expired"])+` && document.getElementById("step-recordings").hidden`)
 }
 
 // pageShot saves the page to $CALLVAULT_SCREENSHOTS, when set.

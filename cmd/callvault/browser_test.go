@@ -17,87 +17,29 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/callvault/callvault/internal/browsertest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// newBrowser starts one headless Chromium for the test package's browser
-// test. Without Chromium the test is skipped, loudly, except under CI,
-// where it fails.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: CI must install Debian's chromium for the browser tests", chromiumPath)
-		}
-		t.Skipf("SKIPPING the browser tests: %s not found (apt-get install chromium)", chromiumPath)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("password-store", "basic"),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// The first Run starts the browser; its context must not time out.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
+// newBrowser starts one headless Chromium for a browser test (see
+// internal/browsertest).
+func newBrowser(t *testing.T) context.Context { t.Helper(); return browsertest.New(t) }
 
 // step runs actions with a time limit, failing the test on error.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	browsertest.Do(t, ctx, what, actions...)
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return v
+	return browsertest.Eval[T](t, ctx, js)
 }
 
-// poll waits until the JavaScript condition js is true. It evaluates it
-// again and again rather than in the page, so it survives navigations.
+// poll waits until the JavaScript condition js is true.
 func poll(t *testing.T, ctx context.Context, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(sctx, chromedp.Evaluate[bool]("!!("+js+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not true after 30 s (%s; last error %v)", what, js, last)
+	browsertest.Wait(t, ctx, what, js)
 }
 
 // screenshot saves the page at a width to $CALLVAULT_SCREENSHOTS, when set.
@@ -109,18 +51,7 @@ func screenshot(t *testing.T, ctx context.Context, name string, width, height in
 	}
 	step(t, ctx, "viewport "+name, chromedp.EmulateViewport(width, height))
 	time.Sleep(300 * time.Millisecond) // the waveform redraws on resize
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Screenshot(t, ctx, name)
 	step(t, ctx, "viewport back", chromedp.EmulateViewport(1280, 900))
 }
 
