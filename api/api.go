@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callvault/callvault/internal/listening"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,7 +30,7 @@ type API struct {
 	fourEyes *foureyes.Access
 	// plays are the listening sessions (playback.go), failures the
 	// integrity failures audited lately; both run on the archive's clock.
-	plays, failures listenings
+	plays, failures listening.Sessions
 }
 
 // New returns the JSON API over arc.

@@ -12,6 +12,6 @@ import (
 // recorder, webdav, share or cmd, nor a store of their own.
 func TestDependencies(t *testing.T) {
 	depcheck.CheckTests(t, ".", "archive", "archive/seal", "archive/archivetest", "recinfo", "codec", "export", "foureyes",
-		"internal/webcore", "internal/websession", "internal/webtest", "internal/testclock")
+		"internal/webcore", "internal/websession", "internal/webtest", "internal/testclock", "internal/listening")
 	depcheck.Forbid(t, ".", "testing/...")
 }

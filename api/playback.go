@@ -52,19 +52,19 @@ func (a *API) playCheck(r *http.Request, u *archive.User, rec *archive.Recording
 
 // integrityFailed logs and audits a recording whose seal or stored bytes
 // failed a check while what was being served. The same failure seen again
-// by the same login within listenWindow of the last (a player retrying, a
+// by the same login within listening.Window of the last (a player retrying, a
 // page reloaded) is logged but not audited again.
 func (a *API) integrityFailed(r *http.Request, u *archive.User, target, what string, err error) {
 	a.log.ErrorContext(r.Context(), "recording failed its integrity check; not served", "recording", target, "serving", what, "err", err)
 	detail := what + ": " + integrityDetail(err)
 	key := u.Login + "\x00" + target + "\x00" + detail
-	if !a.failures.start(key, a.arc.Now()) {
+	if !a.failures.Start(key, a.arc.Now()) {
 		return
 	}
 	// Written even when the request was cancelled by then.
 	ctx := context.WithoutCancel(r.Context())
 	if aerr := a.auditEvent(ctx, r, u, actionIntegrityFail, target, false, detail); aerr != nil {
-		a.failures.forget(key)
+		a.failures.Forget(key)
 		a.log.ErrorContext(ctx, "audit of an integrity failure", "err", aerr)
 	}
 }
@@ -206,67 +206,6 @@ func probe(rs io.ReadSeeker, rangeHeader string) error {
 	return err
 }
 
-// listenWindow is how long a listening session lasts after its last audio
-// request: a player fetches a recording in many Range requests, seeks,
-// and switches between stereo and mono; all of them within the window of
-// each other are one "play" in the audit log.
-const listenWindow = 10 * time.Minute
-
-// maxListenings bounds the listening sessions kept in memory; past it,
-// ended sessions are dropped first, then the oldest.
-const maxListenings = 10000
-
-// listenings are the listening sessions: per login and recording (and
-// call), the time of the last audio request.
-type listenings struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-// start records an audio request at now and reports whether it starts a
-// new listening session (the first request, or the first after a pause
-// longer than listenWindow). A session that was not audited can be
-// undone with forget.
-func (l *listenings) start(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.last == nil {
-		l.last = map[string]time.Time{}
-	}
-	prev, ok := l.last[key]
-	l.last[key] = now
-	if ok && now.Sub(prev) <= listenWindow {
-		return false
-	}
-	if len(l.last) > maxListenings {
-		l.prune(now)
-	}
-	return true
-}
-
-func (l *listenings) forget(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.last, key)
-}
-
-// prune drops ended sessions; if live ones still fill the map, it drops
-// any until half remain (a dropped session only means that its next audio
-// request is audited as a new play).
-func (l *listenings) prune(now time.Time) {
-	for k, t := range l.last {
-		if now.Sub(t) > listenWindow {
-			delete(l.last, k)
-		}
-	}
-	for k := range l.last {
-		if len(l.last) <= maxListenings/2 {
-			break
-		}
-		delete(l.last, k)
-	}
-}
-
 // auditPlay records a "play" when an audio request starts a listening
 // session of u on target: one entry per session, however many Range
 // requests the player makes (a HEAD request is none). Audio is not served
@@ -276,11 +215,11 @@ func (a *API) auditPlay(r *http.Request, u *archive.User, target, detail string)
 		return nil // no audio leaves
 	}
 	key := u.Login + "\x00" + target + "\x00" + detail
-	if !a.plays.start(key, a.arc.Now()) {
+	if !a.plays.Start(key, a.arc.Now()) {
 		return nil
 	}
 	if err := a.auditEvent(r.Context(), r, u, actionPlay, target, true, detail); err != nil {
-		a.plays.forget(key)
+		a.plays.Forget(key)
 		return err
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/callvault/callvault/internal/listening"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -168,7 +169,7 @@ func TestPlaybackChunkFailsMidStream(t *testing.T) {
 	if len(fails) != 1 || fails[0].Target != id || fails[0].OK || fails[0].Detail != "original: original chunk 1: authentication failed" {
 		t.Fatalf("integrity.fail entries: %+v", fails)
 	}
-	e.clock.Add(listenWindow + time.Second)
+	e.clock.Add(listening.Window + time.Second)
 	e.get("alice", "/api/v1/recordings/"+id+"/original.pcap", "Range", fmt.Sprintf("bytes=%d-", archive.ChunkSize))
 	if fails := e.audited(actionIntegrityFail); len(fails) != 2 {
 		t.Fatalf("integrity.fail entries after the window: %+v", fails)
@@ -308,7 +309,7 @@ func TestListeningSessions(t *testing.T) {
 	}
 	// After the window, a new play; the admin listening meanwhile is a
 	// play of their own.
-	e.clock.Add(listenWindow + time.Second)
+	e.clock.Add(listening.Window + time.Second)
 	e.get("alice", "/api/v1/recordings/"+id+"/audio.wav", "Range", "bytes=1000-")
 	e.get("admin", "/api/v1/recordings/"+id+"/audio.wav")
 	plays := e.audited(actionPlay)
@@ -318,21 +319,5 @@ func TestListeningSessions(t *testing.T) {
 	// The source is the address without the port.
 	if plays[0].Remote != "127.0.0.1" {
 		t.Fatalf("source %q", plays[0].Remote)
-	}
-}
-
-func TestListeningsBounded(t *testing.T) {
-	var l listenings
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 3 * maxListenings {
-		if !l.start(fmt.Sprint(i), now) {
-			t.Fatalf("session %d is not new", i)
-		}
-	}
-	if n := len(l.last); n > maxListenings+1 {
-		t.Fatalf("%d sessions kept", n)
-	}
-	if !l.start("late", now.Add(listenWindow+time.Second)) || len(l.last) > maxListenings+1 {
-		t.Fatal("prune")
 	}
 }

@@ -10,6 +10,6 @@ import (
 // through recinfo and codec, queues mail through mail's types, and keeps
 // its own store (share.db) in bbolt; no ui, api, recorder or cmd.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "mail", "go.etcd.io/bbolt/...")
+	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "mail", "internal/listening", "go.etcd.io/bbolt/...")
 	depcheck.Forbid(t, ".", "testing/...")
 }

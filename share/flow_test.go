@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/callvault/callvault/internal/listening"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -110,7 +111,7 @@ func TestRecipientFlow(t *testing.T) {
 		}
 	}
 	// A later listening (past the window) is a new play.
-	e.clock.Add(listenWindow + time.Second)
+	e.clock.Add(listening.Window + time.Second)
 	v.want(http.StatusOK, "GET", "/audio/"+e.recs[0].ID.String(), "")
 	if n := len(e.audits("play")); n != 3 {
 		t.Errorf("plays after a pause: %d", n)

@@ -36,8 +36,6 @@ const (
 	codesPerDay    = 10
 	cookieName     = "callvault_link"
 	maxRequestBody = 4 << 10
-	listenWindow   = 10 * time.Minute
-	maxListenings  = 10000
 )
 
 // encodeToken is base64url without padding.
@@ -635,11 +633,11 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodHead {
 		key := l.ID + "\x00" + id
-		if s.plays.start(key, s.now()) {
+		if s.plays.Start(key, s.now()) {
 			err := s.arc.Audit(r.Context(), archive.AuditEvent{Actor: "external:" + l.Email, Action: actionPlay, Target: id,
 				Remote: r.RemoteAddr, OK: true, Detail: "external link " + p.grant.ID})
 			if err != nil {
-				s.plays.forget(key)
+				s.plays.Forget(key)
 				s.internalError(w, r, err)
 				return
 			}
@@ -743,41 +741,6 @@ func (c *chunkReader) load(idx int64) error {
 	}
 	c.buf, c.cur, c.ok = p, idx, true
 	return nil
-}
-
-// listenings are listening sessions: per link and recording, the time of
-// the last audio request. Requests within listenWindow of each other are
-// one play.
-type listenings struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-func (l *listenings) start(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.last == nil {
-		l.last = map[string]time.Time{}
-	}
-	prev, ok := l.last[key]
-	l.last[key] = now
-	if ok && now.Sub(prev) <= listenWindow && !now.Before(prev) {
-		return false
-	}
-	if len(l.last) > maxListenings {
-		for k, t := range l.last {
-			if now.Sub(t) > listenWindow || len(l.last) > maxListenings/2 {
-				delete(l.last, k)
-			}
-		}
-	}
-	return true
-}
-
-func (l *listenings) forget(key string) {
-	l.mu.Lock()
-	delete(l.last, key)
-	l.mu.Unlock()
 }
 
 // addrLimiter bounds what one client address may do in the playback

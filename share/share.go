@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callvault/callvault/internal/listening"
 	"log/slog"
 	"net/http"
 	"os"
@@ -73,7 +74,7 @@ type Service struct {
 	copying map[string]bool
 
 	limits *addrLimiter
-	plays  listenings
+	plays  listening.Sessions
 }
 
 // Buckets of share.db.
