@@ -178,21 +178,31 @@ func BenchmarkIngest(b *testing.B) {
 // bulkRecordings inserts n finished recordings directly (setup for
 // BenchmarkList), spread one minute apart.
 func bulkRecordings(b *testing.B, a *Archive, n int) {
+	putSynthetic(b, a, n, func(i int) *metaRecord { return syntheticMeta(i, i%50) })
+}
+
+// syntheticMeta is the metadata of the i-th of many finished recordings
+// of user<owner>, one minute apart from 2024-01-01, with 800 bytes of
+// info and no parties.
+func syntheticMeta(i, owner int) *metaRecord {
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	return &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(i) * time.Minute).UnixNano(),
+		FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", i, owner), User: fmt.Sprint("user", owner),
+		OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: make([]byte, 800)}
+}
+
+// putSynthetic stores n recordings with putSyntheticTx, meta(i) giving
+// the i-th one's metadata, 5000 to a transaction.
+func putSynthetic(tb testing.TB, a *Archive, n int, meta func(i int) *metaRecord) {
 	for done := 0; done < n; {
 		err := a.db.Update(func(tx *bolt.Tx) error {
 			for i := 0; i < 5000 && done < n; i, done = i+1, done+1 {
-				id := NewID()
-				dk := randomKey()
-				m := &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(done) * time.Minute).UnixNano(),
-					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, done%50), User: fmt.Sprint("user", done%50),
-					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: make([]byte, 800)}
-				putSyntheticTx(b, a, tx, id, dk, m)
+				putSyntheticTx(tb, a, tx, NewID(), randomKey(), meta(done))
 			}
 			return nil
 		})
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 }

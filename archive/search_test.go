@@ -512,29 +512,16 @@ func BenchmarkListText(b *testing.B) {
 	const n = 100_000
 	first := []string{"Åsa", "Jūratė", "Ģirts", "Søren", "Łukasz", "Märt", "Þórunn", "Kari", "Anne", "Jürgen"}
 	last := []string{"Öberg", "Žilinskienė", "Ķēniņš", "Ærø", "Wójcik", "Ääremaa", "Nordmann", "Ström", "Müller", "Lind"}
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for done := 0; done < n; {
-		err := a.db.Update(func(tx *bolt.Tx) error {
-			for i := 0; i < 5000 && done < n; i, done = i+1, done+1 {
-				id := NewID()
-				dk := randomKey()
-				owner := done % 100
-				name := first[done%10] + " " + last[(done/10)%10]
-				number := fmt.Sprintf("+49 89 %07d", done%50000)
-				info := fmt.Appendf(nil, `{"result":{"calls":[{"callId":"%08x@pbx.example","from":{"name":%q,"number":"2%02d"},"to":{"name":%q,"number":%q}}]}}`,
-					done*2654435761%(1<<32), "User "+fmt.Sprint(owner), owner, name, number)
-				m := &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(done) * time.Minute).UnixNano(),
-					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, owner), User: fmt.Sprint("user", owner),
-					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: info,
-					Parties: []string{fmt.Sprintf("sip:2%02d@pbx.example", owner), name, number}}
-				putSyntheticTx(b, a, tx, id, dk, m)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	putSynthetic(b, a, n, func(i int) *metaRecord {
+		owner := i % 100
+		name := first[i%10] + " " + last[(i/10)%10]
+		number := fmt.Sprintf("+49 89 %07d", i%50000)
+		m := syntheticMeta(i, owner)
+		m.Info = fmt.Appendf(nil, `{"result":{"calls":[{"callId":"%08x@pbx.example","from":{"name":%q,"number":"2%02d"},"to":{"name":%q,"number":%q}}]}}`,
+			i*2654435761%(1<<32), "User "+fmt.Sprint(owner), owner, name, number)
+		m.Parties = []string{fmt.Sprintf("sip:2%02d@pbx.example", owner), name, number}
+		return m
+	})
 	if err := a.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaWhoIndex) }); err != nil {
 		b.Fatal(err)
 	}

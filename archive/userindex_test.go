@@ -516,25 +516,11 @@ func TestWhoIndexNoPlaintext(t *testing.T) {
 func BenchmarkListFor(b *testing.B) {
 	a := OpenTestOptions(b, Options{InitialMmapSize: 1 << 30})
 	const n = 100_000
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for done := 0; done < n; {
-		err := a.db.Update(func(tx *bolt.Tx) error {
-			for i := 0; i < 5000 && done < n; i, done = i+1, done+1 {
-				id := NewID()
-				dk := randomKey()
-				owner := done % 100
-				m := &metaRecord{V: curFormat, State: StateComplete, Received: base.Add(time.Duration(done) * time.Minute).UnixNano(),
-					FileName: fmt.Sprintf("%032x-009033302ab1-11--user%d.pcap", done, owner), User: fmt.Sprint("user", owner),
-					OrigSize: 1 << 20, MapSize: 1 << 14, OrigSHA256: make([]byte, 32), MapSHA256: make([]byte, 32), Info: make([]byte, 800),
-					Parties: []string{fmt.Sprintf("sip:2%02d@pbx.example", owner), fmt.Sprintf("+49 89 %07d", done%50000)}}
-				putSyntheticTx(b, a, tx, id, dk, m)
-			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+	putSynthetic(b, a, n, func(i int) *metaRecord {
+		m := syntheticMeta(i, i%100)
+		m.Parties = []string{fmt.Sprintf("sip:2%02d@pbx.example", i%100), fmt.Sprintf("+49 89 %07d", i%50000)}
+		return m
+	})
 	// The recordings went in without who-index entries, like an archive
 	// written before the index existed: time the backfill Open runs.
 	if err := a.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaWhoIndex) }); err != nil {
