@@ -491,3 +491,30 @@ func TestShareOutbox(t *testing.T) {
 		t.Errorf("the newest mail (the code) shows six digits:\n%s", body)
 	}
 }
+
+// sampleSharePages are the view models of the link pages for
+// TestTemplatesRender.
+func sampleSharePages(base Base) map[string][]any {
+	evil := `<script>alert(1)</script>`
+	sel := selection{IDs: []string{"abc", "def"}, Rows: []listRow{{URL: "/recordings/abc", When: "2026-11-21 09:00:00", With: "Jānis" + evil, Duration: "1:02", User: "Åsa"}}}
+	ext := externalRow{ID: "g1", Recipient: "Kari" + evil, Email: "kari@example.net", Sender: "alice", Reason: "complaint" + evil,
+		Recordings: []recLink{{"abc", "/recordings/abc"}}, Created: "21.11.2026 11:00", Expires: "28.11.2026 23:59", Status: "valid",
+		StatusText: "Valid", MailFailed: true, MailStatus: "failed", MailError: "550 no such user" + evil, CancelURL: "/external/g1/cancel"}
+	cf := configFormOf(share.DefaultConfig())
+	cf.Footer = "Example AS" + evil
+	return map[string][]any{
+		"share_new.html": {shareNewPage{}, shareNewPage{Base: base, selection: sel, F: sendForm{RecipientName: "Kari" + evil, Days: "7",
+			Body: "{{link}}" + evil, Language: "no"}, From: "vault@example.org", Languages: []langOption{{"en", "English"}, {"no", "Norsk"}},
+			Until: "until 28.11.2026 23:59 (Europe/Oslo)", Today: "2026-11-21", Zone: "Europe/Oslo", MaxDays: 365, FormError: "the reason is required" + evil}},
+		"share_internal.html": {shareInternalPage{}, shareInternalPage{Base: base, selection: sel, F: internalForm{Recipient: "bob", Body: evil},
+			Recipients: []recipientOption{{"bob", "Bob (bob)" + evil}}, FormError: "no such user"}},
+		"share_sent.html":     {shareSentPage{}, shareSentPage{Base: base, To: "Kari" + evil, Count: 2, Until: "until x", External: true, LogURL: "/external?q=g1"}},
+		"links.html":          {linkPage{}, linkPage{Base: base, Sender: "Ada" + evil, Sent: "21.11.2026 11:00", Rows: sel.Rows, Hidden: 2}},
+		"share_external.html": {externalPage{}, externalPage{Base: base, Tab: "log", Q: evil, Status: "valid", Rows: []externalRow{ext}, Filtered: true, Admin: true}},
+		"share_cancel.html":   {cancelPage{}, cancelPage{Base: base, Row: ext}},
+		"share_config.html": {configPage{}, configPage{Base: base, Tab: "config", Admin: true, F: cf, HasLogo: true,
+			Logo: "data:image/png;base64,iVBORw0KGgo=", Languages: []langOption{{"en", "English"}}, MaxLogoKB: 256, FormError: "bad" + evil}},
+		"share_outbox.html": {outboxPage{}, outboxPage{Base: base, Rows: []outboxRow{{Kind: "code", To: "kari@example.net", Subject: "Code",
+			Body: "Your one-time code is ••••••." + evil, Status: "outbox", Attempts: 1, Queued: "21.11.2026 11:00", Error: evil}}}},
+	}
+}
