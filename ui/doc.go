@@ -1,7 +1,8 @@
 // Package ui serves the appliance's server-rendered web pages ([UI]): the
 // login form, the recording list and page with player and notes, the
 // account page, the recycle bin, the 4-eyes waiting and supervision pages,
-// and the admin pages (users, audit log, settings). The JSON API under
+// the pages of secure links, and the admin pages (users, audit log,
+// settings, outbox). The JSON API under
 // /api/v1 is package api; ui and api do not import each other. What both
 // present alike (the words of a recording, lifecycle refusals and dates,
 // search, the audit CSV, the call-info document, the Media interface)
@@ -53,6 +54,24 @@
 // Play is pressed; the player, the waveform and the download link fetch
 // audio, peaks and the zip from the JSON API (see package api), whose
 // errors the page's script shows.
+//
+// # Secure links
+//
+// Package share keeps the external store, the log of links and the mail
+// queue; ui holds its pages (share*.go), mounted when Options.Shares is
+// set. Users who may send links (and admins) select rows on the
+// recordings list — a form of checkboxes that submits ?r=id&r=id by GET,
+// so it works without script; the script adds "select all" and a count —
+// and send them to an external recipient (/share/new) or to an archive
+// user with an email address (/share/internal), at most
+// share.MaxRecordings at once. The external form shows the link's end,
+// 23:59 of the last day in the appliance's zone. An internal link
+// (/links/{id}) shows its recipient, and nobody else, the recordings they
+// may read, each linking to its usual page. The External access page
+// (/external; admins and users who may see it) is the log with search,
+// status filter and cancel (asked to confirm); its config tab
+// (/external/config, a multipart form for the logo) and the outbox
+// (/admin/outbox, one-time codes masked by share) are for admins.
 //
 // # Audit log
 //

@@ -34,3 +34,26 @@ func FuzzSplitList(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSelected: the recordings chosen for a link (?r=a,b&r=c) come out
+// trimmed, without empty ids, commas or repeats, and keep every id given.
+func FuzzSelected(f *testing.F) {
+	f.Add("0123456789abcdef0123456789abcdef, 1111", "1111,,x")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got := selected([]string{a, b})
+		seen := map[string]bool{}
+		for _, x := range got {
+			if x == "" || x != strings.TrimSpace(x) || strings.Contains(x, ",") || seen[x] {
+				t.Fatalf("selected(%q, %q) gave %q", a, b, x)
+			}
+			seen[x] = true
+		}
+		for _, v := range []string{a, b} {
+			for _, x := range strings.Split(v, ",") {
+				if x = strings.TrimSpace(x); x != "" && !seen[x] {
+					t.Fatalf("selected(%q, %q) lost %q", a, b, x)
+				}
+			}
+		}
+	})
+}

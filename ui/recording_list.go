@@ -34,6 +34,9 @@ type listRow struct {
 	Protected                          bool
 	Deletion, DeletionISO, DeletionWhy string
 	DeletionDue                        bool // at the next daily run
+	// Select is the row's value in a selection: its segments' ids,
+	// comma-separated.
+	Select string
 }
 
 type listPage struct {
@@ -43,6 +46,8 @@ type listPage struct {
 	NextURL          string // the next (older) page
 	FirstURL         string // the first page, when not on it
 	Filtered         bool
+	// MaySend: rows can be selected and sent as a link.
+	MaySend bool
 }
 
 // listFilter is the list's query, parsed.
@@ -102,6 +107,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		p.Dir = ""
 	}
 	p.Filtered = p.Q != "" || p.From != "" || p.To != "" || p.Dir != ""
+	p.MaySend = u.opts.Shares != nil && maySendLinks(rc.user)
 
 	users, err := u.arc.Users(r.Context())
 	if err != nil {
@@ -228,6 +234,11 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		With: strings.Join(withs, "; "), User: webcore.OwnerName(users, first.User),
 		Segments: len(g.segs), Sealed: sealed, Encryption: enc,
 	}
+	ids := make([]string, len(g.segs))
+	for i, s := range g.segs {
+		ids[i] = s.ID.String()
+	}
+	row.Select = strings.Join(ids, ",")
 	if row.With == "" {
 		row.With = "unknown"
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -22,7 +23,7 @@ func pageModels(u *UI) map[string][]any {
 	base.Flash = "Saved."
 	base.Error = "Something <b>odd</b>."
 	evil := `<script>alert(1)</script>`
-	return map[string][]any{
+	m := map[string][]any{
 		"login.html": {loginPage{}, loginPage{Base: base, Login: "alice" + evil, Next: "/x?y=1"}},
 		"error.html": {errorPage{}, errorPage{Base: base, Code: 404, Message: "There is no such recording."}},
 		"account.html": {accountPage{}, accountPage{
@@ -79,6 +80,8 @@ func pageModels(u *UI) map[string][]any {
 				RetentionCutoff: "2025-11-21 00:00:00", GraceCutoff: "2026-10-22 00:00:00"},
 		}},
 	}
+	maps.Copy(m, sampleSharePages(base)) // share_test.go
+	return m
 }
 
 func sampleRecordingPage(base Base) recordingPage {

@@ -17,6 +17,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/share"
 )
 
 //go:embed templates/*.html
@@ -36,6 +37,9 @@ type Options struct {
 	// FourEyes is 4-eyes access, shared with the API and WebDAV; nil
 	// leaves archive.MayRead alone to decide.
 	FourEyes *foureyes.Access
+	// Shares is the external store and the log of links (share.go); nil
+	// leaves the pages of links out.
+	Shares *share.Service
 }
 
 // UI serves the server-rendered web pages: login, recordings, the
@@ -142,6 +146,9 @@ type userView struct {
 	Login, Name string
 	Role        string
 	Admin       bool
+	// External: the External access page is for this user; Outbox: the
+	// page of queued mail (admins).
+	External, Outbox bool
 }
 
 // Routes returns the UI's handler, to be mounted at "/". Every state change
@@ -179,6 +186,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /admin/settings/ingest", u.page(admin, u.settingsIngest))
 	mux.Handle("POST /admin/settings/key", u.page(admin, u.settingsKey))
 	u.fourEyesRoutes(mux) // foureyes_http.go
+	u.shareRoutes(mux)    // share.go: secure links
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}))
@@ -242,7 +250,11 @@ const maxFormBytes = 64 << 10
 
 // page wraps a page handler: it identifies the session, enforces acc,
 // bounds and parses form bodies, and renders errors.
-func (u *UI) page(acc access, h pageFunc) http.Handler {
+func (u *UI) page(acc access, h pageFunc) http.Handler { return u.pageForm(acc, false, h) }
+
+// pageForm is page; with multipart, a POST may also be a multipart form
+// of at most maxMultipartBytes (uploads).
+func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		rc := &reqCtx{loc: time.UTC}
@@ -269,7 +281,19 @@ func (u *UI) page(acc access, h pageFunc) http.Handler {
 			u.renderError(w, r, rc, &pageError{http.StatusForbidden, "This page is for administrators."})
 			return
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && multipart && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			r.Body = http.MaxBytesReader(w, r.Body, maxMultipartBytes)
+			if err := r.ParseMultipartForm(maxMultipartBytes); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					u.renderError(w, r, rc, &pageError{http.StatusRequestEntityTooLarge, "The form is too large."})
+					return
+				}
+				u.renderError(w, r, rc, &pageError{http.StatusBadRequest, "The form could not be read."})
+				return
+			}
+			defer r.MultipartForm.RemoveAll()
+		} else if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			ct := r.Header.Get("Content-Type")
 			if ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
@@ -303,6 +327,10 @@ func (u *UI) base(rc *reqCtx, title, nav string) Base {
 				name = rc.user.Login
 			}
 			b.User = &userView{Login: rc.user.Login, Name: name, Role: string(rc.user.Role), Admin: rc.user.Role == archive.RoleAdmin}
+			if u.opts.Shares != nil {
+				b.User.External = mayExternal(rc.user)
+				b.User.Outbox = b.User.Admin
+			}
 			b.FourEyes = u.fourEyesBase(rc.user)
 		}
 	}
@@ -338,8 +366,11 @@ type errorPage struct {
 // the log only.
 func (u *UI) renderError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
 	var pe *pageError
+	var se *share.Error
 	switch {
 	case errors.As(err, &pe):
+	case errors.As(err, &se):
+		pe = &pageError{se.Status, se.Msg}
 	case errors.Is(err, archive.ErrNotFound):
 		pe = &pageError{http.StatusNotFound, "Not found."}
 	case errors.Is(err, context.Canceled):

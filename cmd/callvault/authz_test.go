@@ -488,3 +488,97 @@ func TestAuthzLifecycle(t *testing.T) {
 	}
 	fmt.Fprintf(testWriter{t}, "lifecycle authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
 }
+
+// TestAuthzSharePages: the pages of secure links. carol may send links
+// (she reads alice's call), dave may see the External access page and
+// receives an internal link; the admin may do everything; the others
+// (alice and bob included: they have neither right) are refused.
+func TestAuthzSharePages(t *testing.T) {
+	w := setupAuthz(t)
+	a := w.recA
+	admin := w.clients["admin"]
+	for login, f := range map[string]url.Values{
+		"carol": {"name": {"carol"}, "role": {"user"}, "accessList": {"alice"}, "email": {"carol@example.org"}, "maySendLinks": {"on"}},
+		"dave":  {"name": {"dave"}, "role": {"user"}, "accessList": {"+47 12 34 56 78"}, "email": {"dave@example.org"}, "maySeeExternal": {"on"}},
+	} {
+		if resp, body := admin.post(t, "/admin/users/"+login, f); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("grant %s: %s\n%s", login, resp.Status, body)
+		}
+		w.clients[login] = w.d.uiLogin(t, login, "pw-"+login+"-0123456789")
+	}
+	carol := w.clients["carol"]
+	external := url.Values{"r": {a}, "recipientName": {"Kari Kunde"}, "recipientEmail": {"kari@example.net"}, "reason": {"complaint"},
+		"days": {"1"}, "subject": {"Calls"}, "body": {"Listen: {{link}}"}, "language": {"en"}}
+	internal := url.Values{"r": {a}, "recipient": {"dave"}, "subject": {"Calls"}, "body": {"See {{link}}"}}
+	if resp, body := carol.post(t, "/share/new", external); resp.StatusCode != 200 {
+		t.Fatalf("carol sends a link: %s\n%s", resp.Status, body)
+	}
+	if resp, body := carol.post(t, "/share/internal", internal); resp.StatusCode != 200 {
+		t.Fatalf("carol sends an internal link: %s\n%s", resp.Status, body)
+	}
+	_, logPage := admin.get(t, "/external")
+	gm := regexp.MustCompile(`data-link="([0-9a-f]+)"`).FindSubmatch(logPage)
+	_, outbox := admin.get(t, "/admin/outbox")
+	lm := regexp.MustCompile(`/links/([A-Za-z0-9_-]+)`).FindSubmatch(outbox)
+	if gm == nil || lm == nil {
+		t.Fatalf("no grant on the log or no internal link in the outbox:\n%s\n%s", logPage, outbox)
+	}
+	grant, link := string(gm[1]), string(lm[1])
+	config := url.Values{"footer": {"Example AS"}, "sessionMinutes": {"120"}, "days": {"7"}, "subjectExternal": {"Calls"},
+		"bodyExternal": {"{{link}}"}, "subjectInternal": {"Calls"}, "bodyInternal": {"{{link}}"}, "language": {"en"}, "terms_en": {"Terms."}}
+
+	senders := []string{"carol", "admin"}
+	viewers := []string{"dave", "admin"}
+	type route struct {
+		method, path string
+		form         url.Values
+		e            expect
+	}
+	get := func(path string, ok []string, other int) route {
+		return route{"GET", path, nil, expect{ok: ok, okCode: 200, other: other, anon: 303}}
+	}
+	post := func(path string, form url.Values, e expect) route { e.anon = 401; return route{"POST", path, form, e} }
+	routes := []route{
+		get("/share/new?r="+a, senders, 403),
+		post("/share/new", external, expect{ok: senders, okCode: 200, other: 403}),
+		get("/share/internal?r="+a, senders, 403),
+		post("/share/internal", internal, expect{ok: senders, okCode: 200, other: 403}),
+		get("/links/"+link, []string{"dave"}, 404),
+		get("/links/"+strings.Repeat("A", 32), nil, 404),
+		get("/external", viewers, 403),
+		get("/external?q=kari&status=valid", viewers, 403),
+		get("/external/"+grant+"/cancel", viewers, 403),
+		post("/external/"+grant+"/cancel", url.Values{}, expect{ok: viewers, okCode: 200, other: 403}),
+		get("/external/config", []string{"admin"}, 403),
+		post("/external/config", config, expect{ok: []string{"admin"}, okCode: 303, other: 403}),
+		get("/admin/outbox", []string{"admin"}, 403),
+		// dave cancels first; the admin then finds it cancelled.
+		post("/external/"+grant+"/cancel", url.Values{"confirm": {"yes"}}, expect{other: 403, by: map[string]int{"dave": 303, "admin": 409}}),
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			c := w.clients[role]
+			var resp *http.Response
+			var body []byte
+			if rt.method == "GET" {
+				resp, body = c.get(t, rt.path)
+			} else {
+				resp, body = c.post(t, rt.path, rt.form)
+			}
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", rt.method, rt.path, role, resp.StatusCode, want, body)
+			}
+		}
+	}
+	// The navigation offers the pages to those who may open them.
+	for _, role := range []string{"sam", "bob", "carol", "dave", "alice", "admin"} {
+		_, body := w.clients[role].get(t, "/account")
+		if got, want := strings.Contains(string(body), `href="/external"`), slices.Contains(viewers, role); got != want {
+			t.Errorf("nav of %s: External access %t, want %t", role, got, want)
+		}
+		if got, want := strings.Contains(string(body), `href="/admin/outbox"`), role == "admin"; got != want {
+			t.Errorf("nav of %s: Outbox %t, want %t", role, got, want)
+		}
+	}
+	fmt.Fprintf(testWriter{t}, "share pages authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
+}

@@ -131,11 +131,6 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		uiKeyFile = cfg.keyFile()
 	}
 	jsonAPI.SetKeyFile(uiKeyFile)
-	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes}, levels.Logger(subsysGUI))
-	if err != nil {
-		return err
-	}
-	rt.handle(zoneUI, "/", web.Routes())
 	// Secure links: the external store, its mail and the recipient's zone.
 	shares, stopShares, err := startShares(ctx, &cfg, arc, rec, levels)
 	if err != nil {
@@ -143,6 +138,11 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	defer stopShares()
 	rt.handle(zonePlayback, "/p/", shares.Handler())
+	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares}, levels.Logger(subsysGUI))
+	if err != nil {
+		return err
+	}
+	rt.handle(zoneUI, "/", web.Routes())
 	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
 	rt.handle(zoneOps, "GET /metrics", m.handler())

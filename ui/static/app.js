@@ -173,3 +173,49 @@ document.addEventListener("submit", function (e) {
 
   load("stereo");
 })();
+
+// Selection on the recordings list: select all on the page, and a live
+// count. Without script the checkboxes still submit the form.
+(function () {
+  var form = document.getElementById("selection");
+  if (!form) return;
+  var all = document.getElementById("sel-all");
+  var count = document.getElementById("sel-count");
+  function boxes() { return form.ownerDocument.querySelectorAll('input[type=checkbox][name=r]'); }
+  function update() {
+    var n = 0, bs = boxes();
+    for (var i = 0; i < bs.length; i++) if (bs[i].checked) n++;
+    count.textContent = n + " selected";
+    all.checked = n > 0 && n === bs.length;
+    all.indeterminate = n > 0 && n < bs.length;
+  }
+  all.hidden = false;
+  count.hidden = false;
+  all.addEventListener("change", function () {
+    var bs = boxes();
+    for (var i = 0; i < bs.length; i++) bs[i].checked = all.checked;
+    update();
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.name === "r") update();
+  });
+  update();
+})();
+
+// The send form's end date follows the days: today and N more days,
+// until 23:59 in the appliance's zone.
+(function () {
+  var days = document.getElementById("share-days");
+  var until = document.getElementById("share-until");
+  if (!days || !until) return;
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function update() {
+    var p = (days.dataset.today || "").split("-");
+    var n = parseInt(days.value, 10);
+    if (p.length !== 3 || !isFinite(n) || n < 0 || n > 365) { until.textContent = ""; return; }
+    var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2] + n));
+    until.textContent = "until " + pad(d.getUTCDate()) + "." + pad(d.getUTCMonth() + 1) + "." + d.getUTCFullYear() +
+      " 23:59 (" + days.dataset.zone + ")";
+  }
+  days.addEventListener("input", update);
+})();
