@@ -20,6 +20,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -74,6 +75,7 @@ type Server struct {
 	opts   Options
 	addr   string
 	caPool *x509.CertPool
+	caPEM  []byte
 	tls    *tls.Config
 
 	mu       sync.Mutex
@@ -99,11 +101,11 @@ func Start(t testing.TB, opts Options) *Server {
 
 // New starts a server on 127.0.0.1 on a free port. Stop it with Stop.
 func New(opts Options) (*Server, error) {
-	pool, cert, err := newCertificate()
+	pool, caDER, cert, err := newCertificate()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, caPool: pool, changed: make(chan struct{}),
+	s := &Server{opts: opts, caPool: pool, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), changed: make(chan struct{}),
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
@@ -169,6 +171,10 @@ func (s *Server) Port() int {
 // CAPool holds the CA that signed the server's certificate (valid for
 // 127.0.0.1, ::1 and localhost), for clients that verify it.
 func (s *Server) CAPool() *x509.CertPool { return s.caPool }
+
+// CAPEM is that CA's certificate in PEM, for a client configured with a
+// CA file.
+func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
 
 // Stop closes the listener and every connection. Further calls do nothing.
 func (s *Server) Stop() {
@@ -378,10 +384,10 @@ func (c *crlfStripper) Read(p []byte) (int, error) {
 
 // newCertificate makes a CA and a server certificate it signs, for
 // 127.0.0.1, ::1 and localhost, valid from an hour ago for a day.
-func newCertificate() (*x509.CertPool, tls.Certificate, error) {
+func newCertificate() (*x509.CertPool, []byte, tls.Certificate, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	now := time.Now()
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest CA"},
@@ -389,15 +395,15 @@ func newCertificate() (*x509.CertPool, tls.Certificate, error) {
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -405,9 +411,9 @@ func newCertificate() (*x509.CertPool, tls.Certificate, error) {
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	return pool, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	return pool, caDER, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
