@@ -142,6 +142,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopShares()
+	jsonAPI.SetShares(shares)
 	rt.handle(zonePlayback, "/p/", shares.Handler())
 	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
