@@ -279,6 +279,44 @@ func (s *shareDaemon) waitShareLog(t *testing.T, query string, ok func(shareLog)
 	}
 }
 
+// createShare sends a link as login and returns its id.
+func (s *shareDaemon) createShare(t *testing.T, login, body string) string {
+	t.Helper()
+	var g struct{ ID string }
+	if err := json.Unmarshal(s.wantAPI(t, login, "POST", "/api/v1/shares", body, http.StatusCreated), &g); err != nil || g.ID == "" {
+		t.Fatalf("share created: %v %+v", err, g)
+	}
+	return g.ID
+}
+
+// zoneRequest sends method url through c, with the playback zone's cookie
+// set by hand when cookie is not empty, whatever the path; a POST carries
+// a terms acceptance.
+func zoneRequest(t *testing.T, c *http.Client, method, url, cookie string) (*http.Response, []byte) {
+	t.Helper()
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader(`{"language":"en","accept":true}`)
+	}
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", "callvault_link="+cookie)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
 // TestShareFlowOverHTTP runs secure links through the daemon: a link sent
 // through the API arrives at a real SMTP server (STARTTLS, AUTH, the CA
 // from mail.ca_file); the recipient asks for a code, which is mailed to
