@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -559,4 +560,175 @@ func TestShareExpiresAtEndOfDay(t *testing.T) {
 	if ms := s.smtp.Messages(); len(ms) != before+1 {
 		t.Fatalf("%d mails after the code request for an expired link, want only bob's", len(ms)-before)
 	}
+}
+
+// BenchmarkShareDaemon measures secure links through a running daemon
+// whose [mail] points at the loopback SMTP server (STARTTLS and AUTH):
+// the recordings are 40 synthetic calls of 10 minutes each, ingested
+// once, decoded by the daemon's own media (not a stand-in). Run with
+// -benchtime=1x (or a few x): each send writes about 770 MB of sealed
+// audio.
+//
+//   - SendToMailAccepted40x10min: from POST /api/v1/shares to the link
+//     mail accepted by the SMTP server (the copies decoded, sealed and
+//     committed, the mail delivered); the link is cancelled between runs.
+//   - FirstAudioByte: a logged-in recipient's Range request in the middle
+//     of a 10-minute recording, to its first byte.
+func BenchmarkShareDaemon(b *testing.B) {
+	s := startBenchShareDaemon(b)
+	body := synthPcap(synthCall{seconds: 600, callID: "bench-0@pbx.test"})
+	ids := make([]string, 40)
+	for i := range ids {
+		// The same call under 40 call ids: 40 recordings of 10 minutes.
+		ids[i] = s.benchIngest(b, fmt.Sprintf("5eee%028x", i), body)
+	}
+	var rec struct{ DurationMs int64 }
+	_, js := s.benchAPI(b, "GET", "/api/v1/recordings/"+ids[39], "")
+	if json.Unmarshal(js, &rec); rec.DurationMs < 599000 {
+		b.Fatalf("a recording lasts %d ms, not 10 minutes: %s", rec.DurationMs, js)
+	}
+	var sent int
+	b.Run("SendToMailAccepted40x10min", func(b *testing.B) {
+		var total time.Duration
+		for b.Loop() {
+			sent++
+			to := fmt.Sprintf("bench%d@example.org", sent)
+			start := time.Now()
+			code, resp := s.benchAPI(b, "POST", "/api/v1/shares", shareBody(to, 7, ids...))
+			if code != http.StatusCreated {
+				b.Fatalf("send: %d %s", code, resp)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			_, err := s.smtp.WaitMessage(ctx, to)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += time.Since(start)
+			b.StopTimer()
+			var g struct{ ID string }
+			json.Unmarshal(resp, &g)
+			if code, resp := s.benchAPI(b, "POST", "/api/v1/shares/"+g.ID+"/cancel", ""); code != http.StatusOK {
+				b.Fatalf("cancel: %d %s", code, resp)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(total.Seconds()/float64(b.N), "s/send")
+	})
+	b.Run("FirstAudioByte", func(b *testing.B) {
+		const to = "listener@example.org"
+		if code, resp := s.benchAPI(b, "POST", "/api/v1/shares", shareBody(to, 7, ids[0])); code != http.StatusCreated {
+			b.Fatalf("send: %d %s", code, resp)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		ms, err := s.smtp.WaitMessages(ctx, to, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		link := linkURL.FindString(ms[0].Body)
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, Timeout: time.Minute}
+		post := func(path, body string) {
+			resp, err := c.Post(link+path, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				b.Fatalf("%s: %s", path, resp.Status)
+			}
+		}
+		post("/api/code", "")
+		if ms, err = s.smtp.WaitMessages(ctx, to, 2); err != nil {
+			b.Fatal(err)
+		}
+		post("/api/session", `{"code":"`+codeText.FindStringSubmatch(ms[1].Body)[1]+`"}`)
+		post("/api/terms", `{"language":"en","accept":true}`)
+		audio := link + "/audio/" + ids[0]
+		b.ResetTimer()
+		for b.Loop() {
+			req, _ := http.NewRequest("GET", audio, nil)
+			req.Header.Set("Range", "bytes=9600000-")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var one [1]byte
+			if _, err := io.ReadFull(resp.Body, one[:]); err != nil || resp.StatusCode != http.StatusPartialContent {
+				b.Fatal(resp.Status, err)
+			}
+			resp.Body.Close()
+		}
+	})
+}
+
+// startBenchShareDaemon is startShareDaemon for a benchmark, on the
+// daemon's usual clock.
+func startBenchShareDaemon(b *testing.B) *shareDaemon {
+	b.Helper()
+	b.Setenv("CALLVAULT_ADMIN_PASSWORD", testAdminPassword)
+	b.Setenv("CALLVAULT_INGEST_PASSWORD", testIngestPassword)
+	srv := smtptest.Start(b, smtptest.Options{Username: smtpUser, Password: smtpPassword})
+	dir := b.TempDir()
+	ca, pw := filepath.Join(dir, "smtp-ca.pem"), filepath.Join(dir, "smtp.password")
+	if err := os.WriteFile(ca, srv.CAPEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(pw, []byte(smtpPassword), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "callvault.toml")
+	os.WriteFile(cfg, fmt.Appendf(nil, "[mail]\nsmtp_host = %q\nsmtp_port = %d\nusername = %q\npassword_file = %q\nca_file = %q\nfrom = \"archive@example.org\"\n",
+		srv.Host(), srv.Port(), smtpUser, pw, ca), 0o600)
+	data := filepath.Join(dir, "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	out := &syncBuffer{}
+	o := serveOptions{config: cfg, data: data, listen: "127.0.0.1:0", keyFile: filepath.Join(dir, "callvault.key"),
+		ready: func(a string) { ready <- a }, now: daemonClock(data)}
+	go func() { done <- serve(ctx, o, out, out) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		b.Fatalf("daemon did not start: %v\n%s", err, out)
+	}
+	b.Cleanup(func() { cancel(); <-done })
+	return &shareDaemon{daemon: &daemon{url: "http://" + addr, data: data, out: out}, smtp: srv}
+}
+
+func (s *shareDaemon) benchIngest(b *testing.B, guid string, body []byte) string {
+	b.Helper()
+	req, _ := http.NewRequest(http.MethodPut, s.url+"/recordings/Files/"+guid+"-009033302ab1-11--admin.pcap", bytes.NewReader(body))
+	req.SetBasicAuth("ingest", testIngestPassword)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusCreated {
+		b.Fatalf("ingest: %s %v", resp.Status, err)
+	}
+	return r.ID
+}
+
+// benchAPI sends an API request as the admin.
+func (s *shareDaemon) benchAPI(b *testing.B, method, path, body string) (int, []byte) {
+	b.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.SetBasicAuth("admin", testAdminPassword)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
 }
