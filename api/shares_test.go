@@ -288,3 +288,25 @@ func FuzzShareRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestSharesAPINoPublicURL: with no public URL of the playback zone, a
+// link cannot be sent (503, share's message), and nothing is queued.
+func TestSharesAPINoPublicURL(t *testing.T) {
+	clock := newTestClock(testNow)
+	arc, _ := webtest.NewArchive(t, clock.Now)
+	svc, err := share.Open(arc, webtest.SilentMedia{}, share.Options{Path: filepath.Join(t.TempDir(), "share.db"), Outbox: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	a := New(arc, webtest.SilentMedia{}, nil)
+	a.SetShares(svc)
+	e := &shareEnv{t: t, arc: arc, svc: svc, srv: httptest.NewServer(a.Routes())}
+	t.Cleanup(e.srv.Close)
+	rec := webtest.AddRec(t, arc, testNow, "admin", 1000, 1, true)
+	e.want("POST", "admin", "/api/v1/shares", map[string]any{"recordings": []string{rec.ID.String()}, "recipientName": "Carl",
+		"recipientEmail": "carl@example.org", "reason": "r"}, http.StatusServiceUnavailable, "share.public_url is not set")
+	if ms, err := svc.Outbox(t.Context()); err != nil || len(ms) != 0 {
+		t.Fatalf("outbox: %v %+v", err, ms)
+	}
+}

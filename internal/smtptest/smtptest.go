@@ -101,11 +101,11 @@ func Start(t testing.TB, opts Options) *Server {
 
 // New starts a server on 127.0.0.1 on a free port. Stop it with Stop.
 func New(opts Options) (*Server, error) {
-	pool, caDER, cert, err := newCertificate()
+	pool, caPEM, cert, err := newCertificate()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, caPool: pool, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), changed: make(chan struct{}),
+	s := &Server{opts: opts, caPool: pool, caPEM: caPEM, changed: make(chan struct{}),
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
@@ -172,9 +172,8 @@ func (s *Server) Port() int {
 // 127.0.0.1, ::1 and localhost), for clients that verify it.
 func (s *Server) CAPool() *x509.CertPool { return s.caPool }
 
-// CAPEM is that CA's certificate in PEM, for a client configured with a
-// CA file.
-func (s *Server) CAPEM() []byte { return append([]byte(nil), s.caPEM...) }
+// CAPEM is the same CA as PEM, for clients configured with a CA file.
+func (s *Server) CAPEM() []byte { return bytes.Clone(s.caPEM) }
 
 // Stop closes the listener and every connection. Further calls do nothing.
 func (s *Server) Stop() {
@@ -221,22 +220,34 @@ func (s *Server) Messages() []Message {
 // WaitMessage returns the first message received for the recipient to
 // (compared without case), waiting for it until ctx ends.
 func (s *Server) WaitMessage(ctx context.Context, to string) (Message, error) {
+	ms, err := s.WaitMessages(ctx, to, 1)
+	if err != nil {
+		return Message{}, err
+	}
+	return ms[0], nil
+}
+
+// WaitMessages returns the first n messages received for the recipient to
+// (compared without case), in the order received, waiting for them until
+// ctx ends.
+func (s *Server) WaitMessages(ctx context.Context, to string, n int) ([]Message, error) {
 	for {
+		var got []Message
 		s.mu.Lock()
 		for _, m := range s.msgs {
-			for _, r := range m.To {
-				if strings.EqualFold(r, to) {
-					s.mu.Unlock()
-					return m, nil
-				}
+			if slices.ContainsFunc(m.To, func(r string) bool { return strings.EqualFold(r, to) }) {
+				got = append(got, m)
 			}
 		}
 		changed := s.changed
 		s.mu.Unlock()
+		if len(got) >= n {
+			return got[:n], nil
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return Message{}, fmt.Errorf("smtptest: no message for %s: %w", to, ctx.Err())
+			return nil, fmt.Errorf("smtptest: %d of %d messages for %s: %w", len(got), n, to, ctx.Err())
 		}
 	}
 }
@@ -415,5 +426,6 @@ func newCertificate() (*x509.CertPool, []byte, tls.Certificate, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	return pool, caDER, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return pool, caPEM, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
