@@ -18,6 +18,7 @@ import (
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/internal/websession"
+	"github.com/callvault/callvault/share"
 )
 
 // API serves the JSON API.
@@ -31,6 +32,8 @@ type API struct {
 	// plays are the listening sessions (playback.go), failures the
 	// integrity failures audited lately; both run on the archive's clock.
 	plays, failures listening.Sessions
+	// shares sends and lists secure links (SetShares); nil answers 503.
+	shares *share.Service
 }
 
 // New returns the JSON API over arc.
@@ -56,6 +59,7 @@ func (a *API) Routes() http.Handler {
 	a.accountRoutes(mux)     // api_routes.go: users, tokens, notes, audit, settings
 	a.fourEyesAPIRoutes(mux) // foureyes.go
 	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
+	a.shareRoutes(mux)       // shares.go: secure links
 	return mux
 }
 
@@ -88,8 +92,14 @@ func (a *API) wrap(h appFunc) http.Handler {
 		}
 		var he *httpError
 		var le *archive.LimitedError
+		var se *share.Error
 		switch {
 		case errors.As(err, &he):
+		case errors.As(err, &se):
+			he = &httpError{se.Status, se.Msg}
+			if he.code < 400 || he.code > 599 {
+				he.code = http.StatusBadRequest
+			}
 		case errors.As(err, &le):
 			w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
 			he = &httpError{http.StatusTooManyRequests, "too many failed attempts; retry later"}

@@ -437,8 +437,27 @@ func (s *Service) session(w http.ResponseWriter, r *http.Request, l *linkRecord)
 			}
 		}
 	}
+	if s.ended(l) {
+		// Nothing is left to listen to: say so rather than offer a code
+		// that would never be mailed.
+		jsonError(w, http.StatusGone, "the link has expired")
+		return nil, nil
+	}
 	jsonError(w, http.StatusUnauthorized, "no session; request a code")
 	return nil, nil
+}
+
+// ended reports whether link l has no valid grant left.
+func (s *Service) ended(l *linkRecord) bool {
+	n := 1
+	s.db.View(func(tx *bolt.Tx) error {
+		gs, err := s.grantsOf(tx, l, s.now())
+		if err == nil {
+			n = len(gs)
+		}
+		return nil
+	})
+	return n == 0
 }
 
 func (s *Service) apiTermsGet(w http.ResponseWriter, r *http.Request) {

@@ -582,3 +582,132 @@ func TestAuthzSharePages(t *testing.T) {
 	}
 	fmt.Fprintf(testWriter{t}, "share pages authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
 }
+
+// TestAuthzShares is the matrix of secure links: the API routes by role
+// (sending needs "may send links", the log and cancel need admin or "may
+// see the external access page"), and the playback zone, where only a
+// link's own session opens its recordings: no UI session, no other
+// link's cookie and no guessed token does.
+func TestAuthzShares(t *testing.T) {
+	s := startShareDaemon(t)
+	s.createShareUsers(t)
+	recA := s.ingestSynth(t, "5ddd0000000000000000000000000001", "alice", synthCall{seconds: 2, callID: "z1@pbx.test"})
+	recB := s.ingestSynth(t, "5ddd0000000000000000000000000002", "bob", synthCall{seconds: 2, callID: "z2@pbx.test"})
+	clients := map[string]*uiClient{"anonymous": s.newUIClient(t), "admin": s.uiLogin(t, "admin", testAdminPassword)}
+	for _, l := range []string{"alice", "erin", "bob"} {
+		clients[l] = s.uiLogin(t, l, sharePass(l))
+	}
+	roles := []string{"anonymous", "bob", "alice", "erin", "admin"}
+	// A link to cancel: its first canceller succeeds, later ones find it
+	// cancelled already.
+	gid := s.createShare(t, "admin", shareBody("gina@example.org", 3, recB))
+
+	senders := []string{"alice", "admin"}
+	managers := []string{"erin", "admin"}
+	type route struct {
+		method, path, body string
+		e                  expect
+	}
+	routes := []route{
+		// alice may read only her recording; the admin reads both.
+		{"POST", "/api/v1/shares", shareBody("h@example.org", 1, recA), expect{ok: senders, okCode: 201, other: 403, anon: 401}},
+		{"POST", "/api/v1/shares", shareBody("h@example.org", 1, recB), expect{ok: []string{"admin"}, okCode: 201, other: 403, anon: 401,
+			by: map[string]int{"alice": 404}}},
+		{"GET", "/api/v1/shares", "", expect{ok: managers, okCode: 200, other: 403, anon: 401}},
+		{"GET", "/api/v1/shares?status=expired", "", expect{ok: managers, okCode: 200, other: 403, anon: 401}},
+		{"POST", "/api/v1/shares/" + gid + "/cancel", "", expect{ok: []string{"erin"}, okCode: 200, other: 403, anon: 401,
+			by: map[string]int{"admin": 409}}},
+		{"POST", "/api/v1/shares/" + strings.Repeat("0", 32) + "/cancel", "", expect{ok: managers, okCode: 404, other: 403, anon: 401}},
+		{"POST", "/api/v1/internal-links", `{"recordings":["` + recA + `"],"recipient":"bob"}`,
+			expect{ok: senders, okCode: 201, other: 403, anon: 401}},
+		{"POST", "/api/v1/internal-links", `{"recordings":["` + recB + `"],"recipient":"erin"}`,
+			expect{ok: []string{"admin"}, okCode: 201, other: 403, anon: 401, by: map[string]int{"alice": 404}}},
+	}
+	for _, rt := range routes {
+		for _, role := range roles {
+			var resp *http.Response
+			var body []byte
+			if rt.method == "GET" {
+				resp, body = clients[role].get(t, rt.path)
+			} else {
+				resp, body = clients[role].send(t, rt.method, rt.path, rt.body)
+			}
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", rt.method, rt.path, role, resp.StatusCode, want, body)
+			}
+		}
+	}
+
+	// The playback zone: two recipients, each with a session of their own.
+	s.wantAPI(t, "admin", "POST", "/api/v1/shares", shareBody("kim@example.org", 3, recA), http.StatusCreated)
+	s.wantAPI(t, "admin", "POST", "/api/v1/shares", shareBody("lee@example.org", 3, recB), http.StatusCreated)
+	kim := newRecipient(t, linkOf(t, s.waitMail(t, "kim@example.org", 1)))
+	lee := newRecipient(t, linkOf(t, s.waitMail(t, "lee@example.org", 1)))
+	kim.login(s, "kim@example.org", 2)
+	lee.login(s, "lee@example.org", 2)
+	kimPath, leePath := strings.TrimPrefix(kim.link, s.url), strings.TrimPrefix(lee.link, s.url)
+	kimCookie := cookieOf(t, kim, "callvault_link")
+	const guessedToken = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	type zoneRoute struct {
+		who    string // kim, lee, a UI session, or nobody
+		method string
+		path   string
+		cookie string // sent by hand, whatever the path
+		want   int
+	}
+	zone := []zoneRoute{
+		{"kim", "GET", kimPath + "/api/recordings", "", 200},
+		{"kim", "GET", kimPath + "/audio/" + recA, "", 200},
+		// Another recipient's recording through one's own link: not there.
+		{"kim", "GET", kimPath + "/audio/" + recB, "", 404},
+		{"lee", "GET", leePath + "/audio/" + recA, "", 404},
+		// Another link with one's own cookie: no session there.
+		{"nobody", "GET", leePath + "/api/recordings", kimCookie, 401},
+		{"nobody", "GET", leePath + "/audio/" + recB, kimCookie, 401},
+		{"nobody", "GET", kimPath + "/api/recordings", "", 401},
+		{"nobody", "GET", kimPath + "/audio/" + recA, "", 401},
+		{"nobody", "POST", kimPath + "/api/terms", "", 401},
+		// Guessed and malformed tokens name no link.
+		{"nobody", "GET", "/p/" + guessedToken, "", 404},
+		{"nobody", "GET", "/p/" + guessedToken + "/api/recordings", kimCookie, 404},
+		{"nobody", "POST", "/p/" + guessedToken + "/api/code", "", 404},
+		{"nobody", "GET", "/p/not-a-token/audio/" + recA, "", 404},
+		// A UI session (even the admin's) opens nothing in the zone.
+		{"admin", "GET", kimPath + "/api/recordings", "", 401},
+		{"admin", "GET", kimPath + "/audio/" + recA, "", 401},
+		// The zone's cookie opens nothing in the API.
+		{"nobody", "GET", "/api/v1/shares", kimCookie, 401},
+		{"nobody", "GET", "/api/v1/recordings/" + recA + "/audio.wav", kimCookie, 401},
+	}
+	for _, z := range zone {
+		var c *http.Client
+		switch z.who {
+		case "kim":
+			c = kim.c
+		case "lee":
+			c = lee.c
+		case "admin":
+			c = clients["admin"].c
+		default:
+			c = &http.Client{Timeout: client.Timeout}
+		}
+		resp, body := zoneRequest(t, c, z.method, s.url+z.path, z.cookie)
+		if resp.StatusCode != z.want {
+			t.Errorf("%s %s as %s (cookie %t): %d, want %d\n%.200s", z.method, z.path, z.who, z.cookie != "", resp.StatusCode, z.want, body)
+		}
+	}
+	fmt.Fprintf(testWriter{t}, "shares authz matrix: %d routes x %d roles, %d playback-zone requests\n", len(routes), len(roles), len(zone))
+}
+
+// cookieOf returns the value of the recipient's cookie name for its link.
+func cookieOf(t *testing.T, r *recipient, name string) string {
+	t.Helper()
+	u, _ := url.Parse(r.link + "/api/recordings")
+	for _, c := range r.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	t.Fatalf("no %s cookie for %s", name, r.link)
+	return ""
+}

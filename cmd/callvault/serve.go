@@ -137,6 +137,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopShares()
+	jsonAPI.SetShares(shares)
 	rt.handle(zonePlayback, "/p/", shares.Handler())
 	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares}, levels.Logger(subsysGUI))
 	if err != nil {

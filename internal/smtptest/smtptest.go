@@ -20,6 +20,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -74,6 +75,7 @@ type Server struct {
 	opts   Options
 	addr   string
 	caPool *x509.CertPool
+	caPEM  []byte
 	tls    *tls.Config
 
 	mu       sync.Mutex
@@ -99,11 +101,11 @@ func Start(t testing.TB, opts Options) *Server {
 
 // New starts a server on 127.0.0.1 on a free port. Stop it with Stop.
 func New(opts Options) (*Server, error) {
-	pool, cert, err := newCertificate()
+	pool, caPEM, cert, err := newCertificate()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, caPool: pool, changed: make(chan struct{}),
+	s := &Server{opts: opts, caPool: pool, caPEM: caPEM, changed: make(chan struct{}),
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
@@ -170,6 +172,9 @@ func (s *Server) Port() int {
 // 127.0.0.1, ::1 and localhost), for clients that verify it.
 func (s *Server) CAPool() *x509.CertPool { return s.caPool }
 
+// CAPEM is the same CA as PEM, for clients configured with a CA file.
+func (s *Server) CAPEM() []byte { return bytes.Clone(s.caPEM) }
+
 // Stop closes the listener and every connection. Further calls do nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
@@ -215,22 +220,34 @@ func (s *Server) Messages() []Message {
 // WaitMessage returns the first message received for the recipient to
 // (compared without case), waiting for it until ctx ends.
 func (s *Server) WaitMessage(ctx context.Context, to string) (Message, error) {
+	ms, err := s.WaitMessages(ctx, to, 1)
+	if err != nil {
+		return Message{}, err
+	}
+	return ms[0], nil
+}
+
+// WaitMessages returns the first n messages received for the recipient to
+// (compared without case), in the order received, waiting for them until
+// ctx ends.
+func (s *Server) WaitMessages(ctx context.Context, to string, n int) ([]Message, error) {
 	for {
+		var got []Message
 		s.mu.Lock()
 		for _, m := range s.msgs {
-			for _, r := range m.To {
-				if strings.EqualFold(r, to) {
-					s.mu.Unlock()
-					return m, nil
-				}
+			if slices.ContainsFunc(m.To, func(r string) bool { return strings.EqualFold(r, to) }) {
+				got = append(got, m)
 			}
 		}
 		changed := s.changed
 		s.mu.Unlock()
+		if len(got) >= n {
+			return got[:n], nil
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return Message{}, fmt.Errorf("smtptest: no message for %s: %w", to, ctx.Err())
+			return nil, fmt.Errorf("smtptest: %d of %d messages for %s: %w", len(got), n, to, ctx.Err())
 		}
 	}
 }
@@ -378,10 +395,10 @@ func (c *crlfStripper) Read(p []byte) (int, error) {
 
 // newCertificate makes a CA and a server certificate it signs, for
 // 127.0.0.1, ::1 and localhost, valid from an hour ago for a day.
-func newCertificate() (*x509.CertPool, tls.Certificate, error) {
+func newCertificate() (*x509.CertPool, []byte, tls.Certificate, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	now := time.Now()
 	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "smtptest CA"},
@@ -389,15 +406,15 @@ func newCertificate() (*x509.CertPool, tls.Certificate, error) {
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -405,9 +422,10 @@ func newCertificate() (*x509.CertPool, tls.Certificate, error) {
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		return nil, tls.Certificate{}, err
+		return nil, nil, tls.Certificate{}, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
-	return pool, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return pool, caPEM, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

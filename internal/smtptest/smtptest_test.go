@@ -3,6 +3,7 @@ package smtptest
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -153,4 +154,18 @@ func TestStopRightAfterRestart(t *testing.T) {
 	case <-ctx(t).Done():
 		t.Fatal("Stop hung")
 	}
+}
+
+// TestCAPEM: the PEM is the CA that signed the server's certificate.
+func TestCAPEM(t *testing.T) {
+	s := Start(t, Options{ImplicitTLS: true})
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(s.CAPEM()) {
+		t.Fatalf("CAPEM holds no certificate: %q", s.CAPEM())
+	}
+	conn, err := tls.Dial("tcp", s.Addr(), &tls.Config{ServerName: "127.0.0.1", RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
 }
