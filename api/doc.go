@@ -6,7 +6,9 @@
 // changes the archive only through archive's API and never touches
 // storage or keys. api and the web pages (package ui) do not import each
 // other: what they present alike lives in internal/webcore, the session
-// cookie in internal/websession.
+// cookie in internal/websession. Secure links are sent, listed and
+// cancelled through package share ([API.SetShares]); its refusals
+// (*share.Error) keep their status and message in wrap.
 //
 // # Access
 //

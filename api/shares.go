@@ -137,7 +137,6 @@ func (a *API) shareCreate(w http.ResponseWriter, r *http.Request, u *archive.Use
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/shares?q="+g.ID)
 	writeJSON(w, http.StatusCreated, shareCreated{ID: g.ID, ExpiresAt: g.ExpiresAt, Status: g.Status})
 	return nil
 }

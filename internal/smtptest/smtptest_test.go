@@ -156,16 +156,48 @@ func TestStopRightAfterRestart(t *testing.T) {
 	}
 }
 
-// TestCAPEM: the PEM is the CA that signed the server's certificate.
-func TestCAPEM(t *testing.T) {
-	s := Start(t, Options{ImplicitTLS: true})
+// TestCAPEMAndWaitMessages: the CA as PEM verifies the server as the pool
+// does, and WaitMessages returns a recipient's first n messages in order,
+// waiting for the later ones.
+func TestCAPEMAndWaitMessages(t *testing.T) {
+	s := Start(t, Options{})
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(s.CAPEM()) {
-		t.Fatalf("CAPEM holds no certificate: %q", s.CAPEM())
+		t.Fatal("CAPEM holds no certificate")
 	}
-	conn, err := tls.Dial("tcp", s.Addr(), &tls.Config{ServerName: "127.0.0.1", RootCAs: pool})
+	conn, err := smtp.Dial(s.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := conn.StartTLS(&tls.Config{ServerName: "127.0.0.1", RootCAs: pool}); err != nil {
+		t.Fatalf("STARTTLS verified with CAPEM: %v", err)
+	}
 	conn.Close()
+
+	got := make(chan []Message, 1)
+	go func() {
+		ms, err := s.WaitMessages(ctx(t), "a@example.net", 2)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- ms
+	}()
+	for _, subj := range []string{"one", "other", "two"} {
+		to := "a@example.net"
+		if subj == "other" {
+			to = "b@example.net"
+		}
+		if err := send(t, s, false, "", "", to, "Subject: "+subj+"\r\n\r\nbody\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := <-got
+	if len(ms) != 2 || ms[0].Subject != "one" || ms[1].Subject != "two" {
+		t.Fatalf("WaitMessages: %+v", ms)
+	}
+	short, cancel := context.WithTimeout(ctx(t), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.WaitMessages(short, "a@example.net", 3); err == nil {
+		t.Fatal("a third message was found")
+	}
 }
