@@ -261,10 +261,7 @@ func (s *Service) SendInternal(ctx context.Context, sender *archive.User, remote
 	if err != nil {
 		return "", err
 	}
-	from := cfg.From
-	if from == "" {
-		from = s.opt.From
-	}
+	from := s.From(cfg)
 	id := newToken()
 	now := s.now()
 	myname := sender.Name
@@ -317,4 +314,13 @@ func (s *Service) InternalLink(ctx context.Context, id string) (*InternalLink, e
 		return nil, err
 	}
 	return &InternalLink{ID: id, Recordings: rec.Recordings, Recipient: rec.Recipient, Sender: rec.Sender, CreatedAt: rec.Created}, nil
+}
+
+// From is the sender of mail under c: its From, else the one the daemon
+// was configured with ([mail] from).
+func (s *Service) From(c *Config) string {
+	if c != nil && c.From != "" {
+		return c.From
+	}
+	return s.opt.From
 }

@@ -297,10 +297,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 	}
 	g := &grantRecord{ID: hex.EncodeToString(gid), Email: email, Name: req.RecipientName, Sender: sender.Login,
 		Reason: req.Reason, Recordings: ids, Created: now, Expires: expires, Language: req.Language}
-	from := cfg.From
-	if from == "" {
-		from = s.opt.From
-	}
+	from := s.From(cfg)
 	base, _ := s.baseURLs()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		link, token, err := s.linkForTx(tx, email, req.RecipientName)

@@ -329,10 +329,7 @@ func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 		}
 		subject, body := CodeMail(lang, code)
 		cfg, _ := s.Config(r.Context())
-		from := s.opt.From
-		if cfg != nil && cfg.From != "" {
-			from = cfg.From
-		}
+		from := s.From(cfg)
 		if _, err := s.queueTx(tx, mailRecord{Kind: "code", Queued: now, Expires: l.CodeUntil,
 			Msg: mailMsg{To: l.Email, ToName: l.Name, From: from, Subject: subject, Body: body, Secret: code}}); err != nil {
 			return err

@@ -48,7 +48,7 @@ func sendLanguages(c *share.Config) []langOption {
 func (u *UI) shareNewPage(r *http.Request, rc *reqCtx, cfg *share.Config, sel selection, f sendForm) shareNewPage {
 	now := u.opts.Now()
 	p := shareNewPage{Base: u.base(rc, "Send link to external recipient", "recordings"), selection: sel, F: f,
-		From: cfg.From, Languages: sendLanguages(cfg), Today: now.In(rc.loc).Format("2006-01-02"), Zone: zoneName(rc),
+		From: u.opts.Shares.From(cfg), Languages: sendLanguages(cfg), Today: now.In(rc.loc).Format("2006-01-02"), Zone: zoneName(rc),
 		MaxDays: share.MaxDays}
 	if d, err := strconv.Atoi(f.Days); err == nil && d >= 0 && d <= share.MaxDays {
 		p.Until = untilText(endOfDay(now, d, rc.loc), rc)

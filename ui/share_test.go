@@ -70,7 +70,9 @@ func newShareUI(t *testing.T, now time.Time) *shareUI {
 	t.Cleanup(func() { svc.Close() })
 	cfg := share.DefaultConfig()
 	cfg.Terms = map[string]string{"en": "English terms of use.", "no": "Norske vilkår."}
-	cfg.From = "vault@example.org"
+	// No sender in the page's configuration: the form shows the daemon's
+	// ([mail] from).
+	cfg.From = ""
 	if err := svc.SetConfig(ctx, &archive.User{Login: "admin", Role: archive.RoleAdmin}, "127.0.0.1", *cfg); err != nil {
 		t.Fatal(err)
 	}
