@@ -349,6 +349,9 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		if err := tx.Bucket(bRecs).Put(gid, box); err != nil {
 			return err
 		}
+		if s.crash("send: before commit") {
+			return errCrashed // a failed commit
+		}
 		return s.putGrantTx(tx, g)
 	})
 	if err != nil {
@@ -604,6 +607,9 @@ func (s *Service) Cancel(ctx context.Context, by *archive.User, remote, id strin
 			return err
 		}
 		g.Cancelled, g.CancelledBy, g.CancelledAt = true, by.Login, now
+		if s.crash("destroy: before commit") {
+			return errCrashed // a failed commit
+		}
 		return s.putGrantTx(tx, g)
 	})
 	if err != nil {
@@ -651,6 +657,9 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			}
 		}
 		done = due
+		if len(due) > 0 && s.crash("destroy: before commit") {
+			return errCrashed // a failed commit
+		}
 		// Sessions past their end go too.
 		var ended [][]byte
 		err = tx.Bucket(bSessions).ForEach(func(k, v []byte) error {
