@@ -99,10 +99,14 @@
 //	after the zeroing            nothing left
 //
 // A slot reference the slot file cannot answer means the two files do not
-// belong together: a missing slot file (while share.db refers to slots)
-// or one shorter than the slots named is refused at Open; a slot that is
-// zero or holds another grant's id loses that grant (its copies are
-// deleted, the log says expired). Keys stored inline in the keys bucket
+// belong together (the order above never leaves one). Open refuses a
+// missing slot file (while share.db refers to slots), one shorter than
+// the slots named, one that holds the keys of fewer than half the grants
+// (two or more missing), and references that do not open (another
+// archive's key); it changes nothing then. Otherwise a grant whose slot
+// is zero or holds another grant's id is lost: its copies are deleted and
+// the log says expired. A destroy zeroes a slot only while it holds the
+// grant's own id. Keys stored inline in the keys bucket
 // by earlier versions are moved into slots at Open; their old bytes stay
 // in share.db's free pages until reused.
 //

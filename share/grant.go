@@ -524,6 +524,9 @@ func (s *Service) destroyTx(tx *bolt.Tx, g *grantRecord) (uint64, error) {
 	var slot uint64
 	if v := tx.Bucket(bKeys).Get(gid); v != nil {
 		slot, _ = s.parseSlotRef(gid, v)
+		if w, _ := s.slots.get(slot, gid); w == nil {
+			slot = 0 // zero, or another grant's: not this grant's to wipe
+		}
 	}
 	if err := tx.Bucket(bKeys).Delete(gid); err != nil {
 		return 0, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -357,34 +358,39 @@ func (s *Service) openKeys() error {
 				continue
 			}
 			n, ok := s.parseSlotRef(e.k, e.v)
-			var wrapped []byte
-			if ok {
-				if n >= s.slots.next {
-					return fmt.Errorf("the grant-key file %s is shorter than %s needs: restore both from the same copy", path, s.opt.Path)
-				}
-				if wrapped, err = s.slots.get(n, e.k); err != nil {
-					return err
-				}
+			if !ok {
+				return fmt.Errorf("grant %x: its key reference does not open (share.db of another archive?)", e.k)
+			}
+			if n >= s.slots.next {
+				return fmt.Errorf("the grant-key file %s is shorter than %s needs: restore both from the same copy", path, s.opt.Path)
+			}
+			wrapped, err := s.slots.get(n, e.k)
+			if err != nil {
+				return err
 			}
 			if wrapped != nil {
 				used[n] = true
 				continue
 			}
-			// The grant's key is gone: its copies cannot play.
-			g, err := s.grantTx(tx, fmt.Sprintf("%x", e.k))
+			// The grant's key is gone: its copies cannot play. The
+			// order of writes never leaves this; the two files are
+			// from different times.
+			g, err := s.grantTx(tx, hex.EncodeToString(e.k))
 			if err != nil {
-				if err := keys.Delete(e.k); err != nil {
-					return err
-				}
-				continue
+				return err
 			}
+			lost = append(lost, g)
+		}
+		if len(lost) > 1 && 2*len(lost) > refs {
+			return fmt.Errorf("the grant-key file %s holds no key for %d of the %d grants of %s: restore both from the same copy", path, len(lost), refs, s.opt.Path)
+		}
+		for _, g := range lost {
 			if _, err := s.destroyTx(tx, g); err != nil {
 				return err
 			}
 			if err := s.putGrantTx(tx, g); err != nil {
 				return err
 			}
-			lost = append(lost, g)
 		}
 		return nil
 	})

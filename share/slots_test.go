@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 )
 
 // grantKeys captures each new grant's key, raw and wrapped, by grant id.
@@ -345,9 +346,10 @@ func TestGrantKeyCrashPoints(t *testing.T) {
 }
 
 // TestGrantKeyFileMismatch: share.db whose slots the grant-key file does
-// not hold is refused when the file is missing or too short; a grant
-// whose slot was zeroed (the file from an older copy) loses its copies,
-// and the others keep playing.
+// not hold is refused when the file is missing, too short or holds the
+// keys of fewer than half the grants, and with another archive's key; a
+// grant whose slot was zeroed (the file from an older copy) loses its
+// copies, and the others keep playing.
 func TestGrantKeyFileMismatch(t *testing.T) {
 	e := newEnv(t, Options{})
 	keys := captureKeys(e.svc)
@@ -369,6 +371,26 @@ func TestGrantKeyFileMismatch(t *testing.T) {
 	if svc, err := Open(e.arc, patternMedia{}, Options{Path: e.path}, nil); err == nil {
 		svc.Close()
 		t.Fatal("opened with a short grant-key file")
+	}
+
+	// Another archive's key opens no slot reference: refused, nothing
+	// destroyed.
+	os.WriteFile(KeyFile(e.path), gk, 0o600)
+	if svc, err := Open(archivetest.OpenTest(t), patternMedia{}, Options{Path: e.path}, nil); err == nil {
+		svc.Close()
+		t.Fatal("opened with another archive's key")
+	} else if !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("error %v", err)
+	}
+	// A slot file that holds neither grant's key: refused.
+	empty := bytes.Clone(gk[:gslotSize])
+	empty = append(empty, make([]byte, len(gk)-gslotSize)...)
+	os.WriteFile(KeyFile(e.path), empty, 0o600)
+	if svc, err := Open(e.arc, patternMedia{}, Options{Path: e.path}, nil); err == nil {
+		svc.Close()
+		t.Fatal("opened with a grant-key file that holds no key")
+	} else if !strings.Contains(err.Error(), "holds no key for 2 of the 2") {
+		t.Fatalf("error %v", err)
 	}
 
 	_, wrapped := keys.of(t, g.ID)
