@@ -115,7 +115,7 @@ func TestLegLookup(t *testing.T) {
 	if resp.StatusCode != 404 || !strings.Contains(miss.Error, "within 10s") || len(miss.Candidates) != 2 {
 		t.Fatalf("out of range: %s %s", resp.Status, body)
 	}
-	if resp, body := d.get(t, legPath(guid, "201", "0701234567", t0.Add(5*time.Minute)) + "/audio.wav"); resp.StatusCode != 404 {
+	if resp, body := d.get(t, legPath(guid, "201", "0701234567", t0.Add(5*time.Minute))+"/audio.wav"); resp.StatusCode != 404 {
 		t.Fatalf("out of range audio: %s %.200s", resp.Status, body)
 	}
 	// An unknown dialog, and a leg id that does not parse.
