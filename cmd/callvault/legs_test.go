@@ -164,3 +164,13 @@ func TestLegsConfig(t *testing.T) {
 		t.Errorf("legs config %+v, %v", cfg.Legs, err)
 	}
 }
+
+// decodeLeg reads a leg's JSON.
+func decodeLeg(t *testing.T, body []byte) legView {
+	t.Helper()
+	var v legView
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("leg JSON: %v: %.300s", err, body)
+	}
+	return v
+}
