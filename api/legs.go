@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
@@ -64,7 +65,9 @@ func (a *API) resolveLeg(r *http.Request, u *archive.User) (*legResolved, error)
 		return nil, err
 	}
 	recs = slices.DeleteFunc(recs, func(rec *archive.Recording) bool { return !a.fourEyes.MayRead(u, rec) })
-	if len(recs) == 0 {
+	// A SIP Call-ID is looked up in the search index, which needs 3
+	// characters; a shorter one would be a walk of the whole archive.
+	if len(recs) == 0 && utf8.RuneCountInString(id.Dialog) >= 3 {
 		byGUID = false
 		if recs, err = a.bySIPCallID(ctx, u, id.Dialog); err != nil {
 			return nil, err
