@@ -82,9 +82,13 @@ func (a *API) resolveLeg(r *http.Request, u *archive.User) (*legResolved, error)
 	for _, rec := range recs {
 		res.recs[rec.ID.String()] = rec
 		if _, ok := exts[rec.User]; !ok && rec.User != "" {
-			if owner, err := a.arc.GetUser(ctx, rec.User); err == nil {
+			owner, err := a.arc.GetUser(ctx, rec.User)
+			switch {
+			case err == nil:
 				exts[rec.User] = owner.Extensions
-			} else if !errors.Is(err, archive.ErrNotFound) {
+			case errors.Is(err, archive.ErrNotFound): // a login without an account
+				exts[rec.User] = nil
+			default:
 				return nil, err
 			}
 		}
