@@ -18,6 +18,7 @@ import (
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/internal/websession"
+	"github.com/callvault/callvault/legs"
 	"github.com/callvault/callvault/share"
 )
 
@@ -34,6 +35,8 @@ type API struct {
 	plays, failures listening.Sessions
 	// shares sends and lists secure links (SetShares); nil answers 503.
 	shares *share.Service
+	// legs tunes the call-leg lookup (SetLegs, legs.go).
+	legs legs.Options
 }
 
 // New returns the JSON API over arc.
@@ -60,6 +63,7 @@ func (a *API) Routes() http.Handler {
 	a.fourEyesAPIRoutes(mux) // foureyes.go
 	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
 	a.shareRoutes(mux)       // shares.go: secure links
+	a.legRoutes(mux)         // legs.go: call legs of contact centres
 	return mux
 }
 

@@ -711,3 +711,65 @@ func cookieOf(t *testing.T, r *recipient, name string) string {
 	t.Fatalf("no %s cookie for %s", name, r.link)
 	return ""
 }
+
+// TestAuthzLegs: the call-leg lookup answers only for recordings the
+// caller may read — a dialog one may not read is "not found", like one
+// that does not exist, and tells nothing of its legs — and under 4-eyes
+// access nothing without a grant.
+func TestAuthzLegs(t *testing.T) {
+	w := setupAuthz(t)
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	members := []string{"alice", "carol", "dave", "sam", "bob", "admin"}
+	legA := legPath(w.guidA, "201", "004712345678", start)
+	legB := legPath(w.guidB, "bob", "5550100", start.Add(time.Hour)) // two segments a minute apart: one leg
+	far := legPath(w.guidA, "201", "+4712345678", start.Add(time.Minute))
+	routes := []struct {
+		path string
+		e    expect
+	}{
+		{legA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legA + "/audio.wav", expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legA + "/audio.wav?channels=mono", expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legPath("a@pbx", "201", "+4712345678", start), expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legB, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{legB + "/audio.wav", expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{far, expect{other: 404, anon: 401}},
+		{far + "/audio.wav", expect{other: 404, anon: 401}},
+		{legPath("0123456789abcdef0123456789abcdef", "201", "", start), expect{other: 404, anon: 401}},
+		{"/api/v1/legs/not-a-leg-id", expect{ok: members, okCode: 400, anon: 401}},
+		{legA + "/audio.wav?channels=5", expect{ok: readA, okCode: 400, other: 404, anon: 401}},
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			resp, body := w.clients[role].get(t, rt.path)
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("GET %s as %s: %d, want %d\n%.300s", rt.path, role, resp.StatusCode, want, body)
+			}
+			// Only readers learn of the dialog's legs.
+			if strings.Contains(string(body), "candidates") && !slices.Contains(readA, role) && !slices.Contains(readB, role) {
+				t.Errorf("GET %s as %s shows candidates: %.300s", rt.path, role, body)
+			}
+		}
+	}
+	_, body := w.clients["bob"].get(t, legB)
+	if got := decodeLeg(t, body); len(got.Segments) != 2 || got.Segments[0].RecordingID != w.recB1 || got.Segments[1].RecordingID != w.recB2 {
+		t.Errorf("bob's leg: %s", body)
+	}
+	// The ingest account reads no leg.
+	req, _ := http.NewRequest("GET", w.d.url+legA, nil)
+	req.SetBasicAuth("ingest", testIngestPassword)
+	if resp, _ := w.clients["anonymous"].do(t, req); resp.StatusCode != 403 {
+		t.Errorf("ingest account: %d, want 403", resp.StatusCode)
+	}
+	// Under 4-eyes access, no grant: 403.
+	const evePW = "pw-eve-0123456789"
+	w.clients["admin"].createUser(t, "eve", evePW, "user", url.Values{"accessList": {"alice, bob"}, "supervisor": {"sam"}})
+	eve := w.d.uiLogin(t, "eve", evePW)
+	for _, p := range []string{legA, legA + "/audio.wav", far} {
+		if resp, _ := eve.get(t, p); resp.StatusCode != 403 {
+			t.Errorf("GET %s as eve without a grant: %d, want 403", p, resp.StatusCode)
+		}
+	}
+}

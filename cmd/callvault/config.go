@@ -60,6 +60,7 @@ type Config struct {
 	Setup     SetupConfig      `toml:"setup"`
 	Mail      mail.Config      `toml:"mail"`
 	Share     ShareConfig      `toml:"share"`
+	Legs      LegsConfig       `toml:"legs"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -192,6 +193,7 @@ func defaultConfig() Config {
 		Ingest:  IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
 		Health:  HealthConfig{MinFreeMB: 512},
 		Log:     LogConfig{Level: "info", Format: "text"},
+		Legs:    defaultLegsConfig(),
 	}
 }
 
@@ -394,6 +396,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateMail(); err != nil {
+		return err
+	}
+	if err := c.validateLegs(); err != nil {
 		return err
 	}
 	for key, v := range map[string]string{"share.public_url": c.Share.PublicURL, "share.ui_url": c.Share.UIURL} {

@@ -124,6 +124,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer fourEyes.Close()
 	jsonAPI := api.New(arc, rec, levels.Logger(subsysGUI))
 	jsonAPI.SetFourEyes(fourEyes)
+	jsonAPI.SetLegs(cfg.Legs.options())
 	rt.handle(zoneUI, "/api/v1/", jsonAPI.Routes())
 	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
 	uiKeyFile := ""

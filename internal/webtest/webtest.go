@@ -160,3 +160,12 @@ func WantStatus(t testing.TB, base, who, path string, code int, contains string)
 		t.Fatalf("GET %s: %d %v %.300q; want %d with %q", path, resp.StatusCode, err, body, code, contains)
 	}
 }
+
+// Segment is call of rec as Frames (800 when 0) frames of silence.
+func (m SilentMedia) Segment(_ context.Context, _ *archive.Recording, _ int) (codec.Segment, error) {
+	end := m.Frames
+	if end == 0 {
+		end = 800
+	}
+	return codec.Segment{Layout: codec.Layout{End: end}}, nil
+}
