@@ -1,0 +1,139 @@
+package flex
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// tokenResult is the answer of Twilio's token validation API.
+type tokenResult struct {
+	Valid       bool     `json:"valid"`
+	Code        int      `json:"code"`
+	Message     *string  `json:"message"`
+	Expiration  string   `json:"expiration"`
+	RealmUserID string   `json:"realm_user_id"`
+	Identity    string   `json:"identity"`
+	Roles       []string `json:"roles"`
+	WorkerSID   string   `json:"worker_sid"`
+}
+
+// Messages of validation failures.
+const (
+	msgInvalid     = "the Flex token is not valid or has expired"
+	msgUnavailable = "the Flex token validation service is unavailable; retry later"
+	msgMisconfig   = "the Flex token validation service refused the appliance's account credentials"
+	msgNoFlex      = "Flex tokens are not accepted: no Twilio account is configured"
+)
+
+// validate checks a Flex token: from the cache, else with the validation
+// API. Only a valid answer is returned without error.
+func (s *Service) validate(ctx context.Context, token string) (*tokenResult, error) {
+	if s.opt.AccountSID == "" {
+		return nil, errStatus(http.StatusUnauthorized, msgNoFlex)
+	}
+	key := sha256.Sum256([]byte(token))
+	now := s.arc.Now()
+	s.mu.Lock()
+	c, ok := s.cache[key]
+	if ok && !now.Before(c.until) {
+		delete(s.cache, key)
+		ok = false
+	}
+	s.mu.Unlock()
+	if ok {
+		res := c.res
+		return &res, nil
+	}
+	res, err := s.ask(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	until := now.Add(cacheTTL)
+	if res.Expiration != "" {
+		exp, err := time.Parse(time.RFC3339Nano, res.Expiration)
+		if err != nil {
+			s.log.WarnContext(ctx, "flex: the validation service's expiration is not a time; the token is refused", "expiration", res.Expiration)
+			return nil, errStatus(http.StatusUnauthorized, msgInvalid)
+		}
+		if !now.Before(exp) {
+			return nil, errStatus(http.StatusUnauthorized, msgInvalid)
+		}
+		if exp.Before(until) {
+			until = exp
+		}
+	}
+	s.mu.Lock()
+	if len(s.cache) >= cacheMax {
+		for k, v := range s.cache {
+			if !now.Before(v.until) {
+				delete(s.cache, k)
+			}
+		}
+		for k := range s.cache { // still full: drop any
+			if len(s.cache) < cacheMax {
+				break
+			}
+			delete(s.cache, k)
+		}
+	}
+	s.cache[key] = cached{res: *res, until: until}
+	s.mu.Unlock()
+	return res, nil
+}
+
+// ask calls the validation API.
+func (s *Service) ask(ctx context.Context, token string) (*tokenResult, error) {
+	body, err := json.Marshal(map[string]string{"token": token})
+	if err != nil {
+		return nil, err
+	}
+	u := strings.ReplaceAll(s.opt.ValidateURL, "{AccountSid}", s.opt.AccountSID)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(s.opt.AccountSID, s.opt.AuthToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := s.opt.Client.Do(req)
+	if err != nil {
+		// The error names the URL, never the token (it is in the body).
+		s.log.WarnContext(ctx, "flex: token validation service unreachable", "err", err)
+		return nil, errStatus(http.StatusServiceUnavailable, msgUnavailable)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		s.log.WarnContext(ctx, "flex: reading the token validation answer", "err", err)
+		return nil, errStatus(http.StatusServiceUnavailable, msgUnavailable)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		s.log.ErrorContext(ctx, "flex: the token validation service refused the configured account_sid and auth token", "status", resp.StatusCode)
+		return nil, errStatus(http.StatusBadGateway, msgMisconfig)
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		s.log.WarnContext(ctx, "flex: token validation service failed", "status", resp.StatusCode)
+		return nil, errStatus(http.StatusServiceUnavailable, msgUnavailable)
+	case resp.StatusCode >= 400:
+		return nil, errStatus(http.StatusUnauthorized, msgInvalid)
+	case resp.StatusCode != http.StatusOK:
+		s.log.WarnContext(ctx, "flex: unexpected answer of the token validation service", "status", resp.StatusCode)
+		return nil, errStatus(http.StatusServiceUnavailable, msgUnavailable)
+	}
+	var res tokenResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		s.log.WarnContext(ctx, "flex: the token validation answer is not JSON", "err", err)
+		return nil, errStatus(http.StatusServiceUnavailable, msgUnavailable)
+	}
+	if !res.Valid {
+		s.log.InfoContext(ctx, "flex: token refused by the validation service", "code", res.Code)
+		return nil, errStatus(http.StatusUnauthorized, msgInvalid)
+	}
+	return &res, nil
+}
