@@ -60,6 +60,7 @@ type Config struct {
 	Setup     SetupConfig      `toml:"setup"`
 	Mail      mail.Config      `toml:"mail"`
 	Share     ShareConfig      `toml:"share"`
+	Flex      FlexConfig       `toml:"flex"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -192,6 +193,7 @@ func defaultConfig() Config {
 		Ingest:  IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
 		Health:  HealthConfig{MinFreeMB: 512},
 		Log:     LogConfig{Level: "info", Format: "text"},
+		Flex:    defaultFlexConfig(),
 	}
 }
 
@@ -401,7 +403,7 @@ func (c *Config) Validate() error {
 			return badValue(key, "%v", err)
 		}
 	}
-	return nil
+	return c.Flex.validate()
 }
 
 // ShareConfig is where the links that secure-link mails carry point to.
@@ -604,6 +606,11 @@ func (c *Config) checkFiles() error {
 	if p := c.Mail.PasswordFile; p != "" {
 		if _, err := readSecret(p); err != nil {
 			return fmt.Errorf("mail.password_file: %w", err)
+		}
+	}
+	if p := c.Flex.AuthTokenFile; p != "" {
+		if _, err := readSecret(p); err != nil {
+			return fmt.Errorf("flex.auth_token_file: %w", err)
 		}
 	}
 	if c.TLS.CertFile != "" {
