@@ -93,8 +93,31 @@ user_map = "realm_user_id_local"
 `, flexSID, tokFile, tw.srv.URL+"/v1/Accounts/{AccountSid}/Tokens/validate", o))
 }
 
-func flexBasic(tok string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte("token:"+tok))
+func flexBasic(tok string) string { return basicHeader("token", tok) }
+
+func basicHeader(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// apiToken creates an API token of login as the admin.
+func (d *daemon) apiToken(t *testing.T, login string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, d.url+"/api/v1/users/"+login+"/tokens", strings.NewReader(`{"label":"flex"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", testAdminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("API token of %s: %s %v", login, resp.Status, err)
+	}
+	return tok.Token
 }
 
 // flexGet sends GET url with headers (name, value pairs) and no login.
@@ -192,22 +215,13 @@ func TestFlexDaemon(t *testing.T) {
 		t.Fatalf("Twilio down: %d", code)
 	}
 	// An API token instead of a Flex token (Twilio is still down).
-	var tok struct{ Token string }
-	req, _ := http.NewRequest(http.MethodPost, d.url+"/api/v1/users/bob/tokens", strings.NewReader(`{"label":"flex"}`))
-	req.SetBasicAuth("admin", testAdminPassword)
-	req.Header.Set("Content-Type", "application/json")
-	r, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = json.NewDecoder(r.Body).Decode(&tok)
-	r.Body.Close()
-	if code, media := flexMediaURL(t, d, recB, "Bearer "+tok.Token); code != 200 {
+	bobToken := d.apiToken(t, "bob")
+	if code, media := flexMediaURL(t, d, recB, "Bearer "+bobToken); code != 200 {
 		t.Fatalf("API token: %d", code)
 	} else if resp, _ := flexGet(t, media); resp.StatusCode != 200 {
 		t.Fatalf("API token's media: %s", resp.Status)
 	}
-	if code, _ := flexMediaURL(t, d, recA, flexBasic(tok.Token)); code != http.StatusNotFound {
+	if code, _ := flexMediaURL(t, d, recA, flexBasic(bobToken)); code != http.StatusNotFound {
 		t.Fatalf("bob's API token for alice's recording: %d", code)
 	}
 	var audit struct{ Events []map[string]any }
