@@ -19,6 +19,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/testclock"
 )
 
@@ -165,6 +166,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 		{Login: "bob", Role: archive.RoleUser, Extensions: []string{"202"}},
 		{Login: "gone", Role: archive.RoleUser, Disabled: true},
 		{Login: "phones", Role: archive.RoleIngest},
+		{Login: "wendy", Role: archive.RoleUser, Extensions: []string{"201"}, Supervisor: "admin"},
 	} {
 		if err := arc.PutUser(ctx, u, "password-123456"); err != nil {
 			t.Fatal(err)
@@ -567,5 +569,21 @@ func TestFlexCORS(t *testing.T) {
 	d := newEnv(t, nil)
 	if r, _ := d.do("OPTIONS", d.srv.URL+"/flex/url", "Origin", DefaultOrigin); r.StatusCode != 204 {
 		t.Fatalf("default origin: %s", r.Status)
+	}
+}
+
+// TestFlexFourEyes: a user under 4-eyes access without a grant gets no
+// media URL, though archive.MayRead alone would let them read.
+func TestFlexFourEyes(t *testing.T) {
+	e := newEnv(t, nil)
+	fe := foureyes.New(e.arc, foureyes.Options{}, nil)
+	t.Cleanup(fe.Close)
+	e.svc.fe = fe
+	e.tw.valid("jwe-wendy", "wendy@example.com", "wendy", testNow.Add(time.Hour))
+	if resp, body := e.url(e.rec.ID.String(), basic("jwe-wendy")); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("wendy without a grant: %s %s", resp.Status, body)
+	}
+	if resp, body := e.url(e.rec.ID.String(), basic(flexAlice)); resp.StatusCode != 200 {
+		t.Fatalf("alice: %s %s", resp.Status, body)
 	}
 }
