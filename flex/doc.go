@@ -47,8 +47,11 @@
 //
 // A valid answer is cached for a minute at most (never past the token's
 // expiration), keyed by the SHA-256 of the token, at most 4096 entries;
-// refusals are not cached. The token itself is never logged, stored or
-// echoed.
+// refusals are not cached. A client address whose tokens were refused 30
+// times in a minute gets 429 (Retry-After) for the rest of the minute
+// instead of a call to the validation service, so guessing cannot run the
+// appliance into Twilio's rate limits; a cached token still works. The
+// token itself is never logged, stored or echoed.
 //
 // # Mapping a Flex user to an archive user
 //

@@ -99,10 +99,11 @@ type Service struct {
 	opt   Options
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	base  string
-	cache map[[32]byte]cached
-	links map[[32]byte]*link
+	mu      sync.Mutex
+	base    string
+	cache   map[[32]byte]cached
+	links   map[[32]byte]*link
+	refused refusals
 }
 
 // cached is a valid Flex token's answer, until when it may be reused.
@@ -285,6 +286,9 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "flex request failed", "path", r.URL.Path, "err", err)
 		he = &httpErr{http.StatusInternalServerError, "internal error"}
 	}
+	if he == errTooMany {
+		w.Header().Set("Retry-After", "60")
+	}
 	if he.code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="callvault flex", charset="UTF-8"`)
 	}
@@ -408,7 +412,7 @@ func (s *Service) authenticate(r *http.Request) (*archive.User, string, error) {
 		}
 		who = "API token"
 	} else {
-		res, err := s.validate(r.Context(), secret)
+		res, err := s.validate(r.Context(), archive.ClientAddr(r.RemoteAddr), secret)
 		if err != nil {
 			return nil, "", err
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -585,5 +586,35 @@ func TestFlexFourEyes(t *testing.T) {
 	}
 	if resp, body := e.url(e.rec.ID.String(), basic(flexAlice)); resp.StatusCode != 200 {
 		t.Fatalf("alice: %s %s", resp.Status, body)
+	}
+}
+
+// TestFlexRefusalLimit: one address gets 30 refused Flex tokens a minute;
+// then 429 without the validation service being asked, even for a valid
+// token not cached yet (a cached one still works); a minute later it may
+// try again.
+func TestFlexRefusalLimit(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.rec.ID.String()
+	if resp, _ := e.url(id, basic(flexAlice)); resp.StatusCode != 200 {
+		t.Fatalf("alice: %s", resp.Status)
+	}
+	for i := range refusalsMax {
+		if resp, _ := e.url(id, basic(fmt.Sprintf("jwe-guess-%d", i))); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: %s", i, resp.Status)
+		}
+	}
+	e.tw.valid("jwe-alice-2", "alice@example.com", "alice_40example_2Dcom", testNow.Add(time.Hour))
+	n := e.tw.calls.Load()
+	resp, _ := e.url(id, basic("jwe-alice-2"))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || e.tw.calls.Load() != n {
+		t.Fatalf("after %d refusals: %s, %d more validations", refusalsMax, resp.Status, e.tw.calls.Load()-n)
+	}
+	if resp, _ := e.url(id, basic(flexAlice)); resp.StatusCode != 200 {
+		t.Fatalf("a cached token while limited: %s", resp.Status)
+	}
+	e.clock.Add(time.Minute)
+	if resp, _ := e.url(id, basic("jwe-alice-2")); resp.StatusCode != 200 {
+		t.Fatalf("a minute later: %s", resp.Status)
 	}
 }

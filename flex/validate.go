@@ -5,11 +5,45 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
+
+// refusalsMax is how many Flex tokens one client address may have refused
+// in a minute; beyond it, 429 without asking the validation service, so
+// that guessing cannot run the appliance into Twilio's rate limits.
+const refusalsMax = 30
+
+// refusals counts refused Flex tokens per client address in the current
+// minute (under Service.mu).
+type refusals struct {
+	start time.Time
+	n     map[netip.Addr]int
+}
+
+// limited says whether from may not try another Flex token now.
+func (s *Service) limited(from netip.Addr, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.refused.start) >= time.Minute || now.Before(s.refused.start) {
+		s.refused = refusals{start: now, n: map[netip.Addr]int{}}
+	}
+	return s.refused.n[from] >= refusalsMax
+}
+
+// refuse counts a refused token of from.
+func (s *Service) refuse(from netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused.n == nil || len(s.refused.n) >= 100000 {
+		s.refused.n = map[netip.Addr]int{}
+	}
+	s.refused.n[from]++
+}
 
 // tokenResult is the answer of Twilio's token validation API.
 type tokenResult struct {
@@ -33,12 +67,25 @@ const (
 
 // validate checks a Flex token: from the cache, else with the validation
 // API. Only a valid answer is returned without error.
-func (s *Service) validate(ctx context.Context, token string) (*tokenResult, error) {
+func (s *Service) validate(ctx context.Context, from netip.Addr, token string) (*tokenResult, error) {
 	if s.opt.AccountSID == "" {
 		return nil, errStatus(http.StatusUnauthorized, msgNoFlex)
 	}
+	res, err := s.validateNow(ctx, from, token, s.arc.Now())
+	var he *httpErr
+	if errors.As(err, &he) && he.code == http.StatusUnauthorized {
+		s.refuse(from)
+	}
+	return res, err
+}
+
+// errTooMany is the answer to a client with too many refused tokens.
+var errTooMany = &httpErr{http.StatusTooManyRequests, "too many refused tokens from this address; retry in a minute"}
+
+// validateNow answers from the cache, else asks the validation service
+// unless from had too many tokens refused lately.
+func (s *Service) validateNow(ctx context.Context, from netip.Addr, token string, now time.Time) (*tokenResult, error) {
 	key := sha256.Sum256([]byte(token))
-	now := s.arc.Now()
 	s.mu.Lock()
 	c, ok := s.cache[key]
 	if ok && !now.Before(c.until) {
@@ -49,6 +96,9 @@ func (s *Service) validate(ctx context.Context, token string) (*tokenResult, err
 	if ok {
 		res := c.res
 		return &res, nil
+	}
+	if s.limited(from, now) {
+		return nil, errTooMany
 	}
 	res, err := s.ask(ctx, token)
 	if err != nil {
