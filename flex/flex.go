@@ -119,6 +119,7 @@ type link struct {
 	target  string
 	expires time.Time
 	client  string // "" until first used
+	played  bool   // a GET was served: the play is audited
 }
 
 // New returns the url_provider over arc. fe (may be nil) enforces 4-eyes
@@ -491,8 +492,9 @@ func (s *Service) forget(tok string) {
 }
 
 // use finds the link of tok for this client: valid, and unused or used by
-// the same client. first says whether this request bound it.
-func (s *Service) use(tok, client string) (l link, first, ok bool) {
+// the same client. first says whether this is its first GET (a play to
+// audit).
+func (s *Service) use(tok, client string, get bool) (l link, first, ok bool) {
 	k := sha256.Sum256([]byte(tok))
 	now := s.arc.Now()
 	s.mu.Lock()
@@ -506,9 +508,11 @@ func (s *Service) use(tok, client string) (l link, first, ok bool) {
 		return l, false, false
 	case p.client == "":
 		p.client = client
-		first = true
 	case p.client != client:
 		return l, false, false
+	}
+	if get && !p.played {
+		p.played, first = true, true
 	}
 	return *p, first, true
 }
@@ -523,7 +527,7 @@ func (s *Service) mediaGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	client := archive.AddrHost(r.RemoteAddr) + "\x00" + r.UserAgent()
-	l, first, ok := s.use(r.PathValue("token"), client)
+	l, first, ok := s.use(r.PathValue("token"), client, r.Method == http.MethodGet)
 	if !ok {
 		return errStatus(http.StatusNotFound, msgLink)
 	}
@@ -573,7 +577,7 @@ func (s *Service) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	if err := probe(wav, r.Header.Get("Range")); err != nil {
 		return err
 	}
-	if first && r.Method == http.MethodGet {
+	if first {
 		if err := s.arc.Audit(context.WithoutCancel(ctx), archive.AuditEvent{Actor: u.Login, Action: auditPlay, Target: l.target,
 			Remote: archive.AddrHost(r.RemoteAddr), OK: true, Detail: "Twilio Flex media link"}); err != nil {
 			return err

@@ -289,6 +289,9 @@ func TestFlexExchange(t *testing.T) {
 	}
 	want := e.wav(e.rec)
 	const ua = "User-Agent"
+	if r, _ := e.do("HEAD", media, ua, "player/1"); r.StatusCode != 200 || r.ContentLength != int64(len(want)) {
+		t.Fatalf("HEAD: %s, length %d", r.Status, r.ContentLength)
+	}
 	r1, b := e.do("GET", media, ua, "player/1")
 	if r1.StatusCode != 200 || r1.Header.Get("Content-Type") != "audio/wav" || !bytes.Equal(b, want) {
 		t.Fatalf("media: %s %s, %d bytes (want %d)", r1.Status, r1.Header.Get("Content-Type"), len(b), len(want))

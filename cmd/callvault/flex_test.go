@@ -296,3 +296,38 @@ func TestBrowserFlex(t *testing.T) {
 		t.Fatalf("audio src %q", got)
 	}
 }
+
+// TestFlexConfigErrors: bad values of the [flex] section name their key;
+// the defaults are Twilio's endpoint, Flex's origin and the explicit map.
+func TestFlexConfigErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"[flex]\naccount_sid = \"AC1\"\n", "flex.account_sid: give account_sid and auth_token_file together"},
+		{"[flex]\nvalidate_url = \"iam.twilio.com/v1\"\n", "flex.validate_url"},
+		{"[flex]\nallowed_origins = [\"https://flex.twilio.com/path\"]\n", "flex.allowed_origins"},
+		{"[flex]\nallowed_origins = [\"*\"]\n", "flex.allowed_origins"},
+		{"[flex]\nuser_map = \"email\"\n", "flex.user_map: \"email\""},
+		{"[flex]\nusers = {\"a@example.com\" = \"\"}\n", "flex.users"},
+		{"[flex]\npublic_url = \"ftp://x\"\n", "flex.public_url"},
+	} {
+		p := writeConfig(t, c.text)
+		if _, err := loadConfig(p); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want …%s…", c.text, err, c.want)
+		}
+	}
+	// config check reads the token file.
+	cfg, err := loadConfig(writeConfig(t, "[flex]\naccount_sid = \"AC1\"\nauth_token_file = \"/no/such/file\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.checkFiles(); err == nil || !strings.Contains(err.Error(), "flex.auth_token_file") {
+		t.Errorf("missing token file: %v", err)
+	}
+	cfg, err = loadConfig(writeConfig(t, "[flex]\nusers = {\"sup@example.com\" = \"sam\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Flex; f.ValidateURL != "https://iam.twilio.com/v1/Accounts/{AccountSid}/Tokens/validate" ||
+		len(f.AllowedOrigins) != 1 || f.AllowedOrigins[0] != "https://flex.twilio.com" || f.UserMap != "map" || f.Users["sup@example.com"] != "sam" {
+		t.Fatalf("defaults: %+v", f)
+	}
+}
