@@ -142,7 +142,8 @@ func New(arc *archive.Archive, media Media, fe *foureyes.Access, opt Options, lo
 		return nil, fmt.Errorf("flex: user map %q: use %s, %s, %s or %s", opt.UserMap, MapExplicit, MapIdentity, MapRealmUser, MapRealmPart)
 	}
 	if opt.Client == nil {
-		opt.Client = &http.Client{Timeout: 10 * time.Second}
+		// No redirects: the account's credentials go to the configured URL only.
+		opt.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Service{arc: arc, media: media, fe: fe, opt: opt, log: log, base: strings.TrimSuffix(opt.BaseURL, "/"),
 		cache: map[[32]byte]cached{}, links: map[[32]byte]*link{}}, nil
