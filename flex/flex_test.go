@@ -382,6 +382,7 @@ func TestFlexValidation(t *testing.T) {
 		{"rate limited", 429, "", 503},
 		{"not JSON", 0, "<html>maintenance</html>", 503},
 		{"credentials refused", 401, "", 502},
+		{"redirect", 307, "", 503},
 	} {
 		e.tw.set(c.status, c.raw)
 		if resp, body := e.url(id, basic("jwe-fresh-"+strings.ReplaceAll(c.name, " ", "-"))); resp.StatusCode != c.code {
