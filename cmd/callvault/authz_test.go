@@ -773,3 +773,105 @@ func TestAuthzLegs(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthzFlex: Twilio Flex's url_provider decides by the archive user a
+// Flex token (or an API token) maps to, as the API does: the same
+// recordings and calls are readable, the rest are 404; no credential is
+// 401; a UI session or a login's password opens nothing there; an
+// ingest account gets 403.
+func TestAuthzFlex(t *testing.T) {
+	tw := newFlexTwilio(t)
+	d := startDaemonWith(t, "", func(o *serveOptions) { o.config = flexConfig(t, tw, "https://flex.twilio.com") })
+	admin := d.uiLogin(t, "admin", testAdminPassword)
+	pw := func(login string) string { return "pw-" + login + "-0123456789" }
+	admin.createUser(t, "alice", pw("alice"), "user", url.Values{"extensions": {"201"}})
+	admin.createUser(t, "bob", pw("bob"), "user", url.Values{"extensions": {"202"}})
+	admin.createUser(t, "carol", pw("carol"), "user", url.Values{"accessList": {"alice"}})
+	admin.createUser(t, "dave", pw("dave"), "user", url.Values{"accessList": {"+47 12 34 56 78"}})
+	admin.createUser(t, "sam", pw("sam"), "supervisor", nil)
+	guidA, guidB := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaf001", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbf002"
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	recA := d.ingestSynth(t, guidA, "alice", synthCall{seconds: 2, start: start, callID: "fa@pbx",
+		from: synthParty{"Alice", "201"}, to: synthParty{"Customer", "+4712345678"}})
+	recB1 := d.ingestSynth(t, guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour), callID: "fb1@pbx",
+		from: synthParty{"Caller", "5550100"}, to: synthParty{"Bob", "202"}})
+	d.ingestSynth(t, guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour + time.Minute), callID: "fb2@pbx",
+		from: synthParty{"Caller", "5550100"}, to: synthParty{"Bob", "202"}})
+
+	roles := []string{"anonymous", "sam", "bob", "carol", "dave", "alice", "admin"}
+	flexAuth, apiAuth := map[string]string{}, map[string]string{}
+	for _, role := range roles[1:] {
+		flexAuth[role] = flexBasic(tw.token(role + "@example.com"))
+		apiAuth[role] = "Bearer " + d.apiToken(t, role)
+	}
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	routes := []struct {
+		recording string
+		e         expect
+	}{
+		{recA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{guidA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{recB1, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{guidB, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{"0123456789abcdef0123456789abcdef", expect{other: 404, anon: 401}},
+		{"", expect{other: 400, anon: 401}},
+	}
+	n := 0
+	for _, via := range []map[string]string{flexAuth, apiAuth} {
+		for _, rt := range routes {
+			for _, role := range roles {
+				var hdr []string
+				if role != "anonymous" {
+					hdr = []string{"Authorization", via[role]}
+				}
+				resp, body := flexGet(t, d.url+"/flex/url?recording="+rt.recording, hdr...)
+				n++
+				if want := rt.e.code(role); resp.StatusCode != want {
+					t.Errorf("%q as %s (%.6s): %d, want %d\n%.200s", rt.recording, role, via[role], resp.StatusCode, want, body)
+				}
+			}
+		}
+	}
+	// Credentials that are not tokens open nothing; an ingest account is no reader.
+	session := admin.c
+	req, _ := http.NewRequest(http.MethodGet, d.url+"/flex/url?recording="+recA, nil)
+	resp, err := session.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the admin's UI session: %s", resp.Status)
+	}
+	adminPw := basicHeader("admin", testAdminPassword)
+	tokenPw := basicHeader("token", testAdminPassword)
+	for _, c := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"admin's password", adminPw, 401},
+		{"a password as a token", tokenPw, 401},
+		{"ingest account", flexBasic(tw.token("ingest@example.com")), 403},
+		{"unknown Flex user", flexBasic(tw.token("mallory@example.com")), 403},
+	} {
+		if resp, body := flexGet(t, d.url+"/flex/url?recording="+recA, "Authorization", c.auth); resp.StatusCode != c.want {
+			t.Errorf("%s: %s, want %d\n%.200s", c.name, resp.Status, c.want, body)
+		}
+	}
+	// The preflight needs no credential, for the allowed origin only.
+	for origin, want := range map[string]int{"https://flex.twilio.com": 204, "https://evil.example": 403} {
+		req, _ := http.NewRequest(http.MethodOptions, d.url+"/flex/url?recording="+recA, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 204) != (resp.Header.Get("Access-Control-Allow-Origin") == origin) {
+			t.Errorf("preflight from %s: %s %v", origin, resp.Status, resp.Header)
+		}
+	}
+	fmt.Fprintf(testWriter{t}, "flex authz matrix: %d requests\n", n)
+}

@@ -61,6 +61,7 @@ type Config struct {
 	Mail      mail.Config      `toml:"mail"`
 	Share     ShareConfig      `toml:"share"`
 	Legs      LegsConfig       `toml:"legs"`
+	Flex      FlexConfig       `toml:"flex"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -194,6 +195,7 @@ func defaultConfig() Config {
 		Health:  HealthConfig{MinFreeMB: 512},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Legs:    defaultLegsConfig(),
+		Flex:    defaultFlexConfig(),
 	}
 }
 
@@ -406,7 +408,7 @@ func (c *Config) Validate() error {
 			return badValue(key, "%v", err)
 		}
 	}
-	return nil
+	return c.Flex.validate()
 }
 
 // ShareConfig is where the links that secure-link mails carry point to.
@@ -609,6 +611,11 @@ func (c *Config) checkFiles() error {
 	if p := c.Mail.PasswordFile; p != "" {
 		if _, err := readSecret(p); err != nil {
 			return fmt.Errorf("mail.password_file: %w", err)
+		}
+	}
+	if p := c.Flex.AuthTokenFile; p != "" {
+		if _, err := readSecret(p); err != nil {
+			return fmt.Errorf("flex.auth_token_file: %w", err)
 		}
 	}
 	if c.TLS.CertFile != "" {

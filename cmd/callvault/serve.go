@@ -145,6 +145,12 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	rt.handle(zoneUI, "/", web.Routes())
+	// Twilio Flex Insights' url_provider (flex.go).
+	flexURL, err := newFlex(&cfg, arc, rec, fourEyes, levels.Logger(subsysConnections))
+	if err != nil {
+		return err
+	}
+	rt.handle(zoneUI, "/flex/", flexURL.Handler())
 	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
 	rt.handle(zoneOps, "GET /metrics", m.handler())
@@ -156,6 +162,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	shares.SetURLs(publicURL(cfg.Share.PublicURL, ls, zonePlayback), publicURL(cfg.Share.UIURL, ls, zoneUI))
+	flexURL.SetBaseURL(publicURL(cfg.Flex.PublicURL, ls, zoneUI))
 	errc := serveAll(ls)
 	for _, l := range ls {
 		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))
