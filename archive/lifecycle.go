@@ -69,9 +69,9 @@ func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
 		}
 	}
 	if add {
-		return putWho(tx, a.whoKeys(m, id))
+		return putWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 	}
-	return deleteWho(tx, a.whoKeys(m, id))
+	return deleteWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 }
 
 // changeMeta loads a finished recording in a write transaction, lets fn

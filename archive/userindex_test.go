@@ -126,7 +126,7 @@ func checkWhoIndex(t *testing.T, a *Archive) {
 			if err != nil {
 				return err
 			}
-			for _, wk := range a.whoKeys(m, ID(k)) {
+			for _, wk := range a.whoKeys(m, ID(k), nil) {
 				want[string(wk)] = true
 			}
 			return nil
