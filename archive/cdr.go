@@ -32,11 +32,11 @@ const (
 
 // Limits of a CDR.
 const (
-	maxCDRCallID = 512  // bytes of CallID
-	maxCDRField  = 256  // bytes of every other text field
-	maxCDRs      = 64   // CDRs kept per call id
-	cdrV1        = 1    // version of the stored record
-	cdrHashLen   = 16   // bytes of the content hash in a key
+	maxCDRCallID = 512 // bytes of CallID
+	maxCDRField  = 256 // bytes of every other text field
+	maxCDRs      = 64  // CDRs kept per call id
+	cdrV1        = 1   // version of the stored record
+	cdrHashLen   = 16  // bytes of the content hash in a key
 	cdrKeyLen    = callHashLen + cdrHashLen
 	aadCDR       = "callvault cdr\x00"
 	cdrDedupText = "cdr" // label of the content hash

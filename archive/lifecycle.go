@@ -387,7 +387,7 @@ func (a *Archive) policyFor(ctx context.Context, s Settings) (*Policy, error) {
 	p := &Policy{RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays, Loc: loc, Now: a.now(),
 		seat: map[string]bool{}, seatLost: map[[32]byte]int64{}, seatKey: a.seatKey}
 	for _, u := range users {
-		if u.Role != RoleIngest {
+		if u.Role != RoleIngest && u.Role != RoleIntegration {
 			p.seat[strings.ToLower(u.Login)] = u.Seat
 		}
 	}
