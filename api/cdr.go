@@ -20,6 +20,7 @@ const cdrMaxBody = 64 << 10
 // cdrRoutes adds the routes an integration account may use.
 func (a *API) cdrRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/cdr", a.wrapIntegration(a.cdrCreate))
+	a.innovaphoneRoutes(mux) // cdr_innovaphone.go
 }
 
 // cdrCreate stores a call detail record: 201 when new, 200 when the same
