@@ -734,6 +734,24 @@ func TestAuthzCDR(t *testing.T) {
 			t.Errorf("POST /api/v1/cdr as %s: %d, want %d\n%.300s", role, resp.StatusCode, want, got)
 		}
 	}
+	// The innovaphone form of the route: the same rights.
+	inno := "/api/v1/cdr/innovaphone?msg=" + url.QueryEscape(`<cdr dir="to" e164="201" cn="A"><event msg="setup-from" time="1" conf="`+w.guidA+`"/></cdr>`)
+	for _, role := range authzRoles {
+		resp, got := w.clients[role].get(t, inno)
+		want := http.StatusForbidden
+		switch role {
+		case "anonymous":
+			want = http.StatusUnauthorized
+		case "admin":
+			want = http.StatusCreated
+		}
+		if resp.StatusCode != want {
+			t.Errorf("GET %s as %s: %d, want %d\n%.300s", inno, role, resp.StatusCode, want, got)
+		}
+	}
+	if code, _ := w.d.apiCall(t, pbx, "GET", inno, nil); code != http.StatusOK {
+		t.Errorf("innovaphone CDR again, as pbx: %d", code)
+	}
 	if code, _ := w.d.apiCall(t, "ingest:"+testIngestPassword, "POST", "/api/v1/cdr", map[string]string{"callId": w.guidA}); code != http.StatusForbidden {
 		t.Errorf("POST /api/v1/cdr as ingest: %d", code)
 	}
