@@ -403,3 +403,37 @@ func (a *Archive) callRecordingsTx(tx *bolt.Tx, id string) []ID {
 		}
 	}
 }
+
+// dropCDRsTx deletes, with recording id (being purged, its index entries
+// already removed), the CDRs of each of its call ids that no other
+// listed recording answers to: the call's details go with its last
+// recording. A recording of the call in the recycle bin does not keep
+// them.
+func (a *Archive) dropCDRsTx(tx *bolt.Tx, id ID, m *metaRecord) error {
+	b := tx.Bucket(bucketCDRs)
+	if b == nil {
+		return nil
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		return nil
+	}
+	for _, cid := range callIDs(m) {
+		kept := false
+		for _, other := range a.callRecordingsTx(tx, cid) {
+			if other == id {
+				continue
+			}
+			if om, err := a.listedMetaTx(tx, other[:]); err == nil && om != nil && slices.Contains(callIDs(om), cid) {
+				kept = true
+				break
+			}
+		}
+		if !kept {
+			ch := a.callHash(cid)
+			if err := deletePrefix(b, ch[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -178,3 +178,30 @@ func TestCDRValidate(t *testing.T) {
 		t.Fatalf("a repeat of a stored CDR: %v", err)
 	}
 }
+
+// TestCDRDeletedWithLastRecording: a call's CDRs stay while one of its
+// recordings does, and go with the last.
+func TestCDRDeletedWithLastRecording(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	const guid = "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0"
+	if _, err := a.PutCDR(ctx, CDR{CallID: guid, CallerName: "Erwin Vergessen"}); err != nil {
+		t.Fatal(err)
+	}
+	r1 := finishRec(t, a, NewRecording{User: "alice", CallGUID: guid, Received: time.Unix(1e9, 0)}, Final{State: StateComplete})
+	r2 := finishRec(t, a, NewRecording{User: "alice", CallGUID: guid, Received: time.Unix(1e9+60, 0)}, Final{State: StateComplete})
+	if err := a.Delete(ctx, r1.ID, "admin", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := a.CDRs(ctx, guid); err != nil || len(c) != 1 {
+		t.Fatalf("after the first: %v %v", c, err)
+	}
+	checkChain(t, a)
+	if err := a.Delete(ctx, r2.ID, "admin", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := a.CDRs(ctx, guid); err != nil || len(c) != 0 {
+		t.Fatalf("after the last: %v %v", c, err)
+	}
+	checkChain(t, a)
+}
