@@ -180,7 +180,7 @@ func fillSearch(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 		}
 		s.finish = rng.IntN(10) != 0
 		s.del = rng.IntN(12) == 0
-		searchFields(s.nr.User, s.nr.FileName, s.nr.CallGUID, s.f.Parties, s.f.Info, func(f string) { fields = append(fields, f) })
+		searchFields(s.nr.User, s.nr.FileName, s.nr.CallGUID, s.f.Parties, s.f.Info, nil, func(f string) { fields = append(fields, f) })
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -402,7 +402,7 @@ func searchEntries(t *testing.T, a *Archive) [][]byte {
 			if err != nil {
 				return err
 			}
-			keys = append(keys, a.searchKeys(m, ID(k))...)
+			keys = append(keys, a.searchKeys(m, ID(k), nil)...)
 		}
 		return nil
 	})

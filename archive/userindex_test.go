@@ -126,7 +126,7 @@ func checkWhoIndex(t *testing.T, a *Archive) {
 			if err != nil {
 				return err
 			}
-			for _, wk := range a.whoKeys(m, ID(k)) {
+			for _, wk := range a.whoKeys(m, ID(k), nil) {
 				want[string(wk)] = true
 			}
 			return nil
@@ -488,10 +488,32 @@ func TestWhoIndexNoPlaintext(t *testing.T) {
 			}
 		}
 	}
+	// A call detail record, before and after its recording: its names
+	// and numbers are sealed, its call id only hashed.
+	cdrName, cdrNumber, cdrQueue, cdrGUID := "Xenophila Kraus", "+43 1 5556677", "Queue Zentralkasse", "cdr0guid0f00d0a1b2c3d4e5f6a7b8c9"
+	cdr := CDR{CallID: cdrGUID, Direction: CDRInbound, CallerName: cdrName, CallerNumber: cdrNumber, QueueName: cdrQueue,
+		AgentName: "Agentina Blau", CalleeName: "Calleeo Rot"}
+	if _, err := a.PutCDR(ctx, cdr); err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.Create(ctx, NewRecording{User: login, CallGUID: cdrGUID, Received: time.Unix(2e9, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(ctx, Final{State: StateComplete}); err != nil {
+		t.Fatal(err)
+	}
+	cdr.ReferredTo = "Referida Weiss"
+	if _, err := a.PutCDR(ctx, cdr); err != nil {
+		t.Fatal(err)
+	}
 	u := &User{Login: "zebralogin", Role: RoleUser, Extensions: []string{"4711"}}
 	recs, _, err := a.ListFor(ctx, u, Query{})
-	if err != nil || len(recs) != 20 {
+	if err != nil || len(recs) != 21 {
 		t.Fatal(len(recs), err)
+	}
+	if recs, _, err := a.List(ctx, Query{Text: "referida"}); err != nil || len(recs) != 1 || len(recs[0].CDRs) != 2 {
+		t.Fatal(recs, err)
 	}
 	path := a.Path()
 	if err := a.Close(); err != nil {
@@ -501,7 +523,8 @@ func TestWhoIndexNoPlaintext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{login, strings.ToLower(login), party, partyKey(party), "498977889911", name, foldCase(name), "4711", "sip:4711"} {
+	for _, s := range []string{login, strings.ToLower(login), party, partyKey(party), "498977889911", name, foldCase(name), "4711", "sip:4711",
+		cdrName, strings.ToLower(cdrName), cdrNumber, "5556677", cdrQueue, cdrGUID, "Agentina", "Calleeo", "Referida", "inbound"} {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Errorf("the file holds %q in the clear", s)
 		}

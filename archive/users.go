@@ -25,12 +25,15 @@ const (
 	RoleSupervisor Role = "supervisor"
 	RoleUser       Role = "user"
 	RoleIngest     Role = "ingest" // devices uploading recordings
+	// RoleIntegration is a PBX or contact centre: its API tokens reach
+	// the integration routes (call detail records) and nothing else.
+	RoleIntegration Role = "integration"
 )
 
 // Valid reports whether r is one of the defined roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleSupervisor, RoleUser, RoleIngest:
+	case RoleAdmin, RoleSupervisor, RoleUser, RoleIngest, RoleIntegration:
 		return true
 	}
 	return false
@@ -359,8 +362,10 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 }
 
 // holdsSeat reports whether the user record holds a recording seat as the
-// lifecycle counts it (ingest logins never do).
-func (r *userRecord) holdsSeat() bool { return r != nil && r.Seat && r.Role != RoleIngest }
+// lifecycle counts it (ingest and integration logins never do).
+func (r *userRecord) holdsSeat() bool {
+	return r != nil && r.Seat && r.Role != RoleIngest && r.Role != RoleIntegration
+}
 
 // seatKey is a login's key in bucketSeatLost (case-folded like the
 // owner names Expire matches to users).

@@ -113,7 +113,7 @@ func readUserForm(r *http.Request) userForm {
 func (f userForm) apply(x *archive.User, users []archive.User) string {
 	role := archive.Role(f.Role)
 	switch role {
-	case archive.RoleUser, archive.RoleSupervisor, archive.RoleAdmin:
+	case archive.RoleUser, archive.RoleSupervisor, archive.RoleAdmin, archive.RoleIntegration:
 	case archive.RoleIngest:
 		if x.Role != archive.RoleIngest {
 			return "Recording-device accounts are managed on the settings page."
@@ -152,7 +152,7 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 
 func (u *UI) userEditPage(r *http.Request, rc *reqCtx, f userForm, isNew bool, users []archive.User) (userEditPage, error) {
 	p := userEditPage{
-		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin)},
+		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin), string(archive.RoleIntegration)},
 		Self: !isNew && f.Login == rc.user.Login, DeletionModes: deletionModeChoices,
 	}
 	if f.Role == string(archive.RoleIngest) {

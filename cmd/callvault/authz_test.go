@@ -875,3 +875,82 @@ func TestAuthzFlex(t *testing.T) {
 	}
 	fmt.Fprintf(testWriter{t}, "flex authz matrix: %d requests\n", n)
 }
+
+// TestAuthzCDR: call detail records are taken from integration accounts
+// and admins only, and an integration account reaches no other route,
+// whether by token or by password.
+func TestAuthzCDR(t *testing.T) {
+	w := setupAuthz(t)
+	pbx, pbxPW := w.d.integrationToken(t)
+	body := `{"callId":"` + w.guidA + `","direction":"inbound","callerName":"Matrix Caller"}`
+	// Each role sends a record of its own (a repeat answers 200).
+	for _, role := range authzRoles {
+		b := strings.Replace(body, "Matrix Caller", "Caller of "+role, 1)
+		resp, got := w.clients[role].send(t, "POST", "/api/v1/cdr", b)
+		want := http.StatusForbidden
+		switch role {
+		case "anonymous":
+			want = http.StatusUnauthorized
+		case "admin":
+			want = http.StatusCreated
+		}
+		if resp.StatusCode != want {
+			t.Errorf("POST /api/v1/cdr as %s: %d, want %d\n%.300s", role, resp.StatusCode, want, got)
+		}
+	}
+	// The innovaphone form of the route: the same rights.
+	inno := "/api/v1/cdr/innovaphone?msg=" + url.QueryEscape(`<cdr dir="to" e164="201" cn="A"><event msg="setup-from" time="1" conf="`+w.guidA+`"/></cdr>`)
+	for _, role := range authzRoles {
+		resp, got := w.clients[role].get(t, inno)
+		want := http.StatusForbidden
+		switch role {
+		case "anonymous":
+			want = http.StatusUnauthorized
+		case "admin":
+			want = http.StatusCreated
+		}
+		if resp.StatusCode != want {
+			t.Errorf("GET %s as %s: %d, want %d\n%.300s", inno, role, resp.StatusCode, want, got)
+		}
+	}
+	if code, _ := w.d.apiCall(t, pbx, "GET", inno, nil); code != http.StatusOK {
+		t.Errorf("innovaphone CDR again, as pbx: %d", code)
+	}
+	if code, _ := w.d.apiCall(t, "ingest:"+testIngestPassword, "POST", "/api/v1/cdr", map[string]string{"callId": w.guidA}); code != http.StatusForbidden {
+		t.Errorf("POST /api/v1/cdr as ingest: %d", code)
+	}
+	for _, auth := range []string{pbx, "pbx:" + pbxPW} {
+		if code, _ := w.d.apiCall(t, auth, "POST", "/api/v1/cdr", map[string]string{"callId": w.guidB, "callerName": "Bob's caller"}); code != http.StatusCreated && code != http.StatusOK {
+			t.Errorf("POST /api/v1/cdr as pbx (%.6s): %d", auth, code)
+		}
+		for _, r := range []struct{ method, path string }{
+			{"GET", "/api/v1/recordings"}, {"GET", "/api/v1/recordings/" + w.recA}, {"GET", "/api/v1/recordings/" + w.recA + "/audio.wav"},
+			{"GET", "/api/v1/recordings/" + w.recA + "/original.pcap"}, {"GET", "/api/v1/recordings/" + w.recA + "/download.zip"},
+			{"GET", "/api/v1/recordings/" + w.recA + "/notes"}, {"GET", "/api/v1/calls/" + w.guidB}, {"GET", "/api/v1/users"},
+			{"GET", "/api/v1/users/pbx"}, {"GET", "/api/v1/users/pbx/tokens"}, {"POST", "/api/v1/users/pbx/tokens"},
+			{"GET", "/api/v1/audit"}, {"GET", "/api/v1/settings"}, {"GET", "/api/v1/recyclebin"}, {"GET", "/api/v1/seal/verify"},
+			{"GET", "/api/v1/shares"}, {"DELETE", "/api/v1/recordings/" + w.recA},
+		} {
+			var b any
+			if r.method == "POST" {
+				b = map[string]string{"label": "x"}
+			}
+			if code, _ := w.d.apiCall(t, auth, r.method, r.path, b); code != http.StatusForbidden {
+				t.Errorf("%s %s as pbx (%.6s): %d, want 403", r.method, r.path, auth, code)
+			}
+		}
+	}
+	// What the admin and the integration account sent shows to those who
+	// may read the recordings, and only to them.
+	for role, sees := range map[string]bool{"alice": true, "carol": true, "bob": false, "admin": true} {
+		_, page := w.clients[role].get(t, "/?q="+url.QueryEscape("caller of admin"))
+		if got := strings.Contains(string(page), w.recA); got != sees {
+			t.Errorf("%s finds alice's call by its CDR: %v", role, got)
+		}
+	}
+	_, page := w.clients["bob"].get(t, "/recordings/"+w.recB1)
+	if !strings.Contains(string(page), "Bob&#39;s caller") {
+		t.Error("bob's recording page lacks the integration account's CDR")
+	}
+	fmt.Fprintf(testWriter{t}, "cdr authz: %d roles, ingest, integration by token and password\n", len(authzRoles))
+}
