@@ -253,20 +253,6 @@ func digits(ds []DTMF) string {
 	return b.String()
 }
 
-func ncc(a, b []int16) float64 {
-	var ab, aa, bb float64
-	for i := range min(len(a), len(b)) {
-		x, y := float64(a[i]), float64(b[i])
-		ab += x * y
-		aa += x * x
-		bb += y * y
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 func logResult(t *testing.T, r *Result) {
 	t.Helper()
 	for _, s := range r.Streams {
@@ -394,7 +380,7 @@ func checkAgainstSource(t *testing.T, dir string, ref refStream, s Stream, got [
 			continue
 		}
 		src, _ := readRefWAV(t, filepath.Join(dir, f[1]))
-		v := ncc(got, src)
+		v := testcorpus.NCC(got, src)
 		t.Logf("stream %s vs %s: ncc %.6f (%d samples, source %d)", ref.num, f[1], v, len(got), len(src))
 		if v < 0.9995 {
 			t.Errorf("stream %s: ncc %.6f against %s", ref.num, v, f[1])

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/internal/testcorpus"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -229,7 +230,7 @@ func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
 			if n < len(got)*9/10 {
 				t.Errorf("stream %s: only %d of %d samples overlap the source", ref.num, n, len(got))
 			}
-			if c := ncc(got[:n], want[:n]); c < src.ncc-0.002 || c < 0.9 {
+			if c := testcorpus.NCC(got[:n], want[:n]); c < src.ncc-0.002 || c < 0.9 {
 				t.Errorf("stream %s vs %s: ncc %.5f, reference decode reached %.5f", ref.num, src.wav, c, src.ncc)
 			}
 		}
@@ -280,21 +281,6 @@ func readSourceChecks(t *testing.T, dir string) map[string]sourceCheck {
 		out[f[0]] = sourceCheck{wav: f[1], ncc: n, lagMs: lag}
 	}
 	return out
-}
-
-// ncc is the normalized cross-correlation of two equally long signals.
-func ncc(a, b []int16) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		ab += x * y
-		aa += x * x
-		bb += y * y
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 func firstDiff(a, b []int16) int {

@@ -2,6 +2,7 @@ package testcorpus
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,5 +61,25 @@ func TestFoundCorpus(t *testing.T) {
 	t.Setenv("CI", "true")
 	if dir, o := run(t, root); dir != want || o.fatal != "" || o.skip != "" {
 		t.Errorf("dir %q, fatal %q, skip %q", dir, o.fatal, o.skip)
+	}
+}
+
+// TestNCC: the same waveform at another gain correlates fully, an inverted
+// one negatively, silence not at all, and only the common length counts.
+func TestNCC(t *testing.T) {
+	a := []int16{100, -200, 300, -400}
+	for _, c := range []struct {
+		name string
+		b    []int16
+		want float64
+	}{
+		{"gain", []int16{50, -100, 150, -200}, 1},
+		{"inverted", []int16{-100, 200, -300, 400}, -1},
+		{"silent", []int16{0, 0, 0, 0}, 0},
+		{"longer", []int16{100, -200, 300, -400, 9999}, 1},
+	} {
+		if got := NCC(a, c.b); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: NCC = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
