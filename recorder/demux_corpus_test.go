@@ -23,13 +23,6 @@ import (
 // The shared capture corpus (../shared/testdata/pcap from the module root)
 // with its reference decodes. See its README for what each capture is.
 
-// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
-// missing, a failure under CI=true.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	return testcorpus.Dir(t)
-}
-
 type placed struct {
 	e codec.Entry
 	n uint32
@@ -270,7 +263,7 @@ func logResult(t *testing.T, r *Result) {
 // decode: per-stream packets, duplicates and loss, duration, and the
 // decoded samples bit for bit where a reference WAV exists.
 func TestCorpusGenerated(t *testing.T) {
-	root := corpusDir(t)
+	root := testcorpus.Dir(t)
 	cases, err := os.ReadDir(filepath.Join(root, "generated"))
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +394,7 @@ func abs(x int) int {
 // TestCorpusSemantics checks what the corpus README says a correct
 // recorder finds in particular captures.
 func TestCorpusSemantics(t *testing.T) {
-	root := corpusDir(t)
+	root := testcorpus.Dir(t)
 	gen := func(name string) string { return filepath.Join(root, "generated", name) }
 	real := func(name string) string { return filepath.Join(root, "real", name) }
 
