@@ -66,6 +66,26 @@ func record(t testing.TB, a *Archive, nr NewRecording, orig, mp []byte, f Final)
 	return r
 }
 
+// pageThrough calls page with "" and then with each cursor it returns until
+// it returns none; more than maxPages pages or an error ends the test.
+func pageThrough(t *testing.T, maxPages int, page func(cursor string) (next string, err error)) {
+	t.Helper()
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatal("paging does not end")
+		}
+		next, err := page(cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == "" {
+			return
+		}
+		cursor = next
+	}
+}
+
 func readBlob(t testing.TB, a *Archive, id ID, kind BlobKind) []byte {
 	t.Helper()
 	b, err := a.OpenBlob(context.Background(), id, kind)

@@ -118,23 +118,13 @@ func TestAuditQuery(t *testing.T) {
 	}
 	// Paging walks every event exactly once.
 	var seen []uint64
-	q := AuditQuery{Limit: 7}
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("paging does not end")
-		}
-		evs, cur, err := a.AuditLog(t.Context(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
+	pageThrough(t, 10, func(cursor string) (string, error) {
+		evs, next, err := a.AuditLog(t.Context(), AuditQuery{Limit: 7, Cursor: cursor})
 		for _, ev := range evs {
 			seen = append(seen, ev.Seq)
 		}
-		if cur == "" {
-			break
-		}
-		q.Cursor = cur
-	}
+		return next, err
+	})
 	if len(seen) != 30 || seen[0] != 30 || seen[29] != 1 {
 		t.Fatalf("paging saw %v", seen)
 	}

@@ -143,13 +143,7 @@ func fillSearch(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 			t.Fatal(err)
 		}
 	}
-	type spec struct {
-		nr     NewRecording
-		f      Final
-		finish bool
-		del    bool
-	}
-	specs := make([]spec, n)
+	specs := make([]recSpec, n)
 	var fields []string
 	pick := func(l []string) string { return l[rng.IntN(len(l))] }
 	for i := range specs {
@@ -182,31 +176,7 @@ func fillSearch(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 		s.del = rng.IntN(12) == 0
 		searchFields(s.nr.User, s.nr.FileName, s.nr.CallGUID, s.f.Parties, s.f.Info, func(f string) { fields = append(fields, f) })
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for _, s := range specs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w, err := a.Create(ctx, s.nr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if s.finish {
-				if _, err := w.Finish(ctx, s.f); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-			if s.del {
-				if err := a.Delete(ctx, w.ID(), "test", "random"); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	createAll(t, a, specs)
 	return fields
 }
 

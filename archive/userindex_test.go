@@ -188,7 +188,6 @@ func testUsers() []*User {
 // (some sharing a time), leaves some unfinished and deletes some.
 func fillRandom(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time) {
 	t.Helper()
-	ctx := t.Context()
 	type spec struct {
 		owner    string
 		parties  []string
@@ -213,19 +212,43 @@ func fillRandom(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 		s.del = rng.IntN(10) == 0
 		s.call = fmt.Sprint(rng.IntN(20))
 	}
+	rs := make([]recSpec, len(specs))
+	for i, s := range specs {
+		rs[i] = recSpec{
+			nr:     NewRecording{User: s.owner, Received: s.received, CallGUID: s.call},
+			f:      Final{State: StateComplete, StartTime: s.start, Parties: s.parties},
+			finish: s.finish, del: s.del,
+		}
+	}
+	createAll(t, a, rs)
+}
+
+// recSpec is a recording a test creates: finished with f when finish,
+// then deleted when del.
+type recSpec struct {
+	nr     NewRecording
+	f      Final
+	finish bool
+	del    bool
+}
+
+// createAll creates the recordings of specs, 16 at a time.
+func createAll(t *testing.T, a *Archive, specs []recSpec) {
+	t.Helper()
+	ctx := t.Context()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for _, s := range specs {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			w, err := a.Create(ctx, NewRecording{User: s.owner, Received: s.received, CallGUID: s.call})
+			w, err := a.Create(ctx, s.nr)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			if s.finish {
-				if _, err := w.Finish(ctx, Final{State: StateComplete, StartTime: s.start, Parties: s.parties}); err != nil {
+				if _, err := w.Finish(ctx, s.f); err != nil {
 					t.Error(err)
 					return
 				}
