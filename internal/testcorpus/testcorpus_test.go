@@ -83,3 +83,17 @@ func TestNCC(t *testing.T) {
 		}
 	}
 }
+
+// TestStreams: the reference streams of a generated case come back with
+// their addresses, SSRC, counts and WAV file.
+func TestStreams(t *testing.T) {
+	refs := Streams(t, filepath.Join(Dir(t), "generated", "pcmu_bidir"))
+	if len(refs) == 0 {
+		t.Fatal("no streams")
+	}
+	r := refs[0]
+	if r.Num != "01" || r.Src != "127.189.112.129:16058" || r.Dst != "127.9.227.193:25384" || r.SSRC != 0x7dc5b7ee ||
+		r.Codec != "PCMU" || r.Packets != 900 || r.Lost != 0 || r.DurationS != 18 || r.WAV != "stream_01.wav" || r.FirstTime != "1795245619.744094000" {
+		t.Errorf("first stream %+v", r)
+	}
+}
