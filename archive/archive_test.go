@@ -86,6 +86,25 @@ func pageThrough(t *testing.T, maxPages int, page func(cursor string) (next stri
 	}
 }
 
+// checkNotInClear closes a and checks that none of secrets stands in its
+// file in the clear.
+func checkNotInClear(t *testing.T, a *Archive, secrets ...string) {
+	t.Helper()
+	path := a.Path()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("the file holds %q in the clear", s)
+		}
+	}
+}
+
 func readBlob(t testing.TB, a *Archive, id ID, kind BlobKind) []byte {
 	t.Helper()
 	b, err := a.OpenBlob(context.Background(), id, kind)

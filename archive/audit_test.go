@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -158,17 +157,7 @@ func TestAuditEncrypted(t *testing.T) {
 	if err := a.Audit(t.Context(), AuditEvent{Action: "login", Actor: "zebra-login-771", Target: "secret-target-882", Remote: "198.51.100.99"}); err != nil {
 		t.Fatal(err)
 	}
-	path := a.Path()
-	a.Close()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"zebra-login-771", "secret-target-882", "198.51.100.99", `"login"`} {
-		if bytes.Contains(raw, []byte(s)) {
-			t.Errorf("%q in the database file in the clear", s)
-		}
-	}
+	checkNotInClear(t, a, "zebra-login-771", "secret-target-882", "198.51.100.99", `"login"`)
 }
 
 func TestAuditTamper(t *testing.T) {
