@@ -214,6 +214,16 @@ func (a *Archive) userTx(tx *bolt.Tx, login string) (*userRecord, error) {
 	return a.openUser(k, box)
 }
 
+// existingUserTx is userTx for a user that must exist: ErrNotFound when
+// there is none.
+func (a *Archive) existingUserTx(tx *bolt.Tx, login string) (*userRecord, error) {
+	u, err := a.userTx(tx, login)
+	if err == nil && u == nil {
+		err = ErrNotFound
+	}
+	return u, err
+}
+
 func (a *Archive) openUser(k, box []byte) (*userRecord, error) {
 	plain, err := boxOpen(a.keys.state, boxAAD(aadUser, k), box)
 	if err != nil {

@@ -372,22 +372,15 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	token, err := u.createToken(r, rc, x.Login)
-	if err != nil {
-		return err
-	}
-	users, err := u.arc.Users(ctx)
-	if err != nil {
-		return err
-	}
-	p, err := u.userEditPage(r, rc, formOf(x), false, users)
-	if err != nil {
-		return err
-	}
-	p.NewToken = token
-	p.Flash = "Token created. Copy it now: it is shown only once."
-	u.render(w, r, http.StatusOK, "user_edit.html", p)
-	return nil
+	return u.tokenCreated(w, r, rc, x.Login, "user_edit.html", func(token string) (any, error) {
+		users, err := u.arc.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err := u.userEditPage(r, rc, formOf(x), false, users)
+		p.NewToken, p.Flash = token, tokenCreatedFlash
+		return p, err
+	})
 }
 
 func (u *UI) userTokenRevoke(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
