@@ -46,6 +46,12 @@ func (a *API) cdrCreate(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
+	return a.putCDR(w, r, c)
+}
+
+// putCDR stores a parsed CDR and answers 201 (new) or 200 (known already)
+// with its call id; a field the archive refuses is a 400 naming it.
+func (a *API) putCDR(w http.ResponseWriter, r *http.Request, c archive.CDR) error {
 	created, err := a.arc.PutCDR(r.Context(), c)
 	var ce *archive.CDRError
 	if errors.As(err, &ce) {

@@ -74,23 +74,7 @@ func (a *API) innovaphoneCDR(w http.ResponseWriter, r *http.Request, u *archive.
 	if err != nil {
 		return err
 	}
-	created, err := a.arc.PutCDR(r.Context(), c)
-	var ce *archive.CDRError
-	if errors.As(err, &ce) {
-		return errStatus(http.StatusBadRequest, fmt.Sprintf("field %q: %s", ce.Field, ce.Msg))
-	}
-	if err != nil {
-		return err
-	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	writeJSON(w, code, struct {
-		CallID  string `json:"callId"`
-		Created bool   `json:"created"`
-	}{c.CallID, created})
-	return nil
+	return a.putCDR(w, r, c)
 }
 
 type innoCDR struct {
