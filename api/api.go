@@ -19,6 +19,7 @@ import (
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/internal/websession"
 	"github.com/callvault/callvault/share"
+	"github.com/callvault/callvault/webhook"
 )
 
 // API serves the JSON API.
@@ -34,6 +35,8 @@ type API struct {
 	plays, failures listening.Sessions
 	// shares sends and lists secure links (SetShares); nil answers 503.
 	shares *share.Service
+	// hooks manages webhooks (SetWebhooks); nil answers 503.
+	hooks *webhook.Service
 }
 
 // New returns the JSON API over arc.
@@ -60,6 +63,7 @@ func (a *API) Routes() http.Handler {
 	a.fourEyesAPIRoutes(mux) // foureyes.go
 	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
 	a.shareRoutes(mux)       // shares.go: secure links
+	a.webhookRoutes(mux)     // webhooks.go
 	return mux
 }
 

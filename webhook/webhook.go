@@ -56,8 +56,8 @@ type Attempt struct {
 	Time     time.Time `json:"time"`
 	Delivery string    `json:"delivery"` // the webhook-id
 	CallID   string    `json:"callId,omitempty"`
-	// Status: "delivered", "failed" (to be retried), "dropped" (given up)
-	// or "refused" (not sent: the address is not allowed).
+	// Status: "delivered", "failed" (to be tried again) or "dropped"
+	// (given up: 410 Gone, two days of failures, the recordings gone).
 	Status string `json:"status"`
 	Code   int    `json:"code,omitempty"` // the answer's status code, 0 without one
 	Error  string `json:"error,omitempty"`
