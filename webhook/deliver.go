@@ -237,8 +237,14 @@ func bytesToU64(b []byte) uint64 {
 	return v
 }
 
-// Run scans for missed recordings, then delivers until ctx ends.
+// Run waits for SetBaseURL, scans for missed recordings, then delivers
+// until ctx ends.
 func (s *Service) Run(ctx context.Context) {
+	select {
+	case <-s.baseSet:
+	case <-ctx.Done():
+		return
+	}
 	if err := s.Scan(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("webhook scan failed", "err", err)
 	}
@@ -326,8 +332,8 @@ func (s *Service) attempt(ctx context.Context, d *delivery) {
 	} else {
 		o = s.post(ctx, h, d, body, now)
 	}
-	if ctx.Err() != nil {
-		return // shutting down: the attempt did not count
+	if ctx.Err() != nil && o.code == 0 {
+		return // cut short by the shutdown: it does not count
 	}
 	a := &Attempt{Time: now, Delivery: "msg_" + d.ID, CallID: d.CallID, Code: o.code}
 	if o.err != nil {

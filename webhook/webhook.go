@@ -113,8 +113,9 @@ type Service struct {
 	wake  chan struct{}
 	hc    *http.Client
 
-	mu   sync.Mutex
-	base string // public URL of the UI zone
+	mu      sync.Mutex
+	base    string        // public URL of the UI zone
+	baseSet chan struct{} // closed by the first SetBaseURL
 }
 
 // Error is a refusal with a status and a message safe to show.
@@ -181,7 +182,7 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 	aead, _ := cipher.NewGCM(block)
 	s := &Service{arc: arc, media: media, opt: opt, log: log, db: db, aead: aead,
 		fkey: arc.DerivedKey("webhooks files"), idkey: arc.DerivedKey("webhooks call number"),
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), baseSet: make(chan struct{})}
 	s.hc = s.client()
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketHooks, bucketQueue, bucketSeen, bucketAttempts, bucketMeta} {
@@ -207,10 +208,16 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 func (s *Service) Close() error { return s.db.Close() }
 
 // SetBaseURL sets the public URL of the UI zone, where file links point.
+// Run delivers nothing before it is called.
 func (s *Service) SetBaseURL(u string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.base = strings.TrimRight(u, "/")
-	s.mu.Unlock()
+	select {
+	case <-s.baseSet:
+	default:
+		close(s.baseSet)
+	}
 }
 
 func (s *Service) baseURL() string {
