@@ -733,7 +733,9 @@ func TestAuthzWebhooks(t *testing.T) {
 		e                  expect
 	}
 	adminOnly := func(code int) expect { return expect{ok: []string{"admin"}, okCode: code, other: 403, anon: 401} }
-	pageOnly := func(code, anon int) expect { return expect{ok: []string{"admin"}, okCode: code, other: 403, anon: anon} }
+	pageOnly := func(code, anon int) expect {
+		return expect{ok: []string{"admin"}, okCode: code, other: 403, anon: anon}
+	}
 	routes := []route{
 		{"GET", "/api/v1/webhooks", "", adminOnly(200)},
 		{"POST", "/api/v1/webhooks", `{"url":"https://hooks.invalid/other","secret":"0123456789abcdef-other"}`, adminOnly(201)},
