@@ -81,4 +81,7 @@
 // attempts are sealed with AES-256-GCM under the key
 // archive.DerivedKey("webhooks"), each value's AD binding its bucket and
 // key; only recording ids (random), webhook ids and times are plain.
+// File links are signed under DerivedKey("webhooks files"), and the body's
+// call number is an HMAC under DerivedKey("webhooks call number").
+// callvault backup does not cover the file.
 package webhook
