@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,9 @@ func (s *Service) putDeliveryTx(tx *bolt.Tx, d *delivery) error {
 func (s *Service) Completed(ctx context.Context, rec *archive.Recording) error {
 	if rec == nil || rec.State == archive.StateRecording {
 		return nil
+	}
+	if !rec.StartTime.IsZero() && rec.Finished.Sub(rec.StartTime) > scanWindow {
+		return nil // an old capture imported: not a call that just ended
 	}
 	recs, err := s.callRecordings(ctx, rec)
 	if err != nil {
@@ -261,6 +265,7 @@ func (s *Service) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			s.workers.Wait()
 			return
 		case <-s.wake:
 		case <-t.C:
@@ -268,10 +273,12 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// deliverDue makes one attempt at each due delivery of an enabled webhook.
+// deliverDue starts, for each enabled webhook with due deliveries and
+// none in flight, a worker that makes one attempt at each in order: a
+// slow endpoint holds up only its own deliveries.
 func (s *Service) deliverDue(ctx context.Context) {
 	now := s.opt.Now()
-	var due []*delivery
+	due := map[string][]*delivery{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		enabled := map[string]bool{}
 		tx.Bucket(bucketHooks).ForEach(func(k, v []byte) error {
@@ -288,7 +295,7 @@ func (s *Service) deliverDue(ctx context.Context) {
 				return nil
 			}
 			if enabled[d.Hook] && !d.Due.After(now) {
-				due = append(due, d)
+				due[d.Hook] = append(due[d.Hook], d)
 			}
 			return nil
 		})
@@ -297,13 +304,34 @@ func (s *Service) deliverDue(ctx context.Context) {
 		s.log.Error("webhook: reading the queue", "err", err)
 		return
 	}
-	for _, d := range due {
-		if ctx.Err() != nil {
-			return
+	for hook, ds := range due {
+		s.mu.Lock()
+		if s.busy[hook] || len(s.busy) >= maxWorkers {
+			s.mu.Unlock()
+			continue
 		}
-		s.attempt(ctx, d)
+		s.busy[hook] = true
+		s.mu.Unlock()
+		slices.SortFunc(ds, func(a, b *delivery) int { return a.Due.Compare(b.Due) })
+		s.workers.Go(func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.busy, hook)
+				s.mu.Unlock()
+				s.Kick()
+			}()
+			for _, d := range ds {
+				if ctx.Err() != nil {
+					return
+				}
+				s.attempt(ctx, d)
+			}
+		})
 	}
 }
+
+// maxWorkers bounds the webhooks delivered to at once.
+const maxWorkers = 8
 
 // outcome of one attempt.
 type outcome struct {

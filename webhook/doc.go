@@ -6,7 +6,9 @@
 //
 // A call is complete when one of its recordings is finished (complete or
 // interrupted) and no recording of the same call id is still recording.
-// A recording without a call id is a call of its own. Each such finish is
+// A recording without a call id is a call of its own. A capture whose call
+// started more than two days before it was stored (an import of old
+// captures) is not announced. Each such finish is
 // an event: a call whose segments arrive one after the other (hold, a
 // transfer) may produce more than one delivery, each naming every
 // recording of the call known at the time of the attempt; the body's id
@@ -30,7 +32,9 @@
 // # Delivery
 //
 // Deliveries wait in the outbox (webhooks.db beside the archive) until a
-// 2xx answer. Every attempt is a POST of a fresh body — fresh file links,
+// 2xx answer. Each webhook's deliveries go out one at a time, oldest
+// first; up to eight webhooks are served at once, so a slow endpoint holds
+// up only itself. Every attempt is a POST of a fresh body — fresh file links,
 // the details as they are now — with
 //
 //	Content-Type: application/json

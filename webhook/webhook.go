@@ -113,9 +113,12 @@ type Service struct {
 	wake  chan struct{}
 	hc    *http.Client
 
+	workers sync.WaitGroup // deliveries in flight (deliverDue)
+
 	mu      sync.Mutex
-	base    string        // public URL of the UI zone
-	baseSet chan struct{} // closed by the first SetBaseURL
+	busy    map[string]bool // webhooks with a worker
+	base    string          // public URL of the UI zone
+	baseSet chan struct{}   // closed by the first SetBaseURL
 }
 
 // Error is a refusal with a status and a message safe to show.
@@ -182,7 +185,7 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 	aead, _ := cipher.NewGCM(block)
 	s := &Service{arc: arc, media: media, opt: opt, log: log, db: db, aead: aead,
 		fkey: arc.DerivedKey("webhooks files"), idkey: arc.DerivedKey("webhooks call number"),
-		wake: make(chan struct{}, 1), baseSet: make(chan struct{})}
+		wake: make(chan struct{}, 1), baseSet: make(chan struct{}), busy: map[string]bool{}}
 	s.hc = s.client()
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketHooks, bucketQueue, bucketSeen, bucketAttempts, bucketMeta} {

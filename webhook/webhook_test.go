@@ -719,3 +719,54 @@ func FuzzFileToken(f *testing.F) {
 		}
 	})
 }
+
+// TestSlowEndpointHoldsUpOnlyItself: while one endpoint keeps its
+// request open, another webhook's delivery goes out.
+func TestSlowEndpointHoldsUpOnlyItself(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.Timeout = time.Minute
+	e := newEnv(t, cfg)
+	release := make(chan struct{})
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	fast := newReceiver(t, status(http.StatusOK))
+	hs := e.hook(slow.srv.URL, testSecret, nil)
+	hf := e.hook(fast.srv.URL, testSecret, nil)
+	e.complete("alice", "guid-12")
+	as := e.waitAttempts(hf.ID, 1)
+	if as[0].Status != "delivered" {
+		t.Fatalf("fast endpoint: %+v", as[0])
+	}
+	if got, _ := e.svc.Attempts(t.Context(), hs.ID, 0); len(got) != 0 {
+		t.Fatalf("slow endpoint answered already: %+v", got)
+	}
+	close(release)
+	if as := e.waitAttempts(hs.ID, 1); as[0].Status != "delivered" {
+		t.Fatalf("slow endpoint: %+v", as[0])
+	}
+}
+
+// TestOldImportNotAnnounced: a capture whose call started days before it
+// was stored (an import of old captures) is no completed call.
+func TestOldImportNotAnnounced(t *testing.T) {
+	e := newEnv(t, loopbackConfig())
+	h := e.hook("http://127.0.0.1:1/", testSecret, nil)
+	w, err := e.arc.Create(t.Context(), archive.NewRecording{User: "alice", CallGUID: "old", Received: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := w.Finish(t.Context(), archive.Final{State: archive.StateComplete, StartTime: e.clock.Now().Add(-72 * time.Hour), Info: []byte(info)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Completed(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
+		t.Fatalf("%d queued for an old import", got.Pending)
+	}
+}
