@@ -770,3 +770,24 @@ func TestOldImportNotAnnounced(t *testing.T) {
 		t.Fatalf("%d queued for an old import", got.Pending)
 	}
 }
+
+// TestEndpointDown: nothing listens; the attempt fails without an answer
+// code and is tried again later.
+func TestEndpointDown(t *testing.T) {
+	e := newEnv(t, loopbackConfig())
+	rc := newReceiver(t, status(http.StatusOK))
+	url := rc.srv.URL
+	rc.srv.Close()
+	h := e.hook(url, testSecret, nil)
+	e.complete("alice", "guid-13")
+	as := e.waitAttempts(h.ID, 1)
+	if as[0].Status != "failed" || as[0].Code != 0 || as[0].Error == "" || as[0].Next.IsZero() {
+		t.Fatalf("attempt %+v", as[0])
+	}
+	if strings.Contains(as[0].Error, testSecret) {
+		t.Fatal("the error shows the secret")
+	}
+	if w, _ := e.svc.Get(t.Context(), h.ID); !w.Enabled || w.Pending != 1 {
+		t.Fatalf("after one failure: %+v", w)
+	}
+}

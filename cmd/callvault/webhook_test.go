@@ -170,3 +170,22 @@ func TestWebhookAcrossRestart(t *testing.T) {
 		t.Errorf("the webhook's page does not show its attempts")
 	}
 }
+
+// TestWebhooksConfig: bad [webhooks] values are refused with their key.
+func TestWebhooksConfig(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"[webhooks]\ntimeout = \"0s\"\n", "webhooks.timeout"},
+		{"[webhooks]\ntimeout = \"1h\"\n", "webhooks.timeout"},
+		{"[webhooks]\nallow_http_hosts = [\"crm.lan/x\"]\n", "webhooks.allow_http_hosts"},
+		{"[webhooks]\nallow_private = \"yes\"\n", "AllowPrivate"},
+	} {
+		_, err := loadConfig(writeConfig(t, c.text))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error naming %s", c.text, err, c.want)
+		}
+	}
+	cfg, err := loadConfig(writeConfig(t, "[webhooks]\nallow_http_hosts = [\"crm.lan\", \"::1\"]\nallow_private = true\n"))
+	if err != nil || cfg.Webhooks.Timeout.Duration != 30*time.Second || !cfg.Webhooks.AllowPrivate || len(cfg.Webhooks.AllowHTTPHosts) != 2 {
+		t.Fatalf("%+v %v", cfg.Webhooks, err)
+	}
+}
