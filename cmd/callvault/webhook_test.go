@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,6 +169,41 @@ func TestWebhookAcrossRestart(t *testing.T) {
 	admin2 := d.uiLogin(t, "admin", testAdminPassword)
 	if _, page := admin2.get(t, "/admin/webhooks/"+id); !strings.Contains(string(page), "delivered") || !strings.Contains(string(page), rcv.URL) {
 		t.Errorf("the webhook's page does not show its attempts")
+	}
+
+	// An endpoint that answers 410 Gone: its webhook is disabled at once,
+	// the pages say why, and an admin enables it again there.
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	cr, _ := admin2.post(t, "/admin/webhooks", url.Values{"url": {gone.URL + "/old"}, "secret": {"0123456789abcdef-gone"}, "enabled": {"1"}})
+	if cr.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create by page: %s", cr.Status)
+	}
+	goneID := strings.TrimPrefix(strings.TrimSuffix(cr.Header.Get("Location"), "?saved=1"), "/admin/webhooks/")
+	d.ingestSynth(t, "cccccccccccccccccccccccccccc0004", "admin", synthCall{seconds: 1, callID: "gone@pbx",
+		from: synthParty{"A", "201"}, to: synthParty{"B", "202"}})
+	var page []byte
+	for range 600 {
+		_, page = admin2.get(t, "/admin/webhooks")
+		if strings.Contains(string(page), "410 Gone") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(string(page), "disabled") || !strings.Contains(string(page), "the endpoint answered 410 Gone") {
+		t.Fatalf("the list does not show the disabled webhook and why:\n%s", page)
+	}
+	if resp, _ := admin2.post(t, "/admin/webhooks/"+goneID+"/enable", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enable by page: %s", resp.Status)
+	}
+	var g struct {
+		Enabled        bool
+		DisabledReason string
+		HasSecret      bool
+	}
+	d.getJSON(t, "/api/v1/webhooks/"+goneID, &g)
+	if !g.Enabled || g.DisabledReason != "" || !g.HasSecret {
+		t.Fatalf("after enabling: %+v", g)
 	}
 }
 
