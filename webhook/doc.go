@@ -65,7 +65,8 @@
 // allowed HTTP hosts. The dialer checks every address it connects to —
 // after name resolution, so DNS rebinding cannot get around it — and
 // refuses loopback, private, link-local, unspecified, multicast and
-// shared (100.64.0.0/10) addresses unless the config allows private
+// shared (100.64.0.0/10) addresses, also as IPv4-mapped or NAT64
+// (64:ff9b::/96) IPv6 addresses, unless the config allows private
 // addresses. Each attempt is bounded by a timeout (default 30 s).
 //
 // # File links

@@ -19,12 +19,19 @@ func (e *addrError) Error() string {
 	return "address " + e.addr.String() + " is not allowed (loopback, private or link-local; see webhooks.allow_private)"
 }
 
-var shared = netip.MustParsePrefix("100.64.0.0/10")
+var (
+	shared = netip.MustParsePrefix("100.64.0.0/10")
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+)
 
-// Allowed reports whether a request may connect to ip when private
+// publicAddr reports whether a request may connect to ip when private
 // addresses are not allowed.
 func publicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
+	if nat64.Contains(ip) { // the IPv4 address it translates to
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
 		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
 		!ip.IsUnspecified() && !shared.Contains(ip)
