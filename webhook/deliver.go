@@ -318,7 +318,6 @@ func (s *Service) deliverDue(ctx context.Context) {
 				s.mu.Lock()
 				delete(s.busy, hook)
 				s.mu.Unlock()
-				s.Kick()
 			}()
 			for _, d := range ds {
 				if ctx.Err() != nil {
