@@ -18,6 +18,7 @@ import (
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/internal/websession"
+	"github.com/callvault/callvault/legs"
 	"github.com/callvault/callvault/share"
 	"github.com/callvault/callvault/webhook"
 )
@@ -35,6 +36,8 @@ type API struct {
 	plays, failures listening.Sessions
 	// shares sends and lists secure links (SetShares); nil answers 503.
 	shares *share.Service
+	// legs tunes the call-leg lookup (SetLegs, legs.go).
+	legs legs.Options
 	// hooks manages webhooks (SetWebhooks); nil answers 503.
 	hooks *webhook.Service
 }
@@ -63,6 +66,8 @@ func (a *API) Routes() http.Handler {
 	a.fourEyesAPIRoutes(mux) // foureyes.go
 	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
 	a.shareRoutes(mux)       // shares.go: secure links
+	a.legRoutes(mux)         // legs.go: call legs of contact centres
+	a.cdrRoutes(mux)         // cdr.go: call detail records
 	a.webhookRoutes(mux)     // webhooks.go
 	return mux
 }
@@ -81,9 +86,18 @@ type appFunc func(w http.ResponseWriter, r *http.Request, u *archive.User) error
 
 // wrap authenticates the caller and maps a handler's error to a status; the
 // detail goes to the log, never to the client.
-func (a *API) wrap(h appFunc) http.Handler {
+func (a *API) wrap(h appFunc) http.Handler { return a.wrapRoles(h, false) }
+
+// wrapIntegration is wrap for the routes an integration account may use
+// (call detail records); wrap refuses such accounts.
+func (a *API) wrapIntegration(h appFunc) http.Handler { return a.wrapRoles(h, true) }
+
+func (a *API) wrapRoles(h appFunc, integration bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.authenticate(r)
+		if err == nil && u.Role == archive.RoleIntegration && !integration {
+			u, err = nil, errStatus(http.StatusForbidden, "integration accounts may only send call details")
+		}
 		if err == nil {
 			// Under 4-eyes access, the response ends with the grant.
 			var release func()

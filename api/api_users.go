@@ -139,9 +139,9 @@ func checkPassword(pw string) error {
 // for the client, and that the supervisor exists.
 func (a *API) checkUser(r *http.Request, nu *archive.User) error {
 	switch archive.Role(nu.Role) {
-	case archive.RoleAdmin, archive.RoleSupervisor, archive.RoleUser, archive.RoleIngest:
+	case archive.RoleAdmin, archive.RoleSupervisor, archive.RoleUser, archive.RoleIngest, archive.RoleIntegration:
 	default:
-		return errStatus(http.StatusBadRequest, "role must be user, supervisor, admin or ingest")
+		return errStatus(http.StatusBadRequest, "role must be user, supervisor, admin, ingest or integration")
 	}
 	if nu.Supervisor != "" {
 		if nu.Supervisor == nu.Login {

@@ -49,6 +49,53 @@ type recordingSummary struct {
 	// removes the recording (absent when no rule will).
 	Protected    bool      `json:"protected"`
 	DeletionDate time.Time `json:"deletionDate,omitzero"`
+	// Direction is in, out or internal (a CDR's, else the capture's
+	// guess), "" when unknown; CDRs are the call detail records of the
+	// call, merged whichever arrived first.
+	Direction string   `json:"direction"`
+	CDRs      []apiCDR `json:"cdrs"`
+}
+
+// apiCDR is a call detail record as the API shows it: the names of
+// POST /api/v1/cdr, and received (when the appliance stored it).
+type apiCDR struct {
+	CallID          string    `json:"callId"`
+	Direction       string    `json:"direction,omitempty"`
+	CallerNumber    string    `json:"callerNumber,omitempty"`
+	CallerName      string    `json:"callerName,omitempty"`
+	CalleeNumber    string    `json:"calleeNumber,omitempty"`
+	CalleeName      string    `json:"calleeName,omitempty"`
+	AccessNumber    string    `json:"accessNumber,omitempty"`
+	QueueName       string    `json:"queueName,omitempty"`
+	AnswerGroupID   string    `json:"answerGroupId,omitempty"`
+	AnswerGroupName string    `json:"answerGroupName,omitempty"`
+	AgentID         string    `json:"agentId,omitempty"`
+	AgentName       string    `json:"agentName,omitempty"`
+	StartTime       time.Time `json:"startTime,omitzero"`
+	EndTime         time.Time `json:"endTime,omitzero"`
+	WaitTimeMs      *int64    `json:"waitTimeMs,omitempty"`
+	TalkTimeMs      *int64    `json:"talkTimeMs,omitempty"`
+	ReferredBy      string    `json:"referredBy,omitempty"`
+	ReferredTo      string    `json:"referredTo,omitempty"`
+	Received        time.Time `json:"received,omitzero"`
+}
+
+func apiCDRs(cdrs []archive.CDR) []apiCDR {
+	out := make([]apiCDR, 0, len(cdrs))
+	for _, c := range cdrs {
+		out = append(out, apiCDR{
+			CallID: c.CallID, Direction: c.Direction,
+			CallerNumber: c.CallerNumber, CallerName: c.CallerName,
+			CalleeNumber: c.CalleeNumber, CalleeName: c.CalleeName,
+			AccessNumber: c.AccessNumber, QueueName: c.QueueName,
+			AnswerGroupID: c.AnswerGroupID, AnswerGroupName: c.AnswerGroupName,
+			AgentID: c.AgentID, AgentName: c.AgentName,
+			StartTime: c.StartTime, EndTime: c.EndTime,
+			WaitTimeMs: c.WaitTimeMs, TalkTimeMs: c.TalkTimeMs,
+			ReferredBy: c.ReferredBy, ReferredTo: c.ReferredTo, Received: c.Received,
+		})
+	}
+	return out
 }
 
 func summarize(rec *archive.Recording) recordingSummary {
@@ -63,6 +110,8 @@ func summarize(rec *archive.Recording) recordingSummary {
 	}
 	ids, parties := webcore.Parties(in)
 	s.SIPCallIDs = ids
+	s.Direction = webcore.Direction(rec, in, nil)
+	s.CDRs = apiCDRs(rec.CDRs)
 	s.Parties = append(s.Parties, parties...)
 	return s
 }

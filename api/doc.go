@@ -42,6 +42,17 @@
 // session: per login and recording (and call), until 10 minutes pass
 // without an audio request.
 //
+// # Call legs
+//
+// GET /api/v1/legs/{legId} resolves a contact centre's leg id
+// (dialogId:agentExtension:ani:legStartTime, package legs) against the
+// dialog's recordings the caller may read — by call id, else by SIP
+// Call-ID through the search index — and lists the chosen leg's segments
+// and every candidate; …/audio.wav serves the leg as one WAV, built from
+// the media's codec segments (webcore.Segmenter) with each hold between
+// them as silence. No leg within the configured distance is a 404 that
+// lists the candidates; a dialog the caller may not read is a plain 404.
+//
 // # Downloads
 //
 // GET /api/v1/recordings/{id}/download.zip gathers the recording, its

@@ -66,6 +66,45 @@ func record(t testing.TB, a *Archive, nr NewRecording, orig, mp []byte, f Final)
 	return r
 }
 
+// pageThrough calls page with "" and then with each cursor it returns until
+// it returns none; more than maxPages pages or an error ends the test.
+func pageThrough(t *testing.T, maxPages int, page func(cursor string) (next string, err error)) {
+	t.Helper()
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatal("paging does not end")
+		}
+		next, err := page(cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next == "" {
+			return
+		}
+		cursor = next
+	}
+}
+
+// checkNotInClear closes a and checks that none of secrets stands in its
+// file in the clear.
+func checkNotInClear(t *testing.T, a *Archive, secrets ...string) {
+	t.Helper()
+	path := a.Path()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("the file holds %q in the clear", s)
+		}
+	}
+}
+
 func readBlob(t testing.TB, a *Archive, id ID, kind BlobKind) []byte {
 	t.Helper()
 	b, err := a.OpenBlob(context.Background(), id, kind)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -118,23 +117,13 @@ func TestAuditQuery(t *testing.T) {
 	}
 	// Paging walks every event exactly once.
 	var seen []uint64
-	q := AuditQuery{Limit: 7}
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("paging does not end")
-		}
-		evs, cur, err := a.AuditLog(t.Context(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
+	pageThrough(t, 10, func(cursor string) (string, error) {
+		evs, next, err := a.AuditLog(t.Context(), AuditQuery{Limit: 7, Cursor: cursor})
 		for _, ev := range evs {
 			seen = append(seen, ev.Seq)
 		}
-		if cur == "" {
-			break
-		}
-		q.Cursor = cur
-	}
+		return next, err
+	})
 	if len(seen) != 30 || seen[0] != 30 || seen[29] != 1 {
 		t.Fatalf("paging saw %v", seen)
 	}
@@ -168,17 +157,7 @@ func TestAuditEncrypted(t *testing.T) {
 	if err := a.Audit(t.Context(), AuditEvent{Action: "login", Actor: "zebra-login-771", Target: "secret-target-882", Remote: "198.51.100.99"}); err != nil {
 		t.Fatal(err)
 	}
-	path := a.Path()
-	a.Close()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"zebra-login-771", "secret-target-882", "198.51.100.99", `"login"`} {
-		if bytes.Contains(raw, []byte(s)) {
-			t.Errorf("%q in the database file in the clear", s)
-		}
-	}
+	checkNotInClear(t, a, "zebra-login-771", "secret-target-882", "198.51.100.99", `"login"`)
 }
 
 func TestAuditTamper(t *testing.T) {

@@ -90,6 +90,24 @@ func checkNoOrphans(t *testing.T, a *Archive) {
 	}
 }
 
+// original is a recording and the bytes its original must read back as.
+type original struct {
+	id   ID
+	orig []byte
+}
+
+// checkOriginals reads each recording's original back and then checks
+// that no chunk is orphaned.
+func checkOriginals(t *testing.T, a *Archive, want ...original) {
+	t.Helper()
+	for _, x := range want {
+		if got := readBlob(t, a, x.id, BlobOriginal); !bytes.Equal(got, x.orig) {
+			t.Fatalf("recording %s reads back wrong", x.id)
+		}
+	}
+	checkNoOrphans(t, a)
+}
+
 // TestChunksAppendOnly: chunk values of interleaved writers are stored
 // under increasing sequence numbers in commit order, index and values stay
 // one to one through Finish, Resume and Delete, and Delete leaves nothing
@@ -210,15 +228,7 @@ func TestChunkSequenceBehind(t *testing.T) {
 	old := record(t, a, NewRecording{}, data(3*ChunkSize+1, 1), data(10, 2), Final{})
 	a = withBolt(t, a, func(tx *bolt.Tx) error { return tx.Bucket(bucketChunks).SetSequence(0) })
 	r := record(t, a, NewRecording{}, data(2*ChunkSize+1, 3), nil, Final{})
-	for _, x := range []struct {
-		id   ID
-		orig []byte
-	}{{old.ID, data(3*ChunkSize+1, 1)}, {r.ID, data(2*ChunkSize+1, 3)}} {
-		if got := readBlob(t, a, x.id, BlobOriginal); !bytes.Equal(got, x.orig) {
-			t.Fatalf("recording %s reads back wrong", x.id)
-		}
-	}
-	checkNoOrphans(t, a)
+	checkOriginals(t, a, original{old.ID, data(3*ChunkSize+1, 1)}, original{r.ID, data(2*ChunkSize+1, 3)})
 }
 
 // TestOldSchemaRefused: a file with schema 1 (chunks keyed by recording) is
@@ -285,13 +295,5 @@ func TestChunksAfterCompact(t *testing.T) {
 		return nil
 	})
 	second := record(t, a, NewRecording{}, data(2*ChunkSize+9, 4), nil, Final{})
-	for _, x := range []struct {
-		id   ID
-		orig []byte
-	}{{first.ID, data(3*ChunkSize+5, 1)}, {second.ID, data(2*ChunkSize+9, 4)}} {
-		if got := readBlob(t, a, x.id, BlobOriginal); !bytes.Equal(got, x.orig) {
-			t.Fatalf("recording %s reads back wrong", x.id)
-		}
-	}
-	checkNoOrphans(t, a)
+	checkOriginals(t, a, original{first.ID, data(3*ChunkSize+5, 1)}, original{second.ID, data(2*ChunkSize+9, 4)})
 }

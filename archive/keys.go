@@ -237,7 +237,19 @@ func newKeyring(master []byte) (*keyring, error) {
 	return &keyring{wrap: wrap, state: state, index: subkey(master, infoIndex), master: bytes.Clone(master)}, nil
 }
 
-func (k *keyring) sealKeyAEAD(master []byte) (cipher.AEAD, error) { return subAEAD(master, infoSeal) }
+// keyringWithSealKey is newKeyring and the AEAD that boxes the seal's
+// private key, both derived from master.
+func keyringWithSealKey(master []byte) (*keyring, cipher.AEAD, error) {
+	kr, err := newKeyring(master)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, err := subAEAD(master, infoSeal)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kr, sk, nil
+}
 
 // storedKeyring is the keyring bucket copied out of a read transaction.
 type storedKeyring struct {
@@ -311,11 +323,7 @@ func (a *Archive) unlock(opt Options) error {
 		return fmt.Errorf("archive: open master key: %w", ErrWrongKey)
 	}
 	defer clear(master)
-	kr, err := newKeyring(master)
-	if err != nil {
-		return err
-	}
-	sk, err := kr.sealKeyAEAD(master)
+	kr, sk, err := keyringWithSealKey(master)
 	if err != nil {
 		return err
 	}
@@ -386,11 +394,7 @@ func (a *Archive) createKeyring(opt Options) error {
 	master := randomKey()
 	defer clear(master)
 	masterBox := boxSeal(kekAEAD, boxAAD(aadMaster), master)
-	kr, err := newKeyring(master)
-	if err != nil {
-		return err
-	}
-	sk, err := kr.sealKeyAEAD(master)
+	kr, sk, err := keyringWithSealKey(master)
 	if err != nil {
 		return err
 	}

@@ -69,9 +69,9 @@ func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
 		}
 	}
 	if add {
-		return putWho(tx, a.whoKeys(m, id))
+		return putWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 	}
-	return deleteWho(tx, a.whoKeys(m, id))
+	return deleteWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 }
 
 // changeMeta loads a finished recording in a write transaction, lets fn
@@ -387,7 +387,7 @@ func (a *Archive) policyFor(ctx context.Context, s Settings) (*Policy, error) {
 	p := &Policy{RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays, Loc: loc, Now: a.now(),
 		seat: map[string]bool{}, seatLost: map[[32]byte]int64{}, seatKey: a.seatKey}
 	for _, u := range users {
-		if u.Role != RoleIngest {
+		if u.Role != RoleIngest && u.Role != RoleIntegration {
 			p.seat[strings.ToLower(u.Login)] = u.Seat
 		}
 	}

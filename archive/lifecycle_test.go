@@ -298,20 +298,13 @@ func TestRecycleBin(t *testing.T) {
 	}
 	// The bin pages newest first.
 	var binned []ID
-	q := Query{Limit: 2}
-	for {
-		recs, next, err := a.RecycleBin(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
+	pageThrough(t, 10, func(cursor string) (string, error) {
+		recs, next, err := a.RecycleBin(ctx, Query{Limit: 2, Cursor: cursor})
 		for _, r := range recs {
 			binned = append(binned, r.ID)
 		}
-		if next == "" {
-			break
-		}
-		q.Cursor = next
-	}
+		return next, err
+	})
 	if !slices.Equal(binned, []ID{ids[2], ids[1], ids[0]}) {
 		t.Errorf("bin order %v", binned)
 	}

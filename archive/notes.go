@@ -116,34 +116,22 @@ func (a *Archive) AddNote(ctx context.Context, rec ID, author, text string) (*No
 	if err := validLogin(author); err != nil {
 		return nil, fmt.Errorf("archive: note author: %w", err)
 	}
-	var out *Note
-	err = a.update(ctx, func(tx *bolt.Tx) error {
-		aead, err := a.notesTx(tx, rec)
-		if err != nil {
-			return err
-		}
-		b := tx.Bucket(bucketNotes)
+	return a.writeNote(ctx, "add note", rec, func(b *bolt.Bucket, _ cipher.AEAD) ([]byte, *Note, error) {
 		n := 0
 		c := b.Cursor()
 		for k, _ := c.Seek(rec[:]); k != nil && bytes.HasPrefix(k, rec[:]); k, _ = c.Next() {
 			n++
 		}
 		if n >= maxNotesPerRecord {
-			return fmt.Errorf("archive: recording %s: more than %d notes: %w", rec, maxNotesPerRecord, ErrInvalid)
+			return nil, nil, fmt.Errorf("archive: recording %s: more than %d notes: %w", rec, maxNotesPerRecord, ErrInvalid)
 		}
 		seq, err := b.NextSequence()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		now := a.now().UTC()
-		note := &Note{ID: seq, Recording: rec, Author: author, Created: now, Updated: now, Text: text}
-		out = note
-		return putNote(b, aead, noteKey(rec, seq), note)
+		return noteKey(rec, seq), &Note{ID: seq, Recording: rec, Author: author, Created: now, Updated: now, Text: text}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("archive: add note: %w", err)
-	}
-	return out, nil
 }
 
 // EditNote replaces a note's text and sets Updated; ErrNotFound when the
@@ -153,30 +141,51 @@ func (a *Archive) EditNote(ctx context.Context, rec ID, note uint64, text string
 	if err != nil {
 		return nil, err
 	}
+	return a.writeNote(ctx, "edit note", rec, func(b *bolt.Bucket, aead cipher.AEAD) ([]byte, *Note, error) {
+		k, n, err := noteIn(b, aead, rec, note)
+		if err != nil {
+			return nil, nil, err
+		}
+		n.Text, n.Updated = text, a.now().UTC()
+		return k, n, nil
+	})
+}
+
+// writeNote stores, in one transaction, the note that change makes from
+// the recording's notes bucket and cipher under the key it returns;
+// ErrNotFound when the recording or its data key is gone. what names the
+// operation in the error.
+func (a *Archive) writeNote(ctx context.Context, what string, rec ID, change func(b *bolt.Bucket, aead cipher.AEAD) ([]byte, *Note, error)) (*Note, error) {
 	var out *Note
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx *bolt.Tx) error {
 		aead, err := a.notesTx(tx, rec)
 		if err != nil {
 			return err
 		}
 		b := tx.Bucket(bucketNotes)
-		k := noteKey(rec, note)
-		box := b.Get(k)
-		if box == nil {
-			return fmt.Errorf("archive: recording %s: note %d: %w", rec, note, ErrNotFound)
-		}
-		n, err := openNote(aead, rec, k, box)
+		k, n, err := change(b, aead)
 		if err != nil {
 			return err
 		}
-		n.Text, n.Updated = text, a.now().UTC()
 		out = n
 		return putNote(b, aead, k, n)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("archive: edit note: %w", err)
+		return nil, fmt.Errorf("archive: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// noteIn opens note of rec from the notes bucket b; ErrNotFound when it
+// does not exist.
+func noteIn(b *bolt.Bucket, aead cipher.AEAD, rec ID, note uint64) ([]byte, *Note, error) {
+	k := noteKey(rec, note)
+	box := b.Get(k)
+	if box == nil {
+		return nil, nil, fmt.Errorf("archive: recording %s: note %d: %w", rec, note, ErrNotFound)
+	}
+	n, err := openNote(aead, rec, k, box)
+	return k, n, err
 }
 
 // DeleteNote deletes a note; ErrNotFound when it does not exist.
@@ -207,12 +216,7 @@ func (a *Archive) Note(ctx context.Context, rec ID, note uint64) (*Note, error) 
 		if err != nil {
 			return err
 		}
-		k := noteKey(rec, note)
-		box := tx.Bucket(bucketNotes).Get(k)
-		if box == nil {
-			return fmt.Errorf("archive: recording %s: note %d: %w", rec, note, ErrNotFound)
-		}
-		out, err = openNote(aead, rec, k, box)
+		_, out, err = noteIn(tx.Bucket(bucketNotes), aead, rec, note)
 		return err
 	})
 	if err != nil {

@@ -51,6 +51,10 @@ type Recording struct {
 	// RetentionBase is the instant retention counts from: Received,
 	// unless an import kept the call's own time (SetRetentionBase).
 	RetentionBase time.Time
+	// CDRs are the call detail records stored for the recording's call
+	// ids (its CallGUID and the SIP Call-IDs in Info), merged when the
+	// recording is read; not part of the metadata or its seal (cdr.go).
+	CDRs []CDR
 }
 
 // Limits on caller-supplied metadata, so records stay small.
@@ -269,7 +273,9 @@ func (a *Archive) recordingTx(tx *bolt.Tx, id ID) (*Recording, error) {
 			seal = e.seal()
 		}
 	}
-	return m.recording(id, seal), nil
+	r := m.recording(id, seal)
+	r.CDRs = a.cdrsTx(tx, m)
+	return r, nil
 }
 
 // Get returns a recording's metadata.

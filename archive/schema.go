@@ -119,6 +119,10 @@ var (
 	// deleted, seat or role taken away), by the archive's clock; removed
 	// when the seat is given back. The seat grace counts from it.
 	bucketSeatLost = []byte("seatlost")
+	// bucketCDRs: HMAC-SHA256(index key, "call\0" ‖ call id)[:16] ‖
+	// HMAC-SHA256(index key, "cdr\0" ‖ content)[:16] → call detail record
+	// (JSON) boxed by the state subkey (cdr.go).
+	bucketCDRs = []byte("cdrs")
 )
 
 var allBuckets = [][]byte{
@@ -126,7 +130,7 @@ var allBuckets = [][]byte{
 	bucketByCall, bucketUnfinished, bucketUnsealed, bucketChain, bucketUsers, bucketByOrig,
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
 	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
-	bucketByRetention, bucketSeatLost,
+	bucketByRetention, bucketSeatLost, bucketCDRs,
 }
 
 // Keys inside bucketMeta.

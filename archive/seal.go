@@ -292,6 +292,9 @@ func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
 				return err
 			}
 		}
+		if err := a.dropCDRsTx(tx, id, m); err != nil {
+			return err
+		}
 	} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan
 		return err
 	}

@@ -85,7 +85,10 @@ type infoParty struct {
 // searchFields calls add with each search field of a recording: User,
 // FileName, CallGUID, each party, and the Call-IDs and party names and
 // numbers of Info's calls. Empty fields are left out.
-func searchFields(user, fileName, callGUID string, parties []string, info []byte, add func(string)) {
+func searchFields(user, fileName, callGUID string, parties []string, info []byte, cdrs []CDR, add func(string)) {
+	for i := range cdrs {
+		cdrs[i].searchTexts(add)
+	}
 	for _, s := range []string{user, fileName, callGUID} {
 		if s != "" {
 			add(s)
@@ -133,10 +136,10 @@ func trigrams(s string, add func(string)) {
 
 // searchTerms calls add for each search-index (kind, term) of a
 // recording.
-func searchTerms(m *metaRecord, add func(kind byte, term string)) {
+func searchTerms(m *metaRecord, cdrs []CDR, add func(kind byte, term string)) {
 	grams := map[string]struct{}{}
 	overflow := false
-	searchFields(m.User, m.FileName, m.CallGUID, m.Parties, m.Info, func(f string) {
+	searchFields(m.User, m.FileName, m.CallGUID, m.Parties, m.Info, cdrs, func(f string) {
 		if overflow {
 			return
 		}
@@ -255,7 +258,7 @@ func (t *textQuery) match(r *Recording) bool {
 		return true
 	}
 	found := false
-	searchFields(r.User, r.FileName, r.CallGUID, r.Parties, r.Info, func(f string) {
+	searchFields(r.User, r.FileName, r.CallGUID, r.Parties, r.Info, r.CDRs, func(f string) {
 		found = found || strings.Contains(searchNeedle(f), t.needle)
 	})
 	return found
@@ -498,7 +501,7 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 			after, n = ascBatch(tx, bucketRecs, after, batch, func(k, v []byte) bool {
 				if m, err := a.listedMetaTx(tx, k); m != nil && err == nil {
 					id := ID(k)
-					items = append(items, item{id: id, box: bytes.Clone(v), keys: a.searchKeys(m, id)})
+					items = append(items, item{id: id, box: bytes.Clone(v), keys: a.searchKeys(m, id, a.cdrsTx(tx, m))})
 				}
 				return true
 			})
@@ -557,11 +560,11 @@ var searchBackfillDone func(ctx context.Context)
 
 // searchKeys returns the search-index keys of recording id with metadata
 // m (part of whoKeys).
-func (a *Archive) searchKeys(m *metaRecord, id ID) [][]byte {
+func (a *Archive) searchKeys(m *metaRecord, id ID, cdrs []CDR) [][]byte {
 	tk := timeKey(m.indexNS(), id)
 	h := a.newWhoHasher()
 	var out [][]byte
-	searchTerms(m, func(kind byte, term string) {
+	searchTerms(m, cdrs, func(kind byte, term string) {
 		p := h.hash(kind, term)
 		out = append(out, append(append(make([]byte, 0, whoKeyLen), p[:]...), tk[:]...))
 	})

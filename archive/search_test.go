@@ -143,13 +143,7 @@ func fillSearch(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 			t.Fatal(err)
 		}
 	}
-	type spec struct {
-		nr     NewRecording
-		f      Final
-		finish bool
-		del    bool
-	}
-	specs := make([]spec, n)
+	specs := make([]recSpec, n)
 	var fields []string
 	pick := func(l []string) string { return l[rng.IntN(len(l))] }
 	for i := range specs {
@@ -180,33 +174,9 @@ func fillSearch(t *testing.T, a *Archive, rng *rand.Rand, n int, base time.Time)
 		}
 		s.finish = rng.IntN(10) != 0
 		s.del = rng.IntN(12) == 0
-		searchFields(s.nr.User, s.nr.FileName, s.nr.CallGUID, s.f.Parties, s.f.Info, func(f string) { fields = append(fields, f) })
+		searchFields(s.nr.User, s.nr.FileName, s.nr.CallGUID, s.f.Parties, s.f.Info, nil, func(f string) { fields = append(fields, f) })
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for _, s := range specs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			w, err := a.Create(ctx, s.nr)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if s.finish {
-				if _, err := w.Finish(ctx, s.f); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-			if s.del {
-				if err := a.Delete(ctx, w.ID(), "test", "random"); err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	createAll(t, a, specs)
 	return fields
 }
 
@@ -402,7 +372,7 @@ func searchEntries(t *testing.T, a *Archive) [][]byte {
 			if err != nil {
 				return err
 			}
-			keys = append(keys, a.searchKeys(m, ID(k))...)
+			keys = append(keys, a.searchKeys(m, ID(k), nil)...)
 		}
 		return nil
 	})
@@ -522,12 +492,7 @@ func BenchmarkListText(b *testing.B) {
 		m.Parties = []string{fmt.Sprintf("sip:2%02d@pbx.example", owner), name, number}
 		return m
 	})
-	if err := a.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaWhoIndex) }); err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	a.backfillWho()
-	b.Logf("who and search index of %d recordings built in %v", n, time.Since(start).Round(time.Millisecond))
+	b.Logf("who and search index of %d recordings built in %v", n, timeWhoBackfill(b, a))
 	_ = a.view(func(tx *bolt.Tx) error {
 		s := tx.Bucket(bucketByWho).Stats()
 		b.Logf("bywho: %.1f keys/recording, %.0f bytes/recording in pages (%.0f in use)", float64(s.KeyN)/n,

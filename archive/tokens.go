@@ -126,12 +126,8 @@ func (a *Archive) CreateToken(ctx context.Context, login, label string) (string,
 		return "", TokenInfo{}, fmt.Errorf("archive: create token: %w", err)
 	}
 	err = a.update(ctx, func(tx *bolt.Tx) error {
-		u, err := a.userTx(tx, login)
-		if err != nil {
+		if _, err := a.existingUserTx(tx, login); err != nil {
 			return err
-		}
-		if u == nil {
-			return ErrNotFound
 		}
 		n := 0
 		if err := a.eachToken(tx, func(_ []byte, t *tokenRecord) error {

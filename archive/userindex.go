@@ -110,7 +110,7 @@ func whoTerms(user string, parties []string, add func(kind byte, term string)) {
 // whoKeys returns the who-index keys of recording id with metadata m:
 // its who terms and its search terms (search.go). It is the one source
 // of a recording's keys in bucketByWho, for every writer and remover.
-func (a *Archive) whoKeys(m *metaRecord, id ID) [][]byte {
+func (a *Archive) whoKeys(m *metaRecord, id ID, cdrs []CDR) [][]byte {
 	tk := timeKey(m.indexNS(), id)
 	h := a.newWhoHasher()
 	seen := map[[whoHashLen]byte]bool{}
@@ -126,7 +126,7 @@ func (a *Archive) whoKeys(m *metaRecord, id ID) [][]byte {
 		out = append(out, k)
 	}
 	whoTerms(m.User, m.Parties, add)
-	searchTerms(m, add)
+	searchTerms(m, cdrs, add)
 	return out
 }
 
@@ -307,7 +307,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 					bad++
 				case m != nil: // not nil: listed (not in the recycle bin)
 					recs++
-					for _, wk := range a.whoKeys(m, ID(k)) {
+					for _, wk := range a.whoKeys(m, ID(k), a.cdrsTx(tx, m)) {
 						run = append(run, [whoKeyLen]byte(wk))
 					}
 				}

@@ -25,12 +25,15 @@ const (
 	RoleSupervisor Role = "supervisor"
 	RoleUser       Role = "user"
 	RoleIngest     Role = "ingest" // devices uploading recordings
+	// RoleIntegration is a PBX or contact centre: its API tokens reach
+	// the integration routes (call detail records) and nothing else.
+	RoleIntegration Role = "integration"
 )
 
 // Valid reports whether r is one of the defined roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleSupervisor, RoleUser, RoleIngest:
+	case RoleAdmin, RoleSupervisor, RoleUser, RoleIngest, RoleIntegration:
 		return true
 	}
 	return false
@@ -211,6 +214,16 @@ func (a *Archive) userTx(tx *bolt.Tx, login string) (*userRecord, error) {
 	return a.openUser(k, box)
 }
 
+// existingUserTx is userTx for a user that must exist: ErrNotFound when
+// there is none.
+func (a *Archive) existingUserTx(tx *bolt.Tx, login string) (*userRecord, error) {
+	u, err := a.userTx(tx, login)
+	if err == nil && u == nil {
+		err = ErrNotFound
+	}
+	return u, err
+}
+
 func (a *Archive) openUser(k, box []byte) (*userRecord, error) {
 	plain, err := boxOpen(a.keys.state, boxAAD(aadUser, k), box)
 	if err != nil {
@@ -359,8 +372,10 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 }
 
 // holdsSeat reports whether the user record holds a recording seat as the
-// lifecycle counts it (ingest logins never do).
-func (r *userRecord) holdsSeat() bool { return r != nil && r.Seat && r.Role != RoleIngest }
+// lifecycle counts it (ingest and integration logins never do).
+func (r *userRecord) holdsSeat() bool {
+	return r != nil && r.Seat && r.Role != RoleIngest && r.Role != RoleIntegration
+}
 
 // seatKey is a login's key in bucketSeatLost (case-folded like the
 // owner names Expire matches to users).

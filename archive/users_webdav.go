@@ -80,12 +80,9 @@ func (a *Archive) SetWebDAVPassword(ctx context.Context, login, password string)
 	now := nsOf(a.now())
 	a.auth.invalidate()
 	err = a.update(ctx, func(tx *bolt.Tx) error {
-		u, err := a.userTx(tx, login)
+		u, err := a.existingUserTx(tx, login)
 		if err != nil {
 			return err
-		}
-		if u == nil {
-			return ErrNotFound
 		}
 		b := tx.Bucket(bucketWebDAV)
 		if pw == nil {

@@ -124,10 +124,11 @@ func (a *Archive) checkIndexesTx(tx *bolt.Tx, ix *indexCheck, id ID, m *metaReco
 	if !ix.who || f.binned {
 		return
 	}
-	keys := a.whoKeys(m, id)
+	cdrs := a.cdrsTx(tx, m)
+	keys := a.whoKeys(m, id, cdrs)
 	if !ix.search {
 		skip := map[string]bool{}
-		for _, k := range a.searchKeys(m, id) {
+		for _, k := range a.searchKeys(m, id, cdrs) {
 			skip[string(k)] = true
 		}
 		keys = deleteFunc(keys, func(k []byte) bool { return skip[string(k)] })

@@ -142,8 +142,8 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	if nr.CallGUID != "" {
 		ck = a.callKey(nr.CallGUID, id)
 	}
-	who := a.whoKeys(m, id)
 	err = a.update(ctx, func(tx *bolt.Tx) error {
+		who := a.whoKeys(m, id, a.cdrsTx(tx, m))
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
 			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
 		}
@@ -414,9 +414,11 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		return nil, err
 	}
 	oldKey, newKey := timeKey(old.indexNS(), w.id), timeKey(m.indexNS(), w.id)
-	oldWho, newWho := w.a.whoKeys(old, w.id), w.a.whoKeys(&m, w.id)
 	id := w.id
 	err = w.a.update(ctx, func(tx *bolt.Tx) error {
+		// The who keys include the search terms of the call's CDRs, which
+		// may arrive at any time: read them in this transaction.
+		oldWho, newWho := w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))
 		if tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
 			return fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
 		}

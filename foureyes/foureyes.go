@@ -142,6 +142,20 @@ type presence struct {
 	remote  string      // the last page's address, for the audit log
 }
 
+// closeLocked closes every page's stream of the supervisor and stops the
+// grace timer. f.mu is held.
+func (p *presence) closeLocked() {
+	for _, s := range p.streams {
+		s.silence.Stop()
+		s.cancel()
+	}
+	clear(p.streams)
+	if p.grace != nil {
+		p.grace.Stop()
+		p.grace = nil
+	}
+}
+
 // Page is one connected supervisor page (Join).
 type Page struct {
 	id      string
@@ -183,15 +197,7 @@ func (f *Access) Close() {
 	}
 	close(f.done)
 	for _, p := range f.sups {
-		for _, s := range p.streams {
-			s.silence.Stop()
-			s.cancel()
-		}
-		clear(p.streams)
-		if p.grace != nil {
-			p.grace.Stop()
-			p.grace = nil
-		}
+		p.closeLocked()
 	}
 	var ended []revocation
 	for _, w := range f.wards {
@@ -541,15 +547,7 @@ func (f *Access) LoggedOut(ctx context.Context, u *archive.User, remote string) 
 	f.mu.Lock()
 	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, ReasonLogout, remote))
 	if p := f.sups[feKey(u.Login)]; p != nil {
-		for _, s := range p.streams {
-			s.silence.Stop()
-			s.cancel()
-		}
-		clear(p.streams)
-		if p.grace != nil {
-			p.grace.Stop()
-			p.grace = nil
-		}
+		p.closeLocked()
 	}
 	if w := f.wards[feKey(u.Login)]; w != nil && w.state == Pending {
 		w.state, w.since = None, f.opts.Now()

@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,13 +20,6 @@ import (
 
 // The shared capture corpus (../shared/testdata/pcap from the module root)
 // with its reference decodes. See its README for what each capture is.
-
-// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
-// missing, a failure under CI=true.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	return testcorpus.Dir(t)
-}
 
 type placed struct {
 	e codec.Entry
@@ -175,64 +166,6 @@ func readRefWAV(t testing.TB, path string) (samples []int16, rate int) {
 	return nil, 0
 }
 
-// refStream is one line of a case's ref/streams.tsv.
-type refStream struct {
-	num                 string
-	src, dst            string // ip:port
-	ssrc                uint32
-	codec               string
-	packets, dups, lost int
-	durationS           float64
-	wav                 string
-	firstTime           string
-}
-
-func readRefStreams(t testing.TB, path string) []refStream {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var cols []string
-	var out []refStream
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), "\t")
-		if cols == nil {
-			cols = fields
-			continue
-		}
-		m := map[string]string{}
-		for i, c := range cols {
-			if i < len(fields) {
-				m[c] = fields[i]
-			}
-		}
-		atoi := func(k string) int {
-			n, err := strconv.Atoi(m[k])
-			if err != nil {
-				t.Fatalf("%s: %s=%q: %v", path, k, m[k], err)
-			}
-			return n
-		}
-		ssrc, err := strconv.ParseUint(strings.TrimPrefix(m["ssrc"], "0x"), 16, 32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dur, _ := strconv.ParseFloat(m["duration_s"], 64)
-		out = append(out, refStream{
-			num: m["stream"], src: m["src"] + ":" + m["sport"], dst: m["dst"] + ":" + m["dport"],
-			ssrc: uint32(ssrc), codec: m["codec"], packets: atoi("packets"), dups: atoi("duplicates"),
-			lost: atoi("lost_by_seq"), durationS: dur, wav: m["wav"], firstTime: m["first_time"],
-		})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // findStreams returns the indexes of the result's streams of one
 // direction and SSRC.
 func (r *corpusRun) findStreams(src, dst string, ssrc uint32) []int {
@@ -253,20 +186,6 @@ func digits(ds []DTMF) string {
 	return b.String()
 }
 
-func ncc(a, b []int16) float64 {
-	var ab, aa, bb float64
-	for i := range min(len(a), len(b)) {
-		x, y := float64(a[i]), float64(b[i])
-		ab += x * y
-		aa += x * x
-		bb += y * y
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 func logResult(t *testing.T, r *Result) {
 	t.Helper()
 	for _, s := range r.Streams {
@@ -284,7 +203,7 @@ func logResult(t *testing.T, r *Result) {
 // decode: per-stream packets, duplicates and loss, duration, and the
 // decoded samples bit for bit where a reference WAV exists.
 func TestCorpusGenerated(t *testing.T) {
-	root := corpusDir(t)
+	root := testcorpus.Dir(t)
 	cases, err := os.ReadDir(filepath.Join(root, "generated"))
 	if err != nil {
 		t.Fatal(err)
@@ -307,31 +226,31 @@ func TestCorpusGenerated(t *testing.T) {
 				t.Errorf("reader ended with %v", run.err)
 			}
 			logResult(t, run.res)
-			refs := readRefStreams(t, filepath.Join(dir, "ref", "streams.tsv"))
+			refs := testcorpus.Streams(t, dir)
 			if got := len(run.res.Streams); got != len(refs) {
 				t.Errorf("%d streams, reference has %d", got, len(refs))
 			}
 			for _, ref := range refs {
-				idx := run.findStreams(ref.src, ref.dst, ref.ssrc)
+				idx := run.findStreams(ref.Src, ref.Dst, ref.SSRC)
 				if len(idx) != 1 {
-					t.Errorf("stream %s (%s->%s %08x): found %d streams", ref.num, ref.src, ref.dst, ref.ssrc, len(idx))
+					t.Errorf("stream %s (%s->%s %08x): found %d streams", ref.Num, ref.Src, ref.Dst, ref.SSRC, len(idx))
 					continue
 				}
 				s := run.res.Streams[idx[0]]
-				if s.Packets != ref.packets || s.Duplicates != ref.dups || s.Lost != ref.lost {
-					t.Errorf("stream %s: packets/duplicates/lost %d/%d/%d, reference %d/%d/%d", ref.num, s.Packets, s.Duplicates, s.Lost, ref.packets, ref.dups, ref.lost)
+				if s.Packets != ref.Packets || s.Duplicates != ref.Dups || s.Lost != ref.Lost {
+					t.Errorf("stream %s: packets/duplicates/lost %d/%d/%d, reference %d/%d/%d", ref.Num, s.Packets, s.Duplicates, s.Lost, ref.Packets, ref.Dups, ref.Lost)
 				}
 				durMs := float64(s.EndPos-s.FirstPos) / 8
-				if d := math.Abs(durMs - ref.durationS*1000); d > 20 {
-					t.Errorf("stream %s: duration %.1f ms, reference %.1f ms", ref.num, durMs, ref.durationS*1000)
+				if d := math.Abs(durMs - ref.DurationS*1000); d > 20 {
+					t.Errorf("stream %s: duration %.1f ms, reference %.1f ms", ref.Num, durMs, ref.DurationS*1000)
 				}
-				if !strings.EqualFold(s.Codec, ref.codec) {
-					t.Errorf("stream %s: codec %s, reference %s", ref.num, s.Codec, ref.codec)
+				if !strings.EqualFold(s.Codec, ref.Codec) {
+					t.Errorf("stream %s: codec %s, reference %s", ref.Num, s.Codec, ref.Codec)
 				}
-				if s.Supported != (ref.codec == "PCMU" || ref.codec == "PCMA") {
-					t.Errorf("stream %s: supported=%v for %s", ref.num, s.Supported, ref.codec)
+				if s.Supported != (ref.Codec == "PCMU" || ref.Codec == "PCMA") {
+					t.Errorf("stream %s: supported=%v for %s", ref.Num, s.Supported, ref.Codec)
 				}
-				if ref.lost == 0 && ref.dups == 0 {
+				if ref.Lost == 0 && ref.Dups == 0 {
 					// A clean stream's entries tile its span: every payload
 					// byte once, in sequence, no gap, no overlap.
 					var mine []placed
@@ -350,15 +269,15 @@ func TestCorpusGenerated(t *testing.T) {
 						}
 					}
 					pos := mine
-					if gaps != 0 || total != int64(s.EndPos-s.FirstPos) || len(pos) != ref.packets {
-						t.Errorf("stream %s: %d entries covering %d samples of [%d,%d), %d gaps or overlaps", ref.num, len(pos), total, s.FirstPos, s.EndPos, gaps)
+					if gaps != 0 || total != int64(s.EndPos-s.FirstPos) || len(pos) != ref.Packets {
+						t.Errorf("stream %s: %d entries covering %d samples of [%d,%d), %d gaps or overlaps", ref.Num, len(pos), total, s.FirstPos, s.EndPos, gaps)
 					}
 				}
 				if !s.Supported {
 					continue
 				}
 				got := run.render(t, idx, s.FirstPos, s.EndPos)
-				wavPath := filepath.Join(dir, "ref", "stream_"+ref.num+".wav")
+				wavPath := filepath.Join(dir, "ref", "stream_"+ref.Num+".wav")
 				if _, err := os.Stat(wavPath); err == nil {
 					want, _ := readRefWAV(t, wavPath)
 					n := min(len(got), len(want))
@@ -368,9 +287,9 @@ func TestCorpusGenerated(t *testing.T) {
 							diff++
 						}
 					}
-					t.Logf("stream %s vs %s: %d samples (ref %d), %d differ", ref.num, filepath.Base(wavPath), len(got), len(want), diff)
+					t.Logf("stream %s vs %s: %d samples (ref %d), %d differ", ref.Num, filepath.Base(wavPath), len(got), len(want), diff)
 					if diff != 0 || abs(len(got)-len(want)) > 160 {
-						t.Errorf("stream %s: %d of %d samples differ from the reference decode (lengths %d, %d)", ref.num, diff, n, len(got), len(want))
+						t.Errorf("stream %s: %d of %d samples differ from the reference decode (lengths %d, %d)", ref.Num, diff, n, len(got), len(want))
 					}
 				} else {
 					checkAgainstSource(t, dir, ref, s, got)
@@ -382,25 +301,25 @@ func TestCorpusGenerated(t *testing.T) {
 
 // checkAgainstSource compares a decode with the audio its sender was
 // given (for cases whose reference ships no decode).
-func checkAgainstSource(t *testing.T, dir string, ref refStream, s Stream, got []int16) {
+func checkAgainstSource(t *testing.T, dir string, ref testcorpus.Stream, s Stream, got []int16) {
 	b, err := os.ReadFile(filepath.Join(dir, "ref", "check_vs_source.tsv"))
 	if err != nil {
-		t.Logf("stream %s: no reference decode and no source check", ref.num)
+		t.Logf("stream %s: no reference decode and no source check", ref.Num)
 		return
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) < 2 || f[0] != ref.num {
+		if len(f) < 2 || f[0] != ref.Num {
 			continue
 		}
 		src, _ := readRefWAV(t, filepath.Join(dir, f[1]))
-		v := ncc(got, src)
-		t.Logf("stream %s vs %s: ncc %.6f (%d samples, source %d)", ref.num, f[1], v, len(got), len(src))
+		v := testcorpus.NCC(got, src)
+		t.Logf("stream %s vs %s: ncc %.6f (%d samples, source %d)", ref.Num, f[1], v, len(got), len(src))
 		if v < 0.9995 {
-			t.Errorf("stream %s: ncc %.6f against %s", ref.num, v, f[1])
+			t.Errorf("stream %s: ncc %.6f against %s", ref.Num, v, f[1])
 		}
 		if len(got) != len(src) {
-			t.Errorf("stream %s: %d samples, source has %d", ref.num, len(got), len(src))
+			t.Errorf("stream %s: %d samples, source has %d", ref.Num, len(got), len(src))
 		}
 	}
 }
@@ -415,7 +334,7 @@ func abs(x int) int {
 // TestCorpusSemantics checks what the corpus README says a correct
 // recorder finds in particular captures.
 func TestCorpusSemantics(t *testing.T) {
-	root := corpusDir(t)
+	root := testcorpus.Dir(t)
 	gen := func(name string) string { return filepath.Join(root, "generated", name) }
 	real := func(name string) string { return filepath.Join(root, "real", name) }
 

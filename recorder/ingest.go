@@ -480,6 +480,29 @@ func (r *Recorder) WAV(ctx context.Context, recs []*archive.Recording, call int,
 	return codec.NewWAVReader(segs, opt)
 }
 
+// Segment returns call (0-based) of rec as a codec segment over its
+// stored original and placement map, for audio joined by the caller
+// (codec.NewWAVReader), such as calls with silence between them. A call
+// the recording does not hold is ErrNoCall.
+func (r *Recorder) Segment(ctx context.Context, rec *archive.Recording, call int) (codec.Segment, error) {
+	in, err := recinfo.Parse(rec.Info)
+	if err != nil {
+		return codec.Segment{}, err
+	}
+	if call < 0 || call >= len(in.Result.Calls) {
+		return codec.Segment{}, ErrNoCall
+	}
+	orig, err := r.arc.OpenBlob(ctx, rec.ID, archive.BlobOriginal)
+	if err != nil {
+		return codec.Segment{}, err
+	}
+	mp, err := r.arc.OpenBlob(ctx, rec.ID, archive.BlobMap)
+	if err != nil {
+		return codec.Segment{}, err
+	}
+	return codec.Segment{Orig: orig, Map: mp, MapSize: mp.Size(), Layout: in.Result.Layout(call, in.Spans)}, nil
+}
+
 // Recover finalizes what a crash left behind: uploads that were cut off are
 // re-read from their committed bytes, finished as interrupted and sealed;
 // finished recordings that were not yet sealed are sealed.

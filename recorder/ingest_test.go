@@ -370,3 +370,45 @@ func TestOnComplete(t *testing.T) {
 		t.Fatalf("told of %d recordings: %+v", len(got), got)
 	}
 }
+
+// TestSegmentJoinsWithSilence: a call's Segment renders as WAV does, and
+// joined with an empty segment the silence sits between the calls.
+func TestSegmentJoinsWithSilence(t *testing.T) {
+	r, _ := openTestRecorder(t)
+	rec, err := r.Ingest(context.Background(), "f9e5956e47d460010630009033302ab1-009033302ab1-11--username.pcap", bytes.NewReader(makeCallPcap(testCall{seconds: 1})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := r.WAV(context.Background(), []*archive.Recording{rec}, 0, codec.WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readWAV(t, whole)
+	seg, err := r.Segment(context.Background(), rec, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gap = 4000
+	joined, err := codec.NewWAVReader([]codec.Segment{seg, {Layout: codec.Layout{End: gap}}, seg}, codec.WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readWAV(t, joined)
+	n := len(want[0])
+	for c := range 2 {
+		if len(got[c]) != 2*n+gap {
+			t.Fatalf("channel %d: %d samples, want %d", c, len(got[c]), 2*n+gap)
+		}
+		if !slicesEqual(got[c][:n], want[c]) || !slicesEqual(got[c][n+gap:], want[c]) {
+			t.Fatalf("channel %d: the call differs from WAV's", c)
+		}
+		for i, v := range got[c][n : n+gap] {
+			if v != 0 {
+				t.Fatalf("channel %d: sample %d of the gap is %d", c, i, v)
+			}
+		}
+	}
+	if _, err := r.Segment(context.Background(), rec, 1); !errors.Is(err, ErrNoCall) {
+		t.Errorf("call 2 of a one-call recording: %v", err)
+	}
+}

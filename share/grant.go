@@ -299,6 +299,17 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		Reason: req.Reason, Recordings: ids, Created: now, Expires: expires, Language: req.Language}
 	from := s.From(cfg)
 	base, _ := s.baseURLs()
+	// The key's slot is written and synced before the commit that refers
+	// to it; a crash in between leaves a slot the next Open zeroes.
+	slot, ref, err := s.storeKey(gid, gkey)
+	if err != nil {
+		s.setCopying(gid, false)
+		s.db.Update(func(tx *bolt.Tx) error { return s.dropOrphansTx(tx) })
+		return nil, fmt.Errorf("share: send: %w", err)
+	}
+	if s.crash("send: key stored") {
+		return nil, errCrashed
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		link, token, err := s.linkForTx(tx, email, req.RecipientName)
 		if err != nil {
@@ -328,7 +339,7 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bKeys).Put(gid, seal(s.grantKey, ad("grant key", gid), gkey)); err != nil {
+		if err := tx.Bucket(bKeys).Put(gid, ref); err != nil {
 			return err
 		}
 		box, err := sealJSON(ga, "recordings", gid, metas)
@@ -338,9 +349,13 @@ func (s *Service) Send(ctx context.Context, sender *archive.User, remote string,
 		if err := tx.Bucket(bRecs).Put(gid, box); err != nil {
 			return err
 		}
+		if s.crash("send: before commit") {
+			return errCrashed // a failed commit
+		}
 		return s.putGrantTx(tx, g)
 	})
 	if err != nil {
+		s.wipeSlots([]uint64{slot})
 		s.setCopying(gid, false)
 		s.db.Update(func(tx *bolt.Tx) error { return s.dropOrphansTx(tx) })
 		return nil, fmt.Errorf("share: send: %w", err)
@@ -498,26 +513,35 @@ func (s *Service) putGrantTx(tx *bolt.Tx, g *grantRecord) error {
 	return tx.Bucket(bGrants).Put([]byte(g.ID), box)
 }
 
-// destroyTx deletes a grant's key, recording list and copies.
-func destroyTx(tx *bolt.Tx, g *grantRecord) error {
+// destroyTx deletes a grant's key reference, recording list and copies,
+// and returns the slot of its key (0 for none), which the caller zeroes
+// once tx has committed (wipeSlots).
+func (s *Service) destroyTx(tx *bolt.Tx, g *grantRecord) (uint64, error) {
 	gid, err := hex.DecodeString(g.ID)
 	if err != nil || len(gid) != idLen {
-		return fmt.Errorf("share: bad grant id")
+		return 0, fmt.Errorf("share: bad grant id")
+	}
+	var slot uint64
+	if v := tx.Bucket(bKeys).Get(gid); v != nil {
+		slot, _ = s.parseSlotRef(gid, v)
+		if w, _ := s.slots.get(slot, gid); w == nil {
+			slot = 0 // zero, or another grant's: not this grant's to wipe
+		}
 	}
 	if err := tx.Bucket(bKeys).Delete(gid); err != nil {
-		return err
+		return 0, err
 	}
 	if err := tx.Bucket(bRecs).Delete(gid); err != nil {
-		return err
+		return 0, err
 	}
 	c := tx.Bucket(bChunks).Cursor()
 	for k, _ := c.Seek(gid); len(k) >= idLen && string(k[:idLen]) == string(gid); k, _ = c.Seek(gid) {
 		if err := c.Delete(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	g.Destroyed = true
-	return nil
+	return slot, nil
 }
 
 // Query selects log entries: Q matches the recipient's name or address,
@@ -573,6 +597,7 @@ func (s *Service) Cancel(ctx context.Context, by *archive.User, remote, id strin
 	}
 	now := s.now()
 	var g *grantRecord
+	var slot uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if g, err = s.grantTx(tx, id); err != nil {
@@ -581,15 +606,24 @@ func (s *Service) Cancel(ctx context.Context, by *archive.User, remote, id strin
 		if g.status(now) != StatusValid {
 			return &Error{Status: http.StatusConflict, Msg: "the link has " + g.status(now) + " already"}
 		}
-		if err := destroyTx(tx, g); err != nil {
+		if slot, err = s.destroyTx(tx, g); err != nil {
 			return err
 		}
 		g.Cancelled, g.CancelledBy, g.CancelledAt = true, by.Login, now
+		if s.crash("destroy: before commit") {
+			return errCrashed // a failed commit
+		}
 		return s.putGrantTx(tx, g)
 	})
 	if err != nil {
 		return err
 	}
+	// The key's slot is zeroed after the commit; a crash in between
+	// leaves a slot no grant refers to, which the next Open zeroes.
+	if s.crash("destroy: committed") {
+		return errCrashed
+	}
+	s.wipeSlots([]uint64{slot})
 	s.audit(ctx, by.Login, remote, actionCancel, strings.Join(g.Recordings, ","), "link "+g.ID+" to "+g.Email)
 	return nil
 }
@@ -598,7 +632,9 @@ func (s *Service) Cancel(ctx context.Context, by *archive.User, remote, id strin
 func (s *Service) Expire(ctx context.Context) (int, error) {
 	now := s.now()
 	var done []*grantRecord
+	var slots []uint64
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		slots = slots[:0]
 		var due []*grantRecord
 		err := tx.Bucket(bGrants).ForEach(func(k, v []byte) error {
 			g := new(grantRecord)
@@ -614,14 +650,19 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, g := range due {
-			if err := destroyTx(tx, g); err != nil {
+			slot, err := s.destroyTx(tx, g)
+			if err != nil {
 				return err
 			}
+			slots = append(slots, slot)
 			if err := s.putGrantTx(tx, g); err != nil {
 				return err
 			}
 		}
 		done = due
+		if len(due) > 0 && s.crash("destroy: before commit") {
+			return errCrashed // a failed commit
+		}
 		// Sessions past their end go too.
 		var ended [][]byte
 		err = tx.Bucket(bSessions).ForEach(func(k, v []byte) error {
@@ -644,6 +685,10 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("share: expire: %w", err)
 	}
+	if s.crash("destroy: committed") {
+		return 0, errCrashed
+	}
+	s.wipeSlots(slots)
 	for _, g := range done {
 		s.audit(ctx, "", "", actionExpire, strings.Join(g.Recordings, ","), "link "+g.ID+" to "+g.Email+" ended "+g.Expires.Format(time.RFC3339))
 	}

@@ -537,18 +537,12 @@ func (s *Service) playables(tx *bolt.Tx, l *linkRecord, now time.Time) ([]*playa
 		if err != nil {
 			return nil, err
 		}
-		wrapped := tx.Bucket(bKeys).Get(gid)
-		if wrapped == nil {
+		a, err := s.grantAEAD(gid, tx.Bucket(bKeys).Get(gid))
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
 			continue
-		}
-		key, err := open(s.grantKey, ad("grant key", gid), wrapped)
-		if err != nil {
-			return nil, err
-		}
-		a, err := newAEAD(key)
-		clear(key)
-		if err != nil {
-			return nil, err
 		}
 		var metas []recMeta
 		if err := openJSON(a, "recordings", gid, tx.Bucket(bRecs).Get(gid), &metas); err != nil {

@@ -75,12 +75,18 @@ type Service struct {
 
 	limits *addrLimiter
 	plays  listening.Sessions
+
+	slots *grantSlots // the grant keys (share.db.gkeys)
+	// Test hooks: keyHook sees each new grant key raw and wrapped;
+	// crashHook stops an operation at a point (see crash).
+	keyHook   func(gid, key, wrapped []byte)
+	crashHook func(point string) bool
 }
 
 // Buckets of share.db.
 var (
 	bGrants   = []byte("grants")   // grant id → box(log key, grantRecord)
-	bKeys     = []byte("keys")     // grant id → wrapped grant key
+	bKeys     = []byte("keys")     // grant id → slot reference (slots.go)
 	bRecs     = []byte("recs")     // grant id → box(grant key, []recMeta)
 	bChunks   = []byte("chunks")   // grant id ‖ u16 rec ‖ u32 chunk → sealed audio
 	bLinks    = []byte("links")    // link id → box(log key, linkRecord)
@@ -134,7 +140,13 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 			return s.dropOrphansTx(tx)
 		})
 	}
+	if err == nil {
+		err = s.openKeys()
+	}
 	if err != nil {
+		if s.slots != nil {
+			s.slots.close()
+		}
 		db.Close()
 		return nil, fmt.Errorf("share: open: %w", err)
 	}
@@ -142,7 +154,13 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 }
 
 // Close closes the store.
-func (s *Service) Close() error { return s.db.Close() }
+func (s *Service) Close() error {
+	err := s.db.Close()
+	if e := s.slots.close(); err == nil {
+		err = e
+	}
+	return err
+}
 
 // SetMailer sets what is kicked when mail is queued (the deliverer, which
 // is built over the service as its queue).

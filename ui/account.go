@@ -147,19 +147,30 @@ func (u *UI) createToken(r *http.Request, rc *reqCtx, login string) (string, err
 	return token, nil
 }
 
-func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	token, err := u.createToken(r, rc, rc.user.Login)
+// tokenCreatedFlash is the confirmation above a token just created.
+const tokenCreatedFlash = "Token created. Copy it now: it is shown only once."
+
+// tokenCreated creates a token for login (createToken) and renders tmpl
+// with the page that page builds around it; the page shows the token once.
+func (u *UI) tokenCreated(w http.ResponseWriter, r *http.Request, rc *reqCtx, login, tmpl string, page func(token string) (any, error)) error {
+	token, err := u.createToken(r, rc, login)
 	if err != nil {
 		return err
 	}
-	p, err := u.accountPage(r, rc)
+	p, err := page(token)
 	if err != nil {
 		return err
 	}
-	p.NewToken = token
-	p.Flash = "Token created. Copy it now: it is shown only once."
-	u.render(w, r, http.StatusOK, "account.html", p)
+	u.render(w, r, http.StatusOK, tmpl, p)
 	return nil
+}
+
+func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	return u.tokenCreated(w, r, rc, rc.user.Login, "account.html", func(token string) (any, error) {
+		p, err := u.accountPage(r, rc)
+		p.NewToken, p.Flash = token, tokenCreatedFlash
+		return p, err
+	})
 }
 
 func (u *UI) accountTokenRevoke(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

@@ -262,6 +262,25 @@ func auditActions(t *testing.T, arc *archive.Archive, want string) []string {
 	}
 }
 
+// wantEnded waits for the ward stream as to report the grant ended for
+// reason.
+func wantEnded(t *testing.T, as *sseStream, reason string) {
+	t.Helper()
+	if st := as.wardState(foureyes.Ended); st.Reason != reason {
+		t.Fatalf("ended for %q", st.Reason)
+	}
+}
+
+// wantRevokeAudited waits for sam's revocation of alice's grant for reason
+// to be the last 4-eyes entry of the audit log.
+func wantRevokeAudited(t *testing.T, arc *archive.Archive, reason string) {
+	t.Helper()
+	want := "sam foureyes.revoke alice reason=" + reason
+	if got := auditActions(t, arc, want); got[len(got)-1] != want {
+		t.Fatalf("audit: %v", got)
+	}
+}
+
 // grantAlice: alice asks for access and her supervisor sam grants it.
 func grantAlice(t *testing.T, alice, sam *client) {
 	t.Helper()
@@ -364,9 +383,7 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 
 	resp, body = sam.post("/supervise/alice/end", nil)
 	must(t, resp, body, 303)
-	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonEnded {
-		t.Fatalf("ended for %q", st.Reason)
-	}
+	wantEnded(t, as, foureyes.ReasonEnded)
 	resp, body = alice.get("/api/v1/recordings/" + id)
 	must(t, resp, body, 403)
 
@@ -424,14 +441,10 @@ func TestFourEyesRevokedWhenPageCloses(t *testing.T) {
 	// The page closes for good: the grant ends once the grace is over.
 	fe.SetGrace(50 * time.Millisecond)
 	sp.close()
-	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonClosed {
-		t.Fatalf("ended for %q", st.Reason)
-	}
+	wantEnded(t, as, foureyes.ReasonClosed)
 	resp, body = alice.get("/api/v1/recordings/" + rec.ID.String())
 	must(t, resp, body, 403)
-	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=closed"); got[len(got)-1] != "sam foureyes.revoke alice reason=closed" {
-		t.Fatalf("audit: %v", got)
-	}
+	wantRevokeAudited(t, tu.arc, foureyes.ReasonClosed)
 }
 
 func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
@@ -446,13 +459,9 @@ func TestFourEyesRevokedWhenPageFallsSilent(t *testing.T) {
 	// The connection stays open but the page stops answering, as when
 	// the network between goes away without a word.
 	sp.silence()
-	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonTimeout {
-		t.Fatalf("ended for %q", st.Reason)
-	}
+	wantEnded(t, as, foureyes.ReasonTimeout)
 	sp.s.next("closed")
-	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=timeout"); got[len(got)-1] != "sam foureyes.revoke alice reason=timeout" {
-		t.Fatalf("audit: %v", got)
-	}
+	wantRevokeAudited(t, tu.arc, foureyes.ReasonTimeout)
 }
 
 func TestFourEyesRevokedOnLogout(t *testing.T) {
@@ -464,13 +473,9 @@ func TestFourEyesRevokedOnLogout(t *testing.T) {
 	as.wardState(foureyes.Granted)
 	resp, body := sam.post("/logout", nil)
 	must(t, resp, body, 303)
-	if st := as.wardState(foureyes.Ended); st.Reason != foureyes.ReasonLogout {
-		t.Fatalf("ended for %q", st.Reason)
-	}
+	wantEnded(t, as, foureyes.ReasonLogout)
 	sp.s.next("closed")
-	if got := auditActions(t, tu.arc, "sam foureyes.revoke alice reason=logout"); got[len(got)-1] != "sam foureyes.revoke alice reason=logout" {
-		t.Fatalf("audit: %v", got)
-	}
+	wantRevokeAudited(t, tu.arc, foureyes.ReasonLogout)
 }
 
 func TestFourEyesAudioStopsWhenGrantEnds(t *testing.T) {

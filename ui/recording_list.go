@@ -101,7 +101,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		f.to = f.to.AddDate(0, 0, 1) // inclusive
 	}
 	switch p.Dir {
-	case webcore.DirIn, webcore.DirOut:
+	case webcore.DirIn, webcore.DirOut, webcore.DirInternal:
 		f.dir = p.Dir
 	default:
 		p.Dir = ""
@@ -118,7 +118,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	groups := map[string]*group{}
 	matchOne := func(rec *archive.Recording) bool {
 		in := recinfo.ParseLenient(rec.Info)
-		if f.dir != "" && webcore.CallDirection(in, idx[strings.ToLower(rec.User)]) != f.dir {
+		if f.dir != "" && webcore.Direction(rec, in, idx[strings.ToLower(rec.User)]) != f.dir {
 			return false
 		}
 		if f.q == "" {
@@ -216,11 +216,11 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 			state = s.State
 		}
 		in := recinfo.ParseLenient(s.Info)
-		d := webcore.CallDirection(in, users[strings.ToLower(s.User)])
+		d := webcore.Direction(s, in, users[strings.ToLower(s.User)])
 		if dir == webcore.DirUnknown {
 			dir = d
 		}
-		if w := webcore.RemoteParty(in, d); w != "" && !containsStr(withs, w) {
+		if w := webcore.With(s, in, d); w != "" && !containsStr(withs, w) {
 			withs = append(withs, w)
 		}
 		if enc == "" {

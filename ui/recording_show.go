@@ -32,6 +32,13 @@ type recView struct {
 	Warnings                               []string
 	DownloadURL, OriginalURL, PageURL      string
 	AudioURL, MonoURL, PeaksURL, MonoPeaks string
+	// CDRs: the call detail records the PBX sent for this call.
+	CDRs []cdrView
+}
+
+type cdrView struct {
+	Heading string
+	Facts   [][2]string
 }
 
 type callView struct {
@@ -161,7 +168,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	idx := webcore.UserIndex(users)
 	in := recinfo.ParseLenient(rec.Info)
 	owner := idx[strings.ToLower(rec.User)]
-	dir := webcore.CallDirection(in, owner)
+	dir := webcore.Direction(rec, in, owner)
 	id := rec.ID.String()
 	page := "/recordings/" + id
 	api := "/api/v1/recordings/" + id
@@ -181,7 +188,10 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	if in.Name.MAC != "" || in.Name.Serial != "" {
 		v.Device = strings.TrimSpace(in.Name.MAC + " " + in.Name.Serial)
 	}
-	v.Title = webcore.RemoteParty(in, dir)
+	v.Title = webcore.With(rec, in, dir)
+	for i, c := range rec.CDRs {
+		v.CDRs = append(v.CDRs, cdrView{Heading: webcore.CDRHeading(i), Facts: webcore.CDRFacts(c, rc.loc)})
+	}
 	if v.Title == "" {
 		v.Title = "Recording of " + v.UserName
 	}

@@ -88,7 +88,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		u.render(w, r, http.StatusTooManyRequests, "login.html", p)
 		return nil
 	}
-	if err == nil && (usr.Disabled || usr.Role == archive.RoleIngest) {
+	if err == nil && (usr.Disabled || usr.Role == archive.RoleIngest || usr.Role == archive.RoleIntegration) {
 		err = archive.ErrBadCredentials
 	}
 	if err != nil {

@@ -290,12 +290,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 		if r.Method == http.MethodPost && multipart && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 			r.Body = http.MaxBytesReader(w, r.Body, maxMultipartBytes)
 			if err := r.ParseMultipartForm(maxMultipartBytes); err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					u.renderError(w, r, rc, &pageError{http.StatusRequestEntityTooLarge, "The form is too large."})
-					return
-				}
-				u.renderError(w, r, rc, &pageError{http.StatusBadRequest, "The form could not be read."})
+				u.renderError(w, r, rc, formReadError(err))
 				return
 			}
 			defer r.MultipartForm.RemoveAll()
@@ -307,12 +302,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 				return
 			}
 			if err := r.ParseForm(); err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					u.renderError(w, r, rc, &pageError{http.StatusRequestEntityTooLarge, "The form is too large."})
-					return
-				}
-				u.renderError(w, r, rc, &pageError{http.StatusBadRequest, "The form could not be read."})
+				u.renderError(w, r, rc, formReadError(err))
 				return
 			}
 		}
@@ -361,6 +351,16 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name strin
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = buf.WriteTo(w)
+}
+
+// formReadError is the page error for a form that could not be parsed:
+// too large, or malformed.
+func formReadError(err error) *pageError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &pageError{http.StatusRequestEntityTooLarge, "The form is too large."}
+	}
+	return &pageError{http.StatusBadRequest, "The form could not be read."}
 }
 
 type errorPage struct {

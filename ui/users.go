@@ -113,7 +113,7 @@ func readUserForm(r *http.Request) userForm {
 func (f userForm) apply(x *archive.User, users []archive.User) string {
 	role := archive.Role(f.Role)
 	switch role {
-	case archive.RoleUser, archive.RoleSupervisor, archive.RoleAdmin:
+	case archive.RoleUser, archive.RoleSupervisor, archive.RoleAdmin, archive.RoleIntegration:
 	case archive.RoleIngest:
 		if x.Role != archive.RoleIngest {
 			return "Recording-device accounts are managed on the settings page."
@@ -152,7 +152,7 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 
 func (u *UI) userEditPage(r *http.Request, rc *reqCtx, f userForm, isNew bool, users []archive.User) (userEditPage, error) {
 	p := userEditPage{
-		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin)},
+		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin), string(archive.RoleIntegration)},
 		Self: !isNew && f.Login == rc.user.Login, DeletionModes: deletionModeChoices,
 	}
 	if f.Role == string(archive.RoleIngest) {
@@ -372,22 +372,15 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	token, err := u.createToken(r, rc, x.Login)
-	if err != nil {
-		return err
-	}
-	users, err := u.arc.Users(ctx)
-	if err != nil {
-		return err
-	}
-	p, err := u.userEditPage(r, rc, formOf(x), false, users)
-	if err != nil {
-		return err
-	}
-	p.NewToken = token
-	p.Flash = "Token created. Copy it now: it is shown only once."
-	u.render(w, r, http.StatusOK, "user_edit.html", p)
-	return nil
+	return u.tokenCreated(w, r, rc, x.Login, "user_edit.html", func(token string) (any, error) {
+		users, err := u.arc.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err := u.userEditPage(r, rc, formOf(x), false, users)
+		p.NewToken, p.Flash = token, tokenCreatedFlash
+		return p, err
+	})
 }
 
 func (u *UI) userTokenRevoke(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

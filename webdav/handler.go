@@ -210,6 +210,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (*archive
 	case u.Role == archive.RoleIngest:
 		plain(w, http.StatusForbidden, "ingest accounts upload recordings; they cannot read them")
 		return nil, false
+	case u.Role == archive.RoleIntegration:
+		plain(w, http.StatusForbidden, "integration accounts send call details; they cannot read recordings")
+		return nil, false
 	}
 	return u, true
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 func TestIngestCollection(t *testing.T) {
@@ -32,22 +33,11 @@ func TestIngestCollection(t *testing.T) {
 	defer srv.Close()
 
 	do := func(method, path, body string, authed bool, hdr ...string) (*http.Response, string) {
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		login := ""
 		if authed {
-			req.SetBasicAuth("phone", "pw")
+			login = "phone"
 		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := webtest.Do(t, noRedirect, method, srv.URL+path, login, "pw", strings.NewReader(body), hdr...)
 		return resp, string(b)
 	}
 

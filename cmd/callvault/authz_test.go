@@ -784,3 +784,246 @@ func TestAuthzWebhooks(t *testing.T) {
 	}
 	fmt.Fprintf(testWriter{t}, "webhooks authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
 }
+
+// TestAuthzLegs: the call-leg lookup answers only for recordings the
+// caller may read — a dialog one may not read is "not found", like one
+// that does not exist, and tells nothing of its legs — and under 4-eyes
+// access nothing without a grant.
+func TestAuthzLegs(t *testing.T) {
+	w := setupAuthz(t)
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	members := []string{"alice", "carol", "dave", "sam", "bob", "admin"}
+	legA := legPath(w.guidA, "201", "004712345678", start)
+	legB := legPath(w.guidB, "bob", "5550100", start.Add(time.Hour)) // two segments a minute apart: one leg
+	far := legPath(w.guidA, "201", "+4712345678", start.Add(time.Minute))
+	routes := []struct {
+		path string
+		e    expect
+	}{
+		{legA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legA + "/audio.wav", expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legA + "/audio.wav?channels=mono", expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legPath("a@pbx", "201", "+4712345678", start), expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{legB, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{legB + "/audio.wav", expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{far, expect{other: 404, anon: 401}},
+		{far + "/audio.wav", expect{other: 404, anon: 401}},
+		{legPath("0123456789abcdef0123456789abcdef", "201", "", start), expect{other: 404, anon: 401}},
+		{"/api/v1/legs/not-a-leg-id", expect{ok: members, okCode: 400, anon: 401}},
+		{legA + "/audio.wav?channels=5", expect{ok: readA, okCode: 400, other: 404, anon: 401}},
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			resp, body := w.clients[role].get(t, rt.path)
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("GET %s as %s: %d, want %d\n%.300s", rt.path, role, resp.StatusCode, want, body)
+			}
+			// Only readers learn of the dialog's legs.
+			if strings.Contains(string(body), "candidates") && !slices.Contains(readA, role) && !slices.Contains(readB, role) {
+				t.Errorf("GET %s as %s shows candidates: %.300s", rt.path, role, body)
+			}
+		}
+	}
+	_, body := w.clients["bob"].get(t, legB)
+	if got := decodeLeg(t, body); len(got.Segments) != 2 || got.Segments[0].RecordingID != w.recB1 || got.Segments[1].RecordingID != w.recB2 {
+		t.Errorf("bob's leg: %s", body)
+	}
+	// The ingest account reads no leg.
+	req, _ := http.NewRequest("GET", w.d.url+legA, nil)
+	req.SetBasicAuth("ingest", testIngestPassword)
+	if resp, _ := w.clients["anonymous"].do(t, req); resp.StatusCode != 403 {
+		t.Errorf("ingest account: %d, want 403", resp.StatusCode)
+	}
+	// Under 4-eyes access, no grant: 403.
+	const evePW = "pw-eve-0123456789"
+	w.clients["admin"].createUser(t, "eve", evePW, "user", url.Values{"accessList": {"alice, bob"}, "supervisor": {"sam"}})
+	eve := w.d.uiLogin(t, "eve", evePW)
+	for _, p := range []string{legA, legA + "/audio.wav", far} {
+		if resp, _ := eve.get(t, p); resp.StatusCode != 403 {
+			t.Errorf("GET %s as eve without a grant: %d, want 403", p, resp.StatusCode)
+		}
+	}
+}
+
+// TestAuthzFlex: Twilio Flex's url_provider decides by the archive user a
+// Flex token (or an API token) maps to, as the API does: the same
+// recordings and calls are readable, the rest are 404; no credential is
+// 401; a UI session or a login's password opens nothing there; an
+// ingest account gets 403.
+func TestAuthzFlex(t *testing.T) {
+	tw := newFlexTwilio(t)
+	d := startDaemonWith(t, "", func(o *serveOptions) { o.config = flexConfig(t, tw, "https://flex.twilio.com") })
+	admin := d.uiLogin(t, "admin", testAdminPassword)
+	pw := func(login string) string { return "pw-" + login + "-0123456789" }
+	admin.createUser(t, "alice", pw("alice"), "user", url.Values{"extensions": {"201"}})
+	admin.createUser(t, "bob", pw("bob"), "user", url.Values{"extensions": {"202"}})
+	admin.createUser(t, "carol", pw("carol"), "user", url.Values{"accessList": {"alice"}})
+	admin.createUser(t, "dave", pw("dave"), "user", url.Values{"accessList": {"+47 12 34 56 78"}})
+	admin.createUser(t, "sam", pw("sam"), "supervisor", nil)
+	guidA, guidB := "aaaaaaaaaaaaaaaaaaaaaaaaaaaaf001", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbf002"
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	recA := d.ingestSynth(t, guidA, "alice", synthCall{seconds: 2, start: start, callID: "fa@pbx",
+		from: synthParty{"Alice", "201"}, to: synthParty{"Customer", "+4712345678"}})
+	recB1 := d.ingestSynth(t, guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour), callID: "fb1@pbx",
+		from: synthParty{"Caller", "5550100"}, to: synthParty{"Bob", "202"}})
+	d.ingestSynth(t, guidB, "bob", synthCall{seconds: 2, start: start.Add(time.Hour + time.Minute), callID: "fb2@pbx",
+		from: synthParty{"Caller", "5550100"}, to: synthParty{"Bob", "202"}})
+
+	roles := []string{"anonymous", "sam", "bob", "carol", "dave", "alice", "admin"}
+	flexAuth, apiAuth := map[string]string{}, map[string]string{}
+	for _, role := range roles[1:] {
+		flexAuth[role] = flexBasic(tw.token(role + "@example.com"))
+		apiAuth[role] = "Bearer " + d.apiToken(t, role)
+	}
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	routes := []struct {
+		recording string
+		e         expect
+	}{
+		{recA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{guidA, expect{ok: readA, okCode: 200, other: 404, anon: 401}},
+		{recB1, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{guidB, expect{ok: readB, okCode: 200, other: 404, anon: 401}},
+		{"0123456789abcdef0123456789abcdef", expect{other: 404, anon: 401}},
+		{"", expect{other: 400, anon: 401}},
+	}
+	n := 0
+	for _, via := range []map[string]string{flexAuth, apiAuth} {
+		for _, rt := range routes {
+			for _, role := range roles {
+				var hdr []string
+				if role != "anonymous" {
+					hdr = []string{"Authorization", via[role]}
+				}
+				resp, body := flexGet(t, d.url+"/flex/url?recording="+rt.recording, hdr...)
+				n++
+				if want := rt.e.code(role); resp.StatusCode != want {
+					t.Errorf("%q as %s (%.6s): %d, want %d\n%.200s", rt.recording, role, via[role], resp.StatusCode, want, body)
+				}
+			}
+		}
+	}
+	// Credentials that are not tokens open nothing; an ingest account is no reader.
+	session := admin.c
+	req, _ := http.NewRequest(http.MethodGet, d.url+"/flex/url?recording="+recA, nil)
+	resp, err := session.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the admin's UI session: %s", resp.Status)
+	}
+	adminPw := basicHeader("admin", testAdminPassword)
+	tokenPw := basicHeader("token", testAdminPassword)
+	for _, c := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"admin's password", adminPw, 401},
+		{"a password as a token", tokenPw, 401},
+		{"ingest account", flexBasic(tw.token("ingest@example.com")), 403},
+		{"unknown Flex user", flexBasic(tw.token("mallory@example.com")), 403},
+	} {
+		if resp, body := flexGet(t, d.url+"/flex/url?recording="+recA, "Authorization", c.auth); resp.StatusCode != c.want {
+			t.Errorf("%s: %s, want %d\n%.200s", c.name, resp.Status, c.want, body)
+		}
+	}
+	// The preflight needs no credential, for the allowed origin only.
+	for origin, want := range map[string]int{"https://flex.twilio.com": 204, "https://evil.example": 403} {
+		req, _ := http.NewRequest(http.MethodOptions, d.url+"/flex/url?recording="+recA, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 204) != (resp.Header.Get("Access-Control-Allow-Origin") == origin) {
+			t.Errorf("preflight from %s: %s %v", origin, resp.Status, resp.Header)
+		}
+	}
+	fmt.Fprintf(testWriter{t}, "flex authz matrix: %d requests\n", n)
+}
+
+// TestAuthzCDR: call detail records are taken from integration accounts
+// and admins only, and an integration account reaches no other route,
+// whether by token or by password.
+func TestAuthzCDR(t *testing.T) {
+	w := setupAuthz(t)
+	pbx, pbxPW := w.d.integrationToken(t)
+	body := `{"callId":"` + w.guidA + `","direction":"inbound","callerName":"Matrix Caller"}`
+	// Each role sends a record of its own (a repeat answers 200).
+	for _, role := range authzRoles {
+		b := strings.Replace(body, "Matrix Caller", "Caller of "+role, 1)
+		resp, got := w.clients[role].send(t, "POST", "/api/v1/cdr", b)
+		want := http.StatusForbidden
+		switch role {
+		case "anonymous":
+			want = http.StatusUnauthorized
+		case "admin":
+			want = http.StatusCreated
+		}
+		if resp.StatusCode != want {
+			t.Errorf("POST /api/v1/cdr as %s: %d, want %d\n%.300s", role, resp.StatusCode, want, got)
+		}
+	}
+	// The innovaphone form of the route: the same rights.
+	inno := "/api/v1/cdr/innovaphone?msg=" + url.QueryEscape(`<cdr dir="to" e164="201" cn="A"><event msg="setup-from" time="1" conf="`+w.guidA+`"/></cdr>`)
+	for _, role := range authzRoles {
+		resp, got := w.clients[role].get(t, inno)
+		want := http.StatusForbidden
+		switch role {
+		case "anonymous":
+			want = http.StatusUnauthorized
+		case "admin":
+			want = http.StatusCreated
+		}
+		if resp.StatusCode != want {
+			t.Errorf("GET %s as %s: %d, want %d\n%.300s", inno, role, resp.StatusCode, want, got)
+		}
+	}
+	if code, _ := w.d.apiCall(t, pbx, "GET", inno, nil); code != http.StatusOK {
+		t.Errorf("innovaphone CDR again, as pbx: %d", code)
+	}
+	if code, _ := w.d.apiCall(t, "ingest:"+testIngestPassword, "POST", "/api/v1/cdr", map[string]string{"callId": w.guidA}); code != http.StatusForbidden {
+		t.Errorf("POST /api/v1/cdr as ingest: %d", code)
+	}
+	for _, auth := range []string{pbx, "pbx:" + pbxPW} {
+		if code, _ := w.d.apiCall(t, auth, "POST", "/api/v1/cdr", map[string]string{"callId": w.guidB, "callerName": "Bob's caller"}); code != http.StatusCreated && code != http.StatusOK {
+			t.Errorf("POST /api/v1/cdr as pbx (%.6s): %d", auth, code)
+		}
+		for _, r := range []struct{ method, path string }{
+			{"GET", "/api/v1/recordings"}, {"GET", "/api/v1/recordings/" + w.recA}, {"GET", "/api/v1/recordings/" + w.recA + "/audio.wav"},
+			{"GET", "/api/v1/recordings/" + w.recA + "/original.pcap"}, {"GET", "/api/v1/recordings/" + w.recA + "/download.zip"},
+			{"GET", "/api/v1/recordings/" + w.recA + "/notes"}, {"GET", "/api/v1/calls/" + w.guidB}, {"GET", "/api/v1/users"},
+			{"GET", "/api/v1/users/pbx"}, {"GET", "/api/v1/users/pbx/tokens"}, {"POST", "/api/v1/users/pbx/tokens"},
+			{"GET", "/api/v1/audit"}, {"GET", "/api/v1/settings"}, {"GET", "/api/v1/recyclebin"}, {"GET", "/api/v1/seal/verify"},
+			{"GET", "/api/v1/shares"}, {"DELETE", "/api/v1/recordings/" + w.recA},
+		} {
+			var b any
+			if r.method == "POST" {
+				b = map[string]string{"label": "x"}
+			}
+			if code, _ := w.d.apiCall(t, auth, r.method, r.path, b); code != http.StatusForbidden {
+				t.Errorf("%s %s as pbx (%.6s): %d, want 403", r.method, r.path, auth, code)
+			}
+		}
+	}
+	// What the admin and the integration account sent shows to those who
+	// may read the recordings, and only to them.
+	for role, sees := range map[string]bool{"alice": true, "carol": true, "bob": false, "admin": true} {
+		_, page := w.clients[role].get(t, "/?q="+url.QueryEscape("caller of admin"))
+		if got := strings.Contains(string(page), w.recA); got != sees {
+			t.Errorf("%s finds alice's call by its CDR: %v", role, got)
+		}
+	}
+	_, page := w.clients["bob"].get(t, "/recordings/"+w.recB1)
+	if !strings.Contains(string(page), "Bob&#39;s caller") {
+		t.Error("bob's recording page lacks the integration account's CDR")
+	}
+	fmt.Fprintf(testWriter{t}, "cdr authz: %d roles, ingest, integration by token and password\n", len(authzRoles))
+}

@@ -60,6 +60,8 @@ type Config struct {
 	Setup     SetupConfig      `toml:"setup"`
 	Mail      mail.Config      `toml:"mail"`
 	Share     ShareConfig      `toml:"share"`
+	Legs      LegsConfig       `toml:"legs"`
+	Flex      FlexConfig       `toml:"flex"`
 	Webhooks  WebhooksConfig   `toml:"webhooks"`
 }
 
@@ -193,6 +195,8 @@ func defaultConfig() Config {
 		Ingest:   IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
 		Health:   HealthConfig{MinFreeMB: 512},
 		Log:      LogConfig{Level: "info", Format: "text"},
+		Legs:     defaultLegsConfig(),
+		Flex:     defaultFlexConfig(),
 		Webhooks: WebhooksConfig{Timeout: Duration{30 * time.Second}},
 	}
 }
@@ -398,6 +402,9 @@ func (c *Config) Validate() error {
 	if err := c.validateMail(); err != nil {
 		return err
 	}
+	if err := c.validateLegs(); err != nil {
+		return err
+	}
 	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
@@ -406,7 +413,7 @@ func (c *Config) Validate() error {
 			return badValue(key, "%v", err)
 		}
 	}
-	return nil
+	return c.Flex.validate()
 }
 
 // ShareConfig is where the links that secure-link mails carry point to.
@@ -609,6 +616,11 @@ func (c *Config) checkFiles() error {
 	if p := c.Mail.PasswordFile; p != "" {
 		if _, err := readSecret(p); err != nil {
 			return fmt.Errorf("mail.password_file: %w", err)
+		}
+	}
+	if p := c.Flex.AuthTokenFile; p != "" {
+		if _, err := readSecret(p); err != nil {
+			return fmt.Errorf("flex.auth_token_file: %w", err)
 		}
 	}
 	if c.TLS.CertFile != "" {

@@ -16,52 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/internal/testcorpus"
 	"github.com/callvault/callvault/recinfo"
 )
-
-// refStream is one row of a case's ref/streams.tsv.
-type refStream struct {
-	num                 string
-	src, dst            string // ip:port
-	ssrc                uint32
-	codec               string
-	packets, dups, lost int
-	durationS           float64
-	wav                 string
-}
-
-func readRefStreams(t *testing.T, dir string) []refStream {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "ref", "streams.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	head := strings.Split(lines[0], "\t")
-	col := map[string]int{}
-	for i, h := range head {
-		col[h] = i
-	}
-	var out []refStream
-	for _, l := range lines[1:] {
-		f := strings.Split(l, "\t")
-		get := func(k string) string {
-			if i, ok := col[k]; ok && i < len(f) {
-				return f[i]
-			}
-			return ""
-		}
-		atoi := func(k string) int { n, _ := strconv.Atoi(get(k)); return n }
-		ssrc, _ := strconv.ParseUint(strings.TrimPrefix(get("ssrc"), "0x"), 16, 32)
-		dur, _ := strconv.ParseFloat(get("duration_s"), 64)
-		out = append(out, refStream{
-			num: get("stream"), src: get("src") + ":" + get("sport"), dst: get("dst") + ":" + get("dport"),
-			ssrc: uint32(ssrc), codec: get("codec"), packets: atoi("packets"), dups: atoi("duplicates"),
-			lost: atoi("lost_by_seq"), durationS: dur, wav: get("wav"),
-		})
-	}
-	return out
-}
 
 // apiStream is a stream as the API reports it: the recording-info stream.
 type apiStream = recinfo.Stream
@@ -177,28 +134,28 @@ func TestIngestCorpus(t *testing.T) {
 
 // checkGenerated compares a generated case's decode with its references.
 func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
-	refs := readRefStreams(t, dir)
+	refs := testcorpus.Streams(t, dir)
 	sources := readSourceChecks(t, dir)
 	wavs := map[int][][]int16{} // call index → channels
 	for _, ref := range refs {
-		s := rec.streamFor(ref.src, ref.dst, ref.ssrc)
+		s := rec.streamFor(ref.Src, ref.Dst, ref.SSRC)
 		if s == nil {
-			t.Errorf("stream %s %s→%s ssrc %08x not found; have %+v", ref.num, ref.src, ref.dst, ref.ssrc, rec.Streams)
+			t.Errorf("stream %s %s→%s ssrc %08x not found; have %+v", ref.Num, ref.Src, ref.Dst, ref.SSRC, rec.Streams)
 			continue
 		}
-		if s.Packets != ref.packets || s.Duplicates != ref.dups || s.Lost != ref.lost {
-			t.Errorf("stream %s: packets/dups/lost %d/%d/%d, ref %d/%d/%d", ref.num, s.Packets, s.Duplicates, s.Lost,
-				ref.packets, ref.dups, ref.lost)
+		if s.Packets != ref.Packets || s.Duplicates != ref.Dups || s.Lost != ref.Lost {
+			t.Errorf("stream %s: packets/dups/lost %d/%d/%d, ref %d/%d/%d", ref.Num, s.Packets, s.Duplicates, s.Lost,
+				ref.Packets, ref.Dups, ref.Lost)
 		}
-		if ref.codec != "PCMU" && ref.codec != "PCMA" {
+		if ref.Codec != "PCMU" && ref.Codec != "PCMA" {
 			if s.Supported {
-				t.Errorf("stream %s (%s) marked supported", ref.num, ref.codec)
+				t.Errorf("stream %s (%s) marked supported", ref.Num, ref.Codec)
 			}
 			continue
 		}
 		gotDur := float64(s.EndPos-s.FirstPos) / 8000
-		if math.Abs(gotDur-ref.durationS) > 0.021 {
-			t.Errorf("stream %s lasts %.3f s, ref %.3f s", ref.num, gotDur, ref.durationS)
+		if math.Abs(gotDur-ref.DurationS) > 0.021 {
+			t.Errorf("stream %s lasts %.3f s, ref %.3f s", ref.Num, gotDur, ref.DurationS)
 		}
 		chans, ok := wavs[s.Call]
 		if !ok {
@@ -214,7 +171,7 @@ func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
 		}
 		got := chans[s.Channel][s.FirstPos-rec.callStart(s.Call):]
 		got = got[:min(len(got), int(s.EndPos-s.FirstPos))]
-		if src, ok := sources[ref.num]; ok {
+		if src, ok := sources[ref.Num]; ok {
 			b, err := os.ReadFile(filepath.Join(dir, src.wav))
 			if err != nil {
 				t.Fatal(err)
@@ -222,19 +179,19 @@ func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
 			want := wavSamples(t, b)[0]
 			skip := int(-src.lagMs * 8) // the stream starts this far into its source
 			if skip < 0 || skip >= len(want) {
-				t.Fatalf("stream %s: bad lag %v", ref.num, src.lagMs)
+				t.Fatalf("stream %s: bad lag %v", ref.Num, src.lagMs)
 			}
 			want = want[skip:]
 			n := min(len(want), len(got))
 			if n < len(got)*9/10 {
-				t.Errorf("stream %s: only %d of %d samples overlap the source", ref.num, n, len(got))
+				t.Errorf("stream %s: only %d of %d samples overlap the source", ref.Num, n, len(got))
 			}
-			if c := ncc(got[:n], want[:n]); c < src.ncc-0.002 || c < 0.9 {
-				t.Errorf("stream %s vs %s: ncc %.5f, reference decode reached %.5f", ref.num, src.wav, c, src.ncc)
+			if c := testcorpus.NCC(got[:n], want[:n]); c < src.ncc-0.002 || c < 0.9 {
+				t.Errorf("stream %s vs %s: ncc %.5f, reference decode reached %.5f", ref.Num, src.wav, c, src.ncc)
 			}
 		}
-		if ref.wav != "" {
-			rb, err := os.ReadFile(filepath.Join(dir, "ref", ref.wav))
+		if ref.WAV != "" {
+			rb, err := os.ReadFile(filepath.Join(dir, "ref", ref.WAV))
 			if os.IsNotExist(err) {
 				continue // some cases ship only the sources
 			}
@@ -243,11 +200,11 @@ func checkGenerated(t *testing.T, d *daemon, dir string, rec *apiRecording) {
 			}
 			want := wavSamples(t, rb)[0]
 			if len(got) < len(want) {
-				t.Errorf("stream %s: %d samples in the WAV, ref has %d", ref.num, len(got), len(want))
+				t.Errorf("stream %s: %d samples in the WAV, ref has %d", ref.Num, len(got), len(want))
 				continue
 			}
 			if diff := firstDiff(got[:len(want)], want); diff >= 0 {
-				t.Errorf("stream %s: differs from the reference decode at sample %d of %d", ref.num, diff, len(want))
+				t.Errorf("stream %s: differs from the reference decode at sample %d of %d", ref.Num, diff, len(want))
 			}
 		}
 	}
@@ -280,21 +237,6 @@ func readSourceChecks(t *testing.T, dir string) map[string]sourceCheck {
 		out[f[0]] = sourceCheck{wav: f[1], ncc: n, lagMs: lag}
 	}
 	return out
-}
-
-// ncc is the normalized cross-correlation of two equally long signals.
-func ncc(a, b []int16) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		ab += x * y
-		aa += x * x
-		bb += y * y
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 func firstDiff(a, b []int16) int {

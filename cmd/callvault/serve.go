@@ -126,6 +126,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer fourEyes.Close()
 	jsonAPI := api.New(arc, rec, levels.Logger(subsysGUI))
 	jsonAPI.SetFourEyes(fourEyes)
+	jsonAPI.SetLegs(cfg.Legs.options())
 	rt.handle(zoneUI, "/api/v1/", jsonAPI.Routes())
 	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
 	uiKeyFile := ""
@@ -154,6 +155,12 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	rt.handle(zoneUI, "/", web.Routes())
+	// Twilio Flex Insights' url_provider (flex.go).
+	flexURL, err := newFlex(&cfg, arc, rec, fourEyes, levels.Logger(subsysConnections))
+	if err != nil {
+		return err
+	}
+	rt.handle(zoneUI, "/flex/", flexURL.Handler())
 	mountWebDAV(rt, arc, rec.Handler(), cfg.Ingest.Prefix, fourEyes.Bind, levels.Logger(subsysConnections))
 	rt.handle(zoneIngest, "GET /api/v1/originals/{sha256}", originalsHandler(arc))
 	rt.handle(zoneOps, "GET /metrics", m.handler())
@@ -165,6 +172,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	shares.SetURLs(publicURL(cfg.Share.PublicURL, ls, zonePlayback), publicURL(cfg.Share.UIURL, ls, zoneUI))
+	flexURL.SetBaseURL(publicURL(cfg.Flex.PublicURL, ls, zoneUI))
 	hooks.SetBaseURL(publicURL(cfg.Share.UIURL, ls, zoneUI))
 	errc := serveAll(ls)
 	for _, l := range ls {

@@ -1,6 +1,7 @@
 // Package testcorpus finds the shared capture corpus for tests:
 // ../shared/testdata/pcap beside the module's root (see
-// ../shared/testdata/pcap/README.md).
+// ../shared/testdata/pcap/README.md), and compares decoded audio with the
+// corpus's reference WAVs (NCC).
 //
 // Without the corpus a test is skipped, loudly; under CI=true it fails,
 // since CI must check the corpus out and a skip there would hide that the

@@ -18,12 +18,12 @@ func NewCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []
 	settings archive.Settings, loc *time.Location, pub []byte, wavs [][2]string, now time.Time) *export.CallDoc {
 	in := recinfo.ParseLenient(rec.Info)
 	owner := users[strings.ToLower(rec.User)]
-	dir := CallDirection(in, owner)
+	dir := Direction(rec, in, owner)
 	d := &export.CallDoc{PBXName: settings.PBXName, Generated: now, Loc: loc, KeyFP: export.KeyFingerprint(pub), WAVs: wavs}
 	if d.PBXName == "" {
 		d.PBXName = "callvault"
 	}
-	d.Title = RemoteParty(in, dir)
+	d.Title = With(rec, in, dir)
 	if d.Title == "" {
 		d.Title = "Call recording"
 	}
@@ -72,6 +72,9 @@ func NewCallDoc(rec *archive.Recording, users map[string]*archive.User, notes []
 		f("DTMF", strings.Join(digits, " "))
 		f("SIP Call-ID", c.CallID)
 		d.Calls = append(d.Calls, cd)
+	}
+	for i, c := range rec.CDRs {
+		d.Calls = append(d.Calls, export.CallDocCall{Heading: CDRHeading(i), Facts: CDRFacts(c, loc)})
 	}
 	for _, n := range notes {
 		when := FormatTime(n.Created, loc)

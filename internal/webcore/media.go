@@ -15,3 +15,10 @@ type Media interface {
 	// Exports returns the hashes of the canonical WAVs the seal covers.
 	Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error)
 }
+
+// Segmenter is Media that also hands out one call of a recording as a
+// codec segment, so a caller can join calls of several recordings with
+// silence between them (codec.NewWAVReader). The recorder is one.
+type Segmenter interface {
+	Segment(ctx context.Context, rec *archive.Recording, call int) (codec.Segment, error)
+}

@@ -39,6 +39,12 @@ func Matches(rec *archive.Recording, q string) bool {
 	for _, p := range parties {
 		b.WriteString(p.Name + "\n" + p.Number + "\n")
 	}
+	for _, c := range rec.CDRs { // the fields the archive's search index holds
+		for _, s := range []string{c.CallerNumber, c.CallerName, c.CalleeNumber, c.CalleeName, c.AccessNumber, c.QueueName,
+			c.AnswerGroupID, c.AnswerGroupName, c.AgentID, c.AgentName, c.ReferredBy, c.ReferredTo} {
+			b.WriteString(s + "\n")
+		}
+	}
 	return strings.Contains(strings.ToLower(b.String()), q)
 }
 

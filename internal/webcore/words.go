@@ -41,6 +41,8 @@ func DirectionLabel(d string) string {
 		return "Incoming"
 	case DirOut:
 		return "Outgoing"
+	case DirInternal:
+		return "Internal"
 	}
 	return "—"
 }

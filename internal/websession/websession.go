@@ -57,7 +57,7 @@ func User(ctx context.Context, arc *archive.Archive, r *http.Request) (s *archiv
 		}
 		return nil, nil, true, err
 	}
-	if s == nil || u == nil || u.Disabled || u.Role == archive.RoleIngest {
+	if s == nil || u == nil || u.Disabled || u.Role == archive.RoleIngest || u.Role == archive.RoleIntegration {
 		return nil, nil, true, archive.ErrBadCredentials
 	}
 	return s, u, true, nil

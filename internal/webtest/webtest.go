@@ -100,6 +100,33 @@ func Get(t testing.TB, base, who, password, path string, hdr ...string) (resp *h
 	return resp, body, readErr
 }
 
+// Do sends a method request to url with c as login with password (HTTP
+// Basic; no credentials when login is ""), hdr being further header names
+// and values, and reads the whole body. A request that fails ends the test.
+func Do(t testing.TB, c *http.Client, method, url, login, password string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if login != "" {
+		req.SetBasicAuth(login, password)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
 // Audited returns the audit log's entries of action, newest first.
 func Audited(t testing.TB, arc *archive.Archive, action string) []archive.AuditEvent {
 	t.Helper()
@@ -159,4 +186,13 @@ func WantStatus(t testing.TB, base, who, path string, code int, contains string)
 	if err != nil || resp.StatusCode != code || !strings.Contains(string(body), contains) {
 		t.Fatalf("GET %s: %d %v %.300q; want %d with %q", path, resp.StatusCode, err, body, code, contains)
 	}
+}
+
+// Segment is call of rec as Frames (800 when 0) frames of silence.
+func (m SilentMedia) Segment(_ context.Context, _ *archive.Recording, _ int) (codec.Segment, error) {
+	end := m.Frames
+	if end == 0 {
+		end = 800
+	}
+	return codec.Segment{Layout: codec.Layout{End: end}}, nil
 }

@@ -16,13 +16,6 @@ import (
 	"github.com/callvault/callvault/internal/testcorpus"
 )
 
-// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
-// missing, a failure under CI=true.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	return testcorpus.Dir(t)
-}
-
 type corpusResult struct {
 	packets, decErrs int
 	udp              map[[2]netip.AddrPort]int
@@ -81,7 +74,7 @@ func readCorpusFile(t *testing.T, path string) corpusResult {
 }
 
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testcorpus.Dir(t)
 	var files []string
 	for _, sub := range []string{"generated", "real", "edge"} {
 		err := filepath.WalkDir(filepath.Join(dir, sub), func(path string, e os.DirEntry, err error) error {

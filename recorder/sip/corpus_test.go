@@ -10,20 +10,13 @@ import (
 	"github.com/callvault/callvault/internal/testcorpus"
 )
 
-// corpusDir returns ../shared/testdata/pcap: a loud skip when it is
-// missing, a failure under CI=true.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	return testcorpus.Dir(t)
-}
-
 // TestCorpus finds SIP start lines in the raw bytes of every capture in the
 // shared corpus and parses from each: nothing may fail or panic, and the
 // SIPp call in generated/sip_pcmu must come out right. The captures are not
 // decoded (this package has no capture reader): a message is parsed from its
 // first byte to the end of the file, its Content-Length bounding the body.
 func TestCorpus(t *testing.T) {
-	corpus := corpusDir(t)
+	corpus := testcorpus.Dir(t)
 	var files []string
 	err := filepath.WalkDir(corpus, func(path string, d os.DirEntry, err error) error {
 		if err != nil {

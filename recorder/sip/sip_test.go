@@ -28,21 +28,27 @@ func msg(cl bool, body string, lines ...string) []byte {
 // crlf turns LF line ends into CRLF.
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
-var (
-	// sippOfferSDP is the offer of a SIPp UAC (PCMU + telephone-event).
-	sippOfferSDP = crlf(`v=0
-o=user1 53655765 2353687637 IN IP4 10.0.0.10
+// sippSDP is the SDP of a SIPp call leg (PCMU + telephone-event): origin
+// is the o= line's user, session id and version, media goes to addr:port.
+func sippSDP(origin, addr string, port int) string {
+	return crlf(fmt.Sprintf(`v=0
+o=%s IN IP4 %s
 s=-
-c=IN IP4 10.0.0.10
+c=IN IP4 %s
 t=0 0
-m=audio 6000 RTP/AVP 0 101
+m=audio %d RTP/AVP 0 101
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-15
 a=ptime:20
 a=sendrecv
-`)
-	sippInvite = msg(true, sippOfferSDP,
+`, origin, addr, addr, port))
+}
+
+var (
+	// sippOfferSDP is the offer of a SIPp UAC (PCMU + telephone-event).
+	sippOfferSDP = sippSDP("user1 53655765 2353687637", "10.0.0.10", 6000)
+	sippInvite   = msg(true, sippOfferSDP,
 		"INVITE sip:566@10.0.0.20:5090 SIP/2.0",
 		"Via: SIP/2.0/UDP 10.0.0.10:5075;branch=z9hG4bK-1453-1-0",
 		`From: "mallory" <sip:mallory@10.0.0.10:5075>;tag=1453SIPpTag001`,
@@ -55,19 +61,8 @@ a=sendrecv
 		"Subject: Performance Test",
 		"Content-Type: application/sdp",
 	)
-	sippAnswerSDP = crlf(`v=0
-o=bob 2890844527 2890844527 IN IP4 10.0.0.20
-s=-
-c=IN IP4 10.0.0.20
-t=0 0
-m=audio 6002 RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-`)
-	sippOK = msg(true, sippAnswerSDP,
+	sippAnswerSDP = sippSDP("bob 2890844527 2890844527", "10.0.0.20", 6002)
+	sippOK        = msg(true, sippAnswerSDP,
 		"SIP/2.0 200 OK",
 		"Via: SIP/2.0/UDP 10.0.0.10:5075;branch=z9hG4bK-1453-1-0",
 		`From: "mallory" <sip:mallory@10.0.0.10:5075>;tag=1453SIPpTag001`,
