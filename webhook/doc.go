@@ -25,9 +25,12 @@
 //
 // A webhook takes all users or the listed logins (the recording's owner),
 // and all answer groups or the listed answer group ids. The answer group
-// is read from the call's details (Details.AnswerGroupID); while a call's
-// details name no answer group, the answer group filter does not apply to
-// it and only the user filter decides.
+// is read from the call's details (Details.AnswerGroupID: the call's CDRs,
+// see RecordingDetails); while a call's details name no answer group, the
+// answer group filter does not apply to it and only the user filter
+// decides. Filters are applied when the delivery is queued: a CDR that
+// arrives later fills the body of later attempts but does not change who
+// got the call.
 //
 // # Delivery
 //

@@ -21,13 +21,91 @@ type Details struct {
 	ReferredTo, ReferredBy         string
 	Direction                      string // inbound, outbound, internal
 	WaitTimeMs, TalkTimeMs         *int64
+	// StartTime and EndTime are the call's, when known from its details
+	// (zero: the recordings' times are sent).
+	StartTime, EndTime time.Time
 }
 
-// RecordingDetails are the details the recordings themselves give: the
-// parties of the first call with numbers, the owner as agent, the
-// direction from the owner's extensions, the recorded duration as talk
-// time.
+// RecordingDetails are the details the recordings give: their call
+// detail records (from the PBX or contact centre) first, then what the
+// captures tell — the parties of the first call with numbers, the owner
+// as agent, the direction from the owner's extensions, the recorded
+// duration as talk time. Of several CDRs (legs, transfers), in the
+// archive's order (start time, then arrival), the first that has a field
+// gives it; the start is the earliest, the end the latest.
 func (s *Service) RecordingDetails(ctx context.Context, recs []*archive.Recording) Details {
+	d := s.captureDetails(ctx, recs)
+	seen := map[archive.CDR]bool{}
+	var c Details
+	for _, r := range recs {
+		for _, x := range r.CDRs {
+			k := x
+			k.WaitTimeMs, k.TalkTimeMs = nil, nil
+			if seen[k] {
+				continue // each recording of the call carries the call's CDRs
+			}
+			seen[k] = true
+			first := func(dst *string, v string) {
+				if *dst == "" {
+					*dst = v
+				}
+			}
+			first(&c.CallerNumber, x.CallerNumber)
+			first(&c.CalleeNumber, x.CalleeNumber)
+			first(&c.AgentID, x.AgentID)
+			first(&c.AgentName, x.AgentName)
+			first(&c.AnswerGroupID, x.AnswerGroupID)
+			first(&c.AnswerGroupName, x.AnswerGroupName)
+			first(&c.ReferredTo, x.ReferredTo)
+			first(&c.ReferredBy, x.ReferredBy)
+			first(&c.Direction, x.Direction)
+			if c.WaitTimeMs == nil && x.WaitTimeMs != nil {
+				v := *x.WaitTimeMs
+				c.WaitTimeMs = &v
+			}
+			if x.TalkTimeMs != nil {
+				v := *x.TalkTimeMs
+				if c.TalkTimeMs != nil {
+					v += *c.TalkTimeMs
+				}
+				c.TalkTimeMs = &v
+			}
+			if !x.StartTime.IsZero() && (c.StartTime.IsZero() || x.StartTime.Before(c.StartTime)) {
+				c.StartTime = x.StartTime
+			}
+			if x.EndTime.After(c.EndTime) {
+				c.EndTime = x.EndTime
+			}
+		}
+	}
+	or := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	or(&d.CallerNumber, c.CallerNumber)
+	or(&d.CalleeNumber, c.CalleeNumber)
+	// The agent is the CDR's when it names one; else the owner.
+	if c.AgentID != "" || c.AgentName != "" {
+		d.AgentID, d.AgentName = c.AgentID, c.AgentName
+	}
+	or(&d.AnswerGroupID, c.AnswerGroupID)
+	or(&d.AnswerGroupName, c.AnswerGroupName)
+	or(&d.ReferredTo, c.ReferredTo)
+	or(&d.ReferredBy, c.ReferredBy)
+	or(&d.Direction, c.Direction)
+	if c.WaitTimeMs != nil {
+		d.WaitTimeMs = c.WaitTimeMs
+	}
+	if c.TalkTimeMs != nil {
+		d.TalkTimeMs = c.TalkTimeMs
+	}
+	d.StartTime, d.EndTime = c.StartTime, c.EndTime
+	return d
+}
+
+// captureDetails are the details the captures and their owner give.
+func (s *Service) captureDetails(ctx context.Context, recs []*archive.Recording) Details {
 	var d Details
 	var talk int64
 	for _, r := range recs {
@@ -143,6 +221,14 @@ func (s *Service) payload(ctx context.Context, recs []*archive.Recording, d Deta
 		key = "recording " + recs[0].ID.String()
 	}
 	b.ID = s.CallNumber(key)
+	if !d.StartTime.IsZero() {
+		start = d.StartTime
+		if !d.EndTime.IsZero() {
+			end = d.EndTime
+		} else if end.Before(start) {
+			end = start
+		}
+	}
 	if !start.IsZero() {
 		ms, me := start.UnixMilli(), end.UnixMilli()
 		b.StartTime, b.EndTime = &ms, &me

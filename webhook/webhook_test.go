@@ -792,3 +792,42 @@ func TestEndpointDown(t *testing.T) {
 		t.Fatalf("after one failure: %+v", w)
 	}
 }
+
+// TestCDRDetails: a call's CDR fills the body and decides the answer
+// group filter.
+func TestCDRDetails(t *testing.T) {
+	e := newEnv(t, loopbackConfig())
+	rc := newReceiver(t, status(http.StatusOK))
+	wait, talk := int64(5000), int64(61000)
+	start := e.clock.Now().Add(-2 * time.Minute)
+	if _, err := e.arc.PutCDR(t.Context(), archive.CDR{CallID: "guid-cdr", Direction: archive.CDRInbound,
+		CallerNumber: "+4711111111", CalleeNumber: "+4722222222", AnswerGroupID: "7", AnswerGroupName: "Support",
+		AgentID: "a-1", AgentName: "Agent One", WaitTimeMs: &wait, TalkTimeMs: &talk, ReferredBy: "+4733333333",
+		StartTime: start, EndTime: start.Add(66 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	seven, eight := []string{"7"}, []string{"8"}
+	h7 := e.hook(rc.srv.URL+"/7", testSecret, func(in *Input) { in.AnswerGroups = &seven })
+	h8 := e.hook(rc.srv.URL+"/8", testSecret, func(in *Input) { in.AnswerGroups = &eight })
+	e.complete("alice", "guid-cdr")
+	e.waitAttempts(h7.ID, 1)
+	if w, _ := e.svc.Get(t.Context(), h8.ID); w.Pending != 0 {
+		t.Fatal("the answer group 8 webhook got a call of group 7")
+	}
+	if as, _ := e.svc.Attempts(t.Context(), h8.ID, 0); len(as) != 0 {
+		t.Fatal("the answer group 8 webhook got a call of group 7")
+	}
+	var b map[string]any
+	if err := json.Unmarshal(rc.requests()[0].body, &b); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"callerNumber": "+4711111111", "calleeNumber": "+4722222222", "answerGroupId": "7",
+		"answerGroupName": "Support", "agentId": "a-1", "agentName": "Agent One", "waitTime": float64(5000),
+		"talkTime": float64(61000), "referredBy": "+4733333333", "referredTo": nil, "direction": "inbound",
+		"startTime": float64(start.UnixMilli()), "endTime": float64(start.Add(66 * time.Second).UnixMilli()), "userId": "alice"}
+	for k, v := range want {
+		if b[k] != v {
+			t.Errorf("%s: %v, want %v", k, b[k], v)
+		}
+	}
+}
