@@ -20,6 +20,7 @@ import (
 	"github.com/callvault/callvault/internal/websession"
 	"github.com/callvault/callvault/legs"
 	"github.com/callvault/callvault/share"
+	"github.com/callvault/callvault/webhook"
 )
 
 // API serves the JSON API.
@@ -37,6 +38,8 @@ type API struct {
 	shares *share.Service
 	// legs tunes the call-leg lookup (SetLegs, legs.go).
 	legs legs.Options
+	// hooks manages webhooks (SetWebhooks); nil answers 503.
+	hooks *webhook.Service
 }
 
 // New returns the JSON API over arc.
@@ -65,6 +68,7 @@ func (a *API) Routes() http.Handler {
 	a.shareRoutes(mux)       // shares.go: secure links
 	a.legRoutes(mux)         // legs.go: call legs of contact centres
 	a.cdrRoutes(mux)         // cdr.go: call detail records
+	a.webhookRoutes(mux)     // webhooks.go
 	return mux
 }
 

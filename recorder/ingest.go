@@ -52,6 +52,10 @@ type Config struct {
 	// error (the disk holding the archive is below its minimum of free
 	// space) refuses the upload with 507 and the error's text.
 	SpaceCheck func() error
+	// OnComplete, when set, is told of each recording an upload finished
+	// (complete or interrupted), once it is sealed, before the upload's
+	// answer. It must not block for long: it holds up that answer.
+	OnComplete func(*archive.Recording)
 }
 
 // Validate reports a configuration that cannot work.
@@ -255,6 +259,9 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 	log.Info("recording stored", "state", state, "bytes", rec.OrigSize,
 		"calls", len(a.Result.Calls), "streams", len(a.Result.Streams))
 	rec, err = r.arc.Get(fctx, rec.ID)
+	if err == nil && r.cfg.OnComplete != nil {
+		r.cfg.OnComplete(rec)
+	}
 	if err == nil && tooLarge {
 		err = fmt.Errorf("recorder: %s: %w (%d bytes)", rec.ID, ErrTooLarge, r.cfg.MaxUploadBytes)
 	}
@@ -289,6 +296,9 @@ func (r *Recorder) salvage(ctx context.Context, w *archive.Writer, cause error) 
 	}
 	if got, err := r.arc.Get(ctx, id); err == nil {
 		rec = got
+	}
+	if r.cfg.OnComplete != nil {
+		r.cfg.OnComplete(rec)
 	}
 	return rec, cause
 }

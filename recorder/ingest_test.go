@@ -348,6 +348,29 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 }
 
+// TestOnComplete: the recorder tells of each finished upload, complete or
+// cut off, once it is sealed.
+func TestOnComplete(t *testing.T) {
+	arc := archivetest.OpenTest(t)
+	var got []*archive.Recording
+	r, err := New(arc, Config{Prefix: "/recordings/Files/", OnComplete: func(rec *archive.Recording) { got = append(got, rec) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture := makeCallPcap(testCall{seconds: 2, pt: 0})
+	whole, err := r.Ingest(context.Background(), "whole.pcap", bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := r.Ingest(context.Background(), "cut.pcap", &failingReader{bytes.NewReader(capture[:len(capture)/2]), io.ErrUnexpectedEOF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != whole.ID || got[1].ID != cut.ID || got[0].Seal == nil || got[1].State != archive.StateInterrupted {
+		t.Fatalf("told of %d recordings: %+v", len(got), got)
+	}
+}
+
 // TestSegmentJoinsWithSilence: a call's Segment renders as WAV does, and
 // joined with an empty segment the silence sits between the calls.
 func TestSegmentJoinsWithSilence(t *testing.T) {

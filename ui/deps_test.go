@@ -14,7 +14,7 @@ import (
 // beside the pages, as the daemon does: the pages' player and links reach
 // it.)
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "export", "foureyes", "share", "internal/bytesize",
+	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "export", "foureyes", "share", "webhook", "internal/bytesize",
 		"internal/webcore", "internal/websession")
 	depcheck.Forbid(t, ".", "testing/...")
 }

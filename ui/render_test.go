@@ -80,7 +80,8 @@ func pageModels(u *UI) map[string][]any {
 				RetentionCutoff: "2025-11-21 00:00:00", GraceCutoff: "2026-10-22 00:00:00"},
 		}},
 	}
-	maps.Copy(m, sampleSharePages(base)) // share_test.go
+	maps.Copy(m, sampleSharePages(base))   // share_test.go
+	maps.Copy(m, sampleWebhookPages(base)) // webhooks_test.go
 	return m
 }
 

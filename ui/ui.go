@@ -18,6 +18,7 @@ import (
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/share"
+	"github.com/callvault/callvault/webhook"
 )
 
 //go:embed templates/*.html
@@ -40,6 +41,8 @@ type Options struct {
 	// Shares is the external store and the log of links (share.go); nil
 	// leaves the pages of links out.
 	Shares *share.Service
+	// Webhooks are the webhooks (webhooks.go); nil leaves their pages out.
+	Webhooks *webhook.Service
 }
 
 // UI serves the server-rendered web pages: login, recordings, the
@@ -149,6 +152,8 @@ type userView struct {
 	// External: the External access page is for this user; Outbox: the
 	// page of queued mail (admins).
 	External, Outbox bool
+	// Webhooks: the webhooks' page (admins, when webhooks are available).
+	Webhooks bool
 }
 
 // Routes returns the UI's handler, to be mounted at "/". Every state change
@@ -187,6 +192,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /admin/settings/key", u.page(admin, u.settingsKey))
 	u.fourEyesRoutes(mux) // foureyes_http.go
 	u.shareRoutes(mux)    // share.go: secure links
+	u.webhookRoutes(mux)  // webhooks.go
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}))
@@ -321,6 +327,7 @@ func (u *UI) base(rc *reqCtx, title, nav string) Base {
 				b.User.External = mayExternal(rc.user)
 				b.User.Outbox = b.User.Admin
 			}
+			b.User.Webhooks = b.User.Admin && u.opts.Webhooks != nil
 			b.FourEyes = u.fourEyesBase(rc.user)
 		}
 	}

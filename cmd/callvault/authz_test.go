@@ -712,6 +712,79 @@ func cookieOf(t *testing.T, r *recipient, name string) string {
 	return ""
 }
 
+// TestAuthzWebhooks: webhooks are for admins only, by API and by page;
+// a file link opens nothing without a valid token.
+func TestAuthzWebhooks(t *testing.T) {
+	w := setupAuthz(t)
+	admin := w.clients["admin"]
+	// .invalid never resolves: nothing leaves the machine.
+	resp, body := admin.send(t, "POST", "/api/v1/webhooks", `{"url":"https://hooks.invalid/calls","secret":"0123456789abcdef-secret"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %s %s", resp.Status, body)
+	}
+	id := regexp.MustCompile(`"id": ?"([0-9a-f]+)"`).FindSubmatch(body)
+	if id == nil || strings.Contains(string(body), "0123456789abcdef-secret") {
+		t.Fatalf("create answered %s", body)
+	}
+	hook := "/api/v1/webhooks/" + string(id[1])
+	page := "/admin/webhooks/" + string(id[1])
+	type route struct {
+		method, path, body string
+		e                  expect
+	}
+	adminOnly := func(code int) expect { return expect{ok: []string{"admin"}, okCode: code, other: 403, anon: 401} }
+	pageOnly := func(code, anon int) expect {
+		return expect{ok: []string{"admin"}, okCode: code, other: 403, anon: anon}
+	}
+	routes := []route{
+		{"GET", "/api/v1/webhooks", "", adminOnly(200)},
+		{"POST", "/api/v1/webhooks", `{"url":"https://hooks.invalid/other","secret":"0123456789abcdef-other"}`, adminOnly(201)},
+		{"GET", hook, "", adminOnly(200)},
+		{"PUT", hook, `{"users":["alice"]}`, adminOnly(200)},
+		{"POST", hook + "/enable", "", adminOnly(200)},
+		{"GET", hook + "/attempts", "", adminOnly(200)},
+		{"GET", "/api/v1/webhooks/0000000000000000", "", adminOnly(404)},
+		{"GET", "/admin/webhooks", "", pageOnly(200, 303)},
+		{"GET", page, "", pageOnly(200, 303)},
+		{"POST", page, "url=https%3A%2F%2Fhooks.invalid%2Fcalls&users=bob&enabled=1", pageOnly(303, 401)},
+		{"POST", page + "/enable", "", pageOnly(303, 401)},
+		{"POST", "/admin/webhooks", "url=https%3A%2F%2Fhooks.invalid%2Fp&secret=0123456789abcdef-page&enabled=1", pageOnly(303, 401)},
+		// File links: only a genuine, unexpired token opens one.
+		{"GET", "/hooks/files/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.wav", "", expect{other: 404}},
+		{"GET", "/hooks/files/" + w.recA + ".wav", "", expect{other: 404}},
+		{"DELETE", hook, "", adminOnly(204)},
+	}
+	for _, rt := range routes {
+		for _, role := range authzRoles {
+			if rt.method == "DELETE" && role == "admin" {
+				continue // below, once the others were refused
+			}
+			c := w.clients[role]
+			var resp *http.Response
+			var body []byte
+			switch {
+			case rt.method == "GET":
+				resp, body = c.get(t, rt.path)
+			case strings.HasPrefix(rt.path, "/api/"):
+				resp, body = c.send(t, rt.method, rt.path, rt.body)
+			default:
+				form, _ := url.ParseQuery(rt.body)
+				resp, body = c.post(t, rt.path, form)
+			}
+			if want := rt.e.code(role); resp.StatusCode != want {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", rt.method, rt.path, role, resp.StatusCode, want, body)
+			}
+			if strings.Contains(string(body), "0123456789abcdef-") {
+				t.Errorf("%s %s as %s shows a secret", rt.method, rt.path, role)
+			}
+		}
+	}
+	if resp, body := admin.send(t, "DELETE", hook, ""); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("admin deletes: %s %s", resp.Status, body)
+	}
+	fmt.Fprintf(testWriter{t}, "webhooks authz matrix: %d routes x %d roles\n", len(routes), len(authzRoles))
+}
+
 // TestAuthzLegs: the call-leg lookup answers only for recordings the
 // caller may read — a dialog one may not read is "not found", like one
 // that does not exist, and tells nothing of its legs — and under 4-eyes

@@ -62,6 +62,7 @@ type Config struct {
 	Share     ShareConfig      `toml:"share"`
 	Legs      LegsConfig       `toml:"legs"`
 	Flex      FlexConfig       `toml:"flex"`
+	Webhooks  WebhooksConfig   `toml:"webhooks"`
 }
 
 // ServerConfig is the main listener and the HTTP timeouts of all.
@@ -190,12 +191,13 @@ func defaultConfig() Config {
 		Server: ServerConfig{Listen: "localhost:8080", Zones: slices.Clone(allZones),
 			ReadHeaderTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{2 * time.Minute},
 			ShutdownTimeout: Duration{20 * time.Second}},
-		Archive: ArchiveConfig{Data: "data"},
-		Ingest:  IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
-		Health:  HealthConfig{MinFreeMB: 512},
-		Log:     LogConfig{Level: "info", Format: "text"},
-		Legs:    defaultLegsConfig(),
-		Flex:    defaultFlexConfig(),
+		Archive:  ArchiveConfig{Data: "data"},
+		Ingest:   IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
+		Health:   HealthConfig{MinFreeMB: 512},
+		Log:      LogConfig{Level: "info", Format: "text"},
+		Legs:     defaultLegsConfig(),
+		Flex:     defaultFlexConfig(),
+		Webhooks: WebhooksConfig{Timeout: Duration{30 * time.Second}},
 	}
 }
 
@@ -401,6 +403,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateLegs(); err != nil {
+		return err
+	}
+	if err := c.Webhooks.validate(); err != nil {
 		return err
 	}
 	for key, v := range map[string]string{"share.public_url": c.Share.PublicURL, "share.ui_url": c.Share.UIURL} {
@@ -646,4 +651,28 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// WebhooksConfig is where webhooks may send: https to public addresses
+// unless allowed otherwise here.
+type WebhooksConfig struct {
+	// AllowHTTPHosts are endpoint hosts that may be plain http.
+	AllowHTTPHosts []string `toml:"allow_http_hosts"`
+	// AllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses.
+	AllowPrivate bool `toml:"allow_private"`
+	// Timeout bounds each delivery attempt.
+	Timeout Duration `toml:"timeout"`
+}
+
+func (c *WebhooksConfig) validate() error {
+	if c.Timeout.Duration < time.Second || c.Timeout.Duration > 5*time.Minute {
+		return badValue("webhooks.timeout", "%v: between 1s and 5m", c.Timeout.Duration)
+	}
+	for _, h := range c.AllowHTTPHosts {
+		if h == "" || strings.ContainsAny(h, "/@ ") {
+			return badValue("webhooks.allow_http_hosts", "%q: a host name or address", h)
+		}
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/recorder"
 	"github.com/callvault/callvault/ui"
+	"github.com/callvault/callvault/webhook"
 )
 
 // serveOptions are the flags of serve.
@@ -95,9 +96,10 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 		return err
 	}
 	h := &health{arc: arc, dir: cfg.Archive.Data, minFree: uint64(cfg.Health.MinFreeMB) << 20}
+	hooked := &hookRelay{ctx: ctx, log: levels.Logger(subsysConnections)} // webhooks.go
 	rec, err := recorder.New(arc, recorder.Config{
 		Prefix: cfg.Ingest.Prefix, NamePattern: namePattern, IdleTimeout: cfg.Ingest.IdleTimeout.Duration,
-		MaxUploadBytes: cfg.Ingest.MaxUploadMB << 20, SpaceCheck: h.roomForUploads,
+		MaxUploadBytes: cfg.Ingest.MaxUploadMB << 20, SpaceCheck: h.roomForUploads, OnComplete: hooked.completed,
 	}, levels.Logger(subsysRecording))
 	if err != nil {
 		return err
@@ -140,7 +142,15 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer stopShares()
 	jsonAPI.SetShares(shares)
 	rt.handle(zonePlayback, "/p/", shares.Handler())
-	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares}, levels.Logger(subsysGUI))
+	// Webhooks: their store and outbox, and the file links they send.
+	hooks, stopHooks, err := startWebhooks(ctx, &cfg, arc, rec, hooked, levels)
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
+	jsonAPI.SetWebhooks(hooks)
+	rt.handle(zoneUI, "GET "+webhook.FilePrefix, hooks.FileHandler())
+	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares, Webhooks: hooks}, levels.Logger(subsysGUI))
 	if err != nil {
 		return err
 	}
@@ -163,6 +173,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	shares.SetURLs(publicURL(cfg.Share.PublicURL, ls, zonePlayback), publicURL(cfg.Share.UIURL, ls, zoneUI))
 	flexURL.SetBaseURL(publicURL(cfg.Flex.PublicURL, ls, zoneUI))
+	hooks.SetBaseURL(publicURL(cfg.Share.UIURL, ls, zoneUI))
 	errc := serveAll(ls)
 	for _, l := range ls {
 		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))

@@ -53,9 +53,9 @@ func TestCheck(t *testing.T) {
 		}, "ui depends on golang.org/x/image/font/gofont/gobold"},
 		{"tests", func(t testing.TB) { CheckTests(t, "../pcapwrite") }, "pcapwrite depends on github.com/callvault/callvault/recorder/capture"},
 		{"store outside archive", func(t testing.TB) { Check(t, "./testdata/store", "go.etcd.io/bbolt/...") },
-			"store imports go.etcd.io/bbolt; only archive and share may touch a store"},
+			"store imports go.etcd.io/bbolt; only archive, share and webhook may touch a store"},
 		{"store below", func(t testing.TB) { Check(t, "./testdata/storeuser", "internal/depcheck/testdata/store") },
-			"testdata/store imports go.etcd.io/bbolt; only archive and share may touch a store"},
+			"testdata/store imports go.etcd.io/bbolt; only archive, share and webhook may touch a store"},
 		{"store in archive", func(t testing.TB) { Check(t, "../../archive/archivetest", "archive") }, ""},
 		{"store in share", func(t testing.TB) {
 			Check(t, "../../share", "archive", "recinfo", "codec", "mail", "internal/listening", "go.etcd.io/bbolt/...")
