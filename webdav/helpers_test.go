@@ -14,6 +14,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 const testPassword = "test-password"
@@ -95,19 +96,7 @@ func (f *fixture) do(t *testing.T, login, method, path string, body io.Reader, h
 	if login != "" {
 		req.SetBasicAuth(login, testPassword)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return webtest.Do(t, f.srv.Client(), req, hdr...)
 }
 
 // msResponse is one response of a multistatus, with the properties the

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 func TestIngestCollection(t *testing.T) {
@@ -39,15 +40,7 @@ func TestIngestCollection(t *testing.T) {
 		if authed {
 			req.SetBasicAuth("phone", "pw")
 		}
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := webtest.Do(t, noRedirect, req, hdr...)
 		return resp, string(b)
 	}
 

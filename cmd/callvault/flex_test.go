@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/callvault/callvault/internal/webtest"
 	"github.com/chromedp/chromedp"
 )
 
@@ -127,19 +128,7 @@ func flexGet(t *testing.T, u string, hdr ...string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return webtest.Do(t, client, req, hdr...)
 }
 
 // flexMediaURL asks the daemon's url_provider; "" when not 200.

@@ -19,6 +19,7 @@ import (
 	dav "github.com/emersion/go-webdav"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // Accounts of the WebDAV tests besides admin and ingest.
@@ -162,19 +163,7 @@ func (d *davDaemon) do(t *testing.T, login, password, method, path string, body 
 	if login != "" {
 		req.SetBasicAuth(login, password)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return webtest.Do(t, client, req, hdr...)
 }
 
 // TestWebDAVEndToEnd: the daemon's /webdav/ tree read with go-webdav's
