@@ -206,14 +206,24 @@ func noLeg(w http.ResponseWriter, res *legResolved) {
 	}{strings.TrimPrefix(res.err.Error(), "legs: "), candidateViews(res)})
 }
 
-func (a *API) legShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+// foundLeg is resolveLeg for a handler: nil when there is no leg, with
+// the error to return, or after answering 404 with the candidates.
+func (a *API) foundLeg(w http.ResponseWriter, r *http.Request, u *archive.User) (*legResolved, error) {
 	res, err := a.resolveLeg(r, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.err != nil {
 		noLeg(w, res)
-		return nil
+		return nil, nil
+	}
+	return res, nil
+}
+
+func (a *API) legShow(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	res, err := a.foundLeg(w, r, u)
+	if res == nil {
+		return err
 	}
 	leg := res.candidates[res.chosen]
 	out := legView{
@@ -233,13 +243,9 @@ func (a *API) legShow(w http.ResponseWriter, r *http.Request, u *archive.User) e
 // hold between them kept as silence of the gap's length. It is audited as
 // a play of the dialog.
 func (a *API) legAudio(w http.ResponseWriter, r *http.Request, u *archive.User) error {
-	res, err := a.resolveLeg(r, u)
-	if err != nil {
+	res, err := a.foundLeg(w, r, u)
+	if res == nil {
 		return err
-	}
-	if res.err != nil {
-		noLeg(w, res)
-		return nil
 	}
 	opt, err := wavOptions(r)
 	if err != nil {

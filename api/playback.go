@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -99,37 +99,6 @@ func audible(rec *archive.Recording) error {
 	return nil
 }
 
-// checkedReader remembers the first error of the reader it wraps, so that
-// a response whose body fails part way (a chunk that does not
-// authenticate) can be aborted after http.ServeContent returns.
-// ServeContent may read from another goroutine (multipart ranges).
-type checkedReader struct {
-	rs io.ReadSeeker
-
-	mu  sync.Mutex
-	err error
-}
-
-func (c *checkedReader) Read(p []byte) (int, error) {
-	n, err := c.rs.Read(p)
-	if err != nil && err != io.EOF {
-		c.mu.Lock()
-		if c.err == nil {
-			c.err = err
-		}
-		c.mu.Unlock()
-	}
-	return n, err
-}
-
-func (c *checkedReader) Seek(off int64, whence int) (int64, error) { return c.rs.Seek(off, whence) }
-
-func (c *checkedReader) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
 // serveChecked serves rs with http.ServeContent. The first piece of what
 // is asked for is read before the status is sent, so a stored chunk that
 // fails authentication there is a 500 with a clear message (a player
@@ -143,7 +112,7 @@ func (c *checkedReader) failed() error {
 // audit, if not nil, runs once the first piece is read, before the status
 // is sent; its error is returned without serving.
 func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.User, target, what string, mod time.Time, rs io.ReadSeeker, audit func() error) error {
-	if err := probe(rs, r.Header.Get("Range")); err != nil {
+	if err := webcore.Probe(rs, r.Header.Get("Range")); err != nil {
 		for _, h := range []string{"Content-Disposition", "ETag", sealHeader} {
 			w.Header().Del(h)
 		}
@@ -158,9 +127,9 @@ func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.Us
 			return err
 		}
 	}
-	cr := &checkedReader{rs: rs}
+	cr := webcore.NewCheckedReader(rs)
 	http.ServeContent(w, r, "", mod, cr)
-	err := cr.failed()
+	err := cr.Failed()
 	if err == nil {
 		return nil
 	}
@@ -170,40 +139,6 @@ func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.Us
 		a.log.ErrorContext(r.Context(), "serving a recording failed part way", "recording", target, "serving", what, "err", err)
 	}
 	panic(http.ErrAbortHandler)
-}
-
-// probe reads one byte of rs where the first range of a Range header
-// starts (at 0 without one) and seeks back to the start. Readers of
-// stored recordings keep the chunk or block they read last, so serving
-// from there costs nothing more. Past the end it reads nothing.
-func probe(rs io.ReadSeeker, rangeHeader string) error {
-	size, err := rs.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
-	}
-	var start int64
-	if spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes="); ok {
-		first, _, _ := strings.Cut(spec, ",")
-		from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
-		if from == "" { // a suffix: the last N bytes
-			if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
-				start = max(0, size-n)
-			}
-		} else if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
-			start = n
-		}
-	}
-	if start < size {
-		if _, err := rs.Seek(start, io.SeekStart); err != nil {
-			return err
-		}
-		var b [1]byte
-		if _, err := io.ReadFull(rs, b[:]); err != nil {
-			return err
-		}
-	}
-	_, err = rs.Seek(0, io.SeekStart)
-	return err
 }
 
 // auditPlay records a "play" when an audio request starts a listening

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callvault/callvault/internal/slotfile"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -427,14 +428,7 @@ func (a *Archive) getBuf() *[]byte { return a.bufs.Get().(*[]byte) }
 
 // syncDir fsyncs a directory so that a file created in it survives a
 // power cut.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return slotfile.SyncDir(dir) }
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callvault/callvault/internal/slotfile"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
@@ -153,8 +154,8 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 	if err != nil {
 		return fail(fmt.Errorf("data-key file: %w", err))
 	}
-	s.a.slots = &keySlots{f: f}
-	if err := s.a.slots.load(SlotFile(path)); err != nil {
+	sf, err := slotfile.New(f, slotSize, slotMagic)
+	if s.a.slots, err = newKeySlots(SlotFile(path), sf, err); err != nil {
 		f.Close()
 		return fail(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/callvault/callvault/internal/slotfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -60,10 +60,9 @@ const (
 func SlotFile(path string) string { return path + slotSuffix }
 
 type keySlots struct {
-	f     *os.File
+	file  *slotfile.File
+	f     *os.File // file.OS(): the header's chain witness, backups, salvage
 	mu    sync.Mutex
-	free  []uint64 // free slots below next, reused lowest first
-	next  uint64   // the slot after the last one in the file
 	wiped []uint64 // zeroed in the running transaction; free after it commits
 	dirty atomic.Bool
 }
@@ -81,104 +80,38 @@ func parseSlotRef(v []byte) (uint64, bool) {
 // openSlots opens or creates the slot file. create allows a missing file
 // (a new archive, or one whose keys are all still in bbolt).
 func openSlots(path string, create bool) (*keySlots, error) {
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	f, err := os.OpenFile(path, flag, 0o600)
+	f, err := slotfile.Open(path, slotSize, slotMagic, create)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("archive: data-key file %s is missing: restore it together with the archive file (without it no recording can be decrypted): %w", path, ErrCorrupt)
+	}
+	return newKeySlots(path, f, err)
+}
+
+// newKeySlots wraps the slot file f as opened from path, or explains err.
+func newKeySlots(path string, f *slotfile.File, err error) (*keySlots, error) {
+	if errors.Is(err, slotfile.ErrNotSlotFile) {
+		return nil, fmt.Errorf("archive: %s is not a data-key file: %w", path, ErrCorrupt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive: data-key file: %w", err)
 	}
-	s := &keySlots{f: f}
-	if err := s.load(path); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
+	return &keySlots{file: f, f: f.OS()}, nil
 }
 
-func (s *keySlots) load(path string) error {
-	fi, err := s.f.Stat()
-	if err != nil {
-		return fmt.Errorf("archive: data-key file: %w", err)
-	}
-	if fi.Size() == 0 {
-		hdr := make([]byte, slotSize)
-		copy(hdr, slotMagic)
-		if _, err := s.f.WriteAt(hdr, 0); err != nil {
-			return fmt.Errorf("archive: data-key file: %w", err)
-		}
-		if err := s.f.Sync(); err != nil {
-			return fmt.Errorf("archive: data-key file: %w", err)
-		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			return fmt.Errorf("archive: data-key file: %w", err)
-		}
-		s.next = 1
-		return nil
-	}
-	hdr := make([]byte, slotSize)
-	if _, err := s.f.ReadAt(hdr, 0); err != nil || !bytes.HasPrefix(hdr, []byte(slotMagic)) {
-		return fmt.Errorf("archive: %s is not a data-key file: %w", path, ErrCorrupt)
-	}
-	// A slot cut off while the file grew counts as free; the rest of the
-	// file is whole slots.
-	n := uint64(fi.Size()) / slotSize
-	s.next = n
-	buf := make([]byte, 256*slotSize)
-	for first := uint64(1); first < n; first += 256 {
-		cnt := min(256, n-first)
-		b := buf[:cnt*slotSize]
-		if _, err := s.f.ReadAt(b, int64(first*slotSize)); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("archive: data-key file: %w", err)
-		}
-		for i := range cnt {
-			if isZero(b[i*slotSize : (i+1)*slotSize]) {
-				s.free = append(s.free, first+i)
-			}
-		}
-	}
-	return nil
-}
+func isZero(b []byte) bool { return slotfile.IsZero(b) }
 
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *keySlots) close() error { return s.f.Close() }
+func (s *keySlots) close() error { return s.file.Close() }
 
 // alloc takes a free slot, or one past the end.
-func (s *keySlots) alloc() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.free) > 0 {
-		n := s.free[0]
-		s.free = s.free[1:]
-		return n
-	}
-	n := s.next
-	s.next++
-	return n
-}
+func (s *keySlots) alloc() uint64 { return s.file.Alloc() }
 
 // put writes a recording's boxed data key into slot n.
 func (s *keySlots) put(n uint64, id ID, box []byte) error {
 	if len(box) > slotSize-16 {
 		return fmt.Errorf("archive: data key box of %d bytes: %w", len(box), ErrInvalid)
 	}
-	b := make([]byte, slotSize)
-	copy(b, id[:])
-	copy(b[16:], box)
 	s.dirty.Store(true)
-	if _, err := s.f.WriteAt(b, int64(n*slotSize)); err != nil {
+	if err := s.file.Write(n, append(id[:], box...)); err != nil {
 		return fmt.Errorf("archive: data-key file: %w", err)
 	}
 	return nil
@@ -188,7 +121,7 @@ func (s *keySlots) put(n uint64, id ID, box []byte) error {
 // slot is free or holds another recording's key.
 func (s *keySlots) get(n uint64, id ID) ([]byte, error) {
 	b := make([]byte, slotSize)
-	if _, err := s.f.ReadAt(b, int64(n*slotSize)); err != nil {
+	if err := s.file.Read(n, b); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("archive: recording %s: data key slot %d past the end of the data-key file: %w", id, n, ErrCorrupt)
 		}
@@ -204,7 +137,7 @@ func (s *keySlots) get(n uint64, id ID) ([]byte, error) {
 // the transaction commits (committed).
 func (s *keySlots) wipe(n uint64) error {
 	s.dirty.Store(true)
-	if _, err := s.f.WriteAt(make([]byte, slotSize), int64(n*slotSize)); err != nil {
+	if err := s.file.Zero(n); err != nil {
 		return fmt.Errorf("archive: data-key file: %w", err)
 	}
 	s.mu.Lock()
@@ -219,19 +152,10 @@ func (s *keySlots) wipe(n uint64) error {
 // commit, after zeroing it.
 func (s *keySlots) release(n uint64) {
 	s.dirty.Store(true)
-	if _, err := s.f.WriteAt(make([]byte, slotSize), int64(n*slotSize)); err != nil {
+	if err := s.file.Zero(n); err != nil {
 		return // stays allocated; the next Open's sweep frees it
 	}
-	s.mu.Lock()
-	s.insertFree(n)
-	s.mu.Unlock()
-}
-
-func (s *keySlots) insertFree(n uint64) {
-	i, found := slices.BinarySearch(s.free, n)
-	if !found {
-		s.free = slices.Insert(s.free, i, n)
-	}
+	s.file.Free(n)
 }
 
 // sync makes written and wiped slots durable; the committer calls it
@@ -240,7 +164,7 @@ func (s *keySlots) sync() error {
 	if !s.dirty.Swap(false) {
 		return nil
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := s.file.Sync(); err != nil {
 		s.dirty.Store(true)
 		return fmt.Errorf("archive: data-key file: %w", err)
 	}
@@ -255,17 +179,13 @@ func (s *keySlots) committed(ok bool) {
 	defer s.mu.Unlock()
 	if ok {
 		for _, n := range s.wiped {
-			s.insertFree(n)
+			s.file.Free(n)
 		}
 	}
 	s.wiped = s.wiped[:0]
 }
 
-func (s *keySlots) size() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(s.next * slotSize)
-}
+func (s *keySlots) size() int64 { return s.file.Len() }
 
 // dataKeyBox returns the boxed data key of id from its bucketDataKeys
 // value: a slot reference, or (schema 2, before Open moved it) the box.
@@ -374,6 +294,7 @@ func (a *Archive) moveKeysToSlots() error {
 // wipe reached the slot file but whose transaction did not commit.
 func (a *Archive) sweepSlots() error {
 	used := map[uint64]bool{}
+	next := a.slots.file.Next()
 	var lost []ID
 	var beyond int
 	err := a.db.View(func(tx *bolt.Tx) error {
@@ -382,7 +303,7 @@ func (a *Archive) sweepSlots() error {
 			if !ok || len(k) != len(ID{}) {
 				return nil
 			}
-			if n >= a.slots.next {
+			if n >= next {
 				beyond++
 				return nil
 			}
@@ -403,11 +324,11 @@ func (a *Archive) sweepSlots() error {
 	}
 	// Slots in use that no recording refers to.
 	freed := 0
-	for n := uint64(1); n < a.slots.next; n++ {
+	for n := uint64(1); n < next; n++ {
 		if used[n] {
 			continue
 		}
-		if _, found := slices.BinarySearch(a.slots.free, n); found {
+		if a.slots.file.IsFree(n) {
 			continue
 		}
 		a.slots.release(n)

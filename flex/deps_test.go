@@ -8,8 +8,9 @@ import (
 
 // TestDependencies keeps flex a handler package over archive: it reads
 // recordings through recinfo and codec, asks foureyes for 4-eyes access,
-// and keeps no store (its links and cache live in memory).
+// serves audio as the API does (internal/webcore), and keeps no store
+// (its links and cache live in memory).
 func TestDependencies(t *testing.T) {
-	depcheck.CheckTests(t, ".", "archive", "archive/archivetest", "recinfo", "codec", "foureyes", "internal/testclock")
+	depcheck.CheckTests(t, ".", "archive", "archive/archivetest", "recinfo", "codec", "foureyes", "internal/webcore", "internal/webtest", "internal/testclock")
 	depcheck.Forbid(t, ".", "testing/...")
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -575,7 +575,10 @@ func (s *Service) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := probe(wav, r.Header.Get("Range")); err != nil {
+	if err := webcore.Probe(wav, r.Header.Get("Range")); err != nil {
+		if errors.Is(err, archive.ErrCorrupt) {
+			return errStatus(http.StatusInternalServerError, msgSeal)
+		}
 		return err
 	}
 	if first {
@@ -586,76 +589,13 @@ func (s *Service) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Cache-Control", "private, no-store")
-	cr := &checkedReader{rs: wav}
+	cr := webcore.NewCheckedReader(wav)
 	http.ServeContent(w, r, "", recs[len(recs)-1].Finished, cr)
-	if err := cr.failed(); err != nil {
+	if err := cr.Failed(); err != nil {
 		if r.Context().Err() == nil {
 			s.log.ErrorContext(ctx, "flex: serving a recording failed part way", "recording", l.target, "err", err)
 		}
 		panic(http.ErrAbortHandler) // the client sees a failed transfer, never a short file
 	}
 	return nil
-}
-
-// probe reads one byte where the first range starts (0 without one), so a
-// chunk that fails to decrypt there is an error status, then seeks back.
-func probe(rs io.ReadSeeker, rangeHeader string) error {
-	size, err := rs.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
-	}
-	var start int64
-	if spec, ok := strings.CutPrefix(strings.TrimSpace(rangeHeader), "bytes="); ok {
-		first, _, _ := strings.Cut(spec, ",")
-		from, to, _ := strings.Cut(strings.TrimSpace(first), "-")
-		if from == "" {
-			if n, err := strconv.ParseInt(to, 10, 64); err == nil && n > 0 {
-				start = max(0, size-n)
-			}
-		} else if n, err := strconv.ParseInt(from, 10, 64); err == nil && n >= 0 {
-			start = n
-		}
-	}
-	if start < size {
-		if _, err := rs.Seek(start, io.SeekStart); err != nil {
-			return err
-		}
-		var b [1]byte
-		if _, err := io.ReadFull(rs, b[:]); err != nil {
-			if errors.Is(err, archive.ErrCorrupt) {
-				return errStatus(http.StatusInternalServerError, msgSeal)
-			}
-			return err
-		}
-	}
-	_, err = rs.Seek(0, io.SeekStart)
-	return err
-}
-
-// checkedReader remembers the first read error of rs (ServeContent may
-// read from another goroutine).
-type checkedReader struct {
-	rs  io.ReadSeeker
-	mu  sync.Mutex
-	err error
-}
-
-func (c *checkedReader) Read(p []byte) (int, error) {
-	n, err := c.rs.Read(p)
-	if err != nil && err != io.EOF {
-		c.mu.Lock()
-		if c.err == nil {
-			c.err = err
-		}
-		c.mu.Unlock()
-	}
-	return n, err
-}
-
-func (c *checkedReader) Seek(off int64, whence int) (int64, error) { return c.rs.Seek(off, whence) }
-
-func (c *checkedReader) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
 }

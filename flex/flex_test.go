@@ -22,6 +22,7 @@ import (
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 var testNow = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
@@ -133,26 +134,9 @@ type env struct {
 	tw    *twilio
 	svc   *Service
 	srv   *httptest.Server
-	logs  *syncBuffer
+	logs  *webtest.SyncBuffer
 	rec   *archive.Recording // alice's
 	recs2 []*archive.Recording
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t *testing.T, tweak func(*Options)) *env {
@@ -160,7 +144,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	ctx := context.Background()
 	clock := testclock.Ticking(testNow, time.Microsecond)
 	arc := archivetest.OpenTestOptions(t, archive.Options{Now: clock.Now})
-	e := &env{t: t, clock: clock, arc: arc, tw: newTwilio(t), logs: &syncBuffer{}}
+	e := &env{t: t, clock: clock, arc: arc, tw: newTwilio(t), logs: &webtest.SyncBuffer{}}
 	for _, u := range []archive.User{
 		{Login: "admin", Role: archive.RoleAdmin},
 		{Login: "alice", Role: archive.RoleUser, Extensions: []string{"201"}},

@@ -9,10 +9,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"slices"
 	"sync"
 
+	"github.com/callvault/callvault/internal/slotfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -45,122 +44,30 @@ func KeyFile(path string) string { return path + gslotSuffix }
 
 // grantSlots is the open slot file.
 type grantSlots struct {
-	f *os.File
-
-	rw sync.RWMutex // writes of a slot exclude reads of it (a torn read)
-
-	mu   sync.Mutex
-	free []uint64 // zero slots below next, lowest first
-	next uint64   // the slot after the file's last
+	file *slotfile.File
+	rw   sync.RWMutex // writes of a slot exclude reads of it (a torn read)
 }
 
 // openGrantSlots opens the slot file, creating it when create is set
 // (no grant refers to a slot yet).
 func openGrantSlots(path string, create bool) (*grantSlots, error) {
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	f, err := os.OpenFile(path, flag, 0o600)
-	if errors.Is(err, fs.ErrNotExist) {
+	f, err := slotfile.Open(path, gslotSize, gslotMagic, create)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("the grant-key file %s is missing: restore it together with %s (without it no link can play)", path, path[:len(path)-len(gslotSuffix)])
-	}
-	if err != nil {
+	case errors.Is(err, slotfile.ErrNotSlotFile):
+		return nil, fmt.Errorf("%s is not a grant-key file", path)
+	case err != nil:
 		return nil, fmt.Errorf("grant-key file: %w", err)
 	}
-	s := &grantSlots{f: f}
-	if err := s.load(path); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
+	return &grantSlots{file: f}, nil
 }
 
-func (s *grantSlots) load(path string) error {
-	fi, err := s.f.Stat()
-	if err != nil {
-		return fmt.Errorf("grant-key file: %w", err)
-	}
-	if fi.Size() == 0 {
-		hdr := make([]byte, gslotSize)
-		copy(hdr, gslotMagic)
-		if _, err := s.f.WriteAt(hdr, 0); err != nil {
-			return fmt.Errorf("grant-key file: %w", err)
-		}
-		if err := s.f.Sync(); err != nil {
-			return fmt.Errorf("grant-key file: %w", err)
-		}
-		if err := syncDir(path); err != nil {
-			return fmt.Errorf("grant-key file: %w", err)
-		}
-		s.next = 1
-		return nil
-	}
-	hdr := make([]byte, gslotSize)
-	if _, err := s.f.ReadAt(hdr, 0); err != nil || !bytes.HasPrefix(hdr, []byte(gslotMagic)) {
-		return fmt.Errorf("%s is not a grant-key file", path)
-	}
-	// A slot cut off while the file grew counts as free.
-	n := uint64(fi.Size()) / gslotSize
-	s.next = n
-	b := make([]byte, gslotSize)
-	for i := uint64(1); i < n; i++ {
-		if _, err := s.f.ReadAt(b, int64(i*gslotSize)); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("grant-key file: %w", err)
-		}
-		if isZero(b) {
-			s.free = append(s.free, i)
-		}
-	}
-	return nil
-}
-
-func syncDir(path string) error {
-	d, err := os.Open(dirOf(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-func dirOf(path string) string {
-	for i := len(path) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(path[i]) {
-			if i == 0 {
-				return path[:1]
-			}
-			return path[:i]
-		}
-	}
-	return "."
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *grantSlots) close() error { return s.f.Close() }
+func (s *grantSlots) close() error { return s.file.Close() }
 
 // alloc takes the lowest free slot, or one past the end. The slot is the
 // caller's until it is referenced by a commit or given back by wipe.
-func (s *grantSlots) alloc() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.free) > 0 {
-		n := s.free[0]
-		s.free = s.free[1:]
-		return n
-	}
-	n := s.next
-	s.next++
-	return n
-}
+func (s *grantSlots) alloc() uint64 { return s.file.Alloc() }
 
 // put writes gid's wrapped key into slot n and syncs the file: the
 // commit that refers to the slot comes after.
@@ -168,15 +75,13 @@ func (s *grantSlots) put(n uint64, gid, wrapped []byte) error {
 	if len(gid) != idLen || len(wrapped) != wrappedLen {
 		return fmt.Errorf("share: grant key of %d bytes", len(wrapped))
 	}
-	b := make([]byte, gslotSize)
-	copy(b, gid)
-	copy(b[idLen:], wrapped)
+	b := append(bytes.Clone(gid), wrapped...)
 	s.rw.Lock()
-	_, err := s.f.WriteAt(b, int64(n*gslotSize))
+	err := s.file.Write(n, b)
 	s.rw.Unlock()
 	clear(b)
 	if err == nil {
-		err = s.f.Sync()
+		err = s.file.Sync()
 	}
 	if err != nil {
 		return fmt.Errorf("grant-key file: %w", err)
@@ -189,7 +94,7 @@ func (s *grantSlots) put(n uint64, gid, wrapped []byte) error {
 func (s *grantSlots) get(n uint64, gid []byte) ([]byte, error) {
 	b := make([]byte, gslotSize)
 	s.rw.RLock()
-	_, err := s.f.ReadAt(b, int64(n*gslotSize))
+	err := s.file.Read(n, b)
 	s.rw.RUnlock()
 	if errors.Is(err, io.EOF) {
 		return nil, nil
@@ -210,19 +115,15 @@ func (s *grantSlots) wipe(n uint64) error {
 		return nil
 	}
 	s.rw.Lock()
-	_, err := s.f.WriteAt(make([]byte, gslotSize), int64(n*gslotSize))
+	err := s.file.Zero(n)
 	s.rw.Unlock()
 	if err == nil {
-		err = s.f.Sync()
+		err = s.file.Sync()
 	}
 	if err != nil {
 		return fmt.Errorf("grant-key file: %w", err)
 	}
-	s.mu.Lock()
-	if i, found := slices.BinarySearch(s.free, n); !found {
-		s.free = slices.Insert(s.free, i, n)
-	}
-	s.mu.Unlock()
+	s.file.Free(n)
 	return nil
 }
 
@@ -361,7 +262,7 @@ func (s *Service) openKeys() error {
 			if !ok {
 				return fmt.Errorf("grant %x: its key reference does not open (share.db of another archive?)", e.k)
 			}
-			if n >= s.slots.next {
+			if n >= s.slots.file.Next() {
 				return fmt.Errorf("the grant-key file %s is shorter than %s needs: restore both from the same copy", path, s.opt.Path)
 			}
 			wrapped, err := s.slots.get(n, e.k)
@@ -405,11 +306,8 @@ func (s *Service) openKeys() error {
 	}
 	// Slots no grant refers to.
 	swept := 0
-	for n := uint64(1); n < s.slots.next; n++ {
-		if used[n] {
-			continue
-		}
-		if _, free := slices.BinarySearch(s.slots.free, n); free {
+	for n := uint64(1); n < s.slots.file.Next(); n++ {
+		if used[n] || s.slots.file.IsFree(n) {
 			continue
 		}
 		if err := s.slots.wipe(n); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/internal/slotfile"
 )
 
 // grantKeys captures each new grant's key, raw and wrapped, by grant id.
@@ -103,7 +104,7 @@ func nonZeroSlots(t *testing.T, gkeys []byte) int {
 	}
 	n := 0
 	for off := gslotSize; off < len(gkeys); off += gslotSize {
-		if !isZero(gkeys[off : off+gslotSize]) {
+		if !slotfile.IsZero(gkeys[off : off+gslotSize]) {
 			n++
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/internal/testcorpus"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 const (
@@ -56,22 +57,8 @@ type daemon struct {
 	out  *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a daemon's output, written while the test reads it.
+type syncBuffer = webtest.SyncBuffer
 
 // daemonEpoch is the date a test daemon's clock starts at, whatever the
 // wall clock says: the calls the tests record (of 2026-11-20) are a day

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/callvault/callvault/internal/webtest"
 	"github.com/chromedp/chromedp"
 )
 
@@ -123,23 +124,7 @@ func (d *daemon) apiToken(t *testing.T, login string) string {
 // flexGet sends GET url with headers (name, value pairs) and no login.
 func flexGet(t *testing.T, u string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, b
+	return webtest.Do(t, client, http.MethodGet, u, "", "", nil, hdr...)
 }
 
 // flexMediaURL asks the daemon's url_provider; "" when not 200.

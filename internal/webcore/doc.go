@@ -5,5 +5,8 @@
 // document built from them; text search over a recording's summary;
 // lifecycle refusals (a status, a message for API clients, one for
 // people, one for the audit log) over archive's rules, with deletion
-// dates and the effect of a settings change; and the audit log as CSV.
+// dates and the effect of a settings change; the audit log as CSV; and
+// the checked serving of stored audio (Probe before the status,
+// CheckedReader to abort a body that fails part way), which the Twilio
+// Flex handlers (flex) use as well.
 package webcore

@@ -1,10 +1,13 @@
 // Package webtest holds what the tests of the web pages (ui) and of the
 // JSON API (api) both need: a Media that renders silence, stored
-// recordings with calls, requests as a user, and the audit log by action.
+// recordings with calls, requests as a user, and the audit log by action;
+// and what the tests of the other handlers and of the daemon share with
+// them: a request sent and read whole, a log buffer written concurrently.
 // Only tests import it.
 package webtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +15,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,4 +199,23 @@ func (m SilentMedia) Segment(_ context.Context, _ *archive.Recording, _ int) (co
 		end = 800
 	}
 	return codec.Segment{Layout: codec.Layout{End: end}}, nil
+}
+
+// SyncBuffer is a buffer that a server writes its log to while the test
+// reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
