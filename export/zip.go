@@ -114,23 +114,8 @@ func Write(ctx context.Context, w io.Writer, in Input) error {
 		Format: Format, Recording: in.ID.String(), PublicKey: hex.EncodeToString(in.PublicKey),
 		KeyFingerprint: KeyFingerprint(in.PublicKey), Files: files,
 	}
-	if s := in.Seal; s != nil {
-		b, err := s.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		zs.Sealed = true
-		zs.Seal = base64.StdEncoding.EncodeToString(b)
-		zs.Seq = s.Seq
-		zs.Time = s.Time.UTC().Format(time.RFC3339Nano)
-		zs.Prev = hex.EncodeToString(s.Prev[:])
-		zs.OrigSHA256 = hex.EncodeToString(s.OrigSHA256[:])
-		zs.MapSHA256 = hex.EncodeToString(s.MapSHA256[:])
-		zs.MetaSHA256 = hex.EncodeToString(s.MetaSHA256[:])
-		zs.Signature = hex.EncodeToString(s.Signature)
-		for _, e := range s.Exports {
-			zs.Exports = append(zs.Exports, hex.EncodeToString(e[:]))
-		}
+	if err := zs.fillSeal(in.Seal); err != nil {
+		return err
 	}
 	js, err := json.MarshalIndent(zs, "", "  ")
 	if err != nil {
@@ -149,6 +134,30 @@ func Write(ctx context.Context, w io.Writer, in Input) error {
 		return err
 	}
 	return zw.Close()
+}
+
+// fillSeal spells out s (nil: not sealed) in zs.
+func (zs *SealFile) fillSeal(s *seal.Seal) error {
+	if s == nil {
+		return nil
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	zs.Sealed = true
+	zs.Seal = base64.StdEncoding.EncodeToString(b)
+	zs.Seq = s.Seq
+	zs.Time = s.Time.UTC().Format(time.RFC3339Nano)
+	zs.Prev = hex.EncodeToString(s.Prev[:])
+	zs.OrigSHA256 = hex.EncodeToString(s.OrigSHA256[:])
+	zs.MapSHA256 = hex.EncodeToString(s.MapSHA256[:])
+	zs.MetaSHA256 = hex.EncodeToString(s.MetaSHA256[:])
+	zs.Signature = hex.EncodeToString(s.Signature)
+	for _, e := range s.Exports {
+		zs.Exports = append(zs.Exports, hex.EncodeToString(e[:]))
+	}
+	return nil
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

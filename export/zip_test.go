@@ -292,6 +292,7 @@ func TestZipPublicKeyParse(t *testing.T) {
 func FuzzVerifyZip(f *testing.F) {
 	_, priv := testKey(1)
 	f.Add(sealedZip(f, priv, fakeWAV(10), true))
+	f.Add(callZip(f, priv))
 	f.Add([]byte("PK\x03\x04"))
 	pub, _ := testKey(1)
 	f.Fuzz(func(t *testing.T, b []byte) {
