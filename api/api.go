@@ -62,13 +62,15 @@ func (a *API) Routes() http.Handler {
 	mux.Handle("GET /api/v1/recordings/{id}/download.zip", a.wrap(a.recordingDownload))
 	mux.Handle("GET /api/v1/calls/{guid}/audio.wav", a.wrap(a.callAudio))
 	mux.Handle("GET /api/v1/calls/{guid}", a.wrap(a.callShow))
-	a.accountRoutes(mux)     // api_routes.go: users, tokens, notes, audit, settings
-	a.fourEyesAPIRoutes(mux) // foureyes.go
-	a.lifecycleRoutes(mux)   // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
-	a.shareRoutes(mux)       // shares.go: secure links
-	a.legRoutes(mux)         // legs.go: call legs of contact centres
-	a.cdrRoutes(mux)         // cdr.go: call detail records
-	a.webhookRoutes(mux)     // webhooks.go
+	mux.Handle("GET /api/v1/calls/{guid}/peaks", a.wrap(a.callPeaks))           // peaks.go
+	mux.Handle("GET /api/v1/calls/{guid}/download.zip", a.wrap(a.callDownload)) // zip.go
+	a.accountRoutes(mux)                                                        // api_routes.go: users, tokens, notes, audit, settings
+	a.fourEyesAPIRoutes(mux)                                                    // foureyes.go
+	a.lifecycleRoutes(mux)                                                      // api_lifecycle.go: delete, legal hold, recycle bin, seal chain
+	a.shareRoutes(mux)                                                          // shares.go: secure links
+	a.legRoutes(mux)                                                            // legs.go: call legs of contact centres
+	a.cdrRoutes(mux)                                                            // cdr.go: call detail records
+	a.webhookRoutes(mux)                                                        // webhooks.go
 	return mux
 }
 

@@ -156,3 +156,65 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 	_, _ = w.Write(b)
 	return nil
 }
+
+// callPeaksView is the peaks of a whole call and where each segment
+// begins in it.
+type callPeaksView struct {
+	*Peaks
+	Parts []callPeaksPart `json:"parts"`
+}
+
+type callPeaksPart struct {
+	ID     string `json:"id"`
+	Start  int64  `json:"start"`  // first frame of the segment in the call
+	Frames int64  `json:"frames"` // frames of the segment
+}
+
+// callPeaks serves GET /api/v1/calls/{guid}/peaks?n=&channels=.
+func (a *API) callPeaks(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	recs, err := a.callRecordings(r, u)
+	if err != nil {
+		return err
+	}
+	opt, err := wavOptions(r)
+	if err != nil {
+		return err
+	}
+	n := defaultPeaks
+	if s := r.URL.Query().Get("n"); s != "" {
+		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > maxPeaks {
+			return errStatus(http.StatusBadRequest, fmt.Sprintf("n must be 1..%d", maxPeaks))
+		}
+	}
+	if _, err := a.callPlayCheck(r, u, recs); err != nil {
+		return err
+	}
+	pieces, err := callPieces(r.Context(), a.media, recs)
+	if err != nil {
+		return err
+	}
+	wav, err := a.media.WAV(r.Context(), recs, -1, opt)
+	if err != nil {
+		return err
+	}
+	p, err := ComputePeaks(wav, wav.Size(), n)
+	if err != nil {
+		if errors.Is(err, archive.ErrCorrupt) {
+			a.integrityFailed(r, u, r.PathValue("guid"), "peaks", err)
+			return errStatus(http.StatusInternalServerError, msgSealBroken)
+		}
+		return err
+	}
+	v := callPeaksView{Peaks: p, Parts: []callPeaksPart{}}
+	var start int64
+	for i, rec := range recs {
+		var frames int64
+		for _, b := range pieces[i] {
+			frames += b / 4 // canonical stereo: 4 bytes a frame
+		}
+		v.Parts = append(v.Parts, callPeaksPart{ID: rec.ID.String(), Start: start, Frames: frames})
+		start += frames
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -94,3 +94,70 @@ func prepareZip(ctx context.Context, arc *archive.Archive, media webcore.Media, 
 	}
 	return z, nil
 }
+
+// callPieces returns, for each segment of a call, the data bytes of each
+// of its calls in the call's canonical WAV (the segments' calls in order).
+func callPieces(ctx context.Context, media webcore.Media, recs []*archive.Recording) ([][]int64, error) {
+	out := make([][]int64, len(recs))
+	for i, rec := range recs {
+		for k := range recinfo.ParseLenient(rec.Info).Result.Calls {
+			wav, err := media.WAV(ctx, []*archive.Recording{rec}, k, codec.WAVOptions{})
+			if err != nil {
+				return nil, err
+			}
+			out[i] = append(out[i], wav.Size()-codec.WAVHeaderSize)
+		}
+	}
+	return out, nil
+}
+
+// callDownload serves GET /api/v1/calls/{guid}/download.zip: the whole
+// call as one WAV and the seal of every segment (export.WriteCall).
+func (a *API) callDownload(w http.ResponseWriter, r *http.Request, u *archive.User) error {
+	recs, err := a.callRecordings(r, u)
+	if err != nil {
+		return err
+	}
+	if _, err := a.callPlayCheck(r, u, recs); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	pieces, err := callPieces(ctx, a.media, recs)
+	if err != nil {
+		return err
+	}
+	wav, err := a.media.WAV(ctx, recs, -1, codec.WAVOptions{})
+	if err != nil {
+		return err
+	}
+	guid := r.PathValue("guid")
+	last := recs[len(recs)-1]
+	in := export.CallInput{CallID: guid, WAV: wav, PublicKey: a.arc.PublicKey(), Modified: webcore.RecTime(last)}
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		in.Parts = append(in.Parts, export.CallPart{ID: rec.ID, Seal: rec.Seal, Pieces: pieces[i]})
+		ids[i] = rec.ID.String()
+	}
+	for _, id := range ids {
+		if err := a.arc.Audit(ctx, archive.AuditEvent{
+			Actor: u.Login, Action: "download", Target: id, Detail: "call " + guid, Remote: sourceIP(r), OK: true,
+		}); err != nil {
+			return err
+		}
+	}
+	name := "call-" + webcore.RecTime(recs[0]).UTC().Format("20060102-150405") + "-" + recs[0].ID.String()[:8] + ".zip"
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if err := export.WriteCall(ctx, w, in); err != nil {
+		switch {
+		case errors.Is(err, archive.ErrCorrupt):
+			a.integrityFailed(r, u, guid, "download", err)
+		case !errors.Is(err, context.Canceled):
+			a.log.ErrorContext(ctx, "call zip download failed", "call", guid, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
