@@ -29,6 +29,9 @@ type listRow struct {
 	State      string // "" when complete
 	StateLabel string
 	Encryption string // "SRTP"... when a call's media is encrypted
+	// Undecodable says why no audio of the call can be played (codec,
+	// encryption); OriginalURL is then the capture to download instead.
+	Undecodable, OriginalURL string
 	// Protected: a segment is on legal hold; Deletion: the day the
 	// lifecycle job removes (a segment of) the call (lifecycle.go).
 	Protected                          bool
@@ -209,6 +212,8 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	var withs []string
 	dir := webcore.DirUnknown
 	enc := ""
+	var undec *undecodable
+	allUndec := true
 	for _, s := range g.segs {
 		dur += s.DurationMs
 		sealed = sealed && s.Seal != nil
@@ -226,6 +231,11 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		if enc == "" {
 			enc = webcore.Encryption(in, -1)
 		}
+		if x := findUndecodable(in, -1); x == nil {
+			allUndec = false
+		} else if undec == nil {
+			undec = x
+		}
 	}
 	row := listRow{
 		URL:  "/recordings/" + first.ID.String(),
@@ -233,6 +243,12 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		Duration: webcore.FormatDuration(dur), Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		With: strings.Join(withs, "; "), User: webcore.OwnerName(users, first.User),
 		Segments: len(g.segs), Sealed: sealed, Encryption: enc,
+	}
+	if allUndec && undec != nil {
+		row.Undecodable = undec.Line()
+		if len(g.segs) == 1 {
+			row.OriginalURL = "/api/v1/recordings/" + first.ID.String() + "/original.pcap"
+		}
 	}
 	ids := make([]string, len(g.segs))
 	for i, s := range g.segs {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/export"
 	"github.com/callvault/callvault/internal/bytesize"
 	"github.com/callvault/callvault/internal/webcore"
@@ -115,6 +117,25 @@ type recordingPage struct {
 	// SealProblem is why the seal check made before playback
 	// (archive.CheckPlayback) failed; playback and downloads are refused.
 	SealProblem string
+
+	// WholeCall: the call is recorded in several parts and the player
+	// plays them as one timeline, with a mark where each part begins.
+	WholeCall bool
+	PartMarks []partMark
+	// ThisPartURL downloads only this recording when DownloadURL is the
+	// whole call's.
+	ThisPartURL string
+	// Undecodable: no audio of the selected call can be played (codec,
+	// encryption); the page shows what can be done instead of a player.
+	Undecodable *undecodable
+}
+
+// partMark is where a part of a call begins on the whole call's timeline.
+type partMark struct {
+	Number     int     // 2, 3, ...
+	At         float64 // seconds
+	Pct        string  // of the timeline, for CSS
+	Start, URL string
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
@@ -242,7 +263,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		v.PeaksURL = api + "/peaks" + q + "&n=800"
 		v.MonoPeaks = api + "/peaks" + q + "&n=800&channels=mono"
 	}
-	p.Rec = v
+	if p.Call != nil {
+		p.Undecodable = findUndecodable(in, sel-1)
+	}
 
 	if rec.CallGUID != "" {
 		segs, err := u.arc.ByCall(ctx, rec.CallGUID)
@@ -262,8 +285,12 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 					Duration: webcore.FormatDuration(s.DurationMs), Current: s.ID == rec.ID,
 				})
 			}
+			if err := u.wholeCall(r, &p, &v, mine); err != nil {
+				return recordingPage{}, err
+			}
 		}
 	}
+	p.Rec = v
 
 	notes, err := u.arc.Notes(ctx, rec.ID)
 	if err != nil {
@@ -309,6 +336,56 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	p.Life = u.lifecycleView(ctx, rc, rec)
 	p.Base = u.base(rc, v.Title, "recordings")
 	return p, nil
+}
+
+// wholeCall points the player and the download of a call recorded in the
+// parts segs at the whole call, and marks where each part begins. A call
+// with a part still being recorded, or whose audio this part cannot
+// decode, keeps the part's own player.
+func (u *UI) wholeCall(r *http.Request, p *recordingPage, v *recView, segs []*archive.Recording) error {
+	if p.Undecodable != nil || p.Call == nil {
+		return nil
+	}
+	var starts []int64
+	var total int64
+	for _, s := range segs {
+		if s.State == archive.StateRecording {
+			return nil
+		}
+		starts = append(starts, total)
+		if len(recinfo.ParseLenient(s.Info).Result.Calls) == 0 {
+			continue
+		}
+		wav, err := u.media.WAV(r.Context(), []*archive.Recording{s}, -1, codec.WAVOptions{})
+		if err != nil {
+			// The part's own player still works, or says why not.
+			u.log.WarnContext(r.Context(), "whole call: part not rendered", "id", s.ID.String(), "err", err)
+			return nil
+		}
+		total += (wav.Size() - codec.WAVHeaderSize) / 4 // stereo: 4 bytes a frame
+	}
+	if total == 0 {
+		return nil
+	}
+	call := "/api/v1/calls/" + url.PathEscape(segs[0].CallGUID)
+	p.WholeCall = true
+	p.ThisPartURL = v.DownloadURL
+	v.DownloadURL = call + "/download.zip"
+	v.AudioURL = call + "/audio.wav"
+	v.MonoURL = call + "/audio.wav?channels=mono"
+	v.PeaksURL = call + "/peaks?n=800"
+	v.MonoPeaks = call + "/peaks?n=800&channels=mono"
+	for i := 1; i < len(segs); i++ {
+		if starts[i] == 0 || starts[i] >= total {
+			continue
+		}
+		at := float64(starts[i]) / 8000
+		p.PartMarks = append(p.PartMarks, partMark{
+			Number: i + 1, At: at, Pct: strconv.FormatFloat(100*float64(starts[i])/float64(total), 'f', 3, 64) + "%",
+			Start: webcore.FormatDuration(starts[i] / 8), URL: p.Segments[i].URL,
+		})
+	}
+	return nil
 }
 
 func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
