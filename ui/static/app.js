@@ -144,6 +144,17 @@ document.addEventListener("submit", function (e) {
   audio.addEventListener("seeked", draw);
   window.addEventListener("resize", draw);
 
+  // The marks where the parts of a call begin seek there; without script
+  // they link to the part's own page.
+  var marks = document.querySelectorAll(".part-mark[data-at]");
+  for (var i = 0; i < marks.length; i++) {
+    marks[i].style.left = marks[i].dataset.pct;
+    marks[i].addEventListener("click", function (e) {
+      e.preventDefault();
+      seekTo(parseFloat(this.dataset.at));
+    });
+  }
+
   var dragging = false;
   function seekEvent(e) {
     var r = canvas.getBoundingClientRect();
