@@ -120,8 +120,9 @@ type recordingPage struct {
 
 	// WholeCall: the call is recorded in several parts and the player
 	// plays them as one timeline, with a mark where each part begins.
-	WholeCall bool
-	PartMarks []partMark
+	WholeCall    bool
+	CallDuration string // of the whole call
+	PartMarks    []partMark
 	// ThisPartURL downloads only this recording when DownloadURL is the
 	// whole call's.
 	ThisPartURL string
@@ -369,6 +370,7 @@ func (u *UI) wholeCall(r *http.Request, p *recordingPage, v *recView, segs []*ar
 	}
 	call := "/api/v1/calls/" + url.PathEscape(segs[0].CallGUID)
 	p.WholeCall = true
+	p.CallDuration = webcore.FormatDuration(total / 8)
 	p.ThisPartURL = v.DownloadURL
 	v.DownloadURL = call + "/download.zip"
 	v.AudioURL = call + "/audio.wav"

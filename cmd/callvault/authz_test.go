@@ -1027,3 +1027,28 @@ func TestAuthzCDR(t *testing.T) {
 	}
 	fmt.Fprintf(testWriter{t}, "cdr authz: %d roles, ingest, integration by token and password\n", len(authzRoles))
 }
+
+// TestAuthzWholeCall: a call's zip and its waveform are for those who may
+// read the call, like its audio; others do not learn that it exists.
+func TestAuthzWholeCall(t *testing.T) {
+	w := setupAuthz(t)
+	readA := []string{"alice", "carol", "dave", "admin"}
+	readB := []string{"bob", "admin"}
+	for _, rt := range []struct {
+		path string
+		ok   []string
+	}{
+		{"/api/v1/calls/" + w.guidA + "/download.zip", readA},
+		{"/api/v1/calls/" + w.guidB + "/download.zip", readB},
+		{"/api/v1/calls/" + w.guidB + "/peaks?n=100", readB},
+		{"/api/v1/calls/0123456789abcdef0123456789abcdef/download.zip", nil},
+	} {
+		e := expect{ok: rt.ok, okCode: 200, other: 404, anon: 401}
+		for _, role := range authzRoles {
+			resp, body := w.clients[role].get(t, rt.path)
+			if want := e.code(role); resp.StatusCode != want {
+				t.Errorf("GET %s as %s: %d, want %d\n%.300s", rt.path, role, resp.StatusCode, want, body)
+			}
+		}
+	}
+}

@@ -81,6 +81,19 @@ func TestCallZip(t *testing.T) {
 			t.Fatalf("%s changed: %v %v", c.name, err, rep.Problems)
 		}
 	}
+	// The call's waveform says where part 2 begins: after part 1's audio.
+	var peaks struct {
+		Frames int64 `json:"frames"`
+		Parts  []struct {
+			ID            string `json:"id"`
+			Start, Frames int64
+		} `json:"parts"`
+	}
+	d.getJSON(t, "/api/v1/calls/"+guid+"/peaks?n=50", &peaks)
+	if len(peaks.Parts) != 2 || peaks.Parts[0].ID != p1 || peaks.Parts[1].ID != p2 || peaks.Parts[1].Start != int64(firstPart/4) ||
+		peaks.Parts[0].Frames+peaks.Parts[1].Frames != peaks.Frames {
+		t.Fatalf("call peaks: %+v", peaks)
+	}
 	var out bytes.Buffer
 	p := t.TempDir() + "/call.zip"
 	writeFile(t, p, good)
