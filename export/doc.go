@@ -9,6 +9,14 @@
 // and pubkey.pem. Only the seal's fields are evidence: the WAVs must be
 // among its exports, and the signature must verify with the appliance's
 // key; the listed hashes of the other files catch accidental damage only.
+//
+// A call recorded in several parts downloads as one zip ([WriteCall],
+// [CallFormat]): call.wav, the whole call, and seal.json holding each
+// part's seal and the byte length of each of the part's calls in
+// call.wav. [VerifyZip] cuts call.wav into those pieces, gives each the
+// canonical WAV header, and checks its sha256 against its part's sealed
+// exports, so the joined audio is as much evidence as each part's own.
+//
 // The PDF is rendered from a [CallDoc] whose values are text already, with
 // the Go fonts embedded so names in any European script show, and its
 // bytes depend only on the document.
