@@ -33,3 +33,13 @@ func TestRecordingWithoutOwnerTitle(t *testing.T) {
 		t.Fatalf("subtitle %q has empty separators", text)
 	}
 }
+
+// TestUserFormLinkRightsExplained: the user form says what the two
+// external-link rights allow.
+func TestUserFormLinkRightsExplained(t *testing.T) {
+	tu := newTestUI(t)
+	c := tu.login("admin")
+	resp, body := c.get("/admin/users/new")
+	must(t, resp, body, 200, "May send external links", "May see the external access page",
+		"secure links that expire", "cancel links")
+}
