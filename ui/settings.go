@@ -73,7 +73,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 	p := settingsPage{
 		Base:    u.base(rc, "Settings", "settings"),
 		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing,
-		LevelChoices: []string{"debug", "info", "warn", "error"}, TimeZones: commonZones,
+		LevelChoices: []string{"trace", "debug", "info", "warn", "error"}, TimeZones: commonZones,
 		KeyFileMode: u.opts.KeyFile != "",
 	}
 	for _, sub := range archive.TraceSubsystems() {
@@ -199,7 +199,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	if err := u.arc.PutSettings(r.Context(), s); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
-			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are debug, info, warn or error.")
+			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are trace, debug, info, warn or error.")
 		}
 		return err
 	}

@@ -275,6 +275,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 			}
 		}
 		u.identify(r, rc)
+		u.tracePage(r, rc)
 		switch {
 		case acc >= member && rc.user == nil:
 			if r.Method == http.MethodGet {
@@ -415,4 +416,21 @@ func (u *UI) auditAs(r *http.Request, actor, action, target string, ok bool, det
 	if err != nil {
 		u.log.ErrorContext(r.Context(), "ui: audit", "action", action, "err", err)
 	}
+}
+
+// levelTrace is the daemon's trace level (below debug): per-request
+// detail for troubleshooting.
+const levelTrace = slog.LevelDebug - 4
+
+// tracePage logs a page request at trace level: method, path (never the
+// query, which may carry a link's token) and who asked.
+func (u *UI) tracePage(r *http.Request, rc *reqCtx) {
+	if !u.log.Enabled(r.Context(), levelTrace) {
+		return
+	}
+	who := ""
+	if rc.user != nil {
+		who = rc.user.Login
+	}
+	u.log.Log(r.Context(), levelTrace, "page", "method", r.Method, "path", r.URL.Path, "user", who)
 }
