@@ -297,12 +297,12 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 
 	// Without a grant: the waiting page, no recording, API 403.
 	resp, body := alice.get("/")
-	must(t, resp, body, 200, "Waiting for your supervisor", "Sam Supervisor", `data-foureyes-events="/foureyes/events"`, `action="/foureyes/request"`)
+	must(t, resp, body, 200, "Access needs your supervisor", "Sam Supervisor", `data-foureyes-events="/foureyes/events"`, `action="/foureyes/request"`)
 	if ids := recordingIDs(body); len(ids) != 0 {
 		t.Fatalf("alice's waiting page links recordings %v", ids)
 	}
 	resp, body = alice.get("/recordings/" + id)
-	must(t, resp, body, 403, "Waiting for your supervisor")
+	must(t, resp, body, 403, "Access needs your supervisor")
 	for _, p := range []string{"/api/v1/recordings", "/api/v1/recordings/" + id, "/api/v1/recordings/" + id + "/audio.wav",
 		"/api/v1/recordings/" + id + "/download.zip", "/api/v1/calls/" + rec.CallGUID + "/audio.wav", "/api/v1/recordings/" + id + "/notes"} {
 		resp, body = alice.get(p)
