@@ -156,13 +156,13 @@
       asked = true;
       return post(body.dataset.foureyesRequest, { next: location.pathname + location.search });
     }
-    // message, heading and ended say what foureyes_http.go's
+    // message, heading and endedText say what foureyes_http.go's
     // waitingMessage, waitingHeading and endedMessage say.
     function message(s) {
       switch (s.state) {
         case "pending": return "Waiting for your supervisor " + s.supervisorName + " to grant access.";
         case "refused": return "Your supervisor " + s.supervisorName + " refused access.";
-        case "ended": return ended(s.reason);
+        case "ended": return endedText(s.reason);
         case "granted": return "Your supervisor " + s.supervisorName + " granted access.";
       }
       return "Asking your supervisor " + s.supervisorName + " for access…";
@@ -175,7 +175,7 @@
       }
       return "Access needs your supervisor";
     }
-    function ended(r) {
+    function endedText(r) {
       switch (r) {
         case "closed": return "Access ended: your supervisor closed the supervision page.";
         case "logout": return "Access ended: your supervisor logged out.";
@@ -202,7 +202,7 @@
       box.id = "fe-ended";
       box.setAttribute("role", "alert");
       box.tabIndex = -1;
-      box.appendChild(el("p", null, s.state === "refused" ? message(s) : ended(s.reason)));
+      box.appendChild(el("p", null, s.state === "refused" ? message(s) : endedText(s.reason)));
       var again = el("a", "button", "Ask again");
       again.href = "/";
       box.appendChild(again);
