@@ -1,11 +1,20 @@
 package ui
 
 import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/foureyes"
 	"github.com/callvault/callvault/internal/webtest"
 )
@@ -116,5 +125,60 @@ func TestFourEyesWaitingWording(t *testing.T) {
 	}
 	if n := strings.Count(body, "Access ended: your supervisor closed the supervision page."); n != 1 || strings.Contains(body, "They ended it") {
 		t.Fatalf("the end is said %d times\n%.3000s", n, body)
+	}
+}
+
+// TestKeyRotationKeepsOldAndOffersDownload: a key-file rotation from the
+// settings page says where the new key file is, keeps the old one beside
+// it and says backups need it, and offers the new key for download once,
+// to the admin who rotated.
+func TestKeyRotationKeepsOldAndOffersDownload(t *testing.T) {
+	arc := archivetest.OpenTest(t)
+	keyFile := filepath.Join(filepath.Dir(arc.Path()), "archive.key")
+	before, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"admin", "admin2"} {
+		if err := arc.PutUser(context.Background(), archive.User{Login: l, Role: archive.RoleAdmin}, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := New(arc, noMedia{}, Options{KeyFile: keyFile}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu := &testUI{t: t, arc: arc, ui: u, srv: httptest.NewServer(u.Routes())}
+	defer tu.srv.Close()
+	c, other := tu.login("admin"), tu.login("admin2")
+	resp, body := c.post("/admin/settings/key", url.Values{"mode": {"rotate"}, "current": {testPassword}})
+	must(t, resp, body, 200, `id="key-rotated"`, "The new key file is <code>"+keyFile+"</code>", "Backups made before this change can only be restored with it")
+	m := regexp.MustCompile(`The old key file was kept as <code>([^<]+)</code>`).FindStringSubmatch(body)
+	if m == nil || filepath.Dir(m[1]) != filepath.Dir(keyFile) {
+		t.Fatalf("no old key file named\n%.3000s", body)
+	}
+	if old, err := os.ReadFile(m[1]); err != nil || !bytes.Equal(old, before) {
+		t.Fatalf("old key file %s: %v", m[1], err)
+	}
+	after, _ := os.ReadFile(keyFile)
+	if bytes.Equal(after, before) {
+		t.Fatal("the key file did not change")
+	}
+	tok := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(body)
+	if tok == nil {
+		t.Fatal("no download offered")
+	}
+	// Another admin cannot take it; the admin who rotated gets it once.
+	resp, body = other.post("/admin/settings/key/download", url.Values{"token": {tok[1]}})
+	must(t, resp, body, http.StatusGone)
+	resp, body = c.post("/admin/settings/key/download", url.Values{"token": {tok[1]}})
+	must(t, resp, body, 200)
+	if body != string(after) || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download: %q %q", resp.Header.Get("Content-Disposition"), body)
+	}
+	resp, body = c.post("/admin/settings/key/download", url.Values{"token": {tok[1]}})
+	must(t, resp, body, http.StatusGone, "only once")
+	if strings.Contains(body, string(after)) {
+		t.Fatal("the key is in the refusal")
 	}
 }

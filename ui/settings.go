@@ -33,6 +33,7 @@ type settingsPage struct {
 	SettingsError     string
 	IngestError       string
 	KeyError          string
+	KeyRotated        *keyRotatedView // right after a key-file rotation (keyrotate.go)
 	// Lifecycle (lifecycle.go): the fields as typed, their bound, the
 	// seat grace, the last run.
 	RetentionDays, RecycleBinDays string
@@ -266,11 +267,13 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		if u.opts.KeyFile == "" {
 			return fail(http.StatusBadRequest, "The archive is unlocked with a passphrase; set a new passphrase instead.")
 		}
-		if err := u.arc.RotateKeyFile(ctx, u.opts.KeyFile); err != nil {
+		old, err := u.arc.RotateKey(ctx, u.opts.KeyFile)
+		if err != nil {
 			u.audit(r, rc, "key.rotate", "archive key", false, "key file rotation failed")
 			return err
 		}
 		u.audit(r, rc, "key.rotate", "archive key", true, "new key file")
+		return u.settingsKeyRotated(w, r, rc, old)
 	case "passphrase":
 		pp, confirm := f.Get("passphrase"), f.Get("passphraseConfirm")
 		switch {

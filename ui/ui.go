@@ -57,6 +57,7 @@ type UI struct {
 	pages  map[string]*template.Template
 	static *staticFiles
 	cop    *http.CrossOriginProtection
+	keyDL  keyDownload // keyrotate.go
 }
 
 // New parses the embedded templates and assets and returns the UI over
@@ -190,6 +191,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /admin/settings", u.page(admin, u.settingsUpdate))
 	mux.Handle("POST /admin/settings/ingest", u.page(admin, u.settingsIngest))
 	mux.Handle("POST /admin/settings/key", u.page(admin, u.settingsKey))
+	mux.Handle("POST /admin/settings/key/download", u.page(admin, u.settingsKeyDownload))
 	u.fourEyesRoutes(mux) // foureyes_http.go
 	u.shareRoutes(mux)    // share.go: secure links
 	u.webhookRoutes(mux)  // webhooks.go
