@@ -182,3 +182,19 @@ func TestKeyRotationKeepsOldAndOffersDownload(t *testing.T) {
 		t.Fatal("the key is in the refusal")
 	}
 }
+
+// TestRecordToURLOnEveryAddress: a listener bound to every address is
+// shown with the host the admin reached the UI by, and is not called
+// unreachable.
+func TestRecordToURLOnEveryAddress(t *testing.T) {
+	tu := newTestUI(t)
+	tu.ui.SetIngest("/recordings/Files/", []IngestListener{{Name: "phones", Addr: "0.0.0.0:8080"}, {Name: "main", Addr: "[::]:8443", TLS: true}})
+	c := tu.login("admin")
+	resp, body := c.get("/admin/settings")
+	u, _ := url.Parse(tu.srv.URL)
+	must(t, resp, body, 200, "http://"+u.Hostname()+":8080/recordings/Files/", "https://"+u.Hostname()+":8443/recordings/Files/",
+		"listener phones", "Login: <code>ingest</code>")
+	if strings.Contains(body, "Phones cannot reach") {
+		t.Fatal("an address on every interface is called unreachable")
+	}
+}

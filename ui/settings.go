@@ -34,6 +34,7 @@ type settingsPage struct {
 	IngestError       string
 	KeyError          string
 	KeyRotated        *keyRotatedView // right after a key-file rotation (keyrotate.go)
+	RecordURLs        []recordURLView // where phones upload (onboarding.go)
 	// Lifecycle (lifecycle.go): the fields as typed, their bound, the
 	// seat grace, the last run.
 	RetentionDays, RecycleBinDays string
@@ -98,6 +99,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 			p.IngestLogins = append(p.IngestLogins, x.Login)
 		}
 	}
+	p.RecordURLs = u.recordURLs(r)
 	u.lifecycleSettings(ctx, &p, s, rc.loc)
 	pub := u.arc.PublicKey()
 	p.KeyFingerprint = export.KeyFingerprint(pub)

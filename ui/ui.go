@@ -58,6 +58,7 @@ type UI struct {
 	static *staticFiles
 	cop    *http.CrossOriginProtection
 	keyDL  keyDownload // keyrotate.go
+	ingest ingestAddrs // onboarding.go
 }
 
 // New parses the embedded templates and assets and returns the UI over
