@@ -87,7 +87,13 @@ func (a *Archive) RotateKey(ctx context.Context, newKeyFile string) (old string,
 	if old, err = a.keepOldKeyFile(newKeyFile); err != nil {
 		return "", fmt.Errorf("archive: rotate key: keep the old key file: %w", err)
 	}
-	return old, a.rotateKeyFile(ctx, newKeyFile)
+	if err := a.rotateKeyFile(ctx, newKeyFile); err != nil {
+		return old, err
+	}
+	if old != "" {
+		a.log.Info("old archive key file kept for older backups", "path", old)
+	}
+	return old, nil
 }
 
 // keepOldKeyFile copies the file at path, if any, to

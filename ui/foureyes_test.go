@@ -550,7 +550,7 @@ func TestFourEyesLimits(t *testing.T) {
 func sampleWaitingPages(base Base) []any {
 	evil := `<script>alert(1)</script>`
 	st := foureyes.Status{State: foureyes.Pending, Supervisor: "sam", SupervisorName: "Sam" + evil}
-	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
+	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Heading: waitingHeading(st), Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
 }
 
 func sampleSupervisePages(base Base) []any {
