@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 # The appliance on embedded defaults: data in ./data, key in ./callvault.key, UI/API on :8080.
 run:
-	go run -ldflags "$(LDFLAGS)" ./cmd/callvault serve
+	go run -ldflags "$(LDFLAGS)" ./cmd/callvault serve $(ARGS)
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/callvault ./cmd/callvault

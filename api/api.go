@@ -78,11 +78,12 @@ func (a *API) Routes() http.Handler {
 type httpError struct {
 	code int
 	msg  string
+	page string // what a person's browser shows instead of msg; "" means msg
 }
 
 func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.code, e.msg) }
 
-func errStatus(code int, msg string) error { return &httpError{code, msg} }
+func errStatus(code int, msg string) error { return &httpError{code: code, msg: msg} }
 
 type appFunc func(w http.ResponseWriter, r *http.Request, u *archive.User) error
 
@@ -116,24 +117,28 @@ func (a *API) wrapRoles(h appFunc, integration bool) http.Handler {
 		switch {
 		case errors.As(err, &he):
 		case errors.As(err, &se):
-			he = &httpError{se.Status, se.Msg}
+			he = &httpError{code: se.Status, msg: se.Msg}
 			if he.code < 400 || he.code > 599 {
 				he.code = http.StatusBadRequest
 			}
 		case errors.As(err, &le):
 			w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
-			he = &httpError{http.StatusTooManyRequests, "too many failed attempts; retry later"}
+			he = &httpError{code: http.StatusTooManyRequests, msg: "too many failed attempts; retry later"}
 		case errors.Is(err, archive.ErrNotFound):
-			he = &httpError{http.StatusNotFound, "not found"}
+			he = &httpError{code: http.StatusNotFound, msg: "not found"}
 		case errors.Is(err, archive.ErrBadCredentials):
-			he = &httpError{http.StatusUnauthorized, "authentication required"}
+			he = &httpError{code: http.StatusUnauthorized, msg: "authentication required"}
 		default:
 			a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-			he = &httpError{http.StatusInternalServerError, "internal error"}
+			he = &httpError{code: http.StatusInternalServerError, msg: "internal error"}
 		}
 		if he.code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="callvault", charset="UTF-8"`)
 			w.Header().Add("WWW-Authenticate", `Bearer realm="callvault"`)
+		}
+		if wantsPage(r) {
+			writeErrorPage(w, he)
+			return
 		}
 		writeJSON(w, he.code, map[string]string{"error": he.msg})
 	})

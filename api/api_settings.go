@@ -110,7 +110,7 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 			return errStatus(http.StatusBadRequest, fmt.Sprintf("traceLevels: unknown subsystem %q (known: %s)", k, strings.Join(subs, ", ")))
 		}
 		if !archive.TraceLevelValid(v) {
-			return errStatus(http.StatusBadRequest, fmt.Sprintf("traceLevels.%s must be debug, info, warn or error", k))
+			return errStatus(http.StatusBadRequest, fmt.Sprintf("traceLevels.%s must be trace, debug, info, warn or error", k))
 		}
 		if s.TraceLevels == nil {
 			s.TraceLevels = map[string]string{}

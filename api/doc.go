@@ -20,6 +20,15 @@
 // Failed Basic logins are limited like the login form's (429 with
 // Retry-After).
 //
+// # Errors shown to people
+//
+// Errors are JSON ({"error": "..."}) for API clients and the pages'
+// scripts. A person's browser that navigates to an API address (a
+// download link clicked, Sec-Fetch-Mode: navigate; without fetch
+// metadata, an Accept that takes text/html but not application/json) gets
+// the same status with a short HTML page in plain words and a link home
+// instead (errpage.go), never JSON or internal detail.
+//
 // # 4-eyes access
 //
 // GET /api/v1/foureyes shows the caller's state (and a supervisor's

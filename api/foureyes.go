@@ -16,7 +16,8 @@ func (a *API) fourEyesHeld(u *archive.User) error {
 	if a.fourEyes.Allowed(u) {
 		return nil
 	}
-	return errStatus(http.StatusForbidden, "4-eyes access: your supervisor has not granted access, or the grant ended; ask with POST /api/v1/foureyes/request")
+	return &httpError{http.StatusForbidden, "4-eyes access: your supervisor has not granted access, or the grant ended; ask with POST /api/v1/foureyes/request",
+		"Your supervisor has not granted access, or the access has ended. Ask for access again on the home page."}
 }
 
 // fourEyesShow is GET /api/v1/foureyes: the caller's 4-eyes state, and

@@ -2,9 +2,12 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -59,19 +62,85 @@ func (a *Archive) finishRotation(keyFile string, masterBox []byte) ([]byte, erro
 	return master, nil
 }
 
-// RotateKeyFile makes a new random archive key, writes it to newKeyFile
-// (mode 0600, replacing the file if it exists; it may be the current key
-// file) and re-boxes the master key under it, in key-file mode (also when
-// the archive had a passphrase). After it returns the old key file or
-// passphrase no longer opens the archive; the caller must use newKeyFile
-// from now on.
+// RotateKeyFile is RotateKey, without saying where the old key went.
 func (a *Archive) RotateKeyFile(ctx context.Context, newKeyFile string) error {
+	_, err := a.RotateKey(ctx, newKeyFile)
+	return err
+}
+
+// RotateKey makes a new random archive key, writes it to newKeyFile
+// (mode 0600; it may be the current key file) and re-boxes the master key
+// under it, in key-file mode (also when the archive had a passphrase).
+// After it returns the old key file or passphrase no longer opens the
+// archive; the caller must use newKeyFile from now on. A file already at
+// newKeyFile is not lost: it is first copied to
+// newKeyFile.old-YYYYMMDD-HHMMSS (mode 0600, the archive's clock, UTC),
+// whose path is returned as old ("" when there was no file). Backups made
+// before need that old key; delete it once none does.
+func (a *Archive) RotateKey(ctx context.Context, newKeyFile string) (old string, err error) {
 	if newKeyFile == "" {
-		return fmt.Errorf("archive: rotate key: empty key file path: %w", ErrInvalid)
+		return "", fmt.Errorf("archive: rotate key: empty key file path: %w", ErrInvalid)
 	}
 	kr := a.keys
 	kr.rotateMu.Lock()
 	defer kr.rotateMu.Unlock()
+	if old, err = a.keepOldKeyFile(newKeyFile); err != nil {
+		return "", fmt.Errorf("archive: rotate key: keep the old key file: %w", err)
+	}
+	if err := a.rotateKeyFile(ctx, newKeyFile); err != nil {
+		return old, err
+	}
+	if old != "" {
+		a.log.Info("old archive key file kept for older backups", "path", old)
+	}
+	return old, nil
+}
+
+// keepOldKeyFile copies the file at path, if any, to
+// path.old-YYYYMMDD-HHMMSS (-2, -3… when that exists) and returns the copy's path.
+func (a *Archive) keepOldKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer clear(b)
+	base := path + ".old-" + a.Now().UTC().Format("20060102-150405")
+	for i := 1; i < 100; i++ {
+		old := base
+		if i > 1 {
+			old = base + "-" + strconv.Itoa(i)
+		}
+		f, err := os.OpenFile(old, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(b)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = syncDir(filepath.Dir(old))
+		}
+		if err != nil {
+			os.Remove(old)
+			return "", err
+		}
+		return old, nil
+	}
+	return "", fmt.Errorf("too many old key files beside %s", path)
+}
+
+// rotateKeyFile is RotateKey after the old file is kept; rotateMu is held.
+func (a *Archive) rotateKeyFile(ctx context.Context, newKeyFile string) error {
 	key := randomKey()
 	defer clear(key)
 	next := newKeyFile + rotateSuffix

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -259,4 +260,37 @@ func TestFastKDFIsAValue(t *testing.T) {
 	if FastKDF().MemoryKiB != 64 {
 		t.Fatal("FastKDF changed by a caller")
 	}
+}
+
+// TestRotateKeyKeepsOldKeyFile: rotating in place keeps the old key file
+// beside the new one, named by the archive's clock, mode 0600; a copy of
+// the archive made before the rotation (a backup) opens with it.
+func TestRotateKeyKeepsOldKeyFile(t *testing.T) {
+	a, ids := rotationFixture(t)
+	keyFile := keyFileOf(a)
+	oldKey, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := a.RotateKey(t.Context(), keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keyFile + ".old-" + a.Now().UTC().Format("20060102-")
+	if !strings.HasPrefix(old, want) || filepath.Dir(old) != filepath.Dir(keyFile) {
+		t.Fatalf("old key kept as %q, want %s…", old, want)
+	}
+	kept, err := os.ReadFile(old)
+	if err != nil || !bytes.Equal(kept, oldKey) {
+		t.Fatalf("old key file: %v, same content %v", err, bytes.Equal(kept, oldKey))
+	}
+	if fi, err := os.Stat(old); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("old key file mode: %v %v", fi, err)
+	}
+	// A second rotation in the same second keeps the second old key too.
+	old2, err := a.RotateKey(t.Context(), keyFile)
+	if err != nil || old2 == old {
+		t.Fatalf("second rotation: %q %v", old2, err)
+	}
+	checkAll(t, a, ids)
 }

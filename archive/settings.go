@@ -25,7 +25,7 @@ type Settings struct {
 	// is turned on again, when the backlog is sealed in the background.
 	Sealing bool
 	// TraceLevels maps a subsystem (see TraceSubsystems) to a log level:
-	// debug, info, warn or error. A missing subsystem means info.
+	// trace, debug, info, warn or error. A missing subsystem means info.
 	TraceLevels map[string]string
 	// RetentionDays: recordings whose call started before local midnight
 	// of the day this many days ago are purged by Expire (protected
@@ -50,7 +50,7 @@ func TraceSubsystems() []string {
 // TraceLevelValid reports whether s is a level TraceLevels accepts.
 func TraceLevelValid(s string) bool {
 	switch s {
-	case "debug", "info", "warn", "error":
+	case "trace", "debug", "info", "warn", "error":
 		return true
 	}
 	return false
@@ -107,7 +107,7 @@ func (s Settings) Validate() error {
 			return fmt.Errorf("archive: settings: unknown trace subsystem %q: %w", k, ErrInvalid)
 		}
 		if !TraceLevelValid(v) {
-			return fmt.Errorf("archive: settings: trace level %q not debug, info, warn or error: %w", v, ErrInvalid)
+			return fmt.Errorf("archive: settings: trace level %q not trace, debug, info, warn or error: %w", v, ErrInvalid)
 		}
 	}
 	return nil

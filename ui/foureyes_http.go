@@ -97,8 +97,9 @@ func (u *UI) held(h pageFunc) pageFunc {
 		if r.URL.Path == "/" {
 			code = http.StatusOK
 		}
+		h1 := waitingHeading(st)
 		u.render(w, r, code, "waiting.html", waitingPage{
-			Base: u.base(rc, "Waiting for your supervisor", "recordings"), Status: st,
+			Base: u.base(rc, h1, "recordings"), Status: st, Heading: h1,
 			Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: r.URL.RequestURI(),
 		})
 		return nil
@@ -108,6 +109,7 @@ func (u *UI) held(h pageFunc) pageFunc {
 type waitingPage struct {
 	Base
 	Status     foureyes.Status
+	Heading    string
 	Message    string
 	RequestURL string
 	Next       string
@@ -122,11 +124,44 @@ func waitingMessage(st foureyes.Status) string {
 	case foureyes.Refused:
 		return "Your supervisor " + st.SupervisorName + " refused access."
 	case foureyes.Ended:
-		return "Your supervisor ended access."
+		return endedMessage(st.Reason)
 	case foureyes.Granted:
 		return "Your supervisor " + st.SupervisorName + " granted access."
 	}
 	return "Your account needs the approval of your supervisor " + st.SupervisorName + " before recordings are shown."
+}
+
+// waitingHeading is the waiting page's heading for a state (foureyes.js
+// says the same when the state changes).
+func waitingHeading(st foureyes.Status) string {
+	switch st.State {
+	case foureyes.Pending:
+		return "Waiting for your supervisor"
+	case foureyes.Refused:
+		return "Access refused"
+	case foureyes.Ended:
+		return "Access ended"
+	}
+	return "Access needs your supervisor"
+}
+
+// endedMessage says once why access ended (foureyes.js says the same).
+func endedMessage(reason string) string {
+	switch reason {
+	case foureyes.ReasonClosed:
+		return "Access ended: your supervisor closed the supervision page."
+	case foureyes.ReasonLogout:
+		return "Access ended: your supervisor logged out."
+	case foureyes.ReasonTimeout:
+		return "Access ended: your supervisor's supervision page lost its connection."
+	case foureyes.ReasonAudit:
+		return "Access ended: it could not be written to the audit log."
+	case foureyes.ReasonReassigned:
+		return "Access ended: your supervisor changed."
+	case foureyes.ReasonShutdown:
+		return "Access ended: the appliance stopped."
+	}
+	return "Your supervisor ended access."
 }
 
 // fourEyesBase is the layout's link to 4-eyes access: the script, and for
@@ -137,6 +172,9 @@ type fourEyesBase struct {
 	Request    string // where the user asks for access
 	State      string // the user's state when the page was made
 	Supervises bool   // a supervisor, or some user names this one as supervisor
+	// Waiting names who waits for this supervisor's answer, for a notice
+	// on every page but the supervision page.
+	Waiting []string
 }
 
 func (u *UI) fourEyesBase(usr *archive.User) *fourEyesBase {
@@ -154,6 +192,12 @@ func (u *UI) fourEyesBase(usr *archive.User) *fourEyesBase {
 		u.log.Error("ui: 4-eyes: supervisors", "err", err)
 	}
 	b.Supervises = sup || usr.Role == archive.RoleSupervisor
+	if sup {
+		v, _ := f.Supervision(usr.Login)
+		for _, it := range v.Pending {
+			b.Waiting = append(b.Waiting, it.Name)
+		}
+	}
 	if !b.Supervises && b.Events == "" {
 		return nil
 	}

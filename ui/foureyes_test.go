@@ -297,12 +297,12 @@ func TestFourEyesRequestGrantRefuseEnd(t *testing.T) {
 
 	// Without a grant: the waiting page, no recording, API 403.
 	resp, body := alice.get("/")
-	must(t, resp, body, 200, "Waiting for your supervisor", "Sam Supervisor", `data-foureyes-events="/foureyes/events"`, `action="/foureyes/request"`)
+	must(t, resp, body, 200, "Access needs your supervisor", "Sam Supervisor", `data-foureyes-events="/foureyes/events"`, `action="/foureyes/request"`)
 	if ids := recordingIDs(body); len(ids) != 0 {
 		t.Fatalf("alice's waiting page links recordings %v", ids)
 	}
 	resp, body = alice.get("/recordings/" + id)
-	must(t, resp, body, 403, "Waiting for your supervisor")
+	must(t, resp, body, 403, "Access needs your supervisor")
 	for _, p := range []string{"/api/v1/recordings", "/api/v1/recordings/" + id, "/api/v1/recordings/" + id + "/audio.wav",
 		"/api/v1/recordings/" + id + "/download.zip", "/api/v1/calls/" + rec.CallGUID + "/audio.wav", "/api/v1/recordings/" + id + "/notes"} {
 		resp, body = alice.get(p)
@@ -550,7 +550,7 @@ func TestFourEyesLimits(t *testing.T) {
 func sampleWaitingPages(base Base) []any {
 	evil := `<script>alert(1)</script>`
 	st := foureyes.Status{State: foureyes.Pending, Supervisor: "sam", SupervisorName: "Sam" + evil}
-	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
+	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Heading: waitingHeading(st), Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
 }
 
 func sampleSupervisePages(base Base) []any {

@@ -214,8 +214,12 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	for i, c := range rec.CDRs {
 		v.CDRs = append(v.CDRs, cdrView{Heading: webcore.CDRHeading(i), Facts: webcore.CDRFacts(c, rc.loc)})
 	}
-	if v.Title == "" {
+	switch {
+	case v.Title != "":
+	case v.UserName != "":
 		v.Title = "Recording of " + v.UserName
+	default:
+		v.Title = "Recording without owner"
 	}
 
 	sel := selectedCall(r, len(in.Result.Calls))

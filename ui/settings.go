@@ -33,6 +33,8 @@ type settingsPage struct {
 	SettingsError     string
 	IngestError       string
 	KeyError          string
+	KeyRotated        *keyRotatedView // right after a key-file rotation (keyrotate.go)
+	RecordURLs        []recordURLView // where phones upload (onboarding.go)
 	// Lifecycle (lifecycle.go): the fields as typed, their bound, the
 	// seat grace, the last run.
 	RetentionDays, RecycleBinDays string
@@ -73,7 +75,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 	p := settingsPage{
 		Base:    u.base(rc, "Settings", "settings"),
 		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing,
-		LevelChoices: []string{"debug", "info", "warn", "error"}, TimeZones: commonZones,
+		LevelChoices: []string{"trace", "debug", "info", "warn", "error"}, TimeZones: commonZones,
 		KeyFileMode: u.opts.KeyFile != "",
 	}
 	for _, sub := range archive.TraceSubsystems() {
@@ -97,6 +99,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 			p.IngestLogins = append(p.IngestLogins, x.Login)
 		}
 	}
+	p.RecordURLs = u.recordURLs(r)
 	u.lifecycleSettings(ctx, &p, s, rc.loc)
 	pub := u.arc.PublicKey()
 	p.KeyFingerprint = export.KeyFingerprint(pub)
@@ -199,7 +202,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	if err := u.arc.PutSettings(r.Context(), s); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
-			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are debug, info, warn or error.")
+			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are trace, debug, info, warn or error.")
 		}
 		return err
 	}
@@ -266,11 +269,13 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		if u.opts.KeyFile == "" {
 			return fail(http.StatusBadRequest, "The archive is unlocked with a passphrase; set a new passphrase instead.")
 		}
-		if err := u.arc.RotateKeyFile(ctx, u.opts.KeyFile); err != nil {
+		old, err := u.arc.RotateKey(ctx, u.opts.KeyFile)
+		if err != nil {
 			u.audit(r, rc, "key.rotate", "archive key", false, "key file rotation failed")
 			return err
 		}
 		u.audit(r, rc, "key.rotate", "archive key", true, "new key file")
+		return u.settingsKeyRotated(w, r, rc, old)
 	case "passphrase":
 		pp, confirm := f.Get("passphrase"), f.Get("passphraseConfirm")
 		switch {

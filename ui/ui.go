@@ -57,6 +57,8 @@ type UI struct {
 	pages  map[string]*template.Template
 	static *staticFiles
 	cop    *http.CrossOriginProtection
+	keyDL  keyDownload // keyrotate.go
+	ingest ingestAddrs // onboarding.go
 }
 
 // New parses the embedded templates and assets and returns the UI over
@@ -190,6 +192,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /admin/settings", u.page(admin, u.settingsUpdate))
 	mux.Handle("POST /admin/settings/ingest", u.page(admin, u.settingsIngest))
 	mux.Handle("POST /admin/settings/key", u.page(admin, u.settingsKey))
+	mux.Handle("POST /admin/settings/key/download", u.page(admin, u.settingsKeyDownload))
 	u.fourEyesRoutes(mux) // foureyes_http.go
 	u.shareRoutes(mux)    // share.go: secure links
 	u.webhookRoutes(mux)  // webhooks.go
@@ -275,6 +278,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 			}
 		}
 		u.identify(r, rc)
+		u.tracePage(r, rc)
 		switch {
 		case acc >= member && rc.user == nil:
 			if r.Method == http.MethodGet {
@@ -415,4 +419,21 @@ func (u *UI) auditAs(r *http.Request, actor, action, target string, ok bool, det
 	if err != nil {
 		u.log.ErrorContext(r.Context(), "ui: audit", "action", action, "err", err)
 	}
+}
+
+// levelTrace is the daemon's trace level (below debug): per-request
+// detail for troubleshooting.
+const levelTrace = slog.LevelDebug - 4
+
+// tracePage logs a page request at trace level: method, path (never the
+// query, which may carry a link's token) and who asked.
+func (u *UI) tracePage(r *http.Request, rc *reqCtx) {
+	if !u.log.Enabled(r.Context(), levelTrace) {
+		return
+	}
+	who := ""
+	if rc.user != nil {
+		who = rc.user.Login
+	}
+	u.log.Log(r.Context(), levelTrace, "page", "method", r.Method, "path", r.URL.Path, "user", who)
 }

@@ -50,6 +50,9 @@ func TestBrowserFourEyes(t *testing.T) {
 	if n := eval[int](t, usr, `document.querySelectorAll("table.list tbody tr").length`); n != 0 {
 		t.Fatalf("the waiting page lists %d recordings", n)
 	}
+	// Asking (again) by hand says that the request went out.
+	step(t, usr, "ask for access", chromedp.Click(`#fe-ask button`))
+	poll(t, usr, "feedback of the request", `document.getElementById("fe-status").textContent.startsWith("Request sent at ") && document.getElementById("h-waiting").textContent === "Waiting for your supervisor"`)
 	poll(t, sup, "request on the supervisor's page", `(() => { const l = document.querySelectorAll("#sv-pending li"); return l.length === 1 && l[0].textContent.includes("Åsa Øberg"); })()`)
 	if title := eval[string](t, sup, `document.title`); !strings.HasPrefix(title, "(1) ") {
 		t.Fatalf("supervisor's page title %q does not count the request", title)
@@ -73,7 +76,7 @@ func TestBrowserFourEyes(t *testing.T) {
 	start := time.Now()
 	go func() { closeSup(); close(closed) }()
 	const cond = `(() => { const a = document.getElementById("audio"); const b = document.getElementById("fe-ended");
-		return !!b && b.textContent.includes("Your supervisor ended access") && a.paused && !a.getAttribute("src"); })()`
+		return !!b && b.textContent.includes("Access ended: your supervisor closed the supervision page.") && a.paused && !a.getAttribute("src"); })()`
 	var shown time.Duration
 	for {
 		sctx, cancel := context.WithTimeout(usr, 5*time.Second)
@@ -107,6 +110,9 @@ func TestBrowserFourEyes(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if t1 := eval[float64](t, usr, `document.getElementById("audio").currentTime`); t1 != t0 {
 		t.Fatalf("audio still advancing after the end: %.2f → %.2f", t0, t1)
+	}
+	if text := eval[string](t, usr, `document.getElementById("fe-ended").innerText`); strings.Count(text, "ended") != 1 || !strings.Contains(text, "Access ended: your supervisor") {
+		t.Fatalf("the end of access reads %q: say it once", text)
 	}
 	screenshot(t, usr, "foureyes-ended", 1280, 700)
 	select {

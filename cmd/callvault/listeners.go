@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/callvault/callvault/ui"
 )
 
 // routes collects the handlers of each trust zone; every listener gets a
@@ -141,4 +143,16 @@ func uiListener(ls []*listener) *listener {
 		}
 	}
 	return ls[0]
+}
+
+// ingestListeners are the listeners serving uploads, for the settings
+// page's Record-to-URL addresses.
+func ingestListeners(ls []*listener) []ui.IngestListener {
+	var out []ui.IngestListener
+	for _, l := range ls {
+		if slices.Contains(l.zones, zoneIngest) {
+			out = append(out, ui.IngestListener{Name: l.name, Addr: l.ln.Addr().String(), TLS: l.tls})
+		}
+	}
+	return out
 }

@@ -174,6 +174,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	shares.SetURLs(publicURL(cfg.Share.PublicURL, ls, zonePlayback), publicURL(cfg.Share.UIURL, ls, zoneUI))
 	flexURL.SetBaseURL(publicURL(cfg.Flex.PublicURL, ls, zoneUI))
 	hooks.SetBaseURL(publicURL(cfg.Share.UIURL, ls, zoneUI))
+	web.SetIngest(cfg.Ingest.Prefix, ingestListeners(ls)) // onboarding: the settings page's Record-to-URL
 	errc := serveAll(ls)
 	for _, l := range ls {
 		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))

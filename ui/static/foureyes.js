@@ -156,23 +156,35 @@
       asked = true;
       return post(body.dataset.foureyesRequest, { next: location.pathname + location.search });
     }
+    // message, heading and endedText say what foureyes_http.go's
+    // waitingMessage, waitingHeading and endedMessage say.
     function message(s) {
       switch (s.state) {
         case "pending": return "Waiting for your supervisor " + s.supervisorName + " to grant access.";
         case "refused": return "Your supervisor " + s.supervisorName + " refused access.";
-        case "ended": return "Your supervisor ended access.";
+        case "ended": return endedText(s.reason);
         case "granted": return "Your supervisor " + s.supervisorName + " granted access.";
       }
       return "Asking your supervisor " + s.supervisorName + " for access…";
     }
-    function reasonText(r) {
-      switch (r) {
-        case "closed": return "Their supervision page was closed.";
-        case "logout": return "They logged out.";
-        case "timeout": return "Their supervision page lost its connection.";
-        case "ended": return "They ended it.";
+    function heading(s) {
+      switch (s.state) {
+        case "pending": return "Waiting for your supervisor";
+        case "refused": return "Access refused";
+        case "ended": return "Access ended";
       }
-      return "";
+      return "Access needs your supervisor";
+    }
+    function endedText(r) {
+      switch (r) {
+        case "closed": return "Access ended: your supervisor closed the supervision page.";
+        case "logout": return "Access ended: your supervisor logged out.";
+        case "timeout": return "Access ended: your supervisor's supervision page lost its connection.";
+        case "audit": return "Access ended: it could not be written to the audit log.";
+        case "reassigned": return "Access ended: your supervisor changed.";
+        case "shutdown": return "Access ended: the appliance stopped.";
+      }
+      return "Your supervisor ended access.";
     }
     function stopAudio() {
       Array.prototype.forEach.call(document.querySelectorAll("audio, video"), function (a) {
@@ -190,9 +202,7 @@
       box.id = "fe-ended";
       box.setAttribute("role", "alert");
       box.tabIndex = -1;
-      box.appendChild(el("p", null, s.state === "refused" ? message(s) : "Your supervisor ended access."));
-      var why = reasonText(s.reason);
-      if (why) box.appendChild(el("p", "small", why));
+      box.appendChild(el("p", null, s.state === "refused" ? message(s) : endedText(s.reason)));
       var again = el("a", "button", "Ask again");
       again.href = "/";
       box.appendChild(again);
@@ -207,6 +217,9 @@
       if (waiting) {
         if (s.state === "granted") { location.reload(); return; }
         document.getElementById("fe-status").textContent = message(s);
+        document.getElementById("h-waiting").textContent = heading(s);
+        var dot = document.title.indexOf(" · ");
+        if (dot >= 0) document.title = heading(s) + document.title.slice(dot);
         waiting.dataset.state = s.state;
         if ((s.state === "none" || s.state === "ended") && !asked) ask().catch(function () {});
         return;
@@ -216,11 +229,20 @@
 
     if (waiting) {
       var form = document.getElementById("fe-ask");
+      var status = document.getElementById("fe-status");
       form.addEventListener("submit", function (e) {
         e.preventDefault();
-        ask().catch(function () {
-          document.getElementById("fe-status").textContent = "The request could not be sent. Try again.";
-        });
+        var b = form.querySelector("button");
+        b.disabled = true;
+        status.textContent = "Sending your request…";
+        ask().then(function () {
+          var t = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+          status.textContent = "Request sent at " + t + ". Waiting for your supervisor " + waiting.dataset.supervisor + " to grant access.";
+          document.getElementById("h-waiting").textContent = "Waiting for your supervisor";
+          b.textContent = "Ask again";
+        }).catch(function () {
+          status.textContent = "The request could not be sent. Try again.";
+        }).then(function () { b.disabled = false; });
       });
     }
   }
