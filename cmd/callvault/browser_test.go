@@ -123,7 +123,7 @@ func TestBrowser(t *testing.T) {
 	step(t, ctx, "open the recording",
 		chromedp.Navigate(d.url+"/?q=b%C4%93rzi%C5%86%C5%A1"),
 		chromedp.Click(`table.list tbody tr a`),
-		chromedp.WaitVisible(`#audio`),
+		chromedp.WaitVisible(`#play`),
 	)
 	if loc := eval[string](t, ctx, `location.pathname`); loc != "/recordings/"+recA {
 		t.Fatalf("opened %s, want /recordings/%s", loc, recA)

@@ -65,7 +65,7 @@ func TestBrowserFourEyes(t *testing.T) {
 	poll(t, usr, "list after the grant", `!!document.querySelector('table.list tbody tr a[href="/recordings/`+rec+`"]')`)
 
 	// The user plays the recording.
-	step(t, usr, "open the recording", chromedp.Click(`table.list tbody tr a`), chromedp.WaitVisible(`#audio`))
+	step(t, usr, "open the recording", chromedp.Click(`table.list tbody tr a`), chromedp.WaitVisible(`#play`))
 	step(t, usr, "play", chromedp.Click(`#play`))
 	poll(t, usr, "playing", `(() => { const a = document.getElementById("audio"); return a.readyState >= 2 && !a.paused && a.currentTime > 0.5; })()`)
 	screenshot(t, usr, "foureyes-playing", 1280, 900)

@@ -35,8 +35,14 @@ func TestBrowserPlayback(t *testing.T) {
 		from: synthParty{"Admin", "100"}, to: synthParty{"Jānis Bērziņš", "+37120000000"}})
 	login(t, ctx, d.url, "admin", testAdminPassword)
 
-	step(t, ctx, "open the recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#audio`))
+	step(t, ctx, "open the recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#play`))
 	poll(t, ctx, "waveform drawn", `(() => { const c = document.getElementById("wave"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n > c.width * 4; })()`)
+	// One player: the page's own controls and one time readout; the
+	// browser's audio bar (with a second readout) is not shown.
+	if !eval[bool](t, ctx, `(() => { const a = document.getElementById("audio"); return !a.controls && getComputedStyle(a).display === "none" && document.querySelectorAll("#player .num, #player time").length === 1 && /^\d+:\d\d \/ \d+:\d\d$/.test(document.getElementById("pos").textContent); })()`) {
+		t.Fatalf("player: controls=%v, readouts %q", eval[bool](t, ctx, `document.getElementById("audio").controls`),
+			eval[string](t, ctx, `Array.from(document.querySelectorAll("#player .num, #player time")).map(e => e.textContent).join(" | ")`))
+	}
 	// The audio element has settled: idle (nothing to fetch), not loading.
 	poll(t, ctx, "audio element idle", `document.getElementById("audio").networkState === HTMLMediaElement.NETWORK_IDLE`)
 	if plays := d.auditEntries(t, "play"); len(plays) != 0 {
@@ -71,7 +77,7 @@ func TestBrowserPlayback(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = startDaemon(t, data) // the session is stored: still logged in
-	step(t, ctx, "open the damaged recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#audio`))
+	step(t, ctx, "open the damaged recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#play`))
 	step(t, ctx, "play the damaged recording", chromedp.Click(`#play`))
 	poll(t, ctx, "the player shows an error", `!document.getElementById("player-error").hidden`)
 	if got := eval[string](t, ctx, `document.getElementById("seal-status").textContent`); strings.Contains(got, "Sealed") || !strings.Contains(got, "Not confirmed") {

@@ -23,7 +23,7 @@ func TestBrowserWholeCall(t *testing.T) {
 	p1, _ := twoPartCall(t, d, guid)
 	login(t, ctx, d.url, "admin", testAdminPassword)
 
-	step(t, ctx, "open part 1", chromedp.Navigate(d.url+"/recordings/"+p1), chromedp.WaitVisible(`#audio`))
+	step(t, ctx, "open part 1", chromedp.Navigate(d.url+"/recordings/"+p1), chromedp.WaitVisible(`#play`))
 	if got := eval[string](t, ctx, `document.getElementById("audio").getAttribute("src")`); got != "/api/v1/calls/"+guid+"/audio.wav" {
 		t.Fatalf("the player plays %q, not the whole call", got)
 	}
