@@ -49,7 +49,7 @@ func loadStatic() (*staticFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: static assets: %w", err)
 	}
-	for _, n := range []string{"app.css", "app.js"} {
+	for _, n := range []string{"app.css", "app.js", "favicon.svg"} {
 		if st.files[n] == nil {
 			return nil, fmt.Errorf("ui: static asset %s missing", n)
 		}
@@ -81,5 +81,16 @@ func (u *UI) serveStatic(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	_, _ = w.Write(a.body)
+}
+
+// serveFavicon answers the browsers that ask for /favicon.ico without
+// reading the page's icon link: the same SVG icon, cached for a day.
+func (u *UI) serveFavicon(w http.ResponseWriter, r *http.Request) {
+	a := u.static.files["favicon.svg"]
+	h := w.Header()
+	h.Set("Content-Type", a.ctype)
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("Content-Length", strconv.Itoa(len(a.body)))
 	_, _ = w.Write(a.body)
 }

@@ -138,6 +138,7 @@ type Base struct {
 	PBXName string
 	User    *userView // nil when nobody is logged in
 	CSS, JS string    // content-hashed asset URLs
+	Icon    string    // the favicon's content-hashed URL
 	Nav     string    // the active navigation item
 	Flash   string    // a short confirmation
 	Error   string    // a short error message
@@ -164,6 +165,7 @@ type userView struct {
 func (u *UI) Routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /static/{hash}/{name}", u.serveStatic)
+	mux.HandleFunc("GET /favicon.ico", u.serveFavicon)
 	mux.Handle("GET /login", u.page(anyone, u.loginForm))
 	mux.Handle("POST /login", u.page(anyone, u.loginSubmit))
 	mux.Handle("POST /logout", u.page(anyone, u.logout))
@@ -318,7 +320,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 
 // base fills the layout's data for a page.
 func (u *UI) base(rc *reqCtx, title, nav string) Base {
-	b := Base{Title: title, Nav: nav, CSS: u.static.url("app.css"), JS: u.static.url("app.js"), Version: u.opts.Version}
+	b := Base{Title: title, Nav: nav, CSS: u.static.url("app.css"), JS: u.static.url("app.js"), Icon: u.static.url("favicon.svg"), Version: u.opts.Version}
 	if rc != nil {
 		b.PBXName = rc.settings.PBXName
 		if rc.user != nil {
