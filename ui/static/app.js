@@ -143,6 +143,12 @@ document.addEventListener("submit", function (e) {
   audio.addEventListener("loadedmetadata", draw);
   audio.addEventListener("seeked", draw);
   window.addEventListener("resize", draw);
+  // The waveform's colours come from the style sheet: redraw when the
+  // system switches between light and dark.
+  if (window.matchMedia) {
+    var scheme = window.matchMedia("(prefers-color-scheme: dark)");
+    if (scheme.addEventListener) scheme.addEventListener("change", draw);
+  }
 
   // The marks where the parts of a call begin seek there; without script
   // they link to the part's own page.
