@@ -235,7 +235,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(`#settings-form button[type="submit"]`),
 		chromedp.WaitVisible(`p.flash`),
 	)
-	if got := eval[string](t, ctx, `document.querySelector("a.brand").textContent`); got != "Rīgas birojs" {
+	if got := eval[string](t, ctx, `document.querySelector("a.brand").textContent + " | " + document.getElementById("pbx-name").textContent`); got != "callvault | Rīgas birojs" {
 		t.Fatalf("header shows %q after the change", got)
 	}
 	if got := eval[string](t, ctx, `document.querySelector('select[name="trace.gui"]').value`); got != "debug" {

@@ -54,7 +54,7 @@ func TestBrowserDarkMode(t *testing.T) {
 		from: synthParty{"Admin", "100"}, to: synthParty{"Jānis Bērziņš", "+37120000000"}})
 	login(t, ctx, d.url, "admin", testAdminPassword)
 
-	pages := []string{"/", "/recordings/" + id, "/admin/settings", "/admin/users", "/admin/audit", "/account", "/recyclebin"}
+	pages := []string{"/", "/no-such-page", "/recordings/" + id, "/admin/settings", "/admin/users", "/admin/audit", "/account", "/recyclebin"}
 	type look struct{ Bg, Fg string }
 	light := map[string]look{}
 	step(t, ctx, "light", emulateScheme("light"))
