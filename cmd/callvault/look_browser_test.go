@@ -44,7 +44,8 @@ function lowContrast() {
 `
 
 // TestBrowserDarkMode: under prefers-color-scheme: dark every page turns
-// dark (background and text), all visible text keeps a readable contrast,
+// dark (background and text), all visible text keeps a readable contrast
+// (in light as well),
 // and the waveform is redrawn in the dark colours.
 func TestBrowserDarkMode(t *testing.T) {
 	ctx := newBrowser(t)
@@ -61,6 +62,9 @@ func TestBrowserDarkMode(t *testing.T) {
 	for _, p := range pages {
 		step(t, ctx, "open "+p, chromedp.Navigate(d.url+p), chromedp.WaitVisible(`#main`))
 		light[p] = eval[look](t, ctx, `({Bg: getComputedStyle(document.documentElement).backgroundColor, Fg: getComputedStyle(document.body).color})`)
+		if bad := eval[[]string](t, ctx, lookJS+`lowContrast()`); len(bad) > 0 {
+			t.Errorf("%s: text below 4.5:1 in light: %q", p, bad)
+		}
 	}
 
 	step(t, ctx, "dark", emulateScheme("dark"))
