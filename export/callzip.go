@@ -98,23 +98,7 @@ func WriteCall(ctx context.Context, w io.Writer, in CallInput) error {
 		}
 		cs.Parts = append(cs.Parts, sp)
 	}
-	js, err := json.MarshalIndent(cs, "", "  ")
-	if err != nil {
-		return err
-	}
-	if fw, err = create(SealName, zip.Deflate); err != nil {
-		return err
-	}
-	if _, err := fw.Write(append(js, '\n')); err != nil {
-		return err
-	}
-	if fw, err = create(PubKeyName, zip.Deflate); err != nil {
-		return err
-	}
-	if _, err := fw.Write(pubPEM); err != nil {
-		return err
-	}
-	return zw.Close()
+	return finish(zw, in.Modified, cs, pubPEM)
 }
 
 // verifyCall is VerifyZip for a zip in CallFormat.

@@ -117,23 +117,7 @@ func Write(ctx context.Context, w io.Writer, in Input) error {
 	if err := zs.fillSeal(in.Seal); err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(zs, "", "  ")
-	if err != nil {
-		return err
-	}
-	if fw, err = create(SealName, zip.Deflate); err != nil {
-		return err
-	}
-	if _, err := fw.Write(append(js, '\n')); err != nil {
-		return err
-	}
-	if fw, err = create(PubKeyName, zip.Deflate); err != nil {
-		return err
-	}
-	if _, err := fw.Write(pubPEM); err != nil {
-		return err
-	}
-	return zw.Close()
+	return finish(zw, in.Modified, zs, pubPEM)
 }
 
 // fillSeal spells out s (nil: not sealed) in zs.
@@ -211,4 +195,26 @@ func KeyFingerprint(pub []byte) string {
 		b.WriteString(h[i : i+4])
 	}
 	return b.String()
+}
+
+// finish ends a zip of either format: seal.json (sealFile marshalled) and
+// the public key, then the central directory.
+func finish(zw *zip.Writer, modified time.Time, sealFile any, pubPEM []byte) error {
+	js, err := json.MarshalIndent(sealFile, "", "  ")
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{SealName, append(js, '\n')}, {PubKeyName, pubPEM}} {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: modified})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }
