@@ -136,16 +136,21 @@ func (u *UI) loadSelection(r *http.Request, rc *reqCtx, vals []string) (selectio
 	return sel, nil
 }
 
-// senderCheck refuses those who may not send links.
-func (u *UI) senderCheck(rc *reqCtx) (*share.Service, error) {
+// senderCheck refuses those who may not send links; for the others it
+// returns the service and the send forms' configuration.
+func (u *UI) senderCheck(r *http.Request, rc *reqCtx) (*share.Service, *share.Config, error) {
 	s, err := u.shares()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !maySendLinks(rc.user) {
-		return nil, &pageError{http.StatusForbidden, "Your account may not send links."}
+		return nil, nil, &pageError{http.StatusForbidden, "Your account may not send links."}
 	}
-	return s, nil
+	cfg, err := s.Config(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, cfg, nil
 }
 
 // formMsg is the message of a refusal to show above a form kept as it

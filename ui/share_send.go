@@ -57,11 +57,7 @@ func (u *UI) shareNewPage(r *http.Request, rc *reqCtx, cfg *share.Config, sel se
 }
 
 func (u *UI) shareNewForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	s, err := u.senderCheck(rc)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.Config(r.Context())
+	_, cfg, err := u.senderCheck(r, rc)
 	if err != nil {
 		return err
 	}
@@ -81,11 +77,7 @@ func (u *UI) shareNewForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 }
 
 func (u *UI) shareNewSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	s, err := u.senderCheck(rc)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.Config(r.Context())
+	s, cfg, err := u.senderCheck(r, rc)
 	if err != nil {
 		return err
 	}
@@ -176,11 +168,7 @@ func (u *UI) shareInternalPage(r *http.Request, rc *reqCtx, sel selection, f int
 }
 
 func (u *UI) shareInternalForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	s, err := u.senderCheck(rc)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.Config(r.Context())
+	_, cfg, err := u.senderCheck(r, rc)
 	if err != nil {
 		return err
 	}
@@ -201,7 +189,7 @@ func (u *UI) shareInternalForm(w http.ResponseWriter, r *http.Request, rc *reqCt
 }
 
 func (u *UI) shareInternalSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	s, err := u.senderCheck(rc)
+	s, _, err := u.senderCheck(r, rc)
 	if err != nil {
 		return err
 	}
