@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callvault/callvault/internal/ratelimit"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -103,7 +104,7 @@ type Service struct {
 	base    string
 	cache   map[[32]byte]cached
 	links   map[[32]byte]*link
-	refused refusals
+	refused *ratelimit.Window // refused Flex tokens per client address (refusalsMax a minute)
 }
 
 // cached is a valid Flex token's answer, until when it may be reused.
@@ -145,7 +146,7 @@ func New(arc *archive.Archive, media Media, fe *foureyes.Access, opt Options, lo
 		// No redirects: the account's credentials go to the configured URL only.
 		opt.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	return &Service{arc: arc, media: media, fe: fe, opt: opt, log: log, base: strings.TrimSuffix(opt.BaseURL, "/"),
+	return &Service{arc: arc, media: media, fe: fe, opt: opt, log: log, refused: ratelimit.New(refusalsMax, time.Minute), base: strings.TrimSuffix(opt.BaseURL, "/"),
 		cache: map[[32]byte]cached{}, links: map[[32]byte]*link{}}, nil
 }
 

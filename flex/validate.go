@@ -14,36 +14,17 @@ import (
 )
 
 // refusalsMax is how many Flex tokens one client address may have refused
-// in a minute; beyond it, 429 without asking the validation service, so
+// in any minute; beyond it, 429 without asking the validation service, so
 // that guessing cannot run the appliance into Twilio's rate limits.
 const refusalsMax = 30
 
-// refusals counts refused Flex tokens per client address in the current
-// minute (under Service.mu).
-type refusals struct {
-	start time.Time
-	n     map[netip.Addr]int
-}
-
 // limited says whether from may not try another Flex token now.
 func (s *Service) limited(from netip.Addr, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now.Sub(s.refused.start) >= time.Minute || now.Before(s.refused.start) {
-		s.refused = refusals{start: now, n: map[netip.Addr]int{}}
-	}
-	return s.refused.n[from] >= refusalsMax
+	return s.refused.Wait(from.String(), now) > 0
 }
 
 // refuse counts a refused token of from.
-func (s *Service) refuse(from netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refused.n == nil || len(s.refused.n) >= 100000 {
-		s.refused.n = map[netip.Addr]int{}
-	}
-	s.refused.n[from]++
-}
+func (s *Service) refuse(from netip.Addr) { s.refused.Note(from.String(), s.arc.Now()) }
 
 // tokenResult is the answer of Twilio's token validation API.
 type tokenResult struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callvault/callvault/internal/ratelimit"
 	"io"
 	"math/big"
 	"net/http"
@@ -756,72 +757,23 @@ func (c *chunkReader) load(idx int64) error {
 // addrLimiter bounds what one client address may do in the playback
 // zone, whatever links it names: code requests and wrong codes per hour.
 type addrLimiter struct {
-	mu    sync.Mutex
-	codes map[string][]time.Time
-	wrong map[string][]time.Time
+	codes, wrong *ratelimit.Window
 }
 
 const (
 	addrCodesPerHour = 20
 	addrWrongPerHour = 30
-	maxAddrs         = 10000
 )
 
 func newAddrLimiter() *addrLimiter {
-	return &addrLimiter{codes: map[string][]time.Time{}, wrong: map[string][]time.Time{}}
-}
-
-// wait is how long addr waits before its next event in m (limit per hour).
-func windowWait(m map[string][]time.Time, addr string, now time.Time, limit int) time.Duration {
-	ts := m[addr][:0]
-	for _, t := range m[addr] {
-		if now.Sub(t) < time.Hour && !t.After(now) {
-			ts = append(ts, t)
-		}
-	}
-	if len(ts) == 0 {
-		delete(m, addr)
-		return 0
-	}
-	m[addr] = ts
-	if len(ts) < limit {
-		return 0
-	}
-	return time.Hour - now.Sub(ts[len(ts)-limit])
-}
-
-func note(m map[string][]time.Time, addr string, now time.Time) {
-	if len(m) >= maxAddrs {
-		for k := range m {
-			delete(m, k)
-			if len(m) < maxAddrs/2 {
-				break
-			}
-		}
-	}
-	m[addr] = append(m[addr], now)
+	return &addrLimiter{codes: ratelimit.New(addrCodesPerHour, time.Hour), wrong: ratelimit.New(addrWrongPerHour, time.Hour)}
 }
 
 func (a *addrLimiter) codeWait(addr string, now time.Time) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return windowWait(a.codes, addr, now, addrCodesPerHour)
+	return a.codes.Wait(addr, now)
 }
-
-func (a *addrLimiter) codeRequested(addr string, now time.Time) {
-	a.mu.Lock()
-	note(a.codes, addr, now)
-	a.mu.Unlock()
-}
-
+func (a *addrLimiter) codeRequested(addr string, now time.Time) { a.codes.Note(addr, now) }
 func (a *addrLimiter) wrongWait(addr string, now time.Time) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return windowWait(a.wrong, addr, now, addrWrongPerHour)
+	return a.wrong.Wait(addr, now)
 }
-
-func (a *addrLimiter) wrongCode(addr string, now time.Time) {
-	a.mu.Lock()
-	note(a.wrong, addr, now)
-	a.mu.Unlock()
-}
+func (a *addrLimiter) wrongCode(addr string, now time.Time) { a.wrong.Note(addr, now) }
