@@ -9,19 +9,70 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// A backup is a tar stream of two files: backupDB, a bbolt snapshot of the
-// archive file, and backupKeys, the data-key file. Both are as encrypted
-// as on disk; the archive key is in neither. ExtractBackup turns a backup
-// into an archive file and its data-key file; it also takes a bare archive
-// file (a backup made before data keys had their own file).
+// A backup is a tar stream: backupDB, a bbolt snapshot of the archive
+// file, and backupKeys, the data-key file, then for each further store
+// (BackupPart: the appliance's external links and webhooks) its bbolt
+// snapshot and, for a store that keeps one, its key file. All are as
+// encrypted as on disk; the archive key is in none. ExtractBackup turns a
+// backup into those files; it also takes a bare archive file (a backup
+// made before data keys had their own file).
 const (
 	backupDB   = "archive.db"
 	backupKeys = "archive.db" + slotSuffix
 )
+
+// A BackupPart is a further store a backup carries after the archive: its
+// bbolt file under Name and, when KeyFile is set, the key file it keeps
+// beside it under KeyFile(Name). Store is what WriteBackup snapshots;
+// Path is where ExtractBackup writes the bbolt file (the key file goes to
+// KeyFile(Path)).
+type BackupPart struct {
+	Name    string
+	KeyFile func(path string) string // nil for a store without a key file
+	Store   BackupStore
+	Path    string
+}
+
+// BackupStore is a bbolt store a backup can carry.
+type BackupStore interface {
+	// BackupSnapshot calls fn once inside one read transaction of the
+	// store, with that transaction and the store's key file read while
+	// it is open (keysLen bytes; keys nil for a store without one).
+	BackupSnapshot(fn func(tx *bolt.Tx, keys io.Reader, keysLen int64) error) error
+}
+
+// keyName is the entry (or, given a path, the file) of p's key file; ""
+// without one.
+func (p *BackupPart) keyName(name string) string {
+	if p.KeyFile == nil {
+		return ""
+	}
+	return p.KeyFile(name)
+}
+
+// checkParts refuses parts whose entries are not plain names or clash
+// with the archive's or each other's.
+func checkParts(parts []BackupPart) error {
+	seen := map[string]bool{backupDB: true, backupKeys: true}
+	for i := range parts {
+		names := []string{parts[i].Name}
+		if parts[i].KeyFile != nil {
+			names = append(names, parts[i].KeyFile(parts[i].Name))
+		}
+		for _, n := range names {
+			if n == "" || n == "." || n == ".." || n != filepath.Base(n) || seen[n] {
+				return fmt.Errorf("archive: backup part %q: entry %q empty, not a plain name or taken", parts[i].Name, n)
+			}
+			seen[n] = true
+		}
+	}
+	return nil
+}
 
 type countWriter struct {
 	w io.Writer
@@ -34,36 +85,42 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteBackup writes a consistent backup of the archive to w and returns
-// the bytes written: the archive file as of one read transaction, then the
-// data-key file (read while that transaction is open, so it holds every key
-// the snapshot refers to; keys of recordings purged meanwhile may be gone,
-// and the restored archive then finishes their purge). The writer
-// goroutine keeps committing meanwhile, as long as the file does not
-// outgrow the memory map.
-func (a *Archive) WriteBackup(w io.Writer) (int64, error) {
+// WriteBackup writes a consistent backup of the archive and parts to w
+// and returns the bytes written: the archive file as of one read
+// transaction, then the data-key file (read while that transaction is
+// open, so it holds every key the snapshot refers to; keys of recordings
+// purged meanwhile may be gone, and the restored archive then finishes
+// their purge); then each part the same way, each in a read transaction
+// of its own. The writers keep committing meanwhile, as long as a file
+// does not outgrow its memory map.
+func (a *Archive) WriteBackup(w io.Writer, parts ...BackupPart) (int64, error) {
 	cw := &countWriter{w: w}
+	if err := checkParts(parts); err != nil {
+		return 0, err
+	}
 	tw := tar.NewWriter(cw)
 	now := a.now()
 	err := a.view(func(tx *bolt.Tx) error {
-		size := tx.Size()
-		if err := tw.WriteHeader(&tar.Header{Name: backupDB, Mode: 0o600, Size: size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := tx.WriteTo(tw); err != nil {
-			return err
-		}
-		ks := a.slots.size()
-		if err := tw.WriteHeader(&tar.Header{Name: backupKeys, Mode: 0o600, Size: ks, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
 		// A slot allocated but not yet written reads short: zeros. The
 		// header carries the chain witness of this snapshot's head
 		// (headwitness.go), not the live one, which may be ahead.
-		hdr := a.witnessHeader(tx)
-		_, err := io.CopyN(tw, io.MultiReader(bytes.NewReader(hdr), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize), zeros{}), ks)
-		return err
+		ks := a.slots.size()
+		keys := io.MultiReader(bytes.NewReader(a.witnessHeader(tx)), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize))
+		return writeSnapshot(tw, now, backupDB, tx, backupKeys, keys, ks)
 	})
+	for i := 0; err == nil && i < len(parts); i++ {
+		p := &parts[i]
+		if p.Store == nil {
+			err = fmt.Errorf("part %s: no store", p.Name)
+			break
+		}
+		err = p.Store.BackupSnapshot(func(tx *bolt.Tx, keys io.Reader, keysLen int64) error {
+			if (keys == nil) != (p.KeyFile == nil) {
+				return fmt.Errorf("part %s: key file given or missing against its description", p.Name)
+			}
+			return writeSnapshot(tw, now, p.Name, tx, p.keyName(p.Name), keys, keysLen)
+		})
+	}
 	if err == nil {
 		err = tw.Close()
 	}
@@ -73,51 +130,99 @@ func (a *Archive) WriteBackup(w io.Writer) (int64, error) {
 	return cw.n, nil
 }
 
+// writeSnapshot writes the entries of one store: its bbolt file as of tx
+// under name and, when keyName is set, keysLen bytes of keys (zeros where
+// it reads short) under keyName.
+func writeSnapshot(tw *tar.Writer, now time.Time, name string, tx *bolt.Tx, keyName string, keys io.Reader, keysLen int64) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: tx.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tx.WriteTo(tw); err != nil {
+		return err
+	}
+	if keyName == "" {
+		return nil
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: keyName, Mode: 0o600, Size: keysLen, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err := io.CopyN(tw, io.MultiReader(keys, zeros{}), keysLen)
+	return err
+}
+
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 // ExtractBackup writes the archive file path and its data-key file
 // (SlotFile(path)) from a backup made by WriteBackup, or path alone from a
-// bare archive file. Both are synced; existing files are replaced. The
-// result is not checked: open it (Open, Check, VerifyChain) before use.
-func ExtractBackup(r io.Reader, path string) error {
+// bare archive file, and the files of the parts the backup holds at their
+// Path (and KeyFile(Path)). It returns the parts the backup held: a backup
+// made before backups carried further stores holds none. An entry that is
+// neither the archive's nor a part's, and a part's bbolt file without its
+// key file (or the reverse), are refused. Every file written is synced;
+// existing files are replaced. The result is not checked: open it (Open,
+// Check, VerifyChain, and each part's own Open) before use.
+func ExtractBackup(r io.Reader, path string, parts ...BackupPart) ([]BackupPart, error) {
+	if err := checkParts(parts); err != nil {
+		return nil, err
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(512)
 	if len(head) < 512 || !bytes.Equal(head[257:262], []byte("ustar")) {
-		return writeSynced(path, br) // a bare archive file
+		return nil, writeSynced(path, br) // a bare archive file
+	}
+	dst := map[string]string{backupDB: path, backupKeys: SlotFile(path)}
+	for i := range parts {
+		dst[parts[i].Name] = parts[i].Path
+		if k := parts[i].keyName(parts[i].Name); k != "" {
+			dst[k] = parts[i].keyName(parts[i].Path)
+		}
 	}
 	tr := tar.NewReader(br)
 	seen := map[string]bool{}
+	dirs := map[string]bool{filepath.Dir(path): true}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("archive: backup: %w", err)
+			return nil, fmt.Errorf("archive: backup: %w", err)
 		}
-		var dst string
-		switch h.Name {
-		case backupDB:
-			dst = path
-		case backupKeys:
-			dst = SlotFile(path)
-		default:
-			return fmt.Errorf("archive: backup holds an unexpected entry %q: %w", h.Name, ErrInvalid)
+		to, ok := dst[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("archive: backup holds an unexpected entry %q: %w", h.Name, ErrInvalid)
 		}
 		if seen[h.Name] || h.Typeflag != tar.TypeReg {
-			return fmt.Errorf("archive: backup entry %q repeated or not a file: %w", h.Name, ErrInvalid)
+			return nil, fmt.Errorf("archive: backup entry %q repeated or not a file: %w", h.Name, ErrInvalid)
 		}
 		seen[h.Name] = true
-		if err := writeSynced(dst, tr); err != nil {
-			return err
+		if err := writeSynced(to, tr); err != nil {
+			return nil, err
 		}
+		dirs[filepath.Dir(to)] = true
 	}
 	if !seen[backupDB] || !seen[backupKeys] {
-		return fmt.Errorf("archive: backup lacks the archive file or the data-key file: %w", ErrInvalid)
+		return nil, fmt.Errorf("archive: backup lacks the archive file or the data-key file: %w", ErrInvalid)
 	}
-	return syncDir(filepath.Dir(path))
+	var held []BackupPart
+	for i := range parts {
+		db, keys := seen[parts[i].Name], seen[parts[i].keyName(parts[i].Name)]
+		switch {
+		case db && (keys || parts[i].KeyFile == nil):
+			held = append(held, parts[i])
+		case db || keys:
+			return nil, fmt.Errorf("archive: backup holds only one of %s and its key file %s (they belong together): %w",
+				parts[i].Name, parts[i].keyName(parts[i].Name), ErrInvalid)
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return nil, fmt.Errorf("archive: backup: %w", err)
+		}
+	}
+	return held, nil
 }
 
 func writeSynced(path string, r io.Reader) error {

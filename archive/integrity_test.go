@@ -427,7 +427,7 @@ func TestWitnessFollowsHead(t *testing.T) {
 	}
 	sealed(t, a, data(100, 9), nil) // the live head moves past the backup's
 	restored := filepath.Join(t.TempDir(), "restored.db")
-	if err := ExtractBackup(&buf, restored); err != nil {
+	if _, err := ExtractBackup(&buf, restored); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Open(restored, Options{KeyFile: filepath.Join(filepath.Dir(a.Path()), "archive.key"), KDF: FastKDF()})

@@ -282,7 +282,7 @@ func TestNoPlaintextInFile(t *testing.T) {
 	}
 	// The backup is a working archive with the same key.
 	bpath := filepath.Join(t.TempDir(), "backup.db")
-	if err := ExtractBackup(bytes.NewReader(backup.Bytes()), bpath); err != nil {
+	if _, err := ExtractBackup(bytes.NewReader(backup.Bytes()), bpath); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Open(bpath, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})

@@ -127,6 +127,21 @@ func (s *grantSlots) wipe(n uint64) error {
 	return nil
 }
 
+// BackupSnapshot is share.db as of one read transaction with its
+// grant-key file read while that transaction is open, for a backup
+// (archive.WriteBackup): every key the snapshot refers to is there. Slot
+// writes wait meanwhile, so no slot is read torn; a slot wiped before
+// the read belongs to a grant the snapshot still holds, which the
+// restored store's Open then destroys.
+func (s *Service) BackupSnapshot(fn func(tx *bolt.Tx, keys io.Reader, keysLen int64) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		s.slots.rw.RLock()
+		defer s.slots.rw.RUnlock()
+		n := s.slots.file.Len()
+		return fn(tx, io.NewSectionReader(s.slots.file.OS(), 0, n), n)
+	})
+}
+
 // slotRef is the bKeys value naming slot n for gid.
 func (s *Service) slotRef(gid []byte, n uint64) []byte {
 	return append([]byte{slotRefTag}, seal(s.grantKey, ad("grant slot", gid), binary.BigEndian.AppendUint64(nil, n))...)

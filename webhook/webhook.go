@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -209,6 +210,12 @@ func Open(arc *archive.Archive, media Media, opt Options, log *slog.Logger) (*Se
 
 // Close closes the store.
 func (s *Service) Close() error { return s.db.Close() }
+
+// BackupSnapshot is webhooks.db as of one read transaction, for a backup
+// (archive.WriteBackup); the store keeps no key file.
+func (s *Service) BackupSnapshot(fn func(tx *bolt.Tx, keys io.Reader, keysLen int64) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(tx, nil, 0) })
+}
 
 // SetBaseURL sets the public URL of the UI zone, where file links point.
 // Run delivers nothing before it is called.
