@@ -18,14 +18,65 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/internal/bytesize"
+	"github.com/callvault/callvault/share"
+	"github.com/callvault/callvault/webhook"
 )
 
 const backupBytesTrailer = "Callvault-Backup-Bytes"
 
+// The stores beside the archive in the data directory; a backup carries
+// them after the archive's files, under these names.
+const (
+	shareFile    = "share.db"    // external links; share.KeyFile beside it
+	webhooksFile = "webhooks.db" // webhooks and their outbox
+)
+
+func (c *Config) storePath(name string) string { return filepath.Join(c.Archive.Data, name) }
+
+// extraStore is a store a backup carries beside the archive: what it
+// holds, for messages, and how a restored copy is checked.
+type extraStore struct {
+	archive.BackupPart
+	what  string
+	check func(arc *archive.Archive, path string) error
+}
+
+// extraStores are the external links and the webhooks, snapshot from
+// shares and hooks (nil when restoring).
+func extraStores(shares, hooks archive.BackupStore) []extraStore {
+	return []extraStore{
+		{archive.BackupPart{Name: shareFile, KeyFile: share.KeyFile, Store: shares}, "external links", func(arc *archive.Archive, path string) error {
+			s, err := share.Open(arc, nil, share.Options{Path: path, Outbox: true}, nil)
+			if err != nil {
+				return err
+			}
+			return s.Close()
+		}},
+		{archive.BackupPart{Name: webhooksFile, Store: hooks}, "webhooks", func(arc *archive.Archive, path string) error {
+			s, err := webhook.Open(arc, nil, webhook.Options{Path: path}, nil)
+			if err != nil {
+				return err
+			}
+			return s.Close()
+		}},
+	}
+}
+
+// backupParts are what a running daemon's backup carries beside the
+// archive.
+func backupParts(shares *share.Service, hooks *webhook.Service) []archive.BackupPart {
+	var parts []archive.BackupPart
+	for _, x := range extraStores(shares, hooks) {
+		parts = append(parts, x.BackupPart)
+	}
+	return parts
+}
+
 // backupHandler is GET /api/v1/backup: an admin downloads a consistent
-// snapshot of the archive file while recording goes on. The snapshot is as
-// encrypted as the file; the archive key is not in it.
-func backupHandler(arc *archive.Archive, log *slog.Logger) http.Handler {
+// snapshot of the archive file and of parts (the external links and the
+// webhooks) while recording goes on. The snapshot is as encrypted as the
+// files; the archive key is not in it.
+func backupHandler(arc *archive.Archive, parts []archive.BackupPart, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := basicAuth(r, arc, archive.RoleAdmin); err != nil {
 			refuseAuth(w, err, `Basic realm="callvault", charset="UTF-8"`, "admin login required")
@@ -36,7 +87,7 @@ func backupHandler(arc *archive.Archive, log *slog.Logger) http.Handler {
 		w.Header().Set("Trailer", backupBytesTrailer)
 		w.Header().Set("Cache-Control", "no-store")
 		start := time.Now()
-		n, err := arc.WriteBackup(w)
+		n, err := arc.WriteBackup(w, parts...)
 		if err != nil {
 			log.Error("backup failed", "bytes", n, "err", err)
 			panic(http.ErrAbortHandler) // cut the response: the client must not keep half a file

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/callvault/callvault/archive"
@@ -76,6 +78,16 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if res.previous != "" {
 		fmt.Fprintf(stdout, "restore: the previous archive file is kept as %s (delete it once the restored appliance works)\n", res.previous)
 	}
+	if len(res.restored) > 0 {
+		fmt.Fprintf(stdout, "restore: %s restored\n", storeList(res.restored, " and "))
+	}
+	for _, p := range res.previousStores {
+		fmt.Fprintf(stdout, "restore: %s\n", p)
+	}
+	if len(res.missing) > 0 {
+		fmt.Fprintf(stdout, "restore: the backup holds no %s: it was made before backups carried them; any in %s are left as they are\n",
+			storeList(res.missing, " or "), cfg.Archive.Data)
+	}
 	if res.unfinished > 0 {
 		fmt.Fprintf(stdout, "restore: %d uploads were open when the backup was taken; the next start keeps them as interrupted\n", res.unfinished)
 	}
@@ -85,11 +97,19 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type restoreResult struct {
 	recordings, unfinished int
 	previous               string
+	// restored and missing are the further stores (what they hold, and
+	// their file) the backup held or did not hold; previousStores say
+	// where the files restored ones replaced are kept.
+	restored, missing []extraStore
+	previousStores    []string
 }
 
 // restore checks that the backup opens with the configured key, is
-// consistent and its seal chain verifies, then puts it in place of the
-// archive file; the file it replaces is renamed, not deleted.
+// consistent and its seal chain verifies, and that the further stores
+// it holds (external links, webhooks) open with it, then puts it all in
+// place; the files it replaces are renamed, not deleted. A store the
+// backup does not hold (one made before backups carried them) is left
+// as it is.
 func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error) {
 	var res restoreResult
 	db := cfg.dbPath()
@@ -99,17 +119,31 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 	if err := os.MkdirAll(cfg.Archive.Data, 0o700); err != nil {
 		return res, err
 	}
-	tmp := db + ".restoring"
+	const restoring = ".restoring"
+	tmp := db + restoring
+	stores := extraStores(nil, nil)
+	parts := make([]archive.BackupPart, len(stores))
+	for i := range stores {
+		stores[i].Path = cfg.storePath(stores[i].Name) + restoring
+		parts[i] = stores[i].BackupPart
+		defer removeStore(stores[i].Path, stores[i].KeyFile)
+	}
+	defer removeStore(tmp, archive.SlotFile)
 	src, err := os.Open(in)
 	if err != nil {
 		return res, err
 	}
-	err = archive.ExtractBackup(src, tmp)
+	held, err := archive.ExtractBackup(src, tmp, parts...)
 	src.Close()
-	defer os.Remove(tmp)
-	defer os.Remove(archive.SlotFile(tmp))
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
+	}
+	for _, x := range stores {
+		if slices.ContainsFunc(held, func(p archive.BackupPart) bool { return p.Name == x.Name }) {
+			res.restored = append(res.restored, x)
+		} else {
+			res.missing = append(res.missing, x)
+		}
 	}
 	pass, err := cfg.passphrase()
 	if err != nil {
@@ -141,30 +175,79 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 		u, err = arc.Usage(ctx)
 		res.recordings, res.unfinished = u.Recordings, u.Unfinished
 	}
+	for _, x := range res.restored {
+		if err != nil {
+			break
+		}
+		if err = x.check(arc, x.Path); err != nil {
+			err = fmt.Errorf("its %s (%s) do not open with its archive: %w", x.what, x.Name, err)
+		}
+	}
 	if cerr := arc.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
-	// The archive file and its data-key file move together; the ones
+	// Each store's file and its key file move together; the ones
 	// replaced are kept under the same suffix.
-	if _, err := os.Stat(db); err == nil {
-		res.previous = db + ".before-restore-" + time.Now().UTC().Format("20060102-150405")
-		if err := os.Rename(db, res.previous); err != nil {
-			return res, err
-		}
-		if err := os.Rename(archive.SlotFile(db), archive.SlotFile(res.previous)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return res, err
-		}
-	}
-	if err := os.Rename(archive.SlotFile(tmp), archive.SlotFile(db)); err != nil {
+	stamp := time.Now().UTC().Format("20060102-150405")
+	if res.previous, err = putInPlace(tmp, db, stamp, archive.SlotFile); err != nil {
 		return res, err
 	}
-	if err := os.Rename(tmp, db); err != nil {
-		return res, err
+	for _, x := range res.restored {
+		prev, err := putInPlace(x.Path, cfg.storePath(x.Name), stamp, x.KeyFile)
+		if prev != "" {
+			res.previousStores = append(res.previousStores, fmt.Sprintf("the previous %s is kept as %s", x.Name, prev))
+		}
+		if err != nil {
+			return res, fmt.Errorf("the archive is restored, but not its %s: %w", x.what, err)
+		}
 	}
 	return res, syncDirOf(db)
+}
+
+// putInPlace renames tmp to dst, and tmp's key file to dst's when
+// keyFile names them. A file already at dst (with its key file) is first
+// renamed to dst.before-restore-stamp; that name is returned ("" when
+// there was none).
+func putInPlace(tmp, dst, stamp string, keyFile func(string) string) (previous string, err error) {
+	if _, err := os.Stat(dst); err == nil {
+		previous = dst + ".before-restore-" + stamp
+		if err := os.Rename(dst, previous); err != nil {
+			return "", err
+		}
+		if keyFile != nil {
+			if err := os.Rename(keyFile(dst), keyFile(previous)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return previous, err
+			}
+		}
+	}
+	if keyFile != nil {
+		if err := os.Rename(keyFile(tmp), keyFile(dst)); err != nil {
+			return previous, err
+		}
+	}
+	return previous, os.Rename(tmp, dst)
+}
+
+// removeStore removes path and its key file, if any: a restore's
+// leftovers.
+func removeStore(path string, keyFile func(string) string) {
+	os.Remove(path)
+	if keyFile != nil {
+		os.Remove(keyFile(path))
+	}
+}
+
+// storeList names stores as "external links (share.db) and webhooks
+// (webhooks.db)".
+func storeList(xs []extraStore, sep string) string {
+	var names []string
+	for _, x := range xs {
+		names = append(names, x.what+" ("+x.Name+")")
+	}
+	return strings.Join(names, sep)
 }
 
 func syncDirOf(path string) error {

@@ -128,7 +128,6 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	jsonAPI.SetFourEyes(fourEyes)
 	jsonAPI.SetLegs(cfg.Legs.options())
 	rt.handle(zoneUI, "/api/v1/", jsonAPI.Routes())
-	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, log))
 	uiKeyFile := ""
 	if pass, _ := cfg.passphrase(); pass == nil {
 		uiKeyFile = cfg.keyFile()
@@ -150,6 +149,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	defer stopHooks()
 	jsonAPI.SetWebhooks(hooks)
 	rt.handle(zoneUI, "GET "+webhook.FilePrefix, hooks.FileHandler())
+	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, backupParts(shares, hooks), log))
 	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares, Webhooks: hooks}, levels.Logger(subsysGUI))
 	if err != nil {
 		return err

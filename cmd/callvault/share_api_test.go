@@ -32,11 +32,19 @@ const (
 // with a password file), on a clock the test moves.
 type shareDaemon struct {
 	*daemon
-	smtp  *smtptest.Server
-	clock *testclock.Clock
+	smtp   *smtptest.Server
+	clock  *testclock.Clock
+	config string // the configuration file
 }
 
 func startShareDaemon(t *testing.T) *shareDaemon {
+	t.Helper()
+	return startShareDaemonWith(t, "")
+}
+
+// startShareDaemonWith is startShareDaemon with extra appended to the
+// configuration file.
+func startShareDaemonWith(t *testing.T, extra string) *shareDaemon {
 	t.Helper()
 	srv := smtptest.Start(t, smtptest.Options{Username: smtpUser, Password: smtpPassword})
 	dir := t.TempDir()
@@ -55,10 +63,10 @@ username = %q
 password_file = %q
 from = "Call archive <archive@example.org>"
 ca_file = %q
-`, srv.Host(), srv.Port(), smtpUser, pw, ca))
+`, srv.Host(), srv.Port(), smtpUser, pw, ca)+extra)
 	clock := testclock.Ticking(daemonEpoch, time.Microsecond)
 	d := startDaemonWith(t, "", func(o *serveOptions) { o.config = cfg; o.now = clock.Now })
-	return &shareDaemon{daemon: d, smtp: srv, clock: clock}
+	return &shareDaemon{daemon: d, smtp: srv, clock: clock, config: cfg}
 }
 
 // setClock moves the daemon's clock to at.

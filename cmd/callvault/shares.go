@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ import (
 func startShares(ctx context.Context, cfg *Config, arc *archive.Archive, media share.Media, levels *LogLevels) (svc *share.Service, stop func(), err error) {
 	log := levels.Logger(subsysGUI)
 	svc, err = share.Open(arc, media, share.Options{
-		Path:   filepath.Join(cfg.Archive.Data, "share.db"),
+		Path:   cfg.storePath(shareFile),
 		Outbox: !cfg.Mail.Enabled(),
 		From:   cfg.Mail.From,
 	}, log)

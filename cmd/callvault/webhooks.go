@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -34,7 +33,7 @@ func (h *hookRelay) completed(rec *archive.Recording) {
 func startWebhooks(ctx context.Context, cfg *Config, arc *archive.Archive, media webhook.Media, relay *hookRelay, levels *LogLevels) (svc *webhook.Service, stop func(), err error) {
 	log := levels.Logger(subsysConnections)
 	svc, err = webhook.Open(arc, media, webhook.Options{
-		Path: filepath.Join(cfg.Archive.Data, "webhooks.db"),
+		Path: cfg.storePath(webhooksFile),
 		Config: webhook.Config{AllowHTTPHosts: cfg.Webhooks.AllowHTTPHosts, AllowPrivate: cfg.Webhooks.AllowPrivate,
 			Timeout: cfg.Webhooks.Timeout.Duration},
 	}, log)
