@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -92,15 +91,15 @@ func retar(t *testing.T, in []byte, drop []string, add map[string][]byte) []byte
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
 	tr := tar.NewReader(bytes.NewReader(in))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	dropped := map[string]bool{}
+	for _, n := range drop {
+		dropped[n] = true
+	}
+	for h, err := tr.Next(); !errors.Is(err, io.EOF); h, err = tr.Next() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.Contains(drop, h.Name) {
+		if dropped[h.Name] {
 			continue
 		}
 		if err := tw.WriteHeader(h); err != nil {

@@ -65,7 +65,9 @@
 // grant slot\0" ‖ grant id; a free page holding an old reference names
 // a slot that is zero or reused by another grant (whose id it holds), so
 // it unwraps nothing. The slot file alone holds only wrapped keys; share.db
-// alone holds no key. Keep, copy and restore the two files together.
+// alone holds no key. Keep, copy and restore the two files together: a
+// backup (archive.WriteBackup through BackupSnapshot) carries both, the
+// slot file read while share.db's snapshot transaction is open.
 //
 // Order. Send writes the chunks (transactions of their own), then the
 // key's slot, and fsyncs the slot file; only then does it commit the

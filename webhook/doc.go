@@ -91,5 +91,6 @@
 // key; only recording ids (random), webhook ids and times are plain.
 // File links are signed under DerivedKey("webhooks files"), and the body's
 // call number is an HMAC under DerivedKey("webhooks call number").
-// callvault backup does not cover the file.
+// A backup (archive.WriteBackup through BackupSnapshot) carries the file
+// after the archive's, and restore puts it back beside it.
 package webhook

@@ -230,7 +230,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var out string
 	fs := newFlagSet("backup", stderr)
 	co.flags(fs, "admin")
-	fs.StringVar(&out, "out", "", "file to write the backup to (required; not overwritten)")
+	fs.StringVar(&out, "out", "", "file to write the backup (archive, external links, webhooks) to (required; not overwritten)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@
 //	         downloaded zip
 //	loadgen  stream synthetic calls to a running appliance
 //	config   check a configuration file, or create an archive key
-//	backup   snapshot the archive through the running daemon
+//	backup   snapshot the archive, external links and webhooks through the
+//	         running daemon
 //	restore  put a backup in place, daemon stopped
 //	compact  shrink the archive file, daemon stopped
 //	salvage  copy what still authenticates in a damaged archive to a new data
@@ -59,8 +60,10 @@ commands:
            or a downloaded zip (callvault verify FILE.zip [--pubkey KEY])
   loadgen  stream synthetic calls to a running appliance (callvault loadgen --streams N --duration D --url URL)
   config   check a configuration file, or create an archive key (callvault config check|keygen FILE)
-  backup   snapshot the archive through the running daemon (callvault backup --out FILE [--url URL])
-  restore  put a backup in place, daemon stopped (callvault restore --in FILE [--data DIR])
+  backup   snapshot the archive, external links and webhooks through the running daemon
+           (callvault backup --out FILE [--url URL])
+  restore  put a backup (archive, external links, webhooks) in place, daemon stopped
+           (callvault restore --in FILE [--data DIR])
   compact  shrink the archive file, daemon stopped (callvault compact [--data DIR])
   salvage  copy what still authenticates in a damaged archive to a new data directory,
            daemon stopped (callvault salvage --data DIR --out NEWDIR)

@@ -58,7 +58,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var in string
 	fs := newFlagSet("restore", stderr)
 	so.flags(fs)
-	fs.StringVar(&in, "in", "", "backup file written by callvault backup (required)")
+	fs.StringVar(&in, "in", "", "backup file written by callvault backup (required); its archive, external links and webhooks replace those in the data directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
