@@ -1,11 +1,14 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -220,4 +223,276 @@ func TestSchema2Migration(t *testing.T) {
 	if res, err := b.Verify(ctx, r.ID, nil); err != nil || !res.Valid {
 		t.Fatalf("verify: %v %+v", err, res)
 	}
+}
+
+// testStore is a further bbolt store for backups, with a key file of its
+// own when keys is set (as the external-link store keeps one).
+type testStore struct {
+	db   *bolt.DB
+	keys []byte
+}
+
+func (s *testStore) BackupSnapshot(fn func(tx *bolt.Tx, keys io.Reader, keysLen int64) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if s.keys == nil {
+			return fn(tx, nil, 0)
+		}
+		// Reads short, as a slot allocated but not yet written does.
+		return fn(tx, bytes.NewReader(s.keys), int64(len(s.keys))+8)
+	})
+}
+
+func openTestStore(tb testing.TB, path, value string, keys []byte) *testStore {
+	tb.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte(value))
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &testStore{db: db, keys: keys}
+}
+
+func testKeyFile(p string) string { return p + ".k" }
+
+// testParts are two further stores, one with a key file ("links.db",
+// "links.db.k") and one without ("hooks.db"), extracting into dir.
+func testParts(tb testing.TB, dir string, open bool) []BackupPart {
+	parts := []BackupPart{
+		{Name: "links.db", KeyFile: testKeyFile, Path: filepath.Join(dir, "links.db")},
+		{Name: "hooks.db", Path: filepath.Join(dir, "hooks.db")},
+	}
+	if open {
+		src := tb.TempDir()
+		parts[0].Store = openTestStore(tb, filepath.Join(src, "links.db"), "a link", []byte("link keys"))
+		parts[1].Store = openTestStore(tb, filepath.Join(src, "hooks.db"), "a webhook", nil)
+	}
+	return parts
+}
+
+func storeValue(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("b")); b != nil {
+			v = string(b.Get([]byte("k")))
+		}
+		return nil
+	})
+	return v
+}
+
+// retar copies a backup without the entries drop names and with add
+// appended.
+func retar(t *testing.T, in []byte, drop []string, add map[string][]byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tr := tar.NewReader(bytes.NewReader(in))
+	dropped := map[string]bool{}
+	for _, n := range drop {
+		dropped[n] = true
+	}
+	for h, err := tr.Next(); !errors.Is(err, io.EOF); h, err = tr.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dropped[h.Name] {
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range add {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(b)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestBackupRoundTrip: a backup (tar of both files) extracts into a
+// working archive; a bare archive file (older backups) extracts too.
+func TestBackupRoundTrip(t *testing.T) {
+	a := OpenTest(t)
+	r := sealed(t, a, data(ChunkSize+3, 7), nil)
+	var buf bytes.Buffer
+	n, err := a.WriteBackup(&buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("backup: %d %v (%d bytes)", n, err, buf.Len())
+	}
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "restored.db")
+	if _, err := ExtractBackup(bytes.NewReader(buf.Bytes()), dst); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(dst, Options{KeyFile: keyFileOf(a), KDF: FastKDF()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, r.ID, BlobOriginal); !bytes.Equal(got, data(ChunkSize+3, 7)) {
+		t.Fatal("restored recording differs")
+	}
+	b.Close()
+	// Damaged or foreign streams are refused with a clear error.
+	for name, in := range map[string][]byte{
+		"truncated tar": buf.Bytes()[:buf.Len()/2],
+	} {
+		if _, err := ExtractBackup(bytes.NewReader(in), filepath.Join(dir, "x.db")); err == nil {
+			t.Errorf("%s: extracted", name)
+		}
+	}
+}
+
+// TestBackupParts: a backup carries further stores, each a snapshot with
+// its key file, and extracts them where the caller says; a backup
+// without them (made before) still extracts and holds none; a store's
+// file without its key file, or the reverse, and entries nobody named
+// are refused.
+func TestBackupParts(t *testing.T) {
+	a := OpenTest(t)
+	r := sealed(t, a, data(100, 3), nil)
+	var buf bytes.Buffer
+	n, err := a.WriteBackup(&buf, testParts(t, "", true)...)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("backup: %d %v (%d bytes)", n, err, buf.Len())
+	}
+	full := bytes.Clone(buf.Bytes())
+
+	dir := t.TempDir()
+	held, err := ExtractBackup(bytes.NewReader(full), filepath.Join(dir, "callvault.db"), testParts(t, dir, false)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 2 || held[0].Name != "links.db" || held[1].Name != "hooks.db" {
+		t.Fatalf("held %+v", held)
+	}
+	if v := storeValue(t, filepath.Join(dir, "links.db")); v != "a link" {
+		t.Errorf("links.db holds %q", v)
+	}
+	if v := storeValue(t, filepath.Join(dir, "hooks.db")); v != "a webhook" {
+		t.Errorf("hooks.db holds %q", v)
+	}
+	if k, err := os.ReadFile(filepath.Join(dir, "links.db.k")); err != nil || string(k) != "link keys"+strings.Repeat("\x00", 8) {
+		t.Errorf("links.db.k: %q %v", k, err)
+	}
+	b, err := Open(filepath.Join(dir, "callvault.db"), Options{KeyFile: keyFileOf(a), KDF: FastKDF()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, r.ID, BlobOriginal); !bytes.Equal(got, data(100, 3)) {
+		t.Fatal("restored recording differs")
+	}
+	b.Close()
+
+	// A backup of the archive alone holds no parts and writes none.
+	buf.Reset()
+	if _, err := a.WriteBackup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	old := t.TempDir()
+	held, err = ExtractBackup(bytes.NewReader(buf.Bytes()), filepath.Join(old, "callvault.db"), testParts(t, old, false)...)
+	if err != nil || len(held) != 0 {
+		t.Fatalf("archive-only backup: %+v %v", held, err)
+	}
+	for _, f := range []string{"links.db", "links.db.k", "hooks.db"} {
+		if _, err := os.Stat(filepath.Join(old, f)); err == nil {
+			t.Errorf("archive-only backup wrote %s", f)
+		}
+	}
+
+	for name, c := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		"store without its key file": {retar(t, full, []string{"links.db.k"}, nil), "links.db.k"},
+		"key file without its store": {retar(t, full, []string{"links.db"}, nil), "links.db.k"},
+		"unknown entry":              {retar(t, full, nil, map[string][]byte{"other.db": []byte("x")}), `unexpected entry "other.db"`},
+		"repeated entry":             {retar(t, full, nil, map[string][]byte{"hooks.db": []byte("x")}), "repeated"},
+		"no archive":                 {retar(t, full, []string{"archive.db"}, nil), "lacks the archive file"},
+	} {
+		d := t.TempDir()
+		if _, err := ExtractBackup(bytes.NewReader(c.in), filepath.Join(d, "callvault.db"), testParts(t, d, false)...); err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// An extraction that names no parts refuses a backup holding some.
+	if _, err := ExtractBackup(bytes.NewReader(full), filepath.Join(t.TempDir(), "callvault.db")); err == nil || !strings.Contains(err.Error(), `unexpected entry "links.db"`) {
+		t.Errorf("parts not asked for: %v", err)
+	}
+	// Parts whose entries clash are refused before anything is written.
+	clash := []BackupPart{{Name: backupKeys, Store: testParts(t, "", true)[0].Store}}
+	if _, err := a.WriteBackup(io.Discard, clash...); err == nil {
+		t.Error("a part named as the archive's key file was written")
+	}
+	if _, err := ExtractBackup(bytes.NewReader(full), filepath.Join(t.TempDir(), "a.db"), BackupPart{Name: "../x.db", Path: "x"}); err == nil {
+		t.Error("a part named with a path was accepted")
+	}
+	// A store whose key file does not match its description fails the
+	// backup.
+	mismatch := testParts(t, "", true)
+	mismatch[1].KeyFile = testKeyFile
+	if _, err := a.WriteBackup(io.Discard, mismatch...); err == nil {
+		t.Error("a store without its key file was written as one with")
+	}
+}
+
+// FuzzExtractBackup: any stream yields files or a clear error, never a
+// panic or a file outside the target directory or other than those named.
+func FuzzExtractBackup(f *testing.F) {
+	a := OpenTest(f)
+	record(f, a, NewRecording{}, data(100, 1), nil, Final{})
+	var buf bytes.Buffer
+	if _, err := a.WriteBackup(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:1024])
+	buf.Reset()
+	if _, err := a.WriteBackup(&buf, testParts(f, "", true)...); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:buf.Len()-2048])
+	f.Add([]byte("not a backup"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		dir := t.TempDir()
+		held, err := ExtractBackup(bytes.NewReader(in), filepath.Join(dir, "a.db"), testParts(t, dir, false)...)
+		if err != nil && len(held) > 0 {
+			t.Fatalf("error %v with parts %+v", err, held)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			switch e.Name() {
+			case "a.db", "a.db" + slotSuffix, "links.db", "links.db.k", "hooks.db":
+			default:
+				t.Fatalf("extracted %q", e.Name())
+			}
+		}
+	})
 }
