@@ -2,7 +2,7 @@ package ui
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -12,8 +12,13 @@ import (
 	"github.com/callvault/callvault/recinfo"
 )
 
-// listPageSize is the number of calls per list page.
-const listPageSize = 50
+// listPageSize is the default number of calls per list page; listScan
+// is how many recordings one archive read returns while the list
+// collects every matching call.
+const (
+	listPageSize = 50
+	listScan     = 10000
+)
 
 type listRow struct {
 	URL        string
@@ -40,12 +45,23 @@ type listRow struct {
 	// Select is the row's value in a selection: its segments' ids,
 	// comma-separated.
 	Select string
+
+	// Sort keys (list_sort.go).
+	at               time.Time
+	durMs            int64
+	userKey, withKey string
+	group            *group
 }
 
 type listPage struct {
 	Base
 	Q, From, To, Dir string
 	Rows             []listRow
+	View             listView
+	Heads            map[string]sortHead
+	Pages, Sizes     []pageLinkItem
+	// Filters are the filter fields as hidden inputs keep them.
+	SortParam, OrderParam, SizeParam string
 	NextURL          string // the next (older) page
 	FirstURL         string // the first page, when not on it
 	Filtered         bool
@@ -174,32 +190,70 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		return false
 	}
-	// ListFor decrypts only what me may read (the who index) and, with
-	// Text, what the search index finds, so match runs only on those.
-	recs, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
-		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
-		Text: webcore.SearchText(p.Q),
-	})
-	if errors.Is(err, archive.ErrInvalid) {
-		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+	view, ok := parseListView(q)
+	if !ok {
+		return &pageError{http.StatusBadRequest, "The page number is not valid."}
 	}
-	if err != nil {
-		return err
+	// Page numbers, a total and any order but the time index's need every
+	// matching call: ListFor walks them in pages of listScan (decrypting
+	// only what me may read and, with Text, what the search index finds),
+	// then the rows are sorted and one page is cut (list_sort.go).
+	var recs []*archive.Recording
+	for cursor := ""; ; {
+		page, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
+			From: f.from, To: f.to, Limit: listScan, Cursor: cursor, Match: match,
+			Text: webcore.SearchText(p.Q),
+		})
+		if err != nil {
+			return err
+		}
+		recs = append(recs, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
 	}
 	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
+	rows := make([]listRow, 0, len(recs))
 	for _, rec := range recs {
 		g := groups[rec.ID.String()]
 		if g == nil {
 			g = &group{segs: []*archive.Recording{rec}}
 		}
-		row := u.listRow(g, idx, rc.loc)
-		lifecycleRow(&row, g, pol)
-		p.Rows = append(p.Rows, row)
+		rows = append(rows, u.listRow(g, idx, rc.loc))
 	}
+	sortRows(rows, view)
+	rows = pageOf(rows, &view)
+	for i := range rows {
+		// lifecycleRow needs the group again: only for the page shown.
+		lifecycleRow(&rows[i], rows[i].group, pol)
+		rows[i].group = nil
+	}
+	p.Rows, p.View = rows, view
 	if q.Get("deleted") != "" {
 		p.Flash = "The recording was deleted permanently."
 	}
-	p.NextURL, p.FirstURL = pageLinks("/", map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}, next, q.Get("cursor") != "")
+	filters := map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}
+	p.Heads, p.Pages, p.Sizes = listNav(filters, view)
+	if view.Page*view.Size < view.Total {
+		w := view
+		w.Page++
+		p.NextURL = listLink(filters, w)
+	}
+	if view.Page > 1 {
+		w := view
+		w.Page = 1
+		p.FirstURL = listLink(filters, w)
+	}
+	if view.Sort != sortDate {
+		p.SortParam = view.Sort
+	}
+	if view.Desc != (view.Sort == sortDate) {
+		p.OrderParam = map[bool]string{true: "desc", false: "asc"}[view.Desc]
+	}
+	if view.Size != listPageSize {
+		p.SizeParam = fmt.Sprint(view.Size)
+	}
 	u.render(w, r, http.StatusOK, "recordings.html", p)
 	return nil
 }
@@ -255,6 +309,8 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		ids[i] = s.ID.String()
 	}
 	row.Select = strings.Join(ids, ",")
+	row.at, row.durMs, row.group = webcore.RecTime(first), dur, g
+	row.userKey, row.withKey = strings.ToLower(row.User), strings.ToLower(row.With)
 	if row.With == "" {
 		row.With = "unknown"
 	}
