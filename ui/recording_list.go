@@ -62,9 +62,9 @@ type listPage struct {
 	Pages, Sizes     []pageLinkItem
 	// Filters are the filter fields as hidden inputs keep them.
 	SortParam, OrderParam, SizeParam string
-	NextURL          string // the next (older) page
-	FirstURL         string // the first page, when not on it
-	Filtered         bool
+	NextURL                          string // the next (older) page
+	FirstURL                         string // the first page, when not on it
+	Filtered                         bool
 	// MaySend: rows can be selected and sent as a link.
 	MaySend bool
 }
