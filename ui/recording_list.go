@@ -67,6 +67,8 @@ type listPage struct {
 	Filtered                         bool
 	// MaySend: rows can be selected and sent as a link.
 	MaySend bool
+	// ExportURL: the CSV of the current filter (admins).
+	ExportURL string
 }
 
 // listFilter is the list's query, parsed.
@@ -99,7 +101,10 @@ func newer(a, b *archive.Recording) bool {
 	return bytes.Compare(a.ID[:], b.ID[:]) > 0
 }
 
-func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// listAll reads the list's filters and view from r and returns every
+// call matching them that rc's user may read, sorted (the rows' lifecycle
+// fields are not set: lifecycleRow on the ones shown).
+func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 	q := r.URL.Query()
 	p := listPage{
 		Base: u.base(rc, "Recordings", "recordings"),
@@ -109,7 +114,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	var err error
 	f.q = strings.ToLower(p.Q)
 	if len(f.q) > 200 {
-		return &pageError{http.StatusBadRequest, "The search text is too long."}
+		return p, nil, &pageError{http.StatusBadRequest, "The search text is too long."}
 	}
 	if f.from, err = parseDate(p.From, rc.loc); err != nil {
 		p.Error, p.From = "The from date is not a date.", ""
@@ -130,7 +135,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 
 	users, err := u.arc.Users(r.Context())
 	if err != nil {
-		return err
+		return p, nil, err
 	}
 	idx := webcore.UserIndex(users)
 	me := rc.user
@@ -192,7 +197,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	}
 	view, ok := parseListView(q)
 	if !ok {
-		return &pageError{http.StatusBadRequest, "The page number is not valid."}
+		return p, nil, &pageError{http.StatusBadRequest, "The page number is not valid."}
 	}
 	// Page numbers, a total and any order but the time index's need every
 	// matching call: ListFor walks them in pages of listScan (decrypting
@@ -205,7 +210,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 			Text: webcore.SearchText(p.Q),
 		})
 		if err != nil {
-			return err
+			return p, nil, err
 		}
 		recs = append(recs, page...)
 		if next == "" {
@@ -213,7 +218,6 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		cursor = next
 	}
-	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
 	rows := make([]listRow, 0, len(recs))
 	for _, rec := range recs {
 		g := groups[rec.ID.String()]
@@ -223,6 +227,18 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		rows = append(rows, u.listRow(g, idx, rc.loc))
 	}
 	sortRows(rows, view)
+	p.View = view
+	return p, rows, nil
+}
+
+func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q := r.URL.Query()
+	p, rows, err := u.listAll(r, rc)
+	if err != nil {
+		return err
+	}
+	view := p.View
+	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
 	rows = pageOf(rows, &view)
 	for i := range rows {
 		// lifecycleRow needs the group again: only for the page shown.
@@ -235,6 +251,9 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	}
 	filters := map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}
 	p.Heads, p.Pages, p.Sizes = listNav(filters, view)
+	if rc.user.Role == archive.RoleAdmin {
+		p.ExportURL = exportURL(r)
+	}
 	if view.Page*view.Size < view.Total {
 		w := view
 		w.Page++

@@ -46,7 +46,7 @@ func pageModels(u *UI) map[string][]any {
 			Heads:     map[string]sortHead{sortLength: {URL: "/?sort=length", Aria: "descending"}, sortDate: {URL: "/?order=asc"}},
 			Pages:     []pageLinkItem{{N: 1, URL: "/?q=x"}, {N: 2, URL: "/?page=2", Current: true}, {}, {N: 12, URL: "/?page=12"}},
 			Sizes:     []pageLinkItem{{N: 25, URL: "/?size=25", Current: true}, {N: 50, URL: "/"}},
-			SortParam: "length", OrderParam: "desc", SizeParam: "25",
+			SortParam: "length", OrderParam: "desc", SizeParam: "25", ExportURL: "/recordings.csv?q=x",
 		}},
 		"recording.html":  sampleRecordingPages(base),  // with the lifecycle's, lifecycle_test.go
 		"recyclebin.html": sampleRecycleBinPages(base), // lifecycle_test.go
