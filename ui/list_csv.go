@@ -13,6 +13,7 @@ import (
 // listRoutes adds the list's export and bulk actions.
 func (u *UI) listRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /recordings.csv", u.page(admin, u.held(u.listCSV)))
+	mux.Handle("POST /recordings/bulk", u.page(member, u.held(u.listBulk)))
 }
 
 // listCSVHeader is the CSV export's first line.

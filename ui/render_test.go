@@ -50,6 +50,7 @@ func pageModels(u *UI) map[string][]any {
 		}},
 		"recording.html":  sampleRecordingPages(base),  // with the lifecycle's, lifecycle_test.go
 		"recyclebin.html": sampleRecycleBinPages(base), // lifecycle_test.go
+		"list_bulk.html":  sampleBulkPages(base),       // list_bulk_test.go
 		"waiting.html":    sampleWaitingPages(base),    // foureyes_test.go
 		"supervise.html":  sampleSupervisePages(base),  // foureyes_test.go
 		"audit.html": {auditPage{}, auditPage{
@@ -177,7 +178,7 @@ func TestRecordingPages(t *testing.T) {
 	bob := tu.login("bob")
 	resp, body = bob.get("/")
 	must(t, resp, body, 200, "2 parts", "Incoming", recB.ID.String())
-	if strings.Contains(body, recB2.ID.String()) {
+	if strings.Contains(body, `href="/recordings/`+recB2.ID.String()) {
 		t.Fatal("the second segment has a row of its own")
 	}
 	resp, body = bob.get("/recordings/" + recB.ID.String())
