@@ -99,3 +99,34 @@ func TestSortRowsTies(t *testing.T) {
 		t.Fatalf("parse: %+v %v", v, ok)
 	}
 }
+
+// TestListDirectionWords: direction shows as an arrow and a word, the
+// other party with its role (from the caller, to the callee); a call
+// whose capture names no party falls back to the parties the file name
+// gives, and "unknown" is left for when nothing is known.
+func TestListDirectionWords(t *testing.T) {
+	tu := newTestUI(t)
+	at := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	// alice's extension is 201 (newTestUI): 201 calling out.
+	tu.addRecording("alice", "out1", party{Number: "201"}, party{Name: "Callee Corp", Number: "5551234"}, at)
+	tu.storeRecording("alice", "bare1", at.Add(time.Minute), 1000, nil, "", "", "", "7778888")
+	tu.storeRecording("alice", "none1", at.Add(2*time.Minute), 1000, nil)
+	c := tu.login("alice")
+	resp, body := c.get("/")
+	must(t, resp, body, 200)
+	rows := strings.Split(body, "<tr>")[2:] // after the header row
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	// Newest first: none1, bare1, out1.
+	if !strings.Contains(rows[2], `title="the callee">to</span>`) || !strings.Contains(rows[2], "Callee Corp") ||
+		!strings.Contains(rows[2], `aria-hidden="true">↗</span> Outgoing`) {
+		t.Fatalf("outgoing row:\n%s", rows[2])
+	}
+	if !strings.Contains(rows[1], "7778888") || strings.Contains(rows[1], ">unknown<") {
+		t.Fatalf("the file name's party is known:\n%s", rows[1])
+	}
+	if !strings.Contains(rows[0], `class="plain">unknown</a>`) {
+		t.Fatalf("nothing known:\n%s", rows[0])
+	}
+}

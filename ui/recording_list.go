@@ -27,6 +27,10 @@ type listRow struct {
 	Duration   string
 	Direction  string // "in", "out" or ""
 	DirLabel   string
+	DirIcon    string // an arrow for the direction
+	// WithRole is "from" (With is the caller) or "to" (the callee), when
+	// the direction tells; WithRoleTitle says it in words.
+	WithRole, WithRoleTitle string
 	With       string // the other party (or both parties)
 	User       string // the owner's display name
 	Segments   int
@@ -329,18 +333,51 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	}
 	row.Select = strings.Join(ids, ",")
 	row.at, row.durMs, row.group = webcore.RecTime(first), dur, g
-	row.userKey, row.withKey = strings.ToLower(row.User), strings.ToLower(row.With)
+	known := row.With != ""
+	if !known {
+		// Nothing in the CDRs or the capture's calls: the parties the
+		// file name gives, else unknown.
+		var ps []string
+		for _, s := range g.segs {
+			for _, x := range s.Parties {
+				if x != "" && !containsStr(ps, x) {
+					ps = append(ps, x)
+				}
+			}
+		}
+		row.With = strings.Join(ps, ", ")
+	}
 	if row.With == "" {
 		row.With = "unknown"
+	} else if known {
+		switch dir {
+		case webcore.DirIn:
+			row.WithRole, row.WithRoleTitle = "from", "the caller"
+		case webcore.DirOut:
+			row.WithRole, row.WithRoleTitle = "to", "the callee"
+		}
+	}
+	row.DirIcon = dirIcons[dir]
+	if dir == webcore.DirUnknown {
+		row.DirLabel = "unknown"
 	}
 	if row.User == "" {
 		row.User = "—"
+	}
+	row.userKey, row.withKey = strings.ToLower(row.User), strings.ToLower(row.With)
+	if row.With == "unknown" {
+		row.withKey = ""
 	}
 	if state != archive.StateComplete {
 		row.State = string(state)
 		row.StateLabel = webcore.StateLabel(state)
 	}
 	return row
+}
+
+// dirIcons are the list's direction arrows (shown beside the word).
+var dirIcons = map[string]string{
+	webcore.DirIn: "↙", webcore.DirOut: "↗", webcore.DirInternal: "⇄", webcore.DirUnknown: "?",
 }
 
 func containsStr(list []string, s string) bool {
