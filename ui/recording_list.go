@@ -21,23 +21,23 @@ const (
 )
 
 type listRow struct {
-	URL        string
-	When       string
-	WhenISO    string
-	Duration   string
-	Direction  string // "in", "out" or ""
-	DirLabel   string
-	DirIcon    string // an arrow for the direction
+	URL       string
+	When      string
+	WhenISO   string
+	Duration  string
+	Direction string // "in", "out" or ""
+	DirLabel  string
+	DirIcon   string // an arrow for the direction
 	// WithRole is "from" (With is the caller) or "to" (the callee), when
 	// the direction tells; WithRoleTitle says it in words.
 	WithRole, WithRoleTitle string
-	With       string // the other party (or both parties)
-	User       string // the owner's display name
-	Segments   int
-	Sealed     bool
-	State      string // "" when complete
-	StateLabel string
-	Encryption string // "SRTP"... when a call's media is encrypted
+	With                    string // the other party (or both parties)
+	User                    string // the owner's display name
+	Segments                int
+	Sealed                  bool
+	State                   string // "" when complete
+	StateLabel              string
+	Encryption              string // "SRTP"... when a call's media is encrypted
 	// Undecodable says why no audio of the call can be played (codec,
 	// encryption); OriginalURL is then the capture to download instead.
 	Undecodable, OriginalURL string
