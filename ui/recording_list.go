@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -207,6 +208,11 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 	// matching call: ListFor walks them in pages of listScan (decrypting
 	// only what me may read and, with Text, what the search index finds),
 	// then the rows are sorted and one page is cut (list_sort.go).
+	// Without a filter the scan reads every segment the viewer may read,
+	// so calls are grouped here rather than by a ByCall per segment.
+	if !p.Filtered {
+		match = func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) }
+	}
 	var recs []*archive.Recording
 	for cursor := ""; ; {
 		page, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
@@ -221,6 +227,9 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 			break
 		}
 		cursor = next
+	}
+	if !p.Filtered {
+		recs = groupCalls(recs, groups)
 	}
 	rows := make([]listRow, 0, len(recs))
 	for _, rec := range recs {
@@ -373,6 +382,31 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		row.StateLabel = webcore.StateLabel(state)
 	}
 	return row
+}
+
+// groupCalls keeps, of recs (newest first), one per call: its newest
+// segment, with the call's segments (oldest first) in groups.
+func groupCalls(recs []*archive.Recording, groups map[string]*group) []*archive.Recording {
+	byCall := map[string]*group{}
+	out := recs[:0]
+	for _, rec := range recs {
+		if rec.CallGUID == "" {
+			out = append(out, rec)
+			continue
+		}
+		g := byCall[rec.CallGUID]
+		if g == nil {
+			g = &group{}
+			byCall[rec.CallGUID] = g
+			groups[rec.ID.String()] = g
+			out = append(out, rec)
+		}
+		g.segs = append(g.segs, rec)
+	}
+	for _, g := range byCall {
+		slices.Reverse(g.segs)
+	}
+	return out
 }
 
 // dirIcons are the list's direction arrows (shown beside the word).
