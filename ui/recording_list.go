@@ -74,6 +74,9 @@ type listPage struct {
 	MaySend bool
 	// ExportURL: the CSV of the current filter (admins).
 	ExportURL string
+
+	idx map[string]*archive.User // users by lower-case login
+
 }
 
 // listFilter is the list's query, parsed.
@@ -109,7 +112,10 @@ func newer(a, b *archive.Recording) bool {
 // listAll reads the list's filters and view from r and returns every
 // call matching them that rc's user may read, sorted (the rows' lifecycle
 // fields are not set: lifecycleRow on the ones shown).
-func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
+//
+// With full false, only the rows' sort keys and group may be set: the
+// caller renders the rows it shows with listRow.
+func (u *UI) listAll(r *http.Request, rc *reqCtx, full bool) (listPage, []listRow, error) {
 	q := r.URL.Query()
 	p := listPage{
 		Base: u.base(rc, "Recordings", "recordings"),
@@ -143,6 +149,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 		return p, nil, err
 	}
 	idx := webcore.UserIndex(users)
+	p.idx = idx
 	me := rc.user
 	groups := map[string]*group{}
 	matchOne := func(rec *archive.Recording) bool {
@@ -237,7 +244,11 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 		if g == nil {
 			g = &group{segs: []*archive.Recording{rec}}
 		}
-		rows = append(rows, u.listRow(g, idx, rc.loc))
+		if full || view.Sort == sortParty {
+			rows = append(rows, u.listRow(g, idx, rc.loc))
+		} else {
+			rows = append(rows, sortOnlyRow(g, idx))
+		}
 	}
 	sortRows(rows, view)
 	p.View = view
@@ -246,7 +257,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx) (listPage, []listRow, error) {
 
 func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	q := r.URL.Query()
-	p, rows, err := u.listAll(r, rc)
+	p, rows, err := u.listAll(r, rc, false)
 	if err != nil {
 		return err
 	}
@@ -254,6 +265,9 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
 	rows = pageOf(rows, &view)
 	for i := range rows {
+		if rows[i].URL == "" { // sort keys only
+			rows[i] = u.listRow(rows[i].group, p.idx, rc.loc)
+		}
 		// lifecycleRow needs the group again: only for the page shown.
 		lifecycleRow(&rows[i], rows[i].group, pol)
 		rows[i].group = nil
@@ -407,6 +421,21 @@ func groupCalls(recs []*archive.Recording, groups map[string]*group) []*archive.
 		slices.Reverse(g.segs)
 	}
 	return out
+}
+
+// sortOnlyRow is a row with only what sortRows reads (and its group): the
+// date, length and owner need no parsing of the recording's info.
+func sortOnlyRow(g *group, users map[string]*archive.User) listRow {
+	first := g.segs[0]
+	row := listRow{at: webcore.RecTime(first), group: g, Select: first.ID.String()}
+	for _, s := range g.segs {
+		row.durMs += s.DurationMs
+	}
+	row.userKey = strings.ToLower(webcore.OwnerName(users, first.User))
+	if row.userKey == "" {
+		row.userKey = "—"
+	}
+	return row
 }
 
 // dirIcons are the list's direction arrows (shown beside the word).
