@@ -2,8 +2,9 @@ package ui
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,23 +13,32 @@ import (
 	"github.com/callvault/callvault/recinfo"
 )
 
-// listPageSize is the number of calls per list page.
-const listPageSize = 50
+// listPageSize is the default number of calls per list page; listScan
+// is how many recordings one archive read returns while the list
+// collects every matching call.
+const (
+	listPageSize = 50
+	listScan     = 10000
+)
 
 type listRow struct {
-	URL        string
-	When       string
-	WhenISO    string
-	Duration   string
-	Direction  string // "in", "out" or ""
-	DirLabel   string
-	With       string // the other party (or both parties)
-	User       string // the owner's display name
-	Segments   int
-	Sealed     bool
-	State      string // "" when complete
-	StateLabel string
-	Encryption string // "SRTP"... when a call's media is encrypted
+	URL       string
+	When      string
+	WhenISO   string
+	Duration  string
+	Direction string // "in", "out" or ""
+	DirLabel  string
+	DirIcon   string // an arrow for the direction
+	// WithRole is "from" (With is the caller) or "to" (the callee), when
+	// the direction tells; WithRoleTitle says it in words.
+	WithRole, WithRoleTitle string
+	With                    string // the other party (or both parties)
+	User                    string // the owner's display name
+	Segments                int
+	Sealed                  bool
+	State                   string // "" when complete
+	StateLabel              string
+	Encryption              string // "SRTP"... when a call's media is encrypted
 	// Undecodable says why no audio of the call can be played (codec,
 	// encryption); OriginalURL is then the capture to download instead.
 	Undecodable, OriginalURL string
@@ -40,17 +50,33 @@ type listRow struct {
 	// Select is the row's value in a selection: its segments' ids,
 	// comma-separated.
 	Select string
+
+	// Sort keys (list_sort.go).
+	at               time.Time
+	durMs            int64
+	userKey, withKey string
+	group            *group
 }
 
 type listPage struct {
 	Base
 	Q, From, To, Dir string
 	Rows             []listRow
-	NextURL          string // the next (older) page
-	FirstURL         string // the first page, when not on it
-	Filtered         bool
+	View             listView
+	Heads            map[string]sortHead
+	Pages, Sizes     []pageLinkItem
+	// Filters are the filter fields as hidden inputs keep them.
+	SortParam, OrderParam, SizeParam string
+	NextURL                          string // the next (older) page
+	FirstURL                         string // the first page, when not on it
+	Filtered                         bool
 	// MaySend: rows can be selected and sent as a link.
 	MaySend bool
+	// ExportURL: the CSV of the current filter (admins).
+	ExportURL string
+
+	idx map[string]*archive.User // users by lower-case login
+
 }
 
 // listFilter is the list's query, parsed.
@@ -83,7 +109,13 @@ func newer(a, b *archive.Recording) bool {
 	return bytes.Compare(a.ID[:], b.ID[:]) > 0
 }
 
-func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+// listAll reads the list's filters and view from r and returns every
+// call matching them that rc's user may read, sorted (the rows' lifecycle
+// fields are not set: lifecycleRow on the ones shown).
+//
+// With full false, only the rows' sort keys and group may be set: the
+// caller renders the rows it shows with listRow.
+func (u *UI) listAll(r *http.Request, rc *reqCtx, full bool) (listPage, []listRow, error) {
 	q := r.URL.Query()
 	p := listPage{
 		Base: u.base(rc, "Recordings", "recordings"),
@@ -93,7 +125,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	var err error
 	f.q = strings.ToLower(p.Q)
 	if len(f.q) > 200 {
-		return &pageError{http.StatusBadRequest, "The search text is too long."}
+		return p, nil, &pageError{http.StatusBadRequest, "The search text is too long."}
 	}
 	if f.from, err = parseDate(p.From, rc.loc); err != nil {
 		p.Error, p.From = "The from date is not a date.", ""
@@ -114,9 +146,10 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 
 	users, err := u.arc.Users(r.Context())
 	if err != nil {
-		return err
+		return p, nil, err
 	}
 	idx := webcore.UserIndex(users)
+	p.idx = idx
 	me := rc.user
 	groups := map[string]*group{}
 	matchOne := func(rec *archive.Recording) bool {
@@ -174,32 +207,99 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		}
 		return false
 	}
-	// ListFor decrypts only what me may read (the who index) and, with
-	// Text, what the search index finds, so match runs only on those.
-	recs, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
-		From: f.from, To: f.to, Limit: listPageSize, Cursor: q.Get("cursor"), Match: match,
-		Text: webcore.SearchText(p.Q),
-	})
-	if errors.Is(err, archive.ErrInvalid) {
-		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+	view, ok := parseListView(q)
+	if !ok {
+		return p, nil, &pageError{http.StatusBadRequest, "The page number is not valid."}
 	}
-	if err != nil {
-		return err
+	// Page numbers, a total and any order but the time index's need every
+	// matching call: ListFor walks them in pages of listScan (decrypting
+	// only what me may read and, with Text, what the search index finds),
+	// then the rows are sorted and one page is cut (list_sort.go).
+	// Without a filter the scan reads every segment the viewer may read,
+	// so calls are grouped here rather than by a ByCall per segment.
+	if !p.Filtered {
+		match = func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) }
 	}
-	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
+	var recs []*archive.Recording
+	for cursor := ""; ; {
+		page, next, err := u.arc.ListFor(r.Context(), me, archive.Query{
+			From: f.from, To: f.to, Limit: listScan, Cursor: cursor, Match: match,
+			Text: webcore.SearchText(p.Q),
+		})
+		if err != nil {
+			return p, nil, err
+		}
+		recs = append(recs, page...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if !p.Filtered {
+		recs = groupCalls(recs, groups)
+	}
+	rows := make([]listRow, 0, len(recs))
 	for _, rec := range recs {
 		g := groups[rec.ID.String()]
 		if g == nil {
 			g = &group{segs: []*archive.Recording{rec}}
 		}
-		row := u.listRow(g, idx, rc.loc)
-		lifecycleRow(&row, g, pol)
-		p.Rows = append(p.Rows, row)
+		if full || view.Sort == sortParty {
+			rows = append(rows, u.listRow(g, idx, rc.loc))
+		} else {
+			rows = append(rows, sortOnlyRow(g, idx))
+		}
 	}
+	sortRows(rows, view)
+	p.View = view
+	return p, rows, nil
+}
+
+func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q := r.URL.Query()
+	p, rows, err := u.listAll(r, rc, false)
+	if err != nil {
+		return err
+	}
+	view := p.View
+	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
+	rows = pageOf(rows, &view)
+	for i := range rows {
+		if rows[i].URL == "" { // sort keys only
+			rows[i] = u.listRow(rows[i].group, p.idx, rc.loc)
+		}
+		// lifecycleRow needs the group again: only for the page shown.
+		lifecycleRow(&rows[i], rows[i].group, pol)
+		rows[i].group = nil
+	}
+	p.Rows, p.View = rows, view
 	if q.Get("deleted") != "" {
 		p.Flash = "The recording was deleted permanently."
 	}
-	p.NextURL, p.FirstURL = pageLinks("/", map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}, next, q.Get("cursor") != "")
+	filters := map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}
+	p.Heads, p.Pages, p.Sizes = listNav(filters, view)
+	if rc.user.Role == archive.RoleAdmin {
+		p.ExportURL = exportURL(r)
+	}
+	if view.Page*view.Size < view.Total {
+		w := view
+		w.Page++
+		p.NextURL = listLink(filters, w)
+	}
+	if view.Page > 1 {
+		w := view
+		w.Page = 1
+		p.FirstURL = listLink(filters, w)
+	}
+	if view.Sort != sortDate {
+		p.SortParam = view.Sort
+	}
+	if view.Desc != (view.Sort == sortDate) {
+		p.OrderParam = map[bool]string{true: "desc", false: "asc"}[view.Desc]
+	}
+	if view.Size != listPageSize {
+		p.SizeParam = fmt.Sprint(view.Size)
+	}
 	u.render(w, r, http.StatusOK, "recordings.html", p)
 	return nil
 }
@@ -255,17 +355,92 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		ids[i] = s.ID.String()
 	}
 	row.Select = strings.Join(ids, ",")
+	row.at, row.durMs, row.group = webcore.RecTime(first), dur, g
+	known := row.With != ""
+	if !known {
+		// Nothing in the CDRs or the capture's calls: the parties the
+		// file name gives, else unknown.
+		var ps []string
+		for _, s := range g.segs {
+			for _, x := range s.Parties {
+				if x != "" && !containsStr(ps, x) {
+					ps = append(ps, x)
+				}
+			}
+		}
+		row.With = strings.Join(ps, ", ")
+	}
 	if row.With == "" {
 		row.With = "unknown"
+	} else if known {
+		switch dir {
+		case webcore.DirIn:
+			row.WithRole, row.WithRoleTitle = "from", "the caller"
+		case webcore.DirOut:
+			row.WithRole, row.WithRoleTitle = "to", "the callee"
+		}
+	}
+	row.DirIcon = dirIcons[dir]
+	if dir == webcore.DirUnknown {
+		row.DirLabel = "unknown"
 	}
 	if row.User == "" {
 		row.User = "—"
+	}
+	row.userKey, row.withKey = strings.ToLower(row.User), strings.ToLower(row.With)
+	if row.With == "unknown" {
+		row.withKey = ""
 	}
 	if state != archive.StateComplete {
 		row.State = string(state)
 		row.StateLabel = webcore.StateLabel(state)
 	}
 	return row
+}
+
+// groupCalls keeps, of recs (newest first), one per call: its newest
+// segment, with the call's segments (oldest first) in groups.
+func groupCalls(recs []*archive.Recording, groups map[string]*group) []*archive.Recording {
+	byCall := map[string]*group{}
+	out := recs[:0]
+	for _, rec := range recs {
+		if rec.CallGUID == "" {
+			out = append(out, rec)
+			continue
+		}
+		g := byCall[rec.CallGUID]
+		if g == nil {
+			g = &group{}
+			byCall[rec.CallGUID] = g
+			groups[rec.ID.String()] = g
+			out = append(out, rec)
+		}
+		g.segs = append(g.segs, rec)
+	}
+	for _, g := range byCall {
+		slices.Reverse(g.segs)
+	}
+	return out
+}
+
+// sortOnlyRow is a row with only what sortRows reads (and its group): the
+// date, length and owner need no parsing of the recording's info.
+func sortOnlyRow(g *group, users map[string]*archive.User) listRow {
+	first := g.segs[0]
+	row := listRow{at: webcore.RecTime(first), group: g, Select: first.ID.String()}
+	for _, s := range g.segs {
+		row.durMs += s.DurationMs
+	}
+	row.userKey = strings.ToLower(webcore.OwnerName(users, first.User))
+	if row.userKey == "" {
+		row.userKey = "—"
+	}
+	return row
+}
+
+// dirIcons are the list's direction arrows (shown beside the word).
+var dirIcons = map[string]string{
+	webcore.DirIn: "↙", webcore.DirOut: "↗", webcore.DirInternal: "⇄", webcore.DirUnknown: "?",
 }
 
 func containsStr(list []string, s string) bool {

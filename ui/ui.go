@@ -198,6 +198,7 @@ func (u *UI) Routes() http.Handler {
 	u.fourEyesRoutes(mux) // foureyes_http.go
 	u.shareRoutes(mux)    // share.go: secure links
 	u.webhookRoutes(mux)  // webhooks.go
+	u.listRoutes(mux)     // list_csv.go: the list's export and bulk actions
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return &pageError{http.StatusNotFound, "There is no such page."}
 	}))

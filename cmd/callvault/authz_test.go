@@ -1052,3 +1052,39 @@ func TestAuthzWholeCall(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthzListActions: the list's CSV export is for admins; its bulk
+// zip holds only recordings the member may read (the others are refused
+// on a page that does not say whether they exist), and a bulk legal hold
+// follows the single one's rule.
+func TestAuthzListActions(t *testing.T) {
+	w := setupAuthz(t)
+	csvExp := expect{ok: []string{"admin"}, okCode: 200, other: 403, anon: 303}
+	readB := map[string]bool{"bob": true, "admin": true}
+	for _, role := range authzRoles {
+		c := w.clients[role]
+		resp, body := c.get(t, "/recordings.csv")
+		if want := csvExp.code(role); resp.StatusCode != want {
+			t.Errorf("GET /recordings.csv as %s: %d, want %d", role, resp.StatusCode, want)
+		}
+		resp, body = c.post(t, "/recordings/bulk", url.Values{"action": {"zip"}, "r": {w.recB1}})
+		switch {
+		case role == "anonymous":
+			if resp.StatusCode != 401 && resp.StatusCode != 303 {
+				t.Errorf("bulk zip as anonymous: %d", resp.StatusCode)
+			}
+		case readB[role]:
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
+				t.Errorf("bulk zip of bob's as %s: %d %s", role, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		default:
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "There is no such recording, or you may not see it.") {
+				t.Errorf("bulk zip of bob's as %s: %d\n%.300s", role, resp.StatusCode, body)
+			}
+		}
+	}
+	resp, body := w.clients["carol"].post(t, "/recordings/bulk", url.Values{"action": {"protect"}, "r": {w.recA}})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "0 done, 1 refused.") {
+		t.Errorf("carol protects alice's: %d\n%.300s", resp.StatusCode, body)
+	}
+}
