@@ -142,6 +142,8 @@ type Archive struct {
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+	// lidx is the list index (listindex.go).
+	lidx listIndex
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent

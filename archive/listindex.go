@@ -1,0 +1,223 @@
+package archive
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The list index is what the recordings list sorts, counts and groups on
+// without decrypting every recording per request: for each listed
+// recording (in the time index, not in the recycle bin) its time key,
+// length, owner, call GUID and parties. It lives in memory only (FORMAT.md:
+// nothing personal is written in the clear), is filled by one List scan
+// on first use, and stays current by re-reading, after each committed
+// write, the recordings that write touched (listTouchTx).
+type listIndex struct {
+	mu    sync.Mutex
+	built bool
+	byID  map[ID]*listEntry
+	// sorted is newest first by time key; replaced, never changed in
+	// place, so a reader's copy of the slice stays valid.
+	sorted []*listEntry
+	// dirty are recordings written since they were last read.
+	dirty map[ID]struct{}
+}
+
+type listEntry struct {
+	tk         [timeKeyLen]byte
+	at         time.Time
+	durationMs int64
+	user       string
+	callGUID   string
+	parties    []string
+}
+
+// ListEntry is one listed recording as the list index holds it.
+type ListEntry struct {
+	ID         ID
+	Time       time.Time // StartTime, else Received (the time index's order)
+	DurationMs int64
+	User       string
+	CallGUID   string
+}
+
+// listTouchTx marks id for re-reading into the list index once tx commits.
+func (a *Archive) listTouchTx(tx *bolt.Tx, id ID) {
+	tx.OnCommit(func() {
+		a.lidx.mu.Lock()
+		if a.lidx.dirty == nil {
+			a.lidx.dirty = map[ID]struct{}{}
+		}
+		a.lidx.dirty[id] = struct{}{}
+		a.lidx.mu.Unlock()
+	})
+}
+
+func newListEntry(r *Recording) *listEntry {
+	at := r.StartTime
+	if at.IsZero() {
+		at = r.Received
+	}
+	return &listEntry{
+		tk: timeKey(nsOf(at), r.ID), at: at, durationMs: r.DurationMs,
+		user: r.User, callGUID: r.CallGUID, parties: r.Parties,
+	}
+}
+
+func (e *listEntry) id() ID { return ID(e.tk[8:]) }
+
+func cmpEntries(a, b *listEntry) int { return bytes.Compare(b.tk[:], a.tk[:]) }
+
+// listSnapshot returns the index's entries newest first, building it on
+// first use and re-reading the recordings written since the last call.
+func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
+	x := &a.lidx
+	x.mu.Lock()
+	if !x.built {
+		x.dirty = nil // the scan below sees every commit before it starts
+		x.mu.Unlock()
+		byID := map[ID]*listEntry{}
+		for cursor := ""; ; {
+			page, next, err := a.List(ctx, Query{Limit: 10000, Cursor: cursor})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range page {
+				byID[r.ID] = newListEntry(r)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		x.mu.Lock()
+		if !x.built {
+			x.byID, x.built = byID, true
+			x.sorted = make([]*listEntry, 0, len(byID))
+			for _, e := range byID {
+				x.sorted = append(x.sorted, e)
+			}
+			slices.SortFunc(x.sorted, cmpEntries)
+		}
+	}
+	defer x.mu.Unlock()
+	if len(x.dirty) > 0 {
+		if err := a.listReload(x); err != nil {
+			return nil, err
+		}
+	}
+	return x.sorted, nil
+}
+
+// listReload re-reads x's dirty recordings (x.mu held).
+func (a *Archive) listReload(x *listIndex) error {
+	got := map[ID]*listEntry{}
+	err := a.view(func(tx *bolt.Tx) error {
+		for id := range x.dirty {
+			m, err := a.listedMetaTx(tx, id[:])
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				a.log.Error("archive list index: unreadable recording left out", "id", id.String(), "err", err)
+			}
+			if err != nil || m == nil {
+				got[id] = nil
+				continue
+			}
+			got[id] = newListEntry(m.recording(id, nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("archive: list index: %w", err)
+	}
+	sorted := make([]*listEntry, 0, len(x.sorted)+len(got))
+	for _, e := range x.sorted {
+		if _, ok := got[e.id()]; !ok {
+			sorted = append(sorted, e)
+		}
+	}
+	for id, e := range got {
+		if e == nil {
+			delete(x.byID, id)
+			continue
+		}
+		x.byID[id] = e
+		i, _ := slices.BinarySearchFunc(sorted, e, cmpEntries)
+		sorted = slices.Insert(sorted, i, e)
+	}
+	x.sorted, x.dirty = sorted, nil
+	return nil
+}
+
+// Listing returns, newest first, the listed recordings u may read
+// (MayRead) that keep (nil = all) accepts, from the list index: no
+// recording is decrypted. keep sees a Recording with only ID, StartTime,
+// DurationMs, User, CallGUID and Parties set, valid during the call. For
+// a user who is not an admin, the candidates come from the who index, as
+// in ListFor.
+func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bool) ([]ListEntry, error) {
+	if u == nil || u.Disabled || (u.Role != RoleAdmin && u.Role != RoleUser && u.Role != RoleSupervisor) {
+		return nil, nil
+	}
+	all, err := a.listSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cands := all
+	if u.Role != RoleAdmin {
+		if cands, err = a.listCandidates(u, all); err != nil {
+			return nil, err
+		}
+	}
+	var out []ListEntry
+	var r Recording
+	for _, e := range cands {
+		r = Recording{ID: e.id(), StartTime: e.at, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Parties: e.parties}
+		if !MayRead(u, &r) || keep != nil && !keep(&r) {
+			continue
+		}
+		out = append(out, ListEntry{ID: r.ID, Time: e.at, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID})
+	}
+	return out, ctx.Err()
+}
+
+// listCandidates narrows all (newest first) to the recordings under u's
+// who-index terms; all when the who index is not ready.
+func (a *Archive) listCandidates(u *User, all []*listEntry) ([]*listEntry, error) {
+	var tks [][timeKeyLen]byte
+	err := a.view(func(tx *bolt.Tx) error {
+		if !whoReady(tx) {
+			tks = nil
+			return errWhoNotReady
+		}
+		next := newWhoMerge(tx.Bucket(bucketByWho), a.whoPrefixes(u), nil, nil).next
+		for k, ok := next(); ok; k, ok = next() {
+			tks = append(tks, k)
+		}
+		return nil
+	})
+	if errors.Is(err, errWhoNotReady) {
+		return all, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: list index: %w", err)
+	}
+	var out []*listEntry
+	for _, tk := range tks {
+		if i, ok := slices.BinarySearchFunc(all, tk, func(e *listEntry, k [timeKeyLen]byte) int {
+			return cmp.Compare(0, bytes.Compare(e.tk[:], k[:]))
+		}); ok {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}
+
+var errWhoNotReady = errors.New("who index not ready")
