@@ -24,7 +24,7 @@ var listCSVHeader = []string{"id", "segments", "start", "length_s", "direction",
 // spreadsheet would read as a formula are escaped (webcore.CSVCell). The
 // export is audited (recordings.export) with its filter and row count.
 func (u *UI) listCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	p, rows, err := u.listAll(r, rc, true)
+	p, rows, err := u.listAll(r, rc, listEveryRow)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,9 @@ func sortRows(rows []listRow, v listView) {
 		if c == 0 {
 			c = b.at.Compare(a.at)
 		}
+		if c == 0 {
+			c = strings.Compare(b.head, a.head)
+		}
 		if c != 0 {
 			return c
 		}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -51,11 +52,15 @@ type listRow struct {
 	// comma-separated.
 	Select string
 
-	// Sort keys (list_sort.go).
+	// Sort keys (list_sort.go): at and head are the time and ID of the
+	// call's newest segment the viewer may read (where the time index
+	// places the call).
 	at               time.Time
+	head             string
 	durMs            int64
 	userKey, withKey string
 	group            *group
+	ids              []archive.ID // the segments, when group is not read yet
 }
 
 type listPage struct {
@@ -75,9 +80,19 @@ type listPage struct {
 	// ExportURL: the CSV of the current filter (admins).
 	ExportURL string
 
-	idx map[string]*archive.User // users by lower-case login
+	idx       map[string]*archive.User // users by lower-case login
+	firstPage bool                     // Rows are the first page alone
 
 }
+
+// listMode is what listAll returns: the sort keys for a page view, or
+// every row in full (the CSV export).
+type listMode int
+
+const (
+	listPageView listMode = iota
+	listEveryRow
+)
 
 // listFilter is the list's query, parsed.
 type listFilter struct {
@@ -113,9 +128,12 @@ func newer(a, b *archive.Recording) bool {
 // call matching them that rc's user may read, sorted (the rows' lifecycle
 // fields are not set: lifecycleRow on the ones shown).
 //
-// With full false, only the rows' sort keys and group may be set: the
-// caller renders the rows it shows with listRow.
-func (u *UI) listAll(r *http.Request, rc *reqCtx, full bool) (listPage, []listRow, error) {
+// With mode listPageView, only the rows' sort keys and group (or ids) may
+// be set: the caller renders the rows it shows with listRow. The first
+// page in date order without a filter is then the page alone
+// (p.firstPage), with the total in p.View.
+func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []listRow, error) {
+	full := mode == listEveryRow
 	q := r.URL.Query()
 	p := listPage{
 		Base: u.base(rc, "Recordings", "recordings"),
@@ -211,8 +229,41 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, full bool) (listPage, []listRo
 	if !ok {
 		return p, nil, &pageError{http.StatusBadRequest, "The page number is not valid."}
 	}
-	// Page numbers, a total and any order but the time index's need every
-	// matching call: ListFor walks them in pages of listScan (decrypting
+	p.View = view
+	if !p.Filtered && !full && view.Sort == sortDate && view.Desc && view.Page == 1 {
+		// The default view reads the time index from the top, as many
+		// calls as it shows; the list index counts them all.
+		recs, _, err := u.arc.ListFor(r.Context(), me, archive.Query{Limit: view.Size, Match: match})
+		if err != nil {
+			return p, nil, err
+		}
+		calls, err := u.indexRows(r, me, idx)
+		if err != nil {
+			return p, nil, err
+		}
+		rows := make([]listRow, 0, len(recs))
+		for _, rec := range recs {
+			g := groups[rec.ID.String()]
+			if g == nil {
+				g = &group{segs: []*archive.Recording{rec}}
+			}
+			rows = append(rows, listRow{group: g})
+		}
+		p.View.Total, p.firstPage = len(calls), true
+		return p, rows, nil
+	}
+	if !p.Filtered && !full && view.Sort != sortParty {
+		// Sorting and counting every call needs no decryption: the
+		// archive's list index holds what the sort reads.
+		rows, err := u.indexRows(r, me, idx)
+		if err != nil {
+			return p, nil, err
+		}
+		sortRows(rows, view)
+		return p, rows, nil
+	}
+	// Page numbers, a total and an order by party with a filter need
+	// every matching call: ListFor walks them in pages of listScan (decrypting
 	// only what me may read and, with Text, what the search index finds),
 	// then the rows are sorted and one page is cut (list_sort.go).
 	// Without a filter the scan reads every segment the viewer may read,
@@ -257,22 +308,36 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, full bool) (listPage, []listRo
 
 func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	q := r.URL.Query()
-	p, rows, err := u.listAll(r, rc, false)
+	p, rows, err := u.listAll(r, rc, listPageView)
 	if err != nil {
 		return err
 	}
 	view := p.View
 	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
-	rows = pageOf(rows, &view)
+	if !p.firstPage {
+		rows = pageOf(rows, &view)
+	}
+	shown := rows[:0]
 	for i := range rows {
+		if rows[i].group == nil { // from the list index: read the page's calls
+			g, err := u.readGroup(r, rc.user, rows[i].ids)
+			if err != nil {
+				return err
+			}
+			if g == nil {
+				continue // deleted since
+			}
+			rows[i].group = g
+		}
 		if rows[i].URL == "" { // sort keys only
 			rows[i] = u.listRow(rows[i].group, p.idx, rc.loc)
 		}
 		// lifecycleRow needs the group again: only for the page shown.
 		lifecycleRow(&rows[i], rows[i].group, pol)
 		rows[i].group = nil
+		shown = append(shown, rows[i])
 	}
-	p.Rows, p.View = rows, view
+	p.Rows, p.View = shown, view
 	if q.Get("deleted") != "" {
 		p.Flash = "The recording was deleted permanently."
 	}
@@ -355,7 +420,8 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		ids[i] = s.ID.String()
 	}
 	row.Select = strings.Join(ids, ",")
-	row.at, row.durMs, row.group = webcore.RecTime(first), dur, g
+	last := g.segs[len(g.segs)-1]
+	row.at, row.head, row.durMs, row.group = webcore.RecTime(last), last.ID.String(), dur, g
 	known := row.With != ""
 	if !known {
 		// Nothing in the CDRs or the capture's calls: the parties the
@@ -426,8 +492,8 @@ func groupCalls(recs []*archive.Recording, groups map[string]*group) []*archive.
 // sortOnlyRow is a row with only what sortRows reads (and its group): the
 // date, length and owner need no parsing of the recording's info.
 func sortOnlyRow(g *group, users map[string]*archive.User) listRow {
-	first := g.segs[0]
-	row := listRow{at: webcore.RecTime(first), group: g, Select: first.ID.String()}
+	first, last := g.segs[0], g.segs[len(g.segs)-1]
+	row := listRow{at: webcore.RecTime(last), head: last.ID.String(), group: g, Select: first.ID.String()}
 	for _, s := range g.segs {
 		row.durMs += s.DurationMs
 	}
@@ -450,4 +516,63 @@ func containsStr(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// indexRows are the sort keys of every call the viewer may read, from the
+// archive's list index (no recording is decrypted): one row per call, its
+// segments oldest first in ids.
+func (u *UI) indexRows(r *http.Request, me *archive.User, users map[string]*archive.User) ([]listRow, error) {
+	es, err := u.arc.Listing(r.Context(), me, func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) })
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]listRow, 0, len(es))
+	byCall := map[string]int{} // call GUID → row
+	for _, e := range es {     // newest first: the first of a call is its head
+		if e.CallGUID != "" {
+			if i, ok := byCall[e.CallGUID]; ok {
+				row := &rows[i]
+				row.durMs += e.DurationMs
+				row.ids = append(row.ids, e.ID)
+				row.userKey = e.User // the oldest segment's owner names the call
+				continue
+			}
+			byCall[e.CallGUID] = len(rows)
+		}
+		rows = append(rows, listRow{at: e.Time, head: e.ID.String(), durMs: e.DurationMs, userKey: e.User, ids: []archive.ID{e.ID}})
+	}
+	for i := range rows {
+		row := &rows[i]
+		slices.Reverse(row.ids)
+		row.userKey = strings.ToLower(webcore.OwnerName(users, row.userKey))
+		if row.userKey == "" {
+			row.userKey = "—"
+		}
+		if len(row.ids) == 1 {
+			row.Select = row.head
+		}
+	}
+	return rows, nil
+}
+
+// readGroup reads the segments ids (oldest first) that me may read; nil
+// when none is left.
+func (u *UI) readGroup(r *http.Request, me *archive.User, ids []archive.ID) (*group, error) {
+	g := &group{}
+	for _, id := range ids {
+		rec, err := u.arc.Get(r.Context(), id)
+		if errors.Is(err, archive.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.opts.FourEyes.MayRead(me, rec) {
+			g.segs = append(g.segs, rec)
+		}
+	}
+	if len(g.segs) == 0 {
+		return nil, nil
+	}
+	return g, nil
 }
