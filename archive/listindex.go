@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,6 +25,7 @@ type listIndex struct {
 	mu    sync.Mutex
 	built bool
 	byID  map[ID]*listEntry
+	users map[string]string // owners' logins, interned
 	// sorted is newest first by time key; replaced, never changed in
 	// place, so a reader's copy of the slice stays valid.
 	sorted []*listEntry
@@ -32,8 +34,7 @@ type listIndex struct {
 }
 
 type listEntry struct {
-	tk         [timeKeyLen]byte
-	at         time.Time
+	tk         [timeKeyLen]byte // its time (StartTime, else Received) and ID
 	durationMs int64
 	user       string
 	callGUID   string
@@ -61,18 +62,28 @@ func (a *Archive) listTouchTx(tx *bolt.Tx, id ID) {
 	})
 }
 
-func newListEntry(r *Recording) *listEntry {
+// newListEntry is r's entry; users interns the owners' logins.
+func newListEntry(r *Recording, users map[string]string) *listEntry {
 	at := r.StartTime
 	if at.IsZero() {
 		at = r.Received
 	}
+	user, ok := users[r.User]
+	if !ok {
+		user = r.User
+		users[user] = user
+	}
 	return &listEntry{
-		tk: timeKey(nsOf(at), r.ID), at: at, durationMs: r.DurationMs,
-		user: r.User, callGUID: r.CallGUID, parties: r.Parties,
+		tk: timeKey(nsOf(at), r.ID), durationMs: r.DurationMs,
+		user: user, callGUID: r.CallGUID, parties: slices.Clip(r.Parties),
 	}
 }
 
 func (e *listEntry) id() ID { return ID(e.tk[8:]) }
+
+func (e *listEntry) at() time.Time {
+	return timeOf(int64(binary.BigEndian.Uint64(e.tk[:8]) ^ (1 << 63)))
+}
 
 func cmpEntries(a, b *listEntry) int { return bytes.Compare(b.tk[:], a.tk[:]) }
 
@@ -84,14 +95,14 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
 	if !x.built {
 		x.dirty = nil // the scan below sees every commit before it starts
 		x.mu.Unlock()
-		byID := map[ID]*listEntry{}
+		byID, users := map[ID]*listEntry{}, map[string]string{}
 		for cursor := ""; ; {
 			page, next, err := a.List(ctx, Query{Limit: 10000, Cursor: cursor})
 			if err != nil {
 				return nil, err
 			}
 			for _, r := range page {
-				byID[r.ID] = newListEntry(r)
+				byID[r.ID] = newListEntry(r, users)
 			}
 			if next == "" {
 				break
@@ -100,7 +111,7 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
 		}
 		x.mu.Lock()
 		if !x.built {
-			x.byID, x.built = byID, true
+			x.byID, x.users, x.built = byID, users, true
 			x.sorted = make([]*listEntry, 0, len(byID))
 			for _, e := range byID {
 				x.sorted = append(x.sorted, e)
@@ -130,7 +141,7 @@ func (a *Archive) listReload(x *listIndex) error {
 				got[id] = nil
 				continue
 			}
-			got[id] = newListEntry(m.recording(id, nil))
+			got[id] = newListEntry(m.recording(id, nil), x.users)
 		}
 		return nil
 	})
@@ -176,14 +187,14 @@ func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bo
 			return nil, err
 		}
 	}
-	var out []ListEntry
+	out := make([]ListEntry, 0, len(cands))
 	var r Recording
 	for _, e := range cands {
-		r = Recording{ID: e.id(), StartTime: e.at, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Parties: e.parties}
+		r = Recording{ID: e.id(), StartTime: e.at(), DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Parties: e.parties}
 		if !MayRead(u, &r) || keep != nil && !keep(&r) {
 			continue
 		}
-		out = append(out, ListEntry{ID: r.ID, Time: e.at, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID})
+		out = append(out, ListEntry{ID: r.ID, Time: r.StartTime, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID})
 	}
 	return out, ctx.Err()
 }

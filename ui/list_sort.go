@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"bytes"
 	"cmp"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/callvault/callvault/archive"
 )
 
 // The list's sort keys and page sizes (URL: sort, order, page, size).
@@ -54,31 +58,46 @@ func parseListView(q url.Values) (v listView, ok bool) {
 	return v, true
 }
 
-// sortRows orders rows by v; ties go newest first, then by ID, so pages
-// never repeat or skip a call.
+// sortKey is what the list sorts a call on: at and head are the time and
+// ID of the call's newest segment the viewer may read (where the time
+// index places the call).
+type sortKey struct {
+	at               time.Time
+	head             archive.ID
+	durMs            int64
+	userKey, withKey string
+}
+
+// cmpKeys orders by v; ties go newest first, then by the head's ID (as
+// the time index does), so pages never repeat or skip a call.
+func cmpKeys(a, b *sortKey, v listView) int {
+	var c int
+	switch v.Sort {
+	case sortLength:
+		c = cmp.Compare(a.durMs, b.durMs)
+	case sortUser:
+		c = cmp.Compare(a.userKey, b.userKey)
+	case sortParty:
+		c = cmp.Compare(a.withKey, b.withKey)
+	case sortDate:
+		c = a.at.Compare(b.at)
+	}
+	if v.Desc {
+		c = -c
+	}
+	if c == 0 {
+		c = b.at.Compare(a.at)
+	}
+	if c == 0 {
+		c = bytes.Compare(b.head[:], a.head[:])
+	}
+	return c
+}
+
+// sortRows orders rows by v (cmpKeys, then by their selection value).
 func sortRows(rows []listRow, v listView) {
 	slices.SortStableFunc(rows, func(a, b listRow) int {
-		var c int
-		switch v.Sort {
-		case sortLength:
-			c = cmp.Compare(a.durMs, b.durMs)
-		case sortUser:
-			c = cmp.Compare(a.userKey, b.userKey)
-		case sortParty:
-			c = cmp.Compare(a.withKey, b.withKey)
-		case sortDate:
-			c = a.at.Compare(b.at)
-		}
-		if v.Desc {
-			c = -c
-		}
-		if c == 0 {
-			c = b.at.Compare(a.at)
-		}
-		if c == 0 {
-			c = strings.Compare(b.head, a.head)
-		}
-		if c != 0 {
+		if c := cmpKeys(&a.sortKey, &b.sortKey, v); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Select, b.Select)
@@ -86,7 +105,7 @@ func sortRows(rows []listRow, v listView) {
 }
 
 // pageOf is rows' slice for page v.Page (clamped to the last page).
-func pageOf(rows []listRow, v *listView) []listRow {
+func pageOf[T any](rows []T, v *listView) []T {
 	v.Total = len(rows)
 	last := max(1, (len(rows)+v.Size-1)/v.Size)
 	v.Page = min(v.Page, last)

@@ -81,10 +81,10 @@ func TestListSortPageCount(t *testing.T) {
 func TestSortRowsTies(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	rows := []listRow{
-		{Select: "b", userKey: "x", at: at},
-		{Select: "a", userKey: "x", at: at},
-		{Select: "c", userKey: "w", at: at.Add(time.Hour)},
-		{Select: "d", userKey: "x", at: at.Add(time.Hour)},
+		{Select: "b", sortKey: sortKey{userKey: "x", at: at}},
+		{Select: "a", sortKey: sortKey{userKey: "x", at: at}},
+		{Select: "c", sortKey: sortKey{userKey: "w", at: at.Add(time.Hour)}},
+		{Select: "d", sortKey: sortKey{userKey: "x", at: at.Add(time.Hour)}},
 	}
 	sortRows(rows, listView{Sort: sortUser})
 	var got []string

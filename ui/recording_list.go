@@ -52,15 +52,9 @@ type listRow struct {
 	// comma-separated.
 	Select string
 
-	// Sort keys (list_sort.go): at and head are the time and ID of the
-	// call's newest segment the viewer may read (where the time index
-	// places the call).
-	at               time.Time
-	head             string
-	durMs            int64
-	userKey, withKey string
-	group            *group
-	ids              []archive.ID // the segments, when group is not read yet
+	sortKey // list_sort.go
+	group   *group
+	ids     []archive.ID // the segments, when group is not read yet
 }
 
 type listPage struct {
@@ -80,9 +74,9 @@ type listPage struct {
 	// ExportURL: the CSV of the current filter (admins).
 	ExportURL string
 
-	idx       map[string]*archive.User // users by lower-case login
-	firstPage bool                     // Rows are the first page alone
-
+	idx map[string]*archive.User // users by lower-case login
+	// paged: listAll returned the page's rows alone, with View.Total.
+	paged bool
 }
 
 // listMode is what listAll returns: the sort keys for a page view, or
@@ -237,7 +231,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 		if err != nil {
 			return p, nil, err
 		}
-		calls, err := u.indexRows(r, me, idx)
+		es, err := u.listing(r, me)
 		if err != nil {
 			return p, nil, err
 		}
@@ -249,17 +243,24 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 			}
 			rows = append(rows, listRow{group: g})
 		}
-		p.View.Total, p.firstPage = len(calls), true
+		p.View.Total, p.paged = countCalls(es), true
 		return p, rows, nil
 	}
 	if !p.Filtered && !full && view.Sort != sortParty {
 		// Sorting and counting every call needs no decryption: the
 		// archive's list index holds what the sort reads.
-		rows, err := u.indexRows(r, me, idx)
+		es, err := u.listing(r, me)
 		if err != nil {
 			return p, nil, err
 		}
-		sortRows(rows, view)
+		calls := indexCalls(es, idx)
+		slices.SortFunc(calls, func(a, b indexCall) int { return cmpKeys(&a.sortKey, &b.sortKey, view) })
+		calls = pageOf(calls, &p.View)
+		rows := make([]listRow, len(calls))
+		for i, c := range calls {
+			rows[i] = listRow{sortKey: c.sortKey, ids: c.ids}
+		}
+		p.paged = true
 		return p, rows, nil
 	}
 	// Page numbers, a total and an order by party with a filter need
@@ -314,7 +315,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	}
 	view := p.View
 	pol := webcore.LifecyclePolicy(r.Context(), u.arc, u.log)
-	if !p.firstPage {
+	if !p.paged {
 		rows = pageOf(rows, &view)
 	}
 	shown := rows[:0]
@@ -421,7 +422,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	}
 	row.Select = strings.Join(ids, ",")
 	last := g.segs[len(g.segs)-1]
-	row.at, row.head, row.durMs, row.group = webcore.RecTime(last), last.ID.String(), dur, g
+	row.at, row.head, row.durMs, row.group = webcore.RecTime(last), last.ID, dur, g
 	known := row.With != ""
 	if !known {
 		// Nothing in the CDRs or the capture's calls: the parties the
@@ -493,7 +494,7 @@ func groupCalls(recs []*archive.Recording, groups map[string]*group) []*archive.
 // date, length and owner need no parsing of the recording's info.
 func sortOnlyRow(g *group, users map[string]*archive.User) listRow {
 	first, last := g.segs[0], g.segs[len(g.segs)-1]
-	row := listRow{at: webcore.RecTime(last), head: last.ID.String(), group: g, Select: first.ID.String()}
+	row := listRow{sortKey: sortKey{at: webcore.RecTime(last), head: last.ID}, group: g, Select: first.ID.String()}
 	for _, s := range g.segs {
 		row.durMs += s.DurationMs
 	}
@@ -518,41 +519,67 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-// indexRows are the sort keys of every call the viewer may read, from the
-// archive's list index (no recording is decrypted): one row per call, its
-// segments oldest first in ids.
-func (u *UI) indexRows(r *http.Request, me *archive.User, users map[string]*archive.User) ([]listRow, error) {
-	es, err := u.arc.Listing(r.Context(), me, func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) })
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]listRow, 0, len(es))
-	byCall := map[string]int{} // call GUID → row
-	for _, e := range es {     // newest first: the first of a call is its head
+// listing is every listed recording me may read, from the archive's list
+// index (no recording is decrypted).
+func (u *UI) listing(r *http.Request, me *archive.User) ([]archive.ListEntry, error) {
+	return u.arc.Listing(r.Context(), me, func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) })
+}
+
+// indexCall is a call's sort keys and segments (oldest first) from the
+// list index.
+type indexCall struct {
+	sortKey
+	ids []archive.ID
+}
+
+// indexCalls groups es (newest first) into calls: one per call GUID,
+// placed at its newest segment, owned by its oldest one's user.
+func indexCalls(es []archive.ListEntry, users map[string]*archive.User) []indexCall {
+	calls := make([]indexCall, 0, len(es))
+	byCall := map[string]int{} // call GUID → calls index
+	owner := make([]string, 0, len(es))
+	for _, e := range es {
 		if e.CallGUID != "" {
 			if i, ok := byCall[e.CallGUID]; ok {
-				row := &rows[i]
-				row.durMs += e.DurationMs
-				row.ids = append(row.ids, e.ID)
-				row.userKey = e.User // the oldest segment's owner names the call
+				calls[i].durMs += e.DurationMs
+				calls[i].ids = append(calls[i].ids, e.ID)
+				owner[i] = e.User
 				continue
 			}
-			byCall[e.CallGUID] = len(rows)
+			byCall[e.CallGUID] = len(calls)
 		}
-		rows = append(rows, listRow{at: e.Time, head: e.ID.String(), durMs: e.DurationMs, userKey: e.User, ids: []archive.ID{e.ID}})
+		calls = append(calls, indexCall{sortKey: sortKey{at: e.Time, head: e.ID, durMs: e.DurationMs}, ids: []archive.ID{e.ID}})
+		owner = append(owner, e.User)
 	}
-	for i := range rows {
-		row := &rows[i]
-		slices.Reverse(row.ids)
-		row.userKey = strings.ToLower(webcore.OwnerName(users, row.userKey))
-		if row.userKey == "" {
-			row.userKey = "—"
+	names := map[string]string{} // owner → sort key
+	for i := range calls {
+		c := &calls[i]
+		slices.Reverse(c.ids)
+		k, ok := names[owner[i]]
+		if !ok {
+			if k = strings.ToLower(webcore.OwnerName(users, owner[i])); k == "" {
+				k = "—"
+			}
+			names[owner[i]] = k
 		}
-		if len(row.ids) == 1 {
-			row.Select = row.head
+		c.userKey = k
+	}
+	return calls
+}
+
+// countCalls is how many calls es (newest first) make.
+func countCalls(es []archive.ListEntry) int {
+	n := 0
+	seen := map[string]struct{}{}
+	for _, e := range es {
+		if e.CallGUID == "" {
+			n++
+		} else if _, ok := seen[e.CallGUID]; !ok {
+			seen[e.CallGUID] = struct{}{}
+			n++
 		}
 	}
-	return rows, nil
+	return n
 }
 
 // readGroup reads the segments ids (oldest first) that me may read; nil
