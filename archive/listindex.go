@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,6 +37,7 @@ type listIndex struct {
 type listEntry struct {
 	tk         [timeKeyLen]byte // its time (StartTime, else Received) and ID
 	durationMs int64
+	version    uint64
 	user       string
 	callGUID   string
 	parties    []string
@@ -48,7 +50,12 @@ type ListEntry struct {
 	DurationMs int64
 	User       string
 	CallGUID   string
+	// Version changes whenever the recording's metadata or CDRs change.
+	Version uint64
 }
+
+// listVersions numbers the list index's entries as they are read.
+var listVersions atomic.Uint64
 
 // listTouchTx marks id for re-reading into the list index once tx commits.
 func (a *Archive) listTouchTx(tx *bolt.Tx, id ID) {
@@ -74,7 +81,7 @@ func newListEntry(r *Recording, users map[string]string) *listEntry {
 		users[user] = user
 	}
 	return &listEntry{
-		tk: timeKey(nsOf(at), r.ID), durationMs: r.DurationMs,
+		tk: timeKey(nsOf(at), r.ID), durationMs: r.DurationMs, version: listVersions.Add(1),
 		user: user, callGUID: r.CallGUID, parties: slices.Clip(r.Parties),
 	}
 }
@@ -194,7 +201,7 @@ func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bo
 		if !MayRead(u, &r) || keep != nil && !keep(&r) {
 			continue
 		}
-		out = append(out, ListEntry{ID: r.ID, Time: r.StartTime, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID})
+		out = append(out, ListEntry{ID: r.ID, Time: r.StartTime, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Version: e.version})
 	}
 	return out, ctx.Err()
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/archive"
 )
 
 // TestListIndexMatchesScan: the views read from the archive's list index
@@ -68,7 +70,7 @@ func TestListIndexMatchesScan(t *testing.T) {
 	}
 	for _, who := range []string{"admin", "alice", "bob"} {
 		c := tu.login(who)
-		for _, view := range []string{"", "sort=length", "sort=length&order=desc", "sort=user", "sort=user&order=desc", "order=asc"} {
+		for _, view := range []string{"", "sort=length", "sort=length&order=desc", "sort=user", "sort=user&order=desc", "order=asc", "sort=party", "sort=party&order=desc"} {
 			got, gotTotal := walk(c, view)
 			want, wantTotal := walk(c, view+"&from=2000-01-01")
 			if len(want) == 0 || !slices.Equal(got, want) || gotTotal != wantTotal {
@@ -79,3 +81,38 @@ func TestListIndexMatchesScan(t *testing.T) {
 }
 
 var countRE = regexp.MustCompile(`id="list-count" role="status">(\d+) call`)
+
+// TestListPartySortFollowsCDRs: sorting by party remembers what each
+// recording shows in the party column, and a CDR that arrives later (a
+// new callee for one call) moves that call on the next sort, as the scan
+// of every call would.
+func TestListPartySortFollowsCDRs(t *testing.T) {
+	tu := newTestUI(t)
+	at := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 3 {
+		rec := tu.addRecording("alice", fmt.Sprintf("pty%d", i), party{Number: "201"}, party{Number: fmt.Sprint(5550001 + i)}, at.Add(time.Duration(i)*time.Minute))
+		ids = append(ids, rec.ID.String())
+	}
+	c := tu.login("alice")
+	order := func(query string) []string {
+		t.Helper()
+		resp, body := c.get(query)
+		must(t, resp, body, 200)
+		return recordingIDs(body)
+	}
+	if got := order("/?sort=party"); !slices.Equal(got, ids) {
+		t.Fatalf("by party: %v, want %v", got, ids)
+	}
+	if _, err := tu.arc.PutCDR(t.Context(), archive.CDR{CallID: "sip-pty2", Direction: archive.CDROutbound,
+		CallerNumber: "201", CalleeNumber: "1110003"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ids[2], ids[0], ids[1]}
+	if got := order("/?sort=party"); !slices.Equal(got, want) {
+		t.Fatalf("by party after the CDR: %v, want %v", got, want)
+	}
+	if got := order("/?sort=party&from=2000-01-01"); !slices.Equal(got, want) {
+		t.Fatalf("the scan by party after the CDR: %v, want %v", got, want)
+	}
+}

@@ -246,7 +246,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 		p.View.Total, p.paged = countCalls(es), true
 		return p, rows, nil
 	}
-	if !p.Filtered && !full && view.Sort != sortParty {
+	if !p.Filtered && !full {
 		// Sorting and counting every call needs no decryption: the
 		// archive's list index holds what the sort reads.
 		es, err := u.listing(r, me)
@@ -254,6 +254,11 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 			return p, nil, err
 		}
 		calls := indexCalls(es, idx)
+		if view.Sort == sortParty {
+			if err := u.partyKeys(r.Context(), calls, es, me.Role == archive.RoleAdmin, idx); err != nil {
+				return p, nil, err
+			}
+		}
 		slices.SortFunc(calls, func(a, b indexCall) int { return cmpKeys(&a.sortKey, &b.sortKey, view) })
 		calls = pageOf(calls, &p.View)
 		rows := make([]listRow, len(calls))

@@ -59,6 +59,7 @@ type UI struct {
 	cop    *http.CrossOriginProtection
 	keyDL  keyDownload // keyrotate.go
 	ingest ingestAddrs // onboarding.go
+	party  partyMemo   // list_party.go
 }
 
 // New parses the embedded templates and assets and returns the UI over
