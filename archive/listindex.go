@@ -27,6 +27,10 @@ type listIndex struct {
 	built bool
 	byID  map[ID]*listEntry
 	users map[string]string // owners' logins, interned
+	calls map[string]int    // call GUID → listed recordings with it
+	// multi are the call GUIDs of several listed recordings; replaced,
+	// never changed in place.
+	multi map[string]struct{}
 	// sorted is newest first by time key; replaced, never changed in
 	// place, so a reader's copy of the slice stays valid.
 	sorted []*listEntry
@@ -52,6 +56,9 @@ type ListEntry struct {
 	CallGUID   string
 	// Version changes whenever the recording's metadata or CDRs change.
 	Version uint64
+	// Shared: another listed recording has the same CallGUID (the call
+	// was recorded in several segments).
+	Shared bool
 }
 
 // listVersions numbers the list index's entries as they are read.
@@ -96,7 +103,7 @@ func cmpEntries(a, b *listEntry) int { return bytes.Compare(b.tk[:], a.tk[:]) }
 
 // listSnapshot returns the index's entries newest first, building it on
 // first use and re-reading the recordings written since the last call.
-func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
+func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]struct{}, error) {
 	x := &a.lidx
 	x.mu.Lock()
 	if !x.built {
@@ -106,7 +113,7 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
 		for cursor := ""; ; {
 			page, next, err := a.List(ctx, Query{Limit: 10000, Cursor: cursor})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, r := range page {
 				byID[r.ID] = newListEntry(r, users)
@@ -120,19 +127,47 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, error) {
 		if !x.built {
 			x.byID, x.users, x.built = byID, users, true
 			x.sorted = make([]*listEntry, 0, len(byID))
+			x.calls = map[string]int{}
 			for _, e := range byID {
 				x.sorted = append(x.sorted, e)
+				x.countCall(e, 1)
 			}
+			x.remulti()
 			slices.SortFunc(x.sorted, cmpEntries)
 		}
 	}
 	defer x.mu.Unlock()
 	if len(x.dirty) > 0 {
 		if err := a.listReload(x); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return x.sorted, nil
+	return x.sorted, x.multi, nil
+}
+
+// countCall adds n to e's call's count of listed recordings (x.mu held)
+// and reports whether the call's being in multi changed.
+func (x *listIndex) countCall(e *listEntry, n int) bool {
+	if e.callGUID == "" {
+		return false
+	}
+	was := x.calls[e.callGUID]
+	if c := was + n; c > 0 {
+		x.calls[e.callGUID] = c
+	} else {
+		delete(x.calls, e.callGUID)
+	}
+	return (was > 1) != (x.calls[e.callGUID] > 1)
+}
+
+// remulti makes x.multi anew from x.calls (x.mu held).
+func (x *listIndex) remulti() {
+	x.multi = map[string]struct{}{}
+	for g, c := range x.calls {
+		if c > 1 {
+			x.multi[g] = struct{}{}
+		}
+	}
 }
 
 // listReload re-reads x's dirty recordings (x.mu held).
@@ -161,16 +196,24 @@ func (a *Archive) listReload(x *listIndex) error {
 			sorted = append(sorted, e)
 		}
 	}
+	changed := false
 	for id, e := range got {
+		if old := x.byID[id]; old != nil {
+			changed = x.countCall(old, -1) || changed
+		}
 		if e == nil {
 			delete(x.byID, id)
 			continue
 		}
 		x.byID[id] = e
+		changed = x.countCall(e, 1) || changed
 		i, _ := slices.BinarySearchFunc(sorted, e, cmpEntries)
 		sorted = slices.Insert(sorted, i, e)
 	}
 	x.sorted, x.dirty = sorted, nil
+	if changed {
+		x.remulti()
+	}
 	return nil
 }
 
@@ -184,7 +227,7 @@ func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bo
 	if u == nil || u.Disabled || (u.Role != RoleAdmin && u.Role != RoleUser && u.Role != RoleSupervisor) {
 		return nil, nil
 	}
-	all, err := a.listSnapshot(ctx)
+	all, multi, err := a.listSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +244,11 @@ func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bo
 		if !MayRead(u, &r) || keep != nil && !keep(&r) {
 			continue
 		}
-		out = append(out, ListEntry{ID: r.ID, Time: r.StartTime, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Version: e.version})
+		le := ListEntry{ID: r.ID, Time: r.StartTime, DurationMs: e.durationMs, User: e.user, CallGUID: e.callGUID, Version: e.version}
+		if e.callGUID != "" {
+			_, le.Shared = multi[e.callGUID]
+		}
+		out = append(out, le)
 	}
 	return out, ctx.Err()
 }

@@ -48,7 +48,7 @@ func BenchmarkListIndex(b *testing.B) {
 	runtime.GC() // and the pools
 	runtime.ReadMemStats(&before)
 	t0 := time.Now()
-	if _, err := a.listSnapshot(ctx); err != nil {
+	if _, _, err := a.listSnapshot(ctx); err != nil {
 		b.Fatal(err)
 	}
 	build := time.Since(t0)

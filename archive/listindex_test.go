@@ -48,6 +48,17 @@ func TestListingFollowsList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if u == admin { // every listed recording: Shared counts them
+				n := map[string]int{}
+				for _, r := range want {
+					n[r.CallGUID]++
+				}
+				for _, e := range got {
+					if e.Shared != (n[e.CallGUID] > 1) {
+						t.Fatalf("%s: %s of call %q (%d listed) has Shared %v", step, e.ID, e.CallGUID, n[e.CallGUID], e.Shared)
+					}
+				}
+			}
 			if len(got) != len(want) {
 				t.Fatalf("%s, %s: Listing has %d recordings, ListFor %d", step, u.Login, len(got), len(want))
 			}

@@ -544,7 +544,7 @@ func indexCalls(es []archive.ListEntry, users map[string]*archive.User) []indexC
 	byCall := map[string]int{} // call GUID → calls index
 	owner := make([]string, 0, len(es))
 	for _, e := range es {
-		if e.CallGUID != "" {
+		if e.Shared {
 			if i, ok := byCall[e.CallGUID]; ok {
 				calls[i].durMs += e.DurationMs
 				calls[i].ids = append(calls[i].ids, e.ID)
@@ -577,7 +577,7 @@ func countCalls(es []archive.ListEntry) int {
 	n := 0
 	seen := map[string]struct{}{}
 	for _, e := range es {
-		if e.CallGUID == "" {
+		if !e.Shared {
 			n++
 		} else if _, ok := seen[e.CallGUID]; !ok {
 			seen[e.CallGUID] = struct{}{}
