@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -106,31 +107,7 @@ func TestBrowserListCSVExport(t *testing.T) {
 	if got := eval[string](t, ctx, `document.getElementById("list-count").textContent`); !strings.Contains(got, "4 calls") {
 		t.Fatalf("count: %q", got)
 	}
-	dir := t.TempDir()
-	b := chromedp.FromContext(ctx).Browser
-	if _, err := cdp.Call(ctx, b, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
-	}); err != nil {
-		t.Fatalf("download behaviour: %v", err)
-	}
-	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
-	step(t, ctx, "export", chromedp.Click(`#export-csv`))
-	var path string
-	deadline := time.AfterFunc(30*time.Second, func() { t.Error("download did not complete in 30 s") })
-	for ev, err := range progress {
-		if err != nil {
-			t.Fatalf("download: %v", err)
-		}
-		if ev.State == browser.DownloadProgressStateCompleted {
-			path = filepath.Join(dir, ev.GUID)
-			break
-		}
-		if ev.State == browser.DownloadProgressStateCanceled {
-			t.Fatal("download cancelled")
-		}
-	}
-	deadline.Stop()
-	f, err := os.Open(path)
+	f, err := os.Open(clickDownload(t, ctx, "export", `#export-csv`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,4 +140,34 @@ func TestBrowserListCSVExport(t *testing.T) {
 	if ev := d.auditEntries(t, "recordings.export"); len(ev) != 1 || !strings.Contains(fmt.Sprint(ev[0]), "4 calls") {
 		t.Fatalf("audit: %v", ev)
 	}
+}
+
+// clickDownload clicks sel and returns the path of the file the browser
+// downloads (within 30 s).
+func clickDownload(t *testing.T, ctx context.Context, what, sel string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b := chromedp.FromContext(ctx).Browser
+	if _, err := cdp.Call(ctx, b, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
+	}); err != nil {
+		t.Fatalf("download behaviour: %v", err)
+	}
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	step(t, ctx, what, chromedp.Click(sel))
+	deadline := time.AfterFunc(30*time.Second, func() { t.Error("download did not complete in 30 s") })
+	defer deadline.Stop()
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("download: %v", err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			return filepath.Join(dir, ev.GUID)
+		case browser.DownloadProgressStateCanceled:
+			t.Fatal("download cancelled")
+		}
+	}
+	t.Fatal("no download")
+	return ""
 }
