@@ -1067,6 +1067,9 @@ func TestAuthzListActions(t *testing.T) {
 		if want := csvExp.code(role); resp.StatusCode != want {
 			t.Errorf("GET /recordings.csv as %s: %d, want %d", role, resp.StatusCode, want)
 		}
+		if role == "admin" && !strings.Contains(string(body), w.recB1) {
+			t.Errorf("the admin's CSV lacks a recording:\n%.300s", body)
+		}
 		resp, body = c.post(t, "/recordings/bulk", url.Values{"action": {"zip"}, "r": {w.recB1}})
 		switch {
 		case role == "anonymous":
