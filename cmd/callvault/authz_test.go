@@ -1091,3 +1091,35 @@ func TestAuthzListActions(t *testing.T) {
 		t.Errorf("carol protects alice's: %d\n%.300s", resp.StatusCode, body)
 	}
 }
+
+// TestAuthzListViews: in every order and on every page size the list and
+// its total show each person exactly the calls they may read, as the
+// date order does; a user under 4-eyes access without a grant sees none.
+func TestAuthzListViews(t *testing.T) {
+	w := setupAuthz(t)
+	a, b1 := w.recA, w.recB1
+	wantList := map[string][]string{
+		"alice": {a}, "carol": {a}, "dave": {a}, "sam": nil, "bob": {b1}, "admin": {a, b1},
+	}
+	const evePW = "pw-eve-0123456789"
+	w.clients["admin"].createUser(t, "eve", evePW, "user", url.Values{"accessList": {"alice, bob"}, "supervisor": {"sam"}})
+	eve := w.d.uiLogin(t, "eve", evePW)
+	for _, view := range []string{"/?sort=length", "/?sort=user&order=desc", "/?sort=party", "/?order=asc", "/?page=2&size=25"} {
+		for role, want := range wantList {
+			_, body := w.clients[role].get(t, view)
+			got := listedRecordings(body)
+			slices.Sort(got)
+			want = slices.Sorted(slices.Values(want))
+			if !slices.Equal(got, want) {
+				t.Errorf("%s as %s: %v, want %v", view, role, got, want)
+			}
+			count := fmt.Sprintf(`role="status">%d call`, len(want))
+			if !strings.Contains(string(body), count) {
+				t.Errorf("%s as %s: no total of %d", view, role, len(want))
+			}
+		}
+		if _, body := eve.get(t, view); len(listedRecordings(body)) != 0 {
+			t.Errorf("%s as eve without a grant: %v", view, listedRecordings(body))
+		}
+	}
+}
