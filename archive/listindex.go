@@ -31,6 +31,8 @@ type listIndex struct {
 	// multi are the call GUIDs of several listed recordings; replaced,
 	// never changed in place.
 	multi map[string]struct{}
+	// ncalls is how many calls the listed recordings make.
+	ncalls int
 	// sorted is newest first by time key; replaced, never changed in
 	// place, so a reader's copy of the slice stays valid.
 	sorted []*listEntry
@@ -168,6 +170,43 @@ func (x *listIndex) remulti() {
 			x.multi[g] = struct{}{}
 		}
 	}
+	x.countCalls()
+}
+
+// countCalls sets x.ncalls (x.mu held).
+func (x *listIndex) countCalls() {
+	x.ncalls = len(x.sorted)
+	for g := range x.multi {
+		x.ncalls -= x.calls[g] - 1
+	}
+}
+
+// CountListed returns how many calls (listed recordings, those of one
+// CallGUID counted once) u may read (MayRead), from the list index.
+func (a *Archive) CountListed(ctx context.Context, u *User) (int, error) {
+	if u != nil && !u.Disabled && u.Role == RoleAdmin {
+		if _, _, err := a.listSnapshot(ctx); err != nil {
+			return 0, err
+		}
+		a.lidx.mu.Lock()
+		defer a.lidx.mu.Unlock()
+		return a.lidx.ncalls, nil
+	}
+	es, err := a.Listing(ctx, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	seen := map[string]struct{}{}
+	for _, e := range es {
+		if !e.Shared {
+			n++
+		} else if _, ok := seen[e.CallGUID]; !ok {
+			seen[e.CallGUID] = struct{}{}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // listReload re-reads x's dirty recordings (x.mu held).
@@ -213,6 +252,8 @@ func (a *Archive) listReload(x *listIndex) error {
 	x.sorted, x.dirty = sorted, nil
 	if changed {
 		x.remulti()
+	} else {
+		x.countCalls()
 	}
 	return nil
 }

@@ -59,6 +59,13 @@ func TestListingFollowsList(t *testing.T) {
 					}
 				}
 			}
+			calls := map[string]bool{}
+			for _, r := range want {
+				calls[r.CallGUID] = true // every recording here has one
+			}
+			if n, err := a.CountListed(ctx, u); err != nil || n != len(calls) {
+				t.Fatalf("%s, %s: CountListed %d, %v; want %d", step, u.Login, n, err, len(calls))
+			}
 			if len(got) != len(want) {
 				t.Fatalf("%s, %s: Listing has %d recordings, ListFor %d", step, u.Login, len(got), len(want))
 			}

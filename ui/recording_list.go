@@ -231,7 +231,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 		if err != nil {
 			return p, nil, err
 		}
-		es, err := u.listing(r, me)
+		total, err := u.countListed(r, me)
 		if err != nil {
 			return p, nil, err
 		}
@@ -243,7 +243,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 			}
 			rows = append(rows, listRow{group: g})
 		}
-		p.View.Total, p.paged = countCalls(es), true
+		p.View.Total, p.paged = total, true
 		return p, rows, nil
 	}
 	if !p.Filtered && !full {
@@ -525,9 +525,21 @@ func containsStr(list []string, s string) bool {
 }
 
 // listing is every listed recording me may read, from the archive's list
-// index (no recording is decrypted).
+// index (no recording is decrypted). FourEyes.MayRead is archive.MayRead
+// (which Listing applies) while 4-eyes access allows me at all.
 func (u *UI) listing(r *http.Request, me *archive.User) ([]archive.ListEntry, error) {
-	return u.arc.Listing(r.Context(), me, func(rec *archive.Recording) bool { return u.opts.FourEyes.MayRead(me, rec) })
+	if !u.opts.FourEyes.Allowed(me) {
+		return nil, nil
+	}
+	return u.arc.Listing(r.Context(), me, nil)
+}
+
+// countListed is how many calls me may read, from the list index.
+func (u *UI) countListed(r *http.Request, me *archive.User) (int, error) {
+	if !u.opts.FourEyes.Allowed(me) {
+		return 0, nil
+	}
+	return u.arc.CountListed(r.Context(), me)
 }
 
 // indexCall is a call's sort keys and segments (oldest first) from the
@@ -570,21 +582,6 @@ func indexCalls(es []archive.ListEntry, users map[string]*archive.User) []indexC
 		c.userKey = k
 	}
 	return calls
-}
-
-// countCalls is how many calls es (newest first) make.
-func countCalls(es []archive.ListEntry) int {
-	n := 0
-	seen := map[string]struct{}{}
-	for _, e := range es {
-		if !e.Shared {
-			n++
-		} else if _, ok := seen[e.CallGUID]; !ok {
-			seen[e.CallGUID] = struct{}{}
-			n++
-		}
-	}
-	return n
 }
 
 // readGroup reads the segments ids (oldest first) that me may read; nil
