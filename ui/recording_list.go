@@ -123,9 +123,10 @@ func newer(a, b *archive.Recording) bool {
 // fields are not set: lifecycleRow on the ones shown).
 //
 // With mode listPageView, only the rows' sort keys and group (or ids) may
-// be set: the caller renders the rows it shows with listRow. The first
-// page in date order without a filter is then the page alone
-// (p.firstPage), with the total in p.View.
+// be set: the caller renders the rows it shows with listRow. Without a
+// filter the rows are then the page alone (p.paged), with the total in
+// p.View: the first page in date order from the time index, any other
+// from the archive's list index.
 func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []listRow, error) {
 	full := mode == listEveryRow
 	q := r.URL.Query()
@@ -268,8 +269,8 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 		p.paged = true
 		return p, rows, nil
 	}
-	// Page numbers, a total and an order by party with a filter need
-	// every matching call: ListFor walks them in pages of listScan (decrypting
+	// With a filter (or for the CSV), page numbers, a total and any
+	// order need every matching call: ListFor walks them in pages of listScan (decrypting
 	// only what me may read and, with Text, what the search index finds),
 	// then the rows are sorted and one page is cut (list_sort.go).
 	// Without a filter the scan reads every segment the viewer may read,
