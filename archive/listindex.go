@@ -36,6 +36,8 @@ type listIndex struct {
 	// sorted is newest first by time key; replaced, never changed in
 	// place, so a reader's copy of the slice stays valid.
 	sorted []*listEntry
+	// building is closed when the scan that fills the index ends.
+	building chan struct{}
 	// dirty are recordings written since they were last read.
 	dirty map[ID]struct{}
 }
@@ -104,17 +106,34 @@ func (e *listEntry) at() time.Time {
 func cmpEntries(a, b *listEntry) int { return bytes.Compare(b.tk[:], a.tk[:]) }
 
 // listSnapshot returns the index's entries newest first, building it on
-// first use and re-reading the recordings written since the last call.
+// first use (Open starts that in the background) and re-reading the
+// recordings written since the last call.
 func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]struct{}, error) {
 	x := &a.lidx
 	x.mu.Lock()
-	if !x.built {
+	for !x.built {
+		if ch := x.building; ch != nil { // one scan at a time: wait for it
+			x.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+			x.mu.Lock()
+			continue
+		}
+		ch := make(chan struct{})
+		x.building = ch
 		x.dirty = nil // the scan below sees every commit before it starts
 		x.mu.Unlock()
 		byID, users := map[ID]*listEntry{}, map[string]string{}
 		for cursor := ""; ; {
 			page, next, err := a.List(ctx, Query{Limit: 10000, Cursor: cursor})
 			if err != nil {
+				x.mu.Lock()
+				x.building = nil
+				close(ch)
+				x.mu.Unlock()
 				return nil, nil, err
 			}
 			for _, r := range page {
@@ -126,17 +145,17 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]st
 			cursor = next
 		}
 		x.mu.Lock()
-		if !x.built {
-			x.byID, x.users, x.built = byID, users, true
-			x.sorted = make([]*listEntry, 0, len(byID))
-			x.calls = map[string]int{}
-			for _, e := range byID {
-				x.sorted = append(x.sorted, e)
-				x.countCall(e, 1)
-			}
-			x.remulti()
-			slices.SortFunc(x.sorted, cmpEntries)
+		x.building = nil
+		close(ch)
+		x.byID, x.users, x.built = byID, users, true
+		x.sorted = make([]*listEntry, 0, len(byID))
+		x.calls = map[string]int{}
+		for _, e := range byID {
+			x.sorted = append(x.sorted, e)
+			x.countCall(e, 1)
 		}
+		x.remulti()
+		slices.SortFunc(x.sorted, cmpEntries)
 	}
 	defer x.mu.Unlock()
 	if len(x.dirty) > 0 {
@@ -236,6 +255,7 @@ func (a *Archive) listReload(x *listIndex) error {
 		}
 	}
 	changed := false
+	var added []*listEntry
 	for id, e := range got {
 		if old := x.byID[id]; old != nil {
 			changed = x.countCall(old, -1) || changed
@@ -246,8 +266,16 @@ func (a *Archive) listReload(x *listIndex) error {
 		}
 		x.byID[id] = e
 		changed = x.countCall(e, 1) || changed
-		i, _ := slices.BinarySearchFunc(sorted, e, cmpEntries)
-		sorted = slices.Insert(sorted, i, e)
+		added = append(added, e)
+	}
+	if len(added) > 64 { // many writes since the last view: sort once
+		sorted = append(sorted, added...)
+		slices.SortFunc(sorted, cmpEntries)
+	} else {
+		for _, e := range added {
+			i, _ := slices.BinarySearchFunc(sorted, e, cmpEntries)
+			sorted = slices.Insert(sorted, i, e)
+		}
 	}
 	x.sorted, x.dirty = sorted, nil
 	if changed {
