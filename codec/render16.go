@@ -1,0 +1,290 @@
+package codec
+
+import "errors"
+
+// Rendering at 16 kHz. A segment whose layout renders a G.722 stream (see
+// Layout.Rate) renders at 16 kHz: two output samples per 8 kHz tick of the
+// timeline. G.711 payloads are upsampled by two; G.722 payloads decode to
+// 16 kHz directly.
+//
+// G.722 is ADPCM: a sample depends on every octet of its stream before
+// it. So that any range of the timeline renders to the same samples however
+// it is reached (a Seek, a Range request, a whole export), the timeline is
+// cut into windows of g722Window ticks from position 0, and the samples of
+// a window are those of a decoder reset at the window's start minus
+// g722Warmup ticks and fed, in map order, every G.722 payload of its stream
+// that overlaps the window and the warm-up before it (clipped to them).
+// The warm-up is decoded and discarded; the decoder's adaptation forgets
+// its reset state well within it, so the result is, in practice, the
+// continuous decode. A renderer keeps the last two windows it decoded.
+
+const (
+	// g722Window is the length, in 8 kHz ticks, of the windows the
+	// G.722 decoding restarts in.
+	g722Window = 8000
+	// g722Warmup is how many ticks before a window are decoded first.
+	g722Warmup = 1600
+	// upTaps is the half-length of the upsampling filter, in 8 kHz ticks.
+	upTaps = 12
+)
+
+// upCoef is the half-band interpolation filter of the 2x upsampler in Q16:
+// a Kaiser-windowed (beta 6) sinc sampled half-way between input samples.
+// The sample between x[j] and x[j+1] is sum upCoef[k]*(x[j-k]+x[j+1+k]);
+// the even output samples are the input samples themselves. The
+// coefficients sum to 1/2, so a constant passes unchanged.
+var upCoef = [upTaps]int32{41567, -13377, 7476, -4793, 3218, -2178, 1455, -944, 584, -339, 178, -79}
+
+// Rate returns the sampling rate l renders at: 16000 when it renders a
+// stream of a 16 kHz codec on a channel, otherwise 8000.
+func (l *Layout) Rate() int {
+	for _, s := range l.Streams {
+		if (s.Channel == 0 || s.Channel == 1) && s.Codec.Supported() && s.Codec.SampleRate() == 16000 {
+			return 16000
+		}
+	}
+	return 8000
+}
+
+// g722Win is the decoded G.722 audio of one window, per channel: two
+// samples and the map index of the entry that placed them (-1: none) for
+// every tick.
+type g722Win struct {
+	k     int64 // window number; -1 = empty
+	pcm   [2][]int16
+	owner [2][]int64
+}
+
+// wideState holds what a 16 kHz renderer keeps between calls.
+type wideState struct {
+	win  [2]g722Win
+	next int // the window slot to replace next
+
+	narrow [2][]int16 // G.711 samples at 8 kHz, upTaps ticks either side
+	owner  [2][]int64 // per tick of the range: map index of the winning entry
+	g722   [2][]bool  // per tick: the winner is a G.722 entry
+	dec    []*G722Decoder
+	used   []bool
+	buf    []int16
+}
+
+const noOwner = -1
+
+// renderWide renders ticks [pos, pos+len(left)/2) at 16 kHz.
+func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
+	if len(left)%2 != 0 {
+		return errors.New("codec: render: odd sample count at 16 kHz")
+	}
+	clear(left)
+	clear(right)
+	n := len(left) / 2
+	if n == 0 {
+		return nil
+	}
+	w := r.wide
+	lo, hi := uint64(pos), uint64(pos)+uint64(n)
+	pad := min(lo, upTaps)
+	nlo, nhi := lo-pad, hi+upTaps
+	for ch := range 2 {
+		w.narrow[ch] = grow(w.narrow[ch], int(nhi-nlo))
+		clear(w.narrow[ch])
+		w.owner[ch] = grow(w.owner[ch], n)
+		w.g722[ch] = grow(w.g722[ch], n)
+		for i := range w.owner[ch] {
+			w.owner[ch][i] = noOwner
+		}
+	}
+
+	// The G.711 payloads at 8 kHz, with upTaps ticks of context either side.
+	defer func() { r.pass = 0 }()
+	r.pass = 8000
+	err := r.scan(nlo, nhi, func(p placement, idx int64, blk []byte, i int) error {
+		dst := w.narrow[p.ch][p.dst : p.dst+p.n]
+		if p.silent {
+			clear(dst)
+		} else if err := r.decode(dst, p, blk, i, nlo, nhi); err != nil {
+			return err
+		}
+		// Ticks of [lo, hi) this entry covers.
+		a, z := max(nlo+uint64(p.dst), lo), min(nlo+uint64(p.dst+p.n), hi)
+		for t := a; t < z; t++ {
+			w.owner[p.ch][t-lo] = idx
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// G.722, window by window; a later entry wins over a G.711 one.
+	out := [2][]int16{left, right}
+	for k := int64(lo / g722Window); k <= int64((hi-1)/g722Window); k++ {
+		win, err := r.g722Window(k)
+		if err != nil {
+			return err
+		}
+		base := uint64(k) * g722Window
+		a, z := max(lo, base), min(hi, base+g722Window)
+		for ch := range 2 {
+			for t := a; t < z; t++ {
+				o := win.owner[ch][t-base]
+				if o == noOwner || o < w.owner[ch][t-lo] {
+					w.g722[ch][t-lo] = false
+					continue
+				}
+				w.owner[ch][t-lo] = o
+				w.g722[ch][t-lo] = true
+				j := 2 * (t - lo)
+				out[ch][j], out[ch][j+1] = win.pcm[ch][2*(t-base)], win.pcm[ch][2*(t-base)+1]
+			}
+		}
+	}
+
+	// The G.711 ticks, upsampled.
+	for ch := range 2 {
+		x := w.narrow[ch]
+		for t := range n {
+			if w.owner[ch][t] == noOwner || w.g722[ch][t] {
+				continue
+			}
+			j := t + int(pad) // index of the tick in x
+			out[ch][2*t] = x[j]
+			out[ch][2*t+1] = halfway(x, j)
+		}
+	}
+	return nil
+}
+
+// halfway returns the interpolated sample between x[j] and x[j+1]; samples
+// outside x count as silence.
+func halfway(x []int16, j int) int16 {
+	var acc int64
+	for k := range upTaps {
+		var s int32
+		if a := j - k; a >= 0 {
+			s += int32(x[a])
+		}
+		if b := j + 1 + k; b < len(x) {
+			s += int32(x[b])
+		}
+		acc += int64(upCoef[k]) * int64(s)
+	}
+	return int16(min(max((acc+1<<15)>>16, -32768), 32767))
+}
+
+// g722Window returns the decoded G.722 audio of window k, from the cache
+// or decoded now.
+func (r *Renderer) g722Window(k int64) (*g722Win, error) {
+	w := r.wide
+	for i := range w.win {
+		if w.win[i].k == k && w.win[i].pcm[0] != nil {
+			return &w.win[i], nil
+		}
+	}
+	win := &w.win[w.next]
+	w.next = (w.next + 1) % len(w.win)
+	win.k = -1
+	for ch := range 2 {
+		win.pcm[ch] = grow(win.pcm[ch], 2*g722Window)
+		win.owner[ch] = grow(win.owner[ch], g722Window)
+		clear(win.pcm[ch])
+		for i := range win.owner[ch] {
+			win.owner[ch][i] = noOwner
+		}
+	}
+	streams := len(r.seg.Layout.Streams)
+	if len(w.dec) < streams {
+		w.dec = make([]*G722Decoder, streams)
+		w.used = make([]bool, streams)
+	}
+	clear(w.used)
+	base := uint64(k) * g722Window
+	wlo := base - min(base, g722Warmup)
+	whi := base + g722Window
+	r.pass = 16000
+	err := r.scan(wlo, whi, func(p placement, idx int64, blk []byte, i int) error {
+		st := idx2stream(blk, i)
+		if w.dec[st] == nil {
+			w.dec[st] = NewG722Decoder()
+		}
+		dec := w.dec[st]
+		if !w.used[st] {
+			dec.Reset()
+			w.used[st] = true
+		}
+		for done := 0; done < p.n; {
+			c := min(p.n-done, origWindow)
+			src, err := r.origBytes(p.off+int64(done), c, blk, i, wlo, whi)
+			if err != nil {
+				return err
+			}
+			w.buf = grow(w.buf, 2*c)
+			dec.Decode(w.buf, src)
+			t0 := wlo + uint64(p.dst+done) // first tick of this piece
+			for j := range c {
+				t := t0 + uint64(j)
+				if t < base {
+					continue
+				}
+				o := t - base
+				win.owner[p.ch][o] = idx
+				if p.silent {
+					win.pcm[p.ch][2*o], win.pcm[p.ch][2*o+1] = 0, 0
+				} else {
+					win.pcm[p.ch][2*o], win.pcm[p.ch][2*o+1] = w.buf[2*j], w.buf[2*j+1]
+				}
+			}
+			done += c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	win.k = k
+	return win, nil
+}
+
+// idx2stream returns the stream of the entry at byte i of a map block.
+func idx2stream(blk []byte, i int) uint16 {
+	return uint16(blk[i+12])<<8 | uint16(blk[i+13])
+}
+
+// scan calls f, in map order, for every entry that place accepts for the
+// ticks [lo, hi), with its index in the map.
+func (r *Renderer) scan(lo, hi uint64, f func(p placement, idx int64, blk []byte, i int) error) error {
+	for b := int64(0); b < r.nblocks; b++ {
+		if !r.blockOverlaps(b, lo, hi) {
+			continue
+		}
+		blk, err := r.mapBlock(b)
+		if err != nil {
+			return err
+		}
+		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
+			if gs := r.sc.groups[g]; gs.min >= hi || gs.end <= lo {
+				continue
+			}
+			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
+			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
+				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
+				p, ok := r.place(e, lo, hi)
+				if !ok {
+					continue
+				}
+				if err := f(p, b*EntriesPerBlock+int64(i/EntrySize), blk, i); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// grow returns s resized to n elements, reusing its array when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
