@@ -1,0 +1,478 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// g722Encoder is a test-only G.722 64 kbit/s encoder after ITU-T G.722
+// clause 3: the transmit QMF (clause 3.1, the coefficients of Table 2),
+// then per band the adaptive predictor and scale factor of the decoder
+// (the encoder runs the same blocks on its own codes). The quantisers pick
+// the code whose inverse-quantised level is nearest the prediction error,
+// which is what the decision levels of Tables 6 and 8 do.
+type g722Encoder struct {
+	lo, hi g722Band
+	x      [24]int32 // input samples, newest at index 0
+}
+
+func newG722Encoder() *g722Encoder {
+	e := &g722Encoder{}
+	e.lo.det, e.hi.det = 32, 8
+	return e
+}
+
+// encode encodes pairs of 16 kHz samples into octets.
+func (e *g722Encoder) encode(pcm []int16) []byte {
+	out := make([]byte, 0, len(pcm)/2)
+	for i := 0; i+1 < len(pcm); i += 2 {
+		copy(e.x[2:], e.x[:22])
+		e.x[1], e.x[0] = int32(pcm[i]), int32(pcm[i+1])
+		var xa, xb int32
+		for k := range 12 {
+			xa += g722H[2*k] * e.x[2*k]
+			xb += g722H[2*k+1] * e.x[2*k+1]
+		}
+		xl := sat16((xa + xb) >> 14)
+		xh := sat16((xa - xb) >> 14)
+		il := e.lo.quantLower(xl)
+		ih := e.hi.quantHigher(xh)
+		out = append(out, byte(ih<<6|il))
+	}
+	return out
+}
+
+func (s *g722Band) quantLower(xl int32) int32 {
+	el := xl - s.s
+	best, bd := int32(0), int32(math.MaxInt32)
+	for c := int32(4); c < 64; c++ { // codes 0..3 are not sent
+		if d := abs32(el - (s.det*g722QQ6[c])>>15); d < bd {
+			best, bd = c, d
+		}
+	}
+	s.decodeLower(best)
+	return best
+}
+
+func (s *g722Band) quantHigher(xh int32) int32 {
+	eh := xh - s.s
+	best, bd := int32(0), int32(math.MaxInt32)
+	for c := int32(0); c < 4; c++ {
+		if d := abs32(eh - (s.det*g722QQ2[c])>>15); d < bd {
+			best, bd = c, d
+		}
+	}
+	s.decodeHigher(best)
+	return best
+}
+
+func abs32(x int32) int32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// testSignal is one second of 16 kHz audio: a gliding tone from 200 Hz to
+// 6 kHz (through both sub-bands) over a quieter 440 Hz tone.
+func testSignal(n int) []int16 {
+	out := make([]int16, n)
+	ph := 0.0
+	for i := range out {
+		f := 200 + 5800*float64(i)/float64(n)
+		ph += 2 * math.Pi * f / 16000
+		out[i] = int16(8000*math.Sin(ph) + 2000*math.Sin(2*math.Pi*440*float64(i)/16000))
+	}
+	return out
+}
+
+// bestLag returns the lag in [0, maxLag] at which got (delayed) matches
+// want best, and the ncc and SNR there.
+func bestLag(want, got []int16, maxLag int) (lag int, ncc, snr float64) {
+	ncc = -2
+	for l := 0; l <= maxLag; l++ {
+		n := min(len(want), len(got)-l)
+		var ab, aa, bb float64
+		for i := range n {
+			a, b := float64(want[i]), float64(got[i+l])
+			ab += a * b
+			aa += a * a
+			bb += b * b
+		}
+		if v := ab / math.Sqrt(aa*bb); v > ncc {
+			lag, ncc = l, v
+		}
+	}
+	var sig, noise float64
+	for i := range min(len(want), len(got)-lag) {
+		a, b := float64(want[i]), float64(got[i+lag])
+		sig += a * a
+		noise += (a - b) * (a - b)
+	}
+	return lag, ncc, 10 * math.Log10(sig/noise)
+}
+
+// TestG722RoundTrip encodes a synthetic signal with the test encoder and
+// checks that the decoder gives it back: the G.722 codec delay of 22
+// samples (both QMFs), ncc above 0.99 and SNR above 20 dB.
+func TestG722RoundTrip(t *testing.T) {
+	src := testSignal(16000)
+	enc := newG722Encoder().encode(src)
+	got := make([]int16, 2*len(enc))
+	if n := NewG722Decoder().Decode(got, enc); n != len(got) {
+		t.Fatalf("decoded %d samples, want %d", n, len(got))
+	}
+	lag, ncc, snr := bestLag(src[:15000], got, 40)
+	t.Logf("lag %d ncc %.5f snr %.1f dB", lag, ncc, snr)
+	if lag != 22 || ncc < 0.99 || snr < 20 {
+		t.Errorf("lag %d ncc %.5f snr %.1f dB; want lag 22, ncc >= 0.99, snr >= 20 dB", lag, ncc, snr)
+	}
+	// Decoding in pieces is decoding at once.
+	d := NewG722Decoder()
+	var pieces []int16
+	for i := 0; i < len(enc); i += 77 {
+		buf := make([]int16, 2*77)
+		n := d.Decode(buf, enc[i:min(i+77, len(enc))])
+		pieces = append(pieces, buf[:n]...)
+	}
+	if !equal16(pieces, got) {
+		t.Error("decoding in pieces differs from decoding at once")
+	}
+	// Reset returns to the initial state; short dst decodes what fits.
+	d.Reset()
+	short := make([]int16, 5)
+	if n := d.Decode(short, enc); n != 4 || !equal16(short[:4], got[:4]) || short[4] != 0 {
+		t.Errorf("Decode into 5 samples: %d, %v", n, short)
+	}
+	if n := G722.Decode(short, enc[:1]); n != 2 || !equal16(short[:2], got[:2]) {
+		t.Errorf("G722.Decode: %d, %v", n, short[:2])
+	}
+}
+
+func equal16(a, b []int16) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// needFFmpeg returns the path of ffmpeg, or skips the test loudly (fails
+// it under CI=true, whose image installs ffmpeg).
+func needFFmpeg(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ffmpeg not found (%v): CI must install it", err)
+		}
+		t.Skipf("SKIPPING FFMPEG COMPARISON: ffmpeg not found (%v)", err)
+	}
+	return p
+}
+
+// ffmpegG722 decodes a raw G.722 stream with ffmpeg's decoder.
+func ffmpegG722(t *testing.T, g722 []byte) []int16 {
+	t.Helper()
+	ff := needFFmpeg(t)
+	in := filepath.Join(t.TempDir(), "in.g722")
+	if err := os.WriteFile(in, g722, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(ff, "-nostdin", "-loglevel", "error", "-f", "g722", "-i", in, "-f", "s16le", "-")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, errb.String())
+	}
+	pcm := make([]int16, out.Len()/2)
+	if err := binary.Read(&out, binary.LittleEndian, pcm); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+// TestG722MatchesFFmpeg decodes the test encoder's stream and a stream of
+// every code with ffmpeg's G.722 decoder: the samples are equal.
+func TestG722MatchesFFmpeg(t *testing.T) {
+	streams := map[string][]byte{"encoded": newG722Encoder().encode(testSignal(32000))}
+	all := make([]byte, 0, 256*40)
+	for r := range 40 {
+		for c := range 256 {
+			all = append(all, byte(c*(2*r+1)))
+		}
+	}
+	streams["every code"] = all
+	for name, g := range streams {
+		want := ffmpegG722(t, g)
+		got := make([]int16, 2*len(g))
+		NewG722Decoder().Decode(got, g)
+		if len(want) != len(got) {
+			t.Fatalf("%s: ffmpeg gave %d samples, the decoder %d", name, len(want), len(got))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: sample %d is %d, ffmpeg %d", name, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// g722Call is a synthesized call: G.722 on both channels, 20 ms packets
+// (160 octets, 160 ticks), switched on channel 0 from PCMU to G.722 after
+// switchAt ticks, with a lost packet on channel 1.
+func g722Call(seconds int) (r *rec, layout Layout, want [2][]int16) {
+	r = &rec{}
+	n := seconds * 8000
+	sig := testSignal(2 * n)
+	enc := newG722Encoder().encode(sig)
+	const start, switchAt, lost = 800, 8000 + 4000, 30
+	for ch := range 2 {
+		want[ch] = make([]int16, 2*(start+n))
+	}
+	// Channel 1: G.722 all through, one packet lost.
+	d := NewG722Decoder()
+	for p := 0; p*160 < n; p++ {
+		pl := enc[p*160 : (p+1)*160]
+		if p == lost {
+			continue
+		}
+		pos := start + p*160
+		r.add(50, uint32(pos), 1, 0, pl)
+		d.Decode(want[1][2*pos:], pl)
+	}
+	// Channel 0: PCMU, then G.722 (stream 2) from switchAt.
+	ul := make([]byte, n)
+	for i := range ul {
+		ul[i] = byte(i*7 + i>>5)
+	}
+	d = NewG722Decoder()
+	for p := 0; p*160 < n; p++ {
+		pos := start + p*160
+		if pos < switchAt {
+			pl := ul[p*160 : (p+1)*160]
+			r.add(40, uint32(pos), 0, 0, pl)
+			for i, b := range pl {
+				want[0][2*(pos+i)] = ulawTable[b]
+			}
+			continue
+		}
+		pl := enc[p*160 : (p+1)*160]
+		r.add(40, uint32(pos), 2, 0, pl)
+		d.Decode(want[0][2*pos:], pl)
+	}
+	layout = Layout{
+		Streams: []StreamLayout{{Codec: PCMU, Channel: 0}, {Codec: G722, Channel: 1}, {Codec: G722, Channel: 0}},
+		Start:   0, End: uint32(start + n),
+	}
+	return r, layout, want
+}
+
+// TestRenderG722 renders a call with G.722 on both channels and a switch
+// from PCMU to G.722 on one: a 16 kHz WAV whose G.722 parts are the
+// continuous decode of each stream (the windowed decoding converges to
+// it), whose PCMU part keeps every G.711 sample at the even positions, and
+// whose bytes are the same however they are read.
+func TestRenderG722(t *testing.T) {
+	r, l, want := g722Call(4)
+	seg := r.segment(l)
+	wr, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wr.Rate() != 16000 || wr.Size() != WAVHeaderSize+int64(l.End)*2*4 {
+		t.Fatalf("rate %d size %d", wr.Rate(), wr.Size())
+	}
+	all, err := io.ReadAll(wr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := WAVHeader(16000, 2, uint32(len(all)-WAVHeaderSize)); !bytes.Equal(all[:WAVHeaderSize], h[:]) {
+		t.Fatal("header is not the 16 kHz stereo header")
+	}
+	var got [2][]int16
+	for i := WAVHeaderSize; i+3 < len(all); i += 4 {
+		got[0] = append(got[0], int16(binary.LittleEndian.Uint16(all[i:])))
+		got[1] = append(got[1], int16(binary.LittleEndian.Uint16(all[i+2:])))
+	}
+	const start, switchAt = 800, 12000
+	// G.722: equal to the continuous decode but for the first samples of
+	// windows whose warm-up had not yet converged (none, in practice).
+	for ch := range 2 {
+		a := 2 * start
+		if ch == 0 {
+			a = 2 * switchAt
+		}
+		diff := 0
+		for i := a; i < len(got[ch]); i++ {
+			if got[ch][i] != want[ch][i] {
+				diff++
+			}
+		}
+		ncc := nccOf(got[ch][a:], want[ch][a:])
+		t.Logf("channel %d: %d of %d G.722 samples differ from the continuous decode, ncc %.6f", ch, diff, len(got[ch])-a, ncc)
+		if ncc < 0.9999 {
+			t.Errorf("channel %d: ncc %.6f against the continuous decode", ch, ncc)
+		}
+	}
+	// PCMU: the G.711 samples at even positions, interpolated between.
+	for i := 2 * start; i < 2*switchAt; i += 2 {
+		if got[0][i] != want[0][i] {
+			t.Fatalf("sample %d: %d, want the G.711 sample %d", i, got[0][i], want[0][i])
+		}
+	}
+	for i := range 2 * start {
+		if got[0][i] != 0 || got[1][i] != 0 {
+			t.Fatalf("sample %d before the audio is not silence", i)
+		}
+	}
+	// The lost packet is silence, and the audio around it is there.
+	lost := 2 * (start + 30*160)
+	for i := lost; i < lost+320; i++ {
+		if got[1][i] != 0 {
+			t.Fatalf("sample %d of the lost packet is %d", i, got[1][i])
+		}
+	}
+	// Seeks, small reads and a second reader give the same bytes.
+	for _, off := range []int64{0, 3, 44, 17 + 4*7999, 4 * 2 * 8000, 4*2*8000 - 6, int64(len(all)) - 5} {
+		rd, err := NewWAVReader([]Segment{r.segment(l)}, WAVOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rd.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		b := readAllSizes(t, rd, []int{1, 7, 4096, 3})
+		if !bytes.Equal(b, all[off:]) {
+			t.Fatalf("seek to %d: bytes differ from a sequential read at %d", off, off+int64(firstDiff(b, all[off:])))
+		}
+	}
+	// The reference renderer agrees byte for byte.
+	ref, err := refWAV([]refSeg{r.ref(l)}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ref, all) {
+		t.Fatalf("differs from the reference renderer at byte %d", firstDiff(ref, all))
+	}
+	// A 16 kHz segment joined with an 8 kHz one: all at 16 kHz, the G.711
+	// one upsampled.
+	pcmu := Layout{Streams: []StreamLayout{{Codec: PCMU, Channel: 0}}, Start: start, End: switchAt}
+	wr, err = NewWAVReader([]Segment{r.segment(pcmu), r.segment(l)}, WAVOptions{Mono: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wr.Rate() != 16000 || wr.Size() != WAVHeaderSize+int64(switchAt-start+l.End)*2*2 {
+		t.Fatalf("joined: rate %d size %d", wr.Rate(), wr.Size())
+	}
+}
+
+func nccOf(a, b []int16) float64 {
+	var ab, aa, bb float64
+	for i := range min(len(a), len(b)) {
+		x, y := float64(a[i]), float64(b[i])
+		ab += x * y
+		aa += x * x
+		bb += y * y
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// TestUpsample checks the 2x interpolation: a 1 kHz tone at 8 kHz comes
+// out as the same tone at 16 kHz (SNR above 40 dB away from the edges).
+func TestUpsample(t *testing.T) {
+	x := make([]int16, 800)
+	for i := range x {
+		x[i] = int16(10000 * math.Sin(2*math.Pi*1000*float64(i)/8000+0.3))
+	}
+	var sig, noise float64
+	for j := 50; j < 750; j++ {
+		want := 10000 * math.Sin(2*math.Pi*1000*(float64(j)+0.5)/8000+0.3)
+		d := float64(halfway(x, j)) - want
+		sig += want * want
+		noise += d * d
+	}
+	if snr := 10 * math.Log10(sig/noise); snr < 40 {
+		t.Errorf("interpolated tone SNR %.1f dB, want >= 40", snr)
+	}
+	var sum int32
+	for _, c := range upCoef {
+		sum += 2 * c
+	}
+	if sum != 1<<16 {
+		t.Errorf("filter gain %d, want %d", sum, 1<<16)
+	}
+}
+
+// FuzzG722Decode: any octets decode without panic to samples of the
+// expected count, the same whether fed at once or in two parts.
+func FuzzG722Decode(f *testing.F) {
+	f.Add([]byte{0, 0xff, 0x3f, 0xc0, 1, 2, 3}, uint8(3))
+	f.Add(newG722Encoder().encode(testSignal(2000)), uint8(100))
+	f.Add(bytes.Repeat([]byte{0x7f}, 3000), uint8(0))
+	f.Add(bytes.Repeat([]byte{0x84, 0x04}, 1500), uint8(200))
+	f.Fuzz(func(t *testing.T, src []byte, cut uint8) {
+		src = src[:min(len(src), 1<<14)]
+		all := make([]int16, 2*len(src))
+		if n := NewG722Decoder().Decode(all, src); n != len(all) {
+			t.Fatalf("decoded %d of %d", n, len(all))
+		}
+		k := min(int(cut), len(src))
+		d := NewG722Decoder()
+		part := make([]int16, 2*len(src))
+		d.Decode(part, src[:k])
+		d.Decode(part[2*k:], src[k:])
+		if !equal16(all, part) {
+			t.Fatal("decoding in two parts differs")
+		}
+	})
+}
+
+// BenchmarkG722Decode decodes one second of a G.722 stream: bytes/s is
+// octets, samples/s the 16 kHz output samples, per core.
+func BenchmarkG722Decode(b *testing.B) {
+	src := newG722Encoder().encode(testSignal(16000))
+	dst := make([]int16, 2*len(src))
+	d := NewG722Decoder()
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Decode(dst, src)
+	}
+	b.ReportMetric(float64(b.N)*float64(len(dst))/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkWAVRenderG722 renders a 10-minute call with G.722 both ways to
+// a 16 kHz stereo WAV (windowed decoding with its warm-up).
+func BenchmarkWAVRenderG722(b *testing.B) {
+	r, l, _ := g722Call(600)
+	seg := r.segment(l)
+	buf := make([]byte, 32<<10)
+	var size int64
+	b.ReportAllocs()
+	for b.Loop() {
+		rd, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = rd.Size()
+		if _, err := io.CopyBuffer(io.Discard, rd, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(size)
+	b.ReportMetric(float64(b.N)*float64(size-WAVHeaderSize)/4/b.Elapsed().Seconds(), "frames/s")
+}
