@@ -1,11 +1,16 @@
 package recorder
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/internal/testcorpus"
+	"github.com/callvault/callvault/recinfo"
 )
 
 // TestReInviteG711ToG722: a re-INVITE switches a running call from PCMU
@@ -84,5 +89,90 @@ func TestReInviteG711ToG722(t *testing.T) {
 		if nz < 300 {
 			t.Errorf("ssrc %x: %d of 384 samples around the switch are audio", g.ssrc, nz)
 		}
+	}
+}
+
+// TestG722SealedBeforeDecoding: a recording with G.722 sealed when G.722
+// rendered as silence (an 8 kHz WAV of zeros) still verifies, now that its
+// WAV is the 16 kHz decode; one sealed now verifies by the current rule;
+// a seal matching neither does not verify.
+func TestG722SealedBeforeDecoding(t *testing.T) {
+	ctx := context.Background()
+	r, arc := openTestRecorder(t)
+	set, err := arc.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Sealing = false
+	if err := arc.PutSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	capture := makeCallPcap(testCall{seconds: 3, pt: 9})
+	name := "f9e5956e47d460010630009033302ab1-009033302ab1-11--username.pcap"
+	old, err := r.Ingest(ctx, name, bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := recinfo.Parse(old.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Result.Calls) != 1 {
+		t.Fatalf("%d calls", len(in.Result.Calls))
+	}
+	// The export of the first rule: silence, stereo, 8 kHz.
+	c := in.Result.Calls[0]
+	n := 4 * int(c.EndPos-c.StartPos)
+	h := codec.WAVHeader(8000, 2, uint32(n))
+	silence := sha256.Sum256(append(h[:], make([]byte, n)...))
+	wav, err := r.WAV(ctx, []*archive.Recording{old}, 0, codec.WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wav.Rate() != 16000 {
+		t.Fatalf("G.722 call renders at %d Hz", wav.Rate())
+	}
+	set.Sealing = true
+	if err := arc.PutSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.Seal(ctx, old.ID, [][32]byte{silence}); err != nil {
+		t.Fatal(err)
+	}
+	exports := func(rec *archive.Recording) ([][32]byte, error) { return r.Exports(ctx, rec) }
+	if res, err := arc.Verify(ctx, old.ID, exports); err != nil || !res.Valid {
+		t.Fatalf("recording sealed with G.722 as silence: %v %+v", err, res)
+	}
+
+	// Sealed now: the 16 kHz decode.
+	cur, err := r.Ingest(ctx, name, bytes.NewReader(makeCallPcap(testCall{seconds: 2, pt: 9})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := arc.Verify(ctx, cur.ID, exports); err != nil || !res.Valid {
+		t.Fatalf("recording sealed now: %v %+v", err, res)
+	}
+	if sum, err := r.Exports(ctx, cur); err != nil || sum[0] == silence {
+		t.Fatalf("current exports %x, %v", sum, err)
+	}
+
+	// A seal of neither rendering.
+	set.Sealing = false
+	if err := arc.PutSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := r.Ingest(ctx, name, bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Sealing = true
+	if err := arc.PutSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.Seal(ctx, bad.ID, [][32]byte{{1, 2, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := arc.Verify(ctx, bad.ID, exports); err != nil || res.Valid {
+		t.Fatalf("a seal of neither rendering verifies: %v %+v", err, res)
 	}
 }

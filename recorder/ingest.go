@@ -382,6 +382,9 @@ func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
 // Exports returns the SHA-256 of each call's canonical WAV (stereo, remote
 // party left), rendered from the stored original and map. The seal signs
 // them, so an exported WAV can be checked with the appliance's public key.
+// For a recording whose seal (rec.Seal, as Verify passes it) was made by an
+// earlier rendering rule, it returns that rule's exports when they match
+// the seal (exports_rule.go).
 func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error) {
 	in, err := recinfo.Parse(rec.Info)
 	if err != nil {
@@ -399,7 +402,7 @@ func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]b
 		}
 		out = append(out, sum)
 	}
-	return out, nil
+	return r.sealedRule(ctx, rec, in, out)
 }
 
 // hashConcurrently returns the SHA-256 of r, reading r in one goroutine
