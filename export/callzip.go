@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -164,14 +165,15 @@ func (v *zipVerifier) checkCallWAV(f *zip.File, cs *CallSealFile, exports []map[
 		rep.fail(f.Name, "cannot be read: %v", err)
 		return
 	}
-	if total > 1<<32-1 || hdr != codec.WAVHeader(8000, 2, uint32(total)) {
+	rate := int(binary.LittleEndian.Uint32(hdr[24:28]))
+	if total > 1<<32-1 || (rate != 8000 && rate != 16000) || hdr != codec.WAVHeader(rate, 2, uint32(total)) {
 		rep.fail(f.Name, "is not the stereo WAV of the parts' pieces (the audio was altered)")
 		return
 	}
 	for i, p := range cs.Parts {
 		for k, n := range p.Pieces {
 			h := sha256.New()
-			ph := codec.WAVHeader(8000, 2, uint32(n))
+			ph := codec.WAVHeader(rate, 2, uint32(n))
 			h.Write(ph[:])
 			if _, err := io.CopyN(h, rc, n); err != nil {
 				rep.fail(f.Name, "cannot be read: %v", err)
