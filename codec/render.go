@@ -9,8 +9,9 @@ import (
 	"sort"
 )
 
-// RenderBlock is the number of samples (one second at 8 kHz) a WAVReader
-// renders at a time and keeps for the following Reads.
+// RenderBlock is the number of samples per channel (one second at 8 kHz,
+// half a second at 16 kHz) a WAVReader renders at a time and keeps for
+// the following Reads.
 const RenderBlock = 8000
 
 const (
@@ -158,8 +159,9 @@ func (r *Renderer) Rate() int {
 }
 
 // groupSpan is the range of positions [min, end) a group of entries of a
-// loaded map block covers, taking Len as the sample count (true of every
-// codec this package decodes; a codec with another ratio must widen it).
+// loaded map block covers, taking Len as the tick count (true of every
+// codec this package decodes, G.711 and G.722; a codec with another ratio
+// must widen it).
 type groupSpan struct{ min, end uint64 }
 
 // placement is the part of one entry that falls into the range being
