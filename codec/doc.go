@@ -53,7 +53,8 @@
 // The WAV is 8 kHz, or 16 kHz when a segment renders a G.722 stream
 // (Layout.Rate); then every tick of the timeline is two samples, the G.711
 // payloads are upsampled by a half-band filter (their samples kept at the
-// even positions) and G.722 is decoded in windows of the timeline, each
+// even positions; the filter rings into the odd positions of silence next
+// to them, see UpsampleCheck) and G.722 is decoded in windows of the timeline, each
 // after a warm-up, so that any range renders to the same bytes however it
 // is reached (render16.go).
 //

@@ -333,7 +333,8 @@ func TestRenderG722(t *testing.T) {
 			t.Fatalf("sample %d: %d, want the G.711 sample %d", i, got[0][i], want[0][i])
 		}
 	}
-	for i := range 2 * start {
+	// Silence before the audio (up to the upsampling filter's reach).
+	for i := range 2 * (start - upTaps) {
 		if got[0][i] != 0 || got[1][i] != 0 {
 			t.Fatalf("sample %d before the audio is not silence", i)
 		}
@@ -497,5 +498,67 @@ func BenchmarkWAVRenderG722(b *testing.B) {
 	b.ReportMetric(frames/b.Elapsed().Seconds(), "frames/s")
 	if cpu := cpuTime() - cpu0; cpu > 0 {
 		b.ReportMetric(frames/cpu.Seconds(), "frames/cpu-s")
+	}
+}
+
+// TestUpsampleCheck: the PCMU part of a call rendered at 16 kHz (joined
+// with a G.722 part) passes the check, and the 8 kHz frames it passes on
+// are that part's own 8 kHz WAV; a changed odd sample fails the check, a
+// changed even one changes the 8 kHz frames.
+func TestUpsampleCheck(t *testing.T) {
+	r, l, _ := g722Call(3)
+	pcmu := Layout{Streams: []StreamLayout{{Codec: PCMU, Channel: 0}}, Start: 300, End: 12000}
+	joined, err := NewWAVReader([]Segment{r.segment(pcmu), r.segment(l)}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(joined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := all[WAVHeaderSize : WAVHeaderSize+8*(pcmu.End-pcmu.Start)]
+	own, err := NewWAVReader([]Segment{r.segment(pcmu)}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(b []byte, step int) (bool, []byte) {
+		var out bytes.Buffer
+		c := NewUpsampleCheck(&out)
+		for i := 0; i < len(b); i += step {
+			if _, err := c.Write(b[i:min(i+step, len(b))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ok, err := c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, out.Bytes()
+	}
+	for _, step := range []int{len(piece), 4096, 7, 1} {
+		ok, got := run(piece, step)
+		if !ok || !bytes.Equal(got, want[WAVHeaderSize:]) {
+			t.Fatalf("writes of %d: ok %v, 8 kHz frames equal %v", step, ok, bytes.Equal(got, want[WAVHeaderSize:]))
+		}
+	}
+	for _, off := range []int{4, 6, 8*5000 + 4, len(piece) - 2} { // odd frames
+		bad := bytes.Clone(piece)
+		bad[off] ^= 1
+		if ok, _ := run(bad, 999); ok {
+			t.Errorf("odd sample at byte %d changed: the check passes", off)
+		}
+	}
+	bad := bytes.Clone(piece)
+	bad[8*6000] ^= 1 // an even frame
+	if _, got := run(bad, 999); bytes.Equal(got, want[WAVHeaderSize:]) {
+		t.Error("a changed even sample does not change the 8 kHz frames")
+	}
+	// A G.722 piece is not an upsampled 8 kHz stream.
+	if ok, _ := run(all[WAVHeaderSize+len(piece):], 4096); ok {
+		t.Error("the G.722 part passes as upsampled")
 	}
 }

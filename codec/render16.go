@@ -1,6 +1,10 @@
 package codec
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+)
 
 // Rendering at 16 kHz. A segment whose layout renders a G.722 stream (see
 // Layout.Rate) renders at 16 kHz: two output samples per 8 kHz tick of the
@@ -140,11 +144,12 @@ func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
 		}
 	}
 
-	// The G.711 ticks, upsampled.
+	// Every other tick: the G.711 ticks upsampled, silence (and the
+	// filter's ringing next to G.711 audio) where no entry is.
 	for ch := range 2 {
 		x := w.narrow[ch]
 		for t := range n {
-			if w.owner[ch][t] == noOwner || w.g722[ch][t] {
+			if w.g722[ch][t] {
 				continue
 			}
 			j := t + int(pad) // index of the tick in x
@@ -287,4 +292,93 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// UpsampleCheck takes a 16 kHz stereo PCM16 stream (little-endian frames
+// of left and right) and tells whether it is an 8 kHz stream upsampled as
+// the renderer upsamples G.711: every even frame an 8 kHz frame, every odd
+// frame the half-band interpolation of the even ones, with silence before
+// the first and after the last. It writes the even frames (the 8 kHz
+// stream) to the writer it was made with, so that a caller can hash them.
+// A verifier uses it for the 8 kHz parts of a call rendered at 16 kHz.
+type UpsampleCheck struct {
+	out  io.Writer
+	part []byte     // bytes of an incomplete pair of frames
+	x    [2][]int16 // even samples: up to upTaps of context, then pending
+	y    [2][]int16 // odd samples of the pending ticks
+	ctx  int        // ticks of context at the start of x
+	buf  []byte     // even frames to write
+	ok   bool       // no odd sample has differed so far
+	err  error      // from out
+}
+
+// NewUpsampleCheck returns a check that writes the 8 kHz frames to out.
+func NewUpsampleCheck(out io.Writer) *UpsampleCheck {
+	return &UpsampleCheck{out: out, ok: true}
+}
+
+// Write takes the next bytes of the 16 kHz stream.
+func (c *UpsampleCheck) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(c.part) > 0 {
+		k := min(8-len(c.part), len(p))
+		c.part = append(c.part, p[:k]...)
+		p = p[k:]
+		if len(c.part) == 8 {
+			c.tick(c.part)
+			c.part = c.part[:0]
+		}
+	}
+	for ; len(p) >= 8; p = p[8:] {
+		c.tick(p[:8])
+	}
+	c.part = append(c.part, p...)
+	c.check(false)
+	if c.err == nil && len(c.buf) > 0 {
+		_, c.err = c.out.Write(c.buf)
+		c.buf = c.buf[:0]
+	}
+	return n, c.err
+}
+
+func (c *UpsampleCheck) tick(b []byte) {
+	le := binary.LittleEndian
+	for ch := range 2 {
+		c.x[ch] = append(c.x[ch], int16(le.Uint16(b[2*ch:])))
+		c.y[ch] = append(c.y[ch], int16(le.Uint16(b[4+2*ch:])))
+	}
+	c.buf = append(c.buf, b[:4]...)
+}
+
+// check compares the pending odd samples whose interpolation is known:
+// all of them at the end, otherwise those with upTaps even samples after.
+func (c *UpsampleCheck) check(end bool) {
+	for ch := range 2 {
+		x, y := c.x[ch], c.y[ch]
+		i := 0
+		for ; i < len(y) && (end || c.ctx+i+upTaps < len(x)); i++ {
+			if halfway(x, c.ctx+i) != y[i] {
+				c.ok = false
+			}
+		}
+		// Keep upTaps ticks of context before the first unchecked one.
+		keep := max(0, c.ctx+i-upTaps)
+		c.x[ch] = append(x[:0], x[keep:]...)
+		c.y[ch] = append(y[:0], y[i:]...)
+		if ch == 1 {
+			c.ctx = c.ctx + i - keep
+		}
+	}
+}
+
+// Close finishes the check: the last odd samples are compared with
+// silence after the end. It reports whether the whole stream was an
+// upsampled 8 kHz stream, and any error of the writer.
+func (c *UpsampleCheck) Close() (bool, error) {
+	c.check(true)
+	if c.err == nil && len(c.buf) > 0 {
+		_, c.err = c.out.Write(c.buf)
+		c.buf = c.buf[:0]
+	}
+	return c.ok && len(c.part) == 0, c.err
 }

@@ -361,7 +361,7 @@ func refWide(s refSeg, opt WAVOptions) ([2][]int16, error) {
 	}
 	for ch := range 2 {
 		for j := range n {
-			if owner[ch][j] < 0 || isG722[ch][j] {
+			if isG722[ch][j] {
 				continue
 			}
 			x := int64(l.Start) + j - lo8

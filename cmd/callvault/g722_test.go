@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,20 @@ func TestG722Daemon(t *testing.T) {
 	if len(peaks.Parts) != 2 || peaks.Parts[1].Start != peaks.Parts[0].Frames || peaks.Parts[0].Frames+peaks.Parts[1].Frames != peaks.Frames ||
 		peaks.Frames != int64(len(call)-44)/4 {
 		t.Fatalf("mixed call peaks: %+v, WAV %d frames", peaks, (len(call)-44)/4)
+	}
+	// Its zip verifies: the G.711 part, sealed at 8 kHz, by its 8 kHz
+	// frames and their interpolation. A changed sample of it, even or odd,
+	// fails.
+	_, mz := d.get(t, "/api/v1/calls/"+mixed+"/download.zip")
+	rep, err := export.VerifyZip(bytes.NewReader(mz), int64(len(mz)), nil)
+	if err != nil || !rep.OK() || !strings.Contains(strings.Join(rep.Checked, "\n"), "part 1 call 1 sha256 sealed (8 kHz, upsampled)") {
+		t.Fatalf("mixed call zip: %v %v %q", err, rep.Problems, rep.Checked)
+	}
+	for _, off := range []int{44 + 8*8000, 44 + 8*8000 + 4} { // a frame pair 1 s in: even, odd
+		bad := editZip(t, mz, export.CallWAVName, func([]byte) int { return off })
+		rep, err := export.VerifyZip(bytes.NewReader(bad), int64(len(bad)), nil)
+		if err != nil || rep.OK() || !strings.Contains(rep.Problems[0].String(), "part 1 call 1") {
+			t.Fatalf("byte %d of the G.711 part changed: %v %v", off, err, rep.Problems)
+		}
 	}
 }
