@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testcorpus"
 )
 
 // g722Encoder is a test-only G.722 64 kbit/s encoder after ITU-T G.722
@@ -94,32 +94,6 @@ func testSignal(n int) []int16 {
 	return out
 }
 
-// bestLag returns the lag in [0, maxLag] at which got (delayed) matches
-// want best, and the ncc and SNR there.
-func bestLag(want, got []int16, maxLag int) (lag int, ncc, snr float64) {
-	ncc = -2
-	for l := 0; l <= maxLag; l++ {
-		n := min(len(want), len(got)-l)
-		var ab, aa, bb float64
-		for i := range n {
-			a, b := float64(want[i]), float64(got[i+l])
-			ab += a * b
-			aa += a * a
-			bb += b * b
-		}
-		if v := ab / math.Sqrt(aa*bb); v > ncc {
-			lag, ncc = l, v
-		}
-	}
-	var sig, noise float64
-	for i := range min(len(want), len(got)-lag) {
-		a, b := float64(want[i]), float64(got[i+lag])
-		sig += a * a
-		noise += (a - b) * (a - b)
-	}
-	return lag, ncc, 10 * math.Log10(sig/noise)
-}
-
 // TestG722RoundTrip encodes a synthetic signal with the test encoder and
 // checks that the decoder gives it back: the G.722 codec delay of 22
 // samples (both QMFs), ncc above 0.99 and SNR above 20 dB.
@@ -130,7 +104,7 @@ func TestG722RoundTrip(t *testing.T) {
 	if n := NewG722Decoder().Decode(got, enc); n != len(got) {
 		t.Fatalf("decoded %d samples, want %d", n, len(got))
 	}
-	lag, ncc, snr := bestLag(src[:15000], got, 40)
+	lag, ncc, snr := testcorpus.Align(src[:15000], got, 40)
 	t.Logf("lag %d ncc %.5f snr %.1f dB", lag, ncc, snr)
 	if lag != 22 || ncc < 0.99 || snr < 20 {
 		t.Errorf("lag %d ncc %.5f snr %.1f dB; want lag 22, ncc >= 0.99, snr >= 20 dB", lag, ncc, snr)
@@ -143,65 +117,18 @@ func TestG722RoundTrip(t *testing.T) {
 		n := d.Decode(buf, enc[i:min(i+77, len(enc))])
 		pieces = append(pieces, buf[:n]...)
 	}
-	if !equal16(pieces, got) {
+	if !slices.Equal(pieces, got) {
 		t.Error("decoding in pieces differs from decoding at once")
 	}
 	// Reset returns to the initial state; short dst decodes what fits.
 	d.Reset()
 	short := make([]int16, 5)
-	if n := d.Decode(short, enc); n != 4 || !equal16(short[:4], got[:4]) || short[4] != 0 {
+	if n := d.Decode(short, enc); n != 4 || !slices.Equal(short[:4], got[:4]) || short[4] != 0 {
 		t.Errorf("Decode into 5 samples: %d, %v", n, short)
 	}
-	if n := G722.Decode(short, enc[:1]); n != 2 || !equal16(short[:2], got[:2]) {
+	if n := G722.Decode(short, enc[:1]); n != 2 || !slices.Equal(short[:2], got[:2]) {
 		t.Errorf("G722.Decode: %d, %v", n, short[:2])
 	}
-}
-
-func equal16(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// needFFmpeg returns the path of ffmpeg, or skips the test loudly (fails
-// it under CI=true, whose image installs ffmpeg).
-func needFFmpeg(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ffmpeg not found (%v): CI must install it", err)
-		}
-		t.Skipf("SKIPPING FFMPEG COMPARISON: ffmpeg not found (%v)", err)
-	}
-	return p
-}
-
-// ffmpegG722 decodes a raw G.722 stream with ffmpeg's decoder.
-func ffmpegG722(t *testing.T, g722 []byte) []int16 {
-	t.Helper()
-	ff := needFFmpeg(t)
-	in := filepath.Join(t.TempDir(), "in.g722")
-	if err := os.WriteFile(in, g722, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(ff, "-nostdin", "-loglevel", "error", "-f", "g722", "-i", in, "-f", "s16le", "-")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, errb.String())
-	}
-	pcm := make([]int16, out.Len()/2)
-	if err := binary.Read(&out, binary.LittleEndian, pcm); err != nil && err != io.EOF {
-		t.Fatal(err)
-	}
-	return pcm
 }
 
 // TestG722MatchesFFmpeg decodes the test encoder's stream and a stream of
@@ -216,7 +143,7 @@ func TestG722MatchesFFmpeg(t *testing.T) {
 	}
 	streams["every code"] = all
 	for name, g := range streams {
-		want := ffmpegG722(t, g)
+		want := testcorpus.FFmpegG722(t, g)
 		got := make([]int16, 2*len(g))
 		NewG722Decoder().Decode(got, g)
 		if len(want) != len(got) {
@@ -321,7 +248,7 @@ func TestRenderG722(t *testing.T) {
 				diff++
 			}
 		}
-		ncc := nccOf(got[ch][a:], want[ch][a:])
+		ncc := testcorpus.NCC(got[ch][a:], want[ch][a:])
 		t.Logf("channel %d: %d of %d G.722 samples differ from the continuous decode, ncc %.6f", ch, diff, len(got[ch])-a, ncc)
 		if ncc < 0.9999 {
 			t.Errorf("channel %d: ncc %.6f against the continuous decode", ch, ncc)
@@ -380,20 +307,6 @@ func TestRenderG722(t *testing.T) {
 	}
 }
 
-func nccOf(a, b []int16) float64 {
-	var ab, aa, bb float64
-	for i := range min(len(a), len(b)) {
-		x, y := float64(a[i]), float64(b[i])
-		ab += x * y
-		aa += x * x
-		bb += y * y
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
-}
-
 // TestUpsample checks the 2x interpolation: a 1 kHz tone at 8 kHz comes
 // out as the same tone at 16 kHz (SNR above 40 dB away from the edges).
 func TestUpsample(t *testing.T) {
@@ -438,7 +351,7 @@ func FuzzG722Decode(f *testing.F) {
 		part := make([]int16, 2*len(src))
 		d.Decode(part, src[:k])
 		d.Decode(part[2*k:], src[k:])
-		if !equal16(all, part) {
+		if !slices.Equal(all, part) {
 			t.Fatal("decoding in two parts differs")
 		}
 	})
@@ -478,21 +391,9 @@ func cpuTime() time.Duration {
 // a 16 kHz stereo WAV (windowed decoding with its warm-up).
 func BenchmarkWAVRenderG722(b *testing.B) {
 	r, l, _ := g722Call(600)
-	seg := r.segment(l)
-	buf := make([]byte, 32<<10)
-	var size int64
 	b.ReportAllocs()
 	cpu0 := cpuTime()
-	for b.Loop() {
-		rd, err := NewWAVReader([]Segment{seg}, WAVOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		size = rd.Size()
-		if _, err := io.CopyBuffer(io.Discard, rd, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	size := renderEach(b, r.segment(l))
 	b.SetBytes(size)
 	frames := float64(b.N) * float64(size-WAVHeaderSize) / 4
 	b.ReportMetric(frames/b.Elapsed().Seconds(), "frames/s")

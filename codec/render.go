@@ -225,37 +225,16 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	}
 	lo, hi := uint64(pos), uint64(pos)+uint64(len(left))
 	ch := [2][]int16{left, right}
-	for b := int64(0); b < r.nblocks; b++ {
-		if !r.blockOverlaps(b, lo, hi) {
-			continue
+	r.pass = 8000 // a 16 kHz codec needs the 16 kHz renderer
+	defer func() { r.pass = 0 }()
+	return r.scan(lo, hi, func(p placement, _ int64, blk []byte, i int) error {
+		dst := ch[p.ch][p.dst : p.dst+p.n]
+		if p.silent {
+			clear(dst)
+			return nil
 		}
-		blk, err := r.mapBlock(b)
-		if err != nil {
-			return err
-		}
-		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
-			if gs := r.sc.groups[g]; gs.min >= hi || gs.end <= lo {
-				continue
-			}
-			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
-			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
-				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				p, ok := r.place(e, lo, hi)
-				if !ok || p.codec.SampleRate() != 8000 {
-					continue
-				}
-				dst := ch[p.ch][p.dst : p.dst+p.n]
-				if p.silent {
-					clear(dst)
-					continue
-				}
-				if err := r.decode(dst, p, blk, i, lo, hi); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		return r.decode(dst, p, blk, i, lo, hi)
+	})
 }
 
 func (r *Renderer) blockOverlaps(b int64, lo, hi uint64) bool {

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"slices"
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
@@ -20,29 +21,17 @@ import (
 // audio the first rule rendered as silence, and the first rule's exports
 // match the seal: then those.
 func (r *Recorder) sealedRule(ctx context.Context, rec *archive.Recording, in *recinfo.Info, cur [][32]byte) ([][32]byte, error) {
-	if rec.Seal == nil || sameExports(cur, rec.Seal.Exports) || !decodedSinceRule1(in) {
+	if rec.Seal == nil || slices.Equal(cur, rec.Seal.Exports) || !decodedSinceRule1(in) {
 		return cur, nil
 	}
 	old, err := r.rule1Exports(ctx, rec, in)
 	if err != nil {
 		return nil, err
 	}
-	if sameExports(old, rec.Seal.Exports) {
+	if slices.Equal(old, rec.Seal.Exports) {
 		return old, nil
 	}
 	return cur, nil
-}
-
-func sameExports(a, b [][32]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // rule1Codec is how the first rule rendered c: G.711 decoded, the rest
@@ -68,8 +57,7 @@ func decodedSinceRule1(in *recinfo.Info) bool {
 // rule1Exports renders each call of rec by the first rule and returns the
 // SHA-256 of each WAV.
 func (r *Recorder) rule1Exports(ctx context.Context, rec *archive.Recording, in *recinfo.Info) ([][32]byte, error) {
-	out := make([][32]byte, 0, len(in.Result.Calls))
-	for i := range in.Result.Calls {
+	return hashWAVs(len(in.Result.Calls), func(i int) (*codec.WAVReader, error) {
 		seg, err := r.Segment(ctx, rec, i)
 		if err != nil {
 			return nil, err
@@ -77,7 +65,15 @@ func (r *Recorder) rule1Exports(ctx context.Context, rec *archive.Recording, in 
 		for k := range seg.Layout.Streams {
 			seg.Layout.Streams[k].Codec = rule1Codec(seg.Layout.Streams[k].Codec)
 		}
-		wav, err := codec.NewWAVReader([]codec.Segment{seg}, codec.WAVOptions{})
+		return codec.NewWAVReader([]codec.Segment{seg}, codec.WAVOptions{})
+	})
+}
+
+// hashWAVs returns the SHA-256 of the n WAVs open gives.
+func hashWAVs(n int, open func(i int) (*codec.WAVReader, error)) ([][32]byte, error) {
+	out := make([][32]byte, 0, n)
+	for i := range n {
+		wav, err := open(i)
 		if err != nil {
 			return nil, err
 		}

@@ -2,10 +2,7 @@ package recorder
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -60,52 +57,6 @@ func (r *corpusRun) payloads(stream int) []byte {
 	return b
 }
 
-// ffmpegG722 decodes a raw G.722 stream with ffmpeg, or skips the test
-// loudly without ffmpeg (fails it under CI=true, whose image has it).
-func ffmpegG722(t *testing.T, g722 []byte) []int16 {
-	t.Helper()
-	ff, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("ffmpeg not found (%v): CI must install it", err)
-		}
-		t.Skipf("SKIPPING FFMPEG COMPARISON: ffmpeg not found (%v)", err)
-	}
-	in := filepath.Join(t.TempDir(), "in.g722")
-	if err := os.WriteFile(in, g722, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(ff, "-nostdin", "-loglevel", "error", "-f", "g722", "-i", in, "-f", "s16le", "-")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, errb.String())
-	}
-	pcm := make([]int16, out.Len()/2)
-	for i := range pcm {
-		pcm[i] = int16(binary.LittleEndian.Uint16(out.Bytes()[2*i:]))
-	}
-	return pcm
-}
-
-// aligned finds the lag in [0, maxLag] at which got[lag:] matches want
-// best and returns it with the ncc and the SNR (want as signal) there.
-func aligned(want, got []int16, maxLag int) (lag int, ncc, snr float64) {
-	ncc = -2
-	for l := 0; l <= maxLag && l < len(got); l++ {
-		if v := testcorpus.NCC(want, got[l:]); v > ncc {
-			lag, ncc = l, v
-		}
-	}
-	var sig, noise float64
-	for i := range min(len(want), len(got)-lag) {
-		a, b := float64(want[i]), float64(got[i+lag])
-		sig += a * a
-		noise += (a - b) * (a - b)
-	}
-	return lag, ncc, 10 * math.Log10(sig/noise)
-}
-
 // TestG722Generated renders generated/g722_bidir: each channel at 16 kHz
 // matches the speech its sender was given (ncc >= 0.99, SNR >= 20 dB) and
 // the decode of ffmpeg's G.722 decoder of the same payloads (ncc >= 0.999).
@@ -127,12 +78,12 @@ func TestG722Generated(t *testing.T) {
 		if rate != 16000 {
 			t.Fatalf("%s: %d Hz", sources[s.Src], rate)
 		}
-		lag, ncc, snr := aligned(src, got, 400)
+		lag, ncc, snr := testcorpus.Align(src, got, 400)
 		t.Logf("stream %d (%s) vs %s: lag %d samples, ncc %.5f, SNR %.1f dB", s.Index, s.Src, sources[s.Src], lag, ncc, snr)
 		if ncc < 0.99 || snr < 20 {
 			t.Errorf("stream %d vs %s: ncc %.5f, SNR %.1f dB; want ncc >= 0.99, SNR >= 20 dB", s.Index, sources[s.Src], ncc, snr)
 		}
-		ff := ffmpegG722(t, run.payloads(s.Index))
+		ff := testcorpus.FFmpegG722(t, run.payloads(s.Index))
 		checkFFmpeg(t, s.Index, got, ff)
 	}
 }
@@ -193,7 +144,7 @@ func TestG722Real(t *testing.T) {
 	if seconds < 7 {
 		t.Errorf("%d whole seconds of audio, want 7", seconds)
 	}
-	checkFFmpeg(t, s.Index, got, ffmpegG722(t, run.payloads(s.Index)))
+	checkFFmpeg(t, s.Index, got, testcorpus.FFmpegG722(t, run.payloads(s.Index)))
 }
 
 // peakFreq returns the frequency, in steps of 5 Hz from lo to hi, with the

@@ -390,17 +390,11 @@ func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]b
 	if err != nil {
 		return nil, err
 	}
-	out := make([][32]byte, 0, len(in.Result.Calls))
-	for i := range in.Result.Calls {
-		wav, err := r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
-		if err != nil {
-			return nil, err
-		}
-		sum, err := hashConcurrently(wav)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sum)
+	out, err := hashWAVs(len(in.Result.Calls), func(i int) (*codec.WAVReader, error) {
+		return r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return r.sealedRule(ctx, rec, in, out)
 }

@@ -4,58 +4,18 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/export"
-	"github.com/callvault/callvault/internal/capturetest"
-	"github.com/callvault/callvault/internal/loadgen"
-	"github.com/callvault/callvault/internal/pcapwrite"
 )
 
-// g722Pcap writes a two-way G.722 call (PT 9, SDP with rtpmap G722/8000)
-// as a pcap: like synthPcap, 160 octets (20 ms) every 20 ms each way.
-func g722Pcap(c synthCall) []byte {
-	w := capturetest.NewPcapFormat(pcapwrite.Ethernet)
-	local, remote := netip.MustParseAddrPort("10.0.0.1:16386"), netip.MustParseAddrPort("10.0.0.2:16388")
-	sig := [2]netip.AddrPort{netip.MustParseAddrPort("10.0.0.1:5060"), netip.MustParseAddrPort("10.0.0.2:5060")}
-	msg := func(first string, media netip.AddrPort) []byte {
-		return capturetest.SIP{
-			First: first, Via: "10.0.0.1:5060", Branch: "z9hG4bK-1", Domain: "pbx.test",
-			From:   capturetest.Party{Display: "A", User: "201", Tag: "a1"},
-			To:     capturetest.Party{Display: "B", User: "202"},
-			CallID: c.callID, CSeq: 1, Method: "INVITE", Contact: "201@10.0.0.1",
-			Body: capturetest.SDP(media, "RTP/AVP", 9, false, "a=rtpmap:9 G722/8000", "a=sendrecv"),
-		}.Bytes()
-	}
-	w.AddUDP(c.start, sig[0], sig[1], msg("INVITE sip:202@pbx.test SIP/2.0", local))
-	w.AddUDP(c.start.Add(5*time.Millisecond), sig[1], sig[0], msg("SIP/2.0 200 OK", remote))
-	pattern := loadgen.Pattern("pcmu") // any octets are G.722 codes
-	capturetest.Call{
-		Seconds: c.seconds, Start: c.start.Add(20 * time.Millisecond), PT: 9,
-		Local: local, Remote: remote, Skew: 2 * time.Millisecond,
-		Seq: [2]uint16{1000, 3000}, TS: [2]uint32{0, 5555}, SSRC: [2]uint32{0x72200, 0x72201},
-		Payload: func(d, k int, p []byte) {
-			src := pattern[d]
-			off := (k * 160) % len(src)
-			copy(p, src[off:off+160])
-		},
-	}.AddTo(w)
-	return w.Bytes()
-}
-
+// ingestG722 uploads a synthesized G.722 call (PT 9) of guid as admin's.
 func (d *daemon) ingestG722(t *testing.T, guid string, c synthCall) string {
 	t.Helper()
-	body := g722Pcap(c)
-	name := guid + "-009033302ab1-11--admin.pcap"
-	resp, js := d.put(t, name, bytes.NewReader(body), int64(len(body)))
-	if resp.StatusCode != 201 {
-		t.Fatalf("PUT %s: %s %v", name, resp.Status, js)
-	}
-	id, _ := js["id"].(string)
-	return id
+	c.pt = 9
+	return d.ingestSynth(t, guid, "admin", c)
 }
 
 // TestG722Daemon: G.722 recordings through the daemon. A recording plays
