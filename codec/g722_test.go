@@ -458,6 +458,19 @@ func TestUpsampleCheck(t *testing.T) {
 	if _, got := run(bad, 999); bytes.Equal(got, want[WAVHeaderSize:]) {
 		t.Error("a changed even sample does not change the 8 kHz frames")
 	}
+	// The joined reader renders the G.722 segment as a reader of it alone
+	// does (the two segments' renderers share their buffers).
+	alone, err := NewWAVReader([]Segment{r.segment(l)}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := io.ReadAll(alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(all[WAVHeaderSize+len(piece):], single[WAVHeaderSize:]) {
+		t.Error("the G.722 segment renders differently after another segment")
+	}
 	// A G.722 piece is not an upsampled 8 kHz stream.
 	if ok, _ := run(all[WAVHeaderSize+len(piece):], 4096); ok {
 		t.Error("the G.722 part passes as upsampled")

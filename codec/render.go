@@ -109,6 +109,8 @@ type scratch struct {
 	origOwner *Renderer
 	origOff   int64
 	origN     int
+
+	wide *wideState // the 16 kHz renderers' buffers and G.722 windows
 }
 
 // Renderer renders ranges of one segment's timeline into per-channel PCM16.
@@ -120,7 +122,7 @@ type Renderer struct {
 	mask    bool
 	nblocks int64
 	sc      *scratch
-	wide    *wideState // non-nil: renders at 16 kHz (render16.go)
+	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
 	pass    int        // non-zero: place takes only codecs of this rate
 }
 
@@ -145,7 +147,10 @@ func newRenderer(seg Segment, maskDTMF bool, sc *scratch, wide bool) (*Renderer,
 		sc:      sc,
 	}
 	if wide {
-		r.wide = new(wideState)
+		if sc.wide == nil {
+			sc.wide = new(wideState)
+		}
+		r.wide = sc.wide
 	}
 	return r, nil
 }

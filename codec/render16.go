@@ -54,12 +54,15 @@ func (l *Layout) Rate() int {
 // samples and the map index of the entry that placed them (-1: none) for
 // every tick.
 type g722Win struct {
-	k     int64 // window number; -1 = empty
+	r     *Renderer // whose window it is
+	k     int64     // window number; -1 = empty
 	pcm   [2][]int16
 	owner [2][]int64
 }
 
-// wideState holds what a 16 kHz renderer keeps between calls.
+// wideState holds what a 16 kHz renderer keeps between calls. The
+// renderers of one WAV reader share one: they render one at a time, and
+// each window names its renderer.
 type wideState struct {
 	win  [2]g722Win
 	next int // the window slot to replace next
@@ -182,13 +185,13 @@ func halfway(x []int16, j int) int16 {
 func (r *Renderer) g722Window(k int64) (*g722Win, error) {
 	w := r.wide
 	for i := range w.win {
-		if w.win[i].k == k && w.win[i].pcm[0] != nil {
+		if w.win[i].r == r && w.win[i].k == k && w.win[i].pcm[0] != nil {
 			return &w.win[i], nil
 		}
 	}
 	win := &w.win[w.next]
 	w.next = (w.next + 1) % len(w.win)
-	win.k = -1
+	win.r, win.k = nil, -1
 	for ch := range 2 {
 		win.pcm[ch] = grow(win.pcm[ch], 2*g722Window)
 		win.owner[ch] = grow(win.owner[ch], g722Window)
@@ -246,7 +249,7 @@ func (r *Renderer) g722Window(k int64) (*g722Win, error) {
 	if err != nil {
 		return nil, err
 	}
-	win.k = k
+	win.r, win.k = r, k
 	return win, nil
 }
 
