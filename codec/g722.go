@@ -1,28 +1,32 @@
 package codec
 
 // G.722 decoder, 64 kbit/s mode (mode 1), written from ITU-T
-// Recommendation G.722 (09/2012), "7 kHz audio-coding within 64 kbit/s":
+// Recommendation G.722, "7 kHz audio-coding within 64 kbit/s": its
+// decoder description and the block-by-block computational details that
+// the recommendation gives for it, whose block names the code keeps:
 //
-//   - clause 4 (decoder) and the block descriptions of clause 6.2 / 6.3:
-//     lower sub-band decoder (INVQAL, INVQBL, LOGSCL, SCALEL, RECONS,
-//     LIMIT), higher sub-band decoder (INVQAH, LOGSCH, SCALEH) and the
-//     adaptive predictor shared by both bands (PARREC, RECONS, UPPOL1,
-//     UPPOL2, UPZERO, DELAYA, FILTEP, FILTEZ, PREDIC);
-//   - clause 4.4 and Table 2 (receive QMF): the 24 coefficients h0..h23;
-//   - Table 6 (6-bit inverse quantiser QQ6, as the levels of the 64 codes
-//     of ILR), Table 7 (4-bit QQ4, with the logarithmic scale-factor
-//     multipliers WL and the code mapping RIL -> IL4), Table 8 (2-bit QQ2
-//     and WH of the higher band) and Table 14 (ILB, the inverse log2
-//     table of SCALEL and SCALEH).
+//   - lower sub-band decoder: INVQAL, INVQBL, LOGSCL, SCALEL, RECONS,
+//     LIMIT;
+//   - higher sub-band decoder: INVQAH, LOGSCH, SCALEH;
+//   - the adaptive predictor shared by both bands: PARREC, RECONS, UPPOL1,
+//     UPPOL2, UPZERO, DELAYA, FILTEP, FILTEZ, PREDIC;
+//   - the receive QMF with its 24 coefficients h0..h23.
+//
+// The tables (the 6-, 4- and 2-bit inverse quantisers QQ6, QQ4 and QQ2,
+// the scale-factor multipliers WL and WH with their code mappings, and the
+// inverse log2 table ILB) are the recommendation's. The result is checked
+// sample for sample against an independent decoder (ffmpeg's) in the
+// tests.
 //
 // Each octet carries one pair of sub-band codes: the two most significant
 // bits are the higher-band code IH, the six least significant bits the
-// lower-band code ILR (G.722 clause 1.4.4, RFC 3551 clause 4.5.2). One
-// octet decodes to two 16 kHz output samples. As in RFC 3551, the RTP clock
-// of G.722 runs at 8 kHz, so one octet is one tick of the timeline.
+// lower-band code ILR; RTP carries the octets as the recommendation forms
+// them (RFC 3551). One octet decodes to two 16 kHz output samples. As RFC
+// 3551 says, the RTP clock of G.722 runs at 8 kHz, so one octet is one
+// tick of the timeline.
 
 // g722QQ6 is the inverse quantiser of the 6-bit lower-band code, indexed by
-// the code, in units of 2^-15 of the scale factor (Table 6).
+// the code, in units of 2^-15 of the scale factor.
 var g722QQ6 = [64]int32{
 	-136, -136, -136, -136, -24808, -21904, -19008, -16704,
 	-14984, -13512, -12280, -11192, -10232, -9360, -8576, -7856,
@@ -36,28 +40,28 @@ var g722QQ6 = [64]int32{
 
 // g722QQ4 is the inverse quantiser of the 4-bit code (the 6-bit code
 // without its two least significant bits) that feeds the predictor and the
-// scale-factor adaptation (Table 7).
+// scale-factor adaptation.
 var g722QQ4 = [16]int32{
 	0, -20456, -12896, -8968, -6288, -4240, -2584, -1200,
 	20456, 12896, 8968, 6288, 4240, 2584, 1200, 0,
 }
 
-// g722RIL4 maps the 4-bit code to the magnitude index of WL (Table 7).
+// g722RIL4 maps the 4-bit code to the magnitude index of WL.
 var g722RIL4 = [16]uint8{0, 7, 6, 5, 4, 3, 2, 1, 7, 6, 5, 4, 3, 2, 1, 0}
 
-// g722WL is the lower band's logarithmic scale-factor multiplier (Table 7).
+// g722WL is the lower band's logarithmic scale-factor multiplier.
 var g722WL = [8]int32{-60, -30, 58, 172, 334, 538, 1198, 3042}
 
-// g722QQ2 is the higher band's 2-bit inverse quantiser (Table 8).
+// g722QQ2 is the higher band's 2-bit inverse quantiser.
 var g722QQ2 = [4]int32{-7408, -1616, 7408, 1616}
 
-// g722RIH2 maps the 2-bit code to the index of WH (Table 8).
+// g722RIH2 maps the 2-bit code to the index of WH.
 var g722RIH2 = [4]uint8{2, 1, 2, 1}
 
-// g722WH is the higher band's logarithmic scale-factor multiplier (Table 8).
+// g722WH is the higher band's logarithmic scale-factor multiplier.
 var g722WH = [3]int32{0, -214, 798}
 
-// g722ILB is the inverse log2 table of SCALEL and SCALEH (Table 14).
+// g722ILB is the inverse log2 table of SCALEL and SCALEH.
 var g722ILB = [32]int32{
 	2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383,
 	2435, 2489, 2543, 2599, 2656, 2714, 2774, 2834,
@@ -65,7 +69,7 @@ var g722ILB = [32]int32{
 	3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008,
 }
 
-// g722H are the QMF coefficients h0..h23 (Table 2).
+// g722H are the QMF coefficients h0..h23.
 var g722H = [24]int32{
 	3, -11, -11, 53, 12, -156, 32, 362, -210, -805, 951, 3876,
 	3876, 951, -805, -210, 362, 32, -156, 12, 53, -11, -11, 3,
@@ -194,9 +198,8 @@ func NewG722Decoder() *G722Decoder {
 	return d
 }
 
-// Reset puts the decoder into the initial state of the recommendation
-// (clause 6.1): every variable zero except the scale factors DETL = 32 and
-// DETH = 8.
+// Reset puts the decoder into the reset state of the recommendation:
+// every variable zero except the scale factors DETL = 32 and DETH = 8.
 func (d *G722Decoder) Reset() {
 	*d = G722Decoder{}
 	d.lo.det = 32
