@@ -52,8 +52,12 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 
 // callPieces returns, for each segment of a call, the data bytes of each
 // of its calls in the call's canonical WAV (the segments' calls in order).
+// The call's WAV has the highest rate of its pieces (16 kHz when one has
+// G.722): an 8 kHz piece takes twice its own size in it.
 func callPieces(ctx context.Context, media webcore.Media, recs []*archive.Recording) ([][]int64, error) {
 	out := make([][]int64, len(recs))
+	rates := make([][]int, len(recs))
+	top := 8000
 	for i, rec := range recs {
 		for k := range recinfo.ParseLenient(rec.Info).Result.Calls {
 			wav, err := media.WAV(ctx, []*archive.Recording{rec}, k, codec.WAVOptions{})
@@ -61,6 +65,13 @@ func callPieces(ctx context.Context, media webcore.Media, recs []*archive.Record
 				return nil, err
 			}
 			out[i] = append(out[i], wav.Size()-codec.WAVHeaderSize)
+			rates[i] = append(rates[i], wav.Rate())
+			top = max(top, wav.Rate())
+		}
+	}
+	for i := range out {
+		for k := range out[i] {
+			out[i][k] = out[i][k] * int64(top) / int64(rates[i][k])
 		}
 	}
 	return out, nil

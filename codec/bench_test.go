@@ -38,9 +38,18 @@ func benchCall(seconds int) *rec {
 func BenchmarkWAVRender(b *testing.B) {
 	r := benchCall(10 * 60)
 	seg, orig, mapr := counted(r.segment(Layout{Streams: callStreams, Start: 0, End: r.end()}))
+	b.ReportAllocs()
+	size := renderEach(b, seg)
+	b.SetBytes(size)
+	b.ReportMetric(float64(len(mapr.calls))/float64(b.N), "mapReadAt/op")
+	b.ReportMetric(float64(len(orig.calls))/float64(b.N), "origReadAt/op")
+}
+
+// renderEach renders seg to a whole WAV once per b.Loop iteration and
+// returns the WAV's size.
+func renderEach(b *testing.B, seg Segment) int64 {
 	buf := make([]byte, 32<<10)
 	var size int64
-	b.ReportAllocs()
 	for b.Loop() {
 		rd, err := NewWAVReader([]Segment{seg}, WAVOptions{})
 		if err != nil {
@@ -51,9 +60,7 @@ func BenchmarkWAVRender(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.SetBytes(size)
-	b.ReportMetric(float64(len(mapr.calls))/float64(b.N), "mapReadAt/op")
-	b.ReportMetric(float64(len(orig.calls))/float64(b.N), "origReadAt/op")
+	return size
 }
 
 // BenchmarkSeekTTFB measures the time to first byte of a Range request deep

@@ -15,9 +15,10 @@ const (
 	Unknown Codec = iota // not recognised; its payloads cannot be rendered
 	PCMU                 // G.711 µ-law, RTP static payload type 0
 	PCMA                 // G.711 A-law, RTP static payload type 8
+	G722                 // G.722 at 64 kbit/s, RTP static payload type 9
 )
 
-// String returns the RTP encoding name of c ("PCMU", "PCMA"), "unknown"
+// String returns the RTP encoding name of c ("PCMU", "PCMA", "G722"), "unknown"
 // for Unknown, and "Codec(N)" for values this package does not know.
 func (c Codec) String() string {
 	switch c {
@@ -27,6 +28,8 @@ func (c Codec) String() string {
 		return "PCMU"
 	case PCMA:
 		return "PCMA"
+	case G722:
+		return "G722"
 	}
 	return "Codec(" + strconv.Itoa(int(c)) + ")"
 }
@@ -41,12 +44,14 @@ func ParseCodec(name string) Codec {
 		return PCMU
 	case strings.EqualFold(name, "PCMA"):
 		return PCMA
+	case strings.EqualFold(name, "G722"):
+		return G722
 	}
 	return Unknown
 }
 
 // CodecForPT returns the codec of a static RTP payload type (RFC 3551):
-// PCMU for 0, PCMA for 8, Unknown for every other type, including the
+// PCMU for 0, PCMA for 8, G722 for 9, Unknown for every other type, including the
 // dynamic ones whose meaning only signalling can tell.
 func CodecForPT(pt uint8) Codec {
 	switch pt {
@@ -54,17 +59,22 @@ func CodecForPT(pt uint8) Codec {
 		return PCMU
 	case 8:
 		return PCMA
+	case 9:
+		return G722
 	}
 	return Unknown
 }
 
 // Supported reports whether this package can decode c.
 func (c Codec) Supported() bool {
-	return c == PCMU || c == PCMA
+	return c == PCMU || c == PCMA || c == G722
 }
 
 // SampleRate returns the sampling rate of c in Hz, or 0 if unknown.
 func (c Codec) SampleRate() int {
+	if c == G722 {
+		return 16000
+	}
 	if c.Supported() {
 		return 8000
 	}
@@ -73,13 +83,17 @@ func (c Codec) SampleRate() int {
 
 // Decode decodes payload bytes of codec c from src into dst and returns the
 // number of samples written. It writes nothing and returns 0 for codecs
-// that are not Supported. For G.711 one byte is one sample.
+// that are not Supported. For G.711 one byte is one sample; G.722 decodes
+// two samples per byte with a decoder in its reset state (a stream is
+// decoded with one G722Decoder fed in order).
 func (c Codec) Decode(dst []int16, src []byte) int {
 	switch c {
 	case PCMU:
 		return DecodeUlaw(dst, src)
 	case PCMA:
 		return DecodeAlaw(dst, src)
+	case G722:
+		return NewG722Decoder().Decode(dst, src)
 	}
 	return 0
 }

@@ -8,8 +8,8 @@ func TestCodecNames(t *testing.T) {
 		want Codec
 	}{
 		{"PCMU", PCMU}, {"pcmu", PCMU}, {" PcMu ", PCMU},
-		{"PCMA", PCMA}, {"pcma", PCMA},
-		{"", Unknown}, {"G722", Unknown}, {"telephone-event", Unknown}, {"PCM", Unknown}, {"PCMUX", Unknown},
+		{"PCMA", PCMA}, {"pcma", PCMA}, {"G722", G722}, {"g722", G722},
+		{"", Unknown}, {"G7221", Unknown}, {"G.722", Unknown}, {"telephone-event", Unknown}, {"PCM", Unknown}, {"PCMUX", Unknown},
 	} {
 		if got := ParseCodec(tc.in); got != tc.want {
 			t.Errorf("ParseCodec(%q) = %v, want %v", tc.in, got, tc.want)
@@ -24,6 +24,7 @@ func TestCodecNames(t *testing.T) {
 		{Unknown, "unknown", false, 0},
 		{PCMU, "PCMU", true, 8000},
 		{PCMA, "PCMA", true, 8000},
+		{G722, "G722", true, 16000},
 		{Codec(200), "Codec(200)", false, 0},
 	} {
 		if got := tc.c.String(); got != tc.s {
@@ -46,6 +47,8 @@ func TestCodecNames(t *testing.T) {
 			want = PCMU
 		case 8:
 			want = PCMA
+		case 9:
+			want = G722
 		}
 		if got := CodecForPT(uint8(pt)); got != want {
 			t.Errorf("CodecForPT(%d) = %v, want %v", pt, got, want)

@@ -7,7 +7,7 @@ import (
 )
 
 // TestDependencies keeps codec a leaf: the standard library and zaf/g711
-// only, in the package and in its tests.
+// only, in the package; its tests also compare audio with testcorpus.
 func TestDependencies(t *testing.T) {
-	depcheck.CheckTests(t, ".", "github.com/zaf/g711")
+	depcheck.CheckTests(t, ".", "github.com/zaf/g711", "internal/testcorpus")
 }

@@ -1,12 +1,21 @@
 // Package codec holds the pure audio functions of callvault: G.711 µ-law
-// and A-law decoding, the placement-map entry format, the WAV header, and
-// the renderer that turns a recording's original capture plus its placement
-// map into PCM16 WAV.
+// and A-law decoding, G.722 decoding, the placement-map entry format, the
+// WAV header, and the renderer that turns a recording's original capture
+// plus its placement map into PCM16 WAV.
 //
 // The package does no I/O of its own beyond the io.ReaderAt values a caller
 // hands in, holds no mutable package state (its package variables are error
 // sentinels and the read-only G.711 decode tables computed at
 // initialisation), and imports nothing from callvault.
+//
+// # G.722
+//
+// G722Decoder decodes G.722 at 64 kbit/s (sub-band ADPCM with a QMF),
+// written from ITU-T Recommendation G.722; g722.go names the clauses and
+// tables. Each octet decodes to two 16 kHz samples; the RTP clock of G.722
+// runs at 8 kHz (RFC 3551), so on the timeline one octet is one tick, as
+// one G.711 byte is. The tests compare it with ffmpeg's decoder sample for
+// sample and with a test-only encoder.
 //
 // # G.711
 //
@@ -36,16 +45,27 @@
 // the layout does not list, or of codecs this package cannot decode are
 // skipped; entries flagged FlagDTMF render as silence when DTMF is masked.
 //
-// WAVReader serves the segments concatenated in order as one PCM16 8 kHz
-// WAV (stereo, or a saturating mono mix) with an exact 44-byte header, as an
+// WAVReader serves the segments concatenated in order as one PCM16 WAV
+// (stereo, or a saturating mono mix) with an exact 44-byte header, as an
 // io.ReadSeeker suitable for http.ServeContent. Renderer renders a range of
 // one segment's timeline into per-channel PCM for other consumers.
+//
+// The WAV is 8 kHz, or 16 kHz when a segment renders a G.722 stream
+// (Layout.Rate); then every tick of the timeline is two samples, the G.711
+// payloads are upsampled by a half-band filter (their samples kept at the
+// even positions; the filter rings into the odd positions of silence next
+// to them, see UpsampleCheck) and G.722 is decoded in windows of the timeline, each
+// after a warm-up, so that any range renders to the same bytes however it
+// is reached (render16.go).
 //
 // # Memory and I/O
 //
 // A reader renders in blocks of RenderBlock samples and keeps the last
 // rendered block, the last map block read and one small window of original
 // bytes: under 64 KiB plus one map block, whatever the recording's length.
+// At 16 kHz it also keeps the last two decoded G.722 windows, about
+// 400 KiB, and decodes each window it renders in full (1.2 times the
+// window's payloads with the warm-up).
 // A Read or Seek deep into a recording reads only the map blocks whose Span
 // overlaps the samples needed (one ReadAt per block) and only the original
 // bytes those entries point at, with reads of neighbouring payloads

@@ -115,6 +115,14 @@ func FuzzRender(f *testing.F) {
 	c := synthCall(synthOpts{seconds: 1, seed: 8, impair: true, hdr: 12})
 	f.Add(c.mapb, []byte{1, 1, 2, 2, 1, 0, 0, 1}, uint32(16000), uint32(4000), uint8(0|32), uint16(333))
 	f.Add(AppendEntry(nil, Entry{Off: 100, Len: 200, Pos: math.MaxUint32 - 100, Stream: 0}), []byte{1, 1}, uint32(math.MaxUint32-150), uint32(200), uint8(0), uint16(50))
+	// G.722 streams: 16 kHz output, windows of decoding, G.711 upsampled.
+	f.Add(r.mapb, []byte{3, 1, 1, 2, 3, 1}, uint32(0), uint32(100), uint8(16), uint16(7))
+	g := &rec{}
+	for i := range 30 {
+		g.add(9, uint32(7000+i*160), uint16(i/10), FlagDTMF*EntryFlag(i%7/6), fill(160, byte(i*37)))
+	}
+	f.Add(g.mapb, []byte{3, 1, 1, 1, 3, 2}, uint32(7900), uint32(4000), uint8(0|16), uint16(999))
+	f.Add(g.mapb, []byte{1, 1, 3, 1, 3, 2}, uint32(6000), uint32(RenderBlock+3), uint8(1|4|32), uint16(4095))
 
 	orig := make([]byte, 64<<10)
 	for i := range orig {

@@ -9,8 +9,9 @@ import (
 	"sort"
 )
 
-// RenderBlock is the number of samples (one second at 8 kHz) a WAVReader
-// renders at a time and keeps for the following Reads.
+// RenderBlock is the number of samples per channel (one second at 8 kHz,
+// half a second at 16 kHz) a WAVReader renders at a time and keeps for
+// the following Reads.
 const RenderBlock = 8000
 
 const (
@@ -108,6 +109,8 @@ type scratch struct {
 	origOwner *Renderer
 	origOff   int64
 	origN     int
+
+	wide *wideState // the 16 kHz renderers' buffers and G.722 windows
 }
 
 // Renderer renders ranges of one segment's timeline into per-channel PCM16.
@@ -119,33 +122,51 @@ type Renderer struct {
 	mask    bool
 	nblocks int64
 	sc      *scratch
+	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
+	pass    int        // non-zero: place takes only codecs of this rate
 }
 
-// NewRenderer returns a renderer of seg. With maskDTMF, entries flagged
-// FlagDTMF render as silence.
+// NewRenderer returns a renderer of seg at the rate of its layout (see
+// Layout.Rate). With maskDTMF, entries flagged FlagDTMF render as silence.
 func NewRenderer(seg Segment, maskDTMF bool) (*Renderer, error) {
-	r, err := newRenderer(seg, maskDTMF, new(scratch))
+	r, err := newRenderer(seg, maskDTMF, new(scratch), seg.Layout.Rate() == 16000)
 	if err != nil {
 		return nil, fmt.Errorf("codec: renderer: %w", err)
 	}
 	return r, nil
 }
 
-func newRenderer(seg Segment, maskDTMF bool, sc *scratch) (*Renderer, error) {
+func newRenderer(seg Segment, maskDTMF bool, sc *scratch, wide bool) (*Renderer, error) {
 	if err := seg.check(); err != nil {
 		return nil, err
 	}
-	return &Renderer{
+	r := &Renderer{
 		seg:     seg,
 		mask:    maskDTMF,
 		nblocks: (seg.MapSize + mapBlockBytes - 1) / mapBlockBytes,
 		sc:      sc,
-	}, nil
+	}
+	if wide {
+		if sc.wide == nil {
+			sc.wide = new(wideState)
+		}
+		r.wide = sc.wide
+	}
+	return r, nil
+}
+
+// Rate returns the sampling rate r renders at: 8000 or 16000.
+func (r *Renderer) Rate() int {
+	if r.wide != nil {
+		return 16000
+	}
+	return 8000
 }
 
 // groupSpan is the range of positions [min, end) a group of entries of a
-// loaded map block covers, taking Len as the sample count (true of every
-// codec this package decodes; a codec with another ratio must widen it).
+// loaded map block covers, taking Len as the tick count (true of every
+// codec this package decodes, G.711 and G.722; a codec with another ratio
+// must widen it).
 type groupSpan struct{ min, end uint64 }
 
 // placement is the part of one entry that falls into the range being
@@ -171,6 +192,9 @@ func (r *Renderer) place(e Entry, lo, hi uint64) (p placement, ok bool) {
 	if (sl.Channel != 0 && sl.Channel != 1) || !sl.Codec.Supported() {
 		return p, false
 	}
+	if r.pass != 0 && sl.Codec.SampleRate() != r.pass {
+		return p, false
+	}
 	a := uint64(e.Pos)
 	s, t := max(a, lo), min(a+uint64(e.Len), hi)
 	if s >= t {
@@ -189,10 +213,15 @@ func (r *Renderer) place(e Entry, lo, hi uint64) (p placement, ok bool) {
 // Render renders the timeline positions [pos, pos+len(left)) of the
 // segment into left (channel 0) and right (channel 1), which must have the
 // same length. Positions no entry covers are 0. Render ignores the layout's
-// Start and End window: it renders whatever range it is asked for.
+// Start and End window: it renders whatever range it is asked for. At
+// 16 kHz (see Rate) every position is two samples: the buffers must hold
+// an even number of samples and cover [pos, pos+len(left)/2).
 func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	if len(left) != len(right) {
 		return errors.New("codec: render: channel buffers differ in length")
+	}
+	if r.wide != nil {
+		return r.renderWide(pos, left, right)
 	}
 	clear(left)
 	clear(right)
@@ -201,37 +230,16 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	}
 	lo, hi := uint64(pos), uint64(pos)+uint64(len(left))
 	ch := [2][]int16{left, right}
-	for b := int64(0); b < r.nblocks; b++ {
-		if !r.blockOverlaps(b, lo, hi) {
-			continue
+	r.pass = 8000 // a 16 kHz codec needs the 16 kHz renderer
+	defer func() { r.pass = 0 }()
+	return r.scan(lo, hi, func(p placement, _ int64, blk []byte, i int) error {
+		dst := ch[p.ch][p.dst : p.dst+p.n]
+		if p.silent {
+			clear(dst)
+			return nil
 		}
-		blk, err := r.mapBlock(b)
-		if err != nil {
-			return err
-		}
-		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
-			if gs := r.sc.groups[g]; gs.min >= hi || gs.end <= lo {
-				continue
-			}
-			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
-			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
-				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				p, ok := r.place(e, lo, hi)
-				if !ok {
-					continue
-				}
-				dst := ch[p.ch][p.dst : p.dst+p.n]
-				if p.silent {
-					clear(dst)
-					continue
-				}
-				if err := r.decode(dst, p, blk, i, lo, hi); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		return r.decode(dst, p, blk, i, lo, hi)
+	})
 }
 
 func (r *Renderer) blockOverlaps(b int64, lo, hi uint64) bool {
@@ -361,7 +369,9 @@ func fullRead(got, want int, err error) error {
 	return err
 }
 
-// WAVReader serves segments as one PCM16 8 kHz WAV file. It renders a
+// WAVReader serves segments as one PCM16 WAV file, at 16 kHz when any
+// segment's layout renders at 16 kHz (see Layout.Rate), otherwise at
+// 8 kHz. It renders a
 // block of RenderBlock samples at a time on demand and keeps it, so small
 // Reads and Seeks within a block cost no further I/O. A WAVReader is an
 // io.ReadSeeker; it is not safe for concurrent use.
@@ -370,6 +380,7 @@ type WAVReader struct {
 	bounds []int64 // bounds[i]: first output frame of segment i; last: total frames
 	opt    WAVOptions
 	fb     int // bytes per frame
+	tick   int // frames per 8 kHz tick of the timeline: 1 or 2
 	hdr    [WAVHeaderSize]byte
 	size   int64
 	off    int64
@@ -388,6 +399,12 @@ func NewWAVReader(segs []Segment, opt WAVOptions) (*WAVReader, error) {
 		bounds: make([]int64, len(segs)+1),
 		opt:    opt,
 		fb:     4,
+		tick:   1,
+	}
+	for _, s := range segs {
+		if s.Layout.Rate() == 16000 {
+			r.tick = 2
+		}
 	}
 	channels := 2
 	if opt.Mono {
@@ -396,20 +413,20 @@ func NewWAVReader(segs []Segment, opt WAVOptions) (*WAVReader, error) {
 	sc := new(scratch)
 	var total int64
 	for i, s := range segs {
-		rr, err := newRenderer(s, opt.MaskDTMF, sc)
+		rr, err := newRenderer(s, opt.MaskDTMF, sc, r.tick == 2)
 		if err != nil {
 			return nil, fmt.Errorf("codec: wav segment %d: %w", i, err)
 		}
 		r.rs[i] = rr
 		r.bounds[i] = total
-		total += int64(s.Layout.End - s.Layout.Start)
+		total += int64(s.Layout.End-s.Layout.Start) * int64(r.tick)
 	}
 	r.bounds[len(segs)] = total
 	dataLen := total * int64(r.fb)
 	if dataLen > math.MaxUint32-36 {
 		return nil, fmt.Errorf("%w: %d data bytes", ErrTooLong, dataLen)
 	}
-	r.hdr = WAVHeader(8000, channels, uint32(dataLen))
+	r.hdr = WAVHeader(8000*r.tick, channels, uint32(dataLen))
 	r.size = WAVHeaderSize + dataLen
 	return r, nil
 }
@@ -417,6 +434,9 @@ func NewWAVReader(segs []Segment, opt WAVOptions) (*WAVReader, error) {
 // Size returns the length of the WAV file in bytes: the 44-byte header plus
 // two bytes per sample per channel.
 func (r *WAVReader) Size() int64 { return r.size }
+
+// Rate returns the sampling rate of the WAV: 8000 or 16000.
+func (r *WAVReader) Rate() int { return 8000 * r.tick }
 
 // Seek sets the offset of the next Read, as io.Seeker describes. Seeking
 // past the end is allowed; Read then reports io.EOF.
@@ -481,7 +501,7 @@ func (r *WAVReader) load(seg int, blk int64) error {
 	first := blk * RenderBlock
 	n := int(min(RenderBlock, r.bounds[seg+1]-r.bounds[seg]-first))
 	r.cN = 0
-	if err := rr.Render(rr.seg.Layout.Start+uint32(first), r.pcm[0][:n], r.pcm[1][:n]); err != nil {
+	if err := rr.Render(rr.seg.Layout.Start+uint32(first/int64(r.tick)), r.pcm[0][:n], r.pcm[1][:n]); err != nil {
 		return err
 	}
 	r.cSeg, r.cBlk, r.cN = seg, blk, n

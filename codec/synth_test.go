@@ -170,12 +170,31 @@ func refWAV(segs []refSeg, opt WAVOptions) ([]byte, error) {
 	}
 	var data []byte
 	var firstErr error
+	rate := 8000
+	for _, s := range segs {
+		if s.layout.Rate() == 16000 {
+			rate = 16000
+		}
+	}
 	for _, s := range segs {
 		l := s.layout
 		n := int(l.End - l.Start)
 		buf := [2][]int16{make([]int16, n), make([]int16, n)}
 		if len(s.mapb)%EntrySize != 0 {
 			return nil, ErrCorruptMap
+		}
+		if rate == 16000 {
+			var err error
+			if buf, err = refWide(s, opt); err != nil {
+				if errors.Is(err, ErrCorruptMap) {
+					return nil, err
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+			n = len(buf[0])
+			s.mapb = nil
 		}
 		for i := 0; i < len(s.mapb); i += EntrySize {
 			e, err := ParseEntry(s.mapb[i:])
@@ -231,8 +250,135 @@ func refWAV(segs []refSeg, opt WAVOptions) ([]byte, error) {
 			}
 		}
 	}
-	h := WAVHeader(8000, channels, uint32(len(data)))
+	h := WAVHeader(rate, channels, uint32(len(data)))
 	return append(h[:], data...), firstErr
+}
+
+// refWide renders one segment at 16 kHz the straightforward way: the
+// G.711 entries into an 8 kHz buffer of the whole window plus upTaps ticks
+// either side, upsampled; then every G.722 window the segment touches
+// decoded from its warm-up, entry by entry in map order; a tick goes to
+// the entry latest in map order.
+func refWide(s refSeg, opt WAVOptions) ([2][]int16, error) {
+	l := s.layout
+	n := int64(l.End) - int64(l.Start)
+	out := [2][]int16{make([]int16, 2*n), make([]int16, 2*n)}
+	var entries []Entry
+	for i := 0; i < len(s.mapb); i += EntrySize {
+		e, err := ParseEntry(s.mapb[i:])
+		if err != nil {
+			return out, fmt.Errorf("%w: %w", ErrCorruptMap, err)
+		}
+		entries = append(entries, e)
+	}
+	if n == 0 {
+		return out, nil
+	}
+	var firstErr error
+	stream := func(e Entry) (StreamLayout, bool) {
+		if int(e.Stream) >= len(l.Streams) {
+			return StreamLayout{}, false
+		}
+		sl := l.Streams[e.Stream]
+		return sl, (sl.Channel == 0 || sl.Channel == 1) && sl.Codec.Supported()
+	}
+	masked := func(e Entry) bool { return opt.MaskDTMF && e.Flags&FlagDTMF != 0 }
+	lo8 := max(int64(l.Start)-upTaps, 0)
+	hi8 := int64(l.End) + upTaps
+	narrow := [2][]int16{make([]int16, hi8-lo8), make([]int16, hi8-lo8)}
+	owner := [2][]int{make([]int, n), make([]int, n)}
+	isG722 := [2][]bool{make([]bool, n), make([]bool, n)}
+	for ch := range 2 {
+		for i := range owner[ch] {
+			owner[ch][i] = -1
+		}
+	}
+	for i, e := range entries {
+		sl, ok := stream(e)
+		if !ok || sl.Codec == G722 {
+			continue
+		}
+		dec := ituUlaw
+		if sl.Codec == PCMA {
+			dec = ituAlaw
+		}
+		for t := max(int64(e.Pos), lo8); t < min(int64(e.Pos)+int64(e.Len), hi8); t++ {
+			var v int16
+			if !masked(e) {
+				off := e.Off + t - int64(e.Pos)
+				if off >= int64(len(s.orig)) {
+					if firstErr == nil {
+						firstErr = errRefOrig
+					}
+					continue
+				}
+				v = dec(s.orig[off])
+			}
+			narrow[sl.Channel][t-lo8] = v
+			if t >= int64(l.Start) && t < int64(l.End) {
+				owner[sl.Channel][t-int64(l.Start)] = i
+			}
+		}
+	}
+	for k := int64(l.Start) / g722Window; k <= (int64(l.End)-1)/g722Window; k++ {
+		base := k * g722Window
+		wlo, whi := max(base-g722Warmup, 0), base+g722Window
+		decs := map[uint16]*G722Decoder{}
+		for i, e := range entries {
+			sl, ok := stream(e)
+			if !ok || sl.Codec != G722 {
+				continue
+			}
+			d := decs[e.Stream]
+			if d == nil {
+				d = NewG722Decoder()
+				decs[e.Stream] = d
+			}
+			for t := max(int64(e.Pos), wlo); t < min(int64(e.Pos)+int64(e.Len), whi); t++ {
+				off := e.Off + t - int64(e.Pos)
+				if off >= int64(len(s.orig)) {
+					if firstErr == nil {
+						firstErr = errRefOrig
+					}
+					continue
+				}
+				var pcm [2]int16
+				d.Decode(pcm[:], s.orig[off:off+1])
+				if t < base || t < int64(l.Start) || t >= int64(l.End) {
+					continue
+				}
+				j := t - int64(l.Start)
+				if owner[sl.Channel][j] > i {
+					continue // a later G.711 entry
+				}
+				if masked(e) {
+					pcm = [2]int16{}
+				}
+				owner[sl.Channel][j], isG722[sl.Channel][j] = i, true
+				out[sl.Channel][2*j], out[sl.Channel][2*j+1] = pcm[0], pcm[1]
+			}
+		}
+	}
+	for ch := range 2 {
+		for j := range n {
+			if isG722[ch][j] {
+				continue
+			}
+			x := int64(l.Start) + j - lo8
+			out[ch][2*j] = narrow[ch][x]
+			var acc int64
+			for k := range int64(upTaps) {
+				if x-k >= 0 {
+					acc += int64(upCoef[k]) * int64(narrow[ch][x-k])
+				}
+				if x+1+k < int64(len(narrow[ch])) {
+					acc += int64(upCoef[k]) * int64(narrow[ch][x+1+k])
+				}
+			}
+			out[ch][2*j+1] = int16(min(max((acc+1<<15)>>16, math.MinInt16), math.MaxInt16))
+		}
+	}
+	return out, firstErr
 }
 
 // countingReaderAt wraps a ReaderAt and records every call.

@@ -16,6 +16,11 @@
 // call.wav. [VerifyZip] cuts call.wav into those pieces, gives each the
 // canonical WAV header, and checks its sha256 against its part's sealed
 // exports, so the joined audio is as much evidence as each part's own.
+// call.wav has the highest rate of its parts: 16 kHz when a part has
+// G.722. A part sealed at 8 kHz then lies in it upsampled; its piece
+// checks by its even frames (the 8 kHz audio, hashed with an 8 kHz
+// header) and by its odd frames being their interpolation
+// (codec.UpsampleCheck), so no sample of it escapes the check.
 //
 // The PDF is rendered from a [CallDoc] whose values are text already, with
 // the Go fonts embedded so names in any European script show, and its

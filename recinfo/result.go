@@ -49,8 +49,8 @@ type Stream struct {
 	Codec string `json:"codec"`
 	// ClockRate is the RTP timestamp clock of the payload type in Hz.
 	ClockRate int `json:"clockRate"`
-	// Supported reports whether the product can render the audio (PCMU or
-	// PCMA, not encrypted). Unsupported audio still has map entries
+	// Supported reports whether the product can render the audio (PCMU,
+	// PCMA or G722, not encrypted). Unsupported audio still has map entries
 	// pointing at the original payloads.
 	Supported bool `json:"supported"`
 	// Encrypted reports that the payloads are encrypted (SRTP): the

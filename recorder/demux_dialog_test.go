@@ -104,7 +104,7 @@ func (s *synth) renderCall(r *Result, c int) (left, right []int16) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	n := int(l.End - l.Start)
+	n := int(l.End-l.Start) * rd.Rate() / 8000
 	left, right = make([]int16, n), make([]int16, n)
 	if err := rd.Render(l.Start, left, right); err != nil {
 		s.t.Fatal(err)

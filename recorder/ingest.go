@@ -382,24 +382,21 @@ func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
 // Exports returns the SHA-256 of each call's canonical WAV (stereo, remote
 // party left), rendered from the stored original and map. The seal signs
 // them, so an exported WAV can be checked with the appliance's public key.
+// For a recording whose seal (rec.Seal, as Verify passes it) was made by an
+// earlier rendering rule, it returns that rule's exports when they match
+// the seal (exports_rule.go).
 func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]byte, error) {
 	in, err := recinfo.Parse(rec.Info)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][32]byte, 0, len(in.Result.Calls))
-	for i := range in.Result.Calls {
-		wav, err := r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
-		if err != nil {
-			return nil, err
-		}
-		sum, err := hashConcurrently(wav)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sum)
+	out, err := hashWAVs(len(in.Result.Calls), func(i int) (*codec.WAVReader, error) {
+		return r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return r.sealedRule(ctx, rec, in, out)
 }
 
 // hashConcurrently returns the SHA-256 of r, reading r in one goroutine

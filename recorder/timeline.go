@@ -86,7 +86,7 @@ type stream struct {
 	codec codec.Codec
 	name  string
 	clock int64
-	g711  bool
+	g711  bool // one payload byte per 8 kHz timestamp tick: G.711, and G.722 (RFC 3551)
 
 	first, last time.Time
 	packets     int
@@ -584,7 +584,7 @@ func (d *Demux) setPT(f *flow, s *stream, pt uint8, kind ptKind) {
 	s.pt = pt
 	s.audio = kind == kindAudio
 	s.name, s.codec, s.clock = f.payloadInfo(pt, kind)
-	s.g711 = s.codec == codec.PCMU || s.codec == codec.PCMA
+	s.g711 = s.codec == codec.PCMU || s.codec == codec.PCMA || s.codec == codec.G722
 	s.step = 160
 	s.havePrev = false
 	s.haveTransit = false

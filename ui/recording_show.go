@@ -367,7 +367,8 @@ func (u *UI) wholeCall(r *http.Request, p *recordingPage, v *recView, segs []*ar
 			u.log.WarnContext(r.Context(), "whole call: part not rendered", "id", s.ID.String(), "err", err)
 			return nil
 		}
-		total += (wav.Size() - codec.WAVHeaderSize) / 4 // stereo: 4 bytes a frame
+		// In 8 kHz ticks, whatever the part's rate: stereo, 4 bytes a frame.
+		total += (wav.Size() - codec.WAVHeaderSize) / 4 * 8000 / int64(wav.Rate())
 	}
 	if total == 0 {
 		return nil

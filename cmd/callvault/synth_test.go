@@ -23,6 +23,7 @@ type synthCall struct {
 	start    time.Time
 	callID   string
 	from, to synthParty
+	pt       uint8 // the audio's payload type: 0 PCMU, or 9 G.722 (any octets are G.722 codes)
 }
 
 // synthPcap writes the call as a pcap (Ethernet, IPv4, UDP).
@@ -42,7 +43,7 @@ func synthPcap(c synthCall) []byte {
 			From:   capturetest.Party{Display: c.from.display, User: c.from.user, Tag: "a1"},
 			To:     capturetest.Party{Display: c.to.display, User: c.to.user},
 			CallID: c.callID, CSeq: 1, Method: "INVITE", Contact: c.from.user + "@10.0.0.1",
-			Body: capturetest.SDP(media, "RTP/AVP", 0, true, "a=sendrecv"),
+			Body: capturetest.SDP(media, "RTP/AVP", c.pt, true, "a=sendrecv"),
 		}.Bytes()
 	}
 	w.AddUDP(c.start, sig[0], sig[1], msg("INVITE sip:"+c.to.user+"@pbx.test SIP/2.0", local))
@@ -50,7 +51,7 @@ func synthPcap(c synthCall) []byte {
 
 	pattern := loadgen.Pattern("pcmu")
 	capturetest.Call{
-		Seconds: c.seconds, Start: c.start.Add(20 * time.Millisecond), PT: 0,
+		Seconds: c.seconds, Start: c.start.Add(20 * time.Millisecond), PT: c.pt,
 		Local: local, Remote: remote, Skew: 2 * time.Millisecond,
 		Seq: [2]uint16{1000, 3000}, TS: [2]uint32{0, 5555}, SSRC: [2]uint32{0x51000, 0x51001},
 		Payload: func(d, k int, p []byte) {

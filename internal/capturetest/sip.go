@@ -53,7 +53,7 @@ func (m SIP) Bytes() []byte {
 // dtmf, and the given attribute lines.
 func SDP(addr netip.AddrPort, proto string, pt uint8, dtmf bool, attrs ...string) string {
 	ip := addr.Addr()
-	enc := map[uint8]string{0: "PCMU", 8: "PCMA"}[pt]
+	enc := map[uint8]string{0: "PCMU", 8: "PCMA", 9: "G722"}[pt]
 	s := fmt.Sprintf("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d %s %d", ip, ip, addr.Port(), proto, pt)
 	if dtmf {
 		s += " 101"
