@@ -310,8 +310,31 @@ func (w *Writer) check() error {
 	return w.err
 }
 
-// stageMax is the most a blob's chunk start is kept in its own small buffer.
+// stageMax is the most a blob's chunk start is kept in its own small
+// buffer when writes are large (a bulk upload); small writes (a live call's
+// paced reads, its map) keep the whole chunk there, growing it in steps of
+// stageMax, and take a pooled chunk buffer only when the chunk is full: a
+// slow writer holds about half a chunk on average instead of a whole one.
 const stageMax = 16 << 10
+
+// staged reports whether p goes to b's stage rather than to a pooled
+// chunk buffer.
+func (b *blobWriter) staged(p []byte) bool {
+	if b.buf != nil {
+		return false
+	}
+	return len(b.stage)+len(p) <= stageMax || (len(p) < stageMax/2 && len(b.stage)+len(p) < ChunkSize)
+}
+
+// stageAppend appends p to b's stage, growing it in steps of stageMax.
+func (b *blobWriter) stageAppend(p []byte) {
+	if need := len(b.stage) + len(p); need > cap(b.stage) {
+		grown := make([]byte, len(b.stage), min((need+stageMax-1)/stageMax*stageMax, ChunkSize))
+		copy(grown, b.stage)
+		b.stage = grown
+	}
+	b.stage = append(b.stage, p...)
+}
 
 // ensureBuf gives b a pooled chunk buffer, moving staged bytes into it.
 func (w *Writer) ensureBuf(b *blobWriter) {
@@ -327,13 +350,13 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 	if err := w.check(); err != nil {
 		return 0, err
 	}
-	if b.buf == nil && len(b.stage)+len(p) <= stageMax {
-		b.stage = append(b.stage, p...)
-		b.size += int64(len(p))
-		return len(p), nil
-	}
 	total := 0
 	for len(p) > 0 {
+		if b.staged(p) { // also what is left after a chunk filled
+			b.stageAppend(p)
+			b.size += int64(len(p))
+			return total + len(p), nil
+		}
 		w.ensureBuf(b)
 		m := copy((*b.buf)[1+b.n:1+ChunkSize], p)
 		b.n += m
