@@ -389,9 +389,11 @@ func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]b
 	}
 	out := make([][32]byte, 0, len(in.Result.Calls))
 	for i := range in.Result.Calls {
-		sum, err := hashWAV(func() (*codec.WAVReader, error) {
-			return r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
-		})
+		wav, err := r.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
+		if err != nil {
+			return nil, err
+		}
+		sum, err := hashConcurrently(wav)
 		if err != nil {
 			return nil, err
 		}
