@@ -39,7 +39,7 @@ func TestPipelinedWriterFailsCleanly(t *testing.T) {
 		t.Fatal("Finish after a failed chunk succeeded")
 	}
 	w.pmu.Lock()
-	running, waiting := w.prun, len(w.pq)
+	running, waiting := w.prun, w.pn
 	w.pmu.Unlock()
 	if running || waiting != 0 {
 		t.Fatalf("pipeline still running (%v) or holding %d chunks", running, waiting)

@@ -40,8 +40,8 @@ type Final struct {
 
 // Writer writes the two blobs of one recording. Its methods must be called
 // from one goroutine at a time. Memory: one 64 KiB buffer per blob kind
-// while it holds a partial chunk, at most pipeDepth full chunks waiting to
-// be hashed and sealed, plus its chunks waiting in the commit queue.
+// while it holds a partial chunk, one full chunk being hashed and sealed,
+// plus its chunks waiting in the commit queue.
 //
 // A full chunk is hashed, sealed and queued for the committer by a
 // goroutine of the writer's own (the pipeline), so the caller's next reads
@@ -65,6 +65,7 @@ type Writer struct {
 	pmu   sync.Mutex
 	pcond sync.Cond  // on pmu: the pipeline took a job or went idle
 	pq    []chunkJob // full chunks waiting for the pipeline, in order
+	pn    int        // chunks handed to the pipeline and not yet queued
 	prun  bool       // the pipeline goroutine is running
 }
 
@@ -76,9 +77,12 @@ type chunkJob struct {
 	idx uint64
 }
 
-// pipeDepth bounds the full chunks a writer holds for its pipeline: enough
-// to keep hashing and sealing busy while the caller fills the next chunk.
-const pipeDepth = 4
+// pipeDepth bounds the full chunks a writer has handed to its pipeline and
+// that are not queued for the committer yet. One is enough for the caller
+// to fill the next chunk while the pipeline seals the last, and keeps a
+// writer's memory where it was when it sealed chunks itself: when the
+// committer falls behind, the caller waits with one full chunk out.
+const pipeDepth = 1
 
 type blobWriter struct {
 	kind BlobKind
@@ -374,7 +378,7 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 
 // flush hands the full buffer to the pipeline, which hashes it, seals it
 // as a non-final chunk and queues it for the committer. It blocks while
-// pipeDepth chunks wait. A failure of an earlier chunk is returned here
+// pipeDepth chunks are out. A failure of an earlier chunk is returned here
 // or by a later call.
 func (w *Writer) flush(b *blobWriter) error {
 	if w.a.c.isClosed() {
@@ -385,9 +389,10 @@ func (w *Writer) flush(b *blobWriter) error {
 	b.buf, b.n = nil, 0
 	b.idx++
 	w.pmu.Lock()
-	for len(w.pq) >= pipeDepth {
+	for w.pn >= pipeDepth {
 		w.pcond.Wait()
 	}
+	w.pn++
 	w.pq = append(w.pq, j)
 	if !w.prun {
 		w.prun = true
@@ -400,20 +405,19 @@ func (w *Writer) flush(b *blobWriter) error {
 // pipeline hashes, seals and queues the waiting chunks in order, and ends
 // when none is left.
 func (w *Writer) pipeline() {
-	for {
-		w.pmu.Lock()
-		if len(w.pq) == 0 {
-			w.prun = false
-			w.pcond.Broadcast()
-			w.pmu.Unlock()
-			return
-		}
+	w.pmu.Lock()
+	for len(w.pq) > 0 {
 		j := w.pq[0]
 		w.pq = append(w.pq[:0], w.pq[1:]...)
-		w.pcond.Broadcast()
 		w.pmu.Unlock()
 		w.sealChunk(j)
+		w.pmu.Lock()
+		w.pn--
+		w.pcond.Broadcast()
 	}
+	w.prun = false
+	w.pcond.Broadcast()
+	w.pmu.Unlock()
 }
 
 // sealChunk hashes and seals one full chunk and queues it; after a failure
@@ -437,7 +441,7 @@ func (w *Writer) sealChunk(j chunkJob) {
 // handed to it.
 func (w *Writer) drain() {
 	w.pmu.Lock()
-	for w.prun || len(w.pq) > 0 {
+	for w.prun || w.pn > 0 {
 		w.pcond.Wait()
 	}
 	w.pmu.Unlock()
