@@ -90,6 +90,13 @@ func (c *committer) sendWait(o op) error {
 	return nil
 }
 
+// isClosed reports whether close was called.
+func (c *committer) isClosed() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.closed
+}
+
 // send is sendWait that gives up when ctx ends.
 func (c *committer) send(ctx context.Context, o op) error {
 	c.mu.RLock()

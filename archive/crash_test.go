@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,7 +139,10 @@ func TestResumeAfterUncleanStop(t *testing.T) {
 	}
 }
 
-const crashEnv = "CALLVAULT_ARCHIVE_CRASH_DIR"
+const (
+	crashEnv     = "CALLVAULT_ARCHIVE_CRASH_DIR"
+	crashStepEnv = "CALLVAULT_ARCHIVE_CRASH_STEP" // bytes per write after the Sync
+)
 
 // TestCrashChild is the child process of TestKill9: it writes, syncs,
 // reports, and keeps writing until it is killed.
@@ -164,9 +168,13 @@ func TestCrashChild(t *testing.T) {
 	}
 	fmt.Printf("synced %s %s %d\n", done.ID, w.ID(), w.OriginalSize())
 	os.Stdout.Sync()
+	step := 4000
+	if s, err := strconv.Atoi(os.Getenv(crashStepEnv)); err == nil && s > 0 {
+		step = s
+	}
 	p := orig[5*ChunkSize+1234:]
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		n := min(len(p), 4000)
+		n := min(len(p), step)
 		if n == 0 {
 			break
 		}
@@ -178,13 +186,21 @@ func TestCrashChild(t *testing.T) {
 
 // TestKill9 kills a writing process with SIGKILL and checks that what
 // Sync and Finish returned for survived.
-func TestKill9(t *testing.T) {
+func TestKill9(t *testing.T) { kill9(t, 4000) }
+
+// TestKill9Pipelined is TestKill9 with writes of several chunks at once,
+// so the writer's pipeline holds full chunks not yet sealed and queued when
+// the process dies: what was synced survives, and what was committed after
+// it is a contiguous run of the original.
+func TestKill9Pipelined(t *testing.T) { kill9(t, 5*ChunkSize/2) }
+
+func kill9(t *testing.T, step int) {
 	if testing.Short() {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashStepEnv+"="+strconv.Itoa(step))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

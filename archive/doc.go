@@ -22,8 +22,10 @@
 //
 // [Archive.Create] returns a [Writer] after a durable "recording" record is
 // committed. Bytes handed to [Writer.WriteOriginal] and [Writer.WriteMap] are
-// cut into 64 KiB chunks, sealed at once with the recording's data key and
-// queued to one committer goroutine that group-commits the chunks of all
+// cut into 64 KiB chunks; each full chunk is hashed, sealed with the
+// recording's data key and queued by a pipeline goroutine of the writer
+// (one chunk at a time, so the caller goes on reading meanwhile) to one
+// committer goroutine that group-commits the chunks of all
 // open writers (at CommitBytes pending or every CommitInterval). Chunk
 // values are appended under increasing sequence numbers and found through a
 // small index, so a commit never rewrites pages of older chunks (FORMAT.md,

@@ -40,8 +40,14 @@ type Final struct {
 
 // Writer writes the two blobs of one recording. Its methods must be called
 // from one goroutine at a time. Memory: one 64 KiB buffer per blob kind
-// while it holds a partial chunk, plus its chunks waiting in the commit
-// queue.
+// while it holds a partial chunk, one full chunk being hashed and sealed,
+// plus its chunks waiting in the commit queue.
+//
+// A full chunk is hashed, sealed and queued for the committer by a
+// goroutine of the writer's own (the pipeline), so the caller's next reads
+// overlap with that work; the pipeline runs while chunks wait and ends
+// when none does, so a writer that fills a chunk now and then (a live
+// call) holds no goroutine in between.
 type Writer struct {
 	a    *Archive
 	id   ID
@@ -55,7 +61,28 @@ type Writer struct {
 	closed bool // Finish was called
 
 	resumed bool // made by Resume: its chunks commit also while the disk is full
+
+	pmu   sync.Mutex
+	pcond sync.Cond  // on pmu: the pipeline took a job or went idle
+	pq    []chunkJob // full chunks waiting for the pipeline, in order
+	pn    int        // chunks handed to the pipeline and not yet queued
+	prun  bool       // the pipeline goroutine is running
 }
+
+// chunkJob is a full chunk of one blob waiting to be hashed, sealed and
+// queued.
+type chunkJob struct {
+	b   *blobWriter
+	buf *[]byte // plaintext at [1:1+ChunkSize]
+	idx uint64
+}
+
+// pipeDepth bounds the full chunks a writer has handed to its pipeline and
+// that are not queued for the committer yet. One is enough for the caller
+// to fill the next chunk while the pipeline seals the last, and keeps a
+// writer's memory where it was when it sealed chunks itself: when the
+// committer falls behind, the caller waits with one full chunk out.
+const pipeDepth = 1
 
 type blobWriter struct {
 	kind BlobKind
@@ -68,11 +95,12 @@ type blobWriter struct {
 	stage []byte
 	idx   uint64 // index of the chunk being filled
 	size  int64
-	h     hash.Hash
+	h     hash.Hash // of the chunks handed to the pipeline or sealed, in order
 }
 
 func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
 	w := &Writer{a: a, id: id, meta: m}
+	w.pcond.L = &w.pmu
 	var err error
 	if w.mac, err = metaAEAD(dk); err != nil {
 		return nil, err
@@ -287,8 +315,31 @@ func (w *Writer) check() error {
 	return w.err
 }
 
-// stageMax is the most a blob's chunk start is kept in its own small buffer.
+// stageMax is the most a blob's chunk start is kept in its own small
+// buffer when writes are large (a bulk upload); small writes (a live call's
+// paced reads, its map) keep the whole chunk there, growing it in steps of
+// stageMax, and take a pooled chunk buffer only when the chunk is full: a
+// slow writer holds about half a chunk on average instead of a whole one.
 const stageMax = 16 << 10
+
+// staged reports whether p goes to b's stage rather than to a pooled
+// chunk buffer.
+func (b *blobWriter) staged(p []byte) bool {
+	if b.buf != nil {
+		return false
+	}
+	return len(b.stage)+len(p) <= stageMax || (len(p) < stageMax/2 && len(b.stage)+len(p) < ChunkSize)
+}
+
+// stageAppend appends p to b's stage, growing it in steps of stageMax.
+func (b *blobWriter) stageAppend(p []byte) {
+	if need := len(b.stage) + len(p); need > cap(b.stage) {
+		grown := make([]byte, len(b.stage), min((need+stageMax-1)/stageMax*stageMax, ChunkSize))
+		copy(grown, b.stage)
+		b.stage = grown
+	}
+	b.stage = append(b.stage, p...)
+}
 
 // ensureBuf gives b a pooled chunk buffer, moving staged bytes into it.
 func (w *Writer) ensureBuf(b *blobWriter) {
@@ -304,17 +355,15 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 	if err := w.check(); err != nil {
 		return 0, err
 	}
-	if b.buf == nil && len(b.stage)+len(p) <= stageMax {
-		b.stage = append(b.stage, p...)
-		b.h.Write(p)
-		b.size += int64(len(p))
-		return len(p), nil
-	}
 	total := 0
 	for len(p) > 0 {
+		if b.staged(p) { // also what is left after a chunk filled
+			b.stageAppend(p)
+			b.size += int64(len(p))
+			return total + len(p), nil
+		}
 		w.ensureBuf(b)
 		m := copy((*b.buf)[1+b.n:1+ChunkSize], p)
-		b.h.Write(p[:m])
 		b.n += m
 		b.size += int64(m)
 		total += m
@@ -328,24 +377,82 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 	return total, nil
 }
 
-// flush seals the full buffer as a non-final chunk and queues it.
+// flush hands the full buffer to the pipeline, which hashes it, seals it
+// as a non-final chunk and queues it for the committer. It blocks while
+// pipeDepth chunks are out. A failure of an earlier chunk is returned here
+// or by a later call.
 func (w *Writer) flush(b *blobWriter) error {
-	val := b.c.seal(*b.buf, b.n, b.idx, false)
-	o := op{w: w, key: chunkKey(w.id, b.kind, b.idx), val: b.buf, n: len(val)}
+	if w.a.c.isClosed() {
+		w.fail(ErrClosed)
+		return ErrClosed
+	}
+	j := chunkJob{b: b, buf: b.buf, idx: b.idx}
 	b.buf, b.n = nil, 0
 	b.idx++
+	w.pmu.Lock()
+	for w.pn >= pipeDepth {
+		w.pcond.Wait()
+	}
+	w.pn++
+	w.pq = append(w.pq, j)
+	if !w.prun {
+		w.prun = true
+		go w.pipeline()
+	}
+	w.pmu.Unlock()
+	return w.errNow()
+}
+
+// pipeline hashes, seals and queues the waiting chunks in order, and ends
+// when none is left.
+func (w *Writer) pipeline() {
+	w.pmu.Lock()
+	for len(w.pq) > 0 {
+		j := w.pq[0]
+		w.pq = append(w.pq[:0], w.pq[1:]...)
+		w.pmu.Unlock()
+		w.sealChunk(j)
+		w.pmu.Lock()
+		w.pn--
+		w.pcond.Broadcast()
+	}
+	w.prun = false
+	w.pcond.Broadcast()
+	w.pmu.Unlock()
+}
+
+// sealChunk hashes and seals one full chunk and queues it; after a failure
+// of the writer it only gives the buffer back.
+func (w *Writer) sealChunk(j chunkJob) {
+	if w.errNow() != nil {
+		w.a.bufs.Put(j.buf)
+		return
+	}
+	b := j.b
+	b.h.Write((*j.buf)[1 : 1+ChunkSize])
+	val := b.c.seal(*j.buf, ChunkSize, j.idx, false)
+	o := op{w: w, key: chunkKey(w.id, b.kind, j.idx), val: j.buf, n: len(val)}
 	if err := w.a.c.sendWait(o); err != nil {
 		w.a.bufs.Put(o.val)
 		w.fail(err)
-		return err
 	}
-	return nil
+}
+
+// drain waits until the pipeline has queued (or given up) every chunk
+// handed to it.
+func (w *Writer) drain() {
+	w.pmu.Lock()
+	for w.prun || w.pn > 0 {
+		w.pcond.Wait()
+	}
+	w.pmu.Unlock()
 }
 
 // Sync returns once every full chunk handed in so far is committed and
 // fsynced. A partial chunk stays buffered (it is sealed as the final chunk
 // by Finish).
 func (w *Writer) Sync(ctx context.Context) error {
+	w.drain()
 	if err := w.check(); err != nil {
 		return err
 	}
@@ -369,6 +476,7 @@ func (w *Writer) Sync(ctx context.Context) error {
 // state f.State, and listed by Unsealed. The writer cannot be used
 // afterwards. If ctx ends first, the commit may still happen.
 func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
+	w.drain() // every full chunk hashed and queued before the final ones
 	if err := w.check(); err != nil {
 		return nil, err
 	}
@@ -391,6 +499,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	var bufs []*[]byte
 	for i, b := range []*blobWriter{&w.orig, &w.mp} {
 		w.ensureBuf(b)
+		b.h.Write((*b.buf)[1 : 1+b.n])
 		vals[i] = b.c.seal(*b.buf, b.n, b.idx, true)
 		keys[i] = chunkKey(w.id, b.kind, b.idx)
 		bufs = append(bufs, b.buf)
@@ -479,6 +588,7 @@ func (w *Writer) Abort(ctx context.Context) error {
 	w.mu.Lock()
 	w.closed = true // also after a Finish that failed
 	w.mu.Unlock()
+	w.drain()
 	for _, b := range []*blobWriter{&w.orig, &w.mp} {
 		if b.buf != nil {
 			w.a.bufs.Put(b.buf)
