@@ -15,6 +15,7 @@ const (
 	Unknown Codec = iota // not recognised; its payloads cannot be rendered
 	PCMU                 // G.711 µ-law, RTP static payload type 0
 	PCMA                 // G.711 A-law, RTP static payload type 8
+	G729                 // G.729, G.729A, G.729B; RTP static payload type 18
 )
 
 // String returns the RTP encoding name of c ("PCMU", "PCMA"), "unknown"
@@ -27,6 +28,8 @@ func (c Codec) String() string {
 		return "PCMU"
 	case PCMA:
 		return "PCMA"
+	case G729:
+		return "G729"
 	}
 	return "Codec(" + strconv.Itoa(int(c)) + ")"
 }
@@ -41,12 +44,14 @@ func ParseCodec(name string) Codec {
 		return PCMU
 	case strings.EqualFold(name, "PCMA"):
 		return PCMA
+	case strings.EqualFold(name, "G729"), strings.EqualFold(name, "G729A"):
+		return G729
 	}
 	return Unknown
 }
 
 // CodecForPT returns the codec of a static RTP payload type (RFC 3551):
-// PCMU for 0, PCMA for 8, Unknown for every other type, including the
+// PCMU for 0, PCMA for 8, G729 for 18, Unknown for every other type, including the
 // dynamic ones whose meaning only signalling can tell.
 func CodecForPT(pt uint8) Codec {
 	switch pt {
@@ -54,13 +59,15 @@ func CodecForPT(pt uint8) Codec {
 		return PCMU
 	case 8:
 		return PCMA
+	case 18:
+		return G729
 	}
 	return Unknown
 }
 
 // Supported reports whether this package can decode c.
 func (c Codec) Supported() bool {
-	return c == PCMU || c == PCMA
+	return c == PCMU || c == PCMA || c == G729
 }
 
 // SampleRate returns the sampling rate of c in Hz, or 0 if unknown.
@@ -73,9 +80,13 @@ func (c Codec) SampleRate() int {
 
 // Decode decodes payload bytes of codec c from src into dst and returns the
 // number of samples written. It writes nothing and returns 0 for codecs
-// that are not Supported. For G.711 one byte is one sample.
+// that are not Supported. For G.711 one byte is one sample; G.729 decodes
+// whole frames (see G729Samples) with a decoder in its initial state (a
+// stream is decoded with one G729Decoder fed in order).
 func (c Codec) Decode(dst []int16, src []byte) int {
 	switch c {
+	case G729:
+		return NewG729Decoder().Decode(dst, src)
 	case PCMU:
 		return DecodeUlaw(dst, src)
 	case PCMA:

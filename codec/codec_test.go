@@ -9,6 +9,7 @@ func TestCodecNames(t *testing.T) {
 	}{
 		{"PCMU", PCMU}, {"pcmu", PCMU}, {" PcMu ", PCMU},
 		{"PCMA", PCMA}, {"pcma", PCMA},
+		{"G729", G729}, {"g729", G729}, {"G729A", G729},
 		{"", Unknown}, {"G722", Unknown}, {"telephone-event", Unknown}, {"PCM", Unknown}, {"PCMUX", Unknown},
 	} {
 		if got := ParseCodec(tc.in); got != tc.want {
@@ -24,6 +25,7 @@ func TestCodecNames(t *testing.T) {
 		{Unknown, "unknown", false, 0},
 		{PCMU, "PCMU", true, 8000},
 		{PCMA, "PCMA", true, 8000},
+		{G729, "G729", true, 8000},
 		{Codec(200), "Codec(200)", false, 0},
 	} {
 		if got := tc.c.String(); got != tc.s {
@@ -46,6 +48,8 @@ func TestCodecNames(t *testing.T) {
 			want = PCMU
 		case 8:
 			want = PCMA
+		case 18:
+			want = G729
 		}
 		if got := CodecForPT(uint8(pt)); got != want {
 			t.Errorf("CodecForPT(%d) = %v, want %v", pt, got, want)

@@ -144,8 +144,7 @@ func newRenderer(seg Segment, maskDTMF bool, sc *scratch) (*Renderer, error) {
 }
 
 // groupSpan is the range of positions [min, end) a group of entries of a
-// loaded map block covers, taking Len as the sample count (true of every
-// codec this package decodes; a codec with another ratio must widen it).
+// loaded map block covers (see Renderer.entrySamples).
 type groupSpan struct{ min, end uint64 }
 
 // placement is the part of one entry that falls into the range being
@@ -168,7 +167,7 @@ func (r *Renderer) place(e Entry, lo, hi uint64) (p placement, ok bool) {
 		return p, false
 	}
 	sl := streams[e.Stream]
-	if (sl.Channel != 0 && sl.Channel != 1) || !sl.Codec.Supported() {
+	if (sl.Channel != 0 && sl.Channel != 1) || !sl.Codec.Supported() || sl.Codec.framed() {
 		return p, false
 	}
 	a := uint64(e.Pos)
@@ -231,7 +230,7 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 			}
 		}
 	}
-	return nil
+	return r.renderFrames(lo, hi, ch)
 }
 
 func (r *Renderer) blockOverlaps(b int64, lo, hi uint64) bool {
@@ -270,7 +269,7 @@ func (r *Renderer) mapBlock(b int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: entry %d: %w", ErrCorruptMap, b*EntriesPerBlock+int64(i/EntrySize), err)
 		}
 		g := &sc.groups[i/EntrySize/groupEntries]
-		a, z := uint64(e.Pos), uint64(e.Pos)+uint64(e.Len)
+		a, z := uint64(e.Pos), uint64(e.Pos)+uint64(r.entrySamples(e))
 		if i%(groupEntries*EntrySize) == 0 {
 			*g = groupSpan{a, z}
 		} else {

@@ -139,8 +139,10 @@ func (r *Result) Layout(call int, spans []codec.Span) codec.Layout {
 	l := codec.Layout{Streams: make([]codec.StreamLayout, len(r.Streams)), Spans: spans}
 	for i, s := range r.Streams {
 		l.Streams[i] = codec.StreamLayout{Codec: codec.ParseCodec(s.Codec), Channel: -1}
-		if s.Encrypted {
-			// Encrypted payloads decoded as G.711 are noise: silence.
+		if s.Encrypted || !s.Supported {
+			// Encrypted payloads decoded as G.711 are noise: silence. A
+			// stream not supported when it was recorded stays silent
+			// even once its codec is, so its seal's exports still hold.
 			l.Streams[i].Codec = codec.Unknown
 		}
 		if s.Call == call && (s.Channel == 0 || s.Channel == 1) {

@@ -1,0 +1,201 @@
+package codec
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Rendering of frame codecs (G.729). A G.729 frame decodes to 80 samples
+// that depend on every frame of its stream before it: the decoder carries
+// predictors, the past excitation and filter memories from frame to frame.
+// So that any range of the timeline renders to the same samples however it
+// is reached (a Seek, a Range request, a whole export), the timeline is cut
+// into windows of frameWindow positions from position 0, and the samples
+// of a window are those of a decoder started in its initial state and fed,
+// in map order, every payload of its stream that overlaps the window or the
+// frameWarmup positions before it. The warm-up is decoded and discarded;
+// the decoder's state forgets its initial values well within it (its
+// memories span at most 143 samples and four frames), so the result is, in
+// practice, the continuous decode.
+//
+// Payloads are placed at their RTP timestamps. A gap between payloads (a
+// lost packet, or a pause in sending under voice activity detection) is
+// silence; the decoder goes on with the next payload as if it followed
+// directly. SID frames decode as silence.
+
+const (
+	// frameWindow is the length, in 8 kHz positions, of the windows the
+	// decoding of frame codecs restarts in (one RenderBlock, so a WAV
+	// block costs one window).
+	frameWindow = RenderBlock
+	// frameWarmup is how many positions before a window are decoded first.
+	frameWarmup = 1600
+)
+
+// framed reports whether c decodes whole frames with state carried between
+// them, rendered by renderFrames rather than byte by byte.
+func (c Codec) framed() bool { return c == G729 }
+
+// Samples returns how many 8 kHz positions a payload of n bytes of c
+// covers: n for G.711, G729Samples(n) for G.729, n for codecs this package
+// does not decode.
+func (c Codec) Samples(n int) int {
+	if c == G729 {
+		return G729Samples(n)
+	}
+	return n
+}
+
+// entrySamples returns the positions e covers, from its stream's codec.
+func (r *Renderer) entrySamples(e Entry) int {
+	if st := r.seg.Layout.Streams; int(e.Stream) < len(st) {
+		return st[e.Stream].Codec.Samples(int(e.Len))
+	}
+	return int(e.Len)
+}
+
+// framedEntry is one payload of a frame codec to decode for a window.
+type framedEntry struct {
+	Entry
+	ch  int8
+	buf []byte // its payload bytes, once read
+}
+
+// renderFrames renders the entries of frame-codec streams that fall into
+// positions [lo, hi) into ch, window by window.
+func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
+	has := false
+	for _, s := range r.seg.Layout.Streams {
+		if s.Codec.framed() && (s.Channel == 0 || s.Channel == 1) {
+			has = true
+		}
+	}
+	if !has {
+		return nil
+	}
+	var (
+		ents []framedEntry
+		pcm  []int16
+		decs = map[uint16]*G729Decoder{}
+	)
+	for k := lo / frameWindow; k*frameWindow < hi; k++ {
+		wlo, whi := k*frameWindow, min((k+1)*frameWindow, hi)
+		from := uint64(0)
+		if wlo > frameWarmup {
+			from = wlo - frameWarmup
+		}
+		var err error
+		if ents, err = r.framedEntries(ents[:0], from, whi); err != nil {
+			return err
+		}
+		if err := r.readFramed(ents); err != nil {
+			return err
+		}
+		clear(decs)
+		olo := max(lo, wlo)
+		for _, e := range ents {
+			d := decs[e.Stream]
+			if d == nil {
+				d = NewG729Decoder()
+				decs[e.Stream] = d
+			}
+			n := G729Samples(len(e.buf))
+			if cap(pcm) < n {
+				pcm = make([]int16, n)
+			}
+			pcm = pcm[:n]
+			n = d.Decode(pcm, e.buf)
+			a := uint64(e.Pos)
+			s, t := max(a, olo), min(a+uint64(n), whi)
+			if s >= t {
+				continue // warm-up only
+			}
+			dst := ch[e.ch][s-lo : t-lo]
+			if r.mask && e.Flags&FlagDTMF != 0 {
+				clear(dst)
+				continue
+			}
+			copy(dst, pcm[s-a:t-a])
+		}
+	}
+	return nil
+}
+
+// framedEntries appends to ents, in map order, the entries of frame-codec
+// streams on a channel that cover any position in [from, to).
+func (r *Renderer) framedEntries(ents []framedEntry, from, to uint64) ([]framedEntry, error) {
+	streams := r.seg.Layout.Streams
+	for b := int64(0); b < r.nblocks; b++ {
+		if !r.blockOverlaps(b, from, to) {
+			continue
+		}
+		blk, err := r.mapBlock(b)
+		if err != nil {
+			return nil, err
+		}
+		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
+			if gs := r.sc.groups[g]; gs.min >= to || gs.end <= from {
+				continue
+			}
+			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
+			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
+				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
+				if int(e.Stream) >= len(streams) {
+					continue
+				}
+				sl := streams[e.Stream]
+				if !sl.Codec.framed() || (sl.Channel != 0 && sl.Channel != 1) {
+					continue
+				}
+				a := uint64(e.Pos)
+				if a >= to || a+uint64(sl.Codec.Samples(int(e.Len))) <= from {
+					continue
+				}
+				ents = append(ents, framedEntry{Entry: e, ch: sl.Channel})
+			}
+		}
+	}
+	return ents, nil
+}
+
+// readFramed reads the payload bytes of ents from the original, one ReadAt
+// for each run of payloads that lie close together.
+func (r *Renderer) readFramed(ents []framedEntry) error {
+	idx := make([]int, len(ents))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if ents[a].Off < ents[b].Off {
+			return -1
+		}
+		if ents[a].Off > ents[b].Off {
+			return 1
+		}
+		return 0
+	})
+	for i := 0; i < len(idx); {
+		start := ents[idx[i]].Off
+		end := start + int64(ents[idx[i]].Len)
+		j := i + 1
+		for ; j < len(idx); j++ {
+			e := ents[idx[j]]
+			ee := max(end, e.Off+int64(e.Len))
+			if e.Off-end > coalesceGap || ee-start > origWindow {
+				break
+			}
+			end = ee
+		}
+		buf := make([]byte, end-start)
+		m, err := r.seg.Orig.ReadAt(buf, start)
+		if err := fullRead(m, len(buf), err); err != nil {
+			return fmt.Errorf("codec: read original at %d: %w", start, err)
+		}
+		for _, k := range idx[i:j] {
+			o := ents[k].Off - start
+			ents[k].buf = buf[o : o+int64(ents[k].Len)]
+		}
+		i = j
+	}
+	return nil
+}
