@@ -305,6 +305,30 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 		d.postFilter(pst[sf*g729Subframe:(sf+1)*g729Subframe], sf, &a[sf], t0s[sf])
 	}
 	d.postProcess(dst, &pst)
+	if !d.finite() {
+		// Garbage in can drive the filters out of range: start the signal
+		// memories afresh rather than carry NaN or infinity on.
+		d.silence(make([]int16, G729FrameSamples))
+		d.gp, d.gc, d.agcGain = 0, 0, 1
+		for i := range d.pastEn {
+			d.pastEn[i] = -14
+		}
+	}
+}
+
+// finite reports whether the decoder's memories hold only finite values.
+func (d *G729Decoder) finite() bool {
+	s := d.gp + d.gc + d.agcGain + d.preMem + d.y1 + d.y2
+	for _, v := range d.pstMem {
+		s += v
+	}
+	for _, v := range d.exc[g729Hist-g729Subframe:] {
+		s += v
+	}
+	for _, v := range d.pastEn {
+		s += v
+	}
+	return !math.IsNaN(s) && !math.IsInf(s, 0)
 }
 
 // decodeLSF updates d.lsf with the LSFs of this frame.
@@ -572,7 +596,7 @@ func (d *G729Decoder) postFilter(out []float64, sf int, a *[g729Order + 1]float6
 	}
 	g0, g := 1.0, 0.0
 	switch {
-	case cmax*cmax < 0.5*en*en0:
+	case cmax == 0 || cmax*cmax < 0.5*en*en0:
 	case cmax > en:
 		g0, g = 2.0/3, 1.0/3
 	default:
