@@ -3,10 +3,14 @@ package recorder
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/callvault/callvault/archive"
@@ -161,5 +165,70 @@ func TestG729AgainstFFmpeg(t *testing.T) {
 	})
 	if err != nil || !res.Valid {
 		t.Fatalf("verify: %v %+v", err, res)
+	}
+}
+
+// TestSealedBeforeG729StillVerifies stores the G.729 capture as a build
+// without G.729 did (the stream marked unsupported) and seals it with the
+// export such a build rendered, silence, then checks that the recording
+// still verifies, renders as it was sealed and still says unsupported.
+func TestSealedBeforeG729StillVerifies(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testcorpus.Dir(t), "real", "rtpproxy_g729_lost.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, arc := openTestRecorder(t)
+	ctx := context.Background()
+	w, err := arc.Create(ctx, archive.NewRecording{FileName: "old-g729.pcap", Received: r.cfg.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Uint64
+	a, err := Analyze(io.TeeReader(bytes.NewReader(raw), &originalWriter{w: w, n: &n}), &mapSink{w: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Result.Streams) != 1 || !a.Result.Streams[0].Supported {
+		t.Fatalf("streams %+v", a.Result.Streams)
+	}
+	a.Result.Streams[0].Supported = false // as stored before G.729 was decoded
+	info, err := json.Marshal(Info{Version: recinfo.Version, Result: a.Result, Spans: a.Spans, Entries: a.Entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, Info: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The export of that build: a stereo WAV of silence over the call.
+	c := a.Result.Calls[0]
+	frames := c.EndPos - c.StartPos
+	h := codec.WAVHeader(8000, 2, 4*frames)
+	sum := sha256.New()
+	sum.Write(h[:])
+	sum.Write(make([]byte, 4*frames))
+	if err := arc.Seal(ctx, rec.ID, [][32]byte{[32]byte(sum.Sum(nil))}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := arc.Verify(ctx, rec.ID, func(rec *archive.Recording) ([][32]byte, error) {
+		return r.Exports(ctx, rec)
+	})
+	if err != nil || !res.Valid {
+		t.Fatalf("verify of a recording sealed before G.729 played: %v %+v", err, res)
+	}
+	rec, err = arc.Get(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wav, err := r.WAV(ctx, []*archive.Recording{rec}, 0, codec.WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, s := range readWAV(t, wav) {
+		for i, v := range s {
+			if v != 0 {
+				t.Fatalf("channel %d sample %d is %d: a recording sealed as silence plays as sealed", c, i, v)
+			}
+		}
 	}
 }
