@@ -39,7 +39,6 @@ package codec
 
 import "math"
 
-
 // G729FrameSize is the length of one G.729 speech frame in bytes, and
 // G729FrameSamples the samples it decodes to (10 ms at 8 kHz).
 const (
