@@ -194,8 +194,8 @@ func (r *Renderer) framedEntries(ents []framedEntry, from, to uint64) ([]framedE
 				if !sl.Codec.framed() || (sl.Channel != 0 && sl.Channel != 1) {
 					continue
 				}
-				a := uint64(e.Pos)
-				if a >= to || a+uint64(sl.Codec.Samples(int(e.Len))) <= from {
+				a, n := uint64(e.Pos), uint64(sl.Codec.Samples(int(e.Len)))
+				if n == 0 || a >= to || a+n <= from {
 					continue
 				}
 				ents = append(ents, framedEntry{Entry: e, ch: sl.Channel})
@@ -234,9 +234,12 @@ func (r *Renderer) readFramed(ents []framedEntry) error {
 			end = ee
 		}
 		buf := make([]byte, end-start)
-		m, err := r.seg.Orig.ReadAt(buf, start)
-		if err := fullRead(m, len(buf), err); err != nil {
-			return fmt.Errorf("codec: read original at %d: %w", start, err)
+		for o := 0; o < len(buf); o += origWindow {
+			p := buf[o:min(len(buf), o+origWindow)]
+			m, err := r.seg.Orig.ReadAt(p, start+int64(o))
+			if err := fullRead(m, len(p), err); err != nil {
+				return fmt.Errorf("codec: read original at %d: %w", start+int64(o), err)
+			}
 		}
 		for _, k := range idx[i:j] {
 			o := ents[k].Off - start
