@@ -630,3 +630,46 @@ func FuzzG729Decode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkG729Decode decodes one second of G.729 (100 frames, random and
+// voiced) with one decoder and reports decoded samples per second on one
+// core.
+func BenchmarkG729Decode(b *testing.B) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var src []byte
+	for k := range 100 {
+		p := voicedParams()
+		if k%2 == 0 {
+			p = randomParams(rng)
+		}
+		src = append(src, p.pack()...)
+	}
+	dst := make([]int16, 8000)
+	d := NewG729Decoder()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		d.Decode(dst, src)
+	}
+	b.ReportMetric(float64(b.N)*8000/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkG729Render renders a minute of a G.729 stream with losses and
+// pauses (and a G.711 stream) to stereo WAV: the decode plus the warm-up
+// of each window.
+func BenchmarkG729Render(b *testing.B) {
+	r := synthG729(60)
+	end := r.pos[len(r.pos)-1] + 160
+	seg := r.segment(Layout{Streams: g729Streams, Start: 0, End: end})
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)*float64(end)/b.Elapsed().Seconds(), "samples/s")
+}

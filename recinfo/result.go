@@ -49,9 +49,11 @@ type Stream struct {
 	Codec string `json:"codec"`
 	// ClockRate is the RTP timestamp clock of the payload type in Hz.
 	ClockRate int `json:"clockRate"`
-	// Supported reports whether the product can render the audio (PCMU or
-	// PCMA, not encrypted). Unsupported audio still has map entries
-	// pointing at the original payloads.
+	// Supported reports whether the product could render the audio when
+	// it was recorded (PCMU, PCMA or G.729, not encrypted). Unsupported
+	// audio still has map entries pointing at the original payloads; it
+	// stays silence even once a later build decodes its codec (Layout), so
+	// the exports a seal signed never change.
 	Supported bool `json:"supported"`
 	// Encrypted reports that the payloads are encrypted (SRTP): the
 	// original keeps them, they render as silence, and Supported is false.
