@@ -46,6 +46,7 @@ func Parse(b []byte) (*Info, error) {
 	if in.Result == nil {
 		in.Result = &Result{}
 	}
+	in.Result.markDecodable()
 	return &in, nil
 }
 
@@ -62,5 +63,20 @@ func ParseLenient(b []byte) *Info {
 	if in.Result == nil {
 		in.Result = &Result{}
 	}
+	in.Result.markDecodable()
 	return &in
+}
+
+// markDecodable sets Supported on the unencrypted streams whose codec this
+// build decodes: a document written before the product decoded a codec
+// (G.722) says Supported false for its streams, but Layout renders them
+// now, so pages and views must not call them unplayable. The stored
+// document is not changed.
+func (r *Result) markDecodable() {
+	for i := range r.Streams {
+		s := &r.Streams[i]
+		if !s.Supported && !s.Encrypted && codec.ParseCodec(s.Codec).Supported() {
+			s.Supported = true
+		}
+	}
 }

@@ -49,11 +49,9 @@ type Stream struct {
 	Codec string `json:"codec"`
 	// ClockRate is the RTP timestamp clock of the payload type in Hz.
 	ClockRate int `json:"clockRate"`
-	// Supported reports whether the product could render the audio when
-	// it was recorded (PCMU, PCMA or G.729, not encrypted). Unsupported
-	// audio still has map entries pointing at the original payloads; it
-	// stays silence even once a later build decodes its codec (Layout), so
-	// the exports a seal signed never change.
+	// Supported reports whether the product can render the audio (PCMU or
+	// PCMA, not encrypted). Unsupported audio still has map entries
+	// pointing at the original payloads.
 	Supported bool `json:"supported"`
 	// Encrypted reports that the payloads are encrypted (SRTP): the
 	// original keeps them, they render as silence, and Supported is false.
@@ -141,10 +139,8 @@ func (r *Result) Layout(call int, spans []codec.Span) codec.Layout {
 	l := codec.Layout{Streams: make([]codec.StreamLayout, len(r.Streams)), Spans: spans}
 	for i, s := range r.Streams {
 		l.Streams[i] = codec.StreamLayout{Codec: codec.ParseCodec(s.Codec), Channel: -1}
-		if s.Encrypted || !s.Supported {
-			// Encrypted payloads decoded as G.711 are noise: silence. A
-			// stream not supported when it was recorded stays silent
-			// even once its codec is, so its seal's exports still hold.
+		if s.Encrypted {
+			// Encrypted payloads decoded as G.711 are noise: silence.
 			l.Streams[i].Codec = codec.Unknown
 		}
 		if s.Call == call && (s.Channel == 0 || s.Channel == 1) {

@@ -170,8 +170,9 @@ func TestG729AgainstFFmpeg(t *testing.T) {
 
 // TestSealedBeforeG729StillVerifies stores the G.729 capture as a build
 // without G.729 did (the stream marked unsupported) and seals it with the
-// export such a build rendered, silence, then checks that the recording
-// still verifies, renders as it was sealed and still says unsupported.
+// export such a build rendered, silence; the recording still verifies (by
+// the first export rendering rule), and now plays its G.729 audio. A seal
+// over other exports does not verify.
 func TestSealedBeforeG729StillVerifies(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(testcorpus.Dir(t), "real", "rtpproxy_g729_lost.pcap"))
 	if err != nil {
@@ -179,56 +180,80 @@ func TestSealedBeforeG729StillVerifies(t *testing.T) {
 	}
 	r, arc := openTestRecorder(t)
 	ctx := context.Background()
-	w, err := arc.Create(ctx, archive.NewRecording{FileName: "old-g729.pcap", Received: r.cfg.Now()})
-	if err != nil {
-		t.Fatal(err)
+	store := func(name string, export [32]byte) archive.ID {
+		w, err := arc.Create(ctx, archive.NewRecording{FileName: name, Received: r.cfg.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n atomic.Uint64
+		a, err := Analyze(io.TeeReader(bytes.NewReader(raw), &originalWriter{w: w, n: &n}), &mapSink{w: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Result.Streams) != 1 || !a.Result.Streams[0].Supported {
+			t.Fatalf("streams %+v", a.Result.Streams)
+		}
+		a.Result.Streams[0].Supported = false // as stored before G.729 was decoded
+		info, err := json.Marshal(Info{Version: recinfo.Version, Result: a.Result, Spans: a.Spans, Entries: a.Entries})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, Info: info})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := arc.Seal(ctx, rec.ID, [][32]byte{export}); err != nil {
+			t.Fatal(err)
+		}
+		return rec.ID
 	}
-	var n atomic.Uint64
-	a, err := Analyze(io.TeeReader(bytes.NewReader(raw), &originalWriter{w: w, n: &n}), &mapSink{w: w})
-	if err != nil {
-		t.Fatal(err)
+	verify := func(id archive.ID) bool {
+		res, err := arc.Verify(ctx, id, func(rec *archive.Recording) ([][32]byte, error) {
+			return r.Exports(ctx, rec)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Valid
 	}
-	if len(a.Result.Streams) != 1 || !a.Result.Streams[0].Supported {
-		t.Fatalf("streams %+v", a.Result.Streams)
-	}
-	a.Result.Streams[0].Supported = false // as stored before G.729 was decoded
-	info, err := json.Marshal(Info{Version: recinfo.Version, Result: a.Result, Spans: a.Spans, Entries: a.Entries})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, Info: info})
-	if err != nil {
-		t.Fatal(err)
-	}
+
 	// The export of that build: a stereo WAV of silence over the call.
-	c := a.Result.Calls[0]
-	frames := c.EndPos - c.StartPos
+	const frames = 61200 - 16000 // the call's window
 	h := codec.WAVHeader(8000, 2, 4*frames)
 	sum := sha256.New()
 	sum.Write(h[:])
 	sum.Write(make([]byte, 4*frames))
-	if err := arc.Seal(ctx, rec.ID, [][32]byte{[32]byte(sum.Sum(nil))}); err != nil {
-		t.Fatal(err)
+	old := store("old-g729.pcap", [32]byte(sum.Sum(nil)))
+	if !verify(old) {
+		t.Fatal("a recording sealed when G.729 rendered as silence does not verify")
 	}
-	res, err := arc.Verify(ctx, rec.ID, func(rec *archive.Recording) ([][32]byte, error) {
-		return r.Exports(ctx, rec)
-	})
-	if err != nil || !res.Valid {
-		t.Fatalf("verify of a recording sealed before G.729 played: %v %+v", err, res)
-	}
-	rec, err = arc.Get(ctx, rec.ID)
+	rec, err := arc.Get(ctx, old)
 	if err != nil {
 		t.Fatal(err)
+	}
+	in, err := recinfo.Parse(rec.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := in.Result.Calls[0]; c.EndPos-c.StartPos != frames || !in.Result.Streams[0].Supported {
+		t.Fatalf("call window %d..%d, stream %+v", c.StartPos, c.EndPos, in.Result.Streams[0])
 	}
 	wav, err := r.WAV(ctx, []*archive.Recording{rec}, 0, codec.WAVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for c, s := range readWAV(t, wav) {
-		for i, v := range s {
-			if v != 0 {
-				t.Fatalf("channel %d sample %d is %d: a recording sealed as silence plays as sealed", c, i, v)
-			}
+	loud := 0
+	for _, v := range readWAV(t, wav)[in.Result.Streams[0].Channel] {
+		if v > 1000 || v < -1000 {
+			loud++
 		}
+	}
+	if loud < 1000 {
+		t.Fatalf("%d loud samples: the old recording's G.729 does not play", loud)
+	}
+
+	// Neither rule gives a seal over some other export.
+	if verify(store("forged.pcap", [32]byte{1})) {
+		t.Fatal("a seal matching neither rendering verifies")
 	}
 }

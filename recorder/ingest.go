@@ -399,7 +399,7 @@ func (r *Recorder) Exports(ctx context.Context, rec *archive.Recording) ([][32]b
 		}
 		out = append(out, sum)
 	}
-	return out, nil
+	return r.sealedRule(ctx, rec, in, out)
 }
 
 // hashConcurrently returns the SHA-256 of r, reading r in one goroutine
