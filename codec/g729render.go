@@ -172,35 +172,23 @@ func (r *Renderer) windowEntries(ents []framedEntry, wlo, whi uint64) ([]framedE
 // streams on a channel that cover any position in [from, to).
 func (r *Renderer) framedEntries(ents []framedEntry, from, to uint64) ([]framedEntry, error) {
 	streams := r.seg.Layout.Streams
-	for b := int64(0); b < r.nblocks; b++ {
-		if !r.blockOverlaps(b, from, to) {
-			continue
+	err := r.eachEntry(from, to, func(e Entry, _ []byte, _ int) error {
+		if int(e.Stream) >= len(streams) {
+			return nil
 		}
-		blk, err := r.mapBlock(b)
-		if err != nil {
-			return nil, err
+		sl := streams[e.Stream]
+		if !sl.Codec.framed() || (sl.Channel != 0 && sl.Channel != 1) {
+			return nil
 		}
-		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
-			if gs := r.sc.groups[g]; gs.min >= to || gs.end <= from {
-				continue
-			}
-			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
-			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
-				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				if int(e.Stream) >= len(streams) {
-					continue
-				}
-				sl := streams[e.Stream]
-				if !sl.Codec.framed() || (sl.Channel != 0 && sl.Channel != 1) {
-					continue
-				}
-				a, n := uint64(e.Pos), uint64(sl.Codec.Samples(int(e.Len)))
-				if n == 0 || a >= to || a+n <= from {
-					continue
-				}
-				ents = append(ents, framedEntry{Entry: e, ch: sl.Channel})
-			}
+		a, n := uint64(e.Pos), uint64(sl.Codec.Samples(int(e.Len)))
+		if n == 0 || a >= to || a+n <= from {
+			return nil
 		}
+		ents = append(ents, framedEntry{Entry: e, ch: sl.Channel})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ents, nil
 }

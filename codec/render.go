@@ -200,6 +200,28 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	}
 	lo, hi := uint64(pos), uint64(pos)+uint64(len(left))
 	ch := [2][]int16{left, right}
+	err := r.eachEntry(lo, hi, func(e Entry, blk []byte, i int) error {
+		p, ok := r.place(e, lo, hi)
+		if !ok {
+			return nil
+		}
+		dst := ch[p.ch][p.dst : p.dst+p.n]
+		if p.silent {
+			clear(dst)
+			return nil
+		}
+		return r.decode(dst, p, blk, i, lo, hi)
+	})
+	if err != nil {
+		return err
+	}
+	return r.renderFrames(lo, hi, ch)
+}
+
+// eachEntry calls fn, in map order, for the entries of the map blocks and
+// groups whose spans overlap positions [lo, hi) (a superset of the entries
+// that do), with the block it read and the entry's offset in it.
+func (r *Renderer) eachEntry(lo, hi uint64, fn func(e Entry, blk []byte, i int) error) error {
 	for b := int64(0); b < r.nblocks; b++ {
 		if !r.blockOverlaps(b, lo, hi) {
 			continue
@@ -215,22 +237,13 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
 			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
 				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				p, ok := r.place(e, lo, hi)
-				if !ok {
-					continue
-				}
-				dst := ch[p.ch][p.dst : p.dst+p.n]
-				if p.silent {
-					clear(dst)
-					continue
-				}
-				if err := r.decode(dst, p, blk, i, lo, hi); err != nil {
+				if err := fn(e, blk, i); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	return r.renderFrames(lo, hi, ch)
+	return nil
 }
 
 func (r *Renderer) blockOverlaps(b int64, lo, hi uint64) bool {
