@@ -5,8 +5,8 @@
 //
 // The package does no I/O of its own beyond the io.ReaderAt values a caller
 // hands in, holds no mutable package state (its package variables are error
-// sentinels and the read-only G.711 decode tables computed at
-// initialisation), and imports nothing from callvault.
+// sentinels, the read-only G.711 decode tables computed at initialisation
+// and the G.729 tables), and imports nothing from callvault.
 //
 // # G.711
 //
@@ -22,8 +22,10 @@
 // holds, and the 2-byte SID frames of Annex B, which decode as silence
 // (not comfort noise). It is written from the ITU-T recommendation
 // (g729.go names the sections, g729tab.go holds its tables) in floating
-// point, with the Annex A post-filter; on a real capture it matches
-// ffmpeg's decoder to a correlation of 0.997. A G.729 frame depends on the
+// point, with the Annex A post-filter. It follows the recommendation's
+// fixed-point reference decoder to a correlation of 0.999 (its output for
+// test frames is in testdata), and ffmpeg's decoder, which has the full
+// G.729 post-filter, to 0.997 on a real capture. A G.729 frame depends on the
 // frames before it, so the renderer decodes G.729 in windows with a
 // warm-up (see g729render.go): any range renders the same samples however
 // it is reached. Payloads sit at their RTP timestamps; lost packets and
