@@ -413,19 +413,22 @@ func (r *g729Rec) addG729(pos uint32, flags EntryFlag, payload []byte) {
 }
 
 // synthG729 makes seconds of a G.729 stream of two frames a packet from
-// random frames mixed with voiced ones, with lost packets and a pause
-// after a SID frame, and a G.711 stream alongside.
+// random frames mixed with voiced ones, with lost packets, packets that
+// arrive after the next one, and a pause after a SID frame, and a G.711
+// stream alongside.
 func synthG729(seconds int) *g729Rec {
 	rng := rand.New(rand.NewPCG(7, 8))
 	r := &g729Rec{}
 	voiced := voicedParams()
 	pos := uint32(0)
+	var held []byte // a packet that arrives late
+	var heldPos uint32
 	for pos < uint32(seconds*8000) {
+		var pl []byte
 		switch x := rng.IntN(100); {
 		case x < 8: // lost
 		case x < 10: // SID, then nothing for half a second
-			r.addG729(pos, 0, []byte{0x40, 0x10})
-			pos += 4000
+			pl = []byte{0x40, 0x10}
 		default:
 			p := voiced
 			if x < 60 {
@@ -434,7 +437,21 @@ func synthG729(seconds int) *g729Rec {
 			p.c[0] = rng.IntN(1 << 13)
 			q := randomParams(rng)
 			q.l0, q.l1, q.l2, q.l3 = p.l0, p.l1, p.l2, p.l3
-			r.addG729(pos, 0, append(p.pack(), q.pack()...))
+			pl = append(p.pack(), q.pack()...)
+		}
+		switch {
+		case pl == nil:
+		case held == nil && len(pl) == 20 && rng.IntN(100) < 4:
+			held, heldPos = pl, pos
+		default:
+			r.addG729(pos, 0, pl)
+			if held != nil {
+				r.addG729(heldPos, 0, held)
+				held = nil
+			}
+		}
+		if len(pl) == 2 {
+			pos += 4000
 		}
 		pos += 160
 		r.add(10, pos-160, 1, 0, fill(160, byte(pos)))

@@ -86,9 +86,19 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 	for k := lo / frameWindow; k*frameWindow < hi; k++ {
 		wlo, whi := k*frameWindow, min((k+1)*frameWindow, hi)
 		var err error
-		if ents, err = r.windowEntries(ents[:0], wlo, whi); err != nil {
+		if ents, err = r.windowEntries(ents[:0], wlo, (k+1)*frameWindow); err != nil {
 			return err
 		}
+		// Decode up to the last entry (in map order) that reaches into
+		// the range: every entry before it is decoded whatever the range,
+		// so its samples do not depend on where the range ends.
+		last := -1
+		for i, e := range ents {
+			if uint64(e.Pos) < whi && uint64(e.Pos)+uint64(G729Samples(int(e.Len))) > max(lo, wlo) {
+				last = i
+			}
+		}
+		ents = ents[:last+1]
 		if err := r.readFramed(ents); err != nil {
 			return err
 		}
@@ -123,8 +133,8 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 }
 
 // windowEntries appends to ents, in map order, the entries to decode for
-// the window that starts at wlo, up to whi: those that cover positions in
-// [wlo, whi), and before them, for each stream, the most recent entries
+// the window [wlo, whi): those that cover positions in it, and before
+// them, for each stream, the most recent entries
 // that make up at least frameWarmFrames frames. It looks back frameWarmup
 // positions first, then twice as far, up to frameMaxWarmup: a stream with
 // many losses or pauses needs a longer look back for the same frames.
