@@ -568,6 +568,48 @@ func TestRenderG729(t *testing.T) {
 	}
 }
 
+// TestRenderG729Start: windows start at the layout's Start, and a call
+// that starts off position 0 renders the same however it is read.
+func TestRenderG729Start(t *testing.T) {
+	r := synthG729(3)
+	end := r.pos[len(r.pos)-1] + 160
+	const start = 3001
+	seg := r.segment(Layout{Streams: g729Streams, Start: start, End: end})
+	w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := frames(t, all, 2)
+	rr, err := NewRenderer(seg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wlo, wend := rr.window(start - 1); wlo != 0 || wend != start {
+		t.Fatalf("window before Start: [%d, %d)", wlo, wend)
+	}
+	if wlo, wend := rr.window(start + frameWindow + 5); wlo != start+frameWindow || wend != start+2*frameWindow {
+		t.Fatalf("second window: [%d, %d)", wlo, wend)
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 30 {
+		a := start + rng.IntN(int(end-start))
+		n := min(int(end)-a, 1+rng.IntN(12000))
+		left, right := make([]int16, n), make([]int16, n)
+		if err := rr.Render(uint32(a), left, right); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if left[i] != f[a-start+i][0] || right[i] != f[a-start+i][1] {
+				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i)
+			}
+		}
+	}
+}
+
 // TestRenderG729Mask: a G.729 payload flagged DTMF is silence when DTMF is
 // masked, and the payloads after it decode as without the mask.
 func TestRenderG729Mask(t *testing.T) {
@@ -679,7 +721,10 @@ func BenchmarkG729Decode(b *testing.B) {
 func BenchmarkG729Render(b *testing.B) {
 	r := synthG729(60)
 	end := r.pos[len(r.pos)-1] + 160
-	seg := r.segment(Layout{Streams: g729Streams, Start: 0, End: end})
+	// A call starts anywhere on the timeline: its WAV blocks are not
+	// aligned with position 0.
+	const start = 3000
+	seg := r.segment(Layout{Streams: g729Streams, Start: start, End: end})
 	b.ReportAllocs()
 	for b.Loop() {
 		w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
@@ -690,7 +735,7 @@ func BenchmarkG729Render(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)*float64(end)/b.Elapsed().Seconds(), "samples/s")
+	b.ReportMetric(float64(b.N)*float64(end-start)/b.Elapsed().Seconds(), "samples/s")
 }
 
 // g729TestFrames returns 300 frames (3 s): runs of steady voiced frames

@@ -10,7 +10,7 @@ import (
 // predictors, the past excitation and filter memories from frame to frame.
 // So that any range of the timeline renders to the same samples however it
 // is reached (a Seek, a Range request, a whole export), the timeline is cut
-// into windows of frameWindow positions from position 0, and the samples
+// into windows of frameWindow positions from the layout's Start, and the samples
 // of a window are those of a decoder started in its initial state and fed,
 // in map order, every payload of its stream that overlaps the window, after
 // the stream's last frameWarmFrames frames before the window (see
@@ -26,8 +26,8 @@ import (
 
 const (
 	// frameWindow is the length, in 8 kHz positions, of the windows the
-	// decoding of frame codecs restarts in (one RenderBlock, so a WAV
-	// block costs one window).
+	// decoding of frame codecs restarts in: one RenderBlock, and windows
+	// start at the layout's Start, so a WAV block is one window.
 	frameWindow = RenderBlock
 	// frameWarmFrames is how many frames of a stream before a window are
 	// decoded first; frameWarmup is how far back they are looked for
@@ -83,10 +83,12 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 		pcm  []int16
 		decs = map[uint16]*G729Decoder{}
 	)
-	for k := lo / frameWindow; k*frameWindow < hi; k++ {
-		wlo, whi := k*frameWindow, min((k+1)*frameWindow, hi)
+	for p := lo; p < hi; {
+		wlo, wend := r.window(p)
+		whi := min(wend, hi)
+		p = wend
 		var err error
-		if ents, err = r.windowEntries(ents[:0], wlo, (k+1)*frameWindow); err != nil {
+		if ents, err = r.windowEntries(ents[:0], wlo, wend); err != nil {
 			return err
 		}
 		// Decode up to the last entry (in map order) that reaches into
@@ -130,6 +132,18 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 		}
 	}
 	return nil
+}
+
+// window returns the window [wlo, wend) that holds position p: windows of
+// frameWindow positions from the layout's Start (so that the blocks a
+// WAVReader renders are windows), and before them one from 0 to the first.
+func (r *Renderer) window(p uint64) (wlo, wend uint64) {
+	base := uint64(r.seg.Layout.Start) % frameWindow
+	if p < base {
+		return 0, base
+	}
+	wlo = p - (p-base)%frameWindow
+	return wlo, wlo + frameWindow
 }
 
 // windowEntries appends to ents, in map order, the entries to decode for
