@@ -461,14 +461,10 @@ func synthG729(seconds int) *g729Rec {
 
 var g729Streams = []StreamLayout{{Codec: G729, Channel: 0}, {Codec: PCMU, Channel: 1}}
 
-// TestRenderG729: a G.729 stream renders the same samples however the
-// range is reached, close to one continuous decode, with its gaps silent.
-func TestRenderG729(t *testing.T) {
-	r := synthG729(5)
-	end := r.pos[len(r.pos)-1] + 160
-	l := Layout{Streams: g729Streams, Start: 0, End: end}
-	seg := r.segment(l)
-	w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+// wavFrames renders segs to a stereo WAV and returns its frames.
+func wavFrames(t *testing.T, segs ...Segment) ([]byte, [][]int16) {
+	t.Helper()
+	w, err := NewWAVReader(segs, WAVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +472,42 @@ func TestRenderG729(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := frames(t, all, 2)
+	return all, frames(t, all, 2)
+}
+
+// checkRanges renders random ranges of seg, from its Start to end, with
+// one Renderer and compares them with f, the frames of its whole WAV.
+func checkRanges(t *testing.T, seg Segment, f [][]int16, end uint32, seed uint64, maxLen int) {
+	t.Helper()
+	rr, err := NewRenderer(seg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := int(seg.Layout.Start)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for range 40 {
+		a := start + rng.IntN(int(end)-start)
+		n := min(int(end)-a, 1+rng.IntN(maxLen))
+		left, right := make([]int16, n), make([]int16, n)
+		if err := rr.Render(uint32(a), left, right); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if left[i] != f[a-start+i][0] || right[i] != f[a-start+i][1] {
+				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i)
+			}
+		}
+	}
+}
+
+// TestRenderG729: a G.729 stream renders the same samples however the
+// range is reached, close to one continuous decode, with its gaps silent.
+func TestRenderG729(t *testing.T) {
+	r := synthG729(5)
+	end := r.pos[len(r.pos)-1] + 160
+	l := Layout{Streams: g729Streams, Start: 0, End: end}
+	seg := r.segment(l)
+	all, f := wavFrames(t, seg)
 	if len(f) != int(end) {
 		t.Fatalf("%d frames, want %d", len(f), end)
 	}
@@ -516,39 +547,15 @@ func TestRenderG729(t *testing.T) {
 	}
 	// The G.711 channel is as without the G.729 one.
 	alone := Layout{Streams: []StreamLayout{{Codec: G729, Channel: -1}, g729Streams[1]}, Start: 0, End: end}
-	w1, err := NewWAVReader([]Segment{r.segment(alone)}, WAVOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b1, err := io.ReadAll(w1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, fr := range frames(t, b1, 2) {
+	_, f1 := wavFrames(t, r.segment(alone))
+	for i, fr := range f1 {
 		if fr[1] != f[i][1] || fr[0] != 0 {
 			t.Fatalf("position %d: right %d alone, %d with G.729", i, fr[1], f[i][1])
 		}
 	}
 
 	// Any range, any read pattern: the same samples.
-	rr, err := NewRenderer(seg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(9, 10))
-	for range 40 {
-		a := rng.IntN(int(end))
-		n := min(int(end)-a, 1+rng.IntN(20000))
-		left, right := make([]int16, n), make([]int16, n)
-		if err := rr.Render(uint32(a), left, right); err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			if left[i] != f[a+i][0] || right[i] != f[a+i][1] {
-				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i)
-			}
-		}
-	}
+	checkRanges(t, seg, f, end, 9, 20000)
 	w2, _ := NewWAVReader([]Segment{seg}, WAVOptions{})
 	if b := readAllSizes(t, w2, []int{1, 3, 4093, 17, 50000}); !bytes.Equal(b, all) {
 		t.Fatalf("reads in odd sizes differ at byte %d", firstDiff(b, all))
@@ -575,15 +582,7 @@ func TestRenderG729Start(t *testing.T) {
 	end := r.pos[len(r.pos)-1] + 160
 	const start = 3001
 	seg := r.segment(Layout{Streams: g729Streams, Start: start, End: end})
-	w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := io.ReadAll(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := frames(t, all, 2)
+	_, f := wavFrames(t, seg)
 	rr, err := NewRenderer(seg, false)
 	if err != nil {
 		t.Fatal(err)
@@ -594,20 +593,7 @@ func TestRenderG729Start(t *testing.T) {
 	if wlo, wend := rr.window(start + frameWindow + 5); wlo != start+frameWindow || wend != start+2*frameWindow {
 		t.Fatalf("second window: [%d, %d)", wlo, wend)
 	}
-	rng := rand.New(rand.NewPCG(13, 14))
-	for range 30 {
-		a := start + rng.IntN(int(end-start))
-		n := min(int(end)-a, 1+rng.IntN(12000))
-		left, right := make([]int16, n), make([]int16, n)
-		if err := rr.Render(uint32(a), left, right); err != nil {
-			t.Fatal(err)
-		}
-		for i := range n {
-			if left[i] != f[a-start+i][0] || right[i] != f[a-start+i][1] {
-				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i)
-			}
-		}
-	}
+	checkRanges(t, seg, f, end, 13, 12000)
 }
 
 // TestRenderG729Mask: a G.729 payload flagged DTMF is silence when DTMF is
