@@ -9,6 +9,7 @@ func TestCodecNames(t *testing.T) {
 	}{
 		{"PCMU", PCMU}, {"pcmu", PCMU}, {" PcMu ", PCMU},
 		{"PCMA", PCMA}, {"pcma", PCMA}, {"G722", G722}, {"g722", G722},
+		{"G729", G729}, {"g729", G729}, {"G729A", G729},
 		{"", Unknown}, {"G7221", Unknown}, {"G.722", Unknown}, {"telephone-event", Unknown}, {"PCM", Unknown}, {"PCMUX", Unknown},
 	} {
 		if got := ParseCodec(tc.in); got != tc.want {
@@ -25,6 +26,7 @@ func TestCodecNames(t *testing.T) {
 		{PCMU, "PCMU", true, 8000},
 		{PCMA, "PCMA", true, 8000},
 		{G722, "G722", true, 16000},
+		{G729, "G729", true, 8000},
 		{Codec(200), "Codec(200)", false, 0},
 	} {
 		if got := tc.c.String(); got != tc.s {
@@ -49,6 +51,8 @@ func TestCodecNames(t *testing.T) {
 			want = PCMA
 		case 9:
 			want = G722
+		case 18:
+			want = G729
 		}
 		if got := CodecForPT(uint8(pt)); got != want {
 			t.Errorf("CodecForPT(%d) = %v, want %v", pt, got, want)

@@ -1,12 +1,12 @@
 // Package codec holds the pure audio functions of callvault: G.711 µ-law
-// and A-law decoding, G.722 decoding, the placement-map entry format, the
-// WAV header, and the renderer that turns a recording's original capture
+// and A-law decoding, G.722 and G.729 decoding, the placement-map entry
+// format, the WAV header, and the renderer that turns a recording's original capture
 // plus its placement map into PCM16 WAV.
 //
 // The package does no I/O of its own beyond the io.ReaderAt values a caller
 // hands in, holds no mutable package state (its package variables are error
-// sentinels and the read-only G.711 decode tables computed at
-// initialisation), and imports nothing from callvault.
+// sentinels, the read-only G.711 decode tables computed at initialisation
+// and the G.729 tables), and imports nothing from callvault.
 //
 // # G.722
 //
@@ -23,6 +23,40 @@
 // caller-provided buffer, the shape of hex.Decode. They use 256-entry tables
 // built once from github.com/zaf/g711's per-sample decoders; the tests check
 // all 256 codes of both laws against an independent reference in testdata.
+//
+// # G.729
+//
+// G729Decoder decodes G.729, G.729A and G.729B (payload type 18, or
+// "G729" in an rtpmap): 10-byte frames of 10 ms, as many as a payload
+// holds, and the 2-byte SID frames of Annex B, which decode as silence
+// (not comfort noise). It is written from the ITU-T recommendation
+// (g729.go names the sections, g729tab.go holds its tables) in floating
+// point, with the Annex A post-filter. It follows the recommendation's
+// fixed-point reference decoder to a correlation of 0.999 (its output for
+// test frames is in testdata), and ffmpeg's decoder, which has the full
+// G.729 post-filter, to 0.997 on a real capture. A G.729 frame depends on the
+// frames before it, so the renderer decodes G.729 in windows with a
+// warm-up (see g729render.go): any range renders the same samples however
+// it is reached. Payloads sit at their RTP timestamps; lost packets and
+// pauses under voice activity detection are silence.
+//
+// # Codecs not decoded
+//
+// Payloads of other codecs (Opus, G.722 where not decoded, GSM, iLBC,
+// AMR, ...) are kept in the original capture with their map entries and
+// render as silence; the recording says which streams are not supported.
+// Opus would need a decoder of RFC 6716 (SILK, CELT and the hybrid mode,
+// with the range decoder and the packet framing of its TOC byte): no Go
+// module for it is available to this build and cgo to libopus is not an
+// option for a static binary, so it would be written here from RFC 6716
+// and its reference code (BSD-licensed) and checked against the RFC's test
+// vectors; its output is 48 kHz (RTP clock 48000) and would render
+// resampled to the timeline's rate.
+//
+// A stream not supported when its recording was made stays silent even
+// once this package decodes its codec (recinfo.Result.Layout keeps the
+// stream's ingest-time "supported" flag), so the canonical exports a seal
+// signed never change.
 //
 // # Placement maps
 //
@@ -44,6 +78,8 @@
 // later in map order wins. Entries of streams with Channel -1, of streams
 // the layout does not list, or of codecs this package cannot decode are
 // skipped; entries flagged FlagDTMF render as silence when DTMF is masked.
+// A G.711 entry's Len bytes cover Len positions; a G.729 entry's cover 80
+// positions a frame (Codec.Samples).
 //
 // WAVReader serves the segments concatenated in order as one PCM16 WAV
 // (stereo, or a saturating mono mix) with an exact 44-byte header, as an

@@ -164,9 +164,7 @@ func (r *Renderer) Rate() int {
 }
 
 // groupSpan is the range of positions [min, end) a group of entries of a
-// loaded map block covers, taking Len as the tick count (true of every
-// codec this package decodes, G.711 and G.722; a codec with another ratio
-// must widen it).
+// loaded map block covers (see Renderer.entrySamples).
 type groupSpan struct{ min, end uint64 }
 
 // placement is the part of one entry that falls into the range being
@@ -189,7 +187,7 @@ func (r *Renderer) place(e Entry, lo, hi uint64) (p placement, ok bool) {
 		return p, false
 	}
 	sl := streams[e.Stream]
-	if (sl.Channel != 0 && sl.Channel != 1) || !sl.Codec.Supported() {
+	if (sl.Channel != 0 && sl.Channel != 1) || !sl.Codec.Supported() || sl.Codec.framed() {
 		return p, false
 	}
 	if r.pass != 0 && sl.Codec.SampleRate() != r.pass {
@@ -232,7 +230,7 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	ch := [2][]int16{left, right}
 	r.pass = 8000 // a 16 kHz codec needs the 16 kHz renderer
 	defer func() { r.pass = 0 }()
-	return r.scan(lo, hi, func(p placement, _ int64, blk []byte, i int) error {
+	err := r.scan(lo, hi, func(p placement, _ int64, blk []byte, i int) error {
 		dst := ch[p.ch][p.dst : p.dst+p.n]
 		if p.silent {
 			clear(dst)
@@ -240,6 +238,39 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 		}
 		return r.decode(dst, p, blk, i, lo, hi)
 	})
+	if err != nil {
+		return err
+	}
+	return r.renderFrames(lo, hi, ch)
+}
+
+// eachEntry calls fn, in map order, for the entries of the map blocks and
+// groups whose spans overlap positions [lo, hi) (a superset of the entries
+// that do), with its index in the map, the block it read and the
+// entry's offset in it.
+func (r *Renderer) eachEntry(lo, hi uint64, fn func(e Entry, idx int64, blk []byte, i int) error) error {
+	for b := int64(0); b < r.nblocks; b++ {
+		if !r.blockOverlaps(b, lo, hi) {
+			continue
+		}
+		blk, err := r.mapBlock(b)
+		if err != nil {
+			return err
+		}
+		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
+			if gs := r.sc.groups[g]; gs.min >= hi || gs.end <= lo {
+				continue
+			}
+			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
+			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
+				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
+				if err := fn(e, b*EntriesPerBlock+int64(i/EntrySize), blk, i); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (r *Renderer) blockOverlaps(b int64, lo, hi uint64) bool {
@@ -278,7 +309,7 @@ func (r *Renderer) mapBlock(b int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: entry %d: %w", ErrCorruptMap, b*EntriesPerBlock+int64(i/EntrySize), err)
 		}
 		g := &sc.groups[i/EntrySize/groupEntries]
-		a, z := uint64(e.Pos), uint64(e.Pos)+uint64(e.Len)
+		a, z := uint64(e.Pos), uint64(e.Pos)+uint64(r.entrySamples(e))
 		if i%(groupEntries*EntrySize) == 0 {
 			*g = groupSpan{a, z}
 		} else {

@@ -122,6 +122,10 @@ func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
 	if err != nil {
 		return err
 	}
+	// Frame codecs (G.729) at 8 kHz, upsampled with the G.711 ticks.
+	if err := r.renderFrames(nlo, nhi, w.narrow); err != nil {
+		return err
+	}
 
 	// G.722, window by window; a later entry wins over a G.711 one.
 	out := [2][]int16{left, right}
@@ -261,32 +265,13 @@ func idx2stream(blk []byte, i int) uint16 {
 // scan calls f, in map order, for every entry that place accepts for the
 // ticks [lo, hi), with its index in the map.
 func (r *Renderer) scan(lo, hi uint64, f func(p placement, idx int64, blk []byte, i int) error) error {
-	for b := int64(0); b < r.nblocks; b++ {
-		if !r.blockOverlaps(b, lo, hi) {
-			continue
+	return r.eachEntry(lo, hi, func(e Entry, idx int64, blk []byte, i int) error {
+		p, ok := r.place(e, lo, hi)
+		if !ok {
+			return nil
 		}
-		blk, err := r.mapBlock(b)
-		if err != nil {
-			return err
-		}
-		for g := 0; g*groupEntries*EntrySize < len(blk); g++ {
-			if gs := r.sc.groups[g]; gs.min >= hi || gs.end <= lo {
-				continue
-			}
-			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
-			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
-				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				p, ok := r.place(e, lo, hi)
-				if !ok {
-					continue
-				}
-				if err := f(p, b*EntriesPerBlock+int64(i/EntrySize), blk, i); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+		return f(p, idx, blk, i)
+	})
 }
 
 // grow returns s resized to n elements, reusing its array when it can.

@@ -582,19 +582,52 @@ func TestFragments(t *testing.T) {
 func TestUnsupportedCodec(t *testing.T) {
 	s := newSynth(t, DemuxOptions{})
 	for i := range 10 {
-		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: 18, Seq: uint16(i), TS: uint32(160 * i), SSRC: 4, Payload: audio(20, 1)}.Bytes())
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: 3, Seq: uint16(i), TS: uint32(160 * i), SSRC: 4, Payload: audio(33, 1)}.Bytes())
 	}
 	r := s.result()
 	st := r.Streams[0]
-	if st.Supported || st.Codec != "G729" || len(s.entries) != 10 || st.EndPos-st.FirstPos != 1600 {
+	if st.Supported || st.Codec != "GSM" || len(s.entries) != 10 || st.EndPos-st.FirstPos != 1600 {
 		t.Fatalf("stream %+v entries %d", st, len(s.entries))
 	}
 	for _, pe := range s.entries {
-		if pe.n != 160 || pe.e.Len != 20 {
+		if pe.n != 160 || pe.e.Len != 33 {
 			t.Errorf("entry %+v", pe)
 		}
 	}
 	if l := r.Layout(0, nil); l.Streams[0].Codec != codec.Unknown {
+		t.Errorf("layout codec %v", l.Streams[0].Codec)
+	}
+}
+
+// TestG729Stream: G.729 payloads (two frames, or one frame and an Annex B
+// SID frame, or a SID frame alone) cover 80 samples a frame whatever the
+// timestamps say, and the stream renders as G.729.
+func TestG729Stream(t *testing.T) {
+	s := newSynth(t, DemuxOptions{})
+	sizes := []int{20, 20, 12, 2, 20, 20}
+	ts := uint32(0)
+	for i, n := range sizes {
+		s.send(addrA, addrB, time.Duration(i)*20*time.Millisecond, capturetest.RTP{PT: 18, Seq: uint16(i), TS: ts, SSRC: 4, Payload: audio(n, 1)}.Bytes())
+		ts += 160
+		if n == 2 {
+			ts += 800 // a pause in sending after the SID frame
+		}
+	}
+	r := s.result()
+	st := r.Streams[0]
+	if !st.Supported || st.Codec != "G729" || len(s.entries) != len(sizes) {
+		t.Fatalf("stream %+v entries %d", st, len(s.entries))
+	}
+	wantN := []uint32{160, 160, 160, 80, 160, 160}
+	for i, pe := range s.entries {
+		if pe.n != wantN[i] || int(pe.e.Len) != sizes[i] {
+			t.Errorf("entry %d: %+v, want %d samples", i, pe, wantN[i])
+		}
+	}
+	if d := s.entries[4].e.Pos - s.entries[3].e.Pos; d != 160+800 {
+		t.Errorf("after the pause: %d samples on, want 960 (by timestamp)", d)
+	}
+	if l := r.Layout(0, nil); l.Streams[0].Codec != codec.G729 {
 		t.Errorf("layout codec %v", l.Streams[0].Codec)
 	}
 }

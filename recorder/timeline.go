@@ -750,6 +750,9 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 	samples := s.step
 	if s.g711 {
 		samples = int64(h.n)
+	} else if s.codec == codec.G729 {
+		// Whole frames: the payload says how long it is.
+		samples = int64(codec.G729Samples(h.n))
 	}
 	if pos < 0 || pos+samples > math.MaxUint32 {
 		d.outOfRange++

@@ -84,9 +84,9 @@ func TestEncryptedRecordingShown(t *testing.T) {
 }
 
 // TestUndecodableCodecShown: a call in a codec the appliance does not
-// decode (G.729) is named on the list and the page, with the original
+// decode (GSM) is named on the list and the page, with the original
 // capture to download and no player. A call with one side in G.711 still
-// plays.
+// plays, and so does a G.729 call stored when G.729 was not decoded.
 func TestUndecodableCodecShown(t *testing.T) {
 	tu := newTestUI(t)
 	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
@@ -103,25 +103,33 @@ func TestUndecodableCodecShown(t *testing.T) {
 			}},
 		})
 	}
-	g729 := call("33333333333333333333333333333333", "G729", "G729")
-	half := call("44444444444444444444444444444444", "G729", "PCMA")
+	gsm := call("33333333333333333333333333333333", "GSM", "GSM")
+	half := call("44444444444444444444444444444444", "GSM", "PCMA")
+	g729 := call("55555555555555555555555555555555", "G729", "G729")
 	c := tu.login("alice")
-	const line = "Audio in G.729 — not decoded by this appliance"
+	const line = "Audio in GSM — not decoded by this appliance"
 
 	resp, body := c.get("/")
 	must(t, resp, body, 200)
 	for _, row := range strings.Split(body, "<tr>") {
 		switch {
-		case strings.Contains(row, g729.ID.String()) && (!strings.Contains(row, line) || !strings.Contains(row, g729.ID.String()+"/original.pcap")):
-			t.Errorf("list row of the G.729 recording:\n%s", row)
+		case strings.Contains(row, gsm.ID.String()) && (!strings.Contains(row, line) || !strings.Contains(row, gsm.ID.String()+"/original.pcap")):
+			t.Errorf("list row of the GSM recording:\n%s", row)
+		case strings.Contains(row, g729.ID.String()) && strings.Contains(row, "not decoded"):
+			t.Errorf("list row of the G.729 recording calls it undecodable:\n%s", row)
 		case strings.Contains(row, half.ID.String()) && strings.Contains(row, "not decoded"):
 			t.Errorf("list row of the half-G.711 recording calls it undecodable:\n%s", row)
 		}
 	}
-	resp, body = c.get("/recordings/" + g729.ID.String())
-	must(t, resp, body, 200, line, "download the original capture", g729.ID.String()+"/original.pcap", "Wireshark")
+	resp, body = c.get("/recordings/" + gsm.ID.String())
+	must(t, resp, body, 200, line, "download the original capture", gsm.ID.String()+"/original.pcap", "Wireshark")
 	if strings.Contains(body, "<audio") || strings.Contains(body, `id="wave"`) {
-		t.Error("the G.729 recording's page has a player")
+		t.Error("the GSM recording's page has a player")
+	}
+	resp, body = c.get("/recordings/" + g729.ID.String())
+	must(t, resp, body, 200, "<audio", `id="wave"`)
+	if strings.Contains(body, "not decoded by this appliance") {
+		t.Error("the G.729 recording's page calls it undecodable")
 	}
 	resp, body = c.get("/recordings/" + half.ID.String())
 	must(t, resp, body, 200, "<audio")

@@ -13,9 +13,9 @@ import (
 // TestBrowserWholeCall opens the first part of a call recorded in two
 // parts: the player plays the whole call as one timeline, the second
 // part's start is marked on the waveform, and playing from just before it
-// goes on into the second part. A recording in a codec the appliance does
-// not decode (G.729) has no player: its row and page say so and offer the
-// original capture.
+// goes on into the second part. A G.729 recording plays with its
+// waveform; a recording in a codec the appliance does not decode (GSM) has
+// no player: its row and page say so and offer the original capture.
 func TestBrowserWholeCall(t *testing.T) {
 	ctx := newBrowser(t)
 	d := startDaemon(t, "")
@@ -49,7 +49,7 @@ func TestBrowserWholeCall(t *testing.T) {
 	step(t, ctx, "the mark seeks to part 2", chromedp.Click(`.part-mark`))
 	poll(t, ctx, "at part 2", `(() => { const a = document.getElementById("audio"); const at = parseFloat(document.querySelector(".part-mark").dataset.at); return Math.abs(a.currentTime - at) < 0.3; })()`)
 
-	// A G.729 capture.
+	// A G.729 capture plays like G.711: player and waveform.
 	body, err := os.ReadFile(filepath.Join(corpusDir(t), "real", "rtpproxy_g729_lost.pcap"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,16 +59,36 @@ func TestBrowserWholeCall(t *testing.T) {
 		t.Fatalf("PUT: %s %v", resp.Status, js)
 	}
 	id, _ := js["id"].(string)
+	step(t, ctx, "open the G.729 recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#play`))
+	if n := eval[int](t, ctx, `document.querySelectorAll("#undecodable").length`); n != 0 {
+		t.Fatal("the G.729 recording's page calls it undecodable")
+	}
+	poll(t, ctx, "G.729 waveform drawn", `(() => { const c = document.getElementById("wave"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n > c.width * 4; })()`)
+	step(t, ctx, "play G.729", chromedp.Click(`#play`))
+	poll(t, ctx, "playing G.729", `(() => { const a = document.getElementById("audio"); return !a.paused && a.currentTime > 0.2; })()`)
+	step(t, ctx, "pause G.729", chromedp.Click(`#play`))
+
+	// A GSM capture: no player; its row and page say so.
+	body, err = os.ReadFile(filepath.Join(corpusDir(t), "real", "rtpproxy_dlt_null_gsm_ipv4_ipv6.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, js = d.put(t, "ca11ca11000000000000000000000004-009033302ab1-11--admin.pcap", bytes.NewReader(body), int64(len(body)))
+	if resp.StatusCode != 201 {
+		t.Fatalf("PUT: %s %v", resp.Status, js)
+	}
+	id, _ = js["id"].(string)
+	const line = "Audio in GSM — not decoded by this appliance"
 	step(t, ctx, "open the list", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(`.undecodable`))
-	if got := eval[string](t, ctx, `document.querySelector(".undecodable").closest("tr").textContent`); !strings.Contains(got, "Audio in G.729 — not decoded by this appliance") || !strings.Contains(got, "original capture") {
+	if got := eval[string](t, ctx, `document.querySelector(".undecodable").closest("tr").textContent`); !strings.Contains(got, line) || !strings.Contains(got, "original capture") {
 		t.Fatalf("list row: %q", got)
 	}
-	step(t, ctx, "open the G.729 recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#undecodable`))
-	if got := eval[string](t, ctx, `document.getElementById("undecodable").textContent`); !strings.Contains(got, "Audio in G.729 — not decoded by this appliance") || !strings.Contains(got, "download the original capture") {
+	step(t, ctx, "open the GSM recording", chromedp.Navigate(d.url+"/recordings/"+id), chromedp.WaitVisible(`#undecodable`))
+	if got := eval[string](t, ctx, `document.getElementById("undecodable").textContent`); !strings.Contains(got, line) || !strings.Contains(got, "download the original capture") {
 		t.Fatalf("page: %q", got)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll("audio, #wave, #play").length`); n != 0 {
-		t.Fatalf("the G.729 recording's page has %d player elements", n)
+		t.Fatalf("the GSM recording's page has %d player elements", n)
 	}
 	if got := eval[string](t, ctx, `document.querySelector("#undecodable a[download]").getAttribute("href")`); got != "/api/v1/recordings/"+id+"/original.pcap" {
 		t.Fatalf("original capture link %q", got)

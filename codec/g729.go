@@ -1,0 +1,701 @@
+package codec
+
+// G.729 decoder, written from ITU-T Recommendation G.729 (CS-ACELP at
+// 8 kbit/s) with Annex A (reduced complexity; its decoder differs only in
+// the post-filter) and Annex B (silence compression, SID frames). It is a
+// floating-point rendering of the decoder the recommendation describes:
+//
+//   - section 3.2.4 and 4.1.1: LSF dequantisation, two-stage codebooks L1
+//     and L2/L3, rearrangement with the minimum gaps 0.0012 and 0.0006, the
+//     switched MA prediction (L0) over the four previous frames, and the
+//     stability check (ordering, 0.005, minimum distance 0.0392, 3.135);
+//   - section 3.2.5 and 3.2.6: interpolation of the LSP (cosine domain) for
+//     the first subframe and conversion to LP coefficients through the
+//     polynomials F1 and F2;
+//   - section 3.7 and 4.1.3: the adaptive codebook, pitch delay with 1/3
+//     resolution (P1 absolute, P2 relative to the first subframe), the
+//     parity bit P0 over the six most significant bits of P1, and the
+//     interpolation of the past excitation with the filter b30;
+//   - section 3.8 and 4.1.4: the algebraic codebook of four signed pulses
+//     (C, S) and the pitch sharpening for delays under 40;
+//   - section 3.9 and 4.1.5: the gains, the pitch gain and the correction
+//     factor from the conjugate codebooks GA and GB, the fixed gain
+//     predicted from the energy of the past corrections (MA coefficients
+//     0.68, 0.58, 0.34, 0.19, mean energy 30 dB);
+//   - section 4.1.6: the synthesis filter 1/A(z);
+//   - Annex A, section 4.2: the post-filter, long-term with an integer delay
+//     around the decoded one (gain factor 0.5), short-term A(z/0.55)/A(z/0.7),
+//     tilt compensation (0.8) and adaptive gain control (0.9); section 4.2.5:
+//     the 100 Hz high-pass and the up-scaling by 2;
+//   - section 4.4: concealment of erased frames (repeated LSF, attenuated
+//     gains, pitch delay incremented, random fixed codebook).
+//
+// Annex B SID frames (2 bytes) are decoded as silence, not comfort noise:
+// the recording keeps what was sent, and the SID's noise level is not
+// speech. Frames the sender did not send (VAD gaps) are silence too; the
+// renderer places each payload by its RTP timestamp.
+//
+// The numeric tables are in g729tab.go.
+
+import "math"
+
+// G729FrameSize is the length of one G.729 speech frame in bytes, and
+// G729FrameSamples the samples it decodes to (10 ms at 8 kHz).
+const (
+	G729FrameSize    = 10
+	G729FrameSamples = 80
+	// G729SIDSize is the length of an Annex B SID frame, which ends a
+	// payload of speech frames or makes up one by itself.
+	G729SIDSize = 2
+)
+
+const (
+	g729Order    = 10
+	g729Subframe = 40
+	g729PitchMax = 143
+	g729Hist     = g729PitchMax + 11 // excitation history: PIT_MAX + L_INTERPOL
+)
+
+// Constants of the recommendation, in the units the decoder computes in
+// (radians for LSFs; the Q13 values of the recommendation divided by 8192).
+const (
+	g729Gap1     = 10.0 / 8192
+	g729Gap2     = 5.0 / 8192
+	g729Gap3     = 321.0 / 8192
+	g729LSFMin   = 40.0 / 8192
+	g729LSFMax   = 25681.0 / 8192
+	g729SharpMin = 3277.0 / 16384
+	g729SharpMax = 13017.0 / 16384
+)
+
+// g729Pred is the MA predictor of the fixed-codebook energy (section 3.9.1).
+var g729Pred = [4]float64{0.68, 0.58, 0.34, 0.19}
+
+// G729Decoder decodes G.729, G.729A and G.729B frames. Its state carries
+// from frame to frame, so frames must be given in order. The zero value is
+// not ready: use NewG729Decoder. A G729Decoder is not safe for concurrent
+// use.
+type G729Decoder struct {
+	prevL  [4][g729Order]float64 // codebook LSF vectors of the past frames (MA memory)
+	mode   int                   // L0 of the last good frame
+	lsf    [g729Order]float64    // last decoded LSFs
+	lsp    [g729Order]float64    // their cosines
+	exc    [g729Hist + G729FrameSamples]float64
+	syn    [g729Order + G729FrameSamples]float64 // synthesis, 10 samples of history first
+	sharp  float64
+	oldT0  int
+	gp, gc float64
+	pastEn [4]float64 // past quantised energy corrections, dB
+	seed   int16
+
+	// post-filter
+	res     [g729PitchMax + g729Subframe]float64 // residual, history first
+	pstMem  [g729Order]float64
+	preMem  float64
+	agcGain float64
+
+	// post-processing high-pass
+	x1, x2, y1, y2 float64
+}
+
+// NewG729Decoder returns a decoder in its initial state.
+func NewG729Decoder() *G729Decoder {
+	d := new(G729Decoder)
+	d.Reset()
+	return d
+}
+
+// Reset returns d to its initial state (section 4.3 of the recommendation
+// names the initial values).
+func (d *G729Decoder) Reset() {
+	*d = G729Decoder{}
+	for k := range d.prevL {
+		for i := range d.prevL[k] {
+			d.prevL[k][i] = float64(i+1) * math.Pi / 11
+		}
+	}
+	d.lsf = d.prevL[0]
+	init := [g729Order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
+	for i, v := range init {
+		d.lsp[i] = v / 32768
+	}
+	d.sharp = g729SharpMin
+	d.oldT0 = 60
+	for i := range d.pastEn {
+		d.pastEn[i] = -14
+	}
+	d.seed = 21845
+	d.agcGain = 1
+}
+
+// G729Samples returns how many 8 kHz samples a G.729 payload of n bytes
+// decodes to: 80 per speech frame, and 80 for a trailing SID frame. Bytes
+// that make up neither count for nothing.
+func G729Samples(n int) int {
+	s := n / G729FrameSize * G729FrameSamples
+	if n%G729FrameSize == G729SIDSize {
+		s += G729FrameSamples
+	}
+	return s
+}
+
+// Decode decodes one RTP payload (speech frames, optionally ending with a
+// SID frame) into dst and returns the number of samples written, which is
+// G729Samples(len(payload)) bounded by len(dst) rounded down to whole
+// frames. Bytes left over that are not a SID frame are ignored.
+func (d *G729Decoder) Decode(dst []int16, payload []byte) int {
+	n := 0
+	for len(payload) >= G729FrameSize && len(dst)-n >= G729FrameSamples {
+		d.Frame(dst[n:n+G729FrameSamples], payload[:G729FrameSize])
+		payload = payload[G729FrameSize:]
+		n += G729FrameSamples
+	}
+	if len(payload) == G729SIDSize && len(dst)-n >= G729FrameSamples {
+		d.Frame(dst[n:n+G729FrameSamples], payload)
+		n += G729FrameSamples
+	}
+	return n
+}
+
+// Frame decodes one frame into dst, which must hold G729FrameSamples
+// samples. A 10-byte frame is speech; any other length (the 2-byte SID of
+// Annex B, or an empty frame meaning "not transmitted") gives silence and
+// clears the decoder's signal memories, keeping its quantiser predictors.
+func (d *G729Decoder) Frame(dst []int16, frame []byte) {
+	_ = dst[G729FrameSamples-1]
+	if len(frame) != G729FrameSize {
+		d.silence(dst)
+		return
+	}
+	var p g729Params
+	p.unpack(frame)
+	d.decode(dst, &p, false)
+}
+
+// Erased conceals one lost frame into dst (section 4.4): the decoder goes
+// on from its last good parameters, with the gains attenuated.
+func (d *G729Decoder) Erased(dst []int16) {
+	_ = dst[G729FrameSamples-1]
+	var p g729Params
+	d.decode(dst, &p, true)
+}
+
+func (d *G729Decoder) silence(dst []int16) {
+	clear(dst[:G729FrameSamples])
+	clear(d.exc[:])
+	clear(d.syn[:])
+	clear(d.res[:])
+	clear(d.pstMem[:])
+	d.preMem = 0
+	d.sharp = g729SharpMin
+	d.x1, d.x2, d.y1, d.y2 = 0, 0, 0, 0
+}
+
+// g729Params are the transmitted parameters of one frame (Table 8 of the
+// recommendation), in transmission order.
+type g729Params struct {
+	l0, l1, l2, l3 int
+	p1, p0         int
+	c, s           [2]int
+	ga, gb         [2]int
+	p2             int
+}
+
+func (p *g729Params) unpack(b []byte) {
+	b = b[:G729FrameSize]
+	pos := 0 // next bit, counted from the first byte's most significant
+	take := func(n int) int {
+		v := 0
+		for range n {
+			v = v<<1 | int(b[pos>>3]>>(7-pos&7)&1)
+			pos++
+		}
+		return v
+	}
+	p.l0, p.l1, p.l2, p.l3 = take(1), take(7), take(5), take(5)
+	p.p1, p.p0 = take(8), take(1)
+	p.c[0], p.s[0], p.ga[0], p.gb[0] = take(13), take(4), take(3), take(4)
+	p.p2 = take(5)
+	p.c[1], p.s[1], p.ga[1], p.gb[1] = take(13), take(4), take(3), take(4)
+}
+
+// parityOK checks P0 against the six most significant bits of P1.
+func (p *g729Params) parityOK() bool {
+	sum := 1 + p.p0
+	for i := 2; i < 8; i++ {
+		sum += p.p1 >> i & 1
+	}
+	return sum&1 == 0
+}
+
+func (d *G729Decoder) random() int {
+	d.seed = d.seed*31821 + 13849
+	return int(d.seed)
+}
+
+func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
+	// LSP of this frame and LP filters of the two subframes.
+	var lspNew, q [g729Order]float64
+	d.decodeLSF(p, erased)
+	for i, w := range d.lsf {
+		lspNew[i] = math.Cos(w)
+	}
+	var a [2][g729Order + 1]float64
+	for i := range q {
+		q[i] = 0.5 * (d.lsp[i] + lspNew[i])
+	}
+	lspToLP(&a[0], &q)
+	lspToLP(&a[1], &lspNew)
+	d.lsp = lspNew
+
+	copy(d.syn[:g729Order], d.syn[G729FrameSamples:])
+	var t0s [2]int
+	t0, frac := 0, 0
+	for sf := 0; sf < 2; sf++ {
+		// Pitch delay.
+		switch {
+		case sf == 0 && !erased && p.parityOK():
+			t0, frac = pitchAbs(p.p1)
+			d.oldT0 = t0
+		case sf == 1 && !erased:
+			t0, frac = pitchRel(p.p2, t0)
+			d.oldT0 = t0
+		default:
+			t0, frac = d.oldT0, 0
+			d.oldT0 = min(d.oldT0+1, g729PitchMax)
+		}
+		t0s[sf] = t0
+		base := g729Hist + sf*g729Subframe
+		d.adaptive(base, t0, frac)
+
+		// Fixed codebook, with the pitch sharpening.
+		ci, si := p.c[sf], p.s[sf]
+		if erased {
+			ci, si = d.random()&0x1fff, d.random()&0xf
+		}
+		var code [g729Subframe]float64
+		acelp(&code, ci, si)
+		if t0 < g729Subframe {
+			for i := t0; i < g729Subframe; i++ {
+				code[i] += code[i-t0] * d.sharp
+			}
+		}
+
+		d.gains(p.ga[sf], p.gb[sf], &code, erased)
+		d.sharp = min(max(d.gp, g729SharpMin), g729SharpMax)
+
+		for i := range code {
+			d.exc[base+i] = d.gp*d.exc[base+i] + d.gc*code[i]
+		}
+		start := g729Order + sf*g729Subframe
+		if !synthesise(&a[sf], d.exc[base:base+g729Subframe], d.syn[:], start) {
+			// Overflow: scale the excitation down and synthesise again,
+			// as the recommendation's decoder does.
+			for i := range d.exc[:base+g729Subframe] {
+				d.exc[i] *= 0.25
+			}
+			synthesise(&a[sf], d.exc[base:base+g729Subframe], d.syn[:], start)
+		}
+	}
+	copy(d.exc[:g729Hist], d.exc[G729FrameSamples:])
+
+	var pst [G729FrameSamples]float64
+	for sf := 0; sf < 2; sf++ {
+		d.postFilter(pst[sf*g729Subframe:(sf+1)*g729Subframe], sf, &a[sf], t0s[sf])
+	}
+	d.postProcess(dst, &pst)
+	if !d.finite() {
+		// Garbage in can drive the filters out of range: start the signal
+		// memories afresh rather than carry NaN or infinity on.
+		d.silence(make([]int16, G729FrameSamples))
+		d.gp, d.gc, d.agcGain = 0, 0, 1
+		for i := range d.pastEn {
+			d.pastEn[i] = -14
+		}
+	}
+}
+
+// finite reports whether the decoder's memories hold only finite values.
+func (d *G729Decoder) finite() bool {
+	s := d.gp + d.gc + d.agcGain + d.preMem + d.y1 + d.y2
+	for _, v := range d.pstMem {
+		s += v
+	}
+	for _, v := range d.exc[g729Hist-g729Subframe:] {
+		s += v
+	}
+	for _, v := range d.pastEn {
+		s += v
+	}
+	return !math.IsNaN(s) && !math.IsInf(s, 0)
+}
+
+// decodeLSF updates d.lsf with the LSFs of this frame.
+func (d *G729Decoder) decodeLSF(p *g729Params, erased bool) {
+	var l [g729Order]float64
+	if erased {
+		// Keep the last LSFs and feed the MA memory the codebook vector
+		// that would have produced them.
+		m := d.mode
+		for i := range l {
+			s, sum := d.lsf[i], 1.0
+			for k := range d.prevL {
+				f := float64(g729MA[m][k][i]) / 32768
+				s -= f * d.prevL[k][i]
+				sum -= f
+			}
+			l[i] = s / sum
+		}
+	} else {
+		d.mode = p.l0
+		for i := range l {
+			v := g729LSPCB1[p.l1][i]
+			if i < 5 {
+				v += g729LSPCB2[p.l2][i]
+			} else {
+				v += g729LSPCB2[p.l3][i]
+			}
+			l[i] = float64(v) / 8192
+		}
+		rearrange(&l, g729Gap1)
+		rearrange(&l, g729Gap2)
+		m := p.l0
+		for i := range l {
+			s, sum := 0.0, 1.0
+			for k := range d.prevL {
+				f := float64(g729MA[m][k][i]) / 32768
+				s += f * d.prevL[k][i]
+				sum -= f
+			}
+			d.lsf[i] = sum*l[i] + s
+		}
+		stabilise(&d.lsf)
+	}
+	copy(d.prevL[1:], d.prevL[:3])
+	d.prevL[0] = l
+}
+
+// rearrange pulls apart neighbouring LSFs closer than gap.
+func rearrange(l *[g729Order]float64, gap float64) {
+	for j := 1; j < g729Order; j++ {
+		if t := (l[j-1] - l[j] + gap) / 2; t > 0 {
+			l[j-1] -= t
+			l[j] += t
+		}
+	}
+}
+
+// stabilise orders the LSFs and keeps them apart and within (0, π).
+func stabilise(w *[g729Order]float64) {
+	for j := 0; j < g729Order-1; j++ {
+		if w[j+1] < w[j] {
+			w[j], w[j+1] = w[j+1], w[j]
+		}
+	}
+	w[0] = max(w[0], g729LSFMin)
+	for i := 0; i < g729Order-1; i++ {
+		if w[i+1]-w[i] < g729Gap3 {
+			w[i+1] = w[i] + g729Gap3
+		}
+	}
+	w[g729Order-1] = min(w[g729Order-1], g729LSFMax)
+}
+
+// lspToLP converts the LSP q (cosines) into a[0..10], a[0] = 1 (section
+// 3.2.6).
+func lspToLP(a *[g729Order + 1]float64, q *[g729Order]float64) {
+	var f1, f2 [6]float64
+	lspPoly(&f1, q, 0)
+	lspPoly(&f2, q, 1)
+	for i := 5; i > 0; i-- {
+		f1[i] += f1[i-1]
+		f2[i] -= f2[i-1]
+	}
+	a[0] = 1
+	for i := 1; i <= 5; i++ {
+		a[i] = 0.5 * (f1[i] + f2[i])
+		a[g729Order+1-i] = 0.5 * (f1[i] - f2[i])
+	}
+}
+
+// lspPoly computes the first half of F1 (odd = 0) or F2 (odd = 1): the
+// product over i of 1 - 2 q[2i+odd] z^-1 + z^-2, a symmetric polynomial.
+func lspPoly(f *[6]float64, q *[g729Order]float64, odd int) {
+	f[0] = 1
+	f[1] = -2 * q[odd]
+	for i := 2; i <= 5; i++ {
+		b := -2 * q[2*i-2+odd]
+		f[i] = 2*f[i-2] + b*f[i-1]
+		for j := i - 1; j > 1; j-- {
+			f[j] += b*f[j-1] + f[j-2]
+		}
+		f[1] += b
+	}
+}
+
+// pitchAbs decodes P1 into the integer delay and the fraction in thirds.
+func pitchAbs(p1 int) (t0, frac int) {
+	if p1 < 197 {
+		t0 = (p1+2)/3 + 19
+		return t0, p1 - 3*t0 + 58
+	}
+	return p1 - 112, 0
+}
+
+// pitchRel decodes P2 relative to the first subframe's integer delay t1.
+func pitchRel(p2, t1 int) (t0, frac int) {
+	lo := max(t1-5, 20)
+	if lo+9 > g729PitchMax {
+		lo = g729PitchMax - 9
+	}
+	i := (p2+2)/3 - 1
+	return lo + i, p2 - 2 - 3*i
+}
+
+// adaptive writes the adaptive-codebook vector for the subframe at base
+// into d.exc, interpolating the past excitation at delay t0 - frac/3.
+func (d *G729Decoder) adaptive(base, t0, frac int) {
+	x0 := base - t0
+	frac = -frac
+	if frac < 0 {
+		frac += 3
+		x0--
+	}
+	e := d.exc[:]
+	for j := 0; j < g729Subframe; j++ {
+		s := 0.0
+		for i, k := 0, 0; i < 10; i, k = i+1, k+3 {
+			s += e[x0-i]*float64(g729Interp3[frac+k]) + e[x0+1+i]*float64(g729Interp3[3-frac+k])
+		}
+		e[base+j] = s / 32768
+		x0++
+	}
+}
+
+// acelp builds the algebraic codevector of index ci and signs si.
+func acelp(code *[g729Subframe]float64, ci, si int) {
+	var pos [4]int
+	pos[0] = ci & 7 * 5
+	pos[1] = ci>>3&7*5 + 1
+	pos[2] = ci>>6&7*5 + 2
+	pos[3] = ci>>10&7*5 + 3 + ci>>9&1
+	for j, q := range pos {
+		if si>>j&1 != 0 {
+			code[q] = 1
+		} else {
+			code[q] = -1
+		}
+	}
+}
+
+// gains sets d.gp and d.gc for the subframe and updates the energy
+// predictor.
+func (d *G729Decoder) gains(ga, gb int, code *[g729Subframe]float64, erased bool) {
+	if erased {
+		d.gp = min(0.9*d.gp, 0.9)
+		d.gc *= 0.98
+		av := 0.0
+		for _, e := range d.pastEn {
+			av += e
+		}
+		av = max(av/4-4, -14)
+		copy(d.pastEn[1:], d.pastEn[:3])
+		d.pastEn[0] = av
+		return
+	}
+	i1, i2 := g729GainMap1[ga], g729GainMap2[gb]
+	d.gp = float64(g729GainCB1[i1][0]+g729GainCB2[i2][0]) / 16384
+	gamma := float64(int(g729GainCB1[i1][1])+int(g729GainCB2[i2][1])) / 8192
+
+	energy := 0.0
+	for _, c := range code {
+		energy += c * c
+	}
+	pred := 30.0
+	for i, e := range d.pastEn {
+		pred += g729Pred[i] * e
+	}
+	if energy > 0 {
+		pred -= 10 * math.Log10(energy/g729Subframe)
+	}
+	d.gc = gamma * math.Pow(10, pred/20)
+	copy(d.pastEn[1:], d.pastEn[:3])
+	d.pastEn[0] = 20 * math.Log10(max(gamma, 1e-4))
+}
+
+// synthesise runs the excitation through 1/A(z) into buf[start:], whose
+// 10 preceding elements are the filter memory. It reports false when the
+// result leaves the 16-bit range.
+func synthesise(a *[g729Order + 1]float64, exc, buf []float64, start int) bool {
+	ok := true
+	for n, x := range exc {
+		s := x
+		for i := 1; i <= g729Order; i++ {
+			s -= a[i] * buf[start+n-i]
+		}
+		if !(s > -32768 && s < 32768) { // also catches NaN
+			ok = false
+			if s != s {
+				s = 0
+			}
+			s = min(max(s, -32768), 32767)
+		}
+		buf[start+n] = s
+	}
+	return ok
+}
+
+// postFilter runs the Annex A post-filter over subframe sf of d.syn into
+// out: long-term filter at the integer delay near t0 that best predicts
+// the residual, short-term filter A(z/0.55)/A(z/0.7) with tilt
+// compensation, and adaptive gain control.
+func (d *G729Decoder) postFilter(out []float64, sf int, a *[g729Order + 1]float64, t0 int) {
+	var ap3, ap4 [g729Order + 1]float64
+	g3, g4 := 1.0, 1.0
+	for i := range a {
+		ap3[i], ap4[i] = a[i]*g3, a[i]*g4
+		g3 *= 0.55
+		g4 *= 0.7
+	}
+	start := g729Order + sf*g729Subframe
+	syn := d.syn[start : start+g729Subframe]
+
+	// Residual of the synthesis through A(z/0.55).
+	res := d.res[g729PitchMax:]
+	for n := range g729Subframe {
+		s := d.syn[start+n]
+		for i := 1; i <= g729Order; i++ {
+			s += ap3[i] * d.syn[start+n-i]
+		}
+		res[n] = s
+	}
+
+	// Long-term post-filter.
+	hi := t0 + 3
+	if hi > g729PitchMax {
+		hi = g729PitchMax
+	}
+	lo := hi - 6
+	best, cmax := lo, math.Inf(-1)
+	for t := lo; t <= hi; t++ {
+		c := 0.0
+		for n := range g729Subframe {
+			c += res[n] * d.res[g729PitchMax+n-t]
+		}
+		if c > cmax {
+			best, cmax = t, c
+		}
+	}
+	cmax = max(cmax, 0)
+	en, en0 := 0.0, 0.0
+	for n := range g729Subframe {
+		x := d.res[g729PitchMax+n-best]
+		en += x * x
+		en0 += res[n] * res[n]
+	}
+	g0, g := 1.0, 0.0
+	switch {
+	case cmax == 0 || cmax*cmax < 0.5*en*en0:
+	case cmax > en:
+		g0, g = 2.0/3, 1.0/3
+	default:
+		c := 0.5 * cmax
+		g = c / (c + en)
+		g0 = 1 - g
+	}
+	for n := range g729Subframe {
+		out[n] = g0*res[n] + g*d.res[g729PitchMax+n-best]
+	}
+
+	// Tilt compensation from the impulse response of A(z/0.55)/A(z/0.7).
+	var h [22]float64
+	copy(h[:], ap3[:])
+	for n := range h {
+		for i := 1; i <= g729Order && i <= n; i++ {
+			h[n] -= ap4[i] * h[n-i]
+		}
+	}
+	rh0, rh1 := 0.0, 0.0
+	for i := range h {
+		rh0 += h[i] * h[i]
+		if i+1 < len(h) {
+			rh1 += h[i] * h[i+1]
+		}
+	}
+	mu := 0.0
+	if rh0 > 0 && rh1 > 0 {
+		mu = 0.8 * rh1 / rh0
+	}
+	prev := d.preMem
+	for n := range g729Subframe {
+		x := out[n]
+		out[n] = x - mu*prev
+		prev = x
+	}
+	d.preMem = prev
+
+	// Short-term synthesis through 1/A(z/0.7).
+	var buf [g729Order + g729Subframe]float64
+	copy(buf[:], d.pstMem[:])
+	for n := range g729Subframe {
+		s := out[n]
+		for i := 1; i <= g729Order; i++ {
+			s -= ap4[i] * buf[g729Order+n-i]
+		}
+		buf[g729Order+n] = s
+	}
+	copy(d.pstMem[:], buf[g729Subframe:])
+	copy(out, buf[g729Order:])
+
+	// Adaptive gain control.
+	gout, gin := 0.0, 0.0
+	for n := range g729Subframe {
+		gout += out[n] * out[n]
+		gin += syn[n] * syn[n]
+	}
+	if gout == 0 || !(gout < math.Inf(1)) {
+		d.agcGain = 0
+		clear(out)
+	} else {
+		g1 := 0.0
+		if gin > 0 {
+			g1 = 0.1 * math.Sqrt(gin/gout)
+		}
+		for n := range out {
+			d.agcGain = 0.9*d.agcGain + g1
+			out[n] *= d.agcGain
+		}
+	}
+	copy(d.res[:], d.res[g729Subframe:])
+}
+
+// postProcess high-passes the post-filtered frame at 100 Hz, scales it by
+// 2 and rounds it into dst (section 4.2.5).
+func (d *G729Decoder) postProcess(dst []int16, pst *[G729FrameSamples]float64) {
+	const (
+		b0, b1, b2 = 0.93980581, -1.8795834, 0.93980581
+		a1, a2     = 1.9330735, -0.93589199
+	)
+	for n, x := range pst {
+		y := b0*x + b1*d.x1 + b2*d.x2 + a1*d.y1 + a2*d.y2
+		d.x2, d.x1 = d.x1, x
+		d.y2, d.y1 = d.y1, y
+		dst[n] = g729Sample(2 * y)
+	}
+	if !(math.Abs(d.y1) < 1e9 && math.Abs(d.y2) < 1e9) {
+		d.x1, d.x2, d.y1, d.y2 = 0, 0, 0, 0
+	}
+}
+
+// g729Sample rounds v to the nearest int16, saturating; NaN gives 0.
+func g729Sample(v float64) int16 {
+	switch {
+	case v >= math.MaxInt16:
+		return math.MaxInt16
+	case v <= math.MinInt16:
+		return math.MinInt16
+	case v != v:
+		return 0
+	}
+	return int16(math.Round(v))
+}
