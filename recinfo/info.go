@@ -69,7 +69,7 @@ func ParseLenient(b []byte) *Info {
 
 // markDecodable sets Supported on the unencrypted streams whose codec this
 // build decodes: a document written before the product decoded a codec
-// (G.722) says Supported false for its streams, but Layout renders them
+// (G.722, G.729) says Supported false for its streams, but Layout renders them
 // now, so pages and views must not call them unplayable. The stored
 // document is not changed.
 func (r *Result) markDecodable() {

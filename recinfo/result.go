@@ -44,13 +44,13 @@ type Stream struct {
 	// PayloadType is the stream's audio payload type; for a stream that
 	// carried no audio (telephone-events only) the first type it carried.
 	PayloadType uint8 `json:"payloadType"`
-	// Codec is the RTP encoding name ("PCMU", "PCMA", "G722",
+	// Codec is the RTP encoding name ("PCMU", "PCMA", "G722", "G729",
 	// "telephone-event", ...) or "unknown".
 	Codec string `json:"codec"`
 	// ClockRate is the RTP timestamp clock of the payload type in Hz.
 	ClockRate int `json:"clockRate"`
 	// Supported reports whether the product can render the audio (PCMU,
-	// PCMA or G722, not encrypted). Unsupported audio still has map entries
+	// PCMA, G722 or G729, not encrypted). Unsupported audio still has map entries
 	// pointing at the original payloads.
 	Supported bool `json:"supported"`
 	// Encrypted reports that the payloads are encrypted (SRTP): the
