@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -208,8 +209,16 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		src = &limitReader{r: br, left: r.cfg.MaxUploadBytes}
 	}
 	ow, ms := &originalWriter{w: w, n: &r.stats.bytes}, &mapSink{w: w}
-	tee := io.TeeReader(src, ow)
-	a, readErr := Analyze(tee, ms)
+	var hold *holdBuffer
+	var sink io.Writer = ow
+	if r.masks(ctx, fn.User) {
+		// DTMF is masked in what is stored: the bytes wait in hold until
+		// masking is done with them.
+		hold = newHoldBuffer(ow)
+		sink = hold
+	}
+	tee := io.TeeReader(src, sink)
+	a, readErr := analyze(tee, ms, hold)
 	if storeErr := cmp.Or(ow.err, ms.err); storeErr != nil {
 		openCounted = false
 		r.stats.open.Add(-1)
@@ -234,9 +243,12 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 			final.GzipSHA256 = gzHash.Sum(nil)
 		}
 	}
+	if hold != nil && a.Masking != nil {
+		a.Masking.ReceivedSHA256 = hex.EncodeToString(hold.received())
+	}
 	final.Info, err = json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
-		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
+		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage, Masking: a.Masking,
 	})
 	if err != nil {
 		return nil, err
@@ -266,6 +278,25 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		err = fmt.Errorf("recorder: %s: %w (%d bytes)", rec.ID, ErrTooLarge, r.cfg.MaxUploadBytes)
 	}
 	return rec, err
+}
+
+// masks reports whether an upload of user (the registration name its file
+// name gives) is stored with its DTMF masked: the appliance setting, or
+// the setting of the user whose login that is. When the settings cannot
+// be read, it masks.
+func (r *Recorder) masks(ctx context.Context, user string) bool {
+	s, err := r.arc.Settings(ctx)
+	if err != nil || s.MaskDTMF {
+		return true
+	}
+	if user == "" {
+		return false
+	}
+	u, err := r.arc.GetUser(ctx, user)
+	if errors.Is(err, archive.ErrNotFound) {
+		return false
+	}
+	return err != nil || u.MaskDTMF
 }
 
 // salvage finishes an upload whose storage failed, at once rather than at
