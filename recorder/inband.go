@@ -207,8 +207,14 @@ func (t *toneDetector) end(out *[]toneEvent) {
 	t.active, t.cand, t.hits, t.misses = false, 0, 0, 0
 }
 
-// flush ends a tone still going on at the end of the audio.
-func (t *toneDetector) flush(out *[]toneEvent) {
+// flush ends a tone still going on at the end of the audio. With
+// pending, a tone cut off before it was confirmed (one block) is reported
+// too: masking errs on the side of silence where the audio stops.
+func (t *toneDetector) flush(out *[]toneEvent, pending bool) {
+	if !t.active && pending && t.hits > 0 {
+		*out = append(*out, toneEvent{digit: t.cand, start: t.candStart, end: t.candStart + toneBlock, confirmed: true})
+		t.active, t.toneEnd = true, t.candStart+toneBlock
+	}
 	if t.active {
 		t.end(out)
 	}

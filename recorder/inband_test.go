@@ -60,7 +60,7 @@ func detect(pcm []int16) []toneEvent {
 	for i := 0; i < len(pcm); i += 160 {
 		det.feed(int64(i), pcm[i:min(i+160, len(pcm))], &evs)
 	}
-	det.flush(&evs)
+	det.flush(&evs, false)
 	for _, e := range evs {
 		if e.ended {
 			got = append(got, e)
@@ -153,7 +153,7 @@ func FuzzToneDetector(f *testing.F) {
 			}
 			det.feed(pos+int64(i), pcm[i:min(i+n, len(pcm))], &evs)
 		}
-		det.flush(&evs)
+		det.flush(&evs, alaw)
 		open := false
 		for _, e := range evs {
 			if e.start >= e.end || e.digit == 0 {

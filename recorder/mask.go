@@ -311,7 +311,7 @@ func (d *Demux) FinishTones() {
 			continue
 		}
 		d.toneEvs = d.toneEvs[:0]
-		s.tone.flush(&d.toneEvs)
+		s.tone.flush(&d.toneEvs, d.mask)
 		for _, e := range d.toneEvs {
 			d.tone(s.f, s, e)
 		}

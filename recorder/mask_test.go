@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -410,4 +411,121 @@ func FuzzMaskedAnalyze(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIngestMasksForOwner: with the appliance setting off, the uploads of
+// a user whose own setting is on are masked, and only theirs.
+func TestIngestMasksForOwner(t *testing.T) {
+	c := makeDTMFCall(t)
+	r, arc := openTestRecorder(t)
+	ctx := context.Background()
+	if err := arc.PutUser(ctx, archive.User{Login: "desk", Role: archive.RoleUser, MaskDTMF: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.PutUser(ctx, archive.User{Login: "sales", Role: archive.RoleUser}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user   string
+		masked bool
+	}{{"desk", true}, {"sales", false}, {"nobody", false}} {
+		name := "f9e5956e47d460010630009033302ab1-009033302ab1-11--" + tc.user + ".pcap"
+		rec, err := r.Ingest(ctx, name, bytes.NewReader(c.pcap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.User != tc.user {
+			t.Fatalf("upload name %s gave user %q", name, rec.User)
+		}
+		in, err := recinfo.Parse(rec.Info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := readBlob(t, arc, rec.ID, archive.BlobOriginal)
+		if got := in.Masking != nil && !bytes.Equal(stored, c.pcap); got != tc.masked {
+			t.Errorf("user %s: masked %v, want %v", tc.user, got, tc.masked)
+		}
+		if got := len(in.Result.Calls[0].DTMF) == 0; got != tc.masked {
+			t.Errorf("user %s: digits %+v", tc.user, in.Result.Calls[0].DTMF)
+		}
+	}
+}
+
+// failAfter reads n bytes of b and then fails, as a client that went away.
+type failAfter struct {
+	r *bytes.Reader
+	n int
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection reset by peer")
+	}
+	p = p[:min(len(p), f.n)]
+	n, _ := f.r.Read(p)
+	f.n -= n
+	return n, nil
+}
+
+// TestIngestMasksCutOffUpload: an upload cut off in the middle of a tone
+// is kept as interrupted with every byte that arrived, and what is stored
+// of the tone is masked all the same.
+func TestIngestMasksCutOffUpload(t *testing.T) {
+	c := makeDTMFCall(t)
+	arc := archivetest.OpenTest(t)
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, _ := arc.Settings(ctx)
+	s.MaskDTMF = true
+	if err := arc.PutSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	// Cut 20 ms into the third tone: after the local side's packet that
+	// starts it, before that tone is confirmed.
+	cut := packetEnd(t, c.pcap, 0x1000, uint32(c.toneSpans[2][0]))
+	rec, err := r.Ingest(ctx, "cut.pcap", &failAfter{r: bytes.NewReader(c.pcap), n: cut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != archive.StateInterrupted || rec.OrigSize != int64(cut) {
+		t.Fatalf("state %s, %d bytes stored of %d", rec.State, rec.OrigSize, cut)
+	}
+	stored := readBlob(t, arc, rec.ID, archive.BlobOriginal)
+	audio, _ := storedPayloads(t, stored, len(c.sent[0]))
+	if got := detect(decodeULaw(audio[0])); len(got) != 0 {
+		t.Errorf("tones in the stored capture: %+v", got)
+	}
+	for p := c.toneSpans[2][0]; p < c.toneSpans[2][0]+100; p++ {
+		if audio[0][p] != 0xFF {
+			t.Fatalf("sample %d of the cut-off tone stored as %#x", p, audio[0][p])
+		}
+	}
+	in, _ := recinfo.Parse(rec.Info)
+	if in.Masking == nil || len(in.Masking.Spans) == 0 {
+		t.Fatalf("masking %+v", in.Masking)
+	}
+}
+
+// packetEnd returns the capture offset after the RTP packet of ssrc with
+// timestamp ts.
+func packetEnd(t *testing.T, capt []byte, ssrc, ts uint32) int {
+	rd, err := capture.NewReader(bytes.NewReader(capt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := capture.NewDecoder()
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			t.Fatalf("no packet of %#x at %d", ssrc, ts)
+		}
+		dg, err := dec.Decode(p)
+		if err == nil && dg != nil && len(dg.Payload) >= 12 &&
+			binary.BigEndian.Uint32(dg.Payload[8:]) == ssrc && binary.BigEndian.Uint32(dg.Payload[4:]) == ts {
+			return int(p.Off) + len(p.Data)
+		}
+	}
 }
