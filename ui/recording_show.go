@@ -36,6 +36,32 @@ type recView struct {
 	AudioURL, MonoURL, PeaksURL, MonoPeaks string
 	// CDRs: the call detail records the PBX sent for this call.
 	CDRs []cdrView
+	// Masked is set when ingest masked parts of the capture before
+	// storing it.
+	Masked *maskedView
+}
+
+// maskedView says what ingest masked: stretches of DTMF and of secure
+// pauses, the event packets that lost their digit, and the SHA-256 of the
+// capture as received.
+type maskedView struct {
+	DTMF, Pause, Events int
+	Received            string
+}
+
+func maskedOf(m *recinfo.Masking) *maskedView {
+	if m == nil {
+		return nil
+	}
+	v := &maskedView{Events: m.EventPackets, Received: m.ReceivedSHA256}
+	for _, sp := range m.Spans {
+		if sp.Reason == recinfo.MaskPause {
+			v.Pause++
+		} else {
+			v.DTMF++
+		}
+	}
+	return v
 }
 
 type cdrView struct {
@@ -54,6 +80,7 @@ type callView struct {
 	Packets, Lost   int
 	LossPct         string
 	DTMF            string
+	DTMFInBand      string // digits found as tones in the audio
 	SIPCallID       string
 	Streams         []streamView
 	Encryption      string // "SRTP"... when the call's media is encrypted
@@ -204,7 +231,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
 		Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
-		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings,
+		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings, Masked: maskedOf(in.Masking),
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
 	}
 	if in.Name.MAC != "" || in.Name.Serial != "" {
@@ -233,11 +260,15 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			Packets: packets, Lost: lost, LossPct: webcore.LossPercent(packets, lost), SIPCallID: c.CallID,
 			Encryption: webcore.Encryption(in, i),
 		}
-		var digits []string
+		var digits, inband []string
 		for _, d := range c.DTMF {
-			digits = append(digits, d.Digit)
+			if d.InBand {
+				inband = append(inband, d.Digit)
+			} else {
+				digits = append(digits, d.Digit)
+			}
 		}
-		cv.DTMF = strings.Join(digits, " ")
+		cv.DTMF, cv.DTMFInBand = strings.Join(digits, " "), strings.Join(inband, " ")
 		streams := slices.Clone(in.Result.Streams)
 		slices.SortStableFunc(streams, func(a, b recinfo.Stream) int { return a.Channel - b.Channel })
 		for _, s := range streams {
