@@ -58,16 +58,17 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 // Analyze finds in-band DTMF tones in G.711 audio and records them as
 // digits.
 func Analyze(r io.Reader, mapw io.Writer) (*Analysis, error) {
-	return analyze(r, mapw, nil)
+	return analyze(r, mapw, nil, true)
 }
 
-// analyze is Analyze; with hold, r is read through a tee into hold, and
-// every DTMF tone is masked in hold's bytes before hold passes them on
-// (all of them by the time analyze returns, unless storing failed).
-func analyze(r io.Reader, mapw io.Writer, hold *holdBuffer) (a *Analysis, err error) {
+// analyze is Analyze, with in-band detection only when inband; with hold,
+// r is read through a tee into hold, and every DTMF tone is masked in
+// hold's bytes before hold passes them on (all of them by the time
+// analyze returns, unless storing failed).
+func analyze(r io.Reader, mapw io.Writer, hold *holdBuffer, inband bool) (a *Analysis, err error) {
 	src := &sourceReader{r: r}
 	mw := &mapWriter{w: mapw}
-	opt := DemuxOptions{Emit: mw.emit, InBand: true}
+	opt := DemuxOptions{Emit: mw.emit, InBand: inband}
 	if hold != nil {
 		opt.MaskDTMF, opt.Overwrite = true, hold.overwrite
 	}

@@ -80,6 +80,25 @@ func goertzel(x *[toneBlock]float64, coef float64) float64 {
 	return 2 * p / (toneBlock * toneBlock)
 }
 
+// goertzel4 is goertzel at four frequencies in one pass over x.
+func goertzel4(x *[toneBlock]float64, coef *[4]float64) [4]float64 {
+	c0, c1, c2, c3 := coef[0], coef[1], coef[2], coef[3]
+	var a1, a2, b1, b2, d1, d2, e1, e2 float64
+	for _, v := range x {
+		a1, a2 = v+c0*a1-a2, a1
+		b1, b2 = v+c1*b1-b2, b1
+		d1, d2 = v+c2*d1-d2, d1
+		e1, e2 = v+c3*e1-e2, e1
+	}
+	const k = 2.0 / (toneBlock * toneBlock)
+	return [4]float64{
+		k * (a1*a1 + a2*a2 - c0*a1*a2),
+		k * (b1*b1 + b2*b2 - c1*b1*b2),
+		k * (d1*d1 + d2*d2 - c2*d1*d2),
+		k * (e1*e1 + e2*e2 - c3*e1*e2),
+	}
+}
+
 // dtmfBlock returns the digit one block holds, or 0.
 func dtmfBlock(x *[toneBlock]float64) byte {
 	var total float64
@@ -90,11 +109,9 @@ func dtmfBlock(x *[toneBlock]float64) byte {
 	if total < 2*toneMinPower*toneTotalShare {
 		return 0 // too quiet to hold two tones
 	}
-	var row, col [4]float64
+	row, col := goertzel4(x, &dtmfRowCoef), goertzel4(x, &dtmfColCoef)
 	r, c := 0, 0
 	for i := range 4 {
-		row[i] = goertzel(x, dtmfRowCoef[i])
-		col[i] = goertzel(x, dtmfColCoef[i])
 		if row[i] > row[r] {
 			r = i
 		}

@@ -82,6 +82,8 @@ type Recorder struct {
 
 	active sync.WaitGroup // uploads in progress
 	stats  counters
+
+	noInBand bool // no in-band DTMF detection without masking: benchmarks only
 }
 
 // Wait blocks until every upload in progress has been finished and sealed.
@@ -218,7 +220,7 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		sink = hold
 	}
 	tee := io.TeeReader(src, sink)
-	a, readErr := analyze(tee, ms, hold)
+	a, readErr := analyze(tee, ms, hold, hold != nil || !r.noInBand)
 	if storeErr := cmp.Or(ow.err, ms.err); storeErr != nil {
 		openCounted = false
 		r.stats.open.Add(-1)

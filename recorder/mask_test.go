@@ -400,7 +400,7 @@ func FuzzMaskedAnalyze(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
 		hold := newHoldBuffer(&out)
-		_, _ = analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, hold)
+		_, _ = analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, hold, true)
 		got := out.Bytes()
 		if len(got) != len(in) {
 			t.Fatalf("stored %d bytes of %d", len(got), len(in))
@@ -527,5 +527,63 @@ func packetEnd(t *testing.T, capt []byte, ssrc, ts uint32) int {
 			binary.BigEndian.Uint32(dg.Payload[8:]) == ssrc && binary.BigEndian.Uint32(dg.Payload[4:]) == ts {
 			return int(p.Off) + len(p.Data)
 		}
+	}
+}
+
+// BenchmarkIngestDTMF: bulk ingest (committed and sealed) of the corpus's
+// 10-minute PCMU speech call, without in-band detection, with it (the
+// default), and with DTMF masking (detection, holding the bytes back,
+// overwriting), side by side in one run.
+func BenchmarkIngestDTMF(b *testing.B) {
+	upload, err := os.ReadFile(filepath.Join(testcorpus.Dir(b), "generated", "pcmu_long", "capture.pcap"))
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, mode := range []string{"plain", "detect", "mask"} {
+		b.Run(mode, func(b *testing.B) {
+			arc := archivetest.OpenTest(b)
+			r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.noInBand = mode == "plain"
+			ctx := context.Background()
+			s, _ := arc.Settings(ctx)
+			s.MaskDTMF = mode == "mask"
+			if err := arc.PutSettings(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(upload)))
+			for b.Loop() {
+				if _, err := r.Ingest(ctx, "bench.pcap", bytes.NewReader(upload)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAnalyzeDTMF: the analysis alone (no storage) of the same call,
+// without and with in-band detection and with masking into memory.
+func BenchmarkAnalyzeDTMF(b *testing.B) {
+	upload, err := os.ReadFile(filepath.Join(testcorpus.Dir(b), "generated", "pcmu_long", "capture.pcap"))
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, mode := range []string{"plain", "detect", "mask"} {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(int64(len(upload)))
+			for b.Loop() {
+				var hold *holdBuffer
+				var in io.Reader = bytes.NewReader(upload)
+				if mode == "mask" {
+					hold = newHoldBuffer(io.Discard)
+					in = io.TeeReader(in, hold)
+				}
+				if _, err := analyze(in, io.Discard, hold, mode != "plain"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
