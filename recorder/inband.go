@@ -109,24 +109,37 @@ func dtmfBlock(x *[toneBlock]float64) byte {
 	if total < 2*toneMinPower*toneTotalShare {
 		return 0 // too quiet to hold two tones
 	}
-	row, col := goertzel4(x, &dtmfRowCoef), goertzel4(x, &dtmfColCoef)
-	r, c := 0, 0
+	// The column group first: speech has less energy there, so most
+	// blocks are refused before the rows are computed.
+	col := goertzel4(x, &dtmfColCoef)
+	c := 0
 	for i := range 4 {
-		if row[i] > row[r] {
-			r = i
-		}
 		if col[i] > col[c] {
 			c = i
 		}
 	}
-	pr, pc := row[r], col[c]
-	if pr < toneMinPower || pc < toneMinPower ||
-		pr > pc*toneNormalTwist || pc > pr*toneReverseTwist ||
-		pr+pc < total*toneTotalShare {
+	pc := col[c]
+	if pc < toneMinPower {
 		return 0
 	}
 	for i := range 4 {
-		if (i != r && row[i]*toneRelativePeak > pr) || (i != c && col[i]*toneRelativePeak > pc) {
+		if i != c && col[i]*toneRelativePeak > pc {
+			return 0
+		}
+	}
+	row := goertzel4(x, &dtmfRowCoef)
+	r := 0
+	for i := range 4 {
+		if row[i] > row[r] {
+			r = i
+		}
+	}
+	pr := row[r]
+	if pr < toneMinPower || pr > pc*toneNormalTwist || pc > pr*toneReverseTwist || pr+pc < total*toneTotalShare {
+		return 0
+	}
+	for i := range 4 {
+		if i != r && row[i]*toneRelativePeak > pr {
 			return 0
 		}
 	}
