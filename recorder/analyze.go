@@ -58,21 +58,34 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 // Analyze finds in-band DTMF tones in G.711 audio and records them as
 // digits.
 func Analyze(r io.Reader, mapw io.Writer) (*Analysis, error) {
-	return analyze(r, mapw, nil, true)
+	return analyze(r, mapw, analyzeOpts{inband: true})
 }
 
-// analyze is Analyze, with in-band detection only when inband; with hold,
-// r is read through a tee into hold, and every DTMF tone is masked in
-// hold's bytes before hold passes them on (all of them by the time
-// analyze returns, unless storing failed).
-func analyze(r io.Reader, mapw io.Writer, hold *holdBuffer, inband bool) (a *Analysis, err error) {
+// analyzeOpts configure analyze.
+type analyzeOpts struct {
+	inband bool // find in-band DTMF
+	// With hold, r is read through a tee into hold, and masking overwrites
+	// hold's bytes before hold passes them on (all of them by the time
+	// analyze returns, unless storing failed).
+	hold *holdBuffer
+	mask bool        // mask DTMF (needs hold)
+	live *liveUpload // secure pauses of a live upload (needs hold)
+}
+
+// analyze is Analyze with options.
+func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error) {
 	src := &sourceReader{r: r}
 	mw := &mapWriter{w: mapw}
-	opt := DemuxOptions{Emit: mw.emit, InBand: inband}
+	opt := DemuxOptions{Emit: mw.emit, InBand: o.inband || o.mask}
+	hold := o.hold
 	if hold != nil {
-		opt.MaskDTMF, opt.Overwrite = true, hold.overwrite
+		opt.MaskDTMF, opt.Overwrite = o.mask, hold.overwrite
 	}
 	demux := NewDemux(opt)
+	live := o.live
+	if hold == nil {
+		live = nil
+	}
 	a = &Analysis{}
 	if hold != nil {
 		defer func() {
@@ -130,10 +143,10 @@ func analyze(r io.Reader, mapw io.Writer, hold *holdBuffer, inband bool) (a *Ana
 			}
 			return a, err
 		}
-		if hold != nil && hold.due() {
-			// Every byte before this packet's end is final unless masking
-			// may still overwrite it.
-			if err := hold.release(min(demux.Pin(), p.Off)); err != nil {
+		if hold != nil && hold.due(p.Off) {
+			// Every byte before this packet is final unless masking may
+			// still overwrite it.
+			if err := hold.releaseAt(p.Off, min(demux.Pin(), p.Off)); err != nil {
 				a.Result = demux.Result()
 				return a, err
 			}
@@ -142,7 +155,13 @@ func analyze(r io.Reader, mapw io.Writer, hold *holdBuffer, inband bool) (a *Ana
 		if derr != nil || dg == nil {
 			continue
 		}
+		if live != nil {
+			live.before(demux, p.Off)
+		}
 		demux.Datagram(dg)
+		if live != nil {
+			live.after(demux)
+		}
 		if mw.err != nil {
 			a.Result = demux.Result()
 			return a, mw.err

@@ -115,6 +115,7 @@ type Demux struct {
 	pcm                      []int16     // scratch: its decoded samples
 	toneEvs                  []toneEvent // scratch: what the detector reported
 	maskedEvents, maskMissed int
+	pauses                   []maskWin // secure pauses (pause.go)
 }
 
 // NewDemux returns a Demux ready for a capture's first datagram.

@@ -41,6 +41,7 @@ type eventState struct {
 	clock   int64
 	s       *stream
 	digit   bool // a DTMF digit (0-15)
+	masked  bool // masked, not kept: masking on, or it began in a pause
 	rec     int  // index into s.dtmf, -1 when not kept
 }
 
@@ -100,7 +101,8 @@ func (d *Demux) event(f *flow, s *stream, pl []byte, ts, start int64) {
 		}
 		if int(code) < len(dtmfDigits) {
 			e.digit = true
-			if d.mask {
+			if d.mask || d.paused(start) {
+				e.masked = true
 				break // masked: the digit is not kept
 			}
 			if d.digits >= maxDigits {
@@ -121,7 +123,7 @@ func (d *Demux) event(f *flow, s *stream, pl []byte, ts, start int64) {
 		e.s.dtmf[e.rec].dur = e.total()
 	}
 	f.dir.mask = dtmfMask{set: true, open: !e.ended, start: e.start, end: e.start + n}
-	if d.mask {
+	if e.masked && d.overwriteFn != nil {
 		d.maskEvent(f.dir, e.start, e.start+n, !e.ended)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"sync/atomic"
 )
 
 // holdBuffer stands between a capture as it is read and the archive when
@@ -17,15 +18,16 @@ import (
 type holdBuffer struct {
 	out  io.Writer
 	buf  []byte
-	base int64     // capture offset of buf[0]
-	next int       // len(buf) at which due reports true
-	recv hash.Hash // SHA-256 of the capture as received
+	base int64        // capture offset of buf[0]
+	next int64        // capture offset of the packet at which due reports true
+	recv hash.Hash    // SHA-256 of the capture as received
+	n    atomic.Int64 // bytes written, read by other goroutines
 	err  error
 }
 
-// holdSlack is how many bytes the buffer gathers before it asks for the
-// pin again.
-const holdSlack = 16 << 10
+// holdSlack is how far (bytes) the analysis moves on before the buffer
+// asks for the pin again: a few hundred milliseconds of a live call.
+const holdSlack = 4 << 10
 
 func newHoldBuffer(out io.Writer) *holdBuffer {
 	return &holdBuffer{out: out, recv: sha256.New()}
@@ -38,11 +40,19 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 	}
 	h.recv.Write(p)
 	h.buf = append(h.buf, p...)
+	h.n.Add(int64(len(p)))
 	return len(p), nil
 }
 
-// due reports whether enough is held to ask for the pin again.
-func (h *holdBuffer) due() bool { return len(h.buf) >= max(h.next, holdSlack) }
+// due reports whether the analysis, at the packet at capture offset off,
+// has moved on enough to ask for the pin again.
+func (h *holdBuffer) due(off int64) bool { return off >= h.next }
+
+// releaseAt is release(upto) at the packet at capture offset off.
+func (h *holdBuffer) releaseAt(off, upto int64) error {
+	h.next = off + holdSlack
+	return h.release(upto)
+}
 
 // release passes on the bytes before capture offset upto.
 func (h *holdBuffer) release(upto int64) error {
@@ -50,7 +60,6 @@ func (h *holdBuffer) release(upto int64) error {
 		return h.err
 	}
 	n := int(min(upto-h.base, int64(len(h.buf))))
-	h.next = len(h.buf) + holdSlack
 	if n <= 0 {
 		return nil
 	}
@@ -61,8 +70,7 @@ func (h *holdBuffer) release(upto int64) error {
 	h.base += int64(n)
 	rest := copy(h.buf, h.buf[n:])
 	h.buf = h.buf[:rest]
-	h.next = rest + holdSlack
-	if cap(h.buf) > 4*holdSlack && rest < holdSlack {
+	if cap(h.buf) > 64*holdSlack && rest < holdSlack {
 		h.buf = append(make([]byte, 0, 2*holdSlack), h.buf...) // give back a burst's memory
 	}
 	return nil
@@ -80,6 +88,10 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 	}
 	return lo == off-h.base && hi == off+int64(n)-h.base
 }
+
+// written returns how many bytes were written so far; safe from any
+// goroutine.
+func (h *holdBuffer) written() int64 { return h.n.Load() }
 
 // received returns the SHA-256 of everything written so far.
 func (h *holdBuffer) received() []byte { return h.recv.Sum(nil) }

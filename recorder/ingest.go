@@ -84,6 +84,9 @@ type Recorder struct {
 	stats  counters
 
 	noInBand bool // no in-band DTMF detection without masking: benchmarks only
+
+	liveMu sync.Mutex
+	live   map[*liveUpload]struct{} // uploads that can be paused now
 }
 
 // Wait blocks until every upload in progress has been finished and sealed.
@@ -153,6 +156,12 @@ func CleanName(name string) (string, error) {
 // recording stays unfinished until the next start recovers it, and the
 // returned recording is nil.
 func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
+	return r.ingest(ctx, name, body, false)
+}
+
+// ingest is Ingest; a live upload (a phone streaming the call as it goes
+// on) can be paused and resumed (Pause).
+func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live bool) (*archive.Recording, error) {
 	r.active.Add(1)
 	defer r.active.Done()
 	name, err := CleanName(name)
@@ -211,16 +220,21 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		src = &limitReader{r: br, left: r.cfg.MaxUploadBytes}
 	}
 	ow, ms := &originalWriter{w: w, n: &r.stats.bytes}, &mapSink{w: w}
-	var hold *holdBuffer
 	var sink io.Writer = ow
-	if r.masks(ctx, fn.User) {
-		// DTMF is masked in what is stored: the bytes wait in hold until
-		// masking is done with them.
-		hold = newHoldBuffer(ow)
-		sink = hold
+	opts := analyzeOpts{inband: !r.noInBand, mask: r.masks(ctx, fn.User)}
+	if opts.mask || live {
+		// DTMF or a secure pause is masked in what is stored: the bytes
+		// wait in hold until masking is done with them.
+		opts.hold = newHoldBuffer(ow)
+		sink = opts.hold
 	}
+	if live {
+		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.written)
+		defer r.dropLive(opts.live)
+	}
+	hold := opts.hold
 	tee := io.TeeReader(src, sink)
-	a, readErr := analyze(tee, ms, hold, hold != nil || !r.noInBand)
+	a, readErr := analyze(tee, ms, opts)
 	if storeErr := cmp.Or(ow.err, ms.err); storeErr != nil {
 		openCounted = false
 		r.stats.open.Add(-1)
@@ -682,7 +696,9 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
-	rec, err := r.Ingest(req.Context(), name, body)
+	// A body without a length is a phone streaming the call as it goes on:
+	// it can be paused.
+	rec, err := r.ingest(req.Context(), name, body, req.ContentLength < 0)
 	kept := ""
 	if rec != nil {
 		kept = "; what arrived is kept as interrupted recording " + rec.ID.String()

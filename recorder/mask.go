@@ -77,7 +77,7 @@ func silenceByte(c codec.Codec) byte {
 // flow f just placed at pos with samples samples, payload pl of n bytes:
 // it runs in-band detection and masking.
 func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n int) {
-	if d.mask {
+	if d.overwriteFn != nil {
 		s.ringAdd(d.pkt, pos+samples)
 	}
 	if d.inband && s.g711 {
@@ -97,11 +97,18 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 			}
 		}
 	}
-	if d.mask {
+	if d.overwriteFn != nil {
 		for k := range f.dir.win {
 			if w := &f.dir.win[k]; w.set {
 				for _, e := range d.pkt {
-					d.maskEntry(s, e, w.from, w.to, k == winPause)
+					d.maskEntry(s, e, w.from, w.to, false)
+				}
+			}
+		}
+		for _, w := range d.pauses {
+			if w.to > pos && w.from < pos+samples {
+				for _, e := range d.pkt {
+					d.maskPauseEntry(s, e, w)
 				}
 			}
 		}
@@ -110,13 +117,19 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 
 // tone takes what the detector of stream s on flow f reported.
 func (d *Demux) tone(f *flow, s *stream, e toneEvent) {
-	if d.mask {
+	if e.confirmed {
+		s.toneMasked = d.mask || d.paused(e.start)
+	}
+	if s.toneMasked && d.overwriteFn != nil {
 		to := int64(math.MaxInt64) // open until the tone ends
 		if e.ended {
 			to = e.end + toneGuard
 		}
 		d.setMask(f.dir, winTone, winToneEcho, e.start-toneGuard, to)
 		return
+	}
+	if s.toneMasked {
+		return // in a pause: no digit
 	}
 	if e.confirmed {
 		s.toneRec = -1
@@ -186,6 +199,12 @@ func (d *Demux) maskEntry(s *stream, e ringEntry, from, to int64, pause bool) {
 		d.maskMissed += n
 	}
 	s.addMaskSpan(a, b, pause)
+	// A pause's marker tones stay audible over DTMF silence.
+	for _, w := range d.pauses {
+		if w.from < b && w.to > a {
+			d.maskPauseEntry(s, e, w)
+		}
+	}
 }
 
 // maskEventPacket overwrites the event codes of the digits in an RFC 4733
@@ -209,14 +228,20 @@ func (d *Demux) maskEventPacket(pl []byte, n int, pieces []capture.Piece, locate
 }
 
 func (s *stream) addMaskSpan(a, b int64, pause bool) {
-	if n := len(s.masked); n > 0 {
-		l := &s.masked[n-1]
-		if (l.pause == pause && a <= l.to && b >= l.from) || n == maxMaskSpans {
+	// Merge with the latest span of the same kind when they touch (DTMF
+	// and pause spans interleave).
+	k := 0
+	if pause {
+		k = 1
+	}
+	if i := s.lastSpan[k] - 1; i >= 0 {
+		if l := &s.masked[i]; (a <= l.to && b >= l.from) || len(s.masked) == maxMaskSpans {
 			l.from, l.to = min(l.from, a), max(l.to, b)
 			return
 		}
 	}
 	s.masked = append(s.masked, maskSpan{from: a, to: b, pause: pause})
+	s.lastSpan[k] = len(s.masked)
 }
 
 // ringAdd keeps the entries of s's latest packet, ending at end, and lets
@@ -237,7 +262,7 @@ func (s *stream) ringAdd(es []ringEntry, end int64) {
 // there on. It also lets go of the entries of streams idle for a while.
 func (d *Demux) Pin() int64 {
 	pin := int64(math.MaxInt64)
-	if !d.mask {
+	if d.overwriteFn == nil {
 		return pin
 	}
 	for _, s := range d.streams {
@@ -268,7 +293,7 @@ func (d *Demux) Pin() int64 {
 // masking returns what masking did, for the info document (without the
 // hash of the capture as received, which the caller knows).
 func (d *Demux) masking() *recinfo.Masking {
-	if !d.mask {
+	if !d.mask && len(d.pauses) == 0 {
 		return nil
 	}
 	m := &recinfo.Masking{Spans: []recinfo.MaskSpan{}, EventPackets: d.maskedEvents, Missed: d.maskMissed}

@@ -400,7 +400,7 @@ func FuzzMaskedAnalyze(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
 		hold := newHoldBuffer(&out)
-		_, _ = analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, hold, true)
+		_, _ = analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, analyzeOpts{inband: true, hold: hold, mask: true})
 		got := out.Bytes()
 		if len(got) != len(in) {
 			t.Fatalf("stored %d bytes of %d", len(got), len(in))
@@ -580,7 +580,7 @@ func BenchmarkAnalyzeDTMF(b *testing.B) {
 					hold = newHoldBuffer(io.Discard)
 					in = io.TeeReader(in, hold)
 				}
-				if _, err := analyze(in, io.Discard, hold, mode != "plain"); err != nil {
+				if _, err := analyze(in, io.Discard, analyzeOpts{inband: mode != "plain", hold: hold, mask: hold != nil}); err != nil {
 					b.Fatal(err)
 				}
 			}

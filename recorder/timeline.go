@@ -119,11 +119,13 @@ type stream struct {
 	dtmf    []dtmfRecord
 
 	// in-band detection and masking (mask.go)
-	tone    *toneDetector
-	toneRec int // index into dtmf of the in-band digit being detected, -1 none
-	ring    []ringEntry
-	ringEnd int64
-	masked  []maskSpan
+	tone       *toneDetector
+	toneRec    int  // index into dtmf of the in-band digit being detected, -1 none
+	toneMasked bool // the tone being detected is masked, its digit not kept
+	ring       []ringEntry
+	ringEnd    int64
+	masked     []maskSpan
+	lastSpan   [2]int // 1 + index into masked of the latest DTMF and pause span
 
 	// The dialog binding the stream's packets fell in; see flow.bind.
 	bind *sdpBinding
@@ -726,7 +728,7 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 		end := f.position(ext+dur, arrival)
 		start := end - toSamples(dur, f.clock)
 		d.event(f, s, pl, ext, start)
-		if d.mask {
+		if f.ev.masked && d.overwriteFn != nil {
 			d.maskEventPacket(pl, h.n, pieces, located)
 		}
 		return

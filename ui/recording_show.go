@@ -42,24 +42,49 @@ type recView struct {
 }
 
 // maskedView says what ingest masked: stretches of DTMF and of secure
-// pauses, the event packets that lost their digit, and the SHA-256 of the
-// capture as received.
+// pauses (counted on the stream that has most: every direction is
+// masked), when the pauses were, the event packets that lost their digit,
+// and the SHA-256 of the capture as received.
 type maskedView struct {
 	DTMF, Pause, Events int
+	Pauses              []string // "0:05–0:09" from the recording's start
 	Received            string
 }
 
-func maskedOf(m *recinfo.Masking) *maskedView {
+func maskedOf(in *recinfo.Info) *maskedView {
+	m := in.Masking
 	if m == nil {
 		return nil
 	}
 	v := &maskedView{Events: m.EventPackets, Received: m.ReceivedSHA256}
+	dtmf, pause := map[int]int{}, map[int][]recinfo.MaskSpan{}
 	for _, sp := range m.Spans {
 		if sp.Reason == recinfo.MaskPause {
-			v.Pause++
+			pause[sp.Stream] = append(pause[sp.Stream], sp)
 		} else {
-			v.DTMF++
+			dtmf[sp.Stream]++
 		}
+	}
+	for _, n := range dtmf {
+		v.DTMF = max(v.DTMF, n)
+	}
+	var most []recinfo.MaskSpan
+	for _, sps := range pause {
+		if len(sps) > len(most) {
+			most = sps
+		}
+	}
+	v.Pause = len(most)
+	start := uint32(0)
+	if len(in.Result.Calls) > 0 {
+		start = in.Result.Calls[0].StartPos
+	}
+	at := func(pos uint32) string {
+		s := int64(max(pos, start)-start) / 8000
+		return fmt.Sprintf("%d:%02d", s/60, s%60)
+	}
+	for _, sp := range most {
+		v.Pauses = append(v.Pauses, at(sp.StartPos)+"–"+at(sp.EndPos))
 	}
 	return v
 }
@@ -231,7 +256,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
 		Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
-		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings, Masked: maskedOf(in.Masking),
+		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings, Masked: maskedOf(in),
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
 	}
 	if in.Name.MAC != "" || in.Name.Serial != "" {

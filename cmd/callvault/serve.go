@@ -149,6 +149,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	defer stopHooks()
 	jsonAPI.SetWebhooks(hooks)
+	jsonAPI.SetPauser(pauser{rec})
 	rt.handle(zoneUI, "GET "+webhook.FilePrefix, hooks.FileHandler())
 	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares, Webhooks: hooks}, levels.Logger(subsysGUI))
 	if err != nil {
