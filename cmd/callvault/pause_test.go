@@ -43,6 +43,16 @@ func (d *daemon) startStream(t *testing.T, name string) *streamedUpload {
 	return s
 }
 
+// corpusCapture returns the capture of a generated corpus case.
+func corpusCapture(t *testing.T, c string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpusDir(t), "generated", c, "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // captureCuts returns the offset after each packet of a capture and the
 // packet's capture time.
 func captureCuts(t *testing.T, b []byte) (ends []int, times []time.Time) {
