@@ -99,6 +99,27 @@ func goertzel4(x *[toneBlock]float64, coef *[4]float64) [4]float64 {
 	}
 }
 
+// groupPeak returns the strongest frequency of a group and its power, and
+// whether it is a tone: at least toneMinPower and toneRelativePeak above
+// each other frequency of the group.
+func groupPeak(p [4]float64) (int, float64, bool) {
+	best := 0
+	for i := range p {
+		if p[i] > p[best] {
+			best = i
+		}
+	}
+	if p[best] < toneMinPower {
+		return best, p[best], false
+	}
+	for i := range p {
+		if i != best && p[i]*toneRelativePeak > p[best] {
+			return best, p[best], false
+		}
+	}
+	return best, p[best], true
+}
+
 // dtmfBlock returns the digit one block holds, or 0.
 func dtmfBlock(x *[toneBlock]float64) byte {
 	var total float64
@@ -111,37 +132,13 @@ func dtmfBlock(x *[toneBlock]float64) byte {
 	}
 	// The column group first: speech has less energy there, so most
 	// blocks are refused before the rows are computed.
-	col := goertzel4(x, &dtmfColCoef)
-	c := 0
-	for i := range 4 {
-		if col[i] > col[c] {
-			c = i
-		}
-	}
-	pc := col[c]
-	if pc < toneMinPower {
+	c, pc, ok := groupPeak(goertzel4(x, &dtmfColCoef))
+	if !ok {
 		return 0
 	}
-	for i := range 4 {
-		if i != c && col[i]*toneRelativePeak > pc {
-			return 0
-		}
-	}
-	row := goertzel4(x, &dtmfRowCoef)
-	r := 0
-	for i := range 4 {
-		if row[i] > row[r] {
-			r = i
-		}
-	}
-	pr := row[r]
-	if pr < toneMinPower || pr > pc*toneNormalTwist || pc > pr*toneReverseTwist || pr+pc < total*toneTotalShare {
+	r, pr, ok := groupPeak(goertzel4(x, &dtmfRowCoef))
+	if !ok || pr > pc*toneNormalTwist || pc > pr*toneReverseTwist || pr+pc < total*toneTotalShare {
 		return 0
-	}
-	for i := range 4 {
-		if i != r && row[i]*toneRelativePeak > pr {
-			return 0
-		}
 	}
 	if goertzel(x, dtmfRowHarm[r]) > pr*toneRowHarmonic || goertzel(x, dtmfColHarm[c]) > pc*toneColHarmonic {
 		return 0

@@ -24,7 +24,6 @@ const (
 	winTone             // an in-band tone of this direction
 	winEventEcho        // a digit of the reverse direction (its echo)
 	winToneEcho         // an in-band tone of the reverse direction
-	winPause            // a secure pause of the call
 	winKinds
 )
 
@@ -101,7 +100,7 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 		for k := range f.dir.win {
 			if w := &f.dir.win[k]; w.set {
 				for _, e := range d.pkt {
-					d.maskEntry(s, e, w.from, w.to, false)
+					d.maskEntry(s, e, w.from, w.to)
 				}
 			}
 		}
@@ -162,20 +161,20 @@ func (d *Demux) maskEvent(dir *direction, start, end int64, open bool) {
 // [from, to), and masks what the streams of both hold of it.
 func (d *Demux) setMask(dir *direction, kind, echo int, from, to int64) {
 	dir.win[kind] = maskWin{set: true, from: from, to: to}
-	d.maskHeld(dir, from, to, false)
+	d.maskHeld(dir, from, to)
 	if rev := d.dirs[dirKey{src: dir.key.dst, dst: dir.key.src}]; rev != nil {
 		rev.win[echo] = maskWin{set: true, from: from, to: to}
-		d.maskHeld(rev, from, to, false)
+		d.maskHeld(rev, from, to)
 	}
 }
 
 // maskHeld masks [from, to) in the ring entries of every audio stream of
 // dir.
-func (d *Demux) maskHeld(dir *direction, from, to int64, pause bool) {
+func (d *Demux) maskHeld(dir *direction, from, to int64) {
 	for _, f := range dir.flows {
 		for _, s := range f.streams {
 			for _, e := range s.ring {
-				d.maskEntry(s, e, from, to, pause)
+				d.maskEntry(s, e, from, to)
 			}
 		}
 	}
@@ -184,7 +183,7 @@ func (d *Demux) maskHeld(dir *direction, from, to int64, pause bool) {
 // maskEntry overwrites what entry e of stream s holds of [from, to): for
 // G.711 the samples in the window, for other codecs (whose bytes are not
 // samples) the whole entry.
-func (d *Demux) maskEntry(s *stream, e ringEntry, from, to int64, pause bool) {
+func (d *Demux) maskEntry(s *stream, e ringEntry, from, to int64) {
 	a, b := max(from, e.pos), min(to, e.pos+e.samples)
 	if a >= b {
 		return
@@ -198,7 +197,7 @@ func (d *Demux) maskEntry(s *stream, e ringEntry, from, to int64, pause bool) {
 	if !d.overwrite(off, n, silenceByte(s.codec)) {
 		d.maskMissed += n
 	}
-	s.addMaskSpan(a, b, pause)
+	s.addMaskSpan(a, b, false)
 	// A pause's marker tones stay audible over DTMF silence.
 	for _, w := range d.pauses {
 		if w.from < b && w.to > a {

@@ -125,38 +125,52 @@ func sinTable(k int) float64 {
 	return [8]float64{0, 0.7071, 1, 0.7071, 0, -0.7071, -1, -0.7071}[k%8]
 }
 
-// storedPayloads reads a stored capture back: the µ-law of each
-// direction's audio SSRC by its RTP timestamp, and the event codes of
-// the event packets.
-func storedPayloads(t testing.TB, capt []byte, n int) (audio [2][]byte, codes []byte) {
+// eachPacket calls fn with every packet of a capture and its datagram
+// (nil when it does not decode), until fn returns false.
+func eachPacket(t testing.TB, capt []byte, fn func(p capture.Packet, dg *capture.Datagram) bool) {
 	t.Helper()
 	rd, err := capture.NewReader(bytes.NewReader(capt))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dec := capture.NewDecoder()
-	for d := range 2 {
-		audio[d] = make([]byte, n)
-	}
 	for {
 		p, err := rd.Next()
 		if err != nil {
-			break
+			return
 		}
 		dg, err := dec.Decode(p)
-		if err != nil || dg == nil || len(dg.Payload) < 12 {
-			continue
+		if err != nil {
+			dg = nil
+		}
+		if !fn(p, dg) {
+			return
+		}
+	}
+}
+
+// storedPayloads reads a stored capture back: the µ-law of each
+// direction's audio SSRC by its RTP timestamp, and the event codes of
+// the event packets.
+func storedPayloads(t testing.TB, capt []byte, n int) (audio [2][]byte, codes []byte) {
+	t.Helper()
+	for d := range 2 {
+		audio[d] = make([]byte, n)
+	}
+	eachPacket(t, capt, func(_ capture.Packet, dg *capture.Datagram) bool {
+		if dg == nil || len(dg.Payload) < 12 {
+			return true
 		}
 		pl := dg.Payload
-		ssrc := binary.BigEndian.Uint32(pl[8:12])
-		switch ssrc {
+		switch ssrc := binary.BigEndian.Uint32(pl[8:12]); ssrc {
 		case 0x1000, 0x1001:
 			ts := int(binary.BigEndian.Uint32(pl[4:8]))
 			copy(audio[ssrc-0x1000][ts:], pl[12:])
 		case 0x2001:
 			codes = append(codes, pl[12])
 		}
-	}
+		return true
+	})
 	return audio, codes
 }
 
@@ -164,6 +178,24 @@ func decodeULaw(b []byte) []int16 {
 	out := make([]int16, len(b))
 	codec.PCMU.Decode(out, b)
 	return out
+}
+
+// openMaskingRecorder is a recorder over a fresh archive whose appliance
+// setting masks DTMF.
+func openMaskingRecorder(t testing.TB, log *slog.Logger) (*Recorder, *archive.Archive) {
+	t.Helper()
+	arc := archivetest.OpenTest(t)
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, _ := arc.Settings(ctx)
+	s.MaskDTMF = true
+	if err := arc.PutSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	return r, arc
 }
 
 // logBuffer collects what the recorder logs, at every level.
@@ -181,18 +213,9 @@ func logBuffer() (*slog.Logger, *bytes.Buffer) {
 // the upload as received in the sealed info.
 func TestIngestMasksDTMF(t *testing.T) {
 	c := makeDTMFCall(t)
-	arc := archivetest.OpenTest(t)
 	log, logs := logBuffer()
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, arc := openMaskingRecorder(t, log)
 	ctx := context.Background()
-	s, _ := arc.Settings(ctx)
-	s.MaskDTMF = true
-	if err := arc.PutSettings(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	rec, err := r.Ingest(ctx, "masked.pcap", bytes.NewReader(c.pcap))
 	if err != nil {
 		t.Fatal(err)
@@ -472,17 +495,8 @@ func (f *failAfter) Read(p []byte) (int, error) {
 // of the tone is masked all the same.
 func TestIngestMasksCutOffUpload(t *testing.T) {
 	c := makeDTMFCall(t)
-	arc := archivetest.OpenTest(t)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, arc := openMaskingRecorder(t, nil)
 	ctx := context.Background()
-	s, _ := arc.Settings(ctx)
-	s.MaskDTMF = true
-	if err := arc.PutSettings(ctx, s); err != nil {
-		t.Fatal(err)
-	}
 	// Cut 20 ms into the third tone: after the local side's packet that
 	// starts it, before that tone is confirmed.
 	cut := packetEnd(t, c.pcap, 0x1000, uint32(c.toneSpans[2][0]))
@@ -512,78 +526,17 @@ func TestIngestMasksCutOffUpload(t *testing.T) {
 // packetEnd returns the capture offset after the RTP packet of ssrc with
 // timestamp ts.
 func packetEnd(t *testing.T, capt []byte, ssrc, ts uint32) int {
-	rd, err := capture.NewReader(bytes.NewReader(capt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := capture.NewDecoder()
-	for {
-		p, err := rd.Next()
-		if err != nil {
-			t.Fatalf("no packet of %#x at %d", ssrc, ts)
-		}
-		dg, err := dec.Decode(p)
-		if err == nil && dg != nil && len(dg.Payload) >= 12 &&
+	end := -1
+	eachPacket(t, capt, func(p capture.Packet, dg *capture.Datagram) bool {
+		if dg != nil && len(dg.Payload) >= 12 &&
 			binary.BigEndian.Uint32(dg.Payload[8:]) == ssrc && binary.BigEndian.Uint32(dg.Payload[4:]) == ts {
-			return int(p.Off) + len(p.Data)
+			end = int(p.Off) + len(p.Data)
+			return false
 		}
+		return true
+	})
+	if end < 0 {
+		t.Fatalf("no packet of %#x at %d", ssrc, ts)
 	}
-}
-
-// BenchmarkIngestDTMF: bulk ingest (committed and sealed) of the corpus's
-// 10-minute PCMU speech call, without in-band detection, with it (the
-// default), and with DTMF masking (detection, holding the bytes back,
-// overwriting), side by side in one run.
-func BenchmarkIngestDTMF(b *testing.B) {
-	upload, err := os.ReadFile(filepath.Join(testcorpus.Dir(b), "generated", "pcmu_long", "capture.pcap"))
-	if err != nil {
-		b.Skip(err)
-	}
-	for _, mode := range []string{"plain", "detect", "mask"} {
-		b.Run(mode, func(b *testing.B) {
-			arc := archivetest.OpenTest(b)
-			r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r.noInBand = mode == "plain"
-			ctx := context.Background()
-			s, _ := arc.Settings(ctx)
-			s.MaskDTMF = mode == "mask"
-			if err := arc.PutSettings(ctx, s); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(upload)))
-			for b.Loop() {
-				if _, err := r.Ingest(ctx, "bench.pcap", bytes.NewReader(upload)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkAnalyzeDTMF: the analysis alone (no storage) of the same call,
-// without and with in-band detection and with masking into memory.
-func BenchmarkAnalyzeDTMF(b *testing.B) {
-	upload, err := os.ReadFile(filepath.Join(testcorpus.Dir(b), "generated", "pcmu_long", "capture.pcap"))
-	if err != nil {
-		b.Skip(err)
-	}
-	for _, mode := range []string{"plain", "detect", "mask"} {
-		b.Run(mode, func(b *testing.B) {
-			b.SetBytes(int64(len(upload)))
-			for b.Loop() {
-				var hold *holdBuffer
-				var in io.Reader = bytes.NewReader(upload)
-				if mode == "mask" {
-					hold = newHoldBuffer(io.Discard)
-					in = io.TeeReader(in, hold)
-				}
-				if _, err := analyze(in, io.Discard, analyzeOpts{inband: mode != "plain", hold: hold, mask: hold != nil}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	return end
 }

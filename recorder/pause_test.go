@@ -1,16 +1,13 @@
 package recorder
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/recinfo"
 	"github.com/callvault/callvault/recorder/capture"
@@ -19,37 +16,12 @@ import (
 // packetEnds returns, for each packet of a capture, the offset after it
 // and its capture time.
 func packetEnds(t *testing.T, capt []byte) (ends []int, times []time.Time) {
-	rd, err := capture.NewReader(bytes.NewReader(capt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p, err := rd.Next()
-		if err != nil {
-			return ends, times
-		}
+	eachPacket(t, capt, func(p capture.Packet, _ *capture.Datagram) bool {
 		ends = append(ends, int(p.Off)+len(p.Data))
 		times = append(times, p.Time)
-	}
-}
-
-// liveClock is the appliance's clock in a live-upload test: 30 ms after
-// the capture time of the last packet sent.
-type liveClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *liveClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *liveClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t.Add(30 * time.Millisecond)
-	c.mu.Unlock()
+		return true
+	})
+	return ends, times
 }
 
 // liveRead returns how much of the live upload of guid was read, -1 when
@@ -72,12 +44,7 @@ func (r *Recorder) liveRead(guid string) int64 {
 // ones after it are), and the masking record lists the pause.
 func TestSecurePause(t *testing.T) {
 	c := makeDTMFCall(t)
-	arc := archivetest.OpenTest(t)
-	clock := &liveClock{}
-	r, err := New(arc, Config{Prefix: "/recordings/Files/", Now: clock.Now}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, arc := openTestRecorder(t)
 	ctx := context.Background()
 	const guid = "f9e5956e47d460010630009033302ab1"
 	name := guid + "-009033302ab1-11--desk.pcap"
@@ -107,7 +74,6 @@ func TestSecurePause(t *testing.T) {
 		for k < len(times) && times[k].Before(start.Add(at)) {
 			k++
 		}
-		clock.set(times[k-1])
 		if _, err := pw.Write(c.pcap[sent:ends[k-1]]); err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +87,7 @@ func TestSecurePause(t *testing.T) {
 	send(3900 * time.Millisecond)
 	// The upload shows up as live once its analysis has begun.
 	var id archive.ID
+	var err error
 	for {
 		if id, err = r.Pause(ctx, guid, integ, false); !errors.Is(err, ErrNoLiveCall) {
 			break
@@ -227,5 +194,78 @@ func TestSecurePause(t *testing.T) {
 	}
 	if _, err := r.Pause(ctx, guid, integ, false); !errors.Is(err, ErrNoLiveCall) {
 		t.Fatalf("pause after the upload: %v", err)
+	}
+}
+
+// TestSecurePauseLeftOpen: a pause never resumed ends with the call:
+// everything after it is masked, with the marker only at its start.
+func TestSecurePauseLeftOpen(t *testing.T) {
+	c := makeDTMFCall(t)
+	r, arc := openTestRecorder(t)
+	ctx := context.Background()
+	const guid = "f9e5956e47d460010630009033302ab2"
+	ends, times := packetEnds(t, c.pcap)
+	pr, pw := io.Pipe()
+	done := make(chan *archive.Recording, 1)
+	go func() {
+		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, true)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	k := 0
+	for times[k].Before(times[0].Add(2 * time.Second)) {
+		k++
+	}
+	if _, err := pw.Write(c.pcap[:ends[k-1]]); err != nil {
+		t.Fatal(err)
+	}
+	for r.liveRead(guid) < int64(ends[k-1]-1024) {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := r.Pause(ctx, guid, &archive.User{Login: "crm", Role: archive.RoleIntegration}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Write(c.pcap[ends[k-1]:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	rec := <-done
+	if rec == nil {
+		t.FailNow()
+	}
+	in, _ := recinfo.Parse(rec.Info)
+	audio, codes := storedPayloads(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
+	for _, code := range codes {
+		if code != recinfo.MaskedEventCode {
+			t.Fatalf("event codes in the pause: %v", codes)
+		}
+	}
+	if len(in.Result.Calls[0].DTMF) != 0 {
+		t.Errorf("digits kept in the pause: %+v", in.Result.Calls[0].DTMF)
+	}
+	pauses := 0
+	for _, sp := range in.Masking.Spans {
+		st := in.Result.Streams[sp.Stream]
+		if sp.Reason != recinfo.MaskPause || st.SSRC > 0x1001 {
+			continue
+		}
+		pauses++
+		if sp.EndPos != st.EndPos {
+			t.Errorf("stream %d: pause ends at %d, the stream at %d", sp.Stream, sp.EndPos, st.EndPos)
+		}
+		d, from := st.SSRC-0x1000, int(sp.StartPos-st.FirstPos)
+		if from > 2*8000 || from < 2*8000-1600 {
+			t.Errorf("stream %d: pause from %d", sp.Stream, from)
+		}
+		for p := from + markerLen; p < len(c.sent[0]); p++ {
+			if audio[d][p] != 0xFF {
+				t.Fatalf("direction %d: sample %d after the pause: %#x", d, p, audio[d][p])
+			}
+		}
+	}
+	if pauses != 2 {
+		t.Errorf("%d pause spans on the audio streams: %+v", pauses, in.Masking.Spans)
 	}
 }
