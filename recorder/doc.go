@@ -104,6 +104,11 @@
 // document records the masked spans and the SHA-256 of the capture as
 // received (recinfo.Masking); the seal covers it.
 //
+// A streamed upload (a PUT without a length) always goes through the hold
+// buffer, so that a secure pause (Recorder.Pause, pause.go) can mask the
+// rest of the call in every direction until it is resumed, with a marker
+// tone written at both ends of the masked span.
+//
 // # Calls and channels
 //
 // The two directions between the same addresses form one call, and so do
