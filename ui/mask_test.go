@@ -44,8 +44,9 @@ func TestMaskDTMFForms(t *testing.T) {
 }
 
 // TestRecordingPageMasking: a masked recording says what was masked and
-// that the sealed original is the upload with the masks applied; digits
-// found in the audio are listed apart from RFC 4733 ones.
+// that the sealed original is the upload with the masks applied, shows
+// its secure pauses in the facts and on the waveform; digits found in the
+// audio are listed apart from RFC 4733 ones.
 func TestRecordingPageMasking(t *testing.T) {
 	tu := newTestUI(t)
 	ctx := context.Background()
@@ -59,13 +60,17 @@ func TestRecordingPageMasking(t *testing.T) {
 	}
 	info, _ := json.Marshal(map[string]any{
 		"version": 1,
-		"result": map[string]any{"calls": []map[string]any{{
-			"index": 0, "start": start, "durationMs": 20000,
-			"dtmf": []map[string]any{{"digit": "7", "inBand": true}, {"digit": "#"}},
-		}}},
+		"result": map[string]any{
+			"streams": []map[string]any{{"index": 0, "call": 0, "channel": 0, "codec": "PCMU", "supported": true}, {"index": 1, "call": 0, "channel": 1, "codec": "PCMU", "supported": true}},
+			"calls": []map[string]any{{
+				"index": 0, "start": start, "durationMs": 20000, "startPos": 16000, "endPos": 176000, "streams": []int{0, 1},
+				"dtmf": []map[string]any{{"digit": "7", "inBand": true}, {"digit": "#"}},
+			}}},
 		"masking": map[string]any{"receivedSha256": "5e0b", "eventPackets": 3, "spans": []map[string]any{
 			{"stream": 0, "startPos": 100, "endPos": 900, "reason": "dtmf"},
 			{"stream": 1, "startPos": 100, "endPos": 900, "reason": "dtmf"},
+			{"stream": 0, "startPos": 56000, "endPos": 96000, "reason": "pause"},
+			{"stream": 1, "startPos": 56000, "endPos": 96000, "reason": "pause"},
 		}},
 	})
 	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: start, DurationMs: 20000, Info: info})
@@ -74,5 +79,6 @@ func TestRecordingPageMasking(t *testing.T) {
 	}
 	resp, body := tu.loginAt("admin").get("/recordings/" + rec.ID.String())
 	must(t, resp, body, 200, `id="masked"`, "1 stretch(es) of DTMF", `id="seal-masked"`, "upload with the masks applied", "5e0b",
-		"<dt>DTMF tones</dt><dd class=\"mono\">7</dd>", "<dt>DTMF</dt><dd class=\"mono\">#</dd>")
+		"<dt>DTMF tones</dt><dd class=\"mono\">7</dd>", "<dt>DTMF</dt><dd class=\"mono\">#</dd>",
+		"1 secure pause(s)", "Paused: 0:05–0:10", `class="pause-mark" data-left="25.000%" data-width="25.000%" title="Secure pause 0:05–0:10"`)
 }

@@ -175,6 +175,7 @@ type recordingPage struct {
 	WholeCall    bool
 	CallDuration string // of the whole call
 	PartMarks    []partMark
+	PauseMarks   []pauseMark // secure pauses on the selected call's waveform
 	// ThisPartURL downloads only this recording when DownloadURL is the
 	// whole call's.
 	ThisPartURL string
@@ -189,6 +190,50 @@ type partMark struct {
 	At         float64 // seconds
 	Pct        string  // of the timeline, for CSS
 	Start, URL string
+}
+
+// pauseMark is a secure pause on the waveform: where it begins and how
+// long it is, as a share of the call's timeline.
+type pauseMark struct {
+	Left, Width string // CSS percentages
+	From, To    string // m:ss from the call's start
+}
+
+// pauseMarks returns the secure pauses of call (0-based) of in, as the
+// stream of the call with most pause spans has them.
+func pauseMarks(in *recinfo.Info, call int) []pauseMark {
+	if in.Masking == nil || call < 0 || call >= len(in.Result.Calls) {
+		return nil
+	}
+	c := in.Result.Calls[call]
+	if c.EndPos <= c.StartPos {
+		return nil
+	}
+	by := map[int][]recinfo.MaskSpan{}
+	var most []recinfo.MaskSpan
+	for _, sp := range in.Masking.Spans {
+		if sp.Reason != recinfo.MaskPause || sp.Stream >= len(in.Result.Streams) || in.Result.Streams[sp.Stream].Call != call {
+			continue
+		}
+		by[sp.Stream] = append(by[sp.Stream], sp)
+		if len(by[sp.Stream]) > len(most) {
+			most = by[sp.Stream]
+		}
+	}
+	span := float64(c.EndPos - c.StartPos)
+	pct := func(pos uint32) float64 {
+		return 100 * float64(min(max(pos, c.StartPos), c.EndPos)-c.StartPos) / span
+	}
+	var out []pauseMark
+	for _, sp := range most {
+		l, r := pct(sp.StartPos), pct(sp.EndPos)
+		out = append(out, pauseMark{
+			Left: strconv.FormatFloat(l, 'f', 3, 64) + "%", Width: strconv.FormatFloat(r-l, 'f', 3, 64) + "%",
+			From: webcore.FormatDuration(int64(max(sp.StartPos, c.StartPos)-c.StartPos) / 8),
+			To:   webcore.FormatDuration(int64(min(sp.EndPos, c.EndPos)-c.StartPos) / 8),
+		})
+	}
+	return out
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
@@ -326,6 +371,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	}
 	if p.Call != nil {
 		p.Undecodable = findUndecodable(in, sel-1)
+		p.PauseMarks = pauseMarks(in, sel-1)
 	}
 
 	if rec.CallGUID != "" {
@@ -348,6 +394,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			}
 			if err := u.wholeCall(r, &p, &v, mine); err != nil {
 				return recordingPage{}, err
+			}
+			if p.WholeCall {
+				p.PauseMarks = nil // the waveform is the whole call's; the facts list the pauses
 			}
 		}
 	}
