@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +53,18 @@ func TestMaskDTMFEndToEnd(t *testing.T) {
 	for _, c := range rec.CallList {
 		if len(c.DTMF) != 0 {
 			t.Fatalf("digits kept: %v", c.DTMF)
+		}
+	}
+	if _, raw := d.get(t, "/api/v1/recordings/"+id); bytes.Contains(raw, []byte(`"digit"`)) {
+		t.Fatalf("the API shows digits: %s", raw)
+	}
+	// The corpus call's digits, as the daemon would log or index them.
+	for _, s := range []string{"91993", "9 1 9 9 3", `"digit"`} {
+		if strings.Contains(d.out.String(), s) {
+			t.Fatalf("the daemon's log holds %q", s)
+		}
+		if code, m := d.apiCall(t, admin, "GET", "/api/v1/recordings?q="+url.QueryEscape(s), nil); code != 200 || strings.Contains(fmt.Sprint(m), id) {
+			t.Fatalf("search for %q finds the recording: %d %v", s, code, m)
 		}
 	}
 
