@@ -70,8 +70,8 @@ func (h *holdBuffer) release(upto int64) error {
 	h.base += int64(n)
 	rest := copy(h.buf, h.buf[n:])
 	h.buf = h.buf[:rest]
-	if cap(h.buf) > 64*holdSlack && rest < holdSlack {
-		h.buf = append(make([]byte, 0, 2*holdSlack), h.buf...) // give back a burst's memory
+	if cap(h.buf) > 8*holdSlack && rest <= 2*holdSlack {
+		h.buf = append(make([]byte, 0, 4*holdSlack), h.buf...) // give back a burst's memory
 	}
 	return nil
 }
