@@ -40,6 +40,8 @@ type API struct {
 	legs legs.Options
 	// hooks manages webhooks (SetWebhooks); nil answers 503.
 	hooks *webhook.Service
+	// pauser pauses calls being recorded (SetPauser, pause.go); nil answers 503.
+	pauser Pauser
 }
 
 // New returns the JSON API over arc.
@@ -71,6 +73,7 @@ func (a *API) Routes() http.Handler {
 	a.legRoutes(mux)                                                            // legs.go: call legs of contact centres
 	a.cdrRoutes(mux)                                                            // cdr.go: call detail records
 	a.webhookRoutes(mux)                                                        // webhooks.go
+	a.pauseRoutes(mux)                                                          // pause.go: secure pause
 	return mux
 }
 

@@ -26,6 +26,8 @@ type apiSettings struct {
 	RetentionDays  int                   `json:"retentionDays"`
 	RecycleBinDays int                   `json:"recycleBinDays"`
 	LastExpire     *archive.ExpireResult `json:"lastExpire,omitempty"`
+	// MaskDTMF: every upload is stored with its DTMF tones masked.
+	MaskDTMF bool `json:"maskDtmf"`
 }
 
 // apiSettingsPatch: absent fields stay; traceLevels merges by subsystem.
@@ -35,8 +37,9 @@ type apiSettingsPatch struct {
 	Sealing     *bool             `json:"sealing"`
 	TraceLevels map[string]string `json:"traceLevels"`
 	// RetentionDays: 0..11000 (0: off); RecycleBinDays: 1..11000.
-	RetentionDays  *int `json:"retentionDays"`
-	RecycleBinDays *int `json:"recycleBinDays"`
+	RetentionDays  *int  `json:"retentionDays"`
+	RecycleBinDays *int  `json:"recycleBinDays"`
+	MaskDTMF       *bool `json:"maskDtmf"`
 	// ConfirmDeletion confirms a change after which the next lifecycle
 	// run deletes recordings the current settings keep: it must be at
 	// least wouldDelete (the count a 409 answer or the preview gave).
@@ -50,7 +53,8 @@ func (a *API) settingsJSON(r *http.Request, s archive.Settings) apiSettings {
 	}
 	maps.Copy(levels, s.TraceLevels)
 	out := apiSettings{PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing, TraceLevels: levels,
-		SealBacklog: a.arc.Stats().SealBacklog, RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays}
+		SealBacklog: a.arc.Stats().SealBacklog, RetentionDays: s.RetentionDays, RecycleBinDays: s.RecycleBinDays,
+		MaskDTMF: s.MaskDTMF}
 	if last, ok := a.arc.LastExpire(r.Context()); ok {
 		out.LastExpire = &last
 	}
@@ -102,6 +106,10 @@ func (a *API) settingsPatch(w http.ResponseWriter, r *http.Request, u *archive.U
 	if p.Sealing != nil {
 		s.Sealing = *p.Sealing
 		changed = append(changed, fmt.Sprintf("sealing=%v", s.Sealing))
+	}
+	if p.MaskDTMF != nil {
+		s.MaskDTMF = *p.MaskDTMF
+		changed = append(changed, fmt.Sprintf("maskDtmf=%v", s.MaskDTMF))
 	}
 	subs := archive.TraceSubsystems()
 	for _, k := range slices.Sorted(maps.Keys(p.TraceLevels)) {

@@ -26,6 +26,7 @@ type apiUser struct {
 	MaySeeExternal bool      `json:"maySeeExternal"`
 	MayProtect     bool      `json:"mayProtect"`
 	DeletionMode   string    `json:"deletionMode"`
+	MaskDTMF       bool      `json:"maskDtmf"`
 	Disabled       bool      `json:"disabled"`
 	HasPassword    bool      `json:"hasPassword"`
 	Created        time.Time `json:"created"`
@@ -43,7 +44,7 @@ func toAPIUser(u *archive.User) apiUser {
 		Login: u.Login, Name: u.Name, Email: u.Email, Role: string(u.Role),
 		Extensions: nz(u.Extensions), AccessList: nz(u.AccessList), Supervisor: u.Supervisor,
 		Seat: u.Seat, MaySendLinks: u.MaySendLinks, MaySeeExternal: u.MaySeeExternal,
-		MayProtect: u.MayProtect, DeletionMode: string(u.DeletionMode.Effective()),
+		MayProtect: u.MayProtect, DeletionMode: string(u.DeletionMode.Effective()), MaskDTMF: u.MaskDTMF,
 		Disabled: u.Disabled, HasPassword: u.HasPassword, Created: u.Created, Updated: u.Updated,
 	}
 }
@@ -63,6 +64,7 @@ type apiUserCreate struct {
 	MaySeeExternal bool     `json:"maySeeExternal"`
 	MayProtect     bool     `json:"mayProtect"`
 	DeletionMode   string   `json:"deletionMode"`
+	MaskDTMF       bool     `json:"maskDtmf"`
 	Disabled       bool     `json:"disabled"`
 }
 
@@ -84,6 +86,7 @@ type apiUserPatch struct {
 	MaySeeExternal  *bool     `json:"maySeeExternal"`
 	MayProtect      *bool     `json:"mayProtect"`
 	DeletionMode    *string   `json:"deletionMode"`
+	MaskDTMF        *bool     `json:"maskDtmf"`
 	Disabled        *bool     `json:"disabled"`
 	// WebDAVPassword sets the password this user gives WebDAV clients
 	// instead of the account password; "" removes it. Admins only.
@@ -94,7 +97,7 @@ type apiUserPatch struct {
 func (p *apiUserPatch) adminFields() bool {
 	return p.Name != nil || p.Email != nil || p.Role != nil || p.Extensions != nil || p.AccessList != nil ||
 		p.Supervisor != nil || p.Seat != nil || p.MaySendLinks != nil || p.MaySeeExternal != nil || p.Disabled != nil ||
-		p.WebDAVPassword != nil || p.MayProtect != nil || p.DeletionMode != nil
+		p.WebDAVPassword != nil || p.MayProtect != nil || p.DeletionMode != nil || p.MaskDTMF != nil
 }
 
 // targetLogin resolves {login}; "me" is the caller.
@@ -221,7 +224,7 @@ func (a *API) userCreate(w http.ResponseWriter, r *http.Request, u *archive.User
 		Login: in.Login, Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email), Role: archive.Role(in.Role),
 		Extensions: cleanList(in.Extensions), AccessList: cleanList(in.AccessList), Supervisor: strings.TrimSpace(in.Supervisor),
 		Seat: in.Seat, MaySendLinks: in.MaySendLinks, MaySeeExternal: in.MaySeeExternal, Disabled: in.Disabled,
-		MayProtect: in.MayProtect, DeletionMode: archive.DeletionMode(in.DeletionMode),
+		MayProtect: in.MayProtect, DeletionMode: archive.DeletionMode(in.DeletionMode), MaskDTMF: in.MaskDTMF,
 	}
 	if in.DeletionMode == "" {
 		nu.DeletionMode = archive.DeleteRecoverable
@@ -323,6 +326,9 @@ func (a *API) userPatch(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if p.Role != nil {
 		nu.Role = archive.Role(*p.Role)
 	}
+	if p.MaskDTMF != nil {
+		nu.MaskDTMF = *p.MaskDTMF
+	}
 	if p.DeletionMode != nil {
 		nu.DeletionMode = archive.DeletionMode(*p.DeletionMode)
 	} else {
@@ -394,7 +400,7 @@ func changedUserFields(p *apiUserPatch) string {
 		{"extensions", p.Extensions != nil}, {"accessList", p.AccessList != nil}, {"supervisor", p.Supervisor != nil},
 		{"seat", p.Seat != nil}, {"maySendLinks", p.MaySendLinks != nil}, {"maySeeExternal", p.MaySeeExternal != nil},
 		{"disabled", p.Disabled != nil}, {"webdavPassword", p.WebDAVPassword != nil},
-		{"mayProtect", p.MayProtect != nil}, {"deletionMode", p.DeletionMode != nil},
+		{"mayProtect", p.MayProtect != nil}, {"deletionMode", p.DeletionMode != nil}, {"maskDtmf", p.MaskDTMF != nil},
 	} {
 		if x.set {
 			f = append(f, x.name)
@@ -411,6 +417,9 @@ func changedUserFields(p *apiUserPatch) string {
 	}
 	if p.DeletionMode != nil {
 		f = append(f, "deletionMode="+*p.DeletionMode)
+	}
+	if p.MaskDTMF != nil {
+		f = append(f, fmt.Sprintf("maskDtmf=%t", *p.MaskDTMF))
 	}
 	return strings.Join(f, ", ")
 }

@@ -130,6 +130,7 @@ type recordingDetail struct {
 	Warnings    []string         `json:"warnings,omitempty"`
 	Truncated   bool             `json:"truncated,omitempty"`
 	Damage      string           `json:"damage,omitempty"`
+	Masking     *recinfo.Masking `json:"masking,omitempty"`
 	Seal        *sealView        `json:"seal,omitempty"`
 	SealCheck   string           `json:"sealCheck"` // archive.CheckPlayback: sealed, unsealed, recording or failed
 	AudioURL    string           `json:"audioUrl"`
@@ -156,7 +157,7 @@ func detail(rec *archive.Recording) recordingDetail {
 		Received:         rec.Received, Finished: rec.Finished, Size: rec.OrigSize,
 		SHA256: hex.EncodeToString(rec.OrigSHA256[:]), Gzip: rec.Gzip,
 		CallList: apiCalls(in.Result.Calls), Streams: in.Result.Streams, Warnings: in.Result.Warnings,
-		Truncated: in.Truncated, Damage: in.Damage,
+		Truncated: in.Truncated, Damage: in.Damage, Masking: in.Masking,
 		AudioURL: base + "/audio.wav", OriginalURL: base + "/original.pcap", VerifyURL: base + "/verify",
 	}
 	if d.Streams == nil {

@@ -34,6 +34,10 @@ type Settings struct {
 	// RecycleBinDays: recycle-bin entries are purged this many days after
 	// they were deleted. 1..MaxRetentionDays.
 	RecycleBinDays int
+	// MaskDTMF: every upload is stored with its DTMF tones masked (their
+	// audio replaced by silence, their digits not kept). Off, only the
+	// uploads of users with User.MaskDTMF are.
+	MaskDTMF bool
 }
 
 // Bounds and defaults of the lifecycle settings.
@@ -80,6 +84,7 @@ type settingsRecord struct {
 	TraceLevels map[string]string `json:"traceLevels,omitempty"`
 	Retention   int               `json:"retentionDays,omitempty"`
 	BinDays     int               `json:"recycleBinDays,omitempty"` // 0: default
+	MaskDTMF    bool              `json:"maskDtmf,omitempty"`
 }
 
 // Validate reports settings PutSettings would refuse: a PBX name over 128
@@ -129,6 +134,7 @@ func (a *Archive) settingsTx(tx *bolt.Tx) (Settings, error) {
 		s.TraceLevels = r.TraceLevels
 	}
 	s.RetentionDays = r.Retention
+	s.MaskDTMF = r.MaskDTMF
 	if r.BinDays != 0 {
 		s.RecycleBinDays = r.BinDays
 	}
@@ -166,7 +172,7 @@ func (a *Archive) PutSettings(ctx context.Context, s Settings) error {
 	k := []byte(settingsKey)
 	box, err := a.sealState(aadSettings, k, settingsRecord{
 		V: settingsV1, PBXName: s.PBXName, TimeZone: s.TimeZone, SealingOff: !s.Sealing, TraceLevels: s.TraceLevels,
-		Retention: s.RetentionDays, BinDays: s.RecycleBinDays,
+		Retention: s.RetentionDays, BinDays: s.RecycleBinDays, MaskDTMF: s.MaskDTMF,
 	})
 	if err != nil {
 		return fmt.Errorf("archive: put settings: %w", err)

@@ -68,6 +68,10 @@ type User struct {
 	// move it to the recycle bin, purge it, or nothing (refused). ""
 	// means DeleteRecoverable.
 	DeletionMode DeletionMode
+	// MaskDTMF masks DTMF tones in the recordings this user owns (whose
+	// upload names this login), also when the appliance setting is off:
+	// for payment desks.
+	MaskDTMF bool
 	// Set by the archive; ignored by PutUser.
 	HasPassword      bool
 	Created, Updated time.Time
@@ -148,6 +152,7 @@ type userRecord struct {
 	MayExt     bool          `json:"mayExternal,omitempty"`
 	MayProtect bool          `json:"mayProtect,omitempty"`
 	DelMode    DeletionMode  `json:"deletionMode,omitempty"`
+	MaskDTMF   bool          `json:"maskDtmf,omitempty"`
 	Created    int64         `json:"created"`
 	Updated    int64         `json:"updated"`
 	PW         *passwordHash `json:"pw,omitempty"`
@@ -159,7 +164,7 @@ func (r *userRecord) user() *User {
 		Extensions: slices.Clone(r.Extensions), Disabled: r.Disabled,
 		AccessList: slices.Clone(r.AccessList), Supervisor: r.Supervisor, Seat: r.Seat,
 		MaySendLinks: r.MayLinks, MaySeeExternal: r.MayExt,
-		MayProtect: r.MayProtect, DeletionMode: r.DelMode.Effective(),
+		MayProtect: r.MayProtect, DeletionMode: r.DelMode.Effective(), MaskDTMF: r.MaskDTMF,
 		HasPassword: r.PW != nil, Created: timeOf(r.Created), Updated: timeOf(r.Updated),
 	}
 }
@@ -272,7 +277,7 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 			Extensions: slices.Clone(u.Extensions), Disabled: u.Disabled, Created: now, Updated: now, PW: pw,
 			AccessList: slices.Clone(u.AccessList), Supervisor: u.Supervisor, Seat: u.Seat,
 			MayLinks: u.MaySendLinks, MayExt: u.MaySeeExternal,
-			MayProtect: u.MayProtect, DelMode: u.DeletionMode.Effective(),
+			MayProtect: u.MayProtect, DelMode: u.DeletionMode.Effective(), MaskDTMF: u.MaskDTMF,
 		}
 		if old != nil {
 			r.Created = old.Created

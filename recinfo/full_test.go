@@ -10,7 +10,7 @@ import (
 // its JSON names every tag of the document.
 func full() *Info {
 	at := time.Date(2026, 11, 20, 9, 30, 0, 123456789, time.UTC)
-	dtmf := []DTMF{{Digit: "#", StartMs: 1500, DurationMs: 120, Stream: 1}}
+	dtmf := []DTMF{{Digit: "#", StartMs: 1500, DurationMs: 120, Stream: 1, InBand: true}}
 	return &Info{
 		Version: 1,
 		Name:    FileName{GUID: "f9e5956e47d460010630009033302ab1", MAC: "009033302ab1", Serial: "11", User: "Åsa Øberg"},
@@ -36,5 +36,10 @@ func full() *Info {
 		Entries:   2000,
 		Truncated: true,
 		Damage:    "capture: record cut short",
+		Masking: &Masking{
+			ReceivedSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			Spans:          []MaskSpan{{Stream: 1, StartPos: 12000, EndPos: 13000, Reason: MaskDTMF}},
+			EventPackets:   4, Missed: 1,
+		},
 	}
 }

@@ -22,7 +22,48 @@ type Info struct {
 	Entries   int          `json:"entries"`
 	Truncated bool         `json:"truncated,omitempty"`
 	Damage    string       `json:"damage,omitempty"`
+	// Masking is set when ingest overwrote parts of the capture before
+	// storing it (DTMF masking, secure pause): the stored original is the
+	// upload with these masks applied.
+	Masking *Masking `json:"masking,omitempty"`
 }
+
+// Masking says what ingest overwrote in the capture before it was stored.
+// Audio payload bytes of the spans were replaced by the codec's silence
+// (0xFF for PCMU, 0xD5 for PCMA, zero bytes for other codecs, whose whole
+// payloads in a span are replaced), and the event code of every RFC 4733
+// DTMF event packet by MaskedEventCode. The info document, and so the
+// seal, keeps the SHA-256 of the capture as received, before masking.
+type Masking struct {
+	// ReceivedSHA256 is the hex SHA-256 of the capture as it was received
+	// (after gzip decompression), before any byte was overwritten.
+	ReceivedSHA256 string     `json:"receivedSha256"`
+	Spans          []MaskSpan `json:"spans"`
+	// EventPackets counts telephone-event packets whose digit was
+	// overwritten.
+	EventPackets int `json:"eventPackets"`
+	// Missed counts payload bytes that should have been overwritten but
+	// had already been stored (an IP-fragmented packet); 0 normally.
+	Missed int `json:"missed,omitempty"`
+}
+
+// MaskedEventCode is what the event code of a masked RFC 4733 DTMF event
+// packet is overwritten with: not a digit (0-15) nor any assigned event.
+const MaskedEventCode = 255
+
+// MaskSpan is a stretch of one stream whose payload bytes were overwritten.
+type MaskSpan struct {
+	Stream   int    `json:"stream"`   // index into Result.Streams
+	StartPos uint32 `json:"startPos"` // timeline samples (8 kHz): [StartPos, EndPos)
+	EndPos   uint32 `json:"endPos"`
+	Reason   string `json:"reason"` // MaskDTMF or MaskPause
+}
+
+// Reasons of a MaskSpan.
+const (
+	MaskDTMF  = "dtmf"
+	MaskPause = "pause"
+)
 
 // FileName is what an upload's name tells about the recording.
 type FileName struct {

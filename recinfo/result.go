@@ -86,12 +86,14 @@ type Stream struct {
 	DTMF              []DTMF `json:"dtmf,omitempty"`
 }
 
-// DTMF is one RFC 4733 (RFC 2833) telephone-event digit.
+// DTMF is one digit: an RFC 4733 (RFC 2833) telephone-event, or a tone
+// pair found in the audio (InBand).
 type DTMF struct {
 	Digit      string `json:"digit"`      // "0"-"9", "*", "#", "A"-"D"
 	StartMs    int64  `json:"startMs"`    // from the call's start (Call.StartPos)
-	DurationMs int64  `json:"durationMs"` // as the sender reported it
+	DurationMs int64  `json:"durationMs"` // as the sender reported it, or as detected
 	Stream     int    `json:"stream"`     // index into Result.Streams
+	InBand     bool   `json:"inBand,omitempty"`
 }
 
 // Call is a set of streams that belong together: the two directions of a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
 	"github.com/callvault/callvault/recorder/capture"
 )
 
@@ -24,6 +25,8 @@ type Analysis struct {
 	// Damage describes where the capture stopped being readable; the bytes
 	// after it are kept but not decoded.
 	Damage string
+	// Masking is what masking overwrote (nil without masking).
+	Masking *recinfo.Masking
 }
 
 // ErrNotCapture is returned by Analyze for input that is neither pcap,
@@ -51,11 +54,49 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 // input. The error is non-nil only when r itself fails (the Analysis then
 // holds what was found so far), when mapw fails, or, before anything was
 // read past the header, with ErrNotCapture.
+//
+// Analyze finds in-band DTMF tones in G.711 audio and records them as
+// digits.
 func Analyze(r io.Reader, mapw io.Writer) (*Analysis, error) {
+	return analyze(r, mapw, analyzeOpts{inband: true})
+}
+
+// analyzeOpts configure analyze.
+type analyzeOpts struct {
+	inband bool // find in-band DTMF
+	// With hold, r is read through a tee into hold, and masking overwrites
+	// hold's bytes before hold passes them on (all of them by the time
+	// analyze returns, unless storing failed).
+	hold *holdBuffer
+	mask bool        // mask DTMF (needs hold)
+	live *liveUpload // secure pauses of a live upload (needs hold)
+}
+
+// analyze is Analyze with options.
+func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error) {
 	src := &sourceReader{r: r}
 	mw := &mapWriter{w: mapw}
-	demux := NewDemux(DemuxOptions{Emit: mw.emit})
-	a := &Analysis{}
+	opt := DemuxOptions{Emit: mw.emit, InBand: o.inband || o.mask}
+	hold := o.hold
+	if hold != nil {
+		opt.MaskDTMF, opt.Overwrite = o.mask, hold.overwrite
+	}
+	demux := NewDemux(opt)
+	live := o.live
+	if hold == nil {
+		live = nil
+	}
+	a = &Analysis{}
+	if hold != nil {
+		defer func() {
+			if a != nil {
+				a.Masking = demux.masking()
+			}
+			if ferr := hold.flush(); ferr != nil && err == nil {
+				err = ferr
+			}
+		}()
+	}
 
 	rd, err := capture.NewReader(src)
 	if err != nil {
@@ -102,11 +143,25 @@ func Analyze(r io.Reader, mapw io.Writer) (*Analysis, error) {
 			}
 			return a, err
 		}
+		if hold != nil && hold.due(p.Off) {
+			// Every byte before this packet is final unless masking may
+			// still overwrite it.
+			if err := hold.releaseAt(p.Off, min(demux.Pin(), p.Off)); err != nil {
+				a.Result = demux.Result()
+				return a, err
+			}
+		}
 		dg, derr := dec.Decode(p)
 		if derr != nil || dg == nil {
 			continue
 		}
+		if live != nil {
+			live.before(demux, p.Off)
+		}
 		demux.Datagram(dg)
+		if live != nil {
+			live.after(demux)
+		}
 		if mw.err != nil {
 			a.Result = demux.Result()
 			return a, mw.err

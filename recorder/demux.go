@@ -53,6 +53,15 @@ type DemuxOptions struct {
 	// indexes); packets of further flows are counted and dropped.
 	// Zero means 512; values above 65536 are lowered to 65536.
 	MaxStreams int
+	// InBand finds DTMF tones in the audio of G.711 streams; without
+	// MaskDTMF they are recorded as digits like RFC 4733 events.
+	InBand bool
+	// MaskDTMF masks every DTMF tone (RFC 4733 and, with InBand, in-band)
+	// through Overwrite instead of recording its digit; see Pin.
+	MaskDTMF bool
+	// Overwrite fills n capture bytes at offset off with fill and reports
+	// whether it could (the caller still held them).
+	Overwrite func(off int64, n int, fill byte) bool
 }
 
 // A Demux finds the RTP streams of a capture by their content, follows
@@ -97,20 +106,33 @@ type Demux struct {
 	// counters behind Result.Warnings
 	outOfRange, unlocated, offTooBig, streamLimit, candDropped, sipDropped int
 	digits, digitsDropped                                                  int
+
+	// in-band detection and masking (mask.go)
+	inband, mask             bool
+	overwriteFn              func(off int64, n int, fill byte) bool
+	latest                   int64       // latest arrival position
+	pkt                      []ringEntry // scratch: entries of the packet being placed
+	pcm                      []int16     // scratch: its decoded samples
+	toneEvs                  []toneEvent // scratch: what the detector reported
+	maskedEvents, maskMissed int
+	pauses                   []maskWin // secure pauses (pause.go)
 }
 
 // NewDemux returns a Demux ready for a capture's first datagram.
 func NewDemux(opt DemuxOptions) *Demux {
 	d := &Demux{
-		emit:       opt.Emit,
-		maxStreams: opt.MaxStreams,
-		flows:      make(map[flowKey]*flow),
-		dirs:       make(map[dirKey]*direction),
-		cands:      make(map[flowKey]*candidate),
-		sipByID:    make(map[string]int),
-		sdp:        make(map[netip.AddrPort]*sdpAddr),
-		secured:    make(map[addrPair]*securedPair),
-		pieces:     make([]capture.Piece, 0, 8),
+		emit:        opt.Emit,
+		maxStreams:  opt.MaxStreams,
+		flows:       make(map[flowKey]*flow),
+		dirs:        make(map[dirKey]*direction),
+		cands:       make(map[flowKey]*candidate),
+		sipByID:     make(map[string]int),
+		sdp:         make(map[netip.AddrPort]*sdpAddr),
+		secured:     make(map[addrPair]*securedPair),
+		pieces:      make([]capture.Piece, 0, 8),
+		inband:      opt.InBand,
+		mask:        opt.MaskDTMF,
+		overwriteFn: opt.Overwrite,
 	}
 	if d.maxStreams <= 0 {
 		d.maxStreams = defaultMaxStreams

@@ -78,6 +78,37 @@
 // audio captured before the digit's first event packet arrived is not
 // flagged.
 //
+// DTMF sent as tones in the audio is found too (inband.go: Goertzel per
+// 105-sample block at the eight DTMF frequencies and the second harmonics,
+// twist and relative-peak limits, two blocks to begin); its digits are
+// recorded with InBand set, unless the same direction sent the digit as an
+// RFC 4733 event at the same time.
+//
+// # DTMF masking
+//
+// When the appliance setting or the setting of the upload's owner asks
+// for it (archive.Settings.MaskDTMF, archive.User.MaskDTMF), ingest stores
+// the capture with every DTMF tone masked (mask.go, hold.go): the audio
+// payload bytes of each tone, widened by three blocks of guard on either
+// side, in its direction and in the reverse direction (its echo), are
+// overwritten with the codec's silence (0xFF PCMU, 0xD5 PCMA; other
+// codecs, whose bytes are not samples, have the whole payloads that
+// overlap a tone zeroed, RFC 4733 events only since only G.711 is
+// searched for tones); RFC 4733 digit packets get event code 255. No
+// digit is kept. A tone is known only some time after it started, so the
+// capture bytes wait in a hold buffer until masking is done with them:
+// the capture reader's read-ahead and, per audio stream, its last
+// toneHold samples (about 90 ms); nothing reaches the archive unmasked,
+// and what a crash loses was never acknowledged. A tone that the upload's
+// end cuts off before it was confirmed is masked all the same. The info
+// document records the masked spans and the SHA-256 of the capture as
+// received (recinfo.Masking); the seal covers it.
+//
+// A streamed upload (a PUT without a length) always goes through the hold
+// buffer, so that a secure pause (Recorder.Pause, pause.go) can mask the
+// rest of the call in every direction until it is resumed, with a marker
+// tone written at both ends of the masked span.
+//
 // # Calls and channels
 //
 // The two directions between the same addresses form one call, and so do

@@ -22,10 +22,11 @@ const maskGrace = 4000
 
 // dtmfRecord is a digit as it is being collected.
 type dtmfRecord struct {
-	digit byte
-	pos   int64 // start on the timeline
-	dur   int64 // duration in the event's clock units
-	clock int64
+	digit  byte
+	pos    int64 // start on the timeline
+	dur    int64 // duration in the event's clock units
+	clock  int64
+	inband bool // a tone found in the audio
 }
 
 // eventState follows the current telephone-event of a flow.
@@ -39,7 +40,9 @@ type eventState struct {
 	start   int64 // timeline position of the start
 	clock   int64
 	s       *stream
-	rec     int // index into s.dtmf, -1 when the event is not a digit
+	digit   bool // a DTMF digit (0-15)
+	masked  bool // masked, not kept: masking on, or it began in a pause
+	rec     int  // index into s.dtmf, -1 when not kept
 }
 
 // total is the event's duration so far over all its segments.
@@ -97,6 +100,11 @@ func (d *Demux) event(f *flow, s *stream, pl []byte, ts, start int64) {
 			e.clock = 8000
 		}
 		if int(code) < len(dtmfDigits) {
+			e.digit = true
+			if d.mask || d.paused(start) {
+				e.masked = true
+				break // masked: the digit is not kept
+			}
 			if d.digits >= maxDigits {
 				d.digitsDropped++
 				break
@@ -108,9 +116,14 @@ func (d *Demux) event(f *flow, s *stream, pl []byte, ts, start int64) {
 	}
 	n := toSamples(e.total(), f.clock)
 	e.s.markPos(e.start, n)
-	if e.rec < 0 {
+	if !e.digit {
 		return
 	}
-	e.s.dtmf[e.rec].dur = e.total()
+	if e.rec >= 0 {
+		e.s.dtmf[e.rec].dur = e.total()
+	}
 	f.dir.mask = dtmfMask{set: true, open: !e.ended, start: e.start, end: e.start + n}
+	if e.masked && d.overwriteFn != nil {
+		d.maskEvent(f.dir, e.start, e.start+n, !e.ended)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,11 @@ type Recorder struct {
 
 	active sync.WaitGroup // uploads in progress
 	stats  counters
+
+	noInBand bool // no in-band DTMF detection without masking: benchmarks only
+
+	liveMu sync.Mutex
+	live   map[*liveUpload]struct{} // uploads that can be paused now
 }
 
 // Wait blocks until every upload in progress has been finished and sealed.
@@ -150,6 +156,12 @@ func CleanName(name string) (string, error) {
 // recording stays unfinished until the next start recovers it, and the
 // returned recording is nil.
 func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
+	return r.ingest(ctx, name, body, false)
+}
+
+// ingest is Ingest; a live upload (a phone streaming the call as it goes
+// on) can be paused and resumed (Pause).
+func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live bool) (*archive.Recording, error) {
 	r.active.Add(1)
 	defer r.active.Done()
 	name, err := CleanName(name)
@@ -208,8 +220,21 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		src = &limitReader{r: br, left: r.cfg.MaxUploadBytes}
 	}
 	ow, ms := &originalWriter{w: w, n: &r.stats.bytes}, &mapSink{w: w}
-	tee := io.TeeReader(src, ow)
-	a, readErr := Analyze(tee, ms)
+	var sink io.Writer = ow
+	opts := analyzeOpts{inband: !r.noInBand, mask: r.masks(ctx, fn.User)}
+	if opts.mask || live {
+		// DTMF or a secure pause is masked in what is stored: the bytes
+		// wait in hold until masking is done with them.
+		opts.hold = newHoldBuffer(ow)
+		sink = opts.hold
+	}
+	if live {
+		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.written)
+		defer r.dropLive(opts.live)
+	}
+	hold := opts.hold
+	tee := io.TeeReader(src, sink)
+	a, readErr := analyze(tee, ms, opts)
 	if storeErr := cmp.Or(ow.err, ms.err); storeErr != nil {
 		openCounted = false
 		r.stats.open.Add(-1)
@@ -234,9 +259,12 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 			final.GzipSHA256 = gzHash.Sum(nil)
 		}
 	}
+	if hold != nil && a.Masking != nil {
+		a.Masking.ReceivedSHA256 = hex.EncodeToString(hold.received())
+	}
 	final.Info, err = json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
-		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
+		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage, Masking: a.Masking,
 	})
 	if err != nil {
 		return nil, err
@@ -266,6 +294,25 @@ func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*ar
 		err = fmt.Errorf("recorder: %s: %w (%d bytes)", rec.ID, ErrTooLarge, r.cfg.MaxUploadBytes)
 	}
 	return rec, err
+}
+
+// masks reports whether an upload of user (the registration name its file
+// name gives) is stored with its DTMF masked: the appliance setting, or
+// the setting of the user whose login that is. When the settings cannot
+// be read, it masks.
+func (r *Recorder) masks(ctx context.Context, user string) bool {
+	s, err := r.arc.Settings(ctx)
+	if err != nil || s.MaskDTMF {
+		return true
+	}
+	if user == "" {
+		return false
+	}
+	u, err := r.arc.GetUser(ctx, user)
+	if errors.Is(err, archive.ErrNotFound) {
+		return false
+	}
+	return err != nil || u.MaskDTMF
 }
 
 // salvage finishes an upload whose storage failed, at once rather than at
@@ -646,7 +693,9 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
-	rec, err := r.Ingest(req.Context(), name, body)
+	// A body without a length is a phone streaming the call as it goes on:
+	// it can be paused.
+	rec, err := r.ingest(req.Context(), name, body, req.ContentLength < 0)
 	kept := ""
 	if rec != nil {
 		kept = "; what arrived is kept as interrupted recording " + rec.ID.String()

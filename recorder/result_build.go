@@ -19,6 +19,7 @@ const (
 // flows still unconfirmed then are counted as other packets. Calling it
 // again gives the same answer.
 func (d *Demux) Result() *Result {
+	d.FinishTones()
 	r := &Result{
 		Origin:       d.origin,
 		Streams:      make([]Stream, len(d.streams)),
@@ -215,6 +216,7 @@ func (d *Demux) buildCalls(r *Result) {
 					StartMs:    (rec.pos - int64(c.StartPos)) / 8,
 					DurationMs: rec.dur * 1000 / rec.clock,
 					Stream:     si,
+					InBand:     rec.inband,
 				}
 				r.Streams[si].DTMF = append(r.Streams[si].DTMF, dt)
 				c.DTMF = append(c.DTMF, dt)

@@ -28,6 +28,7 @@ type direction struct {
 	order int // index in order of first appearance
 	flows []*flow
 	mask  dtmfMask
+	win   [winKinds]maskWin // masking windows (mask.go)
 }
 
 // ptKind is what a payload type carries on a flow.
@@ -116,6 +117,15 @@ type stream struct {
 	others  [8]uint8 // other payload types seen
 	nOthers int
 	dtmf    []dtmfRecord
+
+	// in-band detection and masking (mask.go)
+	tone       *toneDetector
+	toneRec    int  // index into dtmf of the in-band digit being detected, -1 none
+	toneMasked bool // the tone being detected is masked, its digit not kept
+	ring       []ringEntry
+	ringEnd    int64
+	masked     []maskSpan
+	lastSpan   [2]int // 1 + index into masked of the latest DTMF and pause span
 
 	// The dialog binding the stream's packets fell in; see flow.bind.
 	bind *sdpBinding
@@ -718,6 +728,9 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 		end := f.position(ext+dur, arrival)
 		start := end - toSamples(dur, f.clock)
 		d.event(f, s, pl, ext, start)
+		if f.ev.masked && d.overwriteFn != nil {
+			d.maskEventPacket(pl, h.n, pieces, located)
+		}
 		return
 	}
 
@@ -763,7 +776,9 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 		return
 	}
 	s.markPos(pos, samples)
+	d.latest = max(d.latest, arrival)
 	flags := f.dir.mask.flag(pos, samples)
+	d.pkt = d.pkt[:0]
 	p, left, done := pos, samples, 0
 	for _, pc := range pieces {
 		for pc.Len > 0 {
@@ -780,6 +795,7 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 				d.offTooBig++
 			} else {
 				d.emit(codec.Entry{Off: pc.Off, Len: uint16(l), Pos: uint32(p), Stream: uint16(s.idx), Flags: flags}, uint32(n))
+				d.pkt = append(d.pkt, ringEntry{off: pc.Off, n: l, pos: p, samples: n})
 			}
 			p += n
 			left -= n
@@ -788,6 +804,7 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 			pc.Len -= l
 		}
 	}
+	d.audioPlaced(f, s, pos, samples, pl, h.n)
 }
 
 // jitter updates the RFC 3550 interarrival jitter of s.

@@ -36,6 +36,57 @@ type recView struct {
 	AudioURL, MonoURL, PeaksURL, MonoPeaks string
 	// CDRs: the call detail records the PBX sent for this call.
 	CDRs []cdrView
+	// Masked is set when ingest masked parts of the capture before
+	// storing it.
+	Masked *maskedView
+}
+
+// maskedView says what ingest masked: stretches of DTMF and of secure
+// pauses (counted on the stream that has most: every direction is
+// masked), when the pauses were, the event packets that lost their digit,
+// and the SHA-256 of the capture as received.
+type maskedView struct {
+	DTMF, Pause, Events int
+	Pauses              []string // "0:05–0:09" from the recording's start
+	Received            string
+}
+
+func maskedOf(in *recinfo.Info) *maskedView {
+	m := in.Masking
+	if m == nil {
+		return nil
+	}
+	v := &maskedView{Events: m.EventPackets, Received: m.ReceivedSHA256}
+	dtmf, pause := map[int]int{}, map[int][]recinfo.MaskSpan{}
+	for _, sp := range m.Spans {
+		if sp.Reason == recinfo.MaskPause {
+			pause[sp.Stream] = append(pause[sp.Stream], sp)
+		} else {
+			dtmf[sp.Stream]++
+		}
+	}
+	for _, n := range dtmf {
+		v.DTMF = max(v.DTMF, n)
+	}
+	var most []recinfo.MaskSpan
+	for _, sps := range pause {
+		if len(sps) > len(most) {
+			most = sps
+		}
+	}
+	v.Pause = len(most)
+	start := uint32(0)
+	if len(in.Result.Calls) > 0 {
+		start = in.Result.Calls[0].StartPos
+	}
+	at := func(pos uint32) string {
+		s := int64(max(pos, start)-start) / 8000
+		return fmt.Sprintf("%d:%02d", s/60, s%60)
+	}
+	for _, sp := range most {
+		v.Pauses = append(v.Pauses, at(sp.StartPos)+"–"+at(sp.EndPos))
+	}
+	return v
 }
 
 type cdrView struct {
@@ -54,6 +105,7 @@ type callView struct {
 	Packets, Lost   int
 	LossPct         string
 	DTMF            string
+	DTMFInBand      string // digits found as tones in the audio
 	SIPCallID       string
 	Streams         []streamView
 	Encryption      string // "SRTP"... when the call's media is encrypted
@@ -123,6 +175,7 @@ type recordingPage struct {
 	WholeCall    bool
 	CallDuration string // of the whole call
 	PartMarks    []partMark
+	PauseMarks   []pauseMark // secure pauses on the selected call's waveform
 	// ThisPartURL downloads only this recording when DownloadURL is the
 	// whole call's.
 	ThisPartURL string
@@ -137,6 +190,50 @@ type partMark struct {
 	At         float64 // seconds
 	Pct        string  // of the timeline, for CSS
 	Start, URL string
+}
+
+// pauseMark is a secure pause on the waveform: where it begins and how
+// long it is, as a share of the call's timeline.
+type pauseMark struct {
+	Left, Width string // CSS percentages
+	From, To    string // m:ss from the call's start
+}
+
+// pauseMarks returns the secure pauses of call (0-based) of in, as the
+// stream of the call with most pause spans has them.
+func pauseMarks(in *recinfo.Info, call int) []pauseMark {
+	if in.Masking == nil || call < 0 || call >= len(in.Result.Calls) {
+		return nil
+	}
+	c := in.Result.Calls[call]
+	if c.EndPos <= c.StartPos {
+		return nil
+	}
+	by := map[int][]recinfo.MaskSpan{}
+	var most []recinfo.MaskSpan
+	for _, sp := range in.Masking.Spans {
+		if sp.Reason != recinfo.MaskPause || sp.Stream >= len(in.Result.Streams) || in.Result.Streams[sp.Stream].Call != call {
+			continue
+		}
+		by[sp.Stream] = append(by[sp.Stream], sp)
+		if len(by[sp.Stream]) > len(most) {
+			most = by[sp.Stream]
+		}
+	}
+	span := float64(c.EndPos - c.StartPos)
+	pct := func(pos uint32) float64 {
+		return 100 * float64(min(max(pos, c.StartPos), c.EndPos)-c.StartPos) / span
+	}
+	var out []pauseMark
+	for _, sp := range most {
+		l, r := pct(sp.StartPos), pct(sp.EndPos)
+		out = append(out, pauseMark{
+			Left: strconv.FormatFloat(l, 'f', 3, 64) + "%", Width: strconv.FormatFloat(r-l, 'f', 3, 64) + "%",
+			From: webcore.FormatDuration(int64(max(sp.StartPos, c.StartPos)-c.StartPos) / 8),
+			To:   webcore.FormatDuration(int64(min(sp.EndPos, c.EndPos)-c.StartPos) / 8),
+		})
+	}
+	return out
 }
 
 // loadRecording reads {id} and checks the viewer's right to it; a
@@ -204,7 +301,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
 		Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
-		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings,
+		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings, Masked: maskedOf(in),
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
 	}
 	if in.Name.MAC != "" || in.Name.Serial != "" {
@@ -233,11 +330,15 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			Packets: packets, Lost: lost, LossPct: webcore.LossPercent(packets, lost), SIPCallID: c.CallID,
 			Encryption: webcore.Encryption(in, i),
 		}
-		var digits []string
+		var digits, inband []string
 		for _, d := range c.DTMF {
-			digits = append(digits, d.Digit)
+			if d.InBand {
+				inband = append(inband, d.Digit)
+			} else {
+				digits = append(digits, d.Digit)
+			}
 		}
-		cv.DTMF = strings.Join(digits, " ")
+		cv.DTMF, cv.DTMFInBand = strings.Join(digits, " "), strings.Join(inband, " ")
 		streams := slices.Clone(in.Result.Streams)
 		slices.SortStableFunc(streams, func(a, b recinfo.Stream) int { return a.Channel - b.Channel })
 		for _, s := range streams {
@@ -270,6 +371,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	}
 	if p.Call != nil {
 		p.Undecodable = findUndecodable(in, sel-1)
+		p.PauseMarks = pauseMarks(in, sel-1)
 	}
 
 	if rec.CallGUID != "" {
@@ -292,6 +394,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			}
 			if err := u.wholeCall(r, &p, &v, mine); err != nil {
 				return recordingPage{}, err
+			}
+			if p.WholeCall {
+				p.PauseMarks = nil // the waveform is the whole call's; the facts list the pauses
 			}
 		}
 	}

@@ -22,6 +22,7 @@ type settingsPage struct {
 	Base
 	PBXName, TimeZone string
 	Sealing           bool
+	MaskDTMF          bool
 	Unsealed          int
 	Levels            []levelView
 	LevelChoices      []string
@@ -74,7 +75,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 	ctx := r.Context()
 	p := settingsPage{
 		Base:    u.base(rc, "Settings", "settings"),
-		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing,
+		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing, MaskDTMF: s.MaskDTMF,
 		LevelChoices: []string{"trace", "debug", "info", "warn", "error"}, TimeZones: commonZones,
 		KeyFileMode: u.opts.KeyFile != "",
 	}
@@ -140,6 +141,9 @@ func settingsDetail(a, b archive.Settings) string {
 	if a.Sealing != b.Sealing {
 		d = append(d, fmt.Sprintf("sealing %t", b.Sealing))
 	}
+	if a.MaskDTMF != b.MaskDTMF {
+		d = append(d, fmt.Sprintf("mask DTMF %t", b.MaskDTMF))
+	}
 	for _, sub := range archive.TraceSubsystems() {
 		x, y := a.TraceLevels[sub], b.TraceLevels[sub]
 		if x == "" {
@@ -169,6 +173,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	s.PBXName = strings.TrimSpace(f.Get("pbxName"))
 	s.TimeZone = strings.TrimSpace(f.Get("timeZone"))
 	s.Sealing = f.Get("sealing") == "on"
+	s.MaskDTMF = f.Get("maskDtmf") == "on"
 	for _, sub := range archive.TraceSubsystems() {
 		if v := f.Get("trace." + sub); v != "" {
 			s.TraceLevels[sub] = v

@@ -33,6 +33,7 @@ type userForm struct {
 	MaySeeExternal           bool
 	Disabled                 bool
 	MayProtect               bool
+	MaskDTMF                 bool
 	DeletionMode             string // "" (form without it): unchanged
 }
 
@@ -93,6 +94,7 @@ func formOf(x *archive.User) userForm {
 		Extensions: strings.Join(x.Extensions, ", "), AccessList: strings.Join(x.AccessList, ", "),
 		Supervisor: x.Supervisor, Seat: x.Seat, MaySendLinks: x.MaySendLinks, MaySeeExternal: x.MaySeeExternal,
 		Disabled: x.Disabled, MayProtect: x.MayProtect, DeletionMode: string(x.DeletionMode.Effective()),
+		MaskDTMF: x.MaskDTMF,
 	}
 }
 
@@ -106,6 +108,7 @@ func readUserForm(r *http.Request) userForm {
 		Seat:       f.Get("seat") == "on", MaySendLinks: f.Get("maySendLinks") == "on",
 		MaySeeExternal: f.Get("maySeeExternal") == "on", Disabled: f.Get("disabled") == "on",
 		MayProtect: f.Get("mayProtect") == "on", DeletionMode: f.Get("deletionMode"),
+		MaskDTMF: f.Get("maskDtmf") == "on",
 	}
 }
 
@@ -144,6 +147,7 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 	}
 	x.DeletionMode = x.DeletionMode.Effective()
 	x.MayProtect = f.MayProtect
+	x.MaskDTMF = f.MaskDTMF
 	x.Name, x.Email, x.Role = f.Name, f.Email, role
 	x.Extensions, x.AccessList = splitList(f.Extensions), splitList(f.AccessList)
 	x.Supervisor, x.Seat, x.MaySendLinks, x.MaySeeExternal, x.Disabled = f.Supervisor, f.Seat, f.MaySendLinks, f.MaySeeExternal, f.Disabled
@@ -223,6 +227,7 @@ func userChangeDetail(a, b *archive.User) string {
 	add(fmt.Sprintf("may see external=%t", b.MaySeeExternal), a.MaySeeExternal != b.MaySeeExternal)
 	add(fmt.Sprintf("disabled=%t", b.Disabled), a.Disabled != b.Disabled)
 	add(fmt.Sprintf("may protect=%t", b.MayProtect), a.MayProtect != b.MayProtect)
+	add(fmt.Sprintf("mask DTMF=%t", b.MaskDTMF), a.MaskDTMF != b.MaskDTMF)
 	add("deletion mode "+string(b.DeletionMode.Effective()), a.DeletionMode.Effective() != b.DeletionMode.Effective())
 	return strings.Join(d, ", ")
 }

@@ -1123,3 +1123,59 @@ func TestAuthzListViews(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthzSecurePause: only the agent who owns a call being recorded
+// now, and an integration account, may pause and resume it; everyone
+// else learns nothing of it (404), and nobody pauses without logging in.
+func TestAuthzSecurePause(t *testing.T) {
+	w := setupAuthz(t)
+	upload := corpusCapture(t, "pcmu_bidir")
+	const guid = "cccccccccccccccccccccccccccc0003"
+	s := w.d.startStream(t, guid+"-009033302ab1-1--alice.pcap")
+	if _, err := s.pw.Write(upload[:len(upload)/3]); err != nil {
+		t.Fatal(err)
+	}
+	basic := func(login string) string {
+		if login == "admin" {
+			return "admin:" + testAdminPassword
+		}
+		return login + ":pw-" + login + "-0123456789"
+	}
+	pause, resume := "/api/v1/calls/"+guid+"/pause", "/api/v1/calls/"+guid+"/resume"
+	// The call is live once its owner can pause it.
+	for {
+		code, m := w.d.apiCall(t, basic("alice"), "POST", pause, nil)
+		if code == http.StatusOK {
+			break
+		}
+		if code != http.StatusNotFound {
+			t.Fatalf("alice pauses: %d %v", code, m)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.d.apiWant(t, basic("alice"), "POST", resume, nil, http.StatusOK)
+	e := expect{ok: []string{"alice"}, okCode: http.StatusOK, other: http.StatusNotFound, anon: http.StatusUnauthorized}
+	for _, role := range authzRoles {
+		auth := ""
+		if role != "anonymous" {
+			auth = basic(role)
+		}
+		for _, path := range []string{pause, resume} {
+			if code, m := w.d.apiCall(t, auth, "POST", path, nil); code != e.code(role) {
+				t.Errorf("POST %s as %s: %d, want %d: %v", path, role, code, e.code(role), m)
+			}
+		}
+	}
+	pbx, pbxPW := w.d.integrationToken(t)
+	for _, auth := range []string{pbx, "pbx:" + pbxPW} {
+		w.d.apiWant(t, auth, "POST", pause, nil, http.StatusOK)
+		w.d.apiWant(t, auth, "POST", resume, nil, http.StatusOK)
+	}
+	if code, _ := w.d.apiCall(t, "ingest:"+testIngestPassword, "POST", pause, nil); code == http.StatusOK {
+		t.Error("the recording devices' account paused a call")
+	}
+	if evs := w.d.auditEntries(t, "call.pause"); len(evs) != 4 {
+		t.Errorf("call.pause audited %d times, want 4", len(evs))
+	}
+	fmt.Fprintf(testWriter{t}, "secure pause authz: %d roles, integration by token and password, ingest\n", len(authzRoles))
+}

@@ -148,6 +148,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	}
 	defer stopHooks()
 	jsonAPI.SetWebhooks(hooks)
+	jsonAPI.SetPauser(pauser{rec})
 	rt.handle(zoneUI, "GET "+webhook.FilePrefix, hooks.FileHandler())
 	rt.handle(zoneUI, "GET /api/v1/backup", backupHandler(arc, backupParts(shares, hooks), log))
 	web, err := ui.New(arc, rec, ui.Options{KeyFile: uiKeyFile, Version: version, FourEyes: fourEyes, Shares: shares, Webhooks: hooks}, levels.Logger(subsysGUI))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/recinfo"
 	"github.com/callvault/callvault/recorder"
 )
 
@@ -77,7 +78,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case err != nil:
 			return damageHint(err, &cfg)
 		case res.Valid:
-			fmt.Fprintf(stdout, "%s\tok\n", s)
+			fmt.Fprintf(stdout, "%s\tok%s\n", s, maskNote(ctx, arc, id))
 		default:
 			bad++
 			fmt.Fprintf(stdout, "%s\tINVALID\t%v\n", s, res.Problems)
@@ -99,6 +100,22 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "verified %d recording(s)\n", len(ids))
 	return nil
+}
+
+// maskNote says, for a recording whose capture was masked at ingest, that
+// the sealed original is the upload with the masks applied, with the
+// SHA-256 of the upload as received; "" for others.
+func maskNote(ctx context.Context, arc *archive.Archive, id archive.ID) string {
+	rec, err := arc.Get(ctx, id)
+	if err != nil {
+		return ""
+	}
+	m := recinfo.ParseLenient(rec.Info).Masking
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("\tthe sealed original is the upload with %d masked stretch(es) and %d event digit(s) overwritten; upload as received sha256 %s",
+		len(m.Spans), m.EventPackets, m.ReceivedSHA256)
 }
 
 // damageHint adds what to do to an error that says the archive file is

@@ -150,6 +150,13 @@ document.addEventListener("submit", function (e) {
     if (scheme.addEventListener) scheme.addEventListener("change", draw);
   }
 
+  // Secure pauses: bands over the waveform.
+  var pauses = document.querySelectorAll(".pause-mark[data-left]");
+  for (var j = 0; j < pauses.length; j++) {
+    pauses[j].style.left = pauses[j].dataset.left;
+    pauses[j].style.width = pauses[j].dataset.width;
+  }
+
   // The marks where the parts of a call begin seek there; without script
   // they link to the part's own page.
   var marks = document.querySelectorAll(".part-mark[data-at]");

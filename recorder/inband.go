@@ -1,0 +1,249 @@
+package recorder
+
+import "math"
+
+// In-band DTMF: tones sent as audio rather than as RFC 4733 events. The
+// detector follows the design of the mature software detectors (ITU-T
+// Q.23/Q.24 limits as the Asterisk and spandsp detectors apply them):
+//
+//   - the audio is cut into blocks of toneBlock samples (13.1 ms at 8 kHz);
+//     for each block the Goertzel algorithm gives the power at the eight
+//     DTMF frequencies, evaluated at the exact frequencies rather than the
+//     nearest DFT bin, and at the second harmonics of the strongest row
+//     and column frequency;
+//   - a block holds a digit when the strongest row and column tones are
+//     each above toneMinPower (about -34 dBm0), the column tone is at most
+//     4 dB above the row tone (reverse twist) and at most 8 dB below it
+//     (normal twist), each is 8 dB above every other frequency of its
+//     group, the two together carry at least toneTotalShare of the block's
+//     power, and their second harmonics are weak (speech, whose voiced
+//     sounds are harmonic series, fails here);
+//   - a digit starts after toneHitsToBegin consecutive blocks with the same
+//     digit (26 ms: every tone of 40 ms or more has two whole blocks in it)
+//     and ends after toneMissesToEnd blocks without it.
+//
+// A masked tone is widened by toneGuard samples (three blocks) on either
+// side: the block in which the tone starts or ends does not pass the
+// checks, and the guard covers it with room to spare.
+
+const (
+	toneBlock        = 105
+	toneHitsToBegin  = 2
+	toneMissesToEnd  = 2
+	toneGuard        = 3 * toneBlock
+	toneMinPower     = 1.0e5 // mean square of one tone, PCM16 units
+	toneNormalTwist  = 6.31  // row over column: 8 dB
+	toneReverseTwist = 2.51  // column over row: 4 dB
+	toneRelativePeak = 6.31  // over the other frequencies of the group: 8 dB
+	toneTotalShare   = 0.75  // of the block's power in the two tones
+	// Second harmonic at most this share of its tone. The row's harmonic
+	// (1394-1882 Hz) lies near the column frequencies, whose tone leaks into
+	// it by up to -11 dB, so its limit is looser than the column's.
+	toneRowHarmonic = 0.4
+	toneColHarmonic = 0.1
+	// toneHold is how much audio (samples) before the latest a stream must
+	// keep at hand to mask a tone confirmed now: the guard, the blocks of
+	// the confirmation and the block being filled.
+	toneHold = toneGuard + (toneHitsToBegin+1)*toneBlock
+)
+
+var (
+	dtmfRowFreqs = [4]float64{697, 770, 852, 941}
+	dtmfColFreqs = [4]float64{1209, 1336, 1477, 1633}
+	dtmfKeys     = [4][4]byte{
+		{'1', '2', '3', 'A'},
+		{'4', '5', '6', 'B'},
+		{'7', '8', '9', 'C'},
+		{'*', '0', '#', 'D'},
+	}
+	dtmfRowCoef, dtmfColCoef, dtmfRowHarm, dtmfColHarm [4]float64
+)
+
+func init() {
+	coef := func(f float64) float64 { return 2 * math.Cos(2*math.Pi*f/8000) }
+	for i := range 4 {
+		dtmfRowCoef[i] = coef(dtmfRowFreqs[i])
+		dtmfColCoef[i] = coef(dtmfColFreqs[i])
+		dtmfRowHarm[i] = coef(2 * dtmfRowFreqs[i])
+		dtmfColHarm[i] = coef(2 * dtmfColFreqs[i])
+	}
+}
+
+// goertzel returns the power of x at the frequency of coef as the mean
+// square of a sine of that frequency: A²/2 for a tone of amplitude A.
+func goertzel(x *[toneBlock]float64, coef float64) float64 {
+	var s1, s2 float64
+	for _, v := range x {
+		s1, s2 = v+coef*s1-s2, s1
+	}
+	p := s1*s1 + s2*s2 - coef*s1*s2
+	return 2 * p / (toneBlock * toneBlock)
+}
+
+// goertzel4 is goertzel at four frequencies in one pass over x.
+func goertzel4(x *[toneBlock]float64, coef *[4]float64) [4]float64 {
+	c0, c1, c2, c3 := coef[0], coef[1], coef[2], coef[3]
+	var a1, a2, b1, b2, d1, d2, e1, e2 float64
+	for _, v := range x {
+		a1, a2 = v+c0*a1-a2, a1
+		b1, b2 = v+c1*b1-b2, b1
+		d1, d2 = v+c2*d1-d2, d1
+		e1, e2 = v+c3*e1-e2, e1
+	}
+	const k = 2.0 / (toneBlock * toneBlock)
+	return [4]float64{
+		k * (a1*a1 + a2*a2 - c0*a1*a2),
+		k * (b1*b1 + b2*b2 - c1*b1*b2),
+		k * (d1*d1 + d2*d2 - c2*d1*d2),
+		k * (e1*e1 + e2*e2 - c3*e1*e2),
+	}
+}
+
+// groupPeak returns the strongest frequency of a group and its power, and
+// whether it is a tone: at least toneMinPower and toneRelativePeak above
+// each other frequency of the group.
+func groupPeak(p [4]float64) (int, float64, bool) {
+	best := 0
+	for i := range p {
+		if p[i] > p[best] {
+			best = i
+		}
+	}
+	if p[best] < toneMinPower {
+		return best, p[best], false
+	}
+	for i := range p {
+		if i != best && p[i]*toneRelativePeak > p[best] {
+			return best, p[best], false
+		}
+	}
+	return best, p[best], true
+}
+
+// dtmfBlock returns the digit one block holds, or 0.
+func dtmfBlock(x *[toneBlock]float64) byte {
+	var total float64
+	for _, v := range x {
+		total += v * v
+	}
+	total /= toneBlock
+	if total < 2*toneMinPower*toneTotalShare {
+		return 0 // too quiet to hold two tones
+	}
+	// The column group first: speech has less energy there, so most
+	// blocks are refused before the rows are computed.
+	c, pc, ok := groupPeak(goertzel4(x, &dtmfColCoef))
+	if !ok {
+		return 0
+	}
+	r, pr, ok := groupPeak(goertzel4(x, &dtmfRowCoef))
+	if !ok || pr > pc*toneNormalTwist || pc > pr*toneReverseTwist || pr+pc < total*toneTotalShare {
+		return 0
+	}
+	if goertzel(x, dtmfRowHarm[r]) > pr*toneRowHarmonic || goertzel(x, dtmfColHarm[c]) > pc*toneColHarmonic {
+		return 0
+	}
+	return dtmfKeys[r][c]
+}
+
+// toneEvent is what a detector reports: a tone that was confirmed (start
+// known, end still open), that goes on (end moved) or that ended.
+type toneEvent struct {
+	digit      byte
+	start, end int64 // timeline positions: [start, end)
+	ended      bool
+	confirmed  bool // first report of this tone
+}
+
+// toneDetector finds DTMF tones in one stream's audio, fed in timeline
+// order. The zero value is ready to use.
+type toneDetector struct {
+	block    [toneBlock]float64
+	n        int   // samples in block
+	blockPos int64 // position of block[0]
+	next     int64 // position expected next
+
+	cand      byte  // digit of the last hit block
+	hits      int   // consecutive blocks with cand
+	candStart int64 // position of the first of them
+	active    bool  // a tone was confirmed and has not ended
+	misses    int
+	toneEnd   int64 // end of the last block holding the active tone
+}
+
+// feed takes samples starting at timeline position pos and appends to out
+// each tone confirmed, extended or ended. A jump in position restarts the
+// block (a gap is not a tone).
+func (t *toneDetector) feed(pos int64, samples []int16, out *[]toneEvent) {
+	if t.n > 0 && pos != t.next {
+		t.n = 0
+		t.miss(out) // the gap breaks a run of hits
+	}
+	for i, v := range samples {
+		if t.n == 0 {
+			t.blockPos = pos + int64(i)
+		}
+		t.block[t.n] = float64(v)
+		t.n++
+		if t.n == toneBlock {
+			t.n = 0
+			t.blockDone(dtmfBlock(&t.block), out)
+		}
+	}
+	t.next = pos + int64(len(samples))
+}
+
+func (t *toneDetector) blockDone(d byte, out *[]toneEvent) {
+	end := t.blockPos + toneBlock
+	switch {
+	case d == 0:
+		t.miss(out)
+	case t.active && d == t.cand:
+		t.misses = 0
+		t.toneEnd = end
+		*out = append(*out, toneEvent{digit: d, start: t.candStart, end: end})
+	default:
+		if t.active {
+			t.end(out)
+		}
+		if d != t.cand || t.hits == 0 {
+			t.cand, t.hits, t.candStart = d, 0, t.blockPos
+		}
+		t.hits++
+		if t.hits >= toneHitsToBegin {
+			t.active, t.misses, t.toneEnd = true, 0, end
+			*out = append(*out, toneEvent{digit: d, start: t.candStart, end: end, confirmed: true})
+		}
+	}
+}
+
+// miss takes a block without the tone.
+func (t *toneDetector) miss(out *[]toneEvent) {
+	if !t.active {
+		t.cand, t.hits = 0, 0
+		return
+	}
+	t.misses++
+	if t.misses >= toneMissesToEnd {
+		t.end(out)
+	}
+}
+
+func (t *toneDetector) end(out *[]toneEvent) {
+	*out = append(*out, toneEvent{digit: t.cand, start: t.candStart, end: t.toneEnd, ended: true})
+	t.active, t.cand, t.hits, t.misses = false, 0, 0, 0
+}
+
+// flush ends a tone still going on at the end of the audio. With
+// pending, a tone cut off before it was confirmed (one block) is reported
+// too: masking errs on the side of silence where the audio stops.
+func (t *toneDetector) flush(out *[]toneEvent, pending bool) {
+	if !t.active && pending && t.hits > 0 {
+		*out = append(*out, toneEvent{digit: t.cand, start: t.candStart, end: t.candStart + toneBlock, confirmed: true})
+		t.active, t.toneEnd = true, t.candStart+toneBlock
+	}
+	if t.active {
+		t.end(out)
+	}
+	t.n, t.cand, t.hits = 0, 0, 0
+}
