@@ -123,6 +123,14 @@ func FuzzRender(f *testing.F) {
 	}
 	f.Add(g.mapb, []byte{3, 1, 1, 1, 3, 2}, uint32(7900), uint32(4000), uint8(0|16), uint16(999))
 	f.Add(g.mapb, []byte{1, 1, 3, 1, 3, 2}, uint32(6000), uint32(RenderBlock+3), uint8(1|4|32), uint16(4095))
+	// G.729 beside G.722 (16 kHz, G.729 decoded at 8 kHz and upsampled)
+	// and after G.711 and before G.722 on one channel.
+	m, _, _ := mixedCall(1, false, func(k int) bool { return k%9 == 4 })
+	f.Add(m.mapb, []byte{3, 1, 4, 2}, uint32(0), uint32(9000), uint8(0|16), uint16(4093))
+	f.Add(m.mapb, []byte{3, 1, 4, 2}, uint32(3001), uint32(6000), uint8(3|8|32), uint16(17))
+	m, _, _ = mixedCall(1, true, func(k int) bool { return k%5 == 1 })
+	f.Add(m.mapb, []byte{1, 1, 4, 1, 3, 1, 2, 2}, uint32(700), uint32(RenderBlock+5), uint8(0|16|32), uint16(333))
+	f.Add(m.mapb, []byte{1, 1, 4, 1, 3, 1, 2, 2}, uint32(4100), uint32(4000), uint8(2|4), uint16(1))
 
 	orig := make([]byte, 64<<10)
 	for i := range orig {
@@ -139,7 +147,7 @@ func FuzzRender(f *testing.F) {
 			if lay[i+1] < 0xF0 {
 				ch = int8(lay[i+1]%3) - 1
 			}
-			streams = append(streams, StreamLayout{Codec: Codec(lay[i] % 4), Channel: ch})
+			streams = append(streams, StreamLayout{Codec: Codec(lay[i] % 5), Channel: ch})
 		}
 		end := uint32(min(uint64(start)+uint64(length%(1<<15)), math.MaxUint32))
 		var spans []Span

@@ -14,7 +14,9 @@ import (
 // of a window are those of a decoder started in its initial state and fed,
 // in map order, every payload of its stream that overlaps the window, after
 // the stream's last frameWarmFrames frames before the window (see
-// windowEntries). The warm-up is decoded and discarded; the decoder's state
+// windowEntries); a payload of many frames is fed from its
+// frameWarmFrames-th frame before the window to frameWarmFrames frames past
+// its end (clipFrames). The warm-up is decoded and discarded; the decoder's state
 // forgets its initial values within it (after 20 frames the decode of
 // speech matches the continuous one to a correlation of 0.9999), so the
 // result is, in practice, the continuous decode.
@@ -112,13 +114,14 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 				d = NewG729Decoder()
 				decs[e.Stream] = d
 			}
-			n := G729Samples(len(e.buf))
+			buf, a := clipFrames(e, wlo, wend)
+			n := G729Samples(len(buf))
 			if cap(pcm) < n {
 				pcm = make([]int16, n)
 			}
 			pcm = pcm[:n]
-			n = d.Decode(pcm, e.buf)
-			a := uint64(e.Pos)
+			n = d.Decode(pcm, buf)
+			r.framesDecoded += n / G729FrameSamples
 			s, t := max(a, olo), min(a+uint64(n), whi)
 			if s >= t {
 				continue // warm-up only
@@ -132,6 +135,24 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 		}
 	}
 	return nil
+}
+
+// clipFrames returns the frames of e's payload to decode for the window
+// [wlo, wend) and the position of the first: a payload of many frames is
+// decoded from its frameWarmFrames-th frame before the window, as a stream
+// of short payloads would be, up to frameWarmFrames frames past the
+// window's end. So a window costs the same whatever the payloads' size.
+func clipFrames(e framedEntry, wlo, wend uint64) ([]byte, uint64) {
+	a, buf := uint64(e.Pos), e.buf
+	const fs = G729FrameSamples
+	if k := int((wlo - min(wlo, a)) / fs); k > frameWarmFrames {
+		k = min(k-frameWarmFrames, len(buf)/G729FrameSize)
+		buf, a = buf[k*G729FrameSize:], a+uint64(k)*fs
+	}
+	if k := (wend + frameWarmFrames*fs - min(wend+frameWarmFrames*fs, a) + fs - 1) / fs; k*G729FrameSize < uint64(len(buf)) {
+		buf = buf[:k*G729FrameSize]
+	}
+	return buf, a
 }
 
 // window returns the window [wlo, wend) that holds position p: windows of

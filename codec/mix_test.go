@@ -291,3 +291,61 @@ func TestRenderMixedMask(t *testing.T) {
 		checkReads(t, seg, all, f, opt)
 	}
 }
+
+// TestRenderLongG729Payloads: payloads of thousands of G.729 frames cost
+// a window about what a stream of short payloads costs (each is decoded
+// from the warm-up before the window to a warm-up past it, not whole),
+// at 8 and 16 kHz, and render the same however read.
+func TestRenderLongG729Payloads(t *testing.T) {
+	r := &rec{}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const entries = 4
+	for i := range entries {
+		var pl []byte
+		for len(pl) < 65000 {
+			pl = append(pl, g729Payload(rng)...)
+		}
+		r.addFramed(uint32(i*4321), 0, 0, pl, G729Samples(len(pl)))
+	}
+	const seconds = 4
+	for _, streams := range [][]StreamLayout{
+		{{Codec: G729, Channel: 0}},
+		{{Codec: G729, Channel: 0}, {Codec: G722, Channel: 1}},
+	} {
+		seg := r.segment(Layout{Streams: streams, Start: 2 * frameWindow, End: (2 + seconds) * frameWindow})
+		w, err := NewWAVReader([]Segment{seg}, WAVOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := io.ReadAll(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each window: its frames and two warm-ups, per payload; at
+		// 16 kHz a window is two WAV blocks, and the filter's context
+		// reaches into the next window.
+		perWindow := entries * (frameWindow/G729FrameSamples + 2*frameWarmFrames + 1)
+		limit := seconds * perWindow
+		if w.Rate() == 16000 {
+			limit = 4 * seconds * perWindow
+		}
+		if got := w.rs[0].framesDecoded; got > limit || got == 0 {
+			t.Fatalf("rate %d: %d frames decoded for %d s, want at most %d", w.Rate(), got, seconds, limit)
+		}
+		f := frames(t, all, 2)
+		loud := 0
+		for _, fr := range f {
+			if fr[0] > 1000 || fr[0] < -1000 {
+				loud++
+			}
+		}
+		if loud < len(f)/10 {
+			t.Fatalf("rate %d: G.729 channel nearly silent", w.Rate())
+		}
+		if w.Rate() == 16000 {
+			checkReads(t, seg, all, f, WAVOptions{})
+		} else {
+			checkRanges(t, seg, f, seg.Layout.End, 21, 20000)
+		}
+	}
+}

@@ -124,6 +124,8 @@ type Renderer struct {
 	sc      *scratch
 	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
 	pass    int        // non-zero: place takes only codecs of this rate
+
+	framesDecoded int // G.729 frames decoded, for tests of the cost of a window
 }
 
 // NewRenderer returns a renderer of seg at the rate of its layout (see
