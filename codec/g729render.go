@@ -61,23 +61,37 @@ func (r *Renderer) entrySamples(e Entry) int {
 	return int(e.Len)
 }
 
+// framed reports whether l renders a stream of a frame codec on a channel.
+func (l *Layout) framed() bool {
+	for _, s := range l.Streams {
+		if s.Codec.framed() && (s.Channel == 0 || s.Channel == 1) {
+			return true
+		}
+	}
+	return false
+}
+
+// setOwner sets every element of s to o.
+func setOwner(s []int64, o int64) {
+	for i := range s {
+		s[i] = o
+	}
+}
+
 // framedEntry is one payload of a frame codec to decode for a window.
 type framedEntry struct {
 	Entry
+	idx int64 // its index in the map
 	ch  int8
 	buf []byte // its payload bytes, once read
 }
 
 // renderFrames renders the entries of frame-codec streams that fall into
-// positions [lo, hi) into ch, window by window.
-func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
-	has := false
-	for _, s := range r.seg.Layout.Streams {
-		if s.Codec.framed() && (s.Channel == 0 || s.Channel == 1) {
-			has = true
-		}
-	}
-	if !has {
+// positions [lo, hi) into ch, window by window. owner holds, per channel
+// and position, the map index of the entry that placed the sample there
+// (noOwner: none); an entry places its samples where it comes later.
+func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16, owner [2][]int64) error {
+	if !r.seg.Layout.framed() {
 		return nil
 	}
 	var (
@@ -126,12 +140,19 @@ func (r *Renderer) renderFrames(lo, hi uint64, ch [2][]int16) error {
 			if s >= t {
 				continue // warm-up only
 			}
-			dst := ch[e.ch][s-lo : t-lo]
-			if r.mask && e.Flags&FlagDTMF != 0 {
-				clear(dst)
-				continue
+			dst, own := ch[e.ch][s-lo:t-lo], owner[e.ch][s-lo:t-lo]
+			masked := r.mask && e.Flags&FlagDTMF != 0
+			for j := range dst {
+				if own[j] > e.idx {
+					continue
+				}
+				own[j] = e.idx
+				if masked {
+					dst[j] = 0
+				} else {
+					dst[j] = pcm[s-a+uint64(j)]
+				}
 			}
-			copy(dst, pcm[s-a:t-a])
 		}
 	}
 	return nil
@@ -217,7 +238,7 @@ func (r *Renderer) windowEntries(ents []framedEntry, wlo, whi uint64) ([]framedE
 // streams on a channel that cover any position in [from, to).
 func (r *Renderer) framedEntries(ents []framedEntry, from, to uint64) ([]framedEntry, error) {
 	streams := r.seg.Layout.Streams
-	err := r.eachEntry(from, to, func(e Entry, _ int64, _ []byte, _ int) error {
+	err := r.eachEntry(from, to, func(e Entry, idx int64, _ []byte, _ int) error {
 		if int(e.Stream) >= len(streams) {
 			return nil
 		}
@@ -229,7 +250,7 @@ func (r *Renderer) framedEntries(ents []framedEntry, from, to uint64) ([]framedE
 		if n == 0 || a >= to || a+n <= from {
 			return nil
 		}
-		ents = append(ents, framedEntry{Entry: e, ch: sl.Channel})
+		ents = append(ents, framedEntry{Entry: e, idx: idx, ch: sl.Channel})
 		return nil
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -346,6 +347,83 @@ func TestRenderLongG729Payloads(t *testing.T) {
 			checkReads(t, seg, all, f, WAVOptions{})
 		} else {
 			checkRanges(t, seg, f, seg.Layout.End, 21, 20000)
+		}
+	}
+}
+
+// TestRenderMixedOverlap: where a G.729 entry and a G.711 or G.722 entry
+// cover the same ticks of a channel, the one later in map order wins, at
+// 8 and at 16 kHz.
+func TestRenderMixedOverlap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	g729 := g729Payload(rng)
+	g722 := newG722Encoder().encode(testSignal(320))
+	ulawPl := fill(160, 0x35)
+	// The G.729 payload decoded alone, at 8 kHz.
+	alone := make([]int16, 160)
+	NewG729Decoder().Decode(alone, g729)
+	const pos = 400
+	streams := []StreamLayout{{Codec: PCMU, Channel: 0}, {Codec: G729, Channel: 0}, {Codec: G722, Channel: 0}}
+	for _, c := range []struct {
+		name  string
+		order []uint16 // streams in map order, each one payload at pos
+		wide  bool
+	}{
+		{"G.711 after G.729", []uint16{1, 0}, false},
+		{"G.729 after G.711", []uint16{0, 1}, false},
+		{"G.711 after G.729 at 16 kHz", []uint16{1, 0, 2}, true},
+		{"G.729 after G.711 at 16 kHz", []uint16{2, 0, 1}, true},
+		{"G.729 after G.722", []uint16{0, 2, 1}, true},
+		{"G.722 after G.729", []uint16{0, 1, 2}, true},
+	} {
+		r := &rec{}
+		for _, st := range c.order {
+			switch st {
+			case 0:
+				r.add(20, pos, 0, 0, ulawPl)
+			case 1:
+				r.addFramed(pos, 1, 0, g729, 160)
+			case 2:
+				if c.wide {
+					r.add(20, pos, 2, 0, g722)
+				}
+			}
+		}
+		l := Layout{Streams: streams, Start: 0, End: 1000}
+		if !c.wide {
+			l.Streams = streams[:2]
+		}
+		rr, err := NewRenderer(r.segment(l), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tick := rr.Rate() / 8000
+		left, right := make([]int16, 1000*tick), make([]int16, 1000*tick)
+		if err := rr.Render(0, left, right); err != nil {
+			t.Fatal(err)
+		}
+		last := c.order[len(c.order)-1]
+		for i := range 160 {
+			got := left[(pos+i)*tick]
+			var want int16
+			switch last {
+			case 0:
+				want = ulawTable[0x35]
+			case 1:
+				want = alone[i]
+			case 2:
+				continue // decoded at 16 kHz: not the G.711 or G.729 sample
+			}
+			if got != want {
+				t.Fatalf("%s: tick %d is %d, want %d of the last entry (stream %d)", c.name, pos+i, got, want, last)
+			}
+		}
+		if last == 2 {
+			d := make([]int16, 320)
+			NewG722Decoder().Decode(d, g722)
+			if !slices.Equal(left[2*pos:2*pos+320], d) {
+				t.Fatalf("%s: the G.722 ticks are not the G.722 decode", c.name)
+			}
 		}
 	}
 }

@@ -111,6 +111,8 @@ type scratch struct {
 	origN     int
 
 	wide *wideState // the 16 kHz renderers' buffers and G.722 windows
+
+	owner [2][]int64 // at 8 kHz with frame codecs: see Renderer.Render
 }
 
 // Renderer renders ranges of one segment's timeline into per-channel PCM16.
@@ -230,9 +232,22 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 	}
 	lo, hi := uint64(pos), uint64(pos)+uint64(len(left))
 	ch := [2][]int16{left, right}
+	// With frame codecs, which entry placed each sample, so that the later
+	// one wins between a G.711 and a G.729 entry.
+	framed := r.seg.Layout.framed()
+	own := &r.sc.owner
+	if framed {
+		for c := range own {
+			own[c] = grow(own[c], len(left))
+			setOwner(own[c], noOwner)
+		}
+	}
 	r.pass = 8000 // a 16 kHz codec needs the 16 kHz renderer
 	defer func() { r.pass = 0 }()
-	err := r.scan(lo, hi, func(p placement, _ int64, blk []byte, i int) error {
+	err := r.scan(lo, hi, func(p placement, idx int64, blk []byte, i int) error {
+		if framed {
+			setOwner(own[p.ch][p.dst:p.dst+p.n], idx)
+		}
 		dst := ch[p.ch][p.dst : p.dst+p.n]
 		if p.silent {
 			clear(dst)
@@ -240,10 +255,10 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 		}
 		return r.decode(dst, p, blk, i, lo, hi)
 	})
-	if err != nil {
+	if err != nil || !framed {
 		return err
 	}
-	return r.renderFrames(lo, hi, ch)
+	return r.renderFrames(lo, hi, ch, *own)
 }
 
 // eachEntry calls fn, in map order, for the entries of the map blocks and

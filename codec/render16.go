@@ -68,7 +68,7 @@ type wideState struct {
 	next int // the window slot to replace next
 
 	narrow [2][]int16 // G.711 samples at 8 kHz, upTaps ticks either side
-	owner  [2][]int64 // per tick of the range: map index of the winning entry
+	owner  [2][]int64 // per tick of narrow: map index of the winning G.711 or G.729 entry
 	g722   [2][]bool  // per tick: the winner is a G.722 entry
 	dec    []*G722Decoder
 	used   []bool
@@ -95,11 +95,9 @@ func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
 	for ch := range 2 {
 		w.narrow[ch] = grow(w.narrow[ch], int(nhi-nlo))
 		clear(w.narrow[ch])
-		w.owner[ch] = grow(w.owner[ch], n)
+		w.owner[ch] = grow(w.owner[ch], int(nhi-nlo))
+		setOwner(w.owner[ch], noOwner)
 		w.g722[ch] = grow(w.g722[ch], n)
-		for i := range w.owner[ch] {
-			w.owner[ch][i] = noOwner
-		}
 	}
 
 	// The G.711 payloads at 8 kHz, with upTaps ticks of context either side.
@@ -112,18 +110,15 @@ func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
 		} else if err := r.decode(dst, p, blk, i, nlo, nhi); err != nil {
 			return err
 		}
-		// Ticks of [lo, hi) this entry covers.
-		a, z := max(nlo+uint64(p.dst), lo), min(nlo+uint64(p.dst+p.n), hi)
-		for t := a; t < z; t++ {
-			w.owner[p.ch][t-lo] = idx
-		}
+		setOwner(w.owner[p.ch][p.dst:p.dst+p.n], idx)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// Frame codecs (G.729) at 8 kHz, upsampled with the G.711 ticks.
-	if err := r.renderFrames(nlo, nhi, w.narrow); err != nil {
+	// Frame codecs (G.729) at 8 kHz, upsampled with the G.711 ticks; the
+	// later entry wins between the two.
+	if err := r.renderFrames(nlo, nhi, w.narrow, w.owner); err != nil {
 		return err
 	}
 
@@ -139,11 +134,10 @@ func (r *Renderer) renderWide(pos uint32, left, right []int16) error {
 		for ch := range 2 {
 			for t := a; t < z; t++ {
 				o := win.owner[ch][t-base]
-				if o == noOwner || o < w.owner[ch][t-lo] {
+				if o == noOwner || o < w.owner[ch][t-nlo] {
 					w.g722[ch][t-lo] = false
 					continue
 				}
-				w.owner[ch][t-lo] = o
 				w.g722[ch][t-lo] = true
 				j := 2 * (t - lo)
 				out[ch][j], out[ch][j+1] = win.pcm[ch][2*(t-base)], win.pcm[ch][2*(t-base)+1]
@@ -200,9 +194,7 @@ func (r *Renderer) g722Window(k int64) (*g722Win, error) {
 		win.pcm[ch] = grow(win.pcm[ch], 2*g722Window)
 		win.owner[ch] = grow(win.owner[ch], g722Window)
 		clear(win.pcm[ch])
-		for i := range win.owner[ch] {
-			win.owner[ch][i] = noOwner
-		}
+		setOwner(win.owner[ch], noOwner)
 	}
 	streams := len(r.seg.Layout.Streams)
 	if len(w.dec) < streams {
