@@ -476,25 +476,32 @@ func wavFrames(t *testing.T, segs ...Segment) ([]byte, [][]int16) {
 }
 
 // checkRanges renders random ranges of seg, from its Start to end, with
-// one Renderer and compares them with f, the frames of its whole WAV.
+// one Renderer and compares them with f, the frames of its whole WAV (two
+// a position at 16 kHz).
 func checkRanges(t *testing.T, seg Segment, f [][]int16, end uint32, seed uint64, maxLen int) {
 	t.Helper()
-	rr, err := NewRenderer(seg, false)
+	checkRangesMask(t, seg, false, f, end, seed, maxLen)
+}
+
+// checkRangesMask is checkRanges of a WAV rendered with DTMF masked or not.
+func checkRangesMask(t *testing.T, seg Segment, mask bool, f [][]int16, end uint32, seed uint64, maxLen int) {
+	t.Helper()
+	rr, err := NewRenderer(seg, mask)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := int(seg.Layout.Start)
+	start, tick := int(seg.Layout.Start), rr.Rate()/8000
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	for range 40 {
 		a := start + rng.IntN(int(end)-start)
 		n := min(int(end)-a, 1+rng.IntN(maxLen))
-		left, right := make([]int16, n), make([]int16, n)
+		left, right := make([]int16, n*tick), make([]int16, n*tick)
 		if err := rr.Render(uint32(a), left, right); err != nil {
 			t.Fatal(err)
 		}
-		for i := range n {
-			if left[i] != f[a-start+i][0] || right[i] != f[a-start+i][1] {
-				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i)
+		for i := range left {
+			if fr := f[(a-start)*tick+i]; left[i] != fr[0] || right[i] != fr[1] {
+				t.Fatalf("range [%d, %d): position %d differs", a, a+n, a+i/tick)
 			}
 		}
 	}
