@@ -88,7 +88,8 @@
 //
 // The WAV is 8 kHz, or 16 kHz when a segment renders a G.722 stream
 // (Layout.Rate); then every tick of the timeline is two samples, the G.711
-// payloads are upsampled by a half-band filter (their samples kept at the
+// payloads and the G.729 decode (the same 8 kHz samples as in an 8 kHz
+// rendering) are upsampled by a half-band filter (their samples kept at the
 // even positions; the filter rings into the odd positions of silence next
 // to them, see UpsampleCheck) and G.722 is decoded in windows of the timeline, each
 // after a warm-up, so that any range renders to the same bytes however it
@@ -99,6 +100,9 @@
 // A reader renders in blocks of RenderBlock samples and keeps the last
 // rendered block, the last map block read and one small window of original
 // bytes: under 64 KiB plus one map block, whatever the recording's length.
+// With a G.729 stream it also keeps the map index of the entry behind each
+// sample of the block (so that the later entry wins over G.711 or G.722),
+// 128 KiB, and decodes each window from a warm-up of 20 frames per stream.
 // At 16 kHz it also keeps the last two decoded G.722 windows, about
 // 400 KiB, and decodes each window it renders in full (1.2 times the
 // window's payloads with the warm-up).
