@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
 	"io"
@@ -20,7 +21,7 @@ type holdBuffer struct {
 	buf  []byte
 	base int64        // capture offset of buf[0]
 	next int64        // capture offset of the packet at which due reports true
-	recv hash.Hash    // SHA-256 of the capture as received
+	recv hash.Hash    // HMAC-SHA-256 of the capture as received
 	n    atomic.Int64 // bytes written, read by other goroutines
 	err  error
 }
@@ -29,8 +30,10 @@ type holdBuffer struct {
 // asks for the pin again: a few hundred milliseconds of a live call.
 const holdSlack = 4 << 10
 
-func newHoldBuffer(out io.Writer) *holdBuffer {
-	return &holdBuffer{out: out, recv: sha256.New()}
+// newHoldBuffer returns a buffer passing bytes on to out, which keeps the
+// HMAC-SHA-256 under key of what it receives.
+func newHoldBuffer(out io.Writer, key []byte) *holdBuffer {
+	return &holdBuffer{out: out, recv: hmac.New(sha256.New, key)}
 }
 
 // Write keeps p. It fails only after the archive failed.
@@ -93,5 +96,5 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 // goroutine.
 func (h *holdBuffer) written() int64 { return h.n.Load() }
 
-// received returns the SHA-256 of everything written so far.
+// received returns the HMAC-SHA-256 of everything written so far.
 func (h *holdBuffer) received() []byte { return h.recv.Sum(nil) }

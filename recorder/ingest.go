@@ -225,7 +225,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 	if opts.mask || live {
 		// DTMF or a secure pause is masked in what is stored: the bytes
 		// wait in hold until masking is done with them.
-		opts.hold = newHoldBuffer(ow)
+		opts.hold = newHoldBuffer(ow, r.receivedKey())
 		sink = opts.hold
 	}
 	if live {
@@ -260,7 +260,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		}
 	}
 	if hold != nil && a.Masking != nil {
-		a.Masking.ReceivedSHA256 = hex.EncodeToString(hold.received())
+		a.Masking.ReceivedHMAC = hex.EncodeToString(hold.received())
 	}
 	final.Info, err = json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
