@@ -30,8 +30,9 @@ type Info struct {
 
 // Masking says what ingest overwrote in the capture before it was stored.
 // Audio payload bytes of the spans were replaced by the codec's silence
-// (0xFF for PCMU, 0xD5 for PCMA, zero bytes for other codecs, whose whole
-// payloads in a span are replaced), and the event code of every RFC 4733
+// (0xFF for PCMU, 0xD5 for PCMA, 0xFF for G.722; for G.729, whose whole
+// payloads in a span are replaced, a frame that decodes to silence; zero
+// bytes for other codecs, also replaced whole), and the event code of every RFC 4733
 // DTMF event packet by MaskedEventCode. The info document, and so the
 // seal, keeps a keyed hash of the capture as received, before masking.
 type Masking struct {

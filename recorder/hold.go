@@ -15,23 +15,27 @@ import (
 // ingest masks: it keeps the bytes that masking may still overwrite (from
 // the Demux's Pin on) and passes the rest on. Bytes reach the archive only
 // once they are final, so nothing unmasked is ever stored, and what a
-// crash cuts off was never acknowledged. Its memory is twice (masked and
-// as received) the capture reader's read-ahead plus the last few hundred
-// milliseconds of the capture's audio.
+// crash cuts off was never acknowledged. Its memory is the capture
+// reader's read-ahead plus the last few hundred milliseconds of the
+// capture's audio.
 type holdBuffer struct {
 	out  io.Writer
 	buf  []byte
-	raw  []byte       // buf as received, before masking
 	base int64        // capture offset of buf[0]
 	next int64        // capture offset of the packet at which due reports true
-	recv hash.Hash    // HMAC-SHA-256 of the capture as received, up to base
+	recv hash.Hash    // HMAC-SHA-256 of the capture as received
+	end  int64        // bytes written, for this goroutine
 	n    atomic.Int64 // bytes written, read by other goroutines
 	err  error
+	// marks are the HMACs of the capture as received up to each chunk
+	// boundary that was written and not yet passed on, in order.
+	marks []chunkMark
 
-	// onChunk, when set, is called before the bytes that end a chunk of
-	// the stored original (archive.ChunkSize bytes each) are passed on,
-	// with the chunk's end and the HMAC of the capture as received up to
-	// there: what a note kept with that chunk must hold.
+	// onChunk, when set before the first Write, is called before the
+	// bytes that end a chunk of the stored original (archive.ChunkSize
+	// bytes each) are passed on, with the chunk's end and the HMAC of the
+	// capture as received up to there: what a note kept with that chunk
+	// must hold.
 	onChunk func(end int64, received []byte)
 }
 
@@ -51,9 +55,23 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 		return 0, h.err
 	}
 	h.buf = append(h.buf, p...)
-	h.raw = append(h.raw, p...)
+	for rest := p; len(rest) > 0; {
+		k := int(min(int64(len(rest)), archive.ChunkSize-h.end%archive.ChunkSize))
+		h.recv.Write(rest[:k])
+		h.end += int64(k)
+		rest = rest[k:]
+		if h.onChunk != nil && h.end%archive.ChunkSize == 0 {
+			h.marks = append(h.marks, chunkMark{end: h.end, received: h.recv.Sum(nil)})
+		}
+	}
 	h.n.Add(int64(len(p)))
 	return len(p), nil
+}
+
+// chunkMark is the HMAC of the capture as received up to end.
+type chunkMark struct {
+	end      int64
+	received []byte
 }
 
 // due reports whether the analysis, at the packet at capture offset off,
@@ -80,9 +98,9 @@ func (h *holdBuffer) release(upto int64) error {
 		// chunk's note is set before the bytes that end it.
 		end := min(h.base+int64(n), (h.base+int64(done))/archive.ChunkSize*archive.ChunkSize+archive.ChunkSize)
 		k := int(end - h.base)
-		h.recv.Write(h.raw[done:k])
-		if h.onChunk != nil && end%archive.ChunkSize == 0 {
-			h.onChunk(end, h.recv.Sum(nil))
+		if len(h.marks) > 0 && h.marks[0].end == end {
+			h.onChunk(end, h.marks[0].received)
+			h.marks = h.marks[1:]
 		}
 		if _, err := h.out.Write(h.buf[done:k]); err != nil {
 			h.err = err
@@ -93,11 +111,8 @@ func (h *holdBuffer) release(upto int64) error {
 	h.base += int64(n)
 	rest := copy(h.buf, h.buf[n:])
 	h.buf = h.buf[:rest]
-	copy(h.raw, h.raw[n:])
-	h.raw = h.raw[:rest]
 	if cap(h.buf) > 8*holdSlack && rest <= 2*holdSlack {
 		h.buf = append(make([]byte, 0, 4*holdSlack), h.buf...) // give back a burst's memory
-		h.raw = append(make([]byte, 0, 4*holdSlack), h.raw...)
 	}
 	return nil
 }
@@ -119,6 +134,5 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 // goroutine.
 func (h *holdBuffer) written() int64 { return h.n.Load() }
 
-// received returns the HMAC-SHA-256 of everything passed on so far (after
-// flush: of everything written).
+// received returns the HMAC-SHA-256 of everything written so far.
 func (h *holdBuffer) received() []byte { return h.recv.Sum(nil) }
