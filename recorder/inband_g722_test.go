@@ -5,7 +5,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,19 +57,10 @@ func makeG722DTMFCall(t testing.TB) *g722DTMFCall {
 	for d := range 2 {
 		c.sent[d] = testcorpus.FFmpegEncodeG722(t, pcm[d])
 	}
-	local, remote := netip.MustParseAddrPort(dtmfLocal), netip.MustParseAddrPort(dtmfRemote)
 	start := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 	w := capturetest.NewPcapFormat(pcapwrite.Ethernet)
 	for k := range len(c.sent[0]) / 160 {
-		t0 := start.Add(time.Duration(k) * 20 * time.Millisecond)
-		for d := range 2 {
-			src, dst := local, remote
-			if d == 1 {
-				src, dst = remote, local
-			}
-			rtp := capturetest.RTP{PT: 9, Seq: uint16(k + 1000*d), TS: uint32(160 * k), SSRC: 0x1000 + uint32(d), Payload: c.sent[d][160*k : 160*k+160]}
-			w.AddUDP(t0.Add(time.Duration(d)*3*time.Millisecond), src, dst, rtp.Bytes())
-		}
+		addBidirPacket(w, start, k, 9, &c.sent)
 	}
 	c.pcap = w.Bytes()
 	return c
@@ -180,13 +170,7 @@ func TestG722InBandDTMF(t *testing.T) {
 			t.Errorf("direction %d: audio outside the masks ncc %.5f", d, ncc)
 		}
 	}
-	for _, sp := range c.toneSpans {
-		for p := sp[0]; p < sp[1]; p++ {
-			if !masked[0][p] || !masked[1][p] {
-				t.Fatalf("tone sample %d not masked in both directions", p)
-			}
-		}
-	}
+	checkTonesMasked(t, c.toneSpans, &masked)
 }
 
 // g722Settle is how long (8 kHz ticks: 60 ms) after a masked G.722 span

@@ -34,17 +34,7 @@ func openMaskingArchiveIn(t *testing.T, dir string) (*Recorder, *archive.Archive
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	s, _ := arc.Settings(ctx)
-	s.MaskDTMF = true
-	if err := arc.PutSettings(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, arc
+	return enableMasking(t, arc), arc
 }
 
 // TestMaskedCrashChild is the child process of TestMaskedRecoverAfterKill9:
@@ -180,15 +170,7 @@ func TestMaskedSalvageAfterFullDisk(t *testing.T) {
 	}
 	defer arc.Close()
 	ctx := context.Background()
-	s, _ := arc.Settings(ctx)
-	s.MaskDTMF = true
-	if err := arc.PutSettings(ctx, s); err != nil {
-		t.Fatal(err)
-	}
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := enableMasking(t, arc)
 	pr, pw := io.Pipe()
 	type result struct {
 		rec *archive.Recording
