@@ -100,7 +100,8 @@ func TestMaskDTMFEndToEnd(t *testing.T) {
 	if err := run(context.Background(), []string{"verify", "--data", d.data, "--key-file", d.key, id}, &out, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), id+"\tok\tthe sealed original is the upload with") || !strings.Contains(out.String(), hex.EncodeToString(sum[:])) {
+	if !strings.Contains(out.String(), id+"\tok\tthe sealed original is the upload with") ||
+		!strings.Contains(out.String(), "hmac-sha256 "+rec.Masking.ReceivedHMAC) || strings.Contains(out.String(), hex.EncodeToString(sum[:])) {
 		t.Fatalf("verify output:\n%s", out.String())
 	}
 }
