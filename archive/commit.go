@@ -21,6 +21,7 @@ type op struct {
 	seq  [seqKeyLen]byte   // its value's key, set in the transaction
 	val  *[]byte           // pooled buffer holding the stored value
 	n    int               // length of the stored value in *val
+	note []byte            // a chunk note, put with the chunk (Writer.NoteOriginal)
 	fn   func(*bolt.Tx) error
 	bufs []*[]byte // returned to the pool after the commit
 	done chan error
@@ -252,6 +253,11 @@ func (c *committer) commit(batch []op) {
 					}
 					if err := store.put(o.key[:], (*o.val)[:o.n], &o.seq); err != nil {
 						return err
+					}
+					if o.note != nil {
+						if err := tx.Bucket(bucketUnfinished).Put(id[:], o.note); err != nil {
+							return err
+						}
 					}
 					chunks++
 					nbytes += uint64(o.n)

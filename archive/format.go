@@ -50,13 +50,14 @@ const (
 // Associated-data labels. Each is followed by the format byte and the
 // context the value is bound to (see FORMAT.md).
 const (
-	aadChunk   = "callvault chunk\x00"
-	aadMaster  = "callvault master-key\x00"
-	aadDataKey = "callvault data-key\x00"
-	aadSealKey = "callvault seal-key\x00"
-	aadMeta    = "callvault meta\x00"
-	aadUser    = "callvault user\x00"
-	aadNote    = "callvault note\x00"
+	aadChunk     = "callvault chunk\x00"
+	aadMaster    = "callvault master-key\x00"
+	aadDataKey   = "callvault data-key\x00"
+	aadSealKey   = "callvault seal-key\x00"
+	aadMeta      = "callvault meta\x00"
+	aadUser      = "callvault user\x00"
+	aadNote      = "callvault note\x00"
+	aadChunkNote = "callvault chunk-note\x00"
 )
 
 const chunkAADLen = len(aadChunk) + 1 + 16 + 1 + 8 + 1

@@ -561,8 +561,12 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 	if err := s.tolerantWalkPrefix(ctx, bucketNotes, prefix, func(k, v []byte) { r.notes = append(r.notes, [2][]byte{k, v}) }); err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("recording %s: notes damaged, %d copied: %v", r.id, len(r.notes), err))
 	}
-	var metaBox []byte
-	_ = s.a.view(func(tx *bolt.Tx) error { metaBox = bytes.Clone(tx.Bucket(bucketRecs).Get(r.id[:])); return nil })
+	var metaBox, chunkNote []byte
+	_ = s.a.view(func(tx *bolt.Tx) error {
+		metaBox = bytes.Clone(tx.Bucket(bucketRecs).Get(r.id[:]))
+		chunkNote = bytes.Clone(tx.Bucket(bucketUnfinished).Get(r.id[:])) // sealed; kept as it is
+		return nil
+	})
 	slot := d.slots.alloc()
 	err := d.update(ctx, func(tx *bolt.Tx) error {
 		if err := d.slots.put(slot, r.id, r.keyBox); err != nil {
@@ -606,6 +610,11 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 		}
 		for _, p := range puts {
 			if err := tx.Bucket(p[0]).Put(p[1], []byte{}); err != nil {
+				return err
+			}
+		}
+		if m.State == StateRecording && len(chunkNote) > 0 {
+			if err := tx.Bucket(bucketUnfinished).Put(r.id[:], chunkNote); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -60,7 +61,8 @@ type Writer struct {
 	err    error
 	closed bool // Finish was called
 
-	resumed bool // made by Resume: its chunks commit also while the disk is full
+	resumed bool   // made by Resume: its chunks commit also while the disk is full
+	note    []byte // the chunk note Resume found for the committed original
 
 	pmu   sync.Mutex
 	pcond sync.Cond  // on pmu: the pipeline took a job or went idle
@@ -72,9 +74,10 @@ type Writer struct {
 // chunkJob is a full chunk of one blob waiting to be hashed, sealed and
 // queued.
 type chunkJob struct {
-	b   *blobWriter
-	buf *[]byte // plaintext at [1:1+ChunkSize]
-	idx uint64
+	b    *blobWriter
+	buf  *[]byte // plaintext at [1:1+ChunkSize]
+	idx  uint64
+	note []byte // NoteOriginal's note for this chunk
 }
 
 // pipeDepth bounds the full chunks a writer has handed to its pipeline and
@@ -96,6 +99,7 @@ type blobWriter struct {
 	idx   uint64 // index of the chunk being filled
 	size  int64
 	h     hash.Hash // of the chunks handed to the pipeline or sealed, in order
+	note  []byte    // NoteOriginal's note for the chunk being filled
 }
 
 func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
@@ -267,6 +271,17 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 		w.orig.idx = idx + 1
 		w.orig.size += ChunkSize
 	}
+	err = a.view(func(tx *bolt.Tx) error {
+		if box := tx.Bucket(bucketUnfinished).Get(id[:]); len(box) > 0 {
+			// A note of a chunk that is not the last one kept (or that
+			// does not authenticate) describes other bytes: none.
+			w.note, _ = boxOpen(w.mac, chunkNoteAAD(id, w.orig.idx), box)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: resume: %w", err)
+	}
 	err = a.update(ctx, func(tx *bolt.Tx) error {
 		s := openChunkStore(tx)
 		if err := s.deleteBlobFrom(id, BlobMap, 0); err != nil {
@@ -294,6 +309,34 @@ func (w *Writer) OriginalSize() int64 { return w.orig.size }
 // "recording" until Resumed; see Abort). A full disk gives an error
 // matching ErrNoSpace.
 func (w *Writer) WriteOriginal(p []byte) (int, error) { return w.write(&w.orig, p) }
+
+// NoteOriginal attaches note (at most MaxChunkNote bytes) to the chunk of
+// the original being filled: it is committed with that chunk, in the same
+// transaction, sealed under the recording's metadata key, and replaces the
+// note of every earlier chunk. The caller's note describes the original up
+// to the end of that chunk (what the caller must remember of those bytes
+// to finish the recording after a crash); Resume's Writer returns it from
+// Note when that chunk is the last one committed. Finish drops it.
+func (w *Writer) NoteOriginal(note []byte) {
+	if len(note) > MaxChunkNote {
+		return
+	}
+	w.orig.note = bytes.Clone(note)
+}
+
+// MaxChunkNote bounds a chunk note (bytes).
+const MaxChunkNote = 1 << 20
+
+// Note returns, for a Writer made by Resume, the note committed with the
+// last committed chunk of the original (NoteOriginal), or nil when that
+// chunk had none.
+func (w *Writer) Note() []byte { return w.note }
+
+// chunkNoteAAD binds a chunk note to its recording and to the number of
+// original chunks it describes.
+func chunkNoteAAD(id ID, chunks uint64) []byte {
+	return boxAAD(aadChunkNote, id[:], binary.BigEndian.AppendUint64(nil, chunks))
+}
 
 // WriteMap appends to the placement map blob.
 func (w *Writer) WriteMap(p []byte) (int, error) { return w.write(&w.mp, p) }
@@ -386,8 +429,8 @@ func (w *Writer) flush(b *blobWriter) error {
 		w.fail(ErrClosed)
 		return ErrClosed
 	}
-	j := chunkJob{b: b, buf: b.buf, idx: b.idx}
-	b.buf, b.n = nil, 0
+	j := chunkJob{b: b, buf: b.buf, idx: b.idx, note: b.note}
+	b.buf, b.n, b.note = nil, 0, nil
 	b.idx++
 	w.pmu.Lock()
 	for w.pn >= pipeDepth {
@@ -432,6 +475,9 @@ func (w *Writer) sealChunk(j chunkJob) {
 	b.h.Write((*j.buf)[1 : 1+ChunkSize])
 	val := b.c.seal(*j.buf, ChunkSize, j.idx, false)
 	o := op{w: w, key: chunkKey(w.id, b.kind, j.idx), val: j.buf, n: len(val)}
+	if j.note != nil {
+		o.note = boxSeal(w.mac, chunkNoteAAD(w.id, j.idx+1), j.note)
+	}
 	if err := w.a.c.sendWait(o); err != nil {
 		w.a.bufs.Put(o.val)
 		w.fail(err)

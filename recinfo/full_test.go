@@ -37,9 +37,9 @@ func full() *Info {
 		Truncated: true,
 		Damage:    "capture: record cut short",
 		Masking: &Masking{
-			ReceivedSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-			Spans:          []MaskSpan{{Stream: 1, StartPos: 12000, EndPos: 13000, Reason: MaskDTMF}},
-			EventPackets:   4, Missed: 1,
+			ReceivedHMAC: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			Spans:        []MaskSpan{{Stream: 1, StartPos: 12000, EndPos: 13000, Reason: MaskDTMF}},
+			EventPackets: 4, Missed: 1,
 		},
 	}
 }

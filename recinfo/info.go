@@ -30,15 +30,20 @@ type Info struct {
 
 // Masking says what ingest overwrote in the capture before it was stored.
 // Audio payload bytes of the spans were replaced by the codec's silence
-// (0xFF for PCMU, 0xD5 for PCMA, zero bytes for other codecs, whose whole
-// payloads in a span are replaced), and the event code of every RFC 4733
+// (0xFF for PCMU, 0xD5 for PCMA, 0xFF for G.722; for G.729, whose whole
+// payloads in a span are replaced, a frame that decodes to silence; zero
+// bytes for other codecs, also replaced whole), and the event code of every RFC 4733
 // DTMF event packet by MaskedEventCode. The info document, and so the
-// seal, keeps the SHA-256 of the capture as received, before masking.
+// seal, keeps a keyed hash of the capture as received, before masking.
 type Masking struct {
-	// ReceivedSHA256 is the hex SHA-256 of the capture as it was received
-	// (after gzip decompression), before any byte was overwritten.
-	ReceivedSHA256 string     `json:"receivedSha256"`
-	Spans          []MaskSpan `json:"spans"`
+	// ReceivedHMAC is the hex HMAC-SHA-256 of the capture as it was
+	// received (after gzip decompression), before any byte was
+	// overwritten, under a key derived from the archive's master key. Only
+	// the appliance can check an upload against it: an unkeyed hash would
+	// let whoever reads this document try the few possible digits of each
+	// masked tone against it offline.
+	ReceivedHMAC string     `json:"receivedHmacSha256"`
+	Spans        []MaskSpan `json:"spans"`
 	// EventPackets counts telephone-event packets whose digit was
 	// overwritten.
 	EventPackets int `json:"eventPackets"`

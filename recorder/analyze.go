@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ type analyzeOpts struct {
 	hold *holdBuffer
 	mask bool        // mask DTMF (needs hold)
 	live *liveUpload // secure pauses of a live upload (needs hold)
+	// chunkNote, with hold, is given what masking did up to the end of
+	// each chunk of the stored original, before the bytes that end it are
+	// passed on.
+	chunkNote func(*recinfo.Masking)
 }
 
 // analyze is Analyze with options.
@@ -82,6 +87,14 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 		opt.MaskDTMF, opt.Overwrite = o.mask, hold.overwrite
 	}
 	demux := NewDemux(opt)
+	if hold != nil && o.chunkNote != nil {
+		hold.onChunk = func(_ int64, received []byte) {
+			if m := demux.masking(); m != nil {
+				m.ReceivedHMAC = hex.EncodeToString(received)
+				o.chunkNote(m)
+			}
+		}
+	}
 	live := o.live
 	if hold == nil {
 		live = nil

@@ -91,18 +91,26 @@
 // the capture with every DTMF tone masked (mask.go, hold.go): the audio
 // payload bytes of each tone, widened by three blocks of guard on either
 // side, in its direction and in the reverse direction (its echo), are
-// overwritten with the codec's silence (0xFF PCMU, 0xD5 PCMA; other
-// codecs, whose bytes are not samples, have the whole payloads that
-// overlap a tone zeroed, RFC 4733 events only since only G.711 is
-// searched for tones); RFC 4733 digit packets get event code 255. No
+// overwritten with the codec's silence (0xFF PCMU, 0xD5 PCMA, 0xFF
+// G.722; G.729, whose bytes are not samples, has the whole payloads that
+// overlap a tone replaced by frames that decode to silence, other codecs
+// zeroed; inband_codecs.go). Tones are searched for in G.711 and G.722
+// (decoded in order and filtered down to 8 kHz), so a G.729 stream is
+// masked under RFC 4733 digits and the tones of the reverse direction
+// only. RFC 4733 digit packets get event code 255. No
 // digit is kept. A tone is known only some time after it started, so the
 // capture bytes wait in a hold buffer until masking is done with them:
 // the capture reader's read-ahead and, per audio stream, its last
 // toneHold samples (about 90 ms); nothing reaches the archive unmasked,
 // and what a crash loses was never acknowledged. A tone that the upload's
 // end cuts off before it was confirmed is masked all the same. The info
-// document records the masked spans and the SHA-256 of the capture as
-// received (recinfo.Masking); the seal covers it.
+// document records the masked spans and the HMAC-SHA-256 of the capture
+// as received under a key derived from the archive's (recinfo.Masking,
+// received.go: keyed, so the masked capture and the record do not let
+// anyone try candidate digits offline); the seal covers it. The record of
+// the bytes up to each chunk's end is committed with that chunk
+// (archive.Writer.NoteOriginal), so an upload cut off by a crash or a full
+// disk keeps it for the bytes it keeps.
 //
 // A streamed upload (a PUT without a length) always goes through the hold
 // buffer, so that a secure pause (Recorder.Pause, pause.go) can mask the

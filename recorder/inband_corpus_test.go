@@ -83,7 +83,7 @@ func TestMaskCorpus(t *testing.T) {
 			digits += len(c.DTMF)
 		}
 		var out bytes.Buffer
-		hold := newHoldBuffer(&out)
+		hold := newHoldBuffer(&out, nil)
 		masked, err := analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, analyzeOpts{inband: true, hold: hold, mask: true})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)

@@ -225,8 +225,16 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 	if opts.mask || live {
 		// DTMF or a secure pause is masked in what is stored: the bytes
 		// wait in hold until masking is done with them.
-		opts.hold = newHoldBuffer(ow)
+		opts.hold = newHoldBuffer(ow, r.receivedKey())
 		sink = opts.hold
+		// The masking record of each chunk is committed with it, so that
+		// recovery after a crash and salvage after a storage failure keep
+		// it for the bytes they keep.
+		opts.chunkNote = func(m *recinfo.Masking) {
+			if b, err := json.Marshal(m); err == nil {
+				w.NoteOriginal(b)
+			}
+		}
 	}
 	if live {
 		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.written)
@@ -260,7 +268,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		}
 	}
 	if hold != nil && a.Masking != nil {
-		a.Masking.ReceivedSHA256 = hex.EncodeToString(hold.received())
+		a.Masking.ReceivedHMAC = hex.EncodeToString(hold.received())
 	}
 	final.Info, err = json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
@@ -611,7 +619,7 @@ func (r *Recorder) finishCommitted(ctx context.Context, id archive.ID) (*archive
 	}
 	info, err := json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,
-		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage,
+		Entries: a.Entries, Truncated: a.Truncated, Damage: a.Damage, Masking: committedMasking(w),
 	})
 	if err != nil {
 		_ = w.Abort(ctx)
@@ -627,6 +635,24 @@ func (r *Recorder) finishCommitted(ctx context.Context, id archive.ID) (*archive
 	}
 	r.stats.stored(true, a.Result)
 	return rec, nil
+}
+
+// committedMasking returns the masking record committed with the last
+// chunk of a resumed recording's original (nil when it was not masked): the
+// stored bytes are masked, and the record says so and keeps the keyed hash
+// of the upload as received up to there.
+func committedMasking(w *archive.Writer) *recinfo.Masking {
+	note := w.Note()
+	if note == nil {
+		return nil
+	}
+	var m recinfo.Masking
+	if err := json.Unmarshal(note, &m); err != nil {
+		// Authenticated but unreadable: say the bytes were masked all the
+		// same, without the spans.
+		return &recinfo.Masking{Spans: []recinfo.MaskSpan{}}
+	}
+	return &m
 }
 
 // Handler serves PUT {Prefix}{name} for devices. Authentication is HTTP

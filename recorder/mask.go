@@ -61,13 +61,16 @@ type maskSpan struct {
 }
 
 // silenceByte is the payload byte a codec decodes to silence: µ-law
-// 0xFF, A-law 0xD5; 0 for other codecs.
+// 0xFF, A-law 0xD5, G.722 g722Silence; 0 for other codecs (G.729:
+// maskFill).
 func silenceByte(c codec.Codec) byte {
 	switch c {
 	case codec.PCMU:
 		return 0xFF
 	case codec.PCMA:
 		return 0xD5
+	case codec.G722:
+		return g722Silence
 	}
 	return 0
 }
@@ -84,15 +87,12 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 			s.tone = new(toneDetector)
 		}
 		if len(pl) >= n && n > 0 {
-			if cap(d.pcm) < n {
-				d.pcm = make([]int16, n)
-			}
-			pcm := d.pcm[:n]
-			s.codec.Decode(pcm, pl[:n])
-			d.toneEvs = d.toneEvs[:0]
-			s.tone.feed(pos, pcm, &d.toneEvs)
-			for _, e := range d.toneEvs {
-				d.tone(f, s, e)
+			if pcm := d.detectPCM(s, pl[:n]); pcm != nil {
+				d.toneEvs = d.toneEvs[:0]
+				s.tone.feed(pos, pcm, &d.toneEvs)
+				for _, e := range d.toneEvs {
+					d.tone(f, s, e)
+				}
 			}
 		}
 	}
@@ -194,7 +194,7 @@ func (d *Demux) maskEntry(s *stream, e ringEntry, from, to int64) {
 	} else {
 		a, b = e.pos, e.pos+e.samples
 	}
-	if !d.overwrite(off, n, silenceByte(s.codec)) {
+	if !d.maskFill(s, off, n) {
 		d.maskMissed += n
 	}
 	s.addMaskSpan(a, b, false)

@@ -3,9 +3,7 @@ package recorder
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -84,15 +82,7 @@ func makeDTMFCall(t testing.TB) *dtmfCall {
 	w := capturetest.NewPcapFormat(pcapwrite.Ethernet)
 	evSeq := uint16(500)
 	for k := range seconds * 50 {
-		t0 := start.Add(time.Duration(k) * 20 * time.Millisecond)
-		for d := range 2 {
-			src, dst := local, remote
-			if d == 1 {
-				src, dst = remote, local
-			}
-			rtp := capturetest.RTP{PT: 0, Seq: uint16(k + 1000*d), TS: uint32(160 * k), SSRC: 0x1000 + uint32(d), Payload: c.sent[d][160*k : 160*k+160]}
-			w.AddUDP(t0.Add(time.Duration(d)*3*time.Millisecond), src, dst, rtp.Bytes())
-		}
+		t0 := addBidirPacket(w, start, k, 0, &c.sent)
 		// Events of direction 1: one packet every 20 ms while a digit
 		// lasts, the end packet three times.
 		for i, sp := range c.evSpans {
@@ -118,6 +108,53 @@ func makeDTMFCall(t testing.TB) *dtmfCall {
 	}
 	c.pcap = w.Bytes()
 	return c
+}
+
+// addBidirPacket adds packet k (20 ms: 160 ticks, 160 payload bytes) of
+// both directions of sent, payload type pt, between dtmfLocal and
+// dtmfRemote (SSRC 0x1000 + direction), and returns its time.
+func addBidirPacket(w *capturetest.Pcap, start time.Time, k int, pt uint8, sent *[2][]byte) time.Time {
+	local, remote := netip.MustParseAddrPort(dtmfLocal), netip.MustParseAddrPort(dtmfRemote)
+	t0 := start.Add(time.Duration(k) * 20 * time.Millisecond)
+	for d := range 2 {
+		src, dst := local, remote
+		if d == 1 {
+			src, dst = remote, local
+		}
+		rtp := capturetest.RTP{PT: pt, Seq: uint16(k + 1000*d), TS: uint32(160 * k), SSRC: 0x1000 + uint32(d), Payload: sent[d][160*k : 160*k+160]}
+		w.AddUDP(t0.Add(time.Duration(d)*3*time.Millisecond), src, dst, rtp.Bytes())
+	}
+	return t0
+}
+
+// enableMasking turns the appliance's DTMF masking on in arc and returns
+// a recorder over it.
+func enableMasking(t testing.TB, arc *archive.Archive) *Recorder {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := arc.Settings(ctx)
+	s.MaskDTMF = true
+	if err := arc.PutSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// checkTonesMasked checks that every sample of the tones (spans of
+// direction 0) is masked in both directions.
+func checkTonesMasked(t testing.TB, tones [][2]int, masked *[2][]bool) {
+	t.Helper()
+	for _, sp := range tones {
+		for p := sp[0]; p < sp[1]; p++ {
+			if !masked[0][p] || !masked[1][p] {
+				t.Fatalf("tone sample %d not masked in both directions", p)
+			}
+		}
+	}
 }
 
 func sinTable(k int) float64 {
@@ -185,15 +222,9 @@ func decodeULaw(b []byte) []int16 {
 func openMaskingRecorder(t testing.TB, log *slog.Logger) (*Recorder, *archive.Archive) {
 	t.Helper()
 	arc := archivetest.OpenTest(t)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, _ := arc.Settings(ctx)
-	s.MaskDTMF = true
-	if err := arc.PutSettings(ctx, s); err != nil {
-		t.Fatal(err)
+	r := enableMasking(t, arc)
+	if log != nil {
+		r.log = log
 	}
 	return r, arc
 }
@@ -248,8 +279,8 @@ func TestIngestMasksDTMF(t *testing.T) {
 	if m == nil || len(m.Spans) == 0 {
 		t.Fatalf("masking %+v", m)
 	}
-	if sum := sha256.Sum256(c.pcap); m.ReceivedSHA256 != hex.EncodeToString(sum[:]) {
-		t.Errorf("received hash %s, upload's %x", m.ReceivedSHA256, sum)
+	if ok, err := r.MatchesReceived(rec, bytes.NewReader(c.pcap)); !ok || err != nil {
+		t.Errorf("the upload does not match its received hash %s: %v", m.ReceivedHMAC, err)
 	}
 	if m.Missed != 0 || m.EventPackets != len(codes) {
 		t.Errorf("missed %d, event packets %d of %d", m.Missed, m.EventPackets, len(codes))
@@ -303,13 +334,7 @@ func TestIngestMasksDTMF(t *testing.T) {
 			t.Errorf("direction %d: speech outside the masks ncc %.5f", d, ncc)
 		}
 	}
-	for _, sp := range c.toneSpans {
-		for p := sp[0]; p < sp[1]; p++ {
-			if !masked[0][p] || !masked[1][p] {
-				t.Fatalf("tone sample %d not masked in both directions", p)
-			}
-		}
-	}
+	checkTonesMasked(t, c.toneSpans, &masked)
 	for _, sp := range c.evSpans {
 		for p := sp[0]; p < sp[1]; p++ {
 			if !masked[1][p] {
@@ -422,7 +447,7 @@ func FuzzMaskedAnalyze(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
-		hold := newHoldBuffer(&out)
+		hold := newHoldBuffer(&out, nil)
 		_, _ = analyze(io.TeeReader(bytes.NewReader(in), hold), io.Discard, analyzeOpts{inband: true, hold: hold, mask: true})
 		got := out.Bytes()
 		if len(got) != len(in) {

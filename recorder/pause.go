@@ -237,7 +237,7 @@ func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 		return
 	}
 	if !s.g711 {
-		if !d.overwrite(e.off, e.n, 0) {
+		if !d.maskFill(s, e.off, e.n) {
 			d.maskMissed += e.n
 		}
 		s.addMaskSpan(e.pos, e.pos+e.samples, true)

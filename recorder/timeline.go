@@ -120,8 +120,9 @@ type stream struct {
 
 	// in-band detection and masking (mask.go)
 	tone       *toneDetector
-	toneRec    int  // index into dtmf of the in-band digit being detected, -1 none
-	toneMasked bool // the tone being detected is masked, its digit not kept
+	wide       *wideDetect // G.722 decoding for tone
+	toneRec    int         // index into dtmf of the in-band digit being detected, -1 none
+	toneMasked bool        // the tone being detected is masked, its digit not kept
 	ring       []ringEntry
 	ringEnd    int64
 	masked     []maskSpan

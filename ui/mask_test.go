@@ -66,7 +66,7 @@ func TestRecordingPageMasking(t *testing.T) {
 				"index": 0, "start": start, "durationMs": 20000, "startPos": 16000, "endPos": 176000, "streams": []int{0, 1},
 				"dtmf": []map[string]any{{"digit": "7", "inBand": true}, {"digit": "#"}},
 			}}},
-		"masking": map[string]any{"receivedSha256": "5e0b", "eventPackets": 3, "spans": []map[string]any{
+		"masking": map[string]any{"receivedHmacSha256": "5e0b", "eventPackets": 3, "spans": []map[string]any{
 			{"stream": 0, "startPos": 100, "endPos": 900, "reason": "dtmf"},
 			{"stream": 1, "startPos": 100, "endPos": 900, "reason": "dtmf"},
 			{"stream": 0, "startPos": 56000, "endPos": 96000, "reason": "pause"},

@@ -56,7 +56,7 @@ func maskedOf(in *recinfo.Info) *maskedView {
 	if m == nil {
 		return nil
 	}
-	v := &maskedView{Events: m.EventPackets, Received: m.ReceivedSHA256}
+	v := &maskedView{Events: m.EventPackets, Received: m.ReceivedHMAC}
 	dtmf, pause := map[int]int{}, map[int][]recinfo.MaskSpan{}
 	for _, sp := range m.Spans {
 		if sp.Reason == recinfo.MaskPause {

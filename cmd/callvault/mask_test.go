@@ -41,13 +41,13 @@ func TestMaskDTMFEndToEnd(t *testing.T) {
 			DTMF []map[string]any `json:"dtmf"`
 		} `json:"callList"`
 		Masking *struct {
-			ReceivedSHA256 string `json:"receivedSha256"`
-			EventPackets   int    `json:"eventPackets"`
+			ReceivedHMAC string `json:"receivedHmacSha256"`
+			EventPackets int    `json:"eventPackets"`
 		} `json:"masking"`
 	}
 	d.getJSON(t, "/api/v1/recordings/"+id, &rec)
 	sum := sha256.Sum256(upload)
-	if rec.Masking == nil || rec.Masking.ReceivedSHA256 != hex.EncodeToString(sum[:]) || rec.Masking.EventPackets == 0 {
+	if rec.Masking == nil || len(rec.Masking.ReceivedHMAC) != 64 || rec.Masking.ReceivedHMAC == hex.EncodeToString(sum[:]) || rec.Masking.EventPackets == 0 {
 		t.Fatalf("masking %+v", rec.Masking)
 	}
 	for _, c := range rec.CallList {
@@ -100,7 +100,8 @@ func TestMaskDTMFEndToEnd(t *testing.T) {
 	if err := run(context.Background(), []string{"verify", "--data", d.data, "--key-file", d.key, id}, &out, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), id+"\tok\tthe sealed original is the upload with") || !strings.Contains(out.String(), hex.EncodeToString(sum[:])) {
+	if !strings.Contains(out.String(), id+"\tok\tthe sealed original is the upload with") ||
+		!strings.Contains(out.String(), "hmac-sha256 "+rec.Masking.ReceivedHMAC) || strings.Contains(out.String(), hex.EncodeToString(sum[:])) {
 		t.Fatalf("verify output:\n%s", out.String())
 	}
 }

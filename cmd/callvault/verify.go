@@ -104,7 +104,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // maskNote says, for a recording whose capture was masked at ingest, that
 // the sealed original is the upload with the masks applied, with the
-// SHA-256 of the upload as received; "" for others.
+// keyed hash of the upload as received; "" for others.
 func maskNote(ctx context.Context, arc *archive.Archive, id archive.ID) string {
 	rec, err := arc.Get(ctx, id)
 	if err != nil {
@@ -114,8 +114,8 @@ func maskNote(ctx context.Context, arc *archive.Archive, id archive.ID) string {
 	if m == nil {
 		return ""
 	}
-	return fmt.Sprintf("\tthe sealed original is the upload with %d masked stretch(es) and %d event digit(s) overwritten; upload as received sha256 %s",
-		len(m.Spans), m.EventPackets, m.ReceivedSHA256)
+	return fmt.Sprintf("\tthe sealed original is the upload with %d masked stretch(es) and %d event digit(s) overwritten; upload as received hmac-sha256 %s (keyed: only this appliance can check an upload against it)",
+		len(m.Spans), m.EventPackets, m.ReceivedHMAC)
 }
 
 // damageHint adds what to do to an error that says the archive file is
