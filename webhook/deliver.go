@@ -341,17 +341,29 @@ type outcome struct {
 
 func (o outcome) ok() bool { return o.err == nil && o.code >= 200 && o.code < 300 }
 
-func (s *Service) attempt(ctx context.Context, d *delivery) {
+func (s *Service) attempt(ctx context.Context, queued *delivery) {
+	// The queue is read again here: the pass that queued this worker may
+	// have read it before another worker for the hook recorded an attempt
+	// at the same delivery (delivered, dropped or put off), and posting
+	// that stale copy would deliver twice.
+	now := s.opt.Now()
 	var h *stored
+	var d *delivery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		h, err = s.hookTx(tx, d.Hook)
-		return err
+		if h, err = s.hookTx(tx, queued.Hook); err != nil {
+			return err
+		}
+		k := queueKey(queued.Hook, queued.ID)
+		if v := tx.Bucket(bucketQueue).Get(k); v != nil {
+			d = new(delivery)
+			return s.open(bucketQueue, k, v, d)
+		}
+		return nil
 	})
-	if err != nil || !h.Enabled {
+	if err != nil || d == nil || !h.Enabled || d.Due.After(now) {
 		return
 	}
-	now := s.opt.Now()
 	body, err := s.body(ctx, d, now)
 	var o outcome
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/internal/testclock"
+	bolt "go.etcd.io/bbolt"
 )
 
 var testStart = time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)
@@ -829,5 +830,44 @@ func TestCDRDetails(t *testing.T) {
 		if b[k] != v {
 			t.Errorf("%s: %v, want %v", k, b[k], v)
 		}
+	}
+}
+
+// TestStaleQueueReadDeliversOnce: a pass over the queue may read a
+// delivery just before another worker for the same webhook delivers it;
+// the attempt made from that stale copy must not post it again.
+func TestStaleQueueReadDeliversOnce(t *testing.T) {
+	e := newEnv(t, loopbackConfig())
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release // the delivery stays queued until the test has read it
+		w.WriteHeader(http.StatusOK)
+	})
+	h := e.hook(rc.srv.URL, testSecret, nil)
+	var stale []*delivery
+	e.complete("alice", "guid-stale")
+	err := e.svc.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
+			d := new(delivery)
+			if err := e.svc.open(bucketQueue, k, v, d); err != nil {
+				return err
+			}
+			stale = append(stale, d)
+			return nil
+		})
+	})
+	close(release)
+	if err != nil || len(stale) != 1 {
+		t.Fatalf("queue: %d deliveries, %v", len(stale), err)
+	}
+	if as := e.waitAttempts(h.ID, 1); as[0].Status != "delivered" {
+		t.Fatalf("first attempt %+v", as[0])
+	}
+	e.svc.attempt(t.Context(), stale[0])
+	if n := len(rc.requests()); n != 1 {
+		t.Fatalf("the delivery was posted %d times", n)
+	}
+	if as, _ := e.svc.Attempts(t.Context(), h.ID, 0); len(as) != 1 {
+		t.Fatalf("%d attempts recorded", len(as))
 	}
 }
