@@ -1,6 +1,10 @@
 package share
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/callvault/callvault/internal/i18n"
+)
 
 // Languages are the languages of the playback page and the code mail, in
 // the order the send form and the page offer them.
@@ -74,70 +78,13 @@ func PickLanguage(query, acceptLanguage string) string {
 	if l := languageFromTag(query); l != "" {
 		return l
 	}
-	if len(acceptLanguage) > 1024 {
-		acceptLanguage = acceptLanguage[:1024]
-	}
-	best, bestQ, n := "", 0.0, 0
-	for entry := range strings.SplitSeq(acceptLanguage, ",") {
-		if n++; n > 32 {
-			break
-		}
-		tag, params, _ := strings.Cut(entry, ";")
-		l := languageFromTag(tag)
-		if l == "" {
-			continue
-		}
-		q, ok := acceptWeight(params)
-		if ok && q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
-}
-
-// acceptWeight parses the parameters after a language range ("q=0.8"): the
-// weight, 1 when absent; ok is false for a malformed one.
-func acceptWeight(params string) (q float64, ok bool) {
-	q = 1
-	for p := range strings.SplitSeq(params, ";") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "q") {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		// A qvalue is 0, 1 or a decimal with at most three digits.
-		if len(v) == 0 || len(v) > 5 || (v[0] != '0' && v[0] != '1') {
-			return 0, false
-		}
-		f, frac := float64(v[0]-'0'), 0.1
-		if len(v) > 1 {
-			if v[1] != '.' {
-				return 0, false
-			}
-			for _, c := range []byte(v[2:]) {
-				if c < '0' || c > '9' {
-					return 0, false
-				}
-				f += float64(c-'0') * frac
-				frac /= 10
-			}
-		}
-		if f > 1 {
-			return 0, false
-		}
-		q = f
-	}
-	return q, true
+	return i18n.Pick(acceptLanguage, languageFromTag)
 }
 
 // languageFromTag maps a language tag ("sv-SE", "nb", "EN_gb") to one of
 // Languages, "" when none fits.
 func languageFromTag(tag string) string {
-	tag = strings.TrimSpace(tag)
-	if i := strings.IndexAny(tag, "-_"); i >= 0 {
-		tag = tag[:i]
-	}
-	switch strings.ToLower(tag) {
+	switch i18n.Primary(tag) {
 	case "en":
 		return "en"
 	case "no", "nb", "nn":
