@@ -16,7 +16,10 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/bytesize"
 	"github.com/callvault/callvault/internal/i18n"
+	"github.com/callvault/callvault/internal/webcore"
+	"github.com/callvault/callvault/share"
 )
 
 // The pages speak English and German. A person's language is the one
@@ -217,3 +220,180 @@ func (rc *reqCtx) day(t time.Time) string {
 
 // num writes n with its digits grouped the request's way.
 func (rc *reqCtx) num(n int) string { return i18n.Int(rc.language(), int64(n)) }
+
+// statusTitle is the error page's title for an HTTP status.
+func statusTitle(rc *reqCtx, code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return rc.T("msg.status.400")
+	case http.StatusUnauthorized:
+		return rc.T("msg.status.401")
+	case http.StatusForbidden:
+		return rc.T("msg.status.403")
+	case http.StatusNotFound:
+		return rc.T("msg.status.404")
+	case http.StatusConflict:
+		return rc.T("msg.status.409")
+	case http.StatusGone:
+		return rc.T("msg.status.410")
+	case http.StatusRequestEntityTooLarge:
+		return rc.T("msg.status.413")
+	case http.StatusUnsupportedMediaType:
+		return rc.T("msg.status.415")
+	case http.StatusUnprocessableEntity:
+		return rc.T("msg.status.422")
+	case http.StatusTooManyRequests:
+		return rc.T("msg.status.429")
+	case http.StatusServiceUnavailable:
+		return rc.T("msg.status.503")
+	}
+	return rc.T("msg.status.other", code)
+}
+
+// shareErrors translate the refusals of package share, which speaks
+// English to API clients: the start of its message → a key and the
+// key's arguments.
+var shareErrors = []struct {
+	prefix string
+	key    string
+	args   []any
+}{
+	{"no such link", "msg.share.noSuchLink", nil},
+	{"no such user", "msg.share.noSuchUser", nil},
+	{"the user has no email", "msg.share.noEmail", nil},
+	{"recording not found", "msg.share.recordingNotFound", nil},
+	{"you may not send links", "msg.share.mayNotSend", nil},
+	{"you may not cancel links", "msg.share.mayNotCancel", nil},
+	{"only admins change", "msg.share.adminsOnly", nil},
+	{"links cannot be sent", "msg.share.noPublicURL", nil},
+	{"the logo must be at most", "msg.share.logoSize", []any{share.MaxLogo >> 10}},
+	{"the logo must be a PNG", "msg.share.logoType", nil},
+	{"the footer has at most", "msg.share.footerLines", []any{share.MaxFooterLines}},
+	{"a footer line", "msg.share.footerLine", nil},
+	{"the session lifetime", "msg.share.session", nil},
+	{"days must be", "msg.share.days", []any{share.MaxDays}},
+	{"the mail bodies must contain", "msg.share.needsLink", nil},
+	{"the body must contain", "msg.share.needsLink", nil},
+	{"a subject must be", "msg.share.subject", nil},
+	{"the subject must be", "msg.share.subject", nil},
+	{"a mail body must be", "msg.share.body", nil},
+	{"the body must be", "msg.share.body", nil},
+	{"From must be", "msg.share.from", nil},
+	{"unknown language", "msg.share.language", nil},
+	{"the English terms", "msg.share.englishTerms", nil},
+	{"the default language must", "msg.share.defaultTerms", nil},
+	{"the terms of use must", "msg.share.termsSize", nil},
+	{"choose at least one", "msg.chooseLeastOneRecording", nil},
+	{"at most", "msg.share.maxRecordings", []any{share.MaxRecordings}},
+	{"the recipient's name", "msg.share.recipientName", nil},
+	{"the recipient's email", "msg.share.recipientEmail", nil},
+	{"the reason is required", "msg.share.reason", nil},
+	{"choose a language", "msg.share.termsLanguage", nil},
+	{"status must be", "msg.share.status", nil},
+}
+
+// shareErrorText is a refusal of package share in the request's language.
+func shareErrorText(rc *reqCtx, se *share.Error) string {
+	for _, e := range shareErrors {
+		if strings.HasPrefix(se.Msg, e.prefix) {
+			return rc.T(e.key, e.args...)
+		}
+	}
+	if strings.HasPrefix(se.Msg, "recording ") {
+		switch {
+		case strings.HasSuffix(se.Msg, "not found"):
+			return rc.T("msg.share.recordingNotFound")
+		case strings.HasSuffix(se.Msg, "still being recorded"):
+			return rc.T("msg.share.stillRecording")
+		case strings.HasSuffix(se.Msg, "can be played"):
+			return rc.T("msg.share.notPlayable")
+		case strings.HasSuffix(se.Msg, "integrity check"):
+			return rc.T("msg.share.integrity")
+		}
+	}
+	if strings.HasPrefix(se.Msg, "the link has") {
+		return rc.T("msg.share.alreadyEnded")
+	}
+	return rc.T("msg.share.refused")
+}
+
+// actionLabel is an audit action in words, in the request's language
+// (msg.action.ACTION); an action without words shows as it is logged.
+func actionLabel(rc *reqCtx, action string) string {
+	tx, _ := loadTexts()
+	if _, ok := tx[rc.language()]["msg.action."+action]; ok {
+		return rc.T("msg.action." + action)
+	}
+	return action
+}
+
+// size writes n bytes as KiB, MiB or GiB the request's way.
+func (rc *reqCtx) size(n int64) string {
+	return strings.Replace(bytesize.Format(n, rc.T("msg.unit.bytes")), ".", i18n.DecimalMark(rc.language()), 1)
+}
+
+// lossPercent is lost / (received + lost) in percent, "" without packets.
+func (rc *reqCtx) lossPercent(packets, lost int) string {
+	if packets+lost <= 0 {
+		return ""
+	}
+	return i18n.Number(rc.language(), 100*float64(lost)/float64(packets+lost), 1) + " %"
+}
+
+// directionLabel is a call's direction in words.
+func directionLabel(rc *reqCtx, d string) string {
+	switch d {
+	case webcore.DirIn:
+		return rc.T("msg.dir.in")
+	case webcore.DirOut:
+		return rc.T("msg.dir.out")
+	case webcore.DirInternal:
+		return rc.T("msg.dir.internal")
+	}
+	return "—"
+}
+
+// stateLabel is a recording's state in words.
+func stateLabel(rc *reqCtx, s archive.State) string {
+	switch s {
+	case archive.StateComplete:
+		return rc.T("msg.state.complete")
+	case archive.StateRecording:
+		return rc.T("msg.state.recording")
+	case archive.StateInterrupted:
+		return rc.T("msg.state.interrupted")
+	}
+	return string(s)
+}
+
+// cdrLabels are the words of webcore.CDRFacts' labels.
+var cdrLabels = map[string]string{
+	"Direction": "msg.cdr.direction", "Caller": "msg.cdr.caller", "Callee": "msg.cdr.callee",
+	"Access number": "msg.cdr.accessNumber", "Queue": "msg.cdr.queue", "Answer group": "msg.cdr.answerGroup",
+	"Agent": "msg.cdr.agent", "Start": "msg.cdr.start", "End": "msg.cdr.end", "Wait time": "msg.cdr.waitTime",
+	"Talk time": "msg.cdr.talkTime", "Referred by": "msg.cdr.referredBy", "Referred to": "msg.cdr.referredTo",
+	"Call id": "msg.cdr.callID",
+	"Inbound": "msg.cdr.inbound", "Outbound": "msg.cdr.outbound", "Internal": "msg.cdr.internal",
+}
+
+// cdrFacts are webcore.CDRFacts in the request's language: its labels
+// and directions translated, its times written the request's way.
+func cdrFacts(rc *reqCtx, c archive.CDR) [][2]string {
+	facts := webcore.CDRFacts(c, rc.loc)
+	for i, f := range facts {
+		if k, ok := cdrLabels[f[0]]; ok {
+			facts[i][0] = rc.T(k)
+		}
+		switch f[0] {
+		case "Direction":
+			if k, ok := cdrLabels[f[1]]; ok {
+				facts[i][1] = rc.T(k)
+			}
+		case "Start":
+			facts[i][1] = rc.when(c.StartTime)
+		case "End":
+			facts[i][1] = rc.when(c.EndTime)
+		}
+	}
+	return facts
+}

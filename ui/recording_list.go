@@ -93,7 +93,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	var err error
 	f.q = strings.ToLower(p.Q)
 	if len(f.q) > 200 {
-		return &pageError{http.StatusBadRequest, "The search text is too long."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.searchTextTooLong"}
 	}
 	if f.from, err = parseDate(p.From, rc.loc); err != nil {
 		p.Error, p.From = "The from date is not a date.", ""
@@ -181,7 +181,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		Text: webcore.SearchText(p.Q),
 	})
 	if errors.Is(err, archive.ErrInvalid) {
-		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.pageLinkNotValid"}
 	}
 	if err != nil {
 		return err
@@ -192,8 +192,8 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 		if g == nil {
 			g = &group{segs: []*archive.Recording{rec}}
 		}
-		row := u.listRow(g, idx, rc.loc)
-		lifecycleRow(&row, g, pol)
+		row := u.listRow(rc, g, idx)
+		lifecycleRow(rc, &row, g, pol)
 		p.Rows = append(p.Rows, row)
 	}
 	if q.Get("deleted") != "" {
@@ -204,7 +204,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	return nil
 }
 
-func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Location) listRow {
+func (u *UI) listRow(rc *reqCtx, g *group, users map[string]*archive.User) listRow {
 	first := g.segs[0]
 	var dur int64
 	sealed := true
@@ -239,7 +239,7 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	}
 	row := listRow{
 		URL:  "/recordings/" + first.ID.String(),
-		When: webcore.FormatTime(webcore.RecTime(first), loc), WhenISO: webcore.IsoTime(webcore.RecTime(first)),
+		When: rc.when(webcore.RecTime(first)), WhenISO: webcore.IsoTime(webcore.RecTime(first)),
 		Duration: webcore.FormatDuration(dur), Direction: dir, DirLabel: webcore.DirectionLabel(dir),
 		With: strings.Join(withs, "; "), User: webcore.OwnerName(users, first.User),
 		Segments: len(g.segs), Sealed: sealed, Encryption: enc,

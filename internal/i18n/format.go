@@ -40,6 +40,12 @@ func Number(lang string, f float64, decimals int) string {
 	return b.String()
 }
 
+// DecimalMark is the language's decimal mark: "." in English, "," in German.
+func DecimalMark(lang string) string {
+	d, _ := separators(lang)
+	return d
+}
+
 // Int writes n with its digits grouped: 1,234 in English, 1.234 in German.
 func Int(lang string, n int64) string { return Number(lang, float64(n), 0) }
 
