@@ -156,7 +156,6 @@ func (u *UI) createToken(r *http.Request, rc *reqCtx, login string) (string, err
 	return token, nil
 }
 
-
 // tokenCreated creates a token for login (createToken) and renders tmpl
 // with the page that page builds around it; the page shows the token once.
 func (u *UI) tokenCreated(w http.ResponseWriter, r *http.Request, rc *reqCtx, login, tmpl string, page func(token string) (any, error)) error {
