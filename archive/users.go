@@ -288,17 +288,22 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 		if err := a.seatChangeTx(tx, old, r, now); err != nil {
 			return err
 		}
-		plain, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
+		return a.putUserTx(tx, k, r)
 	})
 	a.auth.invalidate()
 	if err != nil {
 		return fmt.Errorf("archive: put user: %w", err)
 	}
 	return nil
+}
+
+// putUserTx seals r and stores it under its users key k.
+func (a *Archive) putUserTx(tx *bolt.Tx, k []byte, r *userRecord) error {
+	plain, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
 }
 
 // maxLanguageLen bounds a user's language tag.
@@ -320,11 +325,7 @@ func (a *Archive) SetUserLanguage(ctx context.Context, login, lang string) error
 			return err
 		}
 		r.Lang = lang
-		plain, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
+		return a.putUserTx(tx, k, r)
 	})
 	a.auth.invalidate()
 	if err != nil {

@@ -136,19 +136,6 @@ func germanBrowser(t *testing.T, bctx context.Context, acceptLanguage string) co
 	return ctx
 }
 
-// loginAny logs in whatever the page's language.
-func loginAny(t *testing.T, ctx context.Context, base, user, password string) {
-	t.Helper()
-	step(t, ctx, "log in as "+user,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(`input[name="login"]`),
-		setField(`input[name="login"]`, user),
-		setField(`input[name="password"]`, password),
-		chromedp.Click(`button[type="submit"].primary`),
-		chromedp.WaitVisible(`header.top nav`),
-	)
-}
-
 // TestBrowserGerman: with a browser set to German (Accept-Language
 // de-DE) the pages of a user, a supervisor, a user under 4-eyes access and
 // an admin are German throughout — no English text of the catalogue left,
@@ -173,7 +160,7 @@ func TestBrowserGerman(t *testing.T) {
 
 	// A user.
 	usr := germanBrowser(t, bctx, "de-DE,de;q=0.9,en;q=0.8")
-	loginAny(t, usr, d.url, "bob", bobPW)
+	login(t, usr, d.url, "bob", bobPW)
 	germanPage(t, usr, d.url, "/", `table.list`, english)
 	rec := germanPage(t, usr, d.url, "/recordings/"+bobRec, `#play`, english)
 	for _, want := range []string{"20.11.2026 09:00:00", "Abspielen", "Notizen", "Rückruf vereinbart."} {
@@ -200,10 +187,10 @@ func TestBrowserGerman(t *testing.T) {
 
 	// A supervisor, with a request waiting from a user under 4-eyes access.
 	sup := germanBrowser(t, bctx, "de-AT,de;q=0.9")
-	loginAny(t, sup, d.url, "sam", samPW)
+	login(t, sup, d.url, "sam", samPW)
 	step(t, sup, "open the supervision page", chromedp.Navigate(d.url+"/supervise"), chromedp.WaitVisible(`#sv-conn.on`))
 	ward := germanBrowser(t, bctx, "de")
-	loginAny(t, ward, d.url, "alice", alicePW)
+	login(t, ward, d.url, "alice", alicePW)
 	poll(t, ward, "waiting page in German", `document.getElementById("fe-status").textContent.includes("Warten auf die Freigabe durch Ihren Vorgesetzten Sam Šimkus")`)
 	germanPage(t, ward, d.url, "/", `#fe-waiting`, english)
 	poll(t, sup, "the request, live", `document.querySelectorAll("#sv-pending li").length === 1`)
@@ -220,7 +207,7 @@ func TestBrowserGerman(t *testing.T) {
 
 	// An admin.
 	adm := germanBrowser(t, bctx, "de-DE")
-	loginAny(t, adm, d.url, "admin", testAdminPassword)
+	login(t, adm, d.url, "admin", testAdminPassword)
 	for _, p := range []struct{ path, wait string }{
 		{"/", `table.list`}, {"/recordings/" + adminRec, `#play`}, {"/admin/settings", `#settings-form`},
 		{"/admin/users", `table.list`}, {"/admin/users/bob", `#user-form`}, {"/admin/users/new", `#user-form`},
@@ -248,7 +235,7 @@ func TestBrowserGerman(t *testing.T) {
 	}
 	// And German for a browser set to English.
 	eng := germanBrowser(t, bctx, "en-GB,en;q=0.9")
-	loginAny(t, eng, d.url, "bob", bobPW)
+	login(t, eng, d.url, "bob", bobPW)
 	if lang := eval[string](t, eng, `document.documentElement.lang`); lang != "en" {
 		t.Fatalf("an English browser gets %q", lang)
 	}

@@ -65,20 +65,21 @@ func walk(n parse.Node, f func(*parse.CommandNode)) {
 			walk(a, f)
 		}
 	case *parse.IfNode:
-		walk(n.Pipe, f)
-		walk(n.List, f)
-		walk(n.ElseList, f)
+		walkBranch(&n.BranchNode, f)
 	case *parse.RangeNode:
-		walk(n.Pipe, f)
-		walk(n.List, f)
-		walk(n.ElseList, f)
+		walkBranch(&n.BranchNode, f)
 	case *parse.WithNode:
-		walk(n.Pipe, f)
-		walk(n.List, f)
-		walk(n.ElseList, f)
+		walkBranch(&n.BranchNode, f)
 	case *parse.TemplateNode:
 		walk(n.Pipe, f)
 	}
+}
+
+// walkBranch walks an if, range or with: its pipeline and both lists.
+func walkBranch(b *parse.BranchNode, f func(*parse.CommandNode)) {
+	walk(b.Pipe, f)
+	walk(b.List, f)
+	walk(b.ElseList, f)
 }
 
 // Check compares catalogues (language → key → text) with the keys a
