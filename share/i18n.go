@@ -8,7 +8,7 @@ import (
 
 // Languages are the languages of the playback page and the code mail, in
 // the order the send form and the page offer them.
-var Languages = []string{"en", "no", "se", "dk", "fi", "lv", "lt", "ee"}
+var Languages = []string{"en", "de", "no", "se", "dk", "fi", "lv", "lt", "ee"}
 
 // validLanguage reports whether lang is one of Languages.
 func validLanguage(lang string) bool {
@@ -87,6 +87,8 @@ func languageFromTag(tag string) string {
 	switch i18n.Primary(tag) {
 	case "en":
 		return "en"
+	case "de":
+		return "de"
 	case "no", "nb", "nn":
 		return "no"
 	case "sv":
@@ -173,6 +175,53 @@ var langTexts = map[string]*langText{
 			"- Every access and every play is logged.\n" +
 			"- Your access ends at the date shown on this page.\n\n" +
 			"Accept these terms to listen to the recordings.",
+	},
+	"de": {
+		name: "Deutsch", tag: "de-DE",
+		page: map[string]string{
+			"title":           "Gesprächsaufzeichnungen",
+			"language":        "Sprache",
+			"intro":           "Mit Ihnen wurden Gesprächsaufzeichnungen geteilt. Um sie anzuhören, fordern Sie einen Einmalcode an: Er wird an die E-Mail-Adresse gesendet, an die dieser Link ging.",
+			"requestCode":     "Einmalcode anfordern",
+			"codeSent":        "Wenn dieser Link Ihnen gehört, ist ein Code auf dem Weg in Ihr Postfach.",
+			"codeLabel":       "Einmalcode",
+			"submitCode":      "Weiter",
+			"codeFormat":      "Geben Sie die 6 Ziffern aus der E-Mail ein.",
+			"wrongCode":       "Falscher Code. Verbleibende Versuche: {n}.",
+			"codeUsedUp":      "Falscher Code. Fordern Sie einen neuen Code an.",
+			"tooMany":         "Zu viele Versuche. Bitte warten Sie eine Weile und versuchen Sie es erneut.",
+			"tooManyUntil":    "Zu viele Versuche. Bitte versuchen Sie es nach {time} Uhr erneut.",
+			"termsTitle":      "Nutzungsbedingungen",
+			"termsFallback":   "Die Nutzungsbedingungen gibt es nicht in Ihrer Sprache; sie werden daher auf Englisch angezeigt.",
+			"acceptTerms":     "Ich stimme zu",
+			"recordingsTitle": "Aufzeichnungen",
+			"date":            "Datum",
+			"time":            "Uhrzeit",
+			"duration":        "Dauer",
+			"accessNumber":    "Zugangsnummer",
+			"queueName":       "Warteschlange",
+			"accessEnds":      "Verfügbar bis",
+			"expired":         "Dieser Link ist abgelaufen.",
+			"sessionEnded":    "Ihre Sitzung ist beendet — fordern Sie einen neuen Code an.",
+			"error":           "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+			"noScript":        "Diese Seite braucht JavaScript, um die Aufzeichnungen abzuspielen.",
+			"loading":         "Wird geladen …",
+			"playerLabel":     "Aufzeichnung",
+		},
+		codeSubject: "Ihr Einmalcode",
+		codeBody:    "Ihr Einmalcode lautet {{code}}. Der Code ist 10 Minuten gültig.",
+		extSubject:  "Mit Ihnen geteilte Gesprächsaufzeichnungen",
+		extBody: "Guten Tag,\n\nmit Ihnen wurden Gesprächsaufzeichnungen geteilt. Öffnen Sie diesen Link, um sie anzuhören:\n\n{{link}}\n\n" +
+			"Fordern Sie auf der Seite einen Einmalcode an; er wird an diese E-Mail-Adresse gesendet. Die Aufzeichnungen sind bis {{expires}} verfügbar.\n\n" +
+			"Diese Nachricht wurde automatisch versendet; bitte antworten Sie nicht darauf.",
+		intSubject: "Gesprächsaufzeichnungen für Sie",
+		intBody: "Hallo {{recipient}},\n\nbitte hören Sie sich diese Gesprächsaufzeichnungen im Archiv an:\n\n{{link}}\n\n" +
+			"Melden Sie sich mit Ihrem eigenen Konto an, um sie zu öffnen.\n\n{{myname}}",
+		terms: "Diese Aufzeichnungen werden nur zum persönlichen Anhören mit Ihnen geteilt.\n\n" +
+			"- Nehmen Sie die Aufzeichnungen nicht auf, kopieren oder laden Sie sie nicht herunter, und geben Sie sie oder ihren Inhalt an niemanden weiter.\n" +
+			"- Jeder Zugriff und jede Wiedergabe wird protokolliert.\n" +
+			"- Ihr Zugriff endet an dem auf dieser Seite angegebenen Datum.\n\n" +
+			"Stimmen Sie diesen Bedingungen zu, um die Aufzeichnungen anzuhören.",
 	},
 	"no": {
 		name: "Norsk", tag: "nb-NO",

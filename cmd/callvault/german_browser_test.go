@@ -205,6 +205,16 @@ func TestBrowserGerman(t *testing.T) {
 	step(t, sup, "end", chromedp.Click(`#sv-grants button`))
 	germanPage(t, ward, d.url, "/", `#fe-waiting`, english)
 
+	// The recipient's page of a link sent in German.
+	g := e.send(t, "kunde@example.de", "Karl Kunde", "de", 7, adminRec)
+	rcp := germanBrowser(t, bctx, "de-DE")
+	step(t, rcp, "open the link", chromedp.Navigate(g.link))
+	poll(t, rcp, "code step", pageStep("code"))
+	if lang, got := eval[string](t, rcp, `document.documentElement.lang`), eval[string](t, rcp, `document.getElementById("request-code").textContent`); lang != "de-DE" || got != "Einmalcode anfordern" {
+		t.Errorf("the recipient's page: lang %q, button %q", lang, got)
+	}
+	screenshot(t, rcp, "de-recipient", 1280, 900)
+
 	// An admin.
 	adm := germanBrowser(t, bctx, "de-DE")
 	login(t, adm, d.url, "admin", testAdminPassword)
