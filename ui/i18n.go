@@ -210,14 +210,6 @@ func (rc *reqCtx) whenMinute(t time.Time) string {
 	return i18n.DateMinute(rc.language(), t.In(rc.loc))
 }
 
-// day writes t's day in the appliance's zone.
-func (rc *reqCtx) day(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return i18n.Date(rc.language(), t.In(rc.loc))
-}
-
 // num writes n with its digits grouped the request's way.
 func (rc *reqCtx) num(n int) string { return i18n.Int(rc.language(), int64(n)) }
 

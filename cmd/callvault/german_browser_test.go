@@ -116,7 +116,7 @@ func germanPage(t *testing.T, ctx context.Context, base, path, wait string, engl
 	if iso := regexp.MustCompile(`\b20\d\d-\d\d-\d\d\b`).FindString(text); iso != "" {
 		t.Errorf("%s: a date written the English way: %s", path, iso)
 	}
-	name := "de" + strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(path)
+	name := "de" + strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(regexp.MustCompile(`[0-9a-f]{32}`).ReplaceAllString(path, "id"))
 	if path == "/" {
 		name = "de-list"
 	}
