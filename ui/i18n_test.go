@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -8,6 +9,8 @@ import (
 	"html/template"
 	"io/fs"
 	"maps"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -243,5 +246,57 @@ func TestTextsGerman(t *testing.T) {
 	}
 	if !json.Valid(b) {
 		t.Fatal("text.json is not JSON")
+	}
+}
+
+// TestPageLanguage: a page speaks the browser's language (German for
+// de-DE, English for what it does not speak), the account's choice
+// overrides the browser, errors shown to people are in the page's
+// language, and an unknown choice is refused.
+func TestPageLanguage(t *testing.T) {
+	tu := newTestUI(t)
+	getAs := func(c *client, path, accept string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", tu.srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		return c.do(req)
+	}
+	resp, body := getAs(tu.client(), "/login", "de-DE,de;q=0.9,en;q=0.8")
+	must(t, resp, body, 200, `<html lang="de">`, ">Anmelden</h1>", ">Anmeldename <input")
+	if cl := resp.Header.Get("Content-Language"); cl != "de" || !strings.Contains(resp.Header.Get("Vary"), "Accept-Language") {
+		t.Errorf("Content-Language %q, Vary %q", cl, resp.Header.Get("Vary"))
+	}
+	resp, body = getAs(tu.client(), "/login", "fr-FR, it;q=0.5")
+	must(t, resp, body, 200, `<html lang="en">`, ">Log in</h1>")
+
+	alice := tu.login("alice")
+	resp, body = getAs(alice, "/no-such-page", "de")
+	must(t, resp, body, 404, "<title>Nicht gefunden · callvault</title>", "Diese Seite gibt es nicht.")
+	resp, body = getAs(alice, "/account", "de")
+	must(t, resp, body, 200, `<option value="" selected>Wie im Browser eingestellt</option>`)
+
+	// The account's choice wins over the browser, and back.
+	resp, body = alice.post("/account/language", url.Values{"language": {"en"}})
+	must(t, resp, body, 303)
+	resp, body = getAs(alice, "/account?language=1", "de-DE")
+	must(t, resp, body, 200, `<html lang="en">`, "The language was saved.", `<option value="en" lang="en" selected>English</option>`)
+	resp, body = alice.post("/account/language", url.Values{"language": {""}})
+	must(t, resp, body, 303)
+	resp, body = getAs(alice, "/account", "de-DE")
+	must(t, resp, body, 200, `<html lang="de">`)
+	resp, body = alice.post("/account/language", url.Values{"language": {"fr"}})
+	must(t, resp, body, 400)
+	if u, err := tu.arc.GetUser(context.Background(), "alice"); err != nil || u.Language != "" {
+		t.Fatalf("after a refused choice: %+v %v", u, err)
+	}
+
+	// The scripts get their texts in the page's language.
+	resp, body = getAs(alice, "/account", "de")
+	must(t, resp, body, 200, `<script type="application/json" id="ui-text">`)
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="ui-text">(.*?)</script>`).FindStringSubmatch(body)
+	var js map[string]string
+	if err := json.Unmarshal([]byte(m[1]), &js); err != nil || js["js.play"] != "Abspielen" {
+		t.Fatalf("script texts: %v %v", js["js.play"], err)
 	}
 }
