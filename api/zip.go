@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
@@ -24,7 +22,7 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 	if _, err := a.playCheck(r, u, rec, "download"); err != nil {
 		return err
 	}
-	in, err := prepareZip(ctx, a.arc, a.media, rec, a.arc.Now())
+	in, err := webcore.PrepareZip(ctx, a.arc, a.media, rec, a.arc.Now())
 	if err != nil {
 		return err
 	}
@@ -50,49 +48,6 @@ func (a *API) recordingDownload(w http.ResponseWriter, r *http.Request, u *archi
 		panic(http.ErrAbortHandler)
 	}
 	return nil
-}
-
-// prepareZip renders everything but the audio bytes, so that errors come
-// before the response starts.
-func prepareZip(ctx context.Context, arc *archive.Archive, media webcore.Media, rec *archive.Recording, now time.Time) (export.Input, error) {
-	settings, err := arc.Settings(ctx)
-	if err != nil {
-		return export.Input{}, err
-	}
-	loc := time.UTC
-	if settings.TimeZone != "" {
-		if l, err := time.LoadLocation(settings.TimeZone); err == nil {
-			loc = l
-		}
-	}
-	users, err := arc.Users(ctx)
-	if err != nil {
-		return export.Input{}, err
-	}
-	notes, err := arc.Notes(ctx, rec.ID)
-	if err != nil {
-		return export.Input{}, err
-	}
-	in := recinfo.ParseLenient(rec.Info)
-	z := export.Input{ID: rec.ID, Seal: rec.Seal, PublicKey: arc.PublicKey(), Modified: webcore.RecTime(rec)}
-	var rows [][2]string
-	for i := range in.Result.Calls {
-		wav, err := media.WAV(ctx, []*archive.Recording{rec}, i, codec.WAVOptions{})
-		if err != nil {
-			return export.Input{}, err
-		}
-		z.WAVs = append(z.WAVs, wav)
-		v := "not sealed"
-		if rec.Seal != nil && i < len(rec.Seal.Exports) {
-			v = "sha256 " + hex.EncodeToString(rec.Seal.Exports[i][:]) + " (sealed)"
-		}
-		rows = append(rows, [2]string{export.WAVName(i, len(in.Result.Calls)), v})
-	}
-	doc := webcore.NewCallDoc(rec, webcore.UserIndex(users), notes, settings, loc, z.PublicKey, rows, now)
-	if z.PDF, err = export.CallInfoPDF(doc); err != nil {
-		return export.Input{}, err
-	}
-	return z, nil
 }
 
 // callPieces returns, for each segment of a call, the data bytes of each

@@ -142,6 +142,8 @@ type Archive struct {
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+	// lidx is the list index (listindex.go).
+	lidx listIndex
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -256,6 +258,8 @@ func Open(path string, opt Options) (*Archive, error) {
 	go a.c.run()
 	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
 	a.backfillWho() // once per archive: the who index of ListFor
+	// The list index, so the first list view finds it built.
+	a.goBackground(func(ctx context.Context) { _, _, _ = a.listSnapshot(ctx) })
 	if headSigned != 0 {
 		// Once per archive; a second one means the file was rewritten
 		// to look older (FORMAT.md, threat model).

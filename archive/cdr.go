@@ -271,6 +271,7 @@ func (a *Archive) PutCDR(ctx context.Context, c CDR) (created bool, err error) {
 		}
 		created = true
 		for _, r := range recs {
+			a.listTouchTx(tx, r.id) // its CDRs changed
 			if err := replaceWho(tx, r.old, a.whoKeys(r.m, r.id, a.cdrsTx(tx, r.m))); err != nil {
 				return err
 			}

@@ -45,6 +45,7 @@ func (a *Archive) putMetaTx(tx *bolt.Tx, id ID, dk []byte, m *metaRecord) error 
 	if err != nil {
 		return err
 	}
+	a.listTouchTx(tx, id)
 	return tx.Bucket(bucketRecs).Put(id[:], box)
 }
 
@@ -52,6 +53,7 @@ func (a *Archive) putMetaTx(tx *bolt.Tx, id ID, dk []byte, m *metaRecord) error 
 // ByCall and Expire find a recording: its time key, retention key, call
 // key and who keys.
 func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
+	a.listTouchTx(tx, id)
 	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
 	keys := [][2][]byte{{bucketByTime, tk[:]}, {bucketByRetention, rk[:]}}
 	if m.CallGUID != "" {

@@ -273,6 +273,7 @@ func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
 	if err := a.destroyDataKeyTx(tx, id); err != nil {
 		return err
 	}
+	a.listTouchTx(tx, id)
 	for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed} {
 		if err := tx.Bucket(b).Delete(id[:]); err != nil {
 			return err

@@ -144,6 +144,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	}
 	err = a.update(ctx, func(tx *bolt.Tx) error {
 		who := a.whoKeys(m, id, a.cdrsTx(tx, m))
+		a.listTouchTx(tx, id)
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
 			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
 		}
@@ -437,6 +438,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		if err := tx.Bucket(bucketRecs).Put(id[:], box); err != nil {
 			return err
 		}
+		w.a.listTouchTx(tx, id)
 		if oldKey != newKey {
 			if err := tx.Bucket(bucketByTime).Delete(oldKey[:]); err != nil {
 				return err

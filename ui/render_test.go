@@ -41,10 +41,16 @@ func pageModels(u *UI) map[string][]any {
 				{URL: "/recordings/2", When: "2026-11-20 17:00:00", Duration: "0:05", DirLabel: "—", With: "unknown",
 					User: "bob", Segments: 1, State: "interrupted", StateLabel: "interrupted", Protected: true},
 			},
-			NextURL: "/?cursor=abc&q=x", FirstURL: "/?q=x",
+			NextURL: "/?page=3&q=x", FirstURL: "/?q=x",
+			View:      listView{Sort: sortLength, Desc: true, Page: 2, Size: 25, Total: 300},
+			Heads:     map[string]sortHead{sortLength: {URL: "/?sort=length", Aria: "descending"}, sortDate: {URL: "/?order=asc"}},
+			Pages:     []pageLinkItem{{N: 1, URL: "/?q=x"}, {N: 2, URL: "/?page=2", Current: true}, {}, {N: 12, URL: "/?page=12"}},
+			Sizes:     []pageLinkItem{{N: 25, URL: "/?size=25", Current: true}, {N: 50, URL: "/"}},
+			SortParam: "length", OrderParam: "desc", SizeParam: "25", ExportURL: "/recordings.csv?q=x",
 		}},
 		"recording.html":  sampleRecordingPages(base),  // with the lifecycle's, lifecycle_test.go
 		"recyclebin.html": sampleRecycleBinPages(base), // lifecycle_test.go
+		"list_bulk.html":  sampleBulkPages(base),       // list_bulk_test.go
 		"waiting.html":    sampleWaitingPages(base),    // foureyes_test.go
 		"supervise.html":  sampleSupervisePages(base),  // foureyes_test.go
 		"audit.html": {auditPage{}, auditPage{
@@ -174,7 +180,7 @@ func TestRecordingPages(t *testing.T) {
 	bob := tu.login("bob")
 	resp, body = bob.get("/")
 	must(t, resp, body, 200, "2 parts", "Incoming", recB.ID.String())
-	if strings.Contains(body, recB2.ID.String()) {
+	if strings.Contains(body, `href="/recordings/`+recB2.ID.String()) {
 		t.Fatal("the second segment has a row of its own")
 	}
 	resp, body = bob.get("/recordings/" + recB.ID.String())
@@ -205,8 +211,8 @@ func TestRecordingPages(t *testing.T) {
 			}
 		}
 	}
-	if resp, _ := admin.get("/?cursor=garbage"); resp.StatusCode != 400 {
-		t.Fatalf("bad cursor: %d", resp.StatusCode)
+	if resp, _ := admin.get("/?page=garbage"); resp.StatusCode != 400 {
+		t.Fatalf("bad page: %d", resp.StatusCode)
 	}
 	if resp, body := admin.get("/?from=notadate"); !strings.Contains(body, "not a date") || resp.StatusCode != 200 {
 		t.Fatalf("bad date: %d", resp.StatusCode)

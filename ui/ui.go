@@ -60,6 +60,7 @@ type UI struct {
 	cop    *http.CrossOriginProtection
 	keyDL  keyDownload // keyrotate.go
 	ingest ingestAddrs // onboarding.go
+	party  partyMemo   // list_party.go
 }
 
 // New parses the embedded templates and assets and returns the UI over
@@ -214,6 +215,7 @@ func (u *UI) Routes() http.Handler {
 	u.fourEyesRoutes(mux) // foureyes_http.go
 	u.shareRoutes(mux)    // share.go: secure links
 	u.webhookRoutes(mux)  // webhooks.go
+	u.listRoutes(mux)     // list_csv.go: the list's export and bulk actions
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return &pageError{code: http.StatusNotFound, msg: "msg.noSuchPage"}
 	}))

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -170,30 +168,8 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Download the zip through the page's button and verify it offline.
-	dir := t.TempDir()
-	b := chromedp.FromContext(ctx).Browser
-	if _, err := cdp.Call(ctx, b, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
-	}); err != nil {
-		t.Fatalf("download behaviour: %v", err)
-	}
-	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
-	step(t, ctx, "click download", chromedp.Click(`a[href$="/download.zip"]`))
-	var zipPath string
-	deadline := time.AfterFunc(30*time.Second, func() { t.Error("download did not complete in 30 s") })
-	for ev, err := range progress {
-		if err != nil {
-			t.Fatalf("download: %v", err)
-		}
-		if ev.State == browser.DownloadProgressStateCompleted {
-			zipPath = filepath.Join(dir, ev.GUID)
-			break
-		}
-		if ev.State == browser.DownloadProgressStateCanceled {
-			t.Fatal("download cancelled")
-		}
-	}
-	deadline.Stop()
+	zipPath := clickDownload(t, ctx, "click download", `a[href$="/download.zip"]`)
+	dir := filepath.Dir(zipPath)
 	z := zipPath + ".zip"
 	if err := os.Rename(zipPath, z); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,7 @@ var ActionWords = map[string]string{
 	"foureyes.refuse":            "Refused 4-eyes access",
 	"foureyes.revoke":            "4-eyes access ended",
 	"audit.export":               "Exported the audit log",
+	"recordings.export":          "Exported the recording list",
 }
 
 // actionLabel is the words for action; an action without an entry reads

@@ -205,31 +205,80 @@ document.addEventListener("submit", function (e) {
 })();
 
 // Selection on the recordings list: select all on the page, and a live
-// count. Without script the checkboxes still submit the form.
-(function () {
-  var form = document.getElementById("selection");
-  if (!form) return;
-  var all = document.getElementById("sel-all");
-  var count = document.getElementById("sel-count");
-  function boxes() { return form.ownerDocument.querySelectorAll('input[type=checkbox][name=r]'); }
+// count. Without script the checkboxes still submit the form. It runs
+// again when search as you type replaces the results.
+var listSelection = (function () {
+  function boxes() { return document.querySelectorAll('#selection input[type=checkbox][name=r]'); }
   function update() {
+    var all = document.getElementById("sel-all");
+    var count = document.getElementById("sel-count");
+    if (!all || !count) return;
     var n = 0, bs = boxes();
     for (var i = 0; i < bs.length; i++) if (bs[i].checked) n++;
-    count.textContent = n + " selected";
+    count.textContent = T("js.selected", n);
     all.checked = n > 0 && n === bs.length;
     all.indeterminate = n > 0 && n < bs.length;
   }
-  all.hidden = false;
-  count.hidden = false;
-  all.addEventListener("change", function () {
-    var bs = boxes();
-    for (var i = 0; i < bs.length; i++) bs[i].checked = all.checked;
+  function init() {
+    var all = document.getElementById("sel-all");
+    var count = document.getElementById("sel-count");
+    if (!all || !count) return;
+    all.hidden = false;
+    count.hidden = false;
+    all.addEventListener("change", function () {
+      var bs = boxes();
+      for (var i = 0; i < bs.length; i++) bs[i].checked = all.checked;
+      update();
+    });
     update();
-  });
+  }
   document.addEventListener("change", function (e) {
     if (e.target && e.target.name === "r") update();
   });
-  update();
+  init();
+  return init;
+})();
+
+// Search as you type on the recordings list: after a pause of 300 ms in
+// the filter form, the results (count, table, pages) are fetched from the
+// same URL the form would submit, swapped in, and the URL follows. The
+// form still submits without script.
+(function () {
+  var form = document.querySelector("form.filters");
+  var results = document.getElementById("list-results");
+  if (!form || !results || !window.fetch || !window.URLSearchParams) return;
+  var timer = null, seq = 0;
+  function run() {
+    var params = new URLSearchParams(new FormData(form));
+    var drop = [];
+    params.forEach(function (v, k) { if (v === "") drop.push(k); });
+    drop.forEach(function (k) { params.delete(k); });
+    var qs = params.toString();
+    var url = (form.getAttribute("action") || "/") + (qs ? "?" + qs : "");
+    var mine = ++seq;
+    results.setAttribute("aria-busy", "true");
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (resp) {
+      if (!resp.ok) throw new Error(resp.status);
+      return resp.text();
+    }).then(function (html) {
+      if (mine !== seq) return; // a newer search is under way
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var fresh = doc.getElementById("list-results");
+      if (!fresh) return;
+      results.innerHTML = fresh.innerHTML;
+      results.removeAttribute("aria-busy");
+      history.replaceState(null, "", url);
+      listSelection();
+    }).catch(function () {
+      if (mine === seq) results.removeAttribute("aria-busy");
+    });
+  }
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(run, 300);
+  }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
 })();
 
 // The send form's end date follows the days: today and N more days,
