@@ -99,6 +99,12 @@ var dataTexts = regexp.MustCompile(`Recording devices|https?://\S+`)
 func germanPage(t *testing.T, ctx context.Context, base, path, wait string, english map[string]*regexp.Regexp) string {
 	t.Helper()
 	step(t, ctx, "open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(wait))
+	return germanHere(t, ctx, path, english)
+}
+
+// germanHere is germanPage for the page the browser shows.
+func germanHere(t *testing.T, ctx context.Context, path string, english map[string]*regexp.Regexp) string {
+	t.Helper()
 	if lang := eval[string](t, ctx, `document.documentElement.lang`); lang != "de" {
 		t.Errorf("%s: <html lang=%q>", path, lang)
 	}
@@ -227,6 +233,20 @@ func TestBrowserGerman(t *testing.T) {
 	} {
 		germanPage(t, adm, d.url, p.path, p.wait, english)
 	}
+
+	// The list's script in German: search as you type, the selection's
+	// count, and a bulk action's result page.
+	step(t, adm, "the list", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(`#sel-all`))
+	step(t, adm, "type a search", setField(`input[name="q"]`, "Jürgen"))
+	poll(t, adm, "results while typing", `document.getElementById("list-count").textContent.startsWith("1 Anruf") && location.search.includes("q=J")`)
+	step(t, adm, "select all", chromedp.Click(`#sel-all`))
+	poll(t, adm, "the selection's count", `document.getElementById("sel-count").textContent === "1 ausgewählt"`)
+	step(t, adm, "protect", setField(`input[name="reason"]`, "Az. 4711"), chromedp.Click(`#bulk-protect`), chromedp.WaitVisible(`#bulk-summary`))
+	if got := eval[string](t, adm, `document.getElementById("bulk-summary").textContent`); !strings.HasPrefix(got, "1 erledigt. Grund: Az. 4711") {
+		t.Errorf("the bulk summary says %q", got)
+	}
+	germanHere(t, adm, "/recordings/bulk", english)
+	germanPage(t, adm, d.url, "/?q=J%C3%BCrgen&sort=length&order=asc&size=25", `table.list`, english)
 
 	// The account page's switch overrides the browser: English for this
 	// German browser, until "as the browser asks" again.
