@@ -72,6 +72,10 @@ type User struct {
 	// upload names this login), also when the appliance setting is off:
 	// for payment desks.
 	MaskDTMF bool
+	// Language is the language the user chose for the web pages ("en",
+	// "de"; "" follows the browser). Set by SetUserLanguage; PutUser
+	// keeps it.
+	Language string
 	// Set by the archive; ignored by PutUser.
 	HasPassword      bool
 	Created, Updated time.Time
@@ -153,6 +157,7 @@ type userRecord struct {
 	MayProtect bool          `json:"mayProtect,omitempty"`
 	DelMode    DeletionMode  `json:"deletionMode,omitempty"`
 	MaskDTMF   bool          `json:"maskDtmf,omitempty"`
+	Lang       string        `json:"lang,omitempty"`
 	Created    int64         `json:"created"`
 	Updated    int64         `json:"updated"`
 	PW         *passwordHash `json:"pw,omitempty"`
@@ -164,7 +169,7 @@ func (r *userRecord) user() *User {
 		Extensions: slices.Clone(r.Extensions), Disabled: r.Disabled,
 		AccessList: slices.Clone(r.AccessList), Supervisor: r.Supervisor, Seat: r.Seat,
 		MaySendLinks: r.MayLinks, MaySeeExternal: r.MayExt,
-		MayProtect: r.MayProtect, DeletionMode: r.DelMode.Effective(), MaskDTMF: r.MaskDTMF,
+		MayProtect: r.MayProtect, DeletionMode: r.DelMode.Effective(), MaskDTMF: r.MaskDTMF, Language: r.Lang,
 		HasPassword: r.PW != nil, Created: timeOf(r.Created), Updated: timeOf(r.Updated),
 	}
 }
@@ -280,7 +285,7 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 			MayProtect: u.MayProtect, DelMode: u.DeletionMode.Effective(), MaskDTMF: u.MaskDTMF,
 		}
 		if old != nil {
-			r.Created = old.Created
+			r.Created, r.Lang = old.Created, old.Lang
 			if pw == nil {
 				r.PW = old.PW
 			}
@@ -288,15 +293,48 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 		if err := a.seatChangeTx(tx, old, r, now); err != nil {
 			return err
 		}
-		plain, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
+		return a.putUserTx(tx, k, r)
 	})
 	a.auth.invalidate()
 	if err != nil {
 		return fmt.Errorf("archive: put user: %w", err)
+	}
+	return nil
+}
+
+// putUserTx seals r and stores it under its users key k.
+func (a *Archive) putUserTx(tx *bolt.Tx, k []byte, r *userRecord) error {
+	plain, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUsers).Put(k, boxSeal(a.keys.state, boxAAD(aadUser, k), plain))
+}
+
+// maxLanguageLen bounds a user's language tag.
+const maxLanguageLen = 16
+
+// SetUserLanguage stores the language login chose for the web pages; ""
+// returns to the browser's. The archive keeps the tag without judging it
+// (the pages know their languages); ErrInvalid for one longer than 16
+// bytes or not of letters and '-'; ErrNotFound for no such user.
+func (a *Archive) SetUserLanguage(ctx context.Context, login, lang string) error {
+	if len(lang) > maxLanguageLen || strings.IndexFunc(lang, func(r rune) bool { return r != '-' && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') }) >= 0 {
+		return fmt.Errorf("archive: language: %w", ErrInvalid)
+	}
+	k := a.userKey(login)
+	a.auth.invalidate()
+	err := a.update(ctx, func(tx *bolt.Tx) error {
+		r, err := a.existingUserTx(tx, login)
+		if err != nil {
+			return err
+		}
+		r.Lang = lang
+		return a.putUserTx(tx, k, r)
+	})
+	a.auth.invalidate()
+	if err != nil {
+		return fmt.Errorf("archive: set language: %w", err)
 	}
 	return nil
 }

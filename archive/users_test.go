@@ -146,3 +146,46 @@ func TestAuthenticateCache(t *testing.T) {
 		t.Fatalf("%d concurrent argon2 runs", p)
 	}
 }
+
+// TestUserLanguage: the language a user chooses is stored with the user,
+// survives an admin's PutUser and a reopen, and "" returns to the
+// browser's choice; nonsense and unknown users are refused.
+func TestUserLanguage(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	if err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser}, "password-1234"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetUserLanguage(ctx, "alice", "de"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := a.GetUser(ctx, "alice")
+	if err != nil || u.Language != "de" {
+		t.Fatalf("after SetUserLanguage: %+v, %v", u, err)
+	}
+	u.Name = "Alice"
+	u.Language = "en" // ignored: PutUser keeps the user's own choice
+	if err := a.PutUser(ctx, *u, ""); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := a.GetUser(ctx, "alice"); u.Language != "de" || u.Name != "Alice" {
+		t.Fatalf("after PutUser: %+v", u)
+	}
+	if _, err := a.Authenticate(ctx, netip.MustParseAddr("127.0.0.1"), "alice", "password-1234"); err != nil {
+		t.Fatalf("the password is gone: %v", err)
+	}
+	if err := a.SetUserLanguage(ctx, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := a.GetUser(ctx, "alice"); u.Language != "" {
+		t.Fatalf("after clearing: %q", u.Language)
+	}
+	for _, bad := range []string{"de\x00", "de;DROP", strings.Repeat("a", 17), "dé"} {
+		if err := a.SetUserLanguage(ctx, "alice", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if err := a.SetUserLanguage(ctx, "nobody", "de"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown user: %v", err)
+	}
+}

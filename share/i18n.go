@@ -1,10 +1,14 @@
 package share
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/callvault/callvault/internal/i18n"
+)
 
 // Languages are the languages of the playback page and the code mail, in
 // the order the send form and the page offer them.
-var Languages = []string{"en", "no", "se", "dk", "fi", "lv", "lt", "ee"}
+var Languages = []string{"en", "de", "no", "se", "dk", "fi", "lv", "lt", "ee"}
 
 // validLanguage reports whether lang is one of Languages.
 func validLanguage(lang string) bool {
@@ -74,72 +78,17 @@ func PickLanguage(query, acceptLanguage string) string {
 	if l := languageFromTag(query); l != "" {
 		return l
 	}
-	if len(acceptLanguage) > 1024 {
-		acceptLanguage = acceptLanguage[:1024]
-	}
-	best, bestQ, n := "", 0.0, 0
-	for entry := range strings.SplitSeq(acceptLanguage, ",") {
-		if n++; n > 32 {
-			break
-		}
-		tag, params, _ := strings.Cut(entry, ";")
-		l := languageFromTag(tag)
-		if l == "" {
-			continue
-		}
-		q, ok := acceptWeight(params)
-		if ok && q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
-}
-
-// acceptWeight parses the parameters after a language range ("q=0.8"): the
-// weight, 1 when absent; ok is false for a malformed one.
-func acceptWeight(params string) (q float64, ok bool) {
-	q = 1
-	for p := range strings.SplitSeq(params, ";") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if !strings.EqualFold(strings.TrimSpace(k), "q") {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		// A qvalue is 0, 1 or a decimal with at most three digits.
-		if len(v) == 0 || len(v) > 5 || (v[0] != '0' && v[0] != '1') {
-			return 0, false
-		}
-		f, frac := float64(v[0]-'0'), 0.1
-		if len(v) > 1 {
-			if v[1] != '.' {
-				return 0, false
-			}
-			for _, c := range []byte(v[2:]) {
-				if c < '0' || c > '9' {
-					return 0, false
-				}
-				f += float64(c-'0') * frac
-				frac /= 10
-			}
-		}
-		if f > 1 {
-			return 0, false
-		}
-		q = f
-	}
-	return q, true
+	return i18n.Pick(acceptLanguage, languageFromTag)
 }
 
 // languageFromTag maps a language tag ("sv-SE", "nb", "EN_gb") to one of
 // Languages, "" when none fits.
 func languageFromTag(tag string) string {
-	tag = strings.TrimSpace(tag)
-	if i := strings.IndexAny(tag, "-_"); i >= 0 {
-		tag = tag[:i]
-	}
-	switch strings.ToLower(tag) {
+	switch i18n.Primary(tag) {
 	case "en":
 		return "en"
+	case "de":
+		return "de"
 	case "no", "nb", "nn":
 		return "no"
 	case "sv":
@@ -226,6 +175,53 @@ var langTexts = map[string]*langText{
 			"- Every access and every play is logged.\n" +
 			"- Your access ends at the date shown on this page.\n\n" +
 			"Accept these terms to listen to the recordings.",
+	},
+	"de": {
+		name: "Deutsch", tag: "de-DE",
+		page: map[string]string{
+			"title":           "Gesprächsaufzeichnungen",
+			"language":        "Sprache",
+			"intro":           "Mit Ihnen wurden Gesprächsaufzeichnungen geteilt. Um sie anzuhören, fordern Sie einen Einmalcode an: Er wird an die E-Mail-Adresse gesendet, an die dieser Link ging.",
+			"requestCode":     "Einmalcode anfordern",
+			"codeSent":        "Wenn dieser Link Ihnen gehört, ist ein Code auf dem Weg in Ihr Postfach.",
+			"codeLabel":       "Einmalcode",
+			"submitCode":      "Weiter",
+			"codeFormat":      "Geben Sie die 6 Ziffern aus der E-Mail ein.",
+			"wrongCode":       "Falscher Code. Verbleibende Versuche: {n}.",
+			"codeUsedUp":      "Falscher Code. Fordern Sie einen neuen Code an.",
+			"tooMany":         "Zu viele Versuche. Bitte warten Sie eine Weile und versuchen Sie es erneut.",
+			"tooManyUntil":    "Zu viele Versuche. Bitte versuchen Sie es nach {time} Uhr erneut.",
+			"termsTitle":      "Nutzungsbedingungen",
+			"termsFallback":   "Die Nutzungsbedingungen gibt es nicht in Ihrer Sprache; sie werden daher auf Englisch angezeigt.",
+			"acceptTerms":     "Ich stimme zu",
+			"recordingsTitle": "Aufzeichnungen",
+			"date":            "Datum",
+			"time":            "Uhrzeit",
+			"duration":        "Dauer",
+			"accessNumber":    "Zugangsnummer",
+			"queueName":       "Warteschlange",
+			"accessEnds":      "Verfügbar bis",
+			"expired":         "Dieser Link ist abgelaufen.",
+			"sessionEnded":    "Ihre Sitzung ist beendet — fordern Sie einen neuen Code an.",
+			"error":           "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+			"noScript":        "Diese Seite braucht JavaScript, um die Aufzeichnungen abzuspielen.",
+			"loading":         "Wird geladen …",
+			"playerLabel":     "Aufzeichnung",
+		},
+		codeSubject: "Ihr Einmalcode",
+		codeBody:    "Ihr Einmalcode lautet {{code}}. Der Code ist 10 Minuten gültig.",
+		extSubject:  "Mit Ihnen geteilte Gesprächsaufzeichnungen",
+		extBody: "Guten Tag,\n\nmit Ihnen wurden Gesprächsaufzeichnungen geteilt. Öffnen Sie diesen Link, um sie anzuhören:\n\n{{link}}\n\n" +
+			"Fordern Sie auf der Seite einen Einmalcode an; er wird an diese E-Mail-Adresse gesendet. Die Aufzeichnungen sind bis {{expires}} verfügbar.\n\n" +
+			"Diese Nachricht wurde automatisch versendet; bitte antworten Sie nicht darauf.",
+		intSubject: "Gesprächsaufzeichnungen für Sie",
+		intBody: "Hallo {{recipient}},\n\nbitte hören Sie sich diese Gesprächsaufzeichnungen im Archiv an:\n\n{{link}}\n\n" +
+			"Melden Sie sich mit Ihrem eigenen Konto an, um sie zu öffnen.\n\n{{myname}}",
+		terms: "Diese Aufzeichnungen werden nur zum persönlichen Anhören mit Ihnen geteilt.\n\n" +
+			"- Nehmen Sie die Aufzeichnungen nicht auf, kopieren oder laden Sie sie nicht herunter, und geben Sie sie oder ihren Inhalt an niemanden weiter.\n" +
+			"- Jeder Zugriff und jede Wiedergabe wird protokolliert.\n" +
+			"- Ihr Zugriff endet an dem auf dieser Seite angegebenen Datum.\n\n" +
+			"Stimmen Sie diesen Bedingungen zu, um die Aufzeichnungen anzuhören.",
 	},
 	"no": {
 		name: "Norsk", tag: "nb-NO",

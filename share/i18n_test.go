@@ -12,13 +12,13 @@ func TestLanguagesHaveTexts(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(langTexts)); !slices.Equal(got, slices.Sorted(slices.Values(Languages))) {
 		t.Fatalf("texts for %v, Languages %v", got, Languages)
 	}
-	names := map[string]string{"en": "English", "no": "Norsk", "se": "Svenska", "dk": "Dansk", "fi": "Suomi", "lv": "Latviešu", "lt": "Lietuvių", "ee": "Eesti"}
+	names := map[string]string{"en": "English", "de": "Deutsch", "no": "Norsk", "se": "Svenska", "dk": "Dansk", "fi": "Suomi", "lv": "Latviešu", "lt": "Lietuvių", "ee": "Eesti"}
 	for l, want := range names {
 		if got := LanguageName(l); got != want {
 			t.Errorf("LanguageName(%q) = %q, want %q", l, got, want)
 		}
 	}
-	for _, l := range []string{"", "xx", "EN", "de"} {
+	for _, l := range []string{"", "xx", "EN", "fr"} {
 		if validLanguage(l) {
 			t.Errorf("validLanguage(%q)", l)
 		}
@@ -158,20 +158,21 @@ func TestPickLanguage(t *testing.T) {
 	cases := []struct{ query, accept, want string }{
 		{"", "", ""},
 		{"no", "", "no"},
-		{"se", "de", "se"},
+		{"se", "fr", "se"},
 		{"lv", "en", "lv"},
 		{"sv", "", "se"},
 		{"nb-NO", "", "no"},
 		{"ET", "", "ee"},
 		{"xx", "", ""},
 		{"xx", "da-DK,da;q=0.9,en;q=0.8", "dk"},
-		{"", "de-DE, fi;q=0.5, en;q=0.4", "fi"},
+		{"", "fr-FR, fi;q=0.5, en;q=0.4", "fi"},
 		{"", "en;q=0.2, lt;q=0.9", "lt"},
 		{"", "nn", "no"},
 		{"", "sv-FI", "se"},
 		{"", "se", ""}, // Northern Sami in a header, not Swedish
 		{"", "ee", ""}, // Ewe
-		{"", "de, fr", ""},
+		{"", "fr, it", ""},
+		{"", "fr, de-AT;q=0.5", "de"},
 		{"", "fi;q=0, et", "ee"},
 		{"", "*", ""},
 		{"", "lv;q=1.5, lt;q=0.1", "lt"},
@@ -181,7 +182,7 @@ func TestPickLanguage(t *testing.T) {
 		{"", "lv;q=1.000, lt", "lv"}, // ties go to the first
 		{"", "en_US", "en"},
 		{"", ",,;;,=,q=", ""},
-		{"", strings.Repeat("de,", 40) + "fi", ""}, // past 32 entries
+		{"", strings.Repeat("fr,", 40) + "fi", ""}, // past 32 entries
 	}
 	for _, c := range cases {
 		if got := PickLanguage(c.query, c.accept); got != c.want {

@@ -337,3 +337,43 @@ func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestPageBrowserDark: under prefers-color-scheme: dark the playback page
+// turns dark (background, text, fields and notices), with readable text;
+// in light it stays light.
+func TestPageBrowserDark(t *testing.T) {
+	ctx := browsertest.New(t)
+	stub := &stubLink{codeAnswer: 202, wav: testWAV(5), recordings: []map[string]any{
+		{"id": "r1", "start": "2026-11-20T09:00:00Z", "durationMs": 5000, "audio": "/p/T/audio/r1", "expiresAt": "2026-12-06T22:59:00Z"},
+	}}
+	srv := httptest.NewServer(stub.routes())
+	t.Cleanup(srv.Close)
+	// lum is a colour's relative luminance; contrast two colours' ratio.
+	const lookJS = `function lum(c) { const [r, g, b] = c.match(/[\d.]+/g).map(Number).slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; }
+function contrast(a, b) { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); }
+const bg = getComputedStyle(document.body).backgroundColor, fg = getComputedStyle(document.body).color;
+const field = getComputedStyle(document.getElementById("code")).backgroundColor;
+`
+	for _, c := range []struct {
+		scheme string
+		check  string
+	}{
+		{"light", `lum(bg) > 0.9 && contrast(fg, bg) >= 7`},
+		{"dark", `lum(bg) < 0.05 && lum(field) < 0.05 && contrast(fg, bg) >= 7 && contrast(getComputedStyle(document.getElementById("request-code")).color, getComputedStyle(document.getElementById("request-code")).backgroundColor) >= 4.5`},
+	} {
+		browsertest.Do(t, ctx, c.scheme, browsertest.ColorScheme(c.scheme), chromedp.Navigate(srv.URL+"/p/T"))
+		browsertest.Wait(t, ctx, "code step", `document.body.dataset.step === "code"`)
+		if !browsertest.Eval[bool](t, ctx, "(() => {"+lookJS+"return "+c.check+"; })()") {
+			got := browsertest.Eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor + " / " + getComputedStyle(document.body).color`)
+			t.Errorf("%s: the page's colours are %s", c.scheme, got)
+		}
+		browsertest.Screenshot(t, ctx, "page-code-"+c.scheme)
+	}
+	// The notice of a sent code reads well in dark too.
+	browsertest.Do(t, ctx, "request a code", chromedp.Click(`#request-code`))
+	browsertest.Wait(t, ctx, "code sent", `!document.getElementById("message").hidden`)
+	if !browsertest.Eval[bool](t, ctx, `(() => {`+lookJS+`const m = document.getElementById("message"); return lum(getComputedStyle(m).backgroundColor) < 0.1 && contrast(getComputedStyle(m).color, getComputedStyle(m).backgroundColor) >= 4.5; })()`) {
+		t.Error("the notice stays light in dark")
+	}
+	browsertest.Screenshot(t, ctx, "page-code-sent-dark")
+}

@@ -3,11 +3,11 @@ package ui
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/internal/webcore"
 )
 
 // minPasswordLen is the shortest password the UI accepts.
@@ -26,7 +26,12 @@ type accountPage struct {
 	TokenURL                 string // where the create-token form posts
 	NewToken                 string // shown once, right after creation
 	PasswordError            string
+	Language                 string // the account's choice, "" for the browser's
+	Languages                []languageChoice
 }
+
+// languageChoice is one language on the account page's switch.
+type languageChoice struct{ Code, Name string }
 
 func (u *UI) tokenViews(r *http.Request, rc *reqCtx, login, prefix string) ([]tokenView, error) {
 	toks, err := u.arc.Tokens(r.Context(), login)
@@ -35,12 +40,12 @@ func (u *UI) tokenViews(r *http.Request, rc *reqCtx, login, prefix string) ([]to
 	}
 	out := make([]tokenView, 0, len(toks))
 	for _, t := range toks {
-		lu := webcore.FormatTime(t.LastUsed, rc.loc)
+		lu := rc.when(t.LastUsed)
 		if lu == "" {
-			lu = "never"
+			lu = rc.T("msg.never")
 		}
 		out = append(out, tokenView{
-			ID: t.ID, Label: t.Label, Created: webcore.FormatTime(t.Created, rc.loc), LastUsed: lu,
+			ID: t.ID, Label: t.Label, Created: rc.when(t.Created), LastUsed: lu,
 			RevokeURL: prefix + "/" + urlPathEscape(t.ID) + "/revoke",
 		})
 	}
@@ -57,8 +62,9 @@ func (u *UI) accountPage(r *http.Request, rc *reqCtx) (accountPage, error) {
 		return accountPage{}, err
 	}
 	return accountPage{
-		Base:  u.base(rc, "Account", "account"),
-		Login: usr.Login, Name: usr.Name, Email: usr.Email, Role: string(usr.Role),
+		Base:  u.base(rc, rc.T("msg.title.account"), "account"),
+		Login: usr.Login, Name: usr.Name, Email: usr.Email, Role: roleLabel(rc, usr.Role),
+		Language: usr.Language, Languages: languageChoices(),
 		Extensions: strings.Join(usr.Extensions, ", "), AccessList: strings.Join(usr.AccessList, ", "),
 		Tokens: toks, TokenURL: "/account/tokens",
 	}, nil
@@ -70,7 +76,10 @@ func (u *UI) accountShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		return err
 	}
 	if r.URL.Query().Get("changed") == "1" {
-		p.Flash = "Your password was changed."
+		p.Flash = rc.T("msg.passwordChanged")
+	}
+	if r.URL.Query().Get("language") == "1" {
+		p.Flash = rc.T("msg.languageChanged")
 	}
 	u.render(w, r, http.StatusOK, "account.html", p)
 	return nil
@@ -78,14 +87,14 @@ func (u *UI) accountShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 
 // checkNewPassword returns a message for a password that is not
 // acceptable, or "".
-func checkNewPassword(pw, confirm string) string {
+func checkNewPassword(rc *reqCtx, pw, confirm string) string {
 	switch {
 	case utf8.RuneCountInString(pw) < minPasswordLen:
-		return "The new password must have at least 10 characters."
+		return rc.T("msg.passwordShort", minPasswordLen)
 	case len(pw) > maxPasswordField:
-		return "The new password is too long."
+		return rc.T("msg.passwordLong")
 	case pw != confirm:
-		return "The two new passwords differ."
+		return rc.T("msg.passwordsDiffer")
 	}
 	return ""
 }
@@ -102,7 +111,7 @@ func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		u.render(w, r, code, "account.html", p)
 		return nil
 	}
-	if msg := checkNewPassword(pw, confirm); msg != "" {
+	if msg := checkNewPassword(rc, pw, confirm); msg != "" {
 		return fail(http.StatusBadRequest, msg)
 	}
 	usr, limited, err := u.reauthenticate(w, r, rc, cur)
@@ -114,7 +123,7 @@ func (u *UI) accountPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			return err
 		}
 		u.audit(r, rc, "password.change", rc.user.Login, false, "wrong current password")
-		return fail(http.StatusBadRequest, "The current password is wrong.")
+		return fail(http.StatusBadRequest, rc.T("msg.currentPasswordWrong"))
 	}
 	if err := u.arc.PutUser(r.Context(), *usr, pw); err != nil {
 		return err
@@ -137,7 +146,7 @@ const maxTokenLabel = 100
 func (u *UI) createToken(r *http.Request, rc *reqCtx, login string) (string, error) {
 	label := strings.TrimSpace(r.PostForm.Get("label"))
 	if label == "" || len(label) > maxTokenLabel {
-		return "", &pageError{http.StatusBadRequest, "A token needs a label of at most 100 characters."}
+		return "", &pageError{code: http.StatusBadRequest, msg: "msg.tokenNeedsLabelMost"}
 	}
 	token, info, err := u.arc.CreateToken(r.Context(), login, label)
 	if err != nil {
@@ -146,9 +155,6 @@ func (u *UI) createToken(r *http.Request, rc *reqCtx, login string) (string, err
 	u.audit(r, rc, "token.create", login, true, "token "+info.ID+" "+label)
 	return token, nil
 }
-
-// tokenCreatedFlash is the confirmation above a token just created.
-const tokenCreatedFlash = "Token created. Copy it now: it is shown only once."
 
 // tokenCreated creates a token for login (createToken) and renders tmpl
 // with the page that page builds around it; the page shows the token once.
@@ -168,7 +174,7 @@ func (u *UI) tokenCreated(w http.ResponseWriter, r *http.Request, rc *reqCtx, lo
 func (u *UI) accountTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	return u.tokenCreated(w, r, rc, rc.user.Login, "account.html", func(token string) (any, error) {
 		p, err := u.accountPage(r, rc)
-		p.NewToken, p.Flash = token, tokenCreatedFlash
+		p.NewToken, p.Flash = token, rc.T("msg.tokenCreated")
 		return p, err
 	})
 }
@@ -192,7 +198,47 @@ func (u *UI) reauthenticate(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 	var le *archive.LimitedError
 	if errors.As(err, &le) {
 		w.Header().Set("Retry-After", itoa(le.RetrySeconds()))
-		return nil, "Too many failed attempts. Try again in " + waitText(le.RetryAfter) + ".", nil
+		return nil, rc.T("msg.tooManyAttempts", waitText(rc, le.RetryAfter)), nil
 	}
 	return usr, "", err
+}
+
+// languageChoices are the account page's languages, in their own names.
+func languageChoices() []languageChoice {
+	out := make([]languageChoice, 0, len(uiLanguages))
+	for _, l := range uiLanguages {
+		out = append(out, languageChoice{Code: l, Name: languageNames[l]})
+	}
+	return out
+}
+
+// accountLanguage stores the language the person chose for the pages (""
+// for the browser's) and shows the account page in it.
+func (u *UI) accountLanguage(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	lang := r.PostForm.Get("language")
+	if lang != "" && !slices.Contains(uiLanguages, lang) {
+		return &pageError{code: http.StatusBadRequest, msg: "msg.unknownLanguage"}
+	}
+	if err := u.arc.SetUserLanguage(r.Context(), rc.user.Login, lang); err != nil {
+		return err
+	}
+	redirect(w, r, "/account?language=1")
+	return nil
+}
+
+// roleLabel is a role in words.
+func roleLabel(rc *reqCtx, role archive.Role) string {
+	switch role {
+	case archive.RoleAdmin:
+		return rc.T("msg.role.admin")
+	case archive.RoleSupervisor:
+		return rc.T("msg.role.supervisor")
+	case archive.RoleUser:
+		return rc.T("msg.role.user")
+	case archive.RoleIngest:
+		return rc.T("msg.role.ingest")
+	case archive.RoleIntegration:
+		return rc.T("msg.role.integration")
+	}
+	return string(role)
 }

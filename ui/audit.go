@@ -50,16 +50,16 @@ func auditFilters(r *http.Request, rc *reqCtx, p *auditPage) (archive.AuditQuery
 	p.Action, p.From, p.To = strings.TrimSpace(q.Get("action")), q.Get("from"), q.Get("to")
 	for _, s := range []string{p.Q, p.Actor, p.Action} {
 		if len(s) > 200 {
-			return archive.AuditQuery{}, &pageError{http.StatusBadRequest, "A filter is too long."}
+			return archive.AuditQuery{}, &pageError{code: http.StatusBadRequest, msg: "msg.filterTooLong"}
 		}
 	}
 	aq := archive.AuditQuery{Actor: p.Actor, Action: p.Action, Text: p.Q, Limit: auditPageSize, Cursor: q.Get("cursor")}
 	var err error
 	if aq.From, err = parseDate(p.From, rc.loc); err != nil {
-		p.Error, p.From = "The from date is not a date.", ""
+		p.Error, p.From = rc.T("msg.fromNotDate"), ""
 	}
 	if aq.To, err = parseDate(p.To, rc.loc); err != nil {
-		p.Error, p.To = "The to date is not a date.", ""
+		p.Error, p.To = rc.T("msg.toNotDate"), ""
 	} else if !aq.To.IsZero() {
 		aq.To = aq.To.AddDate(0, 0, 1)
 	}
@@ -80,7 +80,7 @@ func (u *UI) auditCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 		return err
 	}
 	if p.Error != "" {
-		return &pageError{http.StatusBadRequest, p.Error}
+		return &pageError{code: http.StatusBadRequest, text: p.Error}
 	}
 	err = u.arc.Audit(r.Context(), archive.AuditEvent{
 		Actor: rc.user.Login, Action: "audit.export", Target: "audit log", Remote: remoteAddr(r), OK: true,
@@ -95,23 +95,23 @@ func (u *UI) auditCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 
 func (u *UI) auditList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	q := r.URL.Query()
-	p := auditPage{Base: u.base(rc, "Audit log", "audit")}
+	p := auditPage{Base: u.base(rc, rc.T("msg.title.audit"), "audit")}
 	aq, err := auditFilters(r, rc, &p)
 	if err != nil {
 		return err
 	}
 	events, next, err := u.arc.AuditLog(r.Context(), aq)
 	if errors.Is(err, archive.ErrInvalid) {
-		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.pageLinkNotValid"}
 	}
 	if err != nil {
 		return err
 	}
 	for _, e := range events {
 		p.Rows = append(p.Rows, auditRow{
-			Seq: e.Seq, When: webcore.FormatTime(e.Time, rc.loc), WhenISO: webcore.IsoTime(e.Time),
+			Seq: e.Seq, When: rc.when(e.Time), WhenISO: webcore.IsoTime(e.Time),
 			Actor: e.Actor, Action: e.Action, Target: e.Target, Remote: archive.AddrHost(e.Remote), OK: e.OK, Detail: e.Detail,
-			ActionLabel: webcore.ActionLabel(e.Action), TargetURL: webcore.AuditTargetURL(e.Target),
+			ActionLabel: actionLabel(rc, e.Action), TargetURL: webcore.AuditTargetURL(e.Target),
 		})
 	}
 	p.NextURL, p.FirstURL = pageLinks("/admin/audit", p.filterValues(), next, q.Get("cursor") != "")

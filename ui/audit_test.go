@@ -55,7 +55,7 @@ func TestAuditLogForAuditors(t *testing.T) {
 	resp, body := admin.get("/admin/audit")
 	must(t, resp, body, 200,
 		`<a href="/recordings/`+id+`">`+id+`</a>`, `title="play">Played<`, `title="lifecycle.run">Retention run<`,
-		`title="share.send">Share send<`, `title="login">Logged in<`, ">192.0.2.7<", ">2001:db8::5<", ">127.0.0.1<",
+		`title="share.send">Sent a link to an external recipient<`, `title="login">Logged in<`, ">192.0.2.7<", ">2001:db8::5<", ">127.0.0.1<",
 		`href="/admin/audit.csv"`)
 	for _, port := range []string{"192.0.2.7:51234", ":51234", "]:443", "127.0.0.1:"} {
 		if strings.Contains(body, port) {

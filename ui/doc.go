@@ -73,6 +73,23 @@
 // (/external/config, a multipart form for the logo) and the outbox
 // (/admin/outbox, one-time codes masked by share) are for admins.
 //
+// # Languages
+//
+// The pages speak English and German (i18n.go). A person's language is
+// the one chosen on the account page (stored with the user, archive.User
+// Language), else the best their browser asks for (Accept-Language,
+// parsed by internal/i18n as the playback page parses it), else English.
+// Every text is a key of text.json with its English and German text;
+// templates are parsed once per language with t/th bound to it, scripts
+// read their texts ("js." keys) from a JSON block of the layout. New
+// refuses to start when a template or script uses a key some language
+// lacks, or text.json holds a key nothing uses; TestTextKeysOfGo does the
+// same for the keys of the Go code ("msg."), and
+// TestTemplatesHaveNoRawText keeps words out of the templates. Dates and
+// numbers are written the language's way (6.12.2026 14:03:05, 1.234,5).
+// The JSON API stays English. Content recorded in English — the audit
+// log's details and targets — is marked lang="en" on German pages.
+//
 // # Audit log
 //
 // The admin page shows actions in words, links entries to the recording

@@ -19,13 +19,13 @@ const wardKeepAlive = 15 * time.Second
 func fourEyesPageError(err error) error {
 	switch {
 	case errors.Is(err, foureyes.ErrNotSubject):
-		return &pageError{http.StatusNotFound, "Your account needs no supervisor's approval."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.yourAccountNeedsNo"}
 	case errors.Is(err, foureyes.ErrNoRequest):
-		return &pageError{http.StatusNotFound, "There is no such request or access."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchRequest"}
 	case errors.Is(err, foureyes.ErrAbsent):
-		return &pageError{http.StatusConflict, "Keep the supervision page open: access lasts only while it is connected."}
+		return &pageError{code: http.StatusConflict, msg: "msg.keepSupervisionPageOpen"}
 	case errors.Is(err, foureyes.ErrTooMany):
-		return &pageError{http.StatusTooManyRequests, "Too many requests or open pages."}
+		return &pageError{code: http.StatusTooManyRequests, msg: "msg.tooManyRequestsOpen"}
 	}
 	return err
 }
@@ -97,10 +97,10 @@ func (u *UI) held(h pageFunc) pageFunc {
 		if r.URL.Path == "/" {
 			code = http.StatusOK
 		}
-		h1 := waitingHeading(st)
+		h1 := waitingHeading(rc, st)
 		u.render(w, r, code, "waiting.html", waitingPage{
 			Base: u.base(rc, h1, "recordings"), Status: st, Heading: h1,
-			Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: r.URL.RequestURI(),
+			Message: waitingMessage(rc, st), RequestURL: "/foureyes/request", Next: r.URL.RequestURI(),
 		})
 		return nil
 	}
@@ -117,51 +117,51 @@ type waitingPage struct {
 
 // waitingMessage says where a user's request stands (foureyes.js says
 // the same when the state changes).
-func waitingMessage(st foureyes.Status) string {
+func waitingMessage(rc *reqCtx, st foureyes.Status) string {
 	switch st.State {
 	case foureyes.Pending:
-		return "Waiting for your supervisor " + st.SupervisorName + " to grant access."
+		return rc.T("js.fe.pending", st.SupervisorName)
 	case foureyes.Refused:
-		return "Your supervisor " + st.SupervisorName + " refused access."
+		return rc.T("js.fe.refused", st.SupervisorName)
 	case foureyes.Ended:
-		return endedMessage(st.Reason)
+		return endedMessage(rc, st.Reason)
 	case foureyes.Granted:
-		return "Your supervisor " + st.SupervisorName + " granted access."
+		return rc.T("js.fe.granted", st.SupervisorName)
 	}
-	return "Your account needs the approval of your supervisor " + st.SupervisorName + " before recordings are shown."
+	return rc.T("msg.fe.needsApproval", st.SupervisorName)
 }
 
 // waitingHeading is the waiting page's heading for a state (foureyes.js
 // says the same when the state changes).
-func waitingHeading(st foureyes.Status) string {
+func waitingHeading(rc *reqCtx, st foureyes.Status) string {
 	switch st.State {
 	case foureyes.Pending:
-		return "Waiting for your supervisor"
+		return rc.T("js.fe.h.pending")
 	case foureyes.Refused:
-		return "Access refused"
+		return rc.T("js.fe.h.refused")
 	case foureyes.Ended:
-		return "Access ended"
+		return rc.T("js.fe.h.ended")
 	}
-	return "Access needs your supervisor"
+	return rc.T("js.fe.h.none")
 }
 
 // endedMessage says once why access ended (foureyes.js says the same).
-func endedMessage(reason string) string {
+func endedMessage(rc *reqCtx, reason string) string {
 	switch reason {
 	case foureyes.ReasonClosed:
-		return "Access ended: your supervisor closed the supervision page."
+		return rc.T("js.fe.end.closed")
 	case foureyes.ReasonLogout:
-		return "Access ended: your supervisor logged out."
+		return rc.T("js.fe.end.logout")
 	case foureyes.ReasonTimeout:
-		return "Access ended: your supervisor's supervision page lost its connection."
+		return rc.T("js.fe.end.timeout")
 	case foureyes.ReasonAudit:
-		return "Access ended: it could not be written to the audit log."
+		return rc.T("js.fe.end.audit")
 	case foureyes.ReasonReassigned:
-		return "Access ended: your supervisor changed."
+		return rc.T("js.fe.end.reassigned")
 	case foureyes.ReasonShutdown:
-		return "Access ended: the appliance stopped."
+		return rc.T("js.fe.end.shutdown")
 	}
-	return "Your supervisor ended access."
+	return rc.T("js.fe.end.other")
 }
 
 // fourEyesBase is the layout's link to 4-eyes access: the script, and for
@@ -223,12 +223,12 @@ type wardRow struct {
 	EndURL    string `json:"endURL"`
 }
 
-func superviseRows(items []foureyes.WardItem, loc *time.Location) []wardRow {
+func superviseRows(rc *reqCtx, items []foureyes.WardItem) []wardRow {
 	out := make([]wardRow, 0, len(items))
 	for _, it := range items {
 		p := "/supervise/" + urlPathEscape(it.Login)
 		out = append(out, wardRow{
-			Login: it.Login, Name: it.Name, Since: webcore.FormatTime(it.Since, loc), SinceISO: webcore.IsoTime(it.Since),
+			Login: it.Login, Name: it.Name, Since: rc.when(it.Since), SinceISO: webcore.IsoTime(it.Since),
 			GrantURL: p + "/grant", RefuseURL: p + "/refuse", EndURL: p + "/end",
 		})
 	}
@@ -240,7 +240,7 @@ func superviseRows(items []foureyes.WardItem, loc *time.Location) []wardRow {
 func (u *UI) supervision(r *http.Request, rc *reqCtx) (*foureyes.Access, bool, error) {
 	f := u.opts.FourEyes
 	if f == nil {
-		return nil, false, &pageError{http.StatusNotFound, "There is no such page."}
+		return nil, false, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchPage"}
 	}
 	ok, err := f.Supervises(r.Context(), rc.user.Login, true)
 	if err != nil {
@@ -258,8 +258,8 @@ func (u *UI) superviseShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	}
 	v, _ := f.Supervision(rc.user.Login)
 	p := supervisePage{
-		Base: u.base(rc, "Supervision", "supervise"), Supervises: ok,
-		Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc),
+		Base: u.base(rc, rc.T("nav.supervise"), "supervise"), Supervises: ok,
+		Pending: superviseRows(rc, v.Pending), Grants: superviseRows(rc, v.Grants),
 		Events: "/supervise/events", Heartbeat: "/supervise/heartbeat",
 	}
 	u.render(w, r, http.StatusOK, "supervise.html", p)
@@ -282,7 +282,7 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return err
 	}
 	if !ok {
-		return &pageError{http.StatusForbidden, "Nobody names you as supervisor."}
+		return &pageError{code: http.StatusForbidden, msg: "msg.nobodyNamesYouAs"}
 	}
 	s, err := f.Join(rc.user.Login, remoteAddr(r))
 	if err != nil {
@@ -301,7 +301,7 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	n := 0
 	for {
 		v, changed := f.Supervision(rc.user.Login)
-		if es.SendState(superviseView{Connected: v.Connected, Pending: superviseRows(v.Pending, rc.loc), Grants: superviseRows(v.Grants, rc.loc)}) != nil {
+		if es.SendState(superviseView{Connected: v.Connected, Pending: superviseRows(rc, v.Pending), Grants: superviseRows(rc, v.Grants)}) != nil {
 			return nil
 		}
 		select {
@@ -310,7 +310,7 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		case <-f.Done():
 			return nil
 		case <-s.Gone():
-			_ = es.Send("closed", map[string]string{"reason": "This page stopped answering or you logged out."})
+			_ = es.Send("closed", map[string]string{"reason": rc.T("msg.fe.streamClosed")})
 			return nil
 		case <-changed:
 		case <-ping.C:
@@ -327,7 +327,7 @@ func (u *UI) superviseEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 func (u *UI) superviseHeartbeat(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	id := r.PostForm.Get("stream")
 	if u.opts.FourEyes == nil || id == "" || len(id) > 64 || !u.opts.FourEyes.Beat(rc.user.Login, id) {
-		return &pageError{http.StatusNotFound, "This page's connection is gone; it reconnects."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.pageSConnectionGone"}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -338,7 +338,7 @@ func (u *UI) superviseAnswer(do func(f *foureyes.Access, ctx context.Context, su
 	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		f := u.opts.FourEyes
 		if f == nil {
-			return &pageError{http.StatusNotFound, "There is no such page."}
+			return &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchPage"}
 		}
 		if err := do(f, r.Context(), rc.user, r.PathValue("login"), remoteAddr(r)); err != nil {
 			return fourEyesPageError(err)

@@ -550,12 +550,12 @@ func TestFourEyesLimits(t *testing.T) {
 func sampleWaitingPages(base Base) []any {
 	evil := `<script>alert(1)</script>`
 	st := foureyes.Status{State: foureyes.Pending, Supervisor: "sam", SupervisorName: "Sam" + evil}
-	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Heading: waitingHeading(st), Message: waitingMessage(st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
+	return []any{waitingPage{}, waitingPage{Base: base, Status: st, Heading: waitingHeading(nil, st), Message: waitingMessage(nil, st), RequestURL: "/foureyes/request", Next: "/?q=" + evil}}
 }
 
 func sampleSupervisePages(base Base) []any {
 	evil := `<script>alert(1)</script>`
-	rows := superviseRows([]foureyes.WardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}}, time.UTC)
+	rows := superviseRows(&reqCtx{loc: time.UTC}, []foureyes.WardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}})
 	return []any{supervisePage{}, supervisePage{Base: base, Supervises: true, Pending: rows, Grants: rows,
 		Events: "/supervise/events", Heartbeat: "/supervise/heartbeat"}}
 }

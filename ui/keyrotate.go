@@ -67,7 +67,7 @@ func (u *UI) settingsKeyRotated(w http.ResponseWriter, r *http.Request, rc *reqC
 func (u *UI) settingsKeyDownload(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if u.opts.KeyFile == "" || !u.keyDL.take(r.PostForm.Get("token"), rc.user.Login, u.opts.Now()) {
 		u.audit(r, rc, "key.download", "archive key", false, "no download offered")
-		return &pageError{http.StatusGone, "The new key file can be downloaded only once, right after the key change. Copy it from the appliance instead."}
+		return &pageError{code: http.StatusGone, msg: "msg.newKeyFileCan"}
 	}
 	b, err := os.ReadFile(u.opts.KeyFile)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/i18n"
 	"github.com/callvault/callvault/internal/webcore"
 )
 
@@ -38,27 +39,27 @@ func runDay(t time.Time, loc *time.Location) time.Time {
 }
 
 // deletionWhy names the rule that removes rec.
-func deletionWhy(p *archive.Policy, rule archive.DeletionRule) string {
+func deletionWhy(rc *reqCtx, p *archive.Policy, rule archive.DeletionRule) string {
 	switch rule {
 	case archive.RuleRecycleBin:
-		return fmt.Sprintf("recycle bin %d days", p.RecycleBinDays)
+		return rc.T("msg.why.bin", p.RecycleBinDays)
 	case archive.RuleRetention:
-		return fmt.Sprintf("retention %d days", p.RetentionDays)
+		return rc.T("msg.why.retention", p.RetentionDays)
 	}
-	return "the owner has no recording seat"
+	return rc.T("msg.why.seat")
 }
 
 // deletionText is rec's automatic deletion day as shown ("" when none),
 // its ISO form, the rule, and whether it is due: the next daily run
 // deletes it (the day is today; never a day in the past).
-func deletionText(p *archive.Policy, rec *archive.Recording) (day, iso, why string, due bool) {
+func deletionText(rc *reqCtx, p *archive.Policy, rec *archive.Recording) (day, iso, why string, due bool) {
 	d := webcore.DeletionDate(p, rec)
 	if d.IsZero() {
 		return "", "", "", false
 	}
 	_, rule := p.Deletion(rec)
 	rd := runDay(d, p.Loc)
-	return rd.Format(time.DateOnly), rd.Format(time.DateOnly), deletionWhy(p, rule), p.Due(d)
+	return i18n.Date(rc.language(), rd), rd.Format(time.DateOnly), deletionWhy(rc, p, rule), p.Due(d)
 }
 
 // lifeView is the lifecycle part of the recording page.
@@ -87,17 +88,17 @@ func (u *UI) lifecycleView(ctx context.Context, rc *reqCtx, rec *archive.Recordi
 	case nil:
 		v.MayDelete = true
 	case webcore.RefusedProtected, webcore.RefusedRecording:
-		v.NoDelete = lr.Page
+		v.NoDelete = refusalText(rc, lr)
 	}
 	if p := webcore.LifecyclePolicy(ctx, u.arc, u.log); p != nil {
-		v.Deletion, v.DeletionISO, v.DeletionWhy, v.DeletionDue = deletionText(p, rec)
+		v.Deletion, v.DeletionISO, v.DeletionWhy, v.DeletionDue = deletionText(rc, p, rec)
 	}
 	return v
 }
 
 // lifecycleRow adds the legal hold and the earliest deletion day of a
 // call's segments to its list row.
-func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
+func lifecycleRow(rc *reqCtx, row *listRow, g *group, p *archive.Policy) {
 	var first time.Time
 	var firstRec *archive.Recording
 	for _, s := range g.segs {
@@ -107,7 +108,7 @@ func lifecycleRow(row *listRow, g *group, p *archive.Policy) {
 		}
 	}
 	if firstRec != nil {
-		row.Deletion, row.DeletionISO, row.DeletionWhy, row.DeletionDue = deletionText(p, firstRec)
+		row.Deletion, row.DeletionISO, row.DeletionWhy, row.DeletionDue = deletionText(rc, p, firstRec)
 	}
 }
 
@@ -117,7 +118,7 @@ func (u *UI) refused(r *http.Request, rc *reqCtx, action, target string, err err
 	var lr *webcore.LifecycleRefusal
 	if errors.As(err, &lr) {
 		u.audit(r, rc, action, target, false, "refused: "+lr.Detail)
-		return &pageError{lr.Code, lr.Page}
+		return &pageError{code: lr.Code, text: refusalText(rc, lr)}
 	}
 	return err
 }
@@ -195,7 +196,7 @@ type binPage struct {
 
 func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if !u.opts.FourEyes.Allowed(rc.user) {
-		return &pageError{http.StatusForbidden, "Your supervisor has not granted access to recordings."}
+		return &pageError{code: http.StatusForbidden, msg: "msg.yourSupervisorHasNot"}
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -203,7 +204,7 @@ func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	recs, next, err := u.arc.RecycleBin(ctx, archive.Query{Limit: listPageSize, Cursor: q.Get("cursor"),
 		Match: func(rec *archive.Recording) bool { return archive.MayRestore(me, rec) }})
 	if errors.Is(err, archive.ErrInvalid) {
-		return &pageError{http.StatusBadRequest, "The page link is not valid."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.pageLinkNotValid"}
 	}
 	if err != nil {
 		return err
@@ -214,31 +215,31 @@ func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	idx := webcore.UserIndex(users)
 	pol := webcore.LifecyclePolicy(ctx, u.arc, u.log)
-	p := binPage{Base: u.base(rc, "Recycle bin", "recyclebin"), MayPurge: webcore.PurgeRefusal(me) == nil,
+	p := binPage{Base: u.base(rc, rc.T("nav.recyclebin"), "recyclebin"), MayPurge: webcore.PurgeRefusal(me) == nil,
 		Days: rc.settings.RecycleBinDays}
 	for _, rec := range recs {
-		lr := u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc)
+		lr := u.listRow(rc, &group{segs: []*archive.Recording{rec}}, idx)
 		id := rec.ID.String()
 		row := binRow{
 			ID: id, When: lr.When, WhenISO: lr.WhenISO, Duration: lr.Duration, With: lr.With, User: lr.User,
-			Binned: webcore.FormatTime(rec.Binned, rc.loc), BinnedISO: webcore.IsoTime(rec.Binned), BinnedBy: webcore.OwnerName(idx, rec.BinnedBy),
+			Binned: rc.when(rec.Binned), BinnedISO: webcore.IsoTime(rec.Binned), BinnedBy: webcore.OwnerName(idx, rec.BinnedBy),
 			RestoreURL: "/recyclebin/" + id + "/restore", PurgeURL: "/recyclebin/" + id + "/purge",
 			StateLabel: lr.StateLabel, DirLabel: lr.DirLabel,
 		}
 		if pol != nil {
-			row.Purge, row.PurgeISO, _, row.PurgeDue = deletionText(pol, rec)
+			row.Purge, row.PurgeISO, _, row.PurgeDue = deletionText(rc, pol, rec)
 		}
-		row.Description = "the call of " + row.When + " with " + row.With
+		row.Description = rc.T("msg.bin.description", row.When, row.With)
 		p.Rows = append(p.Rows, row)
 	}
 	p.NextURL, p.FirstURL = pageLinks("/recyclebin", nil, next, q.Get("cursor") != "")
 	switch {
 	case q.Get("binned") != "":
-		p.Flash = "The recording was moved to the recycle bin. It can be restored here until it is purged."
+		p.Flash = rc.T("msg.bin.binned")
 	case q.Get("restored") != "":
-		p.Flash = "The recording was restored."
+		p.Flash = rc.T("msg.bin.restored")
 	case q.Get("purged") != "":
-		p.Flash = "The recording was purged."
+		p.Flash = rc.T("msg.bin.purged")
 	}
 	u.render(w, r, http.StatusOK, "recyclebin.html", p)
 	return nil
@@ -246,7 +247,7 @@ func (u *UI) recycleBinShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 
 func (u *UI) recycleBinRestore(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if !u.opts.FourEyes.Allowed(rc.user) {
-		return &pageError{http.StatusForbidden, "Your supervisor has not granted access to recordings."}
+		return &pageError{code: http.StatusForbidden, msg: "msg.yourSupervisorHasNot"}
 	}
 	rec, err := webcore.Binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
 	if err != nil {
@@ -263,7 +264,7 @@ func (u *UI) recycleBinRestore(w http.ResponseWriter, r *http.Request, rc *reqCt
 
 func (u *UI) recycleBinPurge(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if lr := webcore.PurgeRefusal(rc.user); lr != nil {
-		return &pageError{lr.Code, lr.Page}
+		return &pageError{code: lr.Code, text: refusalText(rc, lr)}
 	}
 	rec, err := webcore.Binned(r.Context(), u.arc, rc.user, r.PathValue("id"))
 	if err != nil {
@@ -281,7 +282,7 @@ func (u *UI) recycleBinPurge(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 // notInBin says "not found" in the recycle bin's words.
 func notInBin(err error) error {
 	if isNotFound(err) {
-		return &pageError{http.StatusNotFound, "There is no such recording in the recycle bin."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchRecording"}
 	}
 	return err
 }
@@ -296,15 +297,15 @@ type lastRunView struct {
 }
 
 // lifecycleSettings fills the lifecycle part of the settings page.
-func (u *UI) lifecycleSettings(ctx context.Context, p *settingsPage, s archive.Settings, loc *time.Location) {
+func (u *UI) lifecycleSettings(ctx context.Context, rc *reqCtx, p *settingsPage, s archive.Settings) {
 	p.RetentionDays, p.RecycleBinDays = strconv.Itoa(s.RetentionDays), strconv.Itoa(s.RecycleBinDays)
 	p.MaxDays, p.SeatGraceDays = archive.MaxRetentionDays, archive.SeatGraceDays
 	if res, ok := u.arc.LastExpire(ctx); ok {
 		p.LastRun = &lastRunView{
-			When: webcore.FormatTime(res.Ran, loc), WhenISO: webcore.IsoTime(res.Ran),
+			When: rc.when(res.Ran), WhenISO: webcore.IsoTime(res.Ran),
 			Retention: res.Retention, Grace: res.Grace, Bin: res.Bin, Protected: res.Protected, Failed: res.Failed,
-			RetentionCutoff: webcore.FormatTime(res.RetentionCutoff, loc), RetentionCutoffISO: webcore.IsoTime(res.RetentionCutoff),
-			GraceCutoff: webcore.FormatTime(res.GraceCutoff, loc), GraceCutoffISO: webcore.IsoTime(res.GraceCutoff),
+			RetentionCutoff: rc.when(res.RetentionCutoff), RetentionCutoffISO: webcore.IsoTime(res.RetentionCutoff),
+			GraceCutoff: rc.when(res.GraceCutoff), GraceCutoffISO: webcore.IsoTime(res.GraceCutoff),
 		}
 	}
 }
@@ -319,9 +320,9 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 	var msg string
 	switch {
 	case errR != nil || !webcore.ValidRetentionDays(ret):
-		msg = fmt.Sprintf("Retention: enter a whole number of days from 0 (keep forever) to %d.", archive.MaxRetentionDays)
+		msg = rc.T("msg.retentionDays", archive.MaxRetentionDays)
 	case errB != nil || !webcore.ValidRecycleBinDays(bin):
-		msg = fmt.Sprintf("Recycle bin: enter a whole number of days from 1 to %d.", archive.MaxRetentionDays)
+		msg = rc.T("msg.binDays", archive.MaxRetentionDays)
 	}
 	var pv archive.ExpirePreview
 	code := http.StatusBadRequest
@@ -334,15 +335,15 @@ func (u *UI) settingsLifecycle(w http.ResponseWriter, r *http.Request, rc *reqCt
 		confirmed, _ := strconv.Atoi(f.Get("confirmDeletion"))
 		switch {
 		case err != nil:
-			msg = "The settings could not be saved: they are not valid."
+			msg = rc.T("msg.settingsInvalid")
 		case pv.WouldDelete > confirmed:
-			msg, code = webcore.DeletionWarning(pv.WouldDelete)+" Check the numbers and save again to confirm.", http.StatusConflict
+			msg, code = deletionWarning(rc, pv.WouldDelete)+" "+rc.T("msg.checkNumbers"), http.StatusConflict
 		default:
 			if err := u.arc.PutSettings(r.Context(), s); err != nil {
 				if !errors.Is(err, archive.ErrInvalid) {
 					return err
 				}
-				msg = "The settings could not be saved: they are not valid."
+				msg = rc.T("msg.settingsInvalid")
 			}
 		}
 	}
@@ -387,10 +388,39 @@ func lifecycleDetail(a, b archive.Settings) string {
 // deletionModeChoice is an option of the user form's deletion mode.
 type deletionModeChoice struct{ Value, Label string }
 
-var deletionModeChoices = []deletionModeChoice{
-	{string(archive.DeleteRecoverable), "Recoverable: to the recycle bin"},
-	{string(archive.DeletePermanent), "Permanent: deleted at once"},
-	{string(archive.DeleteDenied), "Denied: may not delete"},
+func deletionModeChoices(rc *reqCtx) []deletionModeChoice {
+	return []deletionModeChoice{
+		{string(archive.DeleteRecoverable), rc.T("msg.delmode.recoverable")},
+		{string(archive.DeletePermanent), rc.T("msg.delmode.permanent")},
+		{string(archive.DeleteDenied), rc.T("msg.delmode.denied")},
+	}
+}
+
+// deletionWarning says what saving deletes.
+func deletionWarning(rc *reqCtx, n int) string {
+	if n == 1 {
+		return rc.T("msg.deletionWarning.one")
+	}
+	return rc.T("msg.deletionWarning", rc.num(n))
+}
+
+// refusals are the words of webcore's lifecycle refusals.
+var refusals = map[*webcore.LifecycleRefusal]string{
+	webcore.RefusedDelete:    "msg.refused.delete",
+	webcore.RefusedDenied:    "msg.refused.denied",
+	webcore.RefusedProtected: "msg.refused.protected",
+	webcore.RefusedRecording: "msg.refused.recording",
+	webcore.RefusedAdmins:    "msg.refused.admins",
+	webcore.RefusedProtect:   "msg.refused.protect",
+	webcore.RefusedChanged:   "msg.refused.changed",
+}
+
+// refusalText is a lifecycle refusal in the request's language.
+func refusalText(rc *reqCtx, lr *webcore.LifecycleRefusal) string {
+	if k, ok := refusals[lr]; ok {
+		return rc.T(k)
+	}
+	return rc.T("msg.refused.other")
 }
 
 // lifecycleRoutes adds the lifecycle pages and forms.

@@ -53,7 +53,7 @@ func TestLifecycleTemplates(t *testing.T) {
 	render := func(name string, m any) string {
 		t.Helper()
 		var buf bytes.Buffer
-		if err := tu.ui.pages[name].ExecuteTemplate(&buf, "layout", m); err != nil {
+		if err := tu.ui.pages["en"][name].ExecuteTemplate(&buf, "layout", m); err != nil {
 			t.Fatal(err)
 		}
 		return buf.String()

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -65,7 +64,7 @@ func bulkIDs(r *http.Request) ([]archive.ID, error) {
 			}
 			id, err := archive.ParseID(s)
 			if err != nil {
-				return nil, &pageError{http.StatusBadRequest, "The selection is not valid."}
+				return nil, &pageError{code: http.StatusBadRequest, msg: "msg.bulk.invalid"}
 			}
 			if !seen[id] {
 				seen[id] = true
@@ -75,16 +74,16 @@ func bulkIDs(r *http.Request) ([]archive.ID, error) {
 	}
 	switch {
 	case len(ids) == 0:
-		return nil, &pageError{http.StatusBadRequest, "Select at least one recording."}
+		return nil, &pageError{code: http.StatusBadRequest, msg: "msg.bulk.none"}
 	case len(ids) > maxBulk:
-		return nil, &pageError{http.StatusBadRequest, fmt.Sprintf("Select at most %d recordings at once.", maxBulk)}
+		return nil, &pageError{code: http.StatusBadRequest, msg: "msg.bulk.tooMany", args: []any{maxBulk}}
 	}
 	return ids, nil
 }
 
 func (u *UI) listBulk(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if err := r.ParseForm(); err != nil {
-		return &pageError{http.StatusBadRequest, "The form is not valid."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.bulk.form"}
 	}
 	ids, err := bulkIDs(r)
 	if err != nil {
@@ -93,7 +92,7 @@ func (u *UI) listBulk(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	action := r.PostForm.Get("action")
 	reason := strings.Join(strings.Fields(r.PostForm.Get("reason")), " ")
 	if len(reason) > maxBulkReason {
-		return &pageError{http.StatusBadRequest, fmt.Sprintf("The reason may have at most %d characters.", maxBulkReason)}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.bulk.reasonLong", args: []any{maxBulkReason}}
 	}
 	p := bulkPage{Base: u.base(rc, "", "recordings"), Action: action, Reason: reason}
 	var do func(rec *archive.Recording) (string, error) // refusal for people, or err
@@ -102,20 +101,20 @@ func (u *UI) listBulk(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 		return u.bulkZip(w, r, rc, ids)
 	case bulkProtect, bulkUnprotect:
 		on := action == bulkProtect
-		p.Heading = "Protect recordings"
+		p.Heading = rc.T("msg.bulk.protect")
 		if !on {
-			p.Heading = "Lift protection"
+			p.Heading = rc.T("msg.bulk.unprotect")
 		}
 		do = func(rec *archive.Recording) (string, error) { return u.bulkProtect(r, rc, rec, on, reason) }
 	case bulkDelete:
-		p.Heading = "Delete recordings"
+		p.Heading = rc.T("msg.bulk.delete")
 		p.Permanent = archive.DeletesPermanently(rc.user)
 		if r.PostForm.Get("confirm") != "1" {
 			p.Confirm = true
 		}
 		do = func(rec *archive.Recording) (string, error) { return u.bulkDelete(r, rc, rec) }
 	default:
-		return &pageError{http.StatusBadRequest, "Choose what to do with the selection."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.bulk.choose"}
 	}
 	p.Title = p.Heading
 	users, err := u.arc.Users(r.Context())
@@ -131,13 +130,13 @@ func (u *UI) listBulk(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 			row.URL = "/recordings/" + row.ID
 			row.Label = u.bulkLabel(rec, idx, rc)
 		case err == nil || isNotFound(err):
-			row.Why = "There is no such recording, or you may not see it."
+			row.Why = rc.T("msg.bulk.notFound")
 		default:
 			return err
 		}
 		if row.Why == "" && p.Confirm {
 			if lr := webcore.DeleteRefusal(rc.user, rec); lr != nil {
-				row.Why = lr.Page
+				row.Why = refusalText(rc, lr)
 			} else {
 				p.IDs = append(p.IDs, row.ID)
 			}
@@ -161,7 +160,7 @@ func (u *UI) listBulk(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 // bulkLabel names a recording on the result page: its time and the
 // other party.
 func (u *UI) bulkLabel(rec *archive.Recording, idx map[string]*archive.User, rc *reqCtx) string {
-	row := u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc)
+	row := u.listRow(rc, &group{segs: []*archive.Recording{rec}}, idx)
 	return row.When + " · " + row.With
 }
 
@@ -171,28 +170,28 @@ func (u *UI) bulkProtect(r *http.Request, rc *reqCtx, rec *archive.Recording, on
 	action, target := webcore.ProtectAction(on), rec.ID.String()
 	if lr := webcore.ProtectRefusal(rc.user, rec); lr != nil {
 		u.audit(r, rc, action, target, false, "refused: "+lr.Detail)
-		return lr.Page, nil
+		return refusalText(rc, lr), nil
 	}
 	if err := webcore.LifecycleErr(u.arc.SetProtected(r.Context(), rec.ID, on)); err != nil {
 		var lr *webcore.LifecycleRefusal
 		if errors.As(err, &lr) {
 			u.audit(r, rc, action, target, false, "refused: "+lr.Detail)
-			return lr.Page, nil
+			return refusalText(rc, lr), nil
 		}
 		return "", err
 	}
 	if rec.Protected == on {
 		if on {
-			return "It was already protected.", nil
+			return rc.T("msg.bulk.alreadyProtected"), nil
 		}
-		return "It was not protected.", nil
+		return rc.T("msg.bulk.notProtected"), nil
 	}
 	detail := ""
 	if reason != "" {
 		detail = "reason: " + reason
-		text := "Protected (legal hold): " + reason
+		text := rc.T("msg.bulk.noteProtected", reason)
 		if !on {
-			text = "Protection lifted: " + reason
+			text = rc.T("msg.bulk.noteLifted", reason)
 		}
 		if _, err := u.arc.AddNote(r.Context(), rec.ID, rc.user.Login, text); err != nil {
 			return "", err
@@ -206,14 +205,14 @@ func (u *UI) bulkDelete(r *http.Request, rc *reqCtx, rec *archive.Recording) (st
 	target := rec.ID.String()
 	if lr := webcore.DeleteRefusal(rc.user, rec); lr != nil {
 		u.audit(r, rc, "recording.delete", target, false, "refused: "+lr.Detail)
-		return lr.Page, nil
+		return refusalText(rc, lr), nil
 	}
 	result, err := webcore.RemoveRecording(r.Context(), u.arc, rc.user, rec)
 	if err != nil {
 		var lr *webcore.LifecycleRefusal
 		if errors.As(err, &lr) {
 			u.audit(r, rc, "recording.delete", target, false, "refused: "+lr.Detail)
-			return lr.Page, nil
+			return refusalText(rc, lr), nil
 		}
 		return "", err
 	}
@@ -227,7 +226,7 @@ func (u *UI) bulkDelete(r *http.Request, rc *reqCtx, rec *archive.Recording) (st
 // downloaded it shows which and why instead, offering the others.
 func (u *UI) bulkZip(w http.ResponseWriter, r *http.Request, rc *reqCtx, ids []archive.ID) error {
 	ctx := r.Context()
-	p := bulkPage{Base: u.base(rc, "Download recordings", "recordings"), Action: bulkZip, Heading: "Download recordings"}
+	p := bulkPage{Base: u.base(rc, rc.T("msg.bulk.download"), "recordings"), Action: bulkZip, Heading: rc.T("msg.bulk.download")}
 	users, err := u.arc.Users(ctx)
 	if err != nil {
 		return err
@@ -241,15 +240,15 @@ func (u *UI) bulkZip(w http.ResponseWriter, r *http.Request, rc *reqCtx, ids []a
 		case err == nil && u.opts.FourEyes.MayRead(rc.user, rec):
 			row.URL, row.Label = "/recordings/"+row.ID, u.bulkLabel(rec, idx, rc)
 			if rec.State == archive.StateRecording {
-				row.Why = "It is still being recorded."
+				row.Why = rc.T("msg.bulk.recording")
 			} else if _, err := u.arc.CheckPlayback(ctx, rec.ID); errors.Is(err, archive.ErrCorrupt) {
 				u.audit(r, rc, "integrity.fail", row.ID, false, "download: "+err.Error())
-				row.Why = "It failed its integrity check; it is not served."
+				row.Why = rc.T("msg.bulk.integrity")
 			} else if err != nil {
 				return err
 			}
 		case err == nil || isNotFound(err):
-			row.Why = "There is no such recording, or you may not see it."
+			row.Why = rc.T("msg.bulk.notFound")
 		default:
 			return err
 		}

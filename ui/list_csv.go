@@ -29,7 +29,7 @@ func (u *UI) listCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		return err
 	}
 	if p.Error != "" {
-		return &pageError{http.StatusBadRequest, p.Error}
+		return &pageError{code: http.StatusBadRequest, text: p.Error}
 	}
 	u.audit(r, rc, "recordings.export", "recordings", true,
 		fmt.Sprintf("csv: %d calls; %s", len(rows), listFilterDetail(r.URL.Query())))
@@ -40,7 +40,7 @@ func (u *UI) listCSV(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	_ = cw.Write(listCSVHeader)
 	for _, row := range rows {
 		with := row.With
-		if with == "unknown" {
+		if row.noParty {
 			with = ""
 		}
 		user := row.User

@@ -16,13 +16,13 @@ func isNotFound(err error) bool { return errors.Is(err, archive.ErrNotFound) }
 
 // noteText reads and checks the form's text; msg is non-empty when it is
 // not acceptable.
-func noteText(r *http.Request) (text, msg string) {
+func noteText(r *http.Request, rc *reqCtx) (text, msg string) {
 	text = strings.TrimSpace(strings.ReplaceAll(r.PostForm.Get("text"), "\r\n", "\n"))
 	switch {
 	case text == "":
-		return "", "A note needs some text."
+		return "", rc.T("msg.note.empty")
 	case len(text) > maxNoteText:
-		return "", "A note may have at most 10,000 characters."
+		return "", rc.T("msg.note.long", rc.num(maxNoteText))
 	}
 	return text, ""
 }
@@ -42,7 +42,7 @@ func (u *UI) noteFail(w http.ResponseWriter, r *http.Request, rc *reqCtx, rec *a
 // again for text the archive refuses, err itself otherwise.
 func (u *UI) noteSaveFail(w http.ResponseWriter, r *http.Request, rc *reqCtx, rec *archive.Recording, err error) error {
 	if errors.Is(err, archive.ErrInvalid) {
-		return u.noteFail(w, r, rc, rec, "The note could not be saved: it is too long or not valid text.")
+		return u.noteFail(w, r, rc, rec, rc.T("msg.note.invalid"))
 	}
 	return err
 }
@@ -52,7 +52,7 @@ func (u *UI) noteAdd(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if err != nil {
 		return err
 	}
-	text, msg := noteText(r)
+	text, msg := noteText(r, rc)
 	if msg != "" {
 		return u.noteFail(w, r, rc, rec, msg)
 	}
@@ -74,7 +74,7 @@ func (u *UI) loadNote(r *http.Request, rc *reqCtx) (*archive.Recording, *archive
 	}
 	id, err := strconv.ParseUint(r.PathValue("note"), 10, 64)
 	if err != nil {
-		return nil, nil, &pageError{http.StatusNotFound, "There is no such note."}
+		return nil, nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchNote"}
 	}
 	notes, err := u.arc.Notes(r.Context(), rec.ID)
 	if err != nil {
@@ -83,12 +83,12 @@ func (u *UI) loadNote(r *http.Request, rc *reqCtx) (*archive.Recording, *archive
 	for i := range notes {
 		if notes[i].ID == id {
 			if !archive.MayChangeNote(rc.user, &notes[i]) {
-				return nil, nil, &pageError{http.StatusForbidden, "Only the author or an administrator may change this note."}
+				return nil, nil, &pageError{code: http.StatusForbidden, msg: "msg.onlyAuthorAdministratorChange"}
 			}
 			return rec, &notes[i], nil
 		}
 	}
-	return nil, nil, &pageError{http.StatusNotFound, "There is no such note."}
+	return nil, nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchNote"}
 }
 
 func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -96,7 +96,7 @@ func (u *UI) noteEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	if err != nil {
 		return err
 	}
-	text, msg := noteText(r)
+	text, msg := noteText(r, rc)
 	if msg != "" {
 		return u.noteFail(w, r, rc, rec, msg)
 	}

@@ -55,6 +55,7 @@ type listRow struct {
 	sortKey // list_sort.go
 	group   *group
 	ids     []archive.ID // the segments, when group is not read yet
+	noParty bool         // With says "unknown": nothing names the other party
 }
 
 type listPage struct {
@@ -131,20 +132,20 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 	full := mode == listEveryRow
 	q := r.URL.Query()
 	p := listPage{
-		Base: u.base(rc, "Recordings", "recordings"),
+		Base: u.base(rc, rc.T("nav.recordings"), "recordings"),
 		Q:    strings.TrimSpace(q.Get("q")), From: q.Get("from"), To: q.Get("to"), Dir: q.Get("dir"),
 	}
 	var f listFilter
 	var err error
 	f.q = strings.ToLower(p.Q)
 	if len(f.q) > 200 {
-		return p, nil, &pageError{http.StatusBadRequest, "The search text is too long."}
+		return p, nil, &pageError{code: http.StatusBadRequest, msg: "msg.searchTextTooLong"}
 	}
 	if f.from, err = parseDate(p.From, rc.loc); err != nil {
-		p.Error, p.From = "The from date is not a date.", ""
+		p.Error, p.From = rc.T("msg.fromNotDate"), ""
 	}
 	if f.to, err = parseDate(p.To, rc.loc); err != nil {
-		p.Error, p.To = "The to date is not a date.", ""
+		p.Error, p.To = rc.T("msg.toNotDate"), ""
 	} else if !f.to.IsZero() {
 		f.to = f.to.AddDate(0, 0, 1) // inclusive
 	}
@@ -222,7 +223,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 	}
 	view, ok := parseListView(q)
 	if !ok {
-		return p, nil, &pageError{http.StatusBadRequest, "The page number is not valid."}
+		return p, nil, &pageError{code: http.StatusBadRequest, msg: "msg.list.pageNumber"}
 	}
 	p.View = view
 	if !p.Filtered && !full && view.Sort == sortDate && view.Desc && view.Page == 1 {
@@ -303,7 +304,7 @@ func (u *UI) listAll(r *http.Request, rc *reqCtx, mode listMode) (listPage, []li
 			g = &group{segs: []*archive.Recording{rec}}
 		}
 		if full || view.Sort == sortParty {
-			rows = append(rows, u.listRow(g, idx, rc.loc))
+			rows = append(rows, u.listRow(rc, g, idx))
 		} else {
 			rows = append(rows, sortOnlyRow(g, idx))
 		}
@@ -337,16 +338,16 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 			rows[i].group = g
 		}
 		if rows[i].URL == "" { // sort keys only
-			rows[i] = u.listRow(rows[i].group, p.idx, rc.loc)
+			rows[i] = u.listRow(rc, rows[i].group, p.idx)
 		}
 		// lifecycleRow needs the group again: only for the page shown.
-		lifecycleRow(&rows[i], rows[i].group, pol)
+		lifecycleRow(rc, &rows[i], rows[i].group, pol)
 		rows[i].group = nil
 		shown = append(shown, rows[i])
 	}
 	p.Rows, p.View = shown, view
 	if q.Get("deleted") != "" {
-		p.Flash = "The recording was deleted permanently."
+		p.Flash = rc.T("msg.list.deleted")
 	}
 	filters := map[string]string{"q": p.Q, "from": p.From, "to": p.To, "dir": p.Dir}
 	p.Heads, p.Pages, p.Sizes = listNav(filters, view)
@@ -376,7 +377,7 @@ func (u *UI) recordingList(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	return nil
 }
 
-func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Location) listRow {
+func (u *UI) listRow(rc *reqCtx, g *group, users map[string]*archive.User) listRow {
 	first := g.segs[0]
 	var dur int64
 	sealed := true
@@ -411,8 +412,8 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 	}
 	row := listRow{
 		URL:  "/recordings/" + first.ID.String(),
-		When: webcore.FormatTime(webcore.RecTime(first), loc), WhenISO: webcore.IsoTime(webcore.RecTime(first)),
-		Duration: webcore.FormatDuration(dur), Direction: dir, DirLabel: webcore.DirectionLabel(dir),
+		When: rc.when(webcore.RecTime(first)), WhenISO: webcore.IsoTime(webcore.RecTime(first)),
+		Duration: webcore.FormatDuration(dur), Direction: dir, DirLabel: directionLabel(rc, dir),
 		With: strings.Join(withs, "; "), User: webcore.OwnerName(users, first.User),
 		Segments: len(g.segs), Sealed: sealed, Encryption: enc,
 	}
@@ -444,29 +445,29 @@ func (u *UI) listRow(g *group, users map[string]*archive.User, loc *time.Locatio
 		row.With = strings.Join(ps, ", ")
 	}
 	if row.With == "" {
-		row.With = "unknown"
+		row.With, row.noParty = rc.T("msg.list.unknown"), true
 	} else if known {
 		switch dir {
 		case webcore.DirIn:
-			row.WithRole, row.WithRoleTitle = "from", "the caller"
+			row.WithRole, row.WithRoleTitle = rc.T("msg.list.from"), rc.T("msg.list.caller")
 		case webcore.DirOut:
-			row.WithRole, row.WithRoleTitle = "to", "the callee"
+			row.WithRole, row.WithRoleTitle = rc.T("msg.list.to"), rc.T("msg.list.callee")
 		}
 	}
 	row.DirIcon = dirIcons[dir]
 	if dir == webcore.DirUnknown {
-		row.DirLabel = "unknown"
+		row.DirLabel = rc.T("msg.list.unknown")
 	}
 	if row.User == "" {
 		row.User = "—"
 	}
 	row.userKey, row.withKey = strings.ToLower(row.User), strings.ToLower(row.With)
-	if row.With == "unknown" {
+	if row.noParty {
 		row.withKey = ""
 	}
 	if state != archive.StateComplete {
 		row.State = string(state)
-		row.StateLabel = webcore.StateLabel(state)
+		row.StateLabel = stateLabel(rc, state)
 	}
 	return row
 }

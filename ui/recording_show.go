@@ -13,7 +13,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/export"
-	"github.com/callvault/callvault/internal/bytesize"
+	"github.com/callvault/callvault/internal/i18n"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
@@ -241,17 +241,17 @@ func pauseMarks(in *recinfo.Info, call int) []pauseMark {
 func (u *UI) loadRecording(r *http.Request, rc *reqCtx) (*archive.Recording, error) {
 	id, err := archive.ParseID(r.PathValue("id"))
 	if err != nil {
-		return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+		return nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchRecording2"}
 	}
 	rec, err := u.arc.Get(r.Context(), id)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+			return nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchRecording2"}
 		}
 		return nil, err
 	}
 	if !u.opts.FourEyes.MayRead(rc.user, rec) {
-		return nil, &pageError{http.StatusNotFound, "There is no such recording."}
+		return nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchRecording2"}
 	}
 	return rec, nil
 }
@@ -293,14 +293,14 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	api := "/api/v1/recordings/" + id
 	p := recordingPage{NoteURL: page + "/notes", VerifyURL: page + "/verify"}
 	v := recView{
-		ID: id, Start: webcore.FormatTime(webcore.RecTime(rec), rc.loc), StartISO: webcore.IsoTime(webcore.RecTime(rec)),
+		ID: id, Start: rc.when(webcore.RecTime(rec)), StartISO: webcore.IsoTime(webcore.RecTime(rec)),
 		Duration: webcore.FormatDuration(rec.DurationMs),
-		Received: webcore.FormatTime(rec.Received, rc.loc), Finished: webcore.FormatTime(rec.Finished, rc.loc),
-		State: string(rec.State), StateLabel: webcore.StateLabel(rec.State),
+		Received: rc.when(rec.Received), Finished: rc.when(rec.Finished),
+		State: string(rec.State), StateLabel: stateLabel(rc, rec.State),
 		User: rec.User, UserName: webcore.OwnerName(idx, rec.User),
 		FileName: rec.FileName, CallGUID: rec.CallGUID,
-		Direction: dir, DirLabel: webcore.DirectionLabel(dir),
-		Size: bytesize.Format(rec.OrigSize, "bytes"), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
+		Direction: dir, DirLabel: directionLabel(rc, dir),
+		Size: rc.size(rec.OrigSize), SHA256: hex.EncodeToString(rec.OrigSHA256[:]),
 		Truncated: in.Truncated, Damage: in.Damage, Warnings: in.Result.Warnings, Masked: maskedOf(in),
 		DownloadURL: api + "/download.zip", OriginalURL: api + "/original.pcap", PageURL: page,
 	}
@@ -309,14 +309,14 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	}
 	v.Title = webcore.With(rec, in, dir)
 	for i, c := range rec.CDRs {
-		v.CDRs = append(v.CDRs, cdrView{Heading: webcore.CDRHeading(i), Facts: webcore.CDRFacts(c, rc.loc)})
+		v.CDRs = append(v.CDRs, cdrView{Heading: rc.T("msg.cdr.heading", i+1), Facts: cdrFacts(rc, c)})
 	}
 	switch {
 	case v.Title != "":
 	case v.UserName != "":
-		v.Title = "Recording of " + v.UserName
+		v.Title = rc.T("msg.recordingOf", v.UserName)
 	default:
-		v.Title = "Recording without owner"
+		v.Title = rc.T("msg.recordingNoOwner")
 	}
 
 	sel := selectedCall(r, len(in.Result.Calls))
@@ -325,9 +325,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		cv := callView{
 			Number: i + 1, URL: page + "?call=" + strconv.Itoa(i+1), Selected: i+1 == sel,
 			From: c.From.String(), To: c.To.String(),
-			Start: webcore.FormatTime(c.Start, rc.loc), StartISO: webcore.IsoTime(c.Start),
+			Start: rc.when(c.Start), StartISO: webcore.IsoTime(c.Start),
 			Duration: webcore.FormatDuration(c.DurationMs), Codecs: strings.Join(codecs, ", "),
-			Packets: packets, Lost: lost, LossPct: webcore.LossPercent(packets, lost), SIPCallID: c.CallID,
+			Packets: packets, Lost: lost, LossPct: rc.lossPercent(packets, lost), SIPCallID: c.CallID,
 			Encryption: webcore.Encryption(in, i),
 		}
 		var digits, inband []string
@@ -345,16 +345,16 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 			if s.Call != i {
 				continue
 			}
-			side := "Other"
+			side := rc.T("msg.side.other")
 			switch s.Channel {
 			case 0:
-				side = "Remote (left)"
+				side = rc.T("msg.side.remote")
 			case 1:
-				side = "Local (right)"
+				side = rc.T("msg.side.local")
 			}
 			cv.Streams = append(cv.Streams, streamView{
 				Side: side, Codec: s.Codec, Src: s.Src, Dst: s.Dst, Packets: s.Packets, Lost: s.Lost,
-				LossPct: webcore.LossPercent(s.Packets, s.Lost), Jitter: fmt.Sprintf("%.1f ms", s.JitterMs),
+				LossPct: rc.lossPercent(s.Packets, s.Lost), Jitter: i18n.Number(rc.language(), s.JitterMs, 1) + " ms",
 				Unsupported: !s.Supported && !s.Encrypted && s.Codec != "telephone-event",
 				Encrypted:   s.Encrypted,
 			})
@@ -370,7 +370,9 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		v.MonoPeaks = api + "/peaks" + q + "&n=800&channels=mono"
 	}
 	if p.Call != nil {
-		p.Undecodable = findUndecodable(in, sel-1)
+		if x := findUndecodable(in, sel-1); x != nil {
+			p.Undecodable = x.words(rc)
+		}
 		p.PauseMarks = pauseMarks(in, sel-1)
 	}
 
@@ -388,7 +390,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		if len(mine) > 1 {
 			for _, s := range mine {
 				p.Segments = append(p.Segments, segmentView{
-					URL: "/recordings/" + s.ID.String(), When: webcore.FormatTime(webcore.RecTime(s), rc.loc),
+					URL: "/recordings/" + s.ID.String(), When: rc.when(webcore.RecTime(s)),
 					Duration: webcore.FormatDuration(s.DurationMs), Current: s.ID == rec.ID,
 				})
 			}
@@ -408,8 +410,8 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	}
 	for _, n := range notes {
 		nv := noteView{
-			ID: n.ID, Author: webcore.OwnerName(idx, n.Author), Created: webcore.FormatTime(n.Created, rc.loc),
-			Updated: webcore.FormatTime(n.Updated, rc.loc), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
+			ID: n.ID, Author: webcore.OwnerName(idx, n.Author), Created: rc.when(n.Created),
+			Updated: rc.when(n.Updated), Edited: !n.Updated.IsZero() && !n.Updated.Equal(n.Created),
 			Text: n.Text, MayEdit: archive.MayChangeNote(rc.user, &n),
 		}
 		nv.EditURL = page + "/notes/" + strconv.FormatUint(n.ID, 10)
@@ -420,7 +422,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 	if s := rec.Seal; s != nil {
 		pub := u.arc.PublicKey()
 		sv := &sealView2{
-			Seq: s.Seq, Time: webcore.FormatTime(s.Time, rc.loc),
+			Seq: s.Seq, Time: rc.when(s.Time),
 			Orig: hex.EncodeToString(s.OrigSHA256[:]), Map: hex.EncodeToString(s.MapSHA256[:]),
 			Meta: hex.EncodeToString(s.MetaSHA256[:]), PrevHash: hex.EncodeToString(s.Prev[:]),
 			Signature: hex.EncodeToString(s.Signature), KeyFingerprint: export.KeyFingerprint(pub),
@@ -437,7 +439,7 @@ func (u *UI) recordingPage(r *http.Request, rc *reqCtx, rec *archive.Recording) 
 		case errors.As(err, &se):
 			p.SealProblem = se.Reason
 		case errors.Is(err, archive.ErrCorrupt):
-			p.SealProblem = "the recording's metadata does not authenticate"
+			p.SealProblem = rc.T("msg.metadataNotAuthentic")
 		default:
 			return recordingPage{}, err
 		}

@@ -73,7 +73,7 @@ func pageModels(u *UI) map[string][]any {
 			Roles: []string{"user", "supervisor", "admin"}, Supervisors: []string{"admin"},
 			Tokens: []tokenView{{ID: "t1", Label: "CRM", RevokeURL: "/x"}}, TokenURL: "/admin/users/alice/tokens",
 			NewToken: "cvt_SECRET", FormError: "The email address is not valid.",
-			DeletionModes: deletionModeChoices,
+			DeletionModes: deletionModeChoices(nil),
 		}},
 		"settings.html": {settingsPage{}, settingsPage{
 			Base: base, PBXName: "Rīga PBX", TimeZone: "Europe/Riga", Sealing: true, Unsealed: 3,
@@ -120,35 +120,37 @@ func sampleRecordingPage(base Base) recordingPage {
 func TestTemplatesRender(t *testing.T) {
 	tu := newTestUI(t)
 	models := pageModels(tu.ui)
-	for name := range tu.ui.pages {
-		ms, ok := models[name]
-		if !ok {
-			t.Errorf("template %s has no view models in pageModels", name)
-			continue
-		}
-		for i, m := range ms {
-			var buf bytes.Buffer
-			if err := tu.ui.pages[name].ExecuteTemplate(&buf, "layout", m); err != nil {
-				t.Errorf("%s model %d: %v", name, i, err)
+	for _, lang := range uiLanguages {
+		for name := range tu.ui.pages[lang] {
+			ms, ok := models[name]
+			if !ok {
+				t.Errorf("template %s has no view models in pageModels", name)
 				continue
 			}
-			out := buf.String()
-			if !strings.HasPrefix(out, "<!doctype html>") || !strings.Contains(out, "</html>") {
-				t.Errorf("%s model %d: not a whole page", name, i)
-			}
-			if strings.Contains(out, "<script>alert(1)</script>") || strings.Contains(out, "<b>tomorrow</b>") || strings.Contains(out, "<b>odd</b>") {
-				t.Errorf("%s model %d: unescaped text", name, i)
-			}
-			if strings.Contains(out, " style=") || strings.Contains(out, "<script>") || strings.Contains(out, "javascript:") {
-				t.Errorf("%s model %d: inline script or style (the CSP forbids them)", name, i)
-			}
-			if i == 1 && !strings.Contains(out, "Rīga PBX") {
-				t.Errorf("%s: the PBX name is not in the header", name)
+			for i, m := range ms {
+				var buf bytes.Buffer
+				if err := tu.ui.pages[lang][name].ExecuteTemplate(&buf, "layout", m); err != nil {
+					t.Errorf("%s model %d: %v", name, i, err)
+					continue
+				}
+				out := buf.String()
+				if !strings.HasPrefix(out, "<!doctype html>") || !strings.Contains(out, "</html>") {
+					t.Errorf("%s model %d: not a whole page", name, i)
+				}
+				if strings.Contains(out, "<script>alert(1)</script>") || strings.Contains(out, "<b>tomorrow</b>") || strings.Contains(out, "<b>odd</b>") {
+					t.Errorf("%s model %d: unescaped text", name, i)
+				}
+				if strings.Contains(out, " style=") || strings.Contains(out, "<script>") || strings.Contains(out, "javascript:") {
+					t.Errorf("%s model %d: inline script or style (the CSP forbids them)", name, i)
+				}
+				if i == 1 && !strings.Contains(out, "Rīga PBX") {
+					t.Errorf("%s: the PBX name is not in the header", name)
+				}
 			}
 		}
 	}
 	for name := range models {
-		if tu.ui.pages[name] == nil {
+		if tu.ui.pages["en"][name] == nil {
 			t.Errorf("pageModels names %s, which is no template", name)
 		}
 	}

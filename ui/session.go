@@ -56,7 +56,7 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		redirect(w, r, next)
 		return nil
 	}
-	u.render(w, r, http.StatusOK, "login.html", loginPage{Base: u.base(rc, "Log in", "login"), Next: next})
+	u.render(w, r, http.StatusOK, "login.html", loginPage{Base: u.base(rc, rc.T("msg.title.login"), "login"), Next: next})
 	return nil
 }
 
@@ -70,10 +70,10 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	login := strings.TrimSpace(r.PostForm.Get("login"))
 	password := r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
-	p := loginPage{Base: u.base(rc, "Log in", "login"), Login: login, Next: next}
+	p := loginPage{Base: u.base(rc, rc.T("msg.title.login"), "login"), Login: login, Next: next}
 	if len(login) > maxLoginField || len(password) > maxPasswordField {
 		p.Login = ""
-		p.Error = "Wrong login or password."
+		p.Error = rc.T("msg.wrongLogin")
 		u.render(w, r, http.StatusUnauthorized, "login.html", p)
 		return nil
 	}
@@ -84,7 +84,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 			u.auditAs(r, login, "login", login, false, "rate limited")
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(le.RetrySeconds()))
-		p.Error = "Too many failed attempts. Try again in " + waitText(le.RetryAfter) + "."
+		p.Error = rc.T("msg.tooManyAttempts", waitText(rc, le.RetryAfter))
 		u.render(w, r, http.StatusTooManyRequests, "login.html", p)
 		return nil
 	}
@@ -96,7 +96,7 @@ func (u *UI) loginSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 			return err
 		}
 		u.auditAs(r, login, "login", login, false, "")
-		p.Error = "Wrong login or password."
+		p.Error = rc.T("msg.wrongLogin")
 		u.render(w, r, http.StatusUnauthorized, "login.html", p)
 		return nil
 	}
@@ -131,15 +131,15 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	return nil
 }
 
-func waitText(d time.Duration) string {
+func waitText(rc *reqCtx, d time.Duration) string {
 	if d <= 90*time.Second {
 		s := max(1, int((d+time.Second-1)/time.Second))
 		if s == 1 {
-			return "a second"
+			return rc.T("msg.wait.second")
 		}
-		return itoa(s) + " seconds"
+		return rc.T("msg.wait.seconds", s)
 	}
-	return itoa(int((d+time.Minute-1)/time.Minute)) + " minutes"
+	return rc.T("msg.wait.minutes", int((d+time.Minute-1)/time.Minute))
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -52,9 +52,20 @@ type settingsPage struct {
 
 // subsystemLabel names a trace subsystem for people: "call_information"
 // is "Call information", "gui" is "GUI".
-func subsystemLabel(name string) string {
-	if name == "gui" {
-		return "GUI"
+func subsystemLabel(rc *reqCtx, name string) string {
+	switch name {
+	case "recording":
+		return rc.T("msg.sub.recording")
+	case "call_information":
+		return rc.T("msg.sub.callInformation")
+	case "conversion":
+		return rc.T("msg.sub.conversion")
+	case "license":
+		return rc.T("msg.sub.license")
+	case "gui":
+		return rc.T("msg.sub.gui")
+	case "connections":
+		return rc.T("msg.sub.connections")
 	}
 	s := strings.ReplaceAll(name, "_", " ")
 	if s == "" {
@@ -74,7 +85,7 @@ var commonZones = []string{
 func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (settingsPage, error) {
 	ctx := r.Context()
 	p := settingsPage{
-		Base:    u.base(rc, "Settings", "settings"),
+		Base:    u.base(rc, rc.T("nav.settings"), "settings"),
 		PBXName: s.PBXName, TimeZone: s.TimeZone, Sealing: s.Sealing, MaskDTMF: s.MaskDTMF,
 		LevelChoices: []string{"trace", "debug", "info", "warn", "error"}, TimeZones: commonZones,
 		KeyFileMode: u.opts.KeyFile != "",
@@ -84,7 +95,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 		if lv == "" {
 			lv = "info"
 		}
-		p.Levels = append(p.Levels, levelView{Name: sub, Label: subsystemLabel(sub), Level: lv})
+		p.Levels = append(p.Levels, levelView{Name: sub, Label: subsystemLabel(rc, sub), Level: lv})
 	}
 	unsealed, err := u.arc.Unsealed(ctx)
 	if err != nil {
@@ -101,7 +112,7 @@ func (u *UI) settingsPage(r *http.Request, rc *reqCtx, s archive.Settings) (sett
 		}
 	}
 	p.RecordURLs = u.recordURLs(r)
-	u.lifecycleSettings(ctx, &p, s, rc.loc)
+	u.lifecycleSettings(ctx, rc, &p, s)
 	pub := u.arc.PublicKey()
 	p.KeyFingerprint = export.KeyFingerprint(pub)
 	if pem, err := export.PublicKeyPEM(pub); err == nil {
@@ -117,13 +128,13 @@ func (u *UI) settingsShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	}
 	switch r.URL.Query().Get("saved") {
 	case "settings":
-		p.Flash = "Settings saved."
+		p.Flash = rc.T("msg.settingsSaved")
 	case "ingest":
-		p.Flash = "The recording devices' password was changed. Enter it on the phones and gateways."
+		p.Flash = rc.T("msg.ingestPasswordChanged")
 	case "lifecycle":
-		p.Flash = "Retention settings saved. They apply from the next daily lifecycle run."
+		p.Flash = rc.T("msg.retentionSaved")
 	case "key":
-		p.Flash = "The archive key was changed. Keep the new key (or passphrase) safe and apart from the data: without it the recordings cannot be read."
+		p.Flash = rc.T("msg.keyChanged")
 	}
 	u.render(w, r, http.StatusOK, "settings.html", p)
 	return nil
@@ -189,7 +200,7 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		return nil
 	}
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || strings.EqualFold(s.TimeZone, "Local") {
-		return fail("Unknown time zone: use a name like Europe/Berlin or UTC.")
+		return fail(rc.T("msg.unknownZone"))
 	}
 	pv, err := webcore.LifecycleChange(r.Context(), u.arc, old, s)
 	if err != nil && !errors.Is(err, archive.ErrInvalid) {
@@ -200,14 +211,14 @@ func (u *UI) settingsUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		if err != nil {
 			return err
 		}
-		p.SettingsError = webcore.DeletionWarning(pv.WouldDelete) + " Check the time zone and save again to confirm."
+		p.SettingsError = deletionWarning(rc, pv.WouldDelete) + " " + rc.T("msg.checkZone")
 		p.SettingsConfirm = pv.WouldDelete
 		u.render(w, r, http.StatusConflict, "settings.html", p)
 		return nil
 	}
 	if err := u.arc.PutSettings(r.Context(), s); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
-			return fail("The settings are not valid: the PBX name may have at most 128 characters; levels are trace, debug, info, warn or error.")
+			return fail(rc.T("msg.settingsNotValid"))
 		}
 		return err
 	}
@@ -231,9 +242,9 @@ func (u *UI) settingsIngest(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	x, err := u.arc.GetUser(ctx, login)
 	if err != nil || x.Role != archive.RoleIngest {
-		return fail("Choose a recording-device account.")
+		return fail(rc.T("msg.chooseIngest"))
 	}
-	if msg := checkNewPassword(pw, confirm); msg != "" {
+	if msg := checkNewPassword(rc, pw, confirm); msg != "" {
 		return fail(msg)
 	}
 	if err := u.arc.PutUser(ctx, *x, pw); err != nil {
@@ -267,12 +278,12 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 			return err
 		}
 		u.audit(r, rc, "key.rotate", "archive key", false, "wrong password")
-		return fail(http.StatusBadRequest, "Your password is wrong.")
+		return fail(http.StatusBadRequest, rc.T("msg.yourPasswordWrong"))
 	}
 	switch f.Get("mode") {
 	case "rotate":
 		if u.opts.KeyFile == "" {
-			return fail(http.StatusBadRequest, "The archive is unlocked with a passphrase; set a new passphrase instead.")
+			return fail(http.StatusBadRequest, rc.T("msg.passphraseMode"))
 		}
 		old, err := u.arc.RotateKey(ctx, u.opts.KeyFile)
 		if err != nil {
@@ -285,9 +296,9 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		pp, confirm := f.Get("passphrase"), f.Get("passphraseConfirm")
 		switch {
 		case len([]rune(pp)) < 12:
-			return fail(http.StatusBadRequest, "The passphrase must have at least 12 characters.")
+			return fail(http.StatusBadRequest, rc.T("msg.passphraseShort", 12))
 		case pp != confirm:
-			return fail(http.StatusBadRequest, "The two passphrases differ.")
+			return fail(http.StatusBadRequest, rc.T("msg.passphrasesDiffer"))
 		}
 		if err := u.arc.SetPassphrase(ctx, []byte(pp)); err != nil {
 			u.audit(r, rc, "key.rotate", "archive key", false, "setting the passphrase failed")
@@ -295,7 +306,7 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		}
 		u.audit(r, rc, "key.rotate", "archive key", true, "passphrase set")
 	default:
-		return fail(http.StatusBadRequest, "Choose how to change the key.")
+		return fail(http.StatusBadRequest, rc.T("msg.chooseKeyMode"))
 	}
 	redirect(w, r, "/admin/settings?saved=key")
 	return nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +46,7 @@ func maySendLinks(usr *archive.User) bool {
 	return usr != nil && (usr.Role == archive.RoleAdmin || usr.MaySendLinks)
 }
 
-var errNoShares = &pageError{http.StatusNotFound, "Links are not available on this appliance."}
+var errNoShares = &pageError{code: http.StatusNotFound, msg: "msg.linksNotAvailableAppliance"}
 
 // shares returns the service, or a 404 when the appliance has none.
 func (u *UI) shares() (*share.Service, error) {
@@ -56,12 +55,6 @@ func (u *UI) shares() (*share.Service, error) {
 	}
 	return u.opts.Shares, nil
 }
-
-// dayFormat and minuteFormat are the dates of the link pages.
-const (
-	dayFormat    = "02.01.2006"
-	minuteFormat = "02.01.2006 15:04"
-)
 
 // endOfDay is 23:59:59 of the day days after now's in loc: the end of a
 // link sent now for days (share's rule).
@@ -79,7 +72,7 @@ func zoneName(rc *reqCtx) string {
 
 // untilText is the end of a link as the forms show it.
 func untilText(t time.Time, rc *reqCtx) string {
-	return "until " + t.In(rc.loc).Format(minuteFormat) + " (" + zoneName(rc) + ")"
+	return rc.T("js.until", rc.whenMinute(t), zoneName(rc))
 }
 
 // selected reads the chosen recordings (?r=id&r=id; a row of several
@@ -109,10 +102,9 @@ func (u *UI) loadSelection(r *http.Request, rc *reqCtx, vals []string) (selectio
 	sel := selection{IDs: ids}
 	switch {
 	case len(ids) == 0:
-		return sel, &pageError{http.StatusBadRequest, "Choose at least one recording on the recordings list."}
+		return sel, &pageError{code: http.StatusBadRequest, msg: "msg.chooseLeastOneRecording"}
 	case len(ids) > share.MaxRecordings:
-		return sel, &pageError{http.StatusBadRequest, "You chose " + strconv.Itoa(len(ids)) + " recordings; a link holds at most " +
-			strconv.Itoa(share.MaxRecordings) + ". Choose fewer."}
+		return sel, &pageError{code: http.StatusBadRequest, msg: "msg.share.tooMany", args: []any{rc.num(len(ids)), share.MaxRecordings}}
 	}
 	users, err := u.arc.Users(r.Context())
 	if err != nil {
@@ -122,16 +114,16 @@ func (u *UI) loadSelection(r *http.Request, rc *reqCtx, vals []string) (selectio
 	for _, s := range ids {
 		id, err := archive.ParseID(s)
 		if err != nil {
-			return sel, &pageError{http.StatusNotFound, "A chosen recording was not found."}
+			return sel, &pageError{code: http.StatusNotFound, msg: "msg.chosenRecordingWasNot"}
 		}
 		rec, err := u.arc.Get(r.Context(), id)
 		if errors.Is(err, archive.ErrNotFound) || (err == nil && !u.opts.FourEyes.MayRead(rc.user, rec)) {
-			return sel, &pageError{http.StatusNotFound, "A chosen recording was not found."}
+			return sel, &pageError{code: http.StatusNotFound, msg: "msg.chosenRecordingWasNot"}
 		}
 		if err != nil {
 			return sel, err
 		}
-		sel.Rows = append(sel.Rows, u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc))
+		sel.Rows = append(sel.Rows, u.listRow(rc, &group{segs: []*archive.Recording{rec}}, idx))
 	}
 	return sel, nil
 }
@@ -144,7 +136,7 @@ func (u *UI) senderCheck(r *http.Request, rc *reqCtx) (*share.Service, *share.Co
 		return nil, nil, err
 	}
 	if !maySendLinks(rc.user) {
-		return nil, nil, &pageError{http.StatusForbidden, "Your account may not send links."}
+		return nil, nil, &pageError{code: http.StatusForbidden, msg: "msg.yourAccountNotSend"}
 	}
 	cfg, err := s.Config(r.Context())
 	if err != nil {
@@ -155,14 +147,14 @@ func (u *UI) senderCheck(r *http.Request, rc *reqCtx) (*share.Service, *share.Co
 
 // formMsg is the message of a refusal to show above a form kept as it
 // was; other errors go to the error page.
-func formMsg(err error) (string, bool) {
+func formMsg(rc *reqCtx, err error) (string, bool) {
 	var se *share.Error
 	if errors.As(err, &se) {
-		return se.Msg, true
+		return shareErrorText(rc, se), true
 	}
 	var pe *pageError
 	if errors.As(err, &pe) {
-		return pe.msg, true
+		return pe.message(rc), true
 	}
 	return "", false
 }

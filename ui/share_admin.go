@@ -32,7 +32,7 @@ func (u *UI) internalLinkShow(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if err != nil {
 		return err
 	}
-	notFound := &pageError{http.StatusNotFound, "There is no such link."}
+	notFound := &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchLink"}
 	l, err := s.InternalLink(r.Context(), r.PathValue("id"))
 	var se *share.Error
 	if errors.As(err, &se) && se.Status == http.StatusNotFound {
@@ -49,8 +49,8 @@ func (u *UI) internalLinkShow(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return err
 	}
 	idx := webcore.UserIndex(users)
-	p := linkPage{Base: u.base(rc, "Recordings sent to you", "recordings"), Sender: webcore.OwnerName(idx, l.Sender),
-		Sent: l.CreatedAt.In(rc.loc).Format(minuteFormat)}
+	p := linkPage{Base: u.base(rc, rc.T("links.title"), "recordings"), Sender: webcore.OwnerName(idx, l.Sender),
+		Sent: rc.whenMinute(l.CreatedAt)}
 	if p.Sender == "" {
 		p.Sender = l.Sender
 	}
@@ -68,7 +68,7 @@ func (u *UI) internalLinkShow(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		if err != nil {
 			return err
 		}
-		p.Rows = append(p.Rows, u.listRow(&group{segs: []*archive.Recording{rec}}, idx, rc.loc))
+		p.Rows = append(p.Rows, u.listRow(rc, &group{segs: []*archive.Recording{rec}}, idx))
 	}
 	u.render(w, r, http.StatusOK, "links.html", p)
 	return nil
@@ -81,7 +81,7 @@ func (u *UI) externalCheck(rc *reqCtx) (*share.Service, error) {
 		return nil, err
 	}
 	if !mayExternal(rc.user) {
-		return nil, &pageError{http.StatusForbidden, "This page is for administrators and users who may see external access."}
+		return nil, &pageError{code: http.StatusForbidden, msg: "msg.pageForAdministratorsUsers"}
 	}
 	return s, nil
 }
@@ -110,19 +110,19 @@ type externalPage struct {
 
 func (u *UI) externalRow(e share.Entry, rc *reqCtx) externalRow {
 	row := externalRow{ID: e.ID, Recipient: e.RecipientName, Email: e.RecipientEmail, Sender: e.Sender, Reason: e.Reason,
-		Created: e.CreatedAt.In(rc.loc).Format(minuteFormat), Expires: e.ExpiresAt.In(rc.loc).Format(minuteFormat),
+		Created: rc.whenMinute(e.CreatedAt), Expires: rc.whenMinute(e.ExpiresAt),
 		Status: e.Status, MailStatus: e.MailStatus, MailError: e.MailError, MailFailed: e.MailStatus == "failed"}
 	for _, id := range e.Recordings {
 		row.Recordings = append(row.Recordings, recLink{id, "/recordings/" + url.PathEscape(id)})
 	}
 	switch e.Status {
 	case share.StatusValid:
-		row.StatusText = "Valid"
+		row.StatusText = rc.T("msg.ext.valid")
 		row.CancelURL = "/external/" + url.PathEscape(e.ID) + "/cancel"
 	case share.StatusExpired:
-		row.StatusText = "Expired"
+		row.StatusText = rc.T("msg.ext.expired")
 	case share.StatusCancelled:
-		row.StatusText = "Cancelled by " + e.CancelledBy + " on " + e.CancelledAt.In(rc.loc).Format(minuteFormat)
+		row.StatusText = rc.T("msg.ext.cancelledBy", e.CancelledBy, rc.whenMinute(e.CancelledAt))
 	}
 	return row
 }
@@ -133,10 +133,10 @@ func (u *UI) externalLog(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		return err
 	}
 	q := r.URL.Query()
-	p := externalPage{Base: u.base(rc, "External access", "external"), Tab: "log", Q: strings.TrimSpace(q.Get("q")),
+	p := externalPage{Base: u.base(rc, rc.T("nav.external"), "external"), Tab: "log", Q: strings.TrimSpace(q.Get("q")),
 		Status: q.Get("status"), Admin: rc.user.Role == archive.RoleAdmin}
 	if len(p.Q) > 200 {
-		return &pageError{http.StatusBadRequest, "The search text is too long."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.searchTextTooLong"}
 	}
 	switch p.Status {
 	case "", share.StatusValid, share.StatusExpired, share.StatusCancelled:
@@ -152,7 +152,7 @@ func (u *UI) externalLog(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 		p.Rows = append(p.Rows, u.externalRow(e, rc))
 	}
 	if q.Get("cancelled") != "" {
-		p.Flash = "The link was cancelled. Its recordings can no longer be played."
+		p.Flash = rc.T("msg.ext.cancelled")
 	}
 	u.render(w, r, http.StatusOK, "share_external.html", p)
 	return nil
@@ -166,7 +166,7 @@ type cancelPage struct {
 // entry finds the log entry id.
 func entry(r *http.Request, s *share.Service, id string) (*share.Entry, error) {
 	if id == "" || len(id) > 64 {
-		return nil, &pageError{http.StatusNotFound, "There is no such link."}
+		return nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchLink"}
 	}
 	entries, err := s.List(r.Context(), share.Query{})
 	if err != nil {
@@ -177,7 +177,7 @@ func entry(r *http.Request, s *share.Service, id string) (*share.Entry, error) {
 			return &entries[i], nil
 		}
 	}
-	return nil, &pageError{http.StatusNotFound, "There is no such link."}
+	return nil, &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchLink"}
 }
 
 func (u *UI) externalCancelForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -189,7 +189,7 @@ func (u *UI) externalCancelForm(w http.ResponseWriter, r *http.Request, rc *reqC
 	if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "share_cancel.html", cancelPage{Base: u.base(rc, "Cancel link", "external"), Row: u.externalRow(*e, rc)})
+	u.render(w, r, http.StatusOK, "share_cancel.html", cancelPage{Base: u.base(rc, rc.T("ext.cancelTitle"), "external"), Row: u.externalRow(*e, rc)})
 	return nil
 }
 
@@ -255,7 +255,7 @@ func configFormOf(c *share.Config) configForm {
 }
 
 func (u *UI) configPage(rc *reqCtx, c *share.Config, f configForm) configPage {
-	p := configPage{Base: u.base(rc, "External access", "external"), Tab: "config", Admin: true, F: f, MaxLogoKB: share.MaxLogo >> 10}
+	p := configPage{Base: u.base(rc, rc.T("nav.external"), "external"), Tab: "config", Admin: true, F: f, MaxLogoKB: share.MaxLogo >> 10}
 	for _, l := range share.Languages {
 		p.Languages = append(p.Languages, langOption{l, share.LanguageName(l)})
 	}
@@ -277,7 +277,7 @@ func (u *UI) externalConfigShow(w http.ResponseWriter, r *http.Request, rc *reqC
 	}
 	p := u.configPage(rc, c, configFormOf(c))
 	if r.URL.Query().Get("saved") != "" {
-		p.Flash = "The configuration was saved."
+		p.Flash = rc.T("msg.cfg.saved")
 	}
 	u.render(w, r, http.StatusOK, "share_config.html", p)
 	return nil
@@ -325,11 +325,11 @@ func (u *UI) externalConfigSave(w http.ResponseWriter, r *http.Request, rc *reqC
 	}
 	mins, err := strconv.Atoi(f.SessionMinutes)
 	if err != nil {
-		return refuse("The session lifetime must be a whole number of minutes.")
+		return refuse(rc.T("msg.cfg.session"))
 	}
 	c.SessionLifetime = time.Duration(mins) * time.Minute
 	if c.Days, err = strconv.Atoi(f.Days); err != nil {
-		return refuse("Days must be a whole number of days.")
+		return refuse(rc.T("msg.cfg.days"))
 	}
 	if pf.Get("removeLogo") == "on" {
 		c.Logo = nil
@@ -337,7 +337,7 @@ func (u *UI) externalConfigSave(w http.ResponseWriter, r *http.Request, rc *reqC
 	if r.MultipartForm != nil {
 		if fhs := r.MultipartForm.File["logo"]; len(fhs) > 0 && fhs[0].Size > 0 {
 			if fhs[0].Size > share.MaxLogo {
-				return refuse("The logo must be at most " + strconv.Itoa(share.MaxLogo>>10) + " KiB.")
+				return refuse(rc.T("msg.share.logoSize", share.MaxLogo>>10))
 			}
 			fl, err := fhs[0].Open()
 			if err != nil {
@@ -352,7 +352,7 @@ func (u *UI) externalConfigSave(w http.ResponseWriter, r *http.Request, rc *reqC
 		}
 	}
 	if err := s.SetConfig(r.Context(), rc.user, remoteAddr(r), c); err != nil {
-		if msg, ok := formMsg(err); ok {
+		if msg, ok := formMsg(rc, err); ok {
 			return refuse(msg)
 		}
 		return err
@@ -384,19 +384,45 @@ func (u *UI) outboxShow(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	if err != nil {
 		return err
 	}
-	p := outboxPage{Base: u.base(rc, "Outbox", "outbox")}
+	p := outboxPage{Base: u.base(rc, rc.T("nav.outbox"), "outbox")}
 	for _, m := range mails {
 		to := m.To
 		if m.ToName != "" {
 			to = m.ToName + " <" + m.To + ">"
 		}
-		row := outboxRow{Kind: m.Kind, To: to, From: m.From, Subject: m.Subject, Body: m.Body, Status: m.Status,
-			Attempts: m.Attempts, Queued: m.Queued.In(rc.loc).Format(minuteFormat), Error: m.Error}
+		row := outboxRow{Kind: mailKind(rc, m.Kind), To: to, From: m.From, Subject: m.Subject, Body: m.Body, Status: mailStatus(rc, m.Status),
+			Attempts: m.Attempts, Queued: rc.whenMinute(m.Queued), Error: m.Error}
 		if !m.Done.IsZero() {
-			row.Done = m.Done.In(rc.loc).Format(minuteFormat)
+			row.Done = rc.whenMinute(m.Done)
 		}
 		p.Rows = append(p.Rows, row)
 	}
 	u.render(w, r, http.StatusOK, "share_outbox.html", p)
 	return nil
+}
+
+// mailKind is an outbox mail's kind in words.
+func mailKind(rc *reqCtx, kind string) string {
+	switch kind {
+	case "link":
+		return rc.T("msg.mail.link")
+	case "internal":
+		return rc.T("msg.mail.internal")
+	case "code":
+		return rc.T("msg.mail.code")
+	}
+	return kind
+}
+
+// mailStatus is an outbox mail's status in words.
+func mailStatus(rc *reqCtx, status string) string {
+	switch status {
+	case share.MailQueued:
+		return rc.T("msg.mail.queued")
+	case share.MailSent:
+		return rc.T("msg.mail.sent")
+	case share.MailFailed:
+		return rc.T("msg.mail.failed")
+	}
+	return status
 }

@@ -94,15 +94,15 @@ func TestShareSelectionBrowser(t *testing.T) {
 	if !strings.Contains(page, s.recA[0].ID.String()) || !strings.Contains(page, s.recA[2].ID.String()) || strings.Contains(page, s.recA[1].ID.String()) {
 		t.Errorf("the send form lists:\n%s", page)
 	}
-	if got := uiEval[string](t, ctx, `document.getElementById("share-until").textContent`); got != "until 28.11.2026 23:59 (Europe/Oslo)" {
+	if got := uiEval[string](t, ctx, `document.getElementById("share-until").textContent`); got != "until 2026-11-28 23:59 (Europe/Oslo)" {
 		t.Errorf("until at first: %q", got)
 	}
 	// Across the end of the month and the year.
 	uiStep(t, ctx, "days", uiSetField(`#share-days`, "41"))
-	if got := uiEval[string](t, ctx, `document.getElementById("share-until").textContent`); got != "until 01.01.2027 23:59 (Europe/Oslo)" {
+	if got := uiEval[string](t, ctx, `document.getElementById("share-until").textContent`); got != "until 2027-01-01 23:59 (Europe/Oslo)" {
 		t.Errorf("until for 41 days: %q", got)
 	}
-	if want := untilText(endOfDay(testNow, 41, mustZone(t, "Europe/Oslo")), &reqCtx{loc: mustZone(t, "Europe/Oslo")}); want != "until 01.01.2027 23:59 (Europe/Oslo)" {
+	if want := untilText(endOfDay(testNow, 41, mustZone(t, "Europe/Oslo")), &reqCtx{loc: mustZone(t, "Europe/Oslo")}); want != "until 2027-01-01 23:59 (Europe/Oslo)" {
 		t.Errorf("the server says %q for 41 days", want)
 	}
 }

@@ -47,7 +47,7 @@ func sendLanguages(c *share.Config) []langOption {
 
 func (u *UI) shareNewPage(r *http.Request, rc *reqCtx, cfg *share.Config, sel selection, f sendForm) shareNewPage {
 	now := u.opts.Now()
-	p := shareNewPage{Base: u.base(rc, "Send link to external recipient", "recordings"), selection: sel, F: f,
+	p := shareNewPage{Base: u.base(rc, rc.T("share.new.title"), "recordings"), selection: sel, F: f,
 		From: u.opts.Shares.From(cfg), Languages: sendLanguages(cfg), Today: now.In(rc.loc).Format("2006-01-02"), Zone: zoneName(rc),
 		MaxDays: share.MaxDays}
 	if d, err := strconv.Atoi(f.Days); err == nil && d >= 0 && d <= share.MaxDays {
@@ -64,7 +64,7 @@ func (u *UI) shareNewForm(w http.ResponseWriter, r *http.Request, rc *reqCtx) er
 	f := sendForm{Days: strconv.Itoa(cfg.Days), Subject: cfg.SubjectExternal, Body: cfg.BodyExternal, Language: cfg.Language}
 	sel, err := u.loadSelection(r, rc, r.URL.Query()["r"])
 	p := u.shareNewPage(r, rc, cfg, sel, f)
-	if msg, ok := formMsg(err); ok {
+	if msg, ok := formMsg(rc, err); ok {
 		p.Error = msg
 		p.Rows = nil
 		u.render(w, r, http.StatusBadRequest, "share_new.html", p)
@@ -93,7 +93,7 @@ func (u *UI) shareNewSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		u.render(w, r, http.StatusUnprocessableEntity, "share_new.html", p)
 		return nil
 	}
-	if msg, ok := formMsg(err); ok {
+	if msg, ok := formMsg(rc, err); ok {
 		sel.Rows = nil
 		return refuse(msg)
 	} else if err != nil {
@@ -101,17 +101,17 @@ func (u *UI) shareNewSubmit(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 	}
 	days, err := strconv.Atoi(f.Days)
 	if err != nil {
-		return refuse("Days must be a whole number of days (0 to " + strconv.Itoa(share.MaxDays) + ").")
+		return refuse(rc.T("msg.share.days", share.MaxDays))
 	}
 	g, err := s.Send(r.Context(), rc.user, remoteAddr(r), share.SendRequest{Recordings: sel.IDs, RecipientName: f.RecipientName,
 		RecipientEmail: f.RecipientEmail, Reason: f.Reason, Days: days, Subject: f.Subject, Body: f.Body, Language: f.Language,
 		ShowAccessNumber: f.ShowAccessNumber, ShowQueueName: f.ShowQueueName})
-	if msg, ok := formMsg(err); ok {
+	if msg, ok := formMsg(rc, err); ok {
 		return refuse(msg)
 	} else if err != nil {
 		return err
 	}
-	u.render(w, r, http.StatusOK, "share_sent.html", shareSentPage{Base: u.base(rc, "Link sent", "recordings"),
+	u.render(w, r, http.StatusOK, "share_sent.html", shareSentPage{Base: u.base(rc, rc.T("share.sent.title"), "recordings"),
 		To: f.RecipientName + " <" + strings.ToLower(f.RecipientEmail) + ">", Count: len(sel.IDs), Until: untilText(g.ExpiresAt, rc),
 		External: true, LogURL: externalLogURL(rc.user, g.ID)})
 	return nil
@@ -149,7 +149,7 @@ type shareInternalPage struct {
 }
 
 func (u *UI) shareInternalPage(r *http.Request, rc *reqCtx, sel selection, f internalForm) (shareInternalPage, error) {
-	p := shareInternalPage{Base: u.base(rc, "Send link to internal user", "recordings"), selection: sel, F: f}
+	p := shareInternalPage{Base: u.base(rc, rc.T("share.internal.title"), "recordings"), selection: sel, F: f}
 	users, err := u.arc.Users(r.Context())
 	if err != nil {
 		return p, err
@@ -177,7 +177,7 @@ func (u *UI) shareInternalForm(w http.ResponseWriter, r *http.Request, rc *reqCt
 	if err != nil {
 		return err
 	}
-	if msg, ok := formMsg(serr); ok {
+	if msg, ok := formMsg(rc, serr); ok {
 		p.Error, p.Rows = msg, nil
 		u.render(w, r, http.StatusBadRequest, "share_internal.html", p)
 		return nil
@@ -205,18 +205,18 @@ func (u *UI) shareInternalSubmit(w http.ResponseWriter, r *http.Request, rc *req
 		u.render(w, r, http.StatusUnprocessableEntity, "share_internal.html", p)
 		return nil
 	}
-	if msg, ok := formMsg(serr); ok {
+	if msg, ok := formMsg(rc, serr); ok {
 		sel.Rows = nil
 		return refuse(msg)
 	} else if serr != nil {
 		return serr
 	}
 	if f.Recipient == "" {
-		return refuse("Choose the user to send the link to.")
+		return refuse(rc.T("msg.share.chooseUser"))
 	}
 	_, err = s.SendInternal(r.Context(), rc.user, remoteAddr(r), share.InternalRequest{Recordings: sel.IDs, Recipient: f.Recipient,
 		Subject: f.Subject, Body: f.Body})
-	if msg, ok := formMsg(err); ok {
+	if msg, ok := formMsg(rc, err); ok {
 		return refuse(msg)
 	} else if err != nil {
 		return err
@@ -225,6 +225,6 @@ func (u *UI) shareInternalSubmit(w http.ResponseWriter, r *http.Request, rc *req
 	if x, err := u.arc.GetUser(r.Context(), f.Recipient); err == nil && x.Name != "" {
 		to = x.Name + " (" + x.Login + ")"
 	}
-	u.render(w, r, http.StatusOK, "share_sent.html", shareSentPage{Base: u.base(rc, "Link sent", "recordings"), To: to, Count: len(sel.IDs)})
+	u.render(w, r, http.StatusOK, "share_sent.html", shareSentPage{Base: u.base(rc, rc.T("share.sent.title"), "recordings"), To: to, Count: len(sel.IDs)})
 	return nil
 }

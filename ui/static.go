@@ -94,3 +94,15 @@ func (u *UI) serveFavicon(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(a.body)))
 	_, _ = w.Write(a.body)
 }
+
+// scripts are the bodies of the scripts, for the start-up check of the
+// texts they ask for.
+func (st *staticFiles) scripts() map[string][]byte {
+	out := map[string][]byte{}
+	for n, a := range st.files {
+		if path.Ext(n) == ".js" {
+			out[n] = a.body
+		}
+	}
+	return out
+}

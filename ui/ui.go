@@ -54,7 +54,8 @@ type UI struct {
 	media  webcore.Media
 	opts   Options
 	log    *slog.Logger
-	pages  map[string]*template.Template
+	pages  map[string]map[string]*template.Template // language → template name → page
+	text   texts
 	static *staticFiles
 	cop    *http.CrossOriginProtection
 	keyDL  keyDownload // keyrotate.go
@@ -78,28 +79,39 @@ func New(arc *archive.Archive, media webcore.Media, opts Options, log *slog.Logg
 	if opts.Now == nil {
 		opts.Now = arc.Now
 	}
-	pages, err := parseTemplates()
+	tx, err := loadTexts()
 	if err != nil {
 		return nil, err
+	}
+	pages := map[string]map[string]*template.Template{}
+	for _, l := range uiLanguages {
+		if pages[l], err = parseTemplates(textFuncs(tx, l)); err != nil {
+			return nil, err
+		}
 	}
 	st, err := loadStatic()
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTexts(tx, pages[uiLanguages[0]], st.scripts()); err != nil {
+		return nil, err
+	}
 	u := &UI{
-		arc: arc, media: media, opts: opts, log: log, pages: pages, static: st,
+		arc: arc, media: media, opts: opts, log: log, pages: pages, text: tx, static: st,
 		cop: http.NewCrossOriginProtection(),
 	}
 	u.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.renderError(w, r, nil, &pageError{http.StatusForbidden, "This request came from another site and was refused."})
+		rc := &reqCtx{loc: time.UTC, lang: requestLanguage(r, nil)}
+		u.renderError(w, r, rc, &pageError{code: http.StatusForbidden, msg: "msg.crossSite"})
 	}))
 	return u, nil
 }
 
 // parseTemplates parses layout.html with each page into its own set, so
-// every page can define "content" and "title".
-func parseTemplates() (map[string]*template.Template, error) {
-	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+// every page can define "content" and "title"; text holds the functions
+// of one language (textFuncs).
+func parseTemplates(text template.FuncMap) (map[string]*template.Template, error) {
+	base, err := template.New("").Funcs(funcs).Funcs(text).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
@@ -135,6 +147,7 @@ var funcs = template.FuncMap{
 
 // Base is what every page's view model holds: the layout's data.
 type Base struct {
+	Lang    string // the page's language, one of uiLanguages
 	Title   string
 	PBXName string
 	User    *userView // nil when nobody is logged in
@@ -147,6 +160,8 @@ type Base struct {
 	// FourEyes links the page to 4-eyes access (foureyes_http.go); nil
 	// when it does not concern the viewer.
 	FourEyes *fourEyesBase
+	// ScriptText are the scripts' texts in the page's language.
+	ScriptText map[string]string
 }
 
 type userView struct {
@@ -179,6 +194,7 @@ func (u *UI) Routes() http.Handler {
 	u.lifecycleRoutes(mux) // lifecycle.go: legal hold, delete, recycle bin
 	mux.Handle("GET /account", u.page(member, u.accountShow))
 	mux.Handle("POST /account/password", u.page(member, u.accountPassword))
+	mux.Handle("POST /account/language", u.page(member, u.accountLanguage))
 	mux.Handle("POST /account/tokens", u.page(member, u.accountTokenCreate))
 	mux.Handle("POST /account/tokens/{token}/revoke", u.page(member, u.accountTokenRevoke))
 	mux.Handle("GET /admin/audit", u.page(admin, u.auditList))
@@ -201,7 +217,7 @@ func (u *UI) Routes() http.Handler {
 	u.webhookRoutes(mux)  // webhooks.go
 	u.listRoutes(mux)     // list_csv.go: the list's export and bulk actions
 	mux.Handle("/", u.page(anyone, func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-		return &pageError{http.StatusNotFound, "There is no such page."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.noSuchPage"}
 	}))
 	return u.cop.Handler(securityHeaders(mux))
 }
@@ -246,17 +262,30 @@ type reqCtx struct {
 	session  string        // the session's ID, when logged in
 	settings archive.Settings
 	loc      *time.Location
+	lang     string // the page's language (i18n.go)
 }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 
-// pageError is an error with a status and a message safe to show.
+// pageError is an error with a status and a message safe to show: msg
+// is a key of text.json, formatted over args; or text, already in the
+// request's language.
 type pageError struct {
 	code int
 	msg  string
+	args []any
+	text string
 }
 
-func (e *pageError) Error() string { return fmt.Sprintf("%d %s", e.code, e.msg) }
+// message is the error's message in rc's language.
+func (e *pageError) message(rc *reqCtx) string {
+	if e.text != "" {
+		return e.text
+	}
+	return rc.T(e.msg, e.args...)
+}
+
+func (e *pageError) Error() string { return fmt.Sprintf("%d %s%s", e.code, e.msg, e.text) }
 
 // maxFormBytes bounds every form body.
 const maxFormBytes = 64 << 10
@@ -282,6 +311,9 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 			}
 		}
 		u.identify(r, rc)
+		rc.lang = requestLanguage(r, rc.user)
+		w.Header().Set("Content-Language", rc.lang)
+		w.Header().Add("Vary", "Accept-Language")
 		u.tracePage(r, rc)
 		switch {
 		case acc >= member && rc.user == nil:
@@ -289,10 +321,10 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 				http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			u.renderError(w, r, rc, &pageError{http.StatusUnauthorized, "Please log in."})
+			u.renderError(w, r, rc, &pageError{code: http.StatusUnauthorized, msg: "msg.logIn"})
 			return
 		case acc == admin && rc.user.Role != archive.RoleAdmin:
-			u.renderError(w, r, rc, &pageError{http.StatusForbidden, "This page is for administrators."})
+			u.renderError(w, r, rc, &pageError{code: http.StatusForbidden, msg: "msg.adminsOnly"})
 			return
 		}
 		if r.Method == http.MethodPost && multipart && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -306,7 +338,7 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			ct := r.Header.Get("Content-Type")
 			if ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-				u.renderError(w, r, rc, &pageError{http.StatusUnsupportedMediaType, "Forms must be sent URL-encoded."})
+				u.renderError(w, r, rc, &pageError{code: http.StatusUnsupportedMediaType, msg: "msg.formEncoding"})
 				return
 			}
 			if err := r.ParseForm(); err != nil {
@@ -320,9 +352,13 @@ func (u *UI) pageForm(acc access, multipart bool, h pageFunc) http.Handler {
 	})
 }
 
+// language is the page's language, for render.
+func (b Base) language() string { return b.Lang }
+
 // base fills the layout's data for a page.
 func (u *UI) base(rc *reqCtx, title, nav string) Base {
-	b := Base{Title: title, Nav: nav, CSS: u.static.url("app.css"), JS: u.static.url("app.js"), Icon: u.static.url("favicon.svg"), Version: u.opts.Version}
+	b := Base{Lang: rc.language(), Title: title, Nav: nav, CSS: u.static.url("app.css"), JS: u.static.url("app.js"), Icon: u.static.url("favicon.svg"), Version: u.opts.Version}
+	b.ScriptText = u.text.scriptTexts(b.Lang)
 	if rc != nil {
 		b.PBXName = rc.settings.PBXName
 		if rc.user != nil {
@@ -344,7 +380,11 @@ func (u *UI) base(rc *reqCtx, title, nav string) Base {
 
 // render executes page name with v into a buffer and writes it.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name string, v any) {
-	t, ok := u.pages[name]
+	lang := uiLanguages[0]
+	if b, ok := v.(interface{ language() string }); ok {
+		lang = b.language()
+	}
+	t, ok := u.pages[lang][name]
 	if !ok {
 		u.log.ErrorContext(r.Context(), "ui: no such template", "template", name)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -366,9 +406,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, code int, name strin
 func formReadError(err error) *pageError {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &pageError{http.StatusRequestEntityTooLarge, "The form is too large."}
+		return &pageError{code: http.StatusRequestEntityTooLarge, msg: "msg.formTooLarge"}
 	}
-	return &pageError{http.StatusBadRequest, "The form could not be read."}
+	return &pageError{code: http.StatusBadRequest, msg: "msg.formUnreadable"}
 }
 
 type errorPage struct {
@@ -385,17 +425,16 @@ func (u *UI) renderError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err
 	switch {
 	case errors.As(err, &pe):
 	case errors.As(err, &se):
-		pe = &pageError{se.Status, se.Msg}
+		pe = &pageError{code: se.Status, text: shareErrorText(rc, se)}
 	case errors.Is(err, archive.ErrNotFound):
-		pe = &pageError{http.StatusNotFound, "Not found."}
+		pe = &pageError{code: http.StatusNotFound, msg: "msg.notFound"}
 	case errors.Is(err, context.Canceled):
 		return
 	default:
 		u.log.ErrorContext(r.Context(), "ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		pe = &pageError{http.StatusInternalServerError, "Something went wrong. The details are in the appliance's log."}
+		pe = &pageError{code: http.StatusInternalServerError, msg: "msg.internal"}
 	}
-	title := http.StatusText(pe.code)
-	u.render(w, r, pe.code, "error.html", errorPage{Base: u.base(rc, title, ""), Code: pe.code, Message: pe.msg})
+	u.render(w, r, pe.code, "error.html", errorPage{Base: u.base(rc, statusTitle(rc, pe.code), ""), Code: pe.code, Message: pe.message(rc)})
 }
 
 // redirect answers a POST with 303 See Other to a local path.

@@ -16,9 +16,22 @@ type undecodable struct {
 	What      string // "Encrypted media (SRTP)" / "Audio in G.729"
 	Cause     string // "the audio cannot be played" / "not decoded by this appliance"
 	Encrypted bool
+	detail    string // the encryption, or the codecs
 }
 
 func (u *undecodable) Line() string { return u.What + " — " + u.Cause }
+
+// words is u in the request's language.
+func (u *undecodable) words(rc *reqCtx) *undecodable {
+	w := *u
+	if u.Encrypted {
+		w.What, w.Cause = rc.T("msg.undecodable.encrypted", u.detail), rc.T("msg.undecodable.encryptedCause")
+	} else {
+		detail := strings.ReplaceAll(u.detail, unknownCodec, rc.T("msg.undecodable.unknownCodec"))
+		w.What, w.Cause = rc.T("msg.undecodable.codec", detail), rc.T("msg.undecodable.codecCause")
+	}
+	return &w
+}
 
 func findUndecodable(in *recinfo.Info, call int) *undecodable {
 	var codecs []string
@@ -49,18 +62,21 @@ func findUndecodable(in *recinfo.Info, call int) *undecodable {
 	case n == 0:
 		return nil
 	case enc != "":
-		return &undecodable{What: "Encrypted media (" + enc + ")", Cause: "the audio cannot be played", Encrypted: true}
+		return &undecodable{What: "Encrypted media (" + enc + ")", Cause: "the audio cannot be played", Encrypted: true, detail: enc}
 	default:
-		return &undecodable{What: "Audio in " + strings.Join(codecs, ", "), Cause: "not decoded by this appliance"}
+		return &undecodable{What: "Audio in " + strings.Join(codecs, ", "), Cause: "not decoded by this appliance", detail: strings.Join(codecs, ", ")}
 	}
 }
+
+// unknownCodec names a codec the capture does not name.
+const unknownCodec = "an unknown codec"
 
 var gCodec = regexp.MustCompile(`^(?i)g(\d{3})(.*)$`)
 
 // codecName spells an RTP encoding name as people know it: G729 is G.729.
 func codecName(c string) string {
 	if c == "" || strings.EqualFold(c, "unknown") {
-		return "an unknown codec"
+		return unknownCodec
 	}
 	if m := gCodec.FindStringSubmatch(c); m != nil {
 		return "G." + m[1] + m[2]

@@ -45,6 +45,7 @@ type userEditPage struct {
 	DeleteURL   string
 	F           userForm
 	Roles       []string
+	RoleLabels  map[string]string // Roles in words
 	Supervisors []string
 	Tokens      []tokenView
 	TokenURL    string
@@ -59,16 +60,16 @@ func (u *UI) userList(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 	if err != nil {
 		return err
 	}
-	p := usersPage{Base: u.base(rc, "Users", "users")}
+	p := usersPage{Base: u.base(rc, rc.T("nav.users"), "users")}
 	for _, x := range users {
 		p.Users = append(p.Users, userRow{
-			Login: x.Login, Name: x.Name, Email: x.Email, Role: string(x.Role),
+			Login: x.Login, Name: x.Name, Email: x.Email, Role: roleLabel(rc, x.Role),
 			Extensions: strings.Join(x.Extensions, ", "), URL: "/admin/users/" + urlPathEscape(x.Login),
 			Disabled: x.Disabled, Seat: x.Seat, HasPassword: x.HasPassword,
 		})
 	}
 	if r.URL.Query().Get("deleted") != "" {
-		p.Flash = "The user was deleted."
+		p.Flash = rc.T("msg.userDeleted")
 	}
 	u.render(w, r, http.StatusOK, "users.html", p)
 	return nil
@@ -113,34 +114,34 @@ func readUserForm(r *http.Request) userForm {
 }
 
 // apply copies the form onto x, checking what the archive does not.
-func (f userForm) apply(x *archive.User, users []archive.User) string {
+func (f userForm) apply(rc *reqCtx, x *archive.User, users []archive.User) string {
 	role := archive.Role(f.Role)
 	switch role {
 	case archive.RoleUser, archive.RoleSupervisor, archive.RoleAdmin, archive.RoleIntegration:
 	case archive.RoleIngest:
 		if x.Role != archive.RoleIngest {
-			return "Recording-device accounts are managed on the settings page."
+			return rc.T("msg.user.ingestRole")
 		}
 	default:
-		return "Choose a role."
+		return rc.T("msg.user.chooseRole")
 	}
 	if len(f.Name) > 200 || len(f.Email) > 200 {
-		return "Name and email may have at most 200 characters."
+		return rc.T("msg.user.nameLong")
 	}
 	if f.Email != "" && (!strings.Contains(f.Email, "@") || strings.ContainsAny(f.Email, " <>\"")) {
-		return "The email address is not valid."
+		return rc.T("msg.user.emailInvalid")
 	}
 	if f.Supervisor != "" {
 		if strings.EqualFold(f.Supervisor, x.Login) {
-			return "A user cannot be their own supervisor."
+			return rc.T("msg.user.ownSupervisor")
 		}
 		if !slices.ContainsFunc(users, func(s archive.User) bool { return s.Login == f.Supervisor }) {
-			return "The supervisor must be an existing login."
+			return rc.T("msg.user.supervisorUnknown")
 		}
 	}
 	mode := archive.DeletionMode(f.DeletionMode)
 	if !mode.Valid() {
-		return "Choose a deletion mode."
+		return rc.T("msg.user.chooseDeletionMode")
 	}
 	if mode != "" {
 		x.DeletionMode = mode
@@ -157,10 +158,14 @@ func (f userForm) apply(x *archive.User, users []archive.User) string {
 func (u *UI) userEditPage(r *http.Request, rc *reqCtx, f userForm, isNew bool, users []archive.User) (userEditPage, error) {
 	p := userEditPage{
 		New: isNew, F: f, Roles: []string{string(archive.RoleUser), string(archive.RoleSupervisor), string(archive.RoleAdmin), string(archive.RoleIntegration)},
-		Self: !isNew && f.Login == rc.user.Login, DeletionModes: deletionModeChoices,
+		Self: !isNew && f.Login == rc.user.Login, DeletionModes: deletionModeChoices(rc),
 	}
 	if f.Role == string(archive.RoleIngest) {
 		p.Roles = []string{string(archive.RoleIngest)}
+	}
+	p.RoleLabels = map[string]string{}
+	for _, r := range p.Roles {
+		p.RoleLabels[r] = roleLabel(rc, archive.Role(r))
 	}
 	for _, x := range users {
 		if (x.Role == archive.RoleSupervisor || x.Role == archive.RoleAdmin) && x.Login != f.Login {
@@ -168,11 +173,11 @@ func (u *UI) userEditPage(r *http.Request, rc *reqCtx, f userForm, isNew bool, u
 		}
 	}
 	if isNew {
-		p.Base = u.base(rc, "New user", "users")
+		p.Base = u.base(rc, rc.T("msg.title.newUser"), "users")
 		p.Action = "/admin/users"
 		return p, nil
 	}
-	p.Base = u.base(rc, "User "+f.Login, "users")
+	p.Base = u.base(rc, rc.T("msg.title.user", f.Login), "users")
 	esc := "/admin/users/" + urlPathEscape(f.Login)
 	p.Action, p.DeleteURL, p.TokenURL = esc, esc+"/delete", esc+"/tokens"
 	toks, err := u.tokenViews(r, rc, f.Login, esc+"/tokens")
@@ -241,21 +246,21 @@ func (u *UI) userCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	f := readUserForm(r)
 	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirm")
 	if f.Login == "" || len(f.Login) > maxLoginField || strings.ContainsAny(f.Login, ":/\\ \t") {
-		return u.userFormError(w, r, rc, f, true, users, "The login must be 1 to 128 characters, without spaces, ':', '/' or '\\'.")
+		return u.userFormError(w, r, rc, f, true, users, rc.T("msg.user.loginInvalid"))
 	}
 	if slices.ContainsFunc(users, func(x archive.User) bool { return strings.EqualFold(x.Login, f.Login) }) {
-		return u.userFormError(w, r, rc, f, true, users, "A user with this login exists.")
+		return u.userFormError(w, r, rc, f, true, users, rc.T("msg.user.exists"))
 	}
-	if msg := checkNewPassword(pw, confirm); msg != "" {
+	if msg := checkNewPassword(rc, pw, confirm); msg != "" {
 		return u.userFormError(w, r, rc, f, true, users, msg)
 	}
 	x := archive.User{Login: f.Login}
-	if msg := f.apply(&x, users); msg != "" {
+	if msg := f.apply(rc, &x, users); msg != "" {
 		return u.userFormError(w, r, rc, f, true, users, msg)
 	}
 	if err := u.arc.PutUser(ctx, x, pw); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
-			return u.userFormError(w, r, rc, f, true, users, "The user could not be saved: a field is too long or not valid.")
+			return u.userFormError(w, r, rc, f, true, users, rc.T("msg.user.invalid"))
 		}
 		return err
 	}
@@ -288,7 +293,7 @@ func (u *UI) userEdit(w http.ResponseWriter, r *http.Request, rc *reqCtx) error 
 		return err
 	}
 	if r.URL.Query().Get("saved") != "" {
-		p.Flash = "Saved."
+		p.Flash = rc.T("msg.saved")
 	}
 	u.render(w, r, http.StatusOK, "user_edit.html", p)
 	return nil
@@ -304,26 +309,26 @@ func (u *UI) userUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 	f.Login = old.Login
 	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirm")
 	if pw != "" || confirm != "" {
-		if msg := checkNewPassword(pw, confirm); msg != "" {
+		if msg := checkNewPassword(rc, pw, confirm); msg != "" {
 			return u.userFormError(w, r, rc, f, false, users, msg)
 		}
 	}
 	dav, clearDav := r.PostForm.Get("webdavPassword"), r.PostForm.Get("webdavClear") != ""
 	if dav != "" {
-		if msg := checkNewPassword(dav, dav); msg != "" {
-			return u.userFormError(w, r, rc, f, false, users, "WebDAV password: "+msg)
+		if msg := checkNewPassword(rc, dav, dav); msg != "" {
+			return u.userFormError(w, r, rc, f, false, users, rc.T("msg.user.webdav", msg))
 		}
 	}
 	x := *old
-	if msg := f.apply(&x, users); msg != "" {
+	if msg := f.apply(rc, &x, users); msg != "" {
 		return u.userFormError(w, r, rc, f, false, users, msg)
 	}
 	if old.Login == rc.user.Login && (x.Role != archive.RoleAdmin || x.Disabled) {
-		return u.userFormError(w, r, rc, f, false, users, "You cannot take away your own admin role or disable yourself.")
+		return u.userFormError(w, r, rc, f, false, users, rc.T("msg.user.self"))
 	}
 	if err := u.arc.PutUser(ctx, x, pw); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
-			return u.userFormError(w, r, rc, f, false, users, "The user could not be saved: a field is too long or not valid.")
+			return u.userFormError(w, r, rc, f, false, users, rc.T("msg.user.invalid"))
 		}
 		return err
 	}
@@ -357,7 +362,7 @@ func (u *UI) userUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) erro
 func (u *UI) userDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	login := r.PathValue("login")
 	if login == rc.user.Login {
-		return &pageError{http.StatusBadRequest, "You cannot delete your own account."}
+		return &pageError{code: http.StatusBadRequest, msg: "msg.youCannotDeleteYour"}
 	}
 	x, err := u.arc.GetUser(r.Context(), login)
 	if err != nil {
@@ -383,7 +388,7 @@ func (u *UI) userTokenCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 			return nil, err
 		}
 		p, err := u.userEditPage(r, rc, formOf(x), false, users)
-		p.NewToken, p.Flash = token, tokenCreatedFlash
+		p.NewToken, p.Flash = token, rc.T("msg.tokenCreated")
 		return p, err
 	})
 }

@@ -52,7 +52,7 @@ type webhookForm struct {
 
 func (u *UI) hooks() (*webhook.Service, error) {
 	if u.opts.Webhooks == nil {
-		return nil, &pageError{http.StatusNotFound, "Webhooks are not available on this appliance."}
+		return nil, &pageError{code: http.StatusNotFound, msg: "msg.webhooksNotAvailableAppliance"}
 	}
 	return u.opts.Webhooks, nil
 }
@@ -61,7 +61,10 @@ func (u *UI) hooks() (*webhook.Service, error) {
 func hookErr(err error) error {
 	var we *webhook.Error
 	if errors.As(err, &we) {
-		return &pageError{we.Status, we.Msg}
+		if we == webhook.ErrNotFound {
+			return &pageError{code: we.Status, msg: "msg.thereNoSuchWebhook"}
+		}
+		return &pageError{code: we.Status, msg: "msg.webhook.refused", args: []any{we.Msg}}
 	}
 	return err
 }
@@ -70,7 +73,7 @@ func (u *UI) webhookRow(rc *reqCtx, h *webhook.Webhook) webhookRow {
 	row := webhookRow{ID: h.ID, URL: h.URL, Users: strings.Join(h.Users, ", "), AnswerGroups: strings.Join(h.AnswerGroups, ", "),
 		Enabled: h.Enabled, DisabledReason: h.DisabledReason, Pending: h.Pending}
 	if !h.DisabledAt.IsZero() {
-		row.DisabledAt = h.DisabledAt.In(rc.loc).Format(minuteFormat)
+		row.DisabledAt = rc.whenMinute(h.DisabledAt)
 	}
 	return row
 }
@@ -88,13 +91,13 @@ func (u *UI) renderWebhooks(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 	if err != nil {
 		return err
 	}
-	p := webhooksPage{Base: u.base(rc, "Webhooks", "webhooks"), Form: f}
+	p := webhooksPage{Base: u.base(rc, rc.T("nav.webhooks"), "webhooks"), Form: f}
 	p.Error = msg
 	for i := range hs {
 		p.Rows = append(p.Rows, u.webhookRow(rc, &hs[i]))
 	}
 	if r.URL.Query().Get("deleted") != "" {
-		p.Flash = "The webhook was deleted."
+		p.Flash = rc.T("msg.webhook.deleted")
 	}
 	u.render(w, r, code, "webhooks.html", p)
 	return nil
@@ -120,7 +123,7 @@ func (u *UI) webhookCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	h, err := s.Create(r.Context(), in)
 	var we *webhook.Error
 	if errors.As(err, &we) {
-		return u.renderWebhooks(w, r, rc, s, f, we.Msg, we.Status)
+		return u.renderWebhooks(w, r, rc, s, f, rc.T("msg.webhook.refused", we.Msg), we.Status)
 	}
 	if err != nil {
 		return err
@@ -142,7 +145,7 @@ func (u *UI) renderWebhook(w http.ResponseWriter, r *http.Request, rc *reqCtx, s
 	id := r.PathValue("id")
 	h, err := s.Get(r.Context(), id)
 	if errors.Is(err, webhook.ErrNotFound) {
-		return &pageError{http.StatusNotFound, "There is no such webhook."}
+		return &pageError{code: http.StatusNotFound, msg: "msg.thereNoSuchWebhook"}
 	}
 	if err != nil {
 		return err
@@ -151,25 +154,25 @@ func (u *UI) renderWebhook(w http.ResponseWriter, r *http.Request, rc *reqCtx, s
 	if err != nil {
 		return hookErr(err)
 	}
-	p := webhookPage{Base: u.base(rc, "Webhook", "webhooks"), Hook: u.webhookRow(rc, h)}
+	p := webhookPage{Base: u.base(rc, rc.T("msg.webhook.title"), "webhooks"), Hook: u.webhookRow(rc, h)}
 	p.Form = webhookForm{URL: h.URL, Users: p.Hook.Users, AnswerGroups: p.Hook.AnswerGroups, Enabled: h.Enabled}
 	if f != nil {
 		p.Form = *f
 	}
 	p.Error = msg
 	for _, a := range as {
-		row := webhookAttemptRow{Time: a.Time.In(rc.loc).Format("2006-01-02 15:04:05"), Delivery: a.Delivery, CallID: a.CallID,
-			Status: a.Status, Error: a.Error, Code: a.Code}
+		row := webhookAttemptRow{Time: rc.when(a.Time), Delivery: a.Delivery, CallID: a.CallID,
+			Status: attemptStatus(rc, a.Status), Error: a.Error, Code: a.Code}
 		if !a.Next.IsZero() {
-			row.Next = a.Next.In(rc.loc).Format("2006-01-02 15:04:05")
+			row.Next = rc.when(a.Next)
 		}
 		p.Attempts = append(p.Attempts, row)
 	}
 	switch {
 	case r.URL.Query().Get("saved") != "":
-		p.Flash = "Saved."
+		p.Flash = rc.T("msg.saved")
 	case r.URL.Query().Get("enabled") != "":
-		p.Flash = "Enabled: waiting deliveries are being sent."
+		p.Flash = rc.T("msg.webhook.enabled")
 	}
 	u.render(w, r, code, "webhook.html", p)
 	return nil
@@ -184,7 +187,7 @@ func (u *UI) webhookUpdate(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	h, err := s.Update(r.Context(), r.PathValue("id"), in)
 	var we *webhook.Error
 	if errors.As(err, &we) && we.Status != http.StatusNotFound {
-		return u.renderWebhook(w, r, rc, s, &f, we.Msg, we.Status)
+		return u.renderWebhook(w, r, rc, s, &f, rc.T("msg.webhook.refused", we.Msg), we.Status)
 	}
 	if err != nil {
 		return hookErr(err)
@@ -224,4 +227,17 @@ func (u *UI) webhookDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) e
 	u.audit(r, rc, "webhook.delete", "webhook:"+id, true, "")
 	http.Redirect(w, r, "/admin/webhooks?deleted=1", http.StatusSeeOther)
 	return nil
+}
+
+// attemptStatus is a delivery attempt's status in words.
+func attemptStatus(rc *reqCtx, s string) string {
+	switch s {
+	case "delivered":
+		return rc.T("msg.webhook.delivered")
+	case "dropped":
+		return rc.T("msg.webhook.dropped")
+	case "failed":
+		return rc.T("msg.webhook.failed")
+	}
+	return s
 }

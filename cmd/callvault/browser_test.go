@@ -72,7 +72,7 @@ func login(t *testing.T, ctx context.Context, base, user, password string) {
 		setField(`input[name="login"]`, user),
 		setField(`input[name="password"]`, password),
 		chromedp.Click(`button[type="submit"].primary`),
-		chromedp.WaitVisible(`nav[aria-label="Main"]`),
+		chromedp.WaitVisible(`header.top nav`), // in any language
 	)
 }
 

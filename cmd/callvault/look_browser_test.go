@@ -1,24 +1,15 @@
 package main
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
+	"github.com/callvault/callvault/internal/browsertest"
 	"github.com/chromedp/chromedp"
 )
 
 // emulateScheme makes the page see prefers-color-scheme: scheme.
-func emulateScheme(scheme string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-		})
-		return err
-	})
-}
+var emulateScheme = browsertest.ColorScheme
 
 // lookJS defines contrast(a, b) of two CSS colours, bgOf(el) (the first
 // opaque background up the tree) and lowContrast(), the visible text on the

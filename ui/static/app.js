@@ -2,6 +2,19 @@
 // player (waveform from server-computed peaks, seek, stereo/mono, keys).
 "use strict";
 
+// T is the page's text for key (the layout's #ui-text block, in the
+// page's language; the key itself when missing), its %s and %d filled
+// with the further arguments in turn. foureyes.js uses it too.
+var T = (function () {
+  var texts = {};
+  try { texts = JSON.parse(document.getElementById("ui-text").textContent) || {}; } catch (e) { /* no block: keys */ }
+  return function (key) {
+    var s = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+    var args = arguments, i = 1;
+    return s.replace(/%[sd]/g, function (m) { return i < args.length ? String(args[i++]) : m; });
+  };
+})();
+
 document.addEventListener("submit", function (e) {
   var f = e.target;
   if (f instanceof HTMLFormElement && f.dataset.confirm && !window.confirm(f.dataset.confirm)) {
@@ -127,18 +140,18 @@ document.addEventListener("submit", function (e) {
   audio.addEventListener("error", function () {
     if (!audio.error) return;
     if (perr) {
-      perr.textContent = "Playback failed: the appliance stopped the audio, because the recording did not pass its integrity check or the connection broke. Use Verify below to check the recording.";
+      perr.textContent = T("js.playbackFailed");
       perr.hidden = false;
     }
     var seal = document.getElementById("seal-status");
     if (seal) {
       seal.className = "error";
-      seal.textContent = "Not confirmed: playback failed. Verify the recording.";
+      seal.textContent = T("js.sealNotConfirmed");
     }
-    play.textContent = "Play";
+    play.textContent = T("js.play");
   });
-  audio.addEventListener("play", function () { play.textContent = "Pause"; });
-  audio.addEventListener("pause", function () { play.textContent = "Play"; });
+  audio.addEventListener("play", function () { play.textContent = T("js.pause"); });
+  audio.addEventListener("pause", function () { play.textContent = T("js.play"); });
   audio.addEventListener("timeupdate", draw);
   audio.addEventListener("loadedmetadata", draw);
   audio.addEventListener("seeked", draw);
@@ -209,7 +222,7 @@ var listSelection = (function () {
     if (!all || !count) return;
     var n = 0, bs = boxes();
     for (var i = 0; i < bs.length; i++) if (bs[i].checked) n++;
-    count.textContent = n + " selected";
+    count.textContent = T("js.selected", n);
     all.checked = n > 0 && n === bs.length;
     all.indeterminate = n > 0 && n < bs.length;
   }
@@ -287,8 +300,11 @@ var listSelection = (function () {
     var n = parseInt(days.value, 10);
     if (p.length !== 3 || !isFinite(n) || n < 0 || n > 365) { until.textContent = ""; return; }
     var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2] + n));
-    until.textContent = "until " + pad(d.getUTCDate()) + "." + pad(d.getUTCMonth() + 1) + "." + d.getUTCFullYear() +
-      " 23:59 (" + days.dataset.zone + ")";
+    // The day as the server writes it in the page's language (i18n.Date).
+    var day = document.documentElement.lang === "de"
+      ? d.getUTCDate() + "." + (d.getUTCMonth() + 1) + "." + d.getUTCFullYear()
+      : d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    until.textContent = T("js.until", day + " 23:59", days.dataset.zone);
   }
   days.addEventListener("input", update);
 })();

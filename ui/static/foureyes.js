@@ -88,15 +88,15 @@
     }
     function render(v) {
       fill(document.getElementById("sv-pending"), document.getElementById("sv-pending-empty"), v.pending, function (w) {
-        return item(w, "asked", [button(w.grantURL, "Grant", "primary small"), button(w.refuseURL, "Refuse", "small")]);
+        return item(w, T("js.fe.asked"), [button(w.grantURL, T("js.fe.grant"), "primary small"), button(w.refuseURL, T("js.fe.refuse"), "small")]);
       });
       fill(document.getElementById("sv-grants"), document.getElementById("sv-grants-empty"), v.grants, function (w) {
-        return item(w, "since", [button(w.endURL, "End", "danger small")]);
+        return item(w, T("js.fe.since"), [button(w.endURL, T("js.fe.endAccess"), "danger small")]);
       });
       var now = {};
       v.pending.forEach(function (w) {
         now[w.login] = true;
-        if (known && !known[w.login]) announce.textContent = w.name + " asks for access.";
+        if (known && !known[w.login]) announce.textContent = T("js.fe.asks", w.name);
       });
       known = now;
       document.title = (v.pending.length ? "(" + v.pending.length + ") " : "") + title;
@@ -110,8 +110,8 @@
       if (b) b.disabled = true;
       post(f.action).then(function () { showError(""); }).catch(function (err) {
         if (b) b.disabled = false;
-        showError(err.message === "409" ? "This page is not connected: access can be granted only while it is."
-          : err.message === "404" ? "That request or access is gone." : "That did not work (" + err.message + ").");
+        showError(err.message === "409" ? T("js.fe.notConnected")
+          : err.message === "404" ? T("js.fe.gone") : T("js.fe.failed", err.message));
       });
     });
 
@@ -121,18 +121,18 @@
       es.addEventListener("hello", function (e) {
         stream = JSON.parse(e.data).stream;
         delay = 1000;
-        setConn("on", "Connected: the access you grant lasts while this page is open.");
+        setConn("on", T("js.fe.connected"));
         beat();
       });
       es.addEventListener("ping", beat);
       es.addEventListener("state", function (e) { render(JSON.parse(e.data)); });
       es.addEventListener("closed", function (e) {
         stream = "";
-        setConn("off", JSON.parse(e.data).reason + " Access you granted has ended.");
+        setConn("off", T("js.fe.closed", JSON.parse(e.data).reason));
       });
       es.addEventListener("error", function () {
         stream = "";
-        setConn("off", "Connection lost: access you granted ends unless it is back within seconds. Reconnecting…");
+        setConn("off", T("js.fe.lost"));
         if (es.readyState === EventSource.CLOSED) { // refused (logged out?): try again, less and less often
           setTimeout(reconnect, delay);
           delay = Math.min(delay * 2, 30000);
@@ -160,31 +160,31 @@
     // waitingMessage, waitingHeading and endedMessage say.
     function message(s) {
       switch (s.state) {
-        case "pending": return "Waiting for your supervisor " + s.supervisorName + " to grant access.";
-        case "refused": return "Your supervisor " + s.supervisorName + " refused access.";
+        case "pending": return T("js.fe.pending", s.supervisorName);
+        case "refused": return T("js.fe.refused", s.supervisorName);
         case "ended": return endedText(s.reason);
-        case "granted": return "Your supervisor " + s.supervisorName + " granted access.";
+        case "granted": return T("js.fe.granted", s.supervisorName);
       }
-      return "Asking your supervisor " + s.supervisorName + " for access…";
+      return T("js.fe.asking", s.supervisorName);
     }
     function heading(s) {
       switch (s.state) {
-        case "pending": return "Waiting for your supervisor";
-        case "refused": return "Access refused";
-        case "ended": return "Access ended";
+        case "pending": return T("js.fe.h.pending");
+        case "refused": return T("js.fe.h.refused");
+        case "ended": return T("js.fe.h.ended");
       }
-      return "Access needs your supervisor";
+      return T("js.fe.h.none");
     }
     function endedText(r) {
       switch (r) {
-        case "closed": return "Access ended: your supervisor closed the supervision page.";
-        case "logout": return "Access ended: your supervisor logged out.";
-        case "timeout": return "Access ended: your supervisor's supervision page lost its connection.";
-        case "audit": return "Access ended: it could not be written to the audit log.";
-        case "reassigned": return "Access ended: your supervisor changed.";
-        case "shutdown": return "Access ended: the appliance stopped.";
+        case "closed": return T("js.fe.end.closed");
+        case "logout": return T("js.fe.end.logout");
+        case "timeout": return T("js.fe.end.timeout");
+        case "audit": return T("js.fe.end.audit");
+        case "reassigned": return T("js.fe.end.reassigned");
+        case "shutdown": return T("js.fe.end.shutdown");
       }
-      return "Your supervisor ended access.";
+      return T("js.fe.end.other");
     }
     function stopAudio() {
       Array.prototype.forEach.call(document.querySelectorAll("audio, video"), function (a) {
@@ -203,7 +203,7 @@
       box.setAttribute("role", "alert");
       box.tabIndex = -1;
       box.appendChild(el("p", null, s.state === "refused" ? message(s) : endedText(s.reason)));
-      var again = el("a", "button", "Ask again");
+      var again = el("a", "button", T("js.fe.askAgain"));
       again.href = "/";
       box.appendChild(again);
       main.insertBefore(box, main.firstChild);
@@ -234,14 +234,14 @@
         e.preventDefault();
         var b = form.querySelector("button");
         b.disabled = true;
-        status.textContent = "Sending your request…";
+        status.textContent = T("js.fe.sending");
         ask().then(function () {
-          var t = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-          status.textContent = "Request sent at " + t + ". Waiting for your supervisor " + waiting.dataset.supervisor + " to grant access.";
-          document.getElementById("h-waiting").textContent = "Waiting for your supervisor";
-          b.textContent = "Ask again";
+          var t = new Date().toLocaleTimeString(document.documentElement.lang || [], { hour: "2-digit", minute: "2-digit" });
+          status.textContent = T("js.fe.sent", t, waiting.dataset.supervisor);
+          document.getElementById("h-waiting").textContent = T("js.fe.h.pending");
+          b.textContent = T("js.fe.askAgain");
         }).catch(function () {
-          status.textContent = "The request could not be sent. Try again.";
+          status.textContent = T("js.fe.sendFailed");
         }).then(function () { b.disabled = false; });
       });
     }
