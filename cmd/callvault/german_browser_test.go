@@ -209,6 +209,7 @@ func TestBrowserGerman(t *testing.T) {
 	poll(t, ward, "the list after the grant", `!!document.querySelector("table.list")`)
 	germanPage(t, ward, d.url, "/", `table.list`, english)
 	step(t, sup, "end", chromedp.Click(`#sv-grants button`))
+	poll(t, sup, "the grant ended", `!document.getElementById("sv-grants-empty").hidden`)
 	germanPage(t, ward, d.url, "/", `#fe-waiting`, english)
 
 	// The recipient's page of a link sent in German.
