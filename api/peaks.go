@@ -102,6 +102,19 @@ func ComputePeaks(r io.Reader, size int64, n int) (*Peaks, error) {
 // bucketEnd is the first frame after bucket b of n over frames.
 func bucketEnd(b int, frames int64, n int) int64 { return (int64(b) + 1) * frames / int64(n) }
 
+// peaksParam reads the number of peaks asked for: n, defaultPeaks without it.
+func peaksParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("n")
+	if s == "" {
+		return defaultPeaks, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPeaks {
+		return 0, errStatus(http.StatusBadRequest, fmt.Sprintf("n must be 1..%d", maxPeaks))
+	}
+	return n, nil
+}
+
 // recordingPeaks serves GET /api/v1/recordings/{id}/peaks?n=&call=&channels=.
 func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.User) error {
 	rec, err := a.recording(r, u)
@@ -112,11 +125,9 @@ func (a *API) recordingPeaks(w http.ResponseWriter, r *http.Request, u *archive.
 	if err != nil {
 		return err
 	}
-	n := defaultPeaks
-	if s := r.URL.Query().Get("n"); s != "" {
-		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > maxPeaks {
-			return errStatus(http.StatusBadRequest, fmt.Sprintf("n must be 1..%d", maxPeaks))
-		}
+	n, err := peaksParam(r)
+	if err != nil {
+		return err
 	}
 	call, err := callParam(r)
 	if err != nil {
@@ -180,11 +191,9 @@ func (a *API) callPeaks(w http.ResponseWriter, r *http.Request, u *archive.User)
 	if err != nil {
 		return err
 	}
-	n := defaultPeaks
-	if s := r.URL.Query().Get("n"); s != "" {
-		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > maxPeaks {
-			return errStatus(http.StatusBadRequest, fmt.Sprintf("n must be 1..%d", maxPeaks))
-		}
+	n, err := peaksParam(r)
+	if err != nil {
+		return err
 	}
 	if _, err := a.callPlayCheck(r, u, recs); err != nil {
 		return err

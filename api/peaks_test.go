@@ -3,7 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -73,4 +77,20 @@ func FuzzComputePeaks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPeaksParam: both peaks routes read n through peaksParam.
+func TestPeaksParam(t *testing.T) {
+	for q, want := range map[string]int{"": defaultPeaks, "?n=1": 1, "?n=800": 800, "?n=" + strconv.Itoa(maxPeaks): maxPeaks} {
+		if n, err := peaksParam(httptest.NewRequest("GET", "/peaks"+q, nil)); err != nil || n != want {
+			t.Errorf("%q: %d, %v; want %d", q, n, err, want)
+		}
+	}
+	for _, q := range []string{"?n=0", "?n=-3", "?n=x", "?n=" + strconv.Itoa(maxPeaks+1)} {
+		_, err := peaksParam(httptest.NewRequest("GET", "/peaks"+q, nil))
+		var se *httpError
+		if !errors.As(err, &se) || se.code != http.StatusBadRequest {
+			t.Errorf("%q: %v, want a 400", q, err)
+		}
+	}
 }
