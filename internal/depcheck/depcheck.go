@@ -18,10 +18,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/parser"
+	"go/token"
 	"io"
 	"maps"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,6 +77,52 @@ func Forbid(t testing.TB, pkg string, forbidden ...string) {
 				t.Errorf("%s depends on %s, which is forbidden to it", p.ImportPath, d)
 			}
 		}
+	}
+}
+
+// ImportedOnlyIn fails t when a Go file in dir (test files aside) other
+// than the files named imports a package that pattern names (an import
+// path as the go command spells it, "/..." allowed). It keeps a library to
+// the few files whose duty it is, as bbolt in the archive is kept to the
+// files that reach the bbolt file beneath the storage seam. A directory
+// without Go files, or a named file that is not there, fails t too.
+func ImportedOnlyIn(t testing.TB, dir, pattern string, files ...string) {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("%s: no Go files (%v)", dir, err)
+	}
+	named := map[string]bool{}
+	for _, f := range files {
+		named[f] = true
+	}
+	may := "none"
+	if len(files) > 0 {
+		may = strings.Join(files, ", ")
+	}
+	fset := token.NewFileSet()
+	for _, p := range paths {
+		base := filepath.Base(p)
+		if strings.HasSuffix(base, "_test.go") {
+			continue
+		}
+		if named[base] {
+			delete(named, base)
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		for _, imp := range f.Imports {
+			path, err := strconv.Unquote(imp.Path.Value)
+			if err == nil && match("", pattern, path) {
+				t.Errorf("%s imports %s; the files that may: %s", filepath.ToSlash(p), path, may)
+			}
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(named)) {
+		t.Errorf("%s: no file %s", dir, f)
 	}
 }
 

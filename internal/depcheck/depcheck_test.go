@@ -63,6 +63,12 @@ func TestCheck(t *testing.T) {
 		{"forbid", func(t testing.TB) { Forbid(t, "../../archive", "golang.org/x/crypto/...") }, "archive depends on golang.org/x/crypto/argon2"},
 		{"forbid standard", func(t testing.TB) { Forbid(t, "../../ui", "net/http") }, "ui depends on net/http,"},
 		{"forbid none", func(t testing.TB) { Forbid(t, "../../codec", "testing/...", "net/http/...") }, ""},
+		{"imported in its file", func(t testing.TB) { ImportedOnlyIn(t, "./testdata/store", "go.etcd.io/bbolt/...", "store.go") }, ""},
+		{"imported elsewhere", func(t testing.TB) { ImportedOnlyIn(t, "./testdata/store", "go.etcd.io/bbolt/...") },
+			"testdata/store/store.go imports go.etcd.io/bbolt; the files that may: none"},
+		{"imported file missing", func(t testing.TB) {
+			ImportedOnlyIn(t, "./testdata/storeuser", "go.etcd.io/bbolt/...", "storeuser.go", "gone.go")
+		}, "no file gone.go"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.check)
@@ -90,6 +96,7 @@ func TestCannotList(t *testing.T) {
 		func(t testing.TB) { CheckTests(t, "./nosuchpackage") },
 		func(t testing.TB) { Forbid(t, "./nosuchpackage", "testing") },
 		func(t testing.TB) { Check(t, "./testdata/nosuchpackage/...") },
+		func(t testing.TB) { ImportedOnlyIn(t, "./testdata/nosuchpackage", "testing") },
 	} {
 		r := run(t, check)
 		if !r.fatal || len(r.errs) == 0 {
