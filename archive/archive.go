@@ -4,21 +4,17 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 	"github.com/callvault/callvault/internal/slotfile"
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
-
-type boltTx = *bolt.Tx
 
 // Options configure Open. The zero value is not usable: set KeyFile or
 // Passphrase.
@@ -120,14 +116,18 @@ func (o Options) withDefaults(lockTimeout time.Duration) (Options, error) {
 // use.
 type Archive struct {
 	path string
-	db   *bolt.DB
-	log  *slog.Logger
-	now  func() time.Time
-	kdf  KDFParams
-	keys *keyring
-	c    *committer
-	bufs sync.Pool // *[]byte with cap chunkBufCap
-	auth *authenticator
+	// store holds every record (kv.Store, the storage seam); bolt is
+	// the same store when it is one bbolt file, for the duties only
+	// bbolt has (Check, backup, file statistics), and nil otherwise.
+	store kv.Store
+	bolt  *boltkv.Store
+	log   *slog.Logger
+	now   func() time.Time
+	kdf   KDFParams
+	keys  *keyring
+	c     *committer
+	bufs  sync.Pool // *[]byte with cap chunkBufCap
+	auth  *authenticator
 	// slots is the data-key file (slots.go).
 	slots *keySlots
 	// settingsW are the WatchSettings callbacks.
@@ -153,15 +153,9 @@ func Open(path string, opt Options) (*Archive, error) {
 	if path == "" {
 		return nil, fmt.Errorf("archive: open: empty path: %w", ErrInvalid)
 	}
-	opt, err := opt.withDefaults(10 * time.Second)
+	opt, err := opt.openDefaults()
 	if err != nil {
 		return nil, err
-	}
-	if opt.CommitInterval <= 0 {
-		opt.CommitInterval = 100 * time.Millisecond
-	}
-	if opt.CommitBytes <= 0 {
-		opt.CommitBytes = 4 << 20
 	}
 	if opt.InitialMmapSize <= 0 {
 		opt.InitialMmapSize = 1 << 30
@@ -169,82 +163,125 @@ func Open(path string, opt Options) (*Archive, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("archive: open: %w", err)
 	}
-	fi, statErr := os.Stat(path)
-	if statErr == nil && fi.Size() > 0 {
-		// bbolt's own walk at open panics out of reach on a damaged
-		// page: find the damage first (guard.go).
-		if err := preflight(path, opt.LockTimeout); err != nil {
-			return nil, err
-		}
+	store, created, err := openBoltFile(path, opt)
+	if err != nil {
+		return nil, err
 	}
-	var db *bolt.DB
+	a, err := open(store, path, created, opt)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// OpenStore opens or creates the archive held in store, a backend of the
+// storage seam (package kv). path names the files the archive keeps
+// beside its records (see "What a backend does not hold" below): the
+// data-key file SlotFile(path), with the chain head's witness in it, and
+// the reserve file ReserveFile(path); parent directories are created 0700.
+// The archive owns store once OpenStore succeeds (Close closes it); when
+// OpenStore fails the caller still owns it. Options that tune bbolt alone
+// (InitialMmapSize, LockTimeout) have no effect on another backend.
+//
+// Open is OpenStore on the bbolt file at path, after the page checks only
+// a bbolt file needs (guard.go).
+func OpenStore(store kv.Store, path string, opt Options) (*Archive, error) {
+	if store == nil || path == "" {
+		return nil, fmt.Errorf("archive: open: no store or empty path: %w", ErrInvalid)
+	}
+	opt, err := opt.openDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: open: %w", err)
+	}
+	created := false
 	err = guard("open", func() error {
-		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{
-			Timeout:         opt.LockTimeout,
-			InitialMmapSize: opt.InitialMmapSize,
-			FreelistType:    bolt.FreelistMapType,
-			NoFreelistSync:  true,
-		})
-		return err
+		return store.View(func(tx kv.Tx) error { created = tx.Bucket(bucketMeta) == nil; return nil })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: open %s: %w", path, err)
 	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		// A new file: make its directory entry durable too.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("archive: open: %w", err)
-		}
+	return open(store, path, created, opt)
+}
+
+// What a backend does not hold. The archive keeps these files beside
+// path on the local disk, whichever backend holds its records; a backend
+// shared by several machines must give each of them, or hold itself:
+//
+//   - SlotFile(path), the data-key slots (slots.go): each recording's data
+//     key, encrypted, in a slot that is overwritten with zeros when the
+//     recording is purged. Crypto-shredding rests on this file being
+//     rewritten in place, which a store keeping old versions (PostgreSQL
+//     until vacuum, a versioned bucket) does not give.
+//   - The chain head's witness (headwitness.go), kept in the slot file's
+//     header: the highest seal entry this archive has seen, so that a
+//     store rolled back to an older copy is noticed.
+//   - ReserveFile(path) (space.go): disk space set aside to finish uploads
+//     cut off by a full disk.
+//
+// The archive key file (Options.KeyFile) lives wherever the operator puts
+// it, outside the data directory.
+
+// openDefaults is withDefaults with the group committer's defaults.
+func (o Options) openDefaults() (Options, error) {
+	o, err := o.withDefaults(10 * time.Second)
+	if err != nil {
+		return o, err
 	}
-	// Grow the file in larger steps: each growth costs an extra fsync.
-	db.AllocSize = 64 << 20
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = 100 * time.Millisecond
+	}
+	if o.CommitBytes <= 0 {
+		o.CommitBytes = 4 << 20
+	}
+	return o, nil
+}
+
+// open opens the archive on store, which created says holds no archive
+// yet. It leaves store open when it fails.
+func open(store kv.Store, path string, created bool, opt Options) (*Archive, error) {
 	a := &Archive{
-		path: path,
-		db:   db,
-		log:  opt.Logger,
-		now:  opt.Now,
-		kdf:  opt.KDF,
+		path:  path,
+		store: store,
+		log:   opt.Logger,
+		now:   opt.Now,
+		kdf:   opt.KDF,
 	}
+	a.bolt, _ = store.(*boltkv.Store)
 	a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
-	err = guard("open", func() error {
-		return db.Update(func(tx *bolt.Tx) error { return initSchema(tx, a.now()) })
+	err := guard("open", func() error {
+		return store.Update(func(tx kv.Tx) error { return initSchema(tx, a.now()) })
 	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	if err := guard("open", func() error { return a.unlock(opt) }); err != nil {
-		db.Close()
 		return nil, err
 	}
 	headSigned, err := a.bindChainHead()
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	if err := guard("open", a.openSlotsFor); err != nil {
 		if a.slots != nil {
 			a.slots.close()
 		}
-		db.Close()
 		return nil, err
 	}
 	if err := guard("open", a.migrateRetention); err != nil {
 		a.slots.close()
-		db.Close()
 		return nil, err
 	}
-	created := statErr != nil || fi.Size() == 0
 	if err := a.openWitness(created || headSigned != 0); err != nil {
 		a.slots.close()
-		db.Close()
 		return nil, err
 	}
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
-	a.c = newCommitter(db, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
+	a.c = newCommitter(store, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
 	a.c.beforeCommit = a.slots.sync
 	a.c.afterCommit = func(ok bool) {
@@ -267,7 +304,7 @@ func Open(path string, opt Options) (*Archive, error) {
 			Detail: fmt.Sprintf("chain head at entry %d signed (format upgrade)", headSigned)})
 	}
 	var unfinished int
-	_ = a.view(func(tx *bolt.Tx) error { unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN; return nil })
+	_ = a.view(func(tx kv.Tx) error { unfinished = tx.Bucket(bucketUnfinished).KeyN(); return nil })
 	a.log.Info("archive opened", "path", path, "unfinished", unfinished)
 	return a, nil
 }
@@ -283,7 +320,7 @@ func (a *Archive) Close() error {
 	if !a.c.close() {
 		return nil
 	}
-	err := a.db.Close()
+	err := a.store.Close()
 	_ = a.slots.f.Sync() // the chain witness, written without fsync
 	if serr := a.slots.close(); err == nil {
 		err = serr
@@ -328,29 +365,6 @@ func (a *Archive) GoString() string { return a.String() }
 // LogValue implements slog.LogValuer.
 func (a *Archive) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
-// Check runs bbolt's consistency check over the whole file. It runs in a
-// write transaction that is rolled back: bbolt's check reads the free
-// list, which only a write transaction holds still, so writes wait while
-// it runs (a check beside a running writer reports sound pages as corrupt).
-func (a *Archive) Check() error {
-	tx, err := a.db.Begin(true)
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return ErrClosed
-	}
-	if err != nil {
-		return fmt.Errorf("archive: check: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	var errs []error
-	for err := range tx.Check() {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
-	}
-	return nil
-}
-
 // Stats are counters of the group committer since Open.
 type Stats struct {
 	Commits uint64 // bbolt write transactions
@@ -366,42 +380,15 @@ type Stats struct {
 // Stats returns the committer's counters and the seal backlog.
 func (a *Archive) Stats() Stats {
 	s := a.c.stats()
-	_ = a.view(func(tx *bolt.Tx) error { s.SealBacklog = tx.Bucket(bucketUnsealed).Stats().KeyN; return nil })
+	_ = a.view(func(tx kv.Tx) error { s.SealBacklog = tx.Bucket(bucketUnsealed).KeyN(); return nil })
 	return s
 }
 
-// preflight opens the file at path read-only and walks its pages, through
-// bbolt (checkPages) and from the file's bytes (walkPages), so that damage
-// is an error before bbolt's free-page scan meets it.
-func preflight(path string, lockTimeout time.Duration) error {
-	var db *bolt.DB
-	err := guard("open", func() error {
-		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	defer db.Close()
-	if err := checkPages(db); err != nil {
-		return fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := walkFile(f, db.Info().PageSize); err != nil {
-		return fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	return nil
-}
-
-// view runs a read transaction under guard and maps bbolt's closed error.
-func (a *Archive) view(fn func(*bolt.Tx) error) error {
-	err := viewGuarded(a.db, "read", fn)
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+// view runs a read transaction under guard and maps the store's closed
+// error to ErrClosed.
+func (a *Archive) view(fn func(kv.Tx) error) error {
+	err := viewGuarded(a.store, "read", fn)
+	if isStoreClosed(err) {
 		return ErrClosed
 	}
 	return err
@@ -411,9 +398,9 @@ func (a *Archive) view(fn func(*bolt.Tx) error) error {
 // be durable. fn may run more than once (when another operation in the same
 // group fails) and must derive everything from tx. bufs go back to the pool
 // after the commit.
-func (a *Archive) update(ctx context.Context, fn func(*bolt.Tx) error, bufs ...*[]byte) error {
+func (a *Archive) update(ctx context.Context, fn func(kv.Tx) error, bufs ...*[]byte) error {
 	done := make(chan error, 1)
-	gfn := func(tx *bolt.Tx) error { return guard("write", func() error { return fn(tx) }) }
+	gfn := func(tx kv.Tx) error { return guard("write", func() error { return fn(tx) }) }
 	if err := a.c.send(ctx, op{fn: gfn, bufs: bufs, done: done}); err != nil {
 		for _, b := range bufs {
 			a.bufs.Put(b)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // data returns n deterministic pseudo-random bytes (xorshift), different
@@ -383,7 +385,7 @@ func TestSchemaVersion(t *testing.T) {
 	path := a.Path()
 	a.Close()
 	db := openBolt(t, path)
-	if err := db.Update(func(tx boltTx) error {
+	if err := db.Update(func(tx kv.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaSchema, seqKey(schemaVersion+1))
 	}); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // AuditEvent is one entry of the audit log: who (Actor, a login or "" when
@@ -120,7 +120,7 @@ func (a *Archive) auditHeadMAC(seq uint64, h [32]byte) [32]byte {
 }
 
 // auditTail returns the last sequence number and hash of the audit log.
-func (a *Archive) auditTail(tx *bolt.Tx) (uint64, [32]byte, error) {
+func (a *Archive) auditTail(tx kv.Tx) (uint64, [32]byte, error) {
 	v := tx.Bucket(bucketMeta).Get(metaAuditHead)
 	if v == nil {
 		if k, _ := tx.Bucket(bucketAudit).Cursor().First(); k != nil {
@@ -163,7 +163,7 @@ func (a *Archive) Audit(ctx context.Context, e AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error { return a.appendAuditTx(tx, e.Time, plain) })
+	err = a.update(ctx, func(tx kv.Tx) error { return a.appendAuditTx(tx, e.Time, plain) })
 	if err != nil {
 		return fmt.Errorf("archive: audit: %w", err)
 	}
@@ -205,7 +205,7 @@ func auditPlain(e AuditEvent) ([]byte, error) {
 // appendAuditTx appends the entry with body plain (from auditPlain) at
 // time when (zero: the archive's clock) inside tx, so that an action and
 // its audit entry commit together.
-func (a *Archive) appendAuditTx(tx *bolt.Tx, when time.Time, plain []byte) error {
+func (a *Archive) appendAuditTx(tx kv.Tx, when time.Time, plain []byte) error {
 	seq, prev, err := a.auditTail(tx)
 	if err != nil {
 		return err
@@ -329,7 +329,7 @@ func (a *Archive) AuditLog(ctx context.Context, q AuditQuery) ([]AuditEvent, str
 		}
 		var raws [][]byte
 		var seqs []uint64
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			c := tx.Bucket(bucketAudit).Cursor()
 			var k, v []byte
 			if below == 0 {
@@ -405,7 +405,7 @@ func (a *Archive) VerifyAudit(ctx context.Context) (*VerifyResult, error) {
 		after     []byte // last key seen
 		done      bool
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(metaAuditHead)
 		haveHead = v != nil
 		headSeq, headHash, headErr = a.auditTail(tx)
@@ -421,9 +421,9 @@ func (a *Archive) VerifyAudit(ctx context.Context) (*VerifyResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		type kv struct{ k, v []byte }
-		var batch []kv
-		err := a.view(func(tx *bolt.Tx) error {
+		type pair struct{ k, v []byte }
+		var batch []pair
+		err := a.view(func(tx kv.Tx) error {
 			c := tx.Bucket(bucketAudit).Cursor()
 			var k, v []byte
 			if after == nil {
@@ -432,7 +432,7 @@ func (a *Archive) VerifyAudit(ctx context.Context) (*VerifyResult, error) {
 				k, v = c.Next()
 			}
 			for ; k != nil && len(batch) < auditBatch; k, v = c.Next() {
-				batch = append(batch, kv{bytes.Clone(k), bytes.Clone(v)})
+				batch = append(batch, pair{bytes.Clone(k), bytes.Clone(v)})
 			}
 			done = k == nil
 			return nil

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 func auditN(t *testing.T, a *Archive, n int) {
@@ -163,28 +163,28 @@ func TestAuditEncrypted(t *testing.T) {
 func TestAuditTamper(t *testing.T) {
 	tests := []struct {
 		name string
-		edit func(tx *bolt.Tx) error
+		edit func(tx kv.Tx) error
 		want string
 	}{
-		{"flip bit in body", func(tx *bolt.Tx) error {
+		{"flip bit in body", func(tx kv.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			v := bytes.Clone(b.Get(seqKey(3)))
 			v[len(v)-5] ^= 1
 			return b.Put(seqKey(3), v)
 		}, "entry 3: does not authenticate"},
-		{"change time", func(tx *bolt.Tx) error {
+		{"change time", func(tx kv.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			v := bytes.Clone(b.Get(seqKey(2)))
 			v[12] ^= 1
 			return b.Put(seqKey(2), v)
 		}, "entry 2: does not authenticate"},
-		{"remove middle entry", func(tx *bolt.Tx) error {
+		{"remove middle entry", func(tx kv.Tx) error {
 			return tx.Bucket(bucketAudit).Delete(seqKey(3))
 		}, "entries 3..3 missing"},
-		{"remove last entry", func(tx *bolt.Tx) error {
+		{"remove last entry", func(tx kv.Tx) error {
 			return tx.Bucket(bucketAudit).Delete(seqKey(5))
 		}, "entries after 4 missing"},
-		{"remove last entry and rewrite head", func(tx *bolt.Tx) error {
+		{"remove last entry and rewrite head", func(tx kv.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			h := sha256Sum(b.Get(seqKey(4)))
 			if err := b.Delete(seqKey(5)); err != nil {
@@ -195,10 +195,10 @@ func TestAuditTamper(t *testing.T) {
 			copy(v[8:40], h[:])
 			return tx.Bucket(bucketMeta).Put(metaAuditHead, v)
 		}, "head record is missing or does not authenticate"},
-		{"remove head record", func(tx *bolt.Tx) error {
+		{"remove head record", func(tx kv.Tx) error {
 			return tx.Bucket(bucketMeta).Delete(metaAuditHead)
 		}, "head record is missing"},
-		{"swap two entries", func(tx *bolt.Tx) error {
+		{"swap two entries", func(tx kv.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			v2, v3 := bytes.Clone(b.Get(seqKey(2))), bytes.Clone(b.Get(seqKey(3)))
 			if err := b.Put(seqKey(2), v3); err != nil {
@@ -206,14 +206,14 @@ func TestAuditTamper(t *testing.T) {
 			}
 			return b.Put(seqKey(3), v2)
 		}, "entry 2: malformed"},
-		{"replace entry by a copy of another with renumbered header", func(tx *bolt.Tx) error {
+		{"replace entry by a copy of another with renumbered header", func(tx kv.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			v := bytes.Clone(b.Get(seqKey(2)))
 			copy(v[1:9], seqKey(3))
 			copy(v[17:49], func() []byte { h := sha256Sum(b.Get(seqKey(2))); return h[:] }())
 			return b.Put(seqKey(3), v)
 		}, "entry 3: does not authenticate"},
-		{"insert entry with odd key", func(tx *bolt.Tx) error {
+		{"insert entry with odd key", func(tx kv.Tx) error {
 			return tx.Bucket(bucketAudit).Put([]byte("zzz"), []byte("x"))
 		}, "malformed key"},
 	}
@@ -238,7 +238,7 @@ func TestAuditTamper(t *testing.T) {
 func TestAuditAppendAfterTamperedHead(t *testing.T) {
 	a := OpenTest(t)
 	auditN(t, a, 2)
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		v := bytes.Clone(tx.Bucket(bucketMeta).Get(metaAuditHead))
 		v[70] ^= 1
 		return tx.Bucket(bucketMeta).Put(metaAuditHead, v)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -100,12 +102,19 @@ func (a *Archive) WriteBackup(w io.Writer, parts ...BackupPart) (int64, error) {
 	}
 	tw := tar.NewWriter(cw)
 	now := a.now()
-	err := a.view(func(tx *bolt.Tx) error {
+	if a.bolt == nil {
+		// Another backend is backed up by its engine's own means
+		// (PostgreSQL's pg_dump or base backups, the object store's
+		// replication) with the data-key file beside it.
+		return 0, fmt.Errorf("archive: backup: the archive is not one bbolt file: %w", errors.ErrUnsupported)
+	}
+	err := a.view(func(ktx kv.Tx) error {
+		tx := boltkv.BoltTx(ktx)
 		// A slot allocated but not yet written reads short: zeros. The
 		// header carries the chain witness of this snapshot's head
 		// (headwitness.go), not the live one, which may be ahead.
 		ks := a.slots.size()
-		keys := io.MultiReader(bytes.NewReader(a.witnessHeader(tx)), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize))
+		keys := io.MultiReader(bytes.NewReader(a.witnessHeader(ktx)), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize))
 		return writeSnapshot(tw, now, backupDB, tx, backupKeys, keys, ks)
 	})
 	for i := 0; err == nil && i < len(parts); i++ {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 func BenchmarkChunkSeal(b *testing.B) {
@@ -195,7 +195,7 @@ func syntheticMeta(i, owner int) *metaRecord {
 // the i-th one's metadata, 5000 to a transaction.
 func putSynthetic(tb testing.TB, a *Archive, n int, meta func(i int) *metaRecord) {
 	for done := 0; done < n; {
-		err := a.db.Update(func(tx *bolt.Tx) error {
+		err := a.store.Update(func(tx kv.Tx) error {
 			for i := 0; i < 5000 && done < n; i, done = i+1, done+1 {
 				putSyntheticTx(tb, a, tx, NewID(), randomKey(), meta(done))
 			}
@@ -210,7 +210,7 @@ func putSynthetic(tb testing.TB, a *Archive, n int, meta func(i int) *metaRecord
 // putSyntheticTx stores a recording's metadata and data key (in a slot)
 // and its time- and retention-index entries only, as a fixture of many recordings written
 // straight into bbolt; chunks, who and search entries are left out.
-func putSyntheticTx(tb testing.TB, a *Archive, tx *bolt.Tx, id ID, dk []byte, m *metaRecord) {
+func putSyntheticTx(tb testing.TB, a *Archive, tx kv.Tx, id ID, dk []byte, m *metaRecord) {
 	tb.Helper()
 	aead, err := metaAEAD(dk)
 	if err != nil {

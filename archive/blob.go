@@ -9,7 +9,7 @@ import (
 	"io"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Blob reads one blob of a recording. Each chunk is read in its own short
@@ -43,7 +43,7 @@ func (a *Archive) OpenBlob(ctx context.Context, id ID, kind BlobKind) (*Blob, er
 		return nil, fmt.Errorf("archive: open blob: kind %d: %w", kind, ErrInvalid)
 	}
 	b := &Blob{a: a, id: id, kind: kind}
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, id)
 		if err != nil {
 			return err
@@ -72,7 +72,7 @@ func (a *Archive) OpenBlob(ctx context.Context, id ID, kind BlobKind) (*Blob, er
 }
 
 // countChunks counts the contiguous chunks 0, 1, ... of a blob.
-func countChunks(tx *bolt.Tx, id ID, kind BlobKind) uint64 {
+func countChunks(tx kv.Tx, id ID, kind BlobKind) uint64 {
 	prefix := blobPrefix(id, kind)
 	var n uint64
 	c := tx.Bucket(bucketChunkIndex).Cursor()
@@ -91,7 +91,7 @@ func countChunks(tx *bolt.Tx, id ID, kind BlobKind) uint64 {
 // recording exists, and ErrNotFound when the recording is gone.
 func (a *Archive) readChunk(id ID, kind BlobKind, idx uint64, dst []byte) ([]byte, error) {
 	var out []byte
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		v, err := getChunk(tx, id, kind, idx)
 		if err != nil {
 			return err

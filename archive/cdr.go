@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // A CDR (call detail record) is what a PBX or contact centre knows of a
@@ -239,7 +239,7 @@ func (a *Archive) PutCDR(ctx context.Context, c CDR) (created bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("archive: cdr: %w", err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketCDRs)
 		if b.Get(key) != nil {
 			return nil
@@ -290,7 +290,7 @@ func (a *Archive) CDRs(ctx context.Context, callID string) ([]CDR, error) {
 		return nil, err
 	}
 	var out []CDR
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		out = a.cdrsOfTx(tx, []string{callID})
 		return nil
 	})
@@ -317,7 +317,7 @@ func callIDs(m *metaRecord) []string {
 }
 
 // cdrsTx returns the CDRs of a recording's call ids (nil when none).
-func (a *Archive) cdrsTx(tx *bolt.Tx, m *metaRecord) []CDR {
+func (a *Archive) cdrsTx(tx kv.Tx, m *metaRecord) []CDR {
 	b := tx.Bucket(bucketCDRs)
 	if b == nil {
 		return nil
@@ -330,7 +330,7 @@ func (a *Archive) cdrsTx(tx *bolt.Tx, m *metaRecord) []CDR {
 
 // cdrsOfTx returns the CDRs stored for any of ids, ordered by start time,
 // then by when they arrived. An unreadable CDR is logged and left out.
-func (a *Archive) cdrsOfTx(tx *bolt.Tx, ids []string) []CDR {
+func (a *Archive) cdrsOfTx(tx kv.Tx, ids []string) []CDR {
 	b := tx.Bucket(bucketCDRs)
 	if b == nil {
 		return nil
@@ -362,7 +362,7 @@ func (a *Archive) cdrsOfTx(tx *bolt.Tx, ids []string) []CDR {
 // search index lists under every trigram of id (a SIP Call-ID in Info).
 // The caller confirms each on its metadata. While the search index is
 // being built, only the call index is asked.
-func (a *Archive) callRecordingsTx(tx *bolt.Tx, id string) []ID {
+func (a *Archive) callRecordingsTx(tx kv.Tx, id string) []ID {
 	var out []ID
 	seen := map[ID]bool{}
 	ch := a.callHash(id)
@@ -410,7 +410,7 @@ func (a *Archive) callRecordingsTx(tx *bolt.Tx, id string) []ID {
 // listed recording answers to: the call's details go with its last
 // recording. A recording of the call in the recycle bin does not keep
 // them.
-func (a *Archive) dropCDRsTx(tx *bolt.Tx, id ID, m *metaRecord) error {
+func (a *Archive) dropCDRsTx(tx kv.Tx, id ID, m *metaRecord) error {
 	b := tx.Bucket(bucketCDRs)
 	if b == nil {
 		return nil

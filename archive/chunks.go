@@ -5,7 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 )
 
 // Chunk storage (from schema 2 on). A chunk value is stored once, under
@@ -26,16 +27,19 @@ import (
 
 // chunkStore writes chunks within one write transaction.
 type chunkStore struct {
-	data, index *bolt.Bucket
-	ic          *bolt.Cursor // on index, reused: a Get per chunk would allocate a cursor
-	checked     bool         // the data bucket's sequence is known to be past its last key
+	data, index kv.Bucket
+	ic          kv.Cursor // on index, reused: a Get per chunk would allocate a cursor
+	checked     bool      // the data bucket's sequence is known to be past its last key
 }
 
-func openChunkStore(tx *bolt.Tx) chunkStore {
+func openChunkStore(tx kv.Tx) chunkStore {
 	s := chunkStore{data: tx.Bucket(bucketChunks), index: tx.Bucket(bucketChunkIndex)}
 	// Values are only ever appended at the right edge: fill leaves fully
-	// before splitting (bbolt's advice for sequential inserts).
-	s.data.FillPercent = 1.0
+	// before splitting (bbolt's advice for sequential inserts). Other
+	// backends place values their own way.
+	if b := boltkv.BoltBucket(s.data); b != nil {
+		b.FillPercent = 1.0
+	}
 	return s
 }
 
@@ -112,7 +116,7 @@ func (s *chunkStore) deleteBlobFrom(id ID, kind BlobKind, from uint64) error {
 
 // getChunk returns the stored value of a chunk (valid only during tx): nil
 // when the index has no entry or the entry points at no value.
-func getChunk(tx *bolt.Tx, id ID, kind BlobKind, idx uint64) ([]byte, error) {
+func getChunk(tx kv.Tx, id ID, kind BlobKind, idx uint64) ([]byte, error) {
 	k := chunkKey(id, kind, idx)
 	seq := tx.Bucket(bucketChunkIndex).Get(k[:])
 	if seq == nil {

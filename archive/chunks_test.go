@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // testChunkValue returns a copy of a chunk's stored value, found through
 // the chunk index, or nil.
-func testChunkValue(tx *bolt.Tx, id ID, kind BlobKind, idx uint64) []byte {
+func testChunkValue(tx kv.Tx, id ID, kind BlobKind, idx uint64) []byte {
 	k := chunkKey(id, kind, idx)
 	seq := tx.Bucket(bucketChunkIndex).Get(k[:])
 	if seq == nil {
@@ -27,7 +27,7 @@ func testChunkValue(tx *bolt.Tx, id ID, kind BlobKind, idx uint64) []byte {
 // testPutChunkValue overwrites the value a chunk's index entry points at,
 // or stores a new chunk under a new sequence number (an attacker with the
 // file and bbolt).
-func testPutChunkValue(tx *bolt.Tx, id ID, kind BlobKind, idx uint64, val []byte) error {
+func testPutChunkValue(tx kv.Tx, id ID, kind BlobKind, idx uint64, val []byte) error {
 	k := chunkKey(id, kind, idx)
 	seq := bytes.Clone(tx.Bucket(bucketChunkIndex).Get(k[:]))
 	if seq == nil {
@@ -44,7 +44,7 @@ func testPutChunkValue(tx *bolt.Tx, id ID, kind BlobKind, idx uint64, val []byte
 }
 
 // testDeleteChunk removes a chunk's index entry and value.
-func testDeleteChunk(tx *bolt.Tx, id ID, kind BlobKind, idx uint64) error {
+func testDeleteChunk(tx kv.Tx, id ID, kind BlobKind, idx uint64) error {
 	k := chunkKey(id, kind, idx)
 	seq := bytes.Clone(tx.Bucket(bucketChunkIndex).Get(k[:]))
 	if err := tx.Bucket(bucketChunkIndex).Delete(k[:]); err != nil {
@@ -56,7 +56,7 @@ func testDeleteChunk(tx *bolt.Tx, id ID, kind BlobKind, idx uint64) error {
 // testNoOrphans checks that the chunk index and the chunk values match one
 // to one: every index entry points at a value, every value is pointed at
 // once, and no value lies past the data bucket's sequence.
-func testNoOrphans(tx *bolt.Tx) error {
+func testNoOrphans(tx kv.Tx) error {
 	refs := map[string]int{}
 	err := tx.Bucket(bucketChunkIndex).ForEach(func(k, v []byte) error {
 		if len(k) != chunkKeyLen || len(v) != seqKeyLen {
@@ -135,7 +135,7 @@ func TestChunksAppendOnly(t *testing.T) {
 		}
 	}
 	var last uint64
-	if err := a.view(func(tx *bolt.Tx) error {
+	if err := a.view(func(tx kv.Tx) error {
 		for _, k := range order {
 			v := tx.Bucket(bucketChunkIndex).Get(k[:])
 			if len(v) != seqKeyLen {
@@ -168,7 +168,7 @@ func TestChunksAppendOnly(t *testing.T) {
 	if err := ws[1].Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a = withBolt(t, a, func(tx *bolt.Tx) error { return testDeleteChunk(tx, ws[1].ID(), BlobOriginal, 2) })
+	a = withBolt(t, a, func(tx kv.Tx) error { return testDeleteChunk(tx, ws[1].ID(), BlobOriginal, 2) })
 	w, err := a.Resume(ctx, ws[1].ID())
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestChunksAppendOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.view(func(tx *bolt.Tx) error {
+	if err := a.view(func(tx kv.Tx) error {
 		n := 0
 		c := tx.Bucket(bucketChunkIndex).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -210,7 +210,7 @@ func TestChunksAppendOnly(t *testing.T) {
 	// The sequence goes on after a reopen, past the last stored value.
 	a = reopen(t, a)
 	r := record(t, a, NewRecording{}, data(2*ChunkSize, 3), nil, Final{})
-	if err := a.view(func(tx *bolt.Tx) error {
+	if err := a.view(func(tx kv.Tx) error {
 		k := chunkKey(r.ID, BlobOriginal, 0)
 		if s := binary.BigEndian.Uint64(tx.Bucket(bucketChunkIndex).Get(k[:])); s <= last {
 			return fmt.Errorf("sequence %d reused after reopen (last %d)", s, last)
@@ -226,7 +226,7 @@ func TestChunksAppendOnly(t *testing.T) {
 func TestChunkSequenceBehind(t *testing.T) {
 	a := OpenTest(t)
 	old := record(t, a, NewRecording{}, data(3*ChunkSize+1, 1), data(10, 2), Final{})
-	a = withBolt(t, a, func(tx *bolt.Tx) error { return tx.Bucket(bucketChunks).SetSequence(0) })
+	a = withBolt(t, a, func(tx kv.Tx) error { return tx.Bucket(bucketChunks).SetSequence(0) })
 	r := record(t, a, NewRecording{}, data(2*ChunkSize+1, 3), nil, Final{})
 	checkOriginals(t, a, original{old.ID, data(3*ChunkSize+1, 1)}, original{r.ID, data(2*ChunkSize+1, 3)})
 }
@@ -238,7 +238,7 @@ func TestOldSchemaRefused(t *testing.T) {
 	path := a.Path()
 	a.Close()
 	db := openBolt(t, path)
-	if err := db.Update(func(tx boltTx) error {
+	if err := db.Update(func(tx kv.Tx) error {
 		if err := tx.DeleteBucket(bucketChunkIndex); err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func TestOldSchemaRefused(t *testing.T) {
 	}
 	db = openBolt(t, path)
 	defer db.Close()
-	if err := db.View(func(tx boltTx) error {
+	if err := db.View(func(tx kv.Tx) error {
 		if tx.Bucket(bucketChunkIndex) != nil {
 			return errors.New("Open created buckets in a file it refused")
 		}
@@ -279,7 +279,7 @@ func TestChunksAfterCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seq uint64
-	_ = a.view(func(tx *bolt.Tx) error { seq = tx.Bucket(bucketChunks).Sequence(); return nil })
+	_ = a.view(func(tx kv.Tx) error { seq = tx.Bucket(bucketChunks).Sequence(); return nil })
 	a.Close()
 	if _, err := Compact(path, time.Second); err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func TestChunksAfterCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	_ = a.view(func(tx *bolt.Tx) error {
+	_ = a.view(func(tx kv.Tx) error {
 		if s := tx.Bucket(bucketChunks).Sequence(); s != seq {
 			t.Errorf("sequence %d after compaction, %d before", s, seq)
 		}

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // op is one unit of work for the committer: a sealed chunk to put (val
@@ -22,7 +22,7 @@ type op struct {
 	val  *[]byte           // pooled buffer holding the stored value
 	n    int               // length of the stored value in *val
 	note []byte            // a chunk note, put with the chunk (Writer.NoteOriginal)
-	fn   func(*bolt.Tx) error
+	fn   func(kv.Tx) error
 	bufs []*[]byte // returned to the pool after the commit
 	done chan error
 
@@ -42,11 +42,11 @@ func (o *op) size() int {
 var errRetry = errors.New("archive: retry group commit")
 
 // committer is the single writer goroutine. It gathers operations from a
-// bounded queue and commits them in one bbolt transaction when CommitBytes
+// bounded queue and commits them in one write transaction when CommitBytes
 // are pending, when CommitInterval has passed since the first, or at once
 // when someone waits and the queue is momentarily empty.
 type committer struct {
-	db       *bolt.DB
+	db       kv.Store
 	log      *slog.Logger
 	pool     *sync.Pool
 	interval time.Duration
@@ -71,7 +71,7 @@ type committer struct {
 	space *spaceGuard
 }
 
-func newCommitter(db *bolt.DB, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
+func newCommitter(db kv.Store, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
 	return &committer{
 		db: db, log: log, pool: pool, interval: interval, maxBytes: maxBytes,
 		ops:    make(chan op, queue),
@@ -217,7 +217,7 @@ func (c *committer) commit(batch []op) {
 	for {
 		failed := -1
 		var chunks, nbytes uint64
-		err = c.db.Update(func(tx *bolt.Tx) error {
+		err = c.db.Update(func(tx kv.Tx) error {
 			// o.seq lives in batch, which stays put until the
 			// transaction has ended, as bbolt requires of values.
 			store := openChunkStore(tx)

@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // bbolt trusts the pages it reads: a damaged page header or element makes
@@ -76,9 +83,114 @@ func corruptFromPanic(where string, r any) error {
 	return &CorruptError{Where: where, Detail: detail}
 }
 
-// viewGuarded is db.View under guard.
-func viewGuarded(db *bolt.DB, where string, fn func(*bolt.Tx) error) error {
-	return guard(where, func() error { return db.View(fn) })
+// viewGuarded is store.View under guard.
+func viewGuarded(store kv.Store, where string, fn func(kv.Tx) error) error {
+	return guard(where, func() error { return store.View(fn) })
+}
+
+// The duties below are bbolt's alone: they reach the file under the
+// storage seam. On another backend the engine does them itself (PostgreSQL
+// checks its pages and reports its closed pool on its own), and the
+// archive skips them.
+
+// openBoltFile opens or creates the bbolt file at path for Open, after
+// walking an existing file's pages (preflight), and reports whether the
+// file is new.
+func openBoltFile(path string, opt Options) (*boltkv.Store, bool, error) {
+	fi, statErr := os.Stat(path)
+	if statErr == nil && fi.Size() > 0 {
+		// bbolt's own walk at open panics out of reach on a damaged
+		// page: find the damage first.
+		if err := preflight(path, opt.LockTimeout); err != nil {
+			return nil, false, err
+		}
+	}
+	var db *bolt.DB
+	err := guard("open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:         opt.LockTimeout,
+			InitialMmapSize: opt.InitialMmapSize,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  true,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A new file: make its directory entry durable too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			db.Close()
+			return nil, false, fmt.Errorf("archive: open: %w", err)
+		}
+	}
+	// Grow the file in larger steps: each growth costs an extra fsync.
+	db.AllocSize = 64 << 20
+	return boltkv.New(db), statErr != nil || fi.Size() == 0, nil
+}
+
+// isStoreClosed reports whether err says the store was closed.
+func isStoreClosed(err error) bool {
+	return errors.Is(err, berrors.ErrDatabaseNotOpen)
+}
+
+// Check runs bbolt's consistency check over the whole file. It runs in a
+// write transaction that is rolled back: bbolt's check reads the free
+// list, which only a write transaction holds still, so writes wait while
+// it runs (a check beside a running writer reports sound pages as corrupt).
+// On another backend it checks nothing: the engine keeps its own pages
+// sound (PostgreSQL's checksums and amcheck), and Verify checks what the
+// archive holds on every backend.
+func (a *Archive) Check() error {
+	if a.bolt == nil {
+		return nil
+	}
+	tx, err := a.bolt.DB().Begin(true)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("archive: check: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var errs []error
+	for err := range tx.Check() {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
+	}
+	return nil
+}
+
+// preflight opens the file at path read-only and walks its pages, through
+// bbolt (checkPages) and from the file's bytes (walkPages), so that damage
+// is an error before bbolt's free-page scan meets it.
+func preflight(path string, lockTimeout time.Duration) error {
+	var db *bolt.DB
+	err := guard("open", func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	defer db.Close()
+	if err := checkPages(db); err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := walkFile(f, db.Info().PageSize); err != nil {
+		return fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	return nil
 }
 
 // checkPages walks every bucket of a file opened read-only, touching each
@@ -86,8 +198,8 @@ func viewGuarded(db *bolt.DB, where string, fn func(*bolt.Tx) error) error {
 // and checks that keys ascend. It returns the first damage found, naming
 // the bucket. It reads no values beyond their headers.
 func checkPages(db *bolt.DB) error {
-	return viewGuarded(db, "open", func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+	return viewGuarded(boltkv.New(db), "open", func(tx kv.Tx) error {
+		return boltkv.BoltTx(tx).ForEach(func(name []byte, b *bolt.Bucket) error {
 			if err := guard("open", func() error { return checkBucket(b) }); err != nil {
 				var ce *CorruptError
 				if errors.As(err, &ce) {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // The chain head is signed (seal.go), but bbolt keeps earlier versions of
@@ -74,10 +74,10 @@ type witnessState struct {
 
 // headTx returns the chain head's sequence number and hash in tx, when
 // the head is signed and valid.
-func (a *Archive) headTx(tx *bolt.Tx) (uint64, [32]byte, bool) {
+func (a *Archive) headTx(tx kv.Tx) (uint64, [32]byte, bool) {
 	v := tx.Bucket(bucketMeta).Get(metaChainHead)
 	if v == nil {
-		return 0, GenesisHash(a.keys.sealPub), tx.Bucket(bucketChain).Stats().KeyN == 0
+		return 0, GenesisHash(a.keys.sealPub), tx.Bucket(bucketChain).KeyN() == 0
 	}
 	seq, h, err := parseChainHead(a.keys.sealPub, v)
 	return seq, h, err == nil
@@ -92,7 +92,7 @@ func (a *Archive) openWitness(mayCreate bool) error {
 	var seq uint64
 	var h [32]byte
 	var ok bool
-	if err := a.view(func(tx *bolt.Tx) error { seq, h, ok = a.headTx(tx); return nil }); err != nil {
+	if err := a.view(func(tx kv.Tx) error { seq, h, ok = a.headTx(tx); return nil }); err != nil {
 		return err
 	}
 	w, _, err := a.slots.readWitness()
@@ -131,7 +131,7 @@ func (a *Archive) updateWitness() {
 	var seq uint64
 	var h [32]byte
 	var ok bool
-	if err := a.view(func(tx *bolt.Tx) error { seq, h, ok = a.headTx(tx); return nil }); err != nil || !ok {
+	if err := a.view(func(tx kv.Tx) error { seq, h, ok = a.headTx(tx); return nil }); err != nil || !ok {
 		return
 	}
 	if seq <= a.witness.seq.Load() {
@@ -147,7 +147,7 @@ func (a *Archive) updateWitness() {
 // witnessHeader returns the header slot of the data-key file with the
 // witness of the head in tx: what a backup taken in tx holds, so that the
 // restored pair agrees.
-func (a *Archive) witnessHeader(tx *bolt.Tx) []byte {
+func (a *Archive) witnessHeader(tx kv.Tx) []byte {
 	hdr := make([]byte, slotSize)
 	copy(hdr, slotMagic)
 	if seq, h, ok := a.headTx(tx); ok {

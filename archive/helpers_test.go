@@ -3,14 +3,17 @@ package archive
 import (
 	"testing"
 
+	"github.com/callvault/callvault/archive/kv/boltkv"
 	bolt "go.etcd.io/bbolt"
 )
 
-func openBolt(t testing.TB, path string) *bolt.DB {
+// openBolt opens the bbolt file at path behind the storage seam, as a
+// test that alters the file beneath a closed archive needs it.
+func openBolt(t testing.TB, path string) *boltkv.Store {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return db
+	return boltkv.New(db)
 }

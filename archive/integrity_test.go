@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // eraseRecording removes every trace of recording id from the file, as an
 // attacker with bbolt and no key would: its metadata, data-key entry, chunk
 // index entries and values, and every index entry naming it.
-func eraseRecording(tx *bolt.Tx, id ID) error {
+func eraseRecording(tx kv.Tx, id ID) error {
 	for _, b := range [][]byte{bucketRecs, bucketDataKeys, bucketUnfinished, bucketUnsealed, bucketProtected} {
 		if err := tx.Bucket(b).Delete(id[:]); err != nil {
 			return err
@@ -40,7 +40,7 @@ func eraseRecording(tx *bolt.Tx, id ID) error {
 
 // lastEntryHash returns the hash of chain entry seq, which anyone can
 // compute from the file.
-func lastEntryHash(t *testing.T, tx *bolt.Tx, seq uint64) [32]byte {
+func lastEntryHash(t *testing.T, tx kv.Tx, seq uint64) [32]byte {
 	t.Helper()
 	e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(seq)))
 	if err != nil {
@@ -55,25 +55,25 @@ func lastEntryHash(t *testing.T, tx *bolt.Tx, seq uint64) [32]byte {
 func TestTamperCutNewest(t *testing.T) {
 	cases := []struct {
 		name string
-		head func(t *testing.T, tx *bolt.Tx, old []byte) []byte
+		head func(t *testing.T, tx kv.Tx, old []byte) []byte
 		want string
 	}{
-		{"unsigned head", func(t *testing.T, tx *bolt.Tx, _ []byte) []byte {
+		{"unsigned head", func(t *testing.T, tx kv.Tx, _ []byte) []byte {
 			h := lastEntryHash(t, tx, 6)
 			return append(seqKey(6), h[:]...)
 		}, "chain head record is not signed"},
-		{"old signature", func(t *testing.T, tx *bolt.Tx, old []byte) []byte {
+		{"old signature", func(t *testing.T, tx kv.Tx, old []byte) []byte {
 			h := lastEntryHash(t, tx, 6)
 			return append(append(seqKey(6), h[:]...), old[40:]...)
 		}, "signature does not verify"},
-		{"head kept", func(_ *testing.T, _ *bolt.Tx, old []byte) []byte { return old },
+		{"head kept", func(_ *testing.T, _ kv.Tx, old []byte) []byte { return old },
 			"chain head record names entry 7, but the chain ends at entry 6"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a, recs := chainFixture(t)
 			newest := recs[5].ID
-			a = withBolt(t, a, func(tx *bolt.Tx) error {
+			a = withBolt(t, a, func(tx kv.Tx) error {
 				if err := eraseRecording(tx, newest); err != nil {
 					return err
 				}
@@ -104,8 +104,8 @@ func TestTamperCutNewest(t *testing.T) {
 // wrote it: Open signs it once and records that in the audit log. The same
 // unsigned head in a schema 4 file is a rewrite and stays unsigned.
 func TestChainHeadMigration(t *testing.T) {
-	legacy := func(schema uint64) func(tx *bolt.Tx) error {
-		return func(tx *bolt.Tx) error {
+	legacy := func(schema uint64) func(tx kv.Tx) error {
+		return func(tx kv.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if err := meta.Put(metaSchema, binary.BigEndian.AppendUint64(nil, schema)); err != nil {
 				return err
@@ -120,7 +120,7 @@ func TestChainHeadMigration(t *testing.T) {
 			t.Fatalf("after migration: %v %q", err, res.Problems)
 		}
 		var head []byte
-		_ = a.view(func(tx *bolt.Tx) error { head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead)); return nil })
+		_ = a.view(func(tx kv.Tx) error { head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead)); return nil })
 		if len(head) != chainHeadSize || a.storedSchema() != schemaVersion {
 			t.Fatalf("head of %d bytes, schema %d", len(head), a.storedSchema())
 		}
@@ -139,7 +139,7 @@ func TestChainHeadMigration(t *testing.T) {
 	})
 	t.Run("schema 3, head behind", func(t *testing.T) {
 		a, _ := chainFixture(t)
-		a = withBolt(t, a, func(tx *bolt.Tx) error {
+		a = withBolt(t, a, func(tx kv.Tx) error {
 			if err := legacy(3)(tx); err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ func indexFixture(t *testing.T) (*Archive, map[string]ID) {
 }
 
 // keysOf returns the keys of bucket that end with (or start with) id.
-func keysOf(tx *bolt.Tx, bucket []byte, id ID) [][]byte {
+func keysOf(tx kv.Tx, bucket []byte, id ID) [][]byte {
 	var out [][]byte
 	_ = tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
 		if bytes.HasSuffix(k, id[:]) || bytes.HasPrefix(k, id[:]) {
@@ -212,8 +212,8 @@ func keysOf(tx *bolt.Tx, bucket []byte, id ID) [][]byte {
 // TestTamperIndexes edits one index entry at a time with bbolt on the
 // closed file and checks that VerifyChain names the damage.
 func TestTamperIndexes(t *testing.T) {
-	del := func(bucket []byte, name string) func(*bolt.Tx, map[string]ID) error {
-		return func(tx *bolt.Tx, ids map[string]ID) error {
+	del := func(bucket []byte, name string) func(kv.Tx, map[string]ID) error {
+		return func(tx kv.Tx, ids map[string]ID) error {
 			ks := keysOf(tx, bucket, ids[name])
 			if len(ks) == 0 {
 				return fmt.Errorf("no %s entry for %s: the fixture lacks what the case needs", bucket, name)
@@ -221,19 +221,19 @@ func TestTamperIndexes(t *testing.T) {
 			return tx.Bucket(bucket).Delete(ks[0])
 		}
 	}
-	put := func(bucket []byte, key func(map[string]ID) []byte) func(*bolt.Tx, map[string]ID) error {
-		return func(tx *bolt.Tx, ids map[string]ID) error { return tx.Bucket(bucket).Put(key(ids), []byte{}) }
+	put := func(bucket []byte, key func(map[string]ID) []byte) func(kv.Tx, map[string]ID) error {
+		return func(tx kv.Tx, ids map[string]ID) error { return tx.Bucket(bucket).Put(key(ids), []byte{}) }
 	}
 	ghost := ID{0xde, 0xad}
 	cases := []struct {
 		name   string
-		tamper func(*bolt.Tx, map[string]ID) error
+		tamper func(kv.Tx, map[string]ID) error
 		want   string
 	}{
 		{"time index key deleted", del(bucketByTime, "sealed"), "missing from the time index (it does not appear in lists)"},
 		{"call index key deleted", del(bucketByCall, "sealed"), "missing from the call index"},
 		{"original index key deleted", del(bucketByOrig, "unsealed"), "missing from the original index"},
-		{"who key deleted", func(tx *bolt.Tx, ids map[string]ID) error {
+		{"who key deleted", func(tx kv.Tx, ids map[string]ID) error {
 			var tk [timeKeyLen]byte
 			copy(tk[:], keysOf(tx, bucketByTime, ids["sealed"])[0])
 			var victim []byte
@@ -276,7 +276,7 @@ func TestTamperIndexes(t *testing.T) {
 			if res, err := a.VerifyChain(t.Context()); err != nil || !res.Valid {
 				t.Fatalf("fixture: %v %q", err, res.Problems)
 			}
-			a = withBolt(t, a, func(tx *bolt.Tx) error { return c.tamper(tx, ids) })
+			a = withBolt(t, a, func(tx kv.Tx) error { return c.tamper(tx, ids) })
 			res, err := a.VerifyChain(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -304,7 +304,7 @@ func TestExpireForgedRetentionEntry(t *testing.T) {
 	if err := a.PutSettings(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		k := timeKey(time.Date(2002, 7, 26, 0, 0, 0, 0, time.UTC).UnixNano(), ids["sealed"])
 		return tx.Bucket(bucketByRetention).Put(k[:], []byte{})
 	})
@@ -365,11 +365,11 @@ func TestTamperOldSignedHead(t *testing.T) {
 	var oldHead []byte
 	for i := range 4 {
 		if i == 3 {
-			_ = a.view(func(tx *bolt.Tx) error { oldHead = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead)); return nil })
+			_ = a.view(func(tx kv.Tx) error { oldHead = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead)); return nil })
 		}
 		recs = append(recs, sealed(t, a, data(1000, uint64(i)), nil))
 	}
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		if err := eraseRecording(tx, recs[3].ID); err != nil {
 			return err
 		}

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Key rotation re-boxes the master key under a new archive key (KEK); data
@@ -193,7 +193,7 @@ func (a *Archive) putKEK(ctx context.Context, kek []byte, mode byte, kdf []byte)
 		return err
 	}
 	box := boxSeal(aead, boxAAD(aadMaster), a.keys.master)
-	return a.update(ctx, func(tx *bolt.Tx) error {
+	return a.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketKeyring)
 		if err := b.Put(keyringKEK, []byte{mode}); err != nil {
 			return err

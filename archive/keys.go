@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/callvault/callvault/archive/kv"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -261,7 +262,7 @@ type storedKeyring struct {
 // unlock opens (or, for a new file, creates) the keyring.
 func (a *Archive) unlock(opt Options) error {
 	var st storedKeyring
-	err := a.db.View(func(tx boltTx) error {
+	err := a.store.View(func(tx kv.Tx) error {
 		b := tx.Bucket(bucketKeyring)
 		if m := b.Get(keyringKEK); len(m) == 1 {
 			st.mode = m[0]
@@ -404,7 +405,7 @@ func (a *Archive) createKeyring(opt Options) error {
 	}
 	privBox := boxSeal(sk, boxAAD(aadSealKey, pub), priv.Seed())
 	kr.sealPriv, kr.sealPub = priv, pub
-	err = a.db.Update(func(tx boltTx) error {
+	err = a.store.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bucketKeyring)
 		if b.Get(keyringMaster) != nil {
 			return fmt.Errorf("archive: keyring appeared concurrently: %w", ErrCorrupt)

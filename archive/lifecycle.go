@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // A recording's lifecycle: the legal hold (SetProtected), the recycle bin
@@ -36,7 +36,7 @@ const SeatGraceDays = 30
 const SystemActor = "system"
 
 // putMetaTx re-encrypts and stores m.
-func (a *Archive) putMetaTx(tx *bolt.Tx, id ID, dk []byte, m *metaRecord) error {
+func (a *Archive) putMetaTx(tx kv.Tx, id ID, dk []byte, m *metaRecord) error {
 	aead, err := metaAEAD(dk)
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func (a *Archive) putMetaTx(tx *bolt.Tx, id ID, dk []byte, m *metaRecord) error 
 // indexTx adds (add) or removes the entries through which List, ListFor,
 // ByCall and Expire find a recording: its time key, retention key, call
 // key and who keys.
-func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
+func (a *Archive) indexTx(tx kv.Tx, id ID, m *metaRecord, add bool) error {
 	a.listTouchTx(tx, id)
 	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
 	keys := [][2][]byte{{bucketByTime, tk[:]}, {bucketByRetention, rk[:]}}
@@ -79,8 +79,8 @@ func (a *Archive) indexTx(tx *bolt.Tx, id ID, m *metaRecord, add bool) error {
 // changeMeta loads a finished recording in a write transaction, lets fn
 // change its metadata and indexes, and stores the result. fn returning
 // errUnchanged stores nothing.
-func (a *Archive) changeMeta(ctx context.Context, op string, id ID, fn func(tx *bolt.Tx, m *metaRecord) error) error {
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+func (a *Archive) changeMeta(ctx context.Context, op string, id ID, fn func(tx kv.Tx, m *metaRecord) error) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, id)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (a *Archive) SetProtected(ctx context.Context, id ID, on bool) error {
 	if on {
 		op = "protect"
 	}
-	return a.changeMeta(ctx, op, id, func(tx *bolt.Tx, m *metaRecord) error {
+	return a.changeMeta(ctx, op, id, func(tx kv.Tx, m *metaRecord) error {
 		switch {
 		case m.Binned != 0:
 			return fmt.Errorf("in the recycle bin: %w", ErrState)
@@ -136,7 +136,7 @@ func (a *Archive) Bin(ctx context.Context, id ID, who string) error {
 		return fmt.Errorf("archive: bin %s: who too long: %w", id, ErrInvalid)
 	}
 	now := nsOf(a.now())
-	return a.changeMeta(ctx, "bin", id, func(tx *bolt.Tx, m *metaRecord) error {
+	return a.changeMeta(ctx, "bin", id, func(tx kv.Tx, m *metaRecord) error {
 		switch {
 		case m.Protected || tx.Bucket(bucketProtected).Get(id[:]) != nil:
 			return ErrProtected
@@ -155,7 +155,7 @@ func (a *Archive) Bin(ctx context.Context, id ID, who string) error {
 // Restore takes a recording out of the recycle bin, back where it was. A
 // recording not in the bin is ErrState.
 func (a *Archive) Restore(ctx context.Context, id ID) error {
-	return a.changeMeta(ctx, "restore", id, func(tx *bolt.Tx, m *metaRecord) error {
+	return a.changeMeta(ctx, "restore", id, func(tx kv.Tx, m *metaRecord) error {
 		if m.Binned == 0 {
 			return fmt.Errorf("not in the recycle bin: %w", ErrState)
 		}
@@ -181,8 +181,8 @@ func (a *Archive) RecycleBin(ctx context.Context, q Query) ([]*Recording, string
 
 // descWalk walks the time keys of bucket (time ‖ id) newest first, below
 // upper (nil: from the newest) and down to lower (nil: to the oldest).
-func descWalk(bucket, lower []byte) func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
-	return func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+func descWalk(bucket, lower []byte) func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+	return func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
 		c := tx.Bucket(bucket).Cursor()
 		started := false
 		return func() ([timeKeyLen]byte, bool) {
@@ -217,7 +217,7 @@ func descWalk(bucket, lower []byte) func(tx *bolt.Tx, upper []byte) func() ([tim
 // returns false or max keys were visited. It returns a copy of the last
 // key visited (nil when none) and how many fn accepted. Batch walks over
 // many read transactions continue with after = last.
-func ascBatch(tx *bolt.Tx, bucket, after []byte, max int, fn func(k, v []byte) bool) (last []byte, n int) {
+func ascBatch(tx kv.Tx, bucket, after []byte, max int, fn func(k, v []byte) bool) (last []byte, n int) {
 	c := tx.Bucket(bucket).Cursor()
 	var k, v []byte
 	if after == nil {
@@ -238,7 +238,7 @@ func ascBatch(tx *bolt.Tx, bucket, after []byte, max int, fn func(k, v []byte) b
 // listedMetaTx returns the metadata of the recording with key k in
 // bucketRecs when it is in the time index (not in the recycle bin); nil
 // when it is not listed, an error when it is unreadable.
-func (a *Archive) listedMetaTx(tx *bolt.Tx, k []byte) (*metaRecord, error) {
+func (a *Archive) listedMetaTx(tx kv.Tx, k []byte) (*metaRecord, error) {
 	if len(k) != len(ID{}) {
 		return nil, nil
 	}
@@ -393,7 +393,7 @@ func (a *Archive) policyFor(ctx context.Context, s Settings) (*Policy, error) {
 			p.seat[strings.ToLower(u.Login)] = u.Seat
 		}
 	}
-	err = a.view(func(tx *bolt.Tx) error {
+	err = a.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketSeatLost).ForEach(func(k, v []byte) error {
 			if len(k) == 32 && len(v) == 8 {
 				p.seatLost[[32]byte(k)] = int64(binary.BigEndian.Uint64(v))
@@ -584,7 +584,7 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 	// Retention and grace: the retention index, oldest first, up to
 	// graceCut (retCut is never later).
 	limit := timeKey(graceCut.UnixNano(), ID{})
-	err := a.expireBatches(ctx, bucketByRetention, fn, func(tx *bolt.Tx, k []byte, cands *[]expireCand) bool {
+	err := a.expireBatches(ctx, bucketByRetention, fn, func(tx kv.Tx, k []byte, cands *[]expireCand) bool {
 		if bytes.Compare(k, limit[:]) >= 0 {
 			return false
 		}
@@ -635,7 +635,7 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 
 	// The recycle bin, oldest first.
 	binCut := timeKey(now.AddDate(0, 0, -p.RecycleBinDays).UnixNano(), ID{})
-	return a.expireBatches(ctx, bucketBin, fn, func(_ *bolt.Tx, k []byte, cands *[]expireCand) bool {
+	return a.expireBatches(ctx, bucketBin, fn, func(_ kv.Tx, k []byte, cands *[]expireCand) bool {
 		if bytes.Compare(k, binCut[:]) >= 0 {
 			return false
 		}
@@ -650,7 +650,7 @@ func (a *Archive) expireWalk(ctx context.Context, p *Policy, now time.Time, res 
 // visit sees each key inside a read transaction, adds to cands what the
 // rules remove and returns false to end the walk; fn gets each batch's
 // candidates outside the transaction.
-func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]expireCand), visit func(tx *bolt.Tx, k []byte, cands *[]expireCand) bool) error {
+func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]expireCand), visit func(tx kv.Tx, k []byte, cands *[]expireCand) bool) error {
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -658,7 +658,7 @@ func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]ex
 		}
 		var cands []expireCand
 		var last []byte
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			last, _ = ascBatch(tx, bucket, after, expireScan, func(k, _ []byte) bool {
 				return visit(tx, k, &cands)
 			})
@@ -720,7 +720,7 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 		return res, fmt.Errorf("archive: expire: %w", err)
 	}
 	if b, err := json.Marshal(res); err == nil {
-		_ = a.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaLifecycle, b) })
+		_ = a.update(ctx, func(tx kv.Tx) error { return tx.Bucket(bucketMeta).Put(metaLifecycle, b) })
 	}
 	a.log.Info("archive lifecycle run", "retention_days", p.RetentionDays, "retention_purged", res.Retention,
 		"grace_purged", res.Grace, "bin_purged", res.Bin, "protected_kept", res.Protected, "failed", res.Failed)
@@ -739,7 +739,7 @@ func (a *Archive) purgeBatch(ctx context.Context, cands []expireCand, whys map[D
 	}
 	done := make([]bool, len(cands))
 	protected := 0
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		protected = 0
 		clear(done)
 		for i, c := range cands {
@@ -851,7 +851,7 @@ func (a *Archive) PreviewExpire(ctx context.Context, s Settings) (ExpirePreview,
 // for an import that keeps the call's own time. The zero time goes back
 // to Received. A recording in the recycle bin is ErrState.
 func (a *Archive) SetRetentionBase(ctx context.Context, id ID, t time.Time) error {
-	return a.changeMeta(ctx, "set retention base", id, func(tx *bolt.Tx, m *metaRecord) error {
+	return a.changeMeta(ctx, "set retention base", id, func(tx kv.Tx, m *metaRecord) error {
 		if m.Binned != 0 {
 			return fmt.Errorf("in the recycle bin: %w", ErrState)
 		}
@@ -881,7 +881,7 @@ func (a *Archive) migrateRetention() error {
 	}
 	now := nsOf(a.now())
 	n := 0
-	err := a.db.Update(func(tx *bolt.Tx) error {
+	err := a.store.Update(func(tx kv.Tx) error {
 		seat := map[string]bool{}
 		err := tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
 			r, err := a.openUser(bytes.Clone(k), v)
@@ -947,7 +947,7 @@ func (a *Archive) migrateRetention() error {
 func (a *Archive) LastExpire(ctx context.Context) (ExpireResult, bool) {
 	var res ExpireResult
 	ok := false
-	_ = a.view(func(tx *bolt.Tx) error {
+	_ = a.view(func(tx kv.Tx) error {
 		if b := tx.Bucket(bucketMeta).Get(metaLifecycle); b != nil {
 			ok = json.Unmarshal(b, &res) == nil
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 
 	"github.com/callvault/callvault/internal/testclock"
 )
@@ -257,7 +257,7 @@ func TestSchema4Migration(t *testing.T) {
 	path := a.Path()
 	a.Close()
 	db := openBolt(t, path)
-	if err := db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(func(tx kv.Tx) error {
 		for _, b := range [][]byte{bucketByRetention, bucketSeatLost} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -275,7 +275,7 @@ func TestSchema4Migration(t *testing.T) {
 		t.Fatalf("schema %d", b.storedSchema())
 	}
 	var keys int
-	_ = b.view(func(tx *bolt.Tx) error { keys = tx.Bucket(bucketByRetention).Stats().KeyN; return nil })
+	_ = b.view(func(tx kv.Tx) error { keys = tx.Bucket(bucketByRetention).KeyN(); return nil })
 	if keys != 2 {
 		t.Errorf("retention index has %d keys, want 2 (the binned recording has none)", keys)
 	}

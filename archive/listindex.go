@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // The list index is what the recordings list sorts, counts and groups on
@@ -69,7 +69,7 @@ type ListEntry struct {
 var listVersions atomic.Uint64
 
 // listTouchTx marks id for re-reading into the list index once tx commits.
-func (a *Archive) listTouchTx(tx *bolt.Tx, id ID) {
+func (a *Archive) listTouchTx(tx kv.Tx, id ID) {
 	tx.OnCommit(func() {
 		a.lidx.mu.Lock()
 		if a.lidx.dirty == nil {
@@ -231,7 +231,7 @@ func (a *Archive) CountListed(ctx context.Context, u *User) (int, error) {
 // listReload re-reads x's dirty recordings (x.mu held).
 func (a *Archive) listReload(x *listIndex) error {
 	got := map[ID]*listEntry{}
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		for id := range x.dirty {
 			m, err := a.listedMetaTx(tx, id[:])
 			if err != nil && !errors.Is(err, ErrNotFound) {
@@ -326,7 +326,7 @@ func (a *Archive) Listing(ctx context.Context, u *User, keep func(*Recording) bo
 // who-index terms; all when the who index is not ready.
 func (a *Archive) listCandidates(u *User, all []*listEntry) ([]*listEntry, error) {
 	var tks [][timeKeyLen]byte
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		if !whoReady(tx) {
 			tks = nil
 			return errWhoNotReady

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Limits on notes.
@@ -66,7 +66,7 @@ func validNoteText(text string) (string, error) {
 
 // notesTx returns the notes cipher of a recording inside tx (ErrNotFound
 // when the recording or its data key is gone).
-func (a *Archive) notesTx(tx *bolt.Tx, rec ID) (cipher.AEAD, error) {
+func (a *Archive) notesTx(tx kv.Tx, rec ID) (cipher.AEAD, error) {
 	dk, err := a.dataKeyTx(tx, rec, tx.Bucket(bucketRecs).Get(rec[:]) != nil)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func sealNote(aead cipher.AEAD, k []byte, n *Note) ([]byte, error) {
 }
 
 // putNote seals n and stores it under k in b.
-func putNote(b *bolt.Bucket, aead cipher.AEAD, k []byte, n *Note) error {
+func putNote(b kv.Bucket, aead cipher.AEAD, k []byte, n *Note) error {
 	box, err := sealNote(aead, k, n)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func (a *Archive) AddNote(ctx context.Context, rec ID, author, text string) (*No
 	if err := validLogin(author); err != nil {
 		return nil, fmt.Errorf("archive: note author: %w", err)
 	}
-	return a.writeNote(ctx, "add note", rec, func(b *bolt.Bucket, _ cipher.AEAD) ([]byte, *Note, error) {
+	return a.writeNote(ctx, "add note", rec, func(b kv.Bucket, _ cipher.AEAD) ([]byte, *Note, error) {
 		n := 0
 		c := b.Cursor()
 		for k, _ := c.Seek(rec[:]); k != nil && bytes.HasPrefix(k, rec[:]); k, _ = c.Next() {
@@ -141,7 +141,7 @@ func (a *Archive) EditNote(ctx context.Context, rec ID, note uint64, text string
 	if err != nil {
 		return nil, err
 	}
-	return a.writeNote(ctx, "edit note", rec, func(b *bolt.Bucket, aead cipher.AEAD) ([]byte, *Note, error) {
+	return a.writeNote(ctx, "edit note", rec, func(b kv.Bucket, aead cipher.AEAD) ([]byte, *Note, error) {
 		k, n, err := noteIn(b, aead, rec, note)
 		if err != nil {
 			return nil, nil, err
@@ -155,9 +155,9 @@ func (a *Archive) EditNote(ctx context.Context, rec ID, note uint64, text string
 // the recording's notes bucket and cipher under the key it returns;
 // ErrNotFound when the recording or its data key is gone. what names the
 // operation in the error.
-func (a *Archive) writeNote(ctx context.Context, what string, rec ID, change func(b *bolt.Bucket, aead cipher.AEAD) ([]byte, *Note, error)) (*Note, error) {
+func (a *Archive) writeNote(ctx context.Context, what string, rec ID, change func(b kv.Bucket, aead cipher.AEAD) ([]byte, *Note, error)) (*Note, error) {
 	var out *Note
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		aead, err := a.notesTx(tx, rec)
 		if err != nil {
 			return err
@@ -178,7 +178,7 @@ func (a *Archive) writeNote(ctx context.Context, what string, rec ID, change fun
 
 // noteIn opens note of rec from the notes bucket b; ErrNotFound when it
 // does not exist.
-func noteIn(b *bolt.Bucket, aead cipher.AEAD, rec ID, note uint64) ([]byte, *Note, error) {
+func noteIn(b kv.Bucket, aead cipher.AEAD, rec ID, note uint64) ([]byte, *Note, error) {
 	k := noteKey(rec, note)
 	box := b.Get(k)
 	if box == nil {
@@ -190,7 +190,7 @@ func noteIn(b *bolt.Bucket, aead cipher.AEAD, rec ID, note uint64) ([]byte, *Not
 
 // DeleteNote deletes a note; ErrNotFound when it does not exist.
 func (a *Archive) DeleteNote(ctx context.Context, rec ID, note uint64) error {
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketNotes)
 		k := noteKey(rec, note)
 		if b.Get(k) == nil {
@@ -211,7 +211,7 @@ func (a *Archive) Note(ctx context.Context, rec ID, note uint64) (*Note, error) 
 		return nil, err
 	}
 	var out *Note
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		aead, err := a.notesTx(tx, rec)
 		if err != nil {
 			return err
@@ -232,7 +232,7 @@ func (a *Archive) Notes(ctx context.Context, rec ID) ([]Note, error) {
 		return nil, err
 	}
 	var out []Note
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		aead, err := a.notesTx(tx, rec)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 func TestNotes(t *testing.T) {
@@ -94,7 +94,7 @@ func TestNotesCryptoShredded(t *testing.T) {
 	}
 	path := a.Path()
 	var saved []byte
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		saved = bytes.Clone(tx.Bucket(bucketNotes).Get(noteKey(r.ID, n.ID)))
 		return nil
 	})
@@ -107,7 +107,7 @@ func TestNotesCryptoShredded(t *testing.T) {
 	if _, err := a.Notes(ctx, r.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("notes after delete: %v", err)
 	}
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		if k, _ := tx.Bucket(bucketNotes).Cursor().Seek(r.ID[:]); k != nil && bytes.HasPrefix(k, r.ID[:]) {
 			t.Error("note left in the live file")
 		}

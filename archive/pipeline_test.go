@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // TestPipelinedWriterFailsCleanly: chunks still waiting in a writer's
@@ -44,7 +44,7 @@ func TestPipelinedWriterFailsCleanly(t *testing.T) {
 	if running || waiting != 0 {
 		t.Fatalf("pipeline still running (%v) or holding %d chunks", running, waiting)
 	}
-	err = a.view(func(tx *bolt.Tx) error {
+	err = a.view(func(tx kv.Tx) error {
 		if n := countChunks(tx, w.ID(), BlobOriginal); n != 0 {
 			t.Errorf("%d chunks of the deleted recording stored", n)
 		}

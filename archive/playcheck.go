@@ -6,7 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // SealStatus says what CheckPlayback found a recording's seal to be.
@@ -68,7 +68,7 @@ func (a *Archive) CheckPlayback(ctx context.Context, id ID) (SealStatus, error) 
 		status SealStatus
 		check  error
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, id)
 		if err != nil {
 			return err
@@ -95,7 +95,7 @@ func (a *Archive) CheckPlayback(ctx context.Context, id ID) (SealStatus, error) 
 }
 
 // checkSealTx checks the chain entry m.SealSeq of recording id against m.
-func (a *Archive) checkSealTx(tx *bolt.Tx, id ID, m *metaRecord) error {
+func (a *Archive) checkSealTx(tx kv.Tx, id ID, m *metaRecord) error {
 	fail := func(reason string) error { return &SealError{ID: id, Seq: m.SealSeq, Reason: reason} }
 	raw := tx.Bucket(bucketChain).Get(seqKey(m.SealSeq))
 	if raw == nil {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 func wantStatus(t *testing.T, a *Archive, id ID, want SealStatus) {
@@ -62,7 +62,7 @@ func TestCheckPlaybackTamper(t *testing.T) {
 
 	seqOf := func(id ID) []byte {
 		var seq uint64
-		if err := a.view(func(tx *bolt.Tx) error {
+		if err := a.view(func(tx kv.Tx) error {
 			m, dk, err := a.loadTx(tx, id)
 			clear(dk)
 			seq = m.SealSeq
@@ -73,7 +73,7 @@ func TestCheckPlaybackTamper(t *testing.T) {
 		return seqKey(seq)
 	}
 	k1, k2, k3 := seqOf(r1.ID), seqOf(r2.ID), seqOf(r3.ID)
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		c := tx.Bucket(bucketChain)
 		// r1: one bit of the signature flipped.
 		v := bytes.Clone(c.Get(k1))

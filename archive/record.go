@@ -14,8 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/archive/seal"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Recording is the metadata of one recording, decrypted.
@@ -221,7 +221,7 @@ func sealMeta(aead cipher.AEAD, id ID, m *metaRecord) ([]byte, error) {
 // dataKeyTx returns a recording's data key (from its slot) inside tx;
 // ErrNotFound when it or, with !hasRec, its metadata record is gone. The
 // caller clears the key when done.
-func (a *Archive) dataKeyTx(tx *bolt.Tx, id ID, hasRec bool) ([]byte, error) {
+func (a *Archive) dataKeyTx(tx kv.Tx, id ID, hasRec bool) ([]byte, error) {
 	v := tx.Bucket(bucketDataKeys).Get(id[:])
 	if v == nil || !hasRec {
 		return nil, fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
@@ -235,7 +235,7 @@ func (a *Archive) dataKeyTx(tx *bolt.Tx, id ID, hasRec bool) ([]byte, error) {
 
 // loadTx reads and decrypts a recording's metadata inside tx. It returns
 // the data key, which the caller must clear when done.
-func (a *Archive) loadTx(tx *bolt.Tx, id ID) (*metaRecord, []byte, error) {
+func (a *Archive) loadTx(tx kv.Tx, id ID) (*metaRecord, []byte, error) {
 	recBox := tx.Bucket(bucketRecs).Get(id[:])
 	dk, err := a.dataKeyTx(tx, id, recBox != nil)
 	if err != nil {
@@ -261,7 +261,7 @@ func (a *Archive) loadTx(tx *bolt.Tx, id ID) (*metaRecord, []byte, error) {
 
 // recordingTx loads a recording and its seal inside tx. A seal entry that
 // is missing or malformed leaves Seal nil (Verify reports it).
-func (a *Archive) recordingTx(tx *bolt.Tx, id ID) (*Recording, error) {
+func (a *Archive) recordingTx(tx kv.Tx, id ID) (*Recording, error) {
 	m, dk, err := a.loadTx(tx, id)
 	if err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ func (a *Archive) Get(ctx context.Context, id ID) (*Recording, error) {
 		return nil, err
 	}
 	var r *Recording
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		var err error
 		r, err = a.recordingTx(tx, id)
 		return err
@@ -375,7 +375,7 @@ func (a *Archive) List(ctx context.Context, q Query) ([]*Recording, string, erro
 // filters — and returns them with the cursor after the last ("" at the
 // end). keep (nil = all) sees every decrypted candidate.
 func (a *Archive) page(ctx context.Context, limit int, upper []byte,
-	walk func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool), keep func(*Recording) bool) ([]*Recording, string, error) {
+	walk func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool), keep func(*Recording) bool) ([]*Recording, string, error) {
 	var out []*Recording
 	grow := 0 // with keep: candidates per batch grow up to matchBatch
 	for {
@@ -390,7 +390,7 @@ func (a *Archive) page(ctx context.Context, limit int, upper []byte,
 		}
 		var items []listItem
 		more := false
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			next := walk(tx, upper)
 			for {
 				k, ok := next()
@@ -445,7 +445,7 @@ func (a *Archive) ByCall(ctx context.Context, guid string) ([]*Recording, error)
 	}
 	h := a.callHash(guid)
 	var out []*Recording
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		c := tx.Bucket(bucketByCall).Cursor()
 		for k, _ := c.Seek(h[:]); k != nil && bytes.HasPrefix(k, h[:]); k, _ = c.Next() {
 			if len(k) != callKeyLen {
@@ -496,7 +496,7 @@ func (a *Archive) ByOriginal(ctx context.Context, sum [32]byte) ([]ID, error) {
 	}
 	prefix := a.origKey(sum[:], ID{})[:callHashLen]
 	var out []ID
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		c := tx.Bucket(bucketByOrig).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if len(k) == callKeyLen {
@@ -528,7 +528,7 @@ func (a *Archive) idsIn(ctx context.Context, bucket []byte) ([]ID, error) {
 		return nil, err
 	}
 	var ids []ID
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
 			if len(k) == len(ID{}) {
 				ids = append(ids, ID(k))

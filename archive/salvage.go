@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 	"github.com/callvault/callvault/internal/slotfile"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -120,13 +122,13 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: salvage: open %s: %w", path, err)
 	}
-	s := &salvageSource{a: &Archive{path: path, db: db, log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
+	s := &salvageSource{a: &Archive{path: path, store: boltkv.New(db), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
 	s.a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
 	fail := func(err error) (*salvageSource, error) {
 		db.Close()
 		return nil, fmt.Errorf("archive: salvage %s: %w", path, err)
 	}
-	err = viewGuarded(db, "salvage", func(tx *bolt.Tx) error {
+	err = viewGuarded(s.a.store, "salvage", func(tx kv.Tx) error {
 		kr := tx.Bucket(bucketKeyring)
 		if kr == nil {
 			return fmt.Errorf("no keyring: not an archive file: %w", ErrInvalid)
@@ -164,7 +166,7 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 
 func (s *salvageSource) close() {
 	s.a.slots.close()
-	s.a.db.Close()
+	s.a.store.Close()
 }
 
 // createDest writes a new file holding src's keyring and opens it as an
@@ -177,7 +179,7 @@ func (s *salvageSource) createDest(path string, opt Options) (*Archive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: salvage: create %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltkv.New(db).Update(func(tx kv.Tx) error {
 		if err := initSchema(tx, opt.Now()); err != nil {
 			return err
 		}
@@ -214,7 +216,7 @@ func (s *salvageSource) tolerantWalk(ctx context.Context, bucket []byte, fn func
 			return err
 		}
 		n := 0
-		err := s.a.view(func(tx *bolt.Tx) error {
+		err := s.a.view(func(tx kv.Tx) error {
 			if tx.Bucket(bucket) == nil {
 				return fmt.Errorf("bucket %s missing: %w", bucket, ErrCorrupt)
 			}
@@ -287,7 +289,7 @@ func (s *salvageSource) readChain(ctx context.Context, res *SalvageResult) *chai
 		broken = fmt.Sprintf("damaged after %d entries: %v", total, err)
 	}
 	var headSeq uint64
-	_ = s.a.view(func(tx *bolt.Tx) error {
+	_ = s.a.view(func(tx kv.Tx) error {
 		headSeq, _, _ = parseChainHead(pub, tx.Bucket(bucketMeta).Get(metaChainHead))
 		return nil
 	})
@@ -383,7 +385,7 @@ type salvaged struct {
 // check loads and authenticates recording id in src.
 func (s *salvageSource) check(ctx context.Context, id ID, chain *chainPrefix) (*salvaged, string) {
 	r := &salvaged{id: id}
-	err := s.a.view(func(tx *bolt.Tx) error {
+	err := s.a.view(func(tx kv.Tx) error {
 		v := tx.Bucket(bucketDataKeys).Get(id[:])
 		if v == nil {
 			return errors.New("data key entry missing")
@@ -441,7 +443,7 @@ func (s *salvageSource) copyAll(ctx context.Context, d *Archive, res *SalvageRes
 	for i := 0; i < len(chain.raw); i += 1024 {
 		part := chain.raw[i:min(i+1024, len(chain.raw))]
 		last := i+len(part) == len(chain.raw)
-		err := d.update(ctx, func(tx *bolt.Tx) error {
+		err := d.update(ctx, func(tx kv.Tx) error {
 			b := tx.Bucket(bucketChain)
 			for j, v := range part {
 				if err := b.Put(seqKey(uint64(i+j+1)), v); err != nil {
@@ -487,7 +489,7 @@ func (s *salvageSource) copyAll(ctx context.Context, d *Archive, res *SalvageRes
 	slices.SortFunc(seqs, func(x, y *chainEntry) int { return int(x.seq - y.seq) })
 	for _, e := range seqs {
 		note, _ := json.Marshal(tombstoneNote{Who: salvageWho, Why: "lost in salvage: " + lost[e.id]})
-		err := d.update(ctx, func(tx *bolt.Tx) error { return d.appendTombstoneTx(tx, e.id, e.seq, note) })
+		err := d.update(ctx, func(tx kv.Tx) error { return d.appendTombstoneTx(tx, e.id, e.seq, note) })
 		if err != nil {
 			return err
 		}
@@ -519,7 +521,7 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 		prefix := blobPrefix(r.id, kind)
 		var keys [][]byte
 		var seqs [][]byte
-		err := s.a.view(func(tx *bolt.Tx) error {
+		err := s.a.view(func(tx kv.Tx) error {
 			c := tx.Bucket(bucketChunkIndex).Cursor()
 			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 				keys, seqs = append(keys, bytes.Clone(k)), append(seqs, bytes.Clone(v))
@@ -532,7 +534,7 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 		for i := 0; i < len(keys); i += verifyBatch {
 			end := min(i+verifyBatch, len(keys))
 			vals := make([][]byte, end-i)
-			err := s.a.view(func(tx *bolt.Tx) error {
+			err := s.a.view(func(tx kv.Tx) error {
 				b := tx.Bucket(bucketChunks)
 				for j := range vals {
 					vals[j] = bytes.Clone(b.Get(seqs[i+j]))
@@ -543,7 +545,7 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 				return err
 			}
 			newSeqs := make([][seqKeyLen]byte, len(vals))
-			err = d.update(ctx, func(tx *bolt.Tx) error {
+			err = d.update(ctx, func(tx kv.Tx) error {
 				store := openChunkStore(tx)
 				for j, v := range vals {
 					if err := store.put(keys[i+j], v, &newSeqs[j]); err != nil {
@@ -562,13 +564,13 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 		res.Problems = append(res.Problems, fmt.Sprintf("recording %s: notes damaged, %d copied: %v", r.id, len(r.notes), err))
 	}
 	var metaBox, chunkNote []byte
-	_ = s.a.view(func(tx *bolt.Tx) error {
+	_ = s.a.view(func(tx kv.Tx) error {
 		metaBox = bytes.Clone(tx.Bucket(bucketRecs).Get(r.id[:]))
 		chunkNote = bytes.Clone(tx.Bucket(bucketUnfinished).Get(r.id[:])) // sealed; kept as it is
 		return nil
 	})
 	slot := d.slots.alloc()
-	err := d.update(ctx, func(tx *bolt.Tx) error {
+	err := d.update(ctx, func(tx kv.Tx) error {
 		if err := d.slots.put(slot, r.id, r.keyBox); err != nil {
 			return err
 		}
@@ -648,7 +650,7 @@ func (s *salvageSource) tolerantWalkPrefix(ctx context.Context, bucket, prefix [
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.a.view(func(tx *bolt.Tx) error {
+	return s.a.view(func(tx kv.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			fn(bytes.Clone(k), bytes.Clone(v))
@@ -669,7 +671,7 @@ func (s *salvageSource) copyState(ctx context.Context, d *Archive, res *SalvageR
 		if string(b) == string(bucketUsers) {
 			res.Users = len(kvs)
 		}
-		if err := d.update(ctx, func(tx *bolt.Tx) error { return putAll(tx.Bucket(b), kvs) }); err != nil {
+		if err := d.update(ctx, func(tx kv.Tx) error { return putAll(tx.Bucket(b), kvs) }); err != nil {
 			return err
 		}
 	}
@@ -677,7 +679,7 @@ func (s *salvageSource) copyState(ctx context.Context, d *Archive, res *SalvageR
 	err := s.tolerantWalk(ctx, bucketAudit, func(k, v []byte) { audit = append(audit, [2][]byte{k, v}) })
 	var head []byte
 	if err == nil {
-		err = s.a.view(func(tx *bolt.Tx) error { head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaAuditHead)); return nil })
+		err = s.a.view(func(tx kv.Tx) error { head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaAuditHead)); return nil })
 	}
 	if err == nil && len(audit) > 0 && (len(head) < 8 || binary.BigEndian.Uint64(head) != uint64(len(audit)) ||
 		!bytes.Equal(audit[len(audit)-1][0], seqKey(uint64(len(audit))))) {
@@ -687,7 +689,7 @@ func (s *salvageSource) copyState(ctx context.Context, d *Archive, res *SalvageR
 		res.Problems = append(res.Problems, fmt.Sprintf("audit log: damaged (%v); not carried over, the new log starts with the salvage", err))
 		return nil
 	}
-	return d.update(ctx, func(tx *bolt.Tx) error {
+	return d.update(ctx, func(tx kv.Tx) error {
 		if err := putAll(tx.Bucket(bucketAudit), audit); err != nil {
 			return err
 		}
@@ -698,7 +700,7 @@ func (s *salvageSource) copyState(ctx context.Context, d *Archive, res *SalvageR
 	})
 }
 
-func putAll(b *bolt.Bucket, kvs [][2][]byte) error {
+func putAll(b kv.Bucket, kvs [][2][]byte) error {
 	for _, kv := range kvs {
 		if err := b.Put(kv[0], kv[1]); err != nil {
 			return err

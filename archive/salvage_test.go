@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // salvageFixture writes an archive with sealed, unsealed, protected and
@@ -283,7 +283,7 @@ func pageOverflow(t *testing.T, dir string, id uint64, ps int) uint32 {
 func TestSalvageBrokenChain(t *testing.T) {
 	dir, origs := salvageFixture(t)
 	db := openBolt(t, filepath.Join(dir, "archive.db"))
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketChain).Delete(seqKey(3)) }); err != nil {
+	if err := db.Update(func(tx kv.Tx) error { return tx.Bucket(bucketChain).Delete(seqKey(3)) }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // schemaVersion is the layout of buckets and keys written by this build.
@@ -161,7 +161,7 @@ const (
 // initSchema checks or writes the schema version and creates the buckets.
 // The version is checked first, so a file with another layout is refused
 // before anything is written to it.
-func initSchema(tx *bolt.Tx, now time.Time) error {
+func initSchema(tx kv.Tx, now time.Time) error {
 	if meta := tx.Bucket(bucketMeta); meta != nil {
 		if v := meta.Get(metaSchema); v != nil {
 			if err := checkSchema(v); err != nil {

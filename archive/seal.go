@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 
 	"github.com/callvault/callvault/archive/seal"
 )
@@ -59,7 +59,7 @@ func parseChainHead(pub ed25519.PublicKey, v []byte) (uint64, [32]byte, error) {
 func (a *Archive) bindChainHead() (uint64, error) {
 	var signed uint64
 	err := guard("open", func() error {
-		return a.db.Update(func(tx *bolt.Tx) error {
+		return a.store.Update(func(tx kv.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			v := meta.Get(metaChainHead)
 			if len(v) != legacyHeadSize {
@@ -145,7 +145,7 @@ func ParseSeal(b []byte) (*Seal, error) { return seal.ParseSeal(b) }
 func GenesisHash(pub ed25519.PublicKey) [32]byte { return seal.GenesisHash(pub) }
 
 // chainTail returns the sequence number and hash of the last entry.
-func (a *Archive) chainTail(tx *bolt.Tx) (uint64, [32]byte, error) {
+func (a *Archive) chainTail(tx kv.Tx) (uint64, [32]byte, error) {
 	v := tx.Bucket(bucketMeta).Get(metaChainHead)
 	if v == nil {
 		if k, _ := tx.Bucket(bucketChain).Cursor().First(); k != nil {
@@ -162,7 +162,7 @@ func (a *Archive) chainTail(tx *bolt.Tx) (uint64, [32]byte, error) {
 
 // appendEntry signs e (seq and prev filled in here) and stores it as the
 // new chain head.
-func (a *Archive) appendEntry(tx *bolt.Tx, e *chainEntry) error {
+func (a *Archive) appendEntry(tx kv.Tx, e *chainEntry) error {
 	seq, prev, err := a.chainTail(tx)
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 		return fmt.Errorf("archive: seal %s: %d exports, at most %d: %w", id, len(exports), maxExports, ErrInvalid)
 	}
 	exports = append([][32]byte(nil), exports...)
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, id)
 		if err != nil {
 			return err
@@ -244,7 +244,7 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 	if err != nil {
 		return fmt.Errorf("archive: delete %s: %w", id, err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error { return a.purgeTx(tx, id, note) })
+	err = a.update(ctx, func(tx kv.Tx) error { return a.purgeTx(tx, id, note) })
 	if err != nil {
 		return fmt.Errorf("archive: delete %s: %w", id, err)
 	}
@@ -256,7 +256,7 @@ func (a *Archive) Delete(ctx context.Context, id ID, who, why string) error {
 // tombstoneNote). It writes nothing when it returns ErrNotFound or
 // ErrProtected, so a caller purging several recordings in one transaction
 // may go on after those.
-func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
+func (a *Archive) purgeTx(tx kv.Tx, id ID, note []byte) error {
 	if tx.Bucket(bucketRecs).Get(id[:]) == nil && tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
 		return fmt.Errorf("archive: recording %s: %w", id, ErrNotFound)
 	}
@@ -316,7 +316,7 @@ func (a *Archive) purgeTx(tx *bolt.Tx, id ID, note []byte) error {
 // appendTombstoneTx appends a tombstone for recording id (sealed as entry
 // sealSeq, 0 when never sealed) with the who/why note, encrypted and bound
 // to the entry's sequence number.
-func (a *Archive) appendTombstoneTx(tx *bolt.Tx, id ID, sealSeq uint64, note []byte) error {
+func (a *Archive) appendTombstoneTx(tx kv.Tx, id ID, sealSeq uint64, note []byte) error {
 	seq, _, err := a.chainTail(tx)
 	if err != nil {
 		return err
@@ -329,7 +329,7 @@ func (a *Archive) appendTombstoneTx(tx *bolt.Tx, id ID, sealSeq uint64, note []b
 
 // deletePrefix deletes every key starting with prefix. Keys are collected
 // first: deleting under a moving cursor skips keys.
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+func deletePrefix(b kv.Bucket, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -345,7 +345,7 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 
 // deleteIndexSuffix removes the time, call, who, bin and hold entries of id by
 // scanning, for a recording whose metadata cannot be read.
-func deleteIndexSuffix(tx *bolt.Tx, id ID) error {
+func deleteIndexSuffix(tx kv.Tx, id ID) error {
 	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketBin, bucketProtected, bucketByRetention} {
 		b := tx.Bucket(name)
 		var keys [][]byte
@@ -374,7 +374,7 @@ func (a *Archive) TombstoneNote(ctx context.Context, seq uint64) (who, why strin
 		return "", "", err
 	}
 	var raw []byte
-	err = a.view(func(tx *bolt.Tx) error {
+	err = a.view(func(tx kv.Tx) error {
 		raw = bytes.Clone(tx.Bucket(bucketChain).Get(seqKey(seq)))
 		return nil
 	})

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // chainFixture: 5 sealed recordings, one deleted (tombstone), one more
@@ -97,36 +97,36 @@ func TestSealChain(t *testing.T) {
 func TestChainTamper(t *testing.T) {
 	cases := []struct {
 		name     string
-		tamper   func(t *testing.T, a *Archive, tx *bolt.Tx, recs []*Recording) error
+		tamper   func(t *testing.T, a *Archive, tx kv.Tx, recs []*Recording) error
 		chain    []string
 		recIndex int // recording whose Verify must fail, -1 none
 		rec      string
 	}{
-		{"remove seal entry", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"remove seal entry", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			return tx.Bucket(bucketChain).Delete(seqKey(3))
 		}, []string{"chain entries 3..3 missing (removed)", "chain entry 4: does not link", "its seal 3 is missing from the chain"}, 2, "seal 3: chain entry missing"},
-		{"remove tombstone", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"remove tombstone", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			return tx.Bucket(bucketChain).Delete(seqKey(6))
 		}, []string{"chain entries 6..6 missing", "chain entry 7: does not link", "(seal 2) is gone without a tombstone"}, 5, "previous chain entry 6 missing"},
-		{"remove last entry", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"remove last entry", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			return tx.Bucket(bucketChain).Delete(seqKey(7))
 		}, []string{"chain head record names entry 7, but the chain ends at entry 6", "its seal 7 is missing"}, 5, "seal 7: chain entry missing"},
-		{"insert entry", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"insert entry", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			b := tx.Bucket(bucketChain)
 			v := bytes.Clone(b.Get(seqKey(2)))
 			return b.Put(append(seqKey(2), 0), v)
 		}, []string{"entry under a key of length 9 (inserted)"}, -1, ""},
-		{"replace entry", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"replace entry", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			b := tx.Bucket(bucketChain)
 			return b.Put(seqKey(4), bytes.Clone(b.Get(seqKey(5))))
 		}, []string{"chain entry 5: stored under key 4", "chain entry 5: does not link"}, 3, "seal 4: chain entry belongs to seq 5"},
-		{"flip signature", func(t *testing.T, a *Archive, tx *bolt.Tx, _ []*Recording) error {
+		{"flip signature", func(t *testing.T, a *Archive, tx kv.Tx, _ []*Recording) error {
 			b := tx.Bucket(bucketChain)
 			v := bytes.Clone(b.Get(seqKey(1)))
 			v[len(v)-1] ^= 1
 			return b.Put(seqKey(1), v)
 		}, []string{"chain entry 1: bad signature", "chain entry 2: does not link"}, 0, "seal 1: bad signature"},
-		{"delete recording without tombstone", func(t *testing.T, a *Archive, tx *bolt.Tx, recs []*Recording) error {
+		{"delete recording without tombstone", func(t *testing.T, a *Archive, tx kv.Tx, recs []*Recording) error {
 			for _, b := range [][]byte{bucketRecs, bucketDataKeys} {
 				if err := tx.Bucket(b).Delete(recs[3].ID[:]); err != nil {
 					return err
@@ -134,7 +134,7 @@ func TestChainTamper(t *testing.T) {
 			}
 			return nil
 		}, []string{"(seal 4) is gone without a tombstone"}, -1, ""},
-		{"altered metadata", func(t *testing.T, a *Archive, tx *bolt.Tx, recs []*Recording) error {
+		{"altered metadata", func(t *testing.T, a *Archive, tx kv.Tx, recs []*Recording) error {
 			// An attacker holding the key rewrites the file name.
 			id := recs[4].ID
 			// a is closed: its keys are in memory, its data-key file
@@ -158,7 +158,7 @@ func TestChainTamper(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a, recs := chainFixture(t)
-			a = withBolt(t, a, func(tx *bolt.Tx) error { return c.tamper(t, a, tx, recs) })
+			a = withBolt(t, a, func(tx kv.Tx) error { return c.tamper(t, a, tx, recs) })
 			res, err := a.VerifyChain(t.Context())
 			if err != nil {
 				t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // The search index answers Query.Text (a case-insensitive substring of a
@@ -55,12 +55,12 @@ const (
 var metaSearchIndex = []byte("search.index")
 
 // searchReady reports whether the search entries cover every recording.
-func searchReady(tx *bolt.Tx) bool {
+func searchReady(tx kv.Tx) bool {
 	v := tx.Bucket(bucketMeta).Get(metaSearchIndex)
 	return len(v) == 8 && binary.BigEndian.Uint64(v) == searchIndexVersion
 }
 
-func putSearchReady(tx *bolt.Tx) error {
+func putSearchReady(tx kv.Tx) error {
 	return tx.Bucket(bucketMeta).Put(metaSearchIndex, binary.BigEndian.AppendUint64(nil, searchIndexVersion))
 }
 
@@ -274,7 +274,7 @@ func (t *textQuery) keep(other func(*Recording) bool) func(*Recording) bool {
 
 // source finds candidates by the search index within [lower, …]; nil
 // when the archive's search entries are not complete yet.
-func (t *textQuery) source(tx *bolt.Tx, lower []byte) tkSource {
+func (t *textQuery) source(tx kv.Tx, lower []byte) tkSource {
 	if !t.indexed() || !searchReady(tx) {
 		return nil
 	}
@@ -300,7 +300,7 @@ type tkSource interface {
 // lower up. It remembers its last answer: le is monotone, so a key at or
 // below the last one asked often needs no seek.
 type posting struct {
-	c       *bolt.Cursor
+	c       kv.Cursor
 	prefix  []byte
 	lower   []byte
 	seek    []byte
@@ -309,7 +309,7 @@ type posting struct {
 	has, ok bool
 }
 
-func newPosting(b *bolt.Bucket, prefix, lower []byte) *posting {
+func newPosting(b kv.Bucket, prefix, lower []byte) *posting {
 	return &posting{c: b.Cursor(), prefix: prefix, lower: lower, seek: make([]byte, 0, whoKeyLen)}
 }
 
@@ -454,8 +454,8 @@ func decKey(k *[timeKeyLen]byte) bool {
 // userPrefixes, when not nil, restrict the candidates to a user's who
 // terms.
 func (t *textQuery) walk(lower []byte, userPrefixes [][]byte,
-	fallback func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool)) func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
-	return func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+	fallback func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool)) func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+	return func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
 		src := t.source(tx, lower)
 		if src == nil {
 			return fallback(tx, upper)
@@ -493,7 +493,7 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 		}
 		var items []item
 		n := 0
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			if searchReady(tx) {
 				n = -1
 				return nil
@@ -514,7 +514,7 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 			return nil
 		}
 		last := n < batch
-		err = a.update(ctx, func(tx *bolt.Tx) error {
+		err = a.update(ctx, func(tx kv.Tx) error {
 			recsB, who := tx.Bucket(bucketRecs), tx.Bucket(bucketByWho)
 			for _, it := range items {
 				if !bytes.Equal(recsB.Get(it.id[:]), it.box) {

@@ -14,7 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 )
 
 func gramsOf(s string) []string {
@@ -316,7 +317,7 @@ func TestSearchEqualsDecrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.view(func(tx *bolt.Tx) error {
+	if err := a.view(func(tx kv.Tx) error {
 		src := tq.source(tx, nil)
 		if src == nil {
 			t.Fatal("text not answered by the index")
@@ -364,7 +365,7 @@ func TestSearchEqualsDecrypt(t *testing.T) {
 func searchEntries(t *testing.T, a *Archive) [][]byte {
 	t.Helper()
 	var keys [][]byte
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		c := tx.Bucket(bucketRecs).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			m, dk, err := a.loadTx(tx, ID(k))
@@ -384,9 +385,9 @@ func searchEntries(t *testing.T, a *Archive) [][]byte {
 
 // stripSearch removes the search entries keys and the marker, leaving an
 // archive as written before the search index.
-func stripSearch(t *testing.T, db *bolt.DB, keys [][]byte) {
+func stripSearch(t *testing.T, db kv.Store, keys [][]byte) {
 	t.Helper()
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx kv.Tx) error {
 		if err := deleteWho(tx, keys); err != nil {
 			return err
 		}
@@ -407,7 +408,7 @@ func TestSearchBackfill(t *testing.T) {
 	ctx := t.Context()
 
 	// Without search entries: the decrypting path, same results.
-	stripSearch(t, a.db, searchEntries(t, a))
+	stripSearch(t, a.store, searchEntries(t, a))
 	compareSearch(t, a, texts, []int{5})
 
 	// The build, with recordings deleted and written meanwhile.
@@ -434,7 +435,7 @@ func TestSearchBackfill(t *testing.T) {
 	}
 	wg.Wait()
 	checkWhoIndex(t, a)
-	if err := a.view(func(tx *bolt.Tx) error {
+	if err := a.view(func(tx kv.Tx) error {
 		if !searchReady(tx) {
 			t.Error("search index not marked complete")
 		}
@@ -462,7 +463,7 @@ func TestSearchBackfill(t *testing.T) {
 	compareSearch(t, a, texts[:10], []int{3})
 	deadline := time.Now().Add(time.Minute)
 	for ready := false; !ready; {
-		if err := a.view(func(tx *bolt.Tx) error { ready = searchReady(tx); return nil }); err != nil {
+		if err := a.view(func(tx kv.Tx) error { ready = searchReady(tx); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if !ready && time.Now().After(deadline) {
@@ -493,8 +494,8 @@ func BenchmarkListText(b *testing.B) {
 		return m
 	})
 	b.Logf("who and search index of %d recordings built in %v", n, timeWhoBackfill(b, a))
-	_ = a.view(func(tx *bolt.Tx) error {
-		s := tx.Bucket(bucketByWho).Stats()
+	_ = a.view(func(tx kv.Tx) error {
+		s := boltkv.BoltBucket(tx.Bucket(bucketByWho)).Stats()
 		b.Logf("bywho: %.1f keys/recording, %.0f bytes/recording in pages (%.0f in use)", float64(s.KeyN)/n,
 			float64(s.LeafAlloc+s.BranchAlloc)/n, float64(s.LeafInuse+s.BranchInuse)/n)
 		return nil
@@ -544,7 +545,7 @@ func TestCloseWaitsForSearchBackfill(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	a := OpenTest(t)
 	fillSearch(t, a, rng, 60, time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC))
-	stripSearch(t, a.db, searchEntries(t, a))
+	stripSearch(t, a.store, searchEntries(t, a))
 
 	var ran, ended atomic.Bool
 	searchBackfillDone = func(ctx context.Context) {

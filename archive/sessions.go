@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Limits on sessions.
@@ -75,7 +75,7 @@ func (a *Archive) CreateSession(ctx context.Context, login string, ttl time.Dura
 	if err != nil {
 		return "", Session{}, fmt.Errorf("archive: create session: %w", err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		u, err := a.userTx(tx, login)
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func (a *Archive) SessionByToken(ctx context.Context, token string) (*Session, *
 		r *sessionRecord
 		u *userRecord
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		box := tx.Bucket(bucketSessions).Get(k)
 		if box == nil {
 			return nil
@@ -127,7 +127,7 @@ func (a *Archive) SessionByToken(ctx context.Context, token string) (*Session, *
 	}
 	now := a.now()
 	if !now.Before(timeOf(r.Expires)) || u == nil || u.Disabled {
-		if err := a.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketSessions).Delete(k) }); err != nil {
+		if err := a.update(ctx, func(tx kv.Tx) error { return tx.Bucket(bucketSessions).Delete(k) }); err != nil {
 			a.log.Warn("archive: stale session not deleted", "err", err)
 		}
 		return nil, nil, fmt.Errorf("archive: session: %w", ErrNotFound)
@@ -135,7 +135,7 @@ func (a *Archive) SessionByToken(ctx context.Context, token string) (*Session, *
 	if now.Sub(timeOf(r.LastSeen)) >= lastUsedEvery {
 		r.LastSeen = nsOf(now)
 		if box, err := a.sealState(aadSession, k, r); err == nil {
-			err = a.update(ctx, func(tx *bolt.Tx) error {
+			err = a.update(ctx, func(tx kv.Tx) error {
 				b := tx.Bucket(bucketSessions)
 				if b.Get(k) == nil { // logged out meanwhile
 					return nil
@@ -158,7 +158,7 @@ func (a *Archive) DeleteSession(ctx context.Context, token string) error {
 		return fmt.Errorf("archive: delete session: %w", ErrNotFound)
 	}
 	k := a.secretKey("session", token)
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketSessions)
 		if b.Get(k) == nil {
 			return ErrNotFound
@@ -178,7 +178,7 @@ func (a *Archive) Sessions(ctx context.Context, login string) ([]Session, error)
 	}
 	now := nsOf(a.now())
 	var out []Session
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			r, err := a.openSession(k, v)
 			if err != nil {
@@ -202,7 +202,7 @@ func (a *Archive) Sessions(ctx context.Context, login string) ([]Session, error)
 // the session that made it stays). It returns how many it ended.
 func (a *Archive) DeleteSessions(ctx context.Context, login, keepID string) (int, error) {
 	var n int
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		var err error
 		n, err = a.deleteSessionsTx(tx, func(s *sessionRecord) bool { return s.Login == login && s.ID != keepID })
 		return err
@@ -218,7 +218,7 @@ func (a *Archive) DeleteSessions(ctx context.Context, login, keepID string) (int
 func (a *Archive) PurgeSessions(ctx context.Context) (int, error) {
 	now := nsOf(a.now())
 	var n int
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		var err error
 		n, err = a.deleteSessionsTx(tx, func(s *sessionRecord) bool { return s.Expires <= now })
 		return err
@@ -231,7 +231,7 @@ func (a *Archive) PurgeSessions(ctx context.Context) (int, error) {
 
 // deleteSessionsTx deletes the sessions del selects; records that do not
 // decrypt are deleted too (they can never be used).
-func (a *Archive) deleteSessionsTx(tx *bolt.Tx, del func(*sessionRecord) bool) (int, error) {
+func (a *Archive) deleteSessionsTx(tx kv.Tx, del func(*sessionRecord) bool) (int, error) {
 	b := tx.Bucket(bucketSessions)
 	var keys [][]byte
 	err := b.ForEach(func(k, v []byte) error {

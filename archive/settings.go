@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Settings are the appliance's administrator settings, stored encrypted
@@ -118,7 +118,7 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-func (a *Archive) settingsTx(tx *bolt.Tx) (Settings, error) {
+func (a *Archive) settingsTx(tx kv.Tx) (Settings, error) {
 	s := DefaultSettings()
 	k := []byte(settingsKey)
 	box := tx.Bucket(bucketSettings).Get(k)
@@ -148,7 +148,7 @@ func (a *Archive) Settings(ctx context.Context) (Settings, error) {
 		return Settings{}, err
 	}
 	var s Settings
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		var err error
 		s, err = a.settingsTx(tx)
 		return err
@@ -177,7 +177,7 @@ func (a *Archive) PutSettings(ctx context.Context, s Settings) error {
 	if err != nil {
 		return fmt.Errorf("archive: put settings: %w", err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Put(k, box) })
+	err = a.update(ctx, func(tx kv.Tx) error { return tx.Bucket(bucketSettings).Put(k, box) })
 	if err != nil {
 		return fmt.Errorf("archive: put settings: %w", err)
 	}
@@ -195,7 +195,7 @@ func (a *Archive) WatchSettings(fn func(Settings)) (stop func()) {
 
 // sealingTx reports whether Seal seals now; a damaged settings record
 // counts as sealing on (the default).
-func (a *Archive) sealingTx(tx *bolt.Tx) bool {
+func (a *Archive) sealingTx(tx kv.Tx) bool {
 	s, err := a.settingsTx(tx)
 	return err != nil || s.Sealing
 }
@@ -203,7 +203,7 @@ func (a *Archive) sealingTx(tx *bolt.Tx) bool {
 // Sealing reports whether sealing is on.
 func (a *Archive) Sealing(ctx context.Context) bool {
 	on := true
-	_ = a.view(func(tx *bolt.Tx) error { on = a.sealingTx(tx); return nil })
+	_ = a.view(func(tx kv.Tx) error { on = a.sealingTx(tx); return nil })
 	return on
 }
 

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/internal/slotfile"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Data keys live in a file of fixed slots next to the archive file
@@ -198,7 +198,7 @@ func (a *Archive) dataKeyBox(id ID, v []byte) ([]byte, error) {
 
 // destroyDataKeyTx removes a recording's data key inside tx: the bucket
 // entry, and the slot's bytes in the file.
-func (a *Archive) destroyDataKeyTx(tx *bolt.Tx, id ID) error {
+func (a *Archive) destroyDataKeyTx(tx kv.Tx, id ID) error {
 	b := tx.Bucket(bucketDataKeys)
 	if n, ok := parseSlotRef(b.Get(id[:])); ok {
 		if box, err := a.slots.get(n, id); err == nil && box != nil { // the slot is still id's
@@ -217,7 +217,7 @@ func (a *Archive) destroyDataKeyTx(tx *bolt.Tx, id ID) error {
 func (a *Archive) openSlotsFor() error {
 	path := SlotFile(a.path)
 	var refs, inline int
-	_ = a.db.View(func(tx *bolt.Tx) error {
+	_ = a.store.View(func(tx kv.Tx) error {
 		return tx.Bucket(bucketDataKeys).ForEach(func(_, v []byte) error {
 			if _, ok := parseSlotRef(v); ok {
 				refs++
@@ -246,7 +246,7 @@ func (a *Archive) openSlotsFor() error {
 
 func (a *Archive) storedSchema() uint64 {
 	var v uint64
-	_ = a.db.View(func(tx *bolt.Tx) error {
+	_ = a.store.View(func(tx kv.Tx) error {
 		if b := tx.Bucket(bucketMeta).Get(metaSchema); len(b) == 8 {
 			v = binary.BigEndian.Uint64(b)
 		}
@@ -258,16 +258,16 @@ func (a *Archive) storedSchema() uint64 {
 // moveKeysToSlots moves schema 2's inline data keys into slots and records
 // schema 3 (schemaSlots), in one transaction.
 func (a *Archive) moveKeysToSlots() error {
-	return a.db.Update(func(tx *bolt.Tx) error {
+	return a.store.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bucketDataKeys)
-		type kv struct {
+		type move struct {
 			id  ID
 			box []byte
 		}
-		var moves []kv
+		var moves []move
 		err := b.ForEach(func(k, v []byte) error {
 			if _, ok := parseSlotRef(v); !ok && len(k) == len(ID{}) {
-				moves = append(moves, kv{ID(k), bytes.Clone(v)})
+				moves = append(moves, move{ID(k), bytes.Clone(v)})
 			}
 			return nil
 		})
@@ -297,7 +297,7 @@ func (a *Archive) sweepSlots() error {
 	next := a.slots.file.Next()
 	var lost []ID
 	var beyond int
-	err := a.db.View(func(tx *bolt.Tx) error {
+	err := a.store.View(func(tx kv.Tx) error {
 		return tx.Bucket(bucketDataKeys).ForEach(func(k, v []byte) error {
 			n, ok := parseSlotRef(v)
 			if !ok || len(k) != len(ID{}) {
@@ -339,7 +339,7 @@ func (a *Archive) sweepSlots() error {
 	}
 	for _, id := range lost {
 		note, _ := json.Marshal(tombstoneNote{Who: SystemActor, Why: "purge completed at start: its data key was already destroyed"})
-		if err := a.db.Update(func(tx *bolt.Tx) error {
+		if err := a.store.Update(func(tx kv.Tx) error {
 			if err := tx.Bucket(bucketProtected).Delete(id[:]); err != nil { // the key is gone either way
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callvault/callvault/archive/kv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -18,7 +19,7 @@ import (
 // plaintext (test-only view of what an attacker would look for).
 func slotBox(t *testing.T, a *Archive, id ID) (box, dk []byte) {
 	t.Helper()
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		v := tx.Bucket(bucketDataKeys).Get(id[:])
 		if _, ok := parseSlotRef(v); !ok {
 			t.Fatalf("data key of %s is not in a slot: %x", id, v)
@@ -108,7 +109,7 @@ func TestSlotSweep(t *testing.T) {
 	path := a.Path()
 	// Simulate both crashes on the closed files.
 	var n1 uint64
-	_ = a.view(func(tx *bolt.Tx) error {
+	_ = a.view(func(tx kv.Tx) error {
 		n1, _ = parseSlotRef(tx.Bucket(bucketDataKeys).Get(r1.ID[:]))
 		return nil
 	})
@@ -146,7 +147,7 @@ func TestSlotSweep(t *testing.T) {
 	// Freed slots are reused.
 	r3 := sealed(t, b, data(10, 3), nil)
 	var n3 uint64
-	_ = b.view(func(tx *bolt.Tx) error {
+	_ = b.view(func(tx kv.Tx) error {
 		n3, _ = parseSlotRef(tx.Bucket(bucketDataKeys).Get(r3.ID[:]))
 		return nil
 	})
@@ -199,7 +200,7 @@ func TestSchema2Migration(t *testing.T) {
 	a.Close()
 	// Turn it into schema 2: inline wrapped key, no data-key file.
 	db := openBolt(t, path)
-	if err := db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(func(tx kv.Tx) error {
 		if err := tx.Bucket(bucketDataKeys).Put(r.ID[:], a.wrapDataKey(r.ID, dk)); err != nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // reopen closes a and opens the same file with the same key file.
@@ -28,7 +28,7 @@ func reopen(t *testing.T, a *Archive) *Archive {
 
 // withBolt runs fn on the closed archive file through bbolt directly (the
 // attacker's view) and reopens the archive.
-func withBolt(t *testing.T, a *Archive, fn func(tx *bolt.Tx) error) *Archive {
+func withBolt(t *testing.T, a *Archive, fn func(tx kv.Tx) error) *Archive {
 	t.Helper()
 	path := a.Path()
 	a.Close()
@@ -86,7 +86,7 @@ func TestTamperChunkInFile(t *testing.T) {
 
 	db := openBolt(t, path)
 	var val []byte
-	db.View(func(tx *bolt.Tx) error {
+	db.View(func(tx kv.Tx) error {
 		val = testChunkValue(tx, r.ID, BlobOriginal, 1)
 		return nil
 	})
@@ -137,19 +137,19 @@ func TestTamperChunkInFile(t *testing.T) {
 func TestTamperSwapTruncateExtend(t *testing.T) {
 	cases := []struct {
 		name    string
-		tamper  func(tx *bolt.Tx, r, other *Recording) error
+		tamper  func(tx kv.Tx, r, other *Recording) error
 		problem string
 		readAt  int64
 		badIdx  uint64
 	}{
-		{"swap", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"swap", func(tx kv.Tx, r, _ *Recording) error {
 			v0, v1 := testChunkValue(tx, r.ID, BlobOriginal, 0), testChunkValue(tx, r.ID, BlobOriginal, 1)
 			if err := testPutChunkValue(tx, r.ID, BlobOriginal, 0, v1); err != nil {
 				return err
 			}
 			return testPutChunkValue(tx, r.ID, BlobOriginal, 1, v0)
 		}, "orig chunk 0: authentication failed", 0, 0},
-		{"index swap", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"index swap", func(tx kv.Tx, r, _ *Recording) error {
 			// The values stay in place; the index entries of chunks 0
 			// and 1 trade the sequence numbers they point at.
 			idx := tx.Bucket(bucketChunkIndex)
@@ -163,32 +163,32 @@ func TestTamperSwapTruncateExtend(t *testing.T) {
 			}
 			return idx.Put(k1[:], s0)
 		}, "orig chunk 0: authentication failed", 0, 0},
-		{"other recording", func(tx *bolt.Tx, r, o *Recording) error {
+		{"other recording", func(tx kv.Tx, r, o *Recording) error {
 			return testPutChunkValue(tx, r.ID, BlobOriginal, 2, testChunkValue(tx, o.ID, BlobOriginal, 2))
 		}, "orig chunk 2: authentication failed", 2 * ChunkSize, 2},
-		{"index to other recording", func(tx *bolt.Tx, r, o *Recording) error {
+		{"index to other recording", func(tx kv.Tx, r, o *Recording) error {
 			idx := tx.Bucket(bucketChunkIndex)
 			k, ko := chunkKey(r.ID, BlobOriginal, 2), chunkKey(o.ID, BlobOriginal, 2)
 			return idx.Put(k[:], bytes.Clone(idx.Get(ko[:])))
 		}, "orig chunk 2: authentication failed", 2 * ChunkSize, 2},
-		{"kind swap", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"kind swap", func(tx kv.Tx, r, _ *Recording) error {
 			return testPutChunkValue(tx, r.ID, BlobOriginal, 0, testChunkValue(tx, r.ID, BlobMap, 0))
 		}, "orig chunk 0: authentication failed", 0, 0},
-		{"truncate", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"truncate", func(tx kv.Tx, r, _ *Recording) error {
 			return testDeleteChunk(tx, r.ID, BlobOriginal, 3)
 		}, "orig chunk 2: last stored chunk is not a final chunk (blob truncated)", 3 * ChunkSize, 3},
-		{"gap", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"gap", func(tx kv.Tx, r, _ *Recording) error {
 			return testDeleteChunk(tx, r.ID, BlobOriginal, 1)
 		}, "orig: chunks 1..1 missing", ChunkSize, 1},
-		{"dangling index entry", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"dangling index entry", func(tx kv.Tx, r, _ *Recording) error {
 			k := chunkKey(r.ID, BlobOriginal, 1)
 			return tx.Bucket(bucketChunks).Delete(tx.Bucket(bucketChunkIndex).Get(k[:]))
 		}, "orig chunk 1: index entry points at no stored value", ChunkSize, 1},
-		{"malformed index entry", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"malformed index entry", func(tx kv.Tx, r, _ *Recording) error {
 			k := chunkKey(r.ID, BlobOriginal, 1)
 			return tx.Bucket(bucketChunkIndex).Put(k[:], []byte{1, 2, 3})
 		}, "orig chunk 1: index entry of 3 bytes", ChunkSize, 1},
-		{"extend", func(tx *bolt.Tx, r, _ *Recording) error {
+		{"extend", func(tx kv.Tx, r, _ *Recording) error {
 			return testPutChunkValue(tx, r.ID, BlobOriginal, 4, testChunkValue(tx, r.ID, BlobOriginal, 2))
 		}, "orig chunk 3: final chunk followed by more chunks", -1, 0},
 	}
@@ -198,7 +198,7 @@ func TestTamperSwapTruncateExtend(t *testing.T) {
 			orig := data(3*ChunkSize+10, 1)
 			r := sealed(t, a, orig, data(100, 2))
 			other := sealed(t, a, data(3*ChunkSize+10, 3), nil)
-			a = withBolt(t, a, func(tx *bolt.Tx) error { return c.tamper(tx, r, other) })
+			a = withBolt(t, a, func(tx kv.Tx) error { return c.tamper(tx, r, other) })
 			res := mustVerify(t, a, r.ID)
 			if res.Valid || !hasProblem(res, c.problem) {
 				t.Fatalf("verify problems %q lack %q", res.Problems, c.problem)
@@ -320,7 +320,7 @@ func TestDeleteShreds(t *testing.T) {
 	// from a stale file copy.
 	var oldChunks [][3][]byte // index key, sequence key, value
 	var oldRec, oldKey []byte
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		c := tx.Bucket(bucketChunkIndex).Cursor()
 		for k, v := c.Seek(r.ID[:]); k != nil && bytes.HasPrefix(k, r.ID[:]); k, v = c.Next() {
 			oldChunks = append(oldChunks, [3][]byte{bytes.Clone(k), bytes.Clone(v), bytes.Clone(tx.Bucket(bucketChunks).Get(v))})
@@ -375,7 +375,7 @@ func TestDeleteShreds(t *testing.T) {
 	}
 
 	// Put the old chunks and even the old metadata back: still unreadable.
-	a = withBolt(t, a, func(tx *bolt.Tx) error {
+	a = withBolt(t, a, func(tx kv.Tx) error {
 		if v := tx.Bucket(bucketDataKeys).Get(r.ID[:]); v != nil {
 			return fmt.Errorf("data key still present")
 		}
@@ -419,7 +419,7 @@ func TestDeleteShreds(t *testing.T) {
 	// Even the old data-key entry does not help: the slot it names was
 	// zeroed by the purge (the next Open finds the entry pointing at a
 	// zero slot and finishes the purge).
-	a = withBolt(t, a, func(tx *bolt.Tx) error { return tx.Bucket(bucketDataKeys).Put(r.ID[:], oldKey) })
+	a = withBolt(t, a, func(tx kv.Tx) error { return tx.Bucket(bucketDataKeys).Put(r.ID[:], oldKey) })
 	if _, err := a.OpenBlob(ctx, r.ID, BlobOriginal); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("old data-key entry opened the recording: %v", err)
 	}

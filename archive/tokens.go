@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // API tokens: "cvt_" followed by 26 base32 characters (128 random bits).
@@ -125,7 +125,7 @@ func (a *Archive) CreateToken(ctx context.Context, login, label string) (string,
 	if err != nil {
 		return "", TokenInfo{}, fmt.Errorf("archive: create token: %w", err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		if _, err := a.existingUserTx(tx, login); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (a *Archive) CreateToken(ctx context.Context, login, label string) (string,
 }
 
 // eachToken decrypts every token record inside tx.
-func (a *Archive) eachToken(tx *bolt.Tx, fn func(k []byte, r *tokenRecord) error) error {
+func (a *Archive) eachToken(tx kv.Tx, fn func(k []byte, r *tokenRecord) error) error {
 	return tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {
 		r, err := a.openToken(k, v)
 		if err != nil {
@@ -192,7 +192,7 @@ func (a *Archive) authenticateToken(ctx context.Context, token string) (*User, e
 		r *tokenRecord
 		u *userRecord
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		box := tx.Bucket(bucketTokens).Get(k)
 		if box == nil {
 			return nil
@@ -214,7 +214,7 @@ func (a *Archive) authenticateToken(ctx context.Context, token string) (*User, e
 	if now.Sub(timeOf(r.LastUsed)) >= lastUsedEvery {
 		r.LastUsed = nsOf(now)
 		if box, err := a.sealState(aadToken, k, r); err == nil {
-			err = a.update(ctx, func(tx *bolt.Tx) error {
+			err = a.update(ctx, func(tx kv.Tx) error {
 				b := tx.Bucket(bucketTokens)
 				if b.Get(k) == nil { // revoked meanwhile
 					return nil
@@ -235,7 +235,7 @@ func (a *Archive) Tokens(ctx context.Context, login string) ([]TokenInfo, error)
 		return nil, err
 	}
 	var out []TokenInfo
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		return a.eachToken(tx, func(_ []byte, r *tokenRecord) error {
 			if r.Login == login {
 				out = append(out, r.info())
@@ -253,7 +253,7 @@ func (a *Archive) Tokens(ctx context.Context, login string) ([]TokenInfo, error)
 // RevokeToken deletes a user's token by its ID; ErrNotFound when the user
 // has no such token.
 func (a *Archive) RevokeToken(ctx context.Context, login, id string) error {
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		var key []byte
 		if err := a.eachToken(tx, func(k []byte, r *tokenRecord) error {
 			if r.Login == login && r.ID == id {
@@ -276,7 +276,7 @@ func (a *Archive) RevokeToken(ctx context.Context, login, id string) error {
 
 // deleteUserSecrets removes a user's tokens and sessions inside tx (when
 // the user is deleted).
-func (a *Archive) deleteUserSecrets(tx *bolt.Tx, login string) error {
+func (a *Archive) deleteUserSecrets(tx kv.Tx, login string) error {
 	var keys [][]byte
 	if err := a.eachToken(tx, func(k []byte, r *tokenRecord) error {
 		if r.Login == login {

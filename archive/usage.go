@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
 )
 
 // Usage describes the archive file and its recordings, for monitoring.
 type Usage struct {
+	// FileSize, PageSize and FreePages describe the bbolt file; they
+	// are zero on another backend, whose engine reports its own size.
 	FileSize   int64 // bytes of the bbolt file
 	PageSize   int
 	FreePages  int // pages free for reuse (the file never shrinks; see Compact)
@@ -26,23 +29,34 @@ func (a *Archive) Usage(ctx context.Context) (Usage, error) {
 	if err := ctx.Err(); err != nil {
 		return u, err
 	}
-	st := a.db.Stats()
-	u.FreePages = st.FreePageN + st.PendingPageN
-	u.PageSize = a.db.Info().PageSize
-	err := a.view(func(tx *bolt.Tx) error {
-		u.FileSize = tx.Size()
-		u.Recordings = tx.Bucket(bucketDataKeys).Stats().KeyN
-		u.Unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN
-		u.Unsealed = tx.Bucket(bucketUnsealed).Stats().KeyN
+	err := a.view(func(tx kv.Tx) error {
+		if btx := boltkv.BoltTx(tx); btx != nil {
+			u.FileSize = btx.Size() // the file's size, should Stat fail
+		}
+		u.Recordings = tx.Bucket(bucketDataKeys).KeyN()
+		u.Unfinished = tx.Bucket(bucketUnfinished).KeyN()
+		u.Unsealed = tx.Bucket(bucketUnsealed).KeyN()
 		return nil
 	})
 	if err != nil {
 		return u, fmt.Errorf("archive: usage: %w", err)
 	}
+	a.fileUsage(&u)
+	return u, nil
+}
+
+// fileUsage fills in the bbolt file's figures; another backend has none.
+func (a *Archive) fileUsage(u *Usage) {
+	if a.bolt == nil {
+		return
+	}
+	db := a.bolt.DB()
+	st := db.Stats()
+	u.FreePages = st.FreePageN + st.PendingPageN
+	u.PageSize = db.Info().PageSize
 	if fi, err := os.Stat(a.path); err == nil {
 		u.FileSize = fi.Size()
 	}
-	return u, nil
 }
 
 var metaProbe = []byte("probe")
@@ -52,7 +66,7 @@ var metaProbe = []byte("probe")
 // stuck past ctx. Health checks call it.
 func (a *Archive) Probe(ctx context.Context) error {
 	now := a.now().UnixNano()
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaProbe, binary.BigEndian.AppendUint64(nil, uint64(now)))
 	})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // The who index (bucketByWho) answers "which recordings may this user
@@ -171,7 +171,7 @@ func (a *Archive) whoPrefixes(u *User) [][]byte {
 }
 
 // putWho adds who-index keys in tx.
-func putWho(tx *bolt.Tx, keys [][]byte) error {
+func putWho(tx kv.Tx, keys [][]byte) error {
 	b := tx.Bucket(bucketByWho)
 	for _, k := range keys {
 		if err := b.Put(k, []byte{}); err != nil {
@@ -182,7 +182,7 @@ func putWho(tx *bolt.Tx, keys [][]byte) error {
 }
 
 // deleteWho removes who-index keys in tx.
-func deleteWho(tx *bolt.Tx, keys [][]byte) error {
+func deleteWho(tx kv.Tx, keys [][]byte) error {
 	b := tx.Bucket(bucketByWho)
 	for _, k := range keys {
 		if err := b.Delete(k); err != nil {
@@ -194,7 +194,7 @@ func deleteWho(tx *bolt.Tx, keys [][]byte) error {
 
 // replaceWho replaces a recording's who-index keys old by cur in tx (its
 // time key or terms changed).
-func replaceWho(tx *bolt.Tx, old, cur [][]byte) error {
+func replaceWho(tx kv.Tx, old, cur [][]byte) error {
 	keep := make(map[string]bool, len(cur))
 	for _, k := range cur {
 		keep[string(k)] = true
@@ -212,7 +212,7 @@ func replaceWho(tx *bolt.Tx, old, cur [][]byte) error {
 }
 
 // whoReady reports whether the who index covers every recording.
-func whoReady(tx *bolt.Tx) bool {
+func whoReady(tx kv.Tx) bool {
 	v := tx.Bucket(bucketMeta).Get(metaWhoIndex)
 	return len(v) == 8 && binary.BigEndian.Uint64(v) == whoIndexVersion
 }
@@ -228,7 +228,7 @@ func whoReady(tx *bolt.Tx) bool {
 func (a *Archive) backfillWho() {
 	var ready bool
 	var search bool
-	if err := a.view(func(tx *bolt.Tx) error { ready, search = whoReady(tx), searchReady(tx); return nil }); err != nil {
+	if err := a.view(func(tx kv.Tx) error { ready, search = whoReady(tx), searchReady(tx); return nil }); err != nil {
 		return
 	}
 	if ready {
@@ -249,7 +249,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 	start := time.Now()
 	// Entries of an older version, or of a backfill cut off midway:
 	// start over.
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		if err := tx.Bucket(bucketMeta).Delete(metaWhoIndex); err != nil {
 			return err
 		}
@@ -275,7 +275,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 		for i := 0; i == 0 || i < len(run); i += writeKeys {
 			part := run[i:min(i+writeKeys, len(run))]
 			final := last && i+writeKeys >= len(run)
-			err := a.update(ctx, func(tx *bolt.Tx) error {
+			err := a.update(ctx, func(tx kv.Tx) error {
 				b := tx.Bucket(bucketByWho)
 				for j := range part {
 					if err := b.Put(part[j][:], []byte{}); err != nil {
@@ -299,7 +299,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 	}
 	for {
 		n := 0
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			after, n = ascBatch(tx, bucketRecs, after, readRecs, func(k, _ []byte) bool {
 				m, err := a.listedMetaTx(tx, k)
 				switch {
@@ -364,7 +364,7 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 		return nil, "", err
 	}
 	var ready bool
-	if err := a.view(func(tx *bolt.Tx) error { ready = whoReady(tx); return nil }); err != nil {
+	if err := a.view(func(tx kv.Tx) error { ready = whoReady(tx); return nil }); err != nil {
 		return nil, "", fmt.Errorf("archive: list: %w", err)
 	}
 	if !ready { // backfill failed at Open: the slow path
@@ -373,7 +373,7 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 		return a.List(ctx, q)
 	}
 	prefixes := a.whoPrefixes(u)
-	walk := func(tx *bolt.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
+	walk := func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
 		return newWhoMerge(tx.Bucket(bucketByWho), prefixes, upper, lower).next
 	}
 	var text *textQuery
@@ -427,12 +427,12 @@ type whoMerge struct {
 }
 
 type whoCursor struct {
-	c      *bolt.Cursor
+	c      kv.Cursor
 	prefix []byte
 	tk     []byte // time key of the current entry
 }
 
-func newWhoMerge(b *bolt.Bucket, prefixes [][]byte, upper, lower []byte) *whoMerge {
+func newWhoMerge(b kv.Bucket, prefixes [][]byte, upper, lower []byte) *whoMerge {
 	m := &whoMerge{lower: lower}
 	if upper == nil {
 		upper = bytes.Repeat([]byte{0xff}, timeKeyLen+1) // above every time key

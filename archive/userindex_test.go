@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 func TestFoldCase(t *testing.T) {
@@ -117,7 +117,7 @@ func slowList(ctx context.Context, a *Archive, u *User, q Query) ([]*Recording, 
 // should have: none missing, none left over.
 func checkWhoIndex(t *testing.T, a *Archive) {
 	t.Helper()
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		want := map[string]bool{}
 		err := tx.Bucket(bucketRecs).ForEach(func(k, _ []byte) error {
 			m, dk, err := a.loadTx(tx, ID(k))
@@ -336,8 +336,8 @@ func TestListForEqualsListMayRead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.view(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketByWho).Stats().KeyN; n != 0 {
+	if err := a.view(func(tx kv.Tx) error {
+		if n := tx.Bucket(bucketByWho).KeyN(); n != 0 {
 			t.Errorf("%d who-index keys left after deleting everything", n)
 		}
 		return nil
@@ -428,7 +428,7 @@ func TestWhoBackfill(t *testing.T) {
 	users := testUsers()
 
 	// Without the marker (index incomplete): the slow path, still right.
-	if err := a.db.Update(func(tx *bolt.Tx) error {
+	if err := a.store.Update(func(tx kv.Tx) error {
 		if err := tx.Bucket(bucketMeta).Delete(metaWhoIndex); err != nil {
 			return err
 		}
@@ -447,15 +447,15 @@ func TestWhoBackfill(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		strip func(tx *bolt.Tx) error
+		strip func(tx kv.Tx) error
 	}{
-		{"no index", func(tx *bolt.Tx) error {
+		{"no index", func(tx kv.Tx) error {
 			if err := tx.DeleteBucket(bucketByWho); err != nil {
 				return err
 			}
 			return tx.Bucket(bucketMeta).Delete(metaWhoIndex)
 		}},
-		{"other version", func(tx *bolt.Tx) error {
+		{"other version", func(tx kv.Tx) error {
 			if err := tx.Bucket(bucketByWho).Put(bytes.Repeat([]byte{1}, whoKeyLen), []byte{}); err != nil {
 				return err
 			}
@@ -484,7 +484,7 @@ func TestWhoBackfill(t *testing.T) {
 	t.Cleanup(func() { a.Close() })
 }
 
-func mustFirstKey(t *testing.T, b *bolt.Bucket) []byte {
+func mustFirstKey(t *testing.T, b kv.Bucket) []byte {
 	t.Helper()
 	k, _ := b.Cursor().First()
 	if k == nil {
@@ -545,7 +545,7 @@ func TestWhoIndexNoPlaintext(t *testing.T) {
 // written before the index existed, and times the backfill Open runs.
 func timeWhoBackfill(b *testing.B, a *Archive) time.Duration {
 	b.Helper()
-	if err := a.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaWhoIndex) }); err != nil {
+	if err := a.store.Update(func(tx kv.Tx) error { return tx.Bucket(bucketMeta).Delete(metaWhoIndex) }); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()

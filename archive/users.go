@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // Role is a user's role.
@@ -215,7 +215,7 @@ func (a *Archive) userKey(login string) []byte {
 }
 
 // userTx loads and decrypts a user inside tx; nil, nil when absent.
-func (a *Archive) userTx(tx *bolt.Tx, login string) (*userRecord, error) {
+func (a *Archive) userTx(tx kv.Tx, login string) (*userRecord, error) {
 	k := a.userKey(login)
 	box := tx.Bucket(bucketUsers).Get(k)
 	if box == nil {
@@ -226,7 +226,7 @@ func (a *Archive) userTx(tx *bolt.Tx, login string) (*userRecord, error) {
 
 // existingUserTx is userTx for a user that must exist: ErrNotFound when
 // there is none.
-func (a *Archive) existingUserTx(tx *bolt.Tx, login string) (*userRecord, error) {
+func (a *Archive) existingUserTx(tx kv.Tx, login string) (*userRecord, error) {
 	u, err := a.userTx(tx, login)
 	if err == nil && u == nil {
 		err = ErrNotFound
@@ -272,7 +272,7 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 	now := nsOf(a.now())
 	k := a.userKey(u.Login)
 	a.auth.invalidate()
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		old, err := a.userTx(tx, u.Login)
 		if err != nil {
 			return err
@@ -303,7 +303,7 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 }
 
 // putUserTx seals r and stores it under its users key k.
-func (a *Archive) putUserTx(tx *bolt.Tx, k []byte, r *userRecord) error {
+func (a *Archive) putUserTx(tx kv.Tx, k []byte, r *userRecord) error {
 	plain, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -324,7 +324,7 @@ func (a *Archive) SetUserLanguage(ctx context.Context, login, lang string) error
 	}
 	k := a.userKey(login)
 	a.auth.invalidate()
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		r, err := a.existingUserTx(tx, login)
 		if err != nil {
 			return err
@@ -344,7 +344,7 @@ func (a *Archive) SetUserLanguage(ctx context.Context, login, lang string) error
 func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 	k := a.userKey(login)
 	a.auth.invalidate()
-	err := a.update(ctx, func(tx *bolt.Tx) error {
+	err := a.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketUsers)
 		if b.Get(k) == nil {
 			return ErrNotFound
@@ -368,7 +368,7 @@ func (a *Archive) DeleteUser(ctx context.Context, login string) error {
 // when there is no such user.
 func (a *Archive) userView(login string) (*userRecord, error) {
 	var r *userRecord
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		var err error
 		r, err = a.userTx(tx, login)
 		return err
@@ -397,7 +397,7 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	var out []User
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
 			r, err := a.openUser(bytes.Clone(k), v)
 			if err != nil {
@@ -430,7 +430,7 @@ func (a *Archive) seatKey(login string) []byte {
 // seatChangeTx records, when a user is stored as cur over old (nil: new),
 // the moment the login lost its recording seat, and clears it when the
 // seat is given (back).
-func (a *Archive) seatChangeTx(tx *bolt.Tx, old, cur *userRecord, now int64) error {
+func (a *Archive) seatChangeTx(tx kv.Tx, old, cur *userRecord, now int64) error {
 	switch {
 	case cur.holdsSeat():
 		return tx.Bucket(bucketSeatLost).Delete(a.seatKey(cur.Login))
@@ -442,7 +442,7 @@ func (a *Archive) seatChangeTx(tx *bolt.Tx, old, cur *userRecord, now int64) err
 
 // seatLostTx records that login lost its seat at now; an earlier record
 // is kept unless replace.
-func (a *Archive) seatLostTx(tx *bolt.Tx, login string, now int64, replace bool) error {
+func (a *Archive) seatLostTx(tx kv.Tx, login string, now int64, replace bool) error {
 	b, k := tx.Bucket(bucketSeatLost), a.seatKey(login)
 	if !replace && b.Get(k) != nil {
 		return nil
@@ -458,7 +458,7 @@ func (a *Archive) SeatLost(ctx context.Context, login string) (time.Time, bool, 
 		return time.Time{}, false, err
 	}
 	var v []byte
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		v = bytes.Clone(tx.Bucket(bucketSeatLost).Get(a.seatKey(login)))
 		return nil
 	})

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // WebDAV passwords. An admin may give a user a password that only WebDAV
@@ -45,7 +45,7 @@ func (a *Archive) openWebDAV(k, box []byte) (*webdavRecord, error) {
 
 // webdavTx returns the user and, when one is set for this incarnation of
 // the account, its WebDAV password record (nil otherwise).
-func (a *Archive) webdavTx(tx *bolt.Tx, login string) (*userRecord, *webdavRecord, error) {
+func (a *Archive) webdavTx(tx kv.Tx, login string) (*userRecord, *webdavRecord, error) {
 	u, err := a.userTx(tx, login)
 	if err != nil || u == nil {
 		return nil, nil, err
@@ -79,7 +79,7 @@ func (a *Archive) SetWebDAVPassword(ctx context.Context, login, password string)
 	k := a.userKey(login)
 	now := nsOf(a.now())
 	a.auth.invalidate()
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		u, err := a.existingUserTx(tx, login)
 		if err != nil {
 			return err
@@ -111,7 +111,7 @@ func (a *Archive) WebDAVPasswordSet(ctx context.Context, login string) (time.Tim
 		return time.Time{}, nil
 	}
 	var w *webdavRecord
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		var err error
 		_, w, err = a.webdavTx(tx, login)
 		return err
@@ -147,7 +147,7 @@ func (a *Archive) AuthenticateWebDAV(ctx context.Context, from netip.Addr, login
 	return au.check(ctx, from, login, au.webdavCacheKey(login, password), func(ctx context.Context) (*User, error) {
 		var u *userRecord
 		var w *webdavRecord
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			var err error
 			u, w, err = a.webdavTx(tx, login)
 			return err

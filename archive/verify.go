@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // VerifyResult reports what Verify or VerifyChain found. Valid means no
@@ -58,7 +58,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 		loadErr             error
 		haveSeal, existPrev bool
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		m, dk, loadErr = a.loadTx(tx, id)
 		if errors.Is(loadErr, ErrNotFound) {
 			return loadErr
@@ -208,7 +208,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 	prefix := blobPrefix(id, kind)
 	var idxs []uint64
 	var seqs [][seqKeyLen]byte // where each index entry points
-	err = a.view(func(tx *bolt.Tx) error {
+	err = a.view(func(tx kv.Tx) error {
 		cur := tx.Bucket(bucketChunkIndex).Cursor()
 		for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 			if len(k) != chunkKeyLen {
@@ -246,7 +246,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 		}
 		batch := idxs[start:min(start+verifyBatch, len(idxs))]
 		vals := make([][]byte, len(batch))
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			b := tx.Bucket(bucketChunks)
 			for i := range batch {
 				if v := b.Get(seqs[start+i][:]); v != nil {
@@ -329,9 +329,9 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		type kv struct{ k, v []byte }
-		var batch []kv
-		err := a.view(func(tx *bolt.Tx) error {
+		type pair struct{ k, v []byte }
+		var batch []pair
+		err := a.view(func(tx kv.Tx) error {
 			c := tx.Bucket(bucketChain).Cursor()
 			var k, v []byte
 			if after == nil {
@@ -340,7 +340,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 				k, v = c.Next()
 			}
 			for ; k != nil && len(batch) < chainBatch; k, v = c.Next() {
-				batch = append(batch, kv{bytes.Clone(k), bytes.Clone(v)})
+				batch = append(batch, pair{bytes.Clone(k), bytes.Clone(v)})
 			}
 			return nil
 		})
@@ -415,7 +415,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 			return nil, err
 		}
 		n := 0
-		err := a.view(func(tx *bolt.Tx) error {
+		err := a.view(func(tx kv.Tx) error {
 			head = bytes.Clone(tx.Bucket(bucketMeta).Get(metaChainHead))
 			ix.ready(tx)
 			c := tx.Bucket(bucketRecs).Cursor()
@@ -471,7 +471,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	checkWitness(res, pub, witnessSeq, witnessSig, witnessErr, prevSeq, func(seq uint64) ([32]byte, bool) {
 		var h [32]byte
 		ok := false
-		_ = a.view(func(tx *bolt.Tx) error {
+		_ = a.view(func(tx kv.Tx) error {
 			if e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(seq))); err == nil && e.seq == seq {
 				h, ok = e.hash(), true
 			}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // The indexes (time, call, original, who and search, the unfinished,
@@ -38,7 +38,7 @@ func newIndexCheck(res *VerifyResult) *indexCheck {
 	return &indexCheck{res: res, recs: map[ID]*indexFacts{}, unreadable: map[ID]bool{}, shown: map[string]int{}}
 }
 
-func (ix *indexCheck) ready(tx *bolt.Tx) { ix.who, ix.search = whoReady(tx), searchReady(tx) }
+func (ix *indexCheck) ready(tx kv.Tx) { ix.who, ix.search = whoReady(tx), searchReady(tx) }
 
 // problem reports at most maxIndexProblems problems per kind, then counts.
 func (ix *indexCheck) problem(kind, format string, args ...any) {
@@ -73,7 +73,7 @@ var indexNames = map[string]string{
 
 // checkIndexesTx checks that recording id, with metadata m, is in every
 // index it belongs to, and records what the reverse walk needs.
-func (a *Archive) checkIndexesTx(tx *bolt.Tx, ix *indexCheck, id ID, m *metaRecord) {
+func (a *Archive) checkIndexesTx(tx kv.Tx, ix *indexCheck, id ID, m *metaRecord) {
 	f := &indexFacts{
 		tk:        timeKey(m.indexNS(), id),
 		rk:        timeKey(m.retentionNS(), id),
@@ -215,7 +215,7 @@ func (a *Archive) checkIndexEntries(ctx context.Context, ix *indexCheck) error {
 				return err
 			}
 			n := 0
-			err := a.view(func(tx *bolt.Tx) error {
+			err := a.view(func(tx kv.Tx) error {
 				after, n = ascBatch(tx, c.bucket, after, 4096, func(k, _ []byte) bool {
 					id, ok, stale := c.fn(k)
 					switch {

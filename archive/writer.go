@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // NewRecording describes an upload that is starting.
@@ -174,7 +174,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	if nr.CallGUID != "" {
 		ck = a.callKey(nr.CallGUID, id)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		who := a.whoKeys(m, id, a.cdrsTx(tx, m))
 		a.listTouchTx(tx, id)
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
@@ -228,7 +228,7 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 		m  *metaRecord
 		dk []byte
 	)
-	err := a.view(func(tx *bolt.Tx) error {
+	err := a.view(func(tx kv.Tx) error {
 		var err error
 		m, dk, err = a.loadTx(tx, id)
 		return err
@@ -271,7 +271,7 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 		w.orig.idx = idx + 1
 		w.orig.size += ChunkSize
 	}
-	err = a.view(func(tx *bolt.Tx) error {
+	err = a.view(func(tx kv.Tx) error {
 		if box := tx.Bucket(bucketUnfinished).Get(id[:]); len(box) > 0 {
 			// A note of a chunk that is not the last one kept (or that
 			// does not authenticate) describes other bytes: none.
@@ -282,7 +282,7 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: resume: %w", err)
 	}
-	err = a.update(ctx, func(tx *bolt.Tx) error {
+	err = a.update(ctx, func(tx kv.Tx) error {
 		s := openChunkStore(tx)
 		if err := s.deleteBlobFrom(id, BlobMap, 0); err != nil {
 			return err
@@ -571,7 +571,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	}
 	oldKey, newKey := timeKey(old.indexNS(), w.id), timeKey(m.indexNS(), w.id)
 	id := w.id
-	err = w.a.update(ctx, func(tx *bolt.Tx) error {
+	err = w.a.update(ctx, func(tx kv.Tx) error {
 		// The who keys include the search terms of the call's CDRs, which
 		// may arrive at any time: read them in this transaction.
 		oldWho, newWho := w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))
