@@ -388,7 +388,9 @@ func (a *Archive) Stats() Stats {
 // error to ErrClosed.
 func (a *Archive) view(fn func(kv.Tx) error) error {
 	err := viewGuarded(a.store, "read", fn)
-	if isStoreClosed(err) {
+	if isStoreClosed(err) || err != nil && a.bolt == nil && a.c != nil && a.c.isClosed() {
+		// Another backend's error for a closed store is its own: the
+		// archive knows it closed it.
 		return ErrClosed
 	}
 	return err
