@@ -1,7 +1,7 @@
 // Package archive stores recordings encrypted at rest in one bbolt file and
 // a file of data-key slots beside it (PATH.dkeys, overwritten in place when a
-// recording is purged); it is the only package that imports bbolt or touches
-// keys.
+// recording is purged); it is the only package that touches keys, and with
+// its kv subpackages the only one that imports bbolt for the archive.
 //
 // It owns the recordings (original capture bytes and placement map, each a
 // chunked AEAD blob), their encrypted metadata and indexes, the keyring (the
@@ -80,6 +80,22 @@
 // counts what a run under other settings would remove;
 // [Policy.DeletionDate] says when a recording will go, never before today.
 //
+// # Storage
+//
+// Every record goes through the storage seam of package archive/kv: a
+// transactional, ordered key-value store with bbolt's semantics (one
+// writer, snapshot readers, ordered buckets with sequences, OnCommit).
+// Encryption, indexes, the seal chain and the lifecycle sit above it and
+// are the same on every backend. [Open] opens the bbolt file at a path
+// (archive/kv/boltkv); [OpenStore] opens an archive on any kv.Store. What
+// only a bbolt file needs reaches bbolt beneath the seam and is skipped on
+// another backend: the page walk before Open and [Archive.Check]
+// (guard.go, pagewalk.go), [Archive.WriteBackup] (backup.go), [Compact],
+// [Salvage], the chunk bucket's fill percent and the file figures of
+// [Archive.Usage]. The data-key slots, the chain head's witness and the
+// reserve file stay local files beside the path on every backend
+// (archive.go lists them; FORMAT.md, "Storage seam").
+//
 // # Compatibility
 //
 // The on-disk format, key hierarchy, chain encoding and threat model are
@@ -88,7 +104,8 @@
 //
 // # Subpackages
 //
-// archive/seal holds the seal chain's entry format, the chain head and the
+// archive/kv is the storage seam and archive/kv/boltkv its bbolt
+// implementation. archive/seal holds the seal chain's entry format, the chain head and the
 // checks that need only the public key; it imports neither bbolt nor the
 // archive, so offline verification links it alone. archive/archivetest
 // opens archives for other packages' tests and damages closed files the
