@@ -44,7 +44,8 @@ type Options struct {
 	CommitBytes int
 	// InitialMmapSize is bbolt's initial memory map (address space, not
 	// RAM); readers never block the writer until the file outgrows it.
-	// Default 1 GiB.
+	// Default 1 GiB. Open alone uses it (OpenStore's caller opened the
+	// store).
 	InitialMmapSize int
 	// LockTimeout bounds the wait for the file lock held by another
 	// process; default 10s.
@@ -342,7 +343,8 @@ func (a *Archive) goBackground(fn func(context.Context)) {
 	}()
 }
 
-// Path returns the bbolt file's path.
+// Path returns the bbolt file's path, or with another backend the path
+// given to OpenStore, beside which the archive keeps its local files.
 func (a *Archive) Path() string { return a.path }
 
 // Now is the archive's clock (Options.Now): the time it stamps on what it

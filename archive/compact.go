@@ -77,12 +77,8 @@ func Compact(path string, lockTimeout time.Duration) (CompactResult, error) {
 		return fail(err)
 	}
 	if err := dst.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("check of the copy: %w (%w)", ErrCorrupt, errors.Join(errs...))
+		if err := checkTx(tx); err != nil {
+			return fmt.Errorf("check of the copy: %w", err)
 		}
 		return nil
 	}); err != nil {

@@ -155,12 +155,20 @@ func (a *Archive) Check() error {
 		return fmt.Errorf("archive: check: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if err := checkTx(tx); err != nil {
+		return fmt.Errorf("archive: check: %w", err)
+	}
+	return nil
+}
+
+// checkTx runs bbolt's consistency check in tx and joins what it finds.
+func checkTx(tx *bolt.Tx) error {
 	var errs []error
 	for err := range tx.Check() {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("archive: check: %w (%w)", ErrCorrupt, errors.Join(errs...))
+		return fmt.Errorf("%w (%w)", ErrCorrupt, errors.Join(errs...))
 	}
 	return nil
 }
