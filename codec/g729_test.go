@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/callvault/callvault/internal/g729core"
 )
 
 // pack is the inverse of g729Params.unpack: the 80 bits of Table 8 in
@@ -102,7 +104,7 @@ func TestG729PitchDecode(t *testing.T) {
 	// P1: delays 19 1/3 .. 84 2/3 in thirds, then 85..143 whole.
 	seen := map[[2]int]bool{}
 	for p1 := range 256 {
-		t0, frac := pitchAbs(p1)
+		t0, frac := g729core.PitchAbs(p1)
 		if p1 < 197 {
 			if got := 3*t0 + frac; got != p1+58 {
 				t.Fatalf("P1 %d: %d %+d/3", p1, t0, frac)
@@ -119,7 +121,7 @@ func TestG729PitchDecode(t *testing.T) {
 	// within 20..143.
 	for _, tc := range []struct{ t1, lo int }{{60, 55}, {20, 20}, {24, 20}, {143, 134}, {139, 134}} {
 		for p2 := range 32 {
-			t0, frac := pitchRel(p2, tc.t1)
+			t0, frac := g729core.PitchRel(p2, tc.t1)
 			if got, want := 3*t0+frac, 3*tc.lo+p2-2; got != want || frac < -1 || frac > 1 {
 				t.Fatalf("t1 %d P2 %d: %d %+d/3, want %d thirds", tc.t1, p2, t0, frac, want)
 			}
@@ -140,7 +142,7 @@ func TestG729ACELP(t *testing.T) {
 		{1 | 2<<3 | 3<<6 | 0<<9 | 4<<10, 8, map[int]float64{5: -1, 11: -1, 17: -1, 23: 1}},
 	} {
 		var code [g729Subframe]float64
-		acelp(&code, tc.c, tc.s)
+		g729core.ACELP(&code, tc.c, tc.s)
 		for i, v := range code {
 			if v != tc.want[i] {
 				t.Fatalf("c %d s %d: code[%d] = %v, want %v", tc.c, tc.s, i, v, tc.want[i])
@@ -160,13 +162,13 @@ func TestG729LSPToLP(t *testing.T) {
 			w[i] = rng.Float64() * math.Pi
 		}
 		slices.Sort(w[:])
-		stabilise(&w)
+		g729core.Stabilise(&w)
 		var q [g729Order]float64
 		for i := range w {
 			q[i] = math.Cos(w[i])
 		}
 		var a [g729Order + 1]float64
-		lspToLP(&a, &q)
+		g729core.LSPToLP(&a, &q)
 		if a[0] != 1 {
 			t.Fatalf("a[0] = %v", a[0])
 		}
@@ -190,12 +192,12 @@ func TestG729LSPToLP(t *testing.T) {
 
 func TestG729Stability(t *testing.T) {
 	w := [g729Order]float64{0.001, 0.5, 0.49, 0.5, 1, 2, 3, 3.1, 3.12, 3.14}
-	stabilise(&w)
-	if w[0] < g729LSFMin || w[g729Order-1] > g729LSFMax {
+	g729core.Stabilise(&w)
+	if w[0] < g729core.LSFMin || w[g729Order-1] > g729core.LSFMax {
 		t.Fatalf("out of range: %v", w)
 	}
 	for i := 1; i < g729Order-1; i++ {
-		if w[i]-w[i-1] < g729Gap3-1e-12 {
+		if w[i]-w[i-1] < g729core.Gap3-1e-12 {
 			t.Fatalf("LSF %d and %d closer than the minimum: %v", i-1, i, w)
 		}
 	}
