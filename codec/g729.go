@@ -62,11 +62,9 @@ const (
 	g729Hist     = g729core.Hist // excitation history: PIT_MAX + L_INTERPOL
 )
 
-// Bounds of the pitch sharpening (section 3.8), in the units the decoder
-// computes in.
 const (
-	g729SharpMin = 3277.0 / 16384
-	g729SharpMax = 13017.0 / 16384
+	g729SharpMin = g729core.SharpMin
+	g729SharpMax = g729core.SharpMax
 )
 
 // G729Decoder decodes G.729, G.729A and G.729B frames. Its state carries

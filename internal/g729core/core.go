@@ -28,6 +28,13 @@ const (
 	LSFMax = 25681.0 / 8192
 )
 
+// Bounds of the pitch sharpening of the fixed codebook (section 3.8): the
+// previous subframe's pitch gain, limited to these.
+const (
+	SharpMin = 3277.0 / 16384
+	SharpMax = 13017.0 / 16384
+)
+
 // CodebookLSF sets l to the quantised LSF vector of indices l1, l2, l3
 // before MA prediction: L1 plus L2 (lower half) or L3 (upper half),
 // rearranged with the minimum gaps Gap1 and Gap2 (section 3.2.4).

@@ -1,0 +1,604 @@
+// Package g729enc is a G.729 encoder for tests: it turns 8 kHz audio into
+// frames that codec's G.729 decoder (and any other) decodes, so that tests
+// can send G.729 streams holding audio they chose (DTMF tones, speech).
+// No encoder of G.729 is available here otherwise (ffmpeg only decodes).
+//
+// It is a plain analysis-by-synthesis CELP encoder over the parameters of
+// ITU-T G.729 (bit allocation of Table 8), using the decoder's own building
+// blocks (internal/g729core) so that its model of the decoder's state
+// stays the decoder's state:
+//
+//   - LP analysis of each 10 ms frame over a 30 ms asymmetric Hamming
+//     window ending with the frame (no look-ahead), lag window and white
+//     noise correction, Levinson-Durbin; the LSFs are the zeros of the
+//     sum and difference polynomials, found on a grid and by bisection;
+//   - the LSFs are quantised with both MA predictor modes against the
+//     two-stage codebooks (a few first-stage candidates, then the lower
+//     and upper second stages), keeping the mode and indices with the
+//     least squared error;
+//   - per subframe, the target is the input (halved: the decoder's
+//     post-processing doubles its synthesis) minus the zero-input response
+//     of the quantised synthesis filter; the pitch delay is searched in
+//     closed loop (whole delays first, then the thirds around the best);
+//     the four pulses of the algebraic codebook greedily, track by track
+//     with two passes of refinement, with the pitch sharpening folded into
+//     the impulse response; the gains over the whole conjugate codebook.
+//
+// There is no perceptual weighting, no pre-processing high-pass and no
+// Annex B VAD: every frame is a speech frame. The encoder is good enough
+// for tones and intelligible speech, not for listening quality.
+package g729enc
+
+import (
+	"math"
+
+	"github.com/callvault/callvault/internal/g729core"
+)
+
+const (
+	order    = g729core.Order
+	sub      = g729core.Subframe
+	frameLen = 2 * sub
+	hist     = g729core.Hist
+	window   = 240 // LP analysis window: two past frames and the current one
+)
+
+// Encoder encodes G.729 frames. Frames must be encoded in order; the zero
+// value is not ready, use New.
+type Encoder struct {
+	in     [window]float64 // the last window samples of (halved) input
+	prevL  [4][order]float64
+	lsp    [order]float64
+	lsfOld [order]float64 // last unquantised LSFs, for a failed root search
+	exc    [hist + frameLen]float64
+	mem    [order]float64 // synthesis filter memory, newest last
+	sharp  float64
+	pastEn [4]float64
+	win    [window]float64
+	lag    [order + 1]float64
+}
+
+// New returns an encoder in the state of a decoder that was just reset.
+func New() *Encoder {
+	e := new(Encoder)
+	for k := range e.prevL {
+		for i := range e.prevL[k] {
+			e.prevL[k][i] = float64(i+1) * math.Pi / 11
+		}
+	}
+	e.lsfOld = e.prevL[0]
+	init := [order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
+	for i, v := range init {
+		e.lsp[i] = v / 32768
+	}
+	e.sharp = g729core.SharpMin
+	for i := range e.pastEn {
+		e.pastEn[i] = -14
+	}
+	for i := range e.win {
+		e.win[i] = 0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/float64(window-1))
+	}
+	for k := range e.lag {
+		f := 2 * math.Pi * 60 * float64(k) / 8000 // 60 Hz lag window
+		e.lag[k] = math.Exp(-0.5 * f * f)
+	}
+	e.lag[0] = 1.0001 // white noise correction
+	return e
+}
+
+// Encode encodes pcm (8 kHz) into 10-byte frames, one per 80 samples; a
+// last partial frame is padded with silence.
+func (e *Encoder) Encode(pcm []int16) []byte {
+	var out []byte
+	for len(pcm) > 0 {
+		var x [frameLen]float64
+		for i := range min(frameLen, len(pcm)) {
+			x[i] = float64(pcm[i]) / 2
+		}
+		pcm = pcm[min(frameLen, len(pcm)):]
+		out = append(out, e.Frame(&x)...)
+	}
+	return out
+}
+
+// params are the transmitted parameters of one frame.
+type params struct {
+	l0, l1, l2, l3 int
+	p1, p0, p2     int
+	c, s, ga, gb   [2]int
+}
+
+// Frame encodes one frame of input already halved (the decoder's scale).
+func (e *Encoder) Frame(x *[frameLen]float64) []byte {
+	copy(e.in[:], e.in[frameLen:])
+	copy(e.in[window-frameLen:], x[:])
+
+	var p params
+	lspNew := e.quantiseLSF(&p, e.analyse())
+	var a [2][order + 1]float64
+	var q [order]float64
+	for i := range q {
+		q[i] = 0.5 * (e.lsp[i] + lspNew[i])
+	}
+	g729core.LSPToLP(&a[0], &q)
+	g729core.LSPToLP(&a[1], &lspNew)
+	e.lsp = lspNew
+
+	t1 := 0
+	for sf := range 2 {
+		t1 = e.subframe(&p, sf, &a[sf], x[sf*sub:(sf+1)*sub], t1)
+	}
+	copy(e.exc[:hist], e.exc[frameLen:])
+	return p.pack()
+}
+
+// analyse returns the LSFs of the window's LP filter.
+func (e *Encoder) analyse() [order]float64 {
+	var r [order + 1]float64
+	var w [window]float64
+	for i := range w {
+		w[i] = e.in[i] * e.win[i]
+	}
+	for k := range r {
+		for i := k; i < window; i++ {
+			r[k] += w[i] * w[i-k]
+		}
+		r[k] *= e.lag[k]
+	}
+	if r[0] < 1 {
+		return e.lsfOld // silence: keep the filter
+	}
+	// Levinson-Durbin.
+	var a, tmp [order + 1]float64
+	a[0] = 1
+	err := r[0]
+	for i := 1; i <= order; i++ {
+		acc := r[i]
+		for j := 1; j < i; j++ {
+			acc += a[j] * r[i-j]
+		}
+		k := -acc / err
+		tmp = a
+		for j := 1; j < i; j++ {
+			a[j] = tmp[j] + k*tmp[i-j]
+		}
+		a[i] = k
+		err *= 1 - k*k
+		if err <= 0 {
+			return e.lsfOld
+		}
+	}
+	lsf, ok := lpToLSF(&a)
+	if !ok {
+		return e.lsfOld
+	}
+	e.lsfOld = lsf
+	return lsf
+}
+
+// lpToLSF finds the LSFs of a: the zeros in (0, π) of the sum polynomial
+// (even indices) and the difference polynomial (odd indices), evaluated
+// on the unit circle as real cosine and sine series.
+func lpToLSF(a *[order + 1]float64) ([order]float64, bool) {
+	var ext [order + 2]float64 // a, and a[11] = 0
+	copy(ext[:], a[:])
+	var f1, f2 [6]float64
+	for k := range 6 {
+		f1[k] = ext[k] + ext[order+1-k]
+		f2[k] = ext[k] - ext[order+1-k]
+	}
+	g := func(f *[6]float64, odd bool, w float64) float64 {
+		s := 0.0
+		for k, c := range f {
+			if odd {
+				s += c * math.Sin((5.5-float64(k))*w)
+			} else {
+				s += c * math.Cos((5.5-float64(k))*w)
+			}
+		}
+		return s
+	}
+	var roots [2][]float64
+	const grid = 1024
+	for n, f := range []*[6]float64{&f1, &f2} {
+		odd := n == 1
+		lo := 1e-6
+		glo := g(f, odd, lo)
+		for i := 1; i <= grid; i++ {
+			hi := math.Pi * float64(i) / grid
+			if i == grid {
+				hi = math.Pi - 1e-6
+			}
+			ghi := g(f, odd, hi)
+			if glo*ghi < 0 {
+				l, h, gl := lo, hi, glo
+				for range 40 {
+					m := (l + h) / 2
+					if gm := g(f, odd, m); gm*gl < 0 {
+						h = m
+					} else {
+						l, gl = m, gm
+					}
+				}
+				roots[n] = append(roots[n], (l+h)/2)
+			}
+			lo, glo = hi, ghi
+		}
+	}
+	var w [order]float64
+	if len(roots[0]) != 5 || len(roots[1]) != 5 {
+		return w, false
+	}
+	for i := range 5 {
+		w[2*i], w[2*i+1] = roots[0][i], roots[1][i]
+	}
+	for i := 1; i < order; i++ {
+		if w[i] <= w[i-1] {
+			return w, false
+		}
+	}
+	return w, true
+}
+
+// quantiseLSF chooses L0..L3 for the LSFs w, updates the MA memory as the
+// decoder will, and returns the quantised LSP (cosines).
+func (e *Encoder) quantiseLSF(p *params, w [order]float64) [order]float64 {
+	g729core.Stabilise(&w)
+	bestErr := math.Inf(1)
+	var bestL [order]float64
+	var bestW [order]float64
+	for mode := range 2 {
+		// The codebook vector that would give w exactly.
+		var zero [order]float64
+		pred := g729core.PredictLSF(&zero, mode, &e.prevL) // the prediction alone
+		one := [order]float64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+		scale := g729core.PredictLSF(&one, mode, &e.prevL)
+		var lt [order]float64
+		for i := range lt {
+			sum := scale[i] - pred[i] // the weight of the codebook vector
+			lt[i] = (w[i] - pred[i]) / sum
+		}
+		for _, l1 := range nearest1(&lt, 6) {
+			l2 := nearest2(&lt, l1, 0)
+			l3 := nearest2(&lt, l1, 5)
+			var l [order]float64
+			g729core.CodebookLSF(&l, l1, l2, l3)
+			q := g729core.PredictLSF(&l, mode, &e.prevL)
+			g729core.Stabilise(&q)
+			d := 0.0
+			for i := range q {
+				d += (q[i] - w[i]) * (q[i] - w[i])
+			}
+			if d < bestErr {
+				bestErr, bestL, bestW = d, l, q
+				p.l0, p.l1, p.l2, p.l3 = mode, l1, l2, l3
+			}
+		}
+	}
+	copy(e.prevL[1:], e.prevL[:3])
+	e.prevL[0] = bestL
+	var lsp [order]float64
+	for i, v := range bestW {
+		lsp[i] = math.Cos(v)
+	}
+	return lsp
+}
+
+// nearest1 returns the n first-stage codebook rows nearest lt.
+func nearest1(lt *[order]float64, n int) []int {
+	type cand struct {
+		i int
+		d float64
+	}
+	var best []cand
+	for i, row := range g729core.LSPCB1 {
+		d := 0.0
+		for k, v := range row {
+			diff := lt[k] - float64(v)/8192
+			d += diff * diff
+		}
+		best = append(best, cand{i, d})
+		for j := len(best) - 1; j > 0 && best[j].d < best[j-1].d; j-- {
+			best[j], best[j-1] = best[j-1], best[j]
+		}
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]int, len(best))
+	for i, c := range best {
+		out[i] = c.i
+	}
+	return out
+}
+
+// nearest2 returns the second-stage row nearest what first-stage row l1
+// leaves of lt, over the half of the vector starting at from.
+func nearest2(lt *[order]float64, l1, from int) int {
+	best, bestD := 0, math.Inf(1)
+	for i, row := range g729core.LSPCB2 {
+		d := 0.0
+		for k := from; k < from+5; k++ {
+			diff := lt[k] - float64(g729core.LSPCB1[l1][k]+row[k])/8192
+			d += diff * diff
+		}
+		if d < bestD {
+			best, bestD = i, d
+		}
+	}
+	return best
+}
+
+// subframe encodes subframe sf (input x, filter a) and returns its
+// integer pitch delay; t1 is the first subframe's.
+func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64, t1 int) int {
+	// Impulse response and zero-input response of 1/A(z).
+	var h, zir, t [sub]float64
+	mem := e.mem
+	for n := range sub {
+		s := 0.0
+		if n == 0 {
+			s = 1
+		}
+		for i := 1; i <= order && i <= n; i++ {
+			s -= a[i] * h[n-i]
+		}
+		h[n] = s
+	}
+	{
+		var buf [order + sub]float64
+		copy(buf[:], mem[:])
+		for n := range sub {
+			s := 0.0
+			for i := 1; i <= order; i++ {
+				s -= a[i] * buf[order+n-i]
+			}
+			buf[order+n] = s
+			zir[n] = s
+		}
+	}
+	for n := range t {
+		t[n] = x[n] - zir[n]
+	}
+
+	// Adaptive codebook: closed-loop search.
+	base := hist + sf*sub
+	var y [sub]float64
+	score := func(t0, frac int) (float64, float64) {
+		g729core.Adaptive(e.exc[:], base, t0, frac)
+		conv(&y, e.exc[base:base+sub], &h)
+		ty, yy := dot(&t, &y), dot(&y, &y)
+		if ty <= 0 || yy == 0 {
+			return 0, yy
+		}
+		return ty * ty / yy, yy
+	}
+	bestIdx, bestScore := 0, -1.0
+	try := func(idx, t0, frac int) {
+		if s, _ := score(t0, frac); s > bestScore {
+			bestIdx, bestScore = idx, s
+		}
+	}
+	var t0 int
+	if sf == 0 {
+		// Whole delays first, then every index near the best.
+		for p1 := range 256 {
+			if d, f := g729core.PitchAbs(p1); f == 0 {
+				try(p1, d, f)
+			}
+		}
+		best, _ := g729core.PitchAbs(bestIdx)
+		for p1 := range 256 {
+			if d, f := g729core.PitchAbs(p1); f != 0 && d >= best-1 && d <= best+1 {
+				try(p1, d, f)
+			}
+		}
+		p.p1 = bestIdx
+		pc := 1
+		for i := 2; i < 8; i++ {
+			pc += bestIdx >> i & 1
+		}
+		p.p0 = pc & 1
+	} else {
+		for p2 := range 32 {
+			d, f := g729core.PitchRel(p2, t1)
+			try(p2, d, f)
+		}
+		p.p2 = bestIdx
+	}
+	var frac int
+	if sf == 0 {
+		t0, frac = g729core.PitchAbs(p.p1)
+	} else {
+		t0, frac = g729core.PitchRel(p.p2, t1)
+	}
+	g729core.Adaptive(e.exc[:], base, t0, frac)
+	var v [sub]float64
+	copy(v[:], e.exc[base:base+sub])
+	conv(&y, v[:], &h)
+	gpOpt := 0.0
+	if yy := dot(&y, &y); yy > 0 {
+		gpOpt = min(max(dot(&t, &y)/yy, 0), 1.2)
+	}
+
+	// Algebraic codebook: the target left by the pitch contribution.
+	var t2, h2 [sub]float64
+	for n := range t2 {
+		t2[n] = t[n] - gpOpt*y[n]
+	}
+	h2 = h
+	if t0 < sub {
+		for n := t0; n < sub; n++ {
+			h2[n] += e.sharp * h2[n-t0]
+		}
+	}
+	ci, si := searchPulses(&t2, &h2)
+	p.c[sf], p.s[sf] = ci, si
+	var code [sub]float64
+	g729core.ACELP(&code, ci, si)
+	if t0 < sub {
+		for i := t0; i < sub; i++ {
+			code[i] += code[i-t0] * e.sharp
+		}
+	}
+	var z [sub]float64
+	conv(&z, code[:], &h)
+	energy := dot(&code, &code)
+
+	// Gains: the whole conjugate codebook.
+	tt, ty, tz := dot(&t, &t), dot(&t, &y), dot(&t, &z)
+	yy, yz, zz := dot(&y, &y), dot(&y, &z), dot(&z, &z)
+	bestErr := math.Inf(1)
+	var gp, gc, gamma float64
+	for ga := range 8 {
+		for gb := range 16 {
+			p0, g0 := g729core.Gains(ga, gb)
+			c0 := g729core.FixedGain(g0, energy, &e.pastEn)
+			err := tt - 2*p0*ty - 2*c0*tz + p0*p0*yy + 2*p0*c0*yz + c0*c0*zz
+			if err < bestErr {
+				bestErr, gp, gc, gamma = err, p0, c0, g0
+				p.ga[sf], p.gb[sf] = ga, gb
+			}
+		}
+	}
+
+	// The decoder's state after this subframe.
+	for i := range code {
+		e.exc[base+i] = gp*v[i] + gc*code[i]
+	}
+	var buf [order + sub]float64
+	copy(buf[:], e.mem[:])
+	for n := range sub {
+		s := e.exc[base+n]
+		for i := 1; i <= order; i++ {
+			s -= a[i] * buf[order+n-i]
+		}
+		buf[order+n] = min(max(s, -32768), 32767)
+	}
+	copy(e.mem[:], buf[sub:])
+	copy(e.pastEn[1:], e.pastEn[:3])
+	e.pastEn[0] = 20 * math.Log10(max(gamma, 1e-4))
+	e.sharp = min(max(gp, g729core.SharpMin), g729core.SharpMax)
+	return t0
+}
+
+// searchPulses chooses the four pulses of the algebraic codebook for
+// target t through impulse response h: signs from the backward-filtered
+// target, positions greedily track by track, then refined twice.
+func searchPulses(t, h *[sub]float64) (ci, si int) {
+	var d [sub]float64
+	for n := range d {
+		for k := n; k < sub; k++ {
+			d[n] += t[k] * h[k-n]
+		}
+	}
+	var phi [sub][sub]float64
+	for i := range sub {
+		for j := i; j < sub; j++ {
+			s := 0.0
+			for k := j; k < sub; k++ {
+				s += h[k-i] * h[k-j]
+			}
+			phi[i][j], phi[j][i] = s, s
+		}
+	}
+	sign := func(m int) float64 {
+		if d[m] < 0 {
+			return -1
+		}
+		return 1
+	}
+	tracks := [4][]int{}
+	for m := range sub {
+		switch tr := m % 5; tr {
+		case 4:
+			tracks[3] = append(tracks[3], m)
+		default:
+			tracks[tr] = append(tracks[tr], m)
+		}
+	}
+	pos := [4]int{-1, -1, -1, -1}
+	for range 3 { // one greedy pass, two of refinement
+		for tr := range 4 {
+			best, bestScore := tracks[tr][0], math.Inf(-1)
+			for _, m := range tracks[tr] {
+				c, en := math.Abs(d[m]), phi[m][m]
+				for o, q := range pos {
+					if o == tr || q < 0 {
+						continue
+					}
+					c += sign(q) * d[q]
+					en += 2 * sign(m) * sign(q) * phi[m][q]
+				}
+				for o, q := range pos {
+					for o2, q2 := range pos {
+						if o == tr || o2 == tr || q < 0 || q2 < 0 {
+							continue
+						}
+						en += sign(q) * sign(q2) * phi[q][q2]
+					}
+				}
+				if en > 0 && c*c/en > bestScore {
+					best, bestScore = m, c*c/en
+				}
+			}
+			pos[tr] = best
+		}
+	}
+	ci = pos[0]/5 | (pos[1]/5)<<3 | (pos[2]/5)<<6 | (pos[3]%5-3)<<9 | (pos[3]/5)<<10
+	for j, q := range pos {
+		if sign(q) > 0 {
+			si |= 1 << j
+		}
+	}
+	return ci, si
+}
+
+// conv sets y to the first sub samples of x filtered by h.
+func conv(y *[sub]float64, x []float64, h *[sub]float64) {
+	for n := range y {
+		s := 0.0
+		for k := 0; k <= n; k++ {
+			s += x[k] * h[n-k]
+		}
+		y[n] = s
+	}
+}
+
+func dot(a, b *[sub]float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// pack writes the parameters in transmission order (Table 8).
+func (p *params) pack() []byte {
+	out := make([]byte, 10)
+	pos := 0
+	put := func(v, n int) {
+		for i := n - 1; i >= 0; i-- {
+			if v>>i&1 != 0 {
+				out[pos>>3] |= 0x80 >> (pos & 7)
+			}
+			pos++
+		}
+	}
+	put(p.l0, 1)
+	put(p.l1, 7)
+	put(p.l2, 5)
+	put(p.l3, 5)
+	put(p.p1, 8)
+	put(p.p0, 1)
+	for sf := range 2 {
+		if sf == 1 {
+			put(p.p2, 5)
+		}
+		put(p.c[sf], 13)
+		put(p.s[sf], 4)
+		put(p.ga[sf], 3)
+		put(p.gb[sf], 4)
+	}
+	return out
+}
