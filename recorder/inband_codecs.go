@@ -11,6 +11,11 @@ import "github.com/callvault/callvault/codec"
 // second sample. One G.722 octet is one tick of the 8 kHz timeline, so the
 // result lines up with the stream's positions as G.711 audio does.
 //
+// G.729 (and G.729A, with Annex B SID frames) is decoded the same way, by a
+// decoder of the stream's own fed the payloads in order: each 10-byte
+// frame gives 80 samples at 8 kHz from the payload's position on, a SID
+// frame 80 samples of silence, as the renderer places them.
+//
 // A masked G.722 octet is overwritten with g722Silence: both sub-band
 // codes are the smallest steps of their quantisers (higher band +, lower
 // band -), which shrink the scale factors to their minimum, so from any
@@ -35,14 +40,19 @@ var g729Silence = [codec.G729FrameSize]byte{0x40, 0xf8, 0x00, 0x20, 0x00, 0x0a, 
 // for the detector.
 type wideDetect struct {
 	g722 *codec.G722Decoder
+	g729 *codec.G729Decoder
 	pcm  []int16
 	hist [6]int32 // the 16 kHz signal's last samples, newest last
 }
 
-// detectPCM returns the 8 kHz audio of payload pl of stream s (n bytes),
-// for the tone detector; nil when its codec has no in-band detection.
+// detectPCM returns the 8 kHz audio of payload pl of stream s, for the
+// tone detector, from the payload's position on; nil when its codec has
+// no in-band detection.
 func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 	n := len(pl)
+	if s.codec == codec.G729 {
+		n = codec.G729Samples(n)
+	}
 	if cap(d.pcm) < n {
 		d.pcm = make([]int16, n)
 	}
@@ -64,6 +74,13 @@ func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 		w.g722.Decode(wide, pl)
 		w.decimate(out, wide)
 		return out
+	case codec.G729:
+		w := s.wide
+		if w == nil {
+			w = &wideDetect{g729: codec.NewG729Decoder()}
+			s.wide = w
+		}
+		return out[:w.g729.Decode(out, pl)]
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 	if d.overwriteFn != nil {
 		s.ringAdd(d.pkt, pos+samples)
 	}
-	if d.inband && s.g711 {
+	if d.inband && (s.g711 || s.codec == codec.G729) {
 		if s.tone == nil {
 			s.tone = new(toneDetector)
 		}

@@ -1,0 +1,220 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/capturetest"
+	"github.com/callvault/callvault/internal/g729enc"
+	"github.com/callvault/callvault/internal/pcapwrite"
+	"github.com/callvault/callvault/internal/testcorpus"
+	"github.com/callvault/callvault/recinfo"
+	"github.com/callvault/callvault/recorder/capture"
+)
+
+// g729DTMFCall is a G.729 call (12 s, both directions speech, 20 ms
+// packets of two frames) in which direction 0 sends card digits as in-band
+// tones.
+type g729DTMFCall struct {
+	pcap      []byte
+	pcm       [2][]int16 // the audio encoded, per direction
+	sent      [2][]byte  // G.729 frames per direction, 10 bytes per 80 ticks
+	digits    string
+	toneSpans [][2]int // 8 kHz positions of the tones in direction 0
+}
+
+const g729PerPacket = 2 * codec.G729FrameSize
+
+func makeG729DTMFCall(t testing.TB) *g729DTMFCall {
+	dir := filepath.Join(testcorpus.Dir(t), "generated", "pcmu_bidir")
+	c := &g729DTMFCall{digits: "4111111111111111"}
+	for d, name := range []string{"src_a.wav", "src_b.wav"} {
+		s, rate := readRefWAV(t, filepath.Join(dir, name))
+		if rate != 8000 || len(s) < 12*8000 {
+			t.Fatalf("%s: %d Hz, %d samples", name, rate, len(s))
+		}
+		c.pcm[d] = append([]int16(nil), s[:12*8000]...)
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	at := 4 * 8000
+	for _, d := range []byte(c.digits) {
+		const toneLen = 80 * 8 // 80 ms
+		tone := appendTone(t, nil, d, 80, -10, 2, rng)
+		copy(c.pcm[0][at:], tone)
+		clear(c.pcm[0][at+toneLen : at+2*toneLen])
+		c.toneSpans = append(c.toneSpans, [2]int{at, at + toneLen})
+		at += 2 * toneLen
+	}
+	for d := range 2 {
+		c.sent[d] = g729enc.New().Encode(c.pcm[d])
+	}
+	start := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	local, remote := netip.MustParseAddrPort(dtmfLocal), netip.MustParseAddrPort(dtmfRemote)
+	w := capturetest.NewPcapFormat(pcapwrite.Ethernet)
+	for k := range len(c.sent[0]) / g729PerPacket {
+		t0 := start.Add(time.Duration(k) * 20 * time.Millisecond)
+		for d := range 2 {
+			src, dst := local, remote
+			if d == 1 {
+				src, dst = remote, local
+			}
+			rtp := capturetest.RTP{PT: 18, Seq: uint16(k + 1000*d), TS: uint32(160 * k), SSRC: 0x1000 + uint32(d), Payload: c.sent[d][g729PerPacket*k : g729PerPacket*(k+1)]}
+			w.AddUDP(t0.Add(time.Duration(d)*3*time.Millisecond), src, dst, rtp.Bytes())
+		}
+	}
+	c.pcap = w.Bytes()
+	return c
+}
+
+// decodeG729 decodes G.729 frames with a fresh decoder.
+func decodeG729(frames []byte) []int16 {
+	pcm := make([]int16, codec.G729Samples(len(frames)))
+	codec.NewG729Decoder().Decode(pcm, frames)
+	return pcm
+}
+
+// storedG729 reads the G.729 frames of both directions back from a stored
+// capture, by RTP timestamp (n bytes each).
+func storedG729(t testing.TB, capt []byte, n int) (audio [2][]byte) {
+	t.Helper()
+	for d := range 2 {
+		audio[d] = make([]byte, n)
+	}
+	eachPacket(t, capt, func(_ capture.Packet, dg *capture.Datagram) bool {
+		if dg == nil || len(dg.Payload) != 12+g729PerPacket || dg.Payload[1]&0x7f != 18 {
+			return true
+		}
+		pl := dg.Payload
+		if ssrc := binary.BigEndian.Uint32(pl[8:12]); ssrc == 0x1000 || ssrc == 0x1001 {
+			ts := int(binary.BigEndian.Uint32(pl[4:8]))
+			copy(audio[ssrc-0x1000][ts/codec.G729FrameSamples*codec.G729FrameSize:], pl[12:])
+		}
+		return true
+	})
+	return audio
+}
+
+// TestG729InBandDTMF: in-band digits sent in a G.729 stream are found (as
+// in G.711 and G.722 streams), and with masking on they are gone from what
+// is stored: the stored G.729 frames, decoded, hold no tone in either
+// direction, nor does the WAV; the frames outside the masked spans are the
+// frames sent, and decode to the audio sent.
+func TestG729InBandDTMF(t *testing.T) {
+	c := makeG729DTMFCall(t)
+	sent0 := decodeG729(c.sent[0])
+	if got := detect(sent0); len(got) != len(c.digits) {
+		t.Fatalf("the sent stream holds %d tones, want %d: %+v", len(got), len(c.digits), got)
+	}
+	for _, sp := range c.toneSpans[:1] {
+		lag, ncc, snr := testcorpus.Align(c.pcm[0][sp[0]:sp[1]], sent0[sp[0]:sp[1]+40], 40)
+		t.Logf("tone through the encoder: lag %d ncc %.3f SNR %.1f dB", lag, ncc, snr)
+	}
+	ctx := context.Background()
+
+	plain, err := New(archivetest.OpenTest(t), Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := plain.Ingest(ctx, "g729.pcap", bytes.NewReader(c.pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := recinfo.Parse(rec.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digits strings.Builder
+	for _, s := range in.Result.Streams {
+		for _, d := range s.DTMF {
+			if !d.InBand {
+				t.Errorf("digit %+v not in-band", d)
+			}
+			digits.WriteString(d.Digit)
+		}
+	}
+	if digits.String() != c.digits {
+		t.Fatalf("digits found %q, sent %q", digits.String(), c.digits)
+	}
+
+	r, arc := openMaskingRecorder(t, nil)
+	rec, err = r.Ingest(ctx, "g729-masked.pcap", bytes.NewReader(c.pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err = recinfo.Parse(rec.Info); err != nil {
+		t.Fatal(err)
+	}
+	if in.Masking == nil || len(in.Masking.Spans) == 0 || in.Masking.Missed != 0 {
+		t.Fatalf("masking %+v", in.Masking)
+	}
+	for _, s := range in.Result.Streams {
+		if len(s.DTMF) != 0 {
+			t.Errorf("stream %d keeps digits %+v", s.Index, s.DTMF)
+		}
+	}
+	stored := storedG729(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
+	for d := range 2 {
+		if got := detect(decodeG729(stored[d])); len(got) != 0 {
+			t.Errorf("direction %d: %d tones in the stored capture: %+v", d, len(got), got)
+		}
+	}
+	wav, err := r.WAV(ctx, []*archive.Recording{rec}, 0, codec.WAVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ch, pcm := range readWAV(t, wav) {
+		if got := detect(pcm); len(got) != 0 {
+			t.Errorf("WAV channel %d: tones %+v", ch, got)
+		}
+	}
+
+	// Outside the masked spans the frames are the frames sent, and past
+	// g729Settle after each span they decode to the audio sent.
+	masked := [2][]bool{make([]bool, len(c.pcm[0])), make([]bool, len(c.pcm[1]))}
+	settled := [2][]bool{make([]bool, len(c.pcm[0])), make([]bool, len(c.pcm[1]))}
+	for _, sp := range in.Masking.Spans {
+		d := in.Result.Streams[sp.Stream].SSRC - 0x1000
+		origin := int(in.Result.Streams[sp.Stream].FirstPos)
+		for p := int(sp.StartPos) - origin; p < int(sp.EndPos)-origin+g729Settle && p < len(masked[d]); p++ {
+			masked[d][p] = p < int(sp.EndPos)-origin
+			settled[d][p] = true
+		}
+	}
+	for d := range 2 {
+		for f := 0; f < len(stored[d])/codec.G729FrameSize; f++ {
+			got, want := stored[d][f*10:f*10+10], c.sent[d][f*10:f*10+10]
+			if !masked[d][f*codec.G729FrameSamples] && !bytes.Equal(got, want) {
+				t.Fatalf("direction %d: frame %d outside the masks changed", d, f)
+			}
+		}
+		got, want := decodeG729(stored[d]), decodeG729(c.sent[d])
+		var keptGot, keptWant []int16
+		for p := range settled[d] {
+			if !settled[d][p] {
+				keptGot, keptWant = append(keptGot, got[p]), append(keptWant, want[p])
+			}
+		}
+		if ncc := testcorpus.NCC(keptGot, keptWant); ncc < 0.999 {
+			t.Errorf("direction %d: audio outside the masks ncc %.5f", d, ncc)
+		}
+	}
+	checkTonesMasked(t, c.toneSpans, &masked)
+}
+
+// g729Settle is how long (8 kHz ticks: 100 ms) after a masked G.729 span
+// the decoded audio may differ from the audio sent: the decoder predicts
+// the LSFs from the four frames before and the gains from the four
+// subframes before, and its pitch memory (143 samples back, fed back
+// through the pitch gain) and post-filter carry the silence on a little
+// longer.
+const g729Settle = 800
