@@ -198,21 +198,26 @@ func lpToLSF(a *[order + 1]float64) ([order]float64, bool) {
 		}
 		return s
 	}
+	onGrid := func(f *[6]float64, odd bool, i int) float64 {
+		t := &lsfGrid.cos[i]
+		if odd {
+			t = &lsfGrid.sin[i]
+		}
+		s := 0.0
+		for k, c := range f {
+			s += c * t[k]
+		}
+		return s
+	}
 	var roots [2][]float64
-	const grid = 1024
 	for n, f := range []*[6]float64{&f1, &f2} {
 		odd := n == 1
-		lo := 1e-6
-		glo := g(f, odd, lo)
-		for i := 1; i <= grid; i++ {
-			hi := math.Pi * float64(i) / grid
-			if i == grid {
-				hi = math.Pi - 1e-6
-			}
-			ghi := g(f, odd, hi)
+		glo := onGrid(f, odd, 0)
+		for i := 1; i <= lsfGridN; i++ {
+			ghi := onGrid(f, odd, i)
 			if glo*ghi < 0 {
-				l, h, gl := lo, hi, glo
-				for range 40 {
+				l, h, gl := lsfGrid.w[i-1], lsfGrid.w[i], glo
+				for range 24 {
 					m := (l + h) / 2
 					if gm := g(f, odd, m); gm*gl < 0 {
 						h = m
@@ -222,7 +227,7 @@ func lpToLSF(a *[order + 1]float64) ([order]float64, bool) {
 				}
 				roots[n] = append(roots[n], (l+h)/2)
 			}
-			lo, glo = hi, ghi
+			glo = ghi
 		}
 	}
 	var w [order]float64
@@ -239,6 +244,26 @@ func lpToLSF(a *[order + 1]float64) ([order]float64, bool) {
 	}
 	return w, true
 }
+
+// lsfGrid holds the terms of the sum and difference series at the points
+// the LSF search starts from, in (0, π).
+const lsfGridN = 512
+
+var lsfGrid = func() (g struct {
+	w        [lsfGridN + 1]float64
+	cos, sin [lsfGridN + 1][6]float64
+}) {
+	for i := range g.w {
+		w := math.Pi * float64(i) / lsfGridN
+		w = min(max(w, 1e-6), math.Pi-1e-6)
+		g.w[i] = w
+		for k := range 6 {
+			g.cos[i][k] = math.Cos((5.5 - float64(k)) * w)
+			g.sin[i][k] = math.Sin((5.5 - float64(k)) * w)
+		}
+	}
+	return g
+}()
 
 // quantiseLSF chooses L0..L3 for the LSFs w, updates the MA memory as the
 // decoder will, and returns the quantised LSP (cosines).
@@ -381,17 +406,54 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 	}
 	var t0 int
 	if sf == 0 {
-		// Whole delays first, then every index near the best.
-		for p1 := range 256 {
-			if d, f := g729core.PitchAbs(p1); f == 0 {
-				try(p1, d, f)
+		// Whole delays first, screened by their correlation with the
+		// backward-filtered target (the filtered vector's energy taken
+		// as the vector's); then every index near the three best.
+		var back [sub]float64
+		for n := range back {
+			for k := n; k < sub; k++ {
+				back[n] += t[k] * h[k-n]
 			}
 		}
-		best, _ := g729core.PitchAbs(bestIdx)
+		var top [3]struct {
+			t0 int
+			s  float64
+		}
 		for p1 := range 256 {
-			if d, f := g729core.PitchAbs(p1); f != 0 && d >= best-1 && d <= best+1 {
-				try(p1, d, f)
+			d, f := g729core.PitchAbs(p1)
+			if f != 0 {
+				continue
 			}
+			// The past excitation itself where it is not repeated.
+			v := (*[sub]float64)(e.exc[base-d : base-d+sub])
+			if d < sub {
+				g729core.Adaptive(e.exc[:], base, d, 0)
+				v = (*[sub]float64)(e.exc[base : base+sub])
+			}
+			c, vv := dot(&back, v), dot(v, v)
+			if c <= 0 || vv == 0 {
+				continue
+			}
+			s := c * c / vv
+			for i := range top {
+				if s > top[i].s {
+					copy(top[i+1:], top[i:len(top)-1])
+					top[i].t0, top[i].s = d, s
+					break
+				}
+			}
+		}
+		for p1 := range 256 {
+			d, f := g729core.PitchAbs(p1)
+			for _, c := range top {
+				if c.s > 0 && d >= c.t0-1 && d <= c.t0+1 {
+					try(p1, d, f)
+					break
+				}
+			}
+		}
+		if bestScore < 0 {
+			bestIdx = 3*(60-19) - 2 // 60, no pitch found: any delay
 		}
 		p.p1 = bestIdx
 		pc := 1

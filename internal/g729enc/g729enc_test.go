@@ -78,3 +78,11 @@ func readWAV(t testing.TB, path string) []int16 {
 	t.Fatalf("%s: no data chunk", path)
 	return nil
 }
+
+func BenchmarkEncode(b *testing.B) {
+	in := tone(8000, 697, 1209, 5000, 6000)
+	b.SetBytes(int64(2 * len(in)))
+	for b.Loop() {
+		New().Encode(in)
+	}
+}
