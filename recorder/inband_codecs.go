@@ -14,7 +14,11 @@ import "github.com/callvault/callvault/codec"
 // G.729 (and G.729A, with Annex B SID frames) is decoded the same way, by a
 // decoder of the stream's own fed the payloads in order: each 10-byte
 // frame gives 80 samples at 8 kHz from the payload's position on, a SID
-// frame 80 samples of silence, as the renderer places them.
+// frame 80 samples of silence, as the renderer places them. Its tones are
+// judged with a looser reverse twist (toneReverseTwistG729): the decoder's
+// post-filter sharpens the stronger of two spectral peaks, so a column tone
+// sent a little above its row tone comes out up to about 4 dB further
+// above it.
 //
 // A masked G.722 octet is overwritten with g722Silence: both sub-band
 // codes are the smallest steps of their quantisers (higher band +, lower
@@ -29,6 +33,18 @@ import "github.com/callvault/callvault/codec"
 // indices whose filter has little gain; from any decoder state it decodes
 // below ±3 after three frames (30 ms). A trailing Annex B SID frame is
 // zeroed (it decodes to silence whatever it holds).
+
+// toneReverseTwistG729 is the reverse twist allowed in G.729 streams: 8 dB,
+// as the normal twist.
+const toneReverseTwistG729 = 6.31
+
+// newToneDetector returns the tone detector of a stream of codec c.
+func newToneDetector(c codec.Codec) *toneDetector {
+	if c == codec.G729 {
+		return &toneDetector{reverseTwist: toneReverseTwistG729}
+	}
+	return new(toneDetector)
+}
 
 // g722Silence is the octet a masked G.722 payload is filled with.
 const g722Silence = 0xFF

@@ -408,7 +408,7 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 	if sf == 0 {
 		// Whole delays first, screened by their correlation with the
 		// backward-filtered target (the filtered vector's energy taken
-		// as the vector's); then every index near the three best.
+		// as the vector's); then every index near the eight best.
 		var back [sub]float64
 		for n := range back {
 			for k := n; k < sub; k++ {
@@ -424,12 +424,8 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 			if f != 0 {
 				continue
 			}
-			// The past excitation itself where it is not repeated.
-			v := (*[sub]float64)(e.exc[base-d : base-d+sub])
-			if d < sub {
-				g729core.Adaptive(e.exc[:], base, d, 0)
-				v = (*[sub]float64)(e.exc[base : base+sub])
-			}
+			g729core.Adaptive(e.exc[:], base, d, 0)
+			v := (*[sub]float64)(e.exc[base : base+sub])
 			c, vv := dot(&back, v), dot(v, v)
 			if c <= 0 || vv == 0 {
 				continue
