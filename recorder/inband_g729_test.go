@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -310,4 +311,33 @@ func TestG729InBandFalsePositives(t *testing.T) {
 // detectG729 is detect with the detector of a G.729 stream.
 func detectG729(pcm []int16) []toneEvent {
 	return detectWith(newToneDetector(codec.G729), pcm)
+}
+
+// BenchmarkAnalyzeG729: the analysis of the 12 s two-way G.729 call of
+// TestG729InBandDTMF: plain without in-band detection, detect with it
+// (each stream decoded in order for the detector), mask with DTMF masking
+// (the capture held back and overwritten). bytes/s is capture bytes.
+func BenchmarkAnalyzeG729(b *testing.B) {
+	c := makeG729DTMFCall(b)
+	for _, mode := range []string{"plain", "detect", "mask"} {
+		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(int64(len(c.pcap)))
+			var out bytes.Buffer
+			for b.Loop() {
+				var err error
+				switch mode {
+				case "mask":
+					out.Reset()
+					hold := newHoldBuffer(&out, nil)
+					_, err = analyze(io.TeeReader(bytes.NewReader(c.pcap), hold), io.Discard, analyzeOpts{inband: true, hold: hold, mask: true})
+				default:
+					_, err = analyze(bytes.NewReader(c.pcap), io.Discard, analyzeOpts{inband: mode == "detect"})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)*12/b.Elapsed().Seconds(), "call-s/s")
+		})
+	}
 }
