@@ -8,9 +8,10 @@
 // blocks (internal/g729core) so that its model of the decoder's state
 // stays the decoder's state:
 //
-//   - LP analysis of each 10 ms frame over a 30 ms asymmetric Hamming
-//     window ending with the frame (no look-ahead), lag window and white
-//     noise correction, Levinson-Durbin; the LSFs are the zeros of the
+//   - LP analysis of each 10 ms frame over the recommendation's 30 ms
+//     asymmetric window (half a Hamming window over 200 samples, a quarter
+//     cosine over the 5 ms of look-ahead), lag window and white noise
+//     correction, Levinson-Durbin; the LSFs are the zeros of the
 //     sum and difference polynomials, found on a grid and by bisection;
 //   - the LSFs are quantised with both MA predictor modes against the
 //     two-stage codebooks (a few first-stage candidates, then the lower
@@ -40,13 +41,14 @@ const (
 	sub      = g729core.Subframe
 	frameLen = 2 * sub
 	hist     = g729core.Hist
-	window   = 240 // LP analysis window: two past frames and the current one
+	window   = 240 // LP analysis window: 120 past samples, the frame, 40 ahead
+	ahead    = 40
 )
 
 // Encoder encodes G.729 frames. Frames must be encoded in order; the zero
 // value is not ready, use New.
 type Encoder struct {
-	in     [window]float64 // the last window samples of (halved) input
+	in     [window]float64 // the analysis window's (halved) input
 	prevL  [4][order]float64
 	lsp    [order]float64
 	lsfOld [order]float64 // last unquantised LSFs, for a failed root search
@@ -75,8 +77,11 @@ func New() *Encoder {
 	for i := range e.pastEn {
 		e.pastEn[i] = -14
 	}
-	for i := range e.win {
-		e.win[i] = 0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/float64(window-1))
+	for i := range window - ahead {
+		e.win[i] = 0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/float64(2*(window-ahead)-1))
+	}
+	for i := range ahead {
+		e.win[window-ahead+i] = math.Cos(2 * math.Pi * float64(i) / float64(4*ahead-1))
 	}
 	for k := range e.lag {
 		f := 2 * math.Pi * 60 * float64(k) / 8000 // 60 Hz lag window
@@ -87,16 +92,18 @@ func New() *Encoder {
 }
 
 // Encode encodes pcm (8 kHz) into 10-byte frames, one per 80 samples; a
-// last partial frame is padded with silence.
+// last partial frame is padded with silence. The encoder looks 5 ms ahead
+// of each frame, into the next call's pcm: the first frames of a call
+// see silence there.
 func (e *Encoder) Encode(pcm []int16) []byte {
 	var out []byte
 	for len(pcm) > 0 {
-		var x [frameLen]float64
-		for i := range min(frameLen, len(pcm)) {
+		var x [frameLen + ahead]float64
+		for i := range min(frameLen+ahead, len(pcm)) {
 			x[i] = float64(pcm[i]) / 2
 		}
 		pcm = pcm[min(frameLen, len(pcm)):]
-		out = append(out, e.Frame(&x)...)
+		out = append(out, e.frame(&x)...)
 	}
 	return out
 }
@@ -108,10 +115,11 @@ type params struct {
 	c, s, ga, gb   [2]int
 }
 
-// Frame encodes one frame of input already halved (the decoder's scale).
-func (e *Encoder) Frame(x *[frameLen]float64) []byte {
-	copy(e.in[:], e.in[frameLen:])
-	copy(e.in[window-frameLen:], x[:])
+// frame encodes one frame of input already halved (the decoder's scale),
+// followed by the look-ahead.
+func (e *Encoder) frame(x *[frameLen + ahead]float64) []byte {
+	copy(e.in[:], e.in[frameLen:window-ahead])
+	copy(e.in[window-frameLen-ahead:], x[:])
 
 	var p params
 	lspNew := e.quantiseLSF(&p, e.analyse())
