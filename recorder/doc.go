@@ -119,8 +119,8 @@
 // tone written at both ends of the masked span: 60 ms of 1 kHz in G.711;
 // in G.722 30 ms of silence octets that bring the decoder to a known
 // state, then 30 ms of octets that decode to 1 kHz from it
-// (codec.G722Marker); G.729 paused spans are silence frames without a
-// marker.
+// (codec.G722Marker); in G.729 four silence frames, then four frames
+// that decode to 1 kHz from the state they leave (pause_g729.go).
 //
 // # Calls and channels
 //

@@ -123,11 +123,19 @@ func (d *Demux) maskFill(s *stream, off int64, n int) bool {
 	if s.codec != codec.G729 {
 		return d.overwrite(off, n, silenceByte(s.codec))
 	}
+	return d.fillG729(off, n, func(int) *[codec.G729FrameSize]byte { return &g729Silence })
+}
+
+// fillG729 overwrites the G.729 payload of n bytes at capture offset off:
+// its k-th frame with frame(k), a trailing SID frame (or bytes beyond
+// whole frames) with zeros. It reports whether all were overwritten.
+func (d *Demux) fillG729(off int64, n int, frame func(k int) *[codec.G729FrameSize]byte) bool {
 	ok := true
+	whole := n / codec.G729FrameSize * codec.G729FrameSize
 	for i := range n {
-		fill := byte(0) // a SID frame, or bytes beyond whole frames
-		if i < n/codec.G729FrameSize*codec.G729FrameSize {
-			fill = g729Silence[i%codec.G729FrameSize]
+		fill := byte(0)
+		if i < whole {
+			fill = frame(i / codec.G729FrameSize)[i%codec.G729FrameSize]
 		}
 		ok = d.overwrite(off+int64(i), 1, fill) && ok
 	}

@@ -25,8 +25,11 @@ import (
 // markerLen samples of the tone; in G.722 (ADPCM, whose octets decode
 // according to the state the octets before left) it is 30 ms of silence
 // octets, which bring any decoder to one state, then 30 ms of octets
-// encoded from that state (codec.G722Marker). G.729 paused spans are
-// silence frames without a marker. A pause left open ends with the call.
+// encoded from that state (codec.G722Marker); in G.729 (whole frames of
+// 10 ms) it is four silence frames, which bring the decoder to one state,
+// then four frames encoded from it (pause_g729.go), the first frames that
+// start in the pause and the last ones before its end. A pause left open
+// ends with the call.
 // DTMF digits inside a pause are never kept.
 //
 // Where a pause begins and ends on the capture's timeline: a request
@@ -235,14 +238,23 @@ func (d *Demux) maskPaused() {
 // maskPauseEntry overwrites what entry e of stream s holds of pause w:
 // silence, and the marker tone in the first and (once the pause is closed)
 // the last markerLen samples of the pause. G.729 payloads are overwritten
-// whole with silence frames, without a marker.
+// whole, with silence frames and the frames of the G.729 marker
+// (pause_g729.go); those of other codecs with zeros.
 func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 	a, b := max(w.from, e.pos), min(w.to, e.pos+e.samples)
 	if a >= b {
 		return
 	}
 	if !s.g711 {
-		if !d.maskFill(s, e.off, e.n) {
+		ok := false
+		if s.codec == codec.G729 {
+			ok = d.fillG729(e.off, e.n, func(k int) *[codec.G729FrameSize]byte {
+				return g729PauseFrame(w, e.pos+int64(k*codec.G729FrameSamples))
+			})
+		} else {
+			ok = d.maskFill(s, e.off, e.n)
+		}
+		if !ok {
 			d.maskMissed += e.n
 		}
 		s.addMaskSpan(e.pos, e.pos+e.samples, true)

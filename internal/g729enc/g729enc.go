@@ -528,7 +528,14 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 		}
 	}
 
-	// The decoder's state after this subframe.
+	e.advance(a, base, v[:], &code, gp, gc, gamma)
+	return t0
+}
+
+// advance moves the model of the decoder's state past a subframe at base
+// of filter a: adaptive vector v and code vector code (sharpened) with
+// gains gp, gc and correction factor gamma.
+func (e *Encoder) advance(a *[order + 1]float64, base int, v []float64, code *[sub]float64, gp, gc, gamma float64) {
 	for i := range code {
 		e.exc[base+i] = gp*v[i] + gc*code[i]
 	}
@@ -545,7 +552,79 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 	copy(e.pastEn[1:], e.pastEn[:3])
 	e.pastEn[0] = 20 * math.Log10(max(gamma, 1e-4))
 	e.sharp = min(max(gp, g729core.SharpMin), g729core.SharpMax)
-	return t0
+}
+
+// Absorb takes a frame that the decoder is given before what this encoder
+// encodes next (silence frames, say): the encoder's model of the decoder
+// moves past it as the decoder does, and its input is taken as silence.
+// frame must be a speech frame (10 bytes) whose parity bit is right.
+func (e *Encoder) Absorb(frame []byte) {
+	var p params
+	p.unpack(frame)
+	var l [order]float64
+	g729core.CodebookLSF(&l, p.l1, p.l2, p.l3)
+	w := g729core.PredictLSF(&l, p.l0, &e.prevL)
+	g729core.Stabilise(&w)
+	copy(e.prevL[1:], e.prevL[:3])
+	e.prevL[0] = l
+	var lspNew [order]float64
+	for i, v := range w {
+		lspNew[i] = math.Cos(v)
+	}
+	var a [2][order + 1]float64
+	var q [order]float64
+	for i := range q {
+		q[i] = 0.5 * (e.lsp[i] + lspNew[i])
+	}
+	g729core.LSPToLP(&a[0], &q)
+	g729core.LSPToLP(&a[1], &lspNew)
+	e.lsp = lspNew
+	t1 := 0
+	for sf := range 2 {
+		t0, frac := g729core.PitchAbs(p.p1)
+		if sf == 1 {
+			t0, frac = g729core.PitchRel(p.p2, t1)
+		}
+		t1 = t0
+		base := hist + sf*sub
+		g729core.Adaptive(e.exc[:], base, t0, frac)
+		var v [sub]float64
+		copy(v[:], e.exc[base:base+sub])
+		var code [sub]float64
+		g729core.ACELP(&code, p.c[sf], p.s[sf])
+		if t0 < sub {
+			for i := t0; i < sub; i++ {
+				code[i] += code[i-t0] * e.sharp
+			}
+		}
+		gp, gamma := g729core.Gains(p.ga[sf], p.gb[sf])
+		gc := g729core.FixedGain(gamma, dot(&code, &code), &e.pastEn)
+		e.advance(&a[sf], base, v[:], &code, gp, gc, gamma)
+	}
+	copy(e.exc[:hist], e.exc[frameLen:])
+	copy(e.in[:], e.in[frameLen:window-ahead])
+	clear(e.in[window-frameLen-ahead:])
+}
+
+// unpack reads the parameters of a frame in transmission order.
+func (p *params) unpack(b []byte) {
+	pos := 0
+	take := func(n int) int {
+		v := 0
+		for range n {
+			v = v<<1 | int(b[pos>>3]>>(7-pos&7)&1)
+			pos++
+		}
+		return v
+	}
+	p.l0, p.l1, p.l2, p.l3 = take(1), take(7), take(5), take(5)
+	p.p1, p.p0 = take(8), take(1)
+	for sf := range 2 {
+		if sf == 1 {
+			p.p2 = take(5)
+		}
+		p.c[sf], p.s[sf], p.ga[sf], p.gb[sf] = take(13), take(4), take(3), take(4)
+	}
 }
 
 // searchPulses chooses the four pulses of the algebraic codebook for

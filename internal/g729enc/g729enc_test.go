@@ -86,3 +86,16 @@ func BenchmarkEncode(b *testing.B) {
 		New().Encode(in)
 	}
 }
+
+// TestAbsorb: an encoder that absorbs the frames another encoded holds
+// the same model of the decoder as the one that encoded them.
+func TestAbsorb(t *testing.T) {
+	a, b := New(), New()
+	frames := a.Encode(tone(4000, 852, 1336, 4000, 5000))
+	for f := 0; f < len(frames); f += codec.G729FrameSize {
+		b.Absorb(frames[f : f+codec.G729FrameSize])
+	}
+	if a.exc != b.exc || a.mem != b.mem || a.prevL != b.prevL || a.lsp != b.lsp || a.pastEn != b.pastEn || a.sharp != b.sharp {
+		t.Fatal("the models differ")
+	}
+}
