@@ -164,7 +164,7 @@ func (d *G729Decoder) Frame(dst []int16, frame []byte) {
 		return
 	}
 	var p g729Params
-	p.unpack(frame)
+	p.Unpack(frame)
 	d.decode(dst, &p, false)
 }
 
@@ -187,42 +187,8 @@ func (d *G729Decoder) silence(dst []int16) {
 	d.x1, d.x2, d.y1, d.y2 = 0, 0, 0, 0
 }
 
-// g729Params are the transmitted parameters of one frame (Table 8 of the
-// recommendation), in transmission order.
-type g729Params struct {
-	l0, l1, l2, l3 int
-	p1, p0         int
-	c, s           [2]int
-	ga, gb         [2]int
-	p2             int
-}
-
-func (p *g729Params) unpack(b []byte) {
-	b = b[:G729FrameSize]
-	pos := 0 // next bit, counted from the first byte's most significant
-	take := func(n int) int {
-		v := 0
-		for range n {
-			v = v<<1 | int(b[pos>>3]>>(7-pos&7)&1)
-			pos++
-		}
-		return v
-	}
-	p.l0, p.l1, p.l2, p.l3 = take(1), take(7), take(5), take(5)
-	p.p1, p.p0 = take(8), take(1)
-	p.c[0], p.s[0], p.ga[0], p.gb[0] = take(13), take(4), take(3), take(4)
-	p.p2 = take(5)
-	p.c[1], p.s[1], p.ga[1], p.gb[1] = take(13), take(4), take(3), take(4)
-}
-
-// parityOK checks P0 against the six most significant bits of P1.
-func (p *g729Params) parityOK() bool {
-	sum := 1 + p.p0
-	for i := 2; i < 8; i++ {
-		sum += p.p1 >> i & 1
-	}
-	return sum&1 == 0
-}
+// g729Params are the transmitted parameters of one frame.
+type g729Params = g729core.Params
 
 func (d *G729Decoder) random() int {
 	d.seed = d.seed*31821 + 13849
@@ -250,11 +216,11 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 	for sf := 0; sf < 2; sf++ {
 		// Pitch delay.
 		switch {
-		case sf == 0 && !erased && p.parityOK():
-			t0, frac = g729core.PitchAbs(p.p1)
+		case sf == 0 && !erased && p.ParityOK():
+			t0, frac = g729core.PitchAbs(p.P1)
 			d.oldT0 = t0
 		case sf == 1 && !erased:
-			t0, frac = g729core.PitchRel(p.p2, t0)
+			t0, frac = g729core.PitchRel(p.P2, t0)
 			d.oldT0 = t0
 		default:
 			t0, frac = d.oldT0, 0
@@ -265,7 +231,7 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 		d.adaptive(base, t0, frac)
 
 		// Fixed codebook, with the pitch sharpening.
-		ci, si := p.c[sf], p.s[sf]
+		ci, si := p.C[sf], p.S[sf]
 		if erased {
 			ci, si = d.random()&0x1fff, d.random()&0xf
 		}
@@ -277,7 +243,7 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 			}
 		}
 
-		d.gains(p.ga[sf], p.gb[sf], &code, erased)
+		d.gains(p.GA[sf], p.GB[sf], &code, erased)
 		d.sharp = min(max(d.gp, g729SharpMin), g729SharpMax)
 
 		for i := range code {
@@ -343,9 +309,9 @@ func (d *G729Decoder) decodeLSF(p *g729Params, erased bool) {
 			l[i] = s / sum
 		}
 	} else {
-		d.mode = p.l0
-		g729core.CodebookLSF(&l, p.l1, p.l2, p.l3)
-		d.lsf = g729core.PredictLSF(&l, p.l0, &d.prevL)
+		d.mode = p.L0
+		g729core.CodebookLSF(&l, p.L1, p.L2, p.L3)
+		d.lsf = g729core.PredictLSF(&l, p.L0, &d.prevL)
 		g729core.Stabilise(&d.lsf)
 	}
 	copy(d.prevL[1:], d.prevL[:3])

@@ -15,13 +15,11 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/internal/capturetest"
 	"github.com/callvault/callvault/internal/g729enc"
 	"github.com/callvault/callvault/internal/pcapwrite"
 	"github.com/callvault/callvault/internal/testcorpus"
-	"github.com/callvault/callvault/recinfo"
 	"github.com/callvault/callvault/recorder/capture"
 )
 
@@ -123,48 +121,7 @@ func TestG729InBandDTMF(t *testing.T) {
 		t.Logf("tone through the encoder: lag %d ncc %.3f SNR %.1f dB", lag, ncc, snr)
 	}
 	ctx := context.Background()
-
-	plain, err := New(archivetest.OpenTest(t), Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := plain.Ingest(ctx, "g729.pcap", bytes.NewReader(c.pcap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := recinfo.Parse(rec.Info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var digits strings.Builder
-	for _, s := range in.Result.Streams {
-		for _, d := range s.DTMF {
-			if !d.InBand {
-				t.Errorf("digit %+v not in-band", d)
-			}
-			digits.WriteString(d.Digit)
-		}
-	}
-	if digits.String() != c.digits {
-		t.Fatalf("digits found %q, sent %q", digits.String(), c.digits)
-	}
-
-	r, arc := openMaskingRecorder(t, nil)
-	rec, err = r.Ingest(ctx, "g729-masked.pcap", bytes.NewReader(c.pcap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in, err = recinfo.Parse(rec.Info); err != nil {
-		t.Fatal(err)
-	}
-	if in.Masking == nil || len(in.Masking.Spans) == 0 || in.Masking.Missed != 0 {
-		t.Fatalf("masking %+v", in.Masking)
-	}
-	for _, s := range in.Result.Streams {
-		if len(s.DTMF) != 0 {
-			t.Errorf("stream %d keeps digits %+v", s.Index, s.DTMF)
-		}
-	}
+	r, arc, rec, in := ingestInBandMasked(t, c.pcap, c.digits)
 	stored := storedG729(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
 	for d := range 2 {
 		if got := detectG729(decodeG729(stored[d])); len(got) != 0 {

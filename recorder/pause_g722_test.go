@@ -71,6 +71,39 @@ func ingestPaused(t *testing.T, r *Recorder, pcap []byte, guid string, pauseAt, 
 	return res.rec
 }
 
+// pauseSpan returns the pause span of direction d (SSRC 0x1000+d) in the
+// masking record of in, as positions from its stream's first [from, to),
+// after checking that it runs from about pauseAt to resumeAt (plus the
+// margin), and which of the stream's n positions DTMF masks cover: digits
+// typed in the pause are masked beyond it by their guard.
+func pauseSpan(t *testing.T, in *recinfo.Info, d, n int, pauseAt, resumeAt time.Duration) (from, to int, dtmf []bool) {
+	t.Helper()
+	var span *recinfo.MaskSpan
+	for i, sp := range in.Masking.Spans {
+		if sp.Reason == recinfo.MaskPause && in.Result.Streams[sp.Stream].SSRC == uint32(0x1000+d) {
+			span = &in.Masking.Spans[i]
+		}
+	}
+	if span == nil {
+		t.Fatalf("direction %d: no pause span in %+v", d, in.Masking.Spans)
+	}
+	origin := int(in.Result.Streams[span.Stream].FirstPos)
+	from, to = int(span.StartPos)-origin, int(span.EndPos)-origin
+	at, until := int(pauseAt/time.Millisecond)*8, int(resumeAt/time.Millisecond)*8
+	if from > at || from < at-1600 || to < until || to > until+pauseMargin+800 {
+		t.Fatalf("direction %d: pause [%d, %d)", d, from, to)
+	}
+	dtmf = make([]bool, n)
+	for _, sp := range in.Masking.Spans {
+		if sp.Reason == recinfo.MaskDTMF && sp.Stream == span.Stream {
+			for p := int(sp.StartPos) - origin; p < int(sp.EndPos)-origin && p < n; p++ {
+				dtmf[p] = true
+			}
+		}
+	}
+	return from, to, dtmf
+}
+
 // tone1k fits a 1 kHz sine to pcm (rate samples a second) and returns its
 // amplitude and its share of pcm's power.
 func tone1k(pcm []int16, rate float64) (amp, share float64) {
@@ -105,28 +138,7 @@ func TestSecurePauseG722(t *testing.T) {
 	n := len(c.sent[0])
 	audio, _ := storedPayloads(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), n)
 	for d := range 2 {
-		var span *recinfo.MaskSpan
-		for i, sp := range in.Masking.Spans {
-			if sp.Reason == recinfo.MaskPause && in.Result.Streams[sp.Stream].SSRC == uint32(0x1000+d) {
-				span = &in.Masking.Spans[i]
-			}
-		}
-		if span == nil {
-			t.Fatalf("direction %d: no pause span in %+v", d, in.Masking.Spans)
-		}
-		origin := int(in.Result.Streams[span.Stream].FirstPos)
-		from, to := int(span.StartPos)-origin, int(span.EndPos)-origin
-		if from > 4500*8 || from < 4300*8 || to < 6000*8 || to > 6000*8+pauseMargin+800 {
-			t.Fatalf("direction %d: pause [%d, %d)", d, from, to)
-		}
-		dtmf := make([]bool, n) // digits typed in the pause, masked beyond it by their guard
-		for _, sp := range in.Masking.Spans {
-			if sp.Reason == recinfo.MaskDTMF && sp.Stream == span.Stream {
-				for p := int(sp.StartPos) - origin; p < int(sp.EndPos)-origin; p++ {
-					dtmf[p] = true
-				}
-			}
-		}
+		from, to, dtmf := pauseSpan(t, in, d, n, 4500*time.Millisecond, 6*time.Second)
 		for p := range n {
 			if (p < from || p >= to) && audio[d][p] != c.sent[d][p] && (!dtmf[p] || audio[d][p] != g722Silence) {
 				t.Fatalf("direction %d: octet %d outside the pause changed", d, p)

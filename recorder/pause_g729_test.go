@@ -91,28 +91,7 @@ func TestSecurePauseG729(t *testing.T) {
 	stored := storedG729(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
 	const f = codec.G729FrameSamples
 	for d := range 2 {
-		var span *recinfo.MaskSpan
-		for i, sp := range in.Masking.Spans {
-			if sp.Reason == recinfo.MaskPause && in.Result.Streams[sp.Stream].SSRC == uint32(0x1000+d) {
-				span = &in.Masking.Spans[i]
-			}
-		}
-		if span == nil {
-			t.Fatalf("direction %d: no pause span in %+v", d, in.Masking.Spans)
-		}
-		origin := int(in.Result.Streams[span.Stream].FirstPos)
-		from, to := int(span.StartPos)-origin, int(span.EndPos)-origin
-		if from > 4500*8 || from < 4300*8 || to < 6000*8 || to > 6000*8+pauseMargin+800 {
-			t.Fatalf("direction %d: pause [%d, %d)", d, from, to)
-		}
-		dtmf := make([]bool, len(c.pcm[d])) // digits typed in the pause, masked beyond it by their guard
-		for _, sp := range in.Masking.Spans {
-			if sp.Reason == recinfo.MaskDTMF && sp.Stream == span.Stream {
-				for p := int(sp.StartPos) - origin; p < int(sp.EndPos)-origin; p++ {
-					dtmf[p] = true
-				}
-			}
-		}
+		from, to, dtmf := pauseSpan(t, in, d, len(c.pcm[d]), 4500*time.Millisecond, 6*time.Second)
 		for k := 0; k < len(stored[d])/codec.G729FrameSize; k++ {
 			got := stored[d][k*codec.G729FrameSize : (k+1)*codec.G729FrameSize]
 			if p := k * f; (p < from || p >= to) && string(got) != string(c.sent[d][k*codec.G729FrameSize:(k+1)*codec.G729FrameSize]) && (!dtmf[p] || string(got) != string(g729Silence[:])) {

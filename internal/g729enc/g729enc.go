@@ -108,22 +108,27 @@ func (e *Encoder) Encode(pcm []int16) []byte {
 	return out
 }
 
-// params are the transmitted parameters of one frame.
-type params struct {
-	l0, l1, l2, l3 int
-	p1, p0, p2     int
-	c, s, ga, gb   [2]int
-}
-
 // frame encodes one frame of input already halved (the decoder's scale),
 // followed by the look-ahead.
 func (e *Encoder) frame(x *[frameLen + ahead]float64) []byte {
 	copy(e.in[:], e.in[frameLen:window-ahead])
 	copy(e.in[window-frameLen-ahead:], x[:])
 
-	var p params
-	lspNew := e.quantiseLSF(&p, e.analyse())
-	var a [2][order + 1]float64
+	var p g729core.Params
+	a := e.filters(e.quantiseLSF(&p, e.analyse()))
+
+	t1 := 0
+	for sf := range 2 {
+		t1 = e.subframe(&p, sf, &a[sf], x[sf*sub:(sf+1)*sub], t1)
+	}
+	copy(e.exc[:hist], e.exc[frameLen:])
+	return p.Pack()
+}
+
+// filters returns the LP filters of the two subframes of a frame whose
+// quantised LSP is lspNew (the first interpolated with the previous
+// frame's), as the decoder computes them, and keeps lspNew.
+func (e *Encoder) filters(lspNew [order]float64) (a [2][order + 1]float64) {
 	var q [order]float64
 	for i := range q {
 		q[i] = 0.5 * (e.lsp[i] + lspNew[i])
@@ -131,13 +136,7 @@ func (e *Encoder) frame(x *[frameLen + ahead]float64) []byte {
 	g729core.LSPToLP(&a[0], &q)
 	g729core.LSPToLP(&a[1], &lspNew)
 	e.lsp = lspNew
-
-	t1 := 0
-	for sf := range 2 {
-		t1 = e.subframe(&p, sf, &a[sf], x[sf*sub:(sf+1)*sub], t1)
-	}
-	copy(e.exc[:hist], e.exc[frameLen:])
-	return p.pack()
+	return a
 }
 
 // analyse returns the LSFs of the window's LP filter.
@@ -275,7 +274,7 @@ var lsfGrid = func() (g struct {
 
 // quantiseLSF chooses L0..L3 for the LSFs w, updates the MA memory as the
 // decoder will, and returns the quantised LSP (cosines).
-func (e *Encoder) quantiseLSF(p *params, w [order]float64) [order]float64 {
+func (e *Encoder) quantiseLSF(p *g729core.Params, w [order]float64) [order]float64 {
 	g729core.Stabilise(&w)
 	bestErr := math.Inf(1)
 	var bestL [order]float64
@@ -304,7 +303,7 @@ func (e *Encoder) quantiseLSF(p *params, w [order]float64) [order]float64 {
 			}
 			if d < bestErr {
 				bestErr, bestL, bestW = d, l, q
-				p.l0, p.l1, p.l2, p.l3 = mode, l1, l2, l3
+				p.L0, p.L1, p.L2, p.L3 = mode, l1, l2, l3
 			}
 		}
 	}
@@ -364,7 +363,7 @@ func nearest2(lt *[order]float64, l1, from int) int {
 
 // subframe encodes subframe sf (input x, filter a) and returns its
 // integer pitch delay; t1 is the first subframe's.
-func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64, t1 int) int {
+func (e *Encoder) subframe(p *g729core.Params, sf int, a *[order + 1]float64, x []float64, t1 int) int {
 	// Impulse response and zero-input response of 1/A(z).
 	var h, zir, t [sub]float64
 	mem := e.mem
@@ -459,24 +458,20 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 		if bestScore < 0 {
 			bestIdx = 3*(60-19) - 2 // 60, no pitch found: any delay
 		}
-		p.p1 = bestIdx
-		pc := 1
-		for i := 2; i < 8; i++ {
-			pc += bestIdx >> i & 1
-		}
-		p.p0 = pc & 1
+		p.P1 = bestIdx
+		p.SetParity()
 	} else {
 		for p2 := range 32 {
 			d, f := g729core.PitchRel(p2, t1)
 			try(p2, d, f)
 		}
-		p.p2 = bestIdx
+		p.P2 = bestIdx
 	}
 	var frac int
 	if sf == 0 {
-		t0, frac = g729core.PitchAbs(p.p1)
+		t0, frac = g729core.PitchAbs(p.P1)
 	} else {
-		t0, frac = g729core.PitchRel(p.p2, t1)
+		t0, frac = g729core.PitchRel(p.P2, t1)
 	}
 	g729core.Adaptive(e.exc[:], base, t0, frac)
 	var v [sub]float64
@@ -499,7 +494,7 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 		}
 	}
 	ci, si := searchPulses(&t2, &h2)
-	p.c[sf], p.s[sf] = ci, si
+	p.C[sf], p.S[sf] = ci, si
 	var code [sub]float64
 	g729core.ACELP(&code, ci, si)
 	if t0 < sub {
@@ -523,7 +518,7 @@ func (e *Encoder) subframe(p *params, sf int, a *[order + 1]float64, x []float64
 			err := tt - 2*p0*ty - 2*c0*tz + p0*p0*yy + 2*p0*c0*yz + c0*c0*zz
 			if err < bestErr {
 				bestErr, gp, gc, gamma = err, p0, c0, g0
-				p.ga[sf], p.gb[sf] = ga, gb
+				p.GA[sf], p.GB[sf] = ga, gb
 			}
 		}
 	}
@@ -559,11 +554,11 @@ func (e *Encoder) advance(a *[order + 1]float64, base int, v []float64, code *[s
 // moves past it as the decoder does, and its input is taken as silence.
 // frame must be a speech frame (10 bytes) whose parity bit is right.
 func (e *Encoder) Absorb(frame []byte) {
-	var p params
-	p.unpack(frame)
+	var p g729core.Params
+	p.Unpack(frame)
 	var l [order]float64
-	g729core.CodebookLSF(&l, p.l1, p.l2, p.l3)
-	w := g729core.PredictLSF(&l, p.l0, &e.prevL)
+	g729core.CodebookLSF(&l, p.L1, p.L2, p.L3)
+	w := g729core.PredictLSF(&l, p.L0, &e.prevL)
 	g729core.Stabilise(&w)
 	copy(e.prevL[1:], e.prevL[:3])
 	e.prevL[0] = l
@@ -571,19 +566,12 @@ func (e *Encoder) Absorb(frame []byte) {
 	for i, v := range w {
 		lspNew[i] = math.Cos(v)
 	}
-	var a [2][order + 1]float64
-	var q [order]float64
-	for i := range q {
-		q[i] = 0.5 * (e.lsp[i] + lspNew[i])
-	}
-	g729core.LSPToLP(&a[0], &q)
-	g729core.LSPToLP(&a[1], &lspNew)
-	e.lsp = lspNew
+	a := e.filters(lspNew)
 	t1 := 0
 	for sf := range 2 {
-		t0, frac := g729core.PitchAbs(p.p1)
+		t0, frac := g729core.PitchAbs(p.P1)
 		if sf == 1 {
-			t0, frac = g729core.PitchRel(p.p2, t1)
+			t0, frac = g729core.PitchRel(p.P2, t1)
 		}
 		t1 = t0
 		base := hist + sf*sub
@@ -591,40 +579,19 @@ func (e *Encoder) Absorb(frame []byte) {
 		var v [sub]float64
 		copy(v[:], e.exc[base:base+sub])
 		var code [sub]float64
-		g729core.ACELP(&code, p.c[sf], p.s[sf])
+		g729core.ACELP(&code, p.C[sf], p.S[sf])
 		if t0 < sub {
 			for i := t0; i < sub; i++ {
 				code[i] += code[i-t0] * e.sharp
 			}
 		}
-		gp, gamma := g729core.Gains(p.ga[sf], p.gb[sf])
+		gp, gamma := g729core.Gains(p.GA[sf], p.GB[sf])
 		gc := g729core.FixedGain(gamma, dot(&code, &code), &e.pastEn)
 		e.advance(&a[sf], base, v[:], &code, gp, gc, gamma)
 	}
 	copy(e.exc[:hist], e.exc[frameLen:])
 	copy(e.in[:], e.in[frameLen:window-ahead])
 	clear(e.in[window-frameLen-ahead:])
-}
-
-// unpack reads the parameters of a frame in transmission order.
-func (p *params) unpack(b []byte) {
-	pos := 0
-	take := func(n int) int {
-		v := 0
-		for range n {
-			v = v<<1 | int(b[pos>>3]>>(7-pos&7)&1)
-			pos++
-		}
-		return v
-	}
-	p.l0, p.l1, p.l2, p.l3 = take(1), take(7), take(5), take(5)
-	p.p1, p.p0 = take(8), take(1)
-	for sf := range 2 {
-		if sf == 1 {
-			p.p2 = take(5)
-		}
-		p.c[sf], p.s[sf], p.ga[sf], p.gb[sf] = take(13), take(4), take(3), take(4)
-	}
 }
 
 // searchPulses chooses the four pulses of the algebraic codebook for
@@ -716,34 +683,4 @@ func dot(a, b *[sub]float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
-}
-
-// pack writes the parameters in transmission order (Table 8).
-func (p *params) pack() []byte {
-	out := make([]byte, 10)
-	pos := 0
-	put := func(v, n int) {
-		for i := n - 1; i >= 0; i-- {
-			if v>>i&1 != 0 {
-				out[pos>>3] |= 0x80 >> (pos & 7)
-			}
-			pos++
-		}
-	}
-	put(p.l0, 1)
-	put(p.l1, 7)
-	put(p.l2, 5)
-	put(p.l3, 5)
-	put(p.p1, 8)
-	put(p.p0, 1)
-	for sf := range 2 {
-		if sf == 1 {
-			put(p.p2, 5)
-		}
-		put(p.c[sf], 13)
-		put(p.s[sf], 4)
-		put(p.ga[sf], 3)
-		put(p.gb[sf], 4)
-	}
-	return out
 }
