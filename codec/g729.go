@@ -105,21 +105,10 @@ func NewG729Decoder() *G729Decoder {
 // names the initial values).
 func (d *G729Decoder) Reset() {
 	*d = G729Decoder{}
-	for k := range d.prevL {
-		for i := range d.prevL[k] {
-			d.prevL[k][i] = float64(i+1) * math.Pi / 11
-		}
-	}
+	s := g729core.Reset()
+	d.prevL, d.lsp, d.pastEn, d.sharp = s.PrevL, s.LSP, s.PastEn, s.Sharp
 	d.lsf = d.prevL[0]
-	init := [g729Order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
-	for i, v := range init {
-		d.lsp[i] = v / 32768
-	}
-	d.sharp = g729SharpMin
 	d.oldT0 = 60
-	for i := range d.pastEn {
-		d.pastEn[i] = -14
-	}
 	d.seed = 21845
 	d.agcGain = 1
 }

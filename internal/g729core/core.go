@@ -35,6 +35,35 @@ const (
 	SharpMax = 13017.0 / 16384
 )
 
+// Initial holds the quantiser and predictor memories of a decoder (and of
+// an encoder's model of one) in the initial state (section 4.3): the LSF
+// codebook vectors of the past frames, the LSP of the last, the past
+// energy corrections (dB) and the pitch sharpening.
+type Initial struct {
+	PrevL  [4][Order]float64
+	LSP    [Order]float64
+	PastEn [4]float64
+	Sharp  float64
+}
+
+// Reset returns the initial state.
+func Reset() (s Initial) {
+	for k := range s.PrevL {
+		for i := range s.PrevL[k] {
+			s.PrevL[k][i] = float64(i+1) * math.Pi / 11
+		}
+	}
+	init := [Order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
+	for i, v := range init {
+		s.LSP[i] = v / 32768
+	}
+	for i := range s.PastEn {
+		s.PastEn[i] = -14
+	}
+	s.Sharp = SharpMin
+	return s
+}
+
 // CodebookLSF sets l to the quantised LSF vector of indices l1, l2, l3
 // before MA prediction: L1 plus L2 (lower half) or L3 (upper half),
 // rearranged with the minimum gaps Gap1 and Gap2 (section 3.2.4).

@@ -63,20 +63,9 @@ type Encoder struct {
 // New returns an encoder in the state of a decoder that was just reset.
 func New() *Encoder {
 	e := new(Encoder)
-	for k := range e.prevL {
-		for i := range e.prevL[k] {
-			e.prevL[k][i] = float64(i+1) * math.Pi / 11
-		}
-	}
+	s := g729core.Reset()
+	e.prevL, e.lsp, e.pastEn, e.sharp = s.PrevL, s.LSP, s.PastEn, s.Sharp
 	e.lsfOld = e.prevL[0]
-	init := [order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
-	for i, v := range init {
-		e.lsp[i] = v / 32768
-	}
-	e.sharp = g729core.SharpMin
-	for i := range e.pastEn {
-		e.pastEn[i] = -14
-	}
 	for i := range window - ahead {
 		e.win[i] = 0.54 - 0.46*math.Cos(2*math.Pi*float64(i)/float64(2*(window-ahead)-1))
 	}
