@@ -29,8 +29,7 @@ import (
 // 10 ms) it is four silence frames, which bring the decoder to one state,
 // then four frames encoded from it (pause_g729.go), the first frames that
 // start in the pause and the last ones before its end. A pause left open
-// ends with the call.
-// DTMF digits inside a pause are never kept.
+// ends with the call. DTMF digits inside a pause are never kept.
 //
 // Where a pause begins and ends on the capture's timeline: a request
 // notes how many bytes of the upload had been read when it arrived. The
@@ -246,7 +245,7 @@ func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 		return
 	}
 	if !s.g711 {
-		ok := false
+		var ok bool
 		if s.codec == codec.G729 {
 			ok = d.fillG729(e.off, e.n, func(k int) *[codec.G729FrameSize]byte {
 				return g729PauseFrame(w, e.pos+int64(k*codec.G729FrameSamples))
