@@ -415,13 +415,29 @@ func (e *Encoder) subframe(p *g729core.Params, sf int, a *[order + 1]float64, x 
 			t0 int
 			s  float64
 		}
+		// Past 49 the whole-delay vectors read only the excitation before
+		// the subframe: they are windows of one interpolated signal.
+		var u [g729core.PitchMax + sub]float64 // u[k] is at base-PitchMax+k
+		for k := range g729core.PitchMax - 49 + sub {
+			m := base - g729core.PitchMax + k
+			acc := 0.0
+			for i, j := 0, 0; i < 10; i, j = i+1, j+3 {
+				acc += e.exc[m-i]*float64(g729core.Interp3[j]) + e.exc[m+1+i]*float64(g729core.Interp3[3+j])
+			}
+			u[k] = acc / 32768
+		}
 		for p1 := range 256 {
 			d, f := g729core.PitchAbs(p1)
 			if f != 0 {
 				continue
 			}
-			g729core.Adaptive(e.exc[:], base, d, 0)
-			v := (*[sub]float64)(e.exc[base : base+sub])
+			var v *[sub]float64
+			if d > 49 {
+				v = (*[sub]float64)(u[g729core.PitchMax-d : g729core.PitchMax-d+sub])
+			} else {
+				g729core.Adaptive(e.exc[:], base, d, 0)
+				v = (*[sub]float64)(e.exc[base : base+sub])
+			}
 			c, vv := dot(&back, v), dot(v, v)
 			if c <= 0 || vv == 0 {
 				continue
@@ -593,14 +609,15 @@ func searchPulses(t, h *[sub]float64) (ci, si int) {
 			d[n] += t[k] * h[k-n]
 		}
 	}
+	// phi[i][i+d] is the sum over m from d to 39-i of h[m] h[m-d]: running
+	// sums along each diagonal.
 	var phi [sub][sub]float64
-	for i := range sub {
-		for j := i; j < sub; j++ {
-			s := 0.0
-			for k := j; k < sub; k++ {
-				s += h[k-i] * h[k-j]
-			}
-			phi[i][j], phi[j][i] = s, s
+	for d := range sub {
+		s := 0.0
+		for m := d; m < sub; m++ {
+			s += h[m] * h[m-d]
+			i := sub - 1 - m
+			phi[i][i+d], phi[i+d][i] = s, s
 		}
 	}
 	sign := func(m int) float64 {
