@@ -5,14 +5,15 @@ package codec
 // fixed octets give a tone in any stream. Octets 0xFF (the smallest steps
 // of both sub-band quantisers: their quantised differences are zero) drive
 // any decoder to one state where it matters: the scale factors shrink to
-// their minimum (at most 155 octets from the largest), the predicted and
-// reconstructed signals to a few units, the pole coefficients to one
+// their minimum (within about 160 octets from the largest), the predicted
+// and reconstructed signals to a few units, the pole coefficients to one
 // fixed pair; only the zero-section coefficients are still decaying, and
 // they multiply differences of zero. G722MarkerSettle octets 0xFF followed
 // by G722Marker decode, from whatever a stream held before, to 30 ms of a
-// 1 kHz tone at about -20 dBm0 (amplitude 2300, within 3 dB). The octets were made by
-// encoding that tone from the state G722MarkerSettle octets 0xFF leave a
-// decoder in after a reset; the test that checks the table makes it again.
+// 1 kHz tone at about -20 dBm0 (amplitude 2300, within 3 dB). The octets
+// were made by encoding that tone from the state G722MarkerSettle octets
+// 0xFF leave a decoder in after a reset; the test that checks the table
+// makes it again.
 
 // G722MarkerSettle is how many octets 0xFF go before G722Marker.
 const G722MarkerSettle = 240
