@@ -6,7 +6,9 @@
 // The package does no I/O of its own beyond the io.ReaderAt values a caller
 // hands in, holds no mutable package state (its package variables are error
 // sentinels, the read-only G.711 decode tables computed at initialisation
-// and the G.729 tables), and imports nothing from callvault.
+// and the G.722 marker octets), and imports nothing from callvault but
+// internal/g729core, the G.729 tables and building blocks it shares with
+// the encoder the tests use (internal/g729enc).
 //
 // # G.722
 //
@@ -16,6 +18,12 @@
 // runs at 8 kHz (RFC 3551), so on the timeline one octet is one tick, as
 // one G.711 byte is. The tests compare it with ffmpeg's decoder sample for
 // sample and with a test-only encoder.
+//
+// G722Marker holds octets that decode to 30 ms of a 1 kHz tone once
+// G722MarkerSettle octets 0xFF have brought a decoder, whatever it held, to
+// one state (g722marker.go); the recorder writes them where a secure pause
+// begins and ends. The test-only encoder made them, and the test that
+// checks the table makes it again.
 //
 // # G.711
 //
@@ -30,7 +38,8 @@
 // "G729" in an rtpmap): 10-byte frames of 10 ms, as many as a payload
 // holds, and the 2-byte SID frames of Annex B, which decode as silence
 // (not comfort noise). It is written from the ITU-T recommendation
-// (g729.go names the sections, g729tab.go holds its tables) in floating
+// (g729.go names the sections; the tables and the building blocks an
+// encoder shares are in internal/g729core) in floating
 // point, with the Annex A post-filter. It follows the recommendation's
 // fixed-point reference decoder to a correlation of 0.999 (its output for
 // test frames is in testdata), and ffmpeg's decoder, which has the full

@@ -35,9 +35,15 @@ package codec
 // speech. Frames the sender did not send (VAD gaps) are silence too; the
 // renderer places each payload by its RTP timestamp.
 //
-// The numeric tables are in g729tab.go.
+// The numeric tables and the building blocks an encoder shares (LSF
+// dequantisation, LSP to LP, pitch delays, adaptive and algebraic
+// codebooks, gains) are in internal/g729core.
 
-import "math"
+import (
+	"math"
+
+	"github.com/callvault/callvault/internal/g729core"
+)
 
 // G729FrameSize is the length of one G.729 speech frame in bytes, and
 // G729FrameSamples the samples it decodes to (10 ms at 8 kHz).
@@ -50,26 +56,16 @@ const (
 )
 
 const (
-	g729Order    = 10
-	g729Subframe = 40
-	g729PitchMax = 143
-	g729Hist     = g729PitchMax + 11 // excitation history: PIT_MAX + L_INTERPOL
+	g729Order    = g729core.Order
+	g729Subframe = g729core.Subframe
+	g729PitchMax = g729core.PitchMax
+	g729Hist     = g729core.Hist // excitation history: PIT_MAX + L_INTERPOL
 )
 
-// Constants of the recommendation, in the units the decoder computes in
-// (radians for LSFs; the Q13 values of the recommendation divided by 8192).
 const (
-	g729Gap1     = 10.0 / 8192
-	g729Gap2     = 5.0 / 8192
-	g729Gap3     = 321.0 / 8192
-	g729LSFMin   = 40.0 / 8192
-	g729LSFMax   = 25681.0 / 8192
-	g729SharpMin = 3277.0 / 16384
-	g729SharpMax = 13017.0 / 16384
+	g729SharpMin = g729core.SharpMin
+	g729SharpMax = g729core.SharpMax
 )
-
-// g729Pred is the MA predictor of the fixed-codebook energy (section 3.9.1).
-var g729Pred = [4]float64{0.68, 0.58, 0.34, 0.19}
 
 // G729Decoder decodes G.729, G.729A and G.729B frames. Its state carries
 // from frame to frame, so frames must be given in order. The zero value is
@@ -109,21 +105,10 @@ func NewG729Decoder() *G729Decoder {
 // names the initial values).
 func (d *G729Decoder) Reset() {
 	*d = G729Decoder{}
-	for k := range d.prevL {
-		for i := range d.prevL[k] {
-			d.prevL[k][i] = float64(i+1) * math.Pi / 11
-		}
-	}
+	s := g729core.Reset()
+	d.prevL, d.lsp, d.pastEn, d.sharp = s.PrevL, s.LSP, s.PastEn, s.Sharp
 	d.lsf = d.prevL[0]
-	init := [g729Order]float64{30000, 26000, 21000, 15000, 8000, 0, -8000, -15000, -21000, -26000}
-	for i, v := range init {
-		d.lsp[i] = v / 32768
-	}
-	d.sharp = g729SharpMin
 	d.oldT0 = 60
-	for i := range d.pastEn {
-		d.pastEn[i] = -14
-	}
 	d.seed = 21845
 	d.agcGain = 1
 }
@@ -168,7 +153,7 @@ func (d *G729Decoder) Frame(dst []int16, frame []byte) {
 		return
 	}
 	var p g729Params
-	p.unpack(frame)
+	p.Unpack(frame)
 	d.decode(dst, &p, false)
 }
 
@@ -191,42 +176,8 @@ func (d *G729Decoder) silence(dst []int16) {
 	d.x1, d.x2, d.y1, d.y2 = 0, 0, 0, 0
 }
 
-// g729Params are the transmitted parameters of one frame (Table 8 of the
-// recommendation), in transmission order.
-type g729Params struct {
-	l0, l1, l2, l3 int
-	p1, p0         int
-	c, s           [2]int
-	ga, gb         [2]int
-	p2             int
-}
-
-func (p *g729Params) unpack(b []byte) {
-	b = b[:G729FrameSize]
-	pos := 0 // next bit, counted from the first byte's most significant
-	take := func(n int) int {
-		v := 0
-		for range n {
-			v = v<<1 | int(b[pos>>3]>>(7-pos&7)&1)
-			pos++
-		}
-		return v
-	}
-	p.l0, p.l1, p.l2, p.l3 = take(1), take(7), take(5), take(5)
-	p.p1, p.p0 = take(8), take(1)
-	p.c[0], p.s[0], p.ga[0], p.gb[0] = take(13), take(4), take(3), take(4)
-	p.p2 = take(5)
-	p.c[1], p.s[1], p.ga[1], p.gb[1] = take(13), take(4), take(3), take(4)
-}
-
-// parityOK checks P0 against the six most significant bits of P1.
-func (p *g729Params) parityOK() bool {
-	sum := 1 + p.p0
-	for i := 2; i < 8; i++ {
-		sum += p.p1 >> i & 1
-	}
-	return sum&1 == 0
-}
+// g729Params are the transmitted parameters of one frame.
+type g729Params = g729core.Params
 
 func (d *G729Decoder) random() int {
 	d.seed = d.seed*31821 + 13849
@@ -244,8 +195,8 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 	for i := range q {
 		q[i] = 0.5 * (d.lsp[i] + lspNew[i])
 	}
-	lspToLP(&a[0], &q)
-	lspToLP(&a[1], &lspNew)
+	g729core.LSPToLP(&a[0], &q)
+	g729core.LSPToLP(&a[1], &lspNew)
 	d.lsp = lspNew
 
 	copy(d.syn[:g729Order], d.syn[G729FrameSamples:])
@@ -254,11 +205,11 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 	for sf := 0; sf < 2; sf++ {
 		// Pitch delay.
 		switch {
-		case sf == 0 && !erased && p.parityOK():
-			t0, frac = pitchAbs(p.p1)
+		case sf == 0 && !erased && p.ParityOK():
+			t0, frac = g729core.PitchAbs(p.P1)
 			d.oldT0 = t0
 		case sf == 1 && !erased:
-			t0, frac = pitchRel(p.p2, t0)
+			t0, frac = g729core.PitchRel(p.P2, t0)
 			d.oldT0 = t0
 		default:
 			t0, frac = d.oldT0, 0
@@ -269,19 +220,19 @@ func (d *G729Decoder) decode(dst []int16, p *g729Params, erased bool) {
 		d.adaptive(base, t0, frac)
 
 		// Fixed codebook, with the pitch sharpening.
-		ci, si := p.c[sf], p.s[sf]
+		ci, si := p.C[sf], p.S[sf]
 		if erased {
 			ci, si = d.random()&0x1fff, d.random()&0xf
 		}
 		var code [g729Subframe]float64
-		acelp(&code, ci, si)
+		g729core.ACELP(&code, ci, si)
 		if t0 < g729Subframe {
 			for i := t0; i < g729Subframe; i++ {
 				code[i] += code[i-t0] * d.sharp
 			}
 		}
 
-		d.gains(p.ga[sf], p.gb[sf], &code, erased)
+		d.gains(p.GA[sf], p.GB[sf], &code, erased)
 		d.sharp = min(max(d.gp, g729SharpMin), g729SharpMax)
 
 		for i := range code {
@@ -340,152 +291,26 @@ func (d *G729Decoder) decodeLSF(p *g729Params, erased bool) {
 		for i := range l {
 			s, sum := d.lsf[i], 1.0
 			for k := range d.prevL {
-				f := float64(g729MA[m][k][i]) / 32768
+				f := float64(g729core.MA[m][k][i]) / 32768
 				s -= f * d.prevL[k][i]
 				sum -= f
 			}
 			l[i] = s / sum
 		}
 	} else {
-		d.mode = p.l0
-		for i := range l {
-			v := g729LSPCB1[p.l1][i]
-			if i < 5 {
-				v += g729LSPCB2[p.l2][i]
-			} else {
-				v += g729LSPCB2[p.l3][i]
-			}
-			l[i] = float64(v) / 8192
-		}
-		rearrange(&l, g729Gap1)
-		rearrange(&l, g729Gap2)
-		m := p.l0
-		for i := range l {
-			s, sum := 0.0, 1.0
-			for k := range d.prevL {
-				f := float64(g729MA[m][k][i]) / 32768
-				s += f * d.prevL[k][i]
-				sum -= f
-			}
-			d.lsf[i] = sum*l[i] + s
-		}
-		stabilise(&d.lsf)
+		d.mode = p.L0
+		g729core.CodebookLSF(&l, p.L1, p.L2, p.L3)
+		d.lsf = g729core.PredictLSF(&l, p.L0, &d.prevL)
+		g729core.Stabilise(&d.lsf)
 	}
 	copy(d.prevL[1:], d.prevL[:3])
 	d.prevL[0] = l
 }
 
-// rearrange pulls apart neighbouring LSFs closer than gap.
-func rearrange(l *[g729Order]float64, gap float64) {
-	for j := 1; j < g729Order; j++ {
-		if t := (l[j-1] - l[j] + gap) / 2; t > 0 {
-			l[j-1] -= t
-			l[j] += t
-		}
-	}
-}
-
-// stabilise orders the LSFs and keeps them apart and within (0, π).
-func stabilise(w *[g729Order]float64) {
-	for j := 0; j < g729Order-1; j++ {
-		if w[j+1] < w[j] {
-			w[j], w[j+1] = w[j+1], w[j]
-		}
-	}
-	w[0] = max(w[0], g729LSFMin)
-	for i := 0; i < g729Order-1; i++ {
-		if w[i+1]-w[i] < g729Gap3 {
-			w[i+1] = w[i] + g729Gap3
-		}
-	}
-	w[g729Order-1] = min(w[g729Order-1], g729LSFMax)
-}
-
-// lspToLP converts the LSP q (cosines) into a[0..10], a[0] = 1 (section
-// 3.2.6).
-func lspToLP(a *[g729Order + 1]float64, q *[g729Order]float64) {
-	var f1, f2 [6]float64
-	lspPoly(&f1, q, 0)
-	lspPoly(&f2, q, 1)
-	for i := 5; i > 0; i-- {
-		f1[i] += f1[i-1]
-		f2[i] -= f2[i-1]
-	}
-	a[0] = 1
-	for i := 1; i <= 5; i++ {
-		a[i] = 0.5 * (f1[i] + f2[i])
-		a[g729Order+1-i] = 0.5 * (f1[i] - f2[i])
-	}
-}
-
-// lspPoly computes the first half of F1 (odd = 0) or F2 (odd = 1): the
-// product over i of 1 - 2 q[2i+odd] z^-1 + z^-2, a symmetric polynomial.
-func lspPoly(f *[6]float64, q *[g729Order]float64, odd int) {
-	f[0] = 1
-	f[1] = -2 * q[odd]
-	for i := 2; i <= 5; i++ {
-		b := -2 * q[2*i-2+odd]
-		f[i] = 2*f[i-2] + b*f[i-1]
-		for j := i - 1; j > 1; j-- {
-			f[j] += b*f[j-1] + f[j-2]
-		}
-		f[1] += b
-	}
-}
-
-// pitchAbs decodes P1 into the integer delay and the fraction in thirds.
-func pitchAbs(p1 int) (t0, frac int) {
-	if p1 < 197 {
-		t0 = (p1+2)/3 + 19
-		return t0, p1 - 3*t0 + 58
-	}
-	return p1 - 112, 0
-}
-
-// pitchRel decodes P2 relative to the first subframe's integer delay t1.
-func pitchRel(p2, t1 int) (t0, frac int) {
-	lo := max(t1-5, 20)
-	if lo+9 > g729PitchMax {
-		lo = g729PitchMax - 9
-	}
-	i := (p2+2)/3 - 1
-	return lo + i, p2 - 2 - 3*i
-}
-
 // adaptive writes the adaptive-codebook vector for the subframe at base
 // into d.exc, interpolating the past excitation at delay t0 - frac/3.
 func (d *G729Decoder) adaptive(base, t0, frac int) {
-	x0 := base - t0
-	frac = -frac
-	if frac < 0 {
-		frac += 3
-		x0--
-	}
-	e := d.exc[:]
-	for j := 0; j < g729Subframe; j++ {
-		s := 0.0
-		for i, k := 0, 0; i < 10; i, k = i+1, k+3 {
-			s += e[x0-i]*float64(g729Interp3[frac+k]) + e[x0+1+i]*float64(g729Interp3[3-frac+k])
-		}
-		e[base+j] = s / 32768
-		x0++
-	}
-}
-
-// acelp builds the algebraic codevector of index ci and signs si.
-func acelp(code *[g729Subframe]float64, ci, si int) {
-	var pos [4]int
-	pos[0] = ci & 7 * 5
-	pos[1] = ci>>3&7*5 + 1
-	pos[2] = ci>>6&7*5 + 2
-	pos[3] = ci>>10&7*5 + 3 + ci>>9&1
-	for j, q := range pos {
-		if si>>j&1 != 0 {
-			code[q] = 1
-		} else {
-			code[q] = -1
-		}
-	}
+	g729core.Adaptive(d.exc[:], base, t0, frac)
 }
 
 // gains sets d.gp and d.gc for the subframe and updates the energy
@@ -503,22 +328,13 @@ func (d *G729Decoder) gains(ga, gb int, code *[g729Subframe]float64, erased bool
 		d.pastEn[0] = av
 		return
 	}
-	i1, i2 := g729GainMap1[ga], g729GainMap2[gb]
-	d.gp = float64(g729GainCB1[i1][0]+g729GainCB2[i2][0]) / 16384
-	gamma := float64(int(g729GainCB1[i1][1])+int(g729GainCB2[i2][1])) / 8192
-
+	var gamma float64
+	d.gp, gamma = g729core.Gains(ga, gb)
 	energy := 0.0
 	for _, c := range code {
 		energy += c * c
 	}
-	pred := 30.0
-	for i, e := range d.pastEn {
-		pred += g729Pred[i] * e
-	}
-	if energy > 0 {
-		pred -= 10 * math.Log10(energy/g729Subframe)
-	}
-	d.gc = gamma * math.Pow(10, pred/20)
+	d.gc = g729core.FixedGain(gamma, energy, &d.pastEn)
 	copy(d.pastEn[1:], d.pastEn[:3])
 	d.pastEn[0] = 20 * math.Log10(max(gamma, 1e-4))
 }

@@ -10,56 +10,19 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/callvault/callvault/internal/g729core"
 )
-
-// pack is the inverse of g729Params.unpack: the 80 bits of Table 8 in
-// transmission order, most significant bit first.
-func (p g729Params) pack() []byte {
-	b := make([]byte, G729FrameSize)
-	pos := 0
-	put := func(v, n int) {
-		for i := n - 1; i >= 0; i-- {
-			if v>>i&1 != 0 {
-				b[pos>>3] |= 0x80 >> (pos & 7)
-			}
-			pos++
-		}
-	}
-	put(p.l0, 1)
-	put(p.l1, 7)
-	put(p.l2, 5)
-	put(p.l3, 5)
-	put(p.p1, 8)
-	put(p.p0, 1)
-	put(p.c[0], 13)
-	put(p.s[0], 4)
-	put(p.ga[0], 3)
-	put(p.gb[0], 4)
-	put(p.p2, 5)
-	put(p.c[1], 13)
-	put(p.s[1], 4)
-	put(p.ga[1], 3)
-	put(p.gb[1], 4)
-	return b
-}
-
-// setParity sets P0 so that the parity check on P1 passes.
-func (p *g729Params) setParity() {
-	p.p0 = 0
-	if !p.parityOK() {
-		p.p0 = 1
-	}
-}
 
 func randomParams(rng *rand.Rand) g729Params {
 	p := g729Params{
-		l0: rng.IntN(2), l1: rng.IntN(128), l2: rng.IntN(32), l3: rng.IntN(32),
-		p1: rng.IntN(256), p2: rng.IntN(32),
+		L0: rng.IntN(2), L1: rng.IntN(128), L2: rng.IntN(32), L3: rng.IntN(32),
+		P1: rng.IntN(256), P2: rng.IntN(32),
 	}
 	for sf := range 2 {
-		p.c[sf], p.s[sf], p.ga[sf], p.gb[sf] = rng.IntN(1<<13), rng.IntN(16), rng.IntN(8), rng.IntN(16)
+		p.C[sf], p.S[sf], p.GA[sf], p.GB[sf] = rng.IntN(1<<13), rng.IntN(16), rng.IntN(8), rng.IntN(16)
 	}
-	p.setParity()
+	p.SetParity()
 	return p
 }
 
@@ -68,15 +31,15 @@ func TestG729Unpack(t *testing.T) {
 	for range 1000 {
 		p := randomParams(rng)
 		var q g729Params
-		q.unpack(p.pack())
+		q.Unpack(p.Pack())
 		if q != p {
 			t.Fatalf("unpack(pack(%+v)) = %+v", p, q)
 		}
 	}
 	// The first bit is L0, the last the lowest bit of GB2.
 	var q g729Params
-	q.unpack([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1})
-	if q != (g729Params{l0: 1, gb: [2]int{0, 1}}) {
+	q.Unpack([]byte{0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	if q != (g729Params{L0: 1, GB: [2]int{0, 1}}) {
 		t.Fatalf("%+v", q)
 	}
 }
@@ -90,8 +53,8 @@ func TestG729Parity(t *testing.T) {
 			ones += p1 >> i & 1
 		}
 		for p0 := range 2 {
-			p := g729Params{p1: p1, p0: p0}
-			if got, want := p.parityOK(), (ones+p0)%2 == 1; got != want {
+			p := g729Params{P1: p1, P0: p0}
+			if got, want := p.ParityOK(), (ones+p0)%2 == 1; got != want {
 				t.Fatalf("P1 %d P0 %d: parityOK %v, want %v", p1, p0, got, want)
 			}
 		}
@@ -102,7 +65,7 @@ func TestG729PitchDecode(t *testing.T) {
 	// P1: delays 19 1/3 .. 84 2/3 in thirds, then 85..143 whole.
 	seen := map[[2]int]bool{}
 	for p1 := range 256 {
-		t0, frac := pitchAbs(p1)
+		t0, frac := g729core.PitchAbs(p1)
 		if p1 < 197 {
 			if got := 3*t0 + frac; got != p1+58 {
 				t.Fatalf("P1 %d: %d %+d/3", p1, t0, frac)
@@ -119,7 +82,7 @@ func TestG729PitchDecode(t *testing.T) {
 	// within 20..143.
 	for _, tc := range []struct{ t1, lo int }{{60, 55}, {20, 20}, {24, 20}, {143, 134}, {139, 134}} {
 		for p2 := range 32 {
-			t0, frac := pitchRel(p2, tc.t1)
+			t0, frac := g729core.PitchRel(p2, tc.t1)
 			if got, want := 3*t0+frac, 3*tc.lo+p2-2; got != want || frac < -1 || frac > 1 {
 				t.Fatalf("t1 %d P2 %d: %d %+d/3, want %d thirds", tc.t1, p2, t0, frac, want)
 			}
@@ -140,7 +103,7 @@ func TestG729ACELP(t *testing.T) {
 		{1 | 2<<3 | 3<<6 | 0<<9 | 4<<10, 8, map[int]float64{5: -1, 11: -1, 17: -1, 23: 1}},
 	} {
 		var code [g729Subframe]float64
-		acelp(&code, tc.c, tc.s)
+		g729core.ACELP(&code, tc.c, tc.s)
 		for i, v := range code {
 			if v != tc.want[i] {
 				t.Fatalf("c %d s %d: code[%d] = %v, want %v", tc.c, tc.s, i, v, tc.want[i])
@@ -160,13 +123,13 @@ func TestG729LSPToLP(t *testing.T) {
 			w[i] = rng.Float64() * math.Pi
 		}
 		slices.Sort(w[:])
-		stabilise(&w)
+		g729core.Stabilise(&w)
 		var q [g729Order]float64
 		for i := range w {
 			q[i] = math.Cos(w[i])
 		}
 		var a [g729Order + 1]float64
-		lspToLP(&a, &q)
+		g729core.LSPToLP(&a, &q)
 		if a[0] != 1 {
 			t.Fatalf("a[0] = %v", a[0])
 		}
@@ -190,12 +153,12 @@ func TestG729LSPToLP(t *testing.T) {
 
 func TestG729Stability(t *testing.T) {
 	w := [g729Order]float64{0.001, 0.5, 0.49, 0.5, 1, 2, 3, 3.1, 3.12, 3.14}
-	stabilise(&w)
-	if w[0] < g729LSFMin || w[g729Order-1] > g729LSFMax {
+	g729core.Stabilise(&w)
+	if w[0] < g729core.LSFMin || w[g729Order-1] > g729core.LSFMax {
 		t.Fatalf("out of range: %v", w)
 	}
 	for i := 1; i < g729Order-1; i++ {
-		if w[i]-w[i-1] < g729Gap3-1e-12 {
+		if w[i]-w[i-1] < g729core.Gap3-1e-12 {
 			t.Fatalf("LSF %d and %d closer than the minimum: %v", i-1, i, w)
 		}
 	}
@@ -206,11 +169,11 @@ func TestG729Stability(t *testing.T) {
 // pulses in both, a pitch gain of 0.92 and a fixed gain kept level
 // (correction factor 1.01).
 func voicedParams() g729Params {
-	p := g729Params{l1: 10, l2: 3, l3: 7, p1: 62, p2: 17}
+	p := g729Params{L1: 10, L2: 3, L3: 7, P1: 62, P2: 17}
 	for sf := range 2 {
-		p.c[sf], p.s[sf], p.ga[sf], p.gb[sf] = 1234, 9, 4, 15
+		p.C[sf], p.S[sf], p.GA[sf], p.GB[sf] = 1234, 9, 4, 15
 	}
-	p.setParity()
+	p.SetParity()
 	return p
 }
 
@@ -230,8 +193,8 @@ func autocorr(x []int16, k int) float64 {
 // its pitch delay, the same for every decoder, and Decode over a payload
 // is Frame over its frames.
 func TestG729Voiced(t *testing.T) {
-	frame := voicedParams().pack()
-	if !bytes.Equal(frame, voicedParams().pack()) {
+	frame := voicedParams().Pack()
+	if !bytes.Equal(frame, voicedParams().Pack()) {
 		t.Fatal("pack is not deterministic")
 	}
 	d := NewG729Decoder()
@@ -282,7 +245,7 @@ func TestG729SamplesAndSID(t *testing.T) {
 	if PCMU.Samples(160) != 160 {
 		t.Error("PCMU.Samples")
 	}
-	voiced := voicedParams().pack()
+	voiced := voicedParams().Pack()
 	d := NewG729Decoder()
 	out := make([]int16, 240)
 	for i := range out {
@@ -321,7 +284,7 @@ func TestG729SamplesAndSID(t *testing.T) {
 // TestG729Erasure: lost frames are concealed from the last good ones, at a
 // falling level and the same pitch, and decoding goes on afterwards.
 func TestG729Erasure(t *testing.T) {
-	frame := voicedParams().pack()
+	frame := voicedParams().Pack()
 	d := NewG729Decoder()
 	buf := make([]int16, G729FrameSamples)
 	var last []int16
@@ -390,7 +353,7 @@ func TestG729Garbage(t *testing.T) {
 			t.Fatalf("frame %d (%x): state not finite", i, frame)
 		}
 	}
-	d.Frame(buf, voicedParams().pack())
+	d.Frame(buf, voicedParams().Pack())
 }
 
 // g729Rec is a synthesised recording of one G.729 stream on the left
@@ -434,10 +397,10 @@ func synthG729(seconds int) *g729Rec {
 			if x < 60 {
 				p = randomParams(rng)
 			}
-			p.c[0] = rng.IntN(1 << 13)
+			p.C[0] = rng.IntN(1 << 13)
 			q := randomParams(rng)
-			q.l0, q.l1, q.l2, q.l3 = p.l0, p.l1, p.l2, p.l3
-			pl = append(p.pack(), q.pack()...)
+			q.L0, q.L1, q.L2, q.L3 = p.L0, p.L1, p.L2, p.L3
+			pl = append(p.Pack(), q.Pack()...)
 		}
 		switch {
 		case pl == nil:
@@ -607,7 +570,7 @@ func TestRenderG729Start(t *testing.T) {
 // masked, and the payloads after it decode as without the mask.
 func TestRenderG729Mask(t *testing.T) {
 	r := &g729Rec{}
-	frame := voicedParams().pack()
+	frame := voicedParams().Pack()
 	for k := range 50 {
 		flags := EntryFlag(0)
 		if k >= 20 && k < 25 {
@@ -643,8 +606,8 @@ func TestRenderG729Mask(t *testing.T) {
 }
 
 func FuzzG729Decode(f *testing.F) {
-	f.Add(voicedParams().pack(), uint8(0))
-	f.Add(append(voicedParams().pack(), 0x12, 0x34), uint8(1))
+	f.Add(voicedParams().Pack(), uint8(0))
+	f.Add(append(voicedParams().Pack(), 0x12, 0x34), uint8(1))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uint8(3))
 	f.Add([]byte{1, 2, 3}, uint8(0))
 	f.Fuzz(func(t *testing.T, payload []byte, erase uint8) {
@@ -696,7 +659,7 @@ func BenchmarkG729Decode(b *testing.B) {
 		if k%2 == 0 {
 			p = randomParams(rng)
 		}
-		src = append(src, p.pack()...)
+		src = append(src, p.Pack()...)
 	}
 	dst := make([]int16, 8000)
 	d := NewG729Decoder()
@@ -740,16 +703,16 @@ func g729TestFrames() []byte {
 		var p g729Params
 		if k/25%2 == 0 {
 			p = voicedParams()
-			p.l1 = (k / 50 * 37) % 128
-			p.p1 = 40 + k%100
-			p.p2 = k % 32
-			p.c[0], p.c[1] = rng.IntN(1<<13), rng.IntN(1<<13)
-			p.gb[0], p.gb[1] = rng.IntN(16), rng.IntN(16)
-			p.setParity()
+			p.L1 = (k / 50 * 37) % 128
+			p.P1 = 40 + k%100
+			p.P2 = k % 32
+			p.C[0], p.C[1] = rng.IntN(1<<13), rng.IntN(1<<13)
+			p.GB[0], p.GB[1] = rng.IntN(16), rng.IntN(16)
+			p.SetParity()
 		} else {
 			p = randomParams(rng)
 		}
-		out = append(out, p.pack()...)
+		out = append(out, p.Pack()...)
 	}
 	return out
 }

@@ -25,10 +25,10 @@ func g729Payload(rng *rand.Rand) []byte {
 	if rng.IntN(2) == 0 {
 		p = randomParams(rng)
 	}
-	p.c[0] = rng.IntN(1 << 13)
+	p.C[0] = rng.IntN(1 << 13)
 	q := randomParams(rng)
-	q.l0, q.l1, q.l2, q.l3 = p.l0, p.l1, p.l2, p.l3
-	return append(p.pack(), q.pack()...)
+	q.L0, q.L1, q.L2, q.L3 = p.L0, p.L1, p.L2, p.L3
+	return append(p.Pack(), q.Pack()...)
 }
 
 // mixedCall is a call with G.722 and G.729 streams. With sameChannel,

@@ -94,10 +94,11 @@
 // overwritten with the codec's silence (0xFF PCMU, 0xD5 PCMA, 0xFF
 // G.722; G.729, whose bytes are not samples, has the whole payloads that
 // overlap a tone replaced by frames that decode to silence, other codecs
-// zeroed; inband_codecs.go). Tones are searched for in G.711 and G.722
-// (decoded in order and filtered down to 8 kHz), so a G.729 stream is
-// masked under RFC 4733 digits and the tones of the reverse direction
-// only. RFC 4733 digit packets get event code 255. No
+// zeroed; inband_codecs.go). Tones are searched for in G.711, G.722
+// (decoded in order and filtered down to 8 kHz) and G.729 (decoded in
+// order; its tones are allowed 8 dB of reverse twist, as the decoder's
+// post-filter sharpens the stronger tone). RFC 4733 digit packets get
+// event code 255. No
 // digit is kept. A tone is known only some time after it started, so the
 // capture bytes wait in a hold buffer until masking is done with them:
 // the capture reader's read-ahead and, per audio stream, its last
@@ -115,7 +116,11 @@
 // A streamed upload (a PUT without a length) always goes through the hold
 // buffer, so that a secure pause (Recorder.Pause, pause.go) can mask the
 // rest of the call in every direction until it is resumed, with a marker
-// tone written at both ends of the masked span.
+// tone written at both ends of the masked span: 60 ms of 1 kHz in G.711;
+// in G.722 30 ms of silence octets that bring the decoder to a known
+// state, then 30 ms of octets that decode to 1 kHz from it
+// (codec.G722Marker); in G.729 four silence frames, then four frames
+// that decode to 1 kHz from the state they leave (pause_g729.go).
 //
 // # Calls and channels
 //

@@ -1,6 +1,9 @@
 package recorder
 
-import "math"
+import (
+	"cmp"
+	"math"
+)
 
 // In-band DTMF: tones sent as audio rather than as RFC 4733 events. The
 // detector follows the design of the mature software detectors (ITU-T
@@ -120,8 +123,9 @@ func groupPeak(p [4]float64) (int, float64, bool) {
 	return best, p[best], true
 }
 
-// dtmfBlock returns the digit one block holds, or 0.
-func dtmfBlock(x *[toneBlock]float64) byte {
+// dtmfBlock returns the digit one block holds, or 0; reverseTwist is the
+// most the column tone may be above the row tone (a power ratio).
+func dtmfBlock(x *[toneBlock]float64, reverseTwist float64) byte {
 	var total float64
 	for _, v := range x {
 		total += v * v
@@ -137,7 +141,7 @@ func dtmfBlock(x *[toneBlock]float64) byte {
 		return 0
 	}
 	r, pr, ok := groupPeak(goertzel4(x, &dtmfRowCoef))
-	if !ok || pr > pc*toneNormalTwist || pc > pr*toneReverseTwist || pr+pc < total*toneTotalShare {
+	if !ok || pr > pc*toneNormalTwist || pc > pr*reverseTwist || pr+pc < total*toneTotalShare {
 		return 0
 	}
 	if goertzel(x, dtmfRowHarm[r]) > pr*toneRowHarmonic || goertzel(x, dtmfColHarm[c]) > pc*toneColHarmonic {
@@ -158,6 +162,9 @@ type toneEvent struct {
 // toneDetector finds DTMF tones in one stream's audio, fed in timeline
 // order. The zero value is ready to use.
 type toneDetector struct {
+	// reverseTwist, when set, replaces toneReverseTwist.
+	reverseTwist float64
+
 	block    [toneBlock]float64
 	n        int   // samples in block
 	blockPos int64 // position of block[0]
@@ -187,7 +194,7 @@ func (t *toneDetector) feed(pos int64, samples []int16, out *[]toneEvent) {
 		t.n++
 		if t.n == toneBlock {
 			t.n = 0
-			t.blockDone(dtmfBlock(&t.block), out)
+			t.blockDone(dtmfBlock(&t.block, cmp.Or(t.reverseTwist, toneReverseTwist)), out)
 		}
 	}
 	t.next = pos + int64(len(samples))

@@ -11,6 +11,15 @@ import "github.com/callvault/callvault/codec"
 // second sample. One G.722 octet is one tick of the 8 kHz timeline, so the
 // result lines up with the stream's positions as G.711 audio does.
 //
+// G.729 (and G.729A, with Annex B SID frames) is decoded the same way, by a
+// decoder of the stream's own fed the payloads in order: each 10-byte
+// frame gives 80 samples at 8 kHz from the payload's position on, a SID
+// frame 80 samples of silence, as the renderer places them. Its tones are
+// judged with a looser reverse twist (toneReverseTwistG729): the decoder's
+// post-filter sharpens the stronger of two spectral peaks, so a column tone
+// sent a little above its row tone comes out up to about 4 dB further
+// above it.
+//
 // A masked G.722 octet is overwritten with g722Silence: both sub-band
 // codes are the smallest steps of their quantisers (higher band +, lower
 // band -), which shrink the scale factors to their minimum, so from any
@@ -25,6 +34,18 @@ import "github.com/callvault/callvault/codec"
 // below ±3 after three frames (30 ms). A trailing Annex B SID frame is
 // zeroed (it decodes to silence whatever it holds).
 
+// toneReverseTwistG729 is the reverse twist allowed in G.729 streams: 8 dB,
+// as the normal twist.
+const toneReverseTwistG729 = 6.31
+
+// newToneDetector returns the tone detector of a stream of codec c.
+func newToneDetector(c codec.Codec) *toneDetector {
+	if c == codec.G729 {
+		return &toneDetector{reverseTwist: toneReverseTwistG729}
+	}
+	return new(toneDetector)
+}
+
 // g722Silence is the octet a masked G.722 payload is filled with.
 const g722Silence = 0xFF
 
@@ -35,14 +56,19 @@ var g729Silence = [codec.G729FrameSize]byte{0x40, 0xf8, 0x00, 0x20, 0x00, 0x0a, 
 // for the detector.
 type wideDetect struct {
 	g722 *codec.G722Decoder
+	g729 *codec.G729Decoder
 	pcm  []int16
 	hist [6]int32 // the 16 kHz signal's last samples, newest last
 }
 
-// detectPCM returns the 8 kHz audio of payload pl of stream s (n bytes),
-// for the tone detector; nil when its codec has no in-band detection.
+// detectPCM returns the 8 kHz audio of payload pl of stream s, for the
+// tone detector, from the payload's position on; nil when its codec has
+// no in-band detection.
 func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 	n := len(pl)
+	if s.codec == codec.G729 {
+		n = codec.G729Samples(n)
+	}
 	if cap(d.pcm) < n {
 		d.pcm = make([]int16, n)
 	}
@@ -64,6 +90,13 @@ func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 		w.g722.Decode(wide, pl)
 		w.decimate(out, wide)
 		return out
+	case codec.G729:
+		w := s.wide
+		if w == nil {
+			w = &wideDetect{g729: codec.NewG729Decoder()}
+			s.wide = w
+		}
+		return out[:w.g729.Decode(out, pl)]
 	}
 	return nil
 }
@@ -90,11 +123,19 @@ func (d *Demux) maskFill(s *stream, off int64, n int) bool {
 	if s.codec != codec.G729 {
 		return d.overwrite(off, n, silenceByte(s.codec))
 	}
+	return d.fillG729(off, n, func(int) *[codec.G729FrameSize]byte { return &g729Silence })
+}
+
+// fillG729 overwrites the G.729 payload of n bytes at capture offset off:
+// its k-th frame with frame(k), a trailing SID frame (or bytes beyond
+// whole frames) with zeros. It reports whether all were overwritten.
+func (d *Demux) fillG729(off int64, n int, frame func(k int) *[codec.G729FrameSize]byte) bool {
 	ok := true
+	whole := n / codec.G729FrameSize * codec.G729FrameSize
 	for i := range n {
-		fill := byte(0) // a SID frame, or bytes beyond whole frames
-		if i < n/codec.G729FrameSize*codec.G729FrameSize {
-			fill = g729Silence[i%codec.G729FrameSize]
+		fill := byte(0)
+		if i < whole {
+			fill = frame(i / codec.G729FrameSize)[i%codec.G729FrameSize]
 		}
 		ok = d.overwrite(off+int64(i), 1, fill) && ok
 	}

@@ -88,43 +88,7 @@ func TestG722InBandDTMF(t *testing.T) {
 		t.Fatalf("the sent stream holds %d tones, want %d", len(got), len(c.digits))
 	}
 	ctx := context.Background()
-
-	plain, err := New(archivetest.OpenTest(t), Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := plain.Ingest(ctx, "g722.pcap", bytes.NewReader(c.pcap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := recinfo.Parse(rec.Info)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var digits strings.Builder
-	for _, s := range in.Result.Streams {
-		for _, d := range s.DTMF {
-			if !d.InBand {
-				t.Errorf("digit %+v not in-band", d)
-			}
-			digits.WriteString(d.Digit)
-		}
-	}
-	if digits.String() != c.digits {
-		t.Fatalf("digits found %q, sent %q", digits.String(), c.digits)
-	}
-
-	r, arc := openMaskingRecorder(t, nil)
-	rec, err = r.Ingest(ctx, "g722-masked.pcap", bytes.NewReader(c.pcap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in, err = recinfo.Parse(rec.Info); err != nil {
-		t.Fatal(err)
-	}
-	if in.Masking == nil || len(in.Masking.Spans) == 0 || in.Masking.Missed != 0 {
-		t.Fatalf("masking %+v", in.Masking)
-	}
+	r, arc, rec, in := ingestInBandMasked(t, c.pcap, c.digits)
 	stored := readBlob(t, arc, rec.ID, archive.BlobOriginal)
 	audio, _ := storedPayloads(t, stored, len(c.sent[0]))
 	for d := range 2 {
@@ -171,6 +135,57 @@ func TestG722InBandDTMF(t *testing.T) {
 		}
 	}
 	checkTonesMasked(t, c.toneSpans, &masked)
+}
+
+// ingestInBandMasked ingests capture pcap, whose in-band digits are
+// digits: without masking, where the digits must be found in-band, then
+// with masking on, where none may be kept. It returns the masking
+// recorder, its archive, and the masked recording with its info.
+func ingestInBandMasked(t *testing.T, pcap []byte, digits string) (*Recorder, *archive.Archive, *archive.Recording, *recinfo.Info) {
+	t.Helper()
+	ctx := context.Background()
+	plain, err := New(archivetest.OpenTest(t), Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := plain.Ingest(ctx, "plain.pcap", bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := recinfo.Parse(rec.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found strings.Builder
+	for _, s := range in.Result.Streams {
+		for _, d := range s.DTMF {
+			if !d.InBand {
+				t.Errorf("digit %+v not in-band", d)
+			}
+			found.WriteString(d.Digit)
+		}
+	}
+	if found.String() != digits {
+		t.Fatalf("digits found %q, sent %q", found.String(), digits)
+	}
+
+	r, arc := openMaskingRecorder(t, nil)
+	rec, err = r.Ingest(ctx, "masked.pcap", bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err = recinfo.Parse(rec.Info); err != nil {
+		t.Fatal(err)
+	}
+	if in.Masking == nil || len(in.Masking.Spans) == 0 || in.Masking.Missed != 0 {
+		t.Fatalf("masking %+v", in.Masking)
+	}
+	for _, s := range in.Result.Streams {
+		if len(s.DTMF) != 0 {
+			t.Errorf("stream %d keeps digits %+v", s.Index, s.DTMF)
+		}
+	}
+	return r, arc, rec, in
 }
 
 // g722Settle is how long (8 kHz ticks: 60 ms) after a masked G.722 span

@@ -55,7 +55,11 @@ func throughULaw(pcm []int16) []int16 {
 // detect runs a detector over pcm in 160-sample packets and returns the
 // tones it reported as ended.
 func detect(pcm []int16) []toneEvent {
-	var det toneDetector
+	return detectWith(new(toneDetector), pcm)
+}
+
+// detectWith is detect with detector det.
+func detectWith(det *toneDetector, pcm []int16) []toneEvent {
 	var evs, got []toneEvent
 	for i := 0; i < len(pcm); i += 160 {
 		det.feed(int64(i), pcm[i:min(i+160, len(pcm))], &evs)

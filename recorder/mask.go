@@ -82,9 +82,9 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 	if d.overwriteFn != nil {
 		s.ringAdd(d.pkt, pos+samples)
 	}
-	if d.inband && s.g711 {
+	if d.inband && (s.g711 || s.codec == codec.G729) {
 		if s.tone == nil {
-			s.tone = new(toneDetector)
+			s.tone = newToneDetector(s.codec)
 		}
 		if len(pl) >= n && n > 0 {
 			if pcm := d.detectPCM(s, pl[:n]); pcm != nil {

@@ -21,8 +21,15 @@ import (
 // spans (reason "pause"). At each boundary a marker tone is written into
 // the masked span itself (markerLen samples of 1 kHz at about -20 dBm0 at
 // its start and at its end), so the WAV, which is rendered from the stored
-// capture, beeps where the pause began and ended. A pause left open ends
-// with the call. DTMF digits inside a pause are never kept.
+// capture, beeps where the pause began and ended. In G.711 the marker is
+// markerLen samples of the tone; in G.722 (ADPCM, whose octets decode
+// according to the state the octets before left) it is 30 ms of silence
+// octets, which bring any decoder to one state, then 30 ms of octets
+// encoded from that state (codec.G722Marker); in G.729 (whole frames of
+// 10 ms) it is four silence frames, which bring the decoder to one state,
+// then four frames encoded from it (pause_g729.go), the first frames that
+// start in the pause and the last ones before its end. A pause left open
+// ends with the call. DTMF digits inside a pause are never kept.
 //
 // Where a pause begins and ends on the capture's timeline: a request
 // notes how many bytes of the upload had been read when it arrived. The
@@ -229,21 +236,29 @@ func (d *Demux) maskPaused() {
 
 // maskPauseEntry overwrites what entry e of stream s holds of pause w:
 // silence, and the marker tone in the first and (once the pause is closed)
-// the last markerLen samples of the pause. Codecs other than G.711 get
-// their whole overlapping payloads zeroed and no marker.
+// the last markerLen samples of the pause. G.729 payloads are overwritten
+// whole, with silence frames and the frames of the G.729 marker
+// (pause_g729.go); those of other codecs with zeros.
 func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 	a, b := max(w.from, e.pos), min(w.to, e.pos+e.samples)
 	if a >= b {
 		return
 	}
 	if !s.g711 {
-		if !d.maskFill(s, e.off, e.n) {
+		var ok bool
+		if s.codec == codec.G729 {
+			ok = d.fillG729(e.off, e.n, func(k int) *[codec.G729FrameSize]byte {
+				return g729PauseFrame(w, e.pos+int64(k*codec.G729FrameSamples))
+			})
+		} else {
+			ok = d.maskFill(s, e.off, e.n)
+		}
+		if !ok {
 			d.maskMissed += e.n
 		}
 		s.addMaskSpan(e.pos, e.pos+e.samples, true)
 		return
 	}
-	marker := markerBytes(s.codec)
 	silence := silenceByte(s.codec)
 	closed := w.to != math.MaxInt64
 	for p := a; p < b; {
@@ -256,7 +271,7 @@ func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 		off := e.off + (p - e.pos)
 		if inMarker {
 			for k := p; k < q; k++ {
-				if !d.overwrite(off+(k-p), 1, marker[k%8]) {
+				if !d.overwrite(off+(k-p), 1, markerByte(s.codec, w, k)) {
 					d.maskMissed++
 				}
 			}
@@ -267,6 +282,29 @@ func (d *Demux) maskPauseEntry(s *stream, e ringEntry, w maskWin) {
 	}
 	s.addMaskSpan(a, b, true)
 }
+
+// markerByte returns the byte at position p of a marker of pause w in
+// codec c (G.711 or G.722). A G.711 marker is a 1 kHz tone in phase with
+// the timeline. A G.722 marker is the octets codec.G722Marker, after
+// codec.G722MarkerSettle octets of silence that bring the decoder to the
+// state the octets were made for: at the start of the pause, and at its
+// end, where the silence before the marker is part of it.
+func markerByte(c codec.Codec, w maskWin, p int64) byte {
+	if c != codec.G722 {
+		return markerBytes(c)[p%8]
+	}
+	k := p - w.from
+	if w.to != math.MaxInt64 && p >= w.to-markerLen {
+		k = p - (w.to - markerLen)
+	}
+	if k < codec.G722MarkerSettle {
+		return g722Silence
+	}
+	return codec.G722Marker[k-codec.G722MarkerSettle]
+}
+
+// A G.722 marker fills markerLen octets.
+var _ = [1]struct{}{}[markerLen-codec.G722MarkerSettle-len(codec.G722Marker)]
 
 // markerBytes returns one period (8 samples at 8 kHz) of the 1 kHz marker
 // in codec c: the code whose decoded value is nearest each sample.

@@ -120,7 +120,7 @@ type stream struct {
 
 	// in-band detection and masking (mask.go)
 	tone       *toneDetector
-	wide       *wideDetect // G.722 decoding for tone
+	wide       *wideDetect // G.722 or G.729 decoding for tone
 	toneRec    int         // index into dtmf of the in-band digit being detected, -1 none
 	toneMasked bool        // the tone being detected is masked, its digit not kept
 	ring       []ringEntry

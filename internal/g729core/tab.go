@@ -1,26 +1,26 @@
-package codec
+package g729core
 
 // Numeric tables of the G.729 decoder, transcribed from ITU-T
 // Recommendation G.729 (CS-ACELP, 8 kbit/s) and its Annex A:
 //
-//   - g729LSPCB1, g729LSPCB2: the two-stage LSF vector quantiser codebooks
+//   - LSPCB1, LSPCB2: the two-stage LSF vector quantiser codebooks
 //     L1 (128 x 10) and L2/L3 (32 x 10, lower and upper halves), section
 //     3.2.4, in Q13 (radians times 8192);
-//   - g729MA: the two switched fourth-order MA predictors of the LSF
+//   - MA: the two switched fourth-order MA predictors of the LSF
 //     quantiser (mode L0 = 0 and 1), section 3.2.4, in Q15;
-//   - g729Interp3: the 1/3-resolution interpolation filter b30 of the
+//   - Interp3: the 1/3-resolution interpolation filter b30 of the
 //     adaptive codebook, section 3.7.1 (and 4.1.3), in Q15;
-//   - g729GainCB1, g729GainCB2: the conjugate-structure gain codebooks GA
+//   - GainCB1, GainCB2: the conjugate-structure gain codebooks GA
 //     (8 x 2) and GB (16 x 2), section 3.9.2: pitch gain in Q14 and fixed
 //     gain correction factor in Q13;
-//   - g729GainMap1, g729GainMap2: the mapping from transmitted gain indices
+//   - GainMap1, GainMap2: the mapping from transmitted gain indices
 //     to codebook rows, section 4.1.5.
 //
 // The values are the recommendation's; nothing else is taken from any
 // implementation.
 
-// g729LSPCB1 is the first-stage LSF codebook L1.
-var g729LSPCB1 = [128][10]int16{
+// LSPCB1 is the first-stage LSF codebook L1.
+var LSPCB1 = [128][10]int16{
 	{1486, 2168, 3751, 9074, 12134, 13944, 17983, 19173, 21190, 21820},
 	{1730, 2640, 3450, 4870, 6126, 7876, 15644, 17817, 20294, 21902},
 	{1568, 2256, 3088, 4874, 11063, 13393, 18307, 19293, 21109, 21741},
@@ -151,7 +151,7 @@ var g729LSPCB1 = [128][10]int16{
 	{1721, 2577, 5553, 7195, 8651, 10686, 15069, 16953, 18703, 19929},
 }
 
-var g729LSPCB2 = [32][10]int16{
+var LSPCB2 = [32][10]int16{
 	{-435, -815, -742, 1033, -518, 582, -1201, 829, 86, 385},
 	{-833, -891, 463, -8, -1251, 1450, 72, -231, 864, 661},
 	{-1021, 231, -306, 321, -220, -163, -526, -754, -1633, 267},
@@ -186,7 +186,7 @@ var g729LSPCB2 = [32][10]int16{
 	{-163, 674, -11, -886, 531, -1125, -265, -242, 724, 934},
 }
 
-var g729MA = [2][4][10]int16{
+var MA = [2][4][10]int16{
 	{
 		{8421, 9109, 9175, 8965, 9034, 9057, 8765, 8775, 9106, 8673},
 		{7018, 7189, 7638, 7307, 7444, 7379, 7038, 6956, 6930, 6868},
@@ -201,14 +201,14 @@ var g729MA = [2][4][10]int16{
 	},
 }
 
-var g729Interp3 = [31]int16{
+var Interp3 = [31]int16{
 	29443, 25207, 14701, 3143, -4402, -5850, -2783, 1211, 3130, 2259,
 	0, -1652, -1666, -464, 756, 1099, 550, -245, -634, -451,
 	0, 308, 296, 78, -120, -165, -79, 34, 91, 70,
 	0,
 }
 
-var g729GainCB1 = [8][2]int16{
+var GainCB1 = [8][2]int16{
 	{1, 1516},
 	{1551, 2425},
 	{1831, 5022},
@@ -219,7 +219,7 @@ var g729GainCB1 = [8][2]int16{
 	{2678, 27162},
 }
 
-var g729GainCB2 = [16][2]int16{
+var GainCB2 = [16][2]int16{
 	{826, 2005},
 	{1994, 0},
 	{5142, 592},
@@ -238,6 +238,6 @@ var g729GainCB2 = [16][2]int16{
 	{18973, 5935},
 }
 
-var g729GainMap1 = [8]uint8{5, 1, 7, 4, 2, 0, 6, 3}
+var GainMap1 = [8]uint8{5, 1, 7, 4, 2, 0, 6, 3}
 
-var g729GainMap2 = [16]uint8{2, 14, 3, 13, 0, 15, 1, 12, 6, 10, 7, 9, 4, 11, 5, 8}
+var GainMap2 = [16]uint8{2, 14, 3, 13, 0, 15, 1, 12, 6, 10, 7, 9, 4, 11, 5, 8}
