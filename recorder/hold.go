@@ -208,9 +208,5 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 	return lo == off-h.base && hi == off+int64(n)-h.base
 }
 
-// written returns how many bytes were written so far; safe from any
-// goroutine.
-func (h *holdBuffer) written() int64 { return h.n.Load() }
-
 // receivedHMAC returns the HMAC-SHA-256 of everything written so far.
 func (h *holdBuffer) receivedHMAC() []byte { return h.recv.Sum(nil) }
