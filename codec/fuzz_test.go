@@ -242,3 +242,44 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMapBlockV2: any block either decodes to entries that encode back to
+// a map that decodes to the same entries, or is ErrCorruptMap.
+func FuzzMapBlockV2(f *testing.F) {
+	var enc MapEncoder
+	var m []byte
+	for i := range 300 {
+		m = enc.Append(m, Entry{Off: int64(100 + 218*i), Len: 160, Pos: uint32(80 * i), Stream: uint16(i % 3), Flags: EntryFlag(i % 2)}, 160)
+	}
+	m = enc.Append(m, Entry{Off: MaxOff, Len: 9000, Pos: 7, Stream: 999, Flags: 0x80}, 9000)
+	f.Add(m[EntrySize:])
+	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(bytes.Repeat([]byte{0xFF}, 24))
+	f.Fuzz(func(t *testing.T, blk []byte) {
+		v1, err := AppendMapBlockV2(nil, blk)
+		if err != nil {
+			if !errors.Is(err, ErrCorruptMap) {
+				t.Fatalf("error %v is not ErrCorruptMap", err)
+			}
+			return
+		}
+		var enc MapEncoder
+		var again []byte
+		var entries []Entry
+		for i := 0; i < len(v1); i += EntrySize {
+			e, err := ParseEntry(v1[i:])
+			if err != nil {
+				t.Fatalf("decoded entry %d: %v", i/EntrySize, err)
+			}
+			entries = append(entries, e)
+			again = enc.Append(again, e, uint32(e.Len))
+		}
+		if len(again) == 0 {
+			return
+		}
+		v1b, err := AppendMapBlockV2(nil, again[EntrySize:min(len(again), EntrySize+MapBlockV2)])
+		if err != nil || len(again) <= EntrySize+MapBlockV2 && !bytes.Equal(v1b, v1) {
+			t.Fatalf("re-encoded block: %v", err)
+		}
+	})
+}

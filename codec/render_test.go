@@ -494,7 +494,8 @@ func TestSeekWhence(t *testing.T) {
 
 // TestDeepSeekIO checks that a Read deep into a long recording reads only
 // the map blocks whose Span overlaps the rendered samples, each with one
-// whole-block ReadAt, and only original bytes that needed entries point at
+// whole-block ReadAt (after one read of the map's first bytes for its
+// version), and only original bytes that needed entries point at
 // (plus small gaps between coalesced neighbours), and that many tiny Reads
 // cost no more I/O than one big one.
 func TestDeepSeekIO(t *testing.T) {
@@ -546,7 +547,10 @@ func testDeepSeekIO(t *testing.T, r *rec, off int64) {
 		}
 	}
 	gotBlocks := map[int64]bool{}
-	for _, c := range mapr.calls {
+	for i, c := range mapr.calls {
+		if i == 0 && c.off == 0 && c.n == EntrySize {
+			continue // the map's version, read once
+		}
 		b := c.off / mapBlockBytes
 		if c.off%mapBlockBytes != 0 || int64(c.n) != min(mapBlockBytes, int64(len(r.mapb))-c.off) {
 			t.Fatalf("map read %+v is not one whole block", c)
