@@ -178,12 +178,16 @@ func TestMapV2Corrupt(t *testing.T) {
 		v2 = enc.Append(v2, e, uint32(e.Len))
 	}
 	for name, damage := range map[string]func([]byte) []byte{
-		"bad slot":        func(m []byte) []byte { m[EntrySize] = 0x80; m[EntrySize+7] = 1; return m },
-		"cut escape":      func(m []byte) []byte { return binary.BigEndian.AppendUint64(m, slotEscape) },
-		"after padding":   func(m []byte) []byte { return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(m, slotPad), 1) },
-		"offset below 0":  func(m []byte) []byte { return binary.BigEndian.AppendUint64(m[:EntrySize], uint64(1)<<62) },
-		"half a slot":     func(m []byte) []byte { return m[:len(m)-4] },
-		"escape bad byte": func(m []byte) []byte { return append(binary.BigEndian.AppendUint64(m, slotEscape), bytes.Repeat([]byte{1}, 16)...) },
+		"bad slot":   func(m []byte) []byte { m[EntrySize] = 0x80; m[EntrySize+7] = 1; return m },
+		"cut escape": func(m []byte) []byte { return binary.BigEndian.AppendUint64(m, slotEscape) },
+		"after padding": func(m []byte) []byte {
+			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(m, slotPad), 1)
+		},
+		"offset below 0": func(m []byte) []byte { return binary.BigEndian.AppendUint64(m[:EntrySize], uint64(1)<<62) },
+		"half a slot":    func(m []byte) []byte { return m[:len(m)-4] },
+		"escape bad byte": func(m []byte) []byte {
+			return append(binary.BigEndian.AppendUint64(m, slotEscape), bytes.Repeat([]byte{1}, 16)...)
+		},
 	} {
 		m := damage(bytes.Clone(v2))
 		seg := Segment{Orig: bytes.NewReader(r.orig), Map: bytes.NewReader(m), MapSize: int64(len(m)),
