@@ -28,15 +28,7 @@ func TestLiveUploadPassesOnUntilPaused(t *testing.T) {
 	const guid = "f9e5956e47d460010630009033302ab3"
 	integ := &archive.User{Login: "crm", Role: archive.RoleIntegration}
 	ends, times := packetEnds(t, c.pcap)
-	pr, pw := io.Pipe()
-	done := make(chan *archive.Recording, 1)
-	go func() {
-		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, true)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- rec
-	}()
+	pw, done := liveIngest(t, r, guid+"-009033302ab1-11--desk.pcap")
 	sent := 0
 	// send writes the capture up to the packets captured before at and
 	// waits until the archive has been given all but passTail bytes.
@@ -92,13 +84,9 @@ func TestLiveUploadPassesOnUntilPaused(t *testing.T) {
 	}
 	audio, _ := storedPayloads(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
 	marker := markerBytes(codec.PCMU)
-	pauses := 0
-	for _, sp := range in.Masking.Spans {
+	spans := audioPauseSpans(in)
+	for _, sp := range spans {
 		st := in.Result.Streams[sp.Stream]
-		if sp.Reason != recinfo.MaskPause || st.SSRC > 0x1001 {
-			continue
-		}
-		pauses++
 		d, origin := st.SSRC-0x1000, int(st.FirstPos)
 		from, to := int(sp.StartPos)-origin, int(sp.EndPos)-origin
 		if from > 3900*8 || from < 3700*8 || to < 5000*8 || to > 5000*8+pauseMargin+800 {
@@ -115,12 +103,39 @@ func TestLiveUploadPassesOnUntilPaused(t *testing.T) {
 			t.Errorf("direction %d: sample %d before the pause changed", d, from-1)
 		}
 	}
-	if pauses != 2 {
-		t.Errorf("%d pause spans on the audio streams: %+v", pauses, in.Masking.Spans)
+	if len(spans) != 2 {
+		t.Errorf("%d pause spans on the audio streams: %+v", len(spans), in.Masking.Spans)
 	}
 	if in.Masking.Missed != 0 {
 		t.Errorf("masking missed %d bytes", in.Masking.Missed)
 	}
+}
+
+// audioPauseSpans returns the pause spans of the masking record on the
+// two audio streams of makeDTMFCall (SSRC 0x1000 and 0x1001).
+func audioPauseSpans(in *recinfo.Info) []recinfo.MaskSpan {
+	var out []recinfo.MaskSpan
+	for _, sp := range in.Masking.Spans {
+		if sp.Reason == recinfo.MaskPause && in.Result.Streams[sp.Stream].SSRC <= 0x1001 {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// liveIngest starts a live upload of name fed through the returned pipe;
+// the recording (nil on failure) arrives on the channel.
+func liveIngest(t *testing.T, r *Recorder, name string) (*io.PipeWriter, <-chan *archive.Recording) {
+	pr, pw := io.Pipe()
+	done := make(chan *archive.Recording, 1)
+	go func() {
+		rec, err := r.ingest(context.Background(), name, pr, true)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	return pw, done
 }
 
 // TestPassBufferKeepsOrderAndChunkNotes: a buffer from newPassBuffer
