@@ -21,6 +21,18 @@ func encodeV2(entries []Entry) ([]byte, MapIndex) {
 	return b, enc.Index
 }
 
+// mapV1 returns the entries of a version 2 map in version 1.
+func mapV1(m []byte) ([]byte, error) {
+	var v1 []byte
+	for off := EntrySize; off < len(m); off += MapBlockV2 {
+		var err error
+		if v1, err = AppendMapBlockV2(v1, m[off:min(off+MapBlockV2, len(m))]); err != nil {
+			return nil, err
+		}
+	}
+	return v1, nil
+}
+
 // decodeV2 returns the entries of a version 2 map, block by block.
 func decodeV2(t *testing.T, m []byte) (entries []Entry, blocks int) {
 	t.Helper()
