@@ -75,7 +75,11 @@
 // timeline (Pos, in samples of an 8 kHz clock from the recording's origin).
 // A map is read in blocks of EntriesPerBlock entries (the last block may be
 // short); the map's index keeps one Span per block, so a reader can find the
-// blocks that overlap a time range without reading the whole map.
+// blocks that overlap a time range without reading the whole map. That is
+// map version 1; maps are written in version 2 now (MapEncoder, mapv2.go),
+// which holds the same entries in about half the bytes, in blocks of
+// MapBlockV2 bytes. A renderer reads both, telling them apart by the
+// version 2 header.
 //
 // # Rendering
 //

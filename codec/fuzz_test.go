@@ -54,7 +54,11 @@ func (c checkedReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		c.t.Errorf("map read [%d, %d) outside [0, %d)", off, off+int64(len(p)), len(c.data))
 		return 0, io.EOF
 	}
-	if c.aligned && off%mapBlockBytes != 0 {
+	base, size := int64(0), int64(mapBlockBytes)
+	if IsMapV2(c.data) {
+		base, size = EntrySize, MapBlockV2
+	}
+	if c.aligned && off != 0 && (off-base)%size != 0 {
 		c.t.Errorf("map read at %d not block aligned", off)
 	}
 	return copy(p, c.data[off:]), nil
@@ -128,6 +132,11 @@ func FuzzRender(f *testing.F) {
 	m, _, _ := mixedCall(1, false, func(k int) bool { return k%9 == 4 })
 	f.Add(m.mapb, []byte{3, 1, 4, 2}, uint32(0), uint32(9000), uint8(0|16), uint16(4093))
 	f.Add(m.mapb, []byte{3, 1, 4, 2}, uint32(3001), uint32(6000), uint8(3|8|32), uint16(17))
+	// Version 2 maps of the same calls.
+	for _, x := range []*rec{r, c, g, m} {
+		v2, _ := encodeV2(x.entries)
+		f.Add(v2, []byte{1, 1, 2, 2, 3, 1, 4, 2}, uint32(0), uint32(9000), uint8(1|16), uint16(7))
+	}
 	m, _, _ = mixedCall(1, true, func(k int) bool { return k%5 == 1 })
 	f.Add(m.mapb, []byte{1, 1, 4, 1, 3, 1, 2, 2}, uint32(700), uint32(RenderBlock+5), uint8(0|16|32), uint16(333))
 	f.Add(m.mapb, []byte{1, 1, 4, 1, 3, 1, 2, 2}, uint32(4100), uint32(4000), uint8(2|4), uint16(1))
@@ -239,6 +248,49 @@ func FuzzRender(f *testing.F) {
 			if !bytes.Equal(p, got[off:off+int64(len(p))]) {
 				t.Fatalf("seek to %d: bytes differ from a sequential read", off)
 			}
+		}
+	})
+}
+
+// FuzzMapBlockV2: any block either decodes to entries that encode back to
+// a map that decodes to the same entries, or is ErrCorruptMap.
+func FuzzMapBlockV2(f *testing.F) {
+	var enc MapEncoder
+	var m []byte
+	for i := range 300 {
+		m = enc.Append(m, Entry{Off: int64(100 + 218*i), Len: 160, Pos: uint32(80 * i), Stream: uint16(i % 3), Flags: EntryFlag(i % 2)}, 160)
+	}
+	m = enc.Append(m, Entry{Off: MaxOff, Len: 9000, Pos: 7, Stream: 999, Flags: 0x80}, 9000)
+	f.Add(m[EntrySize:])
+	f.Add([]byte{0x80, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(bytes.Repeat([]byte{0xFF}, 24))
+	f.Fuzz(func(t *testing.T, blk []byte) {
+		v1, err := AppendMapBlockV2(nil, blk)
+		if err != nil {
+			if !errors.Is(err, ErrCorruptMap) {
+				t.Fatalf("error %v is not ErrCorruptMap", err)
+			}
+			return
+		}
+		var enc MapEncoder
+		var again []byte
+		var entries []Entry
+		for i := 0; i < len(v1); i += EntrySize {
+			e, err := ParseEntry(v1[i:])
+			if err != nil {
+				t.Fatalf("decoded entry %d: %v", i/EntrySize, err)
+			}
+			entries = append(entries, e)
+			again = enc.Append(again, e, uint32(e.Len))
+		}
+		var back []byte
+		for off := EntrySize; off < len(again); off += MapBlockV2 {
+			if back, err = AppendMapBlockV2(back, again[off:min(off+MapBlockV2, len(again))]); err != nil {
+				t.Fatalf("re-encoded block: %v", err)
+			}
+		}
+		if !bytes.Equal(back, v1) {
+			t.Fatalf("re-encoded %d entries read back differently", len(entries))
 		}
 	})
 }

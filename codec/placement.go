@@ -102,11 +102,16 @@ type MapIndex struct {
 
 // Add records e, whose payload covers samples [e.Pos, e.Pos+samples).
 func (x *MapIndex) Add(e Entry, samples uint32) {
+	x.add(e, samples, x.n%EntriesPerBlock == 0)
+}
+
+// add records e, the first of a new block when first.
+func (x *MapIndex) add(e Entry, samples uint32, first bool) {
 	end := e.Pos + samples
 	if end < e.Pos {
 		end = ^uint32(0) // saturate: a span never wraps
 	}
-	if x.n%EntriesPerBlock == 0 {
+	if first || len(x.Spans) == 0 {
 		x.Spans = append(x.Spans, Span{Min: e.Pos, End: end})
 	} else {
 		s := &x.Spans[len(x.Spans)-1]

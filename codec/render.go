@@ -85,8 +85,8 @@ func (s *Segment) check() error {
 	switch {
 	case s.MapSize < 0:
 		return fmt.Errorf("negative map size %d", s.MapSize)
-	case s.MapSize%EntrySize != 0:
-		return fmt.Errorf("%w: size %d is not a multiple of %d", ErrCorruptMap, s.MapSize, EntrySize)
+	case s.MapSize%slotSize != 0:
+		return fmt.Errorf("%w: size %d is not a multiple of %d", ErrCorruptMap, s.MapSize, slotSize)
 	case s.MapSize > 0 && (s.Map == nil || s.Orig == nil):
 		return errors.New("missing map or original reader")
 	case s.Layout.Start > s.Layout.End:
@@ -103,7 +103,8 @@ type scratch struct {
 	mapOwner *Renderer
 	mapBlk   int64
 	mapN     int
-	groups   [EntriesPerBlock / groupEntries]groupSpan // of the loaded block
+	groups   [maxBlockEntries / groupEntries]groupSpan // of the loaded block
+	rawBuf   []byte                                    // a version 2 block as read
 
 	orig      []byte
 	origOwner *Renderer
@@ -122,7 +123,9 @@ type scratch struct {
 type Renderer struct {
 	seg     Segment
 	mask    bool
-	nblocks int64
+	nblocks int64 // -1 until the map's version is known (probe)
+	v2      bool  // a version 2 map (mapv2.go)
+	blkSize int64 // bytes per map block
 	sc      *scratch
 	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
 	pass    int        // non-zero: place takes only codecs of this rate
@@ -144,12 +147,7 @@ func newRenderer(seg Segment, maskDTMF bool, sc *scratch, wide bool) (*Renderer,
 	if err := seg.check(); err != nil {
 		return nil, err
 	}
-	r := &Renderer{
-		seg:     seg,
-		mask:    maskDTMF,
-		nblocks: (seg.MapSize + mapBlockBytes - 1) / mapBlockBytes,
-		sc:      sc,
-	}
+	r := &Renderer{seg: seg, mask: maskDTMF, sc: sc, nblocks: -1}
 	if wide {
 		if sc.wide == nil {
 			sc.wide = new(wideState)
@@ -266,6 +264,9 @@ func (r *Renderer) Render(pos uint32, left, right []int16) error {
 // that do), with its index in the map, the block it read and the
 // entry's offset in it.
 func (r *Renderer) eachEntry(lo, hi uint64, fn func(e Entry, idx int64, blk []byte, i int) error) error {
+	if err := r.probe(); err != nil {
+		return err
+	}
 	for b := int64(0); b < r.nblocks; b++ {
 		if !r.blockOverlaps(b, lo, hi) {
 			continue
@@ -281,12 +282,38 @@ func (r *Renderer) eachEntry(lo, hi uint64, fn func(e Entry, idx int64, blk []by
 			gend := min(len(blk), (g+1)*groupEntries*EntrySize)
 			for i := g * groupEntries * EntrySize; i < gend; i += EntrySize {
 				e, _ := ParseEntry(blk[i : i+EntrySize]) // checked by mapBlock
-				if err := fn(e, b*EntriesPerBlock+int64(i/EntrySize), blk, i); err != nil {
+				if err := fn(e, b*maxBlockEntries+int64(i/EntrySize), blk, i); err != nil {
 					return err
 				}
 			}
 		}
 	}
+	return nil
+}
+
+// probe reads the map's version from its first bytes, once: the first
+// rendering reads the map, not the making of a renderer.
+func (r *Renderer) probe() error {
+	if r.nblocks >= 0 {
+		return nil
+	}
+	size := r.seg.MapSize
+	if size >= EntrySize {
+		var head [EntrySize]byte
+		m, err := r.seg.Map.ReadAt(head[:], 0)
+		if err := fullRead(m, len(head), err); err != nil {
+			return fmt.Errorf("codec: read map header: %w", err)
+		}
+		r.v2 = IsMapV2(head[:])
+	}
+	r.blkSize = mapBlockBytes
+	if r.v2 {
+		size -= EntrySize
+		r.blkSize = MapBlockV2
+	} else if size%EntrySize != 0 {
+		return fmt.Errorf("%w: size %d is not a multiple of %d", ErrCorruptMap, size, EntrySize)
+	}
+	r.nblocks = (size + r.blkSize - 1) / r.blkSize
 	return nil
 }
 
@@ -310,15 +337,32 @@ func (r *Renderer) mapBlock(b int64) ([]byte, error) {
 	if sc.mapOwner == r && sc.mapBlk == b {
 		return sc.mapBuf[:sc.mapN], nil
 	}
-	off := b * mapBlockBytes
-	n := int(min(mapBlockBytes, r.seg.MapSize-off))
-	if cap(sc.mapBuf) < n {
-		sc.mapBuf = make([]byte, n)
+	off := b * r.blkSize
+	if r.v2 {
+		off += EntrySize
 	}
+	n := int(min(r.blkSize, r.seg.MapSize-off))
 	sc.mapOwner = nil
-	m, err := r.seg.Map.ReadAt(sc.mapBuf[:n], off)
-	if err := fullRead(m, n, err); err != nil {
-		return nil, fmt.Errorf("codec: read map block %d: %w", b, err)
+	if r.v2 {
+		if cap(sc.rawBuf) < n {
+			sc.rawBuf = make([]byte, n)
+		}
+		m, err := r.seg.Map.ReadAt(sc.rawBuf[:n], off)
+		if err := fullRead(m, n, err); err != nil {
+			return nil, fmt.Errorf("codec: read map block %d: %w", b, err)
+		}
+		if sc.mapBuf, err = AppendMapBlockV2(sc.mapBuf[:0], sc.rawBuf[:n]); err != nil {
+			return nil, fmt.Errorf("map block %d: %w", b, err)
+		}
+		n = len(sc.mapBuf)
+	} else {
+		if cap(sc.mapBuf) < n {
+			sc.mapBuf = make([]byte, n)
+		}
+		m, err := r.seg.Map.ReadAt(sc.mapBuf[:n], off)
+		if err := fullRead(m, n, err); err != nil {
+			return nil, fmt.Errorf("codec: read map block %d: %w", b, err)
+		}
 	}
 	for i := 0; i < n; i += EntrySize {
 		e, err := ParseEntry(sc.mapBuf[i : i+EntrySize])

@@ -180,6 +180,13 @@ func refWAV(segs []refSeg, opt WAVOptions) ([]byte, error) {
 		l := s.layout
 		n := int(l.End - l.Start)
 		buf := [2][]int16{make([]int16, n), make([]int16, n)}
+		if IsMapV2(s.mapb) {
+			v1, err := mapV1(s.mapb)
+			if err != nil {
+				return nil, err
+			}
+			s.mapb = v1
+		}
 		if len(s.mapb)%EntrySize != 0 {
 			return nil, ErrCorruptMap
 		}

@@ -149,8 +149,8 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 				err = mw.flush()
 			}
 			a.Result = demux.Result()
-			a.Spans = mw.index.Spans
-			a.Entries = mw.index.Len()
+			a.Spans = mw.enc.Index.Spans
+			a.Entries = mw.enc.Index.Len()
 			if err == nil && mw.err != nil {
 				err = mw.err
 			}
@@ -182,12 +182,13 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 	}
 }
 
-// mapWriter batches placement-map entries and keeps the map's index.
+// mapWriter batches placement-map entries, encoded as a version 2 map,
+// and keeps the map's index.
 type mapWriter struct {
-	w     io.Writer
-	buf   []byte
-	index codec.MapIndex
-	err   error
+	w   io.Writer
+	buf []byte
+	enc codec.MapEncoder
+	err error
 }
 
 const mapBatch = 256 * codec.EntrySize
@@ -199,8 +200,7 @@ func (m *mapWriter) emit(e codec.Entry, samples uint32) {
 	if m.buf == nil {
 		m.buf = make([]byte, 0, mapBatch)
 	}
-	m.buf = codec.AppendEntry(m.buf, e)
-	m.index.Add(e, samples)
+	m.buf = m.enc.Append(m.buf, e, samples)
 	if len(m.buf) >= mapBatch {
 		m.err = m.flush()
 	}

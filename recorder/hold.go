@@ -6,6 +6,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/callvault/callvault/archive"
@@ -18,6 +19,13 @@ import (
 // crash cuts off was never acknowledged. Its memory is the capture
 // reader's read-ahead plus the last few hundred milliseconds of the
 // capture's audio.
+//
+// A buffer made with newPassBuffer (a live upload without DTMF masking)
+// holds only the last passTail bytes at first, passing the rest on as it
+// is written, until engage makes it hold like the other (a secure pause
+// asked for during the upload). A pause covers what is read after it was
+// asked for; its start marker may also fall on the latest packets read
+// before, which the tail still holds.
 type holdBuffer struct {
 	out  io.Writer
 	buf  []byte
@@ -37,7 +45,17 @@ type holdBuffer struct {
 	// capture as received up to there: what a note kept with that chunk
 	// must hold.
 	onChunk func(end int64, received []byte)
+
+	// passing is set while the buffer passes bytes on as they come (a
+	// buffer from newPassBuffer before engage); mu guards it against
+	// engage, which runs on another goroutine.
+	mu      sync.Mutex
+	passing bool
 }
+
+// passTail is how many of the latest bytes a buffer from newPassBuffer
+// holds before engage: the last few packets of a call.
+const passTail = 2 << 10
 
 // holdSlack is how far (bytes) the analysis moves on before the buffer
 // asks for the pin again: a few hundred milliseconds of a live call.
@@ -49,12 +67,67 @@ func newHoldBuffer(out io.Writer, key []byte) *holdBuffer {
 	return &holdBuffer{out: out, recv: hmac.New(sha256.New, key)}
 }
 
+// newPassBuffer returns a buffer like newHoldBuffer's that passes bytes
+// on until engage.
+func newPassBuffer(out io.Writer, key []byte) *holdBuffer {
+	h := newHoldBuffer(out, key)
+	h.passing = true
+	return h
+}
+
+// engage makes a buffer from newPassBuffer hold every byte written after
+// it, and returns how many bytes were written before: the capture offset
+// from which masking can overwrite. Safe from any goroutine.
+func (h *holdBuffer) engage() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.passing = false
+	return h.n.Load()
+}
+
 // Write keeps p. It fails only after the archive failed.
 func (h *holdBuffer) Write(p []byte) (int, error) {
 	if h.err != nil {
 		return 0, h.err
 	}
+	h.mu.Lock()
+	passing := h.passing
+	if passing {
+		// Counted before it is passed on, so that an engage from now
+		// on holds the bytes after these.
+		h.n.Add(int64(len(p)))
+	}
+	h.mu.Unlock()
+	if passing {
+		h.received(p)
+		// Pass on all but the last passTail bytes of the held tail and
+		// p, without growing the tail beyond passTail.
+		if excess := len(h.buf) + len(p) - passTail; excess > 0 {
+			k := min(excess, len(h.buf))
+			if err := h.pass(h.buf[:k]); err != nil {
+				return 0, err
+			}
+			if err := h.pass(p[:excess-k]); err != nil {
+				return 0, err
+			}
+			if h.buf == nil {
+				h.buf = make([]byte, 0, passTail)
+			}
+			h.buf = append(h.buf[:copy(h.buf, h.buf[k:])], p[excess-k:]...)
+			return len(p), nil
+		}
+		h.buf = append(h.buf, p...)
+		return len(p), nil
+	}
 	h.buf = append(h.buf, p...)
+	h.received(p)
+	h.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// received adds p to the HMAC of the capture as received, marking the
+// chunk boundaries it crosses.
+func (h *holdBuffer) received(p []byte) {
 	for rest := p; len(rest) > 0; {
 		k := int(min(int64(len(rest)), archive.ChunkSize-h.end%archive.ChunkSize))
 		h.recv.Write(rest[:k])
@@ -64,8 +137,6 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 			h.marks = append(h.marks, chunkMark{end: h.end, received: h.recv.Sum(nil)})
 		}
 	}
-	h.n.Add(int64(len(p)))
-	return len(p), nil
 }
 
 // chunkMark is the HMAC of the capture as received up to end.
@@ -93,26 +164,33 @@ func (h *holdBuffer) release(upto int64) error {
 	if n <= 0 {
 		return nil
 	}
-	for done := 0; done < n; {
-		// Pass on up to the next chunk boundary at a time, so that the
-		// chunk's note is set before the bytes that end it.
-		end := min(h.base+int64(n), (h.base+int64(done))/archive.ChunkSize*archive.ChunkSize+archive.ChunkSize)
+	if err := h.pass(h.buf[:n]); err != nil {
+		return err
+	}
+	rest := copy(h.buf, h.buf[n:])
+	h.buf = h.buf[:rest]
+	if cap(h.buf) > 8*holdSlack && rest <= 2*holdSlack {
+		h.buf = append(make([]byte, 0, 4*holdSlack), h.buf...) // give back a burst's memory
+	}
+	return nil
+}
+
+// pass passes on p, the bytes from capture offset h.base on, and moves
+// h.base past them. It passes on up to the next chunk boundary at a time,
+// so that the chunk's note is set before the bytes that end it.
+func (h *holdBuffer) pass(p []byte) error {
+	for len(p) > 0 {
+		end := min(h.base+int64(len(p)), h.base/archive.ChunkSize*archive.ChunkSize+archive.ChunkSize)
 		k := int(end - h.base)
 		if len(h.marks) > 0 && h.marks[0].end == end {
 			h.onChunk(end, h.marks[0].received)
 			h.marks = h.marks[1:]
 		}
-		if _, err := h.out.Write(h.buf[done:k]); err != nil {
+		if _, err := h.out.Write(p[:k]); err != nil {
 			h.err = err
 			return err
 		}
-		done = k
-	}
-	h.base += int64(n)
-	rest := copy(h.buf, h.buf[n:])
-	h.buf = h.buf[:rest]
-	if cap(h.buf) > 8*holdSlack && rest <= 2*holdSlack {
-		h.buf = append(make([]byte, 0, 4*holdSlack), h.buf...) // give back a burst's memory
+		h.base, p = end, p[k:]
 	}
 	return nil
 }
@@ -130,9 +208,5 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 	return lo == off-h.base && hi == off+int64(n)-h.base
 }
 
-// written returns how many bytes were written so far; safe from any
-// goroutine.
-func (h *holdBuffer) written() int64 { return h.n.Load() }
-
-// received returns the HMAC-SHA-256 of everything written so far.
-func (h *holdBuffer) received() []byte { return h.recv.Sum(nil) }
+// receivedHMAC returns the HMAC-SHA-256 of everything written so far.
+func (h *holdBuffer) receivedHMAC() []byte { return h.recv.Sum(nil) }

@@ -224,8 +224,14 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 	opts := analyzeOpts{inband: !r.noInBand, mask: r.masks(ctx, fn.User)}
 	if opts.mask || live {
 		// DTMF or a secure pause is masked in what is stored: the bytes
-		// wait in hold until masking is done with them.
-		opts.hold = newHoldBuffer(ow, r.receivedKey())
+		// wait in hold until masking is done with them. Without DTMF
+		// masking, a live upload holds nothing until a pause is asked
+		// for (the pause covers what is read after that).
+		if opts.mask {
+			opts.hold = newHoldBuffer(ow, r.receivedKey())
+		} else {
+			opts.hold = newPassBuffer(ow, r.receivedKey())
+		}
 		sink = opts.hold
 		// The masking record of each chunk is committed with it, so that
 		// recovery after a crash and salvage after a storage failure keep
@@ -237,7 +243,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		}
 	}
 	if live {
-		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.written)
+		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.engage)
 		defer r.dropLive(opts.live)
 	}
 	hold := opts.hold
@@ -268,7 +274,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		}
 	}
 	if hold != nil && a.Masking != nil {
-		a.Masking.ReceivedHMAC = hex.EncodeToString(hold.received())
+		a.Masking.ReceivedHMAC = hex.EncodeToString(hold.receivedHMAC())
 	}
 	final.Info, err = json.Marshal(Info{
 		Version: recinfo.Version, Name: fn, Result: a.Result, Spans: a.Spans,

@@ -21,19 +21,26 @@ import (
 // (after two collections, so idle pooled buffers are gone) are divided by
 // n ("heap-KiB/call"). The HTTP server's per-connection buffers are not
 // included. No time is measured: the calls are fed as fast as they read.
+// "streamed" uploads are the daemon's PUTs without a length (which a
+// secure pause may pause), the others uploads of a whole file.
 //
 //	go test -run '^$' -bench LiveMemory -benchtime 1x ./recorder/
 func BenchmarkLiveMemory(b *testing.B) {
 	for _, n := range []int{1000} {
 		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				liveMemoryRun(b, n)
+				liveMemoryRun(b, n, false)
+			}
+		})
+		b.Run(fmt.Sprintf("streamed/calls=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				liveMemoryRun(b, n, true)
 			}
 		})
 	}
 }
 
-func liveMemoryRun(b *testing.B, n int) {
+func liveMemoryRun(b *testing.B, n int, live bool) {
 	arc := archivetest.OpenTestOptions(b, archive.Options{InitialMmapSize: 1 << 30, CommitInterval: 100 * time.Millisecond})
 	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
 	if err != nil {
@@ -50,7 +57,7 @@ func liveMemoryRun(b *testing.B, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.Ingest(context.Background(), fmt.Sprintf("live-%d.pcap", i), pr); err != nil {
+			if _, err := r.ingest(context.Background(), fmt.Sprintf("live-%d.pcap", i), pr, live); err != nil {
 				b.Error(err)
 			}
 			io.Copy(io.Discard, pr)

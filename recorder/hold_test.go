@@ -1,0 +1,195 @@
+package recorder
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/recinfo"
+)
+
+// TestLiveUploadPassesOnUntilPaused: a live upload without DTMF masking
+// holds back no more than its last few packets (passTail bytes; the rest
+// read is passed on to the archive at once) until a secure pause is asked
+// for mid-call; what is read after that request is still masked: silence
+// in the pause, the marker tone at both of its ends, nothing missed, and
+// the masking record lists it.
+func TestLiveUploadPassesOnUntilPaused(t *testing.T) {
+	c := makeDTMFCall(t)
+	r, arc := openTestRecorder(t)
+	ctx := context.Background()
+	const guid = "f9e5956e47d460010630009033302ab3"
+	integ := &archive.User{Login: "crm", Role: archive.RoleIntegration}
+	ends, times := packetEnds(t, c.pcap)
+	pw, done := liveIngest(t, r, guid+"-009033302ab1-11--desk.pcap")
+	sent := 0
+	// send writes the capture up to the packets captured before at and
+	// waits until the archive has been given all but passTail bytes.
+	send := func(at time.Duration, stored bool) {
+		t.Helper()
+		k := 0
+		for k < len(times) && times[k].Before(times[0].Add(at)) {
+			k++
+		}
+		if _, err := pw.Write(c.pcap[sent:ends[k-1]]); err != nil {
+			t.Fatal(err)
+		}
+		sent = ends[k-1]
+		if !stored {
+			return
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for r.stats.bytes.Load() < uint64(sent-passTail) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes read, %d passed on to the archive", sent, r.stats.bytes.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	send(2*time.Second, true)
+	send(3900*time.Millisecond, true)
+	var err error
+	for {
+		if _, err = r.Pause(ctx, guid, integ, false); err != ErrNoLiveCall {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(5*time.Second, false)
+	if _, err := r.Pause(ctx, guid, integ, true); err != nil {
+		t.Fatal(err)
+	}
+	send(13*time.Second, false)
+	pw.Close()
+	rec := <-done
+	if rec == nil {
+		t.FailNow()
+	}
+	in, err := recinfo.Parse(rec.Info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Masking == nil || in.Masking.ReceivedHMAC == "" {
+		t.Fatalf("masking record %+v", in.Masking)
+	}
+	audio, _ := storedPayloads(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
+	marker := markerBytes(codec.PCMU)
+	spans := audioPauseSpans(in)
+	for _, sp := range spans {
+		st := in.Result.Streams[sp.Stream]
+		d, origin := st.SSRC-0x1000, int(st.FirstPos)
+		from, to := int(sp.StartPos)-origin, int(sp.EndPos)-origin
+		if from > 3900*8 || from < 3700*8 || to < 5000*8 || to > 5000*8+pauseMargin+800 {
+			t.Errorf("direction %d: pause [%d, %d) samples, requests at %d and %d", d, from, to, 3900*8, 5000*8)
+		}
+		for p := from; p < to; p++ {
+			got := audio[d][p]
+			inMarker := p < from+markerLen || p >= to-markerLen
+			if inMarker && got != marker[(origin+p)%8] && got != 0xFF || !inMarker && got != 0xFF {
+				t.Fatalf("direction %d: sample %d in the pause [%d, %d): %#x", d, p, from, to, got)
+			}
+		}
+		if audio[d][from-1] != c.sent[d][from-1] {
+			t.Errorf("direction %d: sample %d before the pause changed", d, from-1)
+		}
+	}
+	if len(spans) != 2 {
+		t.Errorf("%d pause spans on the audio streams: %+v", len(spans), in.Masking.Spans)
+	}
+	if in.Masking.Missed != 0 {
+		t.Errorf("masking missed %d bytes", in.Masking.Missed)
+	}
+}
+
+// audioPauseSpans returns the pause spans of the masking record on the
+// two audio streams of makeDTMFCall (SSRC 0x1000 and 0x1001).
+func audioPauseSpans(in *recinfo.Info) []recinfo.MaskSpan {
+	var out []recinfo.MaskSpan
+	for _, sp := range in.Masking.Spans {
+		if sp.Reason == recinfo.MaskPause && in.Result.Streams[sp.Stream].SSRC <= 0x1001 {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// liveIngest starts a live upload of name fed through the returned pipe;
+// the recording (nil on failure) arrives on the channel.
+func liveIngest(t *testing.T, r *Recorder, name string) (*io.PipeWriter, <-chan *archive.Recording) {
+	pr, pw := io.Pipe()
+	done := make(chan *archive.Recording, 1)
+	go func() {
+		rec, err := r.ingest(context.Background(), name, pr, true)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- rec
+	}()
+	return pw, done
+}
+
+// TestPassBufferKeepsOrderAndChunkNotes: a buffer from newPassBuffer
+// passes every byte on once and in order, in writes of any size, before
+// and after engage; it holds no more than passTail bytes before engage;
+// and each chunk's note is set before the bytes that end the chunk, with
+// the HMAC of the capture up to there.
+func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
+	in := make([]byte, 3*archive.ChunkSize+12345)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range in {
+		in[i] = byte(rng.Uint32())
+	}
+	key := []byte("received-key")
+	var out bytes.Buffer
+	h := newPassBuffer(&out, key)
+	var notes []int64
+	h.onChunk = func(end int64, received []byte) {
+		if int64(out.Len()) >= end {
+			t.Fatalf("note for chunk ending at %d after %d bytes were passed on", end, out.Len())
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write(in[:end])
+		if !hmac.Equal(received, m.Sum(nil)) {
+			t.Fatalf("chunk ending at %d: wrong HMAC", end)
+		}
+		notes = append(notes, end)
+	}
+	off := 0
+	for i := 0; off < len(in); i++ {
+		n := min(1+rng.IntN(20000), len(in)-off)
+		if _, err := h.Write(in[off : off+n]); err != nil {
+			t.Fatal(err)
+		}
+		off += n
+		if off < 2*archive.ChunkSize {
+			if len(h.buf) > passTail || out.Len() != off-len(h.buf) {
+				t.Fatalf("after %d bytes: %d held, %d passed on", off, len(h.buf), out.Len())
+			}
+		} else if h.passing {
+			if got := h.engage(); got != int64(off) {
+				t.Fatalf("engage at %d bytes: %d", off, got)
+			}
+		} else if err := h.release(int64(off - 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), in) {
+		t.Fatal("bytes passed on differ from those written")
+	}
+	if len(notes) != 3 {
+		t.Fatalf("chunk notes at %v", notes)
+	}
+}
