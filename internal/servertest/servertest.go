@@ -83,6 +83,9 @@ type Postgres struct {
 // pgBinDir finds initdb: on PATH, or in Debian's versioned directories.
 func pgBinDir() string {
 	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real // Debian's wrappers link to the versioned directory
+		}
 		return filepath.Dir(p)
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")

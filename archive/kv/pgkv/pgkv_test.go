@@ -1,0 +1,314 @@
+package pgkv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/kvtest"
+	"github.com/callvault/callvault/internal/servertest"
+	"github.com/callvault/callvault/internal/testclock"
+)
+
+// newS3 starts a gateway and creates a bucket on it.
+func newS3(t testing.TB) *S3Options {
+	gw := servertest.StartS3(t)
+	o := &S3Options{Endpoint: gw.Endpoint, Bucket: "callvault", AccessKey: gw.AccessKey, SecretKey: gw.SecretKey}
+	os, err := newObjectStore(*o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := os.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.Bucket}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	return o
+}
+
+func open(t testing.TB, url string, opt Options) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, url, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// contract runs the kv contract with a fresh database for each subtest;
+// the second instance is another Store (its own pool) on that database.
+func contract(t *testing.T, opt Options) {
+	pg := servertest.StartPostgres(t)
+	kvtest.Run(t, func(t *testing.T) (kv.Store, func() kv.Store) {
+		url := pg.NewDatabase(t)
+		first := open(t, url, opt)
+		var mu sync.Mutex
+		return first, func() kv.Store {
+			mu.Lock()
+			defer mu.Unlock()
+			s := open(t, url, opt)
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
+// TestContract runs the kv contract on PostgreSQL.
+func TestContract(t *testing.T) { contract(t, Options{}) }
+
+// TestContractS3 runs the kv contract with the values of every bucket it
+// uses held as objects in S3.
+func TestContractS3(t *testing.T) {
+	var blob [][]byte
+	for _, n := range []string{"order", "m", "a", "z", "top", "seq", "c", "w", "d", "o", "r", "oc", "s", "n", "big", "e", "empty"} {
+		blob = append(blob, []byte(n))
+	}
+	contract(t, Options{BlobBuckets: blob, S3: newS3(t)})
+}
+
+// objects lists the object names in the store's bucket.
+func objects(t *testing.T, s *Store) []string {
+	t.Helper()
+	var names []string
+	p := s3.NewListObjectsV2Paginator(s.objects.c, &s3.ListObjectsV2Input{Bucket: &s.objects.bucket})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			names = append(names, *o.Key)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// refs lists the object names the rows reference.
+func refs(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT value FROM kv_rows WHERE kind = 2 ORDER BY value`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n []byte
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, string(n))
+	}
+	return names
+}
+
+func mustUpdate(t *testing.T, s *Store, fn func(kv.Tx) error) {
+	t.Helper()
+	if err := s.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestObjects: a value of a blob bucket is an object the row references;
+// overwrite, delete and bucket delete remove the objects they release
+// after commit, a rollback removes the objects it wrote, and the other
+// buckets stay in PostgreSQL.
+func TestObjects(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t)})
+	defer s.Close()
+	chunk := bytes.Repeat([]byte("sealed chunk "), 5000)
+
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		b, _ := tx.CreateBucket([]byte("chunks"))
+		other, _ := tx.CreateBucket([]byte("recs"))
+		other.Put([]byte("r"), []byte("in postgres"))
+		n, _ := b.CreateBucketIfNotExists([]byte("nested"))
+		n.Put([]byte("x"), []byte("nested object"))
+		for i := range 3 {
+			if err := b.Put(fmt.Appendf(nil, "%d", i), append(chunk, byte(i))); err != nil {
+				return err
+			}
+		}
+		if !bytes.Equal(b.Get([]byte("1")), append(chunk, 1)) {
+			t.Fatal("own write of an object not read back")
+		}
+		return nil
+	})
+	if o, r := objects(t, s), refs(t, s); len(o) != 4 || !slices.Equal(o, r) {
+		t.Fatalf("objects %q, references %q: want 4, the same", o, r)
+	}
+	if err := s.View(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		for i := range 3 {
+			if !bytes.Equal(b.Get(fmt.Appendf(nil, "%d", i)), append(chunk, byte(i))) {
+				t.Fatalf("chunk %d changed", i)
+			}
+		}
+		if string(b.Bucket([]byte("nested")).Get([]byte("x"))) != "nested object" {
+			t.Fatal("nested object lost")
+		}
+		var walked int
+		b.ForEach(func(k, v []byte) error {
+			if v != nil && !bytes.HasPrefix(v, chunk) {
+				t.Fatalf("cursor value of %q is not the object", k)
+			}
+			walked++
+			return nil
+		})
+		if walked != 4 {
+			t.Fatalf("walked %d", walked)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := objects(t, s)
+
+	// A rolled back transaction leaves no object behind.
+	s.Update(func(tx kv.Tx) error {
+		tx.Bucket([]byte("chunks")).Put([]byte("9"), []byte("rolled back"))
+		return errors.New("no")
+	})
+	if got := objects(t, s); !slices.Equal(got, before) {
+		t.Fatalf("after rollback objects %q, want %q", got, before)
+	}
+
+	// Overwrite and delete release their objects after commit.
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		if err := b.Put([]byte("0"), []byte("new")); err != nil {
+			return err
+		}
+		if err := b.Delete([]byte("1")); err != nil {
+			return err
+		}
+		if len(objects(t, s)) != 5 {
+			t.Fatal("an object was removed before commit")
+		}
+		return nil
+	})
+	if o, r := objects(t, s), refs(t, s); len(o) != 3 || !slices.Equal(o, r) {
+		t.Fatalf("after overwrite and delete: objects %q, references %q", o, r)
+	}
+	mustUpdate(t, s, func(tx kv.Tx) error { return tx.DeleteBucket([]byte("chunks")) })
+	if o := objects(t, s); len(o) != 0 {
+		t.Fatalf("after bucket delete objects %q", o)
+	}
+	if err := s.View(func(tx kv.Tx) error {
+		if string(tx.Bucket([]byte("recs")).Get([]byte("r"))) != "in postgres" {
+			t.Fatal("other bucket lost")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConditionalPut: the gateway refuses to overwrite an object when the
+// PUT says If-None-Match: *, so an object, once written, is never
+// replaced.
+func TestConditionalPut(t *testing.T) {
+	o, err := newObjectStore(*newS3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := o.putNew(ctx, "kv/once", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.putNew(ctx, "kv/once", []byte("second")); !errors.Is(err, ErrObjectExists) {
+		t.Fatalf("second conditional PUT: %v, want ErrObjectExists", err)
+	}
+	if v, err := o.get(ctx, "kv/once"); err != nil || string(v) != "first" {
+		t.Fatalf("object = %q, %v; want the first value", v, err)
+	}
+}
+
+// TestSweep: an object whose row never committed (the process died in
+// between) is removed by Sweep once older than the grace period; an
+// object a row references, or a young one, stays.
+func TestSweep(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	// The gateway stamps objects with its own clock; the test's clock
+	// starts at the orphan's stamp.
+	var clock *testclock.Clock
+	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t), Now: func() time.Time { return clock.Now() }})
+	defer s.Close()
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		b, _ := tx.CreateBucket([]byte("chunks"))
+		return b.Put([]byte("kept"), []byte("committed"))
+	})
+	// A write that dies after its object PUT: the object, no row.
+	orphan, err := s.objects.put(context.Background(), []byte("orphan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.objects.c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &s.objects.bucket, Key: &orphan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = testclock.New(*head.LastModified)
+	if n, err := s.Sweep(context.Background(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("Sweep of young objects removed %d, %v", n, err)
+	}
+	clock.Add(2 * time.Hour)
+	if n, err := s.Sweep(context.Background(), time.Hour); err != nil || n != 1 {
+		t.Fatalf("Sweep removed %d, %v; want the orphan", n, err)
+	}
+	got := objects(t, s)
+	if slices.Contains(got, orphan) || !slices.Equal(got, refs(t, s)) || len(got) != 1 {
+		t.Fatalf("after Sweep objects %q, references %q", got, refs(t, s))
+	}
+	if err := s.View(func(tx kv.Tx) error {
+		if string(tx.Bucket([]byte("chunks")).Get([]byte("kept"))) != "committed" {
+			t.Fatal("Sweep removed a referenced object")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSchema: stores opening an empty database at once agree on one
+// schema; a database of another schema version is refused.
+func TestSchema(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			s, err := Open(context.Background(), url, Options{})
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, url, Options{})
+	if _, err := s.pool.Exec(context.Background(), `UPDATE kv_schema SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(context.Background(), url, Options{}); err == nil {
+		t.Fatal("a database of schema version 99 was opened")
+	}
+}
