@@ -5,7 +5,8 @@
 // storage.
 //
 // PostgreSQL refuses to run as root, so under root the cluster belongs to
-// the unprivileged postgres user (runuser). Where a server's programs are
+// the unprivileged postgres user (its programs run with that user's
+// credentials). Where a server's programs are
 // missing the test is skipped, loudly, with the reason; under CI=true it
 // fails instead, since a skip there would hide that the tests never ran.
 // Every process is stopped by t.Cleanup, also when the test fails.
@@ -13,9 +14,9 @@ package servertest
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -77,7 +78,7 @@ type Postgres struct {
 	Port int
 	dir  string
 	bin  string
-	asPG bool
+	cred *syscall.Credential // the postgres user's, when running as root
 }
 
 // pgBinDir finds initdb: on PATH, or in Debian's versioned directories.
@@ -98,70 +99,92 @@ func pgBinDir() string {
 }
 
 // StartPostgres starts a cluster in a new temporary directory, listening
-// on 127.0.0.1 only, with trust authentication for local connections; it
-// is stopped and removed when tb ends. Commits are durable (fsync on), as
-// in production.
+// on 127.0.0.1 only, with trust authentication; it is stopped and removed
+// when tb ends. Commits are durable (fsync on), as in production. The
+// server is a child of the test process that the kernel stops
+// (SIGQUIT, PostgreSQL's immediate shutdown) should the test process die
+// before its cleanup runs.
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
 	bin := pgBinDir()
 	if bin == "" {
 		unavailable(tb, "PostgreSQL's initdb is neither on PATH nor in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
 	}
-	pg := &Postgres{bin: bin, asPG: os.Geteuid() == 0}
+	pg := &Postgres{bin: bin}
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
-	if pg.asPG {
+	if os.Geteuid() == 0 {
+		// initdb refuses root: the cluster belongs to the postgres user.
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			unavailable(tb, "running as root and there is no postgres user to run the cluster as: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
+		pg.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	pg.dir = dir
 	data := filepath.Join(dir, "data")
-	if out, err := pg.run("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D", data); err != nil {
+	if out, err := pg.command("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D", data).CombinedOutput(); err != nil {
 		tb.Fatalf("initdb: %v\n%s", err, out)
 	}
 	for attempt := 0; ; attempt++ {
 		pg.Port = freePort(tb)
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200", pg.Port, dir)
-		out, err := pg.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
-		if err == nil {
-			break
+		var logBuf bytes.Buffer
+		cmd := pg.command("postgres", "-D", data, "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(pg.Port),
+			"-c", "unix_socket_directories="+dir, "-c", "max_connections=200")
+		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+		if err := cmd.Start(); err != nil {
+			tb.Fatalf("start postgres: %v", err)
 		}
-		logText, _ := os.ReadFile(filepath.Join(dir, "log"))
-		if attempt < 3 && bytes.Contains(logText, []byte("already in use")) {
-			continue // the free port was taken in between
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		if err := pg.waitReady(exited); err != nil {
+			cmd.Process.Signal(syscall.SIGQUIT)
+			<-exited
+			if attempt < 3 && strings.Contains(logBuf.String(), "already in use") {
+				continue // the free port was taken in between
+			}
+			tb.Fatalf("postgres: %v\n%s", err, logBuf.String())
 		}
-		tb.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, logText)
+		tb.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGQUIT)
+			<-exited
+		})
+		return pg
 	}
-	tb.Cleanup(func() {
-		if out, err := pg.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "60", "stop"); err != nil {
-			tb.Errorf("pg_ctl stop: %v\n%s", err, out)
-		}
-	})
-	return pg
 }
 
-func (pg *Postgres) run(prog string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*startTimeout)
-	defer cancel()
-	path := filepath.Join(pg.bin, prog)
-	var cmd *exec.Cmd
-	if pg.asPG {
-		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, path, args...)
+// waitReady waits until the server accepts connections (pg_isready).
+func (pg *Postgres) waitReady(exited <-chan struct{}) error {
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		if pg.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port)).Run() == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("the server exited before it was ready")
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
+	return fmt.Errorf("not ready after %v", startTimeout)
+}
+
+// command runs one of the cluster's programs as the cluster's owner.
+func (pg *Postgres) command(prog string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(pg.bin, prog), args...)
 	cmd.Dir = pg.dir
-	return cmd.CombinedOutput()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
+	cmd.WaitDelay = startTimeout
+	return cmd
 }
 
 // URL returns the connection URL of database db.
@@ -174,7 +197,7 @@ func (pg *Postgres) URL(db string) string {
 func (pg *Postgres) NewDatabase(tb testing.TB) string {
 	tb.Helper()
 	name := "t" + randomHex(8)
-	if out, err := pg.run("psql", "-X", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE "+name); err != nil {
+	if out, err := pg.command("psql", "-X", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE "+name).CombinedOutput(); err != nil {
 		tb.Fatalf("create database: %v\n%s", err, out)
 	}
 	return pg.URL(name)

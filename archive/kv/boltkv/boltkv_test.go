@@ -25,3 +25,15 @@ func TestContract(t *testing.T) {
 		return s, func() kv.Store { return s }
 	})
 }
+
+// BenchmarkKV measures bbolt through the seam, side by side with pgkv's
+// BenchmarkKV.
+func BenchmarkKV(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "kv.db"), 0o600, &bolt.Options{InitialMmapSize: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := boltkv.New(db)
+	defer s.Close()
+	kvtest.Bench(b, s)
+}

@@ -659,8 +659,8 @@ func testRollback(t *testing.T, s kv.Store, _ func() kv.Store) {
 	fill(t, s, "r", "after")
 }
 
-// testOnCommit: OnCommit's functions run after commit, in order, and
-// never when the transaction rolls back.
+// testOnCommit: OnCommit's functions run after commit, in order, once the
+// writer is free again, and never when the transaction rolls back.
 func testOnCommit(t *testing.T, s kv.Store, _ func() kv.Store) {
 	fill(t, s, "oc")
 	var ran []string
@@ -676,7 +676,11 @@ func testOnCommit(t *testing.T, s kv.Store, _ func() kv.Store) {
 				return nil
 			})
 		})
-		tx.OnCommit(func() { ran = append(ran, "second") })
+		tx.OnCommit(func() {
+			ran = append(ran, "second")
+			// The writer is free again: a commit handler may write.
+			update(t, s, func(tx kv.Tx) error { return tx.Bucket([]byte("oc")).Put([]byte("k2"), []byte("v2")) })
+		})
 		if len(ran) != 0 {
 			t.Fatal("OnCommit ran before commit")
 		}

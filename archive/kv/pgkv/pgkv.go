@@ -165,28 +165,43 @@ func (s *Store) Close() error {
 // View runs fn in a read-only REPEATABLE READ transaction: a snapshot
 // taken when View begins.
 func (s *Store) View(fn func(kv.Tx) error) error {
-	return s.run(false, fn)
+	_, err := s.run(false, fn)
+	return err
 }
 
 // Update runs fn in a transaction that first takes the writer lock, and
 // commits it when fn returns nil.
 func (s *Store) Update(fn func(kv.Tx) error) error {
-	s.writer.Lock()
-	defer s.writer.Unlock()
-	return s.run(true, fn)
+	t, err := func() (*tx, error) {
+		s.writer.Lock()
+		defer s.writer.Unlock() // also when fn panics
+		return s.run(true, fn)
+	}()
+	if err != nil {
+		return err
+	}
+	// After commit, with the connection and the writer released, as bbolt
+	// runs its commit handlers: they may begin transactions of their own.
+	t.removeObjects()
+	for _, f := range t.onCommit {
+		f()
+	}
+	return nil
 }
 
-func (s *Store) run(writable bool, fn func(kv.Tx) error) (err error) {
+// run runs fn in a transaction and commits it when writable; it returns
+// the committed transaction, whose after-commit work is the caller's.
+func (s *Store) run(writable bool, fn func(kv.Tx) error) (*tx, error) {
 	if s.closed.Load() {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	ctx := context.Background()
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		if s.closed.Load() {
-			return ErrClosed
+			return nil, ErrClosed
 		}
-		return fmt.Errorf("pgkv: %w", err)
+		return nil, fmt.Errorf("pgkv: %w", err)
 	}
 	// BEGIN and the first statement go in one round trip; the statement
 	// takes the lock (write) or the snapshot (read) at once.
@@ -196,7 +211,7 @@ func (s *Store) run(writable bool, fn func(kv.Tx) error) (err error) {
 	}
 	if _, err := conn.Exec(ctx, begin); err != nil {
 		conn.Release()
-		return fmt.Errorf("pgkv: begin: %w", err)
+		return nil, fmt.Errorf("pgkv: begin: %w", err)
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn.Conn(), writable: writable,
 		buckets: map[bucketKey]*bucket{}, values: map[int64]map[string]cached{}}
@@ -214,24 +229,23 @@ func (s *Store) run(writable bool, fn func(kv.Tx) error) (err error) {
 		conn.Release()
 	}()
 	if err := fn(t); err != nil {
-		return err
+		return nil, err
 	}
 	if t.err != nil {
-		return t.err
+		return nil, t.err
+	}
+	if !writable {
+		return t, nil // the deferred ROLLBACK ends the snapshot
 	}
 	tag, err := conn.Exec(ctx, `COMMIT`)
 	if err != nil {
-		return fmt.Errorf("pgkv: commit: %w", err)
+		return nil, fmt.Errorf("pgkv: commit: %w", err)
 	}
 	if tag.String() != "COMMIT" {
-		return fmt.Errorf("pgkv: commit ended in %s", tag)
+		return nil, fmt.Errorf("pgkv: commit ended in %s", tag)
 	}
 	committed = true
-	t.removeObjects()
-	for _, f := range t.onCommit {
-		f()
-	}
-	return nil
+	return t, nil
 }
 
 type bucketKey struct {

@@ -312,3 +312,13 @@ func TestSchema(t *testing.T) {
 		t.Fatal("a database of schema version 99 was opened")
 	}
 }
+
+// BenchmarkKV measures PostgreSQL through the seam, with the chunk
+// bucket's values in S3 (Versity gateway, POSIX backend), side by side
+// with boltkv's BenchmarkKV. Both servers are local and commit durably.
+func BenchmarkKV(b *testing.B) {
+	pg := servertest.StartPostgres(b)
+	s := open(b, pg.NewDatabase(b), Options{BlobBuckets: [][]byte{[]byte(kvtest.ChunkBucket)}, S3: newS3(b)})
+	defer s.Close()
+	kvtest.Bench(b, s)
+}
