@@ -37,17 +37,24 @@
 //     the transaction has not written since; after a write, the next step
 //     fetches afresh from the cursor's key, so Next after Cursor.Delete,
 //     and any repositioned cursor, see the transaction's own writes.
-//   - Round trips: a Get is one query, answered from the transaction's
-//     cache when the key was read, written or walked over before; a
-//     bucket lookup is one query, once per transaction; Sequence is read
-//     with the bucket; Put, Delete and NextSequence are one statement each.
+//   - Round trips (TestRoundTrips): Put, Delete, SetSequence and
+//     NextSequence send nothing at once; the writes wait in the
+//     transaction and go in one round trip with COMMIT, or before the next
+//     statement that reads rows (a cursor's fetch, KeyN, a bucket's
+//     creation or deletion). A Get is one query, answered from the
+//     transaction's cache when the key was read, written or walked over
+//     before. A bucket is looked up once per transaction, with its
+//     sequence; its nested buckets' names are read once, on its first
+//     write, so that a Put over a nested bucket fails at once as in bbolt.
 //
 // # Objects
 //
-// A Put into a blob bucket first writes the value as a new object under a
-// fresh random name with If-None-Match: *, so an object is never
-// overwritten (the Versity gateway v1.8.0 honours it: TestConditionalPut),
-// then writes the row that references it. The objects a transaction
+// A Put into a blob bucket writes the value as a new object under a fresh
+// random name with If-None-Match: *, so an object is never overwritten
+// (the Versity gateway v1.8.0 honours it: TestConditionalPut). Uploads run
+// in the background, eight at a time per transaction; commit waits for
+// all of them and commits the rows that reference them only when every
+// one succeeded (TestUploadFailure). The objects a transaction
 // releases (overwritten, deleted, or in a deleted bucket) are removed
 // after commit; those a rolled back transaction wrote are removed at once.
 // A process killed between an object's PUT and the commit, or between the

@@ -82,10 +82,15 @@ var ErrObjectExists = errors.New("pgkv: object exists")
 // put writes value as a new object under a fresh random name, on the
 // condition that no object has that name (If-None-Match: *).
 func (o *objectStore) put(ctx context.Context, value []byte) (string, error) {
+	name := o.newName()
+	return name, o.putNew(ctx, name, value)
+}
+
+// newName returns a fresh object name: 128 random bits under the prefix.
+func (o *objectStore) newName() string {
 	var r [16]byte
 	rand.Read(r[:])
-	name := o.prefix + hex.EncodeToString(r[:])
-	return name, o.putNew(ctx, name, value)
+	return o.prefix + hex.EncodeToString(r[:])
 }
 
 func (o *objectStore) putNew(ctx context.Context, name string, value []byte) error {
@@ -145,6 +150,7 @@ func (t *tx) removeObjects() {
 // discardObjects deletes, after rollback, the objects the transaction
 // wrote.
 func (t *tx) discardObjects() {
+	t.uploads.Wait()
 	for _, name := range t.put {
 		t.s.objects.remove(t.ctx, name)
 	}

@@ -1,6 +1,7 @@
 package pgkv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/callvault/callvault/archive/kv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -77,6 +79,8 @@ type Options struct {
 	MaxConns int32
 	// Now is the clock Sweep measures object ages by (default time.Now).
 	Now func() time.Time
+
+	tracer pgx.QueryTracer // tests count round trips
 }
 
 // Store is a kv.Store on a PostgreSQL database.
@@ -97,6 +101,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: connection string: %w", err)
 	}
+	cfg.ConnConfig.Tracer = opt.tracer
 	cfg.MaxConns = 8
 	if opt.MaxConns > 0 {
 		cfg.MaxConns = opt.MaxConns
@@ -214,7 +219,9 @@ func (s *Store) run(writable bool, fn func(kv.Tx) error) (*tx, error) {
 		return nil, fmt.Errorf("pgkv: begin: %w", err)
 	}
 	t := &tx{s: s, ctx: ctx, conn: conn.Conn(), writable: writable,
-		buckets: map[bucketKey]*bucket{}, values: map[int64]map[string]cached{}}
+		buckets: map[bucketKey]*bucket{}, values: map[int64]map[string]cached{},
+		nested: map[int64]map[string]bool{}, dirtySeq: map[*bucket]struct{}{},
+		pending: map[pendingKey]pendingOp{}, batch: &pgx.Batch{}, slots: make(chan struct{}, uploadsInFlight)}
 	committed := false
 	defer func() {
 		if !committed {
@@ -237,12 +244,12 @@ func (s *Store) run(writable bool, fn func(kv.Tx) error) (*tx, error) {
 	if !writable {
 		return t, nil // the deferred ROLLBACK ends the snapshot
 	}
-	tag, err := conn.Exec(ctx, `COMMIT`)
-	if err != nil {
-		return nil, fmt.Errorf("pgkv: commit: %w", err)
+	// Every object is written before the rows that reference it commit.
+	if err := t.waitUploads(); err != nil {
+		return nil, err
 	}
-	if tag.String() != "COMMIT" {
-		return nil, fmt.Errorf("pgkv: commit ended in %s", tag)
+	if err := t.flush(true); err != nil {
+		return nil, err
 	}
 	committed = true
 	return t, nil
@@ -272,9 +279,135 @@ type tx struct {
 
 	buckets  map[bucketKey]*bucket // looked up; nil for absent
 	values   map[int64]map[string]cached
+	nested   map[int64]map[string]bool // the nested buckets' names, by bucket, once read
 	onCommit []func()
-	put      []string // objects written: removed on rollback
-	removed  []string // objects no longer referenced: removed after commit
+
+	// Writes wait, sent in one round trip before the next statement that
+	// reads rows, and with COMMIT: plain values as the last write to each
+	// key (writes to distinct keys commute), object rows as statements in
+	// batch.
+	pending  map[pendingKey]pendingOp
+	batch    *pgx.Batch
+	dirtySeq map[*bucket]struct{} // sequences to write with the batch
+
+	put     []string // objects written: removed on rollback
+	removed []string // objects no longer referenced: removed after commit
+
+	// Object uploads run in the background, at most uploadsInFlight at
+	// once; commit waits for them.
+	uploads sync.WaitGroup
+	slots   chan struct{}
+	upMu    sync.Mutex
+	upErr   error
+}
+
+type pendingKey struct {
+	bucket int64
+	key    string
+}
+
+type pendingOp struct {
+	value []byte // nil: delete
+}
+
+// uploadsInFlight bounds a transaction's concurrent object PUTs.
+const uploadsInFlight = 8
+
+// flush sends the waiting writes and sequences, with COMMIT when commit
+// is set, in one round trip.
+func (t *tx) flush(commit bool) error {
+	if t.err != nil {
+		return t.err
+	}
+	for b := range t.dirtySeq {
+		t.batch.Queue(`UPDATE kv_buckets SET seq = $2 WHERE id = $1`, b.id, int64(b.seq))
+	}
+	clear(t.dirtySeq)
+	var putB, delB []int64
+	var putK, putV, delK [][]byte
+	for k, op := range t.pending {
+		if op.value != nil {
+			putB, putK, putV = append(putB, k.bucket), append(putK, []byte(k.key)), append(putV, op.value)
+		} else {
+			delB, delK = append(delB, k.bucket), append(delK, []byte(k.key))
+		}
+	}
+	clear(t.pending)
+	if len(putB) > 0 {
+		t.batch.Queue(`INSERT INTO kv_rows (bucket, key, kind, value)
+			SELECT b, k, 0, v FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS u(b, k, v)
+			ON CONFLICT (bucket, key) DO UPDATE SET kind = 0, value = excluded.value`, putB, putK, putV)
+	}
+	if len(delB) > 0 {
+		t.batch.Queue(`DELETE FROM kv_rows r USING unnest($1::bigint[], $2::bytea[]) AS u(b, k)
+			WHERE r.bucket = u.b AND r.key = u.k AND r.kind = 0`, delB, delK)
+	}
+	var tag pgconn.CommandTag
+	if commit {
+		t.batch.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	}
+	if t.batch.Len() == 0 {
+		return nil
+	}
+	b := t.batch
+	t.batch = &pgx.Batch{}
+	if err := t.conn.SendBatch(t.ctx, b).Close(); err != nil {
+		t.fail(err)
+		return t.err
+	}
+	if commit && tag.String() != "COMMIT" {
+		t.fail(fmt.Errorf("commit ended in %q", tag))
+		return t.err
+	}
+	return nil
+}
+
+// isNested reports whether key names a nested bucket of bucket, from the
+// cache or from one query per bucket and transaction.
+func (t *tx) isNested(bucket int64, key []byte) bool {
+	if c, ok := t.values[bucket][string(key)]; ok {
+		return c.ok && c.kind == kindBucket
+	}
+	names, ok := t.nested[bucket]
+	if !ok {
+		if t.err != nil {
+			return false
+		}
+		rows, _ := t.conn.Query(t.ctx, `SELECT key FROM kv_rows WHERE bucket = $1 AND kind = 1`, bucket)
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			t.fail(err)
+			return false
+		}
+		names = map[string]bool{}
+		for _, k := range keys {
+			names[string(k)] = true
+		}
+		t.nested[bucket] = names
+	}
+	return names[string(key)]
+}
+
+// upload writes an object in the background.
+func (t *tx) upload(name string, value []byte) {
+	t.slots <- struct{}{}
+	t.uploads.Go(func() {
+		defer func() { <-t.slots }()
+		if err := t.s.objects.putNew(t.ctx, name, value); err != nil {
+			t.upMu.Lock()
+			if t.upErr == nil {
+				t.upErr = err
+			}
+			t.upMu.Unlock()
+		}
+	})
+}
+
+func (t *tx) waitUploads() error {
+	t.uploads.Wait()
+	t.upMu.Lock()
+	defer t.upMu.Unlock()
+	return t.upErr
 }
 
 func (t *tx) fail(err error) {
@@ -353,6 +486,9 @@ func (t *tx) create(parent int64, name []byte, blob, exists bool) (*bucket, erro
 		return nil, t.err
 	}
 	if parent != 0 {
+		if err := t.flush(false); err != nil {
+			return nil, err
+		}
 		tag, err := t.conn.Exec(t.ctx, `INSERT INTO kv_rows (bucket, key, kind) VALUES ($1, $2, 1) ON CONFLICT DO NOTHING`, parent, name)
 		if err != nil {
 			t.fail(err)
@@ -362,6 +498,9 @@ func (t *tx) create(parent int64, name []byte, blob, exists bool) (*bucket, erro
 			return nil, ErrIncompatibleValue
 		}
 		t.wrote(parent, name, cached{kind: kindBucket, ok: true})
+		if names := t.nested[parent]; names != nil {
+			names[string(name)] = true
+		}
 	}
 	var id int64
 	if err := t.conn.QueryRow(t.ctx, `INSERT INTO kv_buckets (parent, name) VALUES ($1, $2) RETURNING id`, parent, name).Scan(&id); err != nil {
@@ -412,6 +551,9 @@ func (t *tx) deleteBucket(parent int64, name []byte) error {
 		}
 		return ErrBucketNotFound
 	}
+	if err := t.flush(false); err != nil {
+		return err
+	}
 	rows, _ := t.conn.Query(t.ctx, `
 		WITH RECURSIVE sub(id) AS (
 			SELECT $1::bigint
@@ -431,6 +573,7 @@ func (t *tx) deleteBucket(parent int64, name []byte) error {
 	// Forget every bucket and value cached: nested handles are gone too.
 	clear(t.buckets)
 	clear(t.values)
+	clear(t.nested)
 	t.gen++
 	return nil
 }
@@ -543,35 +686,39 @@ func (b *bucket) Put(key, value []byte) error {
 	case t.err != nil:
 		return t.err
 	}
+	if t.isNested(b.id, key) {
+		return ErrIncompatibleValue
+	}
+	if t.err != nil {
+		return t.err
+	}
+	// Copies: the write waits for the batch, the object for its upload.
+	key, value = bytes.Clone(key), bytes.Clone(value)
 	if value == nil {
 		value = []byte{}
 	}
-	kind, stored := int16(kindValue), value
-	if b.blob {
-		name, err := t.s.objects.put(t.ctx, value)
-		if err != nil {
-			return err
-		}
+	if !b.blob {
+		t.pending[pendingKey{b.id, string(key)}] = pendingOp{value}
+	} else {
+		name := t.s.objects.newName()
 		t.put = append(t.put, name)
-		kind, stored = kindObject, []byte(name)
-	}
-	var n int
-	var old []byte
-	err := t.conn.QueryRow(t.ctx, `
-		WITH old AS (SELECT value FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2),
-		up AS (INSERT INTO kv_rows (bucket, key, kind, value) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (bucket, key) DO UPDATE SET kind = excluded.kind, value = excluded.value
-			WHERE kv_rows.kind <> 1 RETURNING 1)
-		SELECT (SELECT count(*) FROM up), (SELECT value FROM old)`, b.id, key, kind, stored).Scan(&n, &old)
-	if err != nil {
-		t.fail(err)
-		return t.err
-	}
-	if n == 0 {
-		return ErrIncompatibleValue
-	}
-	if old != nil {
-		t.removed = append(t.removed, string(old))
+		t.upload(name, value)
+		// The row takes the place of any earlier one, whose object is
+		// then released.
+		t.batch.Queue(`
+			WITH old AS (SELECT value FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2)
+			INSERT INTO kv_rows (bucket, key, kind, value) VALUES ($1, $2, 2, $3)
+			ON CONFLICT (bucket, key) DO UPDATE SET kind = 2, value = excluded.value
+			RETURNING (SELECT value FROM old)`, b.id, key, []byte(name)).QueryRow(func(r pgx.Row) error {
+			var old []byte
+			if err := r.Scan(&old); err != nil {
+				return err
+			}
+			if old != nil {
+				t.removed = append(t.removed, string(old))
+			}
+			return nil
+		})
 	}
 	t.wrote(b.id, key, cached{kind: kindValue, value: value, ok: true})
 	return nil
@@ -582,36 +729,26 @@ func (b *bucket) Delete(key []byte) error {
 	if !t.writable {
 		return ErrTxNotWritable
 	}
+	if t.isNested(b.id, key) {
+		return ErrIncompatibleValue
+	}
 	if t.err != nil {
 		return t.err
 	}
 	if c, ok := t.values[b.id][string(key)]; ok && !c.ok {
 		return nil // known absent
 	}
-	rows, _ := t.conn.Query(t.ctx, `
-		WITH d AS (DELETE FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind <> 1 RETURNING kind, value)
-		SELECT kind, value FROM d
-		UNION ALL SELECT kind, NULL FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 1`, b.id, key)
-	type row struct {
-		kind  int16
-		value []byte
-	}
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		err := r.Scan(&x.kind, &x.value)
-		return x, err
-	})
-	if err != nil {
-		t.fail(err)
-		return t.err
-	}
-	for _, x := range got {
-		switch x.kind {
-		case kindBucket:
-			return ErrIncompatibleValue
-		case kindObject:
-			t.removed = append(t.removed, string(x.value))
-		}
+	key = bytes.Clone(key)
+	if !b.blob {
+		t.pending[pendingKey{b.id, string(key)}] = pendingOp{}
+	} else {
+		t.batch.Queue(`DELETE FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2 RETURNING value`, b.id, key).Query(func(rows pgx.Rows) error {
+			objs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+			for _, o := range objs {
+				t.removed = append(t.removed, string(o))
+			}
+			return err
+		})
 	}
 	t.wrote(b.id, key, cached{})
 	return nil
@@ -633,7 +770,7 @@ func (b *bucket) ForEach(fn func(k, v []byte) error) error {
 // nested buckets included, as bbolt's Stats().KeyN does.
 func (b *bucket) KeyN() int {
 	t := b.t
-	if t.err != nil {
+	if t.flush(false) != nil {
 		return 0
 	}
 	var n int
@@ -659,11 +796,8 @@ func (b *bucket) SetSequence(v uint64) error {
 	if t.err != nil {
 		return t.err
 	}
-	if _, err := t.conn.Exec(t.ctx, `UPDATE kv_buckets SET seq = $2 WHERE id = $1`, b.id, int64(v)); err != nil {
-		t.fail(err)
-		return t.err
-	}
 	b.seq = v
+	t.dirtySeq[b] = struct{}{} // written with the next batch
 	return nil
 }
 
@@ -716,7 +850,7 @@ type row struct {
 func (c *cursor) fetch(query string, args ...any) {
 	t := c.b.t
 	c.rows, c.i = nil, -1
-	if t.err != nil {
+	if t.flush(false) != nil {
 		return
 	}
 	rows, _ := t.conn.Query(t.ctx, query, append([]any{c.b.id}, args...)...)

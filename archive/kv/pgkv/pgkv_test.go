@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/callvault/callvault/archive/kv/kvtest"
 	"github.com/callvault/callvault/internal/servertest"
 	"github.com/callvault/callvault/internal/testclock"
+	"github.com/jackc/pgx/v5"
 )
 
 // newS3 starts a gateway and creates a bucket on it.
@@ -193,8 +195,11 @@ func TestObjects(t *testing.T) {
 		if err := b.Delete([]byte("1")); err != nil {
 			return err
 		}
-		if len(objects(t, s)) != 5 {
-			t.Fatal("an object was removed before commit")
+		now := objects(t, s)
+		for _, o := range before {
+			if !slices.Contains(now, o) {
+				t.Fatal("an object was removed before commit")
+			}
 		}
 		return nil
 	})
@@ -321,4 +326,133 @@ func BenchmarkKV(b *testing.B) {
 	s := open(b, pg.NewDatabase(b), Options{BlobBuckets: [][]byte{[]byte(kvtest.ChunkBucket)}, S3: newS3(b)})
 	defer s.Close()
 	kvtest.Bench(b, s)
+}
+
+// TestUploadFailure: when an object cannot be written (here the gateway
+// refuses the signature), Update fails and commits nothing, so no row
+// ever references a missing object.
+func TestUploadFailure(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	good := newS3(t)
+	bad := *good
+	bad.SecretKey = "wrong"
+	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: &bad})
+	defer s.Close()
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("chunks"))
+		if err != nil {
+			return err
+		}
+		return b.SetSequence(7)
+	})
+	err := s.Update(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		if _, err := b.NextSequence(); err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("chunk"))
+	})
+	if err == nil {
+		t.Fatal("Update committed although its object was refused")
+	}
+	if err := s.View(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		if b.KeyN() != 0 || b.Sequence() != 7 {
+			t.Fatalf("a failed upload's transaction left %d keys, sequence %d", b.KeyN(), b.Sequence())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roundTrips counts the statements and batches the store sends: each is
+// one round trip to the server.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// TestRoundTrips: a write transaction of many Puts, Deletes and
+// sequences costs a fixed number of round trips (BEGIN with the lock, the
+// bucket, its nested names, the writes with COMMIT); Gets of keys the
+// transaction has read or written cost none; a read transaction costs
+// BEGIN, the bucket, one per Get or batch of 256 rows, and ROLLBACK.
+func TestRoundTrips(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	rt := &roundTrips{}
+	s := open(t, pg.NewDatabase(t), Options{tracer: rt})
+	defer s.Close()
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		_, err := tx.CreateBucket([]byte("b"))
+		return err
+	})
+	count := func(what string, max int64, fn func(kv.Tx) error, update bool) {
+		t.Helper()
+		rt.n.Store(0)
+		var err error
+		if update {
+			err = s.Update(fn)
+		} else {
+			err = s.View(fn)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := rt.n.Load(); n > max {
+			t.Errorf("%s: %d round trips, want at most %d", what, n, max)
+		}
+	}
+	count("500 puts, deletes and sequences", 4, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("b"))
+		for i := range 500 {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := b.Put(fmt.Appendf(nil, "%04d", seq), []byte("v")); err != nil {
+				return err
+			}
+			if i%5 == 0 {
+				b.Delete(fmt.Appendf(nil, "%04d", seq))
+			}
+			if b.Get(fmt.Appendf(nil, "%04d", seq)) == nil && i%5 != 0 {
+				t.Fatal("own write not read back")
+			}
+		}
+		return nil
+	}, true)
+	count("25 gets, each twice", 3+25, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("b"))
+		for range 2 {
+			for seq := 2; seq < 27; seq++ { // 20 keys kept, 5 deleted
+				v := b.Get(fmt.Appendf(nil, "%04d", seq))
+				if (v == nil) != ((seq-1)%5 == 0) {
+					t.Fatalf("key %d: %q", seq, v)
+				}
+			}
+		}
+		if b.Sequence() != 500 {
+			t.Fatalf("sequence %d", b.Sequence())
+		}
+		return nil
+	}, false)
+	count("a walk of 400 keys", 3+2, func(tx kv.Tx) error {
+		n := 0
+		tx.Bucket([]byte("b")).ForEach(func(k, v []byte) error { n++; return nil })
+		if n != 400 {
+			t.Fatalf("walked %d keys, want 400", n)
+		}
+		return nil
+	}, false)
 }
