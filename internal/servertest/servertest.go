@@ -134,39 +134,18 @@ func StartPostgres(tb testing.TB) *Postgres {
 	if out, err := pg.command("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D", data).CombinedOutput(); err != nil {
 		tb.Fatalf("initdb: %v\n%s", err, out)
 	}
-	for attempt := 0; ; attempt++ {
-		pg.Port = freePort(tb)
-		var logBuf bytes.Buffer
-		cmd := pg.command("postgres", "-D", data, "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(pg.Port),
+	pg.Port = launch(tb, "postgres", syscall.SIGQUIT, func(port int) *exec.Cmd {
+		return pg.command("postgres", "-D", data, "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(port),
 			"-c", "unix_socket_directories="+dir, "-c", "max_connections=200")
-		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-		cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start postgres: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		if err := pg.waitReady(exited); err != nil {
-			cmd.Process.Signal(syscall.SIGQUIT)
-			<-exited
-			if attempt < 3 && strings.Contains(logBuf.String(), "already in use") {
-				continue // the free port was taken in between
-			}
-			tb.Fatalf("postgres: %v\n%s", err, logBuf.String())
-		}
-		tb.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGQUIT)
-			<-exited
-		})
-		return pg
-	}
+	}, pg.waitReady)
+	return pg
 }
 
 // waitReady waits until the server accepts connections (pg_isready).
-func (pg *Postgres) waitReady(exited <-chan struct{}) error {
+func (pg *Postgres) waitReady(port int, exited <-chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
-		if pg.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port)).Run() == nil {
+		if pg.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port)).Run() == nil {
 			return nil
 		}
 		select {
@@ -251,32 +230,49 @@ func StartS3(tb testing.TB) *S3 {
 	if err := os.Mkdir(s.Dir, 0o700); err != nil {
 		tb.Fatal(err)
 	}
+	port := launch(tb, "versitygw", syscall.SIGKILL, func(port int) *exec.Cmd {
+		cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", s.Dir)
+		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+		return cmd
+	}, func(port int, exited <-chan struct{}) error {
+		return waitListening(fmt.Sprintf("127.0.0.1:%d", port), exited)
+	})
+	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port)
+	return s
+}
+
+// launch starts the server that build makes for a free port and waits
+// until ready says it serves, trying another port when the one chosen was
+// taken in between. The server is a child of the test process, stopped
+// with sig when tb ends or, by the kernel, when the test process dies.
+func launch(tb testing.TB, what string, sig syscall.Signal, build func(port int) *exec.Cmd, ready func(port int, exited <-chan struct{}) error) int {
+	tb.Helper()
 	for attempt := 0; ; attempt++ {
 		port := freePort(tb)
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		var logBuf bytes.Buffer
-		cmd := exec.Command(bin, "--port", addr, "posix", s.Dir)
-		cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
+		cmd := build(port)
 		cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Pdeathsig = sig
 		if err := cmd.Start(); err != nil {
-			tb.Fatalf("start versitygw: %v", err)
+			tb.Fatalf("start %s: %v", what, err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		if err := waitListening(addr, exited); err != nil {
-			cmd.Process.Kill()
+		if err := ready(port, exited); err != nil {
+			cmd.Process.Signal(sig)
 			<-exited
-			if attempt < 3 && strings.Contains(logBuf.String(), "address already in use") {
+			if attempt < 3 && strings.Contains(logBuf.String(), "in use") {
 				continue
 			}
-			tb.Fatalf("versitygw: %v\n%s", err, logBuf.String())
+			tb.Fatalf("%s: %v\n%s", what, err, logBuf.String())
 		}
 		tb.Cleanup(func() {
-			cmd.Process.Kill()
+			cmd.Process.Signal(sig)
 			<-exited
 		})
-		s.Endpoint = "http://" + addr
-		return s
+		return port
 	}
 }
