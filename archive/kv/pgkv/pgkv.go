@@ -53,6 +53,7 @@ var schema = []string{
 		value  bytea,
 		PRIMARY KEY (bucket, key))`,
 	`CREATE INDEX IF NOT EXISTS kv_rows_objects ON kv_rows (value) WHERE kind = 2`,
+	`CREATE INDEX IF NOT EXISTS kv_rows_buckets ON kv_rows (bucket, key) WHERE kind = 1`,
 }
 
 // Errors, worded as bbolt's.
