@@ -456,3 +456,68 @@ func TestRoundTrips(t *testing.T) {
 		return nil
 	}, false)
 }
+
+// TestWriterLockDiesWithItsHolder: a daemon killed inside a write
+// transaction (here its connection cut, as the server sees a kill -9)
+// releases the writer lock, and the next writer goes on; until then the
+// next writer waits for the lock.
+func TestWriterLockDiesWithItsHolder(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	s := open(t, url, Options{})
+	defer s.Close()
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("before"))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	holder, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, fmt.Sprintf(`BEGIN; SELECT pg_advisory_xact_lock(%d)`, writerLock)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(func(tx kv.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("k"), []byte("after")) })
+	}()
+	// Wait until the writer waits on the advisory lock.
+	for {
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Update ended (%v) while another writer held the lock", err)
+		case <-ctx.Done():
+			t.Fatal("the writer never waited on the lock")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	holder.PgConn().Conn().Close() // the holder dies without COMMIT or ROLLBACK
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the writer still waits after the holder died")
+	}
+	if err := s.View(func(tx kv.Tx) error {
+		if string(tx.Bucket([]byte("b")).Get([]byte("k"))) != "after" {
+			t.Fatal("the next writer's commit is missing")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
