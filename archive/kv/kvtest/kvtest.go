@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -44,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) (first kv.Store, another func() k
 		{"LargeValues", testLargeValues},
 		{"ManyKeys", testManyKeys},
 		{"Errors", testErrors},
+		{"RandomOps", testRandomOps},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -539,8 +542,42 @@ func testCursorAfterWrites(t *testing.T, s kv.Store, _ func() kv.Store) {
 }
 
 // testCursorDelete: Cursor.Delete removes the pair under the cursor, and
-// Next goes on with the pair after it, so a walk can delete as it goes.
+// Next goes on with the pair after it, so a walk can delete as it goes,
+// also where the transaction wrote to the bucket before (bbolt's own
+// cursor skips a pair there).
 func testCursorDelete(t *testing.T, s kv.Store, _ func() kv.Store) {
+	update(t, s, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("written"))
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{"a", "b", "c", "d"} {
+			b.Put([]byte(k), []byte(k))
+		}
+		c := b.Cursor()
+		c.Seek([]byte("b"))
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if k := next(c); key(k) != "c" {
+			t.Fatalf("Next after Cursor.Delete of b = %s, want c", key(k))
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if k := prev(c); key(k) != "a" {
+			t.Fatalf("Prev after Cursor.Delete of c = %s, want a", key(k))
+		}
+		c.Last()
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		if k := next(c); k != nil {
+			t.Fatalf("Next after deleting the last key = %s", key(k))
+		}
+		samePairs(t, "after deletes", pairs(b), []pair{{"a", "a"}})
+		return nil
+	})
 	var keys []string
 	for i := range 700 {
 		keys = append(keys, fmt.Sprintf("%04d", i))
@@ -941,5 +978,126 @@ func testClosed(t *testing.T, s kv.Store, _ func() kv.Store) {
 	}
 	if s.Update(func(kv.Tx) error { return nil }) == nil {
 		t.Fatal("Update after Close did not fail")
+	}
+}
+
+// testRandomOps checks random Puts, Deletes, Gets, cursor walks and
+// Cursor.Deletes in write transactions, some rolled back, against a model
+// of sorted keys, and every committed state from a read transaction.
+func testRandomOps(t *testing.T, s kv.Store, _ func() kv.Store) {
+	fill(t, s, "rand")
+	rng := rand.New(rand.NewPCG(1, 2))
+	randKey := func() []byte {
+		return []byte{byte(rng.IntN(3) * 0x7f), byte(rng.IntN(40))}
+	}
+	model := map[string]string{}
+	sorted := func(m map[string]string) []string {
+		keys := slices.Collect(maps.Keys(m))
+		slices.Sort(keys)
+		return keys
+	}
+	for txn := range 30 {
+		next := maps.Clone(model)
+		rollback := txn%4 == 3
+		errRollback := errors.New("rollback")
+		err := s.Update(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte("rand"))
+			c := b.Cursor()
+			for op := range 60 {
+				switch rng.IntN(6) {
+				case 0, 1:
+					k, v := randKey(), fmt.Sprintf("%d.%d", txn, op)
+					if err := b.Put(k, []byte(v)); err != nil {
+						return err
+					}
+					next[string(k)] = v
+				case 2:
+					k := randKey()
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+					delete(next, string(k))
+				case 3:
+					k := randKey()
+					got, want := b.Get(k), next[string(k)]
+					if _, ok := next[string(k)]; ok != (got != nil) || string(got) != want {
+						t.Fatalf("tx %d op %d: Get(%x) = %q, want %q", txn, op, k, got, want)
+					}
+				case 4:
+					// Seek, then a few steps either way, against the model.
+					keys := sorted(next)
+					k := randKey()
+					i, _ := slices.BinarySearch(keys, string(k))
+					gk, gv := c.Seek(k)
+					for step := 0; ; step++ {
+						if i < 0 || i >= len(keys) {
+							if gk != nil {
+								t.Fatalf("tx %d op %d step %d: cursor at %x, want the end", txn, op, step, gk)
+							}
+							break
+						}
+						if string(gk) != keys[i] || string(gv) != next[keys[i]] {
+							t.Fatalf("tx %d op %d step %d: cursor at %x=%q, want %x=%q", txn, op, step, gk, gv, keys[i], next[keys[i]])
+						}
+						if step == 4 {
+							break
+						}
+						if rng.IntN(2) == 0 {
+							gk, gv = c.Next()
+							i++
+						} else {
+							gk, gv = c.Prev()
+							i--
+						}
+					}
+				case 5:
+					// Delete under the cursor, then Next goes on.
+					keys := sorted(next)
+					k := randKey()
+					i, _ := slices.BinarySearch(keys, string(k))
+					gk, _ := c.Seek(k)
+					if gk == nil {
+						continue
+					}
+					if err := c.Delete(); err != nil {
+						return err
+					}
+					delete(next, keys[i])
+					gk, _ = c.Next()
+					if i+1 < len(keys) {
+						if string(gk) != keys[i+1] {
+							t.Fatalf("tx %d op %d: Next after Cursor.Delete at %x, want %x", txn, op, gk, keys[i+1])
+						}
+					} else if gk != nil {
+						t.Fatalf("tx %d op %d: Next after deleting the last key gave %x", txn, op, gk)
+					}
+				}
+			}
+			if n := b.KeyN(); n != len(next) {
+				t.Fatalf("tx %d: KeyN = %d, want %d", txn, n, len(next))
+			}
+			if rollback {
+				return errRollback
+			}
+			return nil
+		})
+		if rollback {
+			if !errors.Is(err, errRollback) {
+				t.Fatalf("tx %d: %v", txn, err)
+			}
+		} else {
+			if err != nil {
+				t.Fatal(err)
+			}
+			model = next
+		}
+		view(t, s, func(tx kv.Tx) error {
+			var want []pair
+			for _, k := range sorted(model) {
+				want = append(want, pair{k, model[k]})
+			}
+			samePairs(t, fmt.Sprintf("after tx %d", txn), pairs(tx.Bucket([]byte("rand"))), want)
+			return nil
+		})
 	}
 }
