@@ -1,10 +1,14 @@
 package pgkv
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,13 +27,13 @@ import (
 func newS3(t testing.TB) *S3Options {
 	gw := servertest.StartS3(t)
 	o := &S3Options{Endpoint: gw.Endpoint, Bucket: "callvault", AccessKey: gw.AccessKey, SecretKey: gw.SecretKey}
-	os, err := newObjectStore(*o)
+	store, err := newObjectStore(*o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := os.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.Bucket}); err != nil {
+	if _, err := store.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &o.Bucket}); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
 	return o
@@ -519,5 +523,110 @@ func TestWriterLockDiesWithItsHolder(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+const killedChildEnv = "PGKV_KILLED_WRITER"
+
+// killedChild is what TestKilledWriter hands its child process.
+type killedChild struct {
+	URL string
+	S3  S3Options
+}
+
+// TestKilledWriterChild is the child process of TestKilledWriter: inside
+// a write transaction it puts three chunks, reports, and waits to be
+// killed before it commits.
+func TestKilledWriterChild(t *testing.T) {
+	env := os.Getenv(killedChildEnv)
+	if env == "" {
+		t.Skip("child process of TestKilledWriter")
+	}
+	var c killedChild
+	if err := json.Unmarshal([]byte(env), &c); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, c.URL, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: &c.S3})
+	s.Update(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		for i := range 3 {
+			b.Put(fmt.Appendf(nil, "%d", i), bytes.Repeat([]byte{byte(i)}, 64<<10))
+		}
+		fmt.Println("put")
+		for {
+			time.Sleep(time.Hour) // killed here, before COMMIT
+		}
+	})
+}
+
+// TestKilledWriter: a daemon killed with SIGKILL between its object PUTs
+// and its commit leaves no row, releases the writer lock, and leaves
+// objects that Sweep finds and removes.
+func TestKilledWriter(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	o := newS3(t)
+	var clock *testclock.Clock
+	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: o, Now: func() time.Time { return clock.Now() }})
+	defer s.Close()
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		_, err := tx.CreateBucket([]byte("chunks"))
+		return err
+	})
+	env, _ := json.Marshal(killedChild{URL: url, S3: *o})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
+	cmd.Env = append(os.Environ(), killedChildEnv+"="+string(env))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != "put" {
+	}
+	// Wait until the three uploads have landed, then kill.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for len(objects(t, s)) < 3 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the child's objects never appeared")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cmd.Process.Kill() // SIGKILL
+	cmd.Wait()
+
+	// The writer lock is free again, and no row of the child's is there.
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		if n := tx.Bucket([]byte("chunks")).KeyN(); n != 0 {
+			t.Fatalf("%d rows of an uncommitted transaction", n)
+		}
+		return tx.Bucket([]byte("chunks")).Put([]byte("after"), []byte("committed"))
+	})
+	orphans := objects(t, s)
+	if len(orphans) != 4 {
+		t.Fatalf("objects %q, want the child's three and one committed", orphans)
+	}
+	var newest time.Time
+	for _, name := range orphans {
+		head, err := s.objects.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.objects.bucket, Key: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.LastModified.After(newest) {
+			newest = *head.LastModified
+		}
+	}
+	clock = testclock.New(newest.Add(2 * time.Hour))
+	if n, err := s.Sweep(ctx, time.Hour); err != nil || n != 3 {
+		t.Fatalf("Sweep removed %d, %v; want the killed writer's three objects", n, err)
+	}
+	if got, want := objects(t, s), refs(t, s); len(got) != 1 || !slices.Equal(got, want) {
+		t.Fatalf("after Sweep objects %q, references %q", got, want)
 	}
 }
