@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) (first kv.Store, another func() k
 		{"Rollback", testRollback},
 		{"OnCommit", testOnCommit},
 		{"Snapshot", testSnapshot},
+		{"SnapshotAtBegin", testSnapshotAtBegin},
 		{"OneWriter", testOneWriter},
 		{"OneWriterAcrossInstances", testOneWriterAcrossInstances},
 		{"LargeValues", testLargeValues},
@@ -781,6 +782,28 @@ func testSnapshot(t *testing.T, s kv.Store, another func() kv.Store) {
 		fill(t, s, "s", "a", "b", "c")
 		update(t, s, func(tx kv.Tx) error { return tx.Bucket([]byte("s")).Delete([]byte("d")) })
 	}
+}
+
+// testSnapshotAtBegin: a read transaction's snapshot is taken when it
+// begins, not at its first read: a commit made between View's start and
+// fn's first Get is not seen.
+func testSnapshotAtBegin(t *testing.T, s kv.Store, another func() kv.Store) {
+	fill(t, s, "s", "a")
+	w := another()
+	view(t, s, func(tx kv.Tx) error {
+		if err := w.Update(func(tx kv.Tx) error {
+			if _, err := tx.CreateBucket([]byte("later")); err != nil {
+				return err
+			}
+			return tx.Bucket([]byte("s")).Put([]byte("a"), []byte("later"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if tx.Bucket([]byte("later")) != nil || string(tx.Bucket([]byte("s")).Get([]byte("a"))) != "va" {
+			t.Fatal("a read transaction saw a commit made after it began")
+		}
+		return nil
+	})
 }
 
 // counters runs read-modify-write increments from several goroutines on
