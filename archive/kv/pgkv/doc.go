@@ -4,15 +4,16 @@
 //
 // # Layout
 //
-// Two tables (schema version 1, created by Open under the writer lock and
-// checked on every open): kv_buckets (id, parent, name, seq) names every
+// Three tables (schema version 1, created by Open under the writer lock
+// and checked on every open): kv_buckets (id, parent, name, seq) names every
 // bucket, nested ones by their parent's id, with its sequence; kv_rows
 // (bucket, key, kind, value) holds every key, a nested bucket's name as a
 // row of kind 1 among the keys, so that cursors see both in one order.
 // Keys and names are bytea, which PostgreSQL compares bytewise, the order
 // of bytes.Compare. A row of a blob bucket (Options.BlobBuckets: top-level
 // buckets and everything nested in them) holds the name of the object that
-// holds its value.
+// holds its value; kv_released lists released objects until Sweep
+// removes them.
 //
 // # Guarantees
 //
@@ -54,14 +55,17 @@
 // (the Versity gateway v1.8.0 honours it: TestConditionalPut). Uploads run
 // in the background, eight at a time per transaction; commit waits for
 // all of them and commits the rows that reference them only when every
-// one succeeded (TestUploadFailure). The objects a transaction
-// releases (overwritten, deleted, or in a deleted bucket) are removed
-// after commit; those a rolled back transaction wrote are removed at once.
-// A process killed between an object's PUT and the commit, or between the
-// commit and the removals, leaves objects that no row references: Sweep
-// lists the objects under the prefix and removes those no row references
-// and older than its grace period, which must be longer than the longest
-// write transaction.
+// one succeeded (TestUploadFailure). The objects a transaction releases
+// (overwritten, deleted, or in a deleted bucket) are listed in
+// kv_released by the same commit, and removed by Sweep once released
+// longer ago than its grace period, so that a read transaction that began
+// before the release still reads them; those a rolled back transaction
+// wrote are removed at once. A process killed between an object's PUT and
+// the commit leaves objects that no row references: Sweep also lists the
+// objects under the prefix and removes those that neither a row nor
+// kv_released names and that are older than the grace period, which must
+// be longer than the longest transaction (TestKilledWriter). Sweep is to
+// run periodically (its caller chooses when); several may run it at once.
 //
 // The S3 client is github.com/aws/aws-sdk-go-v2/service/s3, configured
 // without the SDK's config loader: static keys, path-style addressing,
@@ -81,11 +85,9 @@
 //     surviving row version or object version can recover, e.g. wrapped
 //     under a key held outside PostgreSQL and S3, or under one that is
 //     rotated with every copy of the old wrapping re-encrypted.
-//   - A read transaction that began before a commit that released an
-//     object may fail to read that object once it is removed (an error,
-//     never other data): objects are not versioned with the snapshot.
-//     Chunks are append-only, so this meets only readers of a recording
-//     being purged.
+//   - A released object stays in S3 for Sweep's grace period after the
+//     commit that released it (bbolt frees the pages at once, though it
+//     does not overwrite them either).
 //   - A transaction holds a pooled connection (Options.MaxConns, default
 //     8) for its whole life; nesting a View inside a transaction, as bbolt
 //     allows, needs a second one.

@@ -138,15 +138,6 @@ func (o *objectStore) remove(ctx context.Context, name string) error {
 	return nil
 }
 
-// removeObjects deletes, after commit, the objects the transaction left
-// unreferenced. A failure (or a crash first) leaves orphans, which Sweep
-// removes.
-func (t *tx) removeObjects() {
-	for _, name := range t.removed {
-		t.s.objects.remove(t.ctx, name)
-	}
-}
-
 // discardObjects deletes, after rollback, the objects the transaction
 // wrote.
 func (t *tx) discardObjects() {
@@ -156,13 +147,21 @@ func (t *tx) discardObjects() {
 	}
 }
 
-// Sweep removes the objects under the prefix that no row references and
-// that were last modified more than olderThan before now (Options.Now):
-// the orphans a process leaves when it dies between writing an object and
-// committing the row that would reference it, or between a commit and the
-// deletes that follow it. olderThan must exceed the longest write
-// transaction, or Sweep may remove the object of a transaction that has
-// not committed yet. It returns how many objects it removed.
+// Sweep removes, with olderThan as its grace period before now
+// (Options.Now):
+//
+//   - the objects that transactions released (overwritten, deleted, in a
+//     deleted bucket) more than olderThan ago: no read transaction that
+//     began before the release, and so could still read the object, is
+//     younger than that, when olderThan exceeds the longest transaction;
+//   - the objects under the prefix that no row references and that were
+//     last modified more than olderThan ago: the orphans of a process that
+//     died between writing an object and committing the row that would
+//     reference it. olderThan must exceed the longest write transaction,
+//     or Sweep may remove the object of a transaction still running.
+//
+// Several daemons may sweep at once: removing an object twice is no
+// error. It returns how many objects it removed.
 func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) (int, error) {
 	if s.objects == nil {
 		return 0, nil
@@ -170,6 +169,22 @@ func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) (int, error)
 	o := s.objects
 	cutoff := s.now().Add(-olderThan)
 	removed := 0
+
+	rows, _ := s.pool.Query(ctx, `SELECT name FROM kv_released WHERE released < $1`, cutoff.UnixNano())
+	released, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return 0, fmt.Errorf("pgkv: sweep: %w", err)
+	}
+	for _, name := range released {
+		if err := o.remove(ctx, string(name)); err != nil {
+			return removed, err
+		}
+		if _, err := s.pool.Exec(ctx, `DELETE FROM kv_released WHERE name = $1`, name); err != nil {
+			return removed, fmt.Errorf("pgkv: sweep: %w", err)
+		}
+		removed++
+	}
+
 	p := s3.NewListObjectsV2Paginator(o.c, &s3.ListObjectsV2Input{Bucket: &o.bucket, Prefix: &o.prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -199,13 +214,16 @@ func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) (int, error)
 	return removed, nil
 }
 
-// unreferenced returns the names no row references.
+// unreferenced returns the names that neither a row references nor the
+// released list holds (those wait for their grace period).
 func (s *Store) unreferenced(ctx context.Context, names []string) ([]string, error) {
 	refs := make([][]byte, len(names))
 	for i, n := range names {
 		refs[i] = []byte(n)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT value FROM kv_rows WHERE kind = 2 AND value = ANY($1)`, refs)
+	rows, _ := s.pool.Query(ctx, `
+		SELECT value FROM kv_rows WHERE kind = 2 AND value = ANY($1)
+		UNION ALL SELECT name FROM kv_released WHERE name = ANY($1)`, refs)
 	found, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: sweep: %w", err)

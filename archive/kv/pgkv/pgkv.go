@@ -54,6 +54,12 @@ var schema = []string{
 		PRIMARY KEY (bucket, key))`,
 	`CREATE INDEX IF NOT EXISTS kv_rows_objects ON kv_rows (value) WHERE kind = 2`,
 	`CREATE INDEX IF NOT EXISTS kv_rows_buckets ON kv_rows (bucket, key) WHERE kind = 1`,
+	// Objects no row references any more, with when (Options.Now, Unix
+	// nanoseconds) they were released; Sweep removes them after its grace
+	// period, when no read snapshot can still reference them.
+	`CREATE TABLE IF NOT EXISTS kv_released (
+		name     bytea PRIMARY KEY,
+		released bigint NOT NULL)`,
 }
 
 // Errors, worded as bbolt's.
@@ -188,7 +194,6 @@ func (s *Store) Update(fn func(kv.Tx) error) error {
 	}
 	// After commit, with the connection and the writer released, as bbolt
 	// runs its commit handlers: they may begin transactions of their own.
-	t.removeObjects()
 	for _, f := range t.onCommit {
 		f()
 	}
@@ -291,8 +296,7 @@ type tx struct {
 	batch    *pgx.Batch
 	dirtySeq map[*bucket]struct{} // sequences to write with the batch
 
-	put     []string // objects written: removed on rollback
-	removed []string // objects no longer referenced: removed after commit
+	put []string // objects written: removed on rollback
 
 	// Object uploads run in the background, at most uploadsInFlight at
 	// once; commit waits for them.
@@ -555,21 +559,18 @@ func (t *tx) deleteBucket(parent int64, name []byte) error {
 	if err := t.flush(false); err != nil {
 		return err
 	}
-	rows, _ := t.conn.Query(t.ctx, `
+	_, err := t.conn.Exec(t.ctx, `
 		WITH RECURSIVE sub(id) AS (
 			SELECT $1::bigint
 			UNION ALL SELECT b.id FROM kv_buckets b JOIN sub ON b.parent = sub.id),
 		dr AS (DELETE FROM kv_rows WHERE bucket IN (SELECT id FROM sub) RETURNING kind, value),
 		db AS (DELETE FROM kv_buckets WHERE id IN (SELECT id FROM sub)),
 		dp AS (DELETE FROM kv_rows WHERE bucket = $2 AND key = $3 AND kind = 1 AND $2 <> 0)
-		SELECT value FROM dr WHERE kind = 2`, b.id, parent, name)
-	objs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		INSERT INTO kv_released (name, released) SELECT value, $4 FROM dr WHERE kind = 2
+		ON CONFLICT DO NOTHING`, b.id, parent, name, t.s.now().UnixNano())
 	if err != nil {
 		t.fail(err)
 		return t.err
-	}
-	for _, o := range objs {
-		t.removed = append(t.removed, string(o))
 	}
 	// Forget every bucket and value cached: nested handles are gone too.
 	clear(t.buckets)
@@ -707,19 +708,11 @@ func (b *bucket) Put(key, value []byte) error {
 		// The row takes the place of any earlier one, whose object is
 		// then released.
 		t.batch.Queue(`
-			WITH old AS (SELECT value FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2)
+			WITH old AS (SELECT value FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2),
+			rel AS (INSERT INTO kv_released (name, released) SELECT value, $4 FROM old ON CONFLICT DO NOTHING)
 			INSERT INTO kv_rows (bucket, key, kind, value) VALUES ($1, $2, 2, $3)
-			ON CONFLICT (bucket, key) DO UPDATE SET kind = 2, value = excluded.value
-			RETURNING (SELECT value FROM old)`, b.id, key, []byte(name)).QueryRow(func(r pgx.Row) error {
-			var old []byte
-			if err := r.Scan(&old); err != nil {
-				return err
-			}
-			if old != nil {
-				t.removed = append(t.removed, string(old))
-			}
-			return nil
-		})
+			ON CONFLICT (bucket, key) DO UPDATE SET kind = 2, value = excluded.value`,
+			b.id, key, []byte(name), t.s.now().UnixNano())
 	}
 	t.wrote(b.id, key, cached{kind: kindValue, value: value, ok: true})
 	return nil
@@ -743,13 +736,10 @@ func (b *bucket) Delete(key []byte) error {
 	if !b.blob {
 		t.pending[pendingKey{b.id, string(key)}] = pendingOp{}
 	} else {
-		t.batch.Queue(`DELETE FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2 RETURNING value`, b.id, key).Query(func(rows pgx.Rows) error {
-			objs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-			for _, o := range objs {
-				t.removed = append(t.removed, string(o))
-			}
-			return err
-		})
+		t.batch.Queue(`
+			WITH d AS (DELETE FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2 RETURNING value)
+			INSERT INTO kv_released (name, released) SELECT value, $3 FROM d ON CONFLICT DO NOTHING`,
+			b.id, key, t.s.now().UnixNano())
 	}
 	t.wrote(b.id, key, cached{})
 	return nil

@@ -125,14 +125,31 @@ func mustUpdate(t *testing.T, s *Store, fn func(kv.Tx) error) {
 	}
 }
 
+// released lists the object names waiting in kv_released.
+func released(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, _ := s.pool.Query(context.Background(), `SELECT name FROM kv_released ORDER BY name`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, string(n))
+	}
+	return out
+}
+
 // TestObjects: a value of a blob bucket is an object the row references;
-// overwrite, delete and bucket delete remove the objects they release
-// after commit, a rollback removes the objects it wrote, and the other
-// buckets stay in PostgreSQL.
+// overwrite, delete and bucket delete release their objects in the same
+// commit, and Sweep removes them after the grace period; a rollback
+// removes the objects it wrote; the other buckets stay in PostgreSQL.
 func TestObjects(t *testing.T) {
 	pg := servertest.StartPostgres(t)
-	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t)})
+	clock := testclock.New(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) // before any object's stamp
+	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t), Now: clock.Now})
 	defer s.Close()
+	ctx := context.Background()
 	chunk := bytes.Repeat([]byte("sealed chunk "), 5000)
 
 	mustUpdate(t, s, func(tx kv.Tx) error {
@@ -190,29 +207,50 @@ func TestObjects(t *testing.T) {
 		t.Fatalf("after rollback objects %q, want %q", got, before)
 	}
 
-	// Overwrite and delete release their objects after commit.
-	mustUpdate(t, s, func(tx kv.Tx) error {
-		b := tx.Bucket([]byte("chunks"))
-		if err := b.Put([]byte("0"), []byte("new")); err != nil {
-			return err
-		}
-		if err := b.Delete([]byte("1")); err != nil {
-			return err
-		}
-		now := objects(t, s)
-		for _, o := range before {
-			if !slices.Contains(now, o) {
-				t.Fatal("an object was removed before commit")
+	// Overwrite and delete release their objects in the commit; a read
+	// transaction begun before still reads them.
+	var oldRefs []string
+	err := s.View(func(old kv.Tx) error {
+		mustUpdate(t, s, func(tx kv.Tx) error {
+			b := tx.Bucket([]byte("chunks"))
+			if err := b.Put([]byte("0"), []byte("new")); err != nil {
+				return err
 			}
+			return b.Delete([]byte("1"))
+		})
+		oldRefs = released(t, s)
+		if len(oldRefs) != 2 {
+			t.Fatalf("released %q, want the two replaced objects", oldRefs)
+		}
+		if n, err := s.Sweep(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("Sweep within the grace period removed %d, %v", n, err)
+		}
+		b := old.Bucket([]byte("chunks"))
+		if !bytes.Equal(b.Get([]byte("0")), append(chunk, 0)) || !bytes.Equal(b.Get([]byte("1")), append(chunk, 1)) {
+			t.Fatal("an older snapshot lost its objects")
 		}
 		return nil
 	})
-	if o, r := objects(t, s), refs(t, s); len(o) != 3 || !slices.Equal(o, r) {
-		t.Fatalf("after overwrite and delete: objects %q, references %q", o, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(2 * time.Hour)
+	if n, err := s.Sweep(ctx, time.Hour); err != nil || n != 2 {
+		t.Fatalf("Sweep after the grace period removed %d, %v; want 2", n, err)
+	}
+	if o, r := objects(t, s), refs(t, s); len(o) != 3 || !slices.Equal(o, r) || len(released(t, s)) != 0 {
+		t.Fatalf("after overwrite, delete and Sweep: objects %q, references %q", o, r)
 	}
 	mustUpdate(t, s, func(tx kv.Tx) error { return tx.DeleteBucket([]byte("chunks")) })
+	if len(released(t, s)) != 3 || len(refs(t, s)) != 0 {
+		t.Fatalf("bucket delete released %q", released(t, s))
+	}
+	clock.Add(2 * time.Hour)
+	if n, err := s.Sweep(ctx, time.Hour); err != nil || n != 3 {
+		t.Fatalf("Sweep removed %d, %v; want the deleted bucket's 3", n, err)
+	}
 	if o := objects(t, s); len(o) != 0 {
-		t.Fatalf("after bucket delete objects %q", o)
+		t.Fatalf("after bucket delete and Sweep objects %q", o)
 	}
 	if err := s.View(func(tx kv.Tx) error {
 		if string(tx.Bucket([]byte("recs")).Get([]byte("r"))) != "in postgres" {
@@ -251,7 +289,7 @@ func TestSweep(t *testing.T) {
 	pg := servertest.StartPostgres(t)
 	// The gateway stamps objects with its own clock; the test's clock
 	// starts at the orphan's stamp.
-	var clock *testclock.Clock
+	clock := testclock.New(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) // set again from the gateway's stamps below
 	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t), Now: func() time.Time { return clock.Now() }})
 	defer s.Close()
 	mustUpdate(t, s, func(tx kv.Tx) error {
@@ -566,7 +604,7 @@ func TestKilledWriter(t *testing.T) {
 	pg := servertest.StartPostgres(t)
 	url := pg.NewDatabase(t)
 	o := newS3(t)
-	var clock *testclock.Clock
+	clock := testclock.New(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) // set again from the gateway's stamps below
 	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: o, Now: func() time.Time { return clock.Now() }})
 	defer s.Close()
 	mustUpdate(t, s, func(tx kv.Tx) error {
