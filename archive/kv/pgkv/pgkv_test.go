@@ -568,8 +568,8 @@ const killedChildEnv = "PGKV_KILLED_WRITER"
 
 // killedChild is what TestKilledWriter hands its child process.
 type killedChild struct {
-	URL string
-	S3  S3Options
+	URL                                    string
+	Endpoint, Bucket, AccessKey, SecretKey string
 }
 
 // TestKilledWriterChild is the child process of TestKilledWriter: inside
@@ -584,7 +584,8 @@ func TestKilledWriterChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(env), &c); err != nil {
 		t.Fatal(err)
 	}
-	s := open(t, c.URL, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: &c.S3})
+	o := &S3Options{Endpoint: c.Endpoint, Bucket: c.Bucket, AccessKey: c.AccessKey, SecretKey: c.SecretKey}
+	s := open(t, c.URL, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: o})
 	s.Update(func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("chunks"))
 		for i := range 3 {
@@ -611,7 +612,7 @@ func TestKilledWriter(t *testing.T) {
 		_, err := tx.CreateBucket([]byte("chunks"))
 		return err
 	})
-	env, _ := json.Marshal(killedChild{URL: url, S3: *o})
+	env, _ := json.Marshal(killedChild{URL: url, Endpoint: o.Endpoint, Bucket: o.Bucket, AccessKey: o.AccessKey, SecretKey: o.SecretKey})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
 	cmd.Env = append(os.Environ(), killedChildEnv+"="+string(env))
 	out, err := cmd.StdoutPipe()
