@@ -187,3 +187,19 @@ func (l *laterCheck) recording(res *VerifyResult, id ID, m *metaRecord) {
 		res.problem("recording %s: exports entry %d written, but still listed as due", id, x)
 	}
 }
+
+// salvageExports sets the export-hash state of the metadata m of a
+// salvaged recording: resealed (reseal set), a deferred seal's exports
+// are due again; an exports entry beyond the kept chain (kept entries) is
+// lost, so they are due again. It reports whether m changed.
+func salvageExports(m *metaRecord, reseal *chainEntry, kept uint64) bool {
+	switch {
+	case reseal != nil:
+		m.ExportsSeq, m.ExportsDue = 0, reseal.deferred
+		return true
+	case m.ExportsSeq > kept:
+		m.ExportsSeq, m.ExportsDue = 0, true
+		return true
+	}
+	return false
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -219,4 +220,78 @@ func TestForgedExportsEntryFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// salvageDeferredFixture: A sealed with its exports entry (entries 1, 2),
+// B deferred and due (3), C sealed with its exports entry (4, 5).
+func salvageDeferredFixture(t *testing.T) (dir string, ids []ID) {
+	t.Helper()
+	a := OpenTest(t)
+	ctx := t.Context()
+	for i := range 3 {
+		r := record(t, a, NewRecording{}, data(2000+i, uint64(i)), data(32, 5), Final{Info: []byte(`{}`)})
+		if err := a.SealDeferred(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if i != 1 {
+			if err := a.SealExports(ctx, r.ID, [][32]byte{{byte(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	dir = filepath.Dir(a.Path())
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ids
+}
+
+func TestSalvageDeferredSeals(t *testing.T) {
+	ctx := t.Context()
+	t.Run("intact", func(t *testing.T) {
+		dir, ids := salvageDeferredFixture(t)
+		res, b := salvageInto(t, dir)
+		if !res.Complete() || res.ChainKept != 5 || !res.Chain.Valid {
+			t.Fatalf("%+v", res)
+		}
+		if due, err := b.ExportsDue(ctx); err != nil || !slices.Equal(due, []ID{ids[1]}) {
+			t.Fatalf("due: %v %v", due, err)
+		}
+		for i, id := range ids {
+			v, err := b.Verify(ctx, id, nil)
+			if err != nil || !v.Valid || v.ExportsPending != (i == 1) {
+				t.Fatalf("recording %d: %+v %v", i, v, err)
+			}
+		}
+	})
+	t.Run("exports entry lost", func(t *testing.T) {
+		dir, ids := salvageDeferredFixture(t)
+		db := openBolt(t, filepath.Join(dir, "archive.db"))
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketChain).Delete(seqKey(2)) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		res, b := salvageInto(t, dir)
+		if res.ChainKept != 1 || res.Resealed != 2 || !res.Chain.Valid {
+			t.Fatalf("%+v", res)
+		}
+		// A keeps its seal, its exports entry is gone: due again; B and C
+		// are sealed again, deferred: due.
+		due, err := b.ExportsDue(ctx)
+		if err != nil || len(due) != 3 {
+			t.Fatalf("due: %v %v", due, err)
+		}
+		for _, id := range ids {
+			if err := b.SealExports(ctx, id, nil); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := b.Verify(ctx, id, nil); err != nil || !v.Valid || v.ExportsPending {
+				t.Fatalf("%s: %+v %v", id, v, err)
+			}
+		}
+		if v, err := b.VerifyChain(ctx); err != nil || !v.Valid {
+			t.Fatalf("chain: %+v %v", v, err)
+		}
+	})
 }
