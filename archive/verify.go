@@ -27,14 +27,14 @@ type VerifyResult struct {
 	// written yet; original, map and metadata were verified, the export
 	// hashes could not be.
 	ExportsPending bool
-	Chunks int   // chunks authenticated
-	Bytes  int64 // plaintext bytes authenticated
+	Chunks         int   // chunks authenticated
+	Bytes          int64 // plaintext bytes authenticated
 
 	// VerifyChain
 	Entries    int // chain entries walked
 	Seals      int
 	Tombstones int
-	Exports    int // exports entries of deferred seals
+	Exports    int      // exports entries of deferred seals
 	HeadSeq    uint64   // sequence number of the last entry
 	Head       [32]byte // hash of the last entry: anchor it outside the appliance
 }
