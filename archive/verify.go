@@ -23,12 +23,13 @@ type VerifyResult struct {
 	// Verify
 	ID     ID
 	Sealed bool
-	// ExportsPending: the seal is deferred and its exports entry is not
-	// written yet; original, map and metadata were verified, the export
-	// hashes could not be.
+	Chunks int   // chunks authenticated
+	Bytes  int64 // plaintext bytes authenticated
+
+	// ExportsPending (Verify): the seal is deferred and its exports
+	// entry is not written yet; original, map and metadata were
+	// verified, the export hashes could not be.
 	ExportsPending bool
-	Chunks         int   // chunks authenticated
-	Bytes          int64 // plaintext bytes authenticated
 
 	// VerifyChain
 	Entries    int // chain entries walked
