@@ -66,28 +66,23 @@ const (
 // metaRecord is the stored (encrypted) form of a recording's metadata.
 // Times are unix nanoseconds, 0 meaning unset.
 type metaRecord struct {
-	V          int    `json:"v"`
-	State      State  `json:"state"`
-	Received   int64  `json:"received"`
-	Finished   int64  `json:"finished,omitempty"`
-	Start      int64  `json:"start,omitempty"`
-	DurationMs int64  `json:"durationMs,omitempty"`
-	FileName   string `json:"fileName,omitempty"`
-	CallGUID   string `json:"callGuid,omitempty"`
-	User       string `json:"user,omitempty"`
-	Gzip       bool   `json:"gzip,omitempty"`
-	GzipSHA256 []byte `json:"gzipSha256,omitempty"`
-	OrigSize   int64  `json:"origSize"`
-	MapSize    int64  `json:"mapSize"`
-	OrigSHA256 []byte `json:"origSha256,omitempty"`
-	MapSHA256  []byte `json:"mapSha256,omitempty"`
-	Info       []byte `json:"info,omitempty"`
-	SealSeq    uint64 `json:"sealSeq,omitempty"`
-	// ExportsDue: sealed by a deferred seal whose exports entry is not
-	// written yet; ExportsSeq: that entry, once written. Neither is
-	// core metadata.
-	ExportsDue bool     `json:"exportsDue,omitempty"`
-	ExportsSeq uint64   `json:"exportsSeq,omitempty"`
+	V          int      `json:"v"`
+	State      State    `json:"state"`
+	Received   int64    `json:"received"`
+	Finished   int64    `json:"finished,omitempty"`
+	Start      int64    `json:"start,omitempty"`
+	DurationMs int64    `json:"durationMs,omitempty"`
+	FileName   string   `json:"fileName,omitempty"`
+	CallGUID   string   `json:"callGuid,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Gzip       bool     `json:"gzip,omitempty"`
+	GzipSHA256 []byte   `json:"gzipSha256,omitempty"`
+	OrigSize   int64    `json:"origSize"`
+	MapSize    int64    `json:"mapSize"`
+	OrigSHA256 []byte   `json:"origSha256,omitempty"`
+	MapSHA256  []byte   `json:"mapSha256,omitempty"`
+	Info       []byte   `json:"info,omitempty"`
+	SealSeq    uint64   `json:"sealSeq,omitempty"`
 	Parties    []string `json:"parties,omitempty"`
 	// Lifecycle state; not part of the core metadata a seal signs.
 	Protected bool   `json:"protected,omitempty"`
@@ -95,6 +90,12 @@ type metaRecord struct {
 	BinnedBy  string `json:"binnedBy,omitempty"`
 	// RetentionBase is when retention starts counting (0: Received).
 	RetentionBase int64 `json:"retentionBase,omitempty"`
+
+	// ExportsDue: sealed by a deferred seal whose exports entry is not
+	// written yet; ExportsSeq: that entry, once written. Not core
+	// metadata.
+	ExportsDue bool   `json:"exportsDue,omitempty"`
+	ExportsSeq uint64 `json:"exportsSeq,omitempty"`
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
