@@ -125,6 +125,31 @@ func TestSealExportsNow(t *testing.T) {
 
 const exportsCrashEnv = "CALLVAULT_RECORDER_EXPORTS_CRASH_DIR"
 
+// killChildAfter runs test child of this test binary with env set, reads
+// its output until a line starting with prefix, and kills it with
+// SIGKILL. It returns the rest of that line and whether one came.
+func killChildAfter(t *testing.T, child, env, prefix string) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	rest, found := "", false
+	for !found && sc.Scan() {
+		rest, found = strings.CutPrefix(sc.Text(), prefix)
+	}
+	_ = cmd.Process.Kill() // SIGKILL
+	_ = cmd.Wait()
+	return rest, found
+}
+
 func openArchiveIn(t *testing.T, dir string) *archive.Archive {
 	t.Helper()
 	arc, err := archive.Open(filepath.Join(dir, "archive.db"), archivetest.Defaults(dir, archive.Options{CommitInterval: 5 * time.Millisecond}))
@@ -164,26 +189,7 @@ func TestExportsAfterKill9(t *testing.T) {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestExportsCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), exportsCrashEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	var answered string
-	for answered == "" && sc.Scan() {
-		answered, _ = strings.CutPrefix(sc.Text(), "answered ")
-		if answered == sc.Text() {
-			answered = ""
-		}
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	_ = cmd.Wait()
+	answered, _ := killChildAfter(t, "TestExportsCrashChild", exportsCrashEnv+"="+dir, "answered ")
 	id, err := archive.ParseID(answered)
 	if err != nil {
 		t.Fatalf("the child did not answer: %q", answered)

@@ -116,24 +116,3 @@ func TestForgedExportsEntryFails(t *testing.T) {
 		t.Error("deferred flag not covered by the signature")
 	}
 }
-
-func FuzzParseExportSeal(f *testing.F) {
-	pub, priv, _ := ed25519.GenerateKey(nil)
-	s, x := deferredPair(pub, priv)
-	f.Add(s.Marshal())
-	f.Add(x.Marshal())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParseEntry(b)
-		if err != nil {
-			return
-		}
-		if !bytes.Equal(p.Marshal(), b) {
-			t.Fatalf("non-canonical entry accepted")
-		}
-		if p.Type == TypeExports {
-			if _, err := ParseExportSeal(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}

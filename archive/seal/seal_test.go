@@ -122,6 +122,9 @@ func FuzzParseEntry(f *testing.F) {
 	e.Sign(priv)
 	f.Add(e.Marshal())
 	f.Add([]byte(Magic))
+	d, x := deferredPair(ed25519.PublicKey(priv[32:]), priv) // a deferred seal and its exports entry
+	f.Add(d.Marshal())
+	f.Add(x.Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := ParseEntry(b)
 		if err != nil {
