@@ -35,27 +35,28 @@ const (
 // signed fields are evidence; Files catches accidental damage to the
 // files the seal does not cover (the PDF).
 type SealFile struct {
-	Format     string   `json:"format"`
-	Recording  string   `json:"recording"`
-	Sealed     bool     `json:"sealed"`
-	Seal       string   `json:"seal,omitempty"` // base64 of Seal.MarshalBinary
-	Seq        uint64   `json:"seq,omitempty"`
-	Time       string   `json:"time,omitempty"`
-	Prev       string   `json:"prev,omitempty"`
-	OrigSHA256 string   `json:"origSha256,omitempty"`
-	MapSHA256  string   `json:"mapSha256,omitempty"`
-	MetaSHA256 string   `json:"metaSha256,omitempty"`
-	Exports    []string `json:"exports,omitempty"`
-	Signature  string   `json:"signature,omitempty"`
+	Format         string            `json:"format"`
+	Recording      string            `json:"recording"`
+	Sealed         bool              `json:"sealed"`
+	Seal           string            `json:"seal,omitempty"` // base64 of Seal.MarshalBinary
+	Seq            uint64            `json:"seq,omitempty"`
+	Time           string            `json:"time,omitempty"`
+	Prev           string            `json:"prev,omitempty"`
+	OrigSHA256     string            `json:"origSha256,omitempty"`
+	MapSHA256      string            `json:"mapSha256,omitempty"`
+	MetaSHA256     string            `json:"metaSha256,omitempty"`
+	Exports        []string          `json:"exports,omitempty"`
+	Signature      string            `json:"signature,omitempty"`
+	PublicKey      string            `json:"publicKey"` // hex of the Ed25519 key
+	KeyFingerprint string            `json:"keyFingerprint"`
+	Files          map[string]string `json:"files"` // name → hex sha256
+
 	// ExportsEntry is, for a seal made with its export hashes deferred,
 	// the chain entry that signs them (base64 of
 	// seal.ExportSeal.MarshalBinary); ExportsPending says it was not
 	// written yet when the zip was made.
-	ExportsEntry   string            `json:"exportsEntry,omitempty"`
-	ExportsPending bool              `json:"exportsPending,omitempty"`
-	PublicKey      string            `json:"publicKey"` // hex of the Ed25519 key
-	KeyFingerprint string            `json:"keyFingerprint"`
-	Files          map[string]string `json:"files"` // name → hex sha256
+	ExportsEntry   string `json:"exportsEntry,omitempty"`
+	ExportsPending bool   `json:"exportsPending,omitempty"`
 }
 
 // WAVName is the name of call i's WAV among n calls.

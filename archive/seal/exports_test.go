@@ -3,7 +3,10 @@ package seal
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -114,5 +117,38 @@ func TestForgedExportsEntryFails(t *testing.T) {
 	plain.Deferred = false
 	if plain.SignatureValid(pub) {
 		t.Error("deferred flag not covered by the signature")
+	}
+}
+
+// TestDeferredVectors checks the deferred seal and exports entry vectors
+// of ../FORMAT.md with this package alone: both verify with the vector
+// key, and the exports entry belongs to the seal.
+func TestDeferredVectors(t *testing.T) {
+	doc, err := os.ReadFile("../FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := map[string][]byte{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		name, val, ok := strings.Cut(line, ": ")
+		if b, err := hex.DecodeString(val); ok && err == nil {
+			v[name] = b
+		}
+	}
+	pub := ed25519.PublicKey(v["seal-public-key"])
+	s, err := ParseSeal(append(v["deferred-seal-message"], v["deferred-seal-signature"]...))
+	if err != nil || !s.Deferred {
+		t.Fatalf("deferred seal: %+v %v", s, err)
+	}
+	x, err := ParseExportSeal(append(v["exports-message"], v["exports-signature"]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Prev != [32]byte(v["seal-hash"]) || x.Prev != s.Hash {
+		t.Fatal("the vectors do not chain")
+	}
+	s.Attach(x)
+	if err := s.Verify(pub); err != nil || len(s.Exports) != 1 {
+		t.Fatalf("verify: %v", err)
 	}
 }
