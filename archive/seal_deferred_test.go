@@ -54,6 +54,9 @@ func TestDeferredSealPendingThenDone(t *testing.T) {
 	if due, err := a.ExportsDue(ctx); err != nil || !slices.Equal(due, []ID{rec.ID}) {
 		t.Fatalf("due: %v %v", due, err)
 	}
+	if u, err := a.Usage(ctx); err != nil || u.ExportsDue != 1 {
+		t.Fatalf("usage: %+v %v", u, err)
+	}
 	calls := 0
 	res, err := a.Verify(ctx, rec.ID, fixedExports(exp, &calls))
 	if err != nil {

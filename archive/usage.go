@@ -17,6 +17,7 @@ type Usage struct {
 	Recordings int // recordings stored, in any state
 	Unfinished int // in state recording (uploads open, or cut off by a crash)
 	Unsealed   int // finished, waiting for their seal
+	ExportsDue int // sealed, their export hashes not sealed yet (seal_deferred.go)
 }
 
 // Usage counts what the archive holds. It walks the index buckets' pages
@@ -34,6 +35,7 @@ func (a *Archive) Usage(ctx context.Context) (Usage, error) {
 		u.Recordings = tx.Bucket(bucketDataKeys).Stats().KeyN
 		u.Unfinished = tx.Bucket(bucketUnfinished).Stats().KeyN
 		u.Unsealed = tx.Bucket(bucketUnsealed).Stats().KeyN
+		u.ExportsDue = tx.Bucket(bucketExportsDue).Stats().KeyN
 		return nil
 	})
 	if err != nil {
