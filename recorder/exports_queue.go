@@ -24,6 +24,7 @@ type exportQueue struct {
 	queued  map[archive.ID]bool
 	pending int // queued or being worked on
 	running bool
+	closed  bool // Close: nothing more is taken up
 	hold    chan struct{} // tests: the worker waits for it before each recording
 }
 
@@ -33,9 +34,9 @@ func (r *Recorder) queueExports(ids ...archive.ID) {
 	q := &r.exports
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.queued == nil {
-		q.queued = map[archive.ID]bool{}
-		q.done = sync.NewCond(&q.mu)
+	q.init()
+	if q.closed {
+		return // listed as due in the archive: the next start takes them up
 	}
 	for _, id := range ids {
 		if q.queued[id] {
@@ -57,7 +58,7 @@ func (r *Recorder) exportWorker() {
 	q := &r.exports
 	for {
 		q.mu.Lock()
-		if len(q.ids) == 0 {
+		if len(q.ids) == 0 || q.closed {
 			q.running = false
 			q.mu.Unlock()
 			return
@@ -86,15 +87,42 @@ func (r *Recorder) exportWorker() {
 	}
 }
 
+func (q *exportQueue) init() {
+	if q.queued == nil {
+		q.queued = map[archive.ID]bool{}
+		q.done = sync.NewCond(&q.mu)
+	}
+}
+
 // waitExports blocks until every queued exports entry is written (or
 // failed and left for the next start).
 func (r *Recorder) waitExports() {
 	q := &r.exports
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.init()
 	for q.pending > 0 {
 		q.done.Wait()
 	}
+}
+
+// Close waits for the uploads in progress to be finished and sealed, and
+// for the exports entry being written now; the export hashes still queued
+// are left listed as due in the archive, for Recover at the next start.
+// The Recorder takes up no more export hashes after it.
+func (r *Recorder) Close() {
+	r.active.Wait()
+	q := &r.exports
+	q.mu.Lock()
+	q.init()
+	q.closed = true
+	for _, id := range q.ids {
+		delete(q.queued, id)
+	}
+	q.pending -= len(q.ids)
+	q.ids = nil
+	q.mu.Unlock()
+	r.waitExports()
 }
 
 // sealExports renders and hashes the exports of recording id and

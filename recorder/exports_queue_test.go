@@ -218,3 +218,60 @@ func TestExportsAfterKill9(t *testing.T) {
 	r.Wait()
 	checkExportsSealed(t, r, arc, id)
 }
+
+// Close does not wait for the export hashes still queued: they stay due
+// in the archive, and the next start seals them. Nothing is lost.
+func TestCloseLeavesExportsDue(t *testing.T) {
+	arc := archivetest.OpenTest(t)
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := holdExports(r)
+	ctx := context.Background()
+	var ids []archive.ID
+	for i := range 3 {
+		rec, err := r.Ingest(ctx, fmt.Sprintf("c%d.pcap", i), bytes.NewReader(makeCallPcap(testCall{seconds: 2, pt: 0})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	// The worker holds at most the first recording; Close drops the
+	// rest from memory and waits for that one, let go once Close has
+	// begun.
+	closed := make(chan struct{})
+	go func() { r.Close(); close(closed) }()
+	for {
+		r.exports.mu.Lock()
+		c := r.exports.closed
+		r.exports.mu.Unlock()
+		if c {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	<-closed
+	due, err := arc.ExportsDue(ctx)
+	if err != nil || len(due) < 2 {
+		t.Fatalf("due after Close: %v %v", due, err)
+	}
+	r.queueExports(ids...) // taken up no more
+	r.Wait()
+	if again, _ := arc.ExportsDue(ctx); !slices.Equal(again, due) {
+		t.Fatalf("export hashes sealed after Close: due %v, then %v", due, again)
+	}
+	// The next start.
+	r2, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r2.Wait()
+	for _, id := range ids {
+		checkExportsSealed(t, r2, arc, id)
+	}
+}
