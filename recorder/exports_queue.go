@@ -24,7 +24,7 @@ type exportQueue struct {
 	queued  map[archive.ID]bool
 	pending int // queued or being worked on
 	running bool
-	closed  bool // Close: nothing more is taken up
+	closed  bool          // Close: nothing more is taken up
 	hold    chan struct{} // tests: the worker waits for it before each recording
 }
 
