@@ -20,14 +20,34 @@ import (
 	"github.com/callvault/callvault/codec"
 )
 
-// holdExports keeps r's export worker from writing exports entries until
-// the returned function is called.
-func holdExports(r *Recorder) (release func()) {
+// heldRecorder is a recorder over arc whose export worker writes no
+// exports entry until release is called.
+func heldRecorder(t *testing.T, arc *archive.Archive) (r *Recorder, release func()) {
+	t.Helper()
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hold := make(chan struct{})
 	r.exports.mu.Lock()
 	r.exports.hold = hold
 	r.exports.mu.Unlock()
-	return func() { close(hold) }
+	return r, func() { close(hold) }
+}
+
+// restart is the recorder of the next start over arc: Recover run, and
+// the export hashes it queued sealed.
+func restart(t *testing.T, arc *archive.Archive) *Recorder {
+	t.Helper()
+	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.Wait()
+	return r
 }
 
 // checkExportsSealed checks that rec's seal is deferred and its exports
@@ -76,11 +96,7 @@ func checkExportsSealed(t *testing.T, r *Recorder, arc *archive.Archive, id arch
 // export hashes follow in a second chain entry.
 func TestIngestSealsExportsAfterTheAnswer(t *testing.T) {
 	arc := archivetest.OpenTest(t)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdExports(r)
+	r, release := heldRecorder(t, arc)
 	ctx := context.Background()
 	rec, err := r.Ingest(ctx, "a.pcap", bytes.NewReader(makeCallPcap(testCall{seconds: 3, pt: 0})))
 	if err != nil {
@@ -105,11 +121,7 @@ func TestIngestSealsExportsAfterTheAnswer(t *testing.T) {
 // A download writes the pending exports entry at once.
 func TestSealExportsNow(t *testing.T) {
 	arc := archivetest.OpenTest(t)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdExports(r)
+	r, release := heldRecorder(t, arc)
 	defer r.Wait()
 	defer release()
 	ctx := context.Background()
@@ -168,11 +180,7 @@ func TestExportsCrashChild(t *testing.T) {
 		t.Skip("child process of TestExportsAfterKill9")
 	}
 	arc := openArchiveIn(t, dir)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	holdExports(r)
+	r, _ := heldRecorder(t, arc)
 	rec, err := r.Ingest(context.Background(), "a.pcap", bytes.NewReader(makeCallPcap(testCall{seconds: 4, pt: 0})))
 	if err != nil {
 		t.Fatal(err)
@@ -208,26 +216,14 @@ func TestExportsAfterKill9(t *testing.T) {
 	if due, err := arc.ExportsDue(ctx); err != nil || !slices.Equal(due, []archive.ID{id}) {
 		t.Fatalf("due after the kill: %v %v", due, err)
 	}
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r.Wait()
-	checkExportsSealed(t, r, arc, id)
+	checkExportsSealed(t, restart(t, arc), arc, id)
 }
 
 // Close does not wait for the export hashes still queued: they stay due
 // in the archive, and the next start seals them. Nothing is lost.
 func TestCloseLeavesExportsDue(t *testing.T) {
 	arc := archivetest.OpenTest(t)
-	r, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdExports(r)
+	r, release := heldRecorder(t, arc)
 	ctx := context.Background()
 	var ids []archive.ID
 	for i := range 3 {
@@ -263,14 +259,7 @@ func TestCloseLeavesExportsDue(t *testing.T) {
 		t.Fatalf("export hashes sealed after Close: due %v, then %v", due, again)
 	}
 	// The next start.
-	r2, err := New(arc, Config{Prefix: "/recordings/Files/"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r2.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r2.Wait()
+	r2 := restart(t, arc)
 	for _, id := range ids {
 		checkExportsSealed(t, r2, arc, id)
 	}

@@ -3,10 +3,7 @@ package seal
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/hex"
 	"errors"
-	"os"
-	"strings"
 	"testing"
 )
 
@@ -124,17 +121,7 @@ func TestForgedExportsEntryFails(t *testing.T) {
 // of ../FORMAT.md with this package alone: both verify with the vector
 // key, and the exports entry belongs to the seal.
 func TestDeferredVectors(t *testing.T) {
-	doc, err := os.ReadFile("../FORMAT.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := map[string][]byte{}
-	for _, line := range strings.Split(string(doc), "\n") {
-		name, val, ok := strings.Cut(line, ": ")
-		if b, err := hex.DecodeString(val); ok && err == nil {
-			v[name] = b
-		}
-	}
+	v := hexVectors(t)
 	pub := ed25519.PublicKey(v["seal-public-key"])
 	s, err := ParseSeal(append(v["deferred-seal-message"], v["deferred-seal-signature"]...))
 	if err != nil || !s.Deferred {
