@@ -188,10 +188,13 @@ type apiVerify struct {
 	Sealed   bool     `json:"sealed"`
 	Chunks   int      `json:"chunks"` // chunks authenticated
 	Bytes    int64    `json:"bytes"`  // plaintext bytes authenticated
+	// ExportsPending: the export hashes are not sealed yet (they are
+	// sealed in a second chain entry after the upload was answered).
+	ExportsPending bool `json:"exportsPending"`
 }
 
 func recordingVerifyView(res *archive.VerifyResult) apiVerify {
-	v := apiVerify{Valid: res.Valid, Problems: res.Problems, ID: res.ID.String(), Sealed: res.Sealed, Chunks: res.Chunks, Bytes: res.Bytes}
+	v := apiVerify{Valid: res.Valid, Problems: res.Problems, ID: res.ID.String(), Sealed: res.Sealed, Chunks: res.Chunks, Bytes: res.Bytes, ExportsPending: res.ExportsPending}
 	if v.Problems == nil {
 		v.Problems = []string{}
 	}

@@ -235,7 +235,7 @@ func TestVerifyJSON(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"bytes", "chunks", "id", "problems", "sealed", "valid"}; !slices.Equal(keys, want) {
+	if want := []string{"bytes", "chunks", "exportsPending", "id", "problems", "sealed", "valid"}; !slices.Equal(keys, want) {
 		t.Fatalf("verify keys %v, want %v\n%s", keys, want, body)
 	}
 	if got["valid"] != true || got["sealed"] != true || got["id"] != rec.ID.String() || got["chunks"].(float64) < 3 {

@@ -101,6 +101,7 @@ func (a *API) callDownload(w http.ResponseWriter, r *http.Request, u *archive.Us
 	in := export.CallInput{CallID: guid, WAV: wav, PublicKey: a.arc.PublicKey(), Modified: webcore.RecTime(last)}
 	ids := make([]string, len(recs))
 	for i, rec := range recs {
+		rec = webcore.WithExports(ctx, a.arc, a.media, rec)
 		in.Parts = append(in.Parts, export.CallPart{ID: rec.ID, Seal: rec.Seal, Pieces: pieces[i]})
 		ids[i] = rec.ID.String()
 	}

@@ -90,6 +90,12 @@ type metaRecord struct {
 	BinnedBy  string `json:"binnedBy,omitempty"`
 	// RetentionBase is when retention starts counting (0: Received).
 	RetentionBase int64 `json:"retentionBase,omitempty"`
+
+	// ExportsDue: sealed by a deferred seal whose exports entry is not
+	// written yet; ExportsSeq: that entry, once written. Not core
+	// metadata.
+	ExportsDue bool   `json:"exportsDue,omitempty"`
+	ExportsSeq uint64 `json:"exportsSeq,omitempty"`
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -271,6 +277,7 @@ func (a *Archive) recordingTx(tx kv.Tx, id ID) (*Recording, error) {
 	if m.SealSeq != 0 {
 		if e, err := parseEntry(tx.Bucket(bucketChain).Get(seqKey(m.SealSeq))); err == nil && e.typ == entrySeal && e.id == id {
 			seal = e.seal()
+			a.attachExportsTx(tx, seal, m)
 		}
 	}
 	r := m.recording(id, seal)

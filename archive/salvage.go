@@ -417,7 +417,7 @@ func (s *salvageSource) check(ctx context.Context, id ID, chain *chainPrefix) (*
 			e = chain.beyond[id]
 			r.reseal = &chainEntry{typ: entrySeal, id: id}
 			if e != nil {
-				r.reseal.exports = e.exports
+				r.reseal.exports, r.reseal.deferred = e.exports, e.deferred
 			}
 		} else if e.seq != r.m.SealSeq {
 			clear(r.dk)
@@ -578,6 +578,7 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 			return err
 		}
 		m := *r.m
+		exportsMoved := salvageExports(&m, r.reseal, uint64(res.ChainKept))
 		if r.reseal != nil {
 			e := *r.reseal
 			e.time = nsOf(d.now())
@@ -588,10 +589,17 @@ func (s *salvageSource) copyRecording(ctx context.Context, d *Archive, r *salvag
 			if err := d.putMetaTx(tx, r.id, r.dk, &m); err != nil {
 				return err
 			}
+		} else if exportsMoved {
+			if err := d.putMetaTx(tx, r.id, r.dk, &m); err != nil {
+				return err
+			}
 		} else if err := tx.Bucket(bucketRecs).Put(r.id[:], metaBox); err != nil {
 			return err
 		}
 		var puts [][2][]byte
+		if m.ExportsDue {
+			puts = append(puts, [2][]byte{bucketExportsDue, r.id[:]})
+		}
 		if m.Binned != 0 {
 			bk := timeKey(m.Binned, r.id)
 			puts = append(puts, [2][]byte{bucketBin, bk[:]})

@@ -80,6 +80,9 @@ var (
 	bucketUnfinished = []byte("unfinished")
 	// bucketUnsealed: id → "" from Finish until Seal.
 	bucketUnsealed = []byte("unsealed")
+	// bucketExportsDue: id → "" from a deferred seal until its exports
+	// entry is appended (seal_deferred.go).
+	bucketExportsDue = []byte("exportsdue")
 	// bucketChain: seq uint64 BE → seal or tombstone entry.
 	bucketChain = []byte("chain")
 	// bucketUsers: HMAC-SHA256(index key, "user\0" ‖ login) → user record
@@ -131,6 +134,7 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
 	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
 	bucketByRetention, bucketSeatLost, bucketCDRs,
+	bucketExportsDue,
 }
 
 // Keys inside bucketMeta.

@@ -18,6 +18,7 @@ import (
 const (
 	entrySeal      = seal.TypeSeal
 	entryTombstone = seal.TypeTombstone
+	entryExports   = seal.TypeExports
 )
 
 const (
@@ -100,7 +101,8 @@ type chainEntry struct {
 	// seal
 	orig, mp, meta [32]byte
 	exports        [][32]byte
-	// tombstone
+	deferred       bool // seal: exports follow in an exports entry
+	// tombstone, exports entry
 	sealSeq  uint64
 	noteHash [32]byte
 	note     []byte
@@ -111,7 +113,7 @@ type chainEntry struct {
 func (e *chainEntry) entry() *seal.Entry {
 	return &seal.Entry{
 		Type: e.typ, Seq: e.seq, Time: e.time, Prev: e.prev, ID: e.id,
-		Orig: e.orig, Map: e.mp, Meta: e.meta, Exports: e.exports,
+		Orig: e.orig, Map: e.mp, Meta: e.meta, Exports: e.exports, Deferred: e.deferred,
 		SealSeq: e.sealSeq, NoteHash: e.noteHash, Note: e.note, Sig: e.sig,
 	}
 }
@@ -131,7 +133,7 @@ func parseEntry(b []byte) (*chainEntry, error) {
 	}
 	return &chainEntry{
 		typ: p.Type, seq: p.Seq, time: p.Time, prev: p.Prev, id: p.ID,
-		orig: p.Orig, mp: p.Map, meta: p.Meta, exports: p.Exports,
+		orig: p.Orig, mp: p.Map, meta: p.Meta, exports: p.Exports, deferred: p.Deferred,
 		sealSeq: p.SealSeq, noteHash: p.NoteHash, note: p.Note, sig: p.Sig,
 	}, nil
 }
@@ -188,7 +190,12 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 	if len(exports) > maxExports {
 		return fmt.Errorf("archive: seal %s: %d exports, at most %d: %w", id, len(exports), maxExports, ErrInvalid)
 	}
-	exports = append([][32]byte(nil), exports...)
+	return a.seal(ctx, id, append([][32]byte(nil), exports...), false)
+}
+
+// seal appends the seal of recording id: with its export hashes, or
+// deferred (SealDeferred).
+func (a *Archive) seal(ctx context.Context, id ID, exports [][32]byte, deferred bool) error {
 	err := a.update(ctx, func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, id)
 		if err != nil {
@@ -207,14 +214,19 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 		r := m.recording(id, nil)
 		e := &chainEntry{
 			typ: entrySeal, time: nsOf(a.now()), id: id,
-			orig: r.OrigSHA256, mp: r.MapSHA256, meta: r.MetaSHA256(), exports: exports,
+			orig: r.OrigSHA256, mp: r.MapSHA256, meta: r.MetaSHA256(), exports: exports, deferred: deferred,
 		}
 		if err := a.appendEntry(tx, e); err != nil {
 			return err
 		}
-		m.SealSeq = e.seq
+		m.SealSeq, m.ExportsDue = e.seq, deferred
 		if err := a.putMetaTx(tx, id, dk, m); err != nil {
 			return err
+		}
+		if deferred {
+			if err := tx.Bucket(bucketExportsDue).Put(id[:], []byte{}); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketUnsealed).Delete(id[:])
 	})
@@ -274,7 +286,7 @@ func (a *Archive) purgeTx(tx kv.Tx, id ID, note []byte) error {
 		return err
 	}
 	a.listTouchTx(tx, id)
-	for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed} {
+	for _, b := range [][]byte{bucketRecs, bucketUnfinished, bucketUnsealed, bucketExportsDue} {
 		if err := tx.Bucket(b).Delete(id[:]); err != nil {
 			return err
 		}

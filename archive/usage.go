@@ -20,6 +20,7 @@ type Usage struct {
 	Recordings int // recordings stored, in any state
 	Unfinished int // in state recording (uploads open, or cut off by a crash)
 	Unsealed   int // finished, waiting for their seal
+	ExportsDue int // sealed, their export hashes not sealed yet (seal_deferred.go)
 }
 
 // Usage counts what the archive holds. It walks the index buckets' pages
@@ -36,6 +37,7 @@ func (a *Archive) Usage(ctx context.Context) (Usage, error) {
 		u.Recordings = tx.Bucket(bucketDataKeys).KeyN()
 		u.Unfinished = tx.Bucket(bucketUnfinished).KeyN()
 		u.Unsealed = tx.Bucket(bucketUnsealed).KeyN()
+		u.ExportsDue = tx.Bucket(bucketExportsDue).KeyN()
 		return nil
 	})
 	if err != nil {

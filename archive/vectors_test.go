@@ -106,6 +106,17 @@ func formatVectors(t *testing.T) [][2]string {
 	add("seal-signature", e.sig)
 	eh := e.hash()
 	add("seal-hash", eh[:])
+	// A deferred seal (entry 2) and its exports entry (entry 3).
+	d := &chainEntry{typ: entrySeal, seq: 2, time: 1700000000000000000, prev: eh, id: id,
+		orig: r.OrigSHA256, mp: r.MapSHA256, meta: meta, deferred: true}
+	d.sig = ed25519.Sign(priv, d.message())
+	add("deferred-seal-message", d.message())
+	add("deferred-seal-signature", d.sig)
+	x := &chainEntry{typ: entryExports, seq: 3, time: 1700000001000000000, prev: d.hash(), id: id,
+		sealSeq: 2, exports: [][32]byte{sha256.Sum256([]byte("wav"))}}
+	x.sig = ed25519.Sign(priv, x.message())
+	add("exports-message", x.message())
+	add("exports-signature", x.sig)
 	return v
 }
 

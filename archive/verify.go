@@ -26,10 +26,16 @@ type VerifyResult struct {
 	Chunks int   // chunks authenticated
 	Bytes  int64 // plaintext bytes authenticated
 
+	// ExportsPending (Verify): the seal is deferred and its exports
+	// entry is not written yet; original, map and metadata were
+	// verified, the export hashes could not be.
+	ExportsPending bool
+
 	// VerifyChain
 	Entries    int // chain entries walked
 	Seals      int
 	Tombstones int
+	Exports    int      // exports entries of deferred seals
 	HeadSeq    uint64   // sequence number of the last entry
 	Head       [32]byte // hash of the last entry: anchor it outside the appliance
 }
@@ -57,6 +63,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 		nextRaw             []byte
 		loadErr             error
 		haveSeal, existPrev bool
+		later               laterEntries
 	)
 	err := a.view(func(tx kv.Tx) error {
 		m, dk, loadErr = a.loadTx(tx, id)
@@ -74,6 +81,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 			prevRaw, existPrev = bytes.Clone(v), v != nil
 		}
 		nextRaw = bytes.Clone(chain.Get(seqKey(m.SealSeq + 1)))
+		later = readLaterTx(tx, m)
 		return nil
 	})
 	if err != nil {
@@ -100,7 +108,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 		res.problem("seal %d: chain entry missing", m.SealSeq)
 	default:
 		res.Sealed = true
-		a.verifySeal(res, r, m.SealSeq, sums, sealRaw, prevRaw, existPrev, nextRaw, exports)
+		a.verifySeal(res, r, m, sums, sealRaw, prevRaw, existPrev, nextRaw, later, exports)
 	}
 	res.Valid = len(res.Problems) == 0
 	return res, nil
@@ -135,8 +143,9 @@ func (a *Archive) verifyData(ctx context.Context, res *VerifyResult, id ID, dk [
 	return sums, nil
 }
 
-func (a *Archive) verifySeal(res *VerifyResult, r *Recording, seq uint64, sums map[BlobKind][32]byte,
-	sealRaw, prevRaw []byte, existPrev bool, nextRaw []byte, exports func(*Recording) ([][32]byte, error)) {
+func (a *Archive) verifySeal(res *VerifyResult, r *Recording, m *metaRecord, sums map[BlobKind][32]byte,
+	sealRaw, prevRaw []byte, existPrev bool, nextRaw []byte, later laterEntries, exports func(*Recording) ([][32]byte, error)) {
+	seq := m.SealSeq
 	e, err := parseEntry(sealRaw)
 	if err != nil || e.typ != entrySeal {
 		res.problem("seal %d: malformed chain entry", seq)
@@ -178,21 +187,25 @@ func (a *Archive) verifySeal(res *VerifyResult, r *Recording, seq uint64, sums m
 			res.problem("seal %d: chain entry %d does not link to it", seq, seq+1)
 		}
 	}
+	r.Seal = e.seal()
+	if e.deferred && !a.verifyLater(res, r.Seal, m, later) {
+		return // pending, or its exports entry does not verify
+	}
 	if exports == nil {
 		return
 	}
-	r.Seal = e.seal()
 	got, err := exports(r)
 	if err != nil {
 		res.problem("exports: %v", err)
 		return
 	}
-	if len(got) != len(e.exports) {
-		res.problem("exports: %d computed, %d sealed", len(got), len(e.exports))
+	sealed := r.Seal.Exports
+	if len(got) != len(sealed) {
+		res.problem("exports: %d computed, %d sealed", len(got), len(sealed))
 		return
 	}
 	for i := range got {
-		if got[i] != e.exports[i] {
+		if got[i] != sealed[i] {
 			res.problem("export %d: sha256 differs from the sealed one", i)
 		}
 	}
@@ -324,6 +337,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	sealIDs := map[uint64]ID{}
 	sealOf := map[ID]uint64{}
 	tombs := map[ID]uint64{}
+	later := newLaterCheck()
 	var after []byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -383,6 +397,10 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 					res.problem("chain entry %d: recording %s already sealed by entry %d", k, e.id, s)
 				}
 				sealOf[e.id], sealIDs[e.seq] = e.seq, e.id
+				later.seal(e)
+			case entryExports:
+				res.Exports++
+				later.exports(res, e, sealIDs)
 			case entryTombstone:
 				res.Tombstones++
 				if sha256.Sum256(e.note) != e.noteHash {
@@ -405,6 +423,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 	type recCheck struct {
 		id  ID
 		seq uint64
+		m   *metaRecord
 		err error
 	}
 	var recs []recCheck
@@ -437,7 +456,7 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 				clear(dk)
 				rc := recCheck{id: id, err: err}
 				if err == nil {
-					rc.seq = m.SealSeq
+					rc.seq, rc.m = m.SealSeq, m
 					a.checkIndexesTx(tx, ix, id, m)
 				} else {
 					ix.unreadable[id] = true
@@ -486,6 +505,8 @@ func (a *Archive) VerifyChain(ctx context.Context) (*VerifyResult, error) {
 			res.problem("recording %s: %v", rc.id, rc.err)
 		case rc.seq != 0 && sealIDs[rc.seq] != rc.id:
 			res.problem("recording %s: its seal %d is missing from the chain", rc.id, rc.seq)
+		default:
+			later.recording(res, rc.id, rc.m)
 		}
 		if t, ok := tombs[rc.id]; ok {
 			res.problem("recording %s: still present although tombstone %d deleted it", rc.id, t)

@@ -19,6 +19,7 @@ import (
 type indexFacts struct {
 	tk, rk, bin                       [timeKeyLen]byte
 	binned, recording, unsealed, hold bool
+	exportsDue                        bool
 	call, orig                        []byte
 }
 
@@ -63,6 +64,7 @@ var indexNames = map[string]string{
 	string(bucketByWho):       "who and search index",
 	string(bucketUnfinished):  "unfinished list",
 	string(bucketUnsealed):    "unsealed list",
+	string(bucketExportsDue):  "export-hashes-due list",
 	string(bucketProtected):   "legal-hold list",
 	string(bucketBin):         "recycle bin",
 	string(bucketByRetention): "retention index",
@@ -82,6 +84,7 @@ func (a *Archive) checkIndexesTx(tx kv.Tx, ix *indexCheck, id ID, m *metaRecord)
 		hold:      m.Protected,
 	}
 	f.unsealed = !f.recording && m.SealSeq == 0
+	f.exportsDue = m.ExportsDue
 	if f.binned {
 		f.bin = timeKey(m.Binned, id)
 	}
@@ -106,6 +109,7 @@ func (a *Archive) checkIndexesTx(tx kv.Tx, ix *indexCheck, id ID, m *metaRecord)
 	}
 	want(bucketUnfinished, id[:], f.recording, "")
 	want(bucketUnsealed, id[:], f.unsealed, "")
+	want(bucketExportsDue, id[:], f.exportsDue, " (its export hashes would never be sealed)")
 	want(bucketProtected, id[:], f.hold, " (its legal hold is not enforced)")
 	if f.binned {
 		want(bucketBin, f.bin[:], true, " (it is binned)")
@@ -201,6 +205,7 @@ func (a *Archive) checkIndexEntries(ctx context.Context, ix *indexCheck) error {
 		})},
 		{bucketUnfinished, idKey(func(f *indexFacts) bool { return f.recording })},
 		{bucketUnsealed, idKey(func(f *indexFacts) bool { return f.unsealed })},
+		{bucketExportsDue, idKey(func(f *indexFacts) bool { return f.exportsDue })},
 		{bucketProtected, idKey(func(f *indexFacts) bool { return f.hold })},
 		{bucketDataKeys, idKey(func(*indexFacts) bool { return true })},
 		{bucketChunkIndex, prefix(chunkKeyLen)},

@@ -93,6 +93,10 @@ func VerifyZip(r io.ReaderAt, size int64, pub ed25519.PublicKey) (*Report, error
 			continue
 		}
 		wavs++
+		if exports == nil {
+			rep.fail(f.Name, "not covered by the seal: no verified export hashes (see "+SealName+")")
+			continue
+		}
 		sum, err := hashFile(f)
 		if err != nil {
 			rep.fail(f.Name, "cannot be read: %v", err)
@@ -216,6 +220,9 @@ func (v *zipVerifier) checkSeal(file string, zs *SealFile, pub ed25519.PublicKey
 		if !strings.EqualFold(got[k], want[k]) {
 			rep.fail(file, "%s does not match the signed seal", k)
 		}
+	}
+	if !v.checkLater(file, zs, sl, pub) {
+		return nil, true
 	}
 	exports := map[string]bool{}
 	var exportList []string

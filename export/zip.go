@@ -50,6 +50,13 @@ type SealFile struct {
 	PublicKey      string            `json:"publicKey"` // hex of the Ed25519 key
 	KeyFingerprint string            `json:"keyFingerprint"`
 	Files          map[string]string `json:"files"` // name → hex sha256
+
+	// ExportsEntry is, for a seal made with its export hashes deferred,
+	// the chain entry that signs them (base64 of
+	// seal.ExportSeal.MarshalBinary); ExportsPending says it was not
+	// written yet when the zip was made.
+	ExportsEntry   string `json:"exportsEntry,omitempty"`
+	ExportsPending bool   `json:"exportsPending,omitempty"`
 }
 
 // WAVName is the name of call i's WAV among n calls.
@@ -141,7 +148,7 @@ func (zs *SealFile) fillSeal(s *seal.Seal) error {
 	for _, e := range s.Exports {
 		zs.Exports = append(zs.Exports, hex.EncodeToString(e[:]))
 	}
-	return nil
+	return zs.fillLater(s)
 }
 
 func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -87,10 +87,16 @@ type Recorder struct {
 
 	liveMu sync.Mutex
 	live   map[*liveUpload]struct{} // uploads that can be paused now
+
+	exports exportQueue // export hashes to seal after the answer (exports_queue.go)
 }
 
-// Wait blocks until every upload in progress has been finished and sealed.
-func (r *Recorder) Wait() { r.active.Wait() }
+// Wait blocks until every upload in progress has been finished and
+// sealed, and the export hashes of every sealed recording are sealed too.
+func (r *Recorder) Wait() {
+	r.active.Wait()
+	r.waitExports()
+}
 
 // New returns a Recorder writing into arc.
 func New(arc *archive.Archive, cfg Config, log *slog.Logger) (*Recorder, error) {
@@ -423,20 +429,17 @@ func (m *mapSink) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// seal computes the canonical exports of rec and seals it.
+// seal seals rec's original, map and metadata and queues its export
+// hashes, which a background worker seals in a second chain entry
+// (exports_queue.go): what the answer waits for is what must be durable.
 func (r *Recorder) seal(ctx context.Context, rec *archive.Recording) error {
 	if !r.arc.Sealing(ctx) {
 		return nil // deferred; SealBacklog seals it once sealing is on
 	}
-	r.stats.sealing.Add(1)
-	defer r.stats.sealing.Add(-1)
-	ex, err := r.Exports(ctx, rec)
-	if err != nil {
-		return fmt.Errorf("recorder: exports of %s: %w", rec.ID, err)
-	}
-	if err := r.arc.Seal(ctx, rec.ID, ex); err != nil {
+	if err := r.arc.SealDeferred(ctx, rec.ID); err != nil {
 		return fmt.Errorf("recorder: seal %s: %w", rec.ID, err)
 	}
+	r.queueExports(rec.ID)
 	return nil
 }
 
@@ -563,7 +566,8 @@ func (r *Recorder) Segment(ctx context.Context, rec *archive.Recording, call int
 
 // Recover finalizes what a crash left behind: uploads that were cut off are
 // re-read from their committed bytes, finished as interrupted and sealed;
-// finished recordings that were not yet sealed are sealed.
+// finished recordings that were not yet sealed are sealed; recordings
+// whose export hashes are due are queued for the background worker.
 func (r *Recorder) Recover(ctx context.Context) error {
 	ids, err := r.arc.Unfinished(ctx)
 	if err != nil {
@@ -587,7 +591,7 @@ func (r *Recorder) Recover(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return r.recoverExports(ctx)
 }
 
 func (r *Recorder) recoverOne(ctx context.Context, id archive.ID) error {

@@ -1,16 +1,13 @@
 package recorder
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,24 +70,7 @@ func TestMaskedRecoverAfterKill9(t *testing.T) {
 	}
 	c := makeDTMFCall(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestMaskedCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), maskCrashEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	ready := false
-	for !ready && sc.Scan() {
-		ready = strings.HasPrefix(sc.Text(), "committed")
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	_ = cmd.Wait()
-	if !ready {
+	if _, ready := killChildAfter(t, "TestMaskedCrashChild", maskCrashEnv+"="+dir, "committed"); !ready {
 		t.Fatal("the child did not commit")
 	}
 

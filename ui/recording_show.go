@@ -148,8 +148,9 @@ type sealView2 struct {
 }
 
 type verifyView struct {
-	Valid    bool
-	Problems []string
+	Valid          bool
+	Problems       []string
+	ExportsPending bool // the export hashes are not sealed yet
 }
 
 type recordingPage struct {
@@ -518,7 +519,7 @@ func (u *UI) recordingVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	if err != nil {
 		return err
 	}
-	p.Verify = &verifyView{Valid: res.Valid, Problems: res.Problems}
+	p.Verify = &verifyView{Valid: res.Valid, Problems: res.Problems, ExportsPending: res.ExportsPending}
 	u.render(w, r, http.StatusOK, "recording.html", p)
 	return nil
 }

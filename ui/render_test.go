@@ -110,7 +110,7 @@ func sampleRecordingPage(base Base) recordingPage {
 			{ID: 2, Author: "bob", Created: "x", Updated: "y", Edited: true, Text: "ok"}},
 		NoteURL: "/recordings/abc/notes", VerifyURL: "/recordings/abc/verify",
 		Seal:      &sealView2{Seq: 7, Time: "2026-11-21", Orig: "aa", Map: "bb", Meta: "cc", Exports: []string{"dd"}, KeyFingerprint: "ee"},
-		Verify:    &verifyView{Valid: false, Problems: []string{"original: chunk 3 fails authentication"}},
+		Verify:    &verifyView{Valid: false, Problems: []string{"original: chunk 3 fails authentication"}, ExportsPending: true},
 		NoteError: "A note needs some text.",
 	}
 	p.Call = &p.Calls[0]

@@ -33,6 +33,9 @@ const (
 const (
 	TypeSeal      = 1
 	TypeTombstone = 2
+	// TypeExports holds the export hashes of a seal made with Deferred
+	// set (exports.go).
+	TypeExports = 3
 )
 
 const (
@@ -47,6 +50,14 @@ const (
 	entryHeadLen = len(chainMagic) + 1 + 1 + 8 + 8 + 32 + 16
 	sealBodyMin  = 3*32 + 2
 	tombBodyLen  = 8 + 32
+	// exportsBodyMin is an exports entry's body before its hashes:
+	// u64 sealSeq ‖ u16 n.
+	exportsBodyMin = 8 + 2
+	// DeferredExports in a seal's count field says that its export
+	// hashes follow in an exports entry (TypeExports); no hashes follow
+	// it in the seal. Builds that predate it reject such a seal as
+	// malformed rather than read it as a seal without exports.
+	DeferredExports = 0xFFFF
 )
 
 // Entry is a seal or a tombstone as stored in the chain: Message() ‖
@@ -59,8 +70,11 @@ type Entry struct {
 	ID   ID
 	// seal
 	Orig, Map, Meta [32]byte
-	Exports         [][32]byte
-	// tombstone
+	Exports         [][32]byte // seal (unless Deferred) and exports entry
+	// Deferred: a seal whose export hashes follow in an entry of
+	// TypeExports (its count field holds DeferredExports).
+	Deferred bool
+	// tombstone, exports entry: the entry that sealed the recording
 	SealSeq  uint64
 	NoteHash [32]byte
 	Note     []byte
@@ -82,6 +96,16 @@ func (e *Entry) Message() []byte {
 		b = append(b, e.Orig[:]...)
 		b = append(b, e.Map[:]...)
 		b = append(b, e.Meta[:]...)
+		if e.Deferred {
+			b = binary.BigEndian.AppendUint16(b, DeferredExports)
+			break
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e.Exports)))
+		for _, x := range e.Exports {
+			b = append(b, x[:]...)
+		}
+	case TypeExports:
+		b = binary.BigEndian.AppendUint64(b, e.SealSeq)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(e.Exports)))
 		for _, x := range e.Exports {
 			b = append(b, x[:]...)
@@ -153,7 +177,27 @@ func ParseEntry(b []byte) (*Entry, error) {
 		copy(e.Meta[:], p[64:96])
 		n := int(binary.BigEndian.Uint16(p[96:98]))
 		p = p[98:]
+		if n == DeferredExports {
+			e.Deferred, n = true, 0
+		}
 		if n > MaxExports || len(p) != 32*n+ed25519.SignatureSize {
+			return nil, ErrEntry
+		}
+		if !e.Deferred {
+			e.Exports = make([][32]byte, n)
+			for i := range e.Exports {
+				copy(e.Exports[i][:], p[32*i:])
+			}
+		}
+		p = p[32*n:]
+	case TypeExports:
+		if len(p) < exportsBodyMin {
+			return nil, ErrEntry
+		}
+		e.SealSeq = binary.BigEndian.Uint64(p)
+		n := int(binary.BigEndian.Uint16(p[8:10]))
+		p = p[exportsBodyMin:]
+		if n > MaxExports || len(p) != 32*n+ed25519.SignatureSize || e.SealSeq == 0 {
 			return nil, ErrEntry
 		}
 		e.Exports = make([][32]byte, n)
@@ -194,9 +238,15 @@ type Seal struct {
 	OrigSHA256 [32]byte
 	MapSHA256  [32]byte
 	MetaSHA256 [32]byte
-	Exports    [][32]byte
-	Signature  []byte
-	Hash       [32]byte // sha256(Message() ‖ Signature), the next entry's Prev
+	// Exports are the export hashes: signed by this seal, or, when
+	// Deferred, by the exports entry Later (nil while it is pending).
+	Exports [][32]byte
+	// Deferred: the seal signs that its export hashes follow in a later
+	// chain entry (Later), appended after the upload was answered.
+	Deferred  bool
+	Later     *ExportSeal
+	Signature []byte
+	Hash      [32]byte // sha256(Message() ‖ Signature), the next entry's Prev
 }
 
 // Seal returns the seal an entry of TypeSeal holds.
@@ -204,7 +254,7 @@ func (e *Entry) Seal() *Seal {
 	return &Seal{
 		Seq: e.Seq, Time: TimeOfUnixNano(e.Time), Prev: e.Prev, ID: e.ID,
 		OrigSHA256: e.Orig, MapSHA256: e.Map, MetaSHA256: e.Meta,
-		Exports: append([][32]byte(nil), e.Exports...), Signature: bytes.Clone(e.Sig),
+		Exports: append([][32]byte(nil), e.Exports...), Deferred: e.Deferred, Signature: bytes.Clone(e.Sig),
 		Hash: e.Hash(),
 	}
 }
@@ -212,7 +262,7 @@ func (e *Entry) Seal() *Seal {
 func (s *Seal) entry() *Entry {
 	return &Entry{
 		Type: TypeSeal, Seq: s.Seq, Time: UnixNano(s.Time), Prev: s.Prev, ID: s.ID,
-		Orig: s.OrigSHA256, Map: s.MapSHA256, Meta: s.MetaSHA256, Exports: s.Exports, Sig: s.Signature,
+		Orig: s.OrigSHA256, Map: s.MapSHA256, Meta: s.MetaSHA256, Exports: s.Exports, Deferred: s.Deferred, Sig: s.Signature,
 	}
 }
 
@@ -220,7 +270,8 @@ func (s *Seal) entry() *Entry {
 func (s *Seal) Message() []byte { return s.entry().Message() }
 
 // MarshalBinary returns Message() ‖ Signature, the form stored in the chain
-// and put into exports; ParseSeal reads it back.
+// and put into exports; ParseSeal reads it back. A deferred seal's
+// exports entry is marshalled on its own (ExportSeal.MarshalBinary).
 func (s *Seal) MarshalBinary() ([]byte, error) {
 	if len(s.Exports) > MaxExports || len(s.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("archive: marshal seal: %w", ErrInvalid)
@@ -238,13 +289,19 @@ func ParseSeal(b []byte) (*Seal, error) {
 	return e.Seal(), nil
 }
 
-// Verify checks the seal's signature against an appliance public key.
+// Verify checks the seal's signature against an appliance public key,
+// and for a deferred seal whose exports entry is attached (Later) that
+// entry too (VerifyLater). A deferred seal without it verifies: its
+// export hashes are pending (Pending).
 func (s *Seal) Verify(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize || len(s.Signature) != ed25519.SignatureSize || len(s.Exports) > MaxExports {
 		return fmt.Errorf("archive: seal %d: %w", s.Seq, ErrCorrupt)
 	}
 	if !ed25519.Verify(pub, s.Message(), s.Signature) {
 		return fmt.Errorf("archive: seal %d: bad signature: %w", s.Seq, ErrCorrupt)
+	}
+	if s.Deferred && s.Later != nil {
+		return s.VerifyLater(pub)
 	}
 	return nil
 }

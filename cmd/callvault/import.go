@@ -112,6 +112,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		// Before the archive closes: the export hashes sealed after each
+		// recording (on an interrupt, they are left due for the next start).
+		defer func() {
+			if ctx.Err() != nil {
+				rec.Close()
+			} else {
+				rec.Wait()
+			}
+		}()
 		if err := rec.Recover(ctx); err != nil {
 			return fmt.Errorf("import: %w", err)
 		}

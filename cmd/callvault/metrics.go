@@ -128,6 +128,7 @@ var (
 	descRecordings  = prometheus.NewDesc("callvault_recordings", "Recordings in the archive by state: recording (upload open or cut off), unsealed, sealed.", []string{"state"}, nil)
 	descSealQueue   = prometheus.NewDesc("callvault_seal_queue", "Recordings finished but not yet sealed.", nil, nil)
 	descSealing     = prometheus.NewDesc("callvault_sealing", "Recordings whose seal is being computed now.", nil, nil)
+	descExportsDue  = prometheus.NewDesc("callvault_exports_queue", "Recordings sealed whose export hashes (sealed after the upload's answer) are not sealed yet.", nil, nil)
 	descFileSize    = prometheus.NewDesc("callvault_db_file_bytes", "Size of the archive file.", nil, nil)
 	descFreePages   = prometheus.NewDesc("callvault_db_free_pages", "Free pages in the archive file (reused before it grows; see callvault compact).", nil, nil)
 	descPageSize    = prometheus.NewDesc("callvault_db_page_bytes", "Page size of the archive file.", nil, nil)
@@ -144,7 +145,7 @@ type snapshotCollector struct {
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descUploads, descRefused, descFailed, descBytes, descPackets, descLost,
-		descStored, descRecordings, descSealQueue, descSealing, descFileSize, descFreePages, descPageSize,
+		descStored, descRecordings, descSealQueue, descSealing, descExportsDue, descFileSize, descFreePages, descPageSize,
 		descCommits, descChunkBytes, descUsageErrors} {
 		ch <- d
 	}
@@ -184,6 +185,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descFreePages, float64(u.FreePages))
 	gauge(descPageSize, float64(u.PageSize))
 	gauge(descSealQueue, float64(u.Unsealed))
+	gauge(descExportsDue, float64(u.ExportsDue))
 	gauge(descRecordings, float64(u.Unfinished), "recording")
 	gauge(descRecordings, float64(u.Unsealed), "unsealed")
 	gauge(descRecordings, float64(max(u.Recordings-u.Unfinished-u.Unsealed, 0)), "sealed")

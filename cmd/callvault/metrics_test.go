@@ -72,6 +72,7 @@ func TestMetricsAfterUpload(t *testing.T) {
 	}
 	metricValue(t, text, `callvault_recordings{state="recording"}`)
 	metricValue(t, text, "callvault_seal_queue")
+	metricValue(t, text, "callvault_exports_queue")
 	if v := metricValue(t, text, "callvault_db_file_bytes"); v < float64(len(capture)) {
 		t.Errorf("db file %v bytes", v)
 	}

@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/callvault/callvault/archive/seal"
 	"github.com/callvault/callvault/internal/testdisk"
 )
 
@@ -220,12 +221,12 @@ func TestVerifySalvageDamage(t *testing.T) {
 	})
 }
 
-// cutNewest removes recording id, whose seal is the chain's last entry,
-// and that entry, and writes a head naming the entry before, as someone
-// with the file and bbolt but no key would: the hash of a seal entry is
-// the sha256 of its stored value.
+// cutNewest removes recording id, the newest sealed, and the chain from
+// its seal on (its exports entry comes after it), and writes a head
+// naming the entry before, as someone with the file and bbolt but no key
+// would: the hash of a chain entry is the sha256 of its stored value.
 func cutNewest(tx *bolt.Tx, id []byte) error {
-	for _, name := range []string{"recs", "dkeys", "unsealed", "unfinished", "protected"} {
+	for _, name := range []string{"recs", "dkeys", "unsealed", "unfinished", "protected", "exportsdue"} {
 		if err := tx.Bucket([]byte(name)).Delete(id); err != nil {
 			return err
 		}
@@ -251,12 +252,23 @@ func cutNewest(tx *bolt.Tx, id []byte) error {
 		}
 	}
 	chain := tx.Bucket([]byte("chain"))
-	last, _ := chain.Cursor().Last()
-	seq := binary.BigEndian.Uint64(last)
-	if err := chain.Delete(last); err != nil {
-		return err
+	var cut [][]byte // the victim's seal and every entry after it
+	_ = chain.ForEach(func(k, v []byte) error {
+		e, err := seal.ParseEntry(v)
+		if len(cut) > 0 || (err == nil && e.Type == seal.TypeSeal && bytes.Equal(e.ID[:], id)) {
+			cut = append(cut, bytes.Clone(k))
+		}
+		return nil
+	})
+	if len(cut) == 0 {
+		return errors.New("no seal of the newest recording")
 	}
-	prev := binary.BigEndian.AppendUint64(nil, seq-1)
+	for _, k := range cut {
+		if err := chain.Delete(k); err != nil {
+			return err
+		}
+	}
+	prev := binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(cut[0])-1)
 	h := sha256.Sum256(chain.Get(prev))
 	return tx.Bucket([]byte("meta")).Put([]byte("chain.head"), append(prev, h[:]...))
 }

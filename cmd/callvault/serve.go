@@ -211,7 +211,7 @@ loop:
 	notify(log, "STOPPING=1")
 	fourEyes.Close() // ends the event streams, which would hold up the shutdown
 	shutdown(ls, cfg.Server.ShutdownTimeout.Duration)
-	rec.Wait()
+	rec.Close() // export hashes still queued stay due in the archive for the next start
 	return serveErr
 }
 

@@ -78,7 +78,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case err != nil:
 			return damageHint(err, &cfg)
 		case res.Valid:
-			fmt.Fprintf(stdout, "%s\tok%s\n", s, maskNote(ctx, arc, id))
+			fmt.Fprintf(stdout, "%s\tok%s%s\n", s, pendingNote(res), maskNote(ctx, arc, id))
 		default:
 			bad++
 			fmt.Fprintf(stdout, "%s\tINVALID\t%v\n", s, res.Problems)
@@ -125,4 +125,14 @@ func damageHint(err error, cfg *Config) error {
 		return err
 	}
 	return fmt.Errorf("%w\n  The archive in %s is damaged. With the daemon stopped, copy what still authenticates into a new data directory:\n    callvault salvage --data %s --out NEWDIR\n  and keep the damaged directory for analysis", err, cfg.Archive.Data, cfg.Archive.Data)
+}
+
+// pendingNote says, for a recording whose export hashes are not sealed
+// yet (they follow the upload's answer in a second chain entry), that
+// they were not checked; "" for others.
+func pendingNote(res *archive.VerifyResult) string {
+	if !res.ExportsPending {
+		return ""
+	}
+	return "\texport hashes pending: original, map and metadata verified; the WAV hashes are sealed in a second chain entry shortly after the upload"
 }

@@ -14,6 +14,7 @@ import (
 // PrepareZip is a recording's zip (export.Write) with everything but the
 // audio bytes rendered, so that errors come before the response starts.
 func PrepareZip(ctx context.Context, arc *archive.Archive, media Media, rec *archive.Recording, now time.Time) (export.Input, error) {
+	rec = WithExports(ctx, arc, media, rec)
 	settings, err := arc.Settings(ctx)
 	if err != nil {
 		return export.Input{}, err
