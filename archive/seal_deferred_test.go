@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/callvault/callvault/archive/kv"
 
 	"github.com/callvault/callvault/archive/seal"
 )
@@ -195,7 +195,7 @@ func TestForgedExportsEntryFails(t *testing.T) {
 				t.Fatal(err)
 			}
 			key := seqKey(g.Seal.Later.Seq)
-			a = withBolt(t, a, func(tx *bolt.Tx) error {
+			a = withBolt(t, a, func(tx kv.Tx) error {
 				b := tx.Bucket(bucketChain)
 				e, err := seal.ParseEntry(b.Get(key))
 				if err != nil {
@@ -271,7 +271,7 @@ func TestSalvageDeferredSeals(t *testing.T) {
 	t.Run("exports entry lost", func(t *testing.T) {
 		dir, ids := salvageDeferredFixture(t)
 		db := openBolt(t, filepath.Join(dir, "archive.db"))
-		if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketChain).Delete(seqKey(2)) }); err != nil {
+		if err := db.Update(func(tx kv.Tx) error { return tx.Bucket(bucketChain).Delete(seqKey(2)) }); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
