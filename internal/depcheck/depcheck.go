@@ -31,7 +31,7 @@ import (
 )
 
 // store lists the storage libraries only the store owners may import.
-var store = []string{"go.etcd.io/bbolt/..."}
+var store = []string{"go.etcd.io/bbolt/...", "github.com/jackc/pgx/...", "github.com/aws/aws-sdk-go-v2/service/s3/..."}
 
 // storeOwners are the packages that keep a store of their own: archive,
 // and share, whose external store (share.db) must be a file apart from

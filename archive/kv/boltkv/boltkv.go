@@ -93,7 +93,6 @@ func (b Bucket) Get(key []byte) []byte          { return b.b.Get(key) }
 func (b Bucket) Put(key, value []byte) error    { return b.b.Put(key, value) }
 func (b Bucket) Delete(key []byte) error        { return b.b.Delete(key) }
 func (b Bucket) Cursor() kv.Cursor              { return b.b.Cursor() }
-func (b Bucket) KeyN() int                      { return b.b.Stats().KeyN }
 func (b Bucket) Sequence() uint64               { return b.b.Sequence() }
 func (b Bucket) SetSequence(v uint64) error     { return b.b.SetSequence(v) }
 func (b Bucket) NextSequence() (uint64, error)  { return b.b.NextSequence() }
@@ -101,6 +100,26 @@ func (b Bucket) Bucket(name []byte) kv.Bucket   { return bucket(b.b.Bucket(name)
 func (b Bucket) DeleteBucket(name []byte) error { return b.b.DeleteBucket(name) }
 
 func (b Bucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
+
+// KeyN counts the keys of b and of the buckets nested in it, as bbolt's
+// Stats().KeyN does for a committed bucket; it walks the keys rather than
+// reading Stats, whose counts leave out what the write transaction has
+// not yet spilled to pages.
+func (b Bucket) KeyN() int { return keyN(b.b) }
+
+func keyN(b *bolt.Bucket) int {
+	n := 0
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		n++
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				n += keyN(nb)
+			}
+		}
+	}
+	return n
+}
 
 func (b Bucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
 	nb, err := b.b.CreateBucketIfNotExists(name)

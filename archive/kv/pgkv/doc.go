@@ -1,0 +1,95 @@
+// Package pgkv is the kv seam on PostgreSQL, with the values of chosen
+// buckets held as write-once objects in S3-compatible storage: the
+// backend for several daemons sharing one archive.
+//
+// # Layout
+//
+// Two tables (schema version 1, created by Open under the writer lock and
+// checked on every open): kv_buckets (id, parent, name, seq) names every
+// bucket, nested ones by their parent's id, with its sequence; kv_rows
+// (bucket, key, kind, value) holds every key, a nested bucket's name as a
+// row of kind 1 among the keys, so that cursors see both in one order.
+// Keys and names are bytea, which PostgreSQL compares bytewise, the order
+// of bytes.Compare. A row of a blob bucket (Options.BlobBuckets: top-level
+// buckets and everything nested in them) holds the name of the object that
+// holds its value.
+//
+// # Guarantees
+//
+//   - One writer at a time across every process on the database: Update
+//     takes pg_advisory_xact_lock in the same round trip as BEGIN (READ
+//     COMMITTED, so each statement sees every commit made before the lock
+//     was granted), and the lock ends with the transaction, also when the
+//     connection dies. Within a process writers queue on a mutex, not on
+//     pooled connections.
+//   - View is REPEATABLE READ READ ONLY, its snapshot taken by a statement
+//     sent with BEGIN: it sees the store as it was when View began and
+//     never blocks the writer.
+//   - Update returns nil only after COMMIT succeeded (synchronous_commit
+//     as the server has it; on by default, so the commit is on disk).
+//     When fn returns an error or panics, or a statement fails, the
+//     transaction is rolled back; a failed statement's error is kept and
+//     returned by Update or View even where the kv method that met it
+//     (Get, Bucket, a cursor step) has no error to return.
+//   - OnCommit's functions run after commit, with the writer lock and the
+//     connection released, as bbolt runs its commit handlers.
+//   - Cursors fetch 256 rows at a time. A fetched batch is used only while
+//     the transaction has not written since; after a write, the next step
+//     fetches afresh from the cursor's key, so Next after Cursor.Delete,
+//     and any repositioned cursor, see the transaction's own writes.
+//   - Round trips (TestRoundTrips): Put, Delete, SetSequence and
+//     NextSequence send nothing at once; the writes wait in the
+//     transaction and go in one round trip with COMMIT, or before the next
+//     statement that reads rows (a cursor's fetch, KeyN, a bucket's
+//     creation or deletion). A Get is one query, answered from the
+//     transaction's cache when the key was read, written or walked over
+//     before. A bucket is looked up once per transaction, with its
+//     sequence; its nested buckets' names are read once, on its first
+//     write, so that a Put over a nested bucket fails at once as in bbolt.
+//
+// # Objects
+//
+// A Put into a blob bucket writes the value as a new object under a fresh
+// random name with If-None-Match: *, so an object is never overwritten
+// (the Versity gateway v1.8.0 honours it: TestConditionalPut). Uploads run
+// in the background, eight at a time per transaction; commit waits for
+// all of them and commits the rows that reference them only when every
+// one succeeded (TestUploadFailure). The objects a transaction
+// releases (overwritten, deleted, or in a deleted bucket) are removed
+// after commit; those a rolled back transaction wrote are removed at once.
+// A process killed between an object's PUT and the commit, or between the
+// commit and the removals, leaves objects that no row references: Sweep
+// lists the objects under the prefix and removes those no row references
+// and older than its grace period, which must be longer than the longest
+// write transaction.
+//
+// The S3 client is github.com/aws/aws-sdk-go-v2/service/s3, configured
+// without the SDK's config loader: static keys, path-style addressing,
+// SigV4 with the payload's SHA-256 in x-amz-content-sha256, and no
+// chunked trailing checksums (which some S3-compatible servers refuse).
+// It was chosen over minio-go for its smaller tree of one publisher's
+// modules (no third-party code) and its typed IfNoneMatch field.
+//
+// # What differs from bbolt
+//
+//   - Old versions of rows stay in the table's files until VACUUM (and in
+//     the write-ahead log, its archives and base backups until they are
+//     recycled); an S3 bucket with versioning keeps deleted objects as
+//     noncurrent versions. A delete does not destroy bytes, so
+//     crypto-shredding must not rest on deleting a wrapped key's row: the
+//     key that makes a purged recording readable must be one that no
+//     surviving row version or object version can recover, e.g. wrapped
+//     under a key held outside PostgreSQL and S3, or under one that is
+//     rotated with every copy of the old wrapping re-encrypted.
+//   - A read transaction that began before a commit that released an
+//     object may fail to read that object once it is removed (an error,
+//     never other data): objects are not versioned with the snapshot.
+//     Chunks are append-only, so this meets only readers of a recording
+//     being purged.
+//   - A transaction holds a pooled connection (Options.MaxConns, default
+//     8) for its whole life; nesting a View inside a transaction, as bbolt
+//     allows, needs a second one.
+//   - KeyN is one counting query over the bucket and those nested in it.
+//   - PostgreSQL stores a bytea of up to 1 GiB; bbolt's key limit (32768
+//     bytes) is kept so that both refuse alike.
+package pgkv
