@@ -24,6 +24,15 @@ const testStoreEnv = "CALLVAULT_TEST_STORE"
 
 func testOnPostgres() bool { return os.Getenv(testStoreEnv) == "postgres" }
 
+// skipOnPostgres skips a test that works on the bbolt file itself when
+// the tests run on PostgreSQL + S3.
+func skipOnPostgres(tb testing.TB, why string) {
+	tb.Helper()
+	if testOnPostgres() {
+		tb.Skipf("%s=postgres: the test %s", testStoreEnv, why)
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.stop()

@@ -196,3 +196,12 @@ func openPostgresArchive(s *StorageConfig, path string, opt archive.Options) (*a
 	}
 	return arc, nil
 }
+
+// boltOnly refuses a subcommand that works on the bbolt file when the
+// archive is elsewhere: it would find no file, or make an empty one.
+func (c *Config) boltOnly(cmd string) error {
+	if c.Storage.Backend == backendBolt {
+		return nil
+	}
+	return fmt.Errorf("%s: works on the bbolt file of storage.backend = %q; this archive is on %s (use the database's and the bucket's own tools)", cmd, backendBolt, c.Storage.Backend)
+}

@@ -177,3 +177,37 @@ s3_secret_key_file = %q
 	d.mustVerify(t, id)
 	d.mustVerifyChain(t)
 }
+
+// TestStorageBoltOnlyCommands: compact, salvage, restore and import
+// --data work on the bbolt file; with the archive on PostgreSQL + S3 they
+// refuse, saying why, and leave no bbolt file behind.
+func TestStorageBoltOnlyCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	conf := writeConfig(t, fmt.Sprintf(`[archive]
+data = %q
+key_file = %q
+[storage]
+backend = "postgres+s3"
+postgres_url = "postgres://callvault@127.0.0.1:1/callvault"
+s3_endpoint = "http://127.0.0.1:1"
+s3_bucket = "callvault"
+s3_access_key_file = "/nonexistent/a"
+s3_secret_key_file = "/nonexistent/s"
+`, data, filepath.Join(dir, "callvault.key")))
+	for _, args := range [][]string{
+		{"compact", "--config", conf},
+		{"salvage", "--config", conf, "--out", filepath.Join(dir, "out")},
+		{"restore", "--config", conf, "--in", filepath.Join(dir, "backup.tar")},
+		{"import", "--config", conf, "--data", data, dir},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "works on the bbolt file") || !strings.Contains(err.Error(), "postgres+s3") {
+			t.Errorf("%s: %v", args[0], err)
+		}
+		if _, err := os.Stat(filepath.Join(data, "callvault.db")); !os.IsNotExist(err) {
+			t.Fatalf("%s made a bbolt file: %v", args[0], err)
+		}
+	}
+}
