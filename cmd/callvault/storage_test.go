@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,6 +164,9 @@ s3_secret_key_file = %q
 	}
 	if _, err := os.Stat(filepath.Join(data, "callvault.db")); !os.IsNotExist(err) {
 		t.Fatalf("a bbolt file in the data directory: %v", err)
+	}
+	if resp, body := d.get(t, "/api/v1/backup"); resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "not a bbolt file") {
+		t.Fatalf("backup: %s %s", resp.Status, body)
 	}
 	d.stop()
 	if out := d.out.String(); strings.Contains(out, pw) || !strings.Contains(out, "postgres+s3") {
