@@ -172,7 +172,30 @@ func openTestArchive(tb testing.TB, path string, opt Options) (*Archive, error) 
 	if !testOnPostgres() {
 		return Open(path, opt)
 	}
-	s := newPostgresTarget(tb).open(tb)
+	target := newPostgresTarget(tb)
+	testTargets.Store(path, target)
+	s := target.open(tb)
+	a, err := OpenStore(s, path, opt)
+	if err != nil {
+		s.Close()
+	}
+	return a, err
+}
+
+// testTargets maps the path of each archive openTestArchive opened on
+// PostgreSQL + S3 to its database and bucket.
+var testTargets sync.Map // string → pgTarget
+
+// reopenTestArchive opens again an archive that openTestArchive opened
+// and the test closed: the bbolt file at path, or the same database and
+// bucket.
+func reopenTestArchive(tb testing.TB, path string, opt Options) (*Archive, error) {
+	tb.Helper()
+	t, ok := testTargets.Load(path)
+	if !ok {
+		return Open(path, opt)
+	}
+	s := t.(pgTarget).open(tb)
 	a, err := OpenStore(s, path, opt)
 	if err != nil {
 		s.Close()
