@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -164,6 +165,18 @@ func (p pgTarget) open(tb testing.TB) *pgkv.Store {
 	return s
 }
 
+// openArchive opens the archive on a new store on the target, its local
+// files at path.
+func (p pgTarget) openArchive(tb testing.TB, path string, opt Options) (*Archive, error) {
+	tb.Helper()
+	s := p.open(tb)
+	a, err := OpenStore(s, path, opt)
+	if err != nil {
+		s.Close()
+	}
+	return a, err
+}
+
 // openTestArchive opens the archive the tests' helpers open: on bbolt at
 // path, or on PostgreSQL + S3 under CALLVAULT_TEST_STORE=postgres (path
 // then names only the local files).
@@ -174,12 +187,7 @@ func openTestArchive(tb testing.TB, path string, opt Options) (*Archive, error) 
 	}
 	target := newPostgresTarget(tb)
 	testTargets.Store(path, target)
-	s := target.open(tb)
-	a, err := OpenStore(s, path, opt)
-	if err != nil {
-		s.Close()
-	}
-	return a, err
+	return target.openArchive(tb, path, opt)
 }
 
 // testTargets maps the path of each archive openTestArchive opened on
@@ -195,26 +203,19 @@ func reopenTestArchive(tb testing.TB, path string, opt Options) (*Archive, error
 	if !ok {
 		return Open(path, opt)
 	}
-	s := t.(pgTarget).open(tb)
-	a, err := OpenStore(s, path, opt)
-	if err != nil {
-		s.Close()
-	}
-	return a, err
+	return t.(pgTarget).openArchive(tb, path, opt)
 }
 
 // TestOpenStorePostgres runs the round of TestOpenStore on PostgreSQL
 // with the chunks in S3, checks that every chunk is an object in S3,
 // and opens the archive again on a second store on the same
-// database: the records, the chain and the chunks are all there.
+// database: the records, the chain, the list and the chunks are all there.
 func TestOpenStorePostgres(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "archive.db")
 	target := newPostgresTarget(t)
-	s := target.open(t)
-	a, err := OpenStore(s, path, storeOptions(dir))
+	a, err := target.openArchive(t, path, storeOptions(dir))
 	if err != nil {
-		s.Close()
 		t.Fatal(err)
 	}
 	kept := storeRound(t, a)
@@ -224,12 +225,12 @@ func TestOpenStorePostgres(t *testing.T) {
 	if u, _ := a.Usage(t.Context()); u.FileSize != 0 || u.PageSize != 0 {
 		t.Fatalf("usage of PostgreSQL has file figures: %+v", u)
 	}
-	if _, err := a.WriteBackup(nopWriter{}); !errors.Is(err, errors.ErrUnsupported) {
+	if _, err := a.WriteBackup(io.Discard); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("backup of PostgreSQL: %v", err)
 	}
 	// Every chunk is an object in the gateway's directory of the bucket.
 	var chunks int
-	err = s.View(func(tx kv.Tx) error {
+	err = a.store.View(func(tx kv.Tx) error {
 		chunks = tx.Bucket(bucketChunks).KeyN()
 		return nil
 	})
@@ -248,10 +249,8 @@ func TestOpenStorePostgres(t *testing.T) {
 	}
 
 	// Open again: the same database, a new pool, the same local files.
-	s = target.open(t)
-	b, err := OpenStore(s, path, storeOptions(dir))
+	b, err := target.openArchive(t, path, storeOptions(dir))
 	if err != nil {
-		s.Close()
 		t.Fatal(err)
 	}
 	defer b.Close()
@@ -261,8 +260,8 @@ func TestOpenStorePostgres(t *testing.T) {
 	if res, err := b.VerifyChain(t.Context()); err != nil || !res.Valid || res.Entries != 4 {
 		t.Fatalf("chain after reopening: %v %+v", err, res)
 	}
+	recs, _, err := b.List(t.Context(), Query{})
+	if err != nil || len(recs) != 2 || (recs[0].ID != kept.ID && recs[1].ID != kept.ID) {
+		t.Fatalf("list after reopening: %d recordings, %v", len(recs), err)
+	}
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
