@@ -594,7 +594,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		if err := cfg.checkFiles(); err != nil {
 			return fmt.Errorf("%s: %w", args[1], err)
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d listener(s); data %s; key %s)\n", args[1], 1+len(cfg.Listeners), cfg.Archive.Data, cfg.keyDescription())
+		fmt.Fprintf(stdout, "%s: ok (%d listener(s); data %s; key %s; storage %s)\n", args[1], 1+len(cfg.Listeners), cfg.Archive.Data, cfg.keyDescription(), cfg.Storage)
 		return nil
 	case "keygen":
 		return writeKeyFile(args[1], stdout)

@@ -44,6 +44,10 @@ s3_secret_key_file = %q
 	if err := cfg.checkFiles(); err != nil {
 		t.Fatal(err)
 	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", writeConfig(t, good)}, &out, &out); err != nil || !strings.Contains(out.String(), "storage postgres+s3") || strings.Contains(out.String(), pw) {
+		t.Fatalf("config check: %v %s", err, out.String())
+	}
 	opt, err := cfg.Storage.pgkvOptions()
 	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 {
 		t.Fatalf("store options: %v %+v", err, opt.S3)
