@@ -1,12 +1,15 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +266,83 @@ func TestOpenStorePostgres(t *testing.T) {
 	recs, _, err := b.List(t.Context(), Query{})
 	if err != nil || len(recs) != 2 || (recs[0].ID != kept.ID && recs[1].ID != kept.ID) {
 		t.Fatalf("list after reopening: %d recordings, %v", len(recs), err)
+	}
+}
+
+// TestNoPlaintextInPostgres is TestNoPlaintextInFile on PostgreSQL + S3:
+// a dump of the database (bytea in hex) and every object in the bucket
+// hold neither the personal data written nor the key.
+func TestNoPlaintextInPostgres(t *testing.T) {
+	pgDump, err := exec.LookPath("pg_dump")
+	if err != nil {
+		t.Skipf("SKIPPING: no pg_dump: %v", err)
+	}
+	const marker = "ZEBRA-PLAINTEXT-MARKER-7261"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "archive.db")
+	target := newPostgresTarget(t)
+	a, err := target.openArchive(t, path, storeOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := t.Context()
+	rep := []byte(strings.Repeat(marker, 5000))
+	info := fmt.Appendf(nil, `{"calls":[{"from":{"name":%q,"number":"%s-123"}}]}`, marker, marker)
+	var ids []ID
+	for range 2 {
+		r := record(t, a, NewRecording{FileName: marker + ".pcap", CallGUID: marker, User: marker + "-user"},
+			rep, rep[:1000], Final{State: StateComplete, Info: info, GzipSHA256: []byte(marker)})
+		if err := a.Seal(ctx, r.ID, [][32]byte{{1}}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if err := a.Delete(ctx, ids[0], marker+"-admin", "because "+marker); err != nil {
+		t.Fatal(err)
+	}
+	u := User{Login: marker + "-login", Name: marker + " Name", Email: marker + "@example.com", Role: RoleUser, Extensions: []string{marker + "-ext"}}
+	if err := a.PutUser(ctx, u, marker+"-password"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.ByCall(ctx, marker); err != nil || len(got) != 1 {
+		t.Fatalf("ByCall: %d %v", len(got), err)
+	}
+	keyText, err := os.ReadFile(filepath.Join(dir, "archive.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := parseKeyFile(keyText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump, err := exec.Command(pgDump, "--no-owner", target.url).Output()
+	if err != nil || !bytes.Contains(dump, []byte("kv_rows")) {
+		t.Fatalf("pg_dump: %v (%d bytes)", err, len(dump))
+	}
+	stored := map[string][]byte{"database dump": dump}
+	filepath.WalkDir(filepath.Join(shared.s3.Dir, target.s3.Bucket), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			b, _ := os.ReadFile(p)
+			stored["object "+filepath.Base(p)] = b
+		}
+		return nil
+	})
+	if len(stored) < 2 {
+		t.Fatal("no objects in S3")
+	}
+	var needles [][]byte
+	for _, n := range [][]byte{[]byte(marker[:12]), []byte(marker[len(marker)-12:]), key} {
+		needles = append(needles, n, fmt.Appendf(nil, "%x", n))
+	}
+	if !bytes.Contains(dump, fmt.Appendf(nil, "%x", bucketRecs)) {
+		t.Fatal("the dump does not show bytea as the needles look for it")
+	}
+	for name, b := range stored {
+		for _, needle := range needles {
+			if bytes.Contains(b, needle) {
+				t.Errorf("%s contains %q", name, needle)
+			}
+		}
 	}
 }
