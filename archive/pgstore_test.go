@@ -209,18 +209,26 @@ func reopenTestArchive(tb testing.TB, path string, opt Options) (*Archive, error
 	return t.(pgTarget).openArchive(tb, path, opt)
 }
 
+// storeOnPostgres opens a new archive with storeOptions on a new
+// database and bucket; dir holds its local files and key at path's side.
+func storeOnPostgres(t *testing.T) (dir, path string, target pgTarget, a *Archive) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "archive.db")
+	target = newPostgresTarget(t)
+	a, err := target.openArchive(t, path, storeOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, target, a
+}
+
 // TestOpenStorePostgres runs the round of TestOpenStore on PostgreSQL
 // with the chunks in S3, checks that every chunk is an object in S3,
 // and opens the archive again on a second store on the same
 // database: the records, the chain, the list and the chunks are all there.
 func TestOpenStorePostgres(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "archive.db")
-	target := newPostgresTarget(t)
-	a, err := target.openArchive(t, path, storeOptions(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, target, a := storeOnPostgres(t)
 	kept := storeRound(t, a)
 	if err := a.Check(); err != nil {
 		t.Fatal(err)
@@ -233,7 +241,7 @@ func TestOpenStorePostgres(t *testing.T) {
 	}
 	// Every chunk is an object in the gateway's directory of the bucket.
 	var chunks int
-	err = a.store.View(func(tx kv.Tx) error {
+	err := a.store.View(func(tx kv.Tx) error {
 		chunks = tx.Bucket(bucketChunks).KeyN()
 		return nil
 	})
@@ -278,13 +286,7 @@ func TestNoPlaintextInPostgres(t *testing.T) {
 		t.Skipf("SKIPPING: no pg_dump: %v", err)
 	}
 	const marker = "ZEBRA-PLAINTEXT-MARKER-7261"
-	dir := t.TempDir()
-	path := filepath.Join(dir, "archive.db")
-	target := newPostgresTarget(t)
-	a, err := target.openArchive(t, path, storeOptions(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, _, target, a := storeOnPostgres(t)
 	defer a.Close()
 	ctx := t.Context()
 	rep := []byte(strings.Repeat(marker, 5000))
