@@ -14,7 +14,7 @@ import (
 func openWith(t *testing.T, path string, opt Options) (*Archive, error) {
 	t.Helper()
 	opt.KDF = FastKDF()
-	a, err := Open(path, opt)
+	a, err := reopenTestArchive(t, path, opt)
 	if err == nil {
 		t.Cleanup(func() { a.Close() })
 	}

@@ -21,7 +21,7 @@ func reopenAt(t *testing.T, a *Archive, clk *testclock.Clock) *Archive {
 	t.Helper()
 	path := a.Path()
 	a.Close()
-	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF(), Now: clk.Now})
+	b, err := reopenTestArchive(t, path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

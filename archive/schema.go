@@ -137,6 +137,15 @@ var allBuckets = [][]byte{
 	bucketExportsDue,
 }
 
+// BlobBuckets names the buckets whose values are the sealed chunks: up to
+// ChunkSize of ciphertext each, written once under a fresh sequence
+// number and never changed. A backend that keeps large values apart from
+// its records (pgkv's blob buckets in S3) is opened with these; every
+// other bucket holds small records and indexes.
+func BlobBuckets() [][]byte {
+	return [][]byte{append([]byte(nil), bucketChunks...)}
+}
+
 // Keys inside bucketMeta.
 var (
 	metaSchema    = []byte("schema")

@@ -18,7 +18,7 @@ func reopen(t *testing.T, a *Archive) *Archive {
 	t.Helper()
 	path := a.Path()
 	a.Close()
-	b, err := Open(path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
+	b, err := reopenTestArchive(t, path, Options{KeyFile: filepath.Join(filepath.Dir(path), "archive.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,7 @@ func reopenWith(t *testing.T, a *Archive, opt Options) *Archive {
 	a.Close()
 	opt.KeyFile = keyFileOf(a)
 	opt.KDF = FastKDF()
-	b, err := Open(path, opt)
+	b, err := reopenTestArchive(t, path, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

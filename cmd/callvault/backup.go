@@ -88,6 +88,14 @@ func backupHandler(arc *archive.Archive, parts []archive.BackupPart, log *slog.L
 		w.Header().Set("Cache-Control", "no-store")
 		start := time.Now()
 		n, err := arc.WriteBackup(w, parts...)
+		if n == 0 && errors.Is(err, errors.ErrUnsupported) {
+			// Nothing sent yet: say why instead of cutting the response.
+			for _, h := range []string{"Content-Disposition", "Trailer", "Content-Type"} {
+				w.Header().Del(h)
+			}
+			http.Error(w, "backup: this archive is not a bbolt file; back up its database and bucket with their own tools, with the data directory", http.StatusNotImplemented)
+			return
+		}
 		if err != nil {
 			log.Error("backup failed", "bytes", n, "err", err)
 			panic(http.ErrAbortHandler) // cut the response: the client must not keep half a file

@@ -25,6 +25,9 @@ func runCompact(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := cfg.boltOnly("compact"); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "compact: rewriting %s without its free pages (needs free disk space up to its size)...\n", cfg.dbPath())
 	start := time.Now()
 	res, err := archive.Compact(cfg.dbPath(), time.Second)

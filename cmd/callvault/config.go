@@ -54,6 +54,7 @@ type Config struct {
 	TLS       TLSConfig        `toml:"tls"`
 	Listeners []ListenerConfig `toml:"listeners"`
 	Archive   ArchiveConfig    `toml:"archive"`
+	Storage   StorageConfig    `toml:"storage"`
 	Ingest    IngestConfig     `toml:"ingest"`
 	Health    HealthConfig     `toml:"health"`
 	Log       LogConfig        `toml:"log"`
@@ -192,6 +193,7 @@ func defaultConfig() Config {
 			ReadHeaderTimeout: Duration{10 * time.Second}, IdleTimeout: Duration{2 * time.Minute},
 			ShutdownTimeout: Duration{20 * time.Second}},
 		Archive:  ArchiveConfig{Data: "data"},
+		Storage:  StorageConfig{Backend: backendBolt},
 		Ingest:   IngestConfig{Prefix: "/recordings/Files/", IdleTimeout: Duration{2 * time.Minute}, MaxUploadMB: defaultMaxUploadMB},
 		Health:   HealthConfig{MinFreeMB: 512},
 		Log:      LogConfig{Level: "info", Format: "text"},
@@ -371,6 +373,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Archive.KeyFile != "" && isInside(c.Archive.KeyFile, c.Archive.Data) {
 		return badValue("archive.key_file", "%q is inside the data directory: keep the key apart from the data it protects", c.Archive.KeyFile)
+	}
+	if err := c.Storage.validate(); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(c.Ingest.Prefix, "/") || !strings.HasSuffix(c.Ingest.Prefix, "/") {
 		return badValue("ingest.prefix", "%q must start and end with /", c.Ingest.Prefix)
@@ -589,7 +594,7 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		if err := cfg.checkFiles(); err != nil {
 			return fmt.Errorf("%s: %w", args[1], err)
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d listener(s); data %s; key %s)\n", args[1], 1+len(cfg.Listeners), cfg.Archive.Data, cfg.keyDescription())
+		fmt.Fprintf(stdout, "%s: ok (%d listener(s); data %s; key %s; storage %s)\n", args[1], 1+len(cfg.Listeners), cfg.Archive.Data, cfg.keyDescription(), cfg.Storage)
 		return nil
 	case "keygen":
 		return writeKeyFile(args[1], stdout)
@@ -622,6 +627,9 @@ func (c *Config) checkFiles() error {
 		if _, err := readSecret(p); err != nil {
 			return fmt.Errorf("flex.auth_token_file: %w", err)
 		}
+	}
+	if err := c.Storage.checkFiles(); err != nil {
+		return err
 	}
 	if c.TLS.CertFile != "" {
 		if _, err := loadKeyPair(c.TLS.CertFile, c.TLS.KeyFile); err != nil {

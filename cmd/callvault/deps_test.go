@@ -10,7 +10,7 @@ import (
 // daemon binary, and keeps cmd at the top: no package of the module
 // imports a package under cmd.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "recorder", "recorder/capture", "recinfo", "codec", "ui", "api", "webdav",
+	depcheck.Check(t, ".", "archive", "archive/kv/pgkv", "recorder", "recorder/capture", "recinfo", "codec", "ui", "api", "webdav",
 		"export", "foureyes", "share/...", "flex", "webhook", "mail", "internal/loadgen", "internal/bytesize",
 		"github.com/pelletier/go-toml/v2/...", "github.com/prometheus/client_golang/...", "golang.org/x/sync/errgroup")
 	depcheck.Forbid(t, ".", "testing/...")

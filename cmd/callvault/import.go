@@ -100,6 +100,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		imp = &remoteImporter{c: c, prefix: cfg.Ingest.Prefix}
 	} else {
+		if err := cfg.boltOnly("import --data"); err != nil {
+			return fmt.Errorf("%w; import through the daemon with --url URL --user ingest", err)
+		}
 		if err := archive.CheckNotInUse(cfg.dbPath(), time.Second); err != nil {
 			return fmt.Errorf("import: %w: the daemon is running, import through it with --url URL --user ingest", err)
 		}

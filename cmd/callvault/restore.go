@@ -70,6 +70,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := cfg.boltOnly("restore"); err != nil {
+		return err
+	}
 	res, err := restore(ctx, &cfg, in)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -31,6 +31,9 @@ func runSalvage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	if err := cfg.boltOnly("salvage"); err != nil {
+		return err
+	}
 	src := cfg.dbPath()
 	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("salvage: %w", err)

@@ -180,7 +180,7 @@ func serve(ctx context.Context, o serveOptions, stdout, stderr io.Writer) error 
 	for _, l := range ls {
 		log.Info("callvault listening", "listener", l.name, "url", l.url(), "zones", strings.Join(l.zones, ","))
 	}
-	log.Info("callvault started", "version", version, "data", cfg.Archive.Data)
+	log.Info("callvault started", "version", version, "data", cfg.Archive.Data, "storage", cfg.Storage)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -262,6 +262,9 @@ func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, ti
 	}
 	if err := os.MkdirAll(cfg.Archive.Data, 0o700); err != nil {
 		return nil, err
+	}
+	if cfg.Storage.Backend == backendPostgres {
+		return openPostgresArchive(&cfg.Storage, cfg.dbPath(), opt)
 	}
 	arc, err := archive.Open(cfg.dbPath(), opt)
 	return arc, damageHint(err, cfg) // a damaged file: refuse to start, point at salvage
