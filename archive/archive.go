@@ -298,6 +298,9 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 	a.backfillWho() // once per archive: the who index of ListFor
 	// The list index, so the first list view finds it built.
 	a.goBackground(func(ctx context.Context) { _, _, _ = a.listSnapshot(ctx) })
+	if s, ok := a.store.(sweeper); ok {
+		a.goBackground(func(ctx context.Context) { a.sweepLoop(ctx, s) })
+	}
 	if headSigned != 0 {
 		// Once per archive; a second one means the file was rewritten
 		// to look older (FORMAT.md, threat model).

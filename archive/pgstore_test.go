@@ -239,7 +239,15 @@ func TestOpenStorePostgres(t *testing.T) {
 	if _, err := a.WriteBackup(io.Discard); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("backup of PostgreSQL: %v", err)
 	}
-	// Every chunk is an object in the gateway's directory of the bucket.
+	// Every chunk is an object in the gateway's directory of the bucket,
+	// once the objects the round released are swept.
+	sw, ok := a.store.(sweeper)
+	if !ok {
+		t.Fatal("the PostgreSQL store does not sweep")
+	}
+	if _, err := sw.Sweep(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
 	var chunks int
 	err := a.store.View(func(tx kv.Tx) error {
 		chunks = tx.Bucket(bucketChunks).KeyN()
