@@ -125,37 +125,52 @@ func groupPeak(p [4]float64) (int, float64, bool) {
 	return best, p[best], true
 }
 
-// blockSums are sums over one block x[0..N-1] (N = toneBlock), gathered
-// as the samples arrive: sq = Σ x[n]², cross = Σ x[n]·x[n-1] with x[-1] =
-// 0, and last = x[N-1]. They are exact integers (below 2^40); the block's
-// mean square float64(sq)/N is the same float64 as the sum of the squares
-// in float64 divided by N, since every partial sum is an integer below
-// 2^53 and so exact.
+// blockSums are sums over one block x[0..N-1] (N = toneBlock): sq = Σ
+// x[n]², gathered as the samples arrive, and cross = Σ x[n]·x[n-1] with
+// x[-1] = 0, taken (by crossSum) only for blocks loud enough to be judged;
+// last = x[N-1]. They are exact integers (below 2^40); the block's mean
+// square float64(sq)/N is the same float64 as the sum of the squares in
+// float64 divided by N, since every partial sum is an integer below 2^53
+// and so exact.
 type blockSums struct {
 	sq, cross, last int64
 }
 
-// add takes the next samples of the block.
+// add takes the next samples of the block into sq.
 func (b *blockSums) add(v []int16) {
-	sq, cross, prev := b.sq, b.cross, b.last
+	sq := b.sq
 	for _, s := range v {
 		x := int64(s)
 		sq += x * x
-		cross += x * prev
-		prev = x
 	}
-	b.sq, b.cross, b.last = sq, cross, prev
+	b.sq = sq
+}
+
+// crossSum returns Σ x[n]·x[n-1] of a block (x[-1] = 0). The products are
+// integers below 2^30 and their sums below 2^53, so the float64 sums are
+// exact in any order: four of them run side by side.
+func crossSum(x *[toneBlock]float64) int64 {
+	var a, b, c, d float64
+	n := 1
+	for ; n+4 <= toneBlock; n += 4 {
+		a += x[n] * x[n-1]
+		b += x[n+1] * x[n]
+		c += x[n+2] * x[n+1]
+		d += x[n+3] * x[n+2]
+	}
+	for ; n < toneBlock; n++ {
+		a += x[n] * x[n-1]
+	}
+	return int64(a) + int64(b) + int64(c) + int64(d)
 }
 
 // sumsOf returns the blockSums of a block.
 func sumsOf(x *[toneBlock]float64) blockSums {
-	var v [toneBlock]int16
-	for i, f := range x {
-		v[i] = int16(f)
+	var sq float64
+	for _, v := range x {
+		sq += v * v
 	}
-	var b blockSums
-	b.add(v[:])
-	return b
+	return blockSums{sq: int64(sq), cross: crossSum(x), last: int64(x[toneBlock-1])}
 }
 
 // The energy gate: an upper bound on the power goertzel can find in a
@@ -228,6 +243,7 @@ func dtmfBlockSums(x *[toneBlock]float64, b *blockSums, reverseTwist float64) by
 	if total < 2*toneMinPower*toneTotalShare {
 		return 0 // too quiet to hold two tones
 	}
+	b.last, b.cross = int64(x[toneBlock-1]), crossSum(x)
 	if b.gateRefuses(total, reverseTwist) {
 		return 0
 	}
@@ -299,15 +315,12 @@ func (t *toneDetector) feedG711(pos int64, pl []byte, tab *g711Tables, out *[]to
 	for len(pl) > 0 {
 		k := t.start(pos, len(pl))
 		blk := t.block[t.n : t.n+k]
-		sq, cross, prev := t.sums.sq, t.sums.cross, t.sums.last
+		sq := t.sums.sq
 		for i, c := range pl[:k] {
-			x := tab.pcm[c]
 			blk[i] = tab.float[c]
 			sq += tab.sq[c]
-			cross += x * prev
-			prev = x
 		}
-		t.sums = blockSums{sq: sq, cross: cross, last: prev}
+		t.sums.sq = sq
 		pl = pl[k:]
 		pos = t.filled(pos, k, out)
 	}

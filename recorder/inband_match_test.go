@@ -331,6 +331,8 @@ func BenchmarkToneDetector(b *testing.B) {
 	var evs []toneEvent
 	b.Run("detector", func(b *testing.B) {
 		b.SetBytes(n)
+		c0 := cpuTime()
+		defer func() { b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op") }()
 		for b.Loop() {
 			for _, fl := range flows {
 				var det toneDetector
@@ -345,6 +347,8 @@ func BenchmarkToneDetector(b *testing.B) {
 	})
 	b.Run("reference", func(b *testing.B) {
 		b.SetBytes(n)
+		c0 := cpuTime()
+		defer func() { b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op") }()
 		for b.Loop() {
 			for _, fl := range flows {
 				var det refToneDetector
