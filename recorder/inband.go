@@ -355,11 +355,11 @@ func (t *toneDetector) filled(pos int64, k int, out *[]toneEvent) int64 {
 	return pos + int64(k)
 }
 
-// g711Tables map each G.711 code to its PCM16 value, as int64 and float64,
-// and to its square.
+// g711Tables map each G.711 code to its PCM16 value (as float64) and to
+// its square.
 type g711Tables struct {
-	pcm, sq [256]int64
-	float   [256]float64
+	sq    [256]int64
+	float [256]float64
 }
 
 var ulawDetect, alawDetect = g711Detect(codec.PCMU), g711Detect(codec.PCMA)
@@ -385,7 +385,7 @@ func g711Detect(c codec.Codec) *g711Tables {
 	t := new(g711Tables)
 	for i, v := range pcm {
 		x := int64(v)
-		t.pcm[i], t.sq[i], t.float[i] = x, x*x, float64(v)
+		t.sq[i], t.float[i] = x*x, float64(v)
 	}
 	return t
 }

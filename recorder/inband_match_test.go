@@ -91,7 +91,7 @@ func runBoth(t *testing.T, name string, reverseTwist float64, packets [][]int16,
 	t.Helper()
 	det := &toneDetector{reverseTwist: reverseTwist}
 	g711 := &toneDetector{reverseTwist: reverseTwist}
-	ref := &refToneDetector{reverseTwist: reverseTwist}
+	ref := &refToneDetector{toneDetector{reverseTwist: reverseTwist}}
 	var got, gotG711, want []toneEvent
 	var pos int64
 	for i, p := range packets {

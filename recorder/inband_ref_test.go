@@ -85,23 +85,11 @@ func refDTMFBlock(x *[toneBlock]float64, reverseTwist float64) byte {
 	return dtmfKeys[r][c]
 }
 
-// refToneDetector finds DTMF tones in one stream's audio, fed in timeline
-// order. The zero value is ready to use.
+// refToneDetector is the detector as it was: its state machine
+// (blockDone, miss, end, flush) is the detector's own, unchanged; what
+// differs is how a block is filled and judged (feed, refDTMFBlock).
 type refToneDetector struct {
-	// reverseTwist, when set, replaces toneReverseTwist.
-	reverseTwist float64
-
-	block    [toneBlock]float64
-	n        int   // samples in block
-	blockPos int64 // position of block[0]
-	next     int64 // position expected next
-
-	cand      byte  // digit of the last hit block
-	hits      int   // consecutive blocks with cand
-	candStart int64 // position of the first of them
-	active    bool  // a tone was confirmed and has not ended
-	misses    int
-	toneEnd   int64 // end of the last block holding the active tone
+	toneDetector
 }
 
 // feed takes samples starting at timeline position pos and appends to out
@@ -124,59 +112,4 @@ func (t *refToneDetector) feed(pos int64, samples []int16, out *[]toneEvent) {
 		}
 	}
 	t.next = pos + int64(len(samples))
-}
-
-func (t *refToneDetector) blockDone(d byte, out *[]toneEvent) {
-	end := t.blockPos + toneBlock
-	switch {
-	case d == 0:
-		t.miss(out)
-	case t.active && d == t.cand:
-		t.misses = 0
-		t.toneEnd = end
-		*out = append(*out, toneEvent{digit: d, start: t.candStart, end: end})
-	default:
-		if t.active {
-			t.end(out)
-		}
-		if d != t.cand || t.hits == 0 {
-			t.cand, t.hits, t.candStart = d, 0, t.blockPos
-		}
-		t.hits++
-		if t.hits >= toneHitsToBegin {
-			t.active, t.misses, t.toneEnd = true, 0, end
-			*out = append(*out, toneEvent{digit: d, start: t.candStart, end: end, confirmed: true})
-		}
-	}
-}
-
-// miss takes a block without the tone.
-func (t *refToneDetector) miss(out *[]toneEvent) {
-	if !t.active {
-		t.cand, t.hits = 0, 0
-		return
-	}
-	t.misses++
-	if t.misses >= toneMissesToEnd {
-		t.end(out)
-	}
-}
-
-func (t *refToneDetector) end(out *[]toneEvent) {
-	*out = append(*out, toneEvent{digit: t.cand, start: t.candStart, end: t.toneEnd, ended: true})
-	t.active, t.cand, t.hits, t.misses = false, 0, 0, 0
-}
-
-// flush ends a tone still going on at the end of the audio. With
-// pending, a tone cut off before it was confirmed (one block) is reported
-// too: masking errs on the side of silence where the audio stops.
-func (t *refToneDetector) flush(out *[]toneEvent, pending bool) {
-	if !t.active && pending && t.hits > 0 {
-		*out = append(*out, toneEvent{digit: t.cand, start: t.candStart, end: t.candStart + toneBlock, confirmed: true})
-		t.active, t.toneEnd = true, t.candStart+toneBlock
-	}
-	if t.active {
-		t.end(out)
-	}
-	t.n, t.cand, t.hits = 0, 0, 0
 }
