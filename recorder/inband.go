@@ -247,6 +247,12 @@ func dtmfBlockSums(x *[toneBlock]float64, b *blockSums, reverseTwist float64) by
 	if b.gateRefuses(total, reverseTwist) {
 		return 0
 	}
+	return dtmfFilters(x, total, reverseTwist)
+}
+
+// dtmfFilters judges a block x of mean square total by its Goertzel
+// powers: the digit it holds, or 0.
+func dtmfFilters(x *[toneBlock]float64, total, reverseTwist float64) byte {
 	// The column group first: speech has less energy there, so most
 	// blocks are refused before the rows are computed.
 	c, pc, ok := groupPeak(goertzel4(x, &dtmfColCoef))

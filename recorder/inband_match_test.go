@@ -196,21 +196,19 @@ func TestInBandMatchesReference(t *testing.T) {
 					// Through a µ-law or A-law channel, or linear.
 					var a *flowAudio
 					var enc []byte
+					through := func(tab *g711Tables, c codec.Codec, code func(int16) uint8) {
+						a = &flowAudio{tab: tab}
+						enc = make([]byte, len(pcm))
+						for i, v := range pcm {
+							enc[i] = code(v)
+						}
+						c.Decode(pcm, enc)
+					}
 					switch rng.IntN(3) {
 					case 0:
-						a = &flowAudio{tab: ulawDetect}
-						enc = make([]byte, len(pcm))
-						for i, v := range pcm {
-							enc[i] = g711.EncodeUlawFrame(v)
-						}
-						codec.PCMU.Decode(pcm, enc)
+						through(ulawDetect, codec.PCMU, g711.EncodeUlawFrame)
 					case 1:
-						a = &flowAudio{tab: alawDetect}
-						enc = make([]byte, len(pcm))
-						for i, v := range pcm {
-							enc[i] = g711.EncodeAlawFrame(v)
-						}
-						codec.PCMA.Decode(pcm, enc)
+						through(alawDetect, codec.PCMA, g711.EncodeAlawFrame)
 					}
 					var packets [][]int16
 					step := []int{160, 80, 240, 1}[rng.IntN(4)]
@@ -329,36 +327,38 @@ func BenchmarkToneDetector(b *testing.B) {
 		}
 	}
 	var evs []toneEvent
-	b.Run("detector", func(b *testing.B) {
+	// run feeds every packet k of every flow to a fresh detector by feed.
+	run := func(b *testing.B, feed func(fl *flowAudio, k int, pos int64)) {
 		b.SetBytes(n)
 		c0 := cpuTime()
 		defer func() { b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op") }()
 		for b.Loop() {
-			for _, fl := range flows {
-				var det toneDetector
+			for i := range flows {
 				var pos int64
-				for _, p := range fl.raw {
+				for k, p := range flows[i].raw {
 					evs = evs[:0]
-					det.feedG711(pos, p, fl.tab, &evs)
+					feed(&flows[i], k, pos)
 					pos += int64(len(p))
 				}
 			}
 		}
+	}
+	var det toneDetector
+	var ref refToneDetector
+	b.Run("detector", func(b *testing.B) {
+		run(b, func(fl *flowAudio, k int, pos int64) {
+			if k == 0 {
+				det = toneDetector{}
+			}
+			det.feedG711(pos, fl.raw[k], fl.tab, &evs)
+		})
 	})
 	b.Run("reference", func(b *testing.B) {
-		b.SetBytes(n)
-		c0 := cpuTime()
-		defer func() { b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op") }()
-		for b.Loop() {
-			for _, fl := range flows {
-				var det refToneDetector
-				var pos int64
-				for _, p := range fl.pcm {
-					evs = evs[:0]
-					det.feed(pos, p, &evs)
-					pos += int64(len(p))
-				}
+		run(b, func(fl *flowAudio, k int, pos int64) {
+			if k == 0 {
+				ref = refToneDetector{}
 			}
-		}
+			ref.feed(pos, fl.pcm[k], &evs)
+		})
 	})
 }
