@@ -23,6 +23,9 @@ import (
 //     group, the two together carry at least toneTotalShare of the block's
 //     power, and their second harmonics are weak (speech, whose voiced
 //     sounds are harmonic series, fails here);
+//   - before any of that, a block whose energy bounds the row or the column
+//     power under what a digit needs is refused (gateRefuses: exact, the
+//     bound holds for every signal);
 //   - a digit starts after toneHitsToBegin consecutive blocks with the same
 //     digit (26 ms: every tone of 40 ms or more has two whole blocks in it)
 //     and ends after toneMissesToEnd blocks without it.
@@ -147,7 +150,7 @@ func (b *blockSums) add(v []int16) {
 }
 
 // crossSum returns Σ x[n]·x[n-1] of a block (x[-1] = 0). The products are
-// integers below 2^30 and their sums below 2^53, so the float64 sums are
+// integers of at most 2^30 and their sums below 2^53, so the float64 sums are
 // exact in any order: four of them run side by side.
 func crossSum(x *[toneBlock]float64) int64 {
 	var a, b, c, d float64
@@ -185,11 +188,12 @@ func sumsOf(x *[toneBlock]float64) blockSums {
 // and the sum z[n] = x[n]+x[n-1] likewise gives Z(ω) = X(ω)(1+e^{-jω}) -
 // x[N-1]e^{-jωN}, so |X(ω)|·2cos(ω/2) ≤ √(N·sum) + |x[N-1]|. Over a group
 // the weakest factor counts: sin(ω/2) at its lowest frequency, cos(ω/2)
-// at its highest. Speech and noise, whose energy lies mostly below the
-// row frequencies (or above the columns), get a bound far under the
-// power a tone needs; a block holding DTMF never does, since the bound
-// holds for every signal (TestToneGateBound checks it on tones, speech
-// and noise).
+// at its highest. A block whose energy lies mostly below the row
+// frequencies (or above the columns), as in much of speech, gets a bound
+// under the power a tone needs (10–40 % of the blocks loud enough to be
+// judged in the corpus's calls); a block holding DTMF never does, since
+// the bound holds for every signal (TestToneGateBound checks it on tones,
+// noise and square waves).
 var (
 	gateRowDiff = 2 * math.Sin(math.Pi*697/8000)
 	gateRowSum  = 2 * math.Cos(math.Pi*941/8000)
@@ -381,6 +385,7 @@ func g711DetectTables(c codec.Codec) *g711Tables {
 	return nil
 }
 
+// g711Detect returns the tables of G.711 codec c.
 func g711Detect(c codec.Codec) *g711Tables {
 	var code [256]byte
 	var pcm [256]int16
