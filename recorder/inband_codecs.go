@@ -63,7 +63,8 @@ type wideDetect struct {
 
 // detectPCM returns the 8 kHz audio of payload pl of stream s, for the
 // tone detector, from the payload's position on; nil when its codec has
-// no in-band detection.
+// no in-band detection here (G.711 goes to the detector undecoded:
+// toneDetector.feedG711).
 func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 	n := len(pl)
 	if s.codec == codec.G729 {
@@ -74,9 +75,6 @@ func (d *Demux) detectPCM(s *stream, pl []byte) []int16 {
 	}
 	out := d.pcm[:n]
 	switch s.codec {
-	case codec.PCMU, codec.PCMA:
-		s.codec.Decode(out, pl)
-		return out
 	case codec.G722:
 		w := s.wide
 		if w == nil {

@@ -87,12 +87,14 @@ func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n
 			s.tone = newToneDetector(s.codec)
 		}
 		if len(pl) >= n && n > 0 {
-			if pcm := d.detectPCM(s, pl[:n]); pcm != nil {
-				d.toneEvs = d.toneEvs[:0]
+			d.toneEvs = d.toneEvs[:0]
+			if tab := g711DetectTables(s.codec); tab != nil {
+				s.tone.feedG711(pos, pl[:n], tab, &d.toneEvs)
+			} else if pcm := d.detectPCM(s, pl[:n]); pcm != nil {
 				s.tone.feed(pos, pcm, &d.toneEvs)
-				for _, e := range d.toneEvs {
-					d.tone(f, s, e)
-				}
+			}
+			for _, e := range d.toneEvs {
+				d.tone(f, s, e)
 			}
 		}
 	}
