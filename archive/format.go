@@ -14,9 +14,25 @@ import (
 	"github.com/callvault/callvault/archive/seal"
 )
 
-// ChunkSize is the plaintext size of every chunk of a blob except the last,
-// which holds 0..ChunkSize-1 bytes.
-const ChunkSize = 64 << 10
+// ChunkSize is the plaintext size of every chunk of a blob except the last
+// (which holds 0..ChunkSize-1 bytes) of a recording created now; its
+// metadata records it. A stored chunk (8-byte key, the 17 bytes of
+// chunkOverhead, and bbolt's 16-byte page header and 16-byte leaf element)
+// then takes 16 pages of 4 KiB, where 64 KiB of plaintext took 17 (the
+// largest plaintext that fits is 65,479 bytes; this is the largest
+// multiple of 64 below it).
+const ChunkSize = 64<<10 - 64
+
+// legacyChunkSize is the chunk size of recordings whose metadata records
+// none (created before it did).
+const legacyChunkSize = 64 << 10
+
+// createChunkSize is the chunk size Create gives new recordings; tests set
+// it to make recordings of the legacy size.
+var createChunkSize = ChunkSize
+
+// minChunkSize is the smallest chunk size metadata may record.
+const minChunkSize = 4 << 10
 
 // Format versions of the sealed values (chunks, boxes, chain entries).
 // minFormat is the oldest this build reads (raise only with a migration and
@@ -31,7 +47,7 @@ const (
 	gcmNonceLen   = 12
 	gcmTagLen     = 16
 	chunkOverhead = 1 + gcmTagLen // version byte + tag
-	chunkBufCap   = ChunkSize + chunkOverhead
+	chunkBufCap   = legacyChunkSize + chunkOverhead
 	boxOverhead   = 1 + gcmNonceLen + gcmTagLen
 )
 

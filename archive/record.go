@@ -90,6 +90,16 @@ type metaRecord struct {
 	BinnedBy  string `json:"binnedBy,omitempty"`
 	// RetentionBase is when retention starts counting (0: Received).
 	RetentionBase int64 `json:"retentionBase,omitempty"`
+	// Chunk is the plaintext size of the blobs' chunks (0: legacyChunkSize).
+	Chunk int `json:"chunk,omitempty"`
+}
+
+// chunkSize returns the plaintext size of the recording's full chunks.
+func (m *metaRecord) chunkSize() int {
+	if m.Chunk == 0 {
+		return legacyChunkSize
+	}
+	return m.Chunk
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -105,6 +115,8 @@ func decodeMeta(b []byte) (*metaRecord, error) {
 		return nil, fmt.Errorf("archive: metadata state: %w", ErrCorrupt)
 	case m.OrigSize < 0 || m.MapSize < 0 || m.DurationMs < 0:
 		return nil, fmt.Errorf("archive: metadata sizes: %w", ErrCorrupt)
+	case m.Chunk != 0 && (m.Chunk < minChunkSize || m.Chunk > legacyChunkSize):
+		return nil, fmt.Errorf("archive: metadata chunk size %d: %w", m.Chunk, ErrCorrupt)
 	case len(m.OrigSHA256) != 0 && len(m.OrigSHA256) != 32, len(m.MapSHA256) != 0 && len(m.MapSHA256) != 32:
 		return nil, fmt.Errorf("archive: metadata hashes: %w", ErrCorrupt)
 	case len(m.GzipSHA256) > 64:

@@ -1,0 +1,166 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/callvault/callvault/archive/kv"
+)
+
+// writeSizedRecording stores orig and mp as a finished, sealed recording
+// whose chunks hold csize plaintext bytes.
+func writeSizedRecording(t *testing.T, a *Archive, csize int, orig, mp []byte) *Recording {
+	t.Helper()
+	old := createChunkSize
+	createChunkSize = csize
+	defer func() { createChunkSize = old }()
+	ctx := context.Background()
+	w, err := a.Create(ctx, NewRecording{FileName: "f.pcap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.ChunkSize() != csize {
+		t.Fatalf("writer chunk size %d, want %d", w.ChunkSize(), csize)
+	}
+	writeAll(t, w.WriteOriginal, orig, 1000)
+	writeAll(t, w.WriteMap, mp, 333)
+	rec, err := w.Finish(ctx, Final{State: StateComplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Seal(ctx, rec.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// storedChunkLens returns the stored value length of each chunk of a blob.
+func storedChunkLens(t *testing.T, a *Archive, id ID, kind BlobKind) []int {
+	t.Helper()
+	var lens []int
+	err := a.view(func(tx kv.Tx) error {
+		for idx := uint64(0); ; idx++ {
+			v, err := getChunk(tx, id, kind, idx)
+			if err != nil || v == nil {
+				return err
+			}
+			lens = append(lens, len(v))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lens
+}
+
+// TestChunkSizeFillsPages: a new recording's full chunks, with their key
+// and bbolt's page header and leaf element, fill 16 pages of 4 KiB exactly
+// or nearly, instead of spilling into a 17th.
+func TestChunkSizeFillsPages(t *testing.T) {
+	a := OpenTest(t)
+	orig := make([]byte, 3*ChunkSize+100)
+	rec := writeSizedRecording(t, a, ChunkSize, orig, []byte("map"))
+	lens := storedChunkLens(t, a, rec.ID, BlobOriginal)
+	if len(lens) != 4 {
+		t.Fatalf("%d chunks, want 4", len(lens))
+	}
+	const page, pageHeader, leafElement, key = 4096, 16, 16, 8
+	for i, n := range lens[:3] {
+		if n != ChunkSize+chunkOverhead {
+			t.Fatalf("chunk %d stored in %d bytes", i, n)
+		}
+		if used := pageHeader + leafElement + key + n; used > 16*page || used <= 16*page-64 {
+			t.Fatalf("chunk %d takes %d bytes of a leaf: not filling 16 pages", i, used)
+		}
+	}
+}
+
+// TestChunkSizeLegacyRecording: a recording stored with 64 KiB chunks
+// (before the metadata recorded a chunk size) still reads at every chunk
+// boundary, verifies and passes the playback seal check, next to a new one.
+func TestChunkSizeLegacyRecording(t *testing.T) {
+	a := OpenTest(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	orig := make([]byte, 3*legacyChunkSize+100)
+	for i := range orig {
+		orig[i] = byte(rng.Uint32())
+	}
+	mp := orig[:legacyChunkSize+7]
+	old := writeSizedRecording(t, a, legacyChunkSize, orig, mp)
+	// A legacy recording's metadata has no chunk size at all.
+	err := a.update(ctx, func(tx kv.Tx) error {
+		m, dk, err := a.loadTx(tx, old.ID)
+		if err != nil {
+			return err
+		}
+		defer clear(dk)
+		if m.Chunk != legacyChunkSize {
+			t.Errorf("metadata chunk %d", m.Chunk)
+		}
+		m.Chunk = 0
+		return a.putMetaTx(tx, old.ID, dk, m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := writeSizedRecording(t, a, ChunkSize, orig, mp)
+	for _, c := range []struct {
+		rec         *Recording
+		csize       int
+		orig, mapCh int
+	}{{old, legacyChunkSize, 4, 2}, {cur, ChunkSize, 4, 2}} {
+		if n := len(storedChunkLens(t, a, c.rec.ID, BlobOriginal)); n != c.orig {
+			t.Errorf("chunk size %d: %d original chunks, want %d", c.csize, n, c.orig)
+		}
+		if got := storedChunkLens(t, a, c.rec.ID, BlobOriginal)[0]; got != c.csize+chunkOverhead {
+			t.Errorf("chunk size %d: first chunk stored in %d bytes", c.csize, got)
+		}
+		if got := readBlob(t, a, c.rec.ID, BlobOriginal); !bytes.Equal(got, orig) {
+			t.Fatalf("chunk size %d: original differs", c.csize)
+		}
+		if got := readBlob(t, a, c.rec.ID, BlobMap); !bytes.Equal(got, mp) {
+			t.Fatalf("chunk size %d: map differs", c.csize)
+		}
+		b, err := a.OpenBlob(ctx, c.rec.ID, BlobOriginal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, edge := range []int{ChunkSize, legacyChunkSize, 2 * ChunkSize, 2 * legacyChunkSize, 3 * legacyChunkSize} {
+			p := make([]byte, 20)
+			if _, err := b.ReadAt(p, int64(edge-10)); err != nil || !bytes.Equal(p, orig[edge-10:edge+10]) {
+				t.Fatalf("chunk size %d: ReadAt %d: %v", c.csize, edge-10, err)
+			}
+		}
+		res, err := a.Verify(ctx, c.rec.ID, nil)
+		if err != nil || !res.Valid {
+			t.Fatalf("chunk size %d: verify: %v %v", c.csize, err, res.Problems)
+		}
+		if res.Chunks != c.orig+c.mapCh {
+			t.Fatalf("chunk size %d: verified %d chunks", c.csize, res.Chunks)
+		}
+		if st, err := a.CheckPlayback(ctx, c.rec.ID); err != nil || st != SealValid {
+			t.Fatalf("chunk size %d: seal check %q %v", c.csize, st, err)
+		}
+	}
+}
+
+// TestChunkSizeMetadataChecked: metadata naming an impossible chunk size
+// is corrupt, not a reason to read chunks at absurd offsets.
+func TestChunkSizeMetadataChecked(t *testing.T) {
+	for _, c := range []int{-1, 1, minChunkSize - 1, legacyChunkSize + 1} {
+		b := []byte(`{"v":1,"state":"complete","received":1,"origSize":0,"mapSize":0,"chunk":` + strconv.Itoa(c) + `}`)
+		if _, err := decodeMeta(b); err == nil {
+			t.Errorf("chunk %d accepted", c)
+		}
+	}
+	for _, c := range []int{0, ChunkSize, legacyChunkSize} {
+		b := []byte(`{"v":1,"state":"complete","received":1,"origSize":0,"mapSize":0,"chunk":` + strconv.Itoa(c) + `}`)
+		if _, err := decodeMeta(b); err != nil {
+			t.Errorf("chunk %d: %v", c, err)
+		}
+	}
+}
