@@ -123,9 +123,9 @@ type scratch struct {
 type Renderer struct {
 	seg     Segment
 	mask    bool
-	nblocks int64 // -1 until the map's version is known (probe)
-	v2      bool  // a version 2 map (mapv2.go)
-	blkSize int64 // bytes per map block (version 1)
+	nblocks int64   // -1 until the map's version is known (probe)
+	v2      bool    // a version 2 map (mapv2.go)
+	blkSize int64   // bytes per map block (version 1)
 	v2blks  []int64 // version 2: where each block begins, then the map's size
 	sc      *scratch
 	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
