@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -56,9 +57,10 @@ func storedChunkLens(t *testing.T, a *Archive, id ID, kind BlobKind) []int {
 	return lens
 }
 
-// TestChunkSizeFillsPages: a new recording's full chunks, with their key
-// and bbolt's page header and leaf element, fill 16 pages of 4 KiB exactly
-// or nearly, instead of spilling into a 17th.
+// TestChunkSizeFillsPages: a new recording's full chunks, with their keys
+// and bbolt's page header and leaf elements, fill 32 pages of 4 KiB two
+// by two (the chunks bucket's leaves hold two), or 16 alone, instead of
+// spilling into one more.
 func TestChunkSizeFillsPages(t *testing.T) {
 	a := OpenTest(t)
 	orig := make([]byte, 3*ChunkSize+100)
@@ -74,6 +76,9 @@ func TestChunkSizeFillsPages(t *testing.T) {
 		}
 		if used := pageHeader + leafElement + key + n; used > 16*page || used <= 16*page-64 {
 			t.Fatalf("chunk %d takes %d bytes of a leaf: not filling 16 pages", i, used)
+		}
+		if used := pageHeader + 2*(leafElement+key+n); used > 32*page || used <= 32*page-128 {
+			t.Fatalf("two chunks take %d bytes of a leaf: not filling 32 pages", used)
 		}
 	}
 }
@@ -162,5 +167,58 @@ func TestChunkSizeMetadataChecked(t *testing.T) {
 		if _, err := decodeMeta(b); err != nil {
 			t.Errorf("chunk %d: %v", c, err)
 		}
+	}
+}
+
+// TestChunkSizeLegacyResume: a recording with 64 KiB chunks cut off by a
+// crash resumes with its own chunk size: the committed chunks are kept,
+// what follows goes on in 64 KiB chunks, and the result verifies.
+func TestChunkSizeLegacyResume(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	orig := data(3*legacyChunkSize+777, 5)
+	createChunkSize = legacyChunkSize
+	w, err := a.Create(ctx, NewRecording{FileName: "cut.pcap"})
+	createChunkSize = ChunkSize
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, w.WriteOriginal, orig[:2*legacyChunkSize+100], 1000)
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, a.Path(), filepath.Join(dir, "archive.db"))
+	copyFile(t, SlotFile(a.Path()), SlotFile(filepath.Join(dir, "archive.db")))
+	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
+	b, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	r, err := b.Resume(ctx, w.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ChunkSize() != legacyChunkSize || r.OriginalSize() != 2*legacyChunkSize {
+		t.Fatalf("resumed with chunk size %d at %d bytes", r.ChunkSize(), r.OriginalSize())
+	}
+	writeAll(t, r.WriteOriginal, orig[2*legacyChunkSize:], 1000)
+	rec, err := r.Finish(ctx, Final{State: StateInterrupted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(ctx, rec.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBlob(t, b, rec.ID, BlobOriginal); !bytes.Equal(got, orig) {
+		t.Fatal("resumed original differs")
+	}
+	if n := len(storedChunkLens(t, b, rec.ID, BlobOriginal)); n != 4 {
+		t.Fatalf("%d chunks, want 4", n)
+	}
+	res, err := b.Verify(ctx, rec.ID, nil)
+	if err != nil || !res.Valid {
+		t.Fatalf("verify: %v %v", err, res.Problems)
 	}
 }
