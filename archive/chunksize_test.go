@@ -12,22 +12,23 @@ import (
 )
 
 // writeSizedRecording stores orig and mp as a finished, sealed recording
-// whose chunks hold csize plaintext bytes.
-func writeSizedRecording(t *testing.T, a *Archive, csize int, orig, mp []byte) *Recording {
+// named name whose chunks hold csize plaintext bytes.
+func writeSizedRecording(t *testing.T, a *Archive, csize int, name string, orig, mp []byte) *Recording {
 	t.Helper()
-	old := createChunkSize
-	createChunkSize = csize
-	defer func() { createChunkSize = old }()
+	if old := createChunkSize; csize != old { // not from parallel tests
+		createChunkSize = csize
+		defer func() { createChunkSize = old }()
+	}
 	ctx := context.Background()
-	w, err := a.Create(ctx, NewRecording{FileName: "f.pcap"})
+	w, err := a.Create(ctx, NewRecording{FileName: name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.ChunkSize() != csize {
 		t.Fatalf("writer chunk size %d, want %d", w.ChunkSize(), csize)
 	}
-	writeAll(t, w.WriteOriginal, orig, 1000)
-	writeAll(t, w.WriteMap, mp, 333)
+	writeAll(t, w.WriteOriginal, orig, 0)
+	writeAll(t, w.WriteMap, mp, 0)
 	rec, err := w.Finish(ctx, Final{State: StateComplete})
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +37,23 @@ func writeSizedRecording(t *testing.T, a *Archive, csize int, orig, mp []byte) *
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// openCrashCopy opens a copy of a's files as they are now, as a restart
+// after a crash finds them.
+func openCrashCopy(t *testing.T, a *Archive) *Archive {
+	t.Helper()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "archive.db")
+	copyFile(t, a.Path(), db)
+	copyFile(t, SlotFile(a.Path()), SlotFile(db))
+	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
+	b, err := Open(db, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 // storedChunkLens returns the stored value length of each chunk of a blob.
@@ -64,7 +82,7 @@ func storedChunkLens(t *testing.T, a *Archive, id ID, kind BlobKind) []int {
 func TestChunkSizeFillsPages(t *testing.T) {
 	a := OpenTest(t)
 	orig := make([]byte, 3*ChunkSize+100)
-	rec := writeSizedRecording(t, a, ChunkSize, orig, []byte("map"))
+	rec := writeSizedRecording(t, a, ChunkSize, "f.pcap", orig, []byte("map"))
 	lens := storedChunkLens(t, a, rec.ID, BlobOriginal)
 	if len(lens) != 4 {
 		t.Fatalf("%d chunks, want 4", len(lens))
@@ -95,7 +113,7 @@ func TestChunkSizeLegacyRecording(t *testing.T) {
 		orig[i] = byte(rng.Uint32())
 	}
 	mp := orig[:legacyChunkSize+7]
-	old := writeSizedRecording(t, a, legacyChunkSize, orig, mp)
+	old := writeSizedRecording(t, a, legacyChunkSize, "f.pcap", orig, mp)
 	// A legacy recording's metadata has no chunk size at all.
 	err := a.update(ctx, func(tx kv.Tx) error {
 		m, dk, err := a.loadTx(tx, old.ID)
@@ -112,7 +130,7 @@ func TestChunkSizeLegacyRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur := writeSizedRecording(t, a, ChunkSize, orig, mp)
+	cur := writeSizedRecording(t, a, ChunkSize, "f.pcap", orig, mp)
 	for _, c := range []struct {
 		rec         *Recording
 		csize       int
@@ -187,15 +205,7 @@ func TestChunkSizeLegacyResume(t *testing.T) {
 	if err := w.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	copyFile(t, a.Path(), filepath.Join(dir, "archive.db"))
-	copyFile(t, SlotFile(a.Path()), SlotFile(filepath.Join(dir, "archive.db")))
-	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
-	b, err := Open(filepath.Join(dir, "archive.db"), Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openCrashCopy(t, a)
 	r, err := b.Resume(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
