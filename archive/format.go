@@ -16,11 +16,10 @@ import (
 
 // ChunkSize is the plaintext size of every chunk of a blob except the last
 // (which holds 0..ChunkSize-1 bytes) of a recording created now; its
-// metadata records it. A stored chunk (8-byte key, the 17 bytes of
-// chunkOverhead, and bbolt's 16-byte page header and 16-byte leaf element)
-// then takes 16 pages of 4 KiB, where 64 KiB of plaintext took 17 (the
-// largest plaintext that fits is 65,479 bytes; this is the largest
-// multiple of 64 below it).
+// metadata records it. Two to four stored chunks (each an 8-byte key, the
+// 17 bytes of chunkOverhead and a 16-byte leaf element, after bbolt's
+// 16-byte page header) then fill 16 pages of 4 KiB apiece, where 64 KiB
+// chunks took 33 pages for two (FORMAT.md, "Blobs").
 const ChunkSize = 64<<10 - 64
 
 // legacyChunkSize is the chunk size of recordings whose metadata records
