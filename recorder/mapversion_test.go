@@ -56,6 +56,7 @@ func TestVersion1MapStillPlaysAndVerifies(t *testing.T) {
 	if len(v2) > len(v1)/32 {
 		t.Errorf("version 2 map %d bytes, version 1 %d", len(v2), len(v1))
 	}
+	t.Logf("%d entries: version 2 map %d bytes, version 1 %d; capture %d", in.Entries, len(v2), len(v1), len(capture))
 	in.Spans = idx.Spans
 	info, err := json.Marshal(in)
 	if err != nil {
