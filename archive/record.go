@@ -66,19 +66,22 @@ const (
 // metaRecord is the stored (encrypted) form of a recording's metadata.
 // Times are unix nanoseconds, 0 meaning unset.
 type metaRecord struct {
-	V          int      `json:"v"`
-	State      State    `json:"state"`
-	Received   int64    `json:"received"`
-	Finished   int64    `json:"finished,omitempty"`
-	Start      int64    `json:"start,omitempty"`
-	DurationMs int64    `json:"durationMs,omitempty"`
-	FileName   string   `json:"fileName,omitempty"`
-	CallGUID   string   `json:"callGuid,omitempty"`
-	User       string   `json:"user,omitempty"`
-	Gzip       bool     `json:"gzip,omitempty"`
-	GzipSHA256 []byte   `json:"gzipSha256,omitempty"`
-	OrigSize   int64    `json:"origSize"`
-	MapSize    int64    `json:"mapSize"`
+	V          int    `json:"v"`
+	State      State  `json:"state"`
+	Received   int64  `json:"received"`
+	Finished   int64  `json:"finished,omitempty"`
+	Start      int64  `json:"start,omitempty"`
+	DurationMs int64  `json:"durationMs,omitempty"`
+	FileName   string `json:"fileName,omitempty"`
+	CallGUID   string `json:"callGuid,omitempty"`
+	User       string `json:"user,omitempty"`
+	Gzip       bool   `json:"gzip,omitempty"`
+	GzipSHA256 []byte `json:"gzipSha256,omitempty"`
+	OrigSize   int64  `json:"origSize"`
+	MapSize    int64  `json:"mapSize"`
+	// Chunk is the plaintext size of the blobs' full chunks (0:
+	// legacyChunkSize); not core metadata.
+	Chunk      int      `json:"chunk,omitempty"`
 	OrigSHA256 []byte   `json:"origSha256,omitempty"`
 	MapSHA256  []byte   `json:"mapSha256,omitempty"`
 	Info       []byte   `json:"info,omitempty"`
@@ -90,16 +93,6 @@ type metaRecord struct {
 	BinnedBy  string `json:"binnedBy,omitempty"`
 	// RetentionBase is when retention starts counting (0: Received).
 	RetentionBase int64 `json:"retentionBase,omitempty"`
-	// Chunk is the plaintext size of the blobs' chunks (0: legacyChunkSize).
-	Chunk int `json:"chunk,omitempty"`
-}
-
-// chunkSize returns the plaintext size of the recording's full chunks.
-func (m *metaRecord) chunkSize() int {
-	if m.Chunk == 0 {
-		return legacyChunkSize
-	}
-	return m.Chunk
 }
 
 // decodeMeta parses and validates a decrypted metadata record.
@@ -552,4 +545,12 @@ func (a *Archive) idsIn(ctx context.Context, bucket []byte) ([]ID, error) {
 		return nil, fmt.Errorf("archive: list %s: %w", bucket, err)
 	}
 	return ids, nil
+}
+
+// chunkSize returns the plaintext size of the recording's full chunks.
+func (m *metaRecord) chunkSize() int {
+	if m.Chunk == 0 {
+		return legacyChunkSize
+	}
+	return m.Chunk
 }
