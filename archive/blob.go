@@ -21,6 +21,7 @@ type Blob struct {
 	id      ID
 	kind    BlobKind
 	size    int64
+	csize   int64 // plaintext bytes of a full chunk
 	nchunks uint64
 	final   bool // the last chunk carries the final flag (finished recording)
 
@@ -52,16 +53,17 @@ func (a *Archive) OpenBlob(ctx context.Context, id ID, kind BlobKind) (*Blob, er
 		if b.c, err = newChunkCipher(dk, id, kind); err != nil {
 			return err
 		}
+		b.csize = int64(m.chunkSize())
 		if m.State != StateRecording {
 			b.size = m.OrigSize
 			if kind == BlobMap {
 				b.size = m.MapSize
 			}
-			b.nchunks, b.final = uint64(b.size/ChunkSize)+1, true
+			b.nchunks, b.final = uint64(b.size/b.csize)+1, true
 			return nil
 		}
 		b.nchunks = countChunks(tx, id, kind)
-		b.size = int64(b.nchunks) * ChunkSize
+		b.size = int64(b.nchunks) * b.csize
 		return nil
 	})
 	if err != nil {
@@ -141,9 +143,9 @@ func (b *Blob) load(idx uint64) ([]byte, error) {
 	if err != nil {
 		return nil, &ChunkError{ID: b.id, Kind: b.kind, Index: idx, Reason: err.Error(), Err: ErrCorrupt}
 	}
-	want := ChunkSize
+	want := int(b.csize)
 	if last {
-		want = int(b.size - int64(idx)*ChunkSize)
+		want = int(b.size - int64(idx)*b.csize)
 	}
 	if len(p) != want {
 		return nil, &ChunkError{ID: b.id, Kind: b.kind, Index: idx, Reason: fmt.Sprintf("holds %d bytes, want %d", len(p), want), Err: ErrCorrupt}
@@ -165,11 +167,11 @@ func (b *Blob) readAt(p []byte, off int64) (int, error) {
 	}
 	n := 0
 	for n < len(p) && off < b.size {
-		chunk, err := b.load(uint64(off / ChunkSize))
+		chunk, err := b.load(uint64(off / b.csize))
 		if err != nil {
 			return n, err
 		}
-		m := copy(p[n:], chunk[off%ChunkSize:])
+		m := copy(p[n:], chunk[off%b.csize:])
 		n += m
 		off += int64(m)
 	}

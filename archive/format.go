@@ -14,9 +14,24 @@ import (
 	"github.com/callvault/callvault/archive/seal"
 )
 
-// ChunkSize is the plaintext size of every chunk of a blob except the last,
-// which holds 0..ChunkSize-1 bytes.
-const ChunkSize = 64 << 10
+// ChunkSize is the plaintext size of every chunk of a blob except the last
+// (which holds 0..ChunkSize-1 bytes) of a recording created now; its
+// metadata records it. Two to four stored chunks (each an 8-byte key, the
+// 17 bytes of chunkOverhead and a 16-byte leaf element, after bbolt's
+// 16-byte page header) then fill 16 pages of 4 KiB apiece, where 64 KiB
+// chunks took 33 pages for two (FORMAT.md, "Blobs").
+const ChunkSize = 64<<10 - 64
+
+// legacyChunkSize is the chunk size of recordings whose metadata records
+// none (created before it did).
+const legacyChunkSize = 64 << 10
+
+// createChunkSize is the chunk size Create gives new recordings; tests set
+// it to make recordings of the legacy size.
+var createChunkSize = ChunkSize
+
+// minChunkSize is the smallest chunk size metadata may record.
+const minChunkSize = 4 << 10
 
 // Format versions of the sealed values (chunks, boxes, chain entries).
 // minFormat is the oldest this build reads (raise only with a migration and
@@ -31,7 +46,7 @@ const (
 	gcmNonceLen   = 12
 	gcmTagLen     = 16
 	chunkOverhead = 1 + gcmTagLen // version byte + tag
-	chunkBufCap   = ChunkSize + chunkOverhead
+	chunkBufCap   = legacyChunkSize + chunkOverhead
 	boxOverhead   = 1 + gcmNonceLen + gcmTagLen
 )
 

@@ -81,6 +81,7 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"v":1,"state":"recording","origSize":-1}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"v":1,"state":"complete","origSize":0,"mapSize":0,"chunk":65472}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMeta(b)
 		if err != nil {
@@ -90,6 +91,9 @@ func FuzzDecodeMeta(f *testing.F) {
 		_ = r.CoreMetadata()
 		if !m.State.valid() || m.OrigSize < 0 {
 			t.Fatal("invalid record accepted")
+		}
+		if c := m.chunkSize(); c < minChunkSize || c > legacyChunkSize {
+			t.Fatalf("chunk size %d accepted", c)
 		}
 	})
 }

@@ -17,22 +17,7 @@ import (
 
 func writeRecording(t *testing.T, a *Archive, name string, body []byte) *Recording {
 	t.Helper()
-	ctx := context.Background()
-	w, err := a.Create(ctx, NewRecording{FileName: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteOriginal(body); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := w.Finish(ctx, Final{State: StateComplete})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Seal(ctx, rec.ID, nil); err != nil {
-		t.Fatal(err)
-	}
-	return rec
+	return writeSizedRecording(t, a, ChunkSize, name, body, nil)
 }
 
 func readOriginal(t *testing.T, a *Archive, id ID) []byte {

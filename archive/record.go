@@ -66,19 +66,22 @@ const (
 // metaRecord is the stored (encrypted) form of a recording's metadata.
 // Times are unix nanoseconds, 0 meaning unset.
 type metaRecord struct {
-	V          int      `json:"v"`
-	State      State    `json:"state"`
-	Received   int64    `json:"received"`
-	Finished   int64    `json:"finished,omitempty"`
-	Start      int64    `json:"start,omitempty"`
-	DurationMs int64    `json:"durationMs,omitempty"`
-	FileName   string   `json:"fileName,omitempty"`
-	CallGUID   string   `json:"callGuid,omitempty"`
-	User       string   `json:"user,omitempty"`
-	Gzip       bool     `json:"gzip,omitempty"`
-	GzipSHA256 []byte   `json:"gzipSha256,omitempty"`
-	OrigSize   int64    `json:"origSize"`
-	MapSize    int64    `json:"mapSize"`
+	V          int    `json:"v"`
+	State      State  `json:"state"`
+	Received   int64  `json:"received"`
+	Finished   int64  `json:"finished,omitempty"`
+	Start      int64  `json:"start,omitempty"`
+	DurationMs int64  `json:"durationMs,omitempty"`
+	FileName   string `json:"fileName,omitempty"`
+	CallGUID   string `json:"callGuid,omitempty"`
+	User       string `json:"user,omitempty"`
+	Gzip       bool   `json:"gzip,omitempty"`
+	GzipSHA256 []byte `json:"gzipSha256,omitempty"`
+	OrigSize   int64  `json:"origSize"`
+	MapSize    int64  `json:"mapSize"`
+	// Chunk is the plaintext size of the blobs' full chunks (0:
+	// legacyChunkSize); not core metadata.
+	Chunk      int      `json:"chunk,omitempty"`
 	OrigSHA256 []byte   `json:"origSha256,omitempty"`
 	MapSHA256  []byte   `json:"mapSha256,omitempty"`
 	Info       []byte   `json:"info,omitempty"`
@@ -111,6 +114,8 @@ func decodeMeta(b []byte) (*metaRecord, error) {
 		return nil, fmt.Errorf("archive: metadata state: %w", ErrCorrupt)
 	case m.OrigSize < 0 || m.MapSize < 0 || m.DurationMs < 0:
 		return nil, fmt.Errorf("archive: metadata sizes: %w", ErrCorrupt)
+	case m.Chunk != 0 && (m.Chunk < minChunkSize || m.Chunk > legacyChunkSize):
+		return nil, fmt.Errorf("archive: metadata chunk size %d: %w", m.Chunk, ErrCorrupt)
 	case len(m.OrigSHA256) != 0 && len(m.OrigSHA256) != 32, len(m.MapSHA256) != 0 && len(m.MapSHA256) != 32:
 		return nil, fmt.Errorf("archive: metadata hashes: %w", ErrCorrupt)
 	case len(m.GzipSHA256) > 64:
@@ -547,4 +552,12 @@ func (a *Archive) idsIn(ctx context.Context, bucket []byte) ([]ID, error) {
 		return nil, fmt.Errorf("archive: list %s: %w", bucket, err)
 	}
 	return ids, nil
+}
+
+// chunkSize returns the plaintext size of the recording's full chunks.
+func (m *metaRecord) chunkSize() int {
+	if m.Chunk == 0 {
+		return legacyChunkSize
+	}
+	return m.Chunk
 }

@@ -120,7 +120,7 @@ func (a *Archive) Verify(ctx context.Context, id ID, exports func(*Recording) ([
 func (a *Archive) verifyData(ctx context.Context, res *VerifyResult, id ID, dk []byte, m *metaRecord) (map[BlobKind][32]byte, error) {
 	sums := map[BlobKind][32]byte{}
 	for _, kind := range []BlobKind{BlobOriginal, BlobMap} {
-		sum, size, err := a.verifyBlob(ctx, res, id, dk, kind, m.State != StateRecording)
+		sum, size, err := a.verifyBlob(ctx, res, id, dk, kind, m.State != StateRecording, m.chunkSize())
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +213,7 @@ func (a *Archive) verifySeal(res *VerifyResult, r *Recording, m *metaRecord, sum
 
 // verifyBlob authenticates every stored chunk of a blob and returns the
 // sha256 and size of the plaintext.
-func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk []byte, kind BlobKind, finished bool) ([32]byte, int64, error) {
+func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk []byte, kind BlobKind, finished bool, csize int) ([32]byte, int64, error) {
 	c, err := newChunkCipher(dk, id, kind)
 	if err != nil {
 		return [32]byte{}, 0, err
@@ -301,7 +301,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 					continue
 				}
 			}
-			if idx != lastIdx && len(p) != ChunkSize {
+			if idx != lastIdx && len(p) != csize {
 				res.problem("%s chunk %d: %d bytes in a chunk that is not the last", kind, idx, len(p))
 			}
 			h.Write(p)

@@ -75,7 +75,7 @@ type Writer struct {
 // queued.
 type chunkJob struct {
 	b    *blobWriter
-	buf  *[]byte // plaintext at [1:1+ChunkSize]
+	buf  *[]byte // plaintext at [1:1+b.csize]
 	idx  uint64
 	note []byte // NoteOriginal's note for this chunk
 }
@@ -88,10 +88,11 @@ type chunkJob struct {
 const pipeDepth = 1
 
 type blobWriter struct {
-	kind BlobKind
-	c    *chunkCipher
-	buf  *[]byte // pooled; plaintext at [1:1+n]
-	n    int
+	kind  BlobKind
+	c     *chunkCipher
+	buf   *[]byte // pooled; plaintext at [1:1+n]
+	n     int
+	csize int // plaintext bytes of a full chunk
 	// stage holds the start of a chunk until it outgrows stageMax: a live
 	// call's map grows by a few bytes a second, and a whole pooled chunk
 	// buffer per open call would be most of its memory.
@@ -118,6 +119,7 @@ func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
 			return nil, err
 		}
 		b.h = sha256.New()
+		b.csize = m.chunkSize()
 	}
 	return w, nil
 }
@@ -156,7 +158,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	dk := randomKey()
 	defer clear(dk)
 	m := &metaRecord{
-		V: curFormat, State: StateRecording, Received: nsOf(received),
+		V: curFormat, State: StateRecording, Received: nsOf(received), Chunk: createChunkSize,
 		FileName: nr.FileName, CallGUID: nr.CallGUID, User: nr.User, Gzip: nr.Gzip,
 	}
 	w, err := newWriter(a, id, dk, m)
@@ -264,12 +266,12 @@ func (a *Archive) Resume(ctx context.Context, id ID) (*Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("archive: resume: %w", &ChunkError{ID: id, Kind: BlobOriginal, Index: idx, Reason: err.Error(), Err: ErrCorrupt})
 		}
-		if len(p) != ChunkSize {
+		if len(p) != w.orig.csize {
 			return nil, fmt.Errorf("archive: resume: %w", &ChunkError{ID: id, Kind: BlobOriginal, Index: idx, Reason: "short chunk before the end", Err: ErrCorrupt})
 		}
 		w.orig.h.Write(p)
 		w.orig.idx = idx + 1
-		w.orig.size += ChunkSize
+		w.orig.size += int64(w.orig.csize)
 	}
 	err = a.view(func(tx kv.Tx) error {
 		if box := tx.Bucket(bucketUnfinished).Get(id[:]); len(box) > 0 {
@@ -303,6 +305,10 @@ func (w *Writer) ID() ID { return w.id }
 // OriginalSize returns the bytes of the original accepted so far
 // (committed plus buffered).
 func (w *Writer) OriginalSize() int64 { return w.orig.size }
+
+// ChunkSize returns the plaintext size of the recording's full chunks:
+// the original's chunk boundaries fall at its multiples.
+func (w *Writer) ChunkSize() int { return w.orig.csize }
 
 // WriteOriginal appends to the original blob. It blocks while the commit
 // queue is full. After an error the writer is broken (the recording stays
@@ -371,13 +377,13 @@ func (b *blobWriter) staged(p []byte) bool {
 	if b.buf != nil {
 		return false
 	}
-	return len(b.stage)+len(p) <= stageMax || (len(p) < stageMax/2 && len(b.stage)+len(p) < ChunkSize)
+	return len(b.stage)+len(p) <= stageMax || (len(p) < stageMax/2 && len(b.stage)+len(p) < b.csize)
 }
 
 // stageAppend appends p to b's stage, growing it in steps of stageMax.
 func (b *blobWriter) stageAppend(p []byte) {
 	if need := len(b.stage) + len(p); need > cap(b.stage) {
-		grown := make([]byte, len(b.stage), min((need+stageMax-1)/stageMax*stageMax, ChunkSize))
+		grown := make([]byte, len(b.stage), min((need+stageMax-1)/stageMax*stageMax, b.csize))
 		copy(grown, b.stage)
 		b.stage = grown
 	}
@@ -390,7 +396,7 @@ func (w *Writer) ensureBuf(b *blobWriter) {
 		return
 	}
 	b.buf = w.a.getBuf()
-	b.n = copy((*b.buf)[1:1+ChunkSize], b.stage)
+	b.n = copy((*b.buf)[1:1+b.csize], b.stage)
 	b.stage = nil
 }
 
@@ -406,12 +412,12 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 			return total + len(p), nil
 		}
 		w.ensureBuf(b)
-		m := copy((*b.buf)[1+b.n:1+ChunkSize], p)
+		m := copy((*b.buf)[1+b.n:1+b.csize], p)
 		b.n += m
 		b.size += int64(m)
 		total += m
 		p = p[m:]
-		if b.n == ChunkSize {
+		if b.n == b.csize {
 			if err := w.flush(b); err != nil {
 				return total, err
 			}
@@ -472,8 +478,8 @@ func (w *Writer) sealChunk(j chunkJob) {
 		return
 	}
 	b := j.b
-	b.h.Write((*j.buf)[1 : 1+ChunkSize])
-	val := b.c.seal(*j.buf, ChunkSize, j.idx, false)
+	b.h.Write((*j.buf)[1 : 1+b.csize])
+	val := b.c.seal(*j.buf, b.csize, j.idx, false)
 	o := op{w: w, key: chunkKey(w.id, b.kind, j.idx), val: j.buf, n: len(val)}
 	if j.note != nil {
 		o.note = boxSeal(w.mac, chunkNoteAAD(w.id, j.idx+1), j.note)

@@ -77,9 +77,11 @@
 // short); the map's index keeps one Span per block, so a reader can find the
 // blocks that overlap a time range without reading the whole map. That is
 // map version 1; maps are written in version 2 now (MapEncoder, mapv2.go),
-// which holds the same entries in about half the bytes, in blocks of
-// MapBlockV2 bytes. A renderer reads both, telling them apart by the
-// version 2 header.
+// which holds the same entries in blocks of at most MapBlockV2 bytes and
+// 8,192 entries, each ending with a slot giving its length (MapBlocksV2
+// finds them); a steady call's entries repeat the delta two entries back
+// and take a few run slots per block. A renderer reads both, telling them
+// apart by the version 2 header.
 //
 // # Rendering
 //

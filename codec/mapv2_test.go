@@ -18,15 +18,31 @@ func encodeV2(entries []Entry) ([]byte, MapIndex) {
 	for _, e := range entries {
 		b = enc.Append(b, e, uint32(e.Len))
 	}
-	return b, enc.Index
+	return enc.Close(b), enc.Index
+}
+
+// blocksV2 returns the blocks of a version 2 map.
+func blocksV2(m []byte) ([][]byte, error) {
+	offs, err := MapBlocksV2(bytes.NewReader(m), int64(len(m)))
+	if err != nil {
+		return nil, err
+	}
+	blks := make([][]byte, len(offs)-1)
+	for i := range blks {
+		blks[i] = m[offs[i]:offs[i+1]]
+	}
+	return blks, nil
 }
 
 // mapV1 returns the entries of a version 2 map in version 1.
 func mapV1(m []byte) ([]byte, error) {
+	blks, err := blocksV2(m)
+	if err != nil {
+		return nil, err
+	}
 	var v1 []byte
-	for off := EntrySize; off < len(m); off += MapBlockV2 {
-		var err error
-		if v1, err = AppendMapBlockV2(v1, m[off:min(off+MapBlockV2, len(m))]); err != nil {
+	for _, blk := range blks {
+		if v1, err = AppendMapBlockV2(v1, blk); err != nil {
 			return nil, err
 		}
 	}
@@ -39,10 +55,14 @@ func decodeV2(t *testing.T, m []byte) (entries []Entry, blocks int) {
 	if !IsMapV2(m) {
 		t.Fatal("no version 2 header")
 	}
-	for off := EntrySize; off < len(m); off += MapBlockV2 {
-		v1, err := AppendMapBlockV2(nil, m[off:min(off+MapBlockV2, len(m))])
+	blks, err := blocksV2(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, blk := range blks {
+		v1, err := AppendMapBlockV2(nil, blk)
 		if err != nil {
-			t.Fatalf("block at %d: %v", off, err)
+			t.Fatalf("block %d: %v", b, err)
 		}
 		for i := 0; i < len(v1); i += EntrySize {
 			e, err := ParseEntry(v1[i:])
@@ -103,8 +123,9 @@ func TestMapV2RoundTrip(t *testing.T) {
 	}
 	// The spans, recomputed from each block's entries.
 	n := 0
-	for b, off := 0, EntrySize; off < len(m); b, off = b+1, off+MapBlockV2 {
-		v1, _ := AppendMapBlockV2(nil, m[off:min(off+MapBlockV2, len(m))])
+	blks, _ := blocksV2(m)
+	for b, blk := range blks {
+		v1, _ := AppendMapBlockV2(nil, blk)
 		var x MapIndex
 		for i := 0; i < len(v1); i += EntrySize {
 			e, _ := ParseEntry(v1[i:])
@@ -189,16 +210,44 @@ func TestMapV2Corrupt(t *testing.T) {
 	for _, e := range r.entries {
 		v2 = enc.Append(v2, e, uint32(e.Len))
 	}
+	v2 = enc.Close(v2)
+	one := func(d delta) uint64 {
+		s, ok := compactSlot(d)
+		if !ok {
+			t.Fatalf("%+v does not fit a slot", d)
+		}
+		return s
+	}
+	run := func(lag, n int) uint64 { return slotRun | uint64(lag)<<48 | uint64(n) }
 	for name, damage := range map[string]func([]byte) []byte{
-		"bad slot":   func(m []byte) []byte { m[EntrySize] = 0x80; m[EntrySize+7] = 1; return m },
-		"cut escape": func(m []byte) []byte { return binary.BigEndian.AppendUint64(m, slotEscape) },
-		"after padding": func(m []byte) []byte {
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(m, slotPad), 1)
+		"bad slot":      func(m []byte) []byte { m[EntrySize] = 0x80; m[EntrySize+7] = 1; return m },
+		"cut escape":    func(m []byte) []byte { return appendBlock(m, slotEscape) },
+		"no end slot":   func(m []byte) []byte { return m[:len(m)-slotSize] },
+		"end too long":  func(m []byte) []byte { m[len(m)-1] += slotSize; return m },
+		"end too short": func(m []byte) []byte { m[len(m)-1] -= slotSize; return m },
+		"end mid-block": func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), slotEnd, one(delta{len: 1})) },
+		"empty block":   func(m []byte) []byte { return appendBlock(m) },
+		"offset below 0": func(m []byte) []byte {
+			return appendBlock(m[:EntrySize], uint64(1)<<62)
 		},
-		"offset below 0": func(m []byte) []byte { return binary.BigEndian.AppendUint64(m[:EntrySize], uint64(1)<<62) },
-		"half a slot":    func(m []byte) []byte { return m[:len(m)-4] },
+		"half a slot": func(m []byte) []byte { return m[:len(m)-4] },
 		"escape bad byte": func(m []byte) []byte {
-			return append(binary.BigEndian.AppendUint64(m, slotEscape), bytes.Repeat([]byte{1}, 16)...)
+			return appendBlock(m, slotEscape, 0x0101010101010101, 0x0101010101010101)
+		},
+		"run before its lag": func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), run(2, 3)) },
+		"run lag 0":          func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), run(0, 3)) },
+		"run lag 9": func(m []byte) []byte {
+			b := make([]uint64, 9)
+			for i := range b {
+				b[i] = one(delta{len: uint16(i)})
+			}
+			return appendBlock(m, append(b, run(9, 1))...)
+		},
+		"run of 0":         func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), run(1, 0)) },
+		"run past a block": func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), run(1, maxBlockEntries)) },
+		"run bad bits":     func(m []byte) []byte { return appendBlock(m, one(delta{len: 1}), run(1, 1)|1<<40) },
+		"run below 0": func(m []byte) []byte {
+			return appendBlock(m, one(delta{pos: 100}), one(delta{pos: -100}), run(1, 2))
 		},
 	} {
 		m := damage(bytes.Clone(v2))
@@ -211,5 +260,112 @@ func TestMapV2Corrupt(t *testing.T) {
 		if !errors.Is(err, ErrCorruptMap) {
 			t.Errorf("%s: %v, want ErrCorruptMap", name, err)
 		}
+	}
+}
+
+// appendBlock appends a block of slots and its end slot to m.
+func appendBlock(m []byte, slots ...uint64) []byte {
+	for _, s := range slots {
+		m = binary.BigEndian.AppendUint64(m, s)
+	}
+	return binary.BigEndian.AppendUint64(m, slotEnd|uint64(len(slots)*slotSize))
+}
+
+// TestMapV2Runs: a steady call (both directions interleaved, 20 ms
+// packets, a constant record header) takes a few slots per block of 8,192
+// entries, a single direction likewise, and the map still comes in blocks
+// of at most 8,192 entries, one Span each, that read back on their own.
+func TestMapV2Runs(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		entries []Entry
+	}{
+		{"one direction", func() (es []Entry) {
+			for i := range 30000 {
+				es = append(es, Entry{Off: int64(82 + 218*i), Len: 160, Pos: uint32(160 * i)})
+			}
+			return es
+		}()},
+		{"two directions", func() (es []Entry) {
+			for i := range 30000 {
+				es = append(es, Entry{Off: int64(82 + 218*i), Len: 160, Pos: uint32(160*(i/2) + 7*(i%2)), Stream: uint16(i % 2)})
+			}
+			return es
+		}()},
+	} {
+		m, idx := encodeV2(c.entries)
+		blocks := (len(c.entries) + maxBlockEntries - 1) / maxBlockEntries
+		if len(idx.Spans) != blocks {
+			t.Errorf("%s: %d spans for %d entries", c.name, len(idx.Spans), len(c.entries))
+		}
+		slots := (len(m) - EntrySize) / slotSize
+		if slots > 8*blocks {
+			t.Errorf("%s: %d slots for %d entries in %d blocks", c.name, slots, len(c.entries), blocks)
+		}
+		got, n := decodeV2(t, m)
+		if n != blocks || len(got) != len(c.entries) {
+			t.Fatalf("%s: %d blocks, %d entries back", c.name, n, len(got))
+		}
+		for i := range got {
+			if got[i] != c.entries[i] {
+				t.Fatalf("%s: entry %d: %+v, wrote %+v", c.name, i, got[i], c.entries[i])
+			}
+		}
+		t.Logf("%s: %d entries in %d bytes (%d blocks)", c.name, len(c.entries), len(m), blocks)
+	}
+}
+
+// TestMapV2RunsBreak: runs end and start again around irregular entries
+// (a late packet, a DTMF flag, an escape), and a block ends at 8,192
+// entries or when its slots fill MapBlockV2; every entry reads back.
+func TestMapV2RunsBreak(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var entries []Entry
+	off := int64(24)
+	for i := range 50000 {
+		e := Entry{Off: off + 58, Len: 160, Pos: uint32(160*(i/2) + 3*(i%2)), Stream: uint16(i % 2)}
+		switch rng.IntN(40) {
+		case 0:
+			e.Pos += uint32(rng.IntN(100))
+		case 1:
+			e.Flags = FlagDTMF
+		case 2:
+			e.Stream = 300
+		case 3:
+			e.Off += 1 << 23
+		}
+		entries = append(entries, e)
+		off = e.Off + int64(e.Len)
+	}
+	m, idx := encodeV2(entries)
+	got, blocks := decodeV2(t, m)
+	if len(got) != len(entries) || blocks != len(idx.Spans) {
+		t.Fatalf("%d entries back of %d, %d blocks, %d spans", len(got), len(entries), blocks, len(idx.Spans))
+	}
+	for i := range got {
+		if got[i] != entries[i] {
+			t.Fatalf("entry %d: %+v, wrote %+v", i, got[i], entries[i])
+		}
+	}
+	// Irregular entries that are all escapes fill blocks by their bytes.
+	var wide []Entry
+	for i := range 10000 {
+		wide = append(wide, Entry{Off: rng.Int64N(MaxOff), Len: 3000, Pos: uint32(i) * 3000, Stream: uint16(i % 7)})
+	}
+	m, idx = encodeV2(wide)
+	blks, err := blocksV2(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blks) < 4 || len(blks) != len(idx.Spans) {
+		t.Fatalf("%d blocks, %d spans", len(blks), len(idx.Spans))
+	}
+	for i, b := range blks {
+		if len(b) > MapBlockV2 {
+			t.Fatalf("block %d of %d bytes", i, len(b))
+		}
+	}
+	if got, _ := decodeV2(t, m); len(got) != len(wide) {
+		t.Fatalf("%d entries back of %d", len(got), len(wide))
 	}
 }

@@ -123,9 +123,10 @@ type scratch struct {
 type Renderer struct {
 	seg     Segment
 	mask    bool
-	nblocks int64 // -1 until the map's version is known (probe)
-	v2      bool  // a version 2 map (mapv2.go)
-	blkSize int64 // bytes per map block
+	nblocks int64   // -1 until the map's version is known (probe)
+	v2      bool    // a version 2 map (mapv2.go)
+	blkSize int64   // bytes per map block (version 1)
+	v2blks  []int64 // version 2: where each block begins, then the map's size
 	sc      *scratch
 	wide    *wideState // non-nil: renders at 16 kHz (render16.go); shared like sc
 	pass    int        // non-zero: place takes only codecs of this rate
@@ -308,8 +309,13 @@ func (r *Renderer) probe() error {
 	}
 	r.blkSize = mapBlockBytes
 	if r.v2 {
-		size -= EntrySize
-		r.blkSize = MapBlockV2
+		blks, err := MapBlocksV2(r.seg.Map, size)
+		if err != nil {
+			return err
+		}
+		r.v2blks = blks
+		r.nblocks = int64(len(blks) - 1)
+		return nil
 	} else if size%EntrySize != 0 {
 		return fmt.Errorf("%w: size %d is not a multiple of %d", ErrCorruptMap, size, EntrySize)
 	}
@@ -338,10 +344,10 @@ func (r *Renderer) mapBlock(b int64) ([]byte, error) {
 		return sc.mapBuf[:sc.mapN], nil
 	}
 	off := b * r.blkSize
-	if r.v2 {
-		off += EntrySize
-	}
 	n := int(min(r.blkSize, r.seg.MapSize-off))
+	if r.v2 {
+		off, n = r.v2blks[b], int(r.v2blks[b+1]-r.v2blks[b])
+	}
 	sc.mapOwner = nil
 	if r.v2 {
 		if cap(sc.rawBuf) < n {

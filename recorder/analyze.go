@@ -145,8 +145,10 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 					err = nil
 				}
 			}
-			if err == nil {
-				err = mw.flush()
+			// The map is ended and written also when the capture was
+			// cut off: its entries point at bytes the original keeps.
+			if ferr := mw.close(); err == nil {
+				err = ferr
 			}
 			a.Result = demux.Result()
 			a.Spans = mw.enc.Index.Spans
@@ -204,6 +206,14 @@ func (m *mapWriter) emit(e codec.Entry, samples uint32) {
 	if len(m.buf) >= mapBatch {
 		m.err = m.flush()
 	}
+}
+
+// close ends the map (MapEncoder.Close) and writes what is left of it.
+func (m *mapWriter) close() error {
+	if m.err == nil {
+		m.buf = m.enc.Close(m.buf)
+	}
+	return m.flush()
 }
 
 func (m *mapWriter) flush() error {

@@ -39,9 +39,12 @@ type holdBuffer struct {
 	// boundary that was written and not yet passed on, in order.
 	marks []chunkMark
 
+	// chunk is the size of the stored original's chunks (the writer's
+	// ChunkSize; archive.ChunkSize unless set before the first Write).
+	chunk int64
 	// onChunk, when set before the first Write, is called before the
-	// bytes that end a chunk of the stored original (archive.ChunkSize
-	// bytes each) are passed on, with the chunk's end and the HMAC of the
+	// bytes that end a chunk of the stored original (chunk bytes each)
+	// are passed on, with the chunk's end and the HMAC of the
 	// capture as received up to there: what a note kept with that chunk
 	// must hold.
 	onChunk func(end int64, received []byte)
@@ -64,7 +67,7 @@ const holdSlack = 4 << 10
 // newHoldBuffer returns a buffer passing bytes on to out, which keeps the
 // HMAC-SHA-256 under key of what it receives.
 func newHoldBuffer(out io.Writer, key []byte) *holdBuffer {
-	return &holdBuffer{out: out, recv: hmac.New(sha256.New, key)}
+	return &holdBuffer{out: out, recv: hmac.New(sha256.New, key), chunk: archive.ChunkSize}
 }
 
 // newPassBuffer returns a buffer like newHoldBuffer's that passes bytes
@@ -129,11 +132,11 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 // chunk boundaries it crosses.
 func (h *holdBuffer) received(p []byte) {
 	for rest := p; len(rest) > 0; {
-		k := int(min(int64(len(rest)), archive.ChunkSize-h.end%archive.ChunkSize))
+		k := int(min(int64(len(rest)), h.chunk-h.end%h.chunk))
 		h.recv.Write(rest[:k])
 		h.end += int64(k)
 		rest = rest[k:]
-		if h.onChunk != nil && h.end%archive.ChunkSize == 0 {
+		if h.onChunk != nil && h.end%h.chunk == 0 {
 			h.marks = append(h.marks, chunkMark{end: h.end, received: h.recv.Sum(nil)})
 		}
 	}
@@ -180,7 +183,7 @@ func (h *holdBuffer) release(upto int64) error {
 // so that the chunk's note is set before the bytes that end it.
 func (h *holdBuffer) pass(p []byte) error {
 	for len(p) > 0 {
-		end := min(h.base+int64(len(p)), h.base/archive.ChunkSize*archive.ChunkSize+archive.ChunkSize)
+		end := min(h.base+int64(len(p)), h.base/h.chunk*h.chunk+h.chunk)
 		k := int(end - h.base)
 		if len(h.marks) > 0 && h.marks[0].end == end {
 			h.onChunk(end, h.marks[0].received)

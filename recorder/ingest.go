@@ -238,6 +238,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		} else {
 			opts.hold = newPassBuffer(ow, r.receivedKey())
 		}
+		opts.hold.chunk = int64(w.ChunkSize())
 		sink = opts.hold
 		// The masking record of each chunk is committed with it, so that
 		// recovery after a crash and salvage after a storage failure keep
