@@ -108,8 +108,8 @@ type Store struct {
 
 	afterCommit func()
 	shredFailed atomic.Pointer[func(error)]
-	writer  sync.Mutex // one local writer waits here, not on a connection
-	closed  atomic.Bool
+	writer      sync.Mutex // one local writer waits here, not on a connection
+	closed      atomic.Bool
 }
 
 // Open connects to the database at url (a PostgreSQL connection URL or
