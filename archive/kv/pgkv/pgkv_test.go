@@ -379,8 +379,14 @@ func TestUploadFailure(t *testing.T) {
 	good := newS3(t)
 	bad := *good
 	bad.SecretKey = "wrong"
-	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: &bad})
+	// Open asks the bucket about versioning, which the wrong key would
+	// fail; the key goes wrong after Open.
+	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: good})
 	defer s.Close()
+	var err error
+	if s.objects, err = newObjectStore(bad); err != nil {
+		t.Fatal(err)
+	}
 	mustUpdate(t, s, func(tx kv.Tx) error {
 		b, err := tx.CreateBucket([]byte("chunks"))
 		if err != nil {
@@ -388,7 +394,7 @@ func TestUploadFailure(t *testing.T) {
 		}
 		return b.SetSequence(7)
 	})
-	err := s.Update(func(tx kv.Tx) error {
+	err = s.Update(func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("chunks"))
 		if _, err := b.NextSequence(); err != nil {
 			return err
