@@ -1,14 +1,12 @@
 package pgkv
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -618,21 +616,7 @@ func TestKilledWriter(t *testing.T) {
 		_, err := tx.CreateBucket([]byte("chunks"))
 		return err
 	})
-	env, _ := json.Marshal(killedChild{URL: url, Endpoint: o.Endpoint, Bucket: o.Bucket, AccessKey: o.AccessKey, SecretKey: o.SecretKey})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
-	cmd.Env = append(os.Environ(), killedChildEnv+"="+string(env))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "put" {
-	}
+	cmd := startChild(t, "TestKilledWriterChild", killedChildEnv, url, o, "put")
 	// Wait until the three uploads have landed, then kill.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

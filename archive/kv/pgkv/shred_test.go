@@ -125,21 +125,7 @@ func TestShredKilled(t *testing.T) {
 	if len(obj) != 1 {
 		t.Fatalf("references %q", obj)
 	}
-	env, _ := json.Marshal(killedChild{URL: url, Endpoint: opt.S3.Endpoint, Bucket: opt.S3.Bucket, AccessKey: opt.S3.AccessKey, SecretKey: opt.S3.SecretKey})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestShredKilledChild$")
-	cmd.Env = append(os.Environ(), shredChildEnv+"="+string(env))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "committed" {
-	}
+	cmd := startChild(t, "TestShredKilledChild", shredChildEnv, url, opt.S3, "committed")
 	cmd.Process.Kill() // SIGKILL, after COMMIT, before the removal
 	cmd.Wait()
 
@@ -209,4 +195,27 @@ func TestVersioningDecision(t *testing.T) {
 			t.Errorf("case %d (%+v): %v", i, c, err)
 		}
 	}
+}
+
+// startChild runs the test named child of this binary as a child process,
+// with the database at url and the bucket o in its environment variable
+// env, and returns once the child printed the line ready (or ended).
+func startChild(t *testing.T, child, env, url string, o *S3Options, ready string) *exec.Cmd {
+	t.Helper()
+	v, _ := json.Marshal(killedChild{URL: url, Endpoint: o.Endpoint, Bucket: o.Bucket, AccessKey: o.AccessKey, SecretKey: o.SecretKey})
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$")
+	cmd.Env = append(os.Environ(), env+"="+string(v))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && sc.Text() != ready {
+	}
+	return cmd
 }
