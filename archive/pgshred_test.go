@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -141,5 +142,30 @@ func TestDataKeysOnPostgres(t *testing.T) {
 	}
 	if !bytes.Contains(dumps[0], fmt.Appendf(nil, "%x", bucketDataKeys)) {
 		t.Fatal("the dump does not show bytea as the needles look for it")
+	}
+}
+
+// TestSlotRefsOnPostgresRefused: an archive on PostgreSQL whose data-key
+// table names slots of a local data-key file (the layout of an earlier
+// build) is refused at open, saying so, rather than opened with keys it
+// cannot read.
+func TestSlotRefsOnPostgresRefused(t *testing.T) {
+	dir, path, target, a := storeOnPostgres(t)
+	r := record(t, a, NewRecording{}, data(100, 1), data(10, 2), Final{Info: []byte(`{}`)})
+	if err := a.store.Update(func(tx kv.Tx) error {
+		return tx.Bucket(bucketDataKeys).Put(r.ID[:], slotRef(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := target.openArchive(t, path, storeOptions(dir))
+	if err == nil {
+		b.Close()
+		t.Fatal("opened an archive whose data keys name slots of a data-key file")
+	}
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "data-key file") {
+		t.Fatalf("open: %v", err)
 	}
 }
