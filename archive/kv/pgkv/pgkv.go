@@ -83,8 +83,8 @@ type Options struct {
 	// ShredBuckets names blob buckets whose released objects (a value
 	// deleted or overwritten, a bucket deleted) are removed right after
 	// the commit that released them, not after Sweep's grace period: a
-	// read transaction that began before the commit may then fail to read
-	// them. A removal that fails leaves the object in kv_released for
+	// read transaction that began before the commit then reads such a
+	// value as absent. A removal that fails leaves the object in kv_released for
 	// Sweep and is reported to the function given to OnShredFailure.
 	ShredBuckets [][]byte
 	// S3 is the object store of the blob buckets.
@@ -660,8 +660,8 @@ func (t *tx) ForEach(fn func(name []byte, b kv.Bucket) error) error {
 }
 
 // get reads one key of a bucket, from the cache or the database; an
-// object's value is fetched from S3.
-func (t *tx) get(bucket int64, key []byte, blob bool) cached {
+// object's value is fetched from S3. shred: the bucket is a shred bucket.
+func (t *tx) get(bucket int64, key []byte, shred bool) cached {
 	if c, ok := t.values[bucket][string(key)]; ok {
 		return c
 	}
@@ -678,7 +678,7 @@ func (t *tx) get(bucket int64, key []byte, blob bool) cached {
 		t.fail(err)
 		return cached{}
 	default:
-		c = t.resolve(kind, value)
+		c = t.resolve(kind, value, shred)
 	}
 	m := t.values[bucket]
 	if m == nil {
@@ -690,12 +690,18 @@ func (t *tx) get(bucket int64, key []byte, blob bool) cached {
 }
 
 // resolve turns a row into a cached value, fetching an object's value.
-func (t *tx) resolve(kind int16, value []byte) cached {
+// In a read transaction, a shred bucket's row whose object is gone reads
+// as absent: a commit after the snapshot deleted the value and destroyed
+// its object at once (Options.ShredBuckets).
+func (t *tx) resolve(kind int16, value []byte, shred bool) cached {
 	switch kind {
 	case kindBucket:
 		return cached{kind: kindBucket, ok: true}
 	case kindObject:
 		v, err := t.s.objects.get(t.ctx, string(value))
+		if err != nil && shred && !t.writable && isCode(err, "NoSuchKey") {
+			return cached{}
+		}
 		if err != nil {
 			t.fail(err)
 			return cached{}
@@ -718,7 +724,7 @@ type bucket struct {
 }
 
 func (b *bucket) Get(key []byte) []byte {
-	c := b.t.get(b.id, key, b.blob)
+	c := b.t.get(b.id, key, b.shred)
 	if !c.ok || c.kind == kindBucket {
 		return nil
 	}
@@ -928,9 +934,9 @@ func (c *cursor) current() ([]byte, []byte) {
 	t := c.b.t
 	var v cached
 	if r.kind == kindObject {
-		v = t.get(c.b.id, r.key, true)
+		v = t.get(c.b.id, r.key, c.b.shred)
 	} else {
-		v = t.resolve(r.kind, r.value)
+		v = t.resolve(r.kind, r.value, false)
 	}
 	if !v.ok || v.kind == kindBucket {
 		return r.key, nil

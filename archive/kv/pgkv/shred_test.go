@@ -65,6 +65,26 @@ func TestShredBuckets(t *testing.T) {
 	if string(got) != "value b2" {
 		t.Fatalf("keys/b = %q", got)
 	}
+
+	// A read transaction whose snapshot predates a shredding commit reads
+	// the shredded value as absent, not as an error; a chunk released by
+	// the same commit is still there for it.
+	err := s.View(func(tx kv.Tx) error {
+		mustUpdate(t, s, func(tx kv.Tx) error {
+			tx.Bucket([]byte("chunks")).Delete([]byte("b"))
+			return tx.Bucket([]byte("keys")).Delete([]byte("b"))
+		})
+		if v := tx.Bucket([]byte("keys")).Get([]byte("b")); v != nil {
+			t.Errorf("shredded keys/b reads %q in an older snapshot", v)
+		}
+		if v := tx.Bucket([]byte("chunks")).Get([]byte("b")); string(v) != "value b" {
+			t.Errorf("released chunks/b reads %q in an older snapshot", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a snapshot older than the shredding: %v", err)
+	}
 }
 
 // TestShredOptions: a shred bucket must be a blob bucket.
