@@ -209,17 +209,19 @@ func OpenStore(store kv.Store, path string, opt Options) (*Archive, error) {
 }
 
 // What a backend does not hold. The archive keeps these files beside
-// path on the local disk, whichever backend holds its records; a backend
-// shared by several machines must give each of them, or hold itself:
+// path on the local disk:
 //
-//   - SlotFile(path), the data-key slots (slots.go): each recording's data
-//     key, encrypted, in a slot that is overwritten with zeros when the
-//     recording is purged. Crypto-shredding rests on this file being
-//     rewritten in place, which a store keeping old versions (PostgreSQL
-//     until vacuum, a versioned bucket) does not give.
-//   - The chain head's witness (headwitness.go), kept in the slot file's
-//     header: the highest seal entry this archive has seen, so that a
-//     store rolled back to an older copy is noticed.
+//   - On bbolt, SlotFile(path), the data-key slots (slots.go): each
+//     recording's data key, encrypted, in a slot that is overwritten with
+//     zeros when the recording is purged. Crypto-shredding rests on this
+//     file being rewritten in place, which a store keeping old versions
+//     (PostgreSQL until vacuum, a versioned bucket) does not give. On any
+//     other backend there is no slot file: the keys are values of a shred
+//     bucket (ShredBuckets), whose objects the backend destroys when a
+//     purge commits, so that several daemons share them.
+//   - On bbolt, the chain head's witness (headwitness.go), kept in the
+//     slot file's header: the highest seal entry this archive has seen,
+//     so that a file rolled back to an older copy is noticed.
 //   - ReserveFile(path) (space.go): disk space set aside to finish uploads
 //     cut off by a full disk.
 //
@@ -325,7 +327,9 @@ func (a *Archive) Close() error {
 		return nil
 	}
 	err := a.store.Close()
-	_ = a.slots.f.Sync() // the chain witness, written without fsync
+	if a.slots != nil {
+		_ = a.slots.f.Sync() // the chain witness, written without fsync
+	}
 	if serr := a.slots.close(); err == nil {
 		err = serr
 	}

@@ -391,6 +391,7 @@ func TestTamperOldSignedHead(t *testing.T) {
 // does not write a new one over a chain with entries, and VerifyChain
 // reports it missing.
 func TestTamperWitnessRemoved(t *testing.T) {
+	skipOnPostgres(t, "tests the chain witness of the data-key file, which only bbolt keeps")
 	a, _ := chainFixture(t)
 	path := a.Path()
 	a.Close()
@@ -413,6 +414,7 @@ func TestTamperWitnessRemoved(t *testing.T) {
 // after a reopen, and a backup's data-key file witnesses the backup's own
 // head.
 func TestWitnessFollowsHead(t *testing.T) {
+	skipOnPostgres(t, "tests the chain witness of the data-key file, which only bbolt keeps")
 	a := OpenTest(t)
 	ctx := t.Context()
 	for i := range 3 {

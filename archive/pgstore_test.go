@@ -161,7 +161,7 @@ func (p pgTarget) open(tb testing.TB) *pgkv.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s3 := p.s3
-	s, err := pgkv.Open(ctx, p.url, pgkv.Options{BlobBuckets: BlobBuckets(), S3: &s3, MaxConns: 4})
+	s, err := pgkv.Open(ctx, p.url, pgkv.Options{BlobBuckets: BlobBuckets(), ShredBuckets: ShredBuckets(), S3: &s3, MaxConns: 4})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -250,7 +250,8 @@ func TestOpenStorePostgres(t *testing.T) {
 	}
 	var chunks int
 	err := a.store.View(func(tx kv.Tx) error {
-		chunks = tx.Bucket(bucketChunks).KeyN()
+		// The chunks, and the data keys (ShredBuckets).
+		chunks = tx.Bucket(bucketChunks).KeyN() + tx.Bucket(bucketDataKeys).KeyN()
 		return nil
 	})
 	var objects int

@@ -51,7 +51,10 @@ var (
 	bucketKeyring = []byte("keyring")
 	// bucketDataKeys: id → slot reference 0x02 ‖ slot uint64 BE in the
 	// data-key file (slots.go; schema 2: the data key boxed by the wrap
-	// subkey). Zeroing the slot is the crypto-shred.
+	// subkey). Zeroing the slot is the crypto-shred. On a backend other
+	// than bbolt: id → the data key boxed by the wrap subkey, as in
+	// schema 2, in a blob bucket (ShredBuckets); removing its object is
+	// the crypto-shred.
 	bucketDataKeys = []byte("dkeys")
 	// bucketRecs: id → recording metadata (JSON) boxed by the recording's
 	// meta subkey.
@@ -137,13 +140,24 @@ var allBuckets = [][]byte{
 	bucketExportsDue,
 }
 
-// BlobBuckets names the buckets whose values are the sealed chunks: up to
-// ChunkSize of ciphertext each, written once under a fresh sequence
-// number and never changed. A backend that keeps large values apart from
-// its records (pgkv's blob buckets in S3) is opened with these; every
-// other bucket holds small records and indexes.
+// BlobBuckets names the buckets whose values a backend that keeps values
+// apart from its records (pgkv's blob buckets in S3) is opened with: the
+// sealed chunks, up to ChunkSize of ciphertext each, written once under a
+// fresh sequence number and never changed; and the data keys (see
+// ShredBuckets). Every other bucket holds small records and indexes.
 func BlobBuckets() [][]byte {
-	return [][]byte{append([]byte(nil), bucketChunks...)}
+	return [][]byte{append([]byte(nil), bucketChunks...), append([]byte(nil), bucketDataKeys...)}
+}
+
+// ShredBuckets names the blob buckets whose values must be destroyed, not
+// only released, when deleted: the data keys. On a backend other than
+// bbolt the archive keeps no slot file (slots.go); each recording's data
+// key, boxed by the wrap subkey, is the value of bucketDataKeys, so that
+// the box is an object of its own and the database holds only the
+// object's name. Removing that object when a purge commits is what
+// destroys the recording (FORMAT.md, "Data keys on PostgreSQL + S3").
+func ShredBuckets() [][]byte {
+	return [][]byte{append([]byte(nil), bucketDataKeys...)}
 }
 
 // Keys inside bucketMeta.

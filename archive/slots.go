@@ -100,13 +100,41 @@ func newKeySlots(path string, f *slotfile.File, err error) (*keySlots, error) {
 
 func isZero(b []byte) bool { return slotfile.IsZero(b) }
 
-func (s *keySlots) close() error { return s.file.Close() }
+// A nil *keySlots is the archive on a backend other than bbolt, which
+// keeps no slot file: each data key's box is its bucketDataKeys value, in
+// a shred bucket of the backend (ShredBuckets). Its methods do nothing
+// there; alloc returns slot 0, which no slot reference names.
+
+func (s *keySlots) close() error {
+	if s == nil {
+		return nil
+	}
+	return s.file.Close()
+}
 
 // alloc takes a free slot, or one past the end.
-func (s *keySlots) alloc() uint64 { return s.file.Alloc() }
+func (s *keySlots) alloc() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.file.Alloc()
+}
+
+// dataKeyValue is the bucketDataKeys value of a new recording whose
+// boxed data key put wrote into slot n: the slot reference, or on a
+// backend without a slot file the box itself.
+func (a *Archive) dataKeyValue(n uint64, box []byte) []byte {
+	if a.slots == nil {
+		return box
+	}
+	return slotRef(n)
+}
 
 // put writes a recording's boxed data key into slot n.
 func (s *keySlots) put(n uint64, id ID, box []byte) error {
+	if s == nil {
+		return nil
+	}
 	if len(box) > slotSize-16 {
 		return fmt.Errorf("archive: data key box of %d bytes: %w", len(box), ErrInvalid)
 	}
@@ -120,6 +148,9 @@ func (s *keySlots) put(n uint64, id ID, box []byte) error {
 // get reads slot n and returns the box stored for id; ErrNotFound when the
 // slot is free or holds another recording's key.
 func (s *keySlots) get(n uint64, id ID) ([]byte, error) {
+	if s == nil {
+		return nil, fmt.Errorf("archive: recording %s: a data-key slot reference on a backend without a data-key file: %w", id, ErrCorrupt)
+	}
 	b := make([]byte, slotSize)
 	if err := s.file.Read(n, b); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -151,6 +182,9 @@ func (s *keySlots) wipe(n uint64) error {
 // release returns slot n, written by put for a transaction that did not
 // commit, after zeroing it.
 func (s *keySlots) release(n uint64) {
+	if s == nil {
+		return
+	}
 	s.dirty.Store(true)
 	if err := s.file.Zero(n); err != nil {
 		return // stays allocated; the next Open's sweep frees it
@@ -161,6 +195,9 @@ func (s *keySlots) release(n uint64) {
 // sync makes written and wiped slots durable; the committer calls it
 // before every commit.
 func (s *keySlots) sync() error {
+	if s == nil {
+		return nil
+	}
 	if !s.dirty.Swap(false) {
 		return nil
 	}
@@ -175,6 +212,9 @@ func (s *keySlots) sync() error {
 // when it succeeded. After a failed commit they stay out of use; the
 // recordings still pointing at them are purged by the next Open.
 func (s *keySlots) committed(ok bool) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok {
@@ -227,6 +267,9 @@ func (a *Archive) openSlotsFor() error {
 			return nil
 		})
 	})
+	if a.bolt == nil {
+		return a.noSlotFile(refs)
+	}
 	s, err := openSlots(path, refs == 0)
 	if err != nil {
 		return err
@@ -351,4 +394,21 @@ func (a *Archive) sweepSlots() error {
 		a.log.Warn("archive recording purged at start: its data key was destroyed by an interrupted purge", "id", id.String())
 	}
 	return a.slots.sync()
+}
+
+// noSlotFile opens an archive on a backend other than bbolt, which keeps
+// its data keys in the shred bucket bucketDataKeys and no slot file. refs
+// counts the recordings whose key a slot file holds: an archive written
+// by a build that kept one, which this build cannot read.
+func (a *Archive) noSlotFile(refs int) error {
+	if refs > 0 {
+		return fmt.Errorf("archive: %d data keys are in a data-key file beside %s, which this build no longer keeps on a backend other than bbolt: %w",
+			refs, a.path, ErrCorrupt)
+	}
+	if r, ok := a.store.(interface{ OnShredFailure(func(error)) }); ok {
+		r.OnShredFailure(func(err error) {
+			a.log.Error("archive purged data keys not yet removed from the object store; the sweep removes them", "err", err)
+		})
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func slotBox(t *testing.T, a *Archive, id ID) (box, dk []byte) {
 // key its chunks cannot be decrypted. Before the purge both are found
 // (the check can fail).
 func TestPurgeDefeatsFileCopy(t *testing.T) {
+	skipOnPostgres(t, "tests the data-key file, which only bbolt keeps (TestDataKeysOnPostgres is its PostgreSQL + S3 counterpart)")
 	a := OpenTest(t)
 	ctx := t.Context()
 	keyFile := keyFileOf(a)
@@ -102,6 +103,7 @@ func TestPurgeDefeatsFileCopy(t *testing.T) {
 // zeroed at the next Open; a recording whose slot was zeroed by a purge
 // that did not commit is purged at the next Open, with a tombstone.
 func TestSlotSweep(t *testing.T) {
+	skipOnPostgres(t, "tests the data-key file, which only bbolt keeps")
 	a := OpenTest(t)
 	ctx := t.Context()
 	r1 := sealed(t, a, data(1000, 1), nil)
@@ -159,6 +161,7 @@ func TestSlotSweep(t *testing.T) {
 // TestSlotFileMismatch: an archive file whose data-key file is missing or
 // belongs to another state is refused, not purged.
 func TestSlotFileMismatch(t *testing.T) {
+	skipOnPostgres(t, "tests the data-key file, which only bbolt keeps")
 	a := OpenTest(t)
 	for i := range 3 {
 		sealed(t, a, data(100, uint64(i)), nil)
@@ -192,6 +195,7 @@ func TestSlotFileMismatch(t *testing.T) {
 // (schema 2) gets them moved into the data-key file at Open, and reads as
 // before.
 func TestSchema2Migration(t *testing.T) {
+	skipOnPostgres(t, "tests the move of data keys into the data-key file, which only bbolt keeps")
 	a := OpenTest(t)
 	ctx := t.Context()
 	r := sealed(t, a, data(2*ChunkSize, 5), data(10, 6))

@@ -189,7 +189,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 			}
 		}
 		puts := []struct{ b, k, v []byte }{
-			{bucketDataKeys, id[:], slotRef(slot)},
+			{bucketDataKeys, id[:], a.dataKeyValue(slot, wrapped)},
 			{bucketRecs, id[:], box},
 			{bucketByTime, tk[:], []byte{}},
 			{bucketByRetention, rk[:], []byte{}},

@@ -166,7 +166,8 @@ func (s *StorageConfig) pgkvOptions() (pgkv.Options, error) {
 		return pgkv.Options{}, fmt.Errorf("storage.s3_secret_key_file: %w", err)
 	}
 	return pgkv.Options{
-		BlobBuckets: archive.BlobBuckets(),
+		BlobBuckets:  archive.BlobBuckets(),
+		ShredBuckets: archive.ShredBuckets(),
 		S3: &pgkv.S3Options{Endpoint: s.S3Endpoint, Region: s.S3Region, Bucket: s.S3Bucket,
 			AccessKey: string(access), SecretKey: string(secret)},
 	}, nil

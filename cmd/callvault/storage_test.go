@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/internal/servertest"
 )
 
@@ -49,7 +50,7 @@ s3_secret_key_file = %q
 		t.Fatalf("config check: %v %s", err, out.String())
 	}
 	opt, err := cfg.Storage.pgkvOptions()
-	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 {
+	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 || len(opt.ShredBuckets) == 0 {
 		t.Fatalf("store options: %v %+v", err, opt.S3)
 	}
 	var logged bytes.Buffer
@@ -166,8 +167,11 @@ s3_secret_key_file = %q
 	if objects == 0 {
 		t.Fatal("no chunk objects in S3")
 	}
-	if _, err := os.Stat(filepath.Join(data, "callvault.db")); !os.IsNotExist(err) {
-		t.Fatalf("a bbolt file in the data directory: %v", err)
+	// Neither a bbolt file nor a data-key file: the keys are objects.
+	for _, f := range []string{"callvault.db", archive.SlotFile("callvault.db")} {
+		if _, err := os.Stat(filepath.Join(data, f)); !os.IsNotExist(err) {
+			t.Fatalf("%s in the data directory: %v", f, err)
+		}
 	}
 	if resp, body := d.get(t, "/api/v1/backup"); resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "not a bbolt file") {
 		t.Fatalf("backup: %s %s", resp.Status, body)

@@ -80,11 +80,15 @@
 //     the write-ahead log, its archives and base backups until they are
 //     recycled); an S3 bucket with versioning keeps deleted objects as
 //     noncurrent versions. A delete does not destroy bytes, so
-//     crypto-shredding must not rest on deleting a wrapped key's row: the
-//     key that makes a purged recording readable must be one that no
-//     surviving row version or object version can recover, e.g. wrapped
-//     under a key held outside PostgreSQL and S3, or under one that is
-//     rotated with every copy of the old wrapping re-encrypted.
+//     crypto-shredding must not rest on deleting a wrapped key's row.
+//     It rests on objects instead: a value of a shred bucket
+//     (Options.ShredBuckets, a subset of the blob buckets) is never in a
+//     row, only in its object, and the object a commit releases is
+//     removed right after that commit (TestShredBuckets); a removal that
+//     fails, or a process killed before it, leaves the name in
+//     kv_released for Sweep (TestShredKilled). Open refuses a bucket
+//     with versioning Enabled or Suspended, or with Object Lock, where a
+//     removed object would survive as a noncurrent version.
 //   - A released object stays in S3 for Sweep's grace period after the
 //     commit that released it (bbolt frees the pages at once, though it
 //     does not overwrite them either).

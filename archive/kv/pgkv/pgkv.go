@@ -80,6 +80,13 @@ type Options struct {
 	// the buckets nested in them) are kept as objects in S3; S3 must be
 	// set when it is not empty.
 	BlobBuckets [][]byte
+	// ShredBuckets names blob buckets whose released objects (a value
+	// deleted or overwritten, a bucket deleted) are removed right after
+	// the commit that released them, not after Sweep's grace period: a
+	// read transaction that began before the commit then reads such a
+	// value as absent. A removal that fails leaves the object in kv_released for
+	// Sweep and is reported to the function given to OnShredFailure.
+	ShredBuckets [][]byte
 	// S3 is the object store of the blob buckets.
 	S3 *S3Options
 	// MaxConns bounds the connection pool (default 8).
@@ -87,7 +94,8 @@ type Options struct {
 	// Now is the clock Sweep measures object ages by (default time.Now).
 	Now func() time.Time
 
-	tracer pgx.QueryTracer // tests count round trips
+	tracer      pgx.QueryTracer // tests count round trips
+	afterCommit func()          // tests: runs between COMMIT and the shredding
 }
 
 // Store is a kv.Store on a PostgreSQL database.
@@ -95,9 +103,13 @@ type Store struct {
 	pool    *pgxpool.Pool
 	objects *objectStore // nil without blob buckets
 	blob    [][]byte
+	shred   [][]byte
 	now     func() time.Time
-	writer  sync.Mutex // one local writer waits here, not on a connection
-	closed  atomic.Bool
+
+	afterCommit func()
+	shredFailed atomic.Pointer[func(error)]
+	writer      sync.Mutex // one local writer waits here, not on a connection
+	closed      atomic.Bool
 }
 
 // Open connects to the database at url (a PostgreSQL connection URL or
@@ -113,7 +125,12 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.MaxConns > 0 {
 		cfg.MaxConns = opt.MaxConns
 	}
-	s := &Store{blob: opt.BlobBuckets, now: opt.Now}
+	s := &Store{blob: opt.BlobBuckets, shred: opt.ShredBuckets, now: opt.Now, afterCommit: opt.afterCommit}
+	for _, name := range opt.ShredBuckets {
+		if !slices.ContainsFunc(opt.BlobBuckets, func(b []byte) bool { return string(b) == string(name) }) {
+			return nil, fmt.Errorf("pgkv: shred bucket %q is not a blob bucket", name)
+		}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -122,6 +139,10 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 			return nil, errors.New("pgkv: blob buckets without S3 options")
 		}
 		if s.objects, err = newObjectStore(*opt.S3); err != nil {
+			return nil, err
+		}
+		// A deleted object must be gone, not kept as a noncurrent version.
+		if err := s.objects.checkUnversioned(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -192,6 +213,10 @@ func (s *Store) Update(fn func(kv.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	if s.afterCommit != nil {
+		s.afterCommit()
+	}
+	s.shredReleased(t.shredded)
 	// After commit, with the connection and the writer released, as bbolt
 	// runs its commit handlers: they may begin transactions of their own.
 	for _, f := range t.onCommit {
@@ -296,7 +321,8 @@ type tx struct {
 	batch    *pgx.Batch
 	dirtySeq map[*bucket]struct{} // sequences to write with the batch
 
-	put []string // objects written: removed on rollback
+	put      []string // objects written: removed on rollback
+	shredded [][]byte // objects of shred buckets released: removed after commit
 
 	// Object uploads run in the background, at most uploadsInFlight at
 	// once; commit waits for them.
@@ -424,7 +450,7 @@ func (t *tx) fail(err error) {
 func (t *tx) Writable() bool     { return t.writable }
 func (t *tx) OnCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }
 func (t *tx) Bucket(name []byte) kv.Bucket {
-	if b := t.lookup(0, name, false); b != nil {
+	if b := t.lookup(nil, name); b != nil {
 		return b
 	}
 	return nil
@@ -445,8 +471,30 @@ func (t *tx) isBlob(top []byte) bool {
 	return slices.ContainsFunc(t.s.blob, func(b []byte) bool { return string(b) == string(top) })
 }
 
-// lookup returns the bucket name in parent, or nil.
-func (t *tx) lookup(parent int64, name []byte, blob bool) *bucket {
+// newBucket returns the handle of bucket id named name in the bucket in
+// (nil: a top-level bucket), which it takes its kind from.
+func (t *tx) newBucket(in *bucket, id int64, name []byte, seq uint64) *bucket {
+	b := &bucket{t: t, id: id, seq: seq}
+	if in != nil {
+		b.blob, b.shred = in.blob, in.shred
+	} else {
+		b.blob = t.isBlob(name)
+		b.shred = slices.ContainsFunc(t.s.shred, func(s []byte) bool { return string(s) == string(name) })
+	}
+	return b
+}
+
+func parentID(in *bucket) int64 {
+	if in == nil {
+		return 0
+	}
+	return in.id
+}
+
+// lookup returns the bucket name in the bucket in (nil: top level), or
+// nil.
+func (t *tx) lookup(in *bucket, name []byte) *bucket {
+	parent := parentID(in)
 	k := bucketKey{parent, string(name)}
 	if b, ok := t.buckets[k]; ok {
 		return b
@@ -464,24 +512,22 @@ func (t *tx) lookup(parent int64, name []byte, blob bool) *bucket {
 		t.fail(err)
 		return nil
 	}
-	if parent == 0 {
-		blob = t.isBlob(name)
-	}
-	b := &bucket{t: t, id: id, seq: uint64(seq), blob: blob}
+	b := t.newBucket(in, id, name, uint64(seq))
 	t.buckets[k] = b
 	return b
 }
 
 // create makes the bucket name in parent; when exists is false it fails
 // on an existing bucket.
-func (t *tx) create(parent int64, name []byte, blob, exists bool) (*bucket, error) {
+func (t *tx) create(in *bucket, name []byte, exists bool) (*bucket, error) {
+	parent := parentID(in)
 	if !t.writable {
 		return nil, ErrTxNotWritable
 	}
 	if len(name) == 0 {
 		return nil, ErrBucketNameRequired
 	}
-	if b := t.lookup(parent, name, blob); b != nil {
+	if b := t.lookup(in, name); b != nil {
 		if !exists {
 			return nil, ErrBucketExists
 		}
@@ -512,16 +558,13 @@ func (t *tx) create(parent int64, name []byte, blob, exists bool) (*bucket, erro
 		t.fail(err)
 		return nil, t.err
 	}
-	if parent == 0 {
-		blob = t.isBlob(name)
-	}
-	b := &bucket{t: t, id: id, blob: blob}
+	b := t.newBucket(in, id, name, 0)
 	t.buckets[bucketKey{parent, string(name)}] = b
 	return b, nil
 }
 
 func (t *tx) CreateBucket(name []byte) (kv.Bucket, error) {
-	b, err := t.create(0, name, false, false)
+	b, err := t.create(nil, name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -529,22 +572,23 @@ func (t *tx) CreateBucket(name []byte) (kv.Bucket, error) {
 }
 
 func (t *tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
-	b, err := t.create(0, name, false, true)
+	b, err := t.create(nil, name, true)
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-func (t *tx) DeleteBucket(name []byte) error { return t.deleteBucket(0, name) }
+func (t *tx) DeleteBucket(name []byte) error { return t.deleteBucket(nil, name) }
 
 // deleteBucket removes a bucket, the buckets nested in it and their rows
 // in one statement, and notes their objects for removal after commit.
-func (t *tx) deleteBucket(parent int64, name []byte) error {
+func (t *tx) deleteBucket(in *bucket, name []byte) error {
 	if !t.writable {
 		return ErrTxNotWritable
 	}
-	b := t.lookup(parent, name, false)
+	parent := parentID(in)
+	b := t.lookup(in, name)
 	if b == nil {
 		if t.err != nil {
 			return t.err
@@ -559,7 +603,7 @@ func (t *tx) deleteBucket(parent int64, name []byte) error {
 	if err := t.flush(false); err != nil {
 		return err
 	}
-	_, err := t.conn.Exec(t.ctx, `
+	rows, _ := t.conn.Query(t.ctx, `
 		WITH RECURSIVE sub(id) AS (
 			SELECT $1::bigint
 			UNION ALL SELECT b.id FROM kv_buckets b JOIN sub ON b.parent = sub.id),
@@ -567,7 +611,11 @@ func (t *tx) deleteBucket(parent int64, name []byte) error {
 		db AS (DELETE FROM kv_buckets WHERE id IN (SELECT id FROM sub)),
 		dp AS (DELETE FROM kv_rows WHERE bucket = $2 AND key = $3 AND kind = 1 AND $2 <> 0)
 		INSERT INTO kv_released (name, released) SELECT value, $4 FROM dr WHERE kind = 2
-		ON CONFLICT DO NOTHING`, b.id, parent, name, t.s.now().UnixNano())
+		ON CONFLICT DO NOTHING RETURNING name`, b.id, parent, name, t.s.now().UnixNano())
+	released, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err == nil && b.shred {
+		t.shredded = append(t.shredded, released...)
+	}
 	if err != nil {
 		t.fail(err)
 		return t.err
@@ -601,7 +649,7 @@ func (t *tx) ForEach(fn func(name []byte, b kv.Bucket) error) error {
 	for _, x := range all {
 		b := t.buckets[bucketKey{0, string(x.name)}]
 		if b == nil {
-			b = &bucket{t: t, id: x.id, seq: uint64(x.seq), blob: t.isBlob(x.name)}
+			b = t.newBucket(nil, x.id, x.name, uint64(x.seq))
 			t.buckets[bucketKey{0, string(x.name)}] = b
 		}
 		if err := fn(x.name, b); err != nil {
@@ -612,8 +660,8 @@ func (t *tx) ForEach(fn func(name []byte, b kv.Bucket) error) error {
 }
 
 // get reads one key of a bucket, from the cache or the database; an
-// object's value is fetched from S3.
-func (t *tx) get(bucket int64, key []byte, blob bool) cached {
+// object's value is fetched from S3. shred: the bucket is a shred bucket.
+func (t *tx) get(bucket int64, key []byte, shred bool) cached {
 	if c, ok := t.values[bucket][string(key)]; ok {
 		return c
 	}
@@ -630,7 +678,7 @@ func (t *tx) get(bucket int64, key []byte, blob bool) cached {
 		t.fail(err)
 		return cached{}
 	default:
-		c = t.resolve(kind, value)
+		c = t.resolve(kind, value, shred)
 	}
 	m := t.values[bucket]
 	if m == nil {
@@ -642,12 +690,18 @@ func (t *tx) get(bucket int64, key []byte, blob bool) cached {
 }
 
 // resolve turns a row into a cached value, fetching an object's value.
-func (t *tx) resolve(kind int16, value []byte) cached {
+// In a read transaction, a shred bucket's row whose object is gone reads
+// as absent: a commit after the snapshot deleted the value and destroyed
+// its object at once (Options.ShredBuckets).
+func (t *tx) resolve(kind int16, value []byte, shred bool) cached {
 	switch kind {
 	case kindBucket:
 		return cached{kind: kindBucket, ok: true}
 	case kindObject:
 		v, err := t.s.objects.get(t.ctx, string(value))
+		if err != nil && shred && !t.writable && isCode(err, "NoSuchKey") {
+			return cached{}
+		}
 		if err != nil {
 			t.fail(err)
 			return cached{}
@@ -662,14 +716,15 @@ func (t *tx) resolve(kind int16, value []byte) cached {
 
 // bucket is a bucket of a transaction.
 type bucket struct {
-	t    *tx
-	id   int64
-	seq  uint64
-	blob bool
+	t     *tx
+	id    int64
+	seq   uint64
+	blob  bool
+	shred bool // a shred bucket's (Options.ShredBuckets)
 }
 
 func (b *bucket) Get(key []byte) []byte {
-	c := b.t.get(b.id, key, b.blob)
+	c := b.t.get(b.id, key, b.shred)
 	if !c.ok || c.kind == kindBucket {
 		return nil
 	}
@@ -705,6 +760,7 @@ func (b *bucket) Put(key, value []byte) error {
 		name := t.s.objects.newName()
 		t.put = append(t.put, name)
 		t.upload(name, value)
+		b.noteShredded(key)
 		// The row takes the place of any earlier one, whose object is
 		// then released.
 		t.batch.Queue(`
@@ -736,6 +792,7 @@ func (b *bucket) Delete(key []byte) error {
 	if !b.blob {
 		t.pending[pendingKey{b.id, string(key)}] = pendingOp{}
 	} else {
+		b.noteShredded(key)
 		t.batch.Queue(`
 			WITH d AS (DELETE FROM kv_rows WHERE bucket = $1 AND key = $2 AND kind = 2 RETURNING value)
 			INSERT INTO kv_released (name, released) SELECT value, $3 FROM d ON CONFLICT DO NOTHING`,
@@ -802,21 +859,21 @@ func (b *bucket) NextSequence() (uint64, error) {
 }
 
 func (b *bucket) Bucket(name []byte) kv.Bucket {
-	if nb := b.t.lookup(b.id, name, b.blob); nb != nil {
+	if nb := b.t.lookup(b, name); nb != nil {
 		return nb
 	}
 	return nil
 }
 
 func (b *bucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
-	nb, err := b.t.create(b.id, name, b.blob, true)
+	nb, err := b.t.create(b, name, true)
 	if err != nil {
 		return nil, err
 	}
 	return nb, nil
 }
 
-func (b *bucket) DeleteBucket(name []byte) error { return b.t.deleteBucket(b.id, name) }
+func (b *bucket) DeleteBucket(name []byte) error { return b.t.deleteBucket(b, name) }
 
 // cursor walks a bucket in batches of rows. A batch holds what the
 // transaction's writes had made of the bucket when it was fetched; after
@@ -877,9 +934,9 @@ func (c *cursor) current() ([]byte, []byte) {
 	t := c.b.t
 	var v cached
 	if r.kind == kindObject {
-		v = t.get(c.b.id, r.key, true)
+		v = t.get(c.b.id, r.key, c.b.shred)
 	} else {
-		v = t.resolve(r.kind, r.value)
+		v = t.resolve(r.kind, r.value, false)
 	}
 	if !v.ok || v.kind == kindBucket {
 		return r.key, nil

@@ -1,14 +1,12 @@
 package pgkv
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -379,8 +377,14 @@ func TestUploadFailure(t *testing.T) {
 	good := newS3(t)
 	bad := *good
 	bad.SecretKey = "wrong"
-	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: &bad})
+	// Open asks the bucket about versioning, which the wrong key would
+	// fail; the key goes wrong after Open.
+	s := open(t, url, Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: good})
 	defer s.Close()
+	var err error
+	if s.objects, err = newObjectStore(bad); err != nil {
+		t.Fatal(err)
+	}
 	mustUpdate(t, s, func(tx kv.Tx) error {
 		b, err := tx.CreateBucket([]byte("chunks"))
 		if err != nil {
@@ -388,7 +392,7 @@ func TestUploadFailure(t *testing.T) {
 		}
 		return b.SetSequence(7)
 	})
-	err := s.Update(func(tx kv.Tx) error {
+	err = s.Update(func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("chunks"))
 		if _, err := b.NextSequence(); err != nil {
 			return err
@@ -612,21 +616,7 @@ func TestKilledWriter(t *testing.T) {
 		_, err := tx.CreateBucket([]byte("chunks"))
 		return err
 	})
-	env, _ := json.Marshal(killedChild{URL: url, Endpoint: o.Endpoint, Bucket: o.Bucket, AccessKey: o.AccessKey, SecretKey: o.SecretKey})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterChild$")
-	cmd.Env = append(os.Environ(), killedChildEnv+"="+string(env))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != "put" {
-	}
+	cmd := startChild(t, "TestKilledWriterChild", killedChildEnv, url, o, "put")
 	// Wait until the three uploads have landed, then kill.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
