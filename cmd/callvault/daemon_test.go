@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/internal/testcorpus"
 	"github.com/callvault/callvault/internal/webtest"
 )
@@ -300,8 +301,8 @@ func TestKill9MidUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill once the whole chunks of what was sent are committed: 4 sealed
-	// chunks of 64 KiB plaintext are at least 4×64 KiB (3 are less).
-	waitMetricAtLeast(t, base, "callvault_commit_bytes_total", sent/(64<<10)*(64<<10))
+	// chunks of ChunkSize plaintext are at least 4×ChunkSize (3 are less).
+	waitMetricAtLeast(t, base, "callvault_commit_bytes_total", sent/archive.ChunkSize*archive.ChunkSize)
 	if err := cmd.Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
