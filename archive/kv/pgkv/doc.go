@@ -63,8 +63,10 @@
 // wrote are removed at once. A process killed between an object's PUT and
 // the commit leaves objects that no row references: Sweep also lists the
 // objects under the prefix and removes those that neither a row nor
-// kv_released names and that are older than the grace period, which must
-// be longer than the longest transaction (TestKilledWriter). Sweep is to
+// kv_released names once this store's sweeps have seen them so for longer
+// than the grace period, measured by the store's clock and not by the S3
+// server's stamps (TestSweep); the period must be longer than the longest
+// transaction (TestKilledWriter). Sweep is to
 // run periodically (its caller chooses when); several may run it at once.
 //
 // The S3 client is github.com/aws/aws-sdk-go-v2/service/s3, configured

@@ -154,11 +154,18 @@ func (t *tx) discardObjects() {
 //     deleted bucket) more than olderThan ago: no read transaction that
 //     began before the release, and so could still read the object, is
 //     younger than that, when olderThan exceeds the longest transaction;
-//   - the objects under the prefix that no row references and that were
-//     last modified more than olderThan ago: the orphans of a process that
-//     died between writing an object and committing the row that would
-//     reference it. olderThan must exceed the longest write transaction,
-//     or Sweep may remove the object of a transaction still running.
+//   - the objects under the prefix that no row references and that this
+//     store's sweeps have seen unreferenced since more than olderThan ago:
+//     the orphans of a process that died between writing an object and
+//     committing the row that would reference it. The age is measured by
+//     the store's own clock from the first sweep that saw the object, not
+//     from the object's LastModified, which the S3 server's clock stamps:
+//     a server clock running behind must not make the object of a
+//     transaction still running look old. So an orphan goes on the second
+//     sweep that sees it (on the first when olderThan is 0), and a
+//     restart starts its wait again. olderThan must exceed the longest
+//     write transaction, or Sweep may remove the object of a transaction
+//     still running.
 //
 // Several daemons may sweep at once: removing an object twice is no
 // error. It returns how many objects it removed.
@@ -185,27 +192,41 @@ func (s *Store) Sweep(ctx context.Context, olderThan time.Duration) (int, error)
 		removed++
 	}
 
+	now := s.now()
+	s.orphansMu.Lock()
+	defer s.orphansMu.Unlock()
+	seen := make(map[string]time.Time) // this sweep's orphans, when first seen
+	defer func() { s.orphans = seen }()
 	p := s3.NewListObjectsV2Paginator(o.c, &s3.ListObjectsV2Input{Bucket: &o.bucket, Prefix: &o.prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return removed, fmt.Errorf("pgkv: list objects: %w", err)
 		}
-		var old []string
+		var names []string
 		for _, obj := range page.Contents {
-			if obj.Key != nil && obj.LastModified != nil && obj.LastModified.Before(cutoff) {
-				old = append(old, *obj.Key)
+			if obj.Key != nil {
+				names = append(names, *obj.Key)
 			}
 		}
-		if len(old) == 0 {
+		if len(names) == 0 {
 			continue
 		}
-		orphans, err := s.unreferenced(ctx, old)
+		orphans, err := s.unreferenced(ctx, names)
 		if err != nil {
 			return removed, err
 		}
 		for _, name := range orphans {
+			first, ok := s.orphans[name]
+			if !ok {
+				first = now
+			}
+			if now.Sub(first) < olderThan {
+				seen[name] = first
+				continue
+			}
 			if err := o.remove(ctx, name); err != nil {
+				seen[name] = first
 				return removed, err
 			}
 			removed++

@@ -106,6 +106,12 @@ type Store struct {
 	shred   [][]byte
 	now     func() time.Time
 
+	// orphans holds when this store's clock first saw each object no
+	// row references (Sweep), so that an orphan's age never rests on
+	// the S3 server's clock.
+	orphansMu sync.Mutex
+	orphans   map[string]time.Time
+
 	afterCommit func()
 	shredFailed atomic.Pointer[func(error)]
 	writer      sync.Mutex // one local writer waits here, not on a connection
