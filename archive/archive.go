@@ -57,6 +57,8 @@ type Options struct {
 	// group commit (ops in the group, chunk bytes written, time spent
 	// including fsync). It must be quick and must not call the archive.
 	OnCommit func(ops int, bytes int64, d time.Duration)
+
+	migrated bool // OpenMigrated: the store holds a copy not yet verified (migrate.go)
 }
 
 // String describes the options with the passphrase redacted, so that
@@ -254,6 +256,9 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 		kdf:   opt.KDF,
 	}
 	a.bolt, _ = store.(*boltkv.Store)
+	if err := checkMigrating(store, opt); err != nil {
+		return nil, err
+	}
 	a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
 	err := guard("open", func() error {
 		return store.Update(func(tx kv.Tx) error { return initSchema(tx, a.now()) })

@@ -1,0 +1,60 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/callvault/callvault/archive/kv/boltkv"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// OpenBoltSource opens the bbolt file at path read-only, as the source of
+// a migration, after walking its pages (a damaged file is refused rather
+// than copied). A file another process holds (a running daemon) is
+// refused with ErrInUse once lockTimeout has passed.
+func OpenBoltSource(path string, lockTimeout time.Duration) (*boltkv.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	if lockTimeout <= 0 {
+		lockTimeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("archive: %s is held by another process, a daemon running on it: stop the daemon first: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	db.Close()
+	if err := preflight(path, lockTimeout); err != nil {
+		return nil, err
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("archive: %s is held by another process, a daemon running on it: stop the daemon first: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	return boltkv.New(db), nil
+}
+
+// OpenBoltTarget opens or creates the bbolt file at path for writing, as
+// the target of a migration. A file another process holds is refused with
+// ErrInUse once lockTimeout has passed.
+func OpenBoltTarget(path string, lockTimeout time.Duration) (*boltkv.Store, error) {
+	if err := CheckNotInUse(path, lockTimeout); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	store, _, err := openBoltFile(path, Options{LockTimeout: max(lockTimeout, time.Second), InitialMmapSize: 1 << 30})
+	return store, err
+}
