@@ -41,10 +41,10 @@ import (
 var bucketMigrating = []byte("migrating")
 
 var (
-	migSource = []byte("source")
-	migStateKey  = []byte("state")
-	migSlot   = []byte("slot")
-	migDone   = []byte("done")
+	migSource   = []byte("source")
+	migStateKey = []byte("state")
+	migSlot     = []byte("slot")
+	migDone     = []byte("done")
 )
 
 func migPos(bucket []byte) []byte { return append([]byte("pos\x00"), bucket...) }
