@@ -229,8 +229,8 @@ func Migrate(ctx context.Context, src, dst MigrateEnd, opt MigrateOptions) (Migr
 		}); err != nil {
 			return err
 		}
-		if bt := boltkv.BoltTx(stx); bt != nil && p.TotalBytes == 0 {
-			p.TotalBytes = bt.Size()
+		if p.TotalBytes == 0 {
+			p.TotalBytes = boltInUse(stx)
 		}
 		st := &migState{buckets: map[string]*migBucket{}}
 		if err := dst.Store.Update(func(tx kv.Tx) error { return beginTarget(tx, ident, state, st) }); err != nil {

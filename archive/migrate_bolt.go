@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/archive/kv/boltkv"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,4 +58,16 @@ func OpenBoltTarget(path string, lockTimeout time.Duration) (*boltkv.Store, erro
 	}
 	store, _, err := openBoltFile(path, Options{LockTimeout: max(lockTimeout, time.Second), InitialMmapSize: 1 << 30})
 	return store, err
+}
+
+// boltInUse is the bytes of the bbolt file of tx that its free pages do
+// not take: what a migration copies, with the pages' overhead. 0 on
+// another backend.
+func boltInUse(tx kv.Tx) int64 {
+	bt := boltkv.BoltTx(tx)
+	if bt == nil {
+		return 0
+	}
+	st := bt.DB().Stats()
+	return bt.Size() - int64(st.FreePageN+st.PendingPageN)*int64(bt.DB().Info().PageSize)
 }

@@ -22,10 +22,11 @@ type progress struct {
 	cur      int64 // bytes read of the file in progress
 	nfiles   int
 	lastDraw time.Time
+	unit     string // what nfiles counts: "files" (import), "records" (migrate)
 }
 
 func newProgress(w io.Writer, files int, total int64) *progress {
-	p := &progress{w: w, files: files, total: total, start: time.Now()}
+	p := &progress{w: w, files: files, total: total, start: time.Now(), unit: "files"}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -106,5 +107,18 @@ func (p *progress) drawLocked(force bool) {
 		frac = float64(p.done+p.cur) / float64(p.total)
 	}
 	n := min(int(frac*width), width)
-	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d files %s", strings.Repeat("#", n), strings.Repeat(" ", width-n), p.nfiles, p.files, p.summaryLocked())
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s %s", strings.Repeat("#", n), strings.Repeat(" ", width-n), p.nfiles, p.files, p.unit, p.summaryLocked())
+}
+
+// set moves a whole-store operation (migrate) to done bytes and n items:
+// the bar on a terminal, one plain line elsewhere.
+func (p *progress) set(done int64, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done, p.cur, p.nfiles = done, 0, n
+	if p.tty {
+		p.drawLocked(false)
+		return
+	}
+	fmt.Fprintf(p.w, "[%d/%d %s %s]\n", p.nfiles, p.files, p.unit, p.summaryLocked())
 }

@@ -67,6 +67,8 @@ commands:
   compact  shrink the archive file, daemon stopped (callvault compact [--data DIR])
   salvage  copy what still authenticates in a damaged archive to a new data directory,
            daemon stopped (callvault salvage --data DIR --out NEWDIR)
+  migrate  copy the archive into the store another configuration names (bbolt or postgres+s3),
+           resumable, then verify the copy; daemon stopped (callvault migrate --to-config NEW.toml)
   import   load pcap files and folders, resumable (callvault import [--url URL | --data DIR [--keep-call-time]] PATH...)
   version  print the version
 `
@@ -95,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSalvage(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
