@@ -14,6 +14,8 @@
 //	compact  shrink the archive file, daemon stopped
 //	salvage  copy what still authenticates in a damaged archive to a new data
 //	         directory, daemon stopped
+//	migrate  copy the archive to another store (bbolt, PostgreSQL + S3) and
+//	         verify the copy, daemon stopped, resumable
 //	import   load pcap files and folders, resumable
 //	version  print the version
 package main
