@@ -25,20 +25,15 @@ func OpenBoltSource(path string, lockTimeout time.Duration) (*boltkv.Store, erro
 	if lockTimeout <= 0 {
 		lockTimeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("archive: %s is held by another process, a daemon running on it: stop the daemon first: %w", path, ErrInUse)
+	if err := CheckNotInUse(path, lockTimeout); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("archive: open %s: %w", path, err)
-	}
-	db.Close()
 	if err := preflight(path, lockTimeout); err != nil {
 		return nil, err
 	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("archive: %s is held by another process, a daemon running on it: stop the daemon first: %w", path, ErrInUse)
+		return nil, fmt.Errorf("archive: %s: %w", path, ErrInUse)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive: open %s: %w", path, err)
