@@ -192,10 +192,17 @@ func openMigrateEnd(ctx context.Context, cfg *Config, source bool, stdout io.Wri
 	if err != nil {
 		return end, nil, errors.New(redactURL(err.Error()))
 	}
-	others, err := s.OtherSessions(octx)
-	if err != nil {
-		s.Close()
-		return end, nil, errors.New(redactURL(err.Error()))
+	// A daemon just stopped: its sessions end on the server a moment
+	// after it closed them.
+	var others []string
+	for wait := time.Now().Add(sessionsGrace); ; time.Sleep(100 * time.Millisecond) {
+		if others, err = s.OtherSessions(octx); err != nil {
+			s.Close()
+			return end, nil, errors.New(redactURL(err.Error()))
+		}
+		if len(others) == 0 || time.Now().After(wait) {
+			break
+		}
 	}
 	if len(others) > 0 {
 		s.Close()
@@ -217,6 +224,10 @@ func openMigrateEnd(ctx context.Context, cfg *Config, source bool, stdout io.Wri
 	fmt.Fprintln(stdout, "migrate: holding the source database's writer lock: no daemon can write to it until the copy ends")
 	return end, func() { release(); s.Close() }, nil
 }
+
+// sessionsGrace is how long a migration waits for other sessions on a
+// database to end before it refuses.
+const sessionsGrace = 5 * time.Second
 
 // sameFile reports whether a and b name the same file.
 func sameFile(a, b string) bool {

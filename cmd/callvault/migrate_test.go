@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -218,4 +219,54 @@ func waitSealed(t *testing.T, d *daemon, ids []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestMigrateCommandInterrupted: a copy from one bbolt file into another
+// stopped by Ctrl-C (its context cancelled) says how to resume; the rerun
+// resumes after the batches committed, and the daemon on the new data
+// directory plays the recording as before.
+func TestMigrateCommandInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "callvault.key")
+	data, newData := filepath.Join(dir, "data"), filepath.Join(dir, "new")
+	d := startDaemon(t, data)
+	id := d.ingestSynth(t, "ffffffffffffffffffffffffffff0001", "alice", synthCall{seconds: 3, callID: "int-1@pbx",
+		from: synthParty{"Alice", "alice"}, to: synthParty{"Bob", "bob"}})
+	waitSealed(t, d, []string{id})
+	_, wav := d.get(t, "/api/v1/recordings/"+id+"/audio.wav")
+	d.stop()
+	conf := writeConfig(t, fmt.Sprintf("[archive]\ndata = %q\nkey_file = %q\n", newData, key))
+	args := []string{"migrate", "--data", data, "--key-file", key, "--to-config", conf, "--batch-records", "2"}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	migrateHook = func(p archive.MigrateProgress) {
+		if p.Batches == 3 {
+			cancel()
+		}
+	}
+	defer func() { migrateHook = nil }()
+	var out bytes.Buffer
+	err := run(ctx, args, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "run the same command again to resume") {
+		t.Fatalf("interrupted migrate: %v\n%s", err, out.String())
+	}
+	if _, err := archive.Open(filepath.Join(newData, "callvault.db"), archive.Options{KeyFile: key}); err == nil || !strings.Contains(err.Error(), "callvault migrate") {
+		t.Fatalf("open of the unfinished copy: %v", err)
+	}
+	migrateHook = nil
+	out.Reset()
+	if err := run(t.Context(), args, &out, &out); err != nil {
+		t.Fatalf("resumed migrate: %v\n%s", err, out.String())
+	}
+	if m := regexp.MustCompile(`resuming an unfinished copy: (\d+) records`).FindStringSubmatch(out.String()); m == nil || m[1] == "0" {
+		t.Fatalf("the rerun did not resume:\n%s", out.String())
+	}
+	d = startDaemon(t, newData)
+	defer d.stop()
+	if resp, got := d.get(t, "/api/v1/recordings/"+id+"/audio.wav"); resp.StatusCode != 200 || !bytes.Equal(got, wav) {
+		t.Fatalf("WAV on the copy: %s, identical %v", resp.Status, bytes.Equal(got, wav))
+	}
+	d.mustVerify(t, id)
+	d.mustVerifyChain(t)
 }
