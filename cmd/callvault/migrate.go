@@ -113,7 +113,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	cmp, err := archive.CompareMigrated(ctx, src, dst)
 	if err != nil {
-		return fmt.Errorf("migrate: the copy differs from the source: %w", err)
+		return fmt.Errorf("migrate: the copy differs from the source (was the source changed during the copy?): empty the target and migrate again: %w", err)
 	}
 	fmt.Fprintf(stdout, "migrate: compared %d buckets, %d records (%s) of source and copy by their sha256: identical\n", cmp.Buckets, cmp.Records, humanBytes(cmp.Bytes))
 
@@ -131,7 +131,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "INVALID\t%s\n", pr)
 	}
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate: %w; the source is unchanged: run callvault verify on it, then empty the target and migrate again", err)
 	}
 	pending := ""
 	if v.ExportsPending > 0 {

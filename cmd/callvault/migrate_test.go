@@ -112,6 +112,13 @@ s3_secret_key_file = %q
 	if err := arc.PutUser(ctx, archive.User{Login: "carol", Name: "Carol", Role: archive.RoleAdmin}, "carol-password-1"); err != nil {
 		t.Fatal(err)
 	}
+	settings, err := arc.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.PutSettings(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
 	if err := arc.Audit(ctx, archive.AuditEvent{Actor: "admin", Action: "settings.change", OK: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +158,7 @@ s3_secret_key_file = %q
 	if m == nil || m[1] == "0" {
 		t.Fatalf("the rerun did not resume:\n%s", stdout.String())
 	}
-	for _, want := range []string{"identical", "verified the copy: 4 recordings", "Point the daemon at " + pgConf} {
+	for _, want := range []string{"identical", "verified the copy: 4 recordings", "1 with their export hashes still to be sealed", "Point the daemon at " + pgConf} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, stdout.String())
 		}
