@@ -36,6 +36,7 @@ type Changes struct {
 	Changes []Change
 	Next    uint64
 	Reset   bool
+	More    bool // more changes follow Next: ask again
 }
 
 // Change is one changed key of a fed top-level bucket.

@@ -204,7 +204,7 @@ func (s *Store) ChangesSince(ctx context.Context, cursor uint64) (kv.Changes, er
 	}
 	out.Next = uint64(last)
 	if n == feedBatch {
-		out.Next = uint64(lastSeq)
+		out.Next, out.More = uint64(lastSeq), true
 	}
 	// Rows after cursor were pruned (the oldest kept is further on), or
 	// the cursor is from elsewhere (past the end).
