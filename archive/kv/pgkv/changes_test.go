@@ -178,3 +178,20 @@ func TestFeed(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChangesSince is the price of reading the feed when nothing
+// changed, which the archive pays before each list and password check.
+func BenchmarkChangesSince(b *testing.B) {
+	pg := servertest.StartPostgres(b)
+	s := open(b, pg.NewDatabase(b), Options{})
+	defer s.Close()
+	end, err := s.FeedEnd(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.ChangesSince(b.Context(), end); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
