@@ -329,20 +329,25 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 	f.locks[conn] = struct{}{}
 	f.locksMu.Unlock()
 	if s.closed.Load() { // Close ran meanwhile and did not see it
-		f.closeLock(conn)
+		f.closeLock(conn, lockKey(name))
 		return nil, false, ErrClosed
 	}
-	return func() { f.closeLock(conn) }, true, nil
+	return func() { f.closeLock(conn, lockKey(name)) }, true, nil
 }
 
-// closeLock ends a lock's connection, and the lock with it.
-func (f *feedState) closeLock(c *pgx.Conn) {
+// closeLock releases a lock and ends its connection. The release is a
+// statement of its own: the server ends a closed connection's session,
+// and releases its locks, only some time after the client closed it.
+func (f *feedState) closeLock(c *pgx.Conn, key int64) {
 	f.locksMu.Lock()
 	_, held := f.locks[c]
 	delete(f.locks, c)
 	f.locksMu.Unlock()
 	if held {
-		c.Close(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key) // on failure, the close releases it
+		c.Close(ctx)
 	}
 }
 
