@@ -195,7 +195,7 @@ func (s *Store) ChangesSince(ctx context.Context, cursor uint64) (kv.Changes, er
 			}
 			return rows.Err()
 		})
-	b.Queue(`SELECT coalesce(min(seq), 0) FROM kv_changes`).QueryRow(func(r pgx.Row) error { return r.Scan(&oldest) })
+	b.Queue(`SELECT coalesce(min(seq), (SELECT last + 1 FROM kv_feed)) FROM kv_changes`).QueryRow(func(r pgx.Row) error { return r.Scan(&oldest) })
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		if s.closed.Load() {
 			return kv.Changes{}, ErrClosed
