@@ -341,15 +341,17 @@ func (c *committer) commit(batch []op) {
 		}
 		if o.val != nil {
 			c.pool.Put(o.val)
-			if o.w != nil {
-				o.w.queued.Add(-1)
-			}
 		}
 		for _, b := range o.bufs {
 			c.pool.Put(b)
 		}
 		if res != nil && o.w != nil {
 			o.w.fail(res)
+		}
+		if o.val != nil && o.w != nil {
+			// After fail: a Finish that sees none of its chunks queued
+			// sees their failures too.
+			o.w.queued.Add(-1)
 		}
 		if errors.Is(res, ErrNoSpace) && res != errFull {
 			c.space.release()
