@@ -68,6 +68,27 @@ func floodQueue(t *testing.T, a *Archive, w *Writer, chunks int) chan error {
 	return errc
 }
 
+// answeredWithinTwoCommits runs call in a goroutine while a commit is
+// stopped and the queue is full of chunks, lets that commit and the next
+// one through, and fails unless call has returned by then.
+func answeredWithinTwoCommits(t *testing.T, a *Archive, steps *commitStepper, what string, call func() error) {
+	t.Helper()
+	answered := make(chan error, 1)
+	go func() { answered <- call() }()
+	synctest.Wait() // call is queued
+	steps.next()    // the group in progress
+	steps.next()    // the next group: call and the chunks that fit
+	synctest.Wait()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("%s still waits after two commits; %d chunks queued ahead of it", what, len(a.c.ops))
+	}
+}
+
 // A function someone waits for (here Create) is committed in the group
 // after the one in progress, not behind the chunks that other uploads
 // queued before it.
@@ -86,23 +107,10 @@ func testCommitFunctionsGoAhead(t *testing.T) {
 	wrote := floodQueue(t, a, w, 3*cap(a.c.ops))
 	steps.held()
 
-	created := make(chan error, 1)
-	go func() {
+	answeredWithinTwoCommits(t, a, steps, "Create", func() error {
 		_, err := a.Create(ctx, NewRecording{FileName: "second"})
-		created <- err
-	}()
-	synctest.Wait() // Create is queued
-	steps.next()    // the group in progress
-	steps.next()    // the next group: Create and the chunks that fit
-	synctest.Wait()
-	select {
-	case err := <-created:
-		if err != nil {
-			t.Fatal(err)
-		}
-	default:
-		t.Fatalf("Create still waits after two commits; %d chunks queued ahead of it", len(a.c.ops))
-	}
+		return err
+	})
 	if len(a.c.ops) == 0 {
 		t.Fatal("the queue drained: the test shows nothing")
 	}
@@ -142,23 +150,10 @@ func testCommitFinishGoesAhead(t *testing.T) {
 	wrote := floodQueue(t, a, busy, 3*cap(a.c.ops))
 	steps.held()
 
-	finished := make(chan error, 1)
-	go func() {
+	answeredWithinTwoCommits(t, a, steps, "Finish", func() error {
 		_, err := quiet.Finish(ctx, Final{State: StateComplete})
-		finished <- err
-	}()
-	synctest.Wait() // Finish is queued
-	steps.next()
-	steps.next()
-	synctest.Wait()
-	select {
-	case err := <-finished:
-		if err != nil {
-			t.Fatal(err)
-		}
-	default:
-		t.Fatalf("Finish still waits after two commits; %d chunks queued ahead of it", len(a.c.ops))
-	}
+		return err
+	})
 
 	// busy's own Finish waits for its chunks, which are still queued:
 	// when it returns, with the next commit still stopped, every byte
