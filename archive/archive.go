@@ -423,9 +423,15 @@ func (a *Archive) view(fn func(kv.Tx) error) error {
 // group fails) and must derive everything from tx. bufs go back to the pool
 // after the commit.
 func (a *Archive) update(ctx context.Context, fn func(kv.Tx) error, bufs ...*[]byte) error {
+	return a.updateOp(ctx, fn, false, bufs...)
+}
+
+// updateOp is update; ordered keeps fn behind the chunks queued before it
+// (otherwise it goes ahead of them, see committer).
+func (a *Archive) updateOp(ctx context.Context, fn func(kv.Tx) error, ordered bool, bufs ...*[]byte) error {
 	done := make(chan error, 1)
 	gfn := func(tx kv.Tx) error { return guard("write", func() error { return fn(tx) }) }
-	if err := a.c.send(ctx, op{fn: gfn, bufs: bufs, done: done}); err != nil {
+	if err := a.c.send(ctx, op{fn: gfn, bufs: bufs, done: done, ordered: ordered}); err != nil {
 		for _, b := range bufs {
 			a.bufs.Put(b)
 		}

@@ -25,6 +25,10 @@ type op struct {
 	fn   func(kv.Tx) error
 	bufs []*[]byte // returned to the pool after the commit
 	done chan error
+	// ordered keeps an fn operation behind the chunks queued before it
+	// (a Finish whose chunks are not committed yet); other fn operations
+	// go ahead of queued chunks.
+	ordered bool
 
 	err  error // per-operation result
 	skip bool  // fn failed; left out of the transaction
@@ -45,6 +49,12 @@ var errRetry = errors.New("archive: retry group commit")
 // bounded queue and commits them in one write transaction when CommitBytes
 // are pending, when CommitInterval has passed since the first, or at once
 // when someone waits and the queue is momentarily empty.
+//
+// Chunks and barriers queue first in, first out (ops). A function someone
+// waits for (Create, Finish, a seal, a setting) has a queue of its own
+// (urgent) that each group takes first: it waits for the commit in
+// progress and the next, not for the chunks of every open upload queued
+// before it, which under load are seconds of writing.
 type committer struct {
 	db       kv.Store
 	log      *slog.Logger
@@ -53,6 +63,7 @@ type committer struct {
 	maxBytes int
 
 	ops    chan op
+	urgent chan op
 	quit   chan struct{}
 	exited chan struct{}
 
@@ -75,9 +86,21 @@ func newCommitter(db kv.Store, log *slog.Logger, pool *sync.Pool, interval time.
 	return &committer{
 		db: db, log: log, pool: pool, interval: interval, maxBytes: maxBytes,
 		ops:    make(chan op, queue),
+		urgent: make(chan op, urgentQueue),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
 	}
+}
+
+// urgentQueue is the capacity of the committer's queue of functions.
+const urgentQueue = 256
+
+// queueOf returns the queue o goes to.
+func (c *committer) queueOf(o *op) chan op {
+	if o.fn != nil && !o.ordered {
+		return c.urgent
+	}
+	return c.ops
 }
 
 // sendWait queues o, blocking while the queue is full (backpressure).
@@ -87,7 +110,7 @@ func (c *committer) sendWait(o op) error {
 	if c.closed {
 		return ErrClosed
 	}
-	c.ops <- o
+	c.queueOf(&o) <- o
 	return nil
 }
 
@@ -106,7 +129,7 @@ func (c *committer) send(ctx context.Context, o op) error {
 		return ErrClosed
 	}
 	select {
-	case c.ops <- o:
+	case c.queueOf(&o) <- o:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -140,6 +163,7 @@ func (c *committer) run() {
 	for {
 		var first op
 		select {
+		case first = <-c.urgent:
 		case first = <-c.ops:
 		case <-c.quit:
 			c.drain(batch[:0])
@@ -147,11 +171,27 @@ func (c *committer) run() {
 		}
 		batch = append(batch[:0], first)
 		size, waiting := first.size(), first.done != nil
+		// Every function waiting now joins this group, whatever its size.
+		for more := true; more; {
+			select {
+			case o := <-c.urgent:
+				batch = append(batch, o)
+				size += o.size()
+				waiting = true
+			default:
+				more = false
+			}
+		}
 		quitting := false
 		timer.Reset(c.interval)
 	fill:
 		for size < c.maxBytes {
 			select {
+			case o := <-c.urgent:
+				batch = append(batch, o)
+				size += o.size()
+				waiting = true
+				continue
 			case o := <-c.ops:
 				batch = append(batch, o)
 				size += o.size()
@@ -163,6 +203,10 @@ func (c *committer) run() {
 				break // someone waits and nothing else is queued: commit now
 			}
 			select {
+			case o := <-c.urgent:
+				batch = append(batch, o)
+				size += o.size()
+				waiting = true
 			case o := <-c.ops:
 				batch = append(batch, o)
 				size += o.size()
@@ -188,6 +232,8 @@ func (c *committer) run() {
 func (c *committer) drain(batch []op) {
 	for {
 		select {
+		case o := <-c.urgent:
+			batch = append(batch, o)
 		case o := <-c.ops:
 			batch = append(batch, o)
 		default:
@@ -301,6 +347,11 @@ func (c *committer) commit(batch []op) {
 		}
 		if res != nil && o.w != nil {
 			o.w.fail(res)
+		}
+		if o.val != nil && o.w != nil {
+			// After fail: a Finish that sees none of its chunks queued
+			// sees their failures too.
+			o.w.queued.Add(-1)
 		}
 		if errors.Is(res, ErrNoSpace) && res != errFull {
 			c.space.release()

@@ -30,7 +30,11 @@
 // values are appended under increasing sequence numbers and found through a
 // small index, so a commit never rewrites pages of older chunks (FORMAT.md,
 // "Chunk storage"). The queue is bounded, so a slow disk pushes back on
-// writers. [Writer.Sync] and
+// writers. Functions a caller waits for (Create, Finish, seals, settings)
+// have a queue of their own that each group takes first, so they wait for
+// one or two commits, not for the chunks every open upload queued before
+// them; Finish queues behind its own writer's chunks while some are still
+// queued (commit.go). [Writer.Sync] and
 // [Writer.Finish] return after their data is committed and fsynced. A
 // recording cut off by a crash stays in state "recording" and is listed by
 // [Archive.Unfinished] so the caller can [Archive.Resume] it.

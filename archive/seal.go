@@ -197,43 +197,50 @@ func (a *Archive) Seal(ctx context.Context, id ID, exports [][32]byte) error {
 // deferred (SealDeferred).
 func (a *Archive) seal(ctx context.Context, id ID, exports [][32]byte, deferred bool) error {
 	err := a.update(ctx, func(tx kv.Tx) error {
-		m, dk, err := a.loadTx(tx, id)
-		if err != nil {
-			return err
-		}
-		defer clear(dk)
-		switch {
-		case m.State == StateRecording:
-			return fmt.Errorf("archive: seal %s: not finished: %w", id, ErrState)
-		case m.SealSeq != 0:
-			return fmt.Errorf("archive: seal %s: already sealed: %w", id, ErrState)
-		}
-		if !a.sealingTx(tx) {
-			return nil // deferred: stays in bucketUnsealed
-		}
-		r := m.recording(id, nil)
-		e := &chainEntry{
-			typ: entrySeal, time: nsOf(a.now()), id: id,
-			orig: r.OrigSHA256, mp: r.MapSHA256, meta: r.MetaSHA256(), exports: exports, deferred: deferred,
-		}
-		if err := a.appendEntry(tx, e); err != nil {
-			return err
-		}
-		m.SealSeq, m.ExportsDue = e.seq, deferred
-		if err := a.putMetaTx(tx, id, dk, m); err != nil {
-			return err
-		}
-		if deferred {
-			if err := tx.Bucket(bucketExportsDue).Put(id[:], []byte{}); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketUnsealed).Delete(id[:])
+		_, err := a.sealTx(tx, id, exports, deferred)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("archive: seal %s: %w", id, err)
 	}
 	return nil
+}
+
+// sealTx is seal inside tx. It returns the recording's sealed metadata, or
+// nil when sealing is off (the recording stays listed by Unsealed).
+func (a *Archive) sealTx(tx kv.Tx, id ID, exports [][32]byte, deferred bool) (*metaRecord, error) {
+	m, dk, err := a.loadTx(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dk)
+	switch {
+	case m.State == StateRecording:
+		return nil, fmt.Errorf("archive: seal %s: not finished: %w", id, ErrState)
+	case m.SealSeq != 0:
+		return nil, fmt.Errorf("archive: seal %s: already sealed: %w", id, ErrState)
+	}
+	if !a.sealingTx(tx) {
+		return nil, nil // deferred: stays in bucketUnsealed
+	}
+	r := m.recording(id, nil)
+	e := &chainEntry{
+		typ: entrySeal, time: nsOf(a.now()), id: id,
+		orig: r.OrigSHA256, mp: r.MapSHA256, meta: r.MetaSHA256(), exports: exports, deferred: deferred,
+	}
+	if err := a.appendEntry(tx, e); err != nil {
+		return nil, err
+	}
+	m.SealSeq, m.ExportsDue = e.seq, deferred
+	if err := a.putMetaTx(tx, id, dk, m); err != nil {
+		return nil, err
+	}
+	if deferred {
+		if err := tx.Bucket(bucketExportsDue).Put(id[:], []byte{}); err != nil {
+			return nil, err
+		}
+	}
+	return m, tx.Bucket(bucketUnsealed).Delete(id[:])
 }
 
 type tombstoneNote struct {

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -37,6 +38,11 @@ type Final struct {
 	// From/To), at most MaxParties of at most MaxPartyLen bytes each;
 	// MayRead matches them against a user's extensions and access list.
 	Parties []string
+	// SealDeferred also seals the recording, as SealDeferred does, in
+	// the transaction that finishes it: one commit instead of two before
+	// an upload is answered. While sealing is off the recording stays
+	// listed by Unsealed, as it does without this.
+	SealDeferred bool
 }
 
 // Writer writes the two blobs of one recording. Its methods must be called
@@ -63,6 +69,10 @@ type Writer struct {
 
 	resumed bool   // made by Resume: its chunks commit also while the disk is full
 	note    []byte // the chunk note Resume found for the committed original
+
+	// queued counts the writer's chunks in the commit queue: sent and
+	// not yet through a commit (committed or failed).
+	queued atomic.Int64
 
 	pmu   sync.Mutex
 	pcond sync.Cond  // on pmu: the pipeline took a job or went idle
@@ -484,7 +494,9 @@ func (w *Writer) sealChunk(j chunkJob) {
 	if j.note != nil {
 		o.note = boxSeal(w.mac, chunkNoteAAD(w.id, j.idx+1), j.note)
 	}
+	w.queued.Add(1)
 	if err := w.a.c.sendWait(o); err != nil {
+		w.queued.Add(-1)
 		w.a.bufs.Put(o.val)
 		w.fail(err)
 	}
@@ -525,8 +537,10 @@ func (w *Writer) Sync(ctx context.Context) error {
 
 // Finish seals the final chunks and commits them together with the
 // metadata; when it returns, the recording is durable and readable, in
-// state f.State, and listed by Unsealed. The writer cannot be used
-// afterwards. If ctx ends first, the commit may still happen.
+// state f.State, and listed by Unsealed — or sealed, with f.SealDeferred
+// while sealing is on (the returned recording then carries its Seal). The
+// writer cannot be used afterwards. If ctx ends first, the commit may
+// still happen.
 func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	w.drain() // every full chunk hashed and queued before the final ones
 	if err := w.check(); err != nil {
@@ -577,7 +591,14 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	}
 	oldKey, newKey := timeKey(old.indexNS(), w.id), timeKey(m.indexNS(), w.id)
 	id := w.id
-	err = w.a.update(ctx, func(tx kv.Tx) error {
+	// The final commit must not come before the writer's other chunks:
+	// while some are still queued it queues behind them; once they are
+	// through (a live call's last full chunk was written seconds before
+	// its end) it goes ahead of other uploads' chunks.
+	ordered := w.queued.Load() > 0
+	var sealed *Recording // with f.SealDeferred, as sealed in the transaction
+	err = w.a.updateOp(ctx, func(tx kv.Tx) error {
+		sealed = nil
 		// The who keys include the search terms of the call's CDRs, which
 		// may arrive at any time: read them in this transaction.
 		oldWho, newWho := w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))
@@ -617,8 +638,19 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		if err := replaceWho(tx, oldWho, newWho); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketUnsealed).Put(id[:], []byte{})
-	}, bufs...)
+		if err := tx.Bucket(bucketUnsealed).Put(id[:], []byte{}); err != nil {
+			return err
+		}
+		if !f.SealDeferred {
+			return nil
+		}
+		sm, err := w.a.sealTx(tx, id, nil, true)
+		if err != nil || sm == nil {
+			return err
+		}
+		sealed, err = w.a.recordingTx(tx, id)
+		return err
+	}, ordered, bufs...)
 	if err != nil {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}
@@ -626,6 +658,9 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}
 	w.meta = &m
+	if sealed != nil {
+		return sealed, nil
+	}
 	return m.recording(w.id, nil), nil
 }
 

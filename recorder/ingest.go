@@ -291,7 +291,9 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		return nil, err
 	}
 	// Finish even when the request's context is gone: what arrived is kept.
+	// The seal goes into the same commit: the answer waits for one.
 	fctx := context.WithoutCancel(ctx)
+	final.SealDeferred = true
 	rec, err := w.Finish(fctx, final)
 	r.stats.open.Add(-1)
 	openCounted = false
@@ -301,13 +303,17 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		return r.salvage(ctx, w, err)
 	}
 	r.stats.stored(state == archive.StateInterrupted, a.Result)
-	if err := r.seal(fctx, rec); err != nil {
+	if rec.Seal != nil {
+		r.queueExports(rec.ID)
+	} else if err := r.seal(fctx, rec); err != nil { // sealing is off, or was
 		r.stats.failed.Add(1)
 		return nil, err
 	}
 	log.Info("recording stored", "state", state, "bytes", rec.OrigSize,
 		"calls", len(a.Result.Calls), "streams", len(a.Result.Streams))
-	rec, err = r.arc.Get(fctx, rec.ID)
+	if rec.Seal == nil {
+		rec, err = r.arc.Get(fctx, rec.ID)
+	}
 	if err == nil && r.cfg.OnComplete != nil {
 		r.cfg.OnComplete(rec)
 	}
