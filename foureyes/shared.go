@@ -97,7 +97,6 @@ func (f *Access) closeShared() {
 	f.flush(ctx)
 	cancel()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	close(f.done)
 	for _, p := range f.sups {
 		p.closeLocked()
@@ -109,6 +108,8 @@ func (f *Access) closeShared() {
 	}
 	f.notifyLocked()
 	f.closed = true
+	f.mu.Unlock()
+	f.audits.Wait()
 }
 
 // dirtyLocked notes that w's state is to be written. f.mu is held.
