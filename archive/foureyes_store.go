@@ -126,3 +126,8 @@ func (a *Archive) fourEyesChanged() {
 		(*fn)()
 	}
 }
+
+// CatchUp applies what other daemons committed before the call, as a
+// listing does before it answers: the WatchFourEyes functions have run
+// for their changes when it returns. On bbolt it does nothing.
+func (a *Archive) CatchUp(ctx context.Context) error { return a.syncFeed(ctx) }

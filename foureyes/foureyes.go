@@ -365,6 +365,8 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 	if !f.Subject(u) {
 		return Status{}, ErrNotSubject
 	}
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	sup := strings.TrimSpace(u.Supervisor)
 	supName := sup
 	if s, err := f.arc.GetUser(ctx, sup); err == nil {
@@ -427,6 +429,8 @@ func (f *Access) lockPending(ctx context.Context, sup *archive.User, login strin
 // waiting request to sup can be granted, and only while a page of sup's
 // is connected.
 func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
@@ -454,6 +458,8 @@ func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote str
 
 // Refuse answers login's waiting request with no.
 func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
@@ -468,6 +474,8 @@ func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote st
 
 // End ends the grant sup gave login.
 func (f *Access) End(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	f.mu.Lock()
 	w := f.wards[feKey(login)]
 	if w == nil || w.state != Granted || !strings.EqualFold(w.supervisor, sup.Login) {
@@ -572,6 +580,7 @@ func (f *Access) LoggedOut(ctx context.Context, u *archive.User, remote string) 
 	if f == nil || u == nil {
 		return
 	}
+	defer f.publish(ctx)
 	f.mu.Lock()
 	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, ReasonLogout, remote))
 	if p := f.sups[feKey(u.Login)]; p != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +36,11 @@ type shared struct {
 	stop  context.CancelFunc
 	ended chan struct{} // closed when the loop returned
 	unw   func()
+
+	wmu     sync.Mutex    // one flush at a time
+	rmu     sync.Mutex    // one reload at a time
+	kicks   atomic.Uint64 // counts the changes reported (WatchFourEyes) and conflicts
+	applied uint64        // kicks answered by the reloads so far (under rmu)
 
 	dirty  map[string]bool                 // ward keys to write (under f.mu)
 	leases map[string]bool                 // supervisor keys whose lease to write (under f.mu)
@@ -72,9 +79,38 @@ func (f *Access) startShared() {
 		dirty: map[string]bool{}, leases: map[string]bool{}, others: map[string]map[string]time.Time{},
 	}
 	f.sh = sh
-	sh.unw = f.arc.WatchFourEyes(func() { signal(sh.kick) })
+	sh.kicks.Store(1) // the first load
+	sh.unw = f.arc.WatchFourEyes(sh.changed)
 	f.reload(ctx)
 	go f.follow(ctx)
+}
+
+// changed notes that the stored state changed.
+func (sh *shared) changed() {
+	sh.kicks.Add(1)
+	signal(sh.kick)
+}
+
+// fresh brings the state up to date with what other daemons committed
+// before the call, and writes this daemon's changes: an answer given
+// after fresh rests on every change committed before it.
+func (f *Access) fresh(ctx context.Context) {
+	if f.sh == nil {
+		return
+	}
+	f.flush(ctx)
+	if err := f.arc.CatchUp(ctx); err != nil {
+		f.log.Warn("foureyes: reading the state other daemons share", "err", err)
+	}
+	f.reload(ctx)
+}
+
+// publish writes this daemon's changes before an answer is given, so
+// that a request to another daemon that follows sees them.
+func (f *Access) publish(ctx context.Context) {
+	if f.sh != nil {
+		f.flush(context.WithoutCancel(ctx))
+	}
 }
 
 func signal(c chan struct{}) {
@@ -167,8 +203,15 @@ func (f *Access) follow(ctx context.Context) {
 	}
 }
 
-// reload applies the stored records.
+// reload applies the stored records, unless no change was reported
+// since the last reload.
 func (f *Access) reload(ctx context.Context) {
+	f.sh.rmu.Lock()
+	defer f.sh.rmu.Unlock()
+	gen := f.sh.kicks.Load()
+	if f.sh.applied >= gen {
+		return
+	}
 	raws, err := f.arc.FourEyesRecords(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -206,6 +249,7 @@ func (f *Access) reload(ctx context.Context) {
 	f.sh.others = others
 	f.notifyLocked() // presence may have changed
 	f.mu.Unlock()
+	f.sh.applied = gen
 	for _, r := range stale {
 		_, _ = f.arc.SwapFourEyes(ctx, leaseName(r.Login, r.Node), func(old []byte) ([]byte, bool) {
 			var o record
@@ -247,6 +291,8 @@ func wardRecordLocked(w *ward) record {
 
 // flush writes the changed wards and leases.
 func (f *Access) flush(ctx context.Context) {
+	f.sh.wmu.Lock()
+	defer f.sh.wmu.Unlock()
 	f.mu.Lock()
 	type wardWrite struct {
 		w    *ward
@@ -313,7 +359,7 @@ func (f *Access) flush(ctx context.Context) {
 			f.sh.dirty[feKey(ww.w.login)] = true // again at the next tick
 			f.mu.Unlock()
 		case !ok:
-			signal(f.sh.kick) // another daemon's change came first: take it
+			f.sh.changed() // another daemon's change came first: take it
 		default:
 			f.mu.Lock()
 			if ww.w.rev == base {
@@ -365,7 +411,7 @@ func (f *Access) lapse(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				f.log.Warn("foureyes: ending a grant whose supervisor is gone", "err", err)
 			}
-			signal(f.sh.kick)
+			f.sh.changed()
 			continue
 		}
 		f.mu.Lock()
