@@ -37,6 +37,7 @@ type shared struct {
 	ended chan struct{} // closed when the loop returned
 	unw   func()
 
+	close   sync.Once
 	wmu     sync.Mutex    // one flush at a time
 	rmu     sync.Mutex    // one reload at a time
 	kicks   atomic.Uint64 // counts the changes reported (WatchFourEyes) and conflicts
@@ -125,7 +126,9 @@ func signal(c chan struct{}) {
 // not ended for the other daemons (a supervisor's page that reconnects
 // to one of them keeps them); they end there when this daemon's leases
 // lapse, as when it dies. Waiting changes are written first.
-func (f *Access) closeShared() {
+func (f *Access) closeShared() { f.sh.close.Do(f.closeSharedOnce) }
+
+func (f *Access) closeSharedOnce() {
 	f.sh.unw()
 	f.sh.stop()
 	<-f.sh.ended

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/archive/kv/pgkv"
 	"github.com/callvault/callvault/internal/servertest"
 	"github.com/callvault/callvault/internal/testclock"
@@ -192,5 +193,42 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 	want := map[string]int{"foureyes.request": 2, "foureyes.grant": 2, "foureyes.revoke reason=closed": 1, "foureyes.revoke reason=timeout": 1}
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Fatalf("audit entries %v, want %v", count, want)
+	}
+}
+
+// TestFourEyesOneDaemonWritesNothing: on bbolt (one process) the 4-eyes
+// state stays in memory: a request, a grant and its end write no 4-eyes
+// record.
+func TestFourEyesOneDaemonWritesNothing(t *testing.T) {
+	arc := archivetest.OpenTest(t)
+	ctx := t.Context()
+	alice := archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
+	sam := archive.User{Login: "sam", Role: archive.RoleSupervisor}
+	for _, u := range []archive.User{alice, sam} {
+		if err := arc.PutUser(ctx, u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if arc.Shared() {
+		t.Fatal("a bbolt archive says it is shared")
+	}
+	fe := New(arc, Options{}, nil)
+	defer fe.Close()
+	page, err := fe.Join("sam", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fe.Request(ctx, &alice, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fe.Grant(ctx, &sam, "alice", "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	fe.Beat("sam", page.ID())
+	if err := fe.End(ctx, &sam, "alice", "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := arc.FourEyesRecords(ctx); err != nil || len(rs) != 0 {
+		t.Fatalf("4-eyes records on bbolt: %d %v", len(rs), err)
 	}
 }
