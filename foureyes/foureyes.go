@@ -673,6 +673,7 @@ func (f *Access) leave(s *Page, reason string) {
 		} else if p.grace == nil {
 			var t *time.Timer
 			t = time.AfterFunc(f.opts.Grace, func() {
+				f.freshNow() // a page of the supervisor's on another daemon
 				f.mu.Lock()
 				if p.grace != t || len(p.streams) > 0 {
 					f.mu.Unlock()

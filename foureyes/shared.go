@@ -106,6 +106,16 @@ func (f *Access) fresh(ctx context.Context) {
 	f.reload(ctx)
 }
 
+// freshNow is fresh where no request waits (a timer).
+func (f *Access) freshNow() {
+	if f.sh == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f.fresh(ctx)
+}
+
 // publish writes this daemon's changes before an answer is given, so
 // that a request to another daemon that follows sees them.
 func (f *Access) publish(ctx context.Context) {

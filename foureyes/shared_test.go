@@ -54,11 +54,14 @@ func twoDaemons(t *testing.T, clk *testclock.Clock) (a, b *archive.Archive) {
 	return a, b
 }
 
-// waitFor waits until cond holds, woken by every change of f's state.
+// waitFor waits until cond holds, woken by every change of f's state
+// and, for what changes none (a lease), every few milliseconds.
 func waitFor(t *testing.T, f *Access, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.NewTimer(30 * time.Second)
 	defer deadline.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		_, changed := f.Supervision("")
 		if cond() {
@@ -66,6 +69,7 @@ func waitFor(t *testing.T, f *Access, what string, cond func() bool) {
 		}
 		select {
 		case <-changed:
+		case <-poll.C:
 		case <-deadline.C:
 			t.Fatalf("never: %s", what)
 		}
@@ -149,6 +153,31 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 		t.Fatalf("alice's state on B: %+v", st)
 	}
 
+	// The supervisor has a page on each daemon: the one on A closes and
+	// the grant stays (the lease of B's page), until B's closes too.
+	pageA, err := feA.Join("sam", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageB, err := feB.Join("sam", "127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask("handover grant")
+	waitFor(t, feA, "A sees the page on B", func() bool { return elsewhere(feA, "sam") })
+	feA.Leave(pageA)
+	waitFor(t, feA, "the grace on A is over", func() bool { return !feA.GraceRuns("sam") })
+	if !feA.Allowed(&alice) || !feB.Allowed(&alice) {
+		t.Fatal("the grant ended while the supervisor's page on B was connected")
+	}
+	waitFor(t, feB, "B sees the page on A gone", func() bool { return !elsewhere(feB, "sam") })
+	feB.Leave(pageB)
+	waitFor(t, feB, "the grant ends on B when the page on B closes", func() bool { return !feB.Allowed(&alice) })
+	waitFor(t, feA, "A follows", func() bool { return !feA.Allowed(&alice) })
+	if st, _ := feA.Status(&alice); st.State != Ended || st.Reason != ReasonClosed {
+		t.Fatalf("alice's state on A: %+v", st)
+	}
+
 	// A dies with the page open: B keeps the grant while A's lease is
 	// valid, and ends it when the lease lapses by B's clock.
 	if _, err := feA.Join("sam", "127.0.0.1"); err != nil {
@@ -190,7 +219,7 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 		}
 		count[key]++
 	}
-	want := map[string]int{"foureyes.request": 2, "foureyes.grant": 2, "foureyes.revoke reason=closed": 1, "foureyes.revoke reason=timeout": 1}
+	want := map[string]int{"foureyes.request": 3, "foureyes.grant": 3, "foureyes.revoke reason=closed": 2, "foureyes.revoke reason=timeout": 1}
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Fatalf("audit entries %v, want %v", count, want)
 	}
@@ -231,4 +260,11 @@ func TestFourEyesOneDaemonWritesNothing(t *testing.T) {
 	if rs, err := arc.FourEyesRecords(ctx); err != nil || len(rs) != 0 {
 		t.Fatalf("4-eyes records on bbolt: %d %v", len(rs), err)
 	}
+}
+
+// elsewhere reports whether f counts a page of login's on another daemon.
+func elsewhere(f *Access, login string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.elsewhereLocked(login)
 }
