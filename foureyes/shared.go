@@ -350,19 +350,8 @@ func (f *Access) flush(ctx context.Context) {
 		}
 	}
 	for _, ww := range wards {
-		r, base := ww.r, ww.base
-		r.Rev = base + 1
-		ok, err := f.arc.SwapFourEyes(ctx, wardName(r.Login), func(old []byte) ([]byte, bool) {
-			var o record
-			if old != nil && json.Unmarshal(old, &o) != nil {
-				return nil, false
-			}
-			if o.Rev != base {
-				return nil, false
-			}
-			b, err := json.Marshal(r)
-			return b, err == nil
-		})
+		base := ww.base
+		ok, err := f.swapWard(ctx, ww.r, base)
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
@@ -411,15 +400,7 @@ func (f *Access) lapse(ctx context.Context) {
 	f.mu.Unlock()
 	for _, l := range todo {
 		r, base := l.r, l.base
-		r.Rev = base + 1
-		ok, err := f.arc.SwapFourEyes(ctx, wardName(r.Login), func(old []byte) ([]byte, bool) {
-			var o record
-			if old == nil || json.Unmarshal(old, &o) != nil || o.Rev != base {
-				return nil, false
-			}
-			b, err := json.Marshal(r)
-			return b, err == nil
-		})
+		ok, err := f.swapWard(ctx, r, base)
 		if err != nil || !ok {
 			if err != nil && ctx.Err() == nil {
 				f.log.Warn("foureyes: ending a grant whose supervisor is gone", "err", err)
@@ -438,4 +419,18 @@ func (f *Access) lapse(ctx context.Context) {
 		f.mu.Unlock()
 		f.auditEnded(ended)
 	}
+}
+
+// swapWard stores r as the ward's next revision after base, unless the
+// stored record is not at base (another daemon's change came first).
+func (f *Access) swapWard(ctx context.Context, r record, base uint64) (bool, error) {
+	r.Rev = base + 1
+	return f.arc.SwapFourEyes(ctx, wardName(r.Login), func(old []byte) ([]byte, bool) {
+		var o record
+		if old != nil && json.Unmarshal(old, &o) != nil || o.Rev != base {
+			return nil, false
+		}
+		b, err := json.Marshal(r)
+		return b, err == nil
+	})
 }

@@ -86,13 +86,7 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 	clk := testclock.New(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC))
 	arcA, arcB := twoDaemons(t, clk)
 	ctx := t.Context()
-	alice := archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
-	sam := archive.User{Login: "sam", Role: archive.RoleSupervisor}
-	for _, u := range []archive.User{alice, sam} {
-		if err := arcA.PutUser(ctx, u, testPassword); err != nil {
-			t.Fatal(err)
-		}
-	}
+	alice, sam := supervised(t, arcA)
 	rec := &archive.Recording{User: "alice"}
 	opts := Options{Ping: 20 * time.Millisecond, Silence: time.Hour, Grace: 10 * time.Millisecond, Lease: 10 * time.Second, Now: clk.Now}
 	feA := New(arcA, opts, nil)
@@ -231,13 +225,7 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 func TestFourEyesOneDaemonWritesNothing(t *testing.T) {
 	arc := archivetest.OpenTest(t)
 	ctx := t.Context()
-	alice := archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
-	sam := archive.User{Login: "sam", Role: archive.RoleSupervisor}
-	for _, u := range []archive.User{alice, sam} {
-		if err := arc.PutUser(ctx, u, testPassword); err != nil {
-			t.Fatal(err)
-		}
-	}
+	alice, sam := supervised(t, arc)
 	if arc.Shared() {
 		t.Fatal("a bbolt archive says it is shared")
 	}
@@ -267,4 +255,18 @@ func elsewhere(f *Access, login string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.elsewhereLocked(login)
+}
+
+// supervised stores alice, a user under 4-eyes access, and sam, her
+// supervisor.
+func supervised(t *testing.T, arc *archive.Archive) (alice, sam archive.User) {
+	t.Helper()
+	alice = archive.User{Login: "alice", Role: archive.RoleUser, Supervisor: "sam"}
+	sam = archive.User{Login: "sam", Role: archive.RoleSupervisor}
+	for _, u := range []archive.User{alice, sam} {
+		if err := arc.PutUser(t.Context(), u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return alice, sam
 }
