@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,7 @@ type shared struct {
 	dirty  map[string]bool                 // ward keys to write (under f.mu)
 	leases map[string]bool                 // supervisor keys whose lease to write (under f.mu)
 	others map[string]map[string]time.Time // supervisor key → daemon → lease valid until (under f.mu)
+	away   map[string]bool                 // supervisors whose leases lapsed at the last check (under f.mu)
 }
 
 // record is a stored 4-eyes record (JSON, sealed by the archive).
@@ -383,6 +385,16 @@ func (f *Access) lapse(ctx context.Context) {
 	}
 	var todo []lapsed
 	f.mu.Lock()
+	// Pages show a supervisor connected while a lease is valid: a lease
+	// that lapsed is a change.
+	away := map[string]bool{}
+	for k := range f.sh.others {
+		away[k] = !f.elsewhereLocked(k)
+	}
+	if !maps.Equal(away, f.sh.away) {
+		f.sh.away = away
+		f.notifyLocked()
+	}
 	for _, w := range f.wards {
 		if w.state != Granted {
 			continue

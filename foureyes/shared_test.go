@@ -197,6 +197,9 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 	if st, _ := feB.Status(&alice); st.State != Ended || st.Reason != ReasonTimeout {
 		t.Fatalf("alice's state on B: %+v", st)
 	}
+	if v, _ := feB.Supervision("sam"); v.Connected || len(v.Grants) != 0 {
+		t.Fatalf("B shows the supervision %+v after A's lease lapsed", v)
+	}
 
 	// One audit entry per event, whichever daemon wrote it (Close waits
 	// for the entries being written).
