@@ -98,7 +98,7 @@ func (sh *shared) changed() {
 // before the call, and writes this daemon's changes: an answer given
 // after fresh rests on every change committed before it.
 func (f *Access) fresh(ctx context.Context) {
-	if f.sh == nil {
+	if f == nil || f.sh == nil {
 		return
 	}
 	f.flush(ctx)
@@ -121,7 +121,7 @@ func (f *Access) freshNow() {
 // publish writes this daemon's changes before an answer is given, so
 // that a request to another daemon that follows sees them.
 func (f *Access) publish(ctx context.Context) {
-	if f.sh != nil {
+	if f != nil && f.sh != nil {
 		f.flush(context.WithoutCancel(ctx))
 	}
 }
