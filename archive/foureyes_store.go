@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/callvault/callvault/archive/kv"
 )
@@ -28,12 +29,15 @@ func (a *Archive) Shared() bool { return a.feed != nil }
 // SwapFourEyes changes the 4-eyes record stored under name in one
 // transaction: fn gets the record stored now (nil when there is none)
 // and returns the one to store (nil: delete it) and whether to write at
-// all. ok reports whether fn asked to write and the write committed.
+// all; it may run more than once. ok reports whether fn asked to write and
+// the write committed. When ctx ends first the outcome is unknown (an
+// error).
 func (a *Archive) SwapFourEyes(ctx context.Context, name string, fn func(old []byte) (next []byte, write bool)) (ok bool, err error) {
 	h := keyedHash(a.keys.index, "foureyes", name)
 	k := h[:]
+	var wrote atomic.Bool // set by the committer's goroutine
 	err = a.update(ctx, func(tx kv.Tx) error {
-		ok = false
+		wrote.Store(false)
 		b := tx.Bucket(bucketFourEyes)
 		var old []byte
 		if box := b.Get(k); box != nil {
@@ -47,7 +51,7 @@ func (a *Archive) SwapFourEyes(ctx context.Context, name string, fn func(old []b
 		if !write {
 			return nil
 		}
-		ok = true
+		wrote.Store(true)
 		if next == nil {
 			return b.Delete(k)
 		}
@@ -59,7 +63,7 @@ func (a *Archive) SwapFourEyes(ctx context.Context, name string, fn func(old []b
 	if err != nil {
 		return false, fmt.Errorf("archive: 4-eyes state: %w", err)
 	}
-	return ok, nil
+	return wrote.Load(), nil
 }
 
 // FourEyesRecords returns every stored 4-eyes record.

@@ -334,7 +334,10 @@ func (f *Access) flush(ctx context.Context) {
 	clear(f.sh.leases)
 	f.mu.Unlock()
 
-	for _, r := range leases {
+	// Renewed leases first and dropped ones last, so that another daemon
+	// never sees a grant without the lease it rests on, nor a lease gone
+	// before the grants that ended with it.
+	writeLease := func(r record) {
 		var err error
 		if r.Until.IsZero() {
 			_, err = f.arc.SwapFourEyes(ctx, leaseName(r.Login, r.Node), func([]byte) ([]byte, bool) { return nil, true })
@@ -349,6 +352,11 @@ func (f *Access) flush(ctx context.Context) {
 			f.mu.Lock()
 			f.sh.leases[r.Login] = true // again at the next tick
 			f.mu.Unlock()
+		}
+	}
+	for _, r := range leases {
+		if !r.Until.IsZero() {
+			writeLease(r)
 		}
 	}
 	for _, ww := range wards {
@@ -370,6 +378,11 @@ func (f *Access) flush(ctx context.Context) {
 				ww.w.rev = base + 1
 			}
 			f.mu.Unlock()
+		}
+	}
+	for _, r := range leases {
+		if r.Until.IsZero() {
+			writeLease(r)
 		}
 	}
 }
@@ -437,7 +450,9 @@ func (f *Access) lapse(ctx context.Context) {
 // stored record is not at base (another daemon's change came first).
 func (f *Access) swapWard(ctx context.Context, r record, base uint64) (bool, error) {
 	r.Rev = base + 1
-	return f.arc.SwapFourEyes(ctx, wardName(r.Login), func(old []byte) ([]byte, bool) {
+	// Not cut short by Close: whether the write committed decides the
+	// audit entry of a lapse.
+	return f.arc.SwapFourEyes(context.WithoutCancel(ctx), wardName(r.Login), func(old []byte) ([]byte, bool) {
 		var o record
 		if old != nil && json.Unmarshal(old, &o) != nil || o.Rev != base {
 			return nil, false
