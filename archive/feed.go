@@ -24,12 +24,14 @@ import (
 // next request to any other; a background loop reads it too, woken by
 // the backend, so that settings watchers fire without a request. On
 // bbolt (one process) nothing of this runs.
-var feedBuckets = [][]byte{bucketRecs, bucketCDRs, bucketUsers, bucketWebDAV, bucketSettings, bucketKeyring}
+var feedBuckets = [][]byte{bucketRecs, bucketCDRs, bucketUsers, bucketWebDAV, bucketSettings, bucketKeyring, bucketFourEyes}
 
 // archiveFeed is the archive's place in the feed.
 type archiveFeed struct {
 	f     kv.Feed
 	asked atomic.Uint64 // numbers each syncFeed call
+
+	fourEyes fourEyesWatchers // WatchFourEyes (foureyes_store.go)
 
 	mu     sync.Mutex
 	done   uint64 // calls numbered up to done are answered by the syncs so far
@@ -133,11 +135,12 @@ func (a *Archive) applyChanges(cs kv.Changes) (settings bool) {
 		a.log.Info("archive: other daemons' changes were pruned before this one read them; rebuilding what it keeps in memory")
 		a.listReset()
 		a.auth.invalidate()
+		a.fourEyesChanged()
 		return true
 	}
 	var ids []ID
 	var calls [][]byte
-	users, keyring := false, false
+	users, keyring, fourEyes := false, false, false
 	for _, c := range cs.Changes {
 		switch {
 		case bytes.Equal(c.Bucket, bucketRecs) && len(c.Key) == len(ID{}):
@@ -152,6 +155,8 @@ func (a *Archive) applyChanges(cs kv.Changes) (settings bool) {
 			settings = true
 		case bytes.Equal(c.Bucket, bucketKeyring):
 			keyring = true
+		case bytes.Equal(c.Bucket, bucketFourEyes):
+			fourEyes = true
 		}
 	}
 	if len(calls) > 0 {
@@ -178,6 +183,9 @@ func (a *Archive) applyChanges(cs kv.Changes) (settings bool) {
 	}
 	if users {
 		a.auth.invalidate()
+	}
+	if fourEyes {
+		a.fourEyesChanged()
 	}
 	if keyring {
 		a.log.Warn("archive: the archive key was changed on another daemon; this daemon keeps working with the master key it holds, and needs the new key file (or passphrase) before its next start")

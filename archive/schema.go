@@ -137,7 +137,7 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
 	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
 	bucketByRetention, bucketSeatLost, bucketCDRs,
-	bucketExportsDue,
+	bucketExportsDue, bucketFourEyes,
 }
 
 // BlobBuckets names the buckets whose values a backend that keeps values

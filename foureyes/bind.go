@@ -23,6 +23,11 @@ var errGrantEnded = errors.New("foureyes: grant ended")
 // WebDAV takes Bind as its gate.
 func (f *Access) Bind(w http.ResponseWriter, r *http.Request, u *archive.User) (http.ResponseWriter, *http.Request, func(), bool) {
 	gctx, ok := f.grantContext(u)
+	if !ok && f != nil && f.sh != nil {
+		// A grant given on another daemon a moment ago.
+		f.fresh(r.Context())
+		gctx, ok = f.grantContext(u)
+	}
 	if !ok {
 		return w, r, func() {}, false
 	}

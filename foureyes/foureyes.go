@@ -36,6 +36,12 @@ type Options struct {
 	// supervisor cache (default: the archive's clock). Grace, Ping and
 	// Silence run on timers.
 	Now func() time.Time
+	// Lease is, on an archive that several daemons share, how long a
+	// supervisor's presence counts on the other daemons after the
+	// daemon holding the page last renewed it (every answered ping); by
+	// Now, so the daemons' clocks must agree well within it (default 4
+	// pings).
+	Lease time.Duration
 }
 
 func (o *Options) defaults(arc *archive.Archive) {
@@ -47,6 +53,9 @@ func (o *Options) defaults(arc *archive.Archive) {
 	}
 	if o.Silence <= 0 {
 		o.Silence = 3 * o.Ping
+	}
+	if o.Lease <= 0 {
+		o.Lease = 4 * o.Ping
 	}
 	if o.MaxStreams <= 0 {
 		o.MaxStreams = 8
@@ -116,6 +125,8 @@ type Access struct {
 	done    chan struct{}  // closed by Close: every event stream ends
 	audits  sync.WaitGroup // revocations being written to the audit log
 
+	sh *shared // on an archive several daemons share (shared.go); nil otherwise
+
 	supMu     sync.Mutex
 	supNames  map[string]bool // lower-case logins some user names as supervisor
 	supExpiry time.Time
@@ -132,6 +143,8 @@ type ward struct {
 	cancel             context.CancelFunc
 	streams            int
 	grantedBy, grantIP string // who granted, from where (for the revocation's audit entry)
+	grant              string // names the grant (shared.go)
+	rev                uint64 // the stored record's revision this state rests on (shared.go)
 }
 
 // presence is a supervisor's connected pages.
@@ -178,10 +191,14 @@ func New(arc *archive.Archive, opts Options, log *slog.Logger) *Access {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts.defaults(arc)
-	return &Access{
+	f := &Access{
 		arc: arc, log: log, opts: opts,
 		wards: map[string]*ward{}, sups: map[string]*presence{}, changed: make(chan struct{}), done: make(chan struct{}),
 	}
+	if arc != nil && arc.Shared() {
+		f.startShared()
+	}
+	return f
 }
 
 // Close ends every grant (audited with reason "shutdown") and every event
@@ -193,6 +210,11 @@ func (f *Access) Close() {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
+		return
+	}
+	if f.sh != nil {
+		f.mu.Unlock()
+		f.closeShared()
 		return
 	}
 	close(f.done)
@@ -343,6 +365,8 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 	if !f.Subject(u) {
 		return Status{}, ErrNotSubject
 	}
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	sup := strings.TrimSpace(u.Supervisor)
 	supName := sup
 	if s, err := f.arc.GetUser(ctx, sup); err == nil {
@@ -367,6 +391,7 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 	}
 	ended := f.toAuditLocked(f.endLocked(w, ReasonReassigned)) // a grant of a former supervisor
 	w.supervisor, w.supName, w.state, w.reason, w.since = sup, supName, Pending, "", f.opts.Now()
+	f.dirtyLocked(w)
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.auditEnded(ended)
@@ -374,6 +399,7 @@ func (f *Access) Request(ctx context.Context, u *archive.User, remote string) (S
 		f.mu.Lock()
 		if w.state == Pending {
 			w.state, w.since = None, f.opts.Now()
+			f.dirtyLocked(w)
 			f.notifyLocked()
 		}
 		f.mu.Unlock()
@@ -403,16 +429,20 @@ func (f *Access) lockPending(ctx context.Context, sup *archive.User, login strin
 // waiting request to sup can be granted, and only while a page of sup's
 // is connected.
 func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
 	}
-	if p := f.sups[feKey(sup.Login)]; p == nil || len(p.streams) == 0 {
+	if p := f.sups[feKey(sup.Login)]; (p == nil || len(p.streams) == 0) && !f.elsewhereLocked(sup.Login) {
 		f.mu.Unlock()
 		return ErrAbsent
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.state, w.reason, w.since, w.grantedBy, w.grantIP = Granted, "", f.opts.Now(), sup.Login, remote
+	w.grant = rand.Text()
+	f.dirtyLocked(w)
 	f.notifyLocked()
 	f.mu.Unlock()
 	if err := f.audit(ctx, sup.Login, "foureyes.grant", target.Login, remote, true, ""); err != nil {
@@ -428,11 +458,14 @@ func (f *Access) Grant(ctx context.Context, sup *archive.User, login, remote str
 
 // Refuse answers login's waiting request with no.
 func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	target, w, err := f.lockPending(ctx, sup, login)
 	if err != nil {
 		return err
 	}
 	w.state, w.reason, w.since = Refused, "", f.opts.Now()
+	f.dirtyLocked(w)
 	f.notifyLocked()
 	f.mu.Unlock()
 	f.audit(ctx, sup.Login, "foureyes.refuse", target.Login, remote, true, "")
@@ -441,6 +474,8 @@ func (f *Access) Refuse(ctx context.Context, sup *archive.User, login, remote st
 
 // End ends the grant sup gave login.
 func (f *Access) End(ctx context.Context, sup *archive.User, login, remote string) error {
+	f.fresh(ctx)
+	defer f.publish(ctx)
 	f.mu.Lock()
 	w := f.wards[feKey(login)]
 	if w == nil || w.state != Granted || !strings.EqualFold(w.supervisor, sup.Login) {
@@ -487,6 +522,7 @@ func (f *Access) endLocked(w *ward, reason string) []revocation {
 	w.cancel()
 	w.ctx, w.cancel = nil, nil
 	w.state, w.reason, w.since = Ended, reason, f.opts.Now()
+	f.dirtyLocked(w)
 	f.notifyLocked()
 	return []revocation{{sup: w.grantedBy, user: w.login, reason: reason, remote: w.grantIP}}
 }
@@ -544,13 +580,16 @@ func (f *Access) LoggedOut(ctx context.Context, u *archive.User, remote string) 
 	if f == nil || u == nil {
 		return
 	}
+	defer f.publish(ctx)
 	f.mu.Lock()
 	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, ReasonLogout, remote))
 	if p := f.sups[feKey(u.Login)]; p != nil {
 		p.closeLocked()
+		f.leaseLocked(u.Login)
 	}
 	if w := f.wards[feKey(u.Login)]; w != nil && w.state == Pending {
 		w.state, w.since = None, f.opts.Now()
+		f.dirtyLocked(w)
 	}
 	f.notifyLocked()
 	f.mu.Unlock()
@@ -583,6 +622,7 @@ func (f *Access) Join(login, remote string) (*Page, error) {
 		p.grace.Stop()
 		p.grace = nil
 	}
+	f.leaseLocked(login)
 	f.notifyLocked()
 	return s, nil
 }
@@ -600,6 +640,7 @@ func (f *Access) Beat(login, id string) bool {
 		return false
 	}
 	s.silence.Reset(f.opts.Silence)
+	f.leaseLocked(login)
 	return true
 }
 
@@ -625,16 +666,25 @@ func (f *Access) leave(s *Page, reason string) {
 	var ended []revocation
 	if len(p.streams) == 0 {
 		if reason == ReasonTimeout {
-			ended = f.toAuditLocked(f.revokeAllLocked(p.login, ReasonTimeout, p.remote))
+			f.leaseLocked(p.login)
+			if !f.elsewhereLocked(p.login) {
+				ended = f.toAuditLocked(f.revokeAllLocked(p.login, ReasonTimeout, p.remote))
+			}
 		} else if p.grace == nil {
 			var t *time.Timer
 			t = time.AfterFunc(f.opts.Grace, func() {
+				f.freshNow() // a page of the supervisor's on another daemon
 				f.mu.Lock()
 				if p.grace != t || len(p.streams) > 0 {
 					f.mu.Unlock()
 					return
 				}
 				p.grace = nil
+				f.leaseLocked(p.login)
+				if f.elsewhereLocked(p.login) {
+					f.mu.Unlock()
+					return
+				}
 				ended := f.toAuditLocked(f.revokeAllLocked(p.login, ReasonClosed, p.remote))
 				f.mu.Unlock()
 				f.auditEnded(ended)
@@ -688,6 +738,7 @@ func (f *Access) Supervision(login string) (Supervision, <-chan struct{}) {
 	if p := f.sups[feKey(login)]; p != nil {
 		v.Connected = len(p.streams) > 0
 	}
+	v.Connected = v.Connected || f.elsewhereLocked(login)
 	for _, w := range f.wards {
 		if !strings.EqualFold(w.supervisor, login) {
 			continue
