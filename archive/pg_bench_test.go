@@ -151,9 +151,15 @@ func BenchmarkPostgres1M(b *testing.B) {
 		{"listing/admin/all", func() (int, error) { es, err := a.Listing(ctx, admin, nil); return len(es), err }, n},
 		{"count/admin", func() (int, error) { return a.CountListed(ctx, admin) }, n},
 		{"count/user1pct", func() (int, error) { return a.CountListed(ctx, user) }, n / 100},
-		{"search/admin/rare", func() (int, error) { r, _, err := a.List(ctx, Query{Limit: 50, Text: "89 0012345"}); return len(r), err }, min(50, with(12345))},
+		{"search/admin/rare", func() (int, error) {
+			r, _, err := a.List(ctx, Query{Limit: 50, Text: "89 0012345"})
+			return len(r), err
+		}, min(50, with(12345))},
 		{"search/admin/common", func() (int, error) { r, _, err := a.List(ctx, Query{Limit: 50, Text: "+49 89 00"}); return len(r), err }, 50},
-		{"search/admin/absent", func() (int, error) { r, _, err := a.List(ctx, Query{Limit: 50, Text: "no such name"}); return len(r), err }, 0},
+		{"search/admin/absent", func() (int, error) {
+			r, _, err := a.List(ctx, Query{Limit: 50, Text: "no such name"})
+			return len(r), err
+		}, 0},
 		{"search/user1pct/rare", func() (int, error) {
 			r, _, err := a.ListFor(ctx, user, Query{Limit: 50, Text: "89 0012307"})
 			return len(r), err
