@@ -90,8 +90,8 @@ func BenchmarkIngest(b *testing.B) {
 					// operation hands every writer its next chunk in turn.
 					for k := g; k < ingestBytes/ChunkSize; k += workers {
 						w := ws[(next+k)%open]
-						for p := payload[k*ChunkSize : (k+1)*ChunkSize]; len(p) > 0; p = p[ingestWrite:] {
-							if _, err := w.WriteOriginal(p[:ingestWrite]); err != nil {
+						for p := payload[k*ChunkSize : (k+1)*ChunkSize]; len(p) > 0; p = p[min(len(p), ingestWrite):] {
+							if _, err := w.WriteOriginal(p[:min(len(p), ingestWrite)]); err != nil {
 								b.Error(err)
 								return
 							}

@@ -60,7 +60,14 @@ func BenchmarkPostgres1M(b *testing.B) {
 	}
 	dir := os.Getenv(benchPGDirEnv)
 	if dir == "" {
-		dir = b.TempDir()
+		var err error
+		if dir, err = os.MkdirTemp("", "bench-pg-"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil { // for the postgres user
+			b.Fatal(err)
+		}
 		b.Logf("%s is not set: storing %d recordings in a temporary directory", benchPGDirEnv, n)
 	}
 	pg := servertest.StartPostgresIn(b, filepath.Join(dir, "pg"))
@@ -143,11 +150,11 @@ func BenchmarkPostgres1M(b *testing.B) {
 			r, _, err := a.List(ctx, Query{Limit: 50, To: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n/2) * time.Minute)})
 			return len(r), err
 		}, 50},
-		{"list/user1pct/page50", func() (int, error) { r, _, err := a.ListFor(ctx, user, Query{Limit: 50}); return len(r), err }, 50},
+		{"list/user1pct/page50", func() (int, error) { r, _, err := a.ListFor(ctx, user, Query{Limit: 50}); return len(r), err }, min(50, n/100)},
 		{"list/admin/match-1in100", func() (int, error) {
 			r, _, err := a.List(ctx, Query{Limit: 50, Match: func(r *Recording) bool { return r.User == "user7" }})
 			return len(r), err
-		}, 50},
+		}, min(50, n/100)},
 		{"listing/admin/all", func() (int, error) { es, err := a.Listing(ctx, admin, nil); return len(es), err }, n},
 		{"count/admin", func() (int, error) { return a.CountListed(ctx, admin) }, n},
 		{"count/user1pct", func() (int, error) { return a.CountListed(ctx, user) }, n / 100},
@@ -155,7 +162,6 @@ func BenchmarkPostgres1M(b *testing.B) {
 			r, _, err := a.List(ctx, Query{Limit: 50, Text: "89 0012345"})
 			return len(r), err
 		}, min(50, with(12345))},
-		{"search/admin/common", func() (int, error) { r, _, err := a.List(ctx, Query{Limit: 50, Text: "+49 89 00"}); return len(r), err }, 50},
 		{"search/admin/absent", func() (int, error) {
 			r, _, err := a.List(ctx, Query{Limit: 50, Text: "no such name"})
 			return len(r), err
@@ -164,6 +170,7 @@ func BenchmarkPostgres1M(b *testing.B) {
 			r, _, err := a.ListFor(ctx, user, Query{Limit: 50, Text: "89 0012307"})
 			return len(r), err
 		}, min(50, with(12307))},
+		{"search/admin/common", func() (int, error) { r, _, err := a.List(ctx, Query{Limit: 50, Text: "+49 89 00"}); return len(r), err }, 50},
 	}
 	for _, c := range cases {
 		b.Run(tag+c.name, func(b *testing.B) {

@@ -117,6 +117,8 @@ func StartPostgres(tb testing.TB) *Postgres {
 // StartPostgresIn starts a cluster kept in dir, for benchmarks whose data
 // takes long to build: initdb makes it on first use, later calls start
 // the cluster found there. It is stopped, and dir kept, when tb ends.
+// Run as root, the cluster belongs to the postgres user, who must be able
+// to reach dir: its parent directories must be searchable by others.
 func StartPostgresIn(tb testing.TB, dir string) *Postgres {
 	tb.Helper()
 	bin := pgBinDir()
