@@ -51,7 +51,7 @@ func TestOpenPostgresReadsNoDataKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	a.store = store // the open archive, on a store that counts
+	a.store = store  // the open archive, on a store that counts
 	ct.gets.Store(0) // Open's checks of the bucket
 	if err := a.openSlotsFor(); err != nil {
 		t.Fatal(err)
