@@ -26,13 +26,7 @@ func BenchmarkIngestBackends(b *testing.B) {
 		for _, store := range []string{"bbolt", "postgres"} {
 			b.Run(fmt.Sprintf("%s/writers=%d", store, n), func(b *testing.B) {
 				b.Setenv(testStoreEnv, store)
-				a := OpenTestOptions(b, Options{CommitInterval: 100 * time.Millisecond, InitialMmapSize: 1 << 30, CommitBytes: benchCommitBytes})
-				b.SetBytes(ingestBytes)
-				start := a.Stats()
-				for b.Loop() {
-					ingestRound(b, a, n, payload)
-				}
-				reportCommits(b, start, a.Stats())
+				benchIngestArchive(b, n, payload)
 			})
 		}
 	}
