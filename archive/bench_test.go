@@ -54,41 +54,7 @@ const (
 func BenchmarkIngest(b *testing.B) {
 	payload := data(ingestBytes, 1)
 	for _, n := range []int{1, 16, 256} {
-		b.Run(fmt.Sprintf("archive/writers=%d", n), func(b *testing.B) {
-			a := OpenTestOptions(b, Options{CommitInterval: 100 * time.Millisecond, InitialMmapSize: 1 << 30, CommitBytes: benchCommitBytes})
-			per := ingestBytes / n
-			b.SetBytes(ingestBytes)
-			start := a.Stats()
-			for b.Loop() {
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Go(func() {
-						ctx := b.Context()
-						w, err := a.Create(ctx, NewRecording{})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						p := payload[i*per : (i+1)*per]
-						for len(p) > 0 {
-							k := min(len(p), ingestWrite)
-							if _, err := w.WriteOriginal(p[:k]); err != nil {
-								b.Error(err)
-								return
-							}
-							p = p[k:]
-						}
-						if _, err := w.Finish(ctx, Final{State: StateComplete}); err != nil {
-							b.Error(err)
-						}
-					})
-				}
-				wg.Wait()
-			}
-			s := a.Stats()
-			b.ReportMetric(float64(s.Commits-start.Commits)/float64(b.N), "commits/op")
-			b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
-		})
+		b.Run(fmt.Sprintf("archive/writers=%d", n), func(b *testing.B) { benchIngestArchive(b, n, payload) })
 	}
 	// Live uploads: many recordings open at once, each receiving a chunk
 	// now and then, so consecutive chunks belong to different recordings
@@ -116,13 +82,11 @@ func BenchmarkIngest(b *testing.B) {
 					// operation hands every writer its next chunk in turn.
 					for k := g; k < ingestBytes/ChunkSize; k += workers {
 						w := ws[(next+k)%open]
-						for p := payload[k*ChunkSize : (k+1)*ChunkSize]; len(p) > 0; {
-							n := min(len(p), ingestWrite)
-							if _, err := w.WriteOriginal(p[:n]); err != nil {
+						for p := payload[k*ChunkSize : (k+1)*ChunkSize]; len(p) > 0; p = p[min(len(p), ingestWrite):] {
+							if _, err := w.WriteOriginal(p[:min(len(p), ingestWrite)]); err != nil {
 								b.Error(err)
 								return
 							}
-							p = p[n:]
 						}
 					}
 				})
@@ -133,9 +97,7 @@ func BenchmarkIngest(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		s := a.Stats()
-		b.ReportMetric(float64(s.Commits-start.Commits)/float64(b.N), "commits/op")
-		b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
+		reportCommits(b, start, a.Stats())
 	})
 	for _, every := range []int{4 << 20, ingestBytes} {
 		name := "file/fsync-every-4MiB"
@@ -177,6 +139,55 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
+// benchIngestArchive stores payload as n recordings per operation in an
+// archive of OpenTestOptions, committed in groups as the daemon does.
+func benchIngestArchive(b *testing.B, n int, payload []byte) {
+	a := OpenTestOptions(b, Options{CommitInterval: 100 * time.Millisecond, InitialMmapSize: 1 << 30, CommitBytes: benchCommitBytes})
+	b.SetBytes(int64(len(payload)))
+	start := a.Stats()
+	for b.Loop() {
+		ingestRound(b, a, n, payload)
+	}
+	reportCommits(b, start, a.Stats())
+}
+
+// reportCommits reports the commits per operation and their mean time
+// between the archive's Stats start and s.
+func reportCommits(b *testing.B, start, s Stats) {
+	b.ReportMetric(float64(s.Commits-start.Commits)/float64(b.N), "commits/op")
+	b.ReportMetric(float64(s.CommitTime-start.CommitTime)/float64(s.Commits-start.Commits)/1e6, "ms/commit")
+}
+
+// ingestRound stores payload as n recordings written at once, each by
+// Create, WriteOriginal of ingestWrite bytes at a time, and Finish.
+func ingestRound(b *testing.B, a *Archive, n int, payload []byte) {
+	per := len(payload) / n
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx := b.Context()
+			w, err := a.Create(ctx, NewRecording{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			p := payload[i*per : (i+1)*per]
+			for len(p) > 0 {
+				k := min(len(p), ingestWrite)
+				if _, err := w.WriteOriginal(p[:k]); err != nil {
+					b.Error(err)
+					return
+				}
+				p = p[k:]
+			}
+			if _, err := w.Finish(ctx, Final{State: StateComplete}); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // bulkRecordings inserts n finished recordings directly (setup for
 // BenchmarkList), spread one minute apart.
 func bulkRecordings(b *testing.B, a *Archive, n int) {
@@ -211,7 +222,7 @@ func putSynthetic(tb testing.TB, a *Archive, n int, meta func(i int) *metaRecord
 
 // putSyntheticTx stores a recording's metadata and data key (in a slot)
 // and its time- and retention-index entries only, as a fixture of many recordings written
-// straight into bbolt; chunks, who and search entries are left out.
+// straight into the store; chunks, who and search entries are left out.
 func putSyntheticTx(tb testing.TB, a *Archive, tx kv.Tx, id ID, dk []byte, m *metaRecord) {
 	tb.Helper()
 	aead, err := metaAEAD(dk)
@@ -222,12 +233,13 @@ func putSyntheticTx(tb testing.TB, a *Archive, tx kv.Tx, id ID, dk []byte, m *me
 	if err != nil {
 		tb.Fatal(err)
 	}
+	wrapped := a.wrapDataKey(id, dk)
 	slot := a.slots.alloc()
-	if err := a.slots.put(slot, id, a.wrapDataKey(id, dk)); err != nil {
+	if err := a.slots.put(slot, id, wrapped); err != nil {
 		tb.Fatal(err)
 	}
 	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
-	for _, kv := range [][3][]byte{{bucketDataKeys, id[:], slotRef(slot)}, {bucketRecs, id[:], box}, {bucketByTime, tk[:], {}}, {bucketByRetention, rk[:], {}}} {
+	for _, kv := range [][3][]byte{{bucketDataKeys, id[:], a.dataKeyValue(slot, wrapped)}, {bucketRecs, id[:], box}, {bucketByTime, tk[:], {}}, {bucketByRetention, rk[:], {}}} {
 		if err := tx.Bucket(kv[0]).Put(kv[1], kv[2]); err != nil {
 			tb.Fatal(err)
 		}

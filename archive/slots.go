@@ -258,7 +258,19 @@ func (a *Archive) openSlotsFor() error {
 	path := SlotFile(a.path)
 	var refs, inline int
 	_ = a.store.View(func(tx kv.Tx) error {
-		return tx.Bucket(bucketDataKeys).ForEach(func(_, v []byte) error {
+		b := tx.Bucket(bucketDataKeys)
+		if a.bolt == nil {
+			// Every value is an object there: read the first, not one
+			// per recording at every open. A build that kept a slot
+			// file there kept every key in it.
+			if _, v := b.Cursor().First(); v != nil {
+				if _, ok := parseSlotRef(v); ok {
+					refs = b.KeyN()
+				}
+			}
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
 			if _, ok := parseSlotRef(v); ok {
 				refs++
 			} else {

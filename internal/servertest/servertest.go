@@ -106,16 +106,29 @@ func pgBinDir() string {
 // before its cleanup runs.
 func StartPostgres(tb testing.TB) *Postgres {
 	tb.Helper()
-	bin := pgBinDir()
-	if bin == "" {
-		unavailable(tb, "PostgreSQL's initdb is neither on PATH nor in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-	}
-	pg := &Postgres{bin: bin}
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return StartPostgresIn(tb, dir)
+}
+
+// StartPostgresIn starts a cluster kept in dir, for benchmarks whose data
+// takes long to build: initdb makes it on first use, later calls start
+// the cluster found there. It is stopped, and dir kept, when tb ends.
+// Run as root, the cluster belongs to the postgres user, who must be able
+// to reach dir: its parent directories must be searchable by others.
+func StartPostgresIn(tb testing.TB, dir string) *Postgres {
+	tb.Helper()
+	bin := pgBinDir()
+	if bin == "" {
+		unavailable(tb, "PostgreSQL's initdb is neither on PATH nor in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+	}
+	pg := &Postgres{bin: bin, dir: dir}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
 	if os.Geteuid() == 0 {
 		// initdb refuses root: the cluster belongs to the postgres user.
 		u, err := user.Lookup("postgres")
@@ -129,16 +142,24 @@ func StartPostgres(tb testing.TB) *Postgres {
 			tb.Fatal(err)
 		}
 	}
-	pg.dir = dir
 	data := filepath.Join(dir, "data")
-	if out, err := pg.command("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D", data).CombinedOutput(); err != nil {
-		tb.Fatalf("initdb: %v\n%s", err, out)
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
+		if out, err := pg.command("initdb", "--no-sync", "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-D", data).CombinedOutput(); err != nil {
+			tb.Fatalf("initdb: %v\n%s", err, out)
+		}
 	}
+	pg.start(tb, data)
+	return pg
+}
+
+// start runs the cluster in data on a free port.
+func (pg *Postgres) start(tb testing.TB, data string) {
+	tb.Helper()
+	dir := pg.dir
 	pg.Port = launch(tb, "postgres", syscall.SIGQUIT, func(port int) *exec.Cmd {
 		return pg.command("postgres", "-D", data, "-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(port),
 			"-c", "unix_socket_directories="+dir, "-c", "max_connections=200")
 	}, pg.waitReady)
-	return pg
 }
 
 // waitReady waits until the server accepts connections (pg_isready).
@@ -175,8 +196,21 @@ func (pg *Postgres) URL(db string) string {
 // connection URL.
 func (pg *Postgres) NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	name := "t" + randomHex(8)
-	if out, err := pg.command("psql", "-X", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres", "-c", "CREATE DATABASE "+name).CombinedOutput(); err != nil {
+	return pg.Database(tb, "t"+randomHex(8))
+}
+
+// Database creates database name (lower-case letters and digits) unless
+// it exists, and returns its connection URL.
+func (pg *Postgres) Database(tb testing.TB, name string) string {
+	tb.Helper()
+	psql := func(sql string) (string, error) {
+		out, err := pg.command("psql", "-X", "-q", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres", "-c", sql).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := psql("SELECT 1 FROM pg_database WHERE datname = '" + name + "'"); err == nil && out == "1" {
+		return pg.URL(name)
+	}
+	if out, err := psql("CREATE DATABASE " + name); err != nil {
 		tb.Fatalf("create database: %v\n%s", err, out)
 	}
 	return pg.URL(name)
@@ -221,14 +255,33 @@ func versitygwPath() string {
 // SigV4 signatures and the x-amz-content-sha256 header.
 func StartS3(tb testing.TB) *S3 {
 	tb.Helper()
+	return StartS3In(tb, tb.TempDir())
+}
+
+// StartS3In starts versitygw on dir/root with the root credentials kept
+// in dir/keys, made on first use: a later call serves the same buckets
+// and objects. The gateway is stopped, and dir kept, when tb ends.
+func StartS3In(tb testing.TB, dir string) *S3 {
+	tb.Helper()
 	bin := versitygwPath()
 	if bin == "" {
 		unavailable(tb, "versitygw is neither on PATH nor in $(go env GOPATH)/bin (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
 	}
-	dir := tb.TempDir()
-	s := &S3{AccessKey: "test" + randomHex(6), SecretKey: randomHex(20), Dir: filepath.Join(dir, "root")}
-	if err := os.Mkdir(s.Dir, 0o700); err != nil {
+	s := &S3{Dir: filepath.Join(dir, "root")}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		tb.Fatal(err)
+	}
+	keys := filepath.Join(dir, "keys")
+	if b, err := os.ReadFile(keys); err == nil {
+		if k := strings.Fields(string(b)); len(k) == 2 {
+			s.AccessKey, s.SecretKey = k[0], k[1]
+		}
+	}
+	if s.AccessKey == "" {
+		s.AccessKey, s.SecretKey = "test"+randomHex(6), randomHex(20)
+		if err := os.WriteFile(keys, []byte(s.AccessKey+" "+s.SecretKey+"\n"), 0o600); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	port := launch(tb, "versitygw", syscall.SIGKILL, func(port int) *exec.Cmd {
 		cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", s.Dir)

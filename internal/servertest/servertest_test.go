@@ -3,8 +3,11 @@ package servertest
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +76,45 @@ func TestServers(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still serves after its test ended", addr)
 		}
+	}
+}
+
+// TestServersKeptIn: a cluster and a gateway started in a directory keep
+// their data there: started again in it, the database made before is
+// there and the gateway has the same keys and buckets.
+func TestServersKeptIn(t *testing.T) {
+	dir, err := os.MkdirTemp("", "servertest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // for the postgres user
+		t.Fatal(err)
+	}
+	var keys [2]string
+	t.Run("first", func(t *testing.T) {
+		pg := StartPostgresIn(t, filepath.Join(dir, "pg"))
+		pg.Database(t, "kept")
+		s3 := StartS3In(t, filepath.Join(dir, "s3"))
+		keys = [2]string{s3.AccessKey, s3.SecretKey}
+		if err := os.Mkdir(filepath.Join(s3.Dir, "bucket"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if t.Failed() || keys[0] == "" {
+		return
+	}
+	pg := StartPostgresIn(t, filepath.Join(dir, "pg"))
+	out, err := pg.command("psql", "-X", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres",
+		"-c", "SELECT datname FROM pg_database WHERE datname = 'kept'").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "kept" {
+		t.Fatalf("database made before: %q, %v", out, err)
+	}
+	s3 := StartS3In(t, filepath.Join(dir, "s3"))
+	if [2]string{s3.AccessKey, s3.SecretKey} != keys {
+		t.Fatal("the gateway's keys changed")
+	}
+	if _, err := os.Stat(filepath.Join(s3.Dir, "bucket")); err != nil {
+		t.Fatal(err)
 	}
 }
