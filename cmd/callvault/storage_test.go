@@ -50,7 +50,7 @@ s3_secret_key_file = %q
 		t.Fatalf("config check: %v %s", err, out.String())
 	}
 	opt, err := cfg.Storage.pgkvOptions()
-	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 || len(opt.ShredBuckets) == 0 {
+	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 || len(opt.ShredBuckets) == 0 || len(opt.CacheBuckets) == 0 {
 		t.Fatalf("store options: %v %+v", err, opt.S3)
 	}
 	var logged bytes.Buffer

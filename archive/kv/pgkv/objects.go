@@ -40,6 +40,7 @@ type objectStore struct {
 	c      *s3.Client
 	bucket string
 	prefix string
+	cache  *objectCache // nil without cache buckets
 }
 
 func newObjectStore(o S3Options) (*objectStore, error) {
@@ -129,6 +130,8 @@ func (o *objectStore) get(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (o *objectStore) remove(ctx context.Context, name string) error {
+	o.uncache(name)
+	defer o.uncache(name)
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	_, err := o.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &o.bucket, Key: &name})
