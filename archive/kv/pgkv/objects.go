@@ -264,3 +264,20 @@ func (s *Store) unreferenced(ctx context.Context, names []string) ([]string, err
 	}
 	return out, nil
 }
+
+// Referenced returns the names of the objects the store accounts for:
+// those a row references and those waiting in the released list for
+// Sweep. Any other object under the prefix is an orphan that Sweep
+// removes.
+func (s *Store) Referenced(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT value FROM kv_rows WHERE kind = 2 UNION SELECT name FROM kv_released`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("pgkv: referenced objects: %w", err)
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
+	}
+	return out, nil
+}
