@@ -603,7 +603,7 @@ func TestTwoNodesRetention(t *testing.T) {
 	var removed int
 	for n, d := range []*daemon{a, b} {
 		r := nextRunResult(t, d, runs[n])
-		if r.Failed != 0 || r.Retention != 1 {
+		if r.Failed != 0 {
 			t.Errorf("%s: lifecycle run %+v", d.url, r)
 		}
 		removed += r.Removed()
