@@ -747,3 +747,60 @@ func heartbeat(ctx context.Context, c *uiClient, id string) {
 		}
 	}
 }
+
+// TestTwoNodesStartDuringUpload: a daemon that starts while the other
+// is receiving an upload leaves that upload alone: it completes, 201,
+// and plays whole on both nodes.
+func TestTwoNodesStartDuringUpload(t *testing.T) {
+	dir := t.TempDir()
+	st := startPostgresStorage(t, dir, "")
+	a := startDaemonWith(t, filepath.Join(dir, "a"), st.withConfig)
+	capture := synthPcap(synthCall{seconds: 20, callID: "live@pbx", from: synthParty{"Alice", "alice"}, to: synthParty{"Bob", "bob"}})
+	pr, pw := io.Pipe()
+	type answer struct {
+		code int
+		id   string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPut, a.url+"/recordings/Files/0000000000000000000000000000bb01-009033302ab1-11--alice.pcap", pr)
+		req.SetBasicAuth("ingest", testIngestPassword)
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var m struct{ ID string }
+		json.NewDecoder(resp.Body).Decode(&m)
+		done <- answer{code: resp.StatusCode, id: m.ID}
+	}()
+	half := len(capture) / 2
+	base := metricNow(t, a, "callvault_commit_bytes_total")
+	if _, err := pw.Write(capture[:half]); err != nil {
+		t.Fatal(err)
+	}
+	waitMetricAtLeast(t, a.url, "callvault_commit_bytes_total", base+float64(half/archive.ChunkSize*archive.ChunkSize))
+	b := startDaemonWith(t, filepath.Join(dir, "b"), st.withConfig)
+	if _, err := pw.Write(capture[half:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r := <-done
+	if r.err != nil || r.code != http.StatusCreated {
+		t.Fatalf("the upload the other node's start found running: %d %v\n%s", r.code, r.err, b.out)
+	}
+	for _, d := range []*daemon{a, b} {
+		got := waitListed(t, d, []string{r.id})
+		if got[r.id].State != "complete" {
+			t.Errorf("%s: state %q, want complete", d.url, got[r.id].State)
+		}
+		mustPlay(t, d, r.id, 19)
+		d.mustVerify(t, r.id)
+		mustVerifyChainOn(t, d)
+	}
+	if strings.Contains(b.out.String(), "recovered an upload") {
+		t.Errorf("the starting node took the other node's running upload for one cut off:\n%s", b.out)
+	}
+}

@@ -119,6 +119,7 @@ type Store struct {
 	orphansMu sync.Mutex
 	orphans   map[string]time.Time
 
+	claims      claims // claim.go
 	afterCommit func()
 	shredFailed atomic.Pointer[func(error)]
 	writer      sync.Mutex // one local writer waits here, not on a connection
@@ -212,6 +213,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.claims.mu.Lock()
+	s.dropClaims(context.Background())
+	s.claims.mu.Unlock()
 	s.pool.Close()
 	return nil
 }

@@ -1,0 +1,55 @@
+package pgkv
+
+import (
+	"testing"
+	"time"
+
+	"github.com/callvault/callvault/internal/servertest"
+)
+
+// TestClaims: a claim one store holds, another cannot take, until the
+// holder released it as often as it claimed it, or closed.
+func TestClaims(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	url := pg.NewDatabase(t)
+	a, b := open(t, url, Options{}), open(t, url, Options{})
+	defer b.Close()
+	try := func(s *Store, key string) bool {
+		t.Helper()
+		got, err := s.TryClaim(t.Context(), []byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	release := func(s *Store, key string) {
+		t.Helper()
+		if err := s.Release(t.Context(), []byte(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !try(a, "x") || !try(a, "x") || !try(a, "y") {
+		t.Fatal("a cannot claim free keys")
+	}
+	if try(b, "x") || try(b, "y") {
+		t.Fatal("b claims what a holds")
+	}
+	release(a, "x")
+	if try(b, "x") {
+		t.Fatal("b claims x that a claimed twice and released once")
+	}
+	release(a, "x")
+	if !try(b, "x") {
+		t.Fatal("b cannot claim x after a released it")
+	}
+	// The server ends a's session, and its claims, once it sees the
+	// connection closed.
+	a.Close()
+	deadline := time.Now().Add(time.Minute)
+	for !try(b, "y") {
+		if time.Now().After(deadline) {
+			t.Fatal("b cannot claim y a minute after a closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
