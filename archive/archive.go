@@ -145,6 +145,8 @@ type Archive struct {
 	bgCancel context.CancelFunc
 	// lidx is the list index (listindex.go).
 	lidx listIndex
+	// feed follows other daemons' commits; nil on bbolt (feed.go).
+	feed *archiveFeed
 }
 
 // Open opens or creates the archive at path (a bbolt file; parent
@@ -297,6 +299,12 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 	a.c.space = a.space
 	go a.c.run()
 	a.bgCtx, a.bgCancel = context.WithCancel(context.Background())
+	if err := a.openFeed(); err != nil {
+		a.bgCancel()
+		a.c.close()
+		a.slots.close()
+		return nil, err
+	}
 	a.backfillWho() // once per archive: the who index of ListFor
 	// The list index, so the first list view finds it built.
 	a.goBackground(func(ctx context.Context) { _, _, _ = a.listSnapshot(ctx) })

@@ -173,6 +173,9 @@ func (au *authenticator) check(ctx context.Context, from netip.Addr, login strin
 	if le := au.limit.check(a.now(), &at); le != nil {
 		return nil, le
 	}
+	if err := a.syncFeed(ctx); err != nil { // users changed on other daemons (feed.go)
+		return nil, err
+	}
 	for {
 		au.mu.Lock()
 		if e, ok := au.cache[key]; ok && e.gen == au.gen && a.now().Before(e.expires) {

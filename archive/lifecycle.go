@@ -543,7 +543,15 @@ type ExpireResult struct {
 	// Deleted lists the recordings purged, with the rule; each has a
 	// "lifecycle.delete" audit entry. Not kept by LastExpire.
 	Deleted []Expired `json:"-"`
+	// Skipped: another daemon on the same archive was running the rules
+	// (the store's lock, expireLock), so this run did nothing. Not kept
+	// by LastExpire.
+	Skipped bool `json:"-"`
 }
+
+// expireLock names the lock (kv.Locker) that lets one daemon at a time
+// apply the lifecycle rules to an archive that several share.
+const expireLock = "archive.expire"
 
 // Expired is a recording removed by a lifecycle rule.
 type Expired struct {
@@ -689,7 +697,22 @@ func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]ex
 // audit entry naming the recording and the rule, in the same transaction.
 // It is safe to run at any time and as often as wanted; the daemon runs it
 // at start and daily. The result is logged and kept for LastExpire.
+//
+// On a store that several daemons share (kv.Locker), one runs the rules
+// at a time: a run that finds another under way returns at once with
+// Skipped set.
 func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
+	if l, ok := a.store.(kv.Locker); ok {
+		unlock, held, err := l.TryLock(ctx, expireLock)
+		if err != nil {
+			return ExpireResult{}, fmt.Errorf("archive: expire: %w", err)
+		}
+		if !held {
+			a.log.Info("archive lifecycle run skipped: another daemon is running it")
+			return ExpireResult{Ran: a.now().UTC(), Skipped: true}, nil
+		}
+		defer unlock()
+	}
 	p, err := a.Policy(ctx)
 	if err != nil {
 		return ExpireResult{}, fmt.Errorf("archive: expire: %w", err)

@@ -40,6 +40,9 @@ type listIndex struct {
 	building chan struct{}
 	// dirty are recordings written since they were last read.
 	dirty map[ID]struct{}
+	// resets counts listReset calls: a scan under way when one comes
+	// is not used.
+	resets int
 }
 
 type listEntry struct {
@@ -70,14 +73,28 @@ var listVersions atomic.Uint64
 
 // listTouchTx marks id for re-reading into the list index once tx commits.
 func (a *Archive) listTouchTx(tx kv.Tx, id ID) {
-	tx.OnCommit(func() {
-		a.lidx.mu.Lock()
-		if a.lidx.dirty == nil {
-			a.lidx.dirty = map[ID]struct{}{}
-		}
+	tx.OnCommit(func() { a.listTouch(id) })
+}
+
+// listTouch marks ids for re-reading into the list index.
+func (a *Archive) listTouch(ids ...ID) {
+	a.lidx.mu.Lock()
+	if a.lidx.dirty == nil {
+		a.lidx.dirty = map[ID]struct{}{}
+	}
+	for _, id := range ids {
 		a.lidx.dirty[id] = struct{}{}
-		a.lidx.mu.Unlock()
-	})
+	}
+	a.lidx.mu.Unlock()
+}
+
+// listReset makes the list index scan the archive again on its next
+// use (other daemons' changes that this one cannot follow key by key).
+func (a *Archive) listReset() {
+	a.lidx.mu.Lock()
+	a.lidx.resets++
+	a.lidx.built, a.lidx.dirty = false, nil
+	a.lidx.mu.Unlock()
 }
 
 // newListEntry is r's entry; users interns the owners' logins.
@@ -109,6 +126,9 @@ func cmpEntries(a, b *listEntry) int { return bytes.Compare(b.tk[:], a.tk[:]) }
 // first use (Open starts that in the background) and re-reading the
 // recordings written since the last call.
 func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]struct{}, error) {
+	if err := a.syncFeed(ctx); err != nil { // other daemons' commits (feed.go)
+		return nil, nil, err
+	}
 	x := &a.lidx
 	x.mu.Lock()
 	for !x.built {
@@ -125,6 +145,7 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]st
 		ch := make(chan struct{})
 		x.building = ch
 		x.dirty = nil // the scan below sees every commit before it starts
+		resets := x.resets
 		x.mu.Unlock()
 		byID, users := map[ID]*listEntry{}, map[string]string{}
 		for cursor := ""; ; {
@@ -147,6 +168,9 @@ func (a *Archive) listSnapshot(ctx context.Context) ([]*listEntry, map[string]st
 		x.mu.Lock()
 		x.building = nil
 		close(ch)
+		if x.resets != resets {
+			continue // scan again
+		}
 		x.byID, x.users, x.built = byID, users, true
 		x.sorted = make([]*listEntry, 0, len(byID))
 		x.calls = map[string]int{}

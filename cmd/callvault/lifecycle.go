@@ -78,6 +78,10 @@ func (j *lifecycleJob) run(ctx context.Context) bool {
 		}
 		return false
 	}
+	if res.Skipped {
+		j.log.Info("lifecycle run skipped: another daemon on this archive is running it")
+		return true
+	}
 	detail := fmt.Sprintf("deleted: %d by retention, %d by seat grace, %d from the recycle bin; kept for a legal hold: %d; failed: %d",
 		res.Retention, res.Grace, res.Bin, res.Protected, res.Failed)
 	lvl := slog.LevelInfo

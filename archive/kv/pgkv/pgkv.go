@@ -101,6 +101,7 @@ type Options struct {
 	Now func() time.Time
 
 	tracer      pgx.QueryTracer // tests count round trips
+	feedKeep    int64           // tests: change rows kept (feedKeep)
 	afterCommit func()          // tests: runs between COMMIT and the shredding
 }
 
@@ -124,6 +125,7 @@ type Store struct {
 	shredFailed atomic.Pointer[func(error)]
 	writer      sync.Mutex // one local writer waits here, not on a connection
 	closed      atomic.Bool
+	feed        feedState // the change feed (changes.go)
 }
 
 // Open connects to the database at url (a PostgreSQL connection URL or
@@ -153,6 +155,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.feed.init(opt.feedKeep)
 	if len(opt.BlobBuckets) > 0 {
 		if opt.S3 == nil {
 			return nil, errors.New("pgkv: blob buckets without S3 options")
@@ -185,7 +188,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, writerLock); err != nil {
 			return fmt.Errorf("pgkv: lock: %w", err)
 		}
-		for _, q := range schema {
+		for _, q := range slices.Concat(schema, changesSchema) {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("pgkv: schema: %w", err)
 			}
@@ -216,6 +219,7 @@ func (s *Store) Close() error {
 	s.claims.mu.Lock()
 	s.dropClaims(context.Background())
 	s.claims.mu.Unlock()
+	s.feed.close()
 	s.pool.Close()
 	return nil
 }
@@ -346,6 +350,8 @@ type tx struct {
 	batch    *pgx.Batch
 	dirtySeq map[*bucket]struct{} // sequences to write with the batch
 
+	changes map[feedKey]struct{} // changed keys of fed buckets (changes.go)
+
 	put      []string // objects written: removed on rollback
 	shredded [][]byte // objects of shred buckets released: removed after commit
 
@@ -400,6 +406,7 @@ func (t *tx) flush(commit bool) error {
 	}
 	var tag pgconn.CommandTag
 	if commit {
+		t.queueChanges()
 		t.batch.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
 	}
 	if t.batch.Len() == 0 {
@@ -499,7 +506,7 @@ func (t *tx) isBlob(top []byte) bool {
 // newBucket returns the handle of bucket id named name in the bucket in
 // (nil: a top-level bucket), which it takes its kind from.
 func (t *tx) newBucket(in *bucket, id int64, name []byte, seq uint64) *bucket {
-	b := &bucket{t: t, id: id, seq: seq}
+	b := &bucket{t: t, id: id, seq: seq, feed: newBucketFeed(t.s, in, name)}
 	if in != nil {
 		b.blob, b.shred, b.cache = in.blob, in.shred, in.cache
 	} else {
@@ -575,6 +582,7 @@ func (t *tx) create(in *bucket, name []byte, exists bool) (*bucket, error) {
 			return nil, ErrIncompatibleValue
 		}
 		t.wrote(parent, name, cached{kind: kindBucket, ok: true})
+		t.changed(in, name)
 		if names := t.nested[parent]; names != nil {
 			names[string(name)] = true
 		}
@@ -586,6 +594,9 @@ func (t *tx) create(in *bucket, name []byte, exists bool) (*bucket, error) {
 	}
 	b := t.newBucket(in, id, name, 0)
 	t.buckets[bucketKey{parent, string(name)}] = b
+	if in == nil {
+		t.changedTop(name)
+	}
 	return b, nil
 }
 
@@ -645,6 +656,11 @@ func (t *tx) deleteBucket(in *bucket, name []byte) error {
 	if err != nil {
 		t.fail(err)
 		return t.err
+	}
+	if in == nil {
+		t.changedTop(name)
+	} else {
+		t.changed(in, name)
 	}
 	// Forget every bucket and value cached: nested handles are gone too.
 	clear(t.buckets)
@@ -751,8 +767,9 @@ type bucket struct {
 	id    int64
 	seq   uint64
 	blob  bool
-	shred bool // a shred bucket's (Options.ShredBuckets)
-	cache bool // a cache bucket's (Options.CacheBuckets)
+	shred bool        // a shred bucket's (Options.ShredBuckets)
+	cache bool        // a cache bucket's (Options.CacheBuckets)
+	feed  *bucketFeed // nil when not in a fed bucket (changes.go)
 }
 
 func (b *bucket) Get(key []byte) []byte {
@@ -803,6 +820,7 @@ func (b *bucket) Put(key, value []byte) error {
 			b.id, key, []byte(name), t.s.now().UnixNano())
 	}
 	t.wrote(b.id, key, cached{kind: kindValue, value: value, ok: true})
+	t.changed(b, key)
 	return nil
 }
 
@@ -831,6 +849,7 @@ func (b *bucket) Delete(key []byte) error {
 			b.id, key, t.s.now().UnixNano())
 	}
 	t.wrote(b.id, key, cached{})
+	t.changed(b, key)
 	return nil
 }
 
