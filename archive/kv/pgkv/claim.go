@@ -2,8 +2,6 @@ package pgkv
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -14,17 +12,14 @@ import (
 // the database to see, and end with the process: each is a session-level
 // advisory lock held on one connection the store keeps for them, so a
 // process that dies (kill -9 included) drops its claims with its
-// connection. A claim's key is hashed to the lock's 64-bit number
-// (SHA-256, first 8 bytes).
+// connection. A claim's key is hashed to the lock's 64-bit number as a
+// named lock's is (lockKey), in a space of its own.
 type claims struct {
 	mu   sync.Mutex
 	conn *pgx.Conn // nil until the first claim
 }
 
-func claimLock(key []byte) int64 {
-	h := sha256.Sum256(append([]byte("pgkv claim\x00"), key...))
-	return int64(binary.BigEndian.Uint64(h[:8]))
-}
+func claimLock(key []byte) int64 { return lockKey("claim\x00" + string(key)) }
 
 // conn returns the claims' connection, taken out of the pool at the
 // first claim. It is called with mu held.
