@@ -76,6 +76,31 @@
 // It was chosen over minio-go for its smaller tree of one publisher's
 // modules (no third-party code) and its typed IfNoneMatch field.
 //
+// # Change feed and named locks
+//
+// Store implements kv.Feed (changes.go): for the top-level buckets named
+// to FeedBuckets, each commit appends one row per changed first-level key
+// (bucket name and key, never a value; the empty key for a bucket created
+// or deleted) to kv_changes, in the same transaction and the same round
+// trip as COMMIT, numbered on from the single row of kv_feed. The writer
+// lock serializes the numbering and a commit is visible before its lock
+// is released, so readers see gapless numbers in commit order. Each row
+// carries the committing Store's random origin; ChangesSince leaves a
+// Store's own rows out (its OnCommit functions ran for them). The same
+// statement deletes the rows older than the newest 100,000; a reader
+// whose cursor is older than the oldest row kept gets Reset. The commit
+// sends NOTIFY kv_changes; WaitChanges LISTENs on a connection of its own
+// (outside the pool) and returns on a notification, when the feed's end
+// has moved past the cursor, or after 2 s (a poll, also while the
+// listening connection is down). Buckets not fed cost nothing. Open
+// creates the two tables beside the others without a schema version
+// change; an older build ignores them and feeds nothing, so the daemons
+// sharing a database must all run a build that feeds.
+//
+// Store implements kv.Locker: TryLock takes pg_try_advisory_lock on a
+// connection of its own, held until unlock or Close; PostgreSQL releases
+// the lock when that connection ends, also when the process dies.
+//
 // # What differs from bbolt
 //
 //   - Old versions of rows stay in the table's files until VACUUM (and in
