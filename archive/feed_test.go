@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -19,6 +21,11 @@ import (
 // two daemons would: each its own store (pool) and local files, the same
 // key file, one clock.
 func twoOnPostgres(t *testing.T, clk *testclock.Clock) (a, b *Archive) {
+	return twoOnPostgresLog(t, clk, nil)
+}
+
+// twoOnPostgresLog is twoOnPostgres with b logging to bLog.
+func twoOnPostgresLog(t *testing.T, clk *testclock.Clock, bLog *slog.Logger) (a, b *Archive) {
 	t.Helper()
 	dir := t.TempDir()
 	target := newPostgresTarget(t)
@@ -29,6 +36,7 @@ func twoOnPostgres(t *testing.T, clk *testclock.Clock) (a, b *Archive) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	opt.Logger = bLog
 	if b, err = target.openArchive(t, filepath.Join(dir, "b", "archive.db"), opt); err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +254,48 @@ func TestExpireOneNodeAtATime(t *testing.T) {
 			t.Fatalf("listed after expiry: %v", ids)
 		}
 	}
+}
+
+// TestKeyRotatedElsewhere: a key-file rotation on one daemon re-boxes
+// the master key; the other keeps reading with the master key it holds,
+// and says that it needs the new key file before its next start.
+func TestKeyRotatedElsewhere(t *testing.T) {
+	var logs syncBuffer
+	a, b := twoOnPostgresLog(t, testclock.New(time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)), slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := t.Context()
+	r := record(t, a, NewRecording{CallGUID: "before"}, data(1000, 1), data(100, 2), Final{})
+	if err := a.RotateKeyFile(ctx, filepath.Join(t.TempDir(), "new.key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.syncFeed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("archive key was changed on another daemon")) {
+		t.Fatalf("B's log: %s", logs.Bytes())
+	}
+	if got := readBlob(t, b, r.ID, BlobOriginal); len(got) != 1000 {
+		t.Fatalf("B reads %d bytes after the rotation", len(got))
+	}
+	r2 := record(t, b, NewRecording{CallGUID: "after"}, data(1000, 3), data(100, 4), Final{})
+	if got := readBlob(t, a, r2.ID, BlobOriginal); len(got) != 1000 {
+		t.Fatalf("A reads %d bytes of what B stored after the rotation", len(got))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,7 +149,9 @@ func (t *tx) queueChanges() {
 			FROM c, unnest($3::bytea[], $4::bytea[]) WITH ORDINALITY AS u(b, k, n))
 		DELETE FROM kv_changes WHERE seq <= (SELECT last FROM c) - $5`,
 		int64(len(bs)), t.s.feed.origin, bs, ks, t.s.feed.keep)
-	t.batch.Queue(`NOTIFY ` + feedChannel)
+	// The payload names the origin, so that a Store's listener is not
+	// woken by its own commits.
+	t.batch.Queue(`SELECT pg_notify($1, $2)`, feedChannel, strconv.FormatInt(t.s.feed.origin, 10))
 }
 
 // FeedEnd returns the sequence number of the latest change.
@@ -195,7 +198,7 @@ func (s *Store) ChangesSince(ctx context.Context, cursor uint64) (kv.Changes, er
 			}
 			return rows.Err()
 		})
-	b.Queue(`SELECT coalesce(min(seq), 0) FROM kv_changes`).QueryRow(func(r pgx.Row) error { return r.Scan(&oldest) })
+	b.Queue(`SELECT coalesce(min(seq), (SELECT last + 1 FROM kv_feed)) FROM kv_changes`).QueryRow(func(r pgx.Row) error { return r.Scan(&oldest) })
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		if s.closed.Load() {
 			return kv.Changes{}, ErrClosed
@@ -225,7 +228,8 @@ func (s *Store) WaitChanges(ctx context.Context, cursor uint64) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if f.listen == nil {
+	fresh := f.listen == nil
+	if fresh {
 		cfg := s.pool.Config().ConnConfig.Copy()
 		cfg.Tracer = nil
 		c, err := pgx.ConnectConfig(ctx, cfg)
@@ -239,22 +243,33 @@ func (s *Store) WaitChanges(ctx context.Context, cursor uint64) error {
 		}
 		f.listen = c
 	}
-	// A notification sent before LISTEN (or while nobody waited) is not
-	// missed: the end is read after LISTEN took effect.
-	var last int64
-	if err := f.listen.QueryRow(ctx, `SELECT last FROM kv_feed`).Scan(&last); err != nil {
-		f.dropListen()
-		return ctx.Err()
-	}
-	if uint64(last) != cursor {
-		return nil
+	// A commit notified before LISTEN took effect is found by its end;
+	// later ones wait on the connection, also while nobody waits.
+	if fresh {
+		var last int64
+		if err := f.listen.QueryRow(ctx, `SELECT last FROM kv_feed`).Scan(&last); err != nil {
+			f.dropListen()
+			return ctx.Err()
+		}
+		if uint64(last) != cursor {
+			return nil
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, feedPoll)
 	defer cancel()
-	if _, err := f.listen.WaitForNotification(wctx); err != nil && f.listen.IsClosed() {
-		f.dropListen() // the connection failed: poll until it is back
+	own := strconv.FormatInt(f.origin, 10)
+	for {
+		n, err := f.listen.WaitForNotification(wctx)
+		if err != nil {
+			if f.listen.IsClosed() {
+				f.dropListen() // the connection failed: poll until it is back
+			}
+			return ctx.Err()
+		}
+		if n.Payload != own {
+			return nil
+		}
 	}
-	return ctx.Err()
 }
 
 // dropListen closes the listening connection (listenMu held).
@@ -329,20 +344,25 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 	f.locks[conn] = struct{}{}
 	f.locksMu.Unlock()
 	if s.closed.Load() { // Close ran meanwhile and did not see it
-		f.closeLock(conn)
+		f.closeLock(conn, lockKey(name))
 		return nil, false, ErrClosed
 	}
-	return func() { f.closeLock(conn) }, true, nil
+	return func() { f.closeLock(conn, lockKey(name)) }, true, nil
 }
 
-// closeLock ends a lock's connection, and the lock with it.
-func (f *feedState) closeLock(c *pgx.Conn) {
+// closeLock releases a lock and ends its connection. The release is a
+// statement of its own: the server ends a closed connection's session,
+// and releases its locks, only some time after the client closed it.
+func (f *feedState) closeLock(c *pgx.Conn, key int64) {
 	f.locksMu.Lock()
 	_, held := f.locks[c]
 	delete(f.locks, c)
 	f.locksMu.Unlock()
 	if held {
-		c.Close(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key) // on failure, the close releases it
+		c.Close(ctx)
 	}
 }
 

@@ -161,6 +161,24 @@ func TestFeed(t *testing.T) {
 		t.Fatalf("B after A unlocked: %v %v", ok, err)
 	}
 	unlockB()
+	// Released when unlock returns, not when the server gets round to
+	// ending the connection.
+	for i := range 20 {
+		x, y := a, b
+		if i%2 == 1 {
+			x, y = b, a
+		}
+		u, ok, err := x.TryLock(ctx, "expire")
+		if err != nil || !ok {
+			t.Fatalf("round %d: first: %v %v", i, ok, err)
+		}
+		u()
+		u, ok, err = y.TryLock(ctx, "expire")
+		if err != nil || !ok {
+			t.Fatalf("round %d: the lock is still held after unlock: %v %v", i, ok, err)
+		}
+		u()
+	}
 	if _, ok, err := a.TryLock(ctx, "expire"); err != nil || !ok {
 		t.Fatalf("A again: %v %v", ok, err)
 	}
@@ -175,6 +193,23 @@ func TestFeed(t *testing.T) {
 		if ok {
 			u()
 			break
+		}
+	}
+}
+
+// BenchmarkChangesSince is the price of reading the feed when nothing
+// changed, which the archive pays before each list and password check.
+func BenchmarkChangesSince(b *testing.B) {
+	pg := servertest.StartPostgres(b)
+	s := open(b, pg.NewDatabase(b), Options{})
+	defer s.Close()
+	end, err := s.FeedEnd(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.ChangesSince(b.Context(), end); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -101,10 +101,11 @@
 // Store's own rows out (its OnCommit functions ran for them). The same
 // statement deletes the rows older than the newest 100,000; a reader
 // whose cursor is older than the oldest row kept gets Reset. The commit
-// sends NOTIFY kv_changes; WaitChanges LISTENs on a connection of its own
-// (outside the pool) and returns on a notification, when the feed's end
-// has moved past the cursor, or after 2 s (a poll, also while the
-// listening connection is down). Buckets not fed cost nothing. Open
+// notifies the channel kv_changes with its origin as payload;
+// WaitChanges LISTENs on a connection of its own (outside the pool) and
+// returns on another Store's notification (when it has just connected:
+// when the feed's end is not the cursor), or after 2 s (a poll, also
+// while the listening connection is down). Buckets not fed cost nothing. Open
 // creates the two tables beside the others without a schema version
 // change; an older build ignores them and feeds nothing, so the daemons
 // sharing a database must all run a build that feeds.
