@@ -71,10 +71,13 @@ func (s *Store) Release(ctx context.Context, key []byte) error {
 	return nil
 }
 
-// dropClaims closes the claims' connection, which ends every claim on
-// it. It is called with mu held.
+// dropClaims ends every claim and closes the claims' connection. The
+// claims are released first: the server ends a closed session some time
+// after, and a daemon restarted at once must find its predecessor's
+// uploads free to recover. It is called with mu held.
 func (s *Store) dropClaims(ctx context.Context) {
 	if s.claims.conn != nil {
+		s.claims.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
 		s.claims.conn.Close(ctx)
 		s.claims.conn = nil
 	}
