@@ -524,10 +524,16 @@ func (a *Archive) ByOriginal(ctx context.Context, sum [32]byte) ([]ID, error) {
 }
 
 // Unfinished returns the recordings left in state "recording" — cut off by
-// a crash or still being written by this process. The caller Resumes them,
-// reparses, Finishes them as interrupted and Seals them.
+// a crash or still being written by this process, but not those another
+// live process is writing (claims.go), which it claims for this one. The
+// caller Resumes them, reparses, Finishes them as interrupted and Seals
+// them.
 func (a *Archive) Unfinished(ctx context.Context) ([]ID, error) {
-	return a.idsIn(ctx, bucketUnfinished)
+	ids, err := a.idsIn(ctx, bucketUnfinished)
+	if err != nil {
+		return nil, err
+	}
+	return a.claimUnfinished(ctx, ids)
 }
 
 // Unsealed returns the recordings that are finished but not sealed.

@@ -160,6 +160,13 @@ func ShredBuckets() [][]byte {
 	return [][]byte{append([]byte(nil), bucketDataKeys...)}
 }
 
+// CacheBuckets names the blob buckets whose values a backend may keep in
+// memory once read: the data keys, small and read on every decryption.
+// A cached value is still the wrapped box; unwrapping it needs the key.
+func CacheBuckets() [][]byte {
+	return [][]byte{append([]byte(nil), bucketDataKeys...)}
+}
+
 // Keys inside bucketMeta.
 var (
 	metaSchema    = []byte("schema")

@@ -180,6 +180,12 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		return nil, err
 	}
 	wrapped := a.wrapDataKey(id, dk)
+	// Claimed before its record is visible to the other processes.
+	if got, err := a.claim(ctx, id); err != nil {
+		return nil, fmt.Errorf("archive: create: %w", err)
+	} else if !got { // a fresh random id another process holds: a hash collision
+		return nil, fmt.Errorf("archive: create: id %s claimed by another process: %w", id, ErrInvalid)
+	}
 	var slot uint64 // taken by the first run of the transaction
 	tk, rk := timeKey(m.indexNS(), id), timeKey(m.retentionNS(), id)
 	var ck []byte
@@ -222,8 +228,11 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		// After ctx ended the transaction may still run (and commit):
 		// its slot stays; otherwise it did not commit and the slot, if
 		// written, is given back.
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && slot != 0 {
-			a.slots.release(slot)
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			if slot != 0 {
+				a.slots.release(slot)
+			}
+			a.release(id)
 		}
 		return nil, fmt.Errorf("archive: create: %w", err)
 	}
@@ -654,6 +663,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}
+	w.a.release(w.id) // finished: no longer to recover
 	if err := w.errNow(); err != nil {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}

@@ -87,6 +87,14 @@ func startDaemon(t *testing.T, data string) *daemon {
 // (nil: none) before the daemon starts.
 func startDaemonWith(t *testing.T, data string, tweak func(*serveOptions)) *daemon {
 	t.Helper()
+	return launchDaemon(t, data, tweak)(t)
+}
+
+// launchDaemon starts the daemon of startDaemonWith and returns the
+// function that waits until it listens, so that daemons launched one
+// after the other start at the same time.
+func launchDaemon(t *testing.T, data string, tweak func(*serveOptions)) (wait func(*testing.T) *daemon) {
+	t.Helper()
 	t.Setenv("CALLVAULT_ADMIN_PASSWORD", testAdminPassword)
 	t.Setenv("CALLVAULT_INGEST_PASSWORD", testIngestPassword)
 	if data == "" {
@@ -102,6 +110,15 @@ func startDaemonWith(t *testing.T, data string, tweak func(*serveOptions)) *daem
 		tweak(&o)
 	}
 	go func() { done <- serve(ctx, o, out, out) }()
+	return func(t *testing.T) *daemon {
+		t.Helper()
+		return waitDaemon(t, data, key, out, cancel, ready, done)
+	}
+}
+
+// waitDaemon waits until the daemon launchDaemon started listens.
+func waitDaemon(t *testing.T, data, key string, out *syncBuffer, cancel func(), ready <-chan string, done <-chan error) *daemon {
+	t.Helper()
 	var addr string
 	select {
 	case addr = <-ready:

@@ -168,6 +168,7 @@ func (s *StorageConfig) pgkvOptions() (pgkv.Options, error) {
 	return pgkv.Options{
 		BlobBuckets:  archive.BlobBuckets(),
 		ShredBuckets: archive.ShredBuckets(),
+		CacheBuckets: archive.CacheBuckets(),
 		S3: &pgkv.S3Options{Endpoint: s.S3Endpoint, Region: s.S3Region, Bucket: s.S3Bucket,
 			AccessKey: string(access), SecretKey: string(secret)},
 	}, nil

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/internal/servertest"
 )
 
 // TestStorageConfig: [storage] is bbolt by default, postgres+s3 needs its
@@ -50,7 +49,7 @@ s3_secret_key_file = %q
 		t.Fatalf("config check: %v %s", err, out.String())
 	}
 	opt, err := cfg.Storage.pgkvOptions()
-	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 || len(opt.ShredBuckets) == 0 {
+	if err != nil || opt.S3.AccessKey != "AKID" || opt.S3.SecretKey != "s3-secret-value" || len(opt.BlobBuckets) == 0 || len(opt.ShredBuckets) == 0 || len(opt.CacheBuckets) == 0 {
 		t.Fatalf("store options: %v %+v", err, opt.S3)
 	}
 	var logged bytes.Buffer
@@ -108,30 +107,11 @@ s3_secret_key_file = %q
 // no bbolt file is made; the password in the database URL is not logged;
 // a restarted daemon finds everything again.
 func TestDaemonPostgres(t *testing.T) {
-	pg := servertest.StartPostgres(t)
-	gw := servertest.StartS3(t)
-	dbURL := pg.NewDatabase(t)
 	const pw = "pw-never-logged" // trust authentication ignores it
-	dbURL = strings.Replace(dbURL, "postgres@", "postgres:"+pw+"@", 1)
-	const bucket = "callvault-chunks"
-	// The gateway's POSIX backend: a directory of its root is a bucket.
-	if err := os.Mkdir(filepath.Join(gw.Dir, bucket), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	access, secret := filepath.Join(dir, "s3.access"), filepath.Join(dir, "s3.secret")
-	os.WriteFile(access, []byte(gw.AccessKey+"\n"), 0o600)
-	os.WriteFile(secret, []byte(gw.SecretKey+"\n"), 0o600)
-	conf := writeConfig(t, fmt.Sprintf(`[storage]
-backend = "postgres+s3"
-postgres_url = %q
-s3_endpoint = %q
-s3_bucket = %q
-s3_access_key_file = %q
-s3_secret_key_file = %q
-`, dbURL, gw.Endpoint, bucket, access, secret))
+	st := startPostgresStorage(t, dir, pw)
 	data := filepath.Join(dir, "data")
-	withConfig := func(o *serveOptions) { o.config = conf }
+	withConfig := st.withConfig
 
 	d := startDaemonWith(t, data, withConfig)
 	id := d.ingestSynth(t, "dddddddddddddddddddddddddddd0001", "alice", synthCall{seconds: 3, callID: "pg-1@pbx",
@@ -157,14 +137,7 @@ s3_secret_key_file = %q
 	d.mustVerify(t, id)
 	d.mustVerifyChain(t)
 
-	var objects int
-	filepath.WalkDir(filepath.Join(gw.Dir, bucket), func(_ string, e os.DirEntry, err error) error {
-		if err == nil && e.Type().IsRegular() {
-			objects++
-		}
-		return nil
-	})
-	if objects == 0 {
+	if len(st.objectFiles(t)) == 0 {
 		t.Fatal("no chunk objects in S3")
 	}
 	// Neither a bbolt file nor a data-key file: the keys are objects.

@@ -69,6 +69,18 @@
 // transaction (TestKilledWriter). Sweep is to
 // run periodically (its caller chooses when); several may run it at once.
 //
+// Small objects of the cache buckets (Options.CacheBuckets) are kept in
+// memory by name once read, at most Options.CacheBytes, least recently
+// used out first (cache.go): a name is written once and never reused, so
+// an entry cannot go stale; removing an object drops its entry.
+//
+// # Claims
+//
+// TryClaim and Release (claim.go) mark, for the other processes on the
+// database, what this one is working on: session-level advisory locks,
+// all on one connection outside the pool, so that they end with the
+// process or its connection.
+//
 // The S3 client is github.com/aws/aws-sdk-go-v2/service/s3, configured
 // without the SDK's config loader: static keys, path-style addressing,
 // SigV4 with the payload's SHA-256 in x-amz-content-sha256, and no

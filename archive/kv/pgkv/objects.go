@@ -40,6 +40,7 @@ type objectStore struct {
 	c      *s3.Client
 	bucket string
 	prefix string
+	cache  *objectCache // nil without cache buckets
 }
 
 func newObjectStore(o S3Options) (*objectStore, error) {
@@ -129,6 +130,8 @@ func (o *objectStore) get(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (o *objectStore) remove(ctx context.Context, name string) error {
+	o.uncache(name)
+	defer o.uncache(name)
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	_, err := o.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &o.bucket, Key: &name})
@@ -258,6 +261,23 @@ func (s *Store) unreferenced(ctx context.Context, names []string) ([]string, err
 		if !seen[n] {
 			out = append(out, n)
 		}
+	}
+	return out, nil
+}
+
+// Referenced returns the names of the objects the store accounts for:
+// those a row references and those waiting in the released list for
+// Sweep. Any other object under the prefix is an orphan that Sweep
+// removes.
+func (s *Store) Referenced(ctx context.Context) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT value FROM kv_rows WHERE kind = 2 UNION SELECT name FROM kv_released`)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("pgkv: referenced objects: %w", err)
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
 	}
 	return out, nil
 }

@@ -87,6 +87,12 @@ type Options struct {
 	// value as absent. A removal that fails leaves the object in kv_released for
 	// Sweep and is reported to the function given to OnShredFailure.
 	ShredBuckets [][]byte
+	// CacheBuckets names blob buckets whose small objects are kept in
+	// memory once read (cache.go), at most CacheBytes of them (default
+	// 16 MiB), least recently used out first: for values read often, such
+	// as data keys.
+	CacheBuckets [][]byte
+	CacheBytes   int64
 	// S3 is the object store of the blob buckets.
 	S3 *S3Options
 	// MaxConns bounds the connection pool (default 8).
@@ -105,6 +111,7 @@ type Store struct {
 	objects *objectStore // nil without blob buckets
 	blob    [][]byte
 	shred   [][]byte
+	cached  [][]byte // Options.CacheBuckets
 	now     func() time.Time
 
 	// orphans holds when this store's clock first saw each object no
@@ -113,6 +120,7 @@ type Store struct {
 	orphansMu sync.Mutex
 	orphans   map[string]time.Time
 
+	claims      claims // claim.go
 	afterCommit func()
 	shredFailed atomic.Pointer[func(error)]
 	writer      sync.Mutex // one local writer waits here, not on a connection
@@ -133,10 +141,15 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.MaxConns > 0 {
 		cfg.MaxConns = opt.MaxConns
 	}
-	s := &Store{blob: opt.BlobBuckets, shred: opt.ShredBuckets, now: opt.Now, afterCommit: opt.afterCommit}
+	s := &Store{blob: opt.BlobBuckets, shred: opt.ShredBuckets, cached: opt.CacheBuckets, now: opt.Now, afterCommit: opt.afterCommit}
 	for _, name := range opt.ShredBuckets {
 		if !slices.ContainsFunc(opt.BlobBuckets, func(b []byte) bool { return string(b) == string(name) }) {
 			return nil, fmt.Errorf("pgkv: shred bucket %q is not a blob bucket", name)
+		}
+	}
+	for _, name := range opt.CacheBuckets {
+		if !slices.ContainsFunc(opt.BlobBuckets, func(b []byte) bool { return string(b) == string(name) }) {
+			return nil, fmt.Errorf("pgkv: cache bucket %q is not a blob bucket", name)
 		}
 	}
 	if s.now == nil {
@@ -149,6 +162,9 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		}
 		if s.objects, err = newObjectStore(*opt.S3); err != nil {
 			return nil, err
+		}
+		if len(opt.CacheBuckets) > 0 {
+			s.objects.cache = newObjectCache(opt.CacheBytes)
 		}
 		// A deleted object must be gone, not kept as a noncurrent version.
 		if err := s.objects.checkUnversioned(ctx); err != nil {
@@ -200,6 +216,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.claims.mu.Lock()
+	s.dropClaims(context.Background())
+	s.claims.mu.Unlock()
 	s.feed.close()
 	s.pool.Close()
 	return nil
@@ -489,10 +508,11 @@ func (t *tx) isBlob(top []byte) bool {
 func (t *tx) newBucket(in *bucket, id int64, name []byte, seq uint64) *bucket {
 	b := &bucket{t: t, id: id, seq: seq, feed: newBucketFeed(t.s, in, name)}
 	if in != nil {
-		b.blob, b.shred = in.blob, in.shred
+		b.blob, b.shred, b.cache = in.blob, in.shred, in.cache
 	} else {
 		b.blob = t.isBlob(name)
 		b.shred = slices.ContainsFunc(t.s.shred, func(s []byte) bool { return string(s) == string(name) })
+		b.cache = slices.ContainsFunc(t.s.cached, func(s []byte) bool { return string(s) == string(name) })
 	}
 	return b
 }
@@ -611,7 +631,7 @@ func (t *tx) deleteBucket(in *bucket, name []byte) error {
 			return t.err
 		}
 		if parent != 0 {
-			if c := t.get(parent, name, false); c.ok {
+			if c := t.get(parent, name, false, false); c.ok {
 				return ErrIncompatibleValue
 			}
 		}
@@ -682,8 +702,9 @@ func (t *tx) ForEach(fn func(name []byte, b kv.Bucket) error) error {
 }
 
 // get reads one key of a bucket, from the cache or the database; an
-// object's value is fetched from S3. shred: the bucket is a shred bucket.
-func (t *tx) get(bucket int64, key []byte, shred bool) cached {
+// object's value is fetched from S3. shred, cache: the bucket is a shred
+// bucket, a cache bucket.
+func (t *tx) get(bucket int64, key []byte, shred, cache bool) cached {
 	if c, ok := t.values[bucket][string(key)]; ok {
 		return c
 	}
@@ -700,7 +721,7 @@ func (t *tx) get(bucket int64, key []byte, shred bool) cached {
 		t.fail(err)
 		return cached{}
 	default:
-		c = t.resolve(kind, value, shred)
+		c = t.resolve(kind, value, shred, cache)
 	}
 	m := t.values[bucket]
 	if m == nil {
@@ -715,12 +736,16 @@ func (t *tx) get(bucket int64, key []byte, shred bool) cached {
 // In a read transaction, a shred bucket's row whose object is gone reads
 // as absent: a commit after the snapshot deleted the value and destroyed
 // its object at once (Options.ShredBuckets).
-func (t *tx) resolve(kind int16, value []byte, shred bool) cached {
+func (t *tx) resolve(kind int16, value []byte, shred, cache bool) cached {
 	switch kind {
 	case kindBucket:
 		return cached{kind: kindBucket, ok: true}
 	case kindObject:
-		v, err := t.s.objects.get(t.ctx, string(value))
+		get := t.s.objects.get
+		if cache {
+			get = t.s.objects.getCached
+		}
+		v, err := get(t.ctx, string(value))
 		if err != nil && shred && !t.writable && isCode(err, "NoSuchKey") {
 			return cached{}
 		}
@@ -743,11 +768,12 @@ type bucket struct {
 	seq   uint64
 	blob  bool
 	shred bool        // a shred bucket's (Options.ShredBuckets)
+	cache bool        // a cache bucket's (Options.CacheBuckets)
 	feed  *bucketFeed // nil when not in a fed bucket (changes.go)
 }
 
 func (b *bucket) Get(key []byte) []byte {
-	c := b.t.get(b.id, key, b.shred)
+	c := b.t.get(b.id, key, b.shred, b.cache)
 	if !c.ok || c.kind == kindBucket {
 		return nil
 	}
@@ -959,9 +985,9 @@ func (c *cursor) current() ([]byte, []byte) {
 	t := c.b.t
 	var v cached
 	if r.kind == kindObject {
-		v = t.get(c.b.id, r.key, c.b.shred)
+		v = t.get(c.b.id, r.key, c.b.shred, c.b.cache)
 	} else {
-		v = t.resolve(r.kind, r.value, false)
+		v = t.resolve(r.kind, r.value, false, false)
 	}
 	if !v.ok || v.kind == kindBucket {
 		return r.key, nil
