@@ -403,7 +403,7 @@ func (a *Archive) page(ctx context.Context, limit int, upper []byte,
 		var items []listItem
 		more := false
 		err := a.view(func(tx kv.Tx) error {
-			next := walk(tx, upper)
+			next := prefetchRecordings(tx, walk(tx, upper), decrypt+1)
 			for {
 				k, ok := next()
 				if !ok {
@@ -443,6 +443,41 @@ func (a *Archive) page(ctx context.Context, limit int, upper []byte,
 		if !more {
 			return out, "", nil
 		}
+	}
+}
+
+// prefetchRecordings passes on the time keys next yields, reading ahead
+// n at a time when tx is a Prefetcher: the metadata records and data keys
+// of those recordings in one round trip each, instead of one (and an
+// object GET) per recording.
+func prefetchRecordings(tx kv.Tx, next func() ([timeKeyLen]byte, bool), n int) func() ([timeKeyLen]byte, bool) {
+	p, ok := tx.(kv.Prefetcher)
+	if !ok {
+		return next
+	}
+	var buf [][timeKeyLen]byte
+	done := false
+	return func() ([timeKeyLen]byte, bool) {
+		if len(buf) == 0 && !done {
+			ids := make([][]byte, 0, n)
+			for len(buf) < n {
+				k, ok := next()
+				if !ok {
+					done = true
+					break
+				}
+				buf = append(buf, k)
+				ids = append(ids, bytes.Clone(k[8:]))
+			}
+			p.Prefetch(bucketRecs, ids)
+			p.Prefetch(bucketDataKeys, ids)
+		}
+		if len(buf) == 0 {
+			return [timeKeyLen]byte{}, false
+		}
+		k := buf[0]
+		buf = buf[1:]
+		return k, true
 	}
 }
 

@@ -74,6 +74,11 @@
 // used out first (cache.go): a name is written once and never reused, so
 // an entry cannot go stale; removing an object drops its entry.
 //
+// A transaction is a kv.Prefetcher (prefetch.go): Prefetch reads many
+// keys of a bucket with one query and their objects prefetchObjects at a
+// time, so that the archive's List reads a batch of recordings in a few
+// round trips instead of a query and a GET per recording.
+//
 // # Claims
 //
 // TryClaim and Release (claim.go) mark, for the other processes on the
