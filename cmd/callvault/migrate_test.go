@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/internal/servertest"
 	"github.com/callvault/callvault/internal/webtest"
 )
 
@@ -45,29 +44,14 @@ func init() {
 // into a new bbolt file the same again. A target that holds another
 // archive is refused, and so is a database a daemon is connected to.
 func TestMigrateCommand(t *testing.T) {
-	pg := servertest.StartPostgres(t)
-	gw := servertest.StartS3(t)
-	const bucket = "callvault-migrate"
-	if err := os.Mkdir(filepath.Join(gw.Dir, bucket), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	key := filepath.Join(dir, "callvault.key")
 	data, pgData, backData := filepath.Join(dir, "data"), filepath.Join(dir, "pgdata"), filepath.Join(dir, "back")
-	access, secret := filepath.Join(dir, "s3.access"), filepath.Join(dir, "s3.secret")
-	os.WriteFile(access, []byte(gw.AccessKey+"\n"), 0o600)
-	os.WriteFile(secret, []byte(gw.SecretKey+"\n"), 0o600)
-	pgConf := writeConfig(t, fmt.Sprintf(`[archive]
-data = %q
-key_file = %q
-[storage]
-backend = "postgres+s3"
-postgres_url = %q
-s3_endpoint = %q
-s3_bucket = %q
-s3_access_key_file = %q
-s3_secret_key_file = %q
-`, pgData, key, pg.NewDatabase(t), gw.Endpoint, bucket, access, secret))
+	storage, err := os.ReadFile(startPostgresStorage(t, dir, "").conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgConf := writeConfig(t, fmt.Sprintf("[archive]\ndata = %q\nkey_file = %q\n", pgData, key)+string(storage))
 	backConf := writeConfig(t, fmt.Sprintf("[archive]\ndata = %q\nkey_file = %q\n", backData, key))
 	fromBolt := []string{"migrate", "--data", data, "--key-file", key, "--to-config", pgConf}
 
