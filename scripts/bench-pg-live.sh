@@ -1,8 +1,15 @@
 #!/bin/bash
-# Live ingest on bbolt, on PostgreSQL + S3 with one daemon, and with two
-# daemons sharing the archive, side by side in one run.
+# Live and bulk ingest on bbolt, on PostgreSQL + S3 with one daemon, and
+# with two daemons sharing the archive, side by side in one run.
 #
 # usage: scripts/bench-pg-live.sh OUTDIR "500 1000"
+#        scripts/bench-pg-live.sh OUTDIR bulk
+#
+# Bulk: two long captures (BULK_SECONDS each, 13,000 s ≈ 300 MB; written
+# by scripts/bulkcapture) are PUT at once, both to the one daemon or one
+# to each of the two, and the time until both are answered 201 (committed
+# and sealed) gives MB/s. Each round also copies the two files with
+# dd bs=1M conv=fdatasync at once to the same disk, for reference.
 #
 # Starts a private PostgreSQL cluster (as the postgres user when run as
 # root, on 127.0.0.1 and a free port) and a Versity S3 gateway on a
@@ -18,6 +25,8 @@ set -euo pipefail
 OUT=${1:?usage: bench-pg-live.sh OUTDIR "STREAMS..."}
 COUNTS=${2:-"500 1000"}
 DURATION=${DURATION:-40s}
+BULK_SECONDS=${BULK_SECONDS:-13000}
+ROUNDS=${ROUNDS:-2}
 RAMP=${RAMP:-15s}
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 VGW=${VGW:-$(command -v versitygw || echo /root/go/bin/versitygw)}
@@ -49,6 +58,11 @@ pgtree() { echo "$PGPID" $(ps -o pid= --ppid "$PGPID"); }
 
 go build -o "$W/callvault" ./cmd/callvault
 BIN=$W/callvault
+if [ "$COUNTS" = bulk ]; then
+	go build -o "$W/bulkcapture" ./scripts/bulkcapture
+	"$W/bulkcapture" -seconds "$BULK_SECONDS" -seed 1 >"$W/bulk1.pcap"
+	"$W/bulkcapture" -seconds "$BULK_SECONDS" -seed 2 >"$W/bulk2.pcap"
+fi
 
 # PostgreSQL, durable as in production (fsync, synchronous_commit on).
 mkdir "$W/pg" "$W/pgsock"; [ "$(id -u)" = 0 ] && chown postgres "$W/pg" "$W/pgsock"
@@ -98,46 +112,110 @@ loadgen() { # loadgen TAG PORT PID STREAMS
 		--verify --api-user admin --pid "$3" --report "$OUT/$1.json" >"$OUT/$1.log" 2>&1 || echo "rc=$?" >>"$OUT/$1.log"
 }
 
-run_case() { # run_case KIND STREAMS
-	local kind=$1 n=$2 tag=$1-$2 db bucket conf d1 d2 p1 p2 t0 t1 pg0 pg1 s0 s1 dc0 dc1
-	db=b$(date +%s%N | tail -c 9); bucket=cv-$db
+# prepare KIND TAG: a fresh archive (database and bucket) and its
+# daemons; sets D1 P1 (and D2 P2 for pg2), DB and starts the counters.
+prepare() {
+	local kind=$1 tag=$2 conf
+	DB=b$(date +%s%N | tail -c 9); BUCKET=cv-$DB; D2=""; P2=""
 	if [ "$kind" != bbolt ]; then
-		psql -d postgres -c "CREATE DATABASE $db"
-		mkdir "$W/s3/$bucket"
-		conf=$W/$tag.toml; pg_config "$db" "$bucket" >"$conf"
+		psql -d postgres -c "CREATE DATABASE $DB"
+		mkdir "$W/s3/$BUCKET"
+		conf=$W/$tag.toml; pg_config "$DB" "$BUCKET" >"$conf"
 	else
 		conf=""
 	fi
-	start_daemon "$tag-a" "$W/$tag-data-a" "$conf"; d1=$DPID; p1=$DPORT
-	if [ "$kind" = pg2 ]; then start_daemon "$tag-b" "$W/$tag-data-b" "$conf"; d2=$DPID; p2=$DPORT; fi
-	t0=$(date +%s.%N); pg0=$(cputicks $(pgtree)); s0=$(cputicks $S3PID)
-	dc0=$(cputicks $d1 ${d2:-})
-	if [ "$kind" = pg2 ]; then
-		loadgen "$tag-a" $p1 $d1 $((n / 2)) &
-		local l1=$!
-		loadgen "$tag-b" $p2 $d2 $((n / 2))
-		wait $l1
-	else
-		loadgen "$tag" $p1 $d1 $n
-	fi
+	start_daemon "$tag-a" "$W/$tag-data-a" "$conf"; D1=$DPID; P1=$DPORT
+	if [ "$kind" = pg2 ]; then start_daemon "$tag-b" "$W/$tag-data-b" "$conf"; D2=$DPID; P2=$DPORT; fi
+	T0=$(date +%s.%N); PG0=$(cputicks $(pgtree)); S0=$(cputicks $S3PID)
+	DC0=$(cputicks $D1 $D2)
+}
+
+# finish KIND TAG: writes OUT/TAG.summary (wall, CPU seconds, sizes),
+# stops the daemons and removes the archive.
+finish() {
+	local kind=$1 tag=$2 t1 pg1 s1 dc1 hz
 	t1=$(date +%s.%N); pg1=$(cputicks $(pgtree)); s1=$(cputicks $S3PID)
-	dc1=$(cputicks $d1 ${d2:-})
-	local hz; hz=$(getconf CLK_TCK)
+	dc1=$(cputicks $D1 $D2)
+	hz=$(getconf CLK_TCK)
 	{
-		echo "case $tag: wall $(echo "$t1 - $t0" | bc) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-		echo "cpu seconds: daemons $(echo "scale=1; ($dc1 - $dc0) / $hz" | bc), postgres $(echo "scale=1; ($pg1 - $pg0) / $hz" | bc), s3 gateway $(echo "scale=1; ($s1 - $s0) / $hz" | bc)"
-		[ "$kind" != bbolt ] && psql -d "$db" -At -c "SELECT 'database size MiB ' || pg_database_size('$db') / 1048576 || ', rows ' || (SELECT count(*) FROM kv_rows)"
-		[ "$kind" != bbolt ] && echo "objects $(find "$W/s3/$bucket" -type f | wc -l), $(du -sm "$W/s3/$bucket" | cut -f1) MiB"
+		echo "case $tag: wall $(echo "$t1 - $T0" | bc) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "cpu seconds: daemons $(echo "scale=1; ($dc1 - $DC0) / $hz" | bc), postgres $(echo "scale=1; ($pg1 - $PG0) / $hz" | bc), s3 gateway $(echo "scale=1; ($s1 - $S0) / $hz" | bc)"
+		[ "$kind" != bbolt ] && psql -d "$DB" -At -c "SELECT 'database size MiB ' || pg_database_size('$DB') / 1048576 || ', rows ' || (SELECT count(*) FROM kv_rows)"
+		[ "$kind" != bbolt ] && echo "objects $(find "$W/s3/$BUCKET" -type f | wc -l), $(du -sm "$W/s3/$BUCKET" | cut -f1) MiB"
 		du -sm "$W/$tag-data-a" | sed 's/^/data dir MiB: /'
-	} >"$OUT/$tag.summary"
+	} >>"$OUT/$tag.summary"
 	cat "$OUT/$tag.summary"
-	kill $d1 ${d2:-}; wait $d1 ${d2:-} 2>/dev/null || true
+	kill $D1 $D2; wait $D1 $D2 2>/dev/null || true
 	rm -rf "$W/$tag-data-a" "$W/$tag-data-b"
-	[ "$kind" != bbolt ] && rm -rf "$W/s3/$bucket" && psql -d postgres -c "DROP DATABASE $db"
+	[ "$kind" != bbolt ] && rm -rf "$W/s3/$BUCKET" && psql -d postgres -c "DROP DATABASE $DB"
 	return 0
 }
 
+run_case() { # run_case KIND STREAMS
+	local kind=$1 n=$2 tag=$1-$2 l1
+	prepare "$kind" "$tag"
+	if [ "$kind" = pg2 ]; then
+		loadgen "$tag-a" $P1 $D1 $((n / 2)) &
+		l1=$!
+		loadgen "$tag-b" $P2 $D2 $((n / 2))
+		wait $l1
+	else
+		loadgen "$tag" $P1 $D1 $n
+	fi
+	: >"$OUT/$tag.summary"
+	finish "$kind" "$tag"
+}
+
+# put FILE PORT NAME: PUTs a capture, prints the status and seconds.
+put() {
+	curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -u "ingest:$CALLVAULT_INGEST_PASSWORD" \
+		-T "$1" "http://127.0.0.1:$2/recordings/Files/$3"
+}
+
+run_bulk() { # run_bulk KIND ROUND
+	local kind=$1 tag=bulk-$1-$2 t0 t1 a b bytes
+	prepare "$kind" "$tag"
+	t0=$(date +%s.%N)
+	put "$W/bulk1.pcap" $P1 bulk1.pcap >"$W/put1" &
+	a=$!
+	put "$W/bulk2.pcap" ${P2:-$P1} bulk2.pcap >"$W/put2" &
+	b=$!
+	wait $a $b
+	t1=$(date +%s.%N)
+	bytes=$(($(stat -c %s "$W/bulk1.pcap") + $(stat -c %s "$W/bulk2.pcap")))
+	{
+		echo "bulk $kind: answers $(tr '\n' ' ' <"$W/put1")/ $(tr '\n' ' ' <"$W/put2")(status, seconds)"
+		echo "bulk $kind: $bytes bytes in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $bytes / 1000000 / ($t1 - $t0)" | bc) MB/s"
+	} >"$OUT/$tag.summary"
+	grep -q '^201 ' "$W/put1" && grep -q '^201 ' "$W/put2" || echo "bulk $kind: an upload was not answered 201" >>"$OUT/$tag.summary"
+	finish "$kind" "$tag"
+}
+
+# dd_round ROUND: the two files copied at once with fdatasync.
+dd_round() {
+	local t0 t1 bytes a
+	t0=$(date +%s.%N)
+	dd if="$W/bulk1.pcap" of="$W/dd1" bs=1M conv=fdatasync status=none &
+	a=$!
+	dd if="$W/bulk2.pcap" of="$W/dd2" bs=1M conv=fdatasync status=none
+	wait $a
+	t1=$(date +%s.%N)
+	bytes=$(($(stat -c %s "$W/dd1") + $(stat -c %s "$W/dd2")))
+	echo "dd round $1: $bytes bytes in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $bytes / 1000000 / ($t1 - $t0)" | bc) MB/s, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/dd-$1.summary"
+	rm -f "$W/dd1" "$W/dd2"
+}
+
 { date -u; nproc; lscpu | grep 'Model name'; "$PGBIN/postgres" --version; "$VGW" --version 2>/dev/null | head -1; git log -1 --oneline; } >"$OUT/machine.txt"
+if [ "$COUNTS" = bulk ]; then
+	for r in $(seq "$ROUNDS"); do
+		dd_round "$r"
+		for kind in bbolt pg1 pg2; do
+			echo "== bulk $kind round $r, $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
+			run_bulk $kind "$r"
+		done
+	done
+	exit 0
+fi
 for n in $COUNTS; do
 	for kind in bbolt pg1 pg2; do
 		echo "== $kind $n streams, $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
