@@ -129,7 +129,7 @@ type Archive struct {
 	kdf   KDFParams
 	keys  *keyring
 	c     *committer
-	bufs  sync.Pool // *[]byte with cap chunkBufCap
+	bufs  *keepPool[*[]byte] // chunk buffers
 	auth  *authenticator
 	// slots is the data-key file (slots.go).
 	slots *keySlots
@@ -253,6 +253,7 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 	a := &Archive{
 		path:  path,
 		store: store,
+		bufs:  newChunkBufs(),
 		log:   opt.Logger,
 		now:   opt.Now,
 		kdf:   opt.KDF,
@@ -261,7 +262,6 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 	if err := checkMigrating(store, opt); err != nil {
 		return nil, err
 	}
-	a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
 	err := guard("open", func() error {
 		return store.Update(func(tx kv.Tx) error { return initSchema(tx, a.now()) })
 	})
@@ -291,7 +291,7 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 	}
 	a.auth = newAuthenticator(a)
 	queue := 2 * opt.CommitBytes / ChunkSize
-	a.c = newCommitter(store, a.log, &a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
+	a.c = newCommitter(store, a.log, a.bufs, opt.CommitInterval, opt.CommitBytes, max(queue, 16))
 	a.c.onCommit = opt.OnCommit
 	a.c.beforeCommit = a.slots.sync
 	a.c.afterCommit = func(ok bool) {
@@ -445,7 +445,7 @@ func (a *Archive) updateOp(ctx context.Context, fn func(kv.Tx) error, ordered bo
 	}
 }
 
-func (a *Archive) getBuf() *[]byte { return a.bufs.Get().(*[]byte) }
+func (a *Archive) getBuf() *[]byte { return a.bufs.Get() }
 
 // syncDir fsyncs a directory so that a file created in it survives a
 // power cut.

@@ -58,7 +58,7 @@ var errRetry = errors.New("archive: retry group commit")
 type committer struct {
 	db       kv.Store
 	log      *slog.Logger
-	pool     *sync.Pool
+	pool     *keepPool[*[]byte]
 	interval time.Duration
 	maxBytes int
 
@@ -82,7 +82,7 @@ type committer struct {
 	space *spaceGuard
 }
 
-func newCommitter(db kv.Store, log *slog.Logger, pool *sync.Pool, interval time.Duration, maxBytes, queue int) *committer {
+func newCommitter(db kv.Store, log *slog.Logger, pool *keepPool[*[]byte], interval time.Duration, maxBytes, queue int) *committer {
 	return &committer{
 		db: db, log: log, pool: pool, interval: interval, maxBytes: maxBytes,
 		ops:    make(chan op, queue),

@@ -122,8 +122,7 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: salvage: open %s: %w", path, err)
 	}
-	s := &salvageSource{a: &Archive{path: path, store: boltkv.New(db), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
-	s.a.bufs.New = func() any { b := make([]byte, chunkBufCap); return &b }
+	s := &salvageSource{a: &Archive{path: path, store: boltkv.New(db), bufs: newChunkBufs(), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
 	fail := func(err error) (*salvageSource, error) {
 		db.Close()
 		return nil, fmt.Errorf("archive: salvage %s: %w", path, err)

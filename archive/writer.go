@@ -105,12 +105,15 @@ type blobWriter struct {
 	csize int // plaintext bytes of a full chunk
 	// stage holds the start of a chunk until it outgrows stageMax: a live
 	// call's map grows by a few bytes a second, and a whole pooled chunk
-	// buffer per open call would be most of its memory.
-	stage []byte
-	idx   uint64 // index of the chunk being filled
-	size  int64
-	h     hash.Hash // of the chunks handed to the pipeline or sealed, in order
-	note  []byte    // NoteOriginal's note for the chunk being filled
+	// buffer per open call would be most of its memory. It is a list of
+	// pooled segments of stageMax bytes, staged bytes in all, so that a
+	// growing chunk is never reallocated and copied.
+	stage  []*[stageMax]byte
+	staged int
+	idx    uint64 // index of the chunk being filled
+	size   int64
+	h      hash.Hash // of the chunks handed to the pipeline or sealed, in order
+	note   []byte    // NoteOriginal's note for the chunk being filled
 }
 
 func newWriter(a *Archive, id ID, dk []byte, m *metaRecord) (*Writer, error) {
@@ -385,28 +388,50 @@ func (w *Writer) check() error {
 
 // stageMax is the most a blob's chunk start is kept in its own small
 // buffer when writes are large (a bulk upload); small writes (a live call's
-// paced reads, its map) keep the whole chunk there, growing it in steps of
+// paced reads, its map) keep the whole chunk there, in segments of
 // stageMax, and take a pooled chunk buffer only when the chunk is full: a
 // slow writer holds about half a chunk on average instead of a whole one.
 const stageMax = 16 << 10
 
-// staged reports whether p goes to b's stage rather than to a pooled
+// stages reports whether p goes to b's stage rather than to a pooled
 // chunk buffer.
-func (b *blobWriter) staged(p []byte) bool {
+func (b *blobWriter) stages(p []byte) bool {
 	if b.buf != nil {
 		return false
 	}
-	return len(b.stage)+len(p) <= stageMax || (len(p) < stageMax/2 && len(b.stage)+len(p) < b.csize)
+	return b.staged+len(p) <= stageMax || (len(p) < stageMax/2 && b.staged+len(p) < b.csize)
 }
 
-// stageAppend appends p to b's stage, growing it in steps of stageMax.
+// stageAppend appends p to b's stage, taking segments as it fills.
 func (b *blobWriter) stageAppend(p []byte) {
-	if need := len(b.stage) + len(p); need > cap(b.stage) {
-		grown := make([]byte, len(b.stage), min((need+stageMax-1)/stageMax*stageMax, b.csize))
-		copy(grown, b.stage)
-		b.stage = grown
+	for len(p) > 0 {
+		if b.staged == len(b.stage)*stageMax {
+			b.stage = append(b.stage, stageSegs.Get())
+		}
+		n := copy(b.stage[b.staged/stageMax][b.staged%stageMax:], p)
+		b.staged += n
+		p = p[n:]
 	}
-	b.stage = append(b.stage, p...)
+}
+
+// unstage copies the staged bytes to dst, which must hold them, returns
+// their number and gives the segments back.
+func (b *blobWriter) unstage(dst []byte) int {
+	n := 0
+	for _, seg := range b.stage {
+		n += copy(dst[n:b.staged], seg[:])
+	}
+	b.releaseStage()
+	return n
+}
+
+// releaseStage gives the stage's segments back, dropping what they held.
+func (b *blobWriter) releaseStage() {
+	for _, seg := range b.stage {
+		stageSegs.Put(seg)
+	}
+	clear(b.stage)
+	b.stage, b.staged = b.stage[:0], 0
 }
 
 // ensureBuf gives b a pooled chunk buffer, moving staged bytes into it.
@@ -415,8 +440,7 @@ func (w *Writer) ensureBuf(b *blobWriter) {
 		return
 	}
 	b.buf = w.a.getBuf()
-	b.n = copy((*b.buf)[1:1+b.csize], b.stage)
-	b.stage = nil
+	b.n = b.unstage((*b.buf)[1 : 1+b.csize])
 }
 
 func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
@@ -425,7 +449,7 @@ func (w *Writer) write(b *blobWriter, p []byte) (int, error) {
 	}
 	total := 0
 	for len(p) > 0 {
-		if b.staged(p) { // also what is left after a chunk filled
+		if b.stages(p) { // also what is left after a chunk filled
 			b.stageAppend(p)
 			b.size += int64(len(p))
 			return total + len(p), nil
@@ -691,7 +715,7 @@ func (w *Writer) Abort(ctx context.Context) error {
 			w.a.bufs.Put(b.buf)
 			b.buf, b.n = nil, 0
 		}
-		b.stage = nil
+		b.releaseStage()
 	}
 	// The queue is first in, first out: once a barrier sent now has been
 	// through a commit, every chunk queued before it has been too.
