@@ -9,24 +9,40 @@
 # BIN is a callvault binary (build two and run them one after the other to
 # compare), STREAMS the streams (two per call: 10000 is 5,000 calls). OUT,
 # when given, is a directory that gets the JSON report and the metrics.
+#
+# With NETNS=1 (as root) the load generator runs in a network namespace
+# of its own, joined to the daemon's by a veth pair (10.231.7.1 for the
+# daemon, 10.231.7.2 for the load generator), so that its traffic crosses
+# an interface as real phones' does.
 set -euo pipefail
 bin=$1 streams=$2 gogc=${3:-100} out=${4:-}
 d=$(mktemp -d /var/tmp/cvload.XXXX)
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$d"' EXIT
+host=127.0.0.1 inns=()
+if [ "${NETNS:-0}" = 1 ]; then
+	ns=cvload$$
+	ip netns add "$ns"
+	ip link add "v$$a" type veth peer name "v$$b"
+	ip link set "v$$b" netns "$ns"
+	ip addr add 10.231.7.1/30 dev "v$$a"; ip link set "v$$a" up
+	ip netns exec "$ns" ip addr add 10.231.7.2/30 dev "v$$b"
+	ip netns exec "$ns" ip link set "v$$b" up; ip netns exec "$ns" ip link set lo up
+	host=10.231.7.1 inns=(ip netns exec "$ns")
+fi
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$d"; [ -n "${ns:-}" ] && { ip link del "v$$a" 2>/dev/null; ip netns del "$ns"; }' EXIT
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$d/key"; echo >> "$d/key"; chmod 600 "$d/key"
 export CALLVAULT_ADMIN_PASSWORD=adminpass-load-0123 CALLVAULT_INGEST_PASSWORD=ingestpass-load-0123
 port=$((20000 + RANDOM % 10000))
-GOGC=$gogc "$bin" serve -data "$d/data" -key-file "$d/key" -listen 127.0.0.1:$port > "$d/serve.log" 2>&1 &
+GOGC=$gogc "$bin" serve -data "$d/data" -key-file "$d/key" -listen $host:$port > "$d/serve.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.3; done
+for _ in $(seq 1 100); do curl -s -o /dev/null http://$host:$port/ && break; sleep 0.3; done
 echo "start: $(uptime)"
 report=()
 if [ -n "$out" ]; then mkdir -p "$out"; report=(--report "$out/report.json"); fi
 rc=0
-"$bin" loadgen --streams "$streams" --duration 40s --ramp 15s --url http://127.0.0.1:$port/recordings/Files/ \
+"${inns[@]}" "$bin" loadgen --streams "$streams" --duration 40s --ramp 15s --url http://$host:$port/recordings/Files/ \
   --verify --api-user admin --pid $pid "${report[@]}" 2>&1 | grep -v '^loadgen: .*: Put ' || rc=$?
 echo "end: $(uptime)"
-curl -s http://127.0.0.1:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
+curl -s http://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
   tee ${out:+"$out/commits.txt"}
 du -sh "$d/data"
 exit $rc
