@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -146,5 +147,52 @@ func TestSlowWriterHoldsNoChunkBuffer(t *testing.T) {
 	}
 	if !bytes.Equal(readBlob(t, a, r.ID, BlobOriginal), orig) || !bytes.Equal(readBlob(t, a, r.ID, BlobMap), mp) {
 		t.Fatal("blobs differ")
+	}
+}
+
+// TestOriginalDigest: a writer's digest of its original is the SHA-256 of
+// every byte written so far, whether the last of them sit in its stage
+// (small writes), in a pooled chunk buffer (after a chunk filled) or in
+// chunks out in the pipeline; taking it changes nothing of what is stored.
+func TestOriginalDigest(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	w, err := a.Create(ctx, NewRecording{FileName: "digest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := data(2*ChunkSize+5000, 9)
+	kinds := map[string]bool{}
+	for off, step, i := 0, 0, 0; off < len(orig); off, i = off+step, i+1 {
+		step = []int{3001, 20000, 777}[i%3] // a large write moves the stage to a chunk buffer
+		if _, err := w.WriteOriginal(orig[off:min(off+step, len(orig))]); err != nil {
+			t.Fatal(err)
+		}
+		n := min(off+step, len(orig))
+		switch {
+		case w.orig.buf != nil:
+			kinds["buffer"] = true
+		case w.orig.staged > 0:
+			kinds["stage"] = true
+		}
+		d, size, err := w.OriginalDigest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sha256.Sum256(orig[:n])
+		if size != int64(n) || !bytes.Equal(d.Sum(nil), want[:]) {
+			t.Fatalf("after %d bytes: digest of %d bytes differs", n, size)
+		}
+		d.Write([]byte("more")) // the caller's own hash
+	}
+	if !kinds["buffer"] || !kinds["stage"] {
+		t.Fatalf("digests taken with the bytes in %v only", kinds)
+	}
+	r, err := w.Finish(ctx, Final{State: StateComplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readBlob(t, a, r.ID, BlobOriginal), orig) {
+		t.Fatal("original differs")
 	}
 }

@@ -328,6 +328,33 @@ func (w *Writer) ID() ID { return w.id }
 // (committed plus buffered).
 func (w *Writer) OriginalSize() int64 { return w.orig.size }
 
+// OriginalDigest returns a SHA-256 of the original written so far (a
+// hash of its own, which the caller may go on writing to) and the length
+// it covers. It waits for the chunks handed to the pipeline to be hashed;
+// like the writes, it must not run concurrently with them.
+func (w *Writer) OriginalDigest() (hash.Hash, int64, error) {
+	w.drain()
+	if err := w.check(); err != nil {
+		return nil, 0, err
+	}
+	b := &w.orig
+	c, ok := b.h.(hash.Cloner)
+	if !ok {
+		return nil, 0, fmt.Errorf("archive: writer %s: the original's hash cannot be copied", w.id)
+	}
+	d, err := c.Clone()
+	if err != nil {
+		return nil, 0, err
+	}
+	if b.buf != nil {
+		d.Write((*b.buf)[1 : 1+b.n])
+	}
+	for i, seg := range b.stage {
+		d.Write(seg[:min(stageMax, b.staged-i*stageMax)])
+	}
+	return d, b.size, nil
+}
+
 // ChunkSize returns the plaintext size of the recording's full chunks:
 // the original's chunk boundaries fall at its multiples.
 func (w *Writer) ChunkSize() int { return w.orig.csize }

@@ -36,9 +36,11 @@ type Info struct {
 // DTMF event packet by MaskedEventCode. The info document, and so the
 // seal, keeps a keyed hash of the capture as received, before masking.
 type Masking struct {
-	// ReceivedHMAC is the hex HMAC-SHA-256 of the capture as it was
+	// ReceivedHMAC is the hex HMAC-SHA-256, under a key derived from the
+	// archive's master key, of the SHA-256 of the capture as it was
 	// received (after gzip decompression), before any byte was
-	// overwritten, under a key derived from the archive's master key. Only
+	// overwritten (recordings stored before 2026-12-07: of the capture
+	// itself). Only
 	// the appliance can check an upload against it: an unkeyed hash would
 	// let whoever reads this document try the few possible digits of each
 	// masked tone against it offline.

@@ -1,8 +1,8 @@
 package recorder
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 	"hash"
 	"io"
 	"math"
@@ -29,14 +29,21 @@ import (
 type holdBuffer struct {
 	out  io.Writer
 	buf  []byte
-	base int64        // capture offset of buf[0]
-	next int64        // capture offset of the packet at which due reports true
-	recv hash.Hash    // HMAC-SHA-256 of the capture as received
-	end  int64        // bytes written, for this goroutine
-	n    atomic.Int64 // bytes written, read by other goroutines
-	err  error
-	// marks are the HMACs of the capture as received up to each chunk
-	// boundary that was written and not yet passed on, in order.
+	base int64 // capture offset of buf[0]
+	next int64 // capture offset of the packet at which due reports true
+	// recv is the SHA-256 of the capture as received, up to end; nil in
+	// a buffer from newPassBuffer until engage (digest then gives what
+	// was passed on).
+	recv hash.Hash
+	key  []byte // of the keyed hash of recv (receivedHMAC)
+	// digest returns the SHA-256 of the bytes passed on to out, and
+	// their number: set for a buffer from newPassBuffer.
+	digest func() (hash.Hash, int64, error)
+	end    int64        // bytes written, for this goroutine
+	n      atomic.Int64 // bytes written, read by other goroutines
+	err    error
+	// marks are the keyed hashes of the capture as received up to each
+	// chunk boundary that was written and not yet passed on, in order.
 	marks []chunkMark
 
 	// chunk is the size of the stored original's chunks (the writer's
@@ -64,17 +71,21 @@ const passTail = 2 << 10
 // asks for the pin again: a few hundred milliseconds of a live call.
 const holdSlack = 4 << 10
 
-// newHoldBuffer returns a buffer passing bytes on to out, which keeps the
-// HMAC-SHA-256 under key of what it receives.
+// newHoldBuffer returns a buffer passing bytes on to out, which keeps a
+// hash of what it receives, keyed with key (receivedHMAC).
 func newHoldBuffer(out io.Writer, key []byte) *holdBuffer {
-	return &holdBuffer{out: out, recv: hmac.New(sha256.New, key), chunk: archive.ChunkSize}
+	return &holdBuffer{out: out, recv: sha256.New(), key: key, chunk: archive.ChunkSize}
 }
 
 // newPassBuffer returns a buffer like newHoldBuffer's that passes bytes
-// on until engage.
-func newPassBuffer(out io.Writer, key []byte) *holdBuffer {
+// on until engage. Until then it hashes nothing: the bytes it passed on
+// are what it received, and digest, which must give their SHA-256 and
+// number (the archive writer's OriginalDigest), takes the place of that
+// work when engage comes. A live call's capture is so hashed once, not
+// twice.
+func newPassBuffer(out io.Writer, key []byte, digest func() (hash.Hash, int64, error)) *holdBuffer {
 	h := newHoldBuffer(out, key)
-	h.passing = true
+	h.passing, h.recv, h.digest = true, nil, digest
 	return h
 }
 
@@ -102,7 +113,6 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 	}
 	h.mu.Unlock()
 	if passing {
-		h.received(p)
 		// Pass on all but the last passTail bytes of the held tail and
 		// p, without growing the tail beyond passTail.
 		if excess := len(h.buf) + len(p) - passTail; excess > 0 {
@@ -122,13 +132,36 @@ func (h *holdBuffer) Write(p []byte) (int, error) {
 		h.buf = append(h.buf, p...)
 		return len(p), nil
 	}
+	if err := h.hashing(); err != nil {
+		return 0, err
+	}
 	h.buf = append(h.buf, p...)
 	h.received(p)
 	h.n.Add(int64(len(p)))
 	return len(p), nil
 }
 
-// received adds p to the HMAC of the capture as received, marking the
+// hashing makes sure recv covers everything written: after engage, a
+// buffer from newPassBuffer takes the digest of what it passed on and
+// adds the tail it holds.
+func (h *holdBuffer) hashing() error {
+	if h.recv != nil {
+		return nil
+	}
+	d, n, err := h.digest()
+	if err == nil && n != h.base {
+		err = fmt.Errorf("recorder: the archive holds %d bytes of the upload, %d were passed on", n, h.base)
+	}
+	if err != nil {
+		h.err = err
+		return err
+	}
+	h.recv, h.end = d, n
+	h.received(h.buf)
+	return nil
+}
+
+// received adds p to the hash of the capture as received, marking the
 // chunk boundaries it crosses.
 func (h *holdBuffer) received(p []byte) {
 	for rest := p; len(rest) > 0; {
@@ -137,12 +170,12 @@ func (h *holdBuffer) received(p []byte) {
 		h.end += int64(k)
 		rest = rest[k:]
 		if h.onChunk != nil && h.end%h.chunk == 0 {
-			h.marks = append(h.marks, chunkMark{end: h.end, received: h.recv.Sum(nil)})
+			h.marks = append(h.marks, chunkMark{end: h.end, received: h.keyed()})
 		}
 	}
 }
 
-// chunkMark is the HMAC of the capture as received up to end.
+// chunkMark is the keyed hash of the capture as received up to end.
 type chunkMark struct {
 	end      int64
 	received []byte
@@ -211,5 +244,15 @@ func (h *holdBuffer) overwrite(off int64, n int, fill byte) bool {
 	return lo == off-h.base && hi == off+int64(n)-h.base
 }
 
-// receivedHMAC returns the HMAC-SHA-256 of everything written so far.
-func (h *holdBuffer) receivedHMAC() []byte { return h.recv.Sum(nil) }
+// receivedHMAC returns the keyed hash of everything written so far:
+// HMAC-SHA-256 under key of its SHA-256 (receivedMAC). It is nil after
+// storing failed.
+func (h *holdBuffer) receivedHMAC() []byte {
+	if h.hashing() != nil {
+		return nil
+	}
+	return h.keyed()
+}
+
+// keyed returns the keyed hash of what recv covers.
+func (h *holdBuffer) keyed() []byte { return receivedMAC(h.key, h.recv.Sum(nil)) }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,6 +85,16 @@ func TestLiveUploadPassesOnUntilPaused(t *testing.T) {
 	if in.Masking == nil || in.Masking.ReceivedHMAC == "" {
 		t.Fatalf("masking record %+v", in.Masking)
 	}
+	// The keyed hash as received covers the whole upload: what was
+	// passed on before the pause (taken from the archive's digest of the
+	// original) and what was read after.
+	sum := sha256.Sum256(c.pcap[:sent])
+	if want := hex.EncodeToString(receivedMAC(r.receivedKey(), sum[:])); in.Masking.ReceivedHMAC != want {
+		t.Fatalf("received hash %s, want %s", in.Masking.ReceivedHMAC, want)
+	}
+	if ok, err := r.MatchesReceived(rec, bytes.NewReader(c.pcap[:sent])); !ok || err != nil {
+		t.Fatalf("the upload does not match its recording: %v %v", ok, err)
+	}
 	audio, _ := storedPayloads(t, readBlob(t, arc, rec.ID, archive.BlobOriginal), len(c.sent[0]))
 	marker := markerBytes(codec.PCMU)
 	spans := audioPauseSpans(in)
@@ -140,9 +153,12 @@ func liveIngest(t *testing.T, r *Recorder, name string) (*io.PipeWriter, <-chan 
 
 // TestPassBufferKeepsOrderAndChunkNotes: a buffer from newPassBuffer
 // passes every byte on once and in order, in writes of any size, before
-// and after engage; it holds no more than passTail bytes before engage;
-// and each chunk's note is set before the bytes that end the chunk, with
-// the HMAC of the capture up to there.
+// and after engage; it holds no more than passTail bytes before engage and
+// hashes nothing (the digest of what it passed on stands in for that);
+// each chunk ending after what was passed on at engage gets its note
+// before the bytes that end the chunk, with the keyed hash of the capture
+// up to there; and the keyed hash of the whole is receivedMAC of its
+// SHA-256.
 func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
 	in := make([]byte, 3*archive.ChunkSize+12345)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -151,15 +167,20 @@ func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
 	}
 	key := []byte("received-key")
 	var out bytes.Buffer
-	h := newPassBuffer(&out, key)
-	var notes []int64
+	digests := 0
+	h := newPassBuffer(&out, key, func() (hash.Hash, int64, error) {
+		digests++
+		d := sha256.New()
+		d.Write(out.Bytes())
+		return d, int64(out.Len()), nil
+	})
+	var notes, want []int64
 	h.onChunk = func(end int64, received []byte) {
 		if int64(out.Len()) >= end {
 			t.Fatalf("note for chunk ending at %d after %d bytes were passed on", end, out.Len())
 		}
-		m := hmac.New(sha256.New, key)
-		m.Write(in[:end])
-		if !hmac.Equal(received, m.Sum(nil)) {
+		sum := sha256.Sum256(in[:end])
+		if !hmac.Equal(received, receivedMAC(key, sum[:])) {
 			t.Fatalf("chunk ending at %d: wrong HMAC", end)
 		}
 		notes = append(notes, end)
@@ -176,8 +197,16 @@ func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
 				t.Fatalf("after %d bytes: %d held, %d passed on", off, len(h.buf), out.Len())
 			}
 		} else if h.passing {
+			if h.recv != nil || digests != 0 {
+				t.Fatal("a pass buffer hashed before engage")
+			}
 			if got := h.engage(); got != int64(off) {
 				t.Fatalf("engage at %d bytes: %d", off, got)
+			}
+			for end := archive.ChunkSize; end <= len(in); end += archive.ChunkSize {
+				if end > out.Len() {
+					want = append(want, int64(end))
+				}
 			}
 		} else if err := h.release(int64(off - 1000)); err != nil {
 			t.Fatal(err)
@@ -189,7 +218,11 @@ func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), in) {
 		t.Fatal("bytes passed on differ from those written")
 	}
-	if len(notes) != 3 {
-		t.Fatalf("chunk notes at %v", notes)
+	if !slices.Equal(notes, want) || len(want) == 0 || digests != 1 {
+		t.Fatalf("chunk notes at %v, want %v; %d digests", notes, want, digests)
+	}
+	sum := sha256.Sum256(in)
+	if !hmac.Equal(h.receivedHMAC(), receivedMAC(key, sum[:])) {
+		t.Fatal("wrong keyed hash of the whole")
 	}
 }

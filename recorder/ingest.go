@@ -236,7 +236,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 		if opts.mask {
 			opts.hold = newHoldBuffer(ow, r.receivedKey())
 		} else {
-			opts.hold = newPassBuffer(ow, r.receivedKey())
+			opts.hold = newPassBuffer(ow, r.receivedKey(), w.OriginalDigest)
 		}
 		opts.hold.chunk = int64(w.ChunkSize())
 		sink = opts.hold

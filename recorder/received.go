@@ -19,9 +19,11 @@ func (r *Recorder) receivedKey() []byte { return r.arc.DerivedKey(receivedKeyPur
 
 // MatchesReceived reports whether capture (an upload's capture bytes,
 // after gzip decompression) is what the masked recording rec was stored
-// from: its HMAC-SHA-256 under the appliance's key is the one the
-// recording's masking record keeps. A recording that was not masked is
-// never matched this way (its original is the upload: compare the bytes).
+// from: the keyed hash of the capture under the appliance's key is the one
+// the recording's masking record keeps (receivedMAC, or for recordings
+// stored before it, HMAC-SHA-256 of the capture itself). A recording that
+// was not masked is never matched this way (its original is the upload:
+// compare the bytes).
 func (r *Recorder) MatchesReceived(rec *archive.Recording, capture io.Reader) (bool, error) {
 	in, err := recinfo.Parse(rec.Info)
 	if err != nil {
@@ -34,9 +36,22 @@ func (r *Recorder) MatchesReceived(rec *archive.Recording, capture io.Reader) (b
 	if err != nil || len(want) != sha256.Size {
 		return false, nil
 	}
-	mac := hmac.New(sha256.New, r.receivedKey())
-	if _, err := io.Copy(mac, capture); err != nil {
+	key := r.receivedKey()
+	sum, old := sha256.New(), hmac.New(sha256.New, key)
+	if _, err := io.Copy(io.MultiWriter(sum, old), capture); err != nil {
 		return false, err
 	}
-	return hmac.Equal(mac.Sum(nil), want), nil
+	return hmac.Equal(receivedMAC(key, sum.Sum(nil)), want) || hmac.Equal(old.Sum(nil), want), nil
+}
+
+// receivedMAC is the keyed hash a masked recording keeps of its upload as
+// received: HMAC-SHA-256 under key of the upload's SHA-256 (sum). Keyed,
+// so that whoever reads the recording's info cannot try the few possible
+// digits of a masked tone against it; over the SHA-256, so that a live
+// upload's bytes are hashed once, for the seal, until a secure pause
+// needs the hash as received.
+func receivedMAC(key, sum []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(sum)
+	return m.Sum(nil)
 }
