@@ -89,6 +89,14 @@ func newPassBuffer(out io.Writer, key []byte, digest func() (hash.Hash, int64, e
 	return h
 }
 
+// engaged reports whether the buffer holds what is written (a buffer
+// from newHoldBuffer, or one from newPassBuffer after engage).
+func (h *holdBuffer) engaged() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !h.passing
+}
+
 // engage makes a buffer from newPassBuffer hold every byte written after
 // it, and returns how many bytes were written before: the capture offset
 // from which masking can overwrite. Safe from any goroutine.
@@ -195,6 +203,13 @@ func (h *holdBuffer) releaseAt(off, upto int64) error {
 func (h *holdBuffer) release(upto int64) error {
 	if h.err != nil {
 		return h.err
+	}
+	if h.recv == nil && h.engaged() {
+		// The tail held at engage may end a chunk: its note needs the
+		// hash as received up to there before the bytes are passed on.
+		if err := h.hashing(); err != nil {
+			return err
+		}
 	}
 	n := int(min(upto-h.base, int64(len(h.buf))))
 	if n <= 0 {

@@ -226,3 +226,44 @@ func TestPassBufferKeepsOrderAndChunkNotes(t *testing.T) {
 		t.Fatal("wrong keyed hash of the whole")
 	}
 }
+
+// TestPassBufferNotesTailAfterEngage: a chunk that ends in the tail a
+// pass buffer holds at engage gets its note, with the keyed hash as
+// received up to its end, even when the tail is released before anything
+// more is written.
+func TestPassBufferNotesTailAfterEngage(t *testing.T) {
+	const chunk = 4096
+	in := make([]byte, 3*chunk+500) // the tail, the last passTail bytes, holds the end of chunk 3
+	for i := range in {
+		in[i] = byte(i * 7)
+	}
+	key := []byte("received-key")
+	var out bytes.Buffer
+	h := newPassBuffer(&out, key, func() (hash.Hash, int64, error) {
+		d := sha256.New()
+		d.Write(out.Bytes())
+		return d, int64(out.Len()), nil
+	})
+	h.chunk = chunk
+	var notes []int64
+	h.onChunk = func(end int64, received []byte) {
+		sum := sha256.Sum256(in[:end])
+		if !hmac.Equal(received, receivedMAC(key, sum[:])) {
+			t.Fatalf("chunk ending at %d: wrong keyed hash", end)
+		}
+		notes = append(notes, end)
+	}
+	if _, err := h.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	if int64(out.Len()) >= 3*chunk {
+		t.Fatalf("%d bytes passed on before engage; the test needs the end of chunk 3 held", out.Len())
+	}
+	h.engage()
+	if err := h.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(notes, []int64{3 * chunk}) || !bytes.Equal(out.Bytes(), in) {
+		t.Fatalf("notes at %v, %d of %d bytes passed on", notes, out.Len(), len(in))
+	}
+}
