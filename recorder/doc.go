@@ -105,10 +105,13 @@
 // toneHold samples (about 90 ms); nothing reaches the archive unmasked,
 // and what a crash loses was never acknowledged. A tone that the upload's
 // end cuts off before it was confirmed is masked all the same. The info
-// document records the masked spans and the HMAC-SHA-256 of the capture
-// as received under a key derived from the archive's (recinfo.Masking,
-// received.go: keyed, so the masked capture and the record do not let
-// anyone try candidate digits offline); the seal covers it. The record of
+// document records the masked spans and a keyed hash of the capture as
+// received: HMAC-SHA-256, under a key derived from the archive's, of its
+// SHA-256 (recinfo.Masking, received.go: keyed, so the masked capture and
+// the record do not let anyone try candidate digits offline); the seal
+// covers it. A live upload without DTMF masking hashes nothing until a
+// secure pause is asked for: the archive writer's SHA-256 of the original,
+// which the seal needs anyway, is the hash as received up to there. The record of
 // the bytes up to each chunk's end is committed with that chunk
 // (archive.Writer.NoteOriginal), so an upload cut off by a crash or a full
 // disk keeps it for the bytes it keeps.
