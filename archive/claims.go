@@ -53,10 +53,16 @@ func (a *Archive) claimUnfinished(ctx context.Context, ids []ID) ([]ID, error) {
 		return ids, nil
 	}
 	var mine []ID
+	fail := func(err error) ([]ID, error) {
+		for _, id := range mine {
+			a.release(id)
+		}
+		return nil, err
+	}
 	for _, id := range ids {
 		got, err := a.claim(ctx, id)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		if got {
 			mine = append(mine, id)
@@ -64,7 +70,7 @@ func (a *Archive) claimUnfinished(ctx context.Context, ids []ID) ([]ID, error) {
 	}
 	still, err := a.idsIn(ctx, bucketUnfinished)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	out := mine[:0]
 	for _, id := range mine {

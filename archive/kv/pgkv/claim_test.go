@@ -1,6 +1,7 @@
 package pgkv
 
 import (
+	"context"
 	"testing"
 
 	"github.com/callvault/callvault/internal/servertest"
@@ -42,6 +43,16 @@ func TestClaims(t *testing.T) {
 	release(a, "x")
 	if !try(b, "x") {
 		t.Fatal("b cannot claim x after a released it")
+	}
+	// A request that went away does not take the process's claims with
+	// it: the claim statements run apart from the caller's context.
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if got, err := a.TryClaim(gone, []byte("z")); err != nil || !got {
+		t.Fatalf("claim with a cancelled context: %v, %v", got, err)
+	}
+	if try(b, "y") {
+		t.Fatal("b claims y after a claimed with a cancelled context")
 	}
 	// Close releases a's claims at once, before the server ends its
 	// session.

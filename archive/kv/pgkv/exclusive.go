@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
@@ -31,9 +32,15 @@ func (s *Store) HoldWriterLock(ctx context.Context) (release func(), err error) 
 		c.Release()
 		return nil, ErrWriterBusy
 	}
+	// The lock is the session's: the connection leaves the pool, so that
+	// it never goes back to it still holding the lock when the unlock
+	// fails, and closing it releases the lock in any case.
+	conn := c.Hijack()
 	return func() {
-		_, _ = c.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, writerLock)
-		c.Release()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, writerLock)
+		conn.Close(ctx)
 	}, nil
 }
 

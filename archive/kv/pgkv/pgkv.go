@@ -984,9 +984,16 @@ func (c *cursor) current() ([]byte, []byte) {
 	r := c.rows[c.i]
 	t := c.b.t
 	var v cached
-	if r.kind == kindObject {
+	_, seen := t.values[c.b.id][string(r.key)]
+	switch {
+	case r.kind == kindObject && (t.writable || seen):
 		v = t.get(c.b.id, r.key, c.b.shred, c.b.cache)
-	} else {
+	case r.kind == kindObject:
+		// A read-only transaction keeps no object it walks past: a walk
+		// over a whole bucket (a migration, a comparison) would hold
+		// every chunk of the archive in memory until it ends.
+		v = t.resolve(r.kind, r.value, c.b.shred, c.b.cache)
+	default:
 		v = t.resolve(r.kind, r.value, false, false)
 	}
 	if !v.ok || v.kind == kindBucket {

@@ -32,6 +32,9 @@ func (t *tx) Prefetch(name []byte, keys [][]byte) {
 	}
 	rows, err := t.conn.Query(t.ctx, `SELECT key, kind, value FROM kv_rows WHERE bucket = $1 AND key = ANY($2)`, b.id, want)
 	if err != nil {
+		// A failed statement aborts the transaction: keep the cause
+		// rather than the next read's "transaction is aborted".
+		t.fail(err)
 		return
 	}
 	type found struct {
@@ -46,12 +49,14 @@ func (t *tx) Prefetch(name []byte, keys [][]byte) {
 		f := &found{}
 		if err := rows.Scan(&f.key, &f.kind, &f.value); err != nil {
 			rows.Close()
+			t.fail(err)
 			return
 		}
 		got = append(got, f)
 	}
 	rows.Close()
-	if rows.Err() != nil {
+	if err := rows.Err(); err != nil {
+		t.fail(err)
 		return
 	}
 	// Objects concurrently; rows' own values at once. resolve is not

@@ -96,3 +96,49 @@ func TestPrefetch(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReadOnlyWalkKeepsNoObjects: a cursor walking a bucket of objects in
+// a read-only transaction (a migration's copy, a comparison) reads every
+// value and keeps none of them for the rest of the transaction, so memory
+// stays that of one value whatever the bucket holds; what Prefetch read
+// is still answered from memory.
+func TestReadOnlyWalkKeepsNoObjects(t *testing.T) {
+	pg := servertest.StartPostgres(t)
+	s := open(t, pg.NewDatabase(t), Options{BlobBuckets: [][]byte{[]byte("chunks")}, S3: newS3(t)})
+	defer s.Close()
+	const n = 20
+	mustUpdate(t, s, func(tx kv.Tx) error {
+		c, _ := tx.CreateBucket([]byte("chunks"))
+		for i := range n {
+			if err := c.Put(fmt.Appendf(nil, "k%02d", i), fmt.Appendf(nil, "chunk %d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := s.View(func(ktx kv.Tx) error {
+		ktx.(kv.Prefetcher).Prefetch([]byte("chunks"), [][]byte{[]byte("k03")})
+		i := 0
+		c := ktx.Bucket([]byte("chunks")).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if string(v) != fmt.Sprintf("chunk %d", i) {
+				t.Errorf("%s = %q", k, v)
+			}
+			i++
+		}
+		if i != n {
+			t.Errorf("walked %d of %d", i, n)
+		}
+		kept := 0
+		for _, m := range ktx.(*tx).values {
+			kept += len(m)
+		}
+		if kept != 1 {
+			t.Errorf("the transaction keeps %d values after the walk, want the one prefetched", kept)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
