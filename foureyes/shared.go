@@ -44,10 +44,15 @@ type shared struct {
 	kicks   atomic.Uint64 // counts the changes reported (WatchFourEyes) and conflicts
 	applied uint64        // kicks answered by the reloads so far (under rmu)
 
-	dirty  map[string]bool                 // ward keys to write (under f.mu)
-	leases map[string]bool                 // supervisor keys whose lease to write (under f.mu)
-	others map[string]map[string]time.Time // supervisor key → daemon → lease valid until (under f.mu)
-	away   map[string]bool                 // supervisors whose leases lapsed at the last check (under f.mu)
+	dirty map[string]bool // ward keys to write (under f.mu)
+	// writing holds the revision of each ward record this daemon is
+	// committing (under f.mu): a reload meanwhile finds it stored before
+	// the writer has taken it in, and must not take it for another
+	// daemon's change (it would overwrite what changed here since).
+	writing map[string]uint64
+	leases  map[string]bool                 // supervisor keys whose lease to write (under f.mu)
+	others  map[string]map[string]time.Time // supervisor key → daemon → lease valid until (under f.mu)
+	away    map[string]bool                 // supervisors whose leases lapsed at the last check (under f.mu)
 }
 
 // record is a stored 4-eyes record (JSON, sealed by the archive).
@@ -79,7 +84,7 @@ func (f *Access) startShared() {
 	sh := &shared{
 		node: rand.Text(), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		stop: cancel, ended: make(chan struct{}),
-		dirty: map[string]bool{}, leases: map[string]bool{}, others: map[string]map[string]time.Time{},
+		dirty: map[string]bool{}, writing: map[string]uint64{}, leases: map[string]bool{}, others: map[string]map[string]time.Time{},
 	}
 	f.sh = sh
 	sh.kicks.Store(1) // the first load
@@ -282,7 +287,7 @@ func (f *Access) applyLocked(r record) {
 		w = &ward{login: r.Login, state: None}
 		f.wards[k] = w
 	}
-	if r.Rev <= w.rev {
+	if r.Rev <= w.rev || f.sh.writing[k] == r.Rev {
 		return
 	}
 	if w.state == Granted && (r.State != Granted || r.Grant != w.grant) {
@@ -368,12 +373,17 @@ func (f *Access) flush(ctx context.Context) {
 				f.log.Warn("foureyes: writing the state other daemons share", "err", err)
 			}
 			f.mu.Lock()
+			delete(f.sh.writing, feKey(ww.w.login))
 			f.sh.dirty[feKey(ww.w.login)] = true // again at the next tick
 			f.mu.Unlock()
 		case !ok:
+			f.mu.Lock()
+			delete(f.sh.writing, feKey(ww.w.login))
+			f.mu.Unlock()
 			f.sh.changed() // another daemon's change came first: take it
 		default:
 			f.mu.Lock()
+			delete(f.sh.writing, feKey(ww.w.login))
 			if ww.w.rev == base {
 				ww.w.rev = base + 1
 			}
@@ -430,10 +440,14 @@ func (f *Access) lapse(ctx context.Context) {
 			if err != nil && ctx.Err() == nil {
 				f.log.Warn("foureyes: ending a grant whose supervisor is gone", "err", err)
 			}
+			f.mu.Lock()
+			delete(f.sh.writing, feKey(l.w.login))
+			f.mu.Unlock()
 			f.sh.changed()
 			continue
 		}
 		f.mu.Lock()
+		delete(f.sh.writing, feKey(l.w.login))
 		var ended []revocation
 		if l.w.rev == base && l.w.state == Granted {
 			ended = f.toAuditLocked(f.endLocked(l.w, ReasonTimeout))
@@ -450,6 +464,9 @@ func (f *Access) lapse(ctx context.Context) {
 // stored record is not at base (another daemon's change came first).
 func (f *Access) swapWard(ctx context.Context, r record, base uint64) (bool, error) {
 	r.Rev = base + 1
+	f.mu.Lock()
+	f.sh.writing[feKey(r.Login)] = r.Rev // the caller deletes it once it has taken the outcome in
+	f.mu.Unlock()
 	// Not cut short by Close: whether the write committed decides the
 	// audit entry of a lapse.
 	return f.arc.SwapFourEyes(context.WithoutCancel(ctx), wardName(r.Login), func(old []byte) ([]byte, bool) {
