@@ -108,7 +108,6 @@ type migState struct {
 	buckets map[string]*migBucket
 	slot    uint64
 	done    bool
-	resumed bool // the target held bucketMigrating already
 }
 
 func (s *migState) bucket(name []byte) *migBucket {
@@ -169,7 +168,6 @@ func beginTarget(tx kv.Tx, ident, state []byte, st *migState) error {
 		st.slot = 1
 		return m.Put(migSlot, binary.BigEndian.AppendUint64(nil, st.slot))
 	}
-	st.resumed = true
 	if !bytes.Equal(m.Get(migSource), ident) {
 		return fmt.Errorf("archive: migrate: the target holds an unfinished copy of another archive: empty it first: %w", ErrInvalid)
 	}
@@ -232,6 +230,21 @@ func Migrate(ctx context.Context, src, dst MigrateEnd, opt MigrateOptions) (Migr
 		if p.TotalBytes == 0 {
 			p.TotalBytes = boltInUse(stx)
 		}
+		// A data-key file beside an empty bbolt target belongs to
+		// something else: refused before the marker that would make a
+		// rerun take it for this copy's. (beginTarget refuses a target
+		// that holds anything but an unfinished copy of this source.)
+		if dst.isBolt() {
+			empty := true
+			if err := dst.Store.View(func(tx kv.Tx) error {
+				return tx.ForEach(func([]byte, kv.Bucket) error { empty = false; return nil })
+			}); err != nil {
+				return err
+			}
+			if _, err := os.Stat(SlotFile(dst.Path)); err == nil && empty {
+				return fmt.Errorf("archive: migrate: a data-key file %s is already beside the new archive file: move it away: %w", SlotFile(dst.Path), ErrInvalid)
+			}
+		}
 		st := &migState{buckets: map[string]*migBucket{}}
 		if err := dst.Store.Update(func(tx kv.Tx) error { return beginTarget(tx, ident, state, st) }); err != nil {
 			return err
@@ -244,7 +257,7 @@ func Migrate(ctx context.Context, src, dst MigrateEnd, opt MigrateOptions) (Migr
 		if st.done {
 			return nil
 		}
-		dstSlots, err := openTargetSlots(dst, st.resumed)
+		dstSlots, err := openTargetSlots(dst)
 		if err != nil {
 			return err
 		}
@@ -282,18 +295,14 @@ func openSourceSlots(src MigrateEnd) (*keySlots, error) {
 	return newKeySlots(path, sf, err)
 }
 
-// openTargetSlots opens or creates the data-key file of a bbolt target;
-// nil on another backend. A file left beside a target no copy began in
-// belongs to something else.
-func openTargetSlots(dst MigrateEnd, resumed bool) (*keySlots, error) {
+// openTargetSlots opens or creates the data-key file of a bbolt target
+// (Migrate refused a file beside a target no copy began in); nil on
+// another backend.
+func openTargetSlots(dst MigrateEnd) (*keySlots, error) {
 	if !dst.isBolt() {
 		return nil, nil
 	}
-	path := SlotFile(dst.Path)
-	if _, err := os.Stat(path); err == nil && !resumed {
-		return nil, fmt.Errorf("archive: migrate: a data-key file %s is already beside the new archive file: move it away: %w", path, ErrInvalid)
-	}
-	return openSlots(path, true)
+	return openSlots(SlotFile(dst.Path), true)
 }
 
 type migEntry struct{ k, v []byte }

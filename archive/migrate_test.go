@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -256,5 +257,38 @@ func TestMigratePostgres(t *testing.T) {
 	defer second.Close()
 	if _, err := Migrate(ctx, MigrateEnd{Store: second, Path: secondPath}, MigrateEnd{Store: other, Path: pgPath}, MigrateOptions{}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "another archive") {
 		t.Fatalf("copy into another archive's unfinished copy: %v", err)
+	}
+}
+
+// TestMigrateRefusesStrayKeyFile: a data-key file beside a bbolt target
+// no copy began in belongs to something else; the copy refuses it, and
+// refuses it again on a rerun (the refusal left no marker that would
+// make the rerun take the file for its own).
+func TestMigrateRefusesStrayKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	srcPath, _, _ := migrateSource(t, dir)
+	srcStore, err := OpenBoltSource(srcPath, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcStore.Close()
+	dstPath := filepath.Join(dir, "dst.db")
+	stray := []byte("someone else's keys")
+	if err := os.WriteFile(SlotFile(dstPath), stray, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dstStore, err := OpenBoltTarget(dstPath, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dstStore.Close()
+	for run := range 2 {
+		_, err := Migrate(t.Context(), MigrateEnd{Store: srcStore, Path: srcPath}, MigrateEnd{Store: dstStore, Path: dstPath}, MigrateOptions{})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "data-key file") {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+	}
+	if got, err := os.ReadFile(SlotFile(dstPath)); err != nil || !bytes.Equal(got, stray) {
+		t.Fatalf("the stray file changed: %q %v", got, err)
 	}
 }

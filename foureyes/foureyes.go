@@ -580,6 +580,7 @@ func (f *Access) LoggedOut(ctx context.Context, u *archive.User, remote string) 
 	if f == nil || u == nil {
 		return
 	}
+	f.fresh(ctx) // a grant u gave on another daemon a moment ago ends too
 	defer f.publish(ctx)
 	f.mu.Lock()
 	ended := f.toAuditLocked(f.revokeAllLocked(u.Login, ReasonLogout, remote))

@@ -219,7 +219,7 @@ func openMigrateEnd(ctx context.Context, cfg *Config, source bool, stdout io.Wri
 	}
 	if err != nil {
 		s.Close()
-		return end, nil, err
+		return end, nil, errors.New(redactURL(err.Error()))
 	}
 	fmt.Fprintln(stdout, "migrate: holding the source database's writer lock: no daemon can write to it until the copy ends")
 	return end, func() { release(); s.Close() }, nil
