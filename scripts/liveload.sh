@@ -45,4 +45,8 @@ echo "end: $(uptime)"
 curl -s http://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
   tee ${out:+"$out/commits.txt"}
 du -sh "$d/data"
+# Storage per call-minute: the data directory's bytes (files' sizes) over
+# the call-minutes sent.
+awk -v b="$(du -sb "$d/data" | cut -f1)" -v s="$streams" \
+  'BEGIN { printf "storage: %d bytes, %.3f MB per call-minute (%d calls of 40 s)\n", b, b / 1e6 / (s / 2 * 40 / 60), s / 2 }'
 exit $rc
