@@ -14,6 +14,8 @@
 # of its own, joined to the daemon's by a veth pair (10.231.7.1 for the
 # daemon, 10.231.7.2 for the load generator), so that its traffic crosses
 # an interface as real phones' does.
+#
+# With KEEP=1 the data directory is left in place (its path is printed).
 set -euo pipefail
 bin=$1 streams=$2 gogc=${3:-100} out=${4:-}
 d=$(mktemp -d /var/tmp/cvload.XXXX)
@@ -28,7 +30,7 @@ if [ "${NETNS:-0}" = 1 ]; then
 	ip netns exec "$ns" ip link set "v$$b" up; ip netns exec "$ns" ip link set lo up
 	host=10.231.7.1 inns=(ip netns exec "$ns")
 fi
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$d"; [ -n "${ns:-}" ] && { ip link del "v$$a" 2>/dev/null; ip netns del "$ns"; }' EXIT
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; if [ "${KEEP:-0}" = 1 ]; then echo "kept: $d"; else rm -rf "$d"; fi; [ -n "${ns:-}" ] && { ip link del "v$$a" 2>/dev/null; ip netns del "$ns"; }' EXIT
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$d/key"; echo >> "$d/key"; chmod 600 "$d/key"
 export CALLVAULT_ADMIN_PASSWORD=adminpass-load-0123 CALLVAULT_INGEST_PASSWORD=ingestpass-load-0123
 port=$((20000 + RANDOM % 10000))
@@ -45,8 +47,9 @@ echo "end: $(uptime)"
 curl -s http://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
   tee ${out:+"$out/commits.txt"}
 du -sh "$d/data"
-# Storage per call-minute: the data directory's bytes (files' sizes) over
-# the call-minutes sent.
-awk -v b="$(du -sb "$d/data" | cut -f1)" -v s="$streams" \
-  'BEGIN { printf "storage: %d bytes, %.3f MB per call-minute (%d calls of 40 s)\n", b, b / 1e6 / (s / 2 * 40 / 60), s / 2 }'
+# Storage per call-minute: the data directory's bytes over the call-minutes
+# sent, as allocated on disk (the archive file's growth step not yet
+# written is a hole) and as the files' sizes.
+awk -v a="$(du -s -B1 "$d/data" | cut -f1)" -v b="$(du -sb "$d/data" | cut -f1)" -v s="$streams" \
+  'BEGIN { m = s / 2 * 40 / 60; printf "storage: %d bytes allocated, %.3f MB per call-minute; files %d bytes, %.3f (%d calls of 40 s)\n", a, a / 1e6 / m, b, b / 1e6 / m, s / 2 }'
 exit $rc
