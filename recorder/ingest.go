@@ -26,7 +26,6 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
-	"github.com/callvault/callvault/internal/connread"
 	"github.com/callvault/callvault/recinfo"
 )
 
@@ -41,8 +40,7 @@ type Config struct {
 	// There is no limit on an upload's total duration.
 	IdleTimeout time.Duration
 	// ReadCoalesce is how long a live upload's reads wait to gather data
-	// after a read that took all there was (default 200 ms; negative
-	// disables).
+	// after a short read (default 200 ms; negative disables).
 	ReadCoalesce time.Duration
 	// Now is the clock; nil means the archive's (arc.Now).
 	Now func() time.Time
@@ -737,8 +735,7 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("upload too large: %d bytes, the limit is %d", req.ContentLength, limit), http.StatusRequestEntityTooLarge)
 		return
 	}
-	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), conn: connread.FromContext(req.Context()),
-		idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
+	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
 	// A body without a length is a phone streaming the call as it goes on:
 	// it can be paused.
 	rec, err := r.ingest(req.Context(), name, body, req.ContentLength < 0)
@@ -776,32 +773,21 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 // idleBody ends an upload whose body sends nothing for idle, however long
 // the upload as a whole takes. It also paces reads of live uploads: a phone
 // streaming a call sends a packet or two every 20 ms, and reading each as it
-// comes costs a system call and a wake-up per packet. When a read has taken
-// all there was, it waits coalesce before reading again, so the kernel's
-// socket buffer gathers the next few hundred milliseconds and one read
-// takes them all. Bulk uploads fill every read and are not slowed.
-//
-// On a connection of the daemon's listeners (connread) "all there was" is
-// known: the read stopped short of the buffer and the connection's last
-// system call emptied the socket. Elsewhere a read shorter than
-// liveReadSize stands for it.
+// comes costs a system call and a wake-up per packet. After a short read it
+// waits coalesce before reading again, so the kernel's socket buffer
+// gathers the next few hundred milliseconds and one read takes them all.
+// Bulk uploads fill every read and are not slowed.
 type idleBody struct {
 	body     io.Reader
 	rc       *http.ResponseController
-	conn     *connread.Conn // nil when the server's connections are not batched
 	idle     time.Duration
 	coalesce time.Duration
-	short    bool      // the last read took all there was: pause before the next
+	short    bool      // the last read was short: pause before the next
 	deadline time.Time // read deadline last set
 }
 
-// liveReadSize is the read length below which an upload counts as live;
-// liveBurst the most a read that emptied the socket may have taken for it
-// to count as live (at 200 ms a G.711 call brings about 5 KB).
-const (
-	liveReadSize = 2048
-	liveBurst    = 16 << 10
-)
+// liveReadSize is the read length below which an upload counts as live.
+const liveReadSize = 2048
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	if b.short && b.coalesce > 0 {
@@ -814,11 +800,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(b.deadline)
 	}
 	n, err := b.body.Read(p)
-	if b.conn != nil {
-		b.short = err == nil && n < len(p) && n < liveBurst && b.conn.Drained()
-	} else {
-		b.short = err == nil && n < liveReadSize && len(p) >= liveReadSize
-	}
+	b.short = err == nil && n < liveReadSize && len(p) >= liveReadSize
 	return n, err
 }
 

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/callvault/callvault/internal/connread"
 	"github.com/callvault/callvault/ui"
 )
 
@@ -79,12 +78,9 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 			closeListeners(out)
 			return nil, fmt.Errorf("listener %s: %w", s.Name, err)
 		}
-		// Each read takes all the socket holds (connread): a phone's
-		// streamed upload costs a system call per burst, not per chunk.
-		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS, ln: connread.Listen(ln)}
+		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS, ln: ln}
 		l.srv = &http.Server{
 			Handler:           m.instrument(s.Name, rt.mux(s.Zones)),
-			ConnContext:       connread.Context,
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 			IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 			MaxHeaderBytes:    64 << 10,
@@ -92,7 +88,7 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 		}
 		if s.TLS {
 			l.srv.TLSConfig = certs.tlsConfig()
-			l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
+			l.ln = tls.NewListener(ln, l.srv.TLSConfig)
 		}
 		out = append(out, l)
 	}
