@@ -1,19 +1,18 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/internal/testchild"
 )
 
 func copyFile(t *testing.T, src, dst string) {
@@ -199,31 +198,14 @@ func kill9(t *testing.T, step int) {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashStepEnv+"="+strconv.Itoa(step))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var line string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "synced ") {
-			line = sc.Text()
-			break
-		}
-	}
+	cmd := testchild.Command("TestCrashChild", crashEnv+"="+dir, crashStepEnv+"="+strconv.Itoa(step))
+	line, _ := testchild.Until(testchild.Start(t, cmd), "synced ")
 	time.Sleep(50 * time.Millisecond) // let it write some more
-	cmd.Process.Kill()                // SIGKILL
-	cmd.Wait()
+	testchild.Kill(cmd)               // SIGKILL
 	var doneS, liveS string
 	var synced int64
-	if _, err := fmt.Sscanf(line, "synced %s %s %d", &doneS, &liveS, &synced); err != nil {
-		t.Fatalf("child said %q: %v", line, err)
+	if _, err := fmt.Sscanf(line, "%s %s %d", &doneS, &liveS, &synced); err != nil {
+		t.Fatalf("child said %q: %v", "synced "+line, err)
 	}
 	doneID, _ := ParseID(doneS)
 	liveID, _ := ParseID(liveS)

@@ -1,23 +1,21 @@
 package recorder
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/testchild"
 )
 
 // heldRecorder is a recorder over arc whose export worker writes no
@@ -142,23 +140,9 @@ const exportsCrashEnv = "CALLVAULT_RECORDER_EXPORTS_CRASH_DIR"
 // SIGKILL. It returns the rest of that line and whether one came.
 func killChildAfter(t *testing.T, child, env, prefix string) (string, bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.v")
-	cmd.Env = append(os.Environ(), env)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	rest, found := "", false
-	for !found && sc.Scan() {
-		rest, found = strings.CutPrefix(sc.Text(), prefix)
-	}
-	_ = cmd.Process.Kill() // SIGKILL
-	_ = cmd.Wait()
+	cmd := testchild.Command(child, env)
+	rest, found := testchild.Until(testchild.Start(t, cmd), prefix)
+	testchild.Kill(cmd)
 	return rest, found
 }
 

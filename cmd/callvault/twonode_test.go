@@ -25,6 +25,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/kv/pgkv"
 	"github.com/callvault/callvault/internal/servertest"
+	"github.com/callvault/callvault/internal/testchild"
 	"github.com/callvault/callvault/internal/testclock"
 )
 
@@ -346,22 +347,14 @@ func TestTwoNodesChild(t *testing.T) {
 func startChildDaemon(t *testing.T, st pgStorage, data, key string, epoch time.Time) (*daemon, *exec.Cmd) {
 	t.Helper()
 	v, _ := json.Marshal(twoNodeChild{Conf: st.conf, Data: data, Key: key, Epoch: epoch})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestTwoNodesChild$", "-test.timeout=30m")
-	cmd.Env = append(os.Environ(), twoNodeChildEnv+"="+string(v),
+	cmd := testchild.Command("TestTwoNodesChild", twoNodeChildEnv+"="+string(v),
 		"CALLVAULT_ADMIN_PASSWORD="+testAdminPassword, "CALLVAULT_INGEST_PASSWORD="+testIngestPassword)
+	cmd.Args = append(cmd.Args, "-test.timeout=30m")
 	out := &syncBuffer{}
 	cmd.Stderr = out
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := testchild.Start(t, cmd)
 	addr := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
 				addr <- a

@@ -12,6 +12,6 @@ import (
 func TestDependencies(t *testing.T) {
 	libs := []string{"archive/kv", "github.com/jackc/pgx/v5/...", "github.com/aws/aws-sdk-go-v2/...", "github.com/aws/smithy-go/..."}
 	depcheck.Check(t, ".", libs...)
-	depcheck.CheckTests(t, ".", append(libs, "archive/kv/kvtest", "internal/servertest", "internal/testclock", "internal/depcheck")...)
+	depcheck.CheckTests(t, ".", append(libs, "archive/kv/kvtest", "internal/servertest", "internal/testchild", "internal/testclock", "internal/depcheck")...)
 	depcheck.Forbid(t, ".", "testing/...")
 }

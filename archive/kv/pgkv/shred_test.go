@@ -1,7 +1,6 @@
 package pgkv
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/internal/servertest"
+	"github.com/callvault/callvault/internal/testchild"
 	"github.com/callvault/callvault/internal/testclock"
 )
 
@@ -223,19 +223,8 @@ func TestVersioningDecision(t *testing.T) {
 func startChild(t *testing.T, child, env, url string, o *S3Options, ready string) *exec.Cmd {
 	t.Helper()
 	v, _ := json.Marshal(killedChild{URL: url, Endpoint: o.Endpoint, Bucket: o.Bucket, AccessKey: o.AccessKey, SecretKey: o.SecretKey})
-	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$")
-	cmd.Env = append(os.Environ(), env+"="+string(v))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && sc.Text() != ready {
+	cmd := testchild.Command(child, env+"="+string(v))
+	for sc := testchild.Start(t, cmd); sc.Scan() && sc.Text() != ready; {
 	}
 	return cmd
 }
