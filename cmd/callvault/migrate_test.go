@@ -122,18 +122,23 @@ func TestMigrateCommand(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(2 * time.Minute)
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() { _ = cmd.Process.Kill(); <-exited }()
+	deadline := time.After(2 * time.Minute)
 	for !strings.Contains(out.String(), "paused after") {
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
+		select {
+		case <-exited:
+			t.Fatalf("the copy ended before its fourth batch:\n%s", out.String())
+		case <-deadline:
 			t.Fatalf("the copy did not reach its fourth batch:\n%s", out.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if err := cmd.Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	<-exited
 	var stdout bytes.Buffer
 	if err := run(ctx, append(fromBolt, "--batch-records", "50"), &stdout, &stdout); err != nil {
 		t.Fatalf("resumed migrate: %v\n%s", err, stdout.String())
