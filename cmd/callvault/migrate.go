@@ -181,16 +181,11 @@ func openMigrateEnd(ctx context.Context, cfg *Config, source bool, stdout io.Wri
 		end.Store = s
 		return end, func() { s.Close() }, nil
 	}
-	po, err := cfg.Storage.pgkvOptions()
-	if err != nil {
-		return end, nil, err
-	}
-	dsn, _ := cfg.Storage.postgresURL()
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	defer cancel()
-	s, err := pgkv.Open(octx, dsn, po)
+	s, err := openPostgresStore(octx, &cfg.Storage)
 	if err != nil {
-		return end, nil, errors.New(redactURL(err.Error()))
+		return end, nil, err
 	}
 	// A daemon just stopped: its sessions end on the server a moment
 	// after it closed them.

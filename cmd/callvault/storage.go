@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -180,16 +181,9 @@ const storeOpenTimeout = time.Minute
 // openPostgresArchive opens the archive on PostgreSQL + S3, its local
 // files at path.
 func openPostgresArchive(s *StorageConfig, path string, opt archive.Options) (*archive.Archive, error) {
-	po, err := s.pgkvOptions()
+	store, err := openPostgresStore(context.Background(), s)
 	if err != nil {
-		return nil, err
-	}
-	dsn, _ := s.postgresURL()
-	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
-	defer cancel()
-	store, err := pgkv.Open(ctx, dsn, po)
-	if err != nil {
-		return nil, fmt.Errorf("storage %s: %s", s, redactURL(err.Error()))
+		return nil, fmt.Errorf("storage %s: %w", s, err)
 	}
 	arc, err := archive.OpenStore(store, path, opt)
 	if err != nil {
@@ -197,6 +191,23 @@ func openPostgresArchive(s *StorageConfig, path string, opt archive.Options) (*a
 		return nil, err
 	}
 	return arc, nil
+}
+
+// openPostgresStore connects to the database and bucket of s, within
+// storeOpenTimeout. Its error has the URL's password taken out.
+func openPostgresStore(ctx context.Context, s *StorageConfig) (*pgkv.Store, error) {
+	po, err := s.pgkvOptions()
+	if err != nil {
+		return nil, err
+	}
+	dsn, _ := s.postgresURL()
+	ctx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	defer cancel()
+	store, err := pgkv.Open(ctx, dsn, po)
+	if err != nil {
+		return nil, errors.New(redactURL(err.Error()))
+	}
+	return store, nil
 }
 
 // boltOnly refuses a subcommand that works on the bbolt file when the
