@@ -109,15 +109,26 @@ func CheckNotInUse(path string, lockTimeout time.Duration) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	db, err := openBoltReadOnly(path, lockTimeout)
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// openBoltReadOnly opens the bbolt file at path read-only. A file another
+// process holds is refused with ErrInUse once lockTimeout (default 1 s)
+// has passed.
+func openBoltReadOnly(path string, lockTimeout time.Duration) (*bolt.DB, error) {
 	if lockTimeout <= 0 {
 		lockTimeout = time.Second
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("archive: %s: %w", path, ErrInUse)
+		return nil, fmt.Errorf("archive: %s: %w", path, ErrInUse)
 	}
 	if err != nil {
-		return fmt.Errorf("archive: %s: %w", path, err)
+		return nil, fmt.Errorf("archive: open %s: %w", path, err)
 	}
-	return db.Close()
+	return db, nil
 }

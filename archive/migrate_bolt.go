@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +8,6 @@ import (
 
 	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/archive/kv/boltkv"
-
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // OpenBoltSource opens the bbolt file at path read-only, as the source of
@@ -31,12 +27,9 @@ func OpenBoltSource(path string, lockTimeout time.Duration) (*boltkv.Store, erro
 	if err := preflight(path, lockTimeout); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, ReadOnly: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("archive: %s: %w", path, ErrInUse)
-	}
+	db, err := openBoltReadOnly(path, lockTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("archive: open %s: %w", path, err)
+		return nil, err
 	}
 	return boltkv.New(db), nil
 }
