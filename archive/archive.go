@@ -134,7 +134,7 @@ type Archive struct {
 	// slots is the data-key file (slots.go).
 	slots *keySlots
 	// settingsW are the WatchSettings callbacks.
-	settingsW watchers
+	settingsW watchers[Settings]
 	// space is the disk-full state and its reserve (space.go).
 	space *spaceGuard
 	// witness is the chain head's witness in the slot file

@@ -31,7 +31,7 @@ type archiveFeed struct {
 	f     kv.Feed
 	asked atomic.Uint64 // numbers each syncFeed call
 
-	fourEyes fourEyesWatchers // WatchFourEyes (foureyes_store.go)
+	fourEyes watchers[struct{}] // WatchFourEyes (foureyes_store.go)
 
 	mu     sync.Mutex
 	done   uint64 // calls numbered up to done are answered by the syncs so far

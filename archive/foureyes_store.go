@@ -3,7 +3,6 @@ package archive
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -88,12 +87,6 @@ func (a *Archive) FourEyesRecords(ctx context.Context) ([][]byte, error) {
 	return out, nil
 }
 
-// fourEyesWatchers are the WatchFourEyes functions.
-type fourEyesWatchers struct {
-	mu  sync.Mutex
-	fns []*func()
-}
-
 // WatchFourEyes calls fn whenever another daemon changed the 4-eyes
 // records (and when its changes were pruned before this daemon read
 // them): the caller reads them again (FourEyesRecords). fn runs on the
@@ -103,33 +96,11 @@ func (a *Archive) WatchFourEyes(fn func()) (stop func()) {
 	if a.feed == nil {
 		return func() {}
 	}
-	w := &a.feed.fourEyes
-	p := &fn
-	w.mu.Lock()
-	w.fns = append(w.fns, p)
-	w.mu.Unlock()
-	return func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for i, q := range w.fns {
-			if q == p {
-				w.fns = append(w.fns[:i], w.fns[i+1:]...)
-				break
-			}
-		}
-	}
+	return a.feed.fourEyes.add(func(struct{}) { fn() })
 }
 
 // fourEyesChanged runs the WatchFourEyes functions.
-func (a *Archive) fourEyesChanged() {
-	w := &a.feed.fourEyes
-	w.mu.Lock()
-	fns := append([]*func(){}, w.fns...)
-	w.mu.Unlock()
-	for _, fn := range fns {
-		(*fn)()
-	}
-}
+func (a *Archive) fourEyesChanged() { a.feed.fourEyes.notify(struct{}{}) }
 
 // CatchUp applies what other daemons committed before the call, as a
 // listing does before it answers: the WatchFourEyes functions have run

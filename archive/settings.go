@@ -190,7 +190,10 @@ func (a *Archive) PutSettings(ctx context.Context, s Settings) error {
 // fn must be quick and must not call PutSettings. The returned function
 // unregisters fn.
 func (a *Archive) WatchSettings(fn func(Settings)) (stop func()) {
-	return a.settingsW.add(fn)
+	return a.settingsW.add(func(s Settings) {
+		s.TraceLevels = maps.Clone(s.TraceLevels) // each its own copy
+		fn(s)
+	})
 }
 
 // sealingTx reports whether Seal seals now; a damaged settings record
@@ -207,18 +210,19 @@ func (a *Archive) Sealing(ctx context.Context) bool {
 	return on
 }
 
-// watchers is a set of settings callbacks.
-type watchers struct {
+// watchers is a set of callbacks, called in the order they were added.
+type watchers[T any] struct {
 	mu   sync.Mutex
 	next int
-	fns  map[int]func(Settings)
+	fns  map[int]func(T)
 }
 
-func (w *watchers) add(fn func(Settings)) func() {
+// add adds fn; the function it returns removes it.
+func (w *watchers[T]) add(fn func(T)) func() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fns == nil {
-		w.fns = map[int]func(Settings){}
+		w.fns = map[int]func(T){}
 	}
 	id := w.next
 	w.next++
@@ -230,16 +234,15 @@ func (w *watchers) add(fn func(Settings)) func() {
 	}
 }
 
-func (w *watchers) notify(s Settings) {
+// notify calls every callback with v, outside the lock.
+func (w *watchers[T]) notify(v T) {
 	w.mu.Lock()
-	var fns []func(Settings)
+	var fns []func(T)
 	for _, id := range slices.Sorted(maps.Keys(w.fns)) {
 		fns = append(fns, w.fns[id])
 	}
 	w.mu.Unlock()
 	for _, fn := range fns {
-		c := s
-		c.TraceLevels = maps.Clone(s.TraceLevels)
-		fn(c)
+		fn(v)
 	}
 }
