@@ -349,9 +349,7 @@ func (w *Writer) OriginalDigest() (hash.Hash, int64, error) {
 	if b.buf != nil {
 		d.Write((*b.buf)[1 : 1+b.n])
 	}
-	for i, seg := range b.stage {
-		d.Write(seg[:min(stageMax, b.staged-i*stageMax)])
-	}
+	b.eachStaged(func(p []byte) { d.Write(p) })
 	return d, b.size, nil
 }
 
@@ -441,13 +439,18 @@ func (b *blobWriter) stageAppend(p []byte) {
 	}
 }
 
+// eachStaged calls fn with the staged bytes of each segment, in order.
+func (b *blobWriter) eachStaged(fn func(p []byte)) {
+	for i, seg := range b.stage {
+		fn(seg[:min(stageMax, b.staged-i*stageMax)])
+	}
+}
+
 // unstage copies the staged bytes to dst, which must hold them, returns
 // their number and gives the segments back.
 func (b *blobWriter) unstage(dst []byte) int {
 	n := 0
-	for _, seg := range b.stage {
-		n += copy(dst[n:b.staged], seg[:])
-	}
+	b.eachStaged(func(p []byte) { n += copy(dst[n:], p) })
 	b.releaseStage()
 	return n
 }
