@@ -4,11 +4,14 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -17,15 +20,17 @@ import (
 )
 
 // A backup is a tar stream: backupDB, a bbolt snapshot of the archive
-// file, and backupKeys, the data-key file, then for each further store
+// file, and backupKeys, the data-key file, and backupChunks, the chunk
+// file packed (packChunkFile) when the archive keeps one, then for each further store
 // (BackupPart: the appliance's external links and webhooks) its bbolt
 // snapshot and, for a store that keeps one, its key file. All are as
 // encrypted as on disk; the archive key is in none. ExtractBackup turns a
 // backup into those files; it also takes a bare archive file (a backup
 // made before data keys had their own file).
 const (
-	backupDB   = "archive.db"
-	backupKeys = "archive.db" + slotSuffix
+	backupDB     = "archive.db"
+	backupKeys   = "archive.db" + slotSuffix
+	backupChunks = "archive.db" + chunkSuffix
 )
 
 // A BackupPart is a further store a backup carries after the archive: its
@@ -115,7 +120,13 @@ func (a *Archive) WriteBackup(w io.Writer, parts ...BackupPart) (int64, error) {
 		// (headwitness.go), not the live one, which may be ahead.
 		ks := a.slots.size()
 		keys := io.MultiReader(bytes.NewReader(a.witnessHeader(ktx)), io.NewSectionReader(a.slots.f, slotSize, ks-slotSize))
-		return writeSnapshot(tw, now, backupDB, tx, backupKeys, keys, ks)
+		if err := writeSnapshot(tw, now, backupDB, tx, backupKeys, keys, ks); err != nil {
+			return err
+		}
+		if f, size := a.bolt.ValueFile(); f != nil {
+			return writePacked(tw, now, backupChunks, f, size)
+		}
+		return nil
 	})
 	for i := 0; err == nil && i < len(parts); i++ {
 		p := &parts[i]
@@ -181,7 +192,7 @@ func ExtractBackup(r io.Reader, path string, parts ...BackupPart) ([]BackupPart,
 	if len(head) < 512 || !bytes.Equal(head[257:262], []byte("ustar")) {
 		return nil, writeSynced(path, br) // a bare archive file
 	}
-	dst := map[string]string{backupDB: path, backupKeys: SlotFile(path)}
+	dst := map[string]string{backupDB: path, backupKeys: SlotFile(path), backupChunks: ChunkFile(path)}
 	for i := range parts {
 		dst[parts[i].Name] = parts[i].Path
 		if k := parts[i].keyName(parts[i].Name); k != "" {
@@ -207,13 +218,24 @@ func ExtractBackup(r io.Reader, path string, parts ...BackupPart) ([]BackupPart,
 			return nil, fmt.Errorf("archive: backup entry %q repeated or not a file: %w", h.Name, ErrInvalid)
 		}
 		seen[h.Name] = true
-		if err := writeSynced(to, tr); err != nil {
+		write := writeSynced
+		if h.Name == backupChunks {
+			write = unpackSynced
+		}
+		if err := write(to, tr); err != nil {
 			return nil, err
 		}
 		dirs[filepath.Dir(to)] = true
 	}
 	if !seen[backupDB] || !seen[backupKeys] {
 		return nil, fmt.Errorf("archive: backup lacks the archive file or the data-key file: %w", ErrInvalid)
+	}
+	if !seen[backupChunks] {
+		// A backup made before chunks had a file of their own: a chunk
+		// file left beside path belongs to another archive.
+		if err := os.Remove(ChunkFile(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("archive: backup: %w", err)
+		}
 	}
 	var held []BackupPart
 	for i := range parts {
@@ -251,3 +273,107 @@ func writeSynced(path string, r io.Reader) error {
 	}
 	return nil
 }
+
+// The chunk file in a backup is packed: its length (uint64 BE), then each
+// extent that holds data (SEEK_DATA, SEEK_HOLE) as offset and length
+// (uint64 BE each) followed by its bytes. Released ranges are holes and
+// take no room. Within the read transaction of the snapshot no range it
+// refers to is released, so the extents cover every chunk it holds.
+
+// extents returns the ranges of f below size that hold data: all of it
+// where the file system cannot tell.
+func extents(f *os.File, size int64) [][2]int64 {
+	var out [][2]int64
+	for off := int64(0); off < size; {
+		start, err := f.Seek(off, unixSeekData)
+		if err != nil || start >= size {
+			if err != nil && off == 0 && len(out) == 0 && !errors.Is(err, errNoData) {
+				return [][2]int64{{0, size}}
+			}
+			break
+		}
+		end, err := f.Seek(start, unixSeekHole)
+		if err != nil {
+			end = size
+		}
+		end = min(end, size)
+		out = append(out, [2]int64{start, end - start})
+		off = end
+	}
+	return out
+}
+
+// writePacked writes f's first size bytes packed as entry name.
+func writePacked(tw *tar.Writer, now time.Time, name string, f *os.File, size int64) error {
+	ext := extents(f, size)
+	n := int64(8)
+	for _, e := range ext {
+		n += 16 + e[1]
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: n, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	var hdr [16]byte
+	binary.BigEndian.PutUint64(hdr[:8], uint64(size))
+	if _, err := tw.Write(hdr[:8]); err != nil {
+		return err
+	}
+	for _, e := range ext {
+		binary.BigEndian.PutUint64(hdr[:8], uint64(e[0]))
+		binary.BigEndian.PutUint64(hdr[8:], uint64(e[1]))
+		if _, err := tw.Write(hdr[:]); err != nil {
+			return err
+		}
+		// Zeros where the file reads short: n is promised.
+		if _, err := io.CopyN(tw, io.MultiReader(io.NewSectionReader(f, e[0], e[1]), zeros{}), e[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unpackSynced writes the packed file read from r to path.
+func unpackSynced(path string, r io.Reader) error {
+	fail := func(err error) error { return fmt.Errorf("archive: backup: write %s: %w", path, err) }
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.Close()
+	var hdr [16]byte
+	if _, err := io.ReadFull(r, hdr[:8]); err != nil {
+		return fail(fmt.Errorf("packed chunk file: %w", ErrInvalid))
+	}
+	size := int64(binary.BigEndian.Uint64(hdr[:8]))
+	if size < 0 || size > 1<<50 {
+		return fail(fmt.Errorf("packed chunk file of %d bytes: %w", size, ErrInvalid))
+	}
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return fail(fmt.Errorf("packed chunk file: %w", ErrInvalid))
+		}
+		off, n := int64(binary.BigEndian.Uint64(hdr[:8])), int64(binary.BigEndian.Uint64(hdr[8:]))
+		if off < 0 || n < 0 || off > size || n > size-off {
+			return fail(fmt.Errorf("packed chunk file: extent %d+%d outside %d bytes: %w", off, n, size, ErrInvalid))
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(f, off), io.LimitReader(r, n)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Truncate(size); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+const (
+	unixSeekData = 3 // SEEK_DATA
+	unixSeekHole = 4 // SEEK_HOLE
+)
+
+var errNoData = syscall.ENXIO

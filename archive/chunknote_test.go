@@ -42,6 +42,7 @@ func TestChunkNoteAfterUncleanStop(t *testing.T) {
 	db := filepath.Join(dir, "archive.db")
 	copyFile(t, a.Path(), db)
 	copyFile(t, SlotFile(a.Path()), SlotFile(db))
+	copyFile(t, ChunkFile(a.Path()), ChunkFile(db))
 	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
 	raw, err := os.ReadFile(db)
 	if err != nil {

@@ -47,6 +47,7 @@ func openCrashCopy(t *testing.T, a *Archive) *Archive {
 	db := filepath.Join(dir, "archive.db")
 	copyFile(t, a.Path(), db)
 	copyFile(t, SlotFile(a.Path()), SlotFile(db))
+	copyFile(t, ChunkFile(a.Path()), ChunkFile(db))
 	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
 	b, err := Open(db, Options{KeyFile: filepath.Join(dir, "archive.key"), KDF: FastKDF()})
 	if err != nil {

@@ -98,6 +98,7 @@ func TestResumeAfterUncleanStop(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, a.Path(), filepath.Join(dir, "archive.db"))
 	copyFile(t, SlotFile(a.Path()), SlotFile(filepath.Join(dir, "archive.db")))
+	copyFile(t, ChunkFile(a.Path()), ChunkFile(filepath.Join(dir, "archive.db")))
 	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
 	// The original goes on after the "crash".
 	writeAll(t, w.WriteOriginal, orig[3*ChunkSize+100:], 0)

@@ -128,7 +128,12 @@ func openBoltFile(path string, opt Options) (*boltkv.Store, bool, error) {
 	}
 	// Grow the file in larger steps: each growth costs an extra fsync.
 	db.AllocSize = 64 << 20
-	return boltkv.New(db), statErr != nil || fi.Size() == 0, nil
+	store, err := boltkv.Open(db, ChunkFile(path), false, bucketChunks)
+	if err != nil {
+		db.Close()
+		return nil, false, fmt.Errorf("archive: open %s: %w", path, err)
+	}
+	return store, statErr != nil || fi.Size() == 0, nil
 }
 
 // isStoreClosed reports whether err says the store was closed.

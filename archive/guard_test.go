@@ -41,8 +41,12 @@ func damageFixture(t *testing.T) (dir string, ids []ID) {
 		}
 		ids = append(ids, r.ID)
 	}
-	if err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser}, "correct horse battery"); err != nil {
-		t.Fatal(err)
+	// Users enough for a leaf of their own: the recordings' chunks are in
+	// the chunk file, and the B+tree would be small.
+	for _, login := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"} {
+		if err := a.PutUser(ctx, User{Login: login, Role: RoleUser}, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
@@ -94,11 +98,17 @@ func reachablePages(t *testing.T, path string) ([]pageInfo, int) {
 // mask into the archive file's byte at off.
 func damagedCopy(t *testing.T, dir string, off int64, mask byte) string {
 	t.Helper()
+	return damagedFileCopy(t, dir, "archive.db", off, mask)
+}
+
+// damagedFileCopy is damagedCopy that damages the fixture's file name.
+func damagedFileCopy(t *testing.T, dir, name string, off int64, mask byte) string {
+	t.Helper()
 	out := t.TempDir()
-	for _, f := range []string{"archive.db", "archive.db" + slotSuffix, "archive.key"} {
+	for _, f := range []string{"archive.db", "archive.db" + slotSuffix, "archive.db" + chunkSuffix, "archive.key"} {
 		copyFile(t, filepath.Join(dir, f), filepath.Join(out, f))
 	}
-	testdisk.FlipByte(t, filepath.Join(out, "archive.db"), off, mask)
+	testdisk.FlipByte(t, filepath.Join(out, name), off, mask)
 	return out
 }
 

@@ -16,5 +16,10 @@ func openBolt(t testing.TB, path string) *boltkv.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return boltkv.New(db)
+	s, err := boltkv.Open(db, ChunkFile(path), false, bucketChunks)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return s
 }

@@ -31,7 +31,12 @@ func OpenBoltSource(path string, lockTimeout time.Duration) (*boltkv.Store, erro
 	if err != nil {
 		return nil, err
 	}
-	return boltkv.New(db), nil
+	store, err := boltkv.Open(db, ChunkFile(path), true, bucketChunks)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	return store, nil
 }
 
 // OpenBoltTarget opens or creates the bbolt file at path for writing, as

@@ -75,6 +75,7 @@ func TestPipelinedWriterSync(t *testing.T) {
 	cp := filepath.Join(dir, "archive.db")
 	copyFile(t, a.Path(), cp)
 	copyFile(t, SlotFile(a.Path()), SlotFile(cp))
+	copyFile(t, ChunkFile(a.Path()), ChunkFile(cp))
 	copyFile(t, filepath.Join(filepath.Dir(a.Path()), "archive.key"), filepath.Join(dir, "archive.key"))
 	writeAll(t, w.WriteOriginal, orig[32*ChunkSize+5:], 3*ChunkSize)
 	r, err := w.Finish(ctx, Final{State: StateComplete})

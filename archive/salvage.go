@@ -122,7 +122,12 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: salvage: open %s: %w", path, err)
 	}
-	s := &salvageSource{a: &Archive{path: path, store: boltkv.New(db), bufs: newChunkBufs(), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
+	store, err := boltkv.Open(db, ChunkFile(path), true, bucketChunks)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("archive: salvage: %w", err)
+	}
+	s := &salvageSource{a: &Archive{path: path, store: store, bufs: newChunkBufs(), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
 	fail := func(err error) (*salvageSource, error) {
 		db.Close()
 		return nil, fmt.Errorf("archive: salvage %s: %w", path, err)

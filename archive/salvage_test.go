@@ -2,8 +2,10 @@ package archive
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -21,6 +23,16 @@ import (
 // the directory and each recording's original bytes.
 func salvageFixture(t *testing.T) (string, map[ID][]byte) {
 	t.Helper()
+	return salvageFixtureChunks(t, ChunkSize)
+}
+
+// salvageFixtureChunks is salvageFixture with recordings of chunks of
+// csize bytes.
+func salvageFixtureChunks(t *testing.T, csize int) (string, map[ID][]byte) {
+	t.Helper()
+	old := createChunkSize
+	createChunkSize = csize
+	defer func() { createChunkSize = old }()
 	dir := t.TempDir()
 	ctx := t.Context()
 	a, err := openDir(dir)
@@ -179,35 +191,50 @@ func TestSalvageIntact(t *testing.T) {
 }
 
 // TestSalvageDamagedChunkPage damages the page header of a leaf holding
-// chunk values: the file no longer opens, salvage recovers every
-// recording whose chunks lie elsewhere and tombstones the others.
+// chunk references (the last, so that some recordings have none in it):
+// the file no longer opens, salvage recovers every recording whose chunks
+// are referenced elsewhere and tombstones the others. Chunks of 16 KiB make
+// the references fill more than one leaf.
 func TestSalvageDamagedChunkPage(t *testing.T) {
-	dir, origs := salvageFixture(t)
-	// Which recordings are unsealed decides which losses are tombstoned.
+	dir, origs := salvageFixtureChunks(t, 16<<10)
+	pages, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
+	var victim *pageInfo
+	for i := range pages {
+		if pages[i].typ == "leaf" && refLeaf(t, dir, pages[i].id, ps) {
+			if victim == nil || leafFirstKey(t, dir, pages[i].id, ps) > leafFirstKey(t, dir, victim.id, ps) {
+				victim = &pages[i]
+			}
+		}
+	}
+	if victim == nil {
+		t.Fatal("no leaf of chunk references found")
+	}
+	from := leafFirstKey(t, dir, victim.id, ps)
+	// Which recordings are unsealed decides which losses are tombstoned;
+	// which have chunks referenced from the leaf, which are lost.
 	intact, err := openDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	unsealed, err := intact.Unsealed(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLost := map[ID]bool{}
+	err = intact.view(func(tx kv.Tx) error {
+		return tx.Bucket(bucketChunkIndex).ForEach(func(k, v []byte) error {
+			if len(k) == chunkKeyLen && len(v) == seqKeyLen && binary.BigEndian.Uint64(v) >= from {
+				wantLost[ID(k[:16])] = true
+			}
+			return nil
+		})
+	})
 	intact.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
-	var victim *pageInfo
-	for i := range pages {
-		// A leaf with overflow holds chunk values (64 KiB each); take
-		// one from the middle of the file.
-		if pages[i].typ == "leaf" && pageOverflow(t, dir, pages[i].id, ps) >= 16 {
-			victim = &pages[i]
-			if len(pages) > 2*i {
-				continue
-			}
-			break
-		}
-	}
-	if victim == nil {
-		t.Fatal("no chunk leaf found")
+	if len(wantLost) == 0 || len(wantLost) == len(origs) {
+		t.Fatalf("the leaf references chunks of %d of %d recordings: the test proves nothing", len(wantLost), len(origs))
 	}
 	d := damagedCopy(t, dir, int64(victim.id)*int64(ps)+8, 0x40)
 	if a, err := openDir(d); err == nil {
@@ -215,8 +242,12 @@ func TestSalvageDamagedChunkPage(t *testing.T) {
 		t.Fatal("damaged file opened")
 	}
 	res, b := salvageInto(t, d)
-	if res.Complete() || len(res.Lost) == 0 || len(res.Recovered) < len(origs)-2 || len(res.Recovered) == 0 {
-		t.Fatalf("recovered %d, lost %+v, problems %q", len(res.Recovered), res.Lost, res.Problems)
+	lost := map[ID]bool{}
+	for _, l := range res.Lost {
+		lost[l.ID] = true
+	}
+	if res.Complete() || !maps.Equal(lost, wantLost) || len(res.Recovered) != len(origs)-len(wantLost) {
+		t.Fatalf("recovered %d, lost %+v (want %d lost), problems %q", len(res.Recovered), res.Lost, len(wantLost), res.Problems)
 	}
 	checkSalvaged(t, res, b, origs)
 	// Every lost sealed recording gets a tombstone; a lost unsealed one
@@ -244,18 +275,9 @@ func TestSalvageDamagedChunkPage(t *testing.T) {
 // opens, the recording fails authentication and salvage leaves it out.
 func TestSalvageDamagedChunkBytes(t *testing.T) {
 	dir, origs := salvageFixture(t)
-	pages, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
-	var off int64 = -1
-	for _, p := range pages {
-		if p.typ == "leaf" && pageOverflow(t, dir, p.id, ps) >= 16 {
-			off = int64(p.id)*int64(ps) + 5*int64(ps) // inside the values
-			break
-		}
-	}
-	if off < 0 {
-		t.Fatal("no chunk leaf found")
-	}
-	d := damagedCopy(t, dir, off, 0x10)
+	// The first value of the chunk file: the first recording's first
+	// chunk, past its header.
+	d := damagedFileCopy(t, dir, "archive.db"+chunkSuffix, 4096+1000, 0x10)
 	res, b := salvageInto(t, d)
 	if len(res.Lost) != 1 || len(res.Recovered) != len(origs)-1 {
 		t.Fatalf("recovered %d, lost %+v", len(res.Recovered), res.Lost)
@@ -263,18 +285,48 @@ func TestSalvageDamagedChunkBytes(t *testing.T) {
 	checkSalvaged(t, res, b, origs)
 }
 
-func pageOverflow(t *testing.T, dir string, id uint64, ps int) uint32 {
+// readPage returns page id of the fixture's archive file.
+func readPage(t *testing.T, dir string, id uint64, ps int) []byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "archive.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var h [16]byte
-	if _, err := f.ReadAt(h[:], int64(id)*int64(ps)); err != nil {
+	p := make([]byte, ps)
+	if _, err := f.ReadAt(p, int64(id)*int64(ps)); err != nil {
 		t.Fatal(err)
 	}
-	return uint32(h[12]) | uint32(h[13])<<8 | uint32(h[14])<<16 | uint32(h[15])<<24
+	return p
+}
+
+// refLeaf reports whether page id of the fixture's archive file is a leaf
+// of chunk references (keys of 8 bytes, values of 13 from 0xfe).
+func refLeaf(t *testing.T, dir string, id uint64, ps int) bool {
+	t.Helper()
+	p := readPage(t, dir, id, ps)
+	count := int(binary.LittleEndian.Uint16(p[10:]))
+	if count < 2 || 16+16*count > ps {
+		return false
+	}
+	for i := range count {
+		e := p[16+16*i:]
+		pos, ks, vs := int(binary.LittleEndian.Uint32(e[4:])), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
+		v := 16 + 16*i + pos + int(ks)
+		if ks != 8 || vs != 13 || v >= ps || p[v] != 0xfe {
+			return false
+		}
+	}
+	return true
+}
+
+// leafFirstKey returns the first key of leaf id of the fixture's archive
+// file as a big-endian number (a chunk reference leaf's first sequence).
+func leafFirstKey(t *testing.T, dir string, id uint64, ps int) uint64 {
+	t.Helper()
+	p := readPage(t, dir, id, ps)
+	pos := int(binary.LittleEndian.Uint32(p[16+4:]))
+	return binary.BigEndian.Uint64(p[16+pos:])
 }
 
 // TestSalvageBrokenChain removes a chain entry from the middle: the

@@ -75,8 +75,9 @@ func TestPurgeDefeatsFileCopy(t *testing.T) {
 	copyDB, copyKeys := filepath.Join(dir, "archive.db"), SlotFile(filepath.Join(dir, "archive.db"))
 	copyFile(t, a.Path(), copyDB)
 	copyFile(t, SlotFile(a.Path()), copyKeys)
+	copyFile(t, ChunkFile(a.Path()), ChunkFile(copyDB))
 	copyFile(t, keyFile, filepath.Join(dir, "archive.key"))
-	for _, p := range []string{copyDB, copyKeys} {
+	for _, p := range []string{copyDB, copyKeys, ChunkFile(copyDB)} {
 		if contains(p, box, box[1:], dk) {
 			t.Errorf("%s still holds the purged recording's data key", filepath.Base(p))
 		}
@@ -494,7 +495,7 @@ func FuzzExtractBackup(f *testing.F) {
 		}
 		for _, e := range ents {
 			switch e.Name() {
-			case "a.db", "a.db" + slotSuffix, "links.db", "links.db.k", "hooks.db":
+			case "a.db", "a.db" + slotSuffix, "a.db" + chunkSuffix, "links.db", "links.db.k", "hooks.db":
 			default:
 				t.Fatalf("extracted %q", e.Name())
 			}

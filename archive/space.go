@@ -35,6 +35,12 @@ const reserveSuffix = ".reserve"
 // archive file at path. It holds no data: losing it loses nothing.
 func ReserveFile(path string) string { return path + reserveSuffix }
 
+// ChunkFile is the file of the chunk values of the bbolt archive file at
+// path (FORMAT.md, "Chunk file").
+func ChunkFile(path string) string { return path + chunkSuffix }
+
+const chunkSuffix = ".values"
+
 // errFull refuses a chunk while the archive is full.
 var errFull = fmt.Errorf("archive: disk full, the upload was cut off: %w", ErrNoSpace)
 

@@ -76,7 +76,7 @@ func wantChunkError(t *testing.T, err error, kind BlobKind, idx uint64) {
 }
 
 // TestTamperChunkInFile flips one bit of a chunk's stored bytes in the
-// file itself (every copy of the value, stale pages included).
+// files themselves (every copy of the value, stale pages included).
 func TestTamperChunkInFile(t *testing.T) {
 	a := OpenTest(t)
 	orig := data(3*ChunkSize+10, 1)
@@ -91,25 +91,29 @@ func TestTamperChunkInFile(t *testing.T) {
 		return nil
 	})
 	db.Close()
-	file, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The chunk file holds chunk values; the archive file, those of an
+	// archive written before it had one.
 	n := 0
-	for off := 0; ; {
-		i := bytes.Index(file[off:], val)
-		if i < 0 {
-			break
+	for _, p := range []string{path, ChunkFile(path)} {
+		file, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
 		}
-		file[off+i+1000] ^= 0x01
-		off += i + len(val)
-		n++
+		for off := 0; ; {
+			i := bytes.Index(file[off:], val)
+			if i < 0 {
+				break
+			}
+			file[off+i+1000] ^= 0x01
+			off += i + len(val)
+			n++
+		}
+		if err := os.WriteFile(p, file, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n == 0 {
-		t.Fatal("chunk value not found in file")
-	}
-	if err := os.WriteFile(path, file, 0o600); err != nil {
-		t.Fatal(err)
+		t.Fatal("chunk value not found in the files")
 	}
 	a = reopen(t, a)
 	if err := a.Check(); err != nil {

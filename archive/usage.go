@@ -14,13 +14,16 @@ import (
 type Usage struct {
 	// FileSize, PageSize and FreePages describe the bbolt file; they
 	// are zero on another backend, whose engine reports its own size.
-	FileSize   int64 // bytes of the bbolt file
-	PageSize   int
-	FreePages  int // pages free for reuse (the file never shrinks; see Compact)
-	Recordings int // recordings stored, in any state
-	Unfinished int // in state recording (uploads open, or cut off by a crash)
-	Unsealed   int // finished, waiting for their seal
-	ExportsDue int // sealed, their export hashes not sealed yet (seal_deferred.go)
+	FileSize int64 // bytes of the bbolt file
+	// ChunkFileBytes is what the chunk file (FORMAT.md, "Chunk file")
+	// takes on disk: its released ranges take none.
+	ChunkFileBytes int64
+	PageSize       int
+	FreePages      int // pages free for reuse (the file never shrinks; see Compact)
+	Recordings     int // recordings stored, in any state
+	Unfinished     int // in state recording (uploads open, or cut off by a crash)
+	Unsealed       int // finished, waiting for their seal
+	ExportsDue     int // sealed, their export hashes not sealed yet (seal_deferred.go)
 }
 
 // Usage counts what the archive holds. It walks the index buckets' pages
@@ -58,6 +61,9 @@ func (a *Archive) fileUsage(u *Usage) {
 	u.PageSize = db.Info().PageSize
 	if fi, err := os.Stat(a.path); err == nil {
 		u.FileSize = fi.Size()
+	}
+	if fi, err := os.Stat(ChunkFile(a.path)); err == nil {
+		u.ChunkFileBytes = allocated(fi)
 	}
 }
 

@@ -14,16 +14,17 @@ import (
 
 // BenchmarkStorage imports n synthetic two-way PCMU calls of 20 to 40
 // seconds one after the other (what `callvault import` does), then
-// reports what the archive costs on disk: the archive file and its
-// data-key file per call-minute stored ("MB/call-min"; "disk-MB/call-min"
-// counts the blocks they take, without the hole of the file's growth step
-// not yet written), next to the captures themselves
-// ("capture-MB/call-min"). With churn it then deletes
-// every other recording (what retention does to the oldest half) and
-// imports n more: "churn-x" is the file size over what the live
-// recordings' captures hold, "churn-growth-x" the file size after the
-// churn over the file size after the first import, scaled by the live
-// call-minutes (1.0 when deleted space is all reused).
+// reports what the archive costs on disk: the archive file, its data-key
+// file and its chunk file per call-minute stored ("MB/call-min";
+// "disk-MB/call-min" counts the blocks they take, without the holes of
+// the archive file's growth step not yet written and of the chunks
+// released), next to the captures themselves ("capture-MB/call-min").
+// With churn it then deletes every other recording (what retention does
+// to the oldest half) and imports n more: "churn-x" is the files' size
+// over what the live recordings' captures hold ("churn-disk-x" the blocks
+// they take), "churn-growth-x" the files' size after the churn over their
+// size after the first import, scaled by the live call-minutes (1.0 when
+// deleted space is all reused).
 //
 //	go test -run '^$' -bench 'Storage/n=10000' -benchtime 1x ./recorder/
 func BenchmarkStorage(b *testing.B) {
@@ -65,7 +66,7 @@ func storageRun(b *testing.B, n int) {
 	// bytes they take on disk.
 	size := func() (total, onDisk int64, known bool) {
 		known = true
-		for _, p := range []string{arc.Path(), archive.SlotFile(arc.Path())} {
+		for _, p := range []string{arc.Path(), archive.SlotFile(arc.Path()), archive.ChunkFile(arc.Path())} {
 			fi, err := os.Stat(p)
 			if err != nil {
 				b.Fatal(err)
@@ -102,8 +103,11 @@ func storageRun(b *testing.B, n int) {
 		recs[i].id = archive.ID{}
 	}
 	importN(n)
-	after, _, _ := size()
+	after, afterDisk, _ := size()
 	min2, bytes2 := live()
 	b.ReportMetric(float64(after)/float64(bytes2), "churn-x")
 	b.ReportMetric(float64(after)/float64(first)*min1/min2, "churn-growth-x")
+	if known {
+		b.ReportMetric(float64(afterDisk)/float64(bytes2), "churn-disk-x")
+	}
 }

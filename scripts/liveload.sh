@@ -51,5 +51,5 @@ du -sh "$d/data"
 # sent, as allocated on disk (the archive file's growth step not yet
 # written is a hole) and as the files' sizes.
 awk -v a="$(du -s -B1 "$d/data" | cut -f1)" -v b="$(du -sb "$d/data" | cut -f1)" -v s="$streams" \
-  'BEGIN { m = s / 2 * 40 / 60; printf "storage: %d bytes allocated, %.3f MB per call-minute; files %d bytes, %.3f (%d calls of 40 s)\n", a, a / 1e6 / m, b, b / 1e6 / m, s / 2 }'
+  'BEGIN { m = s / 2 * 40 / 60; printf "storage: %.0f bytes allocated, %.3f MB per call-minute; files %.0f bytes, %.3f (%d calls of 40 s)\n", a, a / 1e6 / m, b, b / 1e6 / m, s / 2 }'
 exit $rc

@@ -130,6 +130,7 @@ var (
 	descSealing     = prometheus.NewDesc("callvault_sealing", "Recordings whose seal is being computed now.", nil, nil)
 	descExportsDue  = prometheus.NewDesc("callvault_exports_queue", "Recordings sealed whose export hashes (sealed after the upload's answer) are not sealed yet.", nil, nil)
 	descFileSize    = prometheus.NewDesc("callvault_db_file_bytes", "Size of the archive file.", nil, nil)
+	descChunkFile   = prometheus.NewDesc("callvault_chunk_file_bytes", "Disk space the archive's chunk file takes (its released ranges take none).", nil, nil)
 	descFreePages   = prometheus.NewDesc("callvault_db_free_pages", "Free pages in the archive file (reused before it grows; see callvault compact).", nil, nil)
 	descPageSize    = prometheus.NewDesc("callvault_db_page_bytes", "Page size of the archive file.", nil, nil)
 	descCommits     = prometheus.NewDesc("callvault_commits_total", "Group commits since start.", nil, nil)
@@ -145,7 +146,7 @@ type snapshotCollector struct {
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descUploads, descRefused, descFailed, descBytes, descPackets, descLost,
-		descStored, descRecordings, descSealQueue, descSealing, descExportsDue, descFileSize, descFreePages, descPageSize,
+		descStored, descRecordings, descSealQueue, descSealing, descExportsDue, descFileSize, descChunkFile, descFreePages, descPageSize,
 		descCommits, descChunkBytes, descUsageErrors} {
 		ch <- d
 	}
@@ -182,6 +183,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descUsageErrors, 0)
 	gauge(descFileSize, float64(u.FileSize))
+	gauge(descChunkFile, float64(u.ChunkFileBytes))
 	gauge(descFreePages, float64(u.FreePages))
 	gauge(descPageSize, float64(u.PageSize))
 	gauge(descSealQueue, float64(u.Unsealed))

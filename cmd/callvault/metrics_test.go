@@ -73,8 +73,8 @@ func TestMetricsAfterUpload(t *testing.T) {
 	metricValue(t, text, `callvault_recordings{state="recording"}`)
 	metricValue(t, text, "callvault_seal_queue")
 	metricValue(t, text, "callvault_exports_queue")
-	if v := metricValue(t, text, "callvault_db_file_bytes"); v < float64(len(capture)) {
-		t.Errorf("db file %v bytes", v)
+	if v := metricValue(t, text, "callvault_db_file_bytes") + metricValue(t, text, "callvault_chunk_file_bytes"); v < float64(len(capture)) {
+		t.Errorf("archive and chunk file %v bytes", v)
 	}
 	metricValue(t, text, "callvault_db_free_pages")
 	if v := metricValue(t, text, "callvault_commit_duration_seconds_count"); v < 1 {

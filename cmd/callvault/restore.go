@@ -131,7 +131,7 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 		parts[i] = stores[i].BackupPart
 		defer removeStore(stores[i].Path, stores[i].KeyFile)
 	}
-	defer removeStore(tmp, archive.SlotFile)
+	defer removeStore(tmp, archive.SlotFile, archive.ChunkFile)
 	src, err := os.Open(in)
 	if err != nil {
 		return res, err
@@ -195,7 +195,7 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 	// Each store's file and its key file move together; the ones
 	// replaced are kept under the same suffix.
 	stamp := time.Now().UTC().Format("20060102-150405")
-	if res.previous, err = putInPlace(tmp, db, stamp, archive.SlotFile); err != nil {
+	if res.previous, err = putInPlace(tmp, db, stamp, archive.SlotFile, archive.ChunkFile); err != nil {
 		return res, err
 	}
 	for _, x := range res.restored {
@@ -210,36 +210,40 @@ func restore(ctx context.Context, cfg *Config, in string) (restoreResult, error)
 	return res, syncDirOf(db)
 }
 
-// putInPlace renames tmp to dst, and tmp's key file to dst's when
-// keyFile names them. A file already at dst (with its key file) is first
-// renamed to dst.before-restore-stamp; that name is returned ("" when
-// there was none).
-func putInPlace(tmp, dst, stamp string, keyFile func(string) string) (previous string, err error) {
+// putInPlace renames tmp to dst, and each of tmp's companion files (its
+// key file, the archive's chunk file: the names companions give) to dst's.
+// A file already at dst (with its companions) is first renamed to
+// dst.before-restore-stamp; that name is returned ("" when there was
+// none). A companion tmp lacks is not an error.
+func putInPlace(tmp, dst, stamp string, companions ...func(string) string) (previous string, err error) {
+	companions = slices.DeleteFunc(companions, func(c func(string) string) bool { return c == nil })
 	if _, err := os.Stat(dst); err == nil {
 		previous = dst + ".before-restore-" + stamp
 		if err := os.Rename(dst, previous); err != nil {
 			return "", err
 		}
-		if keyFile != nil {
-			if err := os.Rename(keyFile(dst), keyFile(previous)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		for _, c := range companions {
+			if err := os.Rename(c(dst), c(previous)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return previous, err
 			}
 		}
 	}
-	if keyFile != nil {
-		if err := os.Rename(keyFile(tmp), keyFile(dst)); err != nil {
+	for _, c := range companions {
+		if err := os.Rename(c(tmp), c(dst)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return previous, err
 		}
 	}
 	return previous, os.Rename(tmp, dst)
 }
 
-// removeStore removes path and its key file, if any: a restore's
+// removeStore removes path and its companion files, if any: a restore's
 // leftovers.
-func removeStore(path string, keyFile func(string) string) {
+func removeStore(path string, companions ...func(string) string) {
 	os.Remove(path)
-	if keyFile != nil {
-		os.Remove(keyFile(path))
+	for _, c := range companions {
+		if c != nil {
+			os.Remove(c(path))
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/seal"
 	"github.com/callvault/callvault/internal/testdisk"
 )
@@ -46,9 +47,9 @@ func copyData(t *testing.T, from string) string {
 	return to
 }
 
-// chunkLeaves returns the offsets of the reachable leaf pages of db that
-// carry large values (chunks), and the page size.
-func chunkLeaves(t *testing.T, db string) ([]int64, int) {
+// leafPages returns the offsets of the reachable leaf pages of db, and the
+// page size.
+func leafPages(t *testing.T, db string) ([]int64, int) {
 	t.Helper()
 	probe := copyData(t, filepath.Dir(db))
 	b, err := bolt.Open(filepath.Join(probe, filepath.Base(db)), 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
@@ -65,7 +66,7 @@ func chunkLeaves(t *testing.T, db string) ([]int64, int) {
 				return err
 			}
 			if p.Type == "leaf" || p.Type == "branch" {
-				if p.Type == "leaf" && p.OverflowCount >= 16 {
+				if p.Type == "leaf" {
 					offs = append(offs, int64(id)*int64(ps))
 				}
 				id += p.OverflowCount
@@ -175,9 +176,9 @@ func TestVerifySalvageDamage(t *testing.T) {
 
 	t.Run("damaged page", func(t *testing.T) {
 		data := copyData(t, d.data)
-		offs, _ := chunkLeaves(t, db)
+		offs, _ := leafPages(t, db)
 		if len(offs) == 0 {
-			t.Fatal("no chunk leaf")
+			t.Fatal("no leaf")
 		}
 		testdisk.FlipByte(t, filepath.Join(data, "callvault.db"), offs[0]+8, 0x40)
 		_, err := verify(data)
@@ -194,10 +195,10 @@ func TestVerifySalvageDamage(t *testing.T) {
 
 	t.Run("salvage", func(t *testing.T) {
 		data := copyData(t, d.data)
-		offs, ps := chunkLeaves(t, db)
-		// Damage the bytes of one chunk value: a recording whose chunk
-		// no longer authenticates.
-		testdisk.FlipByte(t, filepath.Join(data, "callvault.db"), offs[len(offs)/2]+4*int64(ps), 0x08)
+		// Damage the bytes of one chunk value (the chunk file's first,
+		// past its header): a recording whose chunk no longer
+		// authenticates.
+		testdisk.FlipByte(t, archive.ChunkFile(filepath.Join(data, "callvault.db")), 4096+1000, 0x08)
 		out := filepath.Join(t.TempDir(), "salvaged")
 		var stdout bytes.Buffer
 		err := run(ctx, []string{"salvage", "--data", data, "--key-file", d.key, "--out", out}, &stdout, io.Discard)

@@ -14,29 +14,60 @@ import (
 )
 
 // Store is a kv.Store on an open bbolt database.
-type Store struct{ db *bolt.DB }
+type Store struct {
+	db *bolt.DB
+	v  *values // nil without a value file (values.go)
+}
 
-// New returns the store on db. Closing the store closes db.
+// New returns the store on db, every value in bbolt. Closing the store
+// closes db.
 func New(db *bolt.DB) *Store { return &Store{db: db} }
 
 // DB returns the bbolt database, for the duties only bbolt has.
 func (s *Store) DB() *bolt.DB { return s.db }
 
 func (s *Store) View(fn func(kv.Tx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
+	if s.v != nil {
+		e := s.v.enter()
+		defer s.v.leave(e)
+	}
+	return s.db.View(func(tx *bolt.Tx) error { return fn(Tx{tx: tx, v: s.v}) })
 }
 
 func (s *Store) Update(fn func(kv.Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var t *txValues
+		if s.v != nil && !s.v.ro {
+			t = s.v.begin()
+		}
+		if err := fn(Tx{tx: tx, v: s.v, t: t}); err != nil {
+			return err
+		}
+		if t != nil {
+			return t.flush(tx)
+		}
+		return nil
+	})
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.v != nil {
+		s.v.close()
+	}
+	return err
+}
 
 // Tx is a kv.Tx on a bbolt transaction.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx *bolt.Tx
+	v  *values   // the store's value file, or nil
+	t  *txValues // this write transaction's part of it, or nil
+}
 
-// WrapTx returns the kv view of a bbolt transaction.
-func WrapTx(tx *bolt.Tx) kv.Tx { return Tx{tx} }
+// WrapTx returns the kv view of a bbolt transaction of a store without a
+// value file.
+func WrapTx(tx *bolt.Tx) kv.Tx { return Tx{tx: tx} }
 
 // BoltTx returns the bbolt transaction under tx, or nil when tx belongs
 // to another backend.
@@ -54,14 +85,25 @@ func bucket(b *bolt.Bucket) kv.Bucket {
 	return Bucket{b}
 }
 
-func (t Tx) Bucket(name []byte) kv.Bucket { return bucket(t.tx.Bucket(name)) }
+// top returns the kv view of the top-level bucket name.
+func (t Tx) top(name []byte, b *bolt.Bucket) kv.Bucket {
+	if b == nil {
+		return nil
+	}
+	if t.v != nil && t.v.buckets[string(name)] {
+		return fileBucket{b, t.v, t.t}
+	}
+	return Bucket{b}
+}
+
+func (t Tx) Bucket(name []byte) kv.Bucket { return t.top(name, t.tx.Bucket(name)) }
 
 func (t Tx) CreateBucket(name []byte) (kv.Bucket, error) {
 	b, err := t.tx.CreateBucket(name)
 	if err != nil {
 		return nil, err
 	}
-	return Bucket{b}, nil
+	return t.top(name, b), nil
 }
 
 func (t Tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
@@ -69,13 +111,20 @@ func (t Tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Bucket{b}, nil
+	return t.top(name, b), nil
 }
 
-func (t Tx) DeleteBucket(name []byte) error { return t.tx.DeleteBucket(name) }
+func (t Tx) DeleteBucket(name []byte) error {
+	if t.t != nil && t.v.buckets[string(name)] {
+		if b := t.tx.Bucket(name); b != nil {
+			_ = b.ForEach(func(_, v []byte) error { t.t.release(v); return nil })
+		}
+	}
+	return t.tx.DeleteBucket(name)
+}
 
 func (t Tx) ForEach(fn func(name []byte, b kv.Bucket) error) error {
-	return t.tx.ForEach(func(name []byte, b *bolt.Bucket) error { return fn(name, Bucket{b}) })
+	return t.tx.ForEach(func(name []byte, b *bolt.Bucket) error { return fn(name, t.top(name, b)) })
 }
 
 func (t Tx) OnCommit(fn func()) { t.tx.OnCommit(fn) }
@@ -86,7 +135,10 @@ type Bucket struct{ b *bolt.Bucket }
 
 // BoltBucket returns the bbolt bucket under b, or nil for another backend.
 func BoltBucket(b kv.Bucket) *bolt.Bucket {
-	if bb, ok := b.(Bucket); ok {
+	switch bb := b.(type) {
+	case Bucket:
+		return bb.b
+	case fileBucket:
 		return bb.b
 	}
 	return nil

@@ -1,0 +1,551 @@
+package boltkv
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/callvault/callvault/archive/kv"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The value file. The values of the file buckets (top-level buckets named
+// when the store is opened) are not kept in bbolt's pages but appended to
+// a file of their own; bbolt keeps a reference in their place:
+//
+//	refTag ‖ offset uint64 BE ‖ length uint32 BE   (13 bytes)
+//
+// Why: bbolt writes every dirty page of a commit with a system call of its
+// own and copies each value twice on the way (into its node, then into the
+// page cache). A group commit of a hundred 64 KiB values cost a hundred
+// writes, each one a point where the committing goroutine gives up its
+// processor and queues behind every other runnable goroutine. Appended
+// here, the values of a transaction go to the disk in one write, bypassing
+// the page cache (O_DIRECT) where the file system allows, and one
+// fdatasync; bbolt then commits a few small leaves.
+//
+// Layout: a 4096-byte header (valueMagic, then zeros), then the groups,
+// each the values one transaction put, back to back, padded with zeros to a
+// multiple of 4096 bytes. Nothing in the file is rewritten: a group is
+// written past the end of the last committed one.
+//
+// Order and crash safety: a transaction's values are written and synced
+// before bbolt commits the references to them, so a committed reference
+// always points at durable bytes. A crash after the write and before
+// bbolt's commit leaves a tail no reference points at: Open truncates the
+// file to the end of the last referenced value.
+//
+// Space: a value deleted or overwritten is released when its transaction
+// commits; its bytes are zeroed and their blocks given back to the file
+// system (fallocate PUNCH_HOLE) once every read transaction that began
+// before that commit has ended, so a reader never finds its snapshot's
+// values gone. Releases not done before a crash are done by the next Open,
+// which punches every range no reference points at. The file's size keeps
+// growing with what was ever written; its blocks on disk follow what is
+// live.
+//
+// Values of a file bucket put before it became one (inline in bbolt) are
+// read as they are; a stored value is taken for a reference only when it
+// is 13 bytes and starts with refTag, which the caller's inline values
+// must never do. Nested buckets of a file bucket keep their values in
+// bbolt. The bytes in the file are not checked here: the layer above
+// authenticates them (the archive's values are AES-GCM sealed and bound to
+// their place). A reference past the end of the file reads as absent.
+const (
+	refTag      = 0xfe
+	refLen      = 13
+	valueBlock  = 4096
+	valueMagic  = "callvault value file v1\n"
+	stageAlloc  = 8 << 20  // initial capacity of the write buffer
+	stageShrink = 64 << 20 // a buffer grown past this is dropped after its transaction
+)
+
+type span struct{ off, n int64 }
+
+// values is the open value file of a store.
+type values struct {
+	w, r    *os.File // w may be O_DIRECT; r reads through the page cache
+	direct  bool
+	buckets map[string]bool
+	ro      bool
+
+	// stage holds the values of the write transaction (only one at a
+	// time), block-aligned for O_DIRECT.
+	stage []byte
+
+	// life is held shared while releasing, exclusively to close.
+	life   sync.RWMutex
+	closed bool
+
+	mu      sync.Mutex
+	end     int64          // where the next group goes (block-aligned)
+	epoch   uint64         // commits that released values
+	readers map[uint64]int // open read transactions by the epoch they began in
+	pending []release
+}
+
+type release struct {
+	epoch uint64
+	spans []span
+}
+
+// Open returns the store on db with the values of the named top-level
+// buckets kept in the value file at path (created when absent). With
+// readOnly the file is only read (it may be absent: every reference then
+// reads as absent); otherwise Open truncates a tail no reference points at
+// and releases every range none does.
+func Open(db *bolt.DB, path string, readOnly bool, buckets ...[]byte) (*Store, error) {
+	v := &values{buckets: map[string]bool{}, ro: readOnly, readers: map[uint64]int{}}
+	for _, b := range buckets {
+		v.buckets[string(b)] = true
+	}
+	if readOnly {
+		f, err := os.Open(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("boltkv: value file: %w", err)
+		}
+		v.r = f
+		return &Store{db: db, v: v}, nil
+	}
+	if err := v.open(db, path); err != nil {
+		v.close()
+		return nil, fmt.Errorf("boltkv: value file %s: %w", path, err)
+	}
+	return &Store{db: db, v: v}, nil
+}
+
+func (v *values) open(db *bolt.DB, path string) error {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	v.r, v.w = f, f
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new file: its directory entry must be as durable as the
+		// references bbolt will commit to it.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < valueBlock {
+		head := make([]byte, valueBlock)
+		copy(head, valueMagic)
+		if _, err := f.WriteAt(head, 0); err != nil {
+			return err
+		}
+		if err := fdatasync(f); err != nil {
+			return err
+		}
+	} else {
+		head := make([]byte, len(valueMagic))
+		if _, err := f.ReadAt(head, 0); err != nil {
+			return err
+		}
+		if string(head) != valueMagic {
+			return errors.New("not a value file (bad header)")
+		}
+	}
+	// The live ranges, from every reference.
+	var live []span
+	err = db.View(func(tx *bolt.Tx) error {
+		for name := range v.buckets {
+			b := tx.Bucket([]byte(name))
+			if b == nil {
+				continue
+			}
+			if err := b.ForEach(func(_, val []byte) error {
+				if s, ok := parseRef(val); ok {
+					live = append(live, s)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(live, func(a, b span) int { return cmp.Compare(a.off, b.off) })
+	v.end = valueBlock
+	var gaps []span
+	for _, s := range live {
+		if s.off > v.end {
+			gaps = append(gaps, span{v.end, s.off - v.end})
+		}
+		v.end = max(v.end, s.off+s.n)
+	}
+	v.end = align(v.end)
+	if fi.Size() > v.end {
+		if err := f.Truncate(v.end); err != nil {
+			return err
+		}
+	}
+	punch(f, gaps)
+	if d, err := openDirect(path); err == nil {
+		v.w, v.direct = d, true
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func align(n int64) int64 { return (n + valueBlock - 1) &^ (valueBlock - 1) }
+
+func (v *values) close() {
+	v.life.Lock()
+	defer v.life.Unlock()
+	v.closed = true
+	if v.w != nil && v.w != v.r {
+		v.w.Close()
+	}
+	if v.r != nil {
+		v.r.Close()
+	}
+}
+
+// punch releases the blocks of spans, zeroing what lies in partial blocks.
+// A file system that cannot punch keeps the bytes: they are garbage no
+// reference points at.
+func punch(f *os.File, spans []span) {
+	for _, s := range spans {
+		if s.n > 0 {
+			_ = punchHole(f, s.off, s.n)
+		}
+	}
+}
+
+func parseRef(v []byte) (span, bool) {
+	if len(v) != refLen || v[0] != refTag {
+		return span{}, false
+	}
+	return span{int64(binary.BigEndian.Uint64(v[1:9])), int64(binary.BigEndian.Uint32(v[9:13]))}, true
+}
+
+// enter registers a read transaction about to begin; leave ends it.
+func (v *values) enter() uint64 {
+	v.mu.Lock()
+	e := v.epoch
+	v.readers[e]++
+	v.mu.Unlock()
+	return e
+}
+
+func (v *values) leave(e uint64) {
+	v.mu.Lock()
+	if v.readers[e]--; v.readers[e] == 0 {
+		delete(v.readers, e)
+	}
+	ready := v.readyLocked()
+	v.mu.Unlock()
+	v.punch(ready)
+}
+
+// punch releases spans unless the file is closed.
+func (v *values) punch(spans []span) {
+	if len(spans) == 0 {
+		return
+	}
+	v.life.RLock()
+	defer v.life.RUnlock()
+	if !v.closed {
+		punch(v.r, spans)
+	}
+}
+
+// readyLocked takes the released spans no open read transaction can see.
+func (v *values) readyLocked() []span {
+	oldest := v.epoch
+	for e := range v.readers {
+		oldest = min(oldest, e)
+	}
+	var ready []span
+	n := 0
+	for _, p := range v.pending {
+		if p.epoch < oldest {
+			ready = append(ready, p.spans...)
+			continue
+		}
+		v.pending[n] = p
+		n++
+	}
+	clear(v.pending[n:])
+	v.pending = v.pending[:n]
+	return ready
+}
+
+// read returns the value s refers to, or nil when the file does not hold it.
+func (v *values) read(s span) []byte {
+	if v.r == nil {
+		return nil
+	}
+	out := make([]byte, s.n)
+	if _, err := v.r.ReadAt(out, s.off); err != nil && !(errors.Is(err, io.EOF) && s.n == 0) {
+		return nil
+	}
+	return out
+}
+
+// txValues is the value-file state of one write transaction.
+type txValues struct {
+	v        *values
+	base     int64  // the file offset of stage[0]
+	refs     []byte // slab the references are cut from (bbolt keeps them until the end)
+	released []span
+}
+
+func (v *values) begin() *txValues {
+	v.mu.Lock()
+	base := v.end
+	v.mu.Unlock()
+	if cap(v.stage) == 0 || cap(v.stage) > stageShrink {
+		v.stage = alignedBuf(stageAlloc)
+	}
+	v.stage = v.stage[:0]
+	return &txValues{v: v, base: base}
+}
+
+// add stages val and returns its reference.
+func (t *txValues) add(val []byte) []byte {
+	v := t.v
+	// Room is kept for the padding flush adds.
+	if len(v.stage)+len(val)+valueBlock > cap(v.stage) {
+		// Grow into a new aligned buffer; values handed out from the old
+		// one stay valid, as bbolt requires until the transaction ends.
+		nb := alignedBuf(max(2*cap(v.stage), len(v.stage)+len(val)+2*valueBlock))
+		nb = append(nb[:0], v.stage...)
+		v.stage = nb
+	}
+	off := t.base + int64(len(v.stage))
+	v.stage = append(v.stage, val...)
+	if len(t.refs) < refLen {
+		t.refs = make([]byte, 256*refLen)
+	}
+	ref := t.refs[:refLen:refLen]
+	t.refs = t.refs[refLen:]
+	ref[0] = refTag
+	binary.BigEndian.PutUint64(ref[1:9], uint64(off))
+	binary.BigEndian.PutUint32(ref[9:13], uint32(len(val)))
+	return ref
+}
+
+// get returns the value a stored v refers to (v itself when inline).
+func (t *txValues) get(v *values, stored []byte) []byte {
+	s, ok := parseRef(stored)
+	if !ok {
+		return stored
+	}
+	if t != nil && s.off >= t.base {
+		i := s.off - t.base
+		if i+s.n <= int64(len(t.v.stage)) {
+			return t.v.stage[i : i+s.n : i+s.n]
+		}
+		return nil
+	}
+	return v.read(s)
+}
+
+func (t *txValues) release(stored []byte) {
+	if s, ok := parseRef(stored); ok {
+		t.released = append(t.released, s)
+	}
+}
+
+// flush writes the staged values and syncs them; bbolt commits after it.
+func (t *txValues) flush(tx *bolt.Tx) error {
+	v := t.v
+	if len(v.stage) > 0 {
+		n := int(align(int64(len(v.stage))))
+		v.stage = append(v.stage, make([]byte, n-len(v.stage))...)
+		if err := v.write(v.stage, t.base); err != nil {
+			return fmt.Errorf("boltkv: value file: %w", err)
+		}
+	}
+	// The next transaction writes past these values. bbolt runs commit
+	// handlers after it has let the next writer in, so end moves now; a
+	// commit that fails after this leaves a group no reference points at.
+	v.mu.Lock()
+	v.end = t.base + int64(len(v.stage))
+	v.mu.Unlock()
+	released := t.released
+	if len(released) == 0 {
+		return nil
+	}
+	tx.OnCommit(func() {
+		v.mu.Lock()
+		v.pending = append(v.pending, release{epoch: v.epoch, spans: released})
+		v.epoch++
+		ready := v.readyLocked()
+		v.mu.Unlock()
+		v.punch(ready)
+	})
+	return nil
+}
+
+// write writes b at off and makes it durable.
+func (v *values) write(b []byte, off int64) error {
+	if v.direct {
+		_, err := v.w.WriteAt(b, off)
+		if err == nil {
+			return fdatasync(v.w)
+		}
+		if !errors.Is(err, errInvalid) {
+			return err
+		}
+		// The file system refuses direct writes after all: write
+		// through the page cache from now on.
+		v.direct = false
+		v.w.Close()
+		v.w = v.r
+	}
+	if _, err := v.r.WriteAt(b, off); err != nil {
+		return err
+	}
+	return fdatasync(v.r)
+}
+
+// alignedBuf returns an empty buffer of capacity n whose first byte is
+// block-aligned, as O_DIRECT needs.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+valueBlock)
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (valueBlock - 1))
+	if off != 0 {
+		off = valueBlock - off
+	}
+	return b[off : off : off+n]
+}
+
+// ValueFile returns the open value file and its length, which covers
+// every value a transaction begun before the call refers to; nil and 0
+// when the store keeps no value file. The caller reads it with ReadAt and
+// does not close it. Within a read transaction (View), the values its
+// snapshot refers to stay in place.
+func (s *Store) ValueFile() (*os.File, int64) {
+	if s == nil || s.v == nil || s.v.r == nil {
+		return nil, 0
+	}
+	s.v.mu.Lock()
+	end := s.v.end
+	s.v.mu.Unlock()
+	if s.v.ro {
+		if fi, err := s.v.r.Stat(); err == nil {
+			end = fi.Size()
+		}
+	}
+	return s.v.r, end
+}
+
+// fileBucket is a top-level bucket whose values are in the value file.
+type fileBucket struct {
+	b *bolt.Bucket
+	v *values
+	t *txValues // nil in a read transaction
+}
+
+func (b fileBucket) Get(key []byte) []byte { return b.t.get(b.v, b.b.Get(key)) }
+
+// Nested buckets keep their values in bbolt.
+func (b fileBucket) KeyN() int                      { return keyN(b.b) }
+func (b fileBucket) Sequence() uint64               { return b.b.Sequence() }
+func (b fileBucket) SetSequence(v uint64) error     { return b.b.SetSequence(v) }
+func (b fileBucket) NextSequence() (uint64, error)  { return b.b.NextSequence() }
+func (b fileBucket) Bucket(name []byte) kv.Bucket   { return Bucket{b.b}.Bucket(name) }
+func (b fileBucket) DeleteBucket(name []byte) error { return b.b.DeleteBucket(name) }
+
+func (b fileBucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	return Bucket{b.b}.CreateBucketIfNotExists(name)
+}
+
+func (b fileBucket) Put(key, value []byte) error {
+	if b.t == nil {
+		return b.b.Put(key, value) // bbolt refuses it: a read transaction
+	}
+	if len(key) == 0 || value == nil {
+		return b.b.Put(key, value) // bbolt's own refusal
+	}
+	old := b.b.Get(key)
+	if err := b.b.Put(key, b.t.add(value)); err != nil {
+		return err
+	}
+	b.t.release(old)
+	return nil
+}
+
+func (b fileBucket) Delete(key []byte) error {
+	if b.t == nil {
+		return b.b.Delete(key)
+	}
+	old := b.b.Get(key)
+	if err := b.b.Delete(key); err != nil {
+		return err
+	}
+	b.t.release(old)
+	return nil
+}
+
+func (b fileBucket) Cursor() kv.Cursor {
+	return &fileCursor{c: cursor{c: b.b.Cursor()}, b: b}
+}
+
+func (b fileBucket) ForEach(fn func(k, v []byte) error) error {
+	return b.b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return fn(k, nil)
+		}
+		return fn(k, b.t.get(b.v, v))
+	})
+}
+
+// fileCursor is a cursor on a file bucket: its values are read from the
+// value file.
+type fileCursor struct {
+	c cursor
+	b fileBucket
+}
+
+func (c *fileCursor) at(k, v []byte) ([]byte, []byte) {
+	if v == nil {
+		return k, nil
+	}
+	return k, c.b.t.get(c.b.v, v)
+}
+
+func (c *fileCursor) First() ([]byte, []byte)        { return c.at(c.c.First()) }
+func (c *fileCursor) Last() ([]byte, []byte)         { return c.at(c.c.Last()) }
+func (c *fileCursor) Seek(k []byte) ([]byte, []byte) { return c.at(c.c.Seek(k)) }
+func (c *fileCursor) Next() ([]byte, []byte)         { return c.at(c.c.Next()) }
+func (c *fileCursor) Prev() ([]byte, []byte)         { return c.at(c.c.Prev()) }
+
+func (c *fileCursor) Delete() error {
+	var old []byte
+	if c.b.t != nil && c.c.key != nil {
+		old = c.b.b.Get(c.c.key)
+	}
+	if err := c.c.Delete(); err != nil {
+		return err
+	}
+	if c.b.t != nil {
+		c.b.t.release(old)
+	}
+	return nil
+}
