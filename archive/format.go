@@ -19,7 +19,8 @@ import (
 // metadata records it. Two to four stored chunks (each an 8-byte key, the
 // 17 bytes of chunkOverhead and a 16-byte leaf element, after bbolt's
 // 16-byte page header) then fill 16 pages of 4 KiB apiece, where 64 KiB
-// chunks took 33 pages for two (FORMAT.md, "Blobs").
+// chunks took 33 pages for two (FORMAT.md, "Blobs"); in the chunk file a
+// stored chunk fills 16 blocks of 4 KiB but for 47 bytes.
 const ChunkSize = 64<<10 - 64
 
 // legacyChunkSize is the chunk size of recordings whose metadata records

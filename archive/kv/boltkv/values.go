@@ -17,7 +17,7 @@ import (
 )
 
 // The value file. The values of the file buckets (top-level buckets named
-// when the store is opened) are not kept in bbolt's pages but appended to
+// when the store is opened) are not kept in bbolt's pages but written to
 // a file of their own; bbolt keeps a reference in their place:
 //
 //	refTag ‖ offset uint64 BE ‖ length uint32 BE   (13 bytes)
@@ -26,30 +26,32 @@ import (
 // own and copies each value twice on the way (into its node, then into the
 // page cache). A group commit of a hundred 64 KiB values cost a hundred
 // writes, each one a point where the committing goroutine gives up its
-// processor and queues behind every other runnable goroutine. Appended
-// here, the values of a transaction go to the disk in one write, bypassing
+// processor and queues behind every other runnable goroutine. Here, the
+// values of a transaction go to the disk in a write or a few, bypassing
 // the page cache (O_DIRECT) where the file system allows, and one
 // fdatasync; bbolt then commits a few small leaves.
 //
-// Layout: a 4096-byte header (valueMagic, then zeros), then the groups,
-// each the values one transaction put, back to back, padded with zeros to a
-// multiple of 4096 bytes. Nothing in the file is rewritten: a group is
-// written past the end of the last committed one.
+// Layout: a 4096-byte header (valueMagic, then zeros), then values, each
+// starting a 4096-byte block and followed by zeros to the next. A
+// transaction's values go, back to back, into the largest free extents
+// (at most maxRuns of them) and past the end of the file, each run with
+// one write.
 //
 // Order and crash safety: a transaction's values are written and synced
 // before bbolt commits the references to them, so a committed reference
-// always points at durable bytes. A crash after the write and before
-// bbolt's commit leaves a tail no reference points at: Open truncates the
-// file to the end of the last referenced value.
+// always points at durable bytes. Nothing a committed reference points at
+// is written over. A crash after the write and before bbolt's commit
+// leaves bytes no reference points at: Open cuts the file back to the end
+// of the last referenced value.
 //
 // Space: a value deleted or overwritten is released when its transaction
-// commits; its bytes are zeroed and their blocks given back to the file
-// system (fallocate PUNCH_HOLE) once every read transaction that began
+// commits; its blocks are punched out (fallocate PUNCH_HOLE: zeroed and
+// given back to the file system) once every read transaction that began
 // before that commit has ended, so a reader never finds its snapshot's
-// values gone. Releases not done before a crash are done by the next Open,
-// which punches every range no reference points at. The file's size keeps
-// growing with what was ever written; its blocks on disk follow what is
-// live.
+// values gone, and only then offered to later transactions: never the
+// other way round, or a punch could zero a new value. Releases not done
+// before a crash are done by the next Open, which punches and frees every
+// range no reference points at. The free list lives in memory.
 //
 // Values of a file bucket put before it became one (inline in bbolt) are
 // read as they are; a stored value is taken for a reference only when it
@@ -77,7 +79,7 @@ type values struct {
 	ro      bool
 
 	// stage holds the values of the write transaction (only one at a
-	// time), block-aligned for O_DIRECT.
+	// time), block-aligned for O_DIRECT, each value starting a block.
 	stage []byte
 
 	// life is held shared while releasing, exclusively to close.
@@ -89,6 +91,9 @@ type values struct {
 	epoch   uint64         // commits that released values
 	readers map[uint64]int // open read transactions by the epoch they began in
 	pending []release
+	// free lists the block-aligned extents below end that no value lies
+	// in and no reader can see, in offset order, merged.
+	free []span
 }
 
 type release struct {
@@ -195,6 +200,7 @@ func (v *values) open(db *bolt.DB, path string) error {
 		}
 	}
 	punch(f, gaps)
+	v.freeInteriors(gaps)
 	if d, err := openDirect(path); err == nil {
 		v.w, v.direct = d, true
 	}
@@ -258,7 +264,19 @@ func (v *values) leave(e uint64) {
 	}
 	ready := v.readyLocked()
 	v.mu.Unlock()
-	v.punch(ready)
+	v.reclaim(ready)
+}
+
+// reclaim punches the spans out, then offers their whole blocks for
+// reuse: never the other way round, or a punch could zero a new value.
+func (v *values) reclaim(spans []span) {
+	if len(spans) == 0 {
+		return
+	}
+	v.punch(spans)
+	v.mu.Lock()
+	v.freeInteriors(spans)
+	v.mu.Unlock()
 }
 
 // punch releases spans unless the file is closed.
@@ -309,34 +327,44 @@ func (v *values) read(s span) []byte {
 // txValues is the value-file state of one write transaction.
 type txValues struct {
 	v        *values
-	base     int64  // the file offset of stage[0]
+	vals     []staged
 	refs     []byte // slab the references are cut from (bbolt keeps them until the end)
 	released []span
 }
 
+// staged is a value put in this transaction: at pos in the stage, its
+// reference ref (which holds stagedBase+pos until flush places it).
+type staged struct {
+	pos, n int64
+	ref    []byte
+}
+
+// stagedBase marks the offsets of references to values still in the
+// stage: no file reaches it.
+const stagedBase = 1 << 62
+
 func (v *values) begin() *txValues {
-	v.mu.Lock()
-	base := v.end
-	v.mu.Unlock()
 	if cap(v.stage) == 0 || cap(v.stage) > stageShrink {
 		v.stage = alignedBuf(stageAlloc)
 	}
 	v.stage = v.stage[:0]
-	return &txValues{v: v, base: base}
+	return &txValues{v: v}
 }
 
 // add stages val and returns its reference.
 func (t *txValues) add(val []byte) []byte {
 	v := t.v
-	// Room is kept for the padding flush adds.
-	if len(v.stage)+len(val)+valueBlock > cap(v.stage) {
+	// Every value starts a block; room is kept for the padding of the
+	// last.
+	pos := align(int64(len(v.stage)))
+	if int(pos)+len(val)+valueBlock > cap(v.stage) {
 		// Grow into a new aligned buffer; values handed out from the old
 		// one stay valid, as bbolt requires until the transaction ends.
-		nb := alignedBuf(max(2*cap(v.stage), len(v.stage)+len(val)+2*valueBlock))
+		nb := alignedBuf(max(2*cap(v.stage), int(pos)+len(val)+2*valueBlock))
 		nb = append(nb[:0], v.stage...)
 		v.stage = nb
 	}
-	off := t.base + int64(len(v.stage))
+	v.stage = append(v.stage, make([]byte, int(pos)-len(v.stage))...)
 	v.stage = append(v.stage, val...)
 	if len(t.refs) < refLen {
 		t.refs = make([]byte, 256*refLen)
@@ -344,8 +372,9 @@ func (t *txValues) add(val []byte) []byte {
 	ref := t.refs[:refLen:refLen]
 	t.refs = t.refs[refLen:]
 	ref[0] = refTag
-	binary.BigEndian.PutUint64(ref[1:9], uint64(off))
+	binary.BigEndian.PutUint64(ref[1:9], uint64(stagedBase+pos))
 	binary.BigEndian.PutUint32(ref[9:13], uint32(len(val)))
+	t.vals = append(t.vals, staged{pos: pos, n: int64(len(val)), ref: ref})
 	return ref
 }
 
@@ -355,9 +384,9 @@ func (t *txValues) get(v *values, stored []byte) []byte {
 	if !ok {
 		return stored
 	}
-	if t != nil && s.off >= t.base {
-		i := s.off - t.base
-		if i+s.n <= int64(len(t.v.stage)) {
+	if s.off >= stagedBase {
+		i := s.off - stagedBase
+		if t != nil && i+s.n <= int64(len(t.v.stage)) {
 			return t.v.stage[i : i+s.n : i+s.n]
 		}
 		return nil
@@ -365,28 +394,128 @@ func (t *txValues) get(v *values, stored []byte) []byte {
 	return v.read(s)
 }
 
+// release frees the blocks of the value stored refers to once the
+// transaction commits and no older reader is open.
 func (t *txValues) release(stored []byte) {
-	if s, ok := parseRef(stored); ok {
-		t.released = append(t.released, s)
+	if s, ok := parseRef(stored); ok && s.off < stagedBase {
+		t.released = append(t.released, span{s.off, align(s.n)})
+	}
+}
+
+// run is a stretch of the stage written at one file offset.
+type run struct {
+	off      int64
+	from, to int64 // stage[from:to]
+}
+
+// maxRuns bounds the free extents one transaction writes into.
+const maxRuns = 8
+
+// place gives every staged value its place in the file and patches its
+// reference: runs of values into the largest free extents (at most
+// maxRuns), the rest past the end.
+func (t *txValues) place() []run {
+	v := t.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var runs []run
+	i := 0
+	for len(runs) < maxRuns && i < len(t.vals) {
+		e, ok := v.takeLargest(align(t.vals[i].n))
+		if !ok {
+			break
+		}
+		r := run{off: e.off, from: t.vals[i].pos}
+		for i < len(t.vals) && t.vals[i].pos+t.vals[i].n-r.from <= e.n {
+			t.vals[i].placeAt(r.off + t.vals[i].pos - r.from)
+			r.to = t.vals[i].pos + t.vals[i].n
+			i++
+		}
+		runs = append(runs, r)
+		if used := align(r.to - r.from); used < e.n {
+			v.addFree(span{e.off + used, e.n - used})
+		}
+	}
+	if i < len(t.vals) {
+		r := run{off: v.end, from: t.vals[i].pos, to: int64(len(v.stage))}
+		for ; i < len(t.vals); i++ {
+			t.vals[i].placeAt(r.off + t.vals[i].pos - r.from)
+		}
+		runs = append(runs, r)
+		v.end += align(r.to - r.from)
+	}
+	return runs
+}
+
+// placeAt sets the offset in the value's reference.
+func (s staged) placeAt(off int64) { binary.BigEndian.PutUint64(s.ref[1:9], uint64(off)) }
+
+// takeLargest removes and returns the largest free extent, if it holds at
+// least n bytes.
+func (v *values) takeLargest(n int64) (span, bool) {
+	best := -1
+	for i, e := range v.free {
+		if e.n >= n && (best < 0 || e.n > v.free[best].n) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return span{}, false
+	}
+	e := v.free[best]
+	v.free = slices.Delete(v.free, best, best+1)
+	return e, true
+}
+
+// addFree adds a block-aligned extent no value lies in to the free list,
+// merged with its neighbours.
+func (v *values) addFree(e span) {
+	if e.n <= 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(v.free, e.off, func(f span, off int64) int { return cmp.Compare(f.off, off) })
+	if i > 0 && v.free[i-1].off+v.free[i-1].n == e.off {
+		i--
+		e = span{v.free[i].off, v.free[i].n + e.n}
+		v.free = slices.Delete(v.free, i, i+1)
+	}
+	if i < len(v.free) && e.off+e.n == v.free[i].off {
+		e.n += v.free[i].n
+		v.free = slices.Delete(v.free, i, i+1)
+	}
+	v.free = slices.Insert(v.free, i, e)
+}
+
+// freeInteriors adds the whole blocks within spans (merged where they
+// touch) to the free list.
+func (v *values) freeInteriors(spans []span) {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.off, b.off) })
+	for i := 0; i < len(spans); {
+		s := spans[i]
+		end := s.off + s.n
+		for i++; i < len(spans) && spans[i].off <= end; i++ {
+			end = max(end, spans[i].off+spans[i].n)
+		}
+		lo, hi := align(s.off), end&^(valueBlock-1)
+		if hi > lo {
+			v.addFree(span{lo, hi - lo})
+		}
 	}
 }
 
 // flush writes the staged values and syncs them; bbolt commits after it.
 func (t *txValues) flush(tx *bolt.Tx) error {
 	v := t.v
-	if len(v.stage) > 0 {
-		n := int(align(int64(len(v.stage))))
-		v.stage = append(v.stage, make([]byte, n-len(v.stage))...)
-		if err := v.write(v.stage, t.base); err != nil {
+	if len(t.vals) > 0 {
+		for _, r := range t.place() {
+			if err := v.writeRun(r); err != nil {
+				return fmt.Errorf("boltkv: value file: %w", err)
+			}
+		}
+		if err := fdatasync(v.w); err != nil {
 			return fmt.Errorf("boltkv: value file: %w", err)
 		}
 	}
-	// The next transaction writes past these values. bbolt runs commit
-	// handlers after it has let the next writer in, so end moves now; a
-	// commit that fails after this leaves a group no reference points at.
-	v.mu.Lock()
-	v.end = t.base + int64(len(v.stage))
-	v.mu.Unlock()
 	released := t.released
 	if len(released) == 0 {
 		return nil
@@ -397,19 +526,30 @@ func (t *txValues) flush(tx *bolt.Tx) error {
 		v.epoch++
 		ready := v.readyLocked()
 		v.mu.Unlock()
-		v.punch(ready)
+		v.reclaim(ready)
 	})
 	return nil
 }
 
-// write writes b at off and makes it durable.
+// writeRun writes a run, padded with zeros to whole blocks.
+func (v *values) writeRun(r run) error {
+	n := align(r.to - r.from)
+	// Values start blocks of the aligned stage, and the padding after
+	// each but the last is zeros already; room for that one's is kept.
+	b := v.stage[r.from:r.to]
+	if end := r.from + n; end <= int64(len(v.stage)) {
+		b = v.stage[r.from:end]
+	} else {
+		b = append(b, make([]byte, end-r.to)...)
+	}
+	return v.write(b, r.off)
+}
+
+// write writes b at off; flush syncs.
 func (v *values) write(b []byte, off int64) error {
 	if v.direct {
 		_, err := v.w.WriteAt(b, off)
-		if err == nil {
-			return fdatasync(v.w)
-		}
-		if !errors.Is(err, errInvalid) {
+		if err == nil || !errors.Is(err, errInvalid) {
 			return err
 		}
 		// The file system refuses direct writes after all: write
@@ -418,10 +558,8 @@ func (v *values) write(b []byte, off int64) error {
 		v.w.Close()
 		v.w = v.r
 	}
-	if _, err := v.r.WriteAt(b, off); err != nil {
-		return err
-	}
-	return fdatasync(v.r)
+	_, err := v.r.WriteAt(b, off)
+	return err
 }
 
 // alignedBuf returns an empty buffer of capacity n whose first byte is
