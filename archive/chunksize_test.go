@@ -233,3 +233,38 @@ func TestChunkSizeLegacyResume(t *testing.T) {
 		t.Fatalf("verify: %v %v", err, res.Problems)
 	}
 }
+
+// TestSmallChunkSizeSmallWrites: a chunk size below the stage's segment
+// (stageMax) written in small pieces, as a live call writes, keeps every
+// byte: the stage never holds more than a chunk.
+func TestSmallChunkSizeSmallWrites(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	for _, csize := range []int{minChunkSize, 8 << 10, stageMax + 1000} {
+		t.Run(strconv.Itoa(csize), func(t *testing.T) {
+			old := createChunkSize
+			createChunkSize = csize
+			w, err := a.Create(ctx, NewRecording{FileName: "small.pcap"})
+			createChunkSize = old
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig, mp := data(5*csize+123, 7), data(3*csize/2, 8)
+			writeAll(t, w.WriteOriginal, orig, 1000)
+			writeAll(t, w.WriteMap, mp, 300)
+			rec, err := w.Finish(ctx, Final{State: StateComplete})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.OrigSize != int64(len(orig)) || !bytes.Equal(readBlob(t, a, rec.ID, BlobOriginal), orig) {
+				t.Fatalf("original of %d bytes stored as %d", len(orig), rec.OrigSize)
+			}
+			if err := a.Seal(ctx, rec.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := a.Verify(ctx, rec.ID, nil); err != nil || !res.Valid {
+				t.Fatalf("verify: %v %v", err, res.Problems)
+			}
+		})
+	}
+}

@@ -419,12 +419,13 @@ func (w *Writer) check() error {
 const stageMax = 16 << 10
 
 // stages reports whether p goes to b's stage rather than to a pooled
-// chunk buffer.
+// chunk buffer. The stage never holds a whole chunk: a chunk size below
+// stageMax would otherwise leave more staged than the buffer takes.
 func (b *blobWriter) stages(p []byte) bool {
-	if b.buf != nil {
+	if b.buf != nil || b.staged+len(p) >= b.csize {
 		return false
 	}
-	return b.staged+len(p) <= stageMax || (len(p) < stageMax/2 && b.staged+len(p) < b.csize)
+	return b.staged+len(p) <= stageMax || len(p) < stageMax/2
 }
 
 // stageAppend appends p to b's stage, taking segments as it fills.
