@@ -87,7 +87,7 @@ type values struct {
 	closed bool
 
 	mu      sync.Mutex
-	end     int64          // where the next group goes (block-aligned)
+	end     int64          // past the last value: what no free extent takes goes here (block-aligned)
 	epoch   uint64         // commits that released values
 	readers map[uint64]int // open read transactions by the epoch they began in
 	pending []release
