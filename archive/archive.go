@@ -263,7 +263,12 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 		return nil, err
 	}
 	err := guard("open", func() error {
-		return store.Update(func(tx kv.Tx) error { return initSchema(tx, a.now()) })
+		return store.Update(func(tx kv.Tx) error {
+			if err := initSchema(tx, a.now()); err != nil {
+				return err
+			}
+			return raiseChunkSequence(tx)
+		})
 	})
 	if err != nil {
 		return nil, err

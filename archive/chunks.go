@@ -29,7 +29,6 @@ import (
 type chunkStore struct {
 	data, index kv.Bucket
 	ic          kv.Cursor // on index, reused: a Get per chunk would allocate a cursor
-	checked     bool      // the data bucket's sequence is known to be past its last key
 }
 
 func openChunkStore(tx kv.Tx) chunkStore {
@@ -43,24 +42,27 @@ func openChunkStore(tx kv.Tx) chunkStore {
 	return s
 }
 
+// raiseChunkSequence sets the sequence of bucketChunks to its last key
+// when it is behind (a file edited by hand), so that a new chunk never
+// overwrites a stored one. Open runs it once: a cursor on chunks reads the
+// last value too (from the chunk file, or from S3), which a check in every
+// group commit would pay each time.
+func raiseChunkSequence(tx kv.Tx) error {
+	data := tx.Bucket(bucketChunks)
+	if k, _ := data.Cursor().Last(); len(k) == seqKeyLen {
+		if last := binary.BigEndian.Uint64(k); last > data.Sequence() {
+			return data.SetSequence(last)
+		}
+	}
+	return nil
+}
+
 // put stores the chunk value val under key (a chunkKey): val under the next
 // sequence number, written into seq, and seq under key in the index. bbolt
 // keeps references to val and seq until the transaction ends, so both must
 // stay untouched until then. A chunk stored under key before is replaced
 // and its old value deleted.
 func (s *chunkStore) put(key, val []byte, seq *[seqKeyLen]byte) error {
-	if !s.checked {
-		// A sequence behind the last key (a file edited by hand) would
-		// overwrite another chunk's value.
-		s.checked = true
-		if k, _ := s.data.Cursor().Last(); len(k) == seqKeyLen {
-			if last := binary.BigEndian.Uint64(k); last > s.data.Sequence() {
-				if err := s.data.SetSequence(last); err != nil {
-					return err
-				}
-			}
-		}
-	}
 	if s.ic == nil {
 		s.ic = s.index.Cursor()
 	}
