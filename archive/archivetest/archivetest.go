@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/seal"
+	"github.com/callvault/callvault/internal/testdisk"
 )
 
 // OpenTest opens a new archive in tb.TempDir() with a fresh key file and
@@ -97,7 +97,10 @@ func TamperChunk(path string, id archive.ID, kind archive.BlobKind, idx uint64) 
 			// A reference into the chunk file (FORMAT.md, "Chunk
 			// file"): flip the bit there.
 			off, n := binary.BigEndian.Uint64(v[1:9]), binary.BigEndian.Uint32(v[9:13])
-			return flipByte(archive.ChunkFile(path), int64(off)+int64(n/2))
+			if err := testdisk.Flip(archive.ChunkFile(path), int64(off)+int64(n/2), 0x01); err != nil {
+				return fmt.Errorf("archive: tamper: %w", err)
+			}
+			return nil
 		}
 		if len(v) < 2 {
 			return fmt.Errorf("archive: tamper: %s chunk %d of %s: %w", kind, idx, id, archive.ErrNotFound)
@@ -105,24 +108,6 @@ func TamperChunk(path string, id archive.ID, kind archive.BlobKind, idx uint64) 
 		v[len(v)/2] ^= 0x01
 		return b.Put(bytes.Clone(seq), v)
 	})
-}
-
-// flipByte flips the low bit of the byte at off of the file at path.
-func flipByte(path string, off int64) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("archive: tamper: %w", err)
-	}
-	defer f.Close()
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		return fmt.Errorf("archive: tamper: %w", err)
-	}
-	b[0] ^= 0x01
-	if _, err := f.WriteAt(b[:], off); err != nil {
-		return fmt.Errorf("archive: tamper: %w", err)
-	}
-	return f.Sync()
 }
 
 // TamperSeal flips one bit of the signature of a recording's seal in the

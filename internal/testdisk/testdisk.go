@@ -102,17 +102,23 @@ func Free(dir string) (uint64, error) {
 // at off.
 func FlipByte(tb testing.TB, path string, off int64, mask byte) {
 	tb.Helper()
+	if err := Flip(path, off, mask); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Flip is FlipByte for callers without a testing.TB: it returns the error.
+func Flip(path string, off int64, mask byte) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	defer f.Close()
 	b := make([]byte, 1)
 	if _, err := f.ReadAt(b, off); err != nil {
-		tb.Fatal(err)
+		return err
 	}
 	b[0] ^= mask
-	if _, err := f.WriteAt(b, off); err != nil {
-		tb.Fatal(err)
-	}
+	_, err = f.WriteAt(b, off)
+	return err
 }
