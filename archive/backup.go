@@ -280,19 +280,23 @@ func writeSynced(path string, r io.Reader) error {
 // take no room. Within the read transaction of the snapshot no range it
 // refers to is released, so the extents cover every chunk it holds.
 
-// extents returns the ranges of f below size that hold data: all of it
-// where the file system cannot tell.
+// extents returns the ranges of f below size that hold data: from the
+// first offset where the file system cannot tell (no SEEK_DATA), all of
+// the rest.
 func extents(f *os.File, size int64) [][2]int64 {
+	if !seekFindsData {
+		return [][2]int64{{0, size}}
+	}
 	var out [][2]int64
 	for off := int64(0); off < size; {
-		start, err := f.Seek(off, unixSeekData)
-		if err != nil || start >= size {
-			if err != nil && off == 0 && len(out) == 0 && !errors.Is(err, errNoData) {
-				return [][2]int64{{0, size}}
-			}
-			break
+		start, err := f.Seek(off, seekData)
+		if errors.Is(err, syscall.ENXIO) || err == nil && start >= size {
+			break // only a hole is left
 		}
-		end, err := f.Seek(start, unixSeekHole)
+		if err != nil {
+			return append(out, [2]int64{off, size - off})
+		}
+		end, err := f.Seek(start, seekHole)
 		if err != nil {
 			end = size
 		}
@@ -370,10 +374,3 @@ func unpackSynced(path string, r io.Reader) error {
 	}
 	return nil
 }
-
-const (
-	unixSeekData = 3 // SEEK_DATA
-	unixSeekHole = 4 // SEEK_HOLE
-)
-
-var errNoData = syscall.ENXIO
