@@ -1,10 +1,12 @@
 // Package boltkv is the kv seam on one bbolt file, the archive's embedded
-// default. It adds nothing to bbolt but two corrections the contract
-// suite (kvtest) found: KeyN counts what a write transaction has not yet
-// spilled, and a cursor's step after Delete does not skip a pair. Every
-// other method is bbolt's own, and the
-// bbolt-only duties (backup by copying the file, page checks, compaction,
-// salvage) reach the file through [Store.DB] and [BoltTx].
+// default. It adds to bbolt two corrections the contract suite (kvtest)
+// found — KeyN counts what a write transaction has not yet spilled, and a
+// cursor's step after Delete does not skip a pair — and, for a store
+// opened with [Open], a value file: the values of chosen buckets kept in
+// a file of their own beside the bbolt file (values.go). Every other
+// method is bbolt's own, and the bbolt-only duties (backup by copying the
+// file, page checks, compaction, salvage) reach the file through
+// [Store.DB], [Store.ValueFile] and [BoltTx].
 package boltkv
 
 import (
@@ -64,10 +66,6 @@ type Tx struct {
 	v  *values   // the store's value file, or nil
 	t  *txValues // this write transaction's part of it, or nil
 }
-
-// WrapTx returns the kv view of a bbolt transaction of a store without a
-// value file.
-func WrapTx(tx *bolt.Tx) kv.Tx { return Tx{tx: tx} }
 
 // BoltTx returns the bbolt transaction under tx, or nil when tx belongs
 // to another backend.
