@@ -145,6 +145,9 @@ type Archive struct {
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+	// whoWake tells the who indexer a finished recording waits for its
+	// who keys (whopending.go).
+	whoWake chan struct{}
 	// lidx is the list index (listindex.go).
 	lidx listIndex
 	// feed follows other daemons' commits; nil on bbolt (feed.go).
@@ -316,6 +319,8 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 		return nil, err
 	}
 	a.backfillWho() // once per archive: the who index of ListFor
+	a.whoWake = make(chan struct{}, 1)
+	a.goBackground(a.whoIndexer)
 	// The list index, so the first list view finds it built.
 	a.goBackground(func(ctx context.Context) { _, _, _ = a.listSnapshot(ctx) })
 	if s, ok := a.store.(sweeper); ok {
@@ -337,6 +342,15 @@ func open(store kv.Store, path string, created bool, opt Options) (*Archive, err
 // still open stay in state "recording" (see Unfinished). Close is
 // idempotent.
 func (a *Archive) Close() error {
+	if a.bgCancel != nil && !a.c.isClosed() {
+		// The who keys of finished recordings, so that a build without
+		// bucketWhoPending finds a consistent index (whopending.go).
+		ctx, cancel := context.WithTimeout(context.Background(), whoDrainTimeout)
+		if err := a.indexWhoNow(ctx); err != nil {
+			a.log.Warn("archive who index: pending recordings left for the next open", "err", err)
+		}
+		cancel()
+	}
 	if a.bgCancel != nil {
 		a.bgCancel()
 		a.bg.Wait() // background work ends before the file closes

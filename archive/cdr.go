@@ -264,6 +264,9 @@ func (a *Archive) PutCDR(ctx context.Context, c CDR) (created bool, err error) {
 			if err != nil || m == nil || !slices.Contains(callIDs(m), c.CallID) {
 				continue
 			}
+			if tk := timeKey(m.indexNS(), id); whoPending(tx, tk[:]) {
+				continue // the indexer reads the CDRs when it writes the keys
+			}
 			recs = append(recs, affected{id, m, a.whoKeys(m, id, a.cdrsTx(tx, m))})
 		}
 		if err := b.Put(key, box); err != nil {

@@ -114,6 +114,9 @@ func (c *committer) sendWait(o op) error {
 	return nil
 }
 
+// quiet reports whether nothing waits in the queues.
+func (c *committer) quiet() bool { return len(c.urgent) == 0 && len(c.ops) == 0 }
+
 // isClosed reports whether close was called.
 func (c *committer) isClosed() bool {
 	c.mu.RLock()

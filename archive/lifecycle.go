@@ -73,6 +73,10 @@ func (a *Archive) indexTx(tx kv.Tx, id ID, m *metaRecord, add bool) error {
 	if add {
 		return putWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 	}
+	// A pending recording has no who keys yet (whopending.go).
+	if err := tx.Bucket(bucketWhoPending).Delete(tk[:]); err != nil {
+		return err
+	}
 	return deleteWho(tx, a.whoKeys(m, id, a.cdrsTx(tx, m)))
 }
 

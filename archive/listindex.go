@@ -355,7 +355,7 @@ func (a *Archive) listCandidates(u *User, all []*listEntry) ([]*listEntry, error
 			tks = nil
 			return errWhoNotReady
 		}
-		next := newWhoMerge(tx.Bucket(bucketByWho), a.whoPrefixes(u), nil, nil).next
+		next := newWhoMerge(tx, a.whoPrefixes(u), nil, nil).next
 		for k, ok := next(); ok; k, ok = next() {
 			tks = append(tks, k)
 		}

@@ -79,6 +79,10 @@ var (
 	// time key → "": the who index of ListFor, one key per owner login
 	// and party term of a recording (userindex.go).
 	bucketByWho = []byte("bywho")
+	// bucketWhoPending: time key (as bucketByTime) → "" while the
+	// recording is unfinished, 0x01 once finished: a listed recording whose
+	// who keys the indexer has not written yet (whopending.go).
+	bucketWhoPending = []byte("whopending")
 	// bucketUnfinished: id → "" while the recording is in state recording.
 	bucketUnfinished = []byte("unfinished")
 	// bucketUnsealed: id → "" from Finish until Seal.
@@ -137,7 +141,7 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketNotes, bucketTokens, bucketSessions, bucketSettings,
 	bucketWebDAV, bucketByWho, bucketChunkIndex, bucketProtected, bucketBin,
 	bucketByRetention, bucketSeatLost, bucketCDRs,
-	bucketExportsDue, bucketFourEyes,
+	bucketExportsDue, bucketFourEyes, bucketWhoPending,
 }
 
 // BlobBuckets names the buckets whose values a backend that keeps values

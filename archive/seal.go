@@ -365,7 +365,7 @@ func deletePrefix(b kv.Bucket, prefix []byte) error {
 // deleteIndexSuffix removes the time, call, who, bin and hold entries of id by
 // scanning, for a recording whose metadata cannot be read.
 func deleteIndexSuffix(tx kv.Tx, id ID) error {
-	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketBin, bucketProtected, bucketByRetention} {
+	for _, name := range [][]byte{bucketByTime, bucketByCall, bucketByOrig, bucketByWho, bucketWhoPending, bucketBin, bucketProtected, bucketByRetention} {
 		b := tx.Bucket(name)
 		var keys [][]byte
 		err := b.ForEach(func(k, _ []byte) error {

@@ -296,8 +296,8 @@ type tkSource interface {
 	le(k [timeKeyLen]byte) ([timeKeyLen]byte, bool)
 }
 
-// posting is one term's keys in bucketByWho (prefix ‖ time key), from
-// lower up. It remembers its last answer: le is monotone, so a key at or
+// posting is one term's keys in bucketByWho (prefix ‖ time key), or with
+// an empty prefix the time keys of bucketWhoPending, from lower up. It remembers its last answer: le is monotone, so a key at or
 // below the last one asked often needs no seek.
 type posting struct {
 	c       kv.Cursor
@@ -342,10 +342,10 @@ func (p *posting) find(k [timeKeyLen]byte) ([timeKeyLen]byte, bool) {
 		if !bytes.HasPrefix(key, p.prefix) {
 			break
 		}
-		if len(key) != whoKeyLen {
+		if len(key) != len(p.prefix)+timeKeyLen {
 			continue
 		}
-		tk := key[whoHashLen:]
+		tk := key[len(p.prefix):]
 		if p.lower != nil && bytes.Compare(tk, p.lower) < 0 {
 			break
 		}
@@ -468,6 +468,8 @@ func (t *textQuery) walk(lower []byte, userPrefixes [][]byte,
 			}
 			src = newIntersect([]tkSource{src, newUnion(mine)})
 		}
+		// Recordings whose keys are not written yet are candidates too.
+		src = newUnion([]tkSource{src, newPosting(tx.Bucket(bucketWhoPending), nil, lower)})
 		return walkSource(src, upper)
 	}
 }
@@ -501,6 +503,9 @@ func (a *Archive) buildSearch(ctx context.Context, batch int) error {
 			after, n = ascBatch(tx, bucketRecs, after, batch, func(k, v []byte) bool {
 				if m, err := a.listedMetaTx(tx, k); m != nil && err == nil {
 					id := ID(k)
+					if tk := timeKey(m.indexNS(), id); whoPending(tx, tk[:]) {
+						return true // the indexer writes all its keys
+					}
 					items = append(items, item{id: id, box: bytes.Clone(v), keys: a.searchKeys(m, id, a.cdrsTx(tx, m))})
 				}
 				return true

@@ -256,17 +256,22 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 		if err := tx.Bucket(bucketMeta).Delete(metaSearchIndex); err != nil {
 			return err
 		}
-		if err := tx.DeleteBucket(bucketByWho); err != nil {
-			return err
+		for _, name := range [][]byte{bucketByWho, bucketWhoPending} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
 		}
-		_, err := tx.CreateBucket(bucketByWho)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	var (
 		run       [][whoKeyLen]byte
+		pending   [][timeKeyLen]byte // unfinished: their keys come after Finish
 		after     []byte
 		recs, bad int
 	)
@@ -283,6 +288,11 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 					}
 				}
 				if final {
+					for _, tk := range pending {
+						if err := pendWho(tx, tk[:], false); err != nil {
+							return err
+						}
+					}
 					if err := putSearchReady(tx); err != nil {
 						return err
 					}
@@ -305,6 +315,8 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 				switch {
 				case err != nil:
 					bad++
+				case m != nil && tx.Bucket(bucketUnfinished).Get(k) != nil:
+					pending = append(pending, timeKey(m.indexNS(), ID(k)))
 				case m != nil: // not nil: listed (not in the recycle bin)
 					recs++
 					for _, wk := range a.whoKeys(m, ID(k), a.cdrsTx(tx, m)) {
@@ -374,7 +386,7 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 	}
 	prefixes := a.whoPrefixes(u)
 	walk := func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
-		return newWhoMerge(tx.Bucket(bucketByWho), prefixes, upper, lower).next
+		return newWhoMerge(tx, prefixes, upper, lower).next
 	}
 	var text *textQuery
 	if q.Text != "" {
@@ -416,7 +428,8 @@ func listBounds(q Query) (limit int, upper, lower []byte, err error) {
 }
 
 // whoMerge walks several who-index prefixes backwards (newest first) over
-// the time range [lower, upper), merged by time key and without
+// the time range [lower, upper), and the recordings whose keys are not
+// written yet (bucketWhoPending), merged by time key and without
 // duplicates (a recording found under several terms comes once). It lives
 // inside one read transaction.
 type whoMerge struct {
@@ -432,15 +445,21 @@ type whoCursor struct {
 	tk     []byte // time key of the current entry
 }
 
-func newWhoMerge(b kv.Bucket, prefixes [][]byte, upper, lower []byte) *whoMerge {
+func newWhoMerge(tx kv.Tx, prefixes [][]byte, upper, lower []byte) *whoMerge {
 	m := &whoMerge{lower: lower}
 	if upper == nil {
 		upper = bytes.Repeat([]byte{0xff}, timeKeyLen+1) // above every time key
 	}
 	seek := make([]byte, 0, whoHashLen+len(upper))
-	for _, p := range prefixes {
-		wc := &whoCursor{c: b.Cursor(), prefix: p}
-		seek = append(append(seek[:0], p...), upper...)
+	b, pending := tx.Bucket(bucketByWho), tx.Bucket(bucketWhoPending)
+	for i := range len(prefixes) + 1 {
+		var wc *whoCursor
+		if i < len(prefixes) {
+			wc = &whoCursor{c: b.Cursor(), prefix: prefixes[i]}
+		} else {
+			wc = &whoCursor{c: pending.Cursor()} // no prefix
+		}
+		seek = append(append(seek[:0], wc.prefix...), upper...)
 		k, _ := wc.c.Seek(seek)
 		if k == nil {
 			k, _ = wc.c.Last()
@@ -464,10 +483,10 @@ func (m *whoMerge) settle(wc *whoCursor, k []byte) bool {
 		if !bytes.HasPrefix(k, wc.prefix) {
 			return false
 		}
-		if len(k) != whoKeyLen {
+		if len(k) != len(wc.prefix)+timeKeyLen {
 			continue
 		}
-		tk := k[whoHashLen:]
+		tk := k[len(wc.prefix):]
 		if m.lower != nil && bytes.Compare(tk, m.lower) < 0 {
 			return false
 		}

@@ -196,7 +196,6 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 		ck = a.callKey(nr.CallGUID, id)
 	}
 	err = a.update(ctx, func(tx kv.Tx) error {
-		who := a.whoKeys(m, id, a.cdrsTx(tx, m))
 		a.listTouchTx(tx, id)
 		if tx.Bucket(bucketDataKeys).Get(id[:]) != nil {
 			return fmt.Errorf("archive: id collision: %w", ErrInvalid)
@@ -213,12 +212,11 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 			{bucketByTime, tk[:], []byte{}},
 			{bucketByRetention, rk[:], []byte{}},
 			{bucketUnfinished, id[:], []byte{}},
+			// Its who keys come after it is finished (whopending.go).
+			{bucketWhoPending, tk[:], []byte{}},
 		}
 		if ck != nil {
 			puts = append(puts, struct{ b, k, v []byte }{bucketByCall, ck, []byte{}})
-		}
-		for _, k := range who {
-			puts = append(puts, struct{ b, k, v []byte }{bucketByWho, k, []byte{}})
 		}
 		for _, p := range puts {
 			if err := tx.Bucket(p.b).Put(p.k, p.v); err != nil {
@@ -663,9 +661,6 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 	var sealed *Recording // with f.SealDeferred, as sealed in the transaction
 	err = w.a.updateOp(ctx, func(tx kv.Tx) error {
 		sealed = nil
-		// The who keys include the search terms of the call's CDRs, which
-		// may arrive at any time: read them in this transaction.
-		oldWho, newWho := w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))
 		if tx.Bucket(bucketDataKeys).Get(id[:]) == nil {
 			return fmt.Errorf("archive: recording %s was deleted: %w", id, ErrNotFound)
 		}
@@ -699,7 +694,21 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		if err := tx.Bucket(bucketByOrig).Put(w.a.origKey(m.OrigSHA256, id), []byte{}); err != nil {
 			return err
 		}
-		if err := replaceWho(tx, oldWho, newWho); err != nil {
+		// The who keys are the indexer's (whopending.go): the recording
+		// moves to its final time key in bucketWhoPending, ready. One
+		// created by a build that wrote its keys at Create (not pending)
+		// has them replaced here, as that build did; they include the
+		// search terms of the call's CDRs, read in this transaction.
+		if whoPending(tx, oldKey[:]) {
+			if oldKey != newKey {
+				if err := tx.Bucket(bucketWhoPending).Delete(oldKey[:]); err != nil {
+					return err
+				}
+			}
+			if err := pendWho(tx, newKey[:], true); err != nil {
+				return err
+			}
+		} else if err := replaceWho(tx, w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketUnsealed).Put(id[:], []byte{}); err != nil {
@@ -719,6 +728,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}
 	w.a.release(w.id) // finished: no longer to recover
+	w.a.wakeWhoIndexer()
 	if err := w.errNow(); err != nil {
 		return nil, fmt.Errorf("archive: finish %s: %w", w.id, err)
 	}
