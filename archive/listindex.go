@@ -355,7 +355,8 @@ func (a *Archive) listCandidates(u *User, all []*listEntry) ([]*listEntry, error
 			tks = nil
 			return errWhoNotReady
 		}
-		next := newWhoMerge(tx, a.whoPrefixes(u), nil, nil).next
+		prefixes, owners := a.whoPrefixes(u)
+		next := newWhoMerge(tx, prefixes, owners, nil, nil).next
 		for k, ok := next(); ok; k, ok = next() {
 			tks = append(tks, k)
 		}

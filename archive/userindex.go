@@ -153,21 +153,25 @@ func whoUserTerms(u *User, add func(kind byte, term string)) {
 }
 
 // whoPrefixes returns the who-index prefixes under which u's readable
-// recordings are found.
-func (a *Archive) whoPrefixes(u *User) [][]byte {
+// recordings are found, and the set of those that are owner terms.
+func (a *Archive) whoPrefixes(u *User) ([][]byte, map[[whoHashLen]byte]bool) {
 	seen := map[[whoHashLen]byte]bool{}
+	owners := map[[whoHashLen]byte]bool{}
 	var out [][]byte
 	whoUserTerms(u, func(kind byte, term string) {
 		if term == "" {
 			return
 		}
 		h := a.whoHash(kind, term)
+		if kind == whoKindOwner {
+			owners[h] = true
+		}
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, bytes.Clone(h[:]))
 		}
 	})
-	return out
+	return out, owners
 }
 
 // putWho adds who-index keys in tx.
@@ -271,7 +275,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 	}
 	var (
 		run       [][whoKeyLen]byte
-		pending   [][timeKeyLen]byte // unfinished: their keys come after Finish
+		pending   []pendingEntry // unfinished: their keys come after Finish
 		after     []byte
 		recs, bad int
 	)
@@ -288,8 +292,8 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 					}
 				}
 				if final {
-					for _, tk := range pending {
-						if err := pendWho(tx, tk[:], false); err != nil {
+					for _, p := range pending {
+						if err := pendWho(tx, p.tk[:], p.v); err != nil {
 							return err
 						}
 					}
@@ -316,7 +320,7 @@ func (a *Archive) buildWho(ctx context.Context, readRecs, runKeys, writeKeys int
 				case err != nil:
 					bad++
 				case m != nil && tx.Bucket(bucketUnfinished).Get(k) != nil:
-					pending = append(pending, timeKey(m.indexNS(), ID(k)))
+					pending = append(pending, pendingEntry{timeKey(m.indexNS(), ID(k)), a.unfinishedWho(m.User)})
 				case m != nil: // not nil: listed (not in the recycle bin)
 					recs++
 					for _, wk := range a.whoKeys(m, ID(k), a.cdrsTx(tx, m)) {
@@ -384,9 +388,9 @@ func (a *Archive) ListFor(ctx context.Context, u *User, q Query) ([]*Recording, 
 		q.Match = func(r *Recording) bool { return MayRead(u, r) && (match == nil || match(r)) }
 		return a.List(ctx, q)
 	}
-	prefixes := a.whoPrefixes(u)
+	prefixes, owners := a.whoPrefixes(u)
 	walk := func(tx kv.Tx, upper []byte) func() ([timeKeyLen]byte, bool) {
-		return newWhoMerge(tx, prefixes, upper, lower).next
+		return newWhoMerge(tx, prefixes, owners, upper, lower).next
 	}
 	var text *textQuery
 	if q.Text != "" {
@@ -443,9 +447,12 @@ type whoCursor struct {
 	c      kv.Cursor
 	prefix []byte
 	tk     []byte // time key of the current entry
+	// skip, when set, passes over entries (bucketWhoPending's
+	// unfinished recordings of other owners).
+	skip func(v []byte) bool
 }
 
-func newWhoMerge(tx kv.Tx, prefixes [][]byte, upper, lower []byte) *whoMerge {
+func newWhoMerge(tx kv.Tx, prefixes [][]byte, owners map[[whoHashLen]byte]bool, upper, lower []byte) *whoMerge {
 	m := &whoMerge{lower: lower}
 	if upper == nil {
 		upper = bytes.Repeat([]byte{0xff}, timeKeyLen+1) // above every time key
@@ -457,16 +464,16 @@ func newWhoMerge(tx kv.Tx, prefixes [][]byte, upper, lower []byte) *whoMerge {
 		if i < len(prefixes) {
 			wc = &whoCursor{c: b.Cursor(), prefix: prefixes[i]}
 		} else {
-			wc = &whoCursor{c: pending.Cursor()} // no prefix
+			wc = &whoCursor{c: pending.Cursor(), skip: func(v []byte) bool { return otherOwner(v, owners) }} // no prefix
 		}
 		seek = append(append(seek[:0], wc.prefix...), upper...)
-		k, _ := wc.c.Seek(seek)
-		if k == nil {
-			k, _ = wc.c.Last()
+		var k, v []byte
+		if k, _ = wc.c.Seek(seek); k == nil {
+			k, v = wc.c.Last()
 		} else {
-			k, _ = wc.c.Prev()
+			k, v = wc.c.Prev()
 		}
-		if m.settle(wc, k) {
+		if m.settle(wc, k, v) {
 			m.heap = append(m.heap, wc)
 		}
 	}
@@ -476,10 +483,10 @@ func newWhoMerge(tx kv.Tx, prefixes [][]byte, upper, lower []byte) *whoMerge {
 	return m
 }
 
-// settle moves wc from key k backwards to its first usable entry; false
-// when its range is exhausted.
-func (m *whoMerge) settle(wc *whoCursor, k []byte) bool {
-	for ; k != nil; k, _ = wc.c.Prev() {
+// settle moves wc from entry k, v backwards to its first usable entry;
+// false when its range is exhausted.
+func (m *whoMerge) settle(wc *whoCursor, k, v []byte) bool {
+	for ; k != nil; k, v = wc.c.Prev() {
 		if !bytes.HasPrefix(k, wc.prefix) {
 			return false
 		}
@@ -489,6 +496,9 @@ func (m *whoMerge) settle(wc *whoCursor, k []byte) bool {
 		tk := k[len(wc.prefix):]
 		if m.lower != nil && bytes.Compare(tk, m.lower) < 0 {
 			return false
+		}
+		if wc.skip != nil && wc.skip(v) {
+			continue
 		}
 		wc.tk = tk
 		return true
@@ -501,8 +511,8 @@ func (m *whoMerge) next() ([timeKeyLen]byte, bool) {
 	for len(m.heap) > 0 {
 		top := m.heap[0]
 		tk := [timeKeyLen]byte(top.tk)
-		k, _ := top.c.Prev()
-		if m.settle(top, k) {
+		k, v := top.c.Prev()
+		if m.settle(top, k, v) {
 			m.down(0)
 		} else {
 			last := len(m.heap) - 1

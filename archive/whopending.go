@@ -46,14 +46,42 @@ const (
 	whoDrainTimeout = 10 * time.Second
 )
 
-// pendWho puts the recording with time key tk in bucketWhoPending; ready
-// when it is finished.
-func pendWho(tx kv.Tx, tk []byte, ready bool) error {
-	v := []byte{}
-	if ready {
-		v = whoPendingReady
-	}
+// pendingEntry is an entry of bucketWhoPending.
+type pendingEntry struct {
+	tk [timeKeyLen]byte
+	v  []byte
+}
+
+// pendWho puts the recording with time key tk in bucketWhoPending with
+// value v: whoPendingReady once it is finished, else unfinishedWho.
+func pendWho(tx kv.Tx, tk, v []byte) error {
 	return tx.Bucket(bucketWhoPending).Put(tk, v)
+}
+
+// unfinishedWho returns the bucketWhoPending value of an unfinished
+// recording owned by user: 0x00 ‖ the prefix of its owner key (0x00
+// alone without an owner). Until Finish the owner is the only term
+// MayRead can match on (the parties come from the analysis), so a user's
+// listing passes over the unfinished recordings of other owners without
+// decrypting them (otherOwner).
+func (a *Archive) unfinishedWho(user string) []byte {
+	if user == "" {
+		return []byte{0}
+	}
+	h := a.whoHash(whoKindOwner, foldCase(user))
+	return append([]byte{0}, h[:]...)
+}
+
+// otherOwner reports whether the bucketWhoPending value v is an
+// unfinished recording none of whose owner terms is in owners.
+func otherOwner(v []byte, owners map[[whoHashLen]byte]bool) bool {
+	switch {
+	case len(v) == 1 && v[0] == 0:
+		return true // no owner: only an admin reads it
+	case len(v) == 1+whoHashLen && v[0] == 0:
+		return !owners[[whoHashLen]byte(v[1:])]
+	}
+	return false // finished (any user may be a party), or another form
 }
 
 // whoPending reports whether the recording with time key tk waits for its
@@ -171,7 +199,11 @@ func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) 
 		n = len(gone)
 		return nil
 	})
-	return n, more, err
+	if err != nil {
+		// n is not read: after ctx ends, the transaction may still run.
+		return 0, false, err
+	}
+	return n, more, nil
 }
 
 // readyWho returns up to max keys of bucketWhoPending that the indexer

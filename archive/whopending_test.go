@@ -36,7 +36,7 @@ func unindex(t *testing.T, a *Archive, pick func(ID) bool) int {
 				return err
 			}
 			tk := timeKey(m.indexNS(), id)
-			if err := pendWho(tx, tk[:], true); err != nil {
+			if err := pendWho(tx, tk[:], whoPendingReady); err != nil {
 				return err
 			}
 			n++

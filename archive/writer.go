@@ -213,7 +213,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 			{bucketByRetention, rk[:], []byte{}},
 			{bucketUnfinished, id[:], []byte{}},
 			// Its who keys come after it is finished (whopending.go).
-			{bucketWhoPending, tk[:], []byte{}},
+			{bucketWhoPending, tk[:], a.unfinishedWho(m.User)},
 		}
 		if ck != nil {
 			puts = append(puts, struct{ b, k, v []byte }{bucketByCall, ck, []byte{}})
@@ -705,7 +705,7 @@ func (w *Writer) Finish(ctx context.Context, f Final) (*Recording, error) {
 					return err
 				}
 			}
-			if err := pendWho(tx, newKey[:], true); err != nil {
+			if err := pendWho(tx, newKey[:], whoPendingReady); err != nil {
 				return err
 			}
 		} else if err := replaceWho(tx, w.a.whoKeys(old, id, w.a.cdrsTx(tx, old)), w.a.whoKeys(&m, id, w.a.cdrsTx(tx, &m))); err != nil {
