@@ -182,3 +182,57 @@ func TestPendingWhoTakesLaterCDR(t *testing.T) {
 	// The index check counts the CDR's terms too.
 	checkChain(t, a)
 }
+
+// TestWhoItemCurrent: the keys the indexer computed in its read
+// transaction are written only while the recording's metadata and its
+// calls' CDRs are still those it read; a CDR or a change of the metadata
+// in between makes it compute them again in the write transaction.
+func TestWhoItemCurrent(t *testing.T) {
+	clk := newClock()
+	a := OpenTestOptions(t, Options{Now: clk.Now})
+	ctx := t.Context()
+	const guid = "11223344556677889900aabbccddeeff"
+	r := finishRec(t, a, NewRecording{User: "alice", CallGUID: guid, Received: clk.Now()}, Final{State: StateComplete, StartTime: clk.Now()})
+	if err := a.indexWhoNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	unindex(t, a, func(id ID) bool { return id == r.ID })
+	tk := timeKey(r.StartTime.UnixNano(), r.ID)
+	read := func() (it whoItem) {
+		t.Helper()
+		if err := a.view(func(tx kv.Tx) error { it = a.readWhoItem(tx, tk[:]); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(it.keys) == 0 {
+			t.Fatal("no keys computed")
+		}
+		return it
+	}
+	current := func(it *whoItem) (ok bool) {
+		t.Helper()
+		if err := a.view(func(tx kv.Tx) error { ok = it.current(tx, a); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	it := read()
+	if !current(&it) {
+		t.Fatal("unchanged recording not current")
+	}
+	if _, err := a.PutCDR(ctx, CDR{CallID: guid, Direction: CDRInbound, CallerNumber: "+4930777", CallerName: "Adelgunde Zwirn", StartTime: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if current(&it) {
+		t.Fatal("current after a CDR of its call arrived")
+	}
+	it = read()
+	if !current(&it) {
+		t.Fatal("read again: not current")
+	}
+	if err := a.Bin(ctx, r.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if current(&it) {
+		t.Fatal("current after it was binned")
+	}
+}
