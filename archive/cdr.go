@@ -334,40 +334,35 @@ func (a *Archive) cdrsTx(tx kv.Tx, m *metaRecord) []CDR {
 // cdrKeysTx returns the keys of the CDRs stored for any of ids, one after
 // the other: what changes when a CDR of one of those calls arrives.
 func (a *Archive) cdrKeysTx(tx kv.Tx, ids []string) []byte {
+	b := tx.Bucket(bucketCDRs)
+	if b == nil {
+		return nil
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		return nil
+	}
 	var out []byte
-	if b := tx.Bucket(bucketCDRs); b != nil {
-		if k, _ := b.Cursor().First(); k == nil {
-			return nil // no CDR at all
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		ch := a.callHash(id)
+		cur := b.Cursor()
+		for k, _ := cur.Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]); k, _ = cur.Next() {
+			out = append(out, k...)
 		}
 	}
-	a.eachCDR(tx, ids, func(_ string, k, _ []byte) { out = append(out, k...) })
 	return out
 }
 
 // cdrsOfTx returns the CDRs stored for any of ids, ordered by start time,
 // then by when they arrived. An unreadable CDR is logged and left out.
 func (a *Archive) cdrsOfTx(tx kv.Tx, ids []string) []CDR {
-	var out []CDR
-	a.eachCDR(tx, ids, func(id string, k, v []byte) {
-		var r cdrRecord
-		if len(k) != cdrKeyLen || a.openState(aadCDR, k, v, &r) != nil || r.V != cdrV1 || r.CallID != id {
-			a.log.Error("archive: unreadable call detail record skipped")
-			return
-		}
-		out = append(out, r.cdr())
-	})
-	slices.SortStableFunc(out, func(x, y CDR) int {
-		return cmp.Or(x.StartTime.Compare(y.StartTime), x.Received.Compare(y.Received))
-	})
-	return out
-}
-
-// eachCDR calls fn with each entry of bucketCDRs stored under any of ids.
-func (a *Archive) eachCDR(tx kv.Tx, ids []string, fn func(id string, k, v []byte)) {
 	b := tx.Bucket(bucketCDRs)
 	if b == nil {
-		return
+		return nil
 	}
+	var out []CDR
 	for _, id := range ids {
 		if id == "" {
 			continue
@@ -375,9 +370,18 @@ func (a *Archive) eachCDR(tx kv.Tx, ids []string, fn func(id string, k, v []byte
 		ch := a.callHash(id)
 		cur := b.Cursor()
 		for k, v := cur.Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]); k, v = cur.Next() {
-			fn(id, k, v)
+			var r cdrRecord
+			if len(k) != cdrKeyLen || a.openState(aadCDR, k, v, &r) != nil || r.V != cdrV1 || r.CallID != id {
+				a.log.Error("archive: unreadable call detail record skipped")
+				continue
+			}
+			out = append(out, r.cdr())
 		}
 	}
+	slices.SortStableFunc(out, func(x, y CDR) int {
+		return cmp.Or(x.StartTime.Compare(y.StartTime), x.Received.Compare(y.Received))
+	})
+	return out
 }
 
 // callRecordingsTx returns candidates for the recordings of a call id:
