@@ -331,30 +331,6 @@ func (a *Archive) cdrsTx(tx kv.Tx, m *metaRecord) []CDR {
 	return a.cdrsOfTx(tx, callIDs(m))
 }
 
-// cdrKeysTx returns the keys of the CDRs stored for any of ids, one after
-// the other: what changes when a CDR of one of those calls arrives.
-func (a *Archive) cdrKeysTx(tx kv.Tx, ids []string) []byte {
-	b := tx.Bucket(bucketCDRs)
-	if b == nil {
-		return nil
-	}
-	if k, _ := b.Cursor().First(); k == nil {
-		return nil
-	}
-	var out []byte
-	for _, id := range ids {
-		if id == "" {
-			continue
-		}
-		ch := a.callHash(id)
-		cur := b.Cursor()
-		for k, _ := cur.Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]); k, _ = cur.Next() {
-			out = append(out, k...)
-		}
-	}
-	return out
-}
-
 // cdrsOfTx returns the CDRs stored for any of ids, ordered by start time,
 // then by when they arrived. An unreadable CDR is logged and left out.
 func (a *Archive) cdrsOfTx(tx kv.Tx, ids []string) []CDR {

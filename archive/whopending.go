@@ -148,24 +148,15 @@ func (a *Archive) waitQuiet(ctx context.Context, patience time.Duration) {
 // recordings and takes them out of bucketWhoPending, in one transaction.
 // With reconcile, a pending recording not in bucketUnfinished counts as
 // finished. It returns how many it took and whether more are ready.
-//
-// The keys are computed in a read transaction first (decrypting the
-// metadata and hashing some 90 terms per recording), off the committer;
-// the write transaction checks that the recording's metadata and its
-// calls' CDRs are still those it read (computing again when not), and
-// puts the keys. Nothing ready: nothing written.
+// It looks in a read transaction first, so that it writes nothing when
+// nothing is ready.
 func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) (int, bool, error) {
-	var items []whoItem
+	var take [][]byte
 	var more bool
 	if err := a.view(func(tx kv.Tx) error {
-		var take [][]byte
 		take, more = readyWho(tx, max, reconcile)
-		items = make([]whoItem, len(take))
-		for i, k := range take {
-			items[i] = a.readWhoItem(tx, k)
-		}
 		return nil
-	}); err != nil || len(items) == 0 {
+	}); err != nil || len(take) == 0 {
 		return 0, false, err
 	}
 	n := 0
@@ -173,17 +164,28 @@ func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) 
 		n = 0
 		pending := tx.Bucket(bucketWhoPending)
 		var keys, gone [][]byte
-		for i := range items {
-			it := &items[i]
-			v := pending.Get(it.k)
-			if v == nil || !isReadyWho(tx, it.k, v, reconcile) {
+		for _, k := range take {
+			v := pending.Get(k)
+			if v == nil || !isReadyWho(tx, k, v, reconcile) {
 				continue // taken meanwhile, or binned
 			}
-			gone = append(gone, it.k)
-			if !it.current(tx, a) {
-				*it = a.readWhoItem(tx, it.k)
+			gone = append(gone, k)
+			if len(k) != timeKeyLen {
+				continue // not a time key: dropped
 			}
-			keys = append(keys, it.keys...)
+			id := ID(k[8:])
+			m, err := a.listedMetaTx(tx, id[:])
+			if err != nil { // lists skip it too
+				a.log.Error("archive who index: unreadable pending recording dropped from the index", "id", id.String(), "err", err)
+				continue
+			}
+			if m == nil { // deleted or in the recycle bin: no keys
+				continue
+			}
+			if tk := timeKey(m.indexNS(), id); !bytes.Equal(tk[:], k) {
+				continue // a stale entry: its recording is listed under another time
+			}
+			keys = append(keys, a.whoKeys(m, id, a.cdrsTx(tx, m))...)
 		}
 		slices.SortFunc(keys, bytes.Compare)
 		if err := putWho(tx, keys); err != nil {
@@ -202,52 +204,6 @@ func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) 
 		return 0, false, err
 	}
 	return n, more, nil
-}
-
-// whoItem is a pending recording as the indexer read it: the keys to
-// write, and what they were computed from.
-type whoItem struct {
-	k    []byte   // its bucketWhoPending key
-	box  []byte   // its bucketRecs value (nil: none, or no keys to write)
-	cdrs []byte   // the keys of its calls' CDRs
-	ids  []string // its call ids
-	keys [][]byte
-}
-
-// readWhoItem reads the pending entry k in tx and computes its keys. A
-// recording that is gone, binned, unreadable (lists skip it too) or
-// listed under another time gets none: its entry is only removed.
-func (a *Archive) readWhoItem(tx kv.Tx, k []byte) whoItem {
-	it := whoItem{k: k}
-	if len(k) != timeKeyLen {
-		return it
-	}
-	id := ID(k[8:])
-	m, err := a.listedMetaTx(tx, id[:])
-	if err != nil {
-		a.log.Error("archive who index: unreadable pending recording dropped from the index", "id", id.String(), "err", err)
-		return it
-	}
-	if m == nil {
-		return it // deleted or in the recycle bin
-	}
-	if tk := timeKey(m.indexNS(), id); !bytes.Equal(tk[:], k) {
-		return it // a stale entry: its recording is listed under another time
-	}
-	it.box = bytes.Clone(tx.Bucket(bucketRecs).Get(id[:]))
-	it.ids = callIDs(m)
-	it.cdrs = a.cdrKeysTx(tx, it.ids)
-	it.keys = a.whoKeys(m, id, a.cdrsTx(tx, m))
-	return it
-}
-
-// current reports whether it still holds for tx: the same metadata box
-// and the same CDRs of its calls.
-func (it *whoItem) current(tx kv.Tx, a *Archive) bool {
-	if it.box == nil {
-		return len(it.k) != timeKeyLen || tx.Bucket(bucketRecs).Get(it.k[8:]) == nil
-	}
-	return bytes.Equal(tx.Bucket(bucketRecs).Get(it.k[8:]), it.box) && bytes.Equal(a.cdrKeysTx(tx, it.ids), it.cdrs)
 }
 
 // readyWho returns up to max keys of bucketWhoPending that the indexer
