@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -24,6 +25,7 @@ type Usage struct {
 	Unfinished     int // in state recording (uploads open, or cut off by a crash)
 	Unsealed       int // finished, waiting for their seal
 	ExportsDue     int // sealed, their export hashes not sealed yet (seal_deferred.go)
+	WhoQueue       int // finished, their who keys not written yet (whopending.go)
 }
 
 // Usage counts what the archive holds. It walks the index buckets' pages
@@ -41,6 +43,12 @@ func (a *Archive) Usage(ctx context.Context) (Usage, error) {
 		u.Unfinished = tx.Bucket(bucketUnfinished).KeyN()
 		u.Unsealed = tx.Bucket(bucketUnsealed).KeyN()
 		u.ExportsDue = tx.Bucket(bucketExportsDue).KeyN()
+		c := tx.Bucket(bucketWhoPending).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if bytes.Equal(v, whoPendingReady) {
+				u.WhoQueue++
+			}
+		}
 		return nil
 	})
 	if err != nil {

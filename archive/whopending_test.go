@@ -73,8 +73,12 @@ func TestPendingWhoListed(t *testing.T) {
 	fillRandom(t, a, rng, 200, base)
 	fields := fillSearch(t, a, rng, 200, base.Add(-time.Hour))
 	checkWhoIndex(t, a)
-	if n := unindex(t, a, func(id ID) bool { return id[3]&1 == 0 }); n < 50 {
+	n := unindex(t, a, func(id ID) bool { return id[3]&1 == 0 })
+	if n < 50 {
 		t.Fatalf("only %d recordings taken out of the index: the test means little", n)
+	}
+	if u, err := a.Usage(t.Context()); err != nil || u.WhoQueue != n {
+		t.Fatalf("usage: who queue %d, want %d (%v)", u.WhoQueue, n, err)
 	}
 	compareListFor(t, a, testUsers(), base)
 	compareSearch(t, a, searchTexts(rng, fields, 60), []int{1, 4, 50})
@@ -93,6 +97,9 @@ func TestPendingWhoListed(t *testing.T) {
 	}
 	if n := pendingN(t, a); n != unfinished {
 		t.Fatalf("%d recordings pending after indexing, %d unfinished", n, unfinished)
+	}
+	if u, err := a.Usage(t.Context()); err != nil || u.WhoQueue != 0 {
+		t.Fatalf("usage: who queue %d after indexing (%v)", u.WhoQueue, err)
 	}
 }
 

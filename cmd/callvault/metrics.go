@@ -129,6 +129,7 @@ var (
 	descSealQueue   = prometheus.NewDesc("callvault_seal_queue", "Recordings finished but not yet sealed.", nil, nil)
 	descSealing     = prometheus.NewDesc("callvault_sealing", "Recordings whose seal is being computed now.", nil, nil)
 	descExportsDue  = prometheus.NewDesc("callvault_exports_queue", "Recordings sealed whose export hashes (sealed after the upload's answer) are not sealed yet.", nil, nil)
+	descWhoQueue    = prometheus.NewDesc("callvault_who_index_queue", "Recordings finished whose who and search index keys the background indexer has not written yet (they are listed all the same).", nil, nil)
 	descFileSize    = prometheus.NewDesc("callvault_db_file_bytes", "Size of the archive file.", nil, nil)
 	descChunkFile   = prometheus.NewDesc("callvault_chunk_file_bytes", "Disk space the archive's chunk file takes (its released ranges take none).", nil, nil)
 	descFreePages   = prometheus.NewDesc("callvault_db_free_pages", "Free pages in the archive file (reused before it grows; see callvault compact).", nil, nil)
@@ -146,7 +147,7 @@ type snapshotCollector struct {
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descOpen, descUploads, descRefused, descFailed, descBytes, descPackets, descLost,
-		descStored, descRecordings, descSealQueue, descSealing, descExportsDue, descFileSize, descChunkFile, descFreePages, descPageSize,
+		descStored, descRecordings, descSealQueue, descSealing, descExportsDue, descWhoQueue, descFileSize, descChunkFile, descFreePages, descPageSize,
 		descCommits, descChunkBytes, descUsageErrors} {
 		ch <- d
 	}
@@ -188,6 +189,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPageSize, float64(u.PageSize))
 	gauge(descSealQueue, float64(u.Unsealed))
 	gauge(descExportsDue, float64(u.ExportsDue))
+	gauge(descWhoQueue, float64(u.WhoQueue))
 	gauge(descRecordings, float64(u.Unfinished), "recording")
 	gauge(descRecordings, float64(u.Unsealed), "unsealed")
 	gauge(descRecordings, float64(max(u.Recordings-u.Unfinished-u.Unsealed, 0)), "sealed")

@@ -73,6 +73,7 @@ func TestMetricsAfterUpload(t *testing.T) {
 	metricValue(t, text, `callvault_recordings{state="recording"}`)
 	metricValue(t, text, "callvault_seal_queue")
 	metricValue(t, text, "callvault_exports_queue")
+	metricValue(t, text, "callvault_who_index_queue")
 	if v := metricValue(t, text, "callvault_db_file_bytes") + metricValue(t, text, "callvault_chunk_file_bytes"); v < float64(len(capture)) {
 		t.Errorf("archive and chunk file %v bytes", v)
 	}
