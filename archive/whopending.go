@@ -22,13 +22,14 @@ import (
 // own once the recording is finished, many recordings at a time and
 // sorted. Every reader of the who index also walks bucketWhoPending
 // (whoMerge, textQuery.walk): a pending recording is a candidate for
-// every user and every text, and the page's final check (MayRead, the
-// text match on the decrypted metadata) decides, as it does for every
+// every text, and for every user once finished (unfinished, for its
+// owner's terms: otherOwner); the page's final check (MayRead, the text
+// match on the decrypted metadata) decides, as it does for every
 // candidate. So a listing shows a recording the moment its transaction
 // commits, as before; only the work of finding it moves.
 //
-//	bucketWhoPending: time key (as bucketByTime) → "" while recording,
-//	                  whoPendingReady once finished (to be indexed)
+//	bucketWhoPending: time key (as bucketByTime) → unfinishedWho while
+//	                  recording, whoPendingReady once finished
 
 // whoPendingReady marks a pending recording that is finished: the indexer
 // takes it.
@@ -107,7 +108,7 @@ func (a *Archive) whoIndexer(ctx context.Context) {
 		for more := true; more; {
 			a.waitQuiet(ctx, whoIndexPatience)
 			var err error
-			if _, more, err = a.indexPendingWho(ctx, whoIndexBatch, reconcile); err != nil {
+			if more, err = a.indexPendingWho(ctx, whoIndexBatch, reconcile); err != nil {
 				if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 					a.log.Error("archive who index: pending recordings not indexed yet (they stay listed; retried at the next finish)", "err", err)
 				}
@@ -147,21 +148,18 @@ func (a *Archive) waitQuiet(ctx context.Context, patience time.Duration) {
 // indexPendingWho writes the who keys of up to max finished pending
 // recordings and takes them out of bucketWhoPending, in one transaction.
 // With reconcile, a pending recording not in bucketUnfinished counts as
-// finished. It returns how many it took and whether more are ready.
-// It looks in a read transaction first, so that it writes nothing when
-// nothing is ready.
-func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) (int, bool, error) {
+// finished. It reports whether more are ready. It looks in a read
+// transaction first, so that it writes nothing when nothing is ready.
+func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) (bool, error) {
 	var take [][]byte
 	var more bool
 	if err := a.view(func(tx kv.Tx) error {
 		take, more = readyWho(tx, max, reconcile)
 		return nil
 	}); err != nil || len(take) == 0 {
-		return 0, false, err
+		return false, err
 	}
-	n := 0
 	err := a.update(ctx, func(tx kv.Tx) error {
-		n = 0
 		pending := tx.Bucket(bucketWhoPending)
 		var keys, gone [][]byte
 		for _, k := range take {
@@ -196,14 +194,12 @@ func (a *Archive) indexPendingWho(ctx context.Context, max int, reconcile bool) 
 				return err
 			}
 		}
-		n = len(gone)
 		return nil
 	})
 	if err != nil {
-		// n is not read: after ctx ends, the transaction may still run.
-		return 0, false, err
+		return false, err
 	}
-	return n, more, nil
+	return more, nil
 }
 
 // readyWho returns up to max keys of bucketWhoPending that the indexer
@@ -236,11 +232,11 @@ func isReadyWho(tx kv.Tx, k, v []byte, reconcile bool) bool {
 	return false
 }
 
-// indexWhoNow indexes every finished pending recording (tests; the
-// indexer does it in the background).
+// indexWhoNow indexes every finished pending recording now (Close, and
+// tests; the indexer does it in the background).
 func (a *Archive) indexWhoNow(ctx context.Context) error {
 	for {
-		_, more, err := a.indexPendingWho(ctx, whoIndexBatch, true)
+		more, err := a.indexPendingWho(ctx, whoIndexBatch, true)
 		if err != nil || !more {
 			return err
 		}
