@@ -10,5 +10,5 @@ import (
 // ← cmd with archive below: no ui, webdav, share, api or cmd, and no store
 // of its own.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "recinfo", "codec", "recorder/capture", "recorder/sip")
+	depcheck.Check(t, ".", "archive", "recinfo", "codec", "recorder/capture", "recorder/sip", "internal/readahead")
 }

@@ -11,7 +11,7 @@ import (
 // imports a package under cmd.
 func TestDependencies(t *testing.T) {
 	depcheck.Check(t, ".", "archive", "archive/kv/pgkv", "recorder", "recorder/capture", "recinfo", "codec", "ui", "api", "webdav",
-		"export", "foureyes", "share/...", "flex", "webhook", "mail", "internal/loadgen", "internal/bytesize",
+		"export", "foureyes", "share/...", "flex", "webhook", "mail", "internal/loadgen", "internal/bytesize", "internal/readahead",
 		"github.com/pelletier/go-toml/v2/...", "github.com/prometheus/client_golang/...", "golang.org/x/sync/errgroup")
 	depcheck.Forbid(t, ".", "testing/...")
 	depcheck.Forbid(t, "../../...", "github.com/callvault/callvault/cmd/...")

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callvault/callvault/internal/readahead"
 	"github.com/callvault/callvault/ui"
 )
 
@@ -78,9 +79,13 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 			closeListeners(out)
 			return nil, fmt.Errorf("listener %s: %w", s.Name, err)
 		}
-		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS, ln: ln}
+		// Connections read what their socket holds in one system call;
+		// uploads ask them whether the socket is drained (recorder's
+		// idleBody).
+		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS, ln: readahead.Listener(ln)}
 		l.srv = &http.Server{
 			Handler:           m.instrument(s.Name, rt.mux(s.Zones)),
+			ConnContext:       readahead.ConnContext,
 			ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
 			IdleTimeout:       cfg.Server.IdleTimeout.Duration,
 			MaxHeaderBytes:    64 << 10,
@@ -88,7 +93,7 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 		}
 		if s.TLS {
 			l.srv.TLSConfig = certs.tlsConfig()
-			l.ln = tls.NewListener(ln, l.srv.TLSConfig)
+			l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
 		}
 		out = append(out, l)
 	}

@@ -1,0 +1,192 @@
+// Package readahead gives a server's connections reads that take what the
+// socket holds in one system call, and tells a handler whether its
+// connection's socket is drained.
+//
+// net/http reads a request body through a 4 KiB buffer, so a chunked
+// upload that has gathered more than that in the socket costs a read per
+// 4 KiB, and one more that finds the socket empty and parks until the next
+// packet. A live upload (a phone streaming a call) sends a few hundred
+// bytes every 20 ms; the recorder lets a few hundred milliseconds gather
+// before it reads again, and then wants them in one read, and wants to
+// know when to wait again: when the socket is drained. A Conn reads up to
+// gulpSize bytes into a pooled buffer whenever it is asked for less, hands
+// out the rest on the next reads without a system call, and records
+// whether its last system call took all the socket held.
+//
+// The pooled buffer is taken only once the socket has data: a Conn waits
+// for readiness through syscall.RawConn, so an idle connection holds no
+// buffer.
+package readahead
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// gulpSize is the most one system call reads for a small read.
+const gulpSize = 32 << 10
+
+var gulps = sync.Pool{New: func() any { return new([gulpSize]byte) }}
+
+// Listener returns a listener whose TCP connections are Conns. Other
+// connections are passed on as they are.
+func Listener(ln net.Listener) net.Listener { return listener{ln} }
+
+type listener struct{ net.Listener }
+
+func (l listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c), nil
+}
+
+// Wrap returns c as a Conn when c can be read through a syscall.RawConn,
+// and c itself otherwise.
+func Wrap(c net.Conn) net.Conn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return c
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return c
+	}
+	return &Conn{Conn: c, raw: raw}
+}
+
+// Conn is a net.Conn whose small reads take up to gulpSize bytes from the
+// socket at once. Reads must not run concurrently (net/http's never do).
+type Conn struct {
+	net.Conn
+	raw syscall.RawConn
+
+	ahead *[gulpSize]byte // bytes read but not handed out: ahead[r:w]
+	r, w  int
+	short bool // the last system call took less than it asked for
+	// drained is short with nothing read ahead: a read now would wait.
+	drained atomic.Bool
+}
+
+// Read reads into p: from what was read ahead, or from the socket.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.ahead != nil {
+		n := copy(p, c.ahead[c.r:c.w])
+		c.r += n
+		if c.r == c.w {
+			gulps.Put(c.ahead)
+			c.ahead = nil
+			c.drained.Store(c.short)
+		}
+		return n, nil
+	}
+	if len(p) == 0 || len(p) >= gulpSize {
+		n, err := c.Conn.Read(p)
+		c.short = err == nil && n < len(p)
+		c.drained.Store(c.short)
+		return n, err
+	}
+	var (
+		buf  *[gulpSize]byte
+		n    int
+		serr error
+	)
+	err := c.raw.Read(func(fd uintptr) bool {
+		buf = gulps.Get().(*[gulpSize]byte)
+		for {
+			n, serr = syscall.Read(int(fd), buf[:])
+			if serr != syscall.EINTR {
+				break
+			}
+		}
+		if serr == syscall.EAGAIN {
+			gulps.Put(buf)
+			buf = nil
+			return false // wait until the socket is readable
+		}
+		return true
+	})
+	switch {
+	case err != nil: // deadline, closed connection
+		if buf != nil {
+			gulps.Put(buf)
+		}
+		return 0, c.opError(err)
+	case serr != nil:
+		gulps.Put(buf)
+		return 0, c.opError(os.NewSyscallError("read", serr))
+	case n <= 0:
+		gulps.Put(buf)
+		return 0, io.EOF
+	}
+	c.short = n < gulpSize
+	k := copy(p, buf[:n])
+	if k < n {
+		c.ahead, c.r, c.w = buf, k, n
+		c.drained.Store(false)
+	} else {
+		gulps.Put(buf)
+		c.drained.Store(c.short)
+	}
+	return k, nil
+}
+
+// opError is err as net's own reads report it: a *net.OpError of op
+// "read" (RawConn's say "raw-read").
+func (c *Conn) opError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		e := *oe
+		e.Op = "read"
+		return &e
+	}
+	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+// Drained reports whether a read now would wait on the network: nothing
+// is read ahead, and the last system call took less than it asked for.
+func (c *Conn) Drained() bool { return c.drained.Load() }
+
+// ReadFrom passes on to the connection's own ReadFrom (sendfile, splice),
+// which net/http uses to send files.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(c.Conn, r)
+}
+
+// CloseWrite passes on to the connection's CloseWrite, which net/http
+// uses to close a connection gracefully.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+type connKey struct{}
+
+// ConnContext is for http.Server's ConnContext: it keeps c in the context
+// of c's requests, for Drained.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if rc, ok := c.(*Conn); ok {
+		return context.WithValue(ctx, connKey{}, rc)
+	}
+	return ctx
+}
+
+// FromContext returns the Conn a request of ctx arrived on, or nil (the
+// server was not set up with ConnContext, or the connection is not a Conn,
+// as a TLS connection is not: its plaintext is buffered above it).
+func FromContext(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
+}
