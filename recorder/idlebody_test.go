@@ -15,28 +15,21 @@ type drainer bool
 
 func (d drainer) Drained() bool { return bool(d) }
 
-// TestIdleBodyPaces checks when a streamed upload's reads pause, for
-// coalesce: after a read shorter than liveReadSize into a buffer that could
-// take more (a live call's trickle), or, on a connection that tells, after
-// a read that drained the socket while the upload brought less than
-// liveBurst since its last pause; never after a full read, into a small
-// buffer, or at the end of the body.
+// TestIdleBodyPaces checks when a streamed upload's reads pause: after a
+// read shorter than liveReadSize into a buffer that could take more (a
+// live call's trickle), for coalesce, and never after a full read, into a
+// small buffer, or at the end of the body. The connection here does not
+// tell whether it is drained; TestIdleBodyPacesDrained covers one that does.
 func TestIdleBodyPaces(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		body   string
 		bufLen int
-		conn   *drainer // nil: the connection does not tell
 		pause  bool
 	}{
-		{"short read", strings.Repeat("x", 500), 64 << 10, nil, true},
-		{"long read", strings.Repeat("x", 5000), 64 << 10, nil, false},
-		{"small buffer", strings.Repeat("x", 500), 1000, nil, false},
-		{"long read, socket drained", strings.Repeat("x", 5000), 64 << 10, new(drainer(true)), true},
-		{"long read, more in the socket", strings.Repeat("x", 5000), 64 << 10, new(drainer(false)), false},
-		{"socket drained after a burst", strings.Repeat("x", liveBurst), 128 << 10, new(drainer(true)), false},
-		{"short read, more in the socket", strings.Repeat("x", 500), 64 << 10, new(drainer(false)), false},
-		{"short read, socket drained", strings.Repeat("x", 500), 64 << 10, new(drainer(true)), true},
+		{"short read", strings.Repeat("x", 500), 64 << 10, true},
+		{"long read", strings.Repeat("x", 5000), 64 << 10, false},
+		{"small buffer", strings.Repeat("x", 500), 1000, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -50,9 +43,6 @@ func TestIdleBodyPaces(t *testing.T) {
 				}()
 				b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
 					idle: time.Minute, coalesce: 200 * time.Millisecond}
-				if tc.conn != nil {
-					b.conn = *tc.conn
-				}
 				buf := make([]byte, tc.bufLen)
 				if _, err := b.Read(buf); err != nil {
 					t.Fatal(err)
@@ -68,29 +58,6 @@ func TestIdleBodyPaces(t *testing.T) {
 			})
 		})
 	}
-	t.Run("paces again after catching up", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			pr, pw := io.Pipe()
-			go func() {
-				pw.Write(make([]byte, liveBurst)) // a backlog
-				pw.Write([]byte("one packet"))
-				pw.Write([]byte("the next"))
-				pw.Close()
-			}()
-			b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
-				idle: time.Minute, coalesce: 200 * time.Millisecond, conn: drainer(true)}
-			buf := make([]byte, 128<<10)
-			for i, wantPause := range []bool{false, false, true} {
-				start := time.Now()
-				if _, err := b.Read(buf); err != nil {
-					t.Fatal(err)
-				}
-				if waited := time.Since(start); (waited >= 200*time.Millisecond) != wantPause {
-					t.Fatalf("read %d waited %v; want a pause: %v", i, waited, wantPause)
-				}
-			}
-		})
-	})
 	t.Run("end of body", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := &idleBody{body: strings.NewReader("x"), rc: http.NewResponseController(httptest.NewRecorder()),
@@ -107,4 +74,69 @@ func TestIdleBodyPaces(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestIdleBodyPacesDrained checks the pauses of an upload on a connection
+// that tells whether its socket is drained: a live trickle is due a pause
+// after each read that drains the socket, whatever its length, once the
+// first has started the measure; an upload that comes faster than liveRate
+// is not, nor one whose socket still holds data; and a live upload that
+// fell behind paces itself again once it has caught up.
+func TestIdleBodyPacesDrained(t *testing.T) {
+	type write struct {
+		after time.Duration // the writer waits this long first
+		n     int
+	}
+	trickle := []write{{0, 460}, {20 * time.Millisecond, 460}, {20 * time.Millisecond, 460}, {20 * time.Millisecond, 460}}
+	for _, tc := range []struct {
+		name    string
+		writes  []write // one read takes each
+		drained bool
+		due     []bool // a pause due after each read
+	}{
+		{"live trickle", trickle, true, []bool{false, true, true, true}},
+		{"long reads of a live upload", []write{{0, 5000}, {200 * time.Millisecond, 5000}, {200 * time.Millisecond, 5000}, {200 * time.Millisecond, 5000}},
+			true, []bool{false, true, true, true}},
+		{"socket not drained", trickle, false, []bool{false, false, false, false}},
+		{"bulk", []write{{0, 32 << 10}, {time.Millisecond, 64 << 10}, {time.Millisecond, 64 << 10}, {time.Millisecond, 64 << 10}},
+			true, []bool{false, false, false, false}},
+		{"behind, then live again", []write{{0, 460}, {0, 200 << 10}, {20 * time.Millisecond, 460}, {20 * time.Millisecond, 460}, {20 * time.Millisecond, 460}},
+			true, []bool{false, false, true, true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// io.Pipe: each write waits for a read to take it whole.
+				pr, pw := io.Pipe()
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for _, w := range tc.writes {
+						time.Sleep(w.after)
+						if _, err := pw.Write(make([]byte, w.n)); err != nil {
+							return
+						}
+					}
+					pw.Close()
+				}()
+				defer func() { pr.Close(); <-done }() // a failed check leaves no writer behind
+				b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
+					idle: time.Minute, coalesce: 200 * time.Millisecond, conn: drainer(tc.drained)}
+				buf := make([]byte, 256<<10)
+				for i, want := range tc.due {
+					start := time.Now()
+					n, err := b.Read(buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n != tc.writes[i].n {
+						t.Fatalf("read %d took %d bytes, want %d", i+1, n, tc.writes[i].n)
+					}
+					if b.short != want {
+						t.Fatalf("read %d (%d bytes, %v after the one before): pause due %v, want %v",
+							i+1, n, time.Since(start), b.short, want)
+					}
+				}
+			})
+		})
+	}
 }

@@ -736,14 +736,11 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf("upload too large: %d bytes, the limit is %d", req.ContentLength, limit), http.StatusRequestEntityTooLarge)
 		return
 	}
+	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce,
+		conn: drainerOf(req)}
 	// A body without a length is a phone streaming the call as it goes on:
-	// it can be paused, and its reads are paced by whether the socket is
-	// drained. A file sent with its length is read as fast as it comes.
+	// it can be paused.
 	streamed := req.ContentLength < 0
-	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce}
-	if streamed {
-		body.conn = drainerOf(req)
-	}
 	rec, err := r.ingest(req.Context(), name, body, streamed)
 	kept := ""
 	if rec != nil {
@@ -783,13 +780,14 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 // waits coalesce before reading again, so the kernel's socket buffer
 // gathers the next few hundred milliseconds and one read takes them all.
 //
-// For a streamed upload on a connection that tells whether its socket is
-// drained (readahead.Conn), a read is short when it left the socket
-// drained after less than liveBurst since the last pause or drained
-// socket: the gathered data come in several reads, since net/http reads a
-// chunked body 4 KiB at a time, and the read after them would park until
-// the next packet. Elsewhere a read is short when it brings less than
-// liveReadSize. Bulk uploads fill their reads and are not slowed.
+// On a connection that tells whether its socket is drained
+// (readahead.Conn), a read is short when it left the socket drained and
+// what it and the reads before it gathered since the socket was last
+// drained came slower than liveRate: a live upload. Its gathered data come
+// in several reads, since net/http reads a chunked body 4 KiB at a time,
+// and the read after them would park until the next packet. Elsewhere a
+// read is short when it brings less than liveReadSize. Bulk uploads fill
+// their reads or come faster, and are not slowed.
 type idleBody struct {
 	body     io.Reader
 	rc       *http.ResponseController
@@ -797,16 +795,20 @@ type idleBody struct {
 	coalesce time.Duration
 	conn     interface{ Drained() bool } // the upload's connection, when it tells
 	short    bool                        // the last read was short: pause before the next
-	burst    int                         // bytes read since the last pause
+	drained  time.Time                   // when a read last left the socket drained
+	gathered int                         // bytes read since
 	deadline time.Time                   // read deadline last set
 }
 
 const (
-	// liveReadSize is the read length below which an upload counts as live.
+	// liveReadSize is the read length below which an upload counts as live
+	// on a connection that does not tell whether it is drained.
 	liveReadSize = 2048
-	// liveBurst bounds what a live upload gathers between two pauses:
-	// 200 ms of 2.6 Mbit/s, ten times a G.711 call's two directions.
-	liveBurst = 64 << 10
+	// liveRate (bytes a second) is the rate below which an upload counts
+	// as live: 2 Mbit/s, ten times a G.711 call's two directions. What it
+	// gathers in a pause (51 KiB in 200 ms) fits in a socket's receive
+	// buffer, so the sender never waits for the pause to end.
+	liveRate = 256 << 10
 )
 
 // drainerOf returns the connection req arrived on, when it tells whether
@@ -821,7 +823,6 @@ func drainerOf(req *http.Request) interface{ Drained() bool } {
 func (b *idleBody) Read(p []byte) (int, error) {
 	if b.short && b.coalesce > 0 {
 		time.Sleep(b.coalesce)
-		b.burst = 0
 	}
 	// Move the deadline only when a good part of it is used up: setting it
 	// costs a timer update per read.
@@ -830,19 +831,17 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(b.deadline)
 	}
 	n, err := b.body.Read(p)
-	b.burst += n
 	switch {
 	case err != nil || len(p) < liveReadSize:
 		b.short = false
 	case b.conn != nil:
-		// A read that filled p may have left data in net/http's buffer.
-		// The burst counts from the last pause or drained socket, so that
-		// a live upload that fell behind paces itself again once it has
-		// caught up.
+		b.gathered += n
 		b.short = false
+		// A read that filled p may have left data in net/http's buffer.
 		if n < len(p) && b.conn.Drained() {
-			b.short = b.burst < liveBurst
-			b.burst = 0
+			now := time.Now()
+			b.short = !b.drained.IsZero() && float64(b.gathered) < liveRate*now.Sub(b.drained).Seconds()
+			b.drained, b.gathered = now, 0
 		}
 	default:
 		b.short = n < liveReadSize
