@@ -9,11 +9,11 @@
 // bytes every 20 ms; the recorder lets a few hundred milliseconds gather
 // before it reads again, and then wants them in one read, and wants to
 // know when to wait again: when the socket is drained. A Conn reads up to
-// gulpSize bytes into a pooled buffer whenever it is asked for less, hands
+// gulpSize bytes into a shared buffer whenever it is asked for less, hands
 // out the rest on the next reads without a system call, and records
 // whether its last system call took all the socket held.
 //
-// The pooled buffer is taken only once the socket has data: a Conn waits
+// The shared buffer is taken only once the socket has data: a Conn waits
 // for readiness through syscall.RawConn, so an idle connection holds no
 // buffer.
 package readahead
@@ -32,7 +32,34 @@ import (
 // gulpSize is the most one system call reads for a small read.
 const gulpSize = 32 << 10
 
-var gulps = sync.Pool{New: func() any { return new([gulpSize]byte) }}
+// gulps are the free buffers, at most maxFree of them: a free list that
+// survives garbage collections, which a sync.Pool does not (with thousands
+// of live uploads a collection comes every few hundred milliseconds).
+var gulps struct {
+	sync.Mutex
+	free []*[gulpSize]byte
+}
+
+const maxFree = 64
+
+func getGulp() *[gulpSize]byte {
+	gulps.Lock()
+	defer gulps.Unlock()
+	if n := len(gulps.free); n > 0 {
+		b := gulps.free[n-1]
+		gulps.free = gulps.free[:n-1]
+		return b
+	}
+	return new([gulpSize]byte)
+}
+
+func putGulp(b *[gulpSize]byte) {
+	gulps.Lock()
+	defer gulps.Unlock()
+	if len(gulps.free) < maxFree {
+		gulps.free = append(gulps.free, b)
+	}
+}
 
 // Listener returns a listener whose TCP connections are Conns. Other
 // connections are passed on as they are.
@@ -81,7 +108,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		n := copy(p, c.ahead[c.r:c.w])
 		c.r += n
 		if c.r == c.w {
-			gulps.Put(c.ahead)
+			putGulp(c.ahead)
 			c.ahead = nil
 			c.drained.Store(c.short)
 		}
@@ -99,7 +126,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		serr error
 	)
 	err := c.raw.Read(func(fd uintptr) bool {
-		buf = gulps.Get().(*[gulpSize]byte)
+		buf = getGulp()
 		for {
 			n, serr = syscall.Read(int(fd), buf[:])
 			if serr != syscall.EINTR {
@@ -107,7 +134,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 		}
 		if serr == syscall.EAGAIN {
-			gulps.Put(buf)
+			putGulp(buf)
 			buf = nil
 			return false // wait until the socket is readable
 		}
@@ -116,14 +143,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	switch {
 	case err != nil: // deadline, closed connection
 		if buf != nil {
-			gulps.Put(buf)
+			putGulp(buf)
 		}
 		return 0, c.opError(err)
 	case serr != nil:
-		gulps.Put(buf)
+		putGulp(buf)
 		return 0, c.opError(os.NewSyscallError("read", serr))
 	case n <= 0:
-		gulps.Put(buf)
+		putGulp(buf)
 		return 0, io.EOF
 	}
 	c.short = n < gulpSize
@@ -132,7 +159,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.ahead, c.r, c.w = buf, k, n
 		c.drained.Store(false)
 	} else {
-		gulps.Put(buf)
+		putGulp(buf)
 		c.drained.Store(c.short)
 	}
 	return k, nil
