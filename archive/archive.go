@@ -13,6 +13,7 @@ import (
 
 	"github.com/callvault/callvault/archive/kv"
 	"github.com/callvault/callvault/archive/kv/boltkv"
+	"github.com/callvault/callvault/internal/keeppool"
 	"github.com/callvault/callvault/internal/slotfile"
 )
 
@@ -129,7 +130,7 @@ type Archive struct {
 	kdf   KDFParams
 	keys  *keyring
 	c     *committer
-	bufs  *keepPool[*[]byte] // chunk buffers
+	bufs  *keeppool.Pool[*[]byte] // chunk buffers
 	auth  *authenticator
 	// slots is the data-key file (slots.go).
 	slots *keySlots

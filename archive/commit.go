@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/internal/keeppool"
 )
 
 // op is one unit of work for the committer: a sealed chunk to put (val
@@ -58,7 +59,7 @@ var errRetry = errors.New("archive: retry group commit")
 type committer struct {
 	db       kv.Store
 	log      *slog.Logger
-	pool     *keepPool[*[]byte]
+	pool     *keeppool.Pool[*[]byte]
 	interval time.Duration
 	maxBytes int
 
@@ -82,7 +83,7 @@ type committer struct {
 	space *spaceGuard
 }
 
-func newCommitter(db kv.Store, log *slog.Logger, pool *keepPool[*[]byte], interval time.Duration, maxBytes, queue int) *committer {
+func newCommitter(db kv.Store, log *slog.Logger, pool *keeppool.Pool[*[]byte], interval time.Duration, maxBytes, queue int) *committer {
 	return &committer{
 		db: db, log: log, pool: pool, interval: interval, maxBytes: maxBytes,
 		ops:    make(chan op, queue),

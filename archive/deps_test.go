@@ -11,7 +11,7 @@ import (
 // internal/slotfile aside) out of archive, and package testing (the daemon
 // links archive; test helpers belong in archivetest) and net/http too.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive/seal", "archive/kv/...", "internal/slotfile", "go.etcd.io/bbolt/...", "golang.org/x/crypto/argon2")
+	depcheck.Check(t, ".", "archive/seal", "archive/kv/...", "internal/slotfile", "internal/keeppool", "go.etcd.io/bbolt/...", "golang.org/x/crypto/argon2")
 	depcheck.Forbid(t, ".", "testing/...", "net/http/...")
 }
 

@@ -740,8 +740,7 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		conn: drainerOf(req)}
 	// A body without a length is a phone streaming the call as it goes on:
 	// it can be paused.
-	streamed := req.ContentLength < 0
-	rec, err := r.ingest(req.Context(), name, body, streamed)
+	rec, err := r.ingest(req.Context(), name, body, req.ContentLength < 0)
 	kept := ""
 	if rec != nil {
 		kept = "; what arrived is kept as interrupted recording " + rec.ID.String()

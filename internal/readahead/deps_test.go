@@ -6,7 +6,7 @@ import (
 	"github.com/callvault/callvault/internal/depcheck"
 )
 
-// TestDependencies: the standard library only.
+// TestDependencies: the standard library and keeppool only.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".")
+	depcheck.Check(t, ".", "internal/keeppool")
 }

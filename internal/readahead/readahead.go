@@ -24,42 +24,18 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/callvault/callvault/internal/keeppool"
 )
 
 // gulpSize is the most one system call reads for a small read.
 const gulpSize = 32 << 10
 
-// gulps are the free buffers, at most maxFree of them: a free list that
-// survives garbage collections, which a sync.Pool does not (with thousands
-// of live uploads a collection comes every few hundred milliseconds).
-var gulps struct {
-	sync.Mutex
-	free []*[gulpSize]byte
-}
-
-const maxFree = 64
-
-func getGulp() *[gulpSize]byte {
-	gulps.Lock()
-	defer gulps.Unlock()
-	if n := len(gulps.free); n > 0 {
-		b := gulps.free[n-1]
-		gulps.free = gulps.free[:n-1]
-		return b
-	}
-	return new([gulpSize]byte)
-}
-
-func putGulp(b *[gulpSize]byte) {
-	gulps.Lock()
-	defer gulps.Unlock()
-	if len(gulps.free) < maxFree {
-		gulps.free = append(gulps.free, b)
-	}
-}
+// gulps are the buffers of system calls; 64 of them (2 MiB) are kept
+// across garbage collections.
+var gulps = keeppool.New(64, func() *[gulpSize]byte { return new([gulpSize]byte) })
 
 // Listener returns a listener whose TCP connections are Conns. Other
 // connections are passed on as they are.
@@ -72,12 +48,12 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Wrap(c), nil
+	return wrap(c), nil
 }
 
-// Wrap returns c as a Conn when c can be read through a syscall.RawConn,
+// wrap returns c as a Conn when c can be read through a syscall.RawConn,
 // and c itself otherwise.
-func Wrap(c net.Conn) net.Conn {
+func wrap(c net.Conn) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -108,7 +84,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		n := copy(p, c.ahead[c.r:c.w])
 		c.r += n
 		if c.r == c.w {
-			putGulp(c.ahead)
+			gulps.Put(c.ahead)
 			c.ahead = nil
 			c.drained.Store(c.short)
 		}
@@ -126,7 +102,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		serr error
 	)
 	err := c.raw.Read(func(fd uintptr) bool {
-		buf = getGulp()
+		buf = gulps.Get()
 		for {
 			n, serr = syscall.Read(int(fd), buf[:])
 			if serr != syscall.EINTR {
@@ -134,7 +110,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			}
 		}
 		if serr == syscall.EAGAIN {
-			putGulp(buf)
+			gulps.Put(buf)
 			buf = nil
 			return false // wait until the socket is readable
 		}
@@ -143,14 +119,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 	switch {
 	case err != nil: // deadline, closed connection
 		if buf != nil {
-			putGulp(buf)
+			gulps.Put(buf)
 		}
 		return 0, c.opError(err)
 	case serr != nil:
-		putGulp(buf)
+		gulps.Put(buf)
 		return 0, c.opError(os.NewSyscallError("read", serr))
 	case n <= 0:
-		putGulp(buf)
+		gulps.Put(buf)
 		return 0, io.EOF
 	}
 	c.short = n < gulpSize
@@ -159,7 +135,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.ahead, c.r, c.w = buf, k, n
 		c.drained.Store(false)
 	} else {
-		putGulp(buf)
+		gulps.Put(buf)
 		c.drained.Store(c.short)
 	}
 	return k, nil

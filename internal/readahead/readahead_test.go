@@ -55,7 +55,8 @@ func checkDrained(t *testing.T, c *Conn) {
 func TestReadsWhatWasSent(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := rand.New(rand.NewPCG(seed, 0))   // what is sent, in what writes
+	sizes := rand.New(rand.NewPCG(seed, 1)) // the reads' sizes
 	c, client := pair(t)
 	want := make([]byte, 3<<20)
 	for i := range want {
@@ -75,9 +76,9 @@ func TestReadsWhatWasSent(t *testing.T) {
 	var got bytes.Buffer
 	sawAhead := false
 	for i := 0; ; i++ {
-		size := 1 + rand.IntN(6000)
+		size := 1 + sizes.IntN(6000)
 		if i%7 == 0 {
-			size = gulpSize + rand.IntN(gulpSize) // straight into p
+			size = gulpSize + sizes.IntN(gulpSize) // straight into p
 		}
 		p := make([]byte, size)
 		n, err := c.Read(p)
@@ -251,7 +252,7 @@ func TestNotAConn(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if Wrap(a) != a {
+	if wrap(a) != a {
 		t.Fatal("a pipe was wrapped")
 	}
 	if FromContext(ConnContext(context.Background(), a)) != nil {
