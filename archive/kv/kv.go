@@ -11,6 +11,10 @@
 //     error or panics nothing it did is kept.
 //   - Slices returned by Get and by cursors are valid only until the
 //     transaction ends; the caller copies what it keeps.
+//   - A value the engine fails to read (a disk's EIO, an object store's
+//     error) is never reported as absent for good: Get and cursors, which
+//     return no error, give nil, and View or Update returns the error
+//     (Update then commits nothing).
 //
 // The archive's logic — encryption, indexes, seal chain, lifecycle — sits
 // above this seam and is the same on every backend, as restic's repository

@@ -33,16 +33,28 @@ func (s *Store) View(fn func(kv.Tx) error) error {
 		e := s.v.enter()
 		defer s.v.leave(e)
 	}
-	return s.db.View(func(tx *bolt.Tx) error { return fn(Tx{tx: tx, v: s.v}) })
+	return s.db.View(func(tx *bolt.Tx) error {
+		t := Tx{tx: tx, v: s.v}
+		if s.v != nil {
+			t.r = new(txReads)
+		}
+		return t.r.check(fn(t))
+	})
 }
 
 func (s *Store) Update(fn func(kv.Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var t *txValues
-		if s.v != nil && !s.v.ro {
-			t = s.v.begin()
+		var r *txReads
+		if s.v != nil {
+			r = new(txReads)
+			if !s.v.ro {
+				t = s.v.begin()
+			}
 		}
-		if err := fn(Tx{tx: tx, v: s.v, t: t}); err != nil {
+		// A value that could not be read was seen as absent: nothing
+		// decided on it is committed.
+		if err := r.check(fn(Tx{tx: tx, v: s.v, t: t, r: r})); err != nil {
 			return err
 		}
 		if t != nil {
@@ -65,6 +77,7 @@ type Tx struct {
 	tx *bolt.Tx
 	v  *values   // the store's value file, or nil
 	t  *txValues // this write transaction's part of it, or nil
+	r  *txReads  // the value file's read errors, or nil without one
 }
 
 // BoltTx returns the bbolt transaction under tx, or nil when tx belongs
@@ -89,7 +102,7 @@ func (t Tx) top(name []byte, b *bolt.Bucket) kv.Bucket {
 		return nil
 	}
 	if t.v != nil && t.v.buckets[string(name)] {
-		return fileBucket{b, t.v, t.t}
+		return fileBucket{b, t.v, t.t, t.r}
 	}
 	return Bucket{b}
 }

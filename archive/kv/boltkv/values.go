@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -51,7 +52,12 @@ import (
 // values gone, and only then offered to later transactions: never the
 // other way round, or a punch could zero a new value. Releases not done
 // before a crash are done by the next Open, which punches and frees every
-// range no reference points at. The free list lives in memory.
+// range no reference points at. The free list lives in memory. A value
+// replaced or deleted in the transaction that put it is written with the
+// others and released at its commit. When bbolt's commit fails after the
+// values were written, their blocks stay out of the free list until the
+// next Open: the failure may come after bbolt's meta page reached the
+// disk, and then they are referenced.
 //
 // Values of a file bucket put before it became one (inline in bbolt) are
 // read as they are; a stored value is taken for a reference only when it
@@ -59,7 +65,8 @@ import (
 // must never do. Nested buckets of a file bucket keep their values in
 // bbolt. The bytes in the file are not checked here: the layer above
 // authenticates them (the archive's values are AES-GCM sealed and bound to
-// their place). A reference past the end of the file reads as absent.
+// their place). A reference past the end of the file reads as absent; any
+// other read failure fails the transaction (txReads).
 const (
 	refTag      = 0xfe
 	refLen      = 13
@@ -312,16 +319,50 @@ func (v *values) readyLocked() []span {
 	return ready
 }
 
-// read returns the value s refers to, or nil when the file does not hold it.
-func (v *values) read(s span) []byte {
+// read returns the value s refers to, or nil when the file does not hold
+// it (there is no file, or s reaches past its end). Any other failure to
+// read is an error.
+func (v *values) read(s span) ([]byte, error) {
 	if v.r == nil {
-		return nil
+		return nil, nil
 	}
 	out := make([]byte, s.n)
-	if _, err := v.r.ReadAt(out, s.off); err != nil && !(errors.Is(err, io.EOF) && s.n == 0) {
-		return nil
+	if _, err := v.r.ReadAt(out, s.off); err != nil {
+		if errors.Is(err, io.EOF) {
+			if s.n == 0 {
+				return out, nil
+			}
+			return nil, nil
+		}
+		return nil, err
 	}
-	return out
+	return out, nil
+}
+
+// txReads holds the first error a transaction met reading the value file.
+// kv.Bucket's Get and cursors cannot return one, so the value reads as
+// absent there, and the transaction fails with the error when its function
+// returns: a read error (EIO from a failing disk) is never taken for a
+// value that is not there.
+type txReads struct {
+	err atomic.Pointer[error]
+}
+
+func (r *txReads) fail(err error) {
+	if r != nil {
+		r.err.CompareAndSwap(nil, &err)
+	}
+}
+
+// check returns the transaction's read error in place of err, which may
+// stem from the value that seemed absent.
+func (r *txReads) check(err error) error {
+	if r != nil {
+		if p := r.err.Load(); p != nil {
+			return fmt.Errorf("boltkv: value file: %w", *p)
+		}
+	}
+	return err
 }
 
 // txValues is the value-file state of one write transaction.
@@ -335,8 +376,9 @@ type txValues struct {
 // staged is a value put in this transaction: at pos in the stage, its
 // reference ref (which holds stagedBase+pos until flush places it).
 type staged struct {
-	pos, n int64
-	ref    []byte
+	pos, n  int64
+	ref     []byte
+	dropped bool // replaced or deleted in the same transaction
 }
 
 // stagedBase marks the offsets of references to values still in the
@@ -378,8 +420,9 @@ func (t *txValues) add(val []byte) []byte {
 	return ref
 }
 
-// get returns the value a stored v refers to (v itself when inline).
-func (t *txValues) get(v *values, stored []byte) []byte {
+// get returns the value a stored v refers to (v itself when inline); a
+// read error goes to r, and the value reads as absent.
+func (t *txValues) get(v *values, stored []byte, r *txReads) []byte {
 	s, ok := parseRef(stored)
 	if !ok {
 		return stored
@@ -391,14 +434,29 @@ func (t *txValues) get(v *values, stored []byte) []byte {
 		}
 		return nil
 	}
-	return v.read(s)
+	val, err := v.read(s)
+	if err != nil {
+		r.fail(err)
+	}
+	return val
 }
 
 // release frees the blocks of the value stored refers to once the
-// transaction commits and no older reader is open.
+// transaction commits and no older reader is open. A value staged in this
+// transaction is still written with the others (its run stays one write),
+// and its blocks are released with the rest.
 func (t *txValues) release(stored []byte) {
-	if s, ok := parseRef(stored); ok && s.off < stagedBase {
+	s, ok := parseRef(stored)
+	if !ok {
+		return
+	}
+	if s.off < stagedBase {
 		t.released = append(t.released, span{s.off, align(s.n)})
+		return
+	}
+	pos := s.off - stagedBase
+	if i, found := slices.BinarySearchFunc(t.vals, pos, func(v staged, pos int64) int { return cmp.Compare(v.pos, pos) }); found {
+		t.vals[i].dropped = true
 	}
 }
 
@@ -515,6 +573,11 @@ func (t *txValues) flush(tx *bolt.Tx) error {
 		if err := fdatasync(v.w); err != nil {
 			return fmt.Errorf("boltkv: value file: %w", err)
 		}
+		for _, s := range t.vals {
+			if s.dropped {
+				t.released = append(t.released, span{int64(binary.BigEndian.Uint64(s.ref[1:9])), align(s.n)})
+			}
+		}
 	}
 	released := t.released
 	if len(released) == 0 {
@@ -598,9 +661,10 @@ type fileBucket struct {
 	b *bolt.Bucket
 	v *values
 	t *txValues // nil in a read transaction
+	r *txReads
 }
 
-func (b fileBucket) Get(key []byte) []byte { return b.t.get(b.v, b.b.Get(key)) }
+func (b fileBucket) Get(key []byte) []byte { return b.t.get(b.v, b.b.Get(key), b.r) }
 
 // Nested buckets keep their values in bbolt.
 func (b fileBucket) KeyN() int                      { return keyN(b.b) }
@@ -650,7 +714,7 @@ func (b fileBucket) ForEach(fn func(k, v []byte) error) error {
 		if v == nil {
 			return fn(k, nil)
 		}
-		return fn(k, b.t.get(b.v, v))
+		return fn(k, b.t.get(b.v, v, b.r))
 	})
 }
 
@@ -665,7 +729,7 @@ func (c *fileCursor) at(k, v []byte) ([]byte, []byte) {
 	if v == nil {
 		return k, nil
 	}
-	return k, c.b.t.get(c.b.v, v)
+	return k, c.b.t.get(c.b.v, v, c.b.r)
 }
 
 func (c *fileCursor) First() ([]byte, []byte)        { return c.at(c.c.First()) }

@@ -406,3 +406,49 @@ func TestValueFileReuse(t *testing.T) {
 	putBatch(9000, 5)
 	check(s)
 }
+
+// TestValueFileReleaseStaged: a value replaced or deleted in the
+// transaction that put it keeps no blocks once that transaction commits.
+func TestValueFileReleaseStaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s := openValues(t, path, "chunks")
+	defer s.Close()
+	big := func(c byte) []byte { return bytes.Repeat([]byte{c}, 1<<20) }
+	err := s.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("chunks"))
+		if err != nil {
+			return err
+		}
+		for _, step := range []struct {
+			key string
+			val []byte
+		}{{"a", big(1)}, {"b", big(2)}, {"a", big(3)}, {"c", big(4)}, {"a", big(5)}} {
+			if err := b.Put([]byte(step.key), step.val); err != nil {
+				return err
+			}
+		}
+		return b.Delete([]byte("b"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vf := path + ".values"
+	if got := allocated(t, vf); got > 2<<20+3*4096 {
+		t.Errorf("%d bytes allocated for two live values of 1 MiB", got)
+	}
+	if get(t, s, "chunks", "a") != string(big(5)) || get(t, s, "chunks", "c") != string(big(4)) || get(t, s, "chunks", "b") != "" {
+		t.Fatal("values after the commit")
+	}
+	// The released blocks are written again rather than the file growing.
+	fi, err := os.Stat(vf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "chunks", "d", string(big(6)), "e", string(big(7)))
+	if fi2, err := os.Stat(vf); err != nil || fi2.Size() != fi.Size() {
+		t.Errorf("value file grew from %d to %d bytes for values that fit in released blocks (%v)", fi.Size(), fi2.Size(), err)
+	}
+	if get(t, s, "chunks", "a") != string(big(5)) || get(t, s, "chunks", "d") != string(big(6)) || get(t, s, "chunks", "e") != string(big(7)) {
+		t.Fatal("values after writing into released blocks")
+	}
+}
