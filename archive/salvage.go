@@ -43,6 +43,10 @@ type SalvageResult struct {
 	// appended for sealed recordings that were lost.
 	ChainKept, Resealed, Tombstones int
 	Users, Notes                    int
+	// StrayChunks counts chunks whose references were lost (damage to
+	// the chunks table) and that were found again in the chunk file by
+	// their content: recovered recordings hold them.
+	StrayChunks int
 	// Chain is VerifyChain of the new archive.
 	Chain *VerifyResult
 }
@@ -107,6 +111,9 @@ type salvageSource struct {
 	a       *Archive
 	keyring map[string][]byte // raw values of bucketKeyring
 	created []byte
+	bolt    *boltkv.Store
+	overlay *strayOverlay // a's store
+	stray   *strayChunks  // set up on first need (salvage_stray.go)
 }
 
 func openSalvageSource(path string, opt Options) (*salvageSource, error) {
@@ -127,7 +134,8 @@ func openSalvageSource(path string, opt Options) (*salvageSource, error) {
 		db.Close()
 		return nil, fmt.Errorf("archive: salvage: %w", err)
 	}
-	s := &salvageSource{a: &Archive{path: path, store: store, bufs: newChunkBufs(), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}}
+	ov := &strayOverlay{Store: store, found: map[string][]byte{}}
+	s := &salvageSource{a: &Archive{path: path, store: ov, bufs: newChunkBufs(), log: opt.Logger, now: opt.Now, kdf: opt.KDF}, keyring: map[string][]byte{}, bolt: store, overlay: ov}
 	fail := func(err error) (*salvageSource, error) {
 		db.Close()
 		return nil, fmt.Errorf("archive: salvage %s: %w", path, err)
@@ -387,7 +395,7 @@ type salvaged struct {
 }
 
 // check loads and authenticates recording id in src.
-func (s *salvageSource) check(ctx context.Context, id ID, chain *chainPrefix) (*salvaged, string) {
+func (s *salvageSource) check(ctx context.Context, res *SalvageResult, id ID, chain *chainPrefix) (*salvaged, string) {
 	r := &salvaged{id: id}
 	err := s.a.view(func(tx kv.Tx) error {
 		v := tx.Bucket(bucketDataKeys).Get(id[:])
@@ -407,6 +415,15 @@ func (s *salvageSource) check(ctx context.Context, id ID, chain *chainPrefix) (*
 	}
 	vr := &VerifyResult{}
 	sums, err := s.a.verifyData(ctx, vr, id, r.dk, r.m)
+	if err != nil || len(vr.Problems) > 0 {
+		// Chunks whose references were lost may still be in the chunk
+		// file.
+		if n := s.recoverChunks(ctx, res, id, r.dk, r.m); n > 0 {
+			res.StrayChunks += n
+			vr = &VerifyResult{}
+			sums, err = s.a.verifyData(ctx, vr, id, r.dk, r.m)
+		}
+	}
 	if err != nil {
 		clear(r.dk)
 		return nil, err.Error()
@@ -468,7 +485,7 @@ func (s *salvageSource) copyAll(ctx context.Context, d *Archive, res *SalvageRes
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r, why := s.check(ctx, id, chain)
+		r, why := s.check(ctx, res, id, chain)
 		if r == nil {
 			lost[id] = why
 			continue

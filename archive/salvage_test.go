@@ -3,9 +3,9 @@ package archive
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive/kv"
+	"github.com/callvault/callvault/archive/kv/boltkv"
+	"github.com/callvault/callvault/internal/testdisk"
 )
 
 // salvageFixture writes an archive with sealed, unsealed, protected and
@@ -192,9 +194,11 @@ func TestSalvageIntact(t *testing.T) {
 
 // TestSalvageDamagedChunkPage damages the page header of a leaf holding
 // chunk references (the last, so that some recordings have none in it):
-// the file no longer opens, salvage recovers every recording whose chunks
-// are referenced elsewhere and tombstones the others. Chunks of 16 KiB make
-// the references fill more than one leaf.
+// the file no longer opens, and salvage finds every chunk the leaf
+// referenced in the chunk file by its content, so every recording is
+// recovered. With one of those values damaged too, its recording is lost
+// (and tombstoned when sealed) and the others still recovered. Chunks of
+// 16 KiB make the references fill more than one leaf.
 func TestSalvageDamagedChunkPage(t *testing.T) {
 	dir, origs := salvageFixtureChunks(t, 16<<10)
 	pages, ps := reachablePages(t, filepath.Join(dir, "archive.db"))
@@ -211,7 +215,8 @@ func TestSalvageDamagedChunkPage(t *testing.T) {
 	}
 	from := leafFirstKey(t, dir, victim.id, ps)
 	// Which recordings are unsealed decides which losses are tombstoned;
-	// which have chunks referenced from the leaf, which are lost.
+	// which have chunks referenced from the leaf, which need their chunks
+	// found again.
 	intact, err := openDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -220,21 +225,37 @@ func TestSalvageDamagedChunkPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLost := map[ID]bool{}
+	inLeaf := map[ID]bool{}
+	stray := 0
+	var someSeq []byte // one of the chunks the leaf references
+	var someID ID
 	err = intact.view(func(tx kv.Tx) error {
 		return tx.Bucket(bucketChunkIndex).ForEach(func(k, v []byte) error {
 			if len(k) == chunkKeyLen && len(v) == seqKeyLen && binary.BigEndian.Uint64(v) >= from {
-				wantLost[ID(k[:16])] = true
+				inLeaf[ID(k[:16])] = true
+				stray++
+				someSeq, someID = bytes.Clone(v), ID(k[:16])
 			}
 			return nil
 		})
 	})
+	var someOff int64
+	if err == nil {
+		err = intact.view(func(tx kv.Tx) error {
+			off, _, ok := boltkv.ParseRef(boltkv.BoltTx(tx).Bucket(bucketChunks).Get(someSeq))
+			if !ok {
+				return errors.New("the chunk's value is not in the chunk file")
+			}
+			someOff = off
+			return nil
+		})
+	}
 	intact.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(wantLost) == 0 || len(wantLost) == len(origs) {
-		t.Fatalf("the leaf references chunks of %d of %d recordings: the test proves nothing", len(wantLost), len(origs))
+	if len(inLeaf) == 0 || len(inLeaf) == len(origs) {
+		t.Fatalf("the leaf references chunks of %d of %d recordings: the test proves nothing", len(inLeaf), len(origs))
 	}
 	d := damagedCopy(t, dir, int64(victim.id)*int64(ps)+8, 0x40)
 	if a, err := openDir(d); err == nil {
@@ -242,27 +263,25 @@ func TestSalvageDamagedChunkPage(t *testing.T) {
 		t.Fatal("damaged file opened")
 	}
 	res, b := salvageInto(t, d)
-	lost := map[ID]bool{}
-	for _, l := range res.Lost {
-		lost[l.ID] = true
-	}
-	if res.Complete() || !maps.Equal(lost, wantLost) || len(res.Recovered) != len(origs)-len(wantLost) {
-		t.Fatalf("recovered %d, lost %+v (want %d lost), problems %q", len(res.Recovered), res.Lost, len(wantLost), res.Problems)
+	if !res.Complete() || len(res.Recovered) != len(origs) || res.StrayChunks != stray || res.Tombstones != 0 {
+		t.Fatalf("recovered %d of %d, %d of %d chunks found again, lost %+v, problems %q", len(res.Recovered), len(origs), res.StrayChunks, stray, res.Lost, res.Problems)
 	}
 	checkSalvaged(t, res, b, origs)
-	// Every lost sealed recording gets a tombstone; a lost unsealed one
-	// (which chunks the damaged page holds varies with the random ids)
-	// was never on the chain.
-	sealedLost := 0
-	for _, l := range res.Lost {
-		if !slices.Contains(unsealed, l.ID) {
-			sealedLost++
-		}
+
+	// One of the chunks the leaf referenced is damaged in the chunk file
+	// as well: its recording is lost, the others are not.
+	testdisk.FlipByte(t, filepath.Join(d, "archive.db"+chunkSuffix), someOff+100, 0x10)
+	res, b = salvageInto(t, d)
+	if res.Complete() || len(res.Lost) != 1 || res.Lost[0].ID != someID || len(res.Recovered) != len(origs)-1 {
+		t.Fatalf("recovered %d, lost %+v (want %s), problems %q", len(res.Recovered), res.Lost, someID, res.Problems)
 	}
-	if res.Tombstones != sealedLost {
-		t.Fatalf("%d tombstones for %d lost sealed recordings: %+v", res.Tombstones, sealedLost, res)
+	checkSalvaged(t, res, b, origs)
+	// A lost sealed recording gets a tombstone; a lost unsealed one was
+	// never on the chain.
+	if want := 1 - len(slices.DeleteFunc(slices.Clone(unsealed), func(id ID) bool { return id != someID })); res.Tombstones != want {
+		t.Fatalf("%d tombstones, want %d: %+v", res.Tombstones, want, res)
 	}
-	if sealedLost == 0 {
+	if res.Tombstones == 0 {
 		return
 	}
 	who, why, err := b.TombstoneNote(t.Context(), res.Chain.HeadSeq)

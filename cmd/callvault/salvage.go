@@ -70,6 +70,9 @@ func runSalvage(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, p := range res.Problems {
 		fmt.Fprintf(stdout, "problem\t%s\n", p)
 	}
+	if res.StrayChunks > 0 {
+		fmt.Fprintf(stdout, "salvage: %d chunk(s) whose references were damaged were found again in the chunk file (each authenticated)\n", res.StrayChunks)
+	}
 	chain := "verifies"
 	if !res.Chain.Valid {
 		chain = fmt.Sprintf("does NOT verify: %v", res.Chain.Problems)

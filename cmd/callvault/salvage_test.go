@@ -79,6 +79,23 @@ func leafPages(t *testing.T, db string) ([]int64, int) {
 	return offs, ps
 }
 
+// refLeafPage reports whether bbolt page p is a leaf of chunk references.
+func refLeafPage(p []byte) bool {
+	count := int(binary.LittleEndian.Uint16(p[10:]))
+	if binary.LittleEndian.Uint16(p[8:]) != 0x02 || count < 2 || 16+16*count > len(p) {
+		return false
+	}
+	for i := range count {
+		e := p[16+16*i:]
+		pos, ks, vs := int(binary.LittleEndian.Uint32(e[4:])), binary.LittleEndian.Uint32(e[8:]), binary.LittleEndian.Uint32(e[12:])
+		v := 16 + 16*i + pos + int(ks)
+		if ks != 8 || vs != 13 || v >= len(p) || p[v] != 0xfe {
+			return false
+		}
+	}
+	return true
+}
+
 // TestVerifySalvageDamage: `callvault verify --data` reports a recording
 // hidden from every list by an edit of the file, and a damaged page as an
 // error that points at salvage (no panic); `callvault salvage` copies what
@@ -190,6 +207,40 @@ func TestVerifySalvageDamage(t *testing.T) {
 		err = serve(ctx, serveOptions{data: data, listen: "127.0.0.1:0", keyFile: d.key, ready: func(string) { t.Error("serve started") }}, &out, &out)
 		if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "callvault salvage --data "+data) {
 			t.Fatalf("serve: %v\n%s", err, out.String())
+		}
+	})
+
+	t.Run("chunk references damaged", func(t *testing.T) {
+		// A leaf of the chunks table (references of 8-byte keys, 13-byte
+		// values from 0xfe) damaged: its chunks are found again in the
+		// chunk file and nothing is lost.
+		data := copyData(t, d.data)
+		offs, ps := leafPages(t, db)
+		raw, err := os.ReadFile(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := int64(-1)
+		for _, off := range offs {
+			if p := raw[off : off+int64(ps)]; refLeafPage(p) {
+				victim = off
+				break
+			}
+		}
+		if victim < 0 {
+			t.Fatal("no leaf of chunk references")
+		}
+		testdisk.FlipByte(t, filepath.Join(data, "callvault.db"), victim+8, 0x40)
+		out := filepath.Join(t.TempDir(), "salvaged")
+		var stdout bytes.Buffer
+		err = run(ctx, []string{"salvage", "--data", data, "--key-file", d.key, "--out", out}, &stdout, io.Discard)
+		if err != nil || strings.Contains(stdout.String(), "LOST") || !strings.Contains(stdout.String(), "found again in the chunk file") {
+			t.Fatalf("%v\n%s", err, stdout.String())
+		}
+		t.Log(stdout.String())
+		res, err := verify(out)
+		if err != nil || !strings.Contains(res, "chain\tok") || !strings.Contains(res, long+"\tok") || !strings.Contains(res, short+"\tok") {
+			t.Fatalf("verify of the salvaged archive: %v\n%s", err, res)
 		}
 	})
 

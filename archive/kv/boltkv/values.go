@@ -248,6 +248,15 @@ func punch(f *os.File, spans []span) {
 	}
 }
 
+// ParseRef returns where in the value file a value stored in a file
+// bucket lies (as read from bbolt directly, bypassing the store): ok is
+// false for a value kept inline. Salvage uses it to find the file's
+// referenced ranges.
+func ParseRef(stored []byte) (off, n int64, ok bool) {
+	s, ok := parseRef(stored)
+	return s.off, s.n, ok
+}
+
 func parseRef(v []byte) (span, bool) {
 	if len(v) != refLen || v[0] != refTag {
 		return span{}, false
