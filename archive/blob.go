@@ -94,7 +94,7 @@ func countChunks(tx kv.Tx, id ID, kind BlobKind) uint64 {
 func (a *Archive) readChunk(id ID, kind BlobKind, idx uint64, dst []byte) ([]byte, error) {
 	var out []byte
 	err := a.view(func(tx kv.Tx) error {
-		v, err := getChunk(tx, id, kind, idx)
+		v, err := appendChunk(tx, id, kind, idx, dst)
 		if err != nil {
 			return err
 		}
@@ -104,13 +104,16 @@ func (a *Archive) readChunk(id ID, kind BlobKind, idx uint64, dst []byte) ([]byt
 			}
 			return nil
 		}
-		if len(v) > chunkBufCap {
+		if len(v)-len(dst) > chunkBufCap {
 			return &ChunkError{ID: id, Kind: kind, Index: idx, Reason: "stored value too long", Err: ErrCorrupt}
 		}
-		out = append(dst, v...)
+		out = v
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Size returns the blob's length in bytes.

@@ -116,9 +116,9 @@ func (s *chunkStore) deleteBlobFrom(id ID, kind BlobKind, from uint64) error {
 	return s.deleteFrom(start[:17], start[:])
 }
 
-// getChunk returns the stored value of a chunk (valid only during tx): nil
+// appendChunk returns dst with the stored value of a chunk appended: nil
 // when the index has no entry or the entry points at no value.
-func getChunk(tx kv.Tx, id ID, kind BlobKind, idx uint64) ([]byte, error) {
+func appendChunk(tx kv.Tx, id ID, kind BlobKind, idx uint64, dst []byte) ([]byte, error) {
 	k := chunkKey(id, kind, idx)
 	seq := tx.Bucket(bucketChunkIndex).Get(k[:])
 	if seq == nil {
@@ -127,5 +127,5 @@ func getChunk(tx kv.Tx, id ID, kind BlobKind, idx uint64) ([]byte, error) {
 	if len(seq) != seqKeyLen {
 		return nil, &ChunkError{ID: id, Kind: kind, Index: idx, Reason: fmt.Sprintf("index entry of %d bytes", len(seq)), Err: ErrCorrupt}
 	}
-	return tx.Bucket(bucketChunks).Get(seq), nil
+	return kv.GetAppend(tx.Bucket(bucketChunks), seq, dst), nil
 }

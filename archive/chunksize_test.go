@@ -63,7 +63,7 @@ func storedChunkLens(t *testing.T, a *Archive, id ID, kind BlobKind) []int {
 	var lens []int
 	err := a.view(func(tx kv.Tx) error {
 		for idx := uint64(0); ; idx++ {
-			v, err := getChunk(tx, id, kind, idx)
+			v, err := appendChunk(tx, id, kind, idx, []byte{})
 			if err != nil || v == nil {
 				return err
 			}

@@ -21,5 +21,5 @@ func TestDependencies(t *testing.T) {
 // records through kv.Store and runs on any backend.
 func TestBoltOnlyBeneathTheSeam(t *testing.T) {
 	depcheck.ImportedOnlyIn(t, ".", "go.etcd.io/bbolt/...",
-		"guard.go", "pagewalk.go", "compact.go", "backup.go", "salvage.go", "migrate_bolt.go")
+		"guard.go", "pagewalk.go", "compact.go", "backup.go", "salvage.go", "salvage_stray.go", "migrate_bolt.go")
 }

@@ -262,9 +262,7 @@ func (a *Archive) verifyBlob(ctx context.Context, res *VerifyResult, id ID, dk [
 		err := a.view(func(tx kv.Tx) error {
 			b := tx.Bucket(bucketChunks)
 			for i := range batch {
-				if v := b.Get(seqs[start+i][:]); v != nil {
-					vals[i] = append(slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap], v...)
-				}
+				vals[i] = kv.GetAppend(b, seqs[start+i][:], slab[i*chunkBufCap:i*chunkBufCap:(i+1)*chunkBufCap])
 			}
 			return nil
 		})

@@ -53,6 +53,30 @@ type Tx interface {
 	Writable() bool
 }
 
+// AppendGetter is a Bucket that can read a value into the caller's
+// buffer: GetAppend returns dst with the value of key appended (nil when
+// absent; pass a non-nil dst to tell an empty value from an absent one),
+// and the result stays valid after the transaction. A backend
+// whose values live outside its pages (boltkv's value file) reads them
+// there directly, sparing Get's buffer and the caller's copy of it.
+// GetAppend (in this package) falls back to Get for other buckets.
+type AppendGetter interface {
+	GetAppend(key, dst []byte) []byte
+}
+
+// GetAppend returns dst with the value of key in b appended, or nil when
+// absent.
+func GetAppend(b Bucket, key, dst []byte) []byte {
+	if g, ok := b.(AppendGetter); ok {
+		return g.GetAppend(key, dst)
+	}
+	v := b.Get(key)
+	if v == nil {
+		return nil
+	}
+	return append(dst, v...)
+}
+
 // Bucket is a set of key/value pairs in key order.
 type Bucket interface {
 	// Get returns the value of key, or nil when absent or when key names

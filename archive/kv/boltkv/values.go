@@ -93,6 +93,11 @@ type values struct {
 	life   sync.RWMutex
 	closed bool
 
+	// limit is where the values a reader may find end (end, or a
+	// read-only file's size): a reference reaching past it (a damaged
+	// one) reads as absent before a buffer is sized for it.
+	limit atomic.Int64
+
 	mu      sync.Mutex
 	end     int64          // past the last value: what no free extent takes goes here (block-aligned)
 	epoch   uint64         // commits that released values
@@ -124,6 +129,14 @@ func Open(db *bolt.DB, path string, readOnly bool, buckets ...[]byte) (*Store, e
 			return nil, fmt.Errorf("boltkv: value file: %w", err)
 		}
 		v.r = f
+		if f != nil {
+			fi, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("boltkv: value file: %w", err)
+			}
+			v.limit.Store(fi.Size())
+		}
 		return &Store{db: db, v: v}, nil
 	}
 	if err := v.open(db, path); err != nil {
@@ -201,6 +214,7 @@ func (v *values) open(db *bolt.DB, path string) error {
 		v.end = max(v.end, s.off+s.n)
 	}
 	v.end = align(v.end)
+	v.limit.Store(v.end)
 	if fi.Size() > v.end {
 		if err := f.Truncate(v.end); err != nil {
 			return err
@@ -328,15 +342,18 @@ func (v *values) readyLocked() []span {
 	return ready
 }
 
-// read returns the value s refers to, or nil when the file does not hold
-// it (there is no file, or s reaches past its end). Any other failure to
-// read is an error.
-func (v *values) read(s span) ([]byte, error) {
-	if v.r == nil {
+// readAppend returns dst (a new buffer when nil) with the value s refers
+// to appended, or nil when the file does not hold it (there is no file, or s reaches past its
+// end). Any other failure to read is an error.
+func (v *values) readAppend(s span, dst []byte) ([]byte, error) {
+	if v.r == nil || s.off < 0 || s.n > v.limit.Load()-s.off {
 		return nil, nil
 	}
-	out := make([]byte, s.n)
-	if _, err := v.r.ReadAt(out, s.off); err != nil {
+	if dst == nil {
+		dst = make([]byte, 0, s.n) // not nil, even for an empty value
+	}
+	out := slices.Grow(dst, int(s.n))[:len(dst)+int(s.n)]
+	if _, err := v.r.ReadAt(out[len(dst):], s.off); err != nil {
 		if errors.Is(err, io.EOF) {
 			if s.n == 0 {
 				return out, nil
@@ -443,7 +460,7 @@ func (t *txValues) get(v *values, stored []byte, r *txReads) []byte {
 		}
 		return nil
 	}
-	val, err := v.read(s)
+	val, err := v.readAppend(s, nil)
 	if err != nil {
 		r.fail(err)
 	}
@@ -510,6 +527,7 @@ func (t *txValues) place() []run {
 		}
 		runs = append(runs, r)
 		v.end += align(r.to - r.from)
+		v.limit.Store(v.end)
 	}
 	return runs
 }
@@ -674,6 +692,24 @@ type fileBucket struct {
 }
 
 func (b fileBucket) Get(key []byte) []byte { return b.t.get(b.v, b.b.Get(key), b.r) }
+
+// GetAppend implements kv.AppendGetter: a value in the file is read
+// straight into dst.
+func (b fileBucket) GetAppend(key, dst []byte) []byte {
+	stored := b.b.Get(key)
+	if s, ok := parseRef(stored); ok && s.off < stagedBase {
+		out, err := b.v.readAppend(s, dst)
+		if err != nil {
+			b.r.fail(err)
+		}
+		return out
+	}
+	v := b.t.get(b.v, stored, b.r)
+	if v == nil {
+		return nil
+	}
+	return append(dst, v...)
+}
 
 // Nested buckets keep their values in bbolt.
 func (b fileBucket) KeyN() int                      { return keyN(b.b) }

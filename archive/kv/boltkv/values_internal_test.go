@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -111,5 +112,33 @@ func TestValueFileReadError(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("a reference past the end: %v", err)
+	}
+
+	// A damaged reference naming 4 GiB: absent, and no buffer sized for
+	// it.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		ref := []byte{refTag, 0, 0, 0, 0, 0, 0, 0x10, 0, 0xff, 0xff, 0xff, 0xff}
+		return tx.Bucket([]byte("chunks")).Put([]byte("huge"), ref)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err = s.View(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("chunks"))
+		if got := b.Get([]byte("huge")); got != nil {
+			t.Errorf("a reference of 4 GiB read %d bytes", len(got))
+		}
+		if got := kv.GetAppend(b, []byte("huge"), []byte{}); got != nil {
+			t.Errorf("a reference of 4 GiB appended %d bytes", len(got))
+		}
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Errorf("a reference of 4 GiB: %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("reading a reference of 4 GiB allocated %d bytes", grew)
 	}
 }
