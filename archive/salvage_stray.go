@@ -108,7 +108,9 @@ func (s *salvageSource) referencedSpans(size int64) [][2]int64 {
 				c := b.Cursor()
 				n := int64(0)
 				for k, v := first(c); k != nil && n < limit; k, v = step(c) {
-					if off, l, ok := boltkv.ParseRef(v); ok {
+					// A reference outside the file is damage, not a
+					// range to skip.
+					if off, l, ok := boltkv.ParseRef(v); ok && off >= 4096 && l <= size-off {
 						spans = append(spans, [2]int64{off, l})
 					}
 					n++

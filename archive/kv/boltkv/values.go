@@ -343,8 +343,8 @@ func (v *values) readyLocked() []span {
 }
 
 // readAppend returns dst (a new buffer when nil) with the value s refers
-// to appended, or nil when the file does not hold it (there is no file, or s reaches past its
-// end). Any other failure to read is an error.
+// to appended, or nil when the file does not hold it (there is no file,
+// or s reaches past its end). Any other failure to read is an error.
 func (v *values) readAppend(s span, dst []byte) ([]byte, error) {
 	if v.r == nil || s.off < 0 || s.n > v.limit.Load()-s.off {
 		return nil, nil

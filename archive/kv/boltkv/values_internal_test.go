@@ -63,7 +63,8 @@ func TestValueFileReadError(t *testing.T) {
 			_ = b.ForEach(func(_, v []byte) error { got = v; return nil })
 			return got
 		},
-		"Cursor": func(b kv.Bucket) []byte { _, v := b.Cursor().First(); return v },
+		"Cursor":    func(b kv.Bucket) []byte { _, v := b.Cursor().First(); return v },
+		"GetAppend": func(b kv.Bucket) []byte { return kv.GetAppend(b, []byte("a"), []byte{}) },
 	}
 	for name, read := range reads {
 		var seen []byte
