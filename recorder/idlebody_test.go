@@ -5,15 +5,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
-// drainer is a connection that says whether its socket is drained.
-type drainer bool
+// socketConn is a connection that says whether its socket is drained;
+// each body read counts as a system call.
+type socketConn struct {
+	drained bool
+	reads   uint64
+}
 
-func (d drainer) Drained() bool { return bool(d) }
+func (c *socketConn) Drained() bool { return c.drained }
+func (c *socketConn) Reads() uint64 { c.reads++; return c.reads }
 
 // TestIdleBodyPaces checks when a streamed upload's reads pause: after a
 // read shorter than liveReadSize into a buffer that could take more (a
@@ -120,7 +126,7 @@ func TestIdleBodyPacesDrained(t *testing.T) {
 				}()
 				defer func() { pr.Close(); <-done }() // a failed check leaves no writer behind
 				b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
-					idle: time.Minute, coalesce: 200 * time.Millisecond, conn: drainer(tc.drained)}
+					idle: time.Minute, coalesce: 200 * time.Millisecond, conn: &socketConn{drained: tc.drained}}
 				buf := make([]byte, 256<<10)
 				for i, want := range tc.due {
 					start := time.Now()
@@ -139,4 +145,120 @@ func TestIdleBodyPacesDrained(t *testing.T) {
 			})
 		})
 	}
+}
+
+// recordConn is a TLS connection as the handler's reads see it: each read
+// takes one record, as tls.Conn's do, from the records it read ahead; when
+// it holds none, one system call takes every record the socket holds
+// (and drains it).
+type recordConn struct {
+	mu     sync.Mutex
+	socket []int // sizes of the records sent and not yet read from the socket
+	held   []int // read from the socket, not yet handed out
+	eof    bool
+	ready  chan struct{}
+	reads  uint64
+}
+
+func (c *recordConn) send(n int) {
+	c.mu.Lock()
+	c.socket = append(c.socket, n)
+	c.mu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (c *recordConn) close() {
+	c.mu.Lock()
+	c.eof = true
+	c.mu.Unlock()
+	select {
+	case c.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (c *recordConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.held) == 0 {
+		if len(c.socket) > 0 {
+			c.held, c.socket = c.socket, nil
+			c.reads++
+			break
+		}
+		if c.eof {
+			return 0, io.EOF
+		}
+		c.mu.Unlock()
+		<-c.ready
+		c.mu.Lock()
+	}
+	n := min(c.held[0], len(p))
+	c.held = c.held[1:]
+	return n, nil
+}
+
+func (c *recordConn) Drained() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads > 0
+}
+
+func (c *recordConn) Reads() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
+}
+
+// TestIdleBodyTLSKeepsUp: over TLS a live upload's records arrive one per
+// read from what crypto/tls read ahead, while the socket below says it is
+// drained. Pausing after each of them would read five records a second
+// while a call sends a hundred; the upload pauses only after reads that
+// reached the socket, and so has read everything soon after the last
+// record is sent.
+func TestIdleBodyTLSKeepsUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &recordConn{ready: make(chan struct{}, 1)}
+		const records, every = 300, 10 * time.Millisecond // 3 s of a call
+		go func() {
+			for range records {
+				c.send(230)
+				time.Sleep(every)
+			}
+			c.close()
+		}()
+		b := &idleBody{body: c, rc: http.NewResponseController(httptest.NewRecorder()),
+			idle: time.Minute, coalesce: 200 * time.Millisecond, conn: c}
+		start := time.Now()
+		buf := make([]byte, 64<<10)
+		got, pauses := 0, 0
+		for {
+			if b.short {
+				pauses++
+			}
+			n, err := b.Read(buf)
+			got += n
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		took := time.Since(start)
+		if got != records*230 {
+			t.Fatalf("read %d bytes, sent %d", got, records*230)
+		}
+		// In the bubble's clock: the records took 3 s to send.
+		if took > 3*time.Second+time.Second {
+			t.Fatalf("read the last record %v after the first, %d pauses (the upload took 3 s): it fell behind", took, pauses)
+		}
+		if pauses == 0 {
+			t.Fatal("a live upload over TLS was never paced")
+		}
+		t.Logf("%d records in %v (bubble time), %d pauses", records, took, pauses)
+	})
 }

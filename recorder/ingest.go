@@ -784,19 +784,31 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 // what it and the reads before it gathered since the socket was last
 // drained came slower than liveRate: a live upload. Its gathered data come
 // in several reads, since net/http reads a chunked body 4 KiB at a time,
-// and the read after them would park until the next packet. Elsewhere a
-// read is short when it brings less than liveReadSize. Bulk uploads fill
-// their reads or come faster, and are not slowed.
+// and the read after them would park until the next packet. The socket
+// counts as drained anew only after a system call read from it: data
+// buffered above the socket (in net/http's reader, or the records
+// crypto/tls read ahead and hands out one per read) is read without
+// pausing. Elsewhere a read is short when it brings less than
+// liveReadSize. Bulk uploads fill their reads or come faster, and are not
+// slowed.
 type idleBody struct {
 	body     io.Reader
 	rc       *http.ResponseController
 	idle     time.Duration
 	coalesce time.Duration
-	conn     interface{ Drained() bool } // the upload's connection, when it tells
-	short    bool                        // the last read was short: pause before the next
-	drained  time.Time                   // when a read last left the socket drained
-	gathered int                         // bytes read since
-	deadline time.Time                   // read deadline last set
+	conn     drainer   // the upload's connection, when it tells
+	short    bool      // the last read was short: pause before the next
+	drained  time.Time // when a read last left the socket drained
+	reads    uint64    // the connection's system calls by then
+	gathered int       // bytes read since
+	deadline time.Time // read deadline last set
+}
+
+// drainer is a connection that tells whether its socket was drained by
+// its last system call, and counts those calls (readahead.Conn).
+type drainer interface {
+	Drained() bool
+	Reads() uint64
 }
 
 const (
@@ -812,7 +824,7 @@ const (
 
 // drainerOf returns the connection req arrived on, when it tells whether
 // its socket is drained, or nil.
-func drainerOf(req *http.Request) interface{ Drained() bool } {
+func drainerOf(req *http.Request) drainer {
 	if c := readahead.FromContext(req.Context()); c != nil {
 		return c
 	}
@@ -836,11 +848,15 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	case b.conn != nil:
 		b.gathered += n
 		b.short = false
-		// A read that filled p may have left data in net/http's buffer.
+		// A read that filled p may have left data in net/http's buffer;
+		// one that made no system call since the socket was last seen
+		// drained was served from a buffer above it.
 		if n < len(p) && b.conn.Drained() {
-			now := time.Now()
-			b.short = !b.drained.IsZero() && float64(b.gathered) < liveRate*now.Sub(b.drained).Seconds()
-			b.drained, b.gathered = now, 0
+			if reads := b.conn.Reads(); reads != b.reads {
+				now := time.Now()
+				b.short = !b.drained.IsZero() && float64(b.gathered) < liveRate*now.Sub(b.drained).Seconds()
+				b.drained, b.reads, b.gathered = now, reads, 0
+			}
 		}
 	default:
 		b.short = n < liveReadSize

@@ -16,10 +16,19 @@
 // The shared buffer is taken only once the socket has data: a Conn waits
 // for readiness through syscall.RawConn, so an idle connection holds no
 // buffer.
+//
+// Under TLS the handler reads plaintext that crypto/tls may hold above the
+// Conn: a tls.Conn hands out one record per read and keeps the records it
+// read ahead. Drained then says only that the socket was drained at the
+// last system call; Reads counts the system calls, so a handler can tell
+// whether its read reached the socket at all since it last saw the
+// socket drained (reads served from TLS's buffer do not). ConnContext
+// finds the Conn under a tls.Conn.
 package readahead
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -76,6 +85,7 @@ type Conn struct {
 	short bool // the last system call took less than it asked for
 	// drained is short with nothing read ahead: a read now would wait.
 	drained atomic.Bool
+	reads   atomic.Uint64 // system calls that read
 }
 
 // Read reads into p: from what was read ahead, or from the socket.
@@ -92,6 +102,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 || len(p) >= gulpSize {
 		n, err := c.Conn.Read(p)
+		c.reads.Add(1)
 		c.short = err == nil && n < len(p)
 		c.drained.Store(c.short)
 		return n, err
@@ -116,6 +127,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		return true
 	})
+	if buf != nil {
+		c.reads.Add(1)
+	}
 	switch {
 	case err != nil: // deadline, closed connection
 		if buf != nil {
@@ -157,6 +171,10 @@ func (c *Conn) opError(err error) error {
 // is read ahead, and the last system call took less than it asked for.
 func (c *Conn) Drained() bool { return c.drained.Load() }
 
+// Reads returns the number of system calls that have read from the
+// socket.
+func (c *Conn) Reads() uint64 { return c.reads.Load() }
+
 // ReadFrom passes on to the connection's own ReadFrom (sendfile, splice),
 // which net/http uses to send files.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
@@ -177,18 +195,22 @@ func (c *Conn) CloseWrite() error {
 
 type connKey struct{}
 
-// ConnContext is for http.Server's ConnContext: it keeps c in the context
-// of c's requests, for Drained.
+// ConnContext is for http.Server's ConnContext: it keeps the Conn c is,
+// or that a tls.Conn c reads from, in the context of c's requests, for
+// Drained and Reads.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if rc, ok := c.(*Conn); ok {
 		return context.WithValue(ctx, connKey{}, rc)
 	}
 	return ctx
 }
 
-// FromContext returns the Conn a request of ctx arrived on, or nil (the
-// server was not set up with ConnContext, or the connection is not a Conn,
-// as a TLS connection is not: its plaintext is buffered above it).
+// FromContext returns the Conn a request of ctx arrived on (under TLS, the
+// one the tls.Conn reads from), or nil: the server was not set up with
+// ConnContext, or the connection is not a Conn.
 func FromContext(ctx context.Context) *Conn {
 	c, _ := ctx.Value(connKey{}).(*Conn)
 	return c
