@@ -93,7 +93,7 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 		}
 		if s.TLS {
 			l.srv.TLSConfig = certs.tlsConfig()
-			l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
+			l.ln = tls.NewListener(readahead.TLSListener(ln), l.srv.TLSConfig)
 		}
 		out = append(out, l)
 	}

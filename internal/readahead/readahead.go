@@ -48,21 +48,30 @@ var gulps = keeppool.New(64, func() *[gulpSize]byte { return new([gulpSize]byte)
 
 // Listener returns a listener whose TCP connections are Conns. Other
 // connections are passed on as they are.
-func Listener(ln net.Listener) net.Listener { return listener{ln} }
+func Listener(ln net.Listener) net.Listener { return listener{ln, false} }
 
-type listener struct{ net.Listener }
+// TLSListener is Listener for a listener that tls.NewListener wraps: its
+// Conns hand out at most one TLS record per read, so that crypto/tls,
+// which takes all it is given, holds no more than the record it works on
+// and the rest stays here, where Drained sees it.
+func TLSListener(ln net.Listener) net.Listener { return listener{ln, true} }
+
+type listener struct {
+	net.Listener
+	records bool
+}
 
 func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return wrap(c), nil
+	return wrap(c, l.records), nil
 }
 
 // wrap returns c as a Conn when c can be read through a syscall.RawConn,
 // and c itself otherwise.
-func wrap(c net.Conn) net.Conn {
+func wrap(c net.Conn, records bool) net.Conn {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return c
@@ -71,7 +80,46 @@ func wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{Conn: c, raw: raw}
+	rc := &Conn{Conn: c, raw: raw}
+	if records {
+		rc.cut = new(recordCut)
+	}
+	return rc
+}
+
+// recordCut follows the TLS record boundaries in the bytes a Conn hands
+// out: a record is a 5-byte header whose last two bytes are the length of
+// the body that follows.
+type recordCut struct {
+	left int // body bytes of the current record not handed out yet
+	hdr  [5]byte
+	hdrN int // bytes of the next record's header handed out
+}
+
+// take returns how many of the first bytes of b to hand out: up to the
+// end of the current record, and marks them handed out.
+func (rc *recordCut) take(b []byte) int {
+	n := 0
+	for n < len(b) {
+		if rc.left > 0 {
+			k := min(rc.left, len(b)-n)
+			rc.left -= k
+			if n += k; rc.left == 0 {
+				return n
+			}
+			continue
+		}
+		rc.hdr[rc.hdrN] = b[n]
+		rc.hdrN++
+		n++
+		if rc.hdrN == len(rc.hdr) {
+			rc.hdrN = 0
+			if rc.left = int(rc.hdr[3])<<8 | int(rc.hdr[4]); rc.left == 0 {
+				return n
+			}
+		}
+	}
+	return n
 }
 
 // Conn is a net.Conn whose small reads take up to gulpSize bytes from the
@@ -86,12 +134,21 @@ type Conn struct {
 	// drained is short with nothing read ahead: a read now would wait.
 	drained atomic.Bool
 	reads   atomic.Uint64 // system calls that read
+	cut     *recordCut    // under TLS: where records end
+}
+
+// give returns how many of b, which Read may hand out, it hands out.
+func (c *Conn) give(b []byte) int {
+	if c.cut == nil {
+		return len(b)
+	}
+	return c.cut.take(b)
 }
 
 // Read reads into p: from what was read ahead, or from the socket.
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.ahead != nil {
-		n := copy(p, c.ahead[c.r:c.w])
+		n := copy(p, c.ahead[c.r:c.r+c.give(c.ahead[c.r:min(c.w, c.r+len(p))])])
 		c.r += n
 		if c.r == c.w {
 			gulps.Put(c.ahead)
@@ -100,7 +157,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	if len(p) == 0 || len(p) >= gulpSize {
+	if len(p) == 0 || len(p) >= gulpSize && c.cut == nil {
 		n, err := c.Conn.Read(p)
 		c.reads.Add(1)
 		c.short = err == nil && n < len(p)
@@ -144,7 +201,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	c.short = n < gulpSize
-	k := copy(p, buf[:n])
+	k := copy(p, buf[:c.give(buf[:min(n, len(p))])])
 	if k < n {
 		c.ahead, c.r, c.w = buf, k, n
 		c.drained.Store(false)

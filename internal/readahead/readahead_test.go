@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -182,6 +183,11 @@ func TestClosedByPeer(t *testing.T) {
 // uploads read in small pieces, on a kept-alive connection, with its
 // handlers finding the Conn; files are sent as usual.
 func TestHTTPServer(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testHTTPServer(t, false) })
+	t.Run("tls", func(t *testing.T) { testHTTPServer(t, true) })
+}
+
+func testHTTPServer(t *testing.T, overTLS bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -211,11 +217,20 @@ func TestHTTPServer(t *testing.T) {
 	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(file))
 	})
-	srv := &http.Server{Handler: mux, ConnContext: ConnContext, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(Listener(ln))
-	t.Cleanup(func() { srv.Close() })
-	client := &http.Client{Timeout: 30 * time.Second}
-	url := "http://" + ln.Addr().String()
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnContext = ConnContext
+	srv.Listener.Close()
+	if overTLS {
+		srv.Listener = TLSListener(ln)
+		srv.StartTLS()
+	} else {
+		srv.Listener = Listener(ln)
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	client.Timeout = 30 * time.Second
+	url := srv.URL
 	for round := range 3 { // one connection, kept alive
 		pr, pw := io.Pipe()
 		h := sha256.New()
@@ -258,10 +273,53 @@ func TestNotAConn(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if wrap(a) != a {
+	if wrap(a, false) != a {
 		t.Fatal("a pipe was wrapped")
 	}
 	if FromContext(ConnContext(context.Background(), a)) != nil {
 		t.Fatal("a pipe's context holds a Conn")
+	}
+}
+
+// TestRecordCut: under TLS a Conn hands out at most the rest of one record
+// per read, wherever the reads start and however the records' headers fall
+// across them, and every byte once.
+func TestRecordCut(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var stream []byte
+	var ends []int // offsets where records end
+	for range 500 {
+		n := rng.IntN(300)
+		if rng.IntN(10) == 0 {
+			n = rng.IntN(16<<10 + 256)
+		}
+		stream = append(stream, 23, 3, 3, byte(n>>8), byte(n))
+		for range n {
+			stream = append(stream, byte(rng.Uint32()))
+		}
+		ends = append(ends, len(stream))
+	}
+	var rc recordCut
+	at, next := 0, 0 // next: index in ends of the first end not passed
+	for at < len(stream) {
+		b := stream[at:min(len(stream), at+1+rng.IntN(40<<10))]
+		n := rc.take(b)
+		if n == 0 {
+			t.Fatalf("nothing handed out at %d of %d", at, len(stream))
+		}
+		at += n
+		for next < len(ends) && ends[next] < at {
+			t.Fatalf("a read handed out %d..%d, across the end of a record at %d", at-n, at, ends[next])
+		}
+		if next < len(ends) && ends[next] == at {
+			next++
+		} else if n < len(b) {
+			t.Fatalf("a read stopped at %d, not at the end of a record (next at %d)", at, ends[next])
+		}
+	}
+	if next != len(ends) {
+		t.Fatalf("%d of %d record ends seen", next, len(ends))
 	}
 }
