@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -178,6 +179,34 @@ key_file = "`+key+`"
 			t.Fatal("certificate not reloaded after SIGHUP")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveUploadOverTLS: calls streamed over HTTPS, each packet a TLS
+// record of its own, are read as they come and answered soon after they
+// end. Pacing a read per record (crypto/tls hands out one per read) kept
+// such an upload a minute behind a call of three seconds.
+func TestLiveUploadOverTLS(t *testing.T) {
+	addr, stop := startConfigured(t, `
+[server]
+listen = "127.0.0.1:0"
+tls = true
+
+[tls]
+dir = "`+filepath.Join(t.TempDir(), "tls")+`"
+`, io.Discard)
+	var stdout bytes.Buffer
+	err := runLoadgen(t.Context(), []string{
+		"--streams", "4", "--duration", "3s", "--ramp", "200ms",
+		"--url", "https://" + addr + "/recordings/Files/", "--insecure",
+		"--password", testIngestPassword, "--verify", "--api-user", "admin", "--api-password", testAdminPassword,
+		"--response-timeout", "20s",
+	}, &stdout, &stdout)
+	if err != nil || !strings.Contains(stdout.String(), "started 2, ok 2, failed 0") || !strings.Contains(stdout.String(), "lost 0") {
+		t.Fatalf("%v\n%s", err, stdout.String())
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
