@@ -17,13 +17,14 @@
 // for readiness through syscall.RawConn, so an idle connection holds no
 // buffer.
 //
-// Under TLS the handler reads plaintext that crypto/tls may hold above the
-// Conn: a tls.Conn hands out one record per read and keeps the records it
-// read ahead. Drained then says only that the socket was drained at the
-// last system call; Reads counts the system calls, so a handler can tell
-// whether its read reached the socket at all since it last saw the
-// socket drained (reads served from TLS's buffer do not). ConnContext
-// finds the Conn under a tls.Conn.
+// Under TLS the handler reads plaintext that crypto/tls holds above the
+// Conn: a tls.Conn hands out one record per read and keeps whatever else
+// it was given. A TLSListener's Conns give it one record per read, so the
+// rest stays read ahead here, where Drained sees it; TLS keeps at most the
+// record it works on. Reads counts the system calls, so a handler can
+// also tell whether its read reached the socket at all since it last saw
+// the socket drained (reads served from a buffer above it do not).
+// ConnContext finds the Conn under a tls.Conn.
 package readahead
 
 import (
