@@ -262,3 +262,98 @@ func TestIdleBodyTLSKeepsUp(t *testing.T) {
 		t.Logf("%d records in %v (bubble time), %d pauses", records, took, pauses)
 	})
 }
+
+// streamPipe is an HTTP/2 stream's body as a handler reads it: what
+// arrived gathers while the handler does not read, and a read takes it.
+type streamPipe struct {
+	mu    sync.Mutex
+	n     int // bytes arrived and not read
+	eof   bool
+	ready chan struct{}
+}
+
+func (s *streamPipe) write(n int) {
+	s.mu.Lock()
+	s.n += n
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (s *streamPipe) close() {
+	s.mu.Lock()
+	s.eof = true
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (s *streamPipe) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.n == 0 {
+		if s.eof {
+			return 0, io.EOF
+		}
+		s.mu.Unlock()
+		<-s.ready
+		s.mu.Lock()
+	}
+	n := min(s.n, len(p))
+	s.n -= n
+	return n, nil
+}
+
+// TestIdleBodyPacesByRate: on a connection that does not tell whether
+// its socket is drained (an HTTP/2 stream), short reads pause the upload
+// only while it comes slower than liveRate: a bulk upload that arrives
+// in short pieces is paused once at most, a live trickle after each.
+func TestIdleBodyPacesByRate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		writes    int
+		every     time.Duration // between the writes of 1,000 bytes
+		minPauses int
+		maxPauses int
+	}{
+		{"bulk in short pieces", 2000, time.Millisecond, 0, 1}, // 1 MB/s
+		{"live trickle", 100, 20 * time.Millisecond, 5, 20},    // 50 kB/s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pr := &streamPipe{ready: make(chan struct{}, 1)}
+				go func() {
+					for range tc.writes {
+						pr.write(1000)
+						time.Sleep(tc.every)
+					}
+					pr.close()
+				}()
+				b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
+					idle: time.Minute, coalesce: 200 * time.Millisecond}
+				buf := make([]byte, 64<<10)
+				got, pauses := 0, 0
+				for {
+					if b.short {
+						pauses++
+					}
+					n, err := b.Read(buf)
+					got += n
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got != tc.writes*1000 || pauses < tc.minPauses || pauses > tc.maxPauses {
+					t.Fatalf("%d bytes, %d pauses; want %d bytes and %d..%d pauses", got, pauses, tc.writes*1000, tc.minPauses, tc.maxPauses)
+				}
+			})
+		})
+	}
+}

@@ -786,11 +786,12 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 // in several reads, since net/http reads a chunked body 4 KiB at a time,
 // and the read after them would park until the next packet. The socket
 // counts as drained anew only after a system call read from it: data
-// buffered above the socket (in net/http's reader, or the records
-// crypto/tls read ahead and hands out one per read) is read without
-// pausing. Elsewhere a read is short when it brings less than
-// liveReadSize. Bulk uploads fill their reads or come faster, and are not
-// slowed.
+// buffered above the socket (in net/http's reader, or a record crypto/tls
+// holds) is read without pausing. Elsewhere (HTTP/2, whose streams share
+// a connection; servers without readahead) a read is short when it brings
+// less than liveReadSize and what came since the last short read came
+// slower than liveRate. Bulk uploads fill their reads or come faster, and
+// are not slowed.
 type idleBody struct {
 	body     io.Reader
 	rc       *http.ResponseController
@@ -798,7 +799,7 @@ type idleBody struct {
 	coalesce time.Duration
 	conn     drainer   // the upload's connection, when it tells
 	short    bool      // the last read was short: pause before the next
-	drained  time.Time // when a read last left the socket drained
+	drained  time.Time // when a read last left the socket drained (or was short)
 	reads    uint64    // the connection's system calls by then
 	gathered int       // bytes read since
 	deadline time.Time // read deadline last set
@@ -823,9 +824,10 @@ const (
 )
 
 // drainerOf returns the connection req arrived on, when it tells whether
-// its socket is drained, or nil.
+// its socket is drained, or nil. An HTTP/2 request shares its connection
+// with others, whose data the socket's state says nothing about.
 func drainerOf(req *http.Request) drainer {
-	if c := readahead.FromContext(req.Context()); c != nil {
+	if c := readahead.FromContext(req.Context()); c != nil && req.ProtoMajor == 1 {
 		return c
 	}
 	return nil
@@ -842,26 +844,38 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(b.deadline)
 	}
 	n, err := b.body.Read(p)
+	b.short = false
+	if err != nil || len(p) < liveReadSize {
+		return n, err
+	}
+	b.gathered += n
 	switch {
-	case err != nil || len(p) < liveReadSize:
-		b.short = false
 	case b.conn != nil:
-		b.gathered += n
-		b.short = false
 		// A read that filled p may have left data in net/http's buffer;
 		// one that made no system call since the socket was last seen
 		// drained was served from a buffer above it.
 		if n < len(p) && b.conn.Drained() {
 			if reads := b.conn.Reads(); reads != b.reads {
-				now := time.Now()
-				b.short = !b.drained.IsZero() && float64(b.gathered) < liveRate*now.Sub(b.drained).Seconds()
-				b.drained, b.reads, b.gathered = now, reads, 0
+				b.reads = reads
+				b.short = b.slow(false)
 			}
 		}
-	default:
-		b.short = n < liveReadSize
+	case n < liveReadSize:
+		b.short = b.slow(true)
 	}
 	return n, err
+}
+
+// slow reports whether what the upload gathered since the last mark came
+// slower than liveRate (unmarked: whether first says so), and marks now.
+func (b *idleBody) slow(first bool) bool {
+	now := time.Now()
+	slow := first
+	if !b.drained.IsZero() {
+		slow = float64(b.gathered) < liveRate*now.Sub(b.drained).Seconds()
+	}
+	b.drained, b.gathered = now, 0
+	return slow
 }
 
 // parties returns the distinct numbers and display names of the calls'
