@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/callvault/callvault/internal/readahead"
 )
 
 // socketConn is a connection that says whether its socket is drained;
@@ -355,5 +358,35 @@ func TestIdleBodyPacesByRate(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestDrainerOnlyForHTTP1: an HTTP/1 request's pacing asks its connection
+// whether the socket is drained; an HTTP/2 request's does not (the
+// connection carries other streams too).
+func TestDrainerOnlyForHTTP1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ln = readahead.Listener(ln)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := readahead.ConnContext(t.Context(), c)
+	for major, want := range map[int]bool{1: true, 2: false} {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPut, "/recordings/x.pcap", nil)
+		req.ProtoMajor = major
+		if got := drainerOf(req) != nil; got != want {
+			t.Errorf("HTTP/%d: drainer %v, want %v", major, got, want)
+		}
 	}
 }
