@@ -15,6 +15,9 @@
 # daemon, 10.231.7.2 for the load generator), so that its traffic crosses
 # an interface as real phones' does.
 #
+# With TLS=1 the daemon serves HTTPS (its generated certificate) and the
+# load generator uploads over it (--insecure), each packet a TLS record.
+#
 # With KEEP=1 the data directory is left in place (its path is printed).
 set -euo pipefail
 bin=$1 streams=$2 gogc=${3:-100} out=${4:-}
@@ -34,17 +37,22 @@ trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; if [ "${KEEP:-0}" = 1 ];
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$d/key"; echo >> "$d/key"; chmod 600 "$d/key"
 export CALLVAULT_ADMIN_PASSWORD=adminpass-load-0123 CALLVAULT_INGEST_PASSWORD=ingestpass-load-0123
 port=$((20000 + RANDOM % 10000))
-GOGC=$gogc "$bin" serve -data "$d/data" -key-file "$d/key" -listen $host:$port > "$d/serve.log" 2>&1 &
+scheme=http conf=() insecure=()
+if [ "${TLS:-0}" = 1 ]; then
+	printf '[server]\ntls = true\n' > "$d/callvault.toml"
+	scheme=https conf=(--config "$d/callvault.toml") insecure=(--insecure)
+fi
+GOGC=$gogc "$bin" serve "${conf[@]}" -data "$d/data" -key-file "$d/key" -listen $host:$port > "$d/serve.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null http://$host:$port/ && break; sleep 0.3; done
+for _ in $(seq 1 100); do curl -sk -o /dev/null $scheme://$host:$port/ && break; sleep 0.3; done
 echo "start: $(uptime)"
 report=()
 if [ -n "$out" ]; then mkdir -p "$out"; report=(--report "$out/report.json"); fi
 rc=0
-"${inns[@]}" "$bin" loadgen --streams "$streams" --duration 40s --ramp 15s --url http://$host:$port/recordings/Files/ \
-  --verify --api-user admin --pid $pid "${report[@]}" 2>&1 | grep -v '^loadgen: .*: Put ' || rc=$?
+"${inns[@]}" "$bin" loadgen --streams "$streams" --duration 40s --ramp 15s --url $scheme://$host:$port/recordings/Files/ \
+  "${insecure[@]}" --verify --api-user admin --pid $pid "${report[@]}" 2>&1 | grep -v '^loadgen: .*: Put ' || rc=$?
 echo "end: $(uptime)"
-curl -s http://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
+curl -sk $scheme://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
   tee ${out:+"$out/commits.txt"}
 du -sh "$d/data"
 # Storage per call-minute: the data directory's bytes over the call-minutes
