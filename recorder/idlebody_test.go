@@ -150,48 +150,50 @@ func TestIdleBodyPacesDrained(t *testing.T) {
 	}
 }
 
-// recordConn is a TLS connection as the handler's reads see it: each read
-// takes one record, as tls.Conn's do, from the records it read ahead; when
-// it holds none, one system call takes every record the socket holds
-// (and drains it).
-type recordConn struct {
-	mu     sync.Mutex
-	socket []int // sizes of the records sent and not yet read from the socket
-	held   []int // read from the socket, not yet handed out
-	eof    bool
-	ready  chan struct{}
-	reads  uint64
+// arrivals is an upload as a handler's reads see it when its data arrive
+// in pieces (send). With records, each read takes one piece from those
+// that a system call took from the socket all at once, which leaves it
+// drained (a tls.Conn); without, a read takes all that has arrived (an
+// HTTP/2 stream's body).
+type arrivals struct {
+	records bool
+	mu      sync.Mutex
+	socket  []int // sizes of the pieces arrived and not yet taken from the socket
+	held    []int // taken from the socket, not yet handed out
+	eof     bool
+	ready   chan struct{}
+	reads   uint64
 }
 
-func (c *recordConn) send(n int) {
+func newArrivals(records bool) *arrivals {
+	return &arrivals{records: records, ready: make(chan struct{}, 1)}
+}
+
+func (c *arrivals) send(n int) {
 	c.mu.Lock()
 	c.socket = append(c.socket, n)
 	c.mu.Unlock()
-	select {
-	case c.ready <- struct{}{}:
-	default:
-	}
+	c.wake()
 }
 
-func (c *recordConn) close() {
+func (c *arrivals) close() {
 	c.mu.Lock()
 	c.eof = true
 	c.mu.Unlock()
+	c.wake()
+}
+
+func (c *arrivals) wake() {
 	select {
 	case c.ready <- struct{}{}:
 	default:
 	}
 }
 
-func (c *recordConn) Read(p []byte) (int, error) {
+func (c *arrivals) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.held) == 0 {
-		if len(c.socket) > 0 {
-			c.held, c.socket = c.socket, nil
-			c.reads++
-			break
-		}
+	for len(c.held) == 0 && len(c.socket) == 0 {
 		if c.eof {
 			return 0, io.EOF
 		}
@@ -199,21 +201,56 @@ func (c *recordConn) Read(p []byte) (int, error) {
 		<-c.ready
 		c.mu.Lock()
 	}
+	if !c.records {
+		n := 0
+		for len(c.socket) > 0 && n < len(p) {
+			k := min(c.socket[0], len(p)-n)
+			n += k
+			if c.socket[0] -= k; c.socket[0] == 0 {
+				c.socket = c.socket[1:]
+			}
+		}
+		return n, nil
+	}
+	if len(c.held) == 0 {
+		c.held, c.socket = c.socket, nil
+		c.reads++
+	}
 	n := min(c.held[0], len(p))
 	c.held = c.held[1:]
 	return n, nil
 }
 
-func (c *recordConn) Drained() bool {
+func (c *arrivals) Drained() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reads > 0
 }
 
-func (c *recordConn) Reads() uint64 {
+func (c *arrivals) Reads() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.reads
+}
+
+// readPaced reads b to its end and returns the bytes read and the pauses
+// taken.
+func readPaced(t *testing.T, b *idleBody) (got, pauses int) {
+	t.Helper()
+	buf := make([]byte, 64<<10)
+	for {
+		if b.short {
+			pauses++
+		}
+		n, err := b.Read(buf)
+		got += n
+		if err == io.EOF {
+			return got, pauses
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestIdleBodyTLSKeepsUp: over TLS a live upload's records arrive one per
@@ -224,7 +261,7 @@ func (c *recordConn) Reads() uint64 {
 // record is sent.
 func TestIdleBodyTLSKeepsUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &recordConn{ready: make(chan struct{}, 1)}
+		c := newArrivals(true)
 		const records, every = 300, 10 * time.Millisecond // 3 s of a call
 		go func() {
 			for range records {
@@ -236,21 +273,7 @@ func TestIdleBodyTLSKeepsUp(t *testing.T) {
 		b := &idleBody{body: c, rc: http.NewResponseController(httptest.NewRecorder()),
 			idle: time.Minute, coalesce: 200 * time.Millisecond, conn: c}
 		start := time.Now()
-		buf := make([]byte, 64<<10)
-		got, pauses := 0, 0
-		for {
-			if b.short {
-				pauses++
-			}
-			n, err := b.Read(buf)
-			got += n
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
+		got, pauses := readPaced(t, b)
 		took := time.Since(start)
 		if got != records*230 {
 			t.Fatalf("read %d bytes, sent %d", got, records*230)
@@ -264,51 +287,6 @@ func TestIdleBodyTLSKeepsUp(t *testing.T) {
 		}
 		t.Logf("%d records in %v (bubble time), %d pauses", records, took, pauses)
 	})
-}
-
-// streamPipe is an HTTP/2 stream's body as a handler reads it: what
-// arrived gathers while the handler does not read, and a read takes it.
-type streamPipe struct {
-	mu    sync.Mutex
-	n     int // bytes arrived and not read
-	eof   bool
-	ready chan struct{}
-}
-
-func (s *streamPipe) write(n int) {
-	s.mu.Lock()
-	s.n += n
-	s.mu.Unlock()
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
-}
-
-func (s *streamPipe) close() {
-	s.mu.Lock()
-	s.eof = true
-	s.mu.Unlock()
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
-}
-
-func (s *streamPipe) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.n == 0 {
-		if s.eof {
-			return 0, io.EOF
-		}
-		s.mu.Unlock()
-		<-s.ready
-		s.mu.Lock()
-	}
-	n := min(s.n, len(p))
-	s.n -= n
-	return n, nil
 }
 
 // TestIdleBodyPacesByRate: on a connection that does not tell whether
@@ -328,31 +306,17 @@ func TestIdleBodyPacesByRate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				pr := &streamPipe{ready: make(chan struct{}, 1)}
+				pr := newArrivals(false)
 				go func() {
 					for range tc.writes {
-						pr.write(1000)
+						pr.send(1000)
 						time.Sleep(tc.every)
 					}
 					pr.close()
 				}()
 				b := &idleBody{body: pr, rc: http.NewResponseController(httptest.NewRecorder()),
 					idle: time.Minute, coalesce: 200 * time.Millisecond}
-				buf := make([]byte, 64<<10)
-				got, pauses := 0, 0
-				for {
-					if b.short {
-						pauses++
-					}
-					n, err := b.Read(buf)
-					got += n
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
+				got, pauses := readPaced(t, b)
 				if got != tc.writes*1000 || pauses < tc.minPauses || pauses > tc.maxPauses {
 					t.Fatalf("%d bytes, %d pauses; want %d bytes and %d..%d pauses", got, pauses, tc.writes*1000, tc.minPauses, tc.maxPauses)
 				}
