@@ -56,7 +56,7 @@ func (s *salvageSource) strays(ctx context.Context, res *SalvageResult) *strayCh
 	st := &strayChunks{f: f, size: size, left: strayTrialBudget, buf: make([]byte, chunkBufCap), open: make([]byte, chunkBufCap)}
 	// Read the gaps between referenced ranges and note every block that
 	// starts with a chunk's version byte.
-	const block = 4096
+	const block = boltkv.ValueBlock
 	piece := make([]byte, 1<<20)
 	at := int64(block) // past the file's header
 	scan := func(from, to int64) {
@@ -81,7 +81,7 @@ func (s *salvageSource) strays(ctx context.Context, res *SalvageResult) *strayCh
 		if r[0] > at {
 			scan(at, r[0])
 		}
-		at = max(at, alignBlock(r[0]+r[1]))
+		at = max(at, (r[0]+r[1]+block-1)&^(block-1))
 	}
 	scan(at, size)
 	st.taken = make([]bool, len(st.offs))
@@ -89,15 +89,13 @@ func (s *salvageSource) strays(ctx context.Context, res *SalvageResult) *strayCh
 	return st
 }
 
-func alignBlock(n int64) int64 { return (n + 4095) &^ 4095 }
-
 // referencedSpans returns the ranges of the chunk file that the readable
 // references point at, sorted. A damaged page ends a walk, so the
 // chunks table is walked from both ends; each walk is bounded by the
 // number of blocks the file has, in case damage makes it circle.
 func (s *salvageSource) referencedSpans(size int64) [][2]int64 {
 	var spans [][2]int64
-	limit := size/4096 + 1
+	limit := size/boltkv.ValueBlock + 1
 	walk := func(first, step func(*bolt.Cursor) ([]byte, []byte)) {
 		_ = guard("salvage", func() error {
 			return s.bolt.DB().View(func(tx *bolt.Tx) error {
@@ -110,7 +108,7 @@ func (s *salvageSource) referencedSpans(size int64) [][2]int64 {
 				for k, v := first(c); k != nil && n < limit; k, v = step(c) {
 					// A reference outside the file is damage, not a
 					// range to skip.
-					if off, l, ok := boltkv.ParseRef(v); ok && off >= 4096 && l <= size-off {
+					if off, l, ok := boltkv.ParseRef(v); ok && off >= boltkv.ValueBlock && l <= size-off {
 						spans = append(spans, [2]int64{off, l})
 					}
 					n++

@@ -82,7 +82,7 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 		// Connections read what their socket holds in one system call;
 		// uploads ask them whether the socket is drained (recorder's
 		// idleBody).
-		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS, ln: readahead.Listener(ln)}
+		l := &listener{name: s.Name, zones: s.Zones, tls: s.TLS}
 		l.srv = &http.Server{
 			Handler:           m.instrument(s.Name, rt.mux(s.Zones)),
 			ConnContext:       readahead.ConnContext,
@@ -94,6 +94,8 @@ func listen(cfg *Config, rt *routes, m *metrics, certs *certSource, log *slog.Lo
 		if s.TLS {
 			l.srv.TLSConfig = certs.tlsConfig()
 			l.ln = tls.NewListener(readahead.TLSListener(ln), l.srv.TLSConfig)
+		} else {
+			l.ln = readahead.Listener(ln)
 		}
 		out = append(out, l)
 	}

@@ -271,6 +271,10 @@ func ParseRef(stored []byte) (off, n int64, ok bool) {
 	return s.off, s.n, ok
 }
 
+// ValueBlock is the value file's block: its header fills the first, and
+// every value starts one.
+const ValueBlock = valueBlock
+
 func parseRef(v []byte) (span, bool) {
 	if len(v) != refLen || v[0] != refTag {
 		return span{}, false

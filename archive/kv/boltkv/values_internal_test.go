@@ -139,7 +139,9 @@ func TestValueFileReadError(t *testing.T) {
 	if err != nil {
 		t.Errorf("a reference of 4 GiB: %v", err)
 	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+	// (Other goroutines' allocations count too: the bound is far from
+	// both them and the 4 GiB.)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
 		t.Errorf("reading a reference of 4 GiB allocated %d bytes", grew)
 	}
 }
