@@ -19,6 +19,10 @@
 # load generator uploads over it (--insecure), each packet a TLS record.
 #
 # With KEEP=1 the data directory is left in place (its path is printed).
+#
+# LOADGEN=PATH runs the load generator from another binary (e.g. when BIN
+# is a -tags pprof build serving profiles on CALLVAULT_PPROF, which the
+# load generator must not also try to serve).
 set -euo pipefail
 bin=$1 streams=$2 gogc=${3:-100} out=${4:-}
 d=$(mktemp -d /var/tmp/cvload.XXXX)
@@ -49,7 +53,7 @@ echo "start: $(uptime)"
 report=()
 if [ -n "$out" ]; then mkdir -p "$out"; report=(--report "$out/report.json"); fi
 rc=0
-"${inns[@]}" "$bin" loadgen --streams "$streams" --duration 40s --ramp 15s --url $scheme://$host:$port/recordings/Files/ \
+"${inns[@]}" env -u CALLVAULT_PPROF "${LOADGEN:-$bin}" loadgen --streams "$streams" --duration 40s --ramp 15s --url $scheme://$host:$port/recordings/Files/ \
   "${insecure[@]}" --verify --api-user admin --pid $pid "${report[@]}" 2>&1 | grep -v '^loadgen: .*: Put ' || rc=$?
 echo "end: $(uptime)"
 curl -sk $scheme://$host:$port/metrics | grep -E '^callvault_commit_(duration_seconds|batch_bytes|batch_ops)_(sum|count)' |
