@@ -37,10 +37,9 @@ type Options struct {
 	// Silence run on timers.
 	Now func() time.Time
 	// Lease is, on an archive that several daemons share, how long a
-	// supervisor's presence counts on the other daemons after the
-	// daemon holding the page last renewed it (every answered ping); by
-	// Now, so the daemons' clocks must agree well within it (default 4
-	// pings).
+	// supervisor's presence counts on another daemon after it saw the
+	// daemon holding the page renew it (every answered ping), by its own
+	// Now: the daemons' clocks need not agree (default 4 pings).
 	Lease time.Duration
 }
 

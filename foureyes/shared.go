@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +21,13 @@ import (
 //     the revision its state rests on, so of two daemons changing one
 //     user at once the first commit wins and the other takes it;
 //   - a lease per supervisor and daemon holding a page of theirs:
-//     renewed at Join and every answered ping, valid Options.Lease by
-//     the appliance clock, deleted when the daemon's last page of the
-//     supervisor is gone after the grace.
+//     renewed at Join and every answered ping, deleted when the daemon's
+//     last page of the supervisor is gone after the grace. Each renewal
+//     writes a new sequence number, and another daemon counts the lease
+//     valid for Options.Lease after it saw the last renewal, by its own
+//     clock: the daemons' clocks need not agree. A lease no daemon saw
+//     renewed for twice that is a dead daemon's, and the next daemon to
+//     check deletes it.
 //
 // A supervisor counts as present while a page is connected here or
 // another daemon's lease is valid. A daemon whose mirror holds grants of
@@ -51,8 +56,15 @@ type shared struct {
 	// daemon's change (it would overwrite what changed here since).
 	writing map[string]uint64
 	leases  map[string]bool                 // supervisor keys whose lease to write (under f.mu)
-	others  map[string]map[string]time.Time // supervisor key → daemon → lease valid until (under f.mu)
+	seq     uint64                          // the last sequence number written in a lease (under f.mu)
+	others  map[string]map[string]seenLease // supervisor key → daemon → its lease (under f.mu)
 	away    map[string]bool                 // supervisors whose leases lapsed at the last check (under f.mu)
+}
+
+// seenLease is another daemon's lease as this daemon last saw it.
+type seenLease struct {
+	r     record    // as stored
+	valid time.Time // by this daemon's clock: when it saw r, plus Options.Lease
 }
 
 // record is a stored 4-eyes record (JSON, sealed by the archive).
@@ -70,9 +82,12 @@ type record struct {
 	GrantedBy  string    `json:"by,omitempty"`
 	GrantIP    string    `json:"ip,omitempty"`
 	Grant      string    `json:"grant,omitempty"`
-	// Lease (Login is the supervisor).
+	// Lease (Login is the supervisor). Until is the writer's clock's
+	// idea of the lease's end, for people reading the records; the
+	// daemons go by Seq, which each renewal changes.
 	Node  string    `json:"node,omitempty"`
 	Until time.Time `json:"until,omitzero"`
+	Seq   uint64    `json:"seq,omitempty"`
 }
 
 func wardName(login string) string        { return "ward\x00" + feKey(login) }
@@ -84,7 +99,7 @@ func (f *Access) startShared() {
 	sh := &shared{
 		node: rand.Text(), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		stop: cancel, ended: make(chan struct{}),
-		dirty: map[string]bool{}, writing: map[string]uint64{}, leases: map[string]bool{}, others: map[string]map[string]time.Time{},
+		dirty: map[string]bool{}, writing: map[string]uint64{}, leases: map[string]bool{}, others: map[string]map[string]seenLease{},
 	}
 	f.sh = sh
 	sh.kicks.Store(1) // the first load
@@ -194,8 +209,8 @@ func (f *Access) elsewhereLocked(login string) bool {
 		return false
 	}
 	now := f.opts.Now()
-	for _, until := range f.sh.others[feKey(login)] {
-		if until.After(now) {
+	for _, l := range f.sh.others[feKey(login)] {
+		if l.valid.After(now) {
 			return true
 		}
 	}
@@ -219,6 +234,7 @@ func (f *Access) follow(ctx context.Context) {
 		case <-t.C:
 			f.flush(ctx) // leases whose renewal failed
 			f.lapse(ctx)
+			f.dropStale(ctx)
 		}
 	}
 }
@@ -239,10 +255,9 @@ func (f *Access) reload(ctx context.Context) {
 		}
 		return
 	}
-	others := map[string]map[string]time.Time{}
-	var stale []record
+	others := map[string]map[string]seenLease{}
 	f.mu.Lock()
-	expired := f.opts.Now().Add(-f.opts.Lease)
+	now := f.opts.Now()
 	for _, raw := range raws {
 		var r record
 		if json.Unmarshal(raw, &r) != nil || r.Login == "" || len(r.Login) > maxLogin {
@@ -253,15 +268,17 @@ func (f *Access) reload(ctx context.Context) {
 			if r.Node == f.sh.node {
 				continue
 			}
-			if r.Until.Before(expired) {
-				stale = append(stale, r) // a daemon that died
-				continue
-			}
+			// A lease seen for the first time counts as renewed now:
+			// whether its daemon still lives shows within Lease.
 			k := feKey(r.Login)
-			if others[k] == nil {
-				others[k] = map[string]time.Time{}
+			l, ok := f.sh.others[k][r.Node]
+			if !ok || !sameLease(l.r, r) {
+				l = seenLease{r: r, valid: now.Add(f.opts.Lease)}
 			}
-			others[k][r.Node] = r.Until
+			if others[k] == nil {
+				others[k] = map[string]seenLease{}
+			}
+			others[k][r.Node] = l
 		case "ward":
 			f.applyLocked(r)
 		}
@@ -270,12 +287,34 @@ func (f *Access) reload(ctx context.Context) {
 	f.notifyLocked() // presence may have changed
 	f.mu.Unlock()
 	f.sh.applied = gen
+}
+
+// dropStale deletes the leases this daemon has not seen renewed for
+// twice Options.Lease (their daemons died), unless they were renewed
+// meanwhile.
+func (f *Access) dropStale(ctx context.Context) {
+	var stale []record
+	f.mu.Lock()
+	expired := f.opts.Now().Add(-f.opts.Lease)
+	for _, byNode := range f.sh.others {
+		for _, l := range byNode {
+			if l.valid.Before(expired) {
+				stale = append(stale, l.r)
+			}
+		}
+	}
+	f.mu.Unlock()
 	for _, r := range stale {
 		_, _ = f.arc.SwapFourEyes(ctx, leaseName(r.Login, r.Node), func(old []byte) ([]byte, bool) {
 			var o record
-			return nil, json.Unmarshal(old, &o) == nil && o.Until.Equal(r.Until)
+			return nil, json.Unmarshal(old, &o) == nil && sameLease(o, r)
 		})
 	}
+}
+
+// sameLease reports whether a and b are one renewal of a lease.
+func sameLease(a, b record) bool {
+	return a.Node == b.Node && a.Seq == b.Seq && a.Until.Equal(b.Until)
 }
 
 // applyLocked takes another daemon's newer ward record: the grant's
@@ -330,7 +369,8 @@ func (f *Access) flush(ctx context.Context) {
 	for k := range f.sh.leases {
 		r := record{Kind: "lease", Login: k, Node: f.sh.node}
 		if p := f.sups[k]; p != nil && len(p.streams) > 0 {
-			r.Until = f.opts.Now().Add(f.opts.Lease)
+			f.sh.seq++
+			r.Until, r.Seq = f.opts.Now().Add(f.opts.Lease), f.sh.seq
 		} else if p != nil && p.grace != nil {
 			continue // the grace decides; the lease stands meanwhile
 		}
@@ -433,6 +473,16 @@ func (f *Access) lapse(ctx context.Context) {
 		todo = append(todo, lapsed{w, r, w.rev})
 	}
 	f.mu.Unlock()
+	if len(todo) > 0 {
+		// A renewal the change feed has not brought here yet keeps them:
+		// read the feed first.
+		if err := f.arc.CatchUp(ctx); err == nil {
+			f.reload(ctx)
+		}
+		f.mu.Lock()
+		todo = slices.DeleteFunc(todo, func(l lapsed) bool { return f.elsewhereLocked(l.w.supervisor) })
+		f.mu.Unlock()
+	}
 	for _, l := range todo {
 		r, base := l.r, l.base
 		ok, err := f.swapWard(ctx, r, base)

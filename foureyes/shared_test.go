@@ -2,6 +2,7 @@ package foureyes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -220,6 +221,92 @@ func TestFourEyesAcrossDaemons(t *testing.T) {
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Fatalf("audit entries %v, want %v", count, want)
 	}
+}
+
+// TestFourEyesLeaseAcrossClocks: the daemons' clocks disagree by an hour
+// either way. B sees the supervisor's page on A, follows A's grant, and
+// when A dies with the page open ends the grant once A's lease lapses by
+// B's clock, a lease after B last saw it renewed; after twice that B
+// deletes the dead daemon's lease.
+func TestFourEyesLeaseAcrossClocks(t *testing.T) {
+	for _, skew := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(fmt.Sprint("A's clock ", skew), func(t *testing.T) {
+			start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+			clkB := testclock.New(start)
+			clkA := testclock.New(start.Add(skew))
+			arcA, arcB := twoDaemons(t, clkB)
+			ctx := t.Context()
+			alice, sam := supervised(t, arcA)
+			rec := &archive.Recording{User: "alice"}
+			opts := Options{Ping: 20 * time.Millisecond, Silence: time.Hour, Grace: 10 * time.Millisecond, Lease: 10 * time.Second}
+			optsA, optsB := opts, opts
+			optsA.Now, optsB.Now = clkA.Now, clkB.Now
+			feA := New(arcA, optsA, nil)
+			feB := New(arcB, optsB, nil)
+			defer feB.Close()
+
+			if _, err := feA.Join("sam", "127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, feB, "B sees the supervisor's page on A", func() bool {
+				v, _ := feB.Supervision("sam")
+				return v.Connected
+			})
+			if _, err := feB.Request(ctx, &alice, "127.0.0.2"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, feA, "the request on the supervisor's page on A", func() bool {
+				v, _ := feA.Supervision("sam")
+				return len(v.Pending) == 1
+			})
+			if err := feA.Grant(ctx, &sam, "alice", "127.0.0.1"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, feB, "B follows A's grant", func() bool { return feB.MayRead(&alice, rec) })
+
+			feA.Close()
+			arcA.Close()
+			clkB.Add(opts.Lease - time.Second)
+			feB.lapse(ctx)
+			feB.dropStale(ctx)
+			if !feB.MayRead(&alice, rec) {
+				t.Fatal("the grant ended on B while A's lease was valid by B's clock")
+			}
+			clkB.Add(2 * time.Second)
+			waitFor(t, feB, "the grant ends on B a lease after A's last renewal", func() bool { return !feB.MayRead(&alice, rec) })
+			if st, _ := feB.Status(&alice); st.State != Ended || st.Reason != ReasonTimeout {
+				t.Fatalf("alice's state on B: %+v", st)
+			}
+			if leases(t, arcB) != 1 {
+				t.Fatal("A's lease was deleted within twice the lease")
+			}
+			clkB.Add(opts.Lease)
+			feB.dropStale(ctx)
+			if n := leases(t, arcB); n != 0 {
+				t.Fatalf("%d leases stored after twice the lease without a renewal", n)
+			}
+		})
+	}
+}
+
+// leases counts the stored 4-eyes leases.
+func leases(t *testing.T, arc *archive.Archive) int {
+	t.Helper()
+	raws, err := arc.FourEyesRecords(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, raw := range raws {
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind == "lease" {
+			n++
+		}
+	}
+	return n
 }
 
 // TestFourEyesOneDaemonWritesNothing: on bbolt (one process) the 4-eyes
