@@ -544,6 +544,9 @@ type ExpireResult struct {
 	Protected int `json:"protected"`
 	// Failed counts recordings whose removal failed (logged).
 	Failed int `json:"failed"`
+	// CDRs counts the calls whose CDRs were deleted because no recording
+	// of theirs arrived before GraceCutoff (cdr_expire.go).
+	CDRs int `json:"cdrs"`
 	// Deleted lists the recordings purged, with the rule; each has a
 	// "lifecycle.delete" audit entry. Not kept by LastExpire.
 	Deleted []Expired `json:"-"`
@@ -697,7 +700,9 @@ func (a *Archive) expireBatches(ctx context.Context, bucket []byte, fn func([]ex
 // (SeatLost) are before local midnight SeatGraceDays ago (fewer days when
 // retention is shorter); and recycle-bin entries binned more than
 // RecycleBinDays ago. Protected recordings and recordings still being
-// written stay. Each purge gets a tombstone and a "lifecycle.delete"
+// written stay. It also deletes the CDRs of calls no recording answers
+// to, the last of them received before the seat grace's cutoff
+// (cdr_expire.go). Each purge gets a tombstone and a "lifecycle.delete"
 // audit entry naming the recording and the rule, in the same transaction.
 // It is safe to run at any time and as often as wanted; the daemon runs it
 // at start and daily. The result is logged and kept for LastExpire.
@@ -746,11 +751,20 @@ func (a *Archive) Expire(ctx context.Context) (ExpireResult, error) {
 		}
 		return res, fmt.Errorf("archive: expire: %w", err)
 	}
+	cdrWhy := fmt.Sprintf("no recording of the call received within %d days", p.graceDays())
+	res.CDRs, err = a.expireCDRs(ctx, graceCut, cdrWhy)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		a.log.Error("archive expire: deleting call detail records failed", "err", err)
+	}
 	if b, err := json.Marshal(res); err == nil {
 		_ = a.update(ctx, func(tx kv.Tx) error { return tx.Bucket(bucketMeta).Put(metaLifecycle, b) })
 	}
 	a.log.Info("archive lifecycle run", "retention_days", p.RetentionDays, "retention_purged", res.Retention,
-		"grace_purged", res.Grace, "bin_purged", res.Bin, "protected_kept", res.Protected, "failed", res.Failed)
+		"grace_purged", res.Grace, "bin_purged", res.Bin, "protected_kept", res.Protected, "failed", res.Failed,
+		"cdr_calls_purged", res.CDRs)
 	return res, nil
 }
 

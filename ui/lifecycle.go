@@ -291,7 +291,7 @@ func notInBin(err error) error {
 type lastRunView struct {
 	When, WhenISO                      string
 	Retention, Grace, Bin              int
-	Protected, Failed                  int
+	Protected, Failed, CDRs            int
 	RetentionCutoff, GraceCutoff       string
 	RetentionCutoffISO, GraceCutoffISO string
 }
@@ -303,7 +303,7 @@ func (u *UI) lifecycleSettings(ctx context.Context, rc *reqCtx, p *settingsPage,
 	if res, ok := u.arc.LastExpire(ctx); ok {
 		p.LastRun = &lastRunView{
 			When: rc.when(res.Ran), WhenISO: webcore.IsoTime(res.Ran),
-			Retention: res.Retention, Grace: res.Grace, Bin: res.Bin, Protected: res.Protected, Failed: res.Failed,
+			Retention: res.Retention, Grace: res.Grace, Bin: res.Bin, Protected: res.Protected, Failed: res.Failed, CDRs: res.CDRs,
 			RetentionCutoff: rc.when(res.RetentionCutoff), RetentionCutoffISO: webcore.IsoTime(res.RetentionCutoff),
 			GraceCutoff: rc.when(res.GraceCutoff), GraceCutoffISO: webcore.IsoTime(res.GraceCutoff),
 		}

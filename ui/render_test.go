@@ -82,7 +82,7 @@ func pageModels(u *UI) map[string][]any {
 			IngestLogins: []string{"ingest"}, KeyFileMode: true, KeyFingerprint: "abcd ef01", PublicKeyPEM: "-----BEGIN PUBLIC KEY-----",
 			SettingsError: "Unknown time zone.", IngestError: "x", KeyError: "y",
 			RetentionDays: "365", RecycleBinDays: "30" + evil, MaxDays: 11000, SeatGraceDays: 30, LifecycleError: "Retention: enter a whole number.",
-			LastRun: &lastRunView{When: "2026-11-21 00:05:00", Retention: 3, Grace: 1, Bin: 2, Protected: 1, Failed: 1,
+			LastRun: &lastRunView{When: "2026-11-21 00:05:00", Retention: 3, Grace: 1, Bin: 2, Protected: 1, Failed: 1, CDRs: 4,
 				RetentionCutoff: "2025-11-21 00:00:00", GraceCutoff: "2026-10-22 00:00:00"},
 		}},
 	}
