@@ -163,6 +163,7 @@ type arrivals struct {
 	eof     bool
 	ready   chan struct{}
 	reads   uint64
+	quiets  int // Quiet calls
 }
 
 func newArrivals(records bool) *arrivals {
@@ -233,6 +234,12 @@ func (c *arrivals) Reads() uint64 {
 	return c.reads
 }
 
+func (c *arrivals) Quiet() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.quiets++
+}
+
 // readPaced reads b to its end and returns the bytes read and the pauses
 // taken.
 func readPaced(t *testing.T, b *idleBody) (got, pauses int) {
@@ -284,6 +291,9 @@ func TestIdleBodyTLSKeepsUp(t *testing.T) {
 		}
 		if pauses == 0 {
 			t.Fatal("a live upload over TLS was never paced")
+		}
+		if c.quiets != pauses {
+			t.Fatalf("the connection was told of %d of %d pauses (Quiet)", c.quiets, pauses)
 		}
 		t.Logf("%d records in %v (bubble time), %d pauses", records, took, pauses)
 	})

@@ -791,7 +791,8 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 // a connection; servers without readahead) a read is short when it brings
 // less than liveReadSize and what came since the last short read came
 // slower than liveRate. Bulk uploads fill their reads or come faster, and
-// are not slowed.
+// are not slowed. Before a pause the connection is told (Quiet), so that
+// the packets arriving meanwhile do not each wake the runtime's poller.
 type idleBody struct {
 	body     io.Reader
 	rc       *http.ResponseController
@@ -811,6 +812,10 @@ type drainer interface {
 	Drained() bool
 	Reads() uint64
 }
+
+// quieter is a connection told that its reader pauses (readahead.Conn):
+// the kernel does not wake the poller for each packet meanwhile.
+type quieter interface{ Quiet() }
 
 const (
 	// liveReadSize is the read length below which an upload counts as live
@@ -835,6 +840,9 @@ func drainerOf(req *http.Request) drainer {
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	if b.short && b.coalesce > 0 {
+		if q, ok := b.conn.(quieter); ok {
+			q.Quiet() // no wake-ups for the packets of the pause
+		}
 		time.Sleep(b.coalesce)
 	}
 	// Move the deadline only when a good part of it is used up: setting it
