@@ -131,6 +131,14 @@ func (a *Archive) cdrCallTx(tx kv.Tx, ch [callHashLen]byte, cutNS int64) (string
 // callAnsweredTx reports whether a listed recording answers to call id,
 // or one that cannot be read might.
 func (a *Archive) callAnsweredTx(tx kv.Tx, id string) bool {
+	// The call index holds only listed recordings (indexTx), under a
+	// keyed hash of their conference GUID: an entry answers without
+	// opening the recording. The daily run meets every recorded call
+	// older than the cutoff, so this is its usual way out.
+	ch := a.callHash(id)
+	if k, _ := tx.Bucket(bucketByCall).Cursor().Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]) && len(k) == callKeyLen {
+		return true
+	}
 	for _, rid := range a.callRecordingsTx(tx, id) {
 		m, err := a.listedMetaTx(tx, rid[:])
 		if err != nil || m != nil && slices.Contains(callIDs(m), id) {
@@ -153,7 +161,7 @@ func (a *Archive) binnedCalls(ctx context.Context) (map[[callHashLen]byte]bool, 
 		err := a.view(func(tx kv.Tx) error {
 			var err error
 			last, _ = ascBatch(tx, bucketBin, after, expireScan, func(k, _ []byte) bool {
-				err = a.binnedCallTx(tx, k, out)
+				err = a.recordingCallsTx(tx, k, out)
 				return err == nil
 			})
 			return err
@@ -168,16 +176,17 @@ func (a *Archive) binnedCalls(ctx context.Context) (map[[callHashLen]byte]bool, 
 	}
 }
 
-// binnedCallTx adds to calls the call hashes of the recording with bin
-// key k.
-func (a *Archive) binnedCallTx(tx kv.Tx, k []byte, calls map[[callHashLen]byte]bool) error {
+// recordingCallsTx adds to calls the call hashes of the recording with
+// time key k (of the recycle bin or of the recordings the search index
+// has not taken in yet).
+func (a *Archive) recordingCallsTx(tx kv.Tx, k []byte, calls map[[callHashLen]byte]bool) error {
 	if len(k) != timeKeyLen {
 		return nil
 	}
 	m, dk, err := a.loadTx(tx, ID(k[8:]))
 	clear(dk)
 	if err != nil {
-		return fmt.Errorf("archive: a recording in the recycle bin: %w", err)
+		return fmt.Errorf("archive: the call ids of recording %s: %w", ID(k[8:]), err)
 	}
 	for _, id := range callIDs(m) {
 		calls[a.callHash(id)] = true
@@ -187,8 +196,9 @@ func (a *Archive) binnedCallTx(tx kv.Tx, k []byte, calls map[[callHashLen]byte]b
 
 // dropOrphanCDRs deletes the CDRs of cands that are still to be deleted
 // (none came, no recording answers to them, none of the call's
-// recordings was binned since start), with an audit entry, in one
-// transaction, and returns how many calls' CDRs it deleted.
+// recordings was binned since start or waits for the search index, which
+// finds a recording by the SIP Call-IDs of its calls), with an audit
+// entry, in one transaction, and returns how many calls' CDRs it deleted.
 func (a *Archive) dropOrphanCDRs(ctx context.Context, cands []cdrCall, cutNS, start int64, why string) (int, error) {
 	n := 0
 	err := a.update(ctx, func(tx kv.Tx) error {
@@ -197,7 +207,13 @@ func (a *Archive) dropOrphanCDRs(ctx context.Context, cands []cdrCall, cutNS, st
 		from := timeKey(start, ID{})
 		c := tx.Bucket(bucketBin).Cursor()
 		for k, _ := c.Seek(from[:]); k != nil; k, _ = c.Next() {
-			if err := a.binnedCallTx(tx, k, recent); err != nil {
+			if err := a.recordingCallsTx(tx, k, recent); err != nil {
+				return err
+			}
+		}
+		c = tx.Bucket(bucketWhoPending).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if err := a.recordingCallsTx(tx, k, recent); err != nil {
 				return err
 			}
 		}

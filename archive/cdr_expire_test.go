@@ -12,7 +12,8 @@ import (
 // recording answers to once the last of them is older than the seat
 // grace by the archive's clock (here 30 days, retention off), more than
 // one scan batch of them; CDRs of a listed recording, of one in the
-// recycle bin, and of a call whose last CDR came later stay. Each
+// recycle bin, of a recording found by a SIP Call-ID of its calls, and
+// of a call whose last CDR came later stay. Each
 // deleting transaction is audited and the chain stays valid.
 func TestExpireOrphanCDRs(t *testing.T) {
 	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
@@ -67,6 +68,10 @@ func TestExpireOrphanCDRs(t *testing.T) {
 	if err := a.Bin(ctx, binned, "anna"); err != nil {
 		t.Fatal(err)
 	}
+	const sipID = "a84b4c76e66710@pc33.example.com"
+	info := fmt.Appendf(nil, `{"result":{"calls":[{"callId":%q}]}}`, sipID)
+	finishRec(t, a, NewRecording{User: "anna", Received: now}, Final{State: StateComplete, StartTime: now, Info: info})
+	put(sipID, "By Call-ID")
 	put("later", "First Attempt")
 	clk.Add(20 * 24 * time.Hour)
 	put("later", "Second Attempt")
@@ -86,7 +91,7 @@ func TestExpireOrphanCDRs(t *testing.T) {
 			t.Errorf("%s keeps %d CDRs", c, n)
 		}
 	}
-	want := map[string]int{recs[listed]: 1, recs[binned]: 1, "later": 2, "late-orphan": 1}
+	want := map[string]int{recs[listed]: 1, recs[binned]: 1, sipID: 1, "later": 2, "late-orphan": 1}
 	for c, n := range want {
 		if got := count(c); got != n {
 			t.Errorf("%s: %d CDRs, want %d", c, got, n)
@@ -118,7 +123,7 @@ func TestExpireOrphanCDRs(t *testing.T) {
 	if res, err = a.Expire(ctx); err != nil || res.CDRs != 2 {
 		t.Fatalf("second run: %d calls' CDRs deleted (%v), want 2", res.CDRs, err)
 	}
-	want = map[string]int{recs[listed]: 1, recs[binned]: 1, "later": 0, "late-orphan": 0}
+	want = map[string]int{recs[listed]: 1, recs[binned]: 1, sipID: 1, "later": 0, "late-orphan": 0}
 	for c, n := range want {
 		if got := count(c); got != n {
 			t.Errorf("%s: %d CDRs, want %d", c, got, n)
