@@ -25,6 +25,11 @@ import (
 // CDRs and why).
 const AuditLifecycleCDRs = "lifecycle.cdrs"
 
+// cdrBatch bounds the calls whose CDRs one transaction deletes: a call's
+// check and deletion take microseconds, where a recording's purge takes
+// a data key and a tombstone (expireBatch).
+const cdrBatch = 512
+
 // cdrCall is a call whose CDRs Expire deletes.
 type cdrCall struct {
 	ch     [callHashLen]byte
@@ -59,7 +64,7 @@ func (a *Archive) expireCDRs(ctx context.Context, cut time.Time, why string) (in
 			return deleted, err
 		}
 		for len(cands) > 0 {
-			n := min(len(cands), expireBatch)
+			n := min(len(cands), cdrBatch)
 			d, err := a.dropOrphanCDRs(ctx, cands[:n], cutNS, start, why)
 			deleted += d
 			if err != nil {

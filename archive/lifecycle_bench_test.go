@@ -1,8 +1,11 @@
 package archive
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/callvault/callvault/archive/kv"
 )
 
 // BenchmarkPreviewExpire counts what a lifecycle run would delete over
@@ -36,6 +39,65 @@ func BenchmarkPreviewExpire(b *testing.B) {
 					b.Fatalf("%+v %v", pv, err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkExpireCDRs is the daily run's pass over the CDRs: 100k calls
+// of 2024, each with one CDR, past the cutoff. "recorded": each call has
+// a listed recording (its call-index entry); "orphans": none has, and
+// every CDR is deleted (the fixture is written again each round, outside
+// the timing).
+func BenchmarkExpireCDRs(b *testing.B) {
+	const calls = 100_000
+	now := time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC)
+	received := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, recorded := range []bool{true, false} {
+		name := map[bool]string{true: "recorded", false: "orphans"}[recorded]
+		b.Run(name, func(b *testing.B) {
+			a := OpenTestOptions(b, Options{InitialMmapSize: 1 << 30, Now: func() time.Time { return now }})
+			fixture := func() {
+				for done := 0; done < calls; {
+					err := a.store.Update(func(tx kv.Tx) error {
+						for i := 0; i < 5000 && done < calls; i, done = i+1, done+1 {
+							guid := fmt.Sprintf("%032x", done)
+							rec := cdrRecord{V: cdrV1, CallID: guid, CallerNumber: "+4930123456", Received: received}
+							ch := a.callHash(guid)
+							key := append(ch[:], make([]byte, cdrHashLen)...)
+							box, err := a.sealState(aadCDR, key, rec)
+							if err != nil {
+								return err
+							}
+							if err := tx.Bucket(bucketCDRs).Put(key, box); err != nil {
+								return err
+							}
+							if recorded {
+								if err := tx.Bucket(bucketByCall).Put(a.callKey(guid, NewID()), []byte{}); err != nil {
+									return err
+								}
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			fixture()
+			want := map[bool]int{true: 0, false: calls}[recorded]
+			for b.Loop() {
+				n, err := a.expireCDRs(b.Context(), now.AddDate(0, 0, -SeatGraceDays), "bench")
+				if err != nil || n != want {
+					b.Fatalf("%d calls' CDRs deleted (%v), want %d", n, err, want)
+				}
+				if !recorded {
+					b.StopTimer()
+					fixture()
+					b.StartTimer()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/call")
 		})
 	}
 }
