@@ -228,8 +228,6 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-// opError is err as net's own reads report it: a *net.OpError of op
-// "read" (RawConn's say "raw-read").
 // readFD reads from fd into b, again when interrupted.
 func readFD(fd uintptr, b []byte) (int, error) {
 	for {
@@ -240,6 +238,8 @@ func readFD(fd uintptr, b []byte) (int, error) {
 	}
 }
 
+// opError is err as net's own reads report it: a *net.OpError of op
+// "read" (RawConn's say "raw-read").
 func (c *Conn) opError(err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
@@ -265,9 +265,10 @@ func (c *Conn) Quiet() {
 }
 
 // quietBytes is the low-water mark of a quiet Conn: more than a live
-// call gathers in a pause (≈ 5 KiB of G.711 in 200 ms), less than a
-// quarter of a socket's smallest default receive buffer (Linux raises
-// the buffer, and clamps the window, for a mark above half of it).
+// call gathers in a pause (≈ 5 KiB of G.711 in 200 ms), and an eighth of
+// a TCP socket's default receive buffer (tcp_rmem, 128 KiB): Linux would
+// raise the buffer, and clamp the window to the mark, for a mark above
+// half of it.
 const quietBytes = 16 << 10
 
 // Reads returns the number of system calls that have read from the
