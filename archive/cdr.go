@@ -346,8 +346,8 @@ func (a *Archive) cdrsOfTx(tx kv.Tx, ids []string) []CDR {
 		ch := a.callHash(id)
 		cur := b.Cursor()
 		for k, v := cur.Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]); k, v = cur.Next() {
-			var r cdrRecord
-			if len(k) != cdrKeyLen || a.openState(aadCDR, k, v, &r) != nil || r.V != cdrV1 || r.CallID != id {
+			r, ok := a.openCDR(k, v)
+			if !ok || r.CallID != id {
 				a.log.Error("archive: unreadable call detail record skipped")
 				continue
 			}
@@ -408,12 +408,42 @@ func (a *Archive) callRecordingsTx(tx kv.Tx, id string) []ID {
 	}
 }
 
-// dropCDRsTx deletes, with recording id (being purged, its index entries
-// already removed), the CDRs of each of its call ids that no other
-// listed recording answers to: the call's details go with its last
-// recording. A recording of the call in the recycle bin does not keep
-// them.
-func (a *Archive) dropCDRsTx(tx kv.Tx, id ID, m *metaRecord) error {
+// callAnsweredTx reports whether a listed recording answers to call id,
+// or one that cannot be read might.
+func (a *Archive) callAnsweredTx(tx kv.Tx, id string) bool {
+	// The call index holds only listed recordings (indexTx), under a
+	// keyed hash of their conference GUID: an entry answers without
+	// opening the recording. The daily run meets every recorded call
+	// older than the cutoff, so this is its usual way out.
+	ch := a.callHash(id)
+	if k, _ := tx.Bucket(bucketByCall).Cursor().Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]) && len(k) == callKeyLen {
+		return true
+	}
+	for _, rid := range a.callRecordingsTx(tx, id) {
+		m, err := a.listedMetaTx(tx, rid[:])
+		if err != nil || m != nil && slices.Contains(callIDs(m), id) {
+			return true
+		}
+	}
+	return false
+}
+
+// openCDR opens the stored CDR under key k, and reports whether it is
+// one: readable, of this version, under a key of the right length.
+func (a *Archive) openCDR(k, box []byte) (cdrRecord, bool) {
+	var r cdrRecord
+	if len(k) != cdrKeyLen || a.openState(aadCDR, k, box, &r) != nil || r.V != cdrV1 {
+		return cdrRecord{}, false
+	}
+	return r, true
+}
+
+// dropCDRsTx deletes, with the recording m (being purged, its index
+// entries already removed), the CDRs of each of its call ids that no other
+// listed recording answers to (callAnsweredTx): the call's details go
+// with its last recording. A recording of the call in the recycle bin
+// does not keep them.
+func (a *Archive) dropCDRsTx(tx kv.Tx, m *metaRecord) error {
 	b := tx.Bucket(bucketCDRs)
 	if b == nil {
 		return nil
@@ -422,21 +452,12 @@ func (a *Archive) dropCDRsTx(tx kv.Tx, id ID, m *metaRecord) error {
 		return nil
 	}
 	for _, cid := range callIDs(m) {
-		kept := false
-		for _, other := range a.callRecordingsTx(tx, cid) {
-			if other == id {
-				continue
-			}
-			if om, err := a.listedMetaTx(tx, other[:]); err == nil && om != nil && slices.Contains(callIDs(om), cid) {
-				kept = true
-				break
-			}
+		if a.callAnsweredTx(tx, cid) {
+			continue
 		}
-		if !kept {
-			ch := a.callHash(cid)
-			if err := deletePrefix(b, ch[:]); err != nil {
-				return err
-			}
+		ch := a.callHash(cid)
+		if err := deletePrefix(b, ch[:]); err != nil {
+			return err
 		}
 	}
 	return nil

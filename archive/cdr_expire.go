@@ -2,9 +2,9 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -123,9 +123,8 @@ func (a *Archive) cdrCallTx(tx kv.Tx, ch [callHashLen]byte, cutNS int64) (string
 	c := tx.Bucket(bucketCDRs).Cursor()
 	id := ""
 	for k, v := c.Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]); k, v = c.Next() {
-		var r cdrRecord
-		if len(k) != cdrKeyLen || a.openState(aadCDR, k, v, &r) != nil || r.V != cdrV1 || a.callHash(r.CallID) != ch ||
-			id != "" && r.CallID != id || r.Received >= cutNS {
+		r, ok := a.openCDR(k, v)
+		if !ok || a.callHash(r.CallID) != ch || id != "" && r.CallID != id || r.Received >= cutNS {
 			return "", false // unreadable ones are left alone
 		}
 		id = r.CallID
@@ -133,52 +132,19 @@ func (a *Archive) cdrCallTx(tx kv.Tx, ch [callHashLen]byte, cutNS int64) (string
 	return id, id != ""
 }
 
-// callAnsweredTx reports whether a listed recording answers to call id,
-// or one that cannot be read might.
-func (a *Archive) callAnsweredTx(tx kv.Tx, id string) bool {
-	// The call index holds only listed recordings (indexTx), under a
-	// keyed hash of their conference GUID: an entry answers without
-	// opening the recording. The daily run meets every recorded call
-	// older than the cutoff, so this is its usual way out.
-	ch := a.callHash(id)
-	if k, _ := tx.Bucket(bucketByCall).Cursor().Seek(ch[:]); k != nil && bytes.HasPrefix(k, ch[:]) && len(k) == callKeyLen {
-		return true
-	}
-	for _, rid := range a.callRecordingsTx(tx, id) {
-		m, err := a.listedMetaTx(tx, rid[:])
-		if err != nil || m != nil && slices.Contains(callIDs(m), id) {
-			return true
-		}
-	}
-	return false
-}
-
 // binnedCalls returns the call hashes of the recordings in the recycle
 // bin.
 func (a *Archive) binnedCalls(ctx context.Context) (map[[callHashLen]byte]bool, error) {
 	out := map[[callHashLen]byte]bool{}
-	var after []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var last []byte
-		err := a.view(func(tx kv.Tx) error {
-			var err error
-			last, _ = ascBatch(tx, bucketBin, after, expireScan, func(k, _ []byte) bool {
-				err = a.recordingCallsTx(tx, k, out)
-				return err == nil
-			})
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if last == nil {
-			return out, nil
-		}
-		after = last
+	var rerr error
+	err := a.expireBatches(ctx, bucketBin, func([]expireCand) {}, func(tx kv.Tx, k []byte, _ *[]expireCand) bool {
+		rerr = a.recordingCallsTx(tx, k, out)
+		return rerr == nil
+	})
+	if err = cmp.Or(err, rerr); err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // recordingCallsTx adds to calls the call hashes of the recording with

@@ -52,9 +52,13 @@ func BenchmarkExpireCDRs(b *testing.B) {
 	const calls = 100_000
 	now := time.Date(2026, 12, 6, 11, 0, 0, 0, time.UTC)
 	received := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-	for _, recorded := range []bool{true, false} {
-		name := map[bool]string{true: "recorded", false: "orphans"}[recorded]
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		recorded bool
+		want     int // calls whose CDRs a run deletes
+	}{{"recorded", true, 0}, {"orphans", false, calls}} {
+		recorded := c.recorded
+		b.Run(c.name, func(b *testing.B) {
 			a := OpenTestOptions(b, Options{InitialMmapSize: 1 << 30, Now: func() time.Time { return now }})
 			fixture := func() {
 				for done := 0; done < calls; {
@@ -85,11 +89,10 @@ func BenchmarkExpireCDRs(b *testing.B) {
 				}
 			}
 			fixture()
-			want := map[bool]int{true: 0, false: calls}[recorded]
 			for b.Loop() {
 				n, err := a.expireCDRs(b.Context(), now.AddDate(0, 0, -SeatGraceDays), "bench")
-				if err != nil || n != want {
-					b.Fatalf("%d calls' CDRs deleted (%v), want %d", n, err, want)
+				if err != nil || n != c.want {
+					b.Fatalf("%d calls' CDRs deleted (%v), want %d", n, err, c.want)
 				}
 				if !recorded {
 					b.StopTimer()

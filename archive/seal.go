@@ -312,7 +312,7 @@ func (a *Archive) purgeTx(tx kv.Tx, id ID, note []byte) error {
 				return err
 			}
 		}
-		if err := a.dropCDRsTx(tx, id, m); err != nil {
+		if err := a.dropCDRsTx(tx, m); err != nil {
 			return err
 		}
 	} else if err := deleteIndexSuffix(tx, id); err != nil { // metadata unreadable: scan

@@ -23,6 +23,7 @@ type socketConn struct {
 
 func (c *socketConn) Drained() bool { return c.drained }
 func (c *socketConn) Reads() uint64 { c.reads++; return c.reads }
+func (c *socketConn) Quiet()        {}
 
 // TestIdleBodyPaces checks when a streamed upload's reads pause: after a
 // read shorter than liveReadSize into a buffer that could take more (a

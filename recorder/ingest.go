@@ -807,15 +807,14 @@ type idleBody struct {
 }
 
 // drainer is a connection that tells whether its socket was drained by
-// its last system call, and counts those calls (readahead.Conn).
+// its last system call, and counts those calls; told that its reader
+// pauses (Quiet), it keeps the packets of the pause from each waking the
+// runtime's poller (readahead.Conn).
 type drainer interface {
 	Drained() bool
 	Reads() uint64
+	Quiet()
 }
-
-// quieter is a connection told that its reader pauses (readahead.Conn):
-// the kernel does not wake the poller for each packet meanwhile.
-type quieter interface{ Quiet() }
 
 const (
 	// liveReadSize is the read length below which an upload counts as live
@@ -840,8 +839,8 @@ func drainerOf(req *http.Request) drainer {
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	if b.short && b.coalesce > 0 {
-		if q, ok := b.conn.(quieter); ok {
-			q.Quiet() // no wake-ups for the packets of the pause
+		if b.conn != nil {
+			b.conn.Quiet() // no wake-ups for the packets of the pause
 		}
 		time.Sleep(b.coalesce)
 	}
