@@ -48,6 +48,12 @@ func (a *API) innovaphoneCDR(w http.ResponseWriter, r *http.Request, u *archive.
 	}
 	var doc []byte
 	if r.Method == http.MethodGet {
+		// A GET that stores a record must carry its credentials: a
+		// browser sends the UI's session cookie (SameSite=Lax) on a
+		// cross-site navigation, and the cross-origin check lets GET by.
+		if r.Header.Get("Authorization") == "" {
+			return errStatus(http.StatusUnauthorized, "authentication required: the GET form takes Basic or Bearer credentials, not a session")
+		}
 		doc = []byte(r.URL.Query().Get("msg"))
 	} else {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, innovaphoneMaxBody))

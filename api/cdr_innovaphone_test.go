@@ -2,12 +2,14 @@ package api
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // innoTransfer is a <cdr> as the innovaphone PBX documents it (wiki,
@@ -98,4 +100,39 @@ func FuzzInnovaphoneCDR(f *testing.F) {
 			t.Fatalf("accepted but invalid: %v", err)
 		}
 	})
+}
+
+// TestInnovaphoneGETNeedsCredentials: the GET form stores a record, so a
+// browser's session cookie does not do for it (a cross-site navigation
+// carries the cookie and passes the cross-origin check); Basic does.
+func TestInnovaphoneGETNeedsCredentials(t *testing.T) {
+	e := newPlayEnv(t)
+	doc := strings.Replace(innoTransfer, "c0nf0000111122223333444455556666", "guid-forged", 1)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/cdr/innovaphone?msg="+url.QueryEscape(doc), nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	resp, err := e.session("admin").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET with the admin's session cookie: %d, want 401", resp.StatusCode)
+	}
+	if cdrs, err := e.arc.CDRs(t.Context(), "guid-forged"); err != nil || len(cdrs) != 0 {
+		t.Fatalf("stored through a session: %d CDRs, %v", len(cdrs), err)
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/v1/cdr/innovaphone?msg="+url.QueryEscape(doc), nil)
+	req.SetBasicAuth("admin", webtest.Password)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("GET with Basic credentials: %d, want 201", resp.StatusCode)
+	}
+	if cdrs, err := e.arc.CDRs(t.Context(), "guid-forged"); err != nil || len(cdrs) != 1 {
+		t.Fatalf("after the Basic GET: %d CDRs, %v", len(cdrs), err)
+	}
 }
