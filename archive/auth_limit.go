@@ -205,10 +205,11 @@ type attempt struct {
 	prevLogin       time.Time
 }
 
-// sourcePrefix is the unit counted per source: an IPv4 address or an IPv6
-// /64 (one subscriber's network). An address that does not parse counts as
-// one shared source.
-func sourcePrefix(a netip.Addr) netip.Prefix {
+// SourcePrefix is the unit a guessing limit counts per source: an IPv4
+// address or an IPv6 /64 (one subscriber's network, whose addresses a
+// client picks at will). An address that does not parse counts as one
+// shared source.
+func SourcePrefix(a netip.Addr) netip.Prefix {
 	a = a.Unmap().WithZone("")
 	switch {
 	case !a.IsValid():
@@ -222,7 +223,7 @@ func sourcePrefix(a netip.Addr) netip.Prefix {
 }
 
 func newAttempt(from netip.Addr, login string) attempt {
-	at := attempt{src: sourcePrefix(from)}
+	at := attempt{src: SourcePrefix(from)}
 	if validLogin(login) == nil {
 		at.login = login
 	}

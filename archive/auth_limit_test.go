@@ -275,7 +275,7 @@ func TestGuessLimitEveryEntryPoint(t *testing.T) {
 		t.Fatalf("token from another network: %v", err)
 	}
 	// An IPv4-mapped address is the IPv4 address.
-	if sourcePrefix(netip.MustParseAddr("::ffff:198.51.100.7")) != sourcePrefix(attacker) {
+	if SourcePrefix(netip.MustParseAddr("::ffff:198.51.100.7")) != SourcePrefix(attacker) {
 		t.Fatal("IPv4-mapped address counted apart")
 	}
 }
@@ -326,7 +326,7 @@ func TestClientAddr(t *testing.T) {
 		}
 	}
 	// Unparsable sources share one count rather than escaping it.
-	if sourcePrefix(ClientAddr("x")) != sourcePrefix(ClientAddr("y")) {
+	if SourcePrefix(ClientAddr("x")) != SourcePrefix(ClientAddr("y")) {
 		t.Fatal("unparsable sources counted apart")
 	}
 }
@@ -339,7 +339,7 @@ func FuzzClientAddr(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		a := ClientAddr(s)
-		p := sourcePrefix(a)
+		p := SourcePrefix(a)
 		if !a.IsValid() {
 			if p != (netip.Prefix{}) {
 				t.Fatalf("%q: no address but source %v", s, p)

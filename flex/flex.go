@@ -286,7 +286,8 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, archive.ErrNotFound):
 		he = &httpErr{http.StatusNotFound, msgNotFound}
 	default:
-		s.log.ErrorContext(r.Context(), "flex request failed", "path", r.URL.Path, "err", err)
+		// The route's pattern, not the path: a media path holds its token.
+		s.log.ErrorContext(r.Context(), "flex request failed", "route", r.Pattern, "err", err)
 		he = &httpErr{http.StatusInternalServerError, "internal error"}
 	}
 	if he == errTooMany {

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -604,5 +606,53 @@ func TestFlexRefusalLimit(t *testing.T) {
 	e.clock.Add(time.Minute)
 	if resp, _ := e.url(id, basic("jwe-alice-2")); resp.StatusCode != 200 {
 		t.Fatalf("a minute later: %s", resp.Status)
+	}
+}
+
+// failMedia fails every rendering, as a damaged recording would.
+type failMedia struct{}
+
+func (failMedia) WAV(context.Context, []*archive.Recording, int, codec.WAVOptions) (*codec.WAVReader, error) {
+	return nil, errors.New("rendering failed")
+}
+
+// TestFlexErrorLogKeepsToken: a media request that fails inside is
+// logged with its route, not its path, which holds the link's token.
+func TestFlexErrorLogKeepsToken(t *testing.T) {
+	e := newEnv(t, nil)
+	_, media := e.url(e.rec.ID.String(), basic(flexAlice))
+	e.svc.media = failMedia{}
+	if r, _ := e.do("GET", media, "User-Agent", "player/1"); r.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("failing media: %s", r.Status)
+	}
+	token := media[strings.LastIndex(media, "/")+1:]
+	logs := e.logs.String()
+	if !strings.Contains(logs, "flex request failed") || !strings.Contains(logs, "/flex/media/{token}") {
+		t.Fatalf("the failure is not logged with its route: %s", logs)
+	}
+	if strings.Contains(logs, token) {
+		t.Fatalf("the media link's token is in the log: %s", logs)
+	}
+}
+
+// TestFlexRefusalLimitPerPrefix: refusals count for an IPv6 client's /64,
+// whose addresses it picks at will, and not for its neighbours'.
+func TestFlexRefusalLimitPerPrefix(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := range refusalsMax {
+		from := netip.MustParseAddr(fmt.Sprintf("2001:db8:1:2::%x", i+1))
+		if _, err := e.svc.validate(t.Context(), from, fmt.Sprintf("jwe-guess-%d", i)); err == nil {
+			t.Fatalf("guess %d accepted", i)
+		}
+	}
+	now := e.arc.Now()
+	if !e.svc.limited(netip.MustParseAddr("2001:db8:1:2::ffff"), now) {
+		t.Error("a new address in the same /64 is not limited")
+	}
+	if e.svc.limited(netip.MustParseAddr("2001:db8:1:3::1"), now) {
+		t.Error("the next /64 is limited")
+	}
+	if e.svc.limited(netip.MustParseAddr("192.0.2.1"), now) || e.svc.limited(netip.MustParseAddr("192.0.2.2"), now) {
+		t.Error("IPv4 addresses are limited")
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/callvault/callvault/archive"
 )
 
 // refusalsMax is how many Flex tokens one client address may have refused
@@ -20,11 +22,16 @@ const refusalsMax = 30
 
 // limited says whether from may not try another Flex token now.
 func (s *Service) limited(from netip.Addr, now time.Time) bool {
-	return s.refused.Wait(from.String(), now) > 0
+	return s.refused.Wait(refusalKey(from), now) > 0
 }
 
 // refuse counts a refused token of from.
-func (s *Service) refuse(from netip.Addr) { s.refused.Note(from.String(), s.arc.Now()) }
+func (s *Service) refuse(from netip.Addr) { s.refused.Note(refusalKey(from), s.arc.Now()) }
+
+// refusalKey names the source refusals are counted for: its /64 when
+// IPv6, as the archive's guessing limiter counts, since one client holds
+// a whole /64 and picks its address at will.
+func refusalKey(from netip.Addr) string { return archive.SourcePrefix(from).String() }
 
 // tokenResult is the answer of Twilio's token validation API.
 type tokenResult struct {
