@@ -207,6 +207,9 @@ func TestAPIUsers(t *testing.T) {
 		t.Fatalf("stored %+v %v", u, err)
 	}
 	e.want("admin", "POST", "/api/v1/users", newUser, 409)
+	newUser["login"] = "Dave" // logins match ignoring case: Dave would read dave's recordings
+	e.want("admin", "POST", "/api/v1/users", newUser, 409, "exists")
+	newUser["login"] = "dave"
 	// Bodies are checked strictly, with clear messages.
 	for _, tc := range []struct {
 		body any

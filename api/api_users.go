@@ -233,13 +233,17 @@ func (a *API) userCreate(w http.ResponseWriter, r *http.Request, u *archive.User
 		return err
 	}
 	ctx := r.Context()
-	switch _, err := a.arc.GetUser(ctx, nu.Login); {
-	case err == nil:
-		return errStatus(http.StatusConflict, "a user with this login exists")
-	case !errors.Is(err, archive.ErrNotFound):
+	// Logins match ignoring case (archive.MayRead), so "Alice" is
+	// alice's login too.
+	if same, err := a.arc.UsersFold(ctx, nu.Login); err != nil {
 		return err
+	} else if len(same) > 0 {
+		return errStatus(http.StatusConflict, "a user with this login exists")
 	}
 	if err := a.arc.PutUser(ctx, nu, in.Password); err != nil {
+		if errors.Is(err, archive.ErrExists) {
+			return errStatus(http.StatusConflict, "a user with this login exists")
+		}
 		return invalid(err, "login, name, email, extensions or access list: too long, or not allowed characters")
 	}
 	a.auditChange(r, u, "user.create", nu.Login, "role "+string(nu.Role))

@@ -17,6 +17,9 @@ var (
 	// ErrNotFound reports a recording, blob or user that does not exist
 	// (or no longer exists, after Delete).
 	ErrNotFound = errors.New("archive: not found")
+	// ErrExists reports a user that cannot be created because one with
+	// the same login, ignoring case, exists.
+	ErrExists = errors.New("archive: exists")
 	// ErrCorrupt reports stored bytes that fail authentication or do not
 	// decode: tampering, a damaged disk, or a bug.
 	ErrCorrupt = seal.ErrCorrupt

@@ -277,6 +277,18 @@ func (a *Archive) PutUser(ctx context.Context, u User, password string) error {
 		if err != nil {
 			return err
 		}
+		if old == nil {
+			// Owners and access lists match logins ignoring case
+			// (MayRead): a second login that differs only in case
+			// would read the first one's recordings.
+			same, err := a.usersFoldTx(tx, u.Login)
+			if err != nil {
+				return err
+			}
+			if len(same) > 0 {
+				return fmt.Errorf("a user whose login differs only in letter case exists: %w", ErrExists)
+			}
+		}
 		r := &userRecord{
 			V: curFormat, Login: u.Login, Name: u.Name, Email: u.Email, Role: u.Role,
 			Extensions: slices.Clone(u.Extensions), Disabled: u.Disabled, Created: now, Updated: now, PW: pw,
@@ -398,11 +410,7 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 	}
 	var out []User
 	err := a.view(func(tx kv.Tx) error {
-		return tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
-			r, err := a.openUser(bytes.Clone(k), v)
-			if err != nil {
-				return err
-			}
+		return a.eachUserTx(tx, func(r *userRecord) error {
 			out = append(out, *r.user())
 			return nil
 		})
@@ -412,6 +420,51 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 	}
 	slices.SortFunc(out, func(x, y User) int { return cmp.Compare(x.Login, y.Login) })
 	return out, nil
+}
+
+// UsersFold returns the users whose login equals login ignoring case
+// (strings.EqualFold), as owners and access lists are matched (MayRead):
+// at most one, unless an older build stored logins that differ only in
+// case.
+func (a *Archive) UsersFold(ctx context.Context, login string) ([]User, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []User
+	err := a.view(func(tx kv.Tx) error {
+		rs, err := a.usersFoldTx(tx, login)
+		for _, r := range rs {
+			out = append(out, *r.user())
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: users: %w", err)
+	}
+	return out, nil
+}
+
+// usersFoldTx reads the users whose login equals login ignoring case.
+func (a *Archive) usersFoldTx(tx kv.Tx, login string) ([]*userRecord, error) {
+	var out []*userRecord
+	err := a.eachUserTx(tx, func(r *userRecord) error {
+		if strings.EqualFold(r.Login, login) {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachUserTx calls fn with every user, decrypted.
+func (a *Archive) eachUserTx(tx kv.Tx, fn func(*userRecord) error) error {
+	return tx.Bucket(bucketUsers).ForEach(func(k, v []byte) error {
+		r, err := a.openUser(bytes.Clone(k), v)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	})
 }
 
 // holdsSeat reports whether the user record holds a recording seat as the

@@ -29,6 +29,21 @@ func TestUsers(t *testing.T) {
 	if _, err := a.GetUser(ctx, "Alice"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("logins are case-sensitive: %v", err)
 	}
+	// Yet owners and access lists match ignoring case (MayRead), so a
+	// second login that differs only in case is refused: it would read
+	// alice's recordings.
+	if err := a.PutUser(ctx, User{Login: "ALICE", Role: RoleUser}, "pw-2"); !errors.Is(err, ErrExists) {
+		t.Fatalf("PutUser(ALICE) beside alice: %v", err)
+	}
+	if same, err := a.UsersFold(ctx, "aLiCe"); err != nil || len(same) != 1 || same[0].Login != "alice" {
+		t.Fatalf("UsersFold(aLiCe): %+v %v", same, err)
+	}
+	if same, err := a.UsersFold(ctx, "carol"); err != nil || len(same) != 0 {
+		t.Fatalf("UsersFold(carol): %+v %v", same, err)
+	}
+	if err := a.PutUser(ctx, u, ""); err != nil { // alice herself may change
+		t.Fatal(err)
+	}
 	us, err := a.Users(ctx)
 	if err != nil || len(us) != 2 || us[0].Login != "alice" || us[1].Login != "bob" || us[1].HasPassword {
 		t.Fatalf("Users: %+v %v", us, err)
