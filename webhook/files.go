@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
+	"github.com/callvault/callvault/internal/byterange"
+	"github.com/callvault/callvault/internal/webcore"
 )
 
 // FileLinkTTL is how long a file link works.
@@ -65,9 +68,21 @@ func (s *Service) parseFileToken(tok string, now time.Time) (archive.ID, error) 
 	return id, nil
 }
 
+// Messages of the file link.
+const (
+	msgLinkDead = "this link is not valid or has expired"
+	// msgSealBroken is what the API answers when a recording's seal does
+	// not verify (api/playback.go).
+	msgSealBroken = "the recording failed its integrity check (its seal does not match the stored recording); nothing is served. An administrator can verify the recording and the seal chain"
+)
+
 // FileHandler serves GET {FilePrefix}{token}.wav: the recording's stereo
-// WAV with Range, without a login, while the token is valid. Each fetch
-// is audited.
+// WAV with Range, without a login, while the token is valid. As at every
+// other door, the recording's seal is checked first (archive.CheckPlayback):
+// a seal that does not verify is a 500 and an integrity.fail audit entry,
+// and nothing is served. Each fetch whose answer may carry the file's
+// first byte is audited as a play (byterange.ServesStart); a header with
+// more than byterange.MaxRanges ranges is refused with 416.
 func (s *Service) FileHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -84,12 +99,26 @@ func (s *Service) FileHandler() http.Handler {
 		}
 		id, err := s.parseFileToken(tok, s.opt.Now())
 		if err != nil {
-			http.Error(w, "this link is not valid or has expired", http.StatusNotFound)
+			http.Error(w, msgLinkDead, http.StatusNotFound)
 			return
 		}
 		rec, err := s.arc.Get(r.Context(), id)
 		if err != nil || !rec.Binned.IsZero() || rec.State == archive.StateRecording {
-			http.Error(w, "this link is not valid or has expired", http.StatusNotFound)
+			http.Error(w, msgLinkDead, http.StatusNotFound)
+			return
+		}
+		st, err := s.arc.CheckPlayback(r.Context(), id)
+		switch {
+		case errors.Is(err, archive.ErrCorrupt):
+			s.integrityFailed(r, id, err)
+			http.Error(w, msgSealBroken, http.StatusInternalServerError)
+			return
+		case errors.Is(err, archive.ErrNotFound):
+			http.Error(w, msgLinkDead, http.StatusNotFound)
+			return
+		case err != nil:
+			s.log.Error("webhook file link: seal check failed", "recording", id.String(), "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
 		wav, err := s.media.WAV(r.Context(), []*archive.Recording{rec}, -1, codec.WAVOptions{})
@@ -98,8 +127,24 @@ func (s *Service) FileHandler() http.Handler {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		if rg := r.Header.Get("Range"); r.Method == http.MethodGet && (rg == "" || strings.HasPrefix(rg, "bytes=0-")) {
-			if err := s.arc.Audit(r.Context(), archive.AuditEvent{Time: s.opt.Now(), Actor: "webhook link",
+		if byterange.TooMany(r) {
+			byterange.Refuse(w, wav.Size())
+			return
+		}
+		// The piece asked for is read before the status is sent, so that a
+		// stored chunk that fails authentication is a clear 500.
+		if err := webcore.Probe(wav, r.Header.Get("Range")); err != nil {
+			if errors.Is(err, archive.ErrCorrupt) {
+				s.integrityFailed(r, id, err)
+				http.Error(w, msgSealBroken, http.StatusInternalServerError)
+				return
+			}
+			s.log.Error("webhook file link: reading failed", "recording", id.String(), "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		if r.Method == http.MethodGet && byterange.ServesStart(r, wav.Size()) {
+			if err := s.arc.Audit(r.Context(), archive.AuditEvent{Time: s.opt.Now(), Actor: fileLinkActor,
 				Action: "play", Target: id.String(), Remote: r.RemoteAddr, OK: true,
 				Detail: "audio fetched through a webhook's file link"}); err != nil {
 				s.log.Error("webhook file link: audit failed", "err", err)
@@ -109,6 +154,41 @@ func (s *Service) FileHandler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "audio/wav")
 		w.Header().Set("Content-Disposition", `inline; filename="`+id.String()+`.wav"`)
-		http.ServeContent(w, r, "", rec.Finished, wav)
+		w.Header().Set(sealHeader, string(st))
+		cr := webcore.NewCheckedReader(wav)
+		http.ServeContent(w, r, "", rec.Finished, cr)
+		if err := cr.Failed(); err != nil {
+			// The status and length are sent: abort, so the client sees a
+			// failed transfer rather than a short file.
+			if errors.Is(err, archive.ErrCorrupt) {
+				s.integrityFailed(r, id, err)
+			} else if r.Context().Err() == nil {
+				s.log.Error("webhook file link: serving failed part way", "recording", id.String(), "err", err)
+			}
+			panic(http.ErrAbortHandler)
+		}
 	})
+}
+
+// fileLinkActor is who the audit log names for a file link's fetches.
+const fileLinkActor = "webhook link"
+
+// sealHeader tells the client what the seal check found ("sealed" or
+// "unsealed"), as the API's audio route does.
+const sealHeader = "Callvault-Seal"
+
+// integrityFailed logs and audits a recording whose seal or stored bytes
+// failed a check while its file link was served.
+func (s *Service) integrityFailed(r *http.Request, id archive.ID, err error) {
+	s.log.Error("webhook file link: recording failed its integrity check; not served", "recording", id.String(), "err", err)
+	detail := "webhook file link: " + strings.TrimPrefix(err.Error(), "archive: ")
+	var se *archive.SealError
+	if errors.As(err, &se) {
+		detail = "webhook file link: seal: " + se.Reason
+	}
+	// Written even when the request was cancelled by then.
+	if aerr := s.arc.Audit(context.WithoutCancel(r.Context()), archive.AuditEvent{Time: s.opt.Now(), Actor: fileLinkActor,
+		Action: "integrity.fail", Target: id.String(), Remote: r.RemoteAddr, OK: false, Detail: detail}); aerr != nil {
+		s.log.Error("webhook file link: audit of an integrity failure", "err", aerr)
+	}
 }
