@@ -395,6 +395,9 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	if err != nil {
 		return err
 	}
+	if err := tooManyRanges(w, r, rec.OrigSize); err != nil {
+		return err
+	}
 	blob, err := a.arc.OpenBlob(r.Context(), rec.ID, archive.BlobOriginal)
 	if err != nil {
 		return err
@@ -405,7 +408,7 @@ func (a *API) recordingOriginal(w http.ResponseWriter, r *http.Request, u *archi
 	w.Header().Set("ETag", `"`+hex.EncodeToString(rec.OrigSHA256[:])+`"`)
 	w.Header().Set(sealHeader, string(st))
 	return a.serveChecked(w, r, u, rec.ID.String(), "original", rec.Finished, blob, func() error {
-		if !startsAtZero(r) {
+		if !startsAtZero(r, rec.OrigSize) {
 			return nil
 		}
 		return a.auditEvent(r.Context(), r, u, "original.get", rec.ID.String(), true, "")

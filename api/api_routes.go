@@ -3,9 +3,10 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strings"
+	"strconv"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/byterange"
 )
 
 // accountRoutes adds the routes of users, API tokens, notes, the audit log
@@ -33,12 +34,22 @@ func (a *API) accountRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/settings/preview", a.wrap(a.settingsPreview))
 }
 
-// startsAtZero reports a request for a resource's start: no Range, or a
-// range from byte 0. A client fetches an original in many ranges; only the
-// first is an "original.get" in the audit log.
-func startsAtZero(r *http.Request) bool {
-	rg := r.Header.Get("Range")
-	return rg == "" || strings.HasPrefix(strings.TrimSpace(rg), "bytes=0-")
+// startsAtZero reports whether the answer to r for a resource of size
+// bytes may carry its first byte, as http.ServeContent reads the Range
+// header (byterange.ServesStart; when in doubt, it does). A client fetches
+// an original in many ranges; only a fetch of its start is an
+// "original.get" in the audit log.
+func startsAtZero(r *http.Request, size int64) bool { return byterange.ServesStart(r, size) }
+
+// tooManyRanges refuses, before anything is read, a Range header naming
+// more than byterange.MaxRanges ranges: http.ServeContent would answer
+// thousands of tiny ones with a multipart body many times the resource.
+func tooManyRanges(w http.ResponseWriter, r *http.Request, size int64) error {
+	if !byterange.TooMany(r) {
+		return nil
+	}
+	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+	return errStatus(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("too many ranges: at most %d in one request", byterange.MaxRanges))
 }
 
 func verifyDetail(res *archive.VerifyResult) string {

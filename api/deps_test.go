@@ -12,6 +12,6 @@ import (
 // its tests import ui, recorder, webdav or cmd, nor a store of their own.
 func TestDependencies(t *testing.T) {
 	depcheck.CheckTests(t, ".", "archive", "archive/seal", "archive/archivetest", "recinfo", "codec", "export", "foureyes", "share", "webhook", "mail", "legs",
-		"internal/webcore", "internal/websession", "internal/webtest", "internal/testclock", "internal/listening")
+		"internal/webcore", "internal/websession", "internal/byterange", "internal/webtest", "internal/testclock", "internal/listening")
 	depcheck.Forbid(t, ".", "testing/...")
 }
