@@ -39,7 +39,11 @@ const (
 	retryBase   = 30 * time.Second
 	retryMax    = 6 * time.Hour
 	retryWindow = 48 * time.Hour
-	scanWindow  = 48 * time.Hour // how long before its finish a call may start to be found by the scan
+	// scanWindow is how long before the scan's cursor the appliance may
+	// have received a recording that finished after it (a call streamed
+	// that long), and how much older than its finish the call's own time
+	// kept by an import may be for the call to be announced.
+	scanWindow  = 48 * time.Hour
 	seenKept    = 7 * 24 * time.Hour
 	maxBodyRead = 4 << 10
 )
@@ -95,8 +99,8 @@ func (s *Service) Completed(ctx context.Context, rec *archive.Recording) error {
 	if rec == nil || rec.State == archive.StateRecording {
 		return nil
 	}
-	if !rec.StartTime.IsZero() && rec.Finished.Sub(rec.StartTime) > scanWindow {
-		return nil // an old capture imported: not a call that just ended
+	if oldImport(rec) {
+		return nil // an old call imported: not a call that just ended
 	}
 	recs, err := s.callRecordings(ctx, rec)
 	if err != nil {
@@ -141,6 +145,18 @@ func (s *Service) Completed(ctx context.Context, rec *archive.Recording) error {
 		s.Kick()
 	}
 	return nil
+}
+
+// oldImport reports a recording stored by an import that kept its call's
+// own time (callvault import --keep-call-time: archive.SetRetentionBase)
+// when that time is more than scanWindow before the appliance finished
+// storing it. Whether a call just ended is decided by the appliance's
+// clock only: the capture's times come from the phone, whose clock may be
+// anything (1970, days behind), and an import that kept no call time
+// counts as received at the import, as it does for retention.
+func oldImport(rec *archive.Recording) bool {
+	base := rec.RetentionBase
+	return !base.IsZero() && !base.Equal(rec.Received) && rec.Finished.Sub(base) > scanWindow
 }
 
 // callRecordings returns the recordings of rec's call that nobody binned
@@ -197,10 +213,13 @@ func (s *Service) Scan(ctx context.Context) error {
 	})
 	since := time.Unix(0, cur)
 	start := s.opt.Now()
+	// By the appliance's clock: received at most scanWindow before the
+	// cursor (an import that kept an older call time is left out, as
+	// Completed leaves it out), finished after it.
 	q := archive.Query{From: since.Add(-scanWindow), Limit: 1000,
 		Match: func(r *archive.Recording) bool { return r.State != archive.StateRecording && !r.Finished.Before(since) }}
 	for {
-		recs, next, err := s.arc.List(ctx, q)
+		recs, next, err := s.arc.ListReceived(ctx, q)
 		if err != nil {
 			return fmt.Errorf("webhook: scan: %w", err)
 		}

@@ -6,17 +6,24 @@
 //
 // A call is complete when one of its recordings is finished (complete or
 // interrupted) and no recording of the same call id is still recording.
-// A recording without a call id is a call of its own. A capture whose call
-// started more than two days before it was stored (an import of old
-// captures) is not announced. Each such finish is
+// A recording without a call id is a call of its own. Whether a call has
+// just ended is decided by the appliance's clock only, never by the times
+// inside its capture (a phone's clock may say 1970 or be days off): a
+// recording counts from when the appliance received and finished it. An
+// import that keeps its calls' own time (callvault import
+// --keep-call-time) of a call more than two days before it was stored is
+// not announced; an import that keeps no call time counts as received at
+// the import, as it does for retention, and is announced like any call.
+// Each such finish is
 // an event: a call whose segments arrive one after the other (hold, a
 // transfer) may produce more than one delivery, each naming every
 // recording of the call known at the time of the attempt; the body's id
 // (a number derived from the call id) is the same in all of them.
 //
 // The recorder reports every finished recording (Service.Completed); at
-// start the service also scans the recordings that finished since its
-// persistent cursor (recordings started at most two days before it), so
+// start and every hour the service also scans the recordings that
+// finished since its persistent cursor (recordings the appliance received
+// at most two days before it, archive.ListReceived), so
 // a crash between the archive's commit and the outbox's loses nothing.
 // The outbox keeps which recordings it has handled, so nothing is queued
 // twice.
@@ -79,7 +86,16 @@
 // an expiry 30 minutes after the attempt and carries an HMAC-SHA256 of
 // both under a key derived from the archive's master key. The link
 // serves the recording's stereo WAV with Range, without a login, until
-// it expires; each fetch is audited. Nothing is stored for a link.
+// it expires. Nothing is stored for a link. As at every other door, the
+// recording's seal is checked first (archive.CheckPlayback): a seal that
+// does not verify is answered 500 with the API's message and audited as
+// integrity.fail, and nothing is served; the Callvault-Seal header says
+// "sealed" or "unsealed". Each fetch whose answer may carry the WAV's
+// first byte is audited as a play — decided from the Range header as
+// http.ServeContent reads it (package byterange), and whenever in doubt;
+// a player's later pieces are not. A Range header naming more than 16
+// ranges is refused with 416 before anything is read (its multipart
+// answer could be many times the file).
 //
 // # The store
 //

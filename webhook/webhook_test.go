@@ -752,24 +752,100 @@ func TestSlowEndpointHoldsUpOnlyItself(t *testing.T) {
 	}
 }
 
-// TestOldImportNotAnnounced: a capture whose call started days before it
-// was stored (an import of old captures) is no completed call.
+// recordAt stores a finished recording of guid for alice, received now by
+// the appliance's clock, whose capture says the call started at start.
+func (e *env) recordAt(guid string, start time.Time) *archive.Recording {
+	e.t.Helper()
+	ctx := e.t.Context()
+	w, err := e.arc.Create(ctx, archive.NewRecording{User: "alice", CallGUID: guid, FileName: guid + ".pcap", Received: e.clock.Now()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := w.WriteOriginal([]byte("capture")); err != nil {
+		e.t.Fatal(err)
+	}
+	rec, err := w.Finish(ctx, archive.Final{State: archive.StateComplete, StartTime: start, DurationMs: 4000, Info: []byte(info)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rec
+}
+
+// TestWrongPhoneClockAnnounced: whether a call just ended is decided by
+// the appliance's clock. Calls received and finished now whose captures
+// say 1970, three days ago or three days ahead (a phone whose clock is
+// wrong) are announced, when the recorder reports them and when the
+// start-up scan finds them.
+func TestWrongPhoneClockAnnounced(t *testing.T) {
+	e := newEnv(t, loopbackConfig())
+	rc := newReceiver(t, status(http.StatusOK))
+	h := e.hook(rc.srv.URL, testSecret, nil)
+	now := e.clock.Now()
+	starts := []time.Time{time.Unix(300, 0), now.Add(-72 * time.Hour), now.Add(72 * time.Hour)}
+	want := map[string]bool{}
+	for i, start := range starts {
+		rec := e.recordAt(fmt.Sprintf("clock-%d", i), start)
+		if err := e.svc.Completed(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+		want[rec.ID.String()] = true
+	}
+	// Finished while the service was down: the scan finds them.
+	e.stop()
+	for i, start := range starts[:2] {
+		want[e.recordAt(fmt.Sprintf("missed-%d", i), start).ID.String()] = true
+	}
+	e.clock.Add(time.Hour)
+	e.start()
+	e.waitAttempts(h.ID, len(want))
+	for _, r := range rc.requests() {
+		var b Body
+		if err := json.Unmarshal(r.body, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range b.RecordingIDs {
+			delete(want, id)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("not announced: %v", want)
+	}
+}
+
+// TestOldImportNotAnnounced: an import that keeps its calls' own time
+// (callvault import --keep-call-time) of a call days before it was stored
+// is no completed call, whether the recorder reports it or the start-up
+// scan finds it.
 func TestOldImportNotAnnounced(t *testing.T) {
 	e := newEnv(t, loopbackConfig())
 	h := e.hook("http://127.0.0.1:1/", testSecret, nil)
-	w, err := e.arc.Create(t.Context(), archive.NewRecording{User: "alice", CallGUID: "old", Received: e.clock.Now()})
-	if err != nil {
-		t.Fatal(err)
+	imported := func(guid string) *archive.Recording {
+		rec := e.recordAt(guid, e.clock.Now().Add(-72*time.Hour))
+		if err := e.arc.SetRetentionBase(t.Context(), rec.ID, rec.StartTime); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := e.arc.Get(t.Context(), rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
 	}
-	rec, err := w.Finish(t.Context(), archive.Final{State: archive.StateComplete, StartTime: e.clock.Now().Add(-72 * time.Hour), Info: []byte(info)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Completed(t.Context(), rec); err != nil {
+	if err := e.svc.Completed(t.Context(), imported("old")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
 		t.Fatalf("%d queued for an old import", got.Pending)
+	}
+	// An import with the daemon stopped (--data) is found by the scan.
+	e.stop()
+	imported("old-offline")
+	e.clock.Add(time.Hour)
+	e.start()
+	if err := e.svc.Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
+		t.Fatalf("%d queued for an old import after the scan", got.Pending)
 	}
 }
 
