@@ -84,12 +84,18 @@ func (u *UI) fourEyesEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 }
 
 // held shows the waiting page instead of h to a user under 4-eyes access
-// without a grant.
+// without a grant. For a user with a grant, h's response is bound to it
+// (foureyes.Access.Bind): a page or download in flight stops when the
+// grant ends.
 func (u *UI) held(h pageFunc) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 		f := u.opts.FourEyes
-		if rc.user == nil || f.Allowed(rc.user) {
+		if rc.user == nil {
 			return h(w, r, rc)
+		}
+		if bw, br, release, ok := f.Bind(w, r, rc.user); ok {
+			defer release()
+			return h(bw, br, rc)
 		}
 		st, _ := f.Status(rc.user)
 		st = f.WithName(r.Context(), st)

@@ -2,9 +2,11 @@ package ui
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -558,4 +560,73 @@ func sampleSupervisePages(base Base) []any {
 	rows := superviseRows(&reqCtx{loc: time.UTC}, []foureyes.WardItem{{Login: "alice", Name: "Åsa Øberg" + evil, Since: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)}})
 	return []any{supervisePage{}, supervisePage{Base: base, Supervises: true, Pending: rows, Grants: rows,
 		Events: "/supervise/events", Heartbeat: "/supervise/heartbeat"}}
+}
+
+// TestFourEyesBulkZipStopsWhenGrantEnds: the list's bulk zip is bound to
+// the grant as the API's audio is: a zip in flight is cut when the grant
+// ends, even to a client that has stopped reading.
+func TestFourEyesBulkZipStopsWhenGrantEnds(t *testing.T) {
+	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, longMedia)
+	ids := []string{rec.ID.String()}
+	for i := 2; i <= 3; i++ {
+		r := tu.addRecording("alice", fmt.Sprintf("4e4e%028d", i),
+			party{Name: "Åsa Øberg", Number: "201"}, party{Name: "Jānis Bērziņš", Number: "+37120000000"}, time.Date(2026, 11, 20, 9, i, 0, 0, time.UTC))
+		ids = append(ids, r.ID.String())
+	}
+	alice, sam := tu.login("alice"), tu.login("sam")
+	openSupervision(t, sam, true)
+	grantAlice(t, alice, sam)
+
+	form := url.Values{"action": {"zip"}, "r": {strings.Join(ids, ",")}}
+	req, _ := http.NewRequest("POST", tu.srv.URL+"/recordings/bulk", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", tu.srv.URL)
+	zresp, err := alice.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zresp.Body.Close()
+	if zresp.StatusCode != 200 || zresp.Header.Get("Content-Type") != "application/zip" {
+		b, _ := io.ReadAll(zresp.Body)
+		t.Fatalf("zip: %s %s\n%.600s", zresp.Status, zresp.Header.Get("Content-Type"), b)
+	}
+	// A slow reader: one byte, then nothing while the grant ends.
+	if _, err := io.ReadFull(zresp.Body, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := sam.post("/supervise/alice/end", nil)
+	must(t, resp, body, 303)
+	done := make(chan struct{})
+	var n int64
+	tail := &tailBuffer{max: 64 << 10}
+	go func() {
+		defer close(done)
+		n, err = io.Copy(tail, zresp.Body)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the zip went on for 30 s after the grant ended")
+	}
+	// A complete zip ends with its end-of-central-directory record.
+	if err == nil && bytes.Contains(tail.b, []byte("PK\x05\x06")) {
+		t.Fatalf("alice read a complete zip (%d bytes) after the grant ended; want it cut", n+1)
+	}
+	t.Logf("zip cut after %d bytes: %v", n+1, err)
+	resp, body = alice.post("/recordings/bulk", form)
+	must(t, resp, body, 403)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	b   []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
 }
