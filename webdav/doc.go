@@ -24,7 +24,9 @@
 // ETags (the original's sha256) come from the metadata, so PROPFIND decrypts
 // no audio. Listing a day reads that day's recordings only; listing years,
 // months and days asks the archive for the newest match below a bound, one
-// step per unit. Listings are cached per user for a few seconds.
+// step per unit. Listings are cached per user for a few seconds; a file's
+// GET, HEAD and PROPFIND load its recording afresh and ask archive.MayRead
+// again, so a recording binned or no longer readable is gone at once.
 //
 // # Methods
 //

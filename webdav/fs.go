@@ -108,6 +108,9 @@ type reqInfo struct {
 	// never lists a collection twice, cache or not (go-webdav calls Stat,
 	// then ReadDir or Open, from the request's goroutine).
 	memo map[string]*listing
+	// readable holds the recordings lookup found u may read in this
+	// request (Handler.readable).
+	readable map[archive.ID]bool
 }
 
 type ctxKey struct{}
@@ -398,7 +401,11 @@ func (h *Handler) fileInfo(dir node, e entry) *dav.FileInfo {
 	}
 }
 
-// lookup finds a file in its day's listing.
+// lookup finds a file in its day's listing, and asks again whether u may
+// read its recording now: the listing may be cached (up to the cache's
+// TTL), but a file is served, or shown by PROPFIND, only while the
+// recording, loaded afresh, is still in u's view of the collection (not
+// binned, archive.MayRead).
 func (h *Handler) lookup(ctx context.Context, u *archive.User, n node) (entry, error) {
 	day := n.parent()
 	if n.inUser {
@@ -416,7 +423,42 @@ func (h *Handler) lookup(ctx context.Context, u *archive.User, n node) (entry, e
 	if !ok || e.dir {
 		return entry{}, errNotFound
 	}
+	if ok, err := h.readable(ctx, u, day, e.id); err != nil {
+		return entry{}, h.fail(ctx, "lookup", err)
+	} else if !ok {
+		return entry{}, errNotFound
+	}
 	return e, nil
+}
+
+// readable reports whether recording id, loaded afresh, is in u's view of
+// collection dir now. One request asks once per recording (go-webdav calls
+// Stat, then Open).
+func (h *Handler) readable(ctx context.Context, u *archive.User, dir node, id archive.ID) (bool, error) {
+	ri := infoFrom(ctx)
+	if ri != nil && ri.readable[id] {
+		return true, nil
+	}
+	rec, err := h.arc.Get(ctx, id)
+	if errors.Is(err, archive.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	match, err := h.filter(ctx, u, dir)
+	if err != nil {
+		return false, err
+	}
+	if !match(rec) {
+		return false, nil
+	}
+	if ri != nil {
+		if ri.readable == nil {
+			ri.readable = map[archive.ID]bool{}
+		}
+		ri.readable[id] = true
+	}
+	return true, nil
 }
 
 // exists reports whether collection n is in u's view: the root and users/

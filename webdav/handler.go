@@ -24,7 +24,8 @@ type Options struct {
 	// CacheTTL is how long a collection's listing is reused for the same
 	// user (clients list a collection several times in a row); default
 	// 5s, negative disables the cache. New recordings and changed access
-	// rights show after at most this long.
+	// rights show in listings after at most this long; a file's GET, HEAD
+	// and PROPFIND check access afresh.
 	CacheTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

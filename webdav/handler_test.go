@@ -644,3 +644,54 @@ func TestOtherPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestFileAccessCheckedWithinTTL: listings are cached, but GET and
+// PROPFIND of a file ask again whether the recording may be read: a
+// binned recording, or one whose owner left the reader's access list, is
+// gone at once, within the cache's TTL.
+func TestFileAccessCheckedWithinTTL(t *testing.T) {
+	now := day
+	f := newFixture(t, Options{CacheTTL: time.Minute, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	mine := f.add(t, "mine.pcap", "alice", day, 10)
+	bobs := f.add(t, "bobs.pcap", "bob", day, 10)
+	paths := map[string]string{ // reader → a file of the cached listing
+		"alice": "/webdav/2026/11/21/" + fileName(mine, false),
+		"carol": "/webdav/users/bob/2026/11/21/" + fileName(bobs, false),
+	}
+	for login, p := range paths {
+		f.walk(t, login, "/webdav/") // fills the cache
+		if resp, _ := f.do(t, login, http.MethodGet, p, nil); resp.StatusCode != 200 {
+			t.Fatalf("GET %s as %s: %s", p, login, resp.Status)
+		}
+		if code, _ := f.propfind(t, login, p, "0"); code != http.StatusMultiStatus {
+			t.Fatalf("PROPFIND %s as %s: %d", p, login, code)
+		}
+	}
+	// Within the TTL: alice's recording goes to the recycle bin, and bob
+	// leaves carol's access list.
+	now = now.Add(time.Second)
+	if err := f.arc.Bin(ctx, mine.ID, "boss"); err != nil {
+		t.Fatal(err)
+	}
+	carol := testUsers[3]
+	carol.AccessList = nil
+	if err := f.arc.PutUser(ctx, carol, ""); err != nil {
+		t.Fatal(err)
+	}
+	for login, p := range paths {
+		if resp, b := f.do(t, login, http.MethodGet, p, nil); resp.StatusCode != 404 {
+			t.Errorf("GET %s as %s within the TTL after access ended: %s, %d bytes", p, login, resp.Status, len(b))
+		}
+		if resp, _ := f.do(t, login, http.MethodHead, p, nil); resp.StatusCode != 404 {
+			t.Errorf("HEAD %s as %s within the TTL after access ended: %s", p, login, resp.Status)
+		}
+		if code, _ := f.propfind(t, login, p, "0"); code != 404 {
+			t.Errorf("PROPFIND %s as %s within the TTL after access ended: %d", p, login, code)
+		}
+	}
+	// The admin still reads bob's recording.
+	if resp, _ := f.do(t, "boss", http.MethodGet, paths["carol"], nil); resp.StatusCode != 200 {
+		t.Errorf("GET as boss: %s", resp.Status)
+	}
+}
