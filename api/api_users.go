@@ -147,7 +147,7 @@ func (a *API) checkUser(r *http.Request, nu *archive.User) error {
 		return errStatus(http.StatusBadRequest, "role must be user, supervisor, admin, ingest or integration")
 	}
 	if nu.Supervisor != "" {
-		if nu.Supervisor == nu.Login {
+		if strings.EqualFold(nu.Supervisor, nu.Login) { // logins compare without case
 			return errStatus(http.StatusBadRequest, "a user cannot be their own supervisor")
 		}
 		if _, err := a.arc.GetUser(r.Context(), nu.Supervisor); err != nil {

@@ -199,6 +199,11 @@ func validUser(u *User) error {
 		if err := validLogin(u.Supervisor); err != nil {
 			return fmt.Errorf("archive: user: supervisor: %w", err)
 		}
+		// Logins compare without case (4-eyes access too): a supervisor
+		// that differs from the login only in case is the user.
+		if strings.EqualFold(strings.TrimSpace(u.Supervisor), u.Login) {
+			return fmt.Errorf("archive: user: %q cannot be their own supervisor: %w", u.Login, ErrInvalid)
+		}
 	}
 	fields := append([]string{u.Name, u.Email}, u.Extensions...)
 	for _, s := range append(fields, u.AccessList...) {

@@ -204,3 +204,28 @@ func TestUserLanguage(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
+
+// TestPutUserRefusesOwnSupervisor: a user cannot be their own supervisor,
+// in any letter case (4-eyes access compares logins without case), on
+// every door that saves users, since they all pass PutUser.
+func TestPutUserRefusesOwnSupervisor(t *testing.T) {
+	a := OpenTest(t)
+	ctx := t.Context()
+	for _, u := range []User{{Login: "alice", Role: RoleUser}, {Login: "Alice", Role: RoleSupervisor}} {
+		if err := a.PutUser(ctx, u, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sup := range []string{"alice", "Alice", "ALICE", " alice "} {
+		err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser, Supervisor: sup}, "")
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("alice with supervisor %q: %v", sup, err)
+		}
+	}
+	if g, err := a.GetUser(ctx, "alice"); err != nil || g.Supervisor != "" {
+		t.Fatalf("stored %+v %v", g, err)
+	}
+	if err := a.PutUser(ctx, User{Login: "bob", Role: RoleUser, Supervisor: "Alice"}, ""); err != nil {
+		t.Errorf("another supervisor: %v", err)
+	}
+}
