@@ -630,3 +630,17 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestFourEyesVerifyHeld: verifying a recording (which renders its page
+// after the check) is held like the page itself: without a grant the
+// waiting page, with one a response bound to it.
+func TestFourEyesVerifyHeld(t *testing.T) {
+	tu, _, rec := newFourEyesTest(t, foureyes.Options{}, webtest.SilentMedia{})
+	alice, sam := tu.login("alice"), tu.login("sam")
+	resp, body := alice.post("/recordings/"+rec.ID.String()+"/verify", nil)
+	must(t, resp, body, 403, "Access needs your supervisor")
+	openSupervision(t, sam, true)
+	grantAlice(t, alice, sam)
+	resp, body = alice.post("/recordings/"+rec.ID.String()+"/verify", nil)
+	must(t, resp, body, 200)
+}

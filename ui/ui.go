@@ -187,7 +187,7 @@ func (u *UI) Routes() http.Handler {
 	mux.Handle("POST /logout", u.page(anyone, u.logout))
 	mux.Handle("GET /{$}", u.page(member, u.held(u.recordingList)))
 	mux.Handle("GET /recordings/{id}", u.page(member, u.held(u.recordingShow)))
-	mux.Handle("POST /recordings/{id}/verify", u.page(member, u.recordingVerify))
+	mux.Handle("POST /recordings/{id}/verify", u.page(member, u.held(u.recordingVerify)))
 	mux.Handle("POST /recordings/{id}/notes", u.page(member, u.noteAdd))
 	mux.Handle("POST /recordings/{id}/notes/{note}", u.page(member, u.noteEdit))
 	mux.Handle("POST /recordings/{id}/notes/{note}/delete", u.page(member, u.noteDelete))
