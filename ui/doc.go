@@ -44,8 +44,10 @@
 // (/supervise), whose own stream (/supervise/events) is pinged and
 // answered by the page (POST /supervise/heartbeat); the supervisor
 // answers with POST /supervise/{login}/grant, …/refuse and …/end. When a
-// grant ends, the user's pages stop the player and say so. Logging out
-// ends the grants a supervisor made.
+// grant ends, the user's pages stop the player and say so, and a
+// response in flight of a page that shows recordings (held: the list, a
+// recording, its verification, the bulk zip) is cut, as the API's are
+// (foureyes.Access.Bind). Logging out ends the grants a supervisor made.
 //
 // # Playback
 //
