@@ -36,8 +36,9 @@
 //     code state), internal links, queued mail and the configuration.
 //     Log entries outlive the copies.
 //   - "share code" is the HMAC key of one-time codes (HMAC of link and
-//     code, compared in constant time) and of the address index that
-//     finds a recipient's link.
+//     code, compared in constant time), of the address index that finds
+//     a recipient's link, and of the client addresses a link's record
+//     names (whose code is whose, and where it was opened).
 //
 // Link and session tokens are 192 random bits; the store keeps only their
 // SHA-256. One link per recipient address: a later grant to the same
@@ -118,13 +119,19 @@
 //
 // # Codes
 //
-// Six digits, valid ten minutes, one active code per link (a new one
-// voids the old), five wrong entries per code, three codes an hour and
-// ten a day per link, and per client address twenty code requests and
-// thirty wrong codes an hour. The code mail is queued in the transaction
-// that stores the code, to the link's address only, and is dropped if
-// still queued when the code expires. POST /api/code answers the same
-// whether or not a mail went out.
+// Six digits, valid ten minutes, one active code per link and client
+// address (a new one voids that address's old one; an entry is checked
+// against its own address's code only), five wrong entries per code,
+// three codes an hour and ten a day per link and address, ten an hour and
+// thirty a day per link for addresses it was never opened from, and per
+// address twenty code requests an hour and a back-off on failed entries;
+// code_limit.go states the rules and the bound they put on guessing. The
+// code mail is queued in the transaction that stores the code, to the
+// link's address only, and is dropped if still queued when the code
+// expires. POST /api/code answers the same whether or not a mail went
+// out. Requests, entries and the terms' acceptance are audited
+// (share.code.request, share.code.enter, share.terms.accept) under
+// external:<address>; refusals by a limit once per wait.
 //
 // # Mail
 //

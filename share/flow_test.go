@@ -309,7 +309,8 @@ func TestDeletedRecordingStaysPlayable(t *testing.T) {
 }
 
 // TestCodeLimits: five wrong entries void a code; a new code voids the
-// old; three codes an hour and ten a day per link; a per-address limit.
+// old one of the same address; three codes an hour and ten a day per link
+// and address.
 func TestCodeLimits(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.send(e.request(recipEmail, 30, e.recs[0]))
@@ -365,30 +366,56 @@ func TestCodeLimits(t *testing.T) {
 	v.want(http.StatusUnauthorized, "POST", "/api/session", `{"code":"`+c+`"}`)
 }
 
-// TestAddressLimiter: one address that guesses across links is stopped.
+// TestAddressLimiter: one address that guesses across links is stopped
+// with a doubling wait, another address is not, a right entry takes its
+// count back, and failures are forgotten over time.
 func TestAddressLimiter(t *testing.T) {
 	l := newAddrLimiter()
 	now := testNow
-	for i := 0; i < addrWrongPerHour; i++ {
-		if l.wrongWait("192.0.2.1", now) != 0 {
+	for i := range wrongFree {
+		if _, w := l.beginEntry("192.0.2.1", now); w != 0 {
 			t.Fatalf("refused after %d", i)
 		}
-		l.wrongCode("192.0.2.1", now)
 	}
-	if l.wrongWait("192.0.2.1", now) == 0 {
-		t.Fatal("not refused")
-	}
-	if l.wrongWait("192.0.2.2", now) != 0 {
+	if _, w := l.beginEntry("192.0.2.2", now); w != 0 {
 		t.Fatal("another address refused")
 	}
-	if l.wrongWait("192.0.2.1", now.Add(time.Hour)) != 0 {
-		t.Fatal("still refused an hour later")
+	en, w := l.beginEntry("192.0.2.1", now)
+	if w != 0 {
+		t.Fatal("the first failure past the free ones refused")
 	}
-	for i := 0; i < addrCodesPerHour; i++ {
-		l.codeRequested("192.0.2.1", now)
+	if _, w := l.beginEntry("192.0.2.1", now); w != wrongBase {
+		t.Fatalf("wait %v, want %v", w, wrongBase)
 	}
-	if l.codeWait("192.0.2.1", now) == 0 {
+	l.undo(en, now) // that one was right
+	if _, w := l.beginEntry("192.0.2.1", now); w != 0 {
+		t.Fatalf("after a right entry: wait %v", w)
+	}
+	for range 3 {
+		now = now.Add(time.Hour)
+		l.beginEntry("192.0.2.1", now)
+	}
+	if _, w := l.beginEntry("192.0.2.1", now); w != 0 {
+		t.Fatalf("failures spread over hours: wait %v", w)
+	}
+	for i := range addrCodesPerHour {
+		if w := l.takeCode("192.0.2.1", now); w != 0 {
+			t.Fatalf("code request %d refused", i)
+		}
+	}
+	if l.takeCode("192.0.2.1", now) == 0 {
 		t.Fatal("code requests not limited")
+	}
+}
+
+// TestBackoffWait: the waits past the free failures double up to the
+// longest.
+func TestBackoffWait(t *testing.T) {
+	for s, want := range map[float64]time.Duration{0: 0, wrongFree: 0, wrongFree + 0.5: wrongBase, wrongFree + 1: wrongBase,
+		wrongFree + 2: 2 * wrongBase, wrongFree + 4: 8 * wrongBase, wrongFree + 100: wrongMaxWait} {
+		if got := backoffWait(s); got != want {
+			t.Errorf("score %v: wait %v, want %v", s, got, want)
+		}
 	}
 }
 

@@ -45,6 +45,10 @@ const (
 	actionExpire   = "share.expire"
 	actionConfig   = "share.config"
 	actionPlay     = "play"
+	// The recipient's steps on the playback page (http.go).
+	actionCodeRequest = "share.code.request"
+	actionCodeEnter   = "share.code.enter"
+	actionTerms       = "share.terms.accept"
 )
 
 // SendRequest is an external link to send.
@@ -130,12 +134,27 @@ type linkRecord struct {
 	Email  string   `json:"email"`
 	Name   string   `json:"name"`
 	Grants []string `json:"grants"`
-	// The one active code: its HMAC, expiry and wrong entries.
-	Code      []byte    `json:"code,omitempty"`
-	CodeUntil time.Time `json:"codeUntil,omitzero"`
-	CodeWrong int       `json:"codeWrong,omitempty"`
-	// CodeTimes are when codes were issued in the last day.
-	CodeTimes []time.Time `json:"codeTimes,omitempty"`
+	// Codes are the active codes, one per source that asked for one.
+	Codes []codeRecord `json:"codes,omitempty"`
+	// Issued are the codes mailed in the last day: when, for which source.
+	Issued []sourceTime `json:"issued,omitempty"`
+	// Opened are the sources a right code came from, the latest last.
+	Opened []sourceTime `json:"opened,omitempty"`
+}
+
+// codeRecord is a source's active code: its HMAC, expiry and wrong
+// entries. Sources are kept as HMACs (see Service.sourceKey).
+type codeRecord struct {
+	Source []byte    `json:"source"`
+	MAC    []byte    `json:"mac"`
+	Until  time.Time `json:"until"`
+	Wrong  int       `json:"wrong,omitempty"`
+}
+
+// sourceTime is a source and a time.
+type sourceTime struct {
+	Source []byte    `json:"source"`
+	At     time.Time `json:"at"`
 }
 
 func (s *Service) now() time.Time { return s.arc.Now() }

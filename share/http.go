@@ -2,6 +2,7 @@ package share
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/callvault/callvault/internal/ratelimit"
 	"io"
 	"math/big"
 	"net/http"
@@ -33,8 +33,6 @@ const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe
 const (
 	codeLifetime   = 10 * time.Minute
 	codeWrongMax   = 5
-	codesPerHour   = 3
-	codesPerDay    = 10
 	cookieName     = "callvault_link"
 	maxRequestBody = 4 << 10
 )
@@ -253,9 +251,6 @@ func (s *Service) logo(w http.ResponseWriter, r *http.Request) {
 	w.Write(cfg.Logo)
 }
 
-// clientAddr is the client's address for the limiter and the audit log.
-func clientAddr(r *http.Request) string { return archive.AddrHost(r.RemoteAddr) }
-
 func tooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 	jsonError(w, http.StatusTooManyRequests, "too many attempts; try again later")
@@ -272,44 +267,33 @@ func newCode() string {
 
 func (s *Service) codeMAC(link, code string) []byte { return s.mac("code", link+"\x00"+code) }
 
-// apiCode mails a new one-time code to the link's address. The answer is
-// the same whether or not a mail went out.
+// apiCode mails a new one-time code for the client's source to the link's
+// address; it voids only that source's previous code. The answer is the
+// same whether or not a mail went out. Limits: code_limit.go.
 func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 	l := s.link(w, r)
 	if l == nil {
 		return
 	}
 	now := s.now()
-	addr := clientAddr(r)
-	if wait := s.limits.codeWait(addr, now); wait > 0 {
-		tooMany(w, wait)
+	src := sourceOf(r.RemoteAddr)
+	if wait := s.limits.takeCode(src, now); wait > 0 {
+		s.refuse(w, r, l, actionCodeRequest, src, "too many code requests from this address", wait, now)
 		return
 	}
+	key := s.sourceKey(src)
 	var wait time.Duration
+	var why string
 	sent := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		l, err := s.linkTx(tx, l.ID)
 		if err != nil {
 			return err
 		}
-		recent := l.CodeTimes[:0]
-		hour := 0
-		for _, t := range l.CodeTimes {
-			if now.Sub(t) < 24*time.Hour && !t.After(now) {
-				recent = append(recent, t)
-				if now.Sub(t) < time.Hour {
-					hour++
-				}
-			}
-		}
-		l.CodeTimes = recent
-		if hour >= codesPerHour {
-			wait = time.Hour - now.Sub(recent[len(recent)-codesPerHour])
-			return s.putLinkTx(tx, l)
-		}
-		if len(recent) >= codesPerDay {
-			wait = 24*time.Hour - now.Sub(recent[len(recent)-codesPerDay])
-			return s.putLinkTx(tx, l)
+		l.prune(now)
+		wait, why = l.codeWait(key, now)
+		if wait > 0 {
+			return nil
 		}
 		gs, err := s.grantsOf(tx, l, now)
 		if err != nil {
@@ -319,8 +303,9 @@ func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 			return nil // nothing to listen to: no mail, the same answer
 		}
 		code := newCode()
-		l.Code, l.CodeUntil, l.CodeWrong = s.codeMAC(l.ID, code), now.Add(codeLifetime), 0
-		l.CodeTimes = append(l.CodeTimes, now)
+		c := codeRecord{Source: key, MAC: s.codeMAC(l.ID, code), Until: now.Add(codeLifetime)}
+		l.Codes = append(slices.DeleteFunc(l.Codes, func(c codeRecord) bool { return bytes.Equal(c.Source, key) }), c)
+		l.Issued = append(l.Issued, sourceTime{Source: key, At: now})
 		lang := r.URL.Query().Get("lang")
 		if !validLanguage(lang) {
 			lang = r.URL.Query().Get("language")
@@ -331,7 +316,7 @@ func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 		subject, body := CodeMail(lang, code)
 		cfg, _ := s.Config(r.Context())
 		from := s.From(cfg)
-		if _, err := s.queueTx(tx, mailRecord{Kind: "code", Queued: now, Expires: l.CodeUntil,
+		if _, err := s.queueTx(tx, mailRecord{Kind: "code", Queued: now, Expires: c.Until,
 			Msg: mailMsg{To: l.Email, ToName: l.Name, From: from, Subject: subject, Body: body, Secret: code}}); err != nil {
 			return err
 		}
@@ -343,26 +328,92 @@ func (s *Service) apiCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait > 0 {
-		tooMany(w, wait)
+		s.refuse(w, r, l, actionCodeRequest, "link\x00"+src, why, wait, now)
 		return
 	}
-	s.limits.codeRequested(addr, now)
 	if sent {
 		s.kick()
+		s.codeAudit(r, l, actionCodeRequest, true, "code mailed to the link's address")
+	} else {
+		s.codeAudit(r, l, actionCodeRequest, false, "no code mailed: the link has nothing left to play")
 	}
 	writeJSON(w, http.StatusAccepted, struct{}{})
 }
 
-// apiSession checks a code and opens a session.
+// sourceKey is how the link's record names a source: an HMAC, so the
+// store keeps no client address.
+func (s *Service) sourceKey(src string) []byte { return s.mac("source", src)[:16] }
+
+// prune drops l's expired codes and the issues older than a day.
+func (l *linkRecord) prune(now time.Time) {
+	l.Codes = slices.DeleteFunc(l.Codes, func(c codeRecord) bool { return !now.Before(c.Until) })
+	l.Issued = slices.DeleteFunc(l.Issued, func(i sourceTime) bool { return now.Sub(i.At) >= 24*time.Hour || i.At.After(now) })
+}
+
+// opened reports whether a right code came from source key.
+func (l *linkRecord) opened(key []byte) bool {
+	return slices.ContainsFunc(l.Opened, func(o sourceTime) bool { return bytes.Equal(o.Source, key) })
+}
+
+// codeWait is how long source key must wait for a new code of l, and
+// why; 0 when a code may go out now (code_limit.go).
+func (l *linkRecord) codeWait(key []byte, now time.Time) (time.Duration, string) {
+	var mine, fresh []time.Time
+	for _, i := range l.Issued {
+		switch {
+		case bytes.Equal(i.Source, key):
+			mine = append(mine, i.At)
+		case !l.opened(i.Source):
+			fresh = append(fresh, i.At)
+		}
+	}
+	w := max(windowWait(mine, codesPerHour, time.Hour, now), windowWait(mine, codesPerDay, 24*time.Hour, now))
+	if w > 0 {
+		return w, "too many codes for this address"
+	}
+	if l.opened(key) {
+		return 0, ""
+	}
+	fresh = append(fresh, mine...)
+	slices.SortFunc(fresh, time.Time.Compare)
+	w = max(windowWait(fresh, newCodesPerHour, time.Hour, now), windowWait(fresh, newCodesPerDay, 24*time.Hour, now))
+	if w > 0 {
+		return w, "too many codes for addresses the link was never opened from"
+	}
+	return 0, ""
+}
+
+// refuse answers 429 to a request refused by a limit, and audits the
+// first refusal of each wait (key: the limit's door, link and source);
+// the refusals in between are counted into the next entry.
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, l *linkRecord, action, key, why string, wait time.Duration, now time.Time) {
+	if audit, skipped := s.limits.refused(action+"\x00"+l.ID+"\x00"+key, now.Add(wait), now); audit {
+		detail := "refused: " + why + ", retry after " + wait.Round(time.Second).String()
+		if skipped > 0 {
+			detail += fmt.Sprintf("; %d earlier refusals not logged one by one", skipped)
+		}
+		s.codeAudit(r, l, action, false, detail)
+	}
+	tooMany(w, wait)
+}
+
+// codeAudit records a code request, a code entry or the terms in the
+// audit log under the link's recipient. detail never holds a code or a
+// token.
+func (s *Service) codeAudit(r *http.Request, l *linkRecord, action string, ok bool, detail string) {
+	err := s.arc.Audit(context.WithoutCancel(r.Context()), archive.AuditEvent{Actor: "external:" + l.Email, Action: action,
+		Remote: r.RemoteAddr, OK: ok, Detail: detail})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "share: audit", "action", action, "err", err)
+	}
+}
+
+// apiSession checks a code against the client source's own code and opens
+// a session. Every entry counts as a failure of the source until it
+// proves right.
 func (s *Service) apiSession(w http.ResponseWriter, r *http.Request) {
 	l := s.link(w, r)
 	if l == nil {
-		return
-	}
-	now := s.now()
-	addr := clientAddr(r)
-	if wait := s.limits.wrongWait(addr, now); wait > 0 {
-		tooMany(w, wait)
 		return
 	}
 	code, err := parseCode(r.Body)
@@ -375,7 +426,15 @@ func (s *Service) apiSession(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	var ok bool
+	now := s.now()
+	src := sourceOf(r.RemoteAddr)
+	en, wait := s.limits.beginEntry(src, now)
+	if wait > 0 {
+		s.refuse(w, r, l, actionCodeEnter, src, "too many failed code entries from this address", wait, now)
+		return
+	}
+	key := s.sourceKey(src)
+	var ok, none bool
 	var left int
 	tok := newToken()
 	err = s.db.Update(func(tx *bolt.Tx) error {
@@ -383,32 +442,50 @@ func (s *Service) apiSession(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if l.Code == nil || !now.Before(l.CodeUntil) {
-			l.Code = nil
+		l.prune(now)
+		i := slices.IndexFunc(l.Codes, func(c codeRecord) bool { return bytes.Equal(c.Source, key) })
+		if i < 0 {
+			none = true
 			return s.putLinkTx(tx, l)
 		}
-		if hmac.Equal(l.Code, s.codeMAC(l.ID, code)) {
+		c := &l.Codes[i]
+		if hmac.Equal(c.MAC, s.codeMAC(l.ID, code)) {
 			ok = true
-			l.Code, l.CodeWrong = nil, 0
+			l.Codes = slices.Delete(l.Codes, i, i+1)
+			l.Opened = append(slices.DeleteFunc(l.Opened, func(o sourceTime) bool { return bytes.Equal(o.Source, key) }), sourceTime{Source: key, At: now})
+			if len(l.Opened) > maxOpened {
+				l.Opened = slices.Delete(l.Opened, 0, len(l.Opened)-maxOpened)
+			}
 			if err := s.putLinkTx(tx, l); err != nil {
 				return err
 			}
 			b, _ := json.Marshal(sessionRecord{Link: l.ID, Expires: now.Add(cfg.SessionLifetime)})
 			return tx.Bucket(bSessions).Put(hashToken(tok), b)
 		}
-		l.CodeWrong++
-		left = codeWrongMax - l.CodeWrong
+		c.Wrong++
+		left = codeWrongMax - c.Wrong
 		if left <= 0 {
-			l.Code, left = nil, 0
+			l.Codes, left = slices.Delete(l.Codes, i, i+1), 0
 		}
 		return s.putLinkTx(tx, l)
 	})
 	if err != nil {
+		s.limits.undo(en, now)
 		s.internalError(w, r, err)
 		return
 	}
+	switch {
+	case ok:
+		s.limits.undo(en, now)
+		s.codeAudit(r, l, actionCodeEnter, true, "right code: session opened")
+	case none:
+		s.codeAudit(r, l, actionCodeEnter, false, "no code for this address (expired, used, voided or never asked for)")
+	case left == 0:
+		s.codeAudit(r, l, actionCodeEnter, false, fmt.Sprintf("wrong code; the code is void after %d wrong entries", codeWrongMax))
+	default:
+		s.codeAudit(r, l, actionCodeEnter, false, fmt.Sprintf("wrong code; %d attempts left", left))
+	}
 	if !ok {
-		s.limits.wrongCode(addr, now)
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "wrong code", "attemptsLeft": left})
 		return
 	}
@@ -499,6 +576,7 @@ func (s *Service) apiTermsPost(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	s.codeAudit(r, l, actionTerms, true, "terms of use accepted, language "+lang)
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -753,27 +831,3 @@ func (c *chunkReader) load(idx int64) error {
 	c.buf, c.cur, c.ok = p, idx, true
 	return nil
 }
-
-// addrLimiter bounds what one client address may do in the playback
-// zone, whatever links it names: code requests and wrong codes per hour.
-type addrLimiter struct {
-	codes, wrong *ratelimit.Window
-}
-
-const (
-	addrCodesPerHour = 20
-	addrWrongPerHour = 30
-)
-
-func newAddrLimiter() *addrLimiter {
-	return &addrLimiter{codes: ratelimit.New(addrCodesPerHour, time.Hour), wrong: ratelimit.New(addrWrongPerHour, time.Hour)}
-}
-
-func (a *addrLimiter) codeWait(addr string, now time.Time) time.Duration {
-	return a.codes.Wait(addr, now)
-}
-func (a *addrLimiter) codeRequested(addr string, now time.Time) { a.codes.Note(addr, now) }
-func (a *addrLimiter) wrongWait(addr string, now time.Time) time.Duration {
-	return a.wrong.Wait(addr, now)
-}
-func (a *addrLimiter) wrongCode(addr string, now time.Time) { a.wrong.Note(addr, now) }

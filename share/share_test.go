@@ -247,6 +247,9 @@ func (v *visitor) do(method, path, body string, hdr ...string) (*http.Response, 
 	if err != nil {
 		v.e.t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as the page's script sends it
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
