@@ -15,7 +15,7 @@ func FuzzParseCode(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := parseCode(strings.NewReader(s))
+		c, err := parseCode(jsonRequest(s))
 		if err == nil && (len(c) != 6 || strings.Trim(c, "0123456789") != "") {
 			t.Fatalf("accepted %q", c)
 		}
@@ -27,11 +27,18 @@ func FuzzParseTerms(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		lang, _, err := parseTerms(strings.NewReader(s))
+		lang, _, err := parseTerms(jsonRequest(s))
 		if err == nil && !validLanguage(lang) {
 			t.Fatalf("accepted language %q", lang)
 		}
 	})
+}
+
+// jsonRequest is a POST of body declared application/json.
+func jsonRequest(body string) *http.Request {
+	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	return r
 }
 
 func FuzzParseToken(f *testing.F) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -54,7 +55,7 @@ func parseToken(s string) ([]byte, bool) {
 }
 
 // parseCode reads {"code":"123456"}: six ASCII digits.
-func parseCode(r io.Reader) (string, error) {
+func parseCode(r *http.Request) (string, error) {
 	var req struct {
 		Code string `json:"code"`
 	}
@@ -69,7 +70,7 @@ func parseCode(r io.Reader) (string, error) {
 }
 
 // parseTerms reads {"language":"en","accept":true}.
-func parseTerms(r io.Reader) (string, bool, error) {
+func parseTerms(r *http.Request) (string, bool, error) {
 	var req struct {
 		Language string `json:"language"`
 		Accept   bool   `json:"accept"`
@@ -83,8 +84,21 @@ func parseTerms(r io.Reader) (string, bool, error) {
 	return req.Language, req.Accept, nil
 }
 
-func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, maxRequestBody))
+// errNotJSON refuses a body not declared as application/json: a form
+// another site posts cannot be one.
+var errNotJSON = &Error{Status: http.StatusUnsupportedMediaType, Msg: "the request body must be application/json"}
+
+// decodeJSON reads r's body, which must be declared application/json and
+// hold one JSON value of v's fields.
+func decodeJSON(r *http.Request, v any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return errNotJSON
+	}
+	return decodeBody(r.Body, v)
+}
+
+func decodeBody(rd io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(rd, maxRequestBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errors.New("the request body is not the expected JSON")
@@ -93,6 +107,15 @@ func decodeJSON(r io.Reader, v any) error {
 		return errors.New("the request body holds more than one JSON value")
 	}
 	return nil
+}
+
+// statusOf is the status of a refused request body: 415 or 400.
+func statusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return http.StatusBadRequest
 }
 
 type sessionRecord struct {
@@ -109,10 +132,13 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("GET /p/{token}", s.page)
 	mux.HandleFunc("GET /p/{token}/static/", s.static)
 	mux.HandleFunc("GET /p/{token}/logo", s.logo)
-	mux.HandleFunc("POST /p/{token}/api/code", s.apiCode)
-	mux.HandleFunc("POST /p/{token}/api/session", s.apiSession)
+	// The routes that change state take no request another site made
+	// (a form, or a script's simple request).
+	cop := http.NewCrossOriginProtection()
+	mux.Handle("POST /p/{token}/api/code", cop.Handler(http.HandlerFunc(s.apiCode)))
+	mux.Handle("POST /p/{token}/api/session", cop.Handler(http.HandlerFunc(s.apiSession)))
 	mux.HandleFunc("GET /p/{token}/api/terms", s.apiTermsGet)
-	mux.HandleFunc("POST /p/{token}/api/terms", s.apiTermsPost)
+	mux.Handle("POST /p/{token}/api/terms", cop.Handler(http.HandlerFunc(s.apiTermsPost)))
 	mux.HandleFunc("GET /p/{token}/api/recordings", s.apiRecordings)
 	mux.HandleFunc("GET /p/{token}/audio/{id}", s.audio)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -416,9 +442,9 @@ func (s *Service) apiSession(w http.ResponseWriter, r *http.Request) {
 	if l == nil {
 		return
 	}
-	code, err := parseCode(r.Body)
+	code, err := parseCode(r)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
+		jsonError(w, statusOf(err), err.Error())
 		return
 	}
 	cfg, err := s.Config(r.Context())
@@ -561,9 +587,9 @@ func (s *Service) apiTermsPost(w http.ResponseWriter, r *http.Request) {
 	if sr == nil {
 		return
 	}
-	lang, accept, err := parseTerms(r.Body)
+	lang, accept, err := parseTerms(r)
 	if err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
+		jsonError(w, statusOf(err), err.Error())
 		return
 	}
 	if !accept {

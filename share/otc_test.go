@@ -127,6 +127,46 @@ func TestWrongCodesCountedAtOnce(t *testing.T) {
 	}
 }
 
+// TestPlaybackCrossOrigin: another site's form or script cannot post to
+// the playback zone, and its JSON routes take only application/json.
+func TestPlaybackCrossOrigin(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.send(e.request(recipEmail, 7, e.recs[0]))
+	v := e.visitorAt(e.linkOf(e.deliver()[0]), "192.0.2.10:5000")
+	for _, path := range []string{"/api/code", "/api/session", "/api/terms"} {
+		resp, _ := v.do("POST", path, `{"code":"123456"}`, "Sec-Fetch-Site", "cross-site")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+		}
+		resp, _ = v.do("POST", path, `{"code":"123456"}`, "Origin", "https://evil.example")
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from another origin: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if len(e.deliver()) != 0 {
+		t.Error("a cross-site request mailed a code")
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		resp, _ := v.do("POST", "/api/session", `{"code":"123456"}`, "Content-Type", ct)
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("code as %q: %d, want 415", ct, resp.StatusCode)
+		}
+	}
+	c := v.code()
+	if st, _ := v.enter(c); st != http.StatusOK {
+		t.Fatalf("same-origin code: %d", st)
+	}
+	resp, _ := v.do("POST", "/api/terms", `{"language":"en","accept":true}`, "Content-Type", "text/plain")
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("terms as text/plain: %d, want 415", resp.StatusCode)
+	}
+	v.want(http.StatusOK, "POST", "/api/terms", `{"language":"en","accept":true}`)
+	resp, _ = v.do("POST", "/api/terms", `{"language":"en","accept":true}`, "Content-Type", "application/json; charset=utf-8", "Sec-Fetch-Site", "same-origin")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("terms as application/json; charset=utf-8: %d", resp.StatusCode)
+	}
+}
+
 // TestCodeAttemptsAudited: code requests, entries and the terms are in the
 // audit log under the recipient's name with the client's address, never
 // with a code or a token; a flood of refused attempts from one address

@@ -77,7 +77,10 @@ func (s *stubLink) routes() http.Handler {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		var req struct{ Code string }
-		json.NewDecoder(r.Body).Decode(&req)
+		if err := decodeJSON(r, &req); err != nil { // the zone's own decoder: application/json only
+			json200(w, statusOf(err), map[string]string{"error": err.Error()})
+			return
+		}
 		if req.Code != "123456" || s.attemptsLeft == 0 {
 			if s.attemptsLeft > 0 {
 				s.attemptsLeft--
@@ -113,7 +116,10 @@ func (s *stubLink) routes() http.Handler {
 			Language string
 			Accept   bool
 		}
-		json.NewDecoder(r.Body).Decode(&req)
+		if err := decodeJSON(r, &req); err != nil {
+			json200(w, statusOf(err), map[string]string{"error": err.Error()})
+			return
+		}
 		s.termsAccepted, s.acceptedLang = req.Accept, req.Language
 		json200(w, 200, struct{}{})
 	})
@@ -140,7 +146,7 @@ func (s *stubLink) routes() http.Handler {
 		w.Header().Set("Content-Type", "audio/wav")
 		http.ServeContent(w, r, "a.wav", time.Time{}, bytes.NewReader(s.wav))
 	})
-	return mux
+	return http.NewCrossOriginProtection().Handler(mux) // as the zone's POST routes
 }
 
 func (s *stubLink) set(f func(s *stubLink)) {
