@@ -25,10 +25,12 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
-// pageCSP is the recipient page's content policy: scripts only from its
-// assets (no inline script), inline styles allowed.
-const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-	"media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+// pageCSP is the recipient page's content policy: scripts, styles and
+// connections only from its own assets (no inline script or style; see
+// renderPage), and forms only to itself (the language form without
+// script).
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"media-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // Code rules.
 const (
@@ -147,9 +149,27 @@ func (s *Service) Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// noStore keeps Cache-Control: no-store on an answer http.ServeContent
+// writes: it drops that header from its error answers (416).
+type noStore struct{ http.ResponseWriter }
+
+func (w noStore) WriteHeader(code int) {
+	if w.Header().Get("Cache-Control") == "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w noStore) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -760,7 +780,7 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", "inline")
-	http.ServeContent(w, r, "", time.Time{}, rd)
+	http.ServeContent(noStore{w}, r, "", time.Time{}, rd)
 	if err := rd.failed(); err != nil {
 		if r.Context().Err() == nil {
 			s.log.ErrorContext(r.Context(), "share: serving audio failed part way", "err", err)

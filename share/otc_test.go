@@ -167,6 +167,38 @@ func TestPlaybackCrossOrigin(t *testing.T) {
 	}
 }
 
+// TestPlaybackSecurityHeaders: the playback zone's headers match the UI's
+// where they apply, the page's policy allows no inline style and lets the
+// language form submit, and an error answer of the audio stays no-store.
+func TestPlaybackSecurityHeaders(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.send(e.request(recipEmail, 7, e.recs[0]))
+	tok := e.linkOf(e.deliver()[0])
+	for _, tlsOn := range []bool{false, true} {
+		jar, _ := cookiejar.New(nil)
+		v := &visitor{e: e, c: &http.Client{Jar: jar, Transport: inProcess{h: e.svc.Handler(), addr: "192.0.2.10:5000", tls: tlsOn}}, base: e.srv.URL + "/p/" + tok}
+		resp, _ := v.do("GET", "", "")
+		h := resp.Header
+		if got := h.Get("Strict-Transport-Security"); (got != "") != tlsOn {
+			t.Errorf("TLS %v: Strict-Transport-Security %q", tlsOn, got)
+		}
+		if h.Get("Cross-Origin-Resource-Policy") != "same-origin" || h.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+			t.Errorf("CORP %q, COOP %q", h.Get("Cross-Origin-Resource-Policy"), h.Get("Cross-Origin-Opener-Policy"))
+		}
+		csp := h.Get("Content-Security-Policy")
+		if strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "form-action 'self'") || !strings.Contains(csp, "style-src 'self'") {
+			t.Errorf("CSP %q", csp)
+		}
+	}
+	v := e.visitorAt(tok, "192.0.2.10:5000")
+	v.login()
+	audio := "/audio/" + e.recs[0].ID.String()
+	resp, _ := v.do("GET", audio, "", "Range", "bytes=99999999-")
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("range past the end: %d", resp.StatusCode)
+	} // do checks Cache-Control: no-store
+}
+
 // TestCodeAttemptsAudited: code requests, entries and the terms are in the
 // audit log under the recipient's name with the client's address, never
 // with a code or a token; a flood of refused attempts from one address

@@ -54,7 +54,7 @@ func (s *stubLink) routes() http.Handler {
 		if lang == "" {
 			lang = "no" // the grant's language
 		}
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", pageCSP)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		if err := renderPage(w, PageData{Lang: lang, Base: base, Footer: []string{"ACME <Support>", "+47 22 00 00 00"}}); err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)

@@ -401,3 +401,18 @@ func TestStaticHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestPageScriptSetsNoInlineStyle: the page's script sets no style
+// attribute or property, so the page's policy needs no 'unsafe-inline'
+// for styles (it shows and hides with the hidden attribute).
+func TestPageScriptSetsNoInlineStyle(t *testing.T) {
+	js := string(staticAssets["page.js"].body)
+	for _, bad := range []string{".style", "cssText", "'style'", `"style"`, "insertRule", "<style"} {
+		if strings.Contains(js, bad) {
+			t.Errorf("page.js uses %s", bad)
+		}
+	}
+	if strings.Contains(pageCSP, "unsafe-inline") {
+		t.Error("the page's policy allows inline style")
+	}
+}
