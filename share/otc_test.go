@@ -199,6 +199,38 @@ func TestPlaybackSecurityHeaders(t *testing.T) {
 	} // do checks Cache-Control: no-store
 }
 
+// TestRangeAmplification: a Range of more than 16 ranges is answered with
+// the whole file once, not a multipart answer many times its size.
+func TestRangeAmplification(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.send(e.request(recipEmail, 7, e.recs[0]))
+	v := e.visitorAt(e.linkOf(e.deliver()[0]), "192.0.2.10:5000")
+	v.login()
+	want := renderWAV(t, e.recs[0])
+	audio := "/audio/" + e.recs[0].ID.String()
+	ranges := func(n int) string {
+		var b strings.Builder
+		b.WriteString("bytes=")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%d-%d", i*10, i*10)
+		}
+		return b.String()
+	}
+	resp, _ := v.do("GET", audio, "", "Range", ranges(maxRanges))
+	if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") {
+		t.Fatalf("%d ranges: %d %s", maxRanges, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, n := range []int{maxRanges + 1, 2000} {
+		resp, got := v.do("GET", audio, "", "Range", ranges(n))
+		if resp.StatusCode != http.StatusOK || len(got) != len(want) {
+			t.Fatalf("%d ranges: %d, %d bytes, want 200 and the file's %d", n, resp.StatusCode, len(got), len(want))
+		}
+	}
+}
+
 // TestCodeAttemptsAudited: code requests, entries and the terms are in the
 // audit log under the recipient's name with the client's address, never
 // with a code or a token; a flood of refused attempts from one address
