@@ -11,6 +11,6 @@ import (
 // its own store (share.db) in bbolt, with the grant keys in a slot file
 // (internal/slotfile); no ui, api, recorder or cmd.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "mail", "internal/i18n", "internal/listening", "internal/ratelimit", "internal/slotfile", "go.etcd.io/bbolt/...")
+	depcheck.Check(t, ".", "archive", "archive/seal", "recinfo", "codec", "mail", "internal/byterange", "internal/i18n", "internal/listening", "internal/ratelimit", "internal/slotfile", "go.etcd.io/bbolt/...")
 	depcheck.Forbid(t, ".", "testing/...")
 }

@@ -23,6 +23,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/byterange"
 )
 
 // pageCSP is the recipient page's content policy: scripts, styles and
@@ -757,6 +758,12 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusNotFound, "no such recording")
 		return
 	}
+	if byterange.TooMany(r) {
+		// Thousands of tiny ranges would make one request cost many
+		// times the file; players ask for one.
+		byterange.Refuse(noStore{w}, p.meta.Size)
+		return
+	}
 	rd := &chunkReader{s: s, p: p}
 	// Read where the answer starts before any status is sent, so a copy
 	// destroyed since the list was read is a clear 410.
@@ -780,12 +787,6 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "audio/wav")
 	w.Header().Set("Content-Disposition", "inline")
-	if tooManyRanges(r.Header.Get("Range")) {
-		// The whole file once, as a server may answer any Range: a
-		// player still plays it, and thousands of tiny ranges cannot
-		// make one request cost many times the file.
-		r.Header.Del("Range")
-	}
 	http.ServeContent(noStore{w}, r, "", time.Time{}, rd)
 	if err := rd.failed(); err != nil {
 		if r.Context().Err() == nil {
@@ -795,14 +796,6 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 }
-
-// maxRanges is the most ranges one audio request may ask for; players
-// ask for one.
-const maxRanges = 16
-
-// tooManyRanges reports whether a Range header asks for more than
-// maxRanges ranges.
-func tooManyRanges(h string) bool { return strings.Count(h, ",") >= maxRanges }
 
 // rangeStart is where the first range of a Range header starts, 0 when
 // there is none or it counts from the end.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/byterange"
 )
 
 // inProcess answers a client's requests with handler h as if they came
@@ -199,8 +200,9 @@ func TestPlaybackSecurityHeaders(t *testing.T) {
 	} // do checks Cache-Control: no-store
 }
 
-// TestRangeAmplification: a Range of more than 16 ranges is answered with
-// the whole file once, not a multipart answer many times its size.
+// TestRangeAmplification: a Range of more than 16 ranges is refused (416)
+// before any byte is read, not answered with a multipart answer many
+// times the file's size; 16 are served.
 func TestRangeAmplification(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.send(e.request(recipEmail, 7, e.recs[0]))
@@ -219,15 +221,20 @@ func TestRangeAmplification(t *testing.T) {
 		}
 		return b.String()
 	}
-	resp, _ := v.do("GET", audio, "", "Range", ranges(maxRanges))
+	resp, _ := v.do("GET", audio, "", "Range", ranges(byterange.MaxRanges))
 	if resp.StatusCode != http.StatusPartialContent || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges") {
-		t.Fatalf("%d ranges: %d %s", maxRanges, resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Fatalf("%d ranges: %d %s", byterange.MaxRanges, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, n := range []int{maxRanges + 1, 2000} {
+	for _, n := range []int{byterange.MaxRanges + 1, 2000} {
 		resp, got := v.do("GET", audio, "", "Range", ranges(n))
-		if resp.StatusCode != http.StatusOK || len(got) != len(want) {
-			t.Fatalf("%d ranges: %d, %d bytes, want 200 and the file's %d", n, resp.StatusCode, len(got), len(want))
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || len(got) >= len(want) ||
+			resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", len(want)) || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%d ranges: %d, %d bytes, Content-Range %q, Cache-Control %q; want 416 without the file",
+				n, resp.StatusCode, len(got), resp.Header.Get("Content-Range"), resp.Header.Get("Cache-Control"))
 		}
+	}
+	if resp, got := v.do("GET", audio, ""); resp.StatusCode != http.StatusOK || len(got) != len(want) {
+		t.Fatalf("whole file: %d, %d bytes", resp.StatusCode, len(got))
 	}
 }
 
