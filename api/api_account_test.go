@@ -474,15 +474,12 @@ func TestAPIWebDAVPassword(t *testing.T) {
 
 // TestUserOwnSupervisorAnyCase: the API refuses a supervisor that is the
 // user's own login in another letter case (4-eyes access compares logins
-// without case), on create and on change, even when an account of that
-// spelling exists.
+// without case), on create and on change.
 func TestUserOwnSupervisorAnyCase(t *testing.T) {
 	e := newAPIEnv(t)
 	ctx := context.Background()
-	for _, u := range []archive.User{{Login: "Alice", Role: archive.RoleSupervisor}, {Login: "zed", Role: archive.RoleSupervisor}} {
-		if err := e.arc.PutUser(ctx, u, apiTestPassword); err != nil {
-			t.Fatal(err)
-		}
+	if err := e.arc.PutUser(ctx, archive.User{Login: "zed", Role: archive.RoleSupervisor}, apiTestPassword); err != nil {
+		t.Fatal(err)
 	}
 	e.want("admin", "PATCH", "/api/v1/users/alice", map[string]any{"supervisor": "Alice"}, 400, "own supervisor")
 	e.want("admin", "POST", "/api/v1/users", map[string]any{"login": "Zed", "password": "zed-password-1", "supervisor": "zed"}, 400, "own supervisor")

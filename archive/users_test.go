@@ -211,10 +211,8 @@ func TestUserLanguage(t *testing.T) {
 func TestPutUserRefusesOwnSupervisor(t *testing.T) {
 	a := OpenTest(t)
 	ctx := t.Context()
-	for _, u := range []User{{Login: "alice", Role: RoleUser}, {Login: "Alice", Role: RoleSupervisor}} {
-		if err := a.PutUser(ctx, u, ""); err != nil {
-			t.Fatal(err)
-		}
+	if err := a.PutUser(ctx, User{Login: "alice", Role: RoleSupervisor}, ""); err != nil {
+		t.Fatal(err)
 	}
 	for _, sup := range []string{"alice", "Alice", "ALICE", " alice "} {
 		err := a.PutUser(ctx, User{Login: "alice", Role: RoleUser, Supervisor: sup}, "")
@@ -225,7 +223,7 @@ func TestPutUserRefusesOwnSupervisor(t *testing.T) {
 	if g, err := a.GetUser(ctx, "alice"); err != nil || g.Supervisor != "" {
 		t.Fatalf("stored %+v %v", g, err)
 	}
-	if err := a.PutUser(ctx, User{Login: "bob", Role: RoleUser, Supervisor: "Alice"}, ""); err != nil {
+	if err := a.PutUser(ctx, User{Login: "bob", Role: RoleUser, Supervisor: "ALICE"}, ""); err != nil {
 		t.Errorf("another supervisor: %v", err)
 	}
 }

@@ -100,7 +100,10 @@ func WriteCall(ctx context.Context, w io.Writer, in CallInput) error {
 		}
 		cs.Parts = append(cs.Parts, sp)
 	}
-	return finish(zw, in.Modified, cs, pubPEM)
+	if err := writeSealFiles(zw, "", in.Modified, cs, pubPEM); err != nil {
+		return err
+	}
+	return zw.Close()
 }
 
 // verifyCall is VerifyZip for a zip in CallFormat.

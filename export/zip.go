@@ -82,9 +82,20 @@ type Input struct {
 // wrapped. It stops between WAVs when ctx is done.
 func Write(ctx context.Context, w io.Writer, in Input) error {
 	zw := zip.NewWriter(w)
+	if err := WriteInto(ctx, zw, "", in); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// WriteInto streams the files Write would write into zw, each named dir
+// (empty, or a folder ending in "/") followed by its name, and leaves zw
+// open: several recordings in one zip, a folder each, as seal.json names
+// the files of its own folder.
+func WriteInto(ctx context.Context, zw *zip.Writer, dir string, in Input) error {
 	files := map[string]string{}
 	create := func(name string, method uint16) (io.Writer, error) {
-		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: in.Modified})
+		return zw.CreateHeader(&zip.FileHeader{Name: dir + name, Method: method, Modified: in.Modified})
 	}
 	for i, wav := range in.WAVs {
 		if err := ctx.Err(); err != nil {
@@ -124,7 +135,7 @@ func Write(ctx context.Context, w io.Writer, in Input) error {
 	if err := zs.fillSeal(in.Seal); err != nil {
 		return err
 	}
-	return finish(zw, in.Modified, zs, pubPEM)
+	return writeSealFiles(zw, dir, in.Modified, zs, pubPEM)
 }
 
 // fillSeal spells out s (nil: not sealed) in zs.
@@ -204,9 +215,9 @@ func KeyFingerprint(pub []byte) string {
 	return b.String()
 }
 
-// finish ends a zip of either format: seal.json (sealFile marshalled) and
-// the public key, then the central directory.
-func finish(zw *zip.Writer, modified time.Time, sealFile any, pubPEM []byte) error {
+// writeSealFiles writes the last files of either format's zip into dir:
+// seal.json (sealFile marshalled) and the public key.
+func writeSealFiles(zw *zip.Writer, dir string, modified time.Time, sealFile any, pubPEM []byte) error {
 	js, err := json.MarshalIndent(sealFile, "", "  ")
 	if err != nil {
 		return err
@@ -215,7 +226,7 @@ func finish(zw *zip.Writer, modified time.Time, sealFile any, pubPEM []byte) err
 		name string
 		data []byte
 	}{{SealName, append(js, '\n')}, {PubKeyName, pubPEM}} {
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: modified})
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: dir + f.name, Method: zip.Deflate, Modified: modified})
 		if err != nil {
 			return err
 		}
@@ -223,5 +234,5 @@ func finish(zw *zip.Writer, modified time.Time, sealFile any, pubPEM []byte) err
 			return err
 		}
 	}
-	return zw.Close()
+	return nil
 }

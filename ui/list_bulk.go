@@ -4,9 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/callvault/callvault/archive"
@@ -264,12 +262,6 @@ func (u *UI) bulkZip(w http.ResponseWriter, r *http.Request, rc *reqCtx, ids []a
 		u.render(w, r, http.StatusOK, "list_bulk.html", p)
 		return nil
 	}
-	tmp, err := os.CreateTemp("", "callvault-bulk-*.zip")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
 	name := "recordings-" + u.opts.Now().UTC().Format("20060102-150405") + ".zip"
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
@@ -281,7 +273,7 @@ func (u *UI) bulkZip(w http.ResponseWriter, r *http.Request, rc *reqCtx, ids []a
 		if ctx.Err() != nil {
 			panic(http.ErrAbortHandler)
 		}
-		if err := u.zipInto(ctx, out, tmp, rec); err != nil {
+		if err := u.zipInto(ctx, out, rec); err != nil {
 			if ctx.Err() == nil {
 				u.log.ErrorContext(ctx, "bulk zip failed", "id", rec.ID.String(), "err", err)
 			}
@@ -295,36 +287,13 @@ func (u *UI) bulkZip(w http.ResponseWriter, r *http.Request, rc *reqCtx, ids []a
 	return nil
 }
 
-// zipInto writes rec's zip to tmp (reused) and copies its files into out
-// under the recording's folder.
-func (u *UI) zipInto(ctx context.Context, out *zip.Writer, tmp *os.File, rec *archive.Recording) error {
+// zipInto streams rec's zip into out, its files in the recording's
+// folder: nothing of it is written to disk.
+func (u *UI) zipInto(ctx context.Context, out *zip.Writer, rec *archive.Recording) error {
 	in, err := webcore.PrepareZip(ctx, u.arc, u.media, rec, u.arc.Now())
 	if err != nil {
 		return err
 	}
-	if err := tmp.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if err := export.Write(ctx, tmp, in); err != nil {
-		return err
-	}
-	size, err := tmp.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return err
-	}
-	zr, err := zip.NewReader(tmp, size)
-	if err != nil {
-		return err
-	}
 	dir := webcore.RecTime(rec).UTC().Format("20060102-150405") + "-" + rec.ID.String()[:8] + "/"
-	for _, f := range zr.File {
-		f.Name = dir + f.Name
-		if err := out.Copy(f); err != nil {
-			return err
-		}
-	}
-	return nil
+	return export.WriteInto(ctx, out, dir, in)
 }

@@ -4,13 +4,19 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/export"
 	"github.com/callvault/callvault/internal/webtest"
 )
 
@@ -103,7 +109,9 @@ func TestListBulk(t *testing.T) {
 		t.Fatal("a protected recording was deleted")
 	}
 
-	// Zip of two: one folder each, with their files.
+	// Zip of two: one folder each, with their files, streamed: nothing of
+	// it is written to disk (no temporary directory to write to).
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
 	resp, body = admin.post("/recordings/bulk", url.Values{"action": {"zip"}, "r": {mine[1].ID.String() + "," + bobs.ID.String()}})
 	must(t, resp, body, 200)
 	if ct := resp.Header.Get("Content-Type"); ct != "application/zip" {
@@ -121,8 +129,27 @@ func TestListBulk(t *testing.T) {
 		}
 		dirs[dir]++
 	}
-	if len(dirs) != 2 || dirs["20261101-080100-"+mine[1].ID.String()[:8]] < 2 {
+	if len(dirs) != 2 || dirs["20261101-080100-"+mine[1].ID.String()[:8]] != 4 {
 		t.Fatalf("zip folders: %v", dirs)
+	}
+	// Each folder is one recording's zip: its seal.json names its files.
+	for dir := range dirs {
+		rc, err := zr.Open(dir + "/" + export.SealName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var zs export.SealFile
+		err = json.NewDecoder(rc).Decode(&zs)
+		rc.Close()
+		if err != nil || len(zs.Files) != 3 {
+			t.Fatalf("%s: seal.json %+v %v", dir, zs, err)
+		}
+		for name, sum := range zs.Files {
+			b, err := fs.ReadFile(zr, dir+"/"+name)
+			if h := sha256.Sum256(b); err != nil || hex.EncodeToString(h[:]) != sum {
+				t.Fatalf("%s/%s: %v, or not the sum seal.json names", dir, name, err)
+			}
+		}
 	}
 	// Alice may not download bob's: the page says so and offers hers.
 	resp, body = alice.post("/recordings/bulk", url.Values{"action": {"zip"}, "r": {mine[1].ID.String(), bobs.ID.String()}})
