@@ -502,7 +502,10 @@ func (f *Access) requester(ctx context.Context, sup *archive.User, login string)
 		}
 		return nil, err
 	}
-	if !f.Subject(u) || u.Disabled || !strings.EqualFold(strings.TrimSpace(u.Supervisor), sup.Login) {
+	// A supervisor never decides for themselves: an account stored
+	// before the archive refused a supervisor naming the user's own
+	// login in another case may still name it.
+	if !f.Subject(u) || u.Disabled || !strings.EqualFold(strings.TrimSpace(u.Supervisor), sup.Login) || strings.EqualFold(u.Login, sup.Login) {
 		return nil, ErrNoRequest
 	}
 	return u, nil
