@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/callvault/callvault/archive/kv"
 )
@@ -22,21 +23,94 @@ import (
 // PATH.new is renamed to PATH. If the process stops between the commit and
 // the rename, Open finds PATH.new, checks that it opens the master key and
 // finishes the rename.
+//
+// PATH is the key file's real path: the configured one with its symbolic
+// links resolved. The rotation's files (PATH.new, PATH.old-…) are made in
+// the real file's directory and a link at the configured path keeps
+// pointing at the new key. The package keeps the key in a directory of its
+// own that the daemon may write (/etc/callvault/key) and links
+// /etc/callvault/callvault.key to it; the daemon cannot write
+// /etc/callvault itself.
 
 const rotateSuffix = ".new"
 
 const maxPassphraseLen = 1024
 
+// maxLinks bounds the symbolic links realKeyPath follows, as the kernel does.
+const maxLinks = 40
+
+// realKeyPath returns path with its symbolic links resolved, also when the
+// file (or a link's target) does not exist yet: then its directory is
+// resolved, and a directory that does not exist either is left as it is.
+func realKeyPath(path string) (string, error) {
+	for range maxLinks {
+		p, err := filepath.EvalSymlinks(path)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		fi, lerr := os.Lstat(path)
+		if lerr == nil && fi.Mode()&fs.ModeSymlink != 0 { // a link to a file not there yet
+			target, err := os.Readlink(path)
+			if err != nil {
+				return "", err
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(path), target)
+			}
+			path = target
+			continue
+		}
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if errors.Is(err, fs.ErrNotExist) {
+			return filepath.Clean(path), nil // writeKeyFile makes the directories
+		}
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, filepath.Base(path)), nil
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
+// pendingRotations lists where a rotation cut off after its commit left
+// the new key, and where it goes: beside the real key file, and (an older
+// version's rotation) beside the configured path.
+func pendingRotations(keyFile string) (next, dst []string) {
+	if real, err := realKeyPath(keyFile); err == nil && real != filepath.Clean(keyFile) {
+		next, dst = append(next, real+rotateSuffix), append(dst, real)
+	}
+	return append(next, keyFile+rotateSuffix), append(dst, keyFile)
+}
+
 func rotationPending(keyFile string) bool {
-	_, err := os.Stat(keyFile + rotateSuffix)
-	return err == nil
+	next, _ := pendingRotations(keyFile)
+	for _, n := range next {
+		if _, err := os.Stat(n); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // finishRotation is called by unlock when the key file does not open the
 // master key: if PATH.new does, a rotation was cut off after its commit;
 // PATH.new becomes PATH.
 func (a *Archive) finishRotation(keyFile string, masterBox []byte) ([]byte, error) {
-	next := keyFile + rotateSuffix
+	nexts, dsts := pendingRotations(keyFile)
+	for i, next := range nexts {
+		master, err := a.finishRotationAt(next, dsts[i], masterBox)
+		if !errors.Is(err, ErrWrongKey) {
+			return master, err
+		}
+	}
+	return nil, ErrWrongKey
+}
+
+// finishRotationAt renames next to keyFile if next opens the master key.
+func (a *Archive) finishRotationAt(next, keyFile string, masterBox []byte) ([]byte, error) {
 	kek, _, err := readKeyFile(next)
 	if err != nil {
 		return nil, ErrWrongKey
@@ -71,23 +145,31 @@ func (a *Archive) RotateKeyFile(ctx context.Context, newKeyFile string) error {
 // RotateKey makes a new random archive key, writes it to newKeyFile
 // (mode 0600; it may be the current key file) and re-boxes the master key
 // under it, in key-file mode (also when the archive had a passphrase).
+// When newKeyFile is a symbolic link, the file it points to is replaced
+// and the link is kept. The new file, and the copy of the old one, belong
+// to the old file's owner and group (a rotation run as root keeps the key
+// readable by the daemon's user).
 // After it returns the old key file or passphrase no longer opens the
 // archive; the caller must use newKeyFile from now on. A file already at
 // newKeyFile is not lost: it is first copied to
-// newKeyFile.old-YYYYMMDD-HHMMSS (mode 0600, the archive's clock, UTC),
+// newKeyFile.old-YYYYMMDD-HHMMSS beside it (mode 0600, the archive's clock, UTC),
 // whose path is returned as old ("" when there was no file). Backups made
 // before need that old key; delete it once none does.
 func (a *Archive) RotateKey(ctx context.Context, newKeyFile string) (old string, err error) {
 	if newKeyFile == "" {
 		return "", fmt.Errorf("archive: rotate key: empty key file path: %w", ErrInvalid)
 	}
+	real, err := realKeyPath(newKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("archive: rotate key: %w", err)
+	}
 	kr := a.keys
 	kr.rotateMu.Lock()
 	defer kr.rotateMu.Unlock()
-	if old, err = a.keepOldKeyFile(newKeyFile); err != nil {
+	if old, err = a.keepOldKeyFile(real); err != nil {
 		return "", fmt.Errorf("archive: rotate key: keep the old key file: %w", err)
 	}
-	if err := a.rotateKeyFile(ctx, newKeyFile); err != nil {
+	if err := a.rotateKeyFile(ctx, real); err != nil {
 		return old, err
 	}
 	if old != "" {
@@ -120,7 +202,10 @@ func (a *Archive) keepOldKeyFile(path string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		_, err = f.Write(b)
+		err = sameOwner(f, path)
+		if err == nil {
+			_, err = f.Write(b)
+		}
 		if err == nil {
 			err = f.Sync()
 		}
@@ -139,12 +224,52 @@ func (a *Archive) keepOldKeyFile(path string) (string, error) {
 	return "", fmt.Errorf("too many old key files beside %s", path)
 }
 
-// rotateKeyFile is RotateKey after the old file is kept; rotateMu is held.
+// sameOwner gives f the owner and group of the file at path, if there is
+// one and they differ (only root can give a file away).
+func sameOwner(f *os.File, path string) error {
+	want, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	w, ok1 := want.Sys().(*syscall.Stat_t)
+	h, ok2 := have.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 || (w.Uid == h.Uid && w.Gid == h.Gid) {
+		return nil
+	}
+	return f.Chown(int(w.Uid), int(w.Gid))
+}
+
+// chownLike gives the file at path the owner and group of the file at like.
+func chownLike(path, like string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sameOwner(f, like); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// rotateKeyFile is RotateKey after the old file is kept; rotateMu is held;
+// newKeyFile is a real path (no symbolic links).
 func (a *Archive) rotateKeyFile(ctx context.Context, newKeyFile string) error {
 	key := randomKey()
 	defer clear(key)
 	next := newKeyFile + rotateSuffix
-	if err := writeKeyFile(next, key, false); err != nil {
+	err := writeKeyFile(next, key, false)
+	if err == nil {
+		err = chownLike(next, newKeyFile)
+	}
+	if err != nil {
 		os.Remove(next)
 		return fmt.Errorf("archive: rotate key: write key file: %w", err)
 	}
