@@ -8,6 +8,7 @@
 //	         downloaded zip
 //	loadgen  stream synthetic calls to a running appliance
 //	config   check a configuration file, or create an archive key
+//	key      rotate the archive key file, daemon stopped
 //	backup   snapshot the archive, external links and webhooks through the
 //	         running daemon
 //	restore  put a backup in place, daemon stopped
@@ -62,6 +63,7 @@ commands:
            or a downloaded zip (callvault verify FILE.zip [--pubkey KEY])
   loadgen  stream synthetic calls to a running appliance (callvault loadgen --streams N --duration D --url URL)
   config   check a configuration file, or create an archive key (callvault config check|keygen FILE)
+  key      rotate the archive key file, daemon stopped (callvault key rotate [--config FILE])
   backup   snapshot the archive, external links and webhooks through the running daemon
            (callvault backup --out FILE [--url URL])
   restore  put a backup (archive, external links, webhooks) in place, daemon stopped
@@ -89,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(ctx, args[1:], stdout, stderr)
 	case "config":
 		return runConfig(ctx, args[1:], stdout, stderr)
+	case "key":
+		return runKey(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], stdout, stderr)
 	case "restore":
