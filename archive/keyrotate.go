@@ -146,9 +146,9 @@ func (a *Archive) RotateKeyFile(ctx context.Context, newKeyFile string) error {
 // (mode 0600; it may be the current key file) and re-boxes the master key
 // under it, in key-file mode (also when the archive had a passphrase).
 // When newKeyFile is a symbolic link, the file it points to is replaced
-// and the link is kept. The new file, and the copy of the old one, belong
-// to the old file's owner and group (a rotation run as root keeps the key
-// readable by the daemon's user).
+// and the link is kept. Run as root, the new file and the copy of the old
+// one get the old file's owner and group (the key stays readable by the
+// daemon's user).
 // After it returns the old key file or passphrase no longer opens the
 // archive; the caller must use newKeyFile from now on. A file already at
 // newKeyFile is not lost: it is first copied to
@@ -224,9 +224,14 @@ func (a *Archive) keepOldKeyFile(path string) (string, error) {
 	return "", fmt.Errorf("too many old key files beside %s", path)
 }
 
-// sameOwner gives f the owner and group of the file at path, if there is
-// one and they differ (only root can give a file away).
+// sameOwner gives f, when running as root, the owner and group of the file
+// at path, if there is one: a rotation run as root (callvault key rotate)
+// leaves the key readable by the daemon's user. Other users keep their
+// files (only root can give a file away).
 func sameOwner(f *os.File, path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
 	want, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
