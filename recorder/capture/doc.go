@@ -25,11 +25,13 @@
 // number of sections, interfaces (link type, snaplen, if_tsresol,
 // if_tsoffset), enhanced, simple and obsolete packet blocks; other blocks
 // are skipped by length. Reader.Next returns one Packet at a time. The
-// input goes through one 64 KiB buffer and is never held whole: a packet's
+// input goes through one 16 KiB buffer and is never held whole: a packet's
 // bytes alias that buffer until the next call, and only a record larger
 // than the buffer is copied into a second buffer, which grows as the bytes
-// actually arrive. Records are capped at 16 MiB (pcap records at the
-// larger of 256 KiB and the file's snaplen).
+// actually arrive and is let go at the next call when it grew beyond 128
+// KiB (a 64 KiB offload segment's buffer is kept for the next one).
+// Records are capped at 16 MiB (pcap records at the larger of 256 KiB and
+// the file's snaplen).
 //
 // # Offsets
 //

@@ -35,6 +35,13 @@ const (
 	maxPcapCapLen = 262144
 	// maxInterfaces bounds the pcapng interfaces of one section.
 	maxInterfaces = 1024
+	// maxKeptBig is the largest buffer for records beyond readBufSize
+	// that a Reader keeps for the next one: enough for the 64 KiB
+	// segments of a capture taken with segmentation offload. A larger
+	// record's buffer is let go once the record is done with, so one
+	// record of up to maxBlockLen does not cost its size for the rest of
+	// the input.
+	maxKeptBig = 128 << 10
 )
 
 // Link types (LINKTYPE_* values of the pcap and pcapng formats) that the
@@ -153,8 +160,9 @@ func (f *iface) time(ts uint64) time.Time {
 
 // Reader reads packets from a pcap or pcapng stream. It reads the input
 // through one fixed-size buffer and never holds more than one record (at
-// most 16 MiB, and only when the input really has a record that large). A
-// Reader is not safe for concurrent use.
+// most 16 MiB, and only when the input really has a record that large,
+// until the next call to Next; a buffer of up to 128 KiB is kept for the
+// next large record). A Reader is not safe for concurrent use.
 type Reader struct {
 	br   *bufio.Reader
 	off  int64 // input offset of the next byte br returns
@@ -283,11 +291,15 @@ func (r *Reader) u64(b []byte) uint64 {
 	return uint64(r.u32(b)) | uint64(r.u32(b[4:]))<<32
 }
 
-// flush consumes the bytes of the previously returned packet.
+// flush consumes the bytes of the previously returned packet, and lets
+// go of its buffer when that was larger than maxKeptBig.
 func (r *Reader) flush() {
 	if r.skip > 0 {
 		r.consume(r.skip)
 		r.skip = 0
+	}
+	if cap(r.big) > maxKeptBig {
+		r.big = nil
 	}
 }
 

@@ -815,3 +815,48 @@ func TestHasCaptureMagic(t *testing.T) {
 		}
 	}
 }
+
+// TestBigRecordBufferLetGo: a record far beyond the read buffer (a pcap
+// whose snaplen admits it) is read whole, and its buffer is let go at the
+// next record; the buffer of a 64 KiB offload segment is kept for the next
+// one.
+func TestBigRecordBufferLetGo(t *testing.T) {
+	rec := func(n int) []byte {
+		b := make([]byte, 16+n)
+		binary.LittleEndian.PutUint32(b[8:], uint32(n))
+		binary.LittleEndian.PutUint32(b[12:], uint32(n))
+		return b
+	}
+	for _, tc := range []struct {
+		name     string
+		big      int
+		keptFrom int // smallest cap(r.big) wanted after the small record
+		keptTo   int // largest
+	}{
+		{"16 MiB record", maxBlockLen, 0, maxKeptBig},
+		{"1 MiB record", 1 << 20, 0, maxKeptBig},
+		{"offload segment", 65536 + 54, 65536 + 54, maxKeptBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := bytes.Clone(capturetest.NewPcap(false, false, LinkTypeIPv4, 0xffffffff).Bytes())
+			in = append(in, rec(tc.big)...)
+			in = append(in, rec(100)...)
+			r, err := NewReader(bytes.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []int{tc.big, 100} {
+				p, err := r.Next()
+				if err != nil || len(p.Data) != want {
+					t.Fatalf("record of %d bytes: %d bytes, %v", want, len(p.Data), err)
+				}
+			}
+			if c := cap(r.big); c < tc.keptFrom || c > tc.keptTo {
+				t.Errorf("after a %d-byte record and a 100-byte one the reader keeps a %d-byte buffer, want %d..%d", tc.big, c, tc.keptFrom, tc.keptTo)
+			}
+			if _, err := r.Next(); err != io.EOF {
+				t.Fatal(err)
+			}
+		})
+	}
+}
