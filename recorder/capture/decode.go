@@ -48,6 +48,10 @@ const (
 	maxFragPayload = 65535
 	// maxFragPieces bounds the distinct byte runs of one reassembly.
 	maxFragPieces = 128
+	// maxFragBytes bounds the buffers of the datagrams being reassembled
+	// together: the oldest are dropped to make room. A buffer holds the
+	// bytes its fragments captured, not what their offsets claim.
+	maxFragBytes = 128 << 10
 	// fragTimeout drops a reassembly this long (capture time) after its
 	// first fragment.
 	fragTimeout = 30 * time.Second
@@ -258,6 +262,7 @@ func (d *Decoder) ipv4(p Packet, off int) (*Datagram, error) {
 	if s == nil {
 		return nil, nil
 	}
+	d.out = s.assemble(d.out)
 	dg, err := d.reassembled(p.Time, Proto(proto), src, dst, s, 0)
 	d.frag.release(s)
 	return dg, err
@@ -341,7 +346,8 @@ func (d *Decoder) ipv6(p Packet, off int) (*Datagram, error) {
 			return nil, nil
 		}
 		// The fragmentable part may start with more extension headers.
-		nh2, pos2, err := ipv6Ext(s.buf[:s.total], s.nh, 0)
+		d.out = s.assemble(d.out)
+		nh2, pos2, err := ipv6Ext(d.out, s.nh, 0)
 		var dg *Datagram
 		if err == nil && (nh2 == uint8(UDP) || nh2 == uint8(TCP)) {
 			dg, err = d.reassembled(p.Time, Proto(nh2), src, dst, s, pos2)
@@ -399,10 +405,10 @@ func (d *Decoder) contiguous(t time.Time, proto Proto, src, dst netip.Addr, b []
 }
 
 // reassembled returns the datagram whose transport header starts at
-// offset base of the complete slot s, mapping the payload to the
-// fragments' input offsets.
+// offset base of the complete slot s, whose payload d.out holds
+// (assemble), mapping the payload to the fragments' input offsets.
 func (d *Decoder) reassembled(t time.Time, proto Proto, src, dst netip.Addr, s *fragSlot, base int) (*Datagram, error) {
-	start, end, sp, dp, err := transport(proto, s.buf[base:s.total])
+	start, end, sp, dp, err := transport(proto, d.out[base:s.total])
 	if err != nil || end <= start {
 		return nil, err
 	}
@@ -414,9 +420,6 @@ func (d *Decoder) reassembled(t time.Time, proto Proto, src, dst netip.Addr, s *
 			d.pieces = append(d.pieces, Piece{Off: g.file + int64(a-g.off), Len: z - a})
 		}
 	}
-	// Hand the slot's buffer to the datagram and give the slot the old
-	// one: the payload stays valid while the slot is reused.
-	d.out, s.buf = s.buf, d.out
 	return d.fill(t, proto, src, dst, sp, dp, d.out[start:end:end]), nil
 }
 
@@ -441,10 +444,10 @@ type fragKey struct {
 }
 
 // fragSeg is a run of reassembled bytes [off, off+n) taken from the input
-// at offset file.
+// at offset file, held at buf[at:at+n] of its slot.
 type fragSeg struct {
-	off, n int
-	file   int64
+	off, n, at int
+	file       int64
 }
 
 type fragSlot struct {
@@ -456,7 +459,7 @@ type fragSlot struct {
 	maxEnd  int       // largest declared fragment end seen
 	covered int       // bytes held
 	nh      uint8     // next header of the fragmentable part (IPv6)
-	buf     []byte
+	buf     []byte    // the bytes held, in the order they came
 	segs    []fragSeg // sorted by off, disjoint
 }
 
@@ -464,6 +467,20 @@ func (s *fragSlot) reset() {
 	s.used = false
 	s.total, s.maxEnd, s.covered = -1, 0, 0
 	s.segs = s.segs[:0]
+	s.buf = s.buf[:0]
+}
+
+// assemble returns the complete payload of s in dst's memory (grown if
+// needed).
+func (s *fragSlot) assemble(dst []byte) []byte {
+	if cap(dst) < s.total {
+		dst = make([]byte, s.total, max(s.total, 2048))
+	}
+	dst = dst[:s.total]
+	for _, g := range s.segs {
+		copy(dst[g.off:g.off+g.n], s.buf[g.at:g.at+g.n])
+	}
+	return dst
 }
 
 // reassembler holds the datagrams in reassembly. Overlapping fragments are
@@ -472,6 +489,8 @@ func (s *fragSlot) reset() {
 type reassembler struct {
 	slots [maxFragDatagrams]fragSlot
 	seq   uint64
+	// held is the capacity of the slots' buffers, at most maxFragBytes.
+	held int
 }
 
 func (a *reassembler) release(s *fragSlot) { s.reset() }
@@ -534,7 +553,7 @@ func (a *reassembler) add(t time.Time, k fragKey, off int, more bool, declared i
 		return nil
 	}
 	s.maxEnd = max(s.maxEnd, end)
-	if !s.insert(off, body, file) {
+	if !a.room(s, len(body)) || !s.insert(off, body, file) {
 		s.reset()
 		return nil
 	}
@@ -544,19 +563,52 @@ func (a *reassembler) add(t time.Time, k fragKey, off int, more bool, declared i
 	return nil
 }
 
+// room makes sure the buffer of s can take n more bytes within
+// maxFragBytes, letting go of the buffers of free slots and then dropping
+// the oldest reassemblies as needed. It reports false when s itself would
+// grow beyond maxFragPayload bytes.
+func (a *reassembler) room(s *fragSlot, n int) bool {
+	need := len(s.buf) + n
+	if need <= cap(s.buf) {
+		return true
+	}
+	if need > maxFragPayload {
+		return false
+	}
+	grown := min(max(2*cap(s.buf), need, 2048), maxFragPayload)
+	for a.held-cap(s.buf)+grown > maxFragBytes {
+		var victim *fragSlot
+		for i := range a.slots {
+			c := &a.slots[i]
+			switch {
+			case c == s || cap(c.buf) == 0:
+			case !c.used:
+				victim = c
+			case victim == nil || (victim.used && c.seq < victim.seq):
+				victim = c
+			}
+			if victim != nil && !victim.used {
+				break
+			}
+		}
+		if victim == nil {
+			break // s alone: grown <= maxFragPayload < maxFragBytes
+		}
+		victim.reset()
+		a.held -= cap(victim.buf)
+		victim.buf = nil
+	}
+	nb := make([]byte, len(s.buf), grown)
+	copy(nb, s.buf)
+	a.held += grown - cap(s.buf)
+	s.buf = nb
+	return true
+}
+
 // insert copies the bytes of data (payload offset off, input offset file)
-// that the slot does not hold yet.
+// that the slot does not hold yet; its buffer has room for them.
 func (s *fragSlot) insert(off int, data []byte, file int64) bool {
 	end := off + len(data)
-	if end > len(s.buf) {
-		n := 2048
-		for n < end {
-			n *= 2
-		}
-		nb := make([]byte, n)
-		copy(nb, s.buf)
-		s.buf = nb
-	}
 	i := 0
 	for i < len(s.segs) && s.segs[i].off+s.segs[i].n <= off {
 		i++
@@ -574,8 +626,9 @@ func (s *fragSlot) insert(off int, data []byte, file int64) bool {
 		if len(s.segs) >= maxFragPieces {
 			return false
 		}
-		copy(s.buf[cur:gap], data[cur-off:gap-off])
-		s.segs = slices.Insert(s.segs, i, fragSeg{off: cur, n: gap - cur, file: file + int64(cur-off)})
+		at := len(s.buf)
+		s.buf = append(s.buf, data[cur-off:gap-off]...)
+		s.segs = slices.Insert(s.segs, i, fragSeg{off: cur, n: gap - cur, at: at, file: file + int64(cur-off)})
 		s.covered += gap - cur
 		i++
 		cur = gap

@@ -531,3 +531,64 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// fragBuffers is the memory the reassembly buffers of d hold.
+func fragBuffers(d *Decoder) int {
+	n := 0
+	for i := range d.frag.slots {
+		n += cap(d.frag.slots[i].buf)
+	}
+	return n
+}
+
+// TestFragmentMemory: reassembly holds the bytes fragments captured, not
+// what their offsets claim, and all datagrams in reassembly together hold
+// at most maxFragBytes; a real fragmented datagram is reassembled after
+// either flood.
+func TestFragmentMemory(t *testing.T) {
+	frag := func(id uint16, off, n int, captured int) []byte {
+		ip := capturetest.IPv4(addrA, addrB, 17, id, nil, payloadOf(n, byte(id)))
+		binary.BigEndian.PutUint16(ip[6:], 0x2000|uint16(off/8)) // MF
+		// The header's checksum is not checked; only captured bytes count.
+		return ip[:20+captured]
+	}
+	for _, tc := range []struct {
+		name        string
+		off, n, cap int
+		want        int // largest buffer memory after the flood
+	}{
+		// 64 fragments that claim 8 bytes near the end of the payload and
+		// carry none of them (2 KiB of capture).
+		{"empty fragments at 65000", 65000, 8, 0, 0},
+		{"8-byte fragments at 65000", 65000, 8, 8, maxFragDatagrams * 2048},
+		// 64 fragments of 8 KiB each: 512 KiB of capture.
+		{"8 KiB fragments", 40000, 8192, 8192, maxFragBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder()
+			for i := range maxFragDatagrams {
+				p := Packet{Time: t0, LinkType: LinkTypeIPv4, Data: frag(uint16(i), tc.off, tc.n, tc.cap)}
+				if dg, err := d.Decode(p); dg != nil || err != nil {
+					t.Fatalf("fragment %d: %v %v", i, dg, err)
+				}
+				if got := fragBuffers(d); got > tc.want || got != d.frag.held {
+					t.Fatalf("after %d fragments the reassembly buffers hold %d bytes (counted %d), want at most %d", i+1, got, d.frag.held, tc.want)
+				}
+			}
+			ip := capturetest.IPv4(addrA, addrB, 17, 9999, nil, capturetest.UDP(1, 2, payloadOf(3000, 7)))
+			var got []*Datagram
+			for _, f := range capturetest.Frag4(ip, 1480, 2960) {
+				dg, err := d.Decode(Packet{Time: t0, LinkType: LinkTypeIPv4, Data: f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dg != nil {
+					got = append(got, dg)
+				}
+			}
+			if len(got) != 1 || !bytes.Equal(got[0].Payload, payloadOf(3000, 7)) || len(got[0].Pieces) != 3 {
+				t.Fatalf("the fragmented datagram after the flood: %d datagrams", len(got))
+			}
+		})
+	}
+}

@@ -59,8 +59,11 @@
 // In the steady state neither Reader.Next nor Decoder.Decode allocate. The
 // reassembly state is bounded: at most 64 datagrams in flight (the oldest
 // is evicted to make room), 65535 bytes and 128 distinct byte runs each,
-// and a datagram is dropped 30 s of capture time after its first fragment.
-// Fragments with inconsistent lengths drop their datagram.
+// 128 KiB of buffers for all of them together (the oldest are evicted to
+// make room; a datagram's buffer holds the bytes its fragments captured,
+// whatever offsets they claim), and a datagram is dropped 30 s of capture
+// time after its first fragment. Fragments with inconsistent lengths drop
+// their datagram.
 //
 // # Errors
 //
