@@ -326,8 +326,10 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 
 // masks reports whether an upload of user (the registration name its file
 // name gives) is stored with its DTMF masked: the appliance setting, or
-// the setting of the user whose login that is. When the settings cannot
-// be read, it masks.
+// the setting of a user whose login that is. A recording belongs to every
+// user whose login equals its user ignoring case (archive.MayRead), so it
+// is masked when any of them masks. When the settings or users cannot be
+// read, it masks.
 func (r *Recorder) masks(ctx context.Context, user string) bool {
 	s, err := r.arc.Settings(ctx)
 	if err != nil || s.MaskDTMF {
@@ -337,10 +339,24 @@ func (r *Recorder) masks(ctx context.Context, user string) bool {
 		return false
 	}
 	u, err := r.arc.GetUser(ctx, user)
-	if errors.Is(err, archive.ErrNotFound) {
-		return false
+	if err == nil && u.MaskDTMF {
+		return true
 	}
-	return err != nil || u.MaskDTMF
+	if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		return true
+	}
+	// The logins that differ from user in case only: the user records
+	// are keyed by a hash of the exact login, so all are read.
+	users, err := r.arc.Users(ctx)
+	if err != nil {
+		return true
+	}
+	for _, u := range users {
+		if u.MaskDTMF && strings.EqualFold(u.Login, user) {
+			return true
+		}
+	}
+	return false
 }
 
 // salvage finishes an upload whose storage failed, at once rather than at

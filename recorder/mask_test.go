@@ -462,7 +462,9 @@ func FuzzMaskedAnalyze(f *testing.F) {
 }
 
 // TestIngestMasksForOwner: with the appliance setting off, the uploads of
-// a user whose own setting is on are masked, and only theirs.
+// a user whose own setting is on are masked, and only theirs; the file
+// name may write the login in any case, as the recording is the user's
+// all the same (archive.MayRead).
 func TestIngestMasksForOwner(t *testing.T) {
 	c := makeDTMFCall(t)
 	r, arc := openTestRecorder(t)
@@ -476,7 +478,7 @@ func TestIngestMasksForOwner(t *testing.T) {
 	for _, tc := range []struct {
 		user   string
 		masked bool
-	}{{"desk", true}, {"sales", false}, {"nobody", false}} {
+	}{{"desk", true}, {"sales", false}, {"nobody", false}, {"Desk", true}, {"DESK", true}, {"Sales", false}} {
 		name := "f9e5956e47d460010630009033302ab1-009033302ab1-11--" + tc.user + ".pcap"
 		rec, err := r.Ingest(ctx, name, bytes.NewReader(c.pcap))
 		if err != nil {
@@ -495,6 +497,43 @@ func TestIngestMasksForOwner(t *testing.T) {
 		}
 		if got := len(in.Result.Calls[0].DTMF) == 0; got != tc.masked {
 			t.Errorf("user %s: digits %+v", tc.user, in.Result.Calls[0].DTMF)
+		}
+	}
+}
+
+// TestIngestMasksForCaseTwin: when two logins differ in case only, an
+// upload that both may read (archive.MayRead) is masked when either
+// masks, whichever of them its file name names.
+func TestIngestMasksForCaseTwin(t *testing.T) {
+	c := makeDTMFCall(t)
+	r, arc := openTestRecorder(t)
+	ctx := context.Background()
+	if err := arc.PutUser(ctx, archive.User{Login: "desk", Role: archive.RoleUser}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := arc.PutUser(ctx, archive.User{Login: "Desk", Role: archive.RoleUser, MaskDTMF: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	masker, err := arc.GetUser(ctx, "Desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"desk", "Desk", "dESK"} {
+		name := "f9e5956e47d460010630009033302ab1-009033302ab1-11--" + user + ".pcap"
+		rec, err := r.Ingest(ctx, name, bytes.NewReader(c.pcap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !archive.MayRead(masker, rec) {
+			t.Fatalf("user %s: the masking user may not read the recording", user)
+		}
+		in, err := recinfo.Parse(rec.Info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := readBlob(t, arc, rec.ID, archive.BlobOriginal)
+		if in.Masking == nil || bytes.Equal(stored, c.pcap) || len(in.Result.Calls[0].DTMF) != 0 {
+			t.Errorf("user %s: not masked (digits %+v)", user, in.Result.Calls[0].DTMF)
 		}
 	}
 }
