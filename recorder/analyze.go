@@ -160,8 +160,14 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 		}
 		if hold != nil && hold.due(p.Off) {
 			// Every byte before this packet is final unless masking may
-			// still overwrite it.
-			if err := hold.releaseAt(p.Off, min(demux.Pin(), p.Off)); err != nil {
+			// still overwrite it, and masking holds back no more than
+			// maxHeldBytes before it.
+			pin := demux.Pin()
+			if cut := p.Off - maxHeldBytes; pin < cut {
+				demux.ReleaseBefore(cut)
+				pin = demux.Pin()
+			}
+			if err := hold.releaseAt(p.Off, min(pin, p.Off)); err != nil {
 				a.Result = demux.Result()
 				return a, err
 			}

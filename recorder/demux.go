@@ -116,6 +116,13 @@ type Demux struct {
 	toneEvs                  []toneEvent // scratch: what the detector reported
 	maskedEvents, maskMissed int
 	pauses                   []maskWin // secure pauses (pause.go)
+	// prevTime and lastTime are the capture times of the two latest
+	// datagrams of any kind (with Overwrite; Pin), pinFloor the offset
+	// before which Pin holds nothing back (ReleaseBefore), forced the
+	// audio bytes masked as they left the ring undecided (forceOut).
+	prevTime, lastTime time.Time
+	pinFloor           int64
+	forced             int
 }
 
 // NewDemux returns a Demux ready for a capture's first datagram.
@@ -153,6 +160,9 @@ func NewDemux(opt DemuxOptions) *Demux {
 func (d *Demux) Datagram(dg *capture.Datagram) {
 	if dg == nil {
 		return
+	}
+	if d.overwriteFn != nil {
+		d.prevTime, d.lastTime = d.lastTime, dg.Time
 	}
 	p := dg.Payload
 	if dg.Proto == capture.UDP {

@@ -102,8 +102,18 @@
 // digit is kept. A tone is known only some time after it started, so the
 // capture bytes wait in a hold buffer until masking is done with them:
 // the capture reader's read-ahead and, per audio stream, its last
-// toneHold samples (about 90 ms); nothing reaches the archive unmasked,
-// and what a crash loses was never acknowledged. A tone that the upload's
+// toneHold samples (about 90 ms), until a second of capture time after
+// the stream's latest audio; nothing reaches the archive unmasked,
+// and what a crash loses was never acknowledged. The buffer holds at
+// most 256 KiB of capture before the packet being read, and a stream at
+// most 128 entries of those 90 ms: audio that has to go before tone
+// detection is done with it (a capture whose time stands still, a flood
+// of tiny packets at one timestamp) is masked as it goes, listed among
+// the masked spans and counted in a warning, so that what is stored
+// undecided is silence. The first packets of a flow not yet confirmed as
+// RTP are held back for a second of capture time and within those 256
+// KiB; what masking then finds to overwrite in them is counted as missed
+// (recinfo.Masking.Missed). A tone that the upload's
 // end cuts off before it was confirmed is masked all the same. The info
 // document records the masked spans and a keyed hash of the capture as
 // received: HMAC-SHA-256, under a key derived from the archive's, of its

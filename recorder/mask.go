@@ -54,6 +54,17 @@ const (
 // grows to cover what follows.
 const maxMaskSpans = 4096
 
+// maxRing bounds a stream's ring: packets whose positions do not move on
+// (the same timestamp again and again, or tiny payloads) would otherwise
+// keep every entry. The oldest entries beyond it leave the ring early
+// (forceOut).
+const maxRing = 128
+
+// maxHeldBytes bounds the capture bytes before the packet being read that
+// masking may hold back (Demux.ReleaseBefore): a normal call's held
+// audio is a few KiB, a second of it about 20 KiB.
+const maxHeldBytes = 256 << 10
+
 // maskSpan is a masked stretch of a stream, in timeline samples.
 type maskSpan struct {
 	from, to int64
@@ -80,7 +91,7 @@ func silenceByte(c codec.Codec) byte {
 // it runs in-band detection and masking.
 func (d *Demux) audioPlaced(f *flow, s *stream, pos, samples int64, pl []byte, n int) {
 	if d.overwriteFn != nil {
-		s.ringAdd(d.pkt, pos+samples)
+		d.ringAdd(s, d.pkt, pos+samples)
 	}
 	if d.inband && (s.g711 || s.codec == codec.G729) {
 		if s.tone == nil {
@@ -245,9 +256,10 @@ func (s *stream) addMaskSpan(a, b int64, pause bool) {
 	s.lastSpan[k] = len(s.masked)
 }
 
-// ringAdd keeps the entries of s's latest packet, ending at end, and lets
-// go of those more than ringKeep behind.
-func (s *stream) ringAdd(es []ringEntry, end int64) {
+// ringAdd keeps the entries es of s's latest packet, ending at end, and
+// lets go of those more than ringKeep behind, and of the oldest beyond
+// maxRing entries (forceOut).
+func (d *Demux) ringAdd(s *stream, es []ringEntry, end int64) {
 	s.ringEnd = max(s.ringEnd, end)
 	keep := s.ring[:0]
 	for _, e := range s.ring {
@@ -256,21 +268,79 @@ func (s *stream) ringAdd(es []ringEntry, end int64) {
 		}
 	}
 	s.ring = append(keep, es...)
+	if over := len(s.ring) - maxRing; over > 0 {
+		for _, e := range s.ring[:over] {
+			d.forceOut(s, e)
+		}
+		s.ring = s.ring[:copy(s.ring, s.ring[over:])]
+	}
+}
+
+// forceOut lets entry e of s leave the ring before masking is done with
+// it. With DTMF masking its audio is masked then and there, as a tone
+// might still be found in it: what leaves the hold buffer undecided is
+// silence, never audio a tone could be in. Without (a live upload held
+// for secure pauses) it leaves as it is: the pauses known so far are
+// applied to audio as it is placed.
+func (d *Demux) forceOut(s *stream, e ringEntry) {
+	if !d.mask {
+		return
+	}
+	if !d.maskFill(s, e.off, e.n) {
+		d.maskMissed += e.n
+	} else {
+		d.forced += e.n
+	}
+	s.addMaskSpan(e.pos, e.pos+e.samples, false)
+}
+
+// ReleaseBefore lets the capture bytes before offset off go: the entries
+// of every stream's ring that start before off leave it (forceOut), and
+// Pin returns off or more from now on. The first packets of unconfirmed
+// flows held from before off go as they are (like a stray flow's, Pin);
+// should masking need them later, they are counted as missed.
+func (d *Demux) ReleaseBefore(off int64) {
+	if d.overwriteFn == nil || off <= d.pinFloor {
+		return
+	}
+	d.pinFloor = off
+	for _, s := range d.streams {
+		keep := s.ring[:0]
+		for _, e := range s.ring {
+			if e.off < off {
+				d.forceOut(s, e)
+			} else {
+				keep = append(keep, e)
+			}
+		}
+		s.ring = keep
+	}
 }
 
 // Pin returns the smallest capture offset whose bytes masking may still
 // overwrite, or math.MaxInt64: the caller must hold back the bytes from
-// there on. It also lets go of the entries of streams idle for a while.
+// there on. It also lets go of the entries of streams idle for a while:
+// a second of capture time behind the latest audio, or behind the latest
+// datagrams of any kind (the earlier of the last two, so that one packet
+// with a stray capture time does not make every stream look idle).
 func (d *Demux) Pin() int64 {
 	pin := int64(math.MaxInt64)
 	if d.overwriteFn == nil {
 		return pin
 	}
+	now := d.latest
+	if d.originSet && !d.prevTime.IsZero() {
+		t := d.lastTime
+		if d.prevTime.Before(t) {
+			t = d.prevTime
+		}
+		now = max(now, d.arrivalPos(t))
+	}
 	for _, s := range d.streams {
 		if len(s.ring) == 0 {
 			continue
 		}
-		if s.ringEnd < d.latest-ringIdle {
+		if s.ringEnd < now-ringIdle {
 			s.ring = s.ring[:0]
 			continue
 		}
@@ -279,7 +349,7 @@ func (d *Demux) Pin() int64 {
 		}
 	}
 	for _, c := range d.cands {
-		if d.arrivalPos(c.last) < d.latest-ringIdle {
+		if d.arrivalPos(c.last) < now-ringIdle {
 			continue // a stray packet, most likely: not held back for ever
 		}
 		for i := range c.held {
@@ -288,7 +358,7 @@ func (d *Demux) Pin() int64 {
 			}
 		}
 	}
-	return pin
+	return max(pin, d.pinFloor)
 }
 
 // masking returns what masking did, for the info document (without the

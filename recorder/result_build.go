@@ -301,5 +301,6 @@ func (d *Demux) warnings() []string {
 	}
 	add(reanchors, "%d times an RTP timestamp jump was re-anchored on capture time")
 	add(d.digitsDropped, "%d DTMF digits not kept: limit reached")
+	add(d.forced, "%d audio payload bytes masked before tone detection was done with them: the capture held too much audio at once")
 	return w
 }
