@@ -75,6 +75,12 @@ type analyzeOpts struct {
 	// each chunk of the stored original, before the bytes that end it are
 	// passed on.
 	chunkNote func(*recinfo.Masking)
+	// heldLimit, when not zero, replaces maxHeldBytes (tests).
+	heldLimit int64
+	// inspect, when set, is called with the Demux and each packet's
+	// capture offset once the hold buffer was given what it may let go
+	// (tests).
+	inspect func(d *Demux, off int64)
 }
 
 // analyze is Analyze with options.
@@ -98,6 +104,10 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 	live := o.live
 	if hold == nil {
 		live = nil
+	}
+	heldLimit := int64(maxHeldBytes)
+	if o.heldLimit > 0 {
+		heldLimit = o.heldLimit
 	}
 	a = &Analysis{}
 	if hold != nil {
@@ -163,7 +173,7 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 			// still overwrite it, and masking holds back no more than
 			// maxHeldBytes before it.
 			pin := demux.Pin()
-			if cut := p.Off - maxHeldBytes; pin < cut {
+			if cut := p.Off - heldLimit; pin < cut {
 				demux.ReleaseBefore(cut)
 				pin = demux.Pin()
 			}
@@ -171,6 +181,9 @@ func analyze(r io.Reader, mapw io.Writer, o analyzeOpts) (a *Analysis, err error
 				a.Result = demux.Result()
 				return a, err
 			}
+		}
+		if o.inspect != nil {
+			o.inspect(demux, p.Off)
 		}
 		dg, derr := dec.Decode(p)
 		if derr != nil || dg == nil {

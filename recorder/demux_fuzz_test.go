@@ -74,8 +74,10 @@ func fuzzRecord(flags uint8, stepMs uint16, body []byte) []byte {
 }
 
 func FuzzDemux(f *testing.F) {
+	// Small seeds: the fuzzer minimizes every input that finds new code
+	// with up to n² runs for n bytes, and does not fuzz meanwhile.
 	var clean, dtmf, raw []byte
-	for i := range 20 {
+	for i := range 2 {
 		clean = append(clean, fuzzRecord(0x80|0x04, 20, append([]byte{0, 1, 4, 0}, audio(40, byte(i))...))...)
 		clean = append(clean, fuzzRecord(0x80|0x01, 1, append([]byte{8, 1, 4, 1}, audio(40, byte(i))...))...)
 		dtmf = append(dtmf, fuzzRecord(0x80|0x04, 20, []byte{101, 1, 0, 2, byte(i % 16), 0x0a, 0, byte(i * 8)})...)
