@@ -39,6 +39,9 @@ type authenticator struct {
 	gen      uint64
 	cache    map[[32]byte]authEntry
 	inflight map[[32]byte]*authCall
+	// folds are the users by foldKey of their login (UsersFold); nil
+	// until read, and after a change.
+	folds map[string][]User
 
 	runs   atomic.Int64 // argon2 computations, for tests and metrics
 	active atomic.Int64
@@ -74,6 +77,7 @@ func newAuthenticator(a *Archive) *authenticator {
 func (au *authenticator) close() {
 	au.mu.Lock()
 	clear(au.cache)
+	au.folds = nil
 	au.gen++
 	au.mu.Unlock()
 }
@@ -83,6 +87,7 @@ func (au *authenticator) invalidate() {
 	au.mu.Lock()
 	au.gen++
 	clear(au.cache)
+	au.folds = nil
 	au.mu.Unlock()
 }
 

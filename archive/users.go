@@ -430,23 +430,53 @@ func (a *Archive) Users(ctx context.Context) ([]User, error) {
 // UsersFold returns the users whose login equals login ignoring case
 // (strings.EqualFold), as owners and access lists are matched (MayRead):
 // at most one, unless an older build stored logins that differ only in
-// case.
+// case. The users are read once and kept until a user changes here or on
+// another daemon, as cached logins are: the recorder asks at each upload.
 func (a *Archive) UsersFold(ctx context.Context, login string) ([]User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []User
-	err := a.view(func(tx kv.Tx) error {
-		rs, err := a.usersFoldTx(tx, login)
-		for _, r := range rs {
-			out = append(out, *r.user())
+	au := a.auth
+	au.mu.Lock()
+	folds, gen := au.folds, au.gen
+	au.mu.Unlock()
+	if folds == nil {
+		folds = map[string][]User{}
+		err := a.view(func(tx kv.Tx) error {
+			return a.eachUserTx(tx, func(r *userRecord) error {
+				k := foldKey(r.Login)
+				folds[k] = append(folds[k], *r.user())
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("archive: users: %w", err)
 		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("archive: users: %w", err)
+		au.mu.Lock()
+		if au.gen == gen { // no change since the read began
+			au.folds = folds
+		}
+		au.mu.Unlock()
+	}
+	var out []User
+	for _, u := range folds[foldKey(login)] {
+		u.Extensions, u.AccessList = slices.Clone(u.Extensions), slices.Clone(u.AccessList)
+		out = append(out, u)
 	}
 	return out, nil
+}
+
+// foldKey is the same for two strings exactly when strings.EqualFold
+// says they are equal: each rune replaced by the smallest of its case
+// folding orbit (unicode.SimpleFold).
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
 }
 
 // usersFoldTx reads the users whose login equals login ignoring case.

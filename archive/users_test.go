@@ -41,6 +41,19 @@ func TestUsers(t *testing.T) {
 	if same, err := a.UsersFold(ctx, "carol"); err != nil || len(same) != 0 {
 		t.Fatalf("UsersFold(carol): %+v %v", same, err)
 	}
+	// UsersFold keeps what it read until a user changes.
+	if err := a.PutUser(ctx, User{Login: "carol", Role: RoleUser, MaskDTMF: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if same, err := a.UsersFold(ctx, "CAROL"); err != nil || len(same) != 1 || !same[0].MaskDTMF {
+		t.Fatalf("UsersFold(CAROL) after carol was added: %+v %v", same, err)
+	}
+	if err := a.DeleteUser(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if same, err := a.UsersFold(ctx, "CAROL"); err != nil || len(same) != 0 {
+		t.Fatalf("UsersFold(CAROL) after carol was deleted: %+v %v", same, err)
+	}
 	if err := a.PutUser(ctx, u, ""); err != nil { // alice herself may change
 		t.Fatal(err)
 	}
@@ -226,4 +239,18 @@ func TestPutUserRefusesOwnSupervisor(t *testing.T) {
 	if err := a.PutUser(ctx, User{Login: "bob", Role: RoleUser, Supervisor: "ALICE"}, ""); err != nil {
 		t.Errorf("another supervisor: %v", err)
 	}
+}
+
+// FuzzFoldKey: foldKey tells two strings apart exactly when
+// strings.EqualFold does.
+func FuzzFoldKey(f *testing.F) {
+	f.Add("alice", "ALICE")
+	f.Add("Kelvin", "\u212aelvin") // the Kelvin sign folds to k
+	f.Add("stra\u017fe", "STRASSE")
+	f.Add("\xff", "\xfe")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if (foldKey(a) == foldKey(b)) != strings.EqualFold(a, b) {
+			t.Fatalf("foldKey(%q) = %q, foldKey(%q) = %q; EqualFold %v", a, foldKey(a), b, foldKey(b), strings.EqualFold(a, b))
+		}
+	})
 }

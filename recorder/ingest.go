@@ -338,21 +338,12 @@ func (r *Recorder) masks(ctx context.Context, user string) bool {
 	if user == "" {
 		return false
 	}
-	u, err := r.arc.GetUser(ctx, user)
-	if err == nil && u.MaskDTMF {
-		return true
-	}
-	if err != nil && !errors.Is(err, archive.ErrNotFound) {
-		return true
-	}
-	// The logins that differ from user in case only: the user records
-	// are keyed by a hash of the exact login, so all are read.
-	users, err := r.arc.Users(ctx)
+	users, err := r.arc.UsersFold(ctx, user)
 	if err != nil {
 		return true
 	}
 	for _, u := range users {
-		if u.MaskDTMF && strings.EqualFold(u.Login, user) {
+		if u.MaskDTMF {
 			return true
 		}
 	}
