@@ -555,43 +555,6 @@ func TestIngestMasksForOwner(t *testing.T) {
 	}
 }
 
-// TestIngestMasksForCaseTwin: when two logins differ in case only, an
-// upload that both may read (archive.MayRead) is masked when either
-// masks, whichever of them its file name names.
-func TestIngestMasksForCaseTwin(t *testing.T) {
-	c := makeDTMFCall(t)
-	r, arc := openTestRecorder(t)
-	ctx := context.Background()
-	if err := arc.PutUser(ctx, archive.User{Login: "desk", Role: archive.RoleUser}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := arc.PutUser(ctx, archive.User{Login: "Desk", Role: archive.RoleUser, MaskDTMF: true}, ""); err != nil {
-		t.Fatal(err)
-	}
-	masker, err := arc.GetUser(ctx, "Desk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, user := range []string{"desk", "Desk", "dESK"} {
-		name := "f9e5956e47d460010630009033302ab1-009033302ab1-11--" + user + ".pcap"
-		rec, err := r.Ingest(ctx, name, bytes.NewReader(c.pcap))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !archive.MayRead(masker, rec) {
-			t.Fatalf("user %s: the masking user may not read the recording", user)
-		}
-		in, err := recinfo.Parse(rec.Info)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := readBlob(t, arc, rec.ID, archive.BlobOriginal)
-		if in.Masking == nil || bytes.Equal(stored, c.pcap) || len(in.Result.Calls[0].DTMF) != 0 {
-			t.Errorf("user %s: not masked (digits %+v)", user, in.Result.Calls[0].DTMF)
-		}
-	}
-}
-
 // failAfter reads n bytes of b and then fails, as a client that went away.
 type failAfter struct {
 	r *bytes.Reader
