@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -263,10 +264,14 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// backup downloads a snapshot into out through a temporary file, checks
-// its length against the server's count, syncs and renames it.
+// backup downloads a snapshot into out through a temporary file of its
+// own in out's directory (created exclusively, so a name planted there is
+// never followed), checks its length against the server's count, syncs it
+// and links it to out, which fails if out exists: a backup never replaces
+// a file, not even one created while it downloads. The temporary file is
+// removed on every path.
 func backup(ctx context.Context, c *daemonClient, out string) (int64, error) {
-	if _, err := os.Stat(out); err == nil {
+	if _, err := os.Lstat(out); err == nil {
 		return 0, fmt.Errorf("%s exists; choose another name", out)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/backup", nil)
@@ -282,12 +287,13 @@ func backup(ctx context.Context, c *daemonClient, out string) (int64, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return 0, fmt.Errorf("daemon answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	tmp := out + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	dir := filepath.Dir(out)
+	f, err := os.CreateTemp(dir, filepath.Base(out)+".partial-*") // O_EXCL, mode 0600
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(tmp)
+	tmp := f.Name()
+	defer os.Remove(tmp) // after the link, out keeps the data
 	n, err := io.Copy(f, resp.Body)
 	if err == nil {
 		err = f.Sync()
@@ -301,8 +307,17 @@ func backup(ctx context.Context, c *daemonClient, out string) (int64, error) {
 	if want := resp.Trailer.Get(backupBytesTrailer); want != strconv.FormatInt(n, 10) {
 		return n, fmt.Errorf("incomplete: received %d bytes, the daemon sent %q", n, want)
 	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := os.Link(tmp, out); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return n, fmt.Errorf("%s appeared during the download; not replacing it (choose another name)", out)
+		}
+		return n, fmt.Errorf("publish %s: %w", out, err)
+	}
+	if err := os.Remove(tmp); err != nil {
 		return n, err
+	}
+	if err := syncDirOf(out); err != nil {
+		return n, fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return n, nil
 }
