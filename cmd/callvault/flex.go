@@ -44,13 +44,13 @@ func (c *FlexConfig) validate() error {
 		return badValue("flex.account_sid", "%q is not an account SID", c.AccountSID)
 	}
 	u, err := url.Parse(strings.ReplaceAll(c.ValidateURL, "{AccountSid}", "AC"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return badValue("flex.validate_url", "%q: give an absolute https URL", c.ValidateURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return badURL("flex.validate_url", c.ValidateURL, "give an absolute https URL without user info")
 	}
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-			return badValue("flex.allowed_origins", "%q is not an origin such as https://flex.twilio.com", o)
+			return badURL("flex.allowed_origins", o, "not an origin such as https://flex.twilio.com")
 		}
 	}
 	switch c.UserMap {
@@ -64,6 +64,9 @@ func (c *FlexConfig) validate() error {
 		}
 	}
 	if err := checkPublicURL(c.PublicURL); err != nil {
+		if !showableURL(c.PublicURL) { // checkPublicURL quotes it
+			return badURL("flex.public_url", c.PublicURL, "give an absolute http or https URL without user, query or fragment")
+		}
 		return badValue("flex.public_url", "%v", err)
 	}
 	return nil

@@ -68,7 +68,7 @@ func (s *StorageConfig) validate() error {
 	}
 	u, err := url.Parse(s.S3Endpoint)
 	if s.S3Endpoint == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return badValue("storage.s3_endpoint", "%q: an http or https URL without credentials, such as https://s3.example.net", redactURL(s.S3Endpoint))
+		return badURL("storage.s3_endpoint", s.S3Endpoint, "give an http or https URL without credentials, such as https://s3.example.net")
 	}
 	if !s3BucketName.MatchString(s.S3Bucket) || strings.Contains(s.S3Bucket, "..") {
 		return badValue("storage.s3_bucket", "%q: 3 to 63 lowercase letters, digits, dots and hyphens", s.S3Bucket)
@@ -98,17 +98,41 @@ func checkPostgresURL(s string) error {
 	return nil
 }
 
+// showableURL reports whether an error or a log line may quote a URL-ish
+// config value: only one that parses and holds no user info, "@" or
+// query, any of which may carry a credential.
+func showableURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.User == nil && u.RawQuery == "" && !strings.Contains(s, "@")
+}
+
+// badURL is badValue for a URL-ish config value: it quotes the value only
+// when showableURL, else names the key alone.
+func badURL(key, value, want string) error {
+	if showableURL(value) {
+		return badValue(key, "%q: %s", value, want)
+	}
+	return badValue(key, "not shown (it may hold a credential): %s", want)
+}
+
+// userinfo finds the user info of URLs in a text, even of URLs that do
+// not parse.
+var userinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)\S*@`)
+
 // passwordParam finds a password in a key=value connection string or a
 // URL's query.
 var passwordParam = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
 
-// redactURL hides the password of a connection URL or string.
+// redactURL hides the password of a connection URL or string, and the
+// whole user info of a URL that does not parse (or of URLs in a text).
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.User != nil {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		}
 		s = u.String()
+	} else {
+		s = userinfo.ReplaceAllString(s, "${1}xxxxx@")
 	}
 	return passwordParam.ReplaceAllString(s, "${1}xxxxx")
 }
@@ -123,7 +147,11 @@ func (s StorageConfig) String() string {
 	if s.PostgresURL != "" {
 		db = redactURL(s.PostgresURL)
 	}
-	return fmt.Sprintf("%s (%s; s3 %s bucket %s)", s.Backend, db, s.S3Endpoint, s.S3Bucket)
+	endpoint := s.S3Endpoint
+	if !showableURL(endpoint) {
+		endpoint = "(endpoint not shown)"
+	}
+	return fmt.Sprintf("%s (%s; s3 %s bucket %s)", s.Backend, db, endpoint, s.S3Bucket)
 }
 
 // LogValue is what a log line shows of the storage: no secrets.
