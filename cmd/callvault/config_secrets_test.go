@@ -45,3 +45,27 @@ func TestConfigErrorsHideURLCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestFlexValidateURLNeedsHTTPS: the account SID and auth token go to
+// flex.validate_url as Basic auth, so it must be https; plain http only
+// to a loopback address (a local proxy, the tests' server).
+func TestFlexValidateURLNeedsHTTPS(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://iam.twilio.com/v1/Accounts/{AccountSid}/Tokens/validate", true},
+		{"http://iam.twilio.com/v1/Accounts/{AccountSid}/Tokens/validate", false},
+		{"http://10.0.0.5:8080/validate", false},
+		{"http://127.0.0.1.example.net/validate", false},
+		{"ftp://iam.twilio.com/v1", false},
+		{"http://127.0.0.1:8080/v1/Accounts/{AccountSid}/Tokens/validate", true},
+		{"http://[::1]:8080/validate", true},
+		{"http://localhost:8080/validate", true},
+	} {
+		_, err := loadConfig(writeConfig(t, "[flex]\nvalidate_url = \""+c.url+"\"\n"))
+		if c.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "flex.validate_url: \""+c.url+"\": give an absolute https URL")) {
+			t.Errorf("%s: %v, want ok=%v", c.url, err, c.ok)
+		}
+	}
+}

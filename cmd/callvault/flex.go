@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -43,9 +44,11 @@ func (c *FlexConfig) validate() error {
 	if strings.ContainsAny(c.AccountSID, ":/?#") {
 		return badValue("flex.account_sid", "%q is not an account SID", c.AccountSID)
 	}
+	// The account SID and auth token go to validate_url as Basic auth:
+	// https only, but for a loopback address (a local proxy, tests).
 	u, err := url.Parse(strings.ReplaceAll(c.ValidateURL, "{AccountSid}", "AC"))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return badURL("flex.validate_url", c.ValidateURL, "give an absolute https URL without user info")
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && (u.Scheme != "http" || !loopbackHost(u.Hostname()))) {
+		return badURL("flex.validate_url", c.ValidateURL, "give an absolute https URL without user info (http only to a loopback address)")
 	}
 	for _, o := range c.AllowedOrigins {
 		u, err := url.Parse(o)
@@ -70,6 +73,16 @@ func (c *FlexConfig) validate() error {
 		return badValue("flex.public_url", "%v", err)
 	}
 	return nil
+}
+
+// loopbackHost reports whether host (a URL's hostname) is localhost or
+// a loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // newFlex builds the url_provider from the [flex] section.
