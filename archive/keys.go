@@ -14,10 +14,24 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive/kv"
 	"golang.org/x/crypto/argon2"
 )
+
+// MinPasswordLen and MinPassphraseLen are the fewest characters (not
+// bytes) of a user's password and of a new archive's passphrase: the
+// first start, the UI and the API hold passwords and passphrases to them.
+const (
+	MinPasswordLen   = 10
+	MinPassphraseLen = 12
+)
+
+// ErrShortPassphrase is Open's error for a new archive whose passphrase
+// is shorter than MinPassphraseLen; it matches ErrInvalid. An existing
+// archive opens with its passphrase whatever its length.
+var ErrShortPassphrase = fmt.Errorf("a new archive's passphrase needs at least %d characters: %w", MinPassphraseLen, ErrInvalid)
 
 // KDFParams are argon2id cost parameters, used for the archive passphrase
 // and for user passwords. They are stored next to every salt, so changing
@@ -362,6 +376,9 @@ func (a *Archive) createKeyring(opt Options) error {
 	case opt.Passphrase != nil:
 		if len(opt.Passphrase) == 0 {
 			return fmt.Errorf("archive: empty passphrase: %w", ErrInvalid)
+		}
+		if utf8.RuneCount(opt.Passphrase) < MinPassphraseLen {
+			return fmt.Errorf("archive: %w", ErrShortPassphrase)
 		}
 		salt := make([]byte, kdfSaltLen)
 		_, _ = rand.Read(salt)

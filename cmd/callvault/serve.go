@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/callvault/callvault/api"
 	"github.com/callvault/callvault/archive"
@@ -263,11 +264,25 @@ func openArchiveWith(cfg *Config, log *slog.Logger, onCommit func(int, int64, ti
 	if err := os.MkdirAll(cfg.Archive.Data, 0o700); err != nil {
 		return nil, err
 	}
+	var arc *archive.Archive
 	if cfg.Storage.Backend == backendPostgres {
-		return openPostgresArchive(&cfg.Storage, cfg.dbPath(), opt)
+		arc, err = openPostgresArchive(&cfg.Storage, cfg.dbPath(), opt)
+	} else {
+		arc, err = archive.Open(cfg.dbPath(), opt)
+		err = damageHint(err, cfg) // a damaged file: refuse to start, point at salvage
 	}
-	arc, err := archive.Open(cfg.dbPath(), opt)
-	return arc, damageHint(err, cfg) // a damaged file: refuse to start, point at salvage
+	if errors.Is(err, archive.ErrShortPassphrase) { // a new archive: name the source, never the value
+		err = fmt.Errorf("%s: %w", cfg.passphraseSource(), err)
+	}
+	return arc, err
+}
+
+// passphraseSource names where the passphrase comes from, for messages.
+func (c *Config) passphraseSource() string {
+	if c.Archive.PassphraseFile != "" {
+		return "archive.passphrase_file " + c.Archive.PassphraseFile
+	}
+	return "CALLVAULT_PASSPHRASE"
 }
 
 // firstUsers creates the admin and ingest accounts on first start, with the
@@ -281,27 +296,38 @@ func firstUsers(ctx context.Context, arc *archive.Archive, cfg *Config, stdout i
 	if len(users) > 0 {
 		return nil
 	}
-	for _, u := range []struct {
-		login string
-		role  archive.Role
-		name  string
-		env   string
-		file  string
-	}{
-		{"admin", archive.RoleAdmin, "Administrator", "CALLVAULT_ADMIN_PASSWORD", cfg.Setup.AdminPasswordFile},
-		{"ingest", archive.RoleIngest, "Recording devices", "CALLVAULT_INGEST_PASSWORD", cfg.Setup.IngestPasswordFile},
-	} {
-		pw, from := os.Getenv(u.env), u.env
+	type firstUser struct {
+		login    string
+		role     archive.Role
+		name     string
+		env      string
+		file     string
+		pw, from string
+	}
+	firsts := []firstUser{
+		{login: "admin", role: archive.RoleAdmin, name: "Administrator", env: "CALLVAULT_ADMIN_PASSWORD", file: cfg.Setup.AdminPasswordFile},
+		{login: "ingest", role: archive.RoleIngest, name: "Recording devices", env: "CALLVAULT_INGEST_PASSWORD", file: cfg.Setup.IngestPasswordFile},
+	}
+	// Every password is checked before any login is made: a refused one
+	// leaves the next start a first start.
+	for i := range firsts {
+		u := &firsts[i]
+		u.pw, u.from = os.Getenv(u.env), u.env
 		if u.file != "" {
 			b, err := readSecret(u.file)
 			switch {
 			case err == nil:
-				pw, from = string(b), u.file
+				u.pw, u.from = string(b), u.file
 			case !errors.Is(err, os.ErrNotExist):
 				return fmt.Errorf("config: setup password file: %w", err)
 			}
 		}
-		generated := pw == ""
+		if u.pw != "" && utf8.RuneCountInString(u.pw) < archive.MinPasswordLen {
+			return fmt.Errorf("first start: the %s password from %s has fewer than %d characters, the minimum the UI and the API hold passwords to: choose a longer one", u.login, u.from, archive.MinPasswordLen)
+		}
+	}
+	for _, u := range firsts {
+		pw, generated := u.pw, u.pw == ""
 		if generated {
 			pw = rand.Text()
 		}
@@ -311,7 +337,7 @@ func firstUsers(ctx context.Context, arc *archive.Archive, cfg *Config, stdout i
 		if generated {
 			fmt.Fprintf(stdout, "first start: created login %q with password %s (shown only now; set %s to choose it)\n", u.login, pw, u.env)
 		} else {
-			fmt.Fprintf(stdout, "first start: created login %q with the password from %s\n", u.login, from)
+			fmt.Fprintf(stdout, "first start: created login %q with the password from %s\n", u.login, u.from)
 		}
 	}
 	return nil
