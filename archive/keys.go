@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -167,8 +168,16 @@ func readKeyFile(path string) ([]byte, os.FileInfo, error) {
 }
 
 // createKeyFile writes a new random key to path (mode 0600, parent
-// directories 0700); it fails if the file exists.
+// directories 0700); it fails if the file exists, or if others may write
+// its directory (they could replace the key, or have planted it).
 func createKeyFile(path string) ([]byte, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("archive: key file: %w", err)
+	}
+	if err := checkKeyDir(dir); err != nil {
+		return nil, err
+	}
 	key := randomKey()
 	if err := writeKeyFile(path, key, true); err != nil {
 		return nil, fmt.Errorf("archive: key file: %w", err)
@@ -179,7 +188,8 @@ func createKeyFile(path string) ([]byte, error) {
 // CreateKeyFile writes a new random archive key to path in the key-file
 // format Open reads (mode 0600, parent directories 0700, file and
 // directory synced). It never replaces a file: when path exists the error
-// matches os.ErrExist. The key is the one Open creates on first start.
+// matches os.ErrExist. It refuses a directory that its group or others
+// may write (ErrInvalid). The key is the one Open creates on first start.
 func CreateKeyFile(path string) error {
 	key, err := createKeyFile(path)
 	clear(key)
@@ -321,7 +331,9 @@ func (a *Archive) unlock(opt Options) error {
 		if err != nil {
 			return err
 		}
-		a.checkKeyFileMode(fi)
+		if err := a.checkKeyFile(opt.KeyFile, fi); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("archive: keyring mode %d: %w", st.mode, ErrCorrupt)
 	}
@@ -359,10 +371,86 @@ func (a *Archive) unlock(opt Options) error {
 	return nil
 }
 
-func (a *Archive) checkKeyFileMode(fi os.FileInfo) {
-	if fi != nil && fi.Mode().Perm()&0o077 != 0 {
-		a.log.Warn("archive key file is readable by group or others", "path", fi.Name(), "mode", fi.Mode().Perm().String())
+// keyFileInfo is what checkKeyFile weighs of a key file: its mode and
+// owner, and its directory's.
+type keyFileInfo struct {
+	mode, dirMode fs.FileMode
+	uid, dirUID   int // dirUID -1: unknown
+}
+
+// keyFileProblem says why a process whose effective user is euid must not
+// use a key file, or "" when it may: others must neither read nor write
+// it, its group must not write it, and it belongs to this user or root.
+// A process of root also takes a key another user owns from a directory
+// only root may write: root put it there (the package makes the key the
+// callvault user's in /etc/callvault, and root runs restore or verify on
+// it).
+func keyFileProblem(k keyFileInfo, euid int) string {
+	perm := k.mode.Perm()
+	switch {
+	case perm&0o007 != 0:
+		return fmt.Sprintf("others may read or write it (mode %s; chmod 600 it)", perm)
+	case perm&0o020 != 0:
+		return fmt.Sprintf("its group may write it (mode %s; chmod 600 it)", perm)
+	case k.uid == euid || k.uid == 0:
+		return ""
+	case euid == 0 && k.dirUID == 0 && k.dirMode.Perm()&0o022 == 0:
+		return ""
 	}
+	return fmt.Sprintf("it belongs to user %d, neither this process's user (%d) nor root", k.uid, euid)
+}
+
+// checkKeyFile refuses the key file at path, of fi (opened), when
+// keyFileProblem finds one: a key that another user could read, have
+// planted or replace does not protect the archive. Where the system does
+// not tell a file's owner it only warns of a loose mode.
+func (a *Archive) checkKeyFile(path string, fi os.FileInfo) error {
+	if fi == nil {
+		return nil
+	}
+	uid, gid, ok := fileOwner(fi)
+	if !ok {
+		if fi.Mode().Perm()&0o077 != 0 {
+			a.log.Warn("archive key file is readable by group or others", "path", path, "mode", fi.Mode().Perm().String())
+		}
+		return nil
+	}
+	k := keyFileInfo{mode: fi.Mode(), uid: uid, dirUID: -1}
+	if dfi, err := os.Stat(filepath.Dir(path)); err == nil {
+		k.dirMode = dfi.Mode()
+		k.dirUID, _, _ = fileOwner(dfi)
+	}
+	euid := os.Geteuid()
+	if p := keyFileProblem(k, euid); p != "" {
+		return fmt.Errorf("archive: key file %s not used: %s: %w", path, p, ErrInvalid)
+	}
+	if fi.Mode().Perm()&0o040 != 0 && gid != os.Getegid() && euid != 0 {
+		a.log.Warn("archive key file is readable by a group this process is not in", "path", path, "mode", fi.Mode().Perm().String(), "gid", gid)
+	}
+	return nil
+}
+
+// fileOwner returns the owner and group of the file of fi; ok is false
+// where the system does not tell.
+func fileOwner(fi os.FileInfo) (uid, gid int, ok bool) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid), true
+	}
+	return 0, 0, false
+}
+
+// checkKeyDir refuses to create a key file in dir when its group or
+// others may write it (as /tmp): they could have planted the file or
+// replace it. Where the system does not tell owners it checks nothing.
+func checkKeyDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("archive: key file: %w", err)
+	}
+	if _, _, ok := fileOwner(fi); ok && fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("archive: not creating the key file in %s: its group or others may write that directory (mode %s); choose a key file in a directory only its owner may write: %w", dir, fi.Mode(), ErrInvalid)
+	}
+	return nil
 }
 
 func (a *Archive) createKeyring(opt Options) error {
@@ -398,7 +486,9 @@ func (a *Archive) createKeyring(opt Options) error {
 		case err != nil:
 			return err
 		default:
-			a.checkKeyFileMode(fi)
+			if err := a.checkKeyFile(opt.KeyFile, fi); err != nil {
+				return err
+			}
 		}
 		mode = kekFile
 	default:
