@@ -376,15 +376,21 @@ func (a *Archive) unlock(opt Options) error {
 type keyFileInfo struct {
 	mode, dirMode fs.FileMode
 	uid, dirUID   int // dirUID -1: unknown
+	// The configured path's directory, when the path is a symbolic link
+	// (else the same as dirMode and dirUID).
+	linkDirMode fs.FileMode
+	linkDirUID  int
 }
 
 // keyFileProblem says why a process whose effective user is euid must not
 // use a key file, or "" when it may: others must neither read nor write
 // it, its group must not write it, and it belongs to this user or root.
-// A process of root also takes a key another user owns from a directory
-// only root may write: root put it there (the package makes the key the
-// callvault user's in /etc/callvault, and root runs restore or verify on
-// it).
+// A process of root also takes a key another user owns when no third
+// user could have put it there: its directory belongs to root or to the
+// key's owner, and the directory of the configured path (which may link
+// to it) to root, neither writable by group or others (the package keeps
+// the key as the callvault user's in /etc/callvault/key, linked from
+// /etc/callvault, and root runs restore, verify or key rotate on it).
 func keyFileProblem(k keyFileInfo, euid int) string {
 	perm := k.mode.Perm()
 	switch {
@@ -394,7 +400,8 @@ func keyFileProblem(k keyFileInfo, euid int) string {
 		return fmt.Sprintf("its group may write it (mode %s; chmod 600 it)", perm)
 	case k.uid == euid || k.uid == 0:
 		return ""
-	case euid == 0 && k.dirUID == 0 && k.dirMode.Perm()&0o022 == 0:
+	case euid == 0 && (k.dirUID == 0 || k.dirUID == k.uid) && k.dirMode.Perm()&0o022 == 0 &&
+		k.linkDirUID == 0 && k.linkDirMode.Perm()&0o022 == 0:
 		return ""
 	}
 	return fmt.Sprintf("it belongs to user %d, neither this process's user (%d) nor root", k.uid, euid)
@@ -415,10 +422,18 @@ func (a *Archive) checkKeyFile(path string, fi os.FileInfo) error {
 		}
 		return nil
 	}
-	k := keyFileInfo{mode: fi.Mode(), uid: uid, dirUID: -1}
+	k := keyFileInfo{mode: fi.Mode(), uid: uid, dirUID: -1, linkDirUID: -1}
 	if dfi, err := os.Stat(filepath.Dir(path)); err == nil {
-		k.dirMode = dfi.Mode()
-		k.dirUID, _, _ = fileOwner(dfi)
+		k.linkDirMode = dfi.Mode()
+		k.linkDirUID, _, _ = fileOwner(dfi)
+	}
+	k.dirMode, k.dirUID = k.linkDirMode, k.linkDirUID
+	if real, err := filepath.EvalSymlinks(path); err == nil && filepath.Dir(real) != filepath.Dir(path) {
+		k.dirUID = -1
+		if dfi, err := os.Stat(filepath.Dir(real)); err == nil {
+			k.dirMode = dfi.Mode()
+			k.dirUID, _, _ = fileOwner(dfi)
+		}
 	}
 	euid := os.Geteuid()
 	if p := keyFileProblem(k, euid); p != "" {

@@ -45,9 +45,18 @@ func TestNewArchivePassphraseMinimum(t *testing.T) {
 func TestKeyFileProblem(t *testing.T) {
 	const svc, other = 998, 65534
 	etc := keyFileInfo{dirMode: fs.ModeDir | 0o750, dirUID: 0}
+	// with is a key file of mode and uid in dir, configured by a path in
+	// dir itself.
 	with := func(mode fs.FileMode, uid int, dir keyFileInfo) keyFileInfo {
 		dir.mode, dir.uid = mode, uid
+		dir.linkDirMode, dir.linkDirUID = dir.dirMode, dir.dirUID
 		return dir
+	}
+	// linked is with, configured by a link in linkDir.
+	linked := func(mode fs.FileMode, uid int, dir, linkDir keyFileInfo) keyFileInfo {
+		k := with(mode, uid, dir)
+		k.linkDirMode, k.linkDirUID = linkDir.dirMode, linkDir.dirUID
+		return k
 	}
 	tmp := keyFileInfo{dirMode: fs.ModeDir | fs.ModeSticky | 0o777, dirUID: 0}
 	svcDir := keyFileInfo{dirMode: fs.ModeDir | 0o700, dirUID: svc}
@@ -59,6 +68,10 @@ func TestKeyFileProblem(t *testing.T) {
 	}{
 		{"package: service's key, daemon", with(0o600, svc, etc), svc, true},
 		{"package: service's key, root's restore", with(0o600, svc, etc), 0, true},
+		{"package: service's key in its key directory, linked from /etc/callvault, daemon", linked(0o600, svc, svcDir, etc), svc, true},
+		{"package: service's key in its key directory, linked from /etc/callvault, root", linked(0o600, svc, svcDir, etc), 0, true},
+		{"another user's key linked from /tmp, root", linked(0o600, svc, svcDir, tmp), 0, false},
+		{"a third user's key in the service's directory, root", linked(0o600, other, svcDir, etc), 0, false},
 		{"root's key, group-readable, daemon", with(0o640, 0, etc), svc, true},
 		{"root's key, root", with(0o600, 0, etc), 0, true},
 		{"own key, group-readable", with(0o640, svc, svcDir), svc, true},
@@ -71,6 +84,7 @@ func TestKeyFileProblem(t *testing.T) {
 		{"planted in /tmp, daemon", with(0o600, other, tmp), svc, false},
 		{"another user's key in its own directory, root", with(0o600, svc, svcDir), 0, false},
 		{"another user's key, directory unknown, root", with(0o600, svc, keyFileInfo{dirUID: -1}), 0, false},
+		{"another user's key, linking directory unknown, root", linked(0o600, svc, svcDir, keyFileInfo{dirUID: -1}), 0, false},
 		{"another user's key in root's group-writable directory, root", with(0o600, svc, keyFileInfo{dirMode: fs.ModeDir | 0o770}), 0, false},
 	} {
 		if p := keyFileProblem(c.k, c.euid); (p == "") != c.ok {

@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -271,11 +272,11 @@ func serveAndRotateKey(t *testing.T) {
 		t.Fatalf("key file not rotated: %v", err)
 	}
 	checkKeyLayout(t)
-	if now := dirNames(t, "/etc/callvault"); now != etc {
+	if now := dirNames(t, "/etc/callvault"); !slices.Equal(now, etc) {
 		t.Errorf("/etc/callvault changed by the rotation: %s, was %s", now, etc)
 	}
 	var kept bool
-	for _, n := range strings.Fields(dirNames(t, filepath.Dir(debRealKey))) {
+	for _, n := range dirNames(t, filepath.Dir(debRealKey)) {
 		if old, ok := strings.CutPrefix(n, "callvault.key.old-"); ok {
 			b, _ := os.ReadFile(filepath.Join(filepath.Dir(debRealKey), n))
 			kept = kept || (bytes.Equal(b, before) && old != "")
@@ -288,19 +289,6 @@ func serveAndRotateKey(t *testing.T) {
 	}
 	_, _, stop = serveInstalled(t) // opens with the new key
 	stop()
-}
-
-func dirNames(t *testing.T, dir string) string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return strings.Join(names, " ")
 }
 
 // serveInstalled starts the installed daemon as its user on the packaged
