@@ -49,6 +49,9 @@ type recordingSummary struct {
 	// removes the recording (absent when no rule will).
 	Protected    bool      `json:"protected"`
 	DeletionDate time.Time `json:"deletionDate,omitzero"`
+	// Imported: stored by callvault import, not recorded by a phone as
+	// the call went on.
+	Imported bool `json:"imported,omitempty"`
 	// Direction is in, out or internal (a CDR's, else the capture's
 	// guess), "" when unknown; CDRs are the call detail records of the
 	// call, merged whichever arrived first.
@@ -103,7 +106,7 @@ func summarize(rec *archive.Recording) recordingSummary {
 	s := recordingSummary{
 		ID: rec.ID.String(), CallID: rec.CallGUID, State: string(rec.State), StartTime: rec.StartTime,
 		DurationMs: rec.DurationMs, User: rec.User, Parties: []recinfo.Party{}, Calls: len(in.Result.Calls),
-		Sealed: rec.Seal != nil, FileName: rec.FileName, Protected: rec.Protected,
+		Sealed: rec.Seal != nil, FileName: rec.FileName, Protected: rec.Protected, Imported: rec.Imported,
 	}
 	if s.StartTime.IsZero() {
 		s.StartTime = rec.Received

@@ -51,6 +51,10 @@ type Recording struct {
 	// RetentionBase is the instant retention counts from: Received,
 	// unless an import kept the call's own time (SetRetentionBase).
 	RetentionBase time.Time
+	// Imported tells a capture stored by callvault import from a call a
+	// phone just recorded: webhooks do not announce old calls imported.
+	// Not part of the core metadata a seal signs.
+	Imported bool
 	// CDRs are the call detail records stored for the recording's call
 	// ids (its CallGUID and the SIP Call-IDs in Info), merged when the
 	// recording is read; not part of the metadata or its seal (cdr.go).
@@ -93,6 +97,9 @@ type metaRecord struct {
 	BinnedBy  string `json:"binnedBy,omitempty"`
 	// RetentionBase is when retention starts counting (0: Received).
 	RetentionBase int64 `json:"retentionBase,omitempty"`
+	// Imported: stored by callvault import (NewRecording.Imported); not
+	// core metadata.
+	Imported bool `json:"imported,omitempty"`
 
 	// ExportsDue: sealed by a deferred seal whose exports entry is not
 	// written yet; ExportsSeq: that entry, once written. Not core
@@ -162,7 +169,7 @@ func (m *metaRecord) recording(id ID, seal *Seal) *Recording {
 		Parties:   slices.Clone(m.Parties),
 		Seal:      seal,
 		Protected: m.Protected, Binned: timeOf(m.Binned), BinnedBy: m.BinnedBy,
-		RetentionBase: timeOf(m.retentionNS()),
+		RetentionBase: timeOf(m.retentionNS()), Imported: m.Imported,
 	}
 	copy(r.OrigSHA256[:], m.OrigSHA256)
 	copy(r.MapSHA256[:], m.MapSHA256)

@@ -25,6 +25,9 @@ type NewRecording struct {
 	User     string
 	Received time.Time // zero means now
 	Gzip     bool
+	// Imported marks a capture stored by callvault import, not a call a
+	// phone just recorded (Recording.Imported).
+	Imported bool
 }
 
 // Final is what Finish records about a recording.
@@ -173,6 +176,7 @@ func (a *Archive) Create(ctx context.Context, nr NewRecording) (*Writer, error) 
 	m := &metaRecord{
 		V: curFormat, State: StateRecording, Received: nsOf(received), Chunk: createChunkSize,
 		FileName: nr.FileName, CallGUID: nr.CallGUID, User: nr.User, Gzip: nr.Gzip,
+		Imported: nr.Imported,
 	}
 	w, err := newWriter(a, id, dk, m)
 	if err != nil {

@@ -142,7 +142,7 @@ func liveIngest(t *testing.T, r *Recorder, name string) (*io.PipeWriter, <-chan 
 	pr, pw := io.Pipe()
 	done := make(chan *archive.Recording, 1)
 	go func() {
-		rec, err := r.ingest(context.Background(), name, pr, true)
+		rec, err := r.ingest(context.Background(), name, pr, uploadKind{live: true})
 		if err != nil {
 			t.Error(err)
 		}

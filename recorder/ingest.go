@@ -163,12 +163,31 @@ func CleanName(name string) (string, error) {
 // recording stays unfinished until the next start recovers it, and the
 // returned recording is nil.
 func (r *Recorder) Ingest(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
-	return r.ingest(ctx, name, body, false)
+	return r.ingest(ctx, name, body, uploadKind{})
 }
 
-// ingest is Ingest; a live upload (a phone streaming the call as it goes
-// on) can be paused and resumed (Pause).
-func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live bool) (*archive.Recording, error) {
+// Import is Ingest for a capture callvault import stores: the recording
+// is marked imported (archive.Recording.Imported), not a call a phone just
+// recorded.
+func (r *Recorder) Import(ctx context.Context, name string, body io.Reader) (*archive.Recording, error) {
+	return r.ingest(ctx, name, body, uploadKind{imported: true})
+}
+
+// ImportHeader marks an upload over HTTP as callvault import's (any
+// value): the recording is stored as Import stores it.
+const ImportHeader = "Callvault-Import"
+
+// uploadKind tells how an upload came.
+type uploadKind struct {
+	// live: a phone streaming the call as it goes on, which can be
+	// paused and resumed (Pause).
+	live bool
+	// imported: callvault import's (Import).
+	imported bool
+}
+
+// ingest is Ingest for an upload of kind.
+func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, kind uploadKind) (*archive.Recording, error) {
 	r.active.Add(1)
 	defer r.active.Done()
 	name, err := CleanName(name)
@@ -205,7 +224,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 
 	w, err := r.arc.Create(ctx, archive.NewRecording{
 		FileName: name, CallGUID: fn.GUID, User: fn.User,
-		Received: r.cfg.Now(), Gzip: gzipped,
+		Received: r.cfg.Now(), Gzip: gzipped, Imported: kind.imported,
 	})
 	if err != nil {
 		r.stats.failed.Add(1)
@@ -229,7 +248,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 	ow, ms := &originalWriter{w: w, n: &r.stats.bytes}, &mapSink{w: w}
 	var sink io.Writer = ow
 	opts := analyzeOpts{inband: !r.noInBand, mask: r.masks(ctx, fn.User)}
-	if opts.mask || live {
+	if opts.mask || kind.live {
 		// DTMF or a secure pause is masked in what is stored: the bytes
 		// wait in hold until masking is done with them. Without DTMF
 		// masking, a live upload holds nothing until a pause is asked
@@ -250,7 +269,7 @@ func (r *Recorder) ingest(ctx context.Context, name string, body io.Reader, live
 			}
 		}
 	}
-	if live {
+	if kind.live {
 		opts.live = r.addLive(w.ID(), fn.GUID, fn.User, opts.hold.engage)
 		defer r.dropLive(opts.live)
 	}
@@ -747,7 +766,8 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		conn: drainerOf(req)}
 	// A body without a length is a phone streaming the call as it goes on:
 	// it can be paused.
-	rec, err := r.ingest(req.Context(), name, body, req.ContentLength < 0)
+	kind := uploadKind{live: req.ContentLength < 0, imported: req.Header.Get(ImportHeader) != ""}
+	rec, err := r.ingest(req.Context(), name, body, kind)
 	kept := ""
 	if rec != nil {
 		kept = "; what arrived is kept as interrupted recording " + rec.ID.String()

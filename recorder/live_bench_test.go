@@ -57,7 +57,7 @@ func liveMemoryRun(b *testing.B, n int, live bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.ingest(context.Background(), fmt.Sprintf("live-%d.pcap", i), pr, live); err != nil {
+			if _, err := r.ingest(context.Background(), fmt.Sprintf("live-%d.pcap", i), pr, uploadKind{live: live}); err != nil {
 				b.Error(err)
 			}
 			io.Copy(io.Discard, pr)

@@ -27,7 +27,7 @@ func ingestPaused(t *testing.T, r *Recorder, pcap []byte, guid string, pauseAt, 
 	}
 	done := make(chan result, 1)
 	go func() {
-		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, true)
+		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, uploadKind{live: true})
 		done <- result{rec, err}
 	}()
 	sent := 0

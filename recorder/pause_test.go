@@ -62,7 +62,7 @@ func TestSecurePause(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		rec, err := r.ingest(ctx, name, pr, true)
+		rec, err := r.ingest(ctx, name, pr, uploadKind{live: true})
 		done <- result{rec, err}
 	}()
 	start := times[0]
@@ -208,7 +208,7 @@ func TestSecurePauseLeftOpen(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan *archive.Recording, 1)
 	go func() {
-		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, true)
+		rec, err := r.ingest(ctx, guid+"-009033302ab1-11--desk.pcap", pr, uploadKind{live: true})
 		if err != nil {
 			t.Error(err)
 		}

@@ -147,14 +147,18 @@ func (s *Service) Completed(ctx context.Context, rec *archive.Recording) error {
 	return nil
 }
 
-// oldImport reports a recording stored by an import that kept its call's
-// own time (callvault import --keep-call-time: archive.SetRetentionBase)
-// when that time is more than scanWindow before the appliance finished
-// storing it. Whether a call just ended is decided by the appliance's
-// clock only: the capture's times come from the phone, whose clock may be
-// anything (1970, days behind), and an import that kept no call time
-// counts as received at the import, as it does for retention.
+// oldImport reports a recording callvault import stored whose call began
+// more than scanWindow before the appliance finished storing it: an old
+// call, not one that just ended. The mark is the appliance's
+// (archive.Recording.Imported: the importer says so), and a phone's
+// capture times alone never count: its clock may be anything (1970, days
+// behind). An import that kept its call's own time (--keep-call-time:
+// archive.SetRetentionBase) is such an import too, also when stored by a
+// build that did not mark imports.
 func oldImport(rec *archive.Recording) bool {
+	if rec.Imported && !rec.StartTime.IsZero() && rec.Finished.Sub(rec.StartTime) > scanWindow {
+		return true
+	}
 	base := rec.RetentionBase
 	return !base.IsZero() && !base.Equal(rec.Received) && rec.Finished.Sub(base) > scanWindow
 }

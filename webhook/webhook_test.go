@@ -755,9 +755,14 @@ func TestSlowEndpointHoldsUpOnlyItself(t *testing.T) {
 // recordAt stores a finished recording of guid for alice, received now by
 // the appliance's clock, whose capture says the call started at start.
 func (e *env) recordAt(guid string, start time.Time) *archive.Recording {
+	return e.storeAt(guid, start, false)
+}
+
+// storeAt is recordAt for a capture callvault import stored when imported.
+func (e *env) storeAt(guid string, start time.Time, imported bool) *archive.Recording {
 	e.t.Helper()
 	ctx := e.t.Context()
-	w, err := e.arc.Create(ctx, archive.NewRecording{User: "alice", CallGUID: guid, FileName: guid + ".pcap", Received: e.clock.Now()})
+	w, err := e.arc.Create(ctx, archive.NewRecording{User: "alice", CallGUID: guid, FileName: guid + ".pcap", Received: e.clock.Now(), Imported: imported})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -836,6 +841,21 @@ func TestOldImportNotAnnounced(t *testing.T) {
 	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
 		t.Fatalf("%d queued for an old import", got.Pending)
 	}
+	// An import marked as such (callvault import, with or without
+	// --keep-call-time) of a call three days old is not announced; one of
+	// a call that just ended is.
+	if err := e.svc.Completed(t.Context(), e.storeAt("old-marked", e.clock.Now().Add(-72*time.Hour), true)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
+		t.Fatalf("%d queued for an old import marked as such", got.Pending)
+	}
+	if err := e.svc.Completed(t.Context(), e.storeAt("new-marked", e.clock.Now().Add(-time.Minute), true)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 1 {
+		t.Fatalf("%d queued for an import of a call that just ended, want 1", got.Pending)
+	}
 	// An import with the daemon stopped (--data) is found by the scan.
 	e.stop()
 	imported("old-offline")
@@ -844,8 +864,8 @@ func TestOldImportNotAnnounced(t *testing.T) {
 	if err := e.svc.Scan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 0 {
-		t.Fatalf("%d queued for an old import after the scan", got.Pending)
+	if got, _ := e.svc.Get(t.Context(), h.ID); got.Pending != 1 {
+		t.Fatalf("%d queued after the scan, want the 1 from before", got.Pending)
 	}
 }
 

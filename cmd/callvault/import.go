@@ -341,7 +341,7 @@ func (l *localImporter) has(ctx context.Context, sum [32]byte) (bool, error) {
 }
 
 func (l *localImporter) put(ctx context.Context, name string, body io.Reader, _ int64) (string, error) {
-	rec, err := l.rec.Ingest(ctx, name, body)
+	rec, err := l.rec.Import(ctx, name, body)
 	if errors.Is(err, recorder.ErrNotCapture) {
 		return "", errNotCapture
 	}
@@ -408,6 +408,7 @@ func (r *remoteImporter) put(ctx context.Context, name string, body io.Reader, s
 		return "", err
 	}
 	req.ContentLength = size
+	req.Header.Set(recorder.ImportHeader, "1")
 	resp, err := r.c.do(req)
 	if err != nil {
 		return "", err

@@ -74,11 +74,19 @@ func TestImportCorpusTwiceThroughDaemon(t *testing.T) {
 		}
 	}
 	var list struct {
-		Recordings []struct{ ID, Name, User string }
+		Recordings []struct {
+			ID, Name, User string
+			Imported       bool
+		}
 	}
 	d.getJSON(t, "/api/v1/recordings?limit=1000", &list)
 	if len(list.Recordings) != first[0] {
 		t.Fatalf("%d recordings after two imports of %d captures", len(list.Recordings), first[0])
+	}
+	for _, r := range list.Recordings {
+		if !r.Imported {
+			t.Fatalf("recording %s not marked imported", r.ID)
+		}
 	}
 }
 
@@ -122,6 +130,9 @@ func TestImportIntoStoppedDataDir(t *testing.T) {
 	_, body := d.get(t, "/api/v1/recordings/"+list.Recordings[0].ID)
 	if !strings.Contains(string(body), "f9e5956e47d460010630009033302ab1") || !strings.Contains(string(body), "alice") {
 		t.Fatalf("name metadata not taken from the file name: %s", body)
+	}
+	if !strings.Contains(string(body), `"imported": true`) {
+		t.Fatalf("an import is not marked imported: %s", body)
 	}
 	var stdout, stderr strings.Builder
 	if err := run(ctx, []string{"import", "--data", data, "--key-file", key, in}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "daemon is running") {
