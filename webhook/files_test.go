@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -11,28 +10,14 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
 	"github.com/callvault/callvault/internal/byterange"
+	"github.com/callvault/callvault/internal/webtest"
 )
 
 // fetch GETs (or HEADs) a file link with the given headers and returns
 // the status, the answer's headers and its body.
 func fetch(t *testing.T, method, link string, hdr ...string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, link, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := webtest.Do(t, http.DefaultClient, method, link, "", "", nil, hdr...)
 	return resp.StatusCode, resp.Header, b
 }
 
