@@ -15,9 +15,9 @@ import (
 
 // Request-body limits of the JSON API.
 const (
-	apiMaxBody     = 64 << 10 // users, notes, settings, tokens
-	apiMinPassword = 10       // characters
-	apiMinPass     = 12       // characters of an archive passphrase
+	apiMaxBody     = 64 << 10                 // users, notes, settings, tokens
+	apiMinPassword = archive.MinPasswordLen   // characters
+	apiMinPass     = archive.MinPassphraseLen // characters of an archive passphrase
 )
 
 // decodeJSON reads a JSON object of at most max bytes into v: the

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive/kv"
 )
@@ -299,8 +300,8 @@ func (a *Archive) rotateKeyFile(ctx context.Context, newKeyFile string) error {
 // archive; Open needs Options.Passphrase. The key file, if any, is left on
 // disk (it is useless for this archive now): delete it.
 func (a *Archive) SetPassphrase(ctx context.Context, passphrase []byte) error {
-	if len(passphrase) == 0 || len(passphrase) > maxPassphraseLen {
-		return fmt.Errorf("archive: set passphrase: empty or longer than %d bytes: %w", maxPassphraseLen, ErrInvalid)
+	if utf8.RuneCount(passphrase) < MinPassphraseLen || len(passphrase) > maxPassphraseLen {
+		return fmt.Errorf("archive: set passphrase: fewer than %d characters or longer than %d bytes: %w", MinPassphraseLen, maxPassphraseLen, ErrInvalid)
 	}
 	kr := a.keys
 	kr.rotateMu.Lock()

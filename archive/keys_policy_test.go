@@ -25,8 +25,14 @@ func TestNewArchivePassphraseMinimum(t *testing.T) {
 	if err != nil {
 		t.Fatalf("12-character passphrase: %v", err)
 	}
-	// An archive that already has a shorter passphrase opens with it.
-	if err := a.SetPassphrase(t.Context(), short); err != nil {
+	// SetPassphrase holds a new passphrase to the same minimum.
+	if err := a.SetPassphrase(t.Context(), short); !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), string(short)) {
+		t.Fatalf("SetPassphrase with an 11-character passphrase: %v", err)
+	}
+	// An archive that already has a shorter passphrase (set by an older
+	// build) opens with it.
+	r := kdfRecord{p: a.kdf, salt: randomBytes(kdfSaltLen)}
+	if err := a.putKEK(t.Context(), r.p.key(short, r.salt, keyLen), kekPassphrase, r.marshal()); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()

@@ -116,6 +116,9 @@ func checkHost(h string) error {
 	if len(h) > 253 {
 		return fmt.Errorf("host name longer than 253 characters")
 	}
+	if strings.ContainsAny(h, "@/") { // a URL or user:password@host: never quoted
+		return fmt.Errorf("not a host name or address (the value is not shown: it may hold a credential); give the host alone, the port in mail.smtp_port")
+	}
 	if _, _, err := net.SplitHostPort(h); err == nil {
 		return fmt.Errorf("%q: give the port in mail.smtp_port, not in the host", h)
 	}

@@ -32,6 +32,8 @@ func TestConfigValidate(t *testing.T) {
 		{mod(func(c *Config) { c.SMTPPort = -1 }), "mail.smtp_port:"},
 		{mod(func(c *Config) { c.SMTPHost = "smtp.example.com:587" }), "mail.smtp_host: \"smtp.example.com:587\": give the port in mail.smtp_port"},
 		{mod(func(c *Config) { c.SMTPHost = "smtp example.com" }), "mail.smtp_host:"},
+		{mod(func(c *Config) { c.SMTPHost = "user:s3cret@smtp.example.com" }), "mail.smtp_host: not a host name or address (the value is not shown"},
+		{mod(func(c *Config) { c.SMTPHost = "smtps://user:s3cret@smtp.example.com" }), "mail.smtp_host: not a host name or address (the value is not shown"},
 		{mod(func(c *Config) { c.SMTPHost = "smtp..example.com" }), "mail.smtp_host:"},
 		{mod(func(c *Config) { c.From = "" }), "mail.from: is empty"},
 		{mod(func(c *Config) { c.From = "archive" }), "mail.from: \"archive\" is not a mail address"},

@@ -10,8 +10,9 @@ import (
 	"github.com/callvault/callvault/archive"
 )
 
-// minPasswordLen is the shortest password the UI accepts.
-const minPasswordLen = 10
+// minPasswordLen is the shortest password the UI accepts: the appliance's
+// one rule.
+const minPasswordLen = archive.MinPasswordLen
 
 type tokenView struct {
 	ID, Label, Created, LastUsed string

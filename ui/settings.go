@@ -295,8 +295,8 @@ func (u *UI) settingsKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) err
 	case "passphrase":
 		pp, confirm := f.Get("passphrase"), f.Get("passphraseConfirm")
 		switch {
-		case len([]rune(pp)) < 12:
-			return fail(http.StatusBadRequest, rc.T("msg.passphraseShort", 12))
+		case len([]rune(pp)) < archive.MinPassphraseLen:
+			return fail(http.StatusBadRequest, rc.T("msg.passphraseShort", archive.MinPassphraseLen))
 		case pp != confirm:
 			return fail(http.StatusBadRequest, rc.T("msg.passphrasesDiffer"))
 		}

@@ -437,13 +437,14 @@ func checkPublicURL(s string) error {
 	if s == "" {
 		return nil
 	}
-	u, err := url.Parse(s)
+	if !showableURL(s) { // may hold a credential: never quoted
+		return errors.New("the value (not shown: it may hold a credential) is not a URL without user or query")
+	}
+	u, _ := url.Parse(s)
 	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL", s)
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
 		return fmt.Errorf("%q: give an absolute http or https URL, such as https://recordings.example.com", s)
-	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+	case u.Fragment != "":
 		return fmt.Errorf("%q: no query, fragment or user in a public URL", s)
 	}
 	return nil

@@ -21,6 +21,9 @@ func TestConfigErrorsHideURLCredentials(t *testing.T) {
 		{"[flex]\nallowed_origins = [\"https://AKIAXX:" + secret + "^x@flex.example.com\"]\n", "flex.allowed_origins"},
 		{"[flex]\npublic_url = \"https://AKIAXX:" + secret + "@ui.example.com\"\n", "flex.public_url"},
 		{"[flex]\npublic_url = \"https://AKIAXX:" + secret + "^x@ui.example.com\"\n", "flex.public_url"},
+		{"[share]\npublic_url = \"https://AKIAXX:" + secret + "@play.example.com\"\n", "share.public_url"},
+		{"[share]\nui_url = \"https://AKIAXX:" + secret + "^x@ui.example.com\"\n", "share.ui_url"},
+		{"[mail]\nsmtp_host = \"AKIAXX:" + secret + "@smtp.example.com\"\nfrom = \"a@example.com\"\n", "mail.smtp_host"},
 	} {
 		var out bytes.Buffer
 		err := run(t.Context(), []string{"config", "check", writeConfig(t, c.text)}, &out, &out)
