@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/callvault/callvault/archive"
+	"github.com/callvault/callvault/internal/byterange"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
@@ -112,6 +113,9 @@ func audible(rec *archive.Recording) error {
 // audit, if not nil, runs once the first piece is read, before the status
 // is sent; its error is returned without serving.
 func (a *API) serveChecked(w http.ResponseWriter, r *http.Request, u *archive.User, target, what string, mod time.Time, rs io.ReadSeeker, audit func() error) error {
+	if byterange.RefuseTooMany(w, r, rs) {
+		return nil
+	}
 	if err := webcore.Probe(rs, r.Header.Get("Range")); err != nil {
 		for _, h := range []string{"Content-Disposition", "ETag", sealHeader} {
 			w.Header().Del(h)

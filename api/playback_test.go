@@ -17,6 +17,7 @@ import (
 
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/archive/archivetest"
+	"github.com/callvault/callvault/internal/byterange"
 	"github.com/callvault/callvault/internal/testclock"
 	"github.com/callvault/callvault/internal/websession"
 	"github.com/callvault/callvault/internal/webtest"
@@ -315,6 +316,15 @@ func TestListeningSessions(t *testing.T) {
 	plays := e.audited(actionPlay)
 	if len(plays) != 3 || plays[0].Actor != "admin" || plays[1].Actor != "alice" {
 		t.Fatalf("plays: %+v", plays)
+	}
+	// More than 16 ranges are refused before any audio is read or a play
+	// audited.
+	resp, _, err = e.get("alice", "/api/v1/recordings/"+id+"/audio.wav", "Range", "bytes=0-0"+strings.Repeat(",0-0", byterange.MaxRanges))
+	if err != nil || resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes */") {
+		t.Fatalf("17 ranges: %v %v", resp, err)
+	}
+	if n := len(e.audited(actionPlay)); n != 3 {
+		t.Fatalf("plays after a refused request: %d", n)
 	}
 	// The source is the address without the port.
 	if plays[0].Remote != "127.0.0.1" {

@@ -11,6 +11,6 @@ import (
 // serves audio as the API does (internal/webcore), and keeps no store
 // (its links and cache live in memory).
 func TestDependencies(t *testing.T) {
-	depcheck.CheckTests(t, ".", "archive", "archive/archivetest", "recinfo", "codec", "foureyes", "internal/webcore", "internal/ratelimit", "internal/webtest", "internal/testclock")
+	depcheck.CheckTests(t, ".", "archive", "archive/archivetest", "recinfo", "codec", "foureyes", "internal/byterange", "internal/webcore", "internal/ratelimit", "internal/webtest", "internal/testclock")
 	depcheck.Forbid(t, ".", "testing/...")
 }

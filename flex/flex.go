@@ -21,6 +21,7 @@ import (
 	"github.com/callvault/callvault/archive"
 	"github.com/callvault/callvault/codec"
 	"github.com/callvault/callvault/foureyes"
+	"github.com/callvault/callvault/internal/byterange"
 	"github.com/callvault/callvault/internal/webcore"
 	"github.com/callvault/callvault/recinfo"
 )
@@ -576,6 +577,9 @@ func (s *Service) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	wav, err := s.media.WAV(r.Context(), recs, -1, codec.WAVOptions{})
 	if err != nil {
 		return err
+	}
+	if byterange.RefuseTooMany(w, r, wav) {
+		return nil
 	}
 	if err := webcore.Probe(wav, r.Header.Get("Range")); err != nil {
 		if errors.Is(err, archive.ErrCorrupt) {

@@ -290,6 +290,9 @@ func TestFlexExchange(t *testing.T) {
 	if r3.StatusCode != http.StatusPartialContent || !bytes.Equal(b, want[len(want)-100:]) {
 		t.Fatalf("suffix range: %s, %d bytes", r3.Status, len(b))
 	}
+	if r, _ := e.do("GET", media, ua, "player/1", "Range", "bytes=0-0"+strings.Repeat(",0-0", 16)); r.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		t.Fatalf("17 ranges: %s", r.Status)
+	}
 	// Another client (another player, someone who read the URL) gets nothing.
 	if r, _ := e.do("GET", media, ua, "curl/8"); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("other client: %s", r.Status)

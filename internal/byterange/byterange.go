@@ -7,6 +7,7 @@ package byterange
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -127,6 +128,25 @@ func TooMany(r *http.Request) bool { return Count(r.Header.Get("Range")) > MaxRa
 func Refuse(w http.ResponseWriter, size int64) {
 	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 	http.Error(w, "too many ranges: at most "+strconv.Itoa(MaxRanges)+" in one request", http.StatusRequestedRangeNotSatisfiable)
+}
+
+// RefuseTooMany answers r with Refuse when TooMany refuses it, the size
+// being rs's (sought to its end and back to its start), and reports
+// whether it did: for a door that serves a ReadSeeker it has not read yet.
+func RefuseTooMany(w http.ResponseWriter, r *http.Request, rs io.Seeker) bool {
+	if !TooMany(r) {
+		return false
+	}
+	size, err := rs.Seek(0, io.SeekEnd)
+	if _, err2 := rs.Seek(0, io.SeekStart); err == nil {
+		err = err2
+	}
+	if err != nil {
+		http.Error(w, "too many ranges: at most "+strconv.Itoa(MaxRanges)+" in one request", http.StatusRequestedRangeNotSatisfiable)
+		return true
+	}
+	Refuse(w, size)
+	return true
 }
 
 // ServesStart reports whether http.ServeContent's answer to r for a
