@@ -2,11 +2,12 @@ package archive
 
 import (
 	"log/slog"
-	"math"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/callvault/callvault/internal/ratelimit"
 )
 
 // Password guessing is bounded where credentials are checked, so every
@@ -29,139 +30,23 @@ import (
 // work (no argon2, no cache lookup), with the same answer whether or not
 // the login exists. A success forgets the login's failures from that
 // source. Tables are bounded; the entries whose wait ends first are dropped
-// first.
-
-// limitRule is one table's back-off.
-type limitRule struct {
-	free float64       // failures allowed before any wait
-	base time.Duration // wait after the first failure past free; doubled for each further one
-	max  time.Duration // longest wait
-	leak time.Duration // one failure is forgotten per leak of time
-}
+// first. The tables are internal/ratelimit's BackoffTable, which also
+// counts the playback zone's one-time codes (share code_limit.go).
 
 // guessPolicy is the whole guessing limit.
 type guessPolicy struct {
-	loginSource limitRule // one login from one source
-	source      limitRule // one source, all logins
-	login       limitRule // one login, from sources where it never succeeded
-	entries     int       // bound of each table
+	loginSource ratelimit.Backoff // one login from one source
+	source      ratelimit.Backoff // one source, all logins
+	login       ratelimit.Backoff // one login, from sources where it never succeeded
+	entries     int               // bound of each table
 }
 
 func defaultGuessPolicy() guessPolicy {
 	return guessPolicy{
-		loginSource: limitRule{free: 5, base: time.Second, max: 15 * time.Minute, leak: 15 * time.Minute},
-		source:      limitRule{free: 20, base: time.Second, max: time.Hour, leak: 5 * time.Minute},
-		login:       limitRule{free: 20, base: time.Second, max: 5 * time.Minute, leak: 5 * time.Minute},
+		loginSource: ratelimit.Backoff{Free: 5, Base: time.Second, Max: 15 * time.Minute, Leak: 15 * time.Minute},
+		source:      ratelimit.Backoff{Free: 20, Base: time.Second, Max: time.Hour, Leak: 5 * time.Minute},
+		login:       ratelimit.Backoff{Free: 20, Base: time.Second, Max: 5 * time.Minute, Leak: 5 * time.Minute},
 		entries:     10000,
-	}
-}
-
-// wait returns the wait after a failure that brought the score to s.
-func (r *limitRule) wait(s float64) time.Duration {
-	excess := s - r.free
-	if excess <= 0 {
-		return 0
-	}
-	w := r.base
-	for n := int(math.Ceil(excess)) - 1; n > 0 && w < r.max; n-- {
-		w *= 2
-	}
-	return min(w, r.max)
-}
-
-// guessEntry is one key's count.
-type guessEntry struct {
-	score float64   // failures not yet forgotten, as of at
-	at    time.Time // time of the last change to score
-	until time.Time // no attempt before this
-	noted time.Time // the until whose refusals were logged
-}
-
-func (e *guessEntry) decayed(r *limitRule, now time.Time) float64 {
-	return max(0, e.score-float64(now.Sub(e.at))/float64(r.leak))
-}
-
-type guessTable[K comparable] struct {
-	rule limitRule
-	m    map[K]*guessEntry
-}
-
-func newGuessTable[K comparable](r limitRule) guessTable[K] {
-	return guessTable[K]{rule: r, m: map[K]*guessEntry{}}
-}
-
-// wait returns how long key must wait, and its entry; a forgotten entry
-// is dropped.
-func (t *guessTable[K]) wait(k K, now time.Time) (time.Duration, *guessEntry) {
-	e := t.m[k]
-	if e == nil {
-		return 0, nil
-	}
-	if now.Before(e.until) {
-		return e.until.Sub(now), e
-	}
-	if e.decayed(&t.rule, now) == 0 {
-		delete(t.m, k)
-		return 0, nil
-	}
-	return 0, e
-}
-
-// fail counts a failure of k and returns the until it replaced.
-func (t *guessTable[K]) fail(k K, now time.Time, bound int) time.Time {
-	e := t.m[k]
-	if e == nil {
-		if len(t.m) >= bound {
-			t.prune(now, bound)
-		}
-		e = &guessEntry{}
-		t.m[k] = e
-	}
-	prev := e.until
-	e.score = e.decayed(&t.rule, now) + 1
-	e.at = now
-	e.until = now.Add(t.rule.wait(e.score))
-	return prev
-}
-
-// undo takes back a failure counted by fail, which returned prev, when the
-// attempt turned out not to be one (it succeeded, or the check broke).
-func (t *guessTable[K]) undo(k K, now, prev time.Time) {
-	e := t.m[k]
-	if e == nil {
-		return
-	}
-	s := e.decayed(&t.rule, now) - 1
-	e.score, e.at = max(0, s), now
-	if until := now.Add(t.rule.wait(e.score)); until.Before(e.until) {
-		if until.Before(prev) {
-			until = prev
-		}
-		e.until = until
-	}
-}
-
-// prune drops forgotten entries and, if the table is still full, the
-// quarter whose waits end first.
-func (t *guessTable[K]) prune(now time.Time, bound int) {
-	for k, e := range t.m {
-		if !now.Before(e.until) && e.decayed(&t.rule, now) == 0 {
-			delete(t.m, k)
-		}
-	}
-	if len(t.m) < bound {
-		return
-	}
-	ends := make([]time.Time, 0, len(t.m))
-	for _, e := range t.m {
-		ends = append(ends, e.until)
-	}
-	slices.SortFunc(ends, time.Time.Compare)
-	cut := ends[len(ends)/4]
-	for k, e := range t.m {
-		if !e.until.After(cut) {
-			delete(t.m, k)
-		}
 	}
 }
 
@@ -176,18 +61,18 @@ type guessLimiter struct {
 	log *slog.Logger
 
 	mu          sync.Mutex
-	loginSource guessTable[loginSource]
-	source      guessTable[netip.Prefix]
-	login       guessTable[string]
+	loginSource *ratelimit.BackoffTable[loginSource]
+	source      *ratelimit.BackoffTable[netip.Prefix]
+	login       *ratelimit.BackoffTable[string]
 	known       map[loginSource]time.Time // where each login succeeded, and when last
 }
 
 func newGuessLimiter(p guessPolicy, log *slog.Logger) *guessLimiter {
 	return &guessLimiter{
 		p: p, log: log,
-		loginSource: newGuessTable[loginSource](p.loginSource),
-		source:      newGuessTable[netip.Prefix](p.source),
-		login:       newGuessTable[string](p.login),
+		loginSource: ratelimit.NewBackoffTable[loginSource](p.loginSource, p.entries),
+		source:      ratelimit.NewBackoffTable[netip.Prefix](p.source, p.entries),
+		login:       ratelimit.NewBackoffTable[string](p.login, p.entries),
 		known:       map[loginSource]time.Time{},
 	}
 }
@@ -238,16 +123,16 @@ func (l *guessLimiter) knownLocked(login string, src netip.Prefix) bool {
 // waitLocked returns how long at must wait, logging the first refusal of
 // each waiting period.
 func (l *guessLimiter) waitLocked(now time.Time, at *attempt) *LimitedError {
-	wait, e := l.source.wait(at.src, now)
+	wait, e := l.source.Wait(at.src, now)
 	rule := "source"
 	var w time.Duration
-	var e2 *guessEntry
+	var e2 *ratelimit.BackoffEntry
 	if at.login != "" {
-		if w, e2 = l.loginSource.wait(loginSource{at.login, at.src}, now); w > wait {
+		if w, e2 = l.loginSource.Wait(loginSource{at.login, at.src}, now); w > wait {
 			wait, e, rule = w, e2, "login and source"
 		}
 		if !l.knownLocked(at.login, at.src) {
-			if w, e2 = l.login.wait(at.login, now); w > wait {
+			if w, e2 = l.login.Wait(at.login, now); w > wait {
 				wait, e, rule = w, e2, "login from new sources"
 			}
 		}
@@ -256,8 +141,8 @@ func (l *guessLimiter) waitLocked(now time.Time, at *attempt) *LimitedError {
 		return nil
 	}
 	le := &LimitedError{RetryAfter: wait}
-	if e != nil && !e.noted.Equal(e.until) {
-		e.noted, le.First = e.until, true
+	if e != nil && e.FirstRefusal() {
+		le.First = true
 		l.log.Warn("archive: credentials refused without checking: too many failed attempts",
 			"login", at.login, "source", at.src.String(), "limit", rule, "retryAfter", wait.Round(time.Second))
 	}
@@ -282,14 +167,14 @@ func (l *guessLimiter) begin(now time.Time, at *attempt) *LimitedError {
 		return le
 	}
 	at.counted = true
-	at.prevSrc = l.source.fail(at.src, now, l.p.entries)
+	at.prevSrc = l.source.Fail(at.src, now)
 	if at.login == "" {
 		return nil
 	}
-	at.prevLoginSource = l.loginSource.fail(loginSource{at.login, at.src}, now, l.p.entries)
+	at.prevLoginSource = l.loginSource.Fail(loginSource{at.login, at.src}, now)
 	if !l.knownLocked(at.login, at.src) {
 		at.global = true
-		at.prevLogin = l.login.fail(at.login, now, l.p.entries)
+		at.prevLogin = l.login.Fail(at.login, now)
 	}
 	return nil
 }
@@ -306,12 +191,12 @@ func (l *guessLimiter) undo(now time.Time, at *attempt) {
 
 func (l *guessLimiter) undoLocked(now time.Time, at *attempt) {
 	at.counted = false
-	l.source.undo(at.src, now, at.prevSrc)
+	l.source.Undo(at.src, now, at.prevSrc)
 	if at.login != "" {
-		l.loginSource.undo(loginSource{at.login, at.src}, now, at.prevLoginSource)
+		l.loginSource.Undo(loginSource{at.login, at.src}, now, at.prevLoginSource)
 	}
 	if at.global {
-		l.login.undo(at.login, now, at.prevLogin)
+		l.login.Undo(at.login, now, at.prevLogin)
 	}
 }
 
@@ -328,7 +213,7 @@ func (l *guessLimiter) succeed(now time.Time, at *attempt) {
 		l.undoLocked(now, at)
 	}
 	k := loginSource{at.login, at.src}
-	delete(l.loginSource.m, k)
+	l.loginSource.Forget(k)
 	if _, ok := l.known[k]; !ok && len(l.known) >= l.p.entries {
 		l.pruneKnownLocked()
 	}

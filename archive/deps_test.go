@@ -8,10 +8,10 @@ import (
 
 // TestDependencies keeps the other callvault packages (its own seal
 // subpackage, the storage seam under kv, and the slot file mechanics of
-// internal/slotfile aside) out of archive, and package testing (the daemon
+// internal/slotfile and the counters of internal/ratelimit aside) out of archive, and package testing (the daemon
 // links archive; test helpers belong in archivetest) and net/http too.
 func TestDependencies(t *testing.T) {
-	depcheck.Check(t, ".", "archive/seal", "archive/kv/...", "internal/slotfile", "internal/keeppool", "go.etcd.io/bbolt/...", "golang.org/x/crypto/argon2")
+	depcheck.Check(t, ".", "archive/seal", "archive/kv/...", "internal/slotfile", "internal/keeppool", "internal/ratelimit", "go.etcd.io/bbolt/...", "golang.org/x/crypto/argon2")
 	depcheck.Forbid(t, ".", "testing/...", "net/http/...")
 }
 

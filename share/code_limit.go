@@ -1,7 +1,6 @@
 package share
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +26,8 @@ import (
 //   - Per source, all links: 20 code requests an hour, and failed entries
 //     back off — 10 free, then each failure doubles the wait from 1 s up to
 //     1 h, one failure forgotten every 5 min (in memory, checked and counted
-//     under one lock before the code is looked at).
+//     under one lock before the code is looked at; the archive's
+//     back-off, internal/ratelimit's BackoffTable).
 //
 // The bound across sources: an entry is checked only against a code
 // mailed for its own source, so wrong entries at a link are at most 5 per
@@ -58,17 +58,22 @@ const (
 	limiterEntries   = 10000
 )
 
-// sourceOf is the unit a client address is counted as: an IPv4 address
-// or an IPv6 /64; what does not parse is one shared source.
+// wrongRule is the back-off of failed entries per source, all links.
+var wrongRule = ratelimit.Backoff{Free: wrongFree, Base: wrongBase, Max: wrongMaxWait, Leak: wrongLeak}
+
+// sourceOf is the unit a client address is counted as, the archive's
+// (archive.SourcePrefix): an IPv4 address, written bare, or an IPv6 /64;
+// what does not parse is one shared source, "?". The string names the
+// source in the link's record (sourceKey) and in the audit, so it stays
+// as it is.
 func sourceOf(remote string) string {
-	a := archive.ClientAddr(remote).Unmap().WithZone("")
+	p := archive.SourcePrefix(archive.ClientAddr(remote))
 	switch {
-	case !a.IsValid():
+	case !p.IsValid():
 		return "?"
-	case a.Is4():
-		return a.String()
+	case p.Addr().Is4():
+		return p.Addr().String()
 	default:
-		p, _ := a.Prefix(64)
 		return p.String()
 	}
 }
@@ -92,36 +97,13 @@ func windowWait(ts []time.Time, limit int, period time.Duration, now time.Time) 
 // safe for concurrent use; each check and its count are one step.
 type addrLimiter struct {
 	mu    sync.Mutex
-	codes *ratelimit.Window       // code requests per source
-	wrong map[string]*backoff     // failed entries per source
-	quiet map[string]*quietPeriod // refusals not audited one by one
-}
-
-// backoff is one source's failed entries.
-type backoff struct {
-	score float64   // failures not yet forgotten, as of at
-	at    time.Time // when score last changed
-	until time.Time // no entry before this
-}
-
-func (b *backoff) decayed(now time.Time) float64 {
-	return max(0, b.score-float64(now.Sub(b.at))/float64(wrongLeak))
-}
-
-// backoffWait is the wait after a failure that brought the score to s.
-func backoffWait(s float64) time.Duration {
-	if s <= wrongFree {
-		return 0
-	}
-	w := wrongBase
-	for n := int(s-wrongFree+0.999) - 1; n > 0 && w < wrongMaxWait; n-- {
-		w *= 2
-	}
-	return min(w, wrongMaxWait)
+	codes *ratelimit.Window               // code requests per source
+	wrong *ratelimit.BackoffTable[string] // failed entries per source
+	quiet map[string]*quietPeriod         // refusals not audited one by one
 }
 
 func newAddrLimiter() *addrLimiter {
-	return &addrLimiter{codes: ratelimit.New(addrCodesPerHour, time.Hour), wrong: map[string]*backoff{}, quiet: map[string]*quietPeriod{}}
+	return &addrLimiter{codes: ratelimit.New(addrCodesPerHour, time.Hour), wrong: ratelimit.NewBackoffTable[string](wrongRule, limiterEntries), quiet: map[string]*quietPeriod{}}
 }
 
 // takeCode counts a code request of src, or returns the wait when src
@@ -148,62 +130,17 @@ type entry struct {
 func (a *addrLimiter) beginEntry(src string, now time.Time) (entry, time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.wrong[src]
-	if b != nil && now.Before(b.until) {
-		return entry{}, b.until.Sub(now)
+	if w, _ := a.wrong.Wait(src, now); w > 0 {
+		return entry{}, w
 	}
-	if b == nil {
-		if len(a.wrong) >= limiterEntries {
-			a.pruneLocked(now)
-		}
-		b = &backoff{}
-		a.wrong[src] = b
-	}
-	en := entry{src: src, prev: b.until}
-	b.score, b.at = b.decayed(now)+1, now
-	b.until = now.Add(backoffWait(b.score))
-	return en, 0
+	return entry{src: src, prev: a.wrong.Fail(src, now)}, 0
 }
 
 // undo takes back the count of an entry that was right (or not checked).
 func (a *addrLimiter) undo(en entry, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := a.wrong[en.src]
-	if b == nil {
-		return
-	}
-	b.score, b.at = max(0, b.decayed(now)-1), now
-	if until := now.Add(backoffWait(b.score)); until.Before(b.until) {
-		if until.Before(en.prev) {
-			until = en.prev
-		}
-		b.until = until
-	}
-}
-
-// pruneLocked drops forgotten entries and, if the table is still full,
-// the quarter whose waits end first.
-func (a *addrLimiter) pruneLocked(now time.Time) {
-	for k, b := range a.wrong {
-		if !now.Before(b.until) && b.decayed(now) == 0 {
-			delete(a.wrong, k)
-		}
-	}
-	if len(a.wrong) < limiterEntries {
-		return
-	}
-	ends := make([]time.Time, 0, len(a.wrong))
-	for _, b := range a.wrong {
-		ends = append(ends, b.until)
-	}
-	slices.SortFunc(ends, time.Time.Compare)
-	cut := ends[len(ends)/4]
-	for k, b := range a.wrong {
-		if !b.until.After(cut) {
-			delete(a.wrong, k)
-		}
-	}
+	a.wrong.Undo(en.src, now, en.prev)
 }
 
 // quietPeriod is a wait whose first refusal was audited; later ones are

@@ -413,7 +413,7 @@ func TestAddressLimiter(t *testing.T) {
 func TestBackoffWait(t *testing.T) {
 	for s, want := range map[float64]time.Duration{0: 0, wrongFree: 0, wrongFree + 0.5: wrongBase, wrongFree + 1: wrongBase,
 		wrongFree + 2: 2 * wrongBase, wrongFree + 4: 8 * wrongBase, wrongFree + 100: wrongMaxWait} {
-		if got := backoffWait(s); got != want {
+		if got := wrongRule.Wait(s); got != want {
 			t.Errorf("score %v: wait %v, want %v", s, got, want)
 		}
 	}

@@ -1,8 +1,10 @@
-// Package ratelimit counts events per key (a client address) in a sliding
-// window, for doors whose guesses are cheap to make and must stay few: the
-// playback zone's code requests and wrong codes, refused Flex tokens. The
-// archive's password doors have a limiter of their own (archive
-// auth_limit.go), which also knows logins and successes.
+// Package ratelimit counts attempts per key (a client address, a login) for
+// doors whose guesses are cheap to make and must stay few. Window counts
+// events in a sliding window (the playback zone's code requests, refused
+// Flex tokens); BackoffTable counts failures with a doubling back-off that
+// a right attempt takes back (the archive's password doors, the playback
+// zone's one-time codes). What a door counts, and per what, stays with the
+// door (archive auth_limit.go, share code_limit.go).
 package ratelimit
 
 import (
