@@ -110,7 +110,9 @@ type Demux struct {
 	// in-band detection and masking (mask.go)
 	inband, mask             bool
 	overwriteFn              func(off int64, n int, fill byte) bool
-	latest                   int64       // latest arrival position
+	latest                   int64       // audio clock: arrival position (audioArrival)
+	lastArrival              int64       // arrival position of the latest audio packet
+	audioSeen                bool        // lastArrival is set
 	pkt                      []ringEntry // scratch: entries of the packet being placed
 	pcm                      []int16     // scratch: its decoded samples
 	toneEvs                  []toneEvent // scratch: what the detector reported

@@ -320,9 +320,10 @@ func (d *Demux) ReleaseBefore(off int64) {
 // Pin returns the smallest capture offset whose bytes masking may still
 // overwrite, or math.MaxInt64: the caller must hold back the bytes from
 // there on. It also lets go of the entries of streams idle for a while:
-// a second of capture time behind the latest audio, or behind the latest
-// datagrams of any kind (the earlier of the last two, so that one packet
-// with a stray capture time does not make every stream look idle).
+// a second of capture time behind the audio clock or behind the latest
+// datagrams of any kind (each the earlier of the last two, audioArrival,
+// so that one packet with a stray capture time does not make every
+// stream look idle and let its held audio go unmasked).
 func (d *Demux) Pin() int64 {
 	pin := int64(math.MaxInt64)
 	if d.overwriteFn == nil {

@@ -777,7 +777,7 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 		return
 	}
 	s.markPos(pos, samples)
-	d.latest = max(d.latest, arrival)
+	d.audioArrival(arrival)
 	flags := f.dir.mask.flag(pos, samples)
 	d.pkt = d.pkt[:0]
 	p, left, done := pos, samples, 0
@@ -806,6 +806,18 @@ func (d *Demux) place(f *flow, t time.Time, h *rtpHeader, pl []byte, pieces []ca
 		}
 	}
 	d.audioPlaced(f, s, pos, samples, pl, h.n)
+}
+
+// audioArrival moves the audio clock (Demux.latest) on to the earlier of
+// the arrival positions of the last two audio packets: one packet with a
+// stray capture time (far ahead of the rest) does not move it, and so
+// does not make every other stream look idle (Pin) nor open a pause
+// ahead of the audio (pauseAt).
+func (d *Demux) audioArrival(arrival int64) {
+	if d.audioSeen {
+		d.latest = max(d.latest, min(d.lastArrival, arrival))
+	}
+	d.audioSeen, d.lastArrival = true, arrival
 }
 
 // jitter updates the RFC 3550 interarrival jitter of s.
