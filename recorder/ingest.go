@@ -763,7 +763,7 @@ func (r *Recorder) servePut(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	body := &idleBody{body: req.Body, rc: http.NewResponseController(w), idle: r.cfg.IdleTimeout, coalesce: r.cfg.ReadCoalesce,
-		conn: drainerOf(req)}
+		conn: drainerOf(req), h2: req.ProtoMajor == 2}
 	// A body without a length is a phone streaming the call as it goes on:
 	// it can be paused.
 	kind := uploadKind{live: req.ContentLength < 0, imported: req.Header.Get(ImportHeader) != ""}
@@ -831,6 +831,11 @@ type idleBody struct {
 	reads    uint64    // the connection's system calls by then
 	gathered int       // bytes read since
 	deadline time.Time // read deadline last set
+	// h2: the upload is an HTTP/2 stream, whose read deadline, once run
+	// out, closes the body even while nobody reads it (net/http's HTTP/2
+	// server): the deadline then runs only during a read, so a pause of
+	// the server's own (a busy disk) never cuts off an upload.
+	h2 bool
 }
 
 // drainer is a connection that tells whether its socket was drained by
@@ -871,13 +876,20 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		}
 		time.Sleep(b.coalesce)
 	}
-	// Move the deadline only when a good part of it is used up: setting it
-	// costs a timer update per read.
-	if now := time.Now(); b.deadline.Sub(now) < b.idle*3/4 {
+	switch now := time.Now(); {
+	case b.h2:
+		_ = b.rc.SetReadDeadline(now.Add(b.idle))
+	case b.deadline.Sub(now) < b.idle*3/4:
+		// Move the deadline only when a good part of it is used up:
+		// setting it costs a timer update per read. Over HTTP/1 a
+		// deadline that runs out between reads does no harm.
 		b.deadline = now.Add(b.idle)
 		_ = b.rc.SetReadDeadline(b.deadline)
 	}
 	n, err := b.body.Read(p)
+	if b.h2 {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 	b.short = false
 	if err != nil || len(p) < liveReadSize {
 		return n, err
