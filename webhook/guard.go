@@ -22,6 +22,11 @@ func (e *addrError) Error() string {
 var (
 	shared = netip.MustParsePrefix("100.64.0.0/10")
 	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	// Never public: local-use NAT64 (RFC 8215), whose translation is a
+	// site's own and may reach its private addresses, and the deprecated
+	// IPv4-compatible addresses (::a.b.c.d), which a host may route to
+	// the IPv4 address.
+	notPublic = []netip.Prefix{netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("::/96")}
 )
 
 // publicAddr reports whether a request may connect to ip when private
@@ -34,7 +39,8 @@ func publicAddr(ip netip.Addr) bool {
 	}
 	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
 		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !shared.Contains(ip)
+		!ip.IsUnspecified() && !shared.Contains(ip) &&
+		!slices.ContainsFunc(notPublic, func(p netip.Prefix) bool { return p.Contains(ip) })
 }
 
 // control is the dialer's check of each address it connects to, after

@@ -631,6 +631,8 @@ func TestAddressGuard(t *testing.T) {
 		{"[fe80::1]:443", false}, {"[fd00::1]:443", false}, {"[::ffff:10.0.0.1]:443", false},
 		{"0.0.0.0:80", false}, {"100.64.0.1:80", false}, {"224.0.0.1:80", false}, {"[64:ff9b::a00:1]:443", false},
 		{"[64:ff9b::5db8:d822]:443", true},
+		{"[64:ff9b:1::5db8:d822]:443", false}, {"[64:ff9b:1:abcd::a00:1]:443", false}, // local-use NAT64
+		{"[::a00:1]:443", false}, {"[::5db8:d822]:443", false}, // IPv4-compatible
 		{"93.184.216.34:443", true}, {"[2606:4700::1111]:443", true},
 	} {
 		err := checkDial(false, c.addr)
