@@ -12,7 +12,7 @@ import (
 // and byterange say (the checked read, the Range header), and keeps its own store
 // (webhooks.db) in bbolt; no ui, api, recorder or cmd.
 func TestDependencies(t *testing.T) {
-	depcheck.CheckTests(t, ".", "archive", "archive/seal", "archive/archivetest", "recinfo", "codec", "internal/webcore", "internal/byterange",
+	depcheck.CheckTests(t, ".", "archive", "archive/seal", "archive/archivetest", "recinfo", "codec", "internal/webcore", "internal/byterange", "internal/webtest",
 		"internal/testclock", "go.etcd.io/bbolt/...")
 	depcheck.Forbid(t, ".", "testing/...")
 }
