@@ -454,16 +454,18 @@ func fileOwner(fi os.FileInfo) (uid, gid int, ok bool) {
 	return 0, 0, false
 }
 
-// checkKeyDir refuses to create a key file in dir when its group or
-// others may write it (as /tmp): they could have planted the file or
-// replace it. Where the system does not tell owners it checks nothing.
+// checkKeyDir refuses to create a key file in dir when others may write
+// it (as /tmp), or a group other than the process's own: they could have
+// planted the file or replace it. The process's own group may (a user's
+// private group, with the usual umask 002 of such systems). Where the
+// system does not tell owners it checks nothing.
 func checkKeyDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("archive: key file: %w", err)
 	}
-	if _, _, ok := fileOwner(fi); ok && fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("archive: not creating the key file in %s: its group or others may write that directory (mode %s); choose a key file in a directory only its owner may write: %w", dir, fi.Mode(), ErrInvalid)
+	if _, gid, ok := fileOwner(fi); ok && (fi.Mode().Perm()&0o002 != 0 || fi.Mode().Perm()&0o020 != 0 && gid != os.Getegid()) {
+		return fmt.Errorf("archive: not creating the key file in %s: others, or a group not this process's, may write that directory (mode %s); choose a key file in a directory only its owner may write: %w", dir, fi.Mode(), ErrInvalid)
 	}
 	return nil
 }

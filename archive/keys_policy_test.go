@@ -187,10 +187,24 @@ func TestOpenRefusesForeignKeyFile(t *testing.T) {
 // write (as /tmp, where serve --data /tmp/x would put it); a private
 // directory still works.
 func TestKeyFileNotCreatedInSharedDir(t *testing.T) {
-	for _, mode := range []fs.FileMode{fs.ModeSticky | 0o777, 0o777, 0o770, 0o702} {
+	type shared struct {
+		mode    fs.FileMode
+		foreign bool // the directory's group is not the process's
+	}
+	cases := []shared{{fs.ModeSticky | 0o777, false}, {0o777, false}, {0o702, false}}
+	if os.Geteuid() == 0 {
+		cases = append(cases, shared{0o770, true})
+	}
+	for _, c := range cases {
+		mode := c.mode
 		dir := t.TempDir()
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
+		}
+		if c.foreign {
+			if err := os.Chown(dir, -1, 65534); err != nil {
+				t.Fatal(err)
+			}
 		}
 		key := filepath.Join(dir, "callvault.key")
 		if _, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{KeyFile: key, KDF: FastKDF()}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not creating the key file") {
@@ -203,11 +217,24 @@ func TestKeyFileNotCreatedInSharedDir(t *testing.T) {
 			t.Fatalf("key file created in a directory of mode %s: %v", mode, err)
 		}
 	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+	// A directory only its owner may write, and one its owner's own
+	// group may write too (a user's private group, umask 002), are fine.
+	for _, mode := range []fs.FileMode{0o755, 0o775} {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, -1, os.Getegid()); err != nil {
+			t.Fatal(err)
+		}
+		a, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{KeyFile: filepath.Join(dir, "callvault.key"), KDF: FastKDF()})
+		if err != nil {
+			t.Fatalf("key directory mode %s of the process's own group: %v", mode, err)
+		}
+		a.Close()
 	}
-	a, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{KeyFile: filepath.Join(dir, "sub", "callvault.key"), KDF: FastKDF()})
+	// A key directory that does not exist yet is made, 0700.
+	a, err := Open(filepath.Join(t.TempDir(), "a.db"), Options{KeyFile: filepath.Join(t.TempDir(), "sub", "callvault.key"), KDF: FastKDF()})
 	if err != nil {
 		t.Fatal(err)
 	}
