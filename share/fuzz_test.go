@@ -120,14 +120,3 @@ type body struct{ *strings.Reader }
 func (body) Close() error { return nil }
 
 func httptestBody(s string) body { return body{strings.NewReader(s)} }
-
-func FuzzRangeStart(f *testing.F) {
-	for _, s := range []string{"bytes=0-", "bytes=100-200,300-", "bytes=-500", "bytes=x-", "", "bytes=99999999999999999999-"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if rangeStart(s) < 0 {
-			t.Fatal("negative start")
-		}
-	})
-}

@@ -767,10 +767,16 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 	rd := &chunkReader{s: s, p: p}
 	// Read where the answer starts before any status is sent, so a copy
 	// destroyed since the list was read is a clear 410.
-	if start := rangeStart(r.Header.Get("Range")); start < p.meta.Size {
-		if err := rd.load(start / chunkSize); err != nil {
-			jsonError(w, http.StatusGone, "the recording is no longer available")
-			return
+	if ranges, err := byterange.Parse(r.Header.Get("Range"), p.meta.Size); !errors.Is(err, byterange.ErrNoOverlap) {
+		start := int64(0) // no range, or one ServeContent refuses: from the start
+		if len(ranges) > 0 {
+			start = ranges[0].Start
+		}
+		if start < p.meta.Size {
+			if err := rd.load(start / chunkSize); err != nil {
+				jsonError(w, http.StatusGone, "the recording is no longer available")
+				return
+			}
 		}
 	}
 	if r.Method != http.MethodHead {
@@ -795,22 +801,6 @@ func (s *Service) audio(w http.ResponseWriter, r *http.Request) {
 		// The status and length are sent: a reset, never a short file.
 		panic(http.ErrAbortHandler)
 	}
-}
-
-// rangeStart is where the first range of a Range header starts, 0 when
-// there is none or it counts from the end.
-func rangeStart(h string) int64 {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
-	if !ok {
-		return 0
-	}
-	first, _, _ := strings.Cut(spec, ",")
-	from, _, _ := strings.Cut(strings.TrimSpace(first), "-")
-	n, err := strconv.ParseInt(strings.TrimSpace(from), 10, 64)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
 }
 
 // chunkReader reads a copied recording, decrypting only the chunks read.

@@ -145,7 +145,7 @@ func (s *Service) FileHandler() http.Handler {
 		}
 		if r.Method == http.MethodGet && byterange.ServesStart(r, wav.Size()) {
 			if err := s.arc.Audit(r.Context(), archive.AuditEvent{Time: s.opt.Now(), Actor: fileLinkActor,
-				Action: "play", Target: id.String(), Remote: r.RemoteAddr, OK: true,
+				Action: "play", Target: id.String(), Remote: archive.AddrHost(r.RemoteAddr), OK: true,
 				Detail: "audio fetched through a webhook's file link"}); err != nil {
 				s.log.Error("webhook file link: audit failed", "err", err)
 				http.Error(w, "internal error", http.StatusInternalServerError)
@@ -188,7 +188,7 @@ func (s *Service) integrityFailed(r *http.Request, id archive.ID, err error) {
 	}
 	// Written even when the request was cancelled by then.
 	if aerr := s.arc.Audit(context.WithoutCancel(r.Context()), archive.AuditEvent{Time: s.opt.Now(), Actor: fileLinkActor,
-		Action: "integrity.fail", Target: id.String(), Remote: r.RemoteAddr, OK: false, Detail: detail}); aerr != nil {
+		Action: "integrity.fail", Target: id.String(), Remote: archive.AddrHost(r.RemoteAddr), OK: false, Detail: detail}); aerr != nil {
 		s.log.Error("webhook file link: audit of an integrity failure", "err", aerr)
 	}
 }

@@ -53,6 +53,9 @@ func TestFileLinkAuditsTheStart(t *testing.T) {
 	if plays != 1 {
 		t.Fatalf("%d plays audited for a plain fetch", plays)
 	}
+	if remote := e.audited("play")[0].Remote; remote != "127.0.0.1" { // the address, as the API audits it
+		t.Fatalf("audited remote %q", remote)
+	}
 	many := "bytes=" + strings.Repeat("1-1,", byterange.MaxRanges) + "1-1"
 	for _, c := range []struct {
 		name, method, rng string
