@@ -3,10 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/callvault/callvault/archive"
-	"github.com/callvault/callvault/internal/byterange"
 )
 
 // accountRoutes adds the routes of users, API tokens, notes, the audit log
@@ -32,24 +30,6 @@ func (a *API) accountRoutes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/settings", a.wrap(a.settingsPatch))
 	mux.Handle("POST /api/v1/settings/key", a.wrap(a.settingsKey))
 	mux.Handle("POST /api/v1/settings/preview", a.wrap(a.settingsPreview))
-}
-
-// startsAtZero reports whether the answer to r for a resource of size
-// bytes may carry its first byte, as http.ServeContent reads the Range
-// header (byterange.ServesStart; when in doubt, it does). A client fetches
-// an original in many ranges; only a fetch of its start is an
-// "original.get" in the audit log.
-func startsAtZero(r *http.Request, size int64) bool { return byterange.ServesStart(r, size) }
-
-// tooManyRanges refuses, before anything is read, a Range header naming
-// more than byterange.MaxRanges ranges: http.ServeContent would answer
-// thousands of tiny ones with a multipart body many times the resource.
-func tooManyRanges(w http.ResponseWriter, r *http.Request, size int64) error {
-	if !byterange.TooMany(r) {
-		return nil
-	}
-	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-	return errStatus(http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf("too many ranges: at most %d in one request", byterange.MaxRanges))
 }
 
 func verifyDetail(res *archive.VerifyResult) string {

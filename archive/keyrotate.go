@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/callvault/callvault/archive/kv"
@@ -244,12 +243,12 @@ func sameOwner(f *os.File, path string) error {
 	if err != nil {
 		return err
 	}
-	w, ok1 := want.Sys().(*syscall.Stat_t)
-	h, ok2 := have.Sys().(*syscall.Stat_t)
-	if !ok1 || !ok2 || (w.Uid == h.Uid && w.Gid == h.Gid) {
+	wu, wg, ok1 := fileOwner(want)
+	hu, hg, ok2 := fileOwner(have)
+	if !ok1 || !ok2 || (wu == hu && wg == hg) {
 		return nil
 	}
-	return f.Chown(int(w.Uid), int(w.Gid))
+	return f.Chown(wu, wg)
 }
 
 // chownLike gives the file at path the owner and group of the file at like.

@@ -13,11 +13,11 @@ import (
 
 // TestIdleBodyH2 runs an upload over HTTP/2, whose server closes a body
 // whose read deadline ran out even while nobody read it. A pause of the
-// server's own (a stalled disk) three times the idle timeout long does
+// server's own (a stalled disk) longer than the idle timeout does
 // not cut off an upload whose client keeps sending; a client that stops
 // sending is still cut off once a read has waited the idle timeout.
 func TestIdleBodyH2(t *testing.T) {
-	const idle = time.Second
+	const idle = 3 * time.Second
 	for _, tc := range []struct {
 		name     string
 		stall    time.Duration // the server's pause after the first 100 bytes
@@ -25,7 +25,8 @@ func TestIdleBodyH2(t *testing.T) {
 		hang     bool          // the client then keeps the body open, silent
 		wantFail bool
 	}{
-		{name: "server pause", stall: 3 * idle, sends: 400},
+		// The client sends through the pause and an idle time past it.
+		{name: "server pause", stall: idle + time.Second, sends: int((2*idle + time.Second) / (10 * time.Millisecond))},
 		{name: "client silent", hang: true, wantFail: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,10 +66,7 @@ func (c *FlexConfig) validate() error {
 			return badValue("flex.users", "empty Flex user or login")
 		}
 	}
-	if err := checkPublicURL(c.PublicURL); err != nil {
-		if !showableURL(c.PublicURL) { // checkPublicURL quotes it
-			return badURL("flex.public_url", c.PublicURL, "give an absolute http or https URL without user, query or fragment")
-		}
+	if err := checkPublicURL(c.PublicURL); err != nil { // never quotes a value that may hold a credential
 		return badValue("flex.public_url", "%v", err)
 	}
 	return nil
